@@ -1,0 +1,3 @@
+export * from './version.js';
+export * from './store.js';
+export * from './plugin.js';

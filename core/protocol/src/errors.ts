@@ -1,0 +1,99 @@
+import { z } from 'zod';
+
+/**
+ * The one catalogue of error codes. Every error the daemon, the SDK or the CLI reports
+ * carries one of these codes; the HTTP status is derived from the code, never chosen ad hoc.
+ */
+export const ERROR_CATALOGUE = {
+  INVALID_JSON: { status: 400, summary: 'The request body is not valid JSON.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body must be application/json.' },
+  PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body exceeds the configured limit.' },
+  VALIDATION_FAILED: { status: 400, summary: 'A field of the body, query or path is invalid.' },
+  VERSION_MISMATCH: { status: 400, summary: 'Client and daemon speak different API versions.' },
+  ROUTE_NOT_FOUND: { status: 404, summary: 'No such API route.' },
+  METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists but not with this HTTP method.' },
+  REQUEST_NOT_FOUND: { status: 404, summary: 'No request with this id.' },
+  IDEMPOTENCY_CONFLICT: { status: 409, summary: 'The idempotency key was used for a different operation.' },
+  SHUTTING_DOWN: { status: 503, summary: 'The daemon is draining and accepts no new requests.' },
+  CANCELLED: { status: 409, summary: 'The request was cancelled.' },
+  DAEMON_RESTARTED: { status: 500, summary: 'The daemon restarted while the request was running.' },
+  OPERATION_FAILED: { status: 500, summary: 'The operation ran and failed.' },
+  CONFIG_INVALID: { status: 400, summary: 'A configuration file or key is invalid.' },
+  STATE_LOCKED: { status: 503, summary: 'The state store is held by another daemon.' },
+  STATE_UNAVAILABLE: { status: 503, summary: 'The state store cannot be opened or written.' },
+  STATE_TOO_NEW: { status: 503, summary: 'The state store was written by a newer version.' },
+  PLUGIN_NOT_FOUND: { status: 500, summary: 'A configured plugin package is not installed.' },
+  PLUGIN_LOAD_FAILED: { status: 500, summary: 'A plugin package failed to import.' },
+  PLUGIN_INVALID: { status: 500, summary: 'A package is not a sky plugin.' },
+  PLUGIN_API_MISMATCH: { status: 500, summary: 'A plugin needs a plugin-API version this daemon lacks.' },
+  PLUGIN_CONFIG_INVALID: { status: 400, summary: "A plugin's config block is invalid." },
+  PLUGIN_INIT_FAILED: { status: 500, summary: "A plugin's init threw." },
+  PLUGIN_INIT_TIMEOUT: { status: 500, summary: "A plugin's init did not finish in time." },
+  SERVER_UNREACHABLE: { status: 503, summary: 'The client cannot reach the API server.' },
+  SERVER_START_FAILED: { status: 503, summary: 'The local API server could not be started.' },
+  PORT_IN_USE: { status: 503, summary: 'The listen address is already in use.' },
+  USAGE: { status: 400, summary: 'Bad command-line usage.' },
+  INTERNAL: { status: 500, summary: 'An unexpected error inside sky.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+export const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
+
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_CATALOGUE[code].status;
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CATALOGUE, value);
+}
+
+export interface SkyErrorOptions {
+  /** How to fix it, in one sentence. */
+  hint?: string;
+  /** Machine-readable extras (e.g. the offending field). Never secrets. */
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/** The single error type of the project: a stable code, a message saying what and where, a hint saying how to fix. */
+export class SkyError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: SkyErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SkyError';
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  get status(): number {
+    return httpStatusOf(this.code);
+  }
+
+  toBody(): ErrorBody {
+    const error: ErrorBody['error'] = { code: this.code, message: this.message };
+    if (this.hint !== undefined) error.hint = this.hint;
+    if (this.details !== undefined) error.details = this.details;
+    return { error };
+  }
+
+  static fromBody(body: ErrorBody): SkyError {
+    const { code, message, hint, details } = body.error;
+    const options: SkyErrorOptions = {};
+    if (hint !== undefined) options.hint = hint;
+    if (details !== undefined) options.details = details;
+    return new SkyError(isErrorCode(code) ? code : 'INTERNAL', message, options);
+  }
+}
+
+export const ErrorInfoSchema = z.object({
+  code: z.string().describe('A stable code from the error catalogue.'),
+  message: z.string(),
+  hint: z.string().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export const ErrorBodySchema = z.object({ error: ErrorInfoSchema }).meta({ id: 'Error' });
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;

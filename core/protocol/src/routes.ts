@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { API_PREFIX } from './version.js';
+import {
+  CancelBodySchema,
+  CancelResultSchema,
+  IdParamsSchema,
+  ListRequestsQuerySchema,
+  LogsQuerySchema,
+  RequestPageSchema,
+  RequestRecordSchema,
+  SubmitResponseSchema,
+  WaitQuerySchema,
+} from './requests.js';
+import { HealthSchema, PluginListSchema, ServerLogsQuerySchema } from './health.js';
+import { OPERATIONS, OPERATION_NAMES, type OperationName } from './ops.js';
+
+export type HttpMethod = 'get' | 'post' | 'delete';
+
+/** What a route answers: a JSON schema per status, or a stream. */
+export type RouteResponse = z.ZodType | 'event-stream' | 'openapi';
+
+export interface RouteSpec {
+  readonly id: string;
+  readonly method: HttpMethod;
+  /** koa-style path with :params. */
+  readonly path: string;
+  readonly summary: string;
+  readonly params?: z.ZodType;
+  readonly query?: z.ZodType;
+  readonly body?: z.ZodType;
+  readonly success: { readonly status: number; readonly body: RouteResponse };
+  /** Whether the route is an operation submit (answers 202 with a request id). */
+  readonly operation?: OperationName;
+}
+
+function opRoute<N extends OperationName>(name: N): RouteSpec {
+  const spec = OPERATIONS[name];
+  return {
+    id: `submit.${name}`,
+    method: 'post',
+    path: `${API_PREFIX}/${name}`,
+    summary: spec.summary,
+    body: spec.body,
+    success: { status: 202, body: SubmitResponseSchema },
+    operation: name,
+  };
+}
+
+/** Every HTTP route of the daemon. The daemon registers exactly these, and the OpenAPI document is built from them. */
+export const ROUTES = {
+  health: {
+    id: 'health',
+    method: 'get',
+    path: '/api/health',
+    summary: 'Liveness, version and the caller\'s identity. Unversioned so any client can read it.',
+    success: { status: 200, body: HealthSchema },
+  },
+  openapi: {
+    id: 'openapi',
+    method: 'get',
+    path: `${API_PREFIX}/openapi.json`,
+    summary: 'This API as an OpenAPI 3.1 document.',
+    success: { status: 200, body: 'openapi' },
+  },
+  listRequests: {
+    id: 'listRequests',
+    method: 'get',
+    path: `${API_PREFIX}/requests`,
+    summary: 'List requests, newest first, filtered and paginated.',
+    query: ListRequestsQuerySchema,
+    success: { status: 200, body: RequestPageSchema },
+  },
+  cancelRequests: {
+    id: 'cancelRequests',
+    method: 'post',
+    path: `${API_PREFIX}/requests/cancel`,
+    summary: 'Cancel requests out of band: PENDING ones never start, RUNNING ones are aborted.',
+    body: CancelBodySchema,
+    success: { status: 200, body: CancelResultSchema },
+  },
+  getRequest: {
+    id: 'getRequest',
+    method: 'get',
+    path: `${API_PREFIX}/requests/:id`,
+    summary: 'One request.',
+    params: IdParamsSchema,
+    success: { status: 200, body: RequestRecordSchema },
+  },
+  waitRequest: {
+    id: 'waitRequest',
+    method: 'get',
+    path: `${API_PREFIX}/requests/:id/wait`,
+    summary: 'Long-poll: answers when the request finishes or the timeout passes, with its current record.',
+    params: IdParamsSchema,
+    query: WaitQuerySchema,
+    success: { status: 200, body: RequestRecordSchema },
+  },
+  requestLogs: {
+    id: 'requestLogs',
+    method: 'get',
+    path: `${API_PREFIX}/requests/:id/logs`,
+    summary: 'The request\'s log as server-sent events (log, then end); with follow, until it finishes.',
+    params: IdParamsSchema,
+    query: LogsQuerySchema,
+    success: { status: 200, body: 'event-stream' },
+  },
+  serverLogs: {
+    id: 'serverLogs',
+    method: 'get',
+    path: `${API_PREFIX}/server/logs`,
+    summary: 'The daemon\'s own log as server-sent events.',
+    query: ServerLogsQuerySchema,
+    success: { status: 200, body: 'event-stream' },
+  },
+  listPlugins: {
+    id: 'listPlugins',
+    method: 'get',
+    path: `${API_PREFIX}/plugins`,
+    summary: 'Configured plugins and whether each loaded.',
+    success: { status: 200, body: PluginListSchema },
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+export type RouteId = keyof typeof ROUTES;
+
+/** One submit route per operation: POST /api/v1/<name>, answering 202 with the request id. */
+export const OPERATION_ROUTES: readonly RouteSpec[] = OPERATION_NAMES.map((name) => opRoute(name));
+
+export const ROUTE_LIST: readonly RouteSpec[] = [...Object.values(ROUTES), ...OPERATION_ROUTES];
+
+/** Fill a koa-style path with values. */
+export function routePath(route: RouteSpec, params: Record<string, string> = {}): string {
+  return route.path.replace(/:([A-Za-z_]+)/g, (_m, key: string) => {
+    const value = params[key];
+    if (value === undefined) throw new Error(`missing path parameter ${key} for ${route.id}`);
+    return encodeURIComponent(value);
+  });
+}

@@ -1,0 +1,19 @@
+/** Version of the REST protocol spoken between clients and the daemon. Bump on breaking change. */
+export const API_VERSION = 1;
+
+/** Header every client sends and the daemon answers with. */
+export const API_VERSION_HEADER = 'x-sky-api-version';
+/** Header carrying the id of a request the daemon just accepted. */
+export const REQUEST_ID_HEADER = 'x-sky-request-id';
+/** Header a client may send so a retried submit returns the first request. */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+/** Identity headers for the loopback, no-auth mode. */
+export const USER_NAME_HEADER = 'x-sky-user-name';
+export const USER_ID_HEADER = 'x-sky-user-id';
+
+/** URL prefix of the versioned REST API. */
+export const API_PREFIX = `/api/v${API_VERSION}`;
+
+export const DEFAULT_PORT = 46580;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_ENDPOINT = `http://${DEFAULT_HOST}:${DEFAULT_PORT}`;

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// Compiles every workspace (tsc -b) and records the version and commit the daemon reports.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', join(root, 'tsconfig.json')], {
+  stdio: 'inherit',
+});
+if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+
+let commit = process.env.SKY_COMMIT ?? 'unknown';
+try {
+  commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+} catch {
+  // not a git checkout: keep SKY_COMMIT or 'unknown'
+}
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const dist = join(root, 'core/daemon/dist');
+mkdirSync(dist, { recursive: true });
+writeFileSync(join(dist, 'build-info.json'), JSON.stringify({ version, commit }) + '\n');
