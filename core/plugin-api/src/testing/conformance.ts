@@ -1,0 +1,84 @@
+import { afterEach, beforeEach, describe } from 'node:test';
+import type { StateStore } from '../store.js';
+import { describeConcurrency } from './suites/concurrency.js';
+import type { StoreHarness } from './suites/harness.js';
+import { describeIdempotency } from './suites/idempotency.js';
+import { describeListing } from './suites/listing.js';
+import { describeLogs } from './suites/logs.js';
+import { describePrune } from './suites/prune.js';
+import { describeLifecycle, describeRecords } from './suites/records.js';
+import { describeTransitions } from './suites/transitions.js';
+
+/** One fresh, empty store for one test. */
+export interface StoreFixture {
+  /** A store that has not been opened yet; the suite opens and closes it. */
+  store: StateStore;
+  /**
+   * A new, unopened instance over the same data. Required when the store declares
+   * `durable: true`; the suite closes the previous instance first and opens the new one.
+   */
+  reopen?: () => Promise<StateStore>;
+  /** Remove whatever the fixture created (directories, schemas). Runs after the store is closed. */
+  cleanup: () => Promise<void>;
+}
+
+export type StoreFactory = () => Promise<StoreFixture>;
+
+/**
+ * Register the StateStore conformance suite with node:test. Every store implementation
+ * (in-memory, LevelDB, PostgreSQL, third-party) must pass it unchanged.
+ */
+export function runStateStoreConformance(name: string, factory: StoreFactory): void {
+  describe(`StateStore conformance: ${name}`, () => {
+    let fixture: StoreFixture | undefined;
+    let current: StateStore | undefined;
+
+    const harness: StoreHarness = {
+      get store(): StateStore {
+        if (current === undefined) throw new Error('no open store: the fixture failed to open');
+        return current;
+      },
+      get canReopen(): boolean {
+        return fixture?.reopen !== undefined;
+      },
+      async reopen(): Promise<StateStore> {
+        const reopen = fixture?.reopen;
+        if (reopen === undefined) throw new Error(`store "${name}" cannot be reopened`);
+        const previous = current;
+        current = undefined;
+        await previous?.close();
+        const next = await reopen();
+        await next.open();
+        current = next;
+        return next;
+      },
+    };
+
+    beforeEach(async () => {
+      fixture = await factory();
+      await fixture.store.open();
+      current = fixture.store;
+    });
+
+    afterEach(async () => {
+      const store = current;
+      const done = fixture;
+      current = undefined;
+      fixture = undefined;
+      try {
+        await store?.close();
+      } finally {
+        await done?.cleanup();
+      }
+    });
+
+    describeLifecycle(harness);
+    describeRecords(harness);
+    describeIdempotency(harness);
+    describeTransitions(harness);
+    describeListing(harness);
+    describeLogs(harness);
+    describePrune(harness);
+    describeConcurrency(harness);
+  });
+}

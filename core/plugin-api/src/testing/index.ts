@@ -1,0 +1,3 @@
+export { MemoryStateStore } from './memory-store.js';
+export { runStateStoreConformance, type StoreFactory, type StoreFixture } from './conformance.js';
+export { makeRequest, nextRequestId } from './fixtures.js';

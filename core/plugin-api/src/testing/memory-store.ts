@@ -1,0 +1,185 @@
+import { SkyError, isTerminal } from '@sky/protocol';
+import type { LogChunk, RequestRecord, RequestStatus } from '@sky/protocol';
+import type {
+  CreateResult,
+  RequestFilter,
+  RequestPageResult,
+  RequestPatch,
+  RequestRepository,
+  StateStore,
+  StoreCapabilities,
+} from '../store.js';
+
+const CURSOR_PREFIX = 'm1:';
+
+function encodeCursor(id: string): string {
+  return Buffer.from(CURSOR_PREFIX + id, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const raw = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!raw.startsWith(CURSOR_PREFIX)) {
+    throw new SkyError('VALIDATION_FAILED', `cursor "${cursor}" is not a cursor this store issued`, {
+      hint: 'pass the nextCursor of the previous page unchanged',
+      details: { field: 'cursor' },
+    });
+  }
+  return raw.slice(CURSOR_PREFIX.length);
+}
+
+function copy<T>(value: T): T {
+  return structuredClone(value);
+}
+
+function applyPatch(record: RequestRecord, patch: RequestPatch): RequestRecord {
+  const next: RequestRecord = { ...record, status: patch.status };
+  if (patch.startedAt !== undefined) next.startedAt = patch.startedAt;
+  if (patch.finishedAt !== undefined) next.finishedAt = patch.finishedAt;
+  if (patch.result !== undefined) next.result = copy(patch.result);
+  if (patch.error !== undefined) next.error = copy(patch.error);
+  if (patch.attempts !== undefined) next.attempts = patch.attempts;
+  return next;
+}
+
+function matches(record: RequestRecord, filter: RequestFilter): boolean {
+  if (filter.user !== undefined && record.user !== filter.user) return false;
+  if (filter.status !== undefined && filter.status.length > 0 && !filter.status.includes(record.status)) return false;
+  if (filter.name !== undefined && record.name !== filter.name) return false;
+  if (filter.cluster !== undefined && record.cluster !== filter.cluster) return false;
+  return true;
+}
+
+class MemoryRequestRepository implements RequestRepository {
+  readonly #records = new Map<string, RequestRecord>();
+  /** `user \0 idempotencyKey` → request id. */
+  readonly #idempotency = new Map<string, string>();
+  readonly #logs = new Map<string, LogChunk[]>();
+  readonly #assertOpen: () => void;
+
+  constructor(assertOpen: () => void) {
+    this.#assertOpen = assertOpen;
+  }
+
+  async create(record: RequestRecord): Promise<CreateResult> {
+    this.#assertOpen();
+    if (record.idempotencyKey !== undefined) {
+      const earlierId = this.#idempotency.get(`${record.user}\0${record.idempotencyKey}`);
+      const earlier = earlierId === undefined ? undefined : this.#records.get(earlierId);
+      if (earlier !== undefined) return { record: copy(earlier), created: false };
+      this.#idempotency.set(`${record.user}\0${record.idempotencyKey}`, record.id);
+    }
+    const stored = copy(record);
+    this.#records.set(stored.id, stored);
+    return { record: copy(stored), created: true };
+  }
+
+  async get(id: string): Promise<RequestRecord | undefined> {
+    this.#assertOpen();
+    const record = this.#records.get(id);
+    return record === undefined ? undefined : copy(record);
+  }
+
+  async transition(id: string, from: readonly RequestStatus[], patch: RequestPatch): Promise<RequestRecord | undefined> {
+    this.#assertOpen();
+    const current = this.#records.get(id);
+    if (current === undefined || !from.includes(current.status)) return undefined;
+    const next = applyPatch(current, patch);
+    this.#records.set(id, next);
+    return copy(next);
+  }
+
+  async list(filter: RequestFilter): Promise<RequestPageResult> {
+    this.#assertOpen();
+    if (!Number.isInteger(filter.limit) || filter.limit < 1) {
+      throw new SkyError('VALIDATION_FAILED', `limit must be a positive integer, got ${filter.limit}`, {
+        details: { field: 'limit' },
+      });
+    }
+    const below = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+    const found = [...this.#records.values()]
+      .filter((r) => (below === undefined || r.id < below) && matches(r, filter))
+      .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const items = found.slice(0, filter.limit).map(copy);
+    const last = items[items.length - 1];
+    if (found.length > filter.limit && last !== undefined) return { items, nextCursor: encodeCursor(last.id) };
+    return { items };
+  }
+
+  async listByStatus(status: RequestStatus): Promise<RequestRecord[]> {
+    this.#assertOpen();
+    return [...this.#records.values()]
+      .filter((r) => r.status === status)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map(copy);
+  }
+
+  async appendLog(id: string, text: string, at: number): Promise<number> {
+    this.#assertOpen();
+    if (!this.#records.has(id)) {
+      throw new SkyError('REQUEST_NOT_FOUND', `cannot append to the log of request ${id}: no such request`);
+    }
+    let chunks = this.#logs.get(id);
+    if (chunks === undefined) {
+      chunks = [];
+      this.#logs.set(id, chunks);
+    }
+    const seq = chunks.length;
+    chunks.push({ seq, at, text });
+    return seq;
+  }
+
+  async readLog(id: string, afterSeq?: number): Promise<LogChunk[]> {
+    this.#assertOpen();
+    const chunks = this.#logs.get(id) ?? [];
+    return chunks.filter((c) => afterSeq === undefined || c.seq > afterSeq).map(copy);
+  }
+
+  async prune(before: number): Promise<number> {
+    this.#assertOpen();
+    let count = 0;
+    for (const record of [...this.#records.values()]) {
+      if (!isTerminal(record.status) || record.finishedAt === undefined || record.finishedAt >= before) continue;
+      this.#records.delete(record.id);
+      this.#logs.delete(record.id);
+      if (record.idempotencyKey !== undefined) {
+        const key = `${record.user}\0${record.idempotencyKey}`;
+        if (this.#idempotency.get(key) === record.id) this.#idempotency.delete(key);
+      }
+      count += 1;
+    }
+    return count;
+  }
+}
+
+/**
+ * A StateStore that keeps everything in this process's memory: for tests and for trying
+ * the daemon out. Nothing outlives the process; a closed store rejects every call.
+ */
+export class MemoryStateStore implements StateStore {
+  readonly kind = 'memory';
+  readonly capabilities: StoreCapabilities = { multiReplica: false, durable: false };
+  readonly requests: RequestRepository;
+  #open = false;
+
+  constructor() {
+    this.requests = new MemoryRequestRepository(() => {
+      if (!this.#open) {
+        throw new SkyError('STATE_UNAVAILABLE', 'the in-memory state store is not open', {
+          hint: 'call open() before using the store, and do not use it after close()',
+        });
+      }
+    });
+  }
+
+  async open(): Promise<void> {
+    this.#open = true;
+  }
+
+  async close(): Promise<void> {
+    this.#open = false;
+  }
+
+  async schemaVersion(): Promise<number> {
+    return 1;
+  }
+}
