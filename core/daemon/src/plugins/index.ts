@@ -1,0 +1,4 @@
+export { PluginLoader } from './loader.js';
+export type { FailurePolicy, LoadedDriver, LoadedPlugins, LoaderLogger, PluginLoaderOptions } from './types.js';
+export { DEFAULT_INIT_TIMEOUT_SECONDS, RESERVED_KEYS, driverPackageName } from './block.js';
+export { searchDirs } from './resolve.js';

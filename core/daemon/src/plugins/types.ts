@@ -1,0 +1,42 @@
+import type { Driver, DriverPlugin, PluginLogger } from '@sky/plugin-api';
+import type { PluginState } from '@sky/protocol';
+
+/** The logger the loader writes to: the pino subset it needs (debug is optional). */
+export type LoaderLogger = Pick<PluginLogger, 'info' | 'warn' | 'error'> & Partial<Pick<PluginLogger, 'debug'>>;
+
+export interface PluginLoaderOptions {
+  /** Local plugin directories for development, searched first: `<dir>/<package>/package.json`. */
+  readonly pluginDirs: readonly string[];
+  /** Directories whose `node_modules` (walking up to the filesystem root) are searched next. */
+  readonly searchFrom: readonly string[];
+  /** Where a plugin may keep files; created before its init runs. */
+  readonly dataDir: (id: string) => string;
+  readonly logger: LoaderLogger;
+  /** The plugin-API version this daemon provides; defaults to PLUGIN_API_VERSION. */
+  readonly apiVersion?: string;
+  /** Aborted when the daemon shuts down: stops loading and aborts a running init. */
+  readonly signal?: AbortSignal;
+}
+
+/** What `on_failure` asks for when a plugin cannot be loaded. */
+export type FailurePolicy = 'abort' | 'skip';
+
+/** A driver plugin that loaded and initialised. */
+export interface LoadedDriver {
+  /** The key under `drivers:` in the daemon config. */
+  readonly id: string;
+  readonly packageName: string;
+  /** From the plugin's package.json; undefined when it declares none. */
+  readonly version: string | undefined;
+  readonly plugin: DriverPlugin<unknown>;
+  readonly driver: Driver;
+}
+
+export interface LoadedPlugins {
+  /** Initialised drivers by id, in config order. */
+  readonly drivers: ReadonlyMap<string, LoadedDriver>;
+  /** One entry per configured driver: loaded, or skipped with the reason (none when disabled). */
+  readonly states: readonly PluginState[];
+  /** Close every loaded driver; errors and timeouts are logged, never thrown. Idempotent. */
+  closeAll(): Promise<void>;
+}
