@@ -1,0 +1,56 @@
+import 'reflect-metadata';
+import { container, type DependencyContainer } from 'tsyringe';
+import type { Logger } from 'pino';
+import type { StateStore } from '@sky/plugin-api';
+import { TOKENS, type BuildInfo, type Clock, type PluginRegistry, type ShutdownSignal } from './tokens.js';
+import type { DaemonConfig, DaemonPaths } from './config/schema.js';
+import { LogBus } from './scheduler/log-bus.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { RequestPruner } from './scheduler/pruner.js';
+import { OperationRegistry } from './ops/registry.js';
+import { pingHandler } from './ops/ping.js';
+import { RequestService } from './services/requests.js';
+import { PluginHost } from './plugin-host.js';
+import { Daemon } from './daemon.js';
+import { createStore } from './store-factory.js';
+import { readBuildInfo } from './build-info.js';
+
+export interface ComposeOptions {
+  config: DaemonConfig;
+  paths: DaemonPaths;
+  logger: Logger;
+  /** Overrides for tests and benches. */
+  store?: StateStore;
+  clock?: Clock;
+  plugins?: PluginRegistry;
+  build?: BuildInfo;
+}
+
+function shutdownSignal(): ShutdownSignal {
+  const controller = new AbortController();
+  return { signal: controller.signal, begin: () => controller.abort() };
+}
+
+/**
+ * The composition root: the only place that registers implementations. Builds a child
+ * container (the global one is never written to) holding one daemon's object graph.
+ */
+export function compose(options: ComposeOptions): DependencyContainer {
+  const c = container.createChildContainer();
+  c.register(TOKENS.Config, { useValue: options.config });
+  c.register(TOKENS.Paths, { useValue: options.paths });
+  c.register(TOKENS.Logger, { useValue: options.logger });
+  c.register(TOKENS.Clock, { useValue: options.clock ?? { now: () => Date.now() } });
+  c.register(TOKENS.BuildInfo, { useValue: options.build ?? readBuildInfo() });
+  c.register(TOKENS.Shutdown, { useValue: shutdownSignal() });
+  c.register(TOKENS.Store, { useValue: options.store ?? createStore(options.config, options.paths) });
+  c.register(LogBus, { useValue: new LogBus() });
+  c.register(OperationRegistry, { useValue: new OperationRegistry([pingHandler]) });
+  c.registerSingleton(Scheduler);
+  c.registerSingleton(RequestService);
+  c.registerSingleton(RequestPruner);
+  if (options.plugins) c.register(TOKENS.Plugins, { useValue: options.plugins });
+  else c.registerSingleton(TOKENS.Plugins, PluginHost);
+  c.registerSingleton(Daemon);
+  return c;
+}

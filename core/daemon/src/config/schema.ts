@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { DEFAULT_HOST, DEFAULT_PORT } from '@sky/protocol';
+
+const positiveInt = z.number().int().min(1);
+
+/** The daemon config. Every key is documented in sky.config.example.yaml; unknown keys are errors. */
+export const DaemonConfigSchema = z.strictObject({
+  listen: z
+    .strictObject({
+      host: z.string().min(1).default(DEFAULT_HOST),
+      port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
+      /** Required to listen on a non-loopback address while auth is not configured. */
+      allow_remote_without_auth: z.boolean().default(false),
+    })
+    .prefault({}),
+  state_dir: z.string().min(1).default('~/.sky/api_server'),
+  store: z
+    .strictObject({
+      kind: z.enum(['level', 'memory']).default('level'),
+      path: z.string().min(1).optional(),
+      sync: z.boolean().default(false),
+    })
+    .prefault({}),
+  requests: z
+    .strictObject({
+      short_workers: positiveInt.max(10000).default(64),
+      long_workers: positiveInt.max(1000).default(4),
+      retention_hours: z.number().positive().default(168),
+      prune_interval_seconds: z.number().positive().default(600),
+      cancel_grace_seconds: z.number().min(0).default(5),
+      max_body_bytes: positiveInt.default(1024 * 1024),
+      max_wait_seconds: z.number().positive().max(300).default(60),
+    })
+    .prefault({}),
+  shutdown: z.strictObject({ drain_seconds: z.number().min(0).default(30) }).prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+      file: z.string().min(1).optional(),
+      stdout: z.boolean().default(false),
+    })
+    .prefault({}),
+  plugins: z.strictObject({ dirs: z.array(z.string().min(1)).default([]) }).prefault({}),
+  drivers: z.record(z.string().regex(/^[@a-z0-9][a-z0-9._/-]*$/i, 'a driver id is a plugin name like "ssh" or "@acme/sky-driver-x"'), z.record(z.string(), z.unknown())).default({}),
+});
+
+export type DaemonConfig = z.infer<typeof DaemonConfigSchema>;
+export type DaemonConfigInput = z.input<typeof DaemonConfigSchema>;
+
+/** Paths derived from the config, with ~ expanded. */
+export interface DaemonPaths {
+  stateDir: string;
+  storePath: string;
+  logFile: string;
+  pidFile: string;
+}

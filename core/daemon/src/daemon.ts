@@ -1,0 +1,152 @@
+import { createServer, type Server } from 'node:http';
+import { rmSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { inject, injectable } from 'tsyringe';
+import type { Logger } from 'pino';
+import type { StateStore } from '@sky/plugin-api';
+import { SkyError } from '@sky/protocol';
+import { TOKENS, type BuildInfo, type Clock, type PluginRegistry, type ShutdownSignal } from './tokens.js';
+import type { DaemonConfig, DaemonPaths } from './config/schema.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { RequestPruner } from './scheduler/pruner.js';
+import { RequestService } from './services/requests.js';
+import { buildApp } from './http/app.js';
+import { healthRoutes } from './http/routes/health.js';
+import { requestRoutes } from './http/routes/requests.js';
+import { operationRoutes } from './http/routes/operations.js';
+import { serverRoutes } from './http/routes/server.js';
+
+const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
+
+export interface Listening {
+  host: string;
+  port: number;
+  url: string;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The daemon's lifecycle: open the store (migrations), load plugins, recover requests, listen; drain on stop. */
+@injectable()
+export class Daemon {
+  private server: Server | undefined;
+  private readonly startedAt: number;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    @inject(TOKENS.Config) private readonly config: DaemonConfig,
+    @inject(TOKENS.Paths) private readonly paths: DaemonPaths,
+    @inject(TOKENS.Logger) private readonly logger: Logger,
+    @inject(TOKENS.Store) private readonly store: StateStore,
+    @inject(TOKENS.Plugins) private readonly plugins: PluginRegistry,
+    @inject(TOKENS.BuildInfo) private readonly build: BuildInfo,
+    @inject(TOKENS.Shutdown) private readonly shutdown: ShutdownSignal,
+    @inject(TOKENS.Clock) clock: Clock,
+    @inject(Scheduler) private readonly scheduler: Scheduler,
+    @inject(RequestService) private readonly requests: RequestService,
+    @inject(RequestPruner) private readonly pruner: RequestPruner,
+  ) {
+    this.startedAt = clock.now();
+  }
+
+  async start(): Promise<Listening> {
+    const { host, port, allow_remote_without_auth: allowRemote } = this.config.listen;
+    if (!isLoopback(host) && !allowRemote) {
+      throw new SkyError('CONFIG_INVALID', `refusing to listen on ${host} without authentication`, {
+        hint: 'Listen on 127.0.0.1, or set listen.allow_remote_without_auth: true if a proxy in front of the daemon authenticates users.',
+      });
+    }
+    await this.store.open();
+    try {
+      await this.plugins.load(this.shutdown.signal);
+      const recovered = await this.scheduler.recover();
+      this.logger.info(recovered, 'recovered requests from the state store');
+      await this.pruner.pruneOnce();
+      this.pruner.start();
+      const listening = await this.listen(host, port);
+      this.writePidFile(listening);
+      this.logger.info({ ...listening, version: this.build.version, commit: this.build.commit, store: this.store.kind }, 'sky API server listening');
+      return listening;
+    } catch (err) {
+      await this.closeResources();
+      throw err;
+    }
+  }
+
+  private listen(host: string, port: number): Promise<Listening> {
+    const max = this.config.requests.max_body_bytes;
+    const app = buildApp({
+      logger: this.logger,
+      dashboardRoot: DASHBOARD_ROOT,
+      register: (router) => {
+        healthRoutes(router, { build: this.build, startedAt: this.startedAt, maxBodyBytes: max, isDraining: () => !this.scheduler.isAccepting });
+        requestRoutes(router, this.requests, max);
+        operationRoutes(router, this.scheduler, max);
+        serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
+      },
+    });
+    const server = createServer(app.callback());
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') {
+          reject(new SkyError('PORT_IN_USE', `${host}:${port} is already in use`, {
+            hint: 'Another sky API server may be running there (sky api info / sky api stop), or choose another port with --port.',
+          }));
+        } else if (err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES') {
+          reject(new SkyError('CONFIG_INVALID', `cannot listen on ${host}:${port}: ${err.code}`, { hint: 'Check listen.host and listen.port.' }));
+        } else reject(err);
+      });
+      server.listen(port, host, () => {
+        const address = server.address();
+        const actual = typeof address === 'object' && address !== null ? address.port : port;
+        const urlHost = host.includes(':') ? `[${host}]` : host;
+        resolve({ host, port: actual, url: `http://${urlHost}:${actual}` });
+      });
+    });
+  }
+
+  private writePidFile(listening: Listening): void {
+    mkdirSync(this.paths.stateDir, { recursive: true });
+    const tmp = `${this.paths.pidFile}.${process.pid}.tmp`;
+    const info = { pid: process.pid, ...listening, startedAt: this.startedAt, version: this.build.version };
+    writeFileSync(tmp, JSON.stringify(info) + '\n');
+    renameSync(tmp, this.paths.pidFile);
+  }
+
+  /** Graceful stop: refuse new requests, let running ones finish (or hand them back as PENDING), close everything. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.logger.info('draining: no new requests accepted');
+    const drained = await this.scheduler.drain(this.config.shutdown.drain_seconds * 1000);
+    this.shutdown.begin();
+    this.logger.info(drained, 'drained');
+    const server = this.server;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, 2000).unref();
+      });
+    }
+    await this.closeResources();
+    rmSync(this.paths.pidFile, { force: true });
+    this.logger.info('stopped');
+  }
+
+  private async closeResources(): Promise<void> {
+    this.pruner.stop();
+    await this.plugins.closeAll();
+    await this.store.close();
+  }
+}

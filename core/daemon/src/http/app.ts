@@ -1,0 +1,46 @@
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Logger } from 'pino';
+import { ROUTE_LIST, SkyError } from '@sky/protocol';
+import { errorMiddleware } from './errors.js';
+import { versionMiddleware } from './version.js';
+import { identityMiddleware } from './identity.js';
+import { dashboardMiddleware } from './dashboard.js';
+
+export interface AppParts {
+  logger: Logger;
+  dashboardRoot: string;
+  /** Registers every route of the protocol's table. */
+  register: (router: Router) => void;
+}
+
+function compilePaths(): Array<{ re: RegExp; method: string }> {
+  return ROUTE_LIST.map((r) => ({ re: new RegExp(`^${r.path.replace(/:[A-Za-z_]+/g, '[^/]+')}/?$`), method: r.method.toUpperCase() }));
+}
+
+/** The koa application: one error path, version + identity checks, the route table, the dashboard. */
+export function buildApp(parts: AppParts): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  app.silent = true;
+  const router = new Router();
+  parts.register(router);
+  const known = compilePaths();
+
+  app.use(errorMiddleware(parts.logger));
+  app.use(dashboardMiddleware(parts.dashboardRoot));
+  app.use(versionMiddleware);
+  app.use(identityMiddleware);
+  app.use(router.routes());
+  app.use(async (ctx) => {
+    const allowed = known.filter((k) => k.re.test(ctx.path)).map((k) => k.method);
+    if (allowed.length > 0) {
+      ctx.set('allow', allowed.join(', '));
+      throw new SkyError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}; use ${allowed.join(' or ')}`);
+    }
+    throw new SkyError('ROUTE_NOT_FOUND', `no API route ${ctx.method} ${ctx.path}`, {
+      hint: 'The routes are listed in /api/v1/openapi.json.',
+    });
+  });
+  return app;
+}

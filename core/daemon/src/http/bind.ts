@@ -1,0 +1,31 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { z } from 'zod';
+import { parseOrThrow, type RouteSpec } from '@sky/protocol';
+import { readJsonBody } from './body.js';
+
+type Infer<S> = S extends z.ZodType ? z.infer<S> : undefined;
+
+export interface RouteInput<R extends RouteSpec> {
+  params: Infer<R['params']>;
+  query: Infer<R['query']>;
+  body: Infer<R['body']>;
+}
+
+export type RouteHandler<R extends RouteSpec> = (ctx: Context, input: RouteInput<R>) => Promise<void>;
+
+function queryObject(ctx: Context): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(ctx.query)) out[key] = Array.isArray(value) ? value.join(',') : value;
+  return out;
+}
+
+/** Register one route of the protocol's table, validating path, query and body with its schemas before the handler runs. */
+export function bindRoute<R extends RouteSpec>(router: Router, spec: R, maxBodyBytes: number, handler: RouteHandler<R>): void {
+  router[spec.method](spec.id, spec.path, async (ctx: Context) => {
+    const params = spec.params ? parseOrThrow(spec.params, ctx.params, 'path') : undefined;
+    const query = spec.query ? parseOrThrow(spec.query, queryObject(ctx), 'query') : undefined;
+    const body = spec.body ? parseOrThrow(spec.body, await readJsonBody(ctx, maxBodyBytes), 'body') : undefined;
+    await handler(ctx, { params, query, body } as RouteInput<R>);
+  });
+}

@@ -1,0 +1,36 @@
+import type { Context } from 'koa';
+import { SkyError } from '@sky/protocol';
+
+/** Read and parse a JSON request body with a size limit; an empty body is `{}`. */
+export async function readJsonBody(ctx: Context, maxBytes: number): Promise<unknown> {
+  const declared = Number(ctx.get('content-length') || '0');
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw tooLarge(maxBytes);
+    chunks.push(chunk);
+  }
+  if (size === 0) return {};
+  const type = ctx.get('content-type');
+  if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
+    throw new SkyError('UNSUPPORTED_MEDIA_TYPE', `request body has content-type "${type || '(none)'}"; only application/json is accepted`, {
+      hint: 'Send the body as JSON with Content-Type: application/json.',
+    });
+  }
+  const text = Buffer.concat(chunks, size).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new SkyError('INVALID_JSON', `request body is not valid JSON: ${(err as Error).message}`, {
+      hint: 'Send a JSON object, e.g. {"sleep": 1}.',
+    });
+  }
+}
+
+function tooLarge(maxBytes: number): SkyError {
+  return new SkyError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`, {
+    hint: 'Send a smaller body, or raise requests.max_body_bytes in the daemon config.',
+  });
+}

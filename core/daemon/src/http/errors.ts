@@ -1,0 +1,22 @@
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+import { SkyError } from '@sky/protocol';
+
+/** The one error path: every failure becomes `{error:{code,message,hint}}` with the catalogue's status. */
+export function errorMiddleware(logger: Logger) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    try {
+      await next();
+    } catch (err) {
+      const known = err instanceof SkyError;
+      const sky = known ? err : new SkyError('INTERNAL', 'internal error in the API server', { hint: 'See the server log (sky api logs --server-logs).' });
+      if (!known || sky.status >= 500) logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+      if (ctx.headerSent) {
+        ctx.res.destroy();
+        return;
+      }
+      ctx.status = sky.status;
+      ctx.body = sky.toBody();
+    }
+  };
+}

@@ -1,0 +1,38 @@
+import type Router from '@koa/router';
+import { ROUTES } from '@sky/protocol';
+import type { RequestService } from '../../services/requests.js';
+import { bindRoute } from '../bind.js';
+import { callerOf } from '../identity.js';
+import { openSse } from '../sse.js';
+
+/** Requests: list, get, long-poll, log stream, out-of-band cancel. */
+export function requestRoutes(router: Router, service: RequestService, maxBodyBytes: number): void {
+  bindRoute(router, ROUTES.listRequests, maxBodyBytes, async (ctx, { query }) => {
+    ctx.body = await service.list(callerOf(ctx), query);
+  });
+  bindRoute(router, ROUTES.cancelRequests, maxBodyBytes, async (ctx, { body }) => {
+    ctx.body = await service.cancel(callerOf(ctx), body);
+  });
+  bindRoute(router, ROUTES.getRequest, maxBodyBytes, async (ctx, { params }) => {
+    ctx.body = await service.get(params.id);
+  });
+  bindRoute(router, ROUTES.waitRequest, maxBodyBytes, async (ctx, { params, query }) => {
+    ctx.body = await service.wait(params.id, query.timeout);
+  });
+  bindRoute(router, ROUTES.requestLogs, maxBodyBytes, async (ctx, { params, query }) => {
+    await service.get(params.id); // 404 before switching to a stream
+    const sse = openSse(ctx);
+    void (async () => {
+      try {
+        for await (const event of service.logs(params.id, query.follow ?? true, sse.signal)) {
+          if (event.type === 'log') sse.send('log', event.chunk);
+          else sse.send('end', { status: event.status });
+        }
+      } catch (err) {
+        sse.send('error', { message: err instanceof Error ? err.message : String(err) });
+      } finally {
+        sse.close();
+      }
+    })();
+  });
+}

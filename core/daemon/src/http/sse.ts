@@ -1,0 +1,42 @@
+import { PassThrough } from 'node:stream';
+import type { Context } from 'koa';
+
+export interface SseWriter {
+  send(event: string, data: unknown): void;
+  close(): void;
+  /** Aborted when the client goes away. */
+  readonly signal: AbortSignal;
+}
+
+const HEARTBEAT_MS = 15_000;
+
+/** Switch the response to server-sent events; heartbeats keep proxies from closing idle streams. */
+export function openSse(ctx: Context): SseWriter {
+  const stream = new PassThrough();
+  const controller = new AbortController();
+  ctx.req.socket.setTimeout(0);
+  ctx.req.socket.setNoDelay(true);
+  ctx.set('content-type', 'text/event-stream; charset=utf-8');
+  ctx.set('cache-control', 'no-cache');
+  ctx.set('x-accel-buffering', 'no');
+  ctx.status = 200;
+  ctx.body = stream;
+  const heartbeat = setInterval(() => stream.write(': ping\n\n'), HEARTBEAT_MS);
+  heartbeat.unref();
+  const end = (): void => {
+    clearInterval(heartbeat);
+    controller.abort();
+  };
+  ctx.req.on('close', end);
+  ctx.res.on('close', end);
+  return {
+    send(event, data) {
+      if (!stream.writableEnded) stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    close() {
+      end();
+      stream.end();
+    },
+    signal: controller.signal,
+  };
+}

@@ -1,0 +1,10 @@
+export { compose, type ComposeOptions } from './compose.js';
+export { Daemon, type Listening } from './daemon.js';
+export { Scheduler, type SubmitInput } from './scheduler/scheduler.js';
+export { RequestService } from './services/requests.js';
+export { LogBus } from './scheduler/log-bus.js';
+export { DaemonConfigSchema, type DaemonConfig, type DaemonConfigInput, type DaemonPaths } from './config/schema.js';
+export { loadDaemonConfig, daemonPaths, expandHome } from './config/load.js';
+export { createLogger } from './logging.js';
+export { TOKENS, type Clock, type PluginRegistry, type BuildInfo } from './tokens.js';
+export { PluginLoader } from './plugins/index.js';

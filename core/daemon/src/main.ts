@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { parseArgs } from 'node:util';
+import { SkyError } from '@sky/protocol';
+import { daemonPaths, loadDaemonConfig } from './config/load.js';
+import { createLogger } from './logging.js';
+import { compose } from './compose.js';
+import { Daemon } from './daemon.js';
+
+const USAGE = `usage: sky-daemon [--config FILE] [--host HOST] [--port PORT] [--log-stdout]
+  Runs the sky API server in the foreground. SIGTERM drains and stops it.`;
+
+function fail(err: unknown, exitCode: number): never {
+  if (err instanceof SkyError) {
+    process.stderr.write(`sky daemon: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
+  } else {
+    process.stderr.write(`sky daemon: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  }
+  process.exit(exitCode);
+}
+
+function parseFlags(): { configFile?: string; overrides: Record<string, unknown> } {
+  let values: { config?: string; host?: string; port?: string; 'log-stdout'?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: {
+        config: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'log-stdout': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail(new SkyError('USAGE', `${(err as Error).message}\n${USAGE}`), 2);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    process.exit(0);
+  }
+  const listen: Record<string, unknown> = {};
+  if (values.host !== undefined) listen.host = values.host;
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!/^\d+$/.test(values.port) || port > 65535) fail(new SkyError('USAGE', `--port must be an integer 0-65535, got "${values.port}"`), 2);
+    listen.port = port;
+  }
+  const overrides: Record<string, unknown> = {};
+  if (Object.keys(listen).length > 0) overrides.listen = listen;
+  if (values['log-stdout']) overrides.log = { stdout: true };
+  const configFile = values.config ?? process.env.SKY_DAEMON_CONFIG;
+  return configFile !== undefined ? { configFile, overrides } : { overrides };
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags();
+  const config = loadDaemonConfig(flags);
+  const paths = daemonPaths(config);
+  const logger = createLogger(paths.logFile, config.log.level, config.log.stdout);
+  const daemon = compose({ config, paths, logger }).resolve(Daemon);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutdown requested');
+    daemon.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    const listening = await daemon.start();
+    process.stdout.write(`sky API server listening on ${listening.url} (pid ${process.pid})\n`);
+  } catch (err) {
+    logger.error({ err }, 'start failed');
+    fail(err, 1);
+  }
+}
+
+main().catch((err: unknown) => fail(err, 1));

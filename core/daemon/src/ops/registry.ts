@@ -1,0 +1,39 @@
+import type { Logger } from 'pino';
+import type { OperationName, RequestRecord } from '@sky/protocol';
+
+/** What an operation handler gets while it runs. */
+export interface OperationContext {
+  readonly request: RequestRecord;
+  /** Aborted when the request is cancelled or the daemon hands it back at shutdown. */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  /** Append a line to the request's log (persisted, streamed to followers). */
+  log(text: string): Promise<void>;
+}
+
+export interface OperationHandler {
+  readonly name: OperationName;
+  /** Whether a request found RUNNING after a daemon restart may simply run again. */
+  readonly resumable: boolean;
+  run(ctx: OperationContext, body: unknown): Promise<unknown>;
+}
+
+/** Handlers by operation name. Every operation in the protocol must have exactly one. */
+export class OperationRegistry {
+  private readonly handlers = new Map<string, OperationHandler>();
+
+  constructor(handlers: readonly OperationHandler[]) {
+    for (const handler of handlers) {
+      if (this.handlers.has(handler.name)) throw new Error(`two handlers for operation ${handler.name}`);
+      this.handlers.set(handler.name, handler);
+    }
+  }
+
+  get(name: string): OperationHandler | undefined {
+    return this.handlers.get(name);
+  }
+
+  names(): string[] {
+    return [...this.handlers.keys()];
+  }
+}

@@ -1,0 +1,43 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inject, injectable } from 'tsyringe';
+import type { Logger } from 'pino';
+import { expandHome } from './config/load.js';
+import type { PluginState } from '@sky/protocol';
+import { TOKENS, type PluginRegistry } from './tokens.js';
+import type { DaemonConfig, DaemonPaths } from './config/schema.js';
+import { PluginLoader, type LoadedPlugins } from './plugins/index.js';
+
+/** Where packages are looked up after the configured plugin dirs: the working directory, then the daemon's own install. */
+const DAEMON_DIR = fileURLToPath(new URL('.', import.meta.url));
+
+/** Holds the plugins the daemon config names, loaded at start-up through the plugin loader. */
+@injectable()
+export class PluginHost implements PluginRegistry {
+  private loaded: LoadedPlugins | undefined;
+
+  constructor(
+    @inject(TOKENS.Config) private readonly config: DaemonConfig,
+    @inject(TOKENS.Paths) private readonly paths: DaemonPaths,
+    @inject(TOKENS.Logger) private readonly logger: Logger,
+  ) {}
+
+  async load(signal: AbortSignal): Promise<void> {
+    const loader = new PluginLoader({
+      pluginDirs: this.config.plugins.dirs.map(expandHome),
+      searchFrom: [process.cwd(), DAEMON_DIR],
+      dataDir: (id) => join(this.paths.stateDir, 'plugins', id.replace(/[^A-Za-z0-9._-]/g, '_')),
+      logger: this.logger.child({ component: 'plugins' }),
+      signal,
+    });
+    this.loaded = await loader.load(this.config.drivers);
+  }
+
+  states(): PluginState[] {
+    return this.loaded ? [...this.loaded.states] : [];
+  }
+
+  async closeAll(): Promise<void> {
+    await this.loaded?.closeAll();
+  }
+}

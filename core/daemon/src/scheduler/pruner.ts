@@ -1,0 +1,36 @@
+import { inject, injectable } from 'tsyringe';
+import type { Logger } from 'pino';
+import type { StateStore } from '@sky/plugin-api';
+import { TOKENS, type Clock } from '../tokens.js';
+import type { DaemonConfig } from '../config/schema.js';
+
+/** Deletes finished requests and their logs once they are older than the retention period. */
+@injectable()
+export class RequestPruner {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @inject(TOKENS.Store) private readonly store: StateStore,
+    @inject(TOKENS.Config) private readonly config: DaemonConfig,
+    @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(TOKENS.Logger) private readonly logger: Logger,
+  ) {}
+
+  async pruneOnce(): Promise<number> {
+    const before = this.clock.now() - this.config.requests.retention_hours * 3600_000;
+    const removed = await this.store.requests.prune(before);
+    if (removed > 0) this.logger.info({ removed }, 'pruned finished requests past retention');
+    return removed;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.pruneOnce().catch((err: unknown) => this.logger.error({ err }, 'pruning failed'));
+    }, this.config.requests.prune_interval_seconds * 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,281 @@
+import { inject, injectable } from 'tsyringe';
+import type { Logger } from 'pino';
+import type { StateStore } from '@sky/plugin-api';
+import { SkyError, type ErrorBody, type Lane, type RequestRecord, type RequestStatus } from '@sky/protocol';
+import { TOKENS, type Clock } from '../tokens.js';
+import type { DaemonConfig } from '../config/schema.js';
+import { OperationRegistry } from '../ops/registry.js';
+import { RequestIdFactory } from './ids.js';
+import { LaneQueue } from './lane.js';
+import { LogBus } from './log-bus.js';
+
+export interface SubmitInput {
+  name: string;
+  body: unknown;
+  lane: Lane;
+  user: string;
+  userName: string;
+  workspace: string;
+  cluster?: string;
+  idempotencyKey?: string;
+}
+
+export type CancelOutcome = 'cancelled' | 'finished' | 'missing';
+
+/** Why a running request's abort signal fired. */
+type AbortReason = 'cancel' | 'handback';
+
+interface Running {
+  controller: AbortController;
+  reason?: AbortReason;
+  done: Promise<void>;
+}
+
+function errorInfo(err: unknown): ErrorBody['error'] {
+  if (err instanceof SkyError) return err.toBody().error;
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'OPERATION_FAILED', message };
+}
+
+/**
+ * The request dispatcher (hot path): submit persists, two lanes dispatch with their own
+ * concurrency so short requests never wait behind long ones, cancel is out of band, and
+ * every state change is a compare-and-set in the store.
+ */
+@injectable()
+export class Scheduler {
+  private readonly lanes: Record<Lane, LaneQueue>;
+  private readonly running = new Map<string, Running>();
+  private readonly ids = new RequestIdFactory();
+  private accepting = true;
+  private dispatching = true;
+
+  constructor(
+    @inject(TOKENS.Store) private readonly store: StateStore,
+    @inject(TOKENS.Config) private readonly config: DaemonConfig,
+    @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(TOKENS.Logger) private readonly logger: Logger,
+    @inject(LogBus) private readonly bus: LogBus,
+    @inject(OperationRegistry) private readonly operations: OperationRegistry,
+  ) {
+    this.lanes = {
+      short: new LaneQueue('short', config.requests.short_workers),
+      long: new LaneQueue('long', config.requests.long_workers),
+    };
+  }
+
+  /** Persist a new request (or find the one its idempotency key names) and queue it. */
+  async submit(input: SubmitInput): Promise<{ record: RequestRecord; created: boolean }> {
+    if (!this.accepting) {
+      throw new SkyError('SHUTTING_DOWN', 'the API server is shutting down and accepts no new requests', {
+        hint: 'Retry in a few seconds; the daemon (or its replacement) will take it.',
+      });
+    }
+    if (this.operations.get(input.name) === undefined) {
+      throw new SkyError('ROUTE_NOT_FOUND', `unknown operation ${input.name}`);
+    }
+    const record: RequestRecord = {
+      id: this.ids.next(this.clock.now()),
+      name: input.name,
+      user: input.user,
+      userName: input.userName,
+      workspace: input.workspace,
+      lane: input.lane,
+      status: 'PENDING',
+      createdAt: this.clock.now(),
+      body: input.body,
+      attempts: 0,
+    };
+    if (input.cluster !== undefined) record.cluster = input.cluster;
+    if (input.idempotencyKey !== undefined) record.idempotencyKey = input.idempotencyKey;
+    const result = await this.store.requests.create(record);
+    if (!result.created && result.record.name !== input.name) {
+      throw new SkyError('IDEMPOTENCY_CONFLICT', `idempotency key "${input.idempotencyKey}" was already used for a ${result.record.name} request (${result.record.id})`, {
+        hint: 'Use a fresh idempotency key for a different operation.',
+      });
+    }
+    if (result.created) {
+      this.lanes[record.lane].push(record);
+      this.pump(record.lane);
+    }
+    return result;
+  }
+
+  /** Queue every PENDING request and settle every RUNNING one left by a previous daemon process. */
+  async recover(): Promise<{ requeued: number; failed: number; resumed: number }> {
+    let failed = 0;
+    let resumed = 0;
+    for (const record of await this.store.requests.listByStatus('RUNNING')) {
+      const handler = this.operations.get(record.name);
+      if (handler?.resumable) {
+        const back = await this.store.requests.transition(record.id, ['RUNNING'], { status: 'PENDING' });
+        if (back) resumed += 1;
+        continue;
+      }
+      const done = await this.finish(record.id, 'FAILED', {
+        error: { code: 'DAEMON_RESTARTED', message: 'daemon restarted', hint: 'Submit the request again.' },
+      });
+      if (done) failed += 1;
+    }
+    const pending = await this.store.requests.listByStatus('PENDING');
+    for (const record of pending) this.lanes[record.lane].push(record);
+    this.pump('short');
+    this.pump('long');
+    return { requeued: pending.length - resumed, failed, resumed };
+  }
+
+  private pump(lane: Lane): void {
+    if (!this.dispatching) return;
+    const queue = this.lanes[lane];
+    for (let record = queue.take(); record !== undefined; record = queue.take()) {
+      this.dispatch(queue, record);
+    }
+  }
+
+  private dispatch(queue: LaneQueue, record: RequestRecord): void {
+    const controller = new AbortController();
+    let resolveDone!: () => void;
+    const entry: Running = { controller, done: new Promise<void>((r) => (resolveDone = r)) };
+    this.running.set(record.id, entry);
+    this.execute(record, entry)
+      .catch((err: unknown) => this.logger.error({ err, request: record.id }, 'dispatcher error'))
+      .finally(() => {
+        this.running.delete(record.id);
+        queue.release();
+        resolveDone();
+        this.pump(queue.name);
+      });
+  }
+
+  private async execute(pending: RequestRecord, entry: Running): Promise<void> {
+    const claimed = await this.store.requests.transition(pending.id, ['PENDING'], {
+      status: 'RUNNING',
+      startedAt: this.clock.now(),
+      attempts: pending.attempts + 1,
+    });
+    if (!claimed) return; // cancelled (or taken) before it started
+    const { signal } = entry.controller;
+    if (signal.aborted) {
+      await this.settleAborted(claimed.id, entry);
+      return;
+    }
+    const handler = this.operations.get(claimed.name);
+    if (!handler) {
+      await this.finish(claimed.id, 'FAILED', { error: { code: 'INTERNAL', message: `no handler for operation ${claimed.name}` } });
+      return;
+    }
+    const logger = this.logger.child({ request: claimed.id, op: claimed.name });
+    try {
+      const result = await handler.run(
+        { request: claimed, signal, logger, log: (text) => this.appendLog(claimed.id, text) },
+        claimed.body,
+      );
+      if (signal.aborted) await this.settleAborted(claimed.id, entry);
+      else await this.finish(claimed.id, 'SUCCEEDED', { result });
+    } catch (err) {
+      if (signal.aborted) await this.settleAborted(claimed.id, entry);
+      else {
+        logger.debug({ err }, 'request failed');
+        await this.finish(claimed.id, 'FAILED', { error: errorInfo(err) });
+      }
+    }
+  }
+
+  private async settleAborted(id: string, entry: Running): Promise<void> {
+    if (entry.reason === 'handback') {
+      await this.store.requests.transition(id, ['RUNNING'], { status: 'PENDING' });
+      return;
+    }
+    await this.finish(id, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled' } });
+  }
+
+  private async finish(
+    id: string,
+    status: RequestStatus,
+    extra: { result?: unknown; error?: ErrorBody['error'] },
+    from: readonly RequestStatus[] = ['RUNNING'],
+  ): Promise<boolean> {
+    const patch: Parameters<StateStore['requests']['transition']>[2] = { status, finishedAt: this.clock.now() };
+    if (extra.result !== undefined) patch.result = extra.result;
+    if (extra.error !== undefined) patch.error = extra.error;
+    const done = await this.store.requests.transition(id, from, patch);
+    if (done) this.bus.finish(id, status);
+    return done !== undefined;
+  }
+
+  async appendLog(id: string, text: string): Promise<void> {
+    const at = this.clock.now();
+    const seq = await this.store.requests.appendLog(id, text, at);
+    this.bus.publish(id, { seq, at, text });
+  }
+
+  /**
+   * Cancel out of band. A PENDING request is marked CANCELLED at once and never starts;
+   * a RUNNING one gets its abort signal and is awaited for up to the grace period.
+   */
+  async cancel(id: string): Promise<CancelOutcome> {
+    const early = await this.store.requests.transition(id, ['PENDING'], {
+      status: 'CANCELLED',
+      finishedAt: this.clock.now(),
+      error: { code: 'CANCELLED', message: 'cancelled before it started' },
+    });
+    if (early) {
+      this.bus.finish(id, 'CANCELLED');
+      return 'cancelled';
+    }
+    const entry = this.running.get(id);
+    if (entry) {
+      entry.reason = 'cancel';
+      entry.controller.abort(new SkyError('CANCELLED', 'cancelled'));
+      const graceMs = this.config.requests.cancel_grace_seconds * 1000;
+      const settled = await Promise.race([entry.done.then(() => true), delay(graceMs).then(() => false)]);
+      if (!settled) {
+        // The handler ignores its signal: record the cancel anyway; its late result is discarded by the CAS.
+        await this.finish(id, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled (the operation did not stop within the grace period)' } });
+      }
+      return 'cancelled';
+    }
+    const record = await this.store.requests.get(id);
+    if (!record) return 'missing';
+    if (record.status === 'RUNNING') {
+      // Running in no live dispatcher of this process (left by a dead one): settle it here.
+      const done = await this.finish(id, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled' } });
+      return done ? 'cancelled' : 'finished';
+    }
+    return 'finished';
+  }
+
+  /** Stop taking requests; let running ones finish for up to drainMs, then hand the rest back as PENDING. */
+  async drain(drainMs: number): Promise<{ finished: number; handedBack: number }> {
+    this.accepting = false;
+    this.dispatching = false;
+    const active = [...this.running.values()];
+    const all = Promise.all(active.map((r) => r.done));
+    const inTime = await Promise.race([all.then(() => true), delay(drainMs).then(() => false)]);
+    let handedBack = 0;
+    if (!inTime) {
+      for (const entry of this.running.values()) {
+        entry.reason = 'handback';
+        entry.controller.abort(new SkyError('SHUTTING_DOWN', 'daemon shutting down'));
+        handedBack += 1;
+      }
+      await Promise.race([Promise.all([...this.running.values()].map((r) => r.done)), delay(2000)]);
+    }
+    return { finished: active.length - handedBack, handedBack };
+  }
+
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  stats(): { queued: Record<Lane, number>; running: Record<Lane, number> } {
+    return {
+      queued: { short: this.lanes.short.queued, long: this.lanes.long.queued },
+      running: { short: this.lanes.short.running, long: this.lanes.long.running },
+    };
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,165 @@
+import { inject, injectable } from 'tsyringe';
+import type { StateStore } from '@sky/plugin-api';
+import {
+  isTerminal,
+  SkyError,
+  type CancelBody,
+  type CancelResult,
+  type Identity,
+  type ListRequestsQuery,
+  type LogChunk,
+  type RequestPage,
+  type RequestRecord,
+  type RequestStatus,
+} from '@sky/protocol';
+import { TOKENS, type ShutdownSignal } from '../tokens.js';
+import type { DaemonConfig } from '../config/schema.js';
+import { LogBus } from '../scheduler/log-bus.js';
+import { Scheduler } from '../scheduler/scheduler.js';
+
+export type LogEvent = { type: 'log'; chunk: LogChunk } | { type: 'end'; status: RequestStatus };
+
+const DEFAULT_PAGE = 50;
+
+/** Use cases on requests: read, wait, stream, cancel. */
+@injectable()
+export class RequestService {
+  constructor(
+    @inject(TOKENS.Store) private readonly store: StateStore,
+    @inject(TOKENS.Config) private readonly config: DaemonConfig,
+    @inject(TOKENS.Shutdown) private readonly shutdown: ShutdownSignal,
+    @inject(LogBus) private readonly bus: LogBus,
+    @inject(Scheduler) private readonly scheduler: Scheduler,
+  ) {}
+
+  async get(id: string): Promise<RequestRecord> {
+    const record = await this.store.requests.get(id);
+    if (!record) {
+      throw new SkyError('REQUEST_NOT_FOUND', `no request with id ${id}`, {
+        hint: 'List requests with `sky api status -a`; finished requests are pruned after the retention period.',
+      });
+    }
+    return record;
+  }
+
+  async list(caller: Identity, query: ListRequestsQuery): Promise<RequestPage> {
+    const user = query.all_users ? query.user : (query.user ?? caller.id);
+    const page = await this.store.requests.list({
+      ...(user !== undefined ? { user } : {}),
+      ...(query.status !== undefined ? { status: query.status } : {}),
+      ...(query.name !== undefined ? { name: query.name } : {}),
+      ...(query.cluster !== undefined ? { cluster: query.cluster } : {}),
+      ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
+      limit: query.limit ?? DEFAULT_PAGE,
+    });
+    return page.nextCursor === undefined ? { items: page.items } : { items: page.items, nextCursor: page.nextCursor };
+  }
+
+  /** Long-poll: resolve with the record once it is finished, or at the timeout with its current state. */
+  async wait(id: string, timeoutSeconds: number | undefined): Promise<RequestRecord> {
+    const limit = Math.min(timeoutSeconds ?? this.config.requests.max_wait_seconds, this.config.requests.max_wait_seconds);
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    const unsubscribe = this.bus.subscribe(id, { end: () => wake() });
+    const onShutdown = (): void => wake();
+    this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+    const timer = setTimeout(wake, limit * 1000);
+    try {
+      const first = await this.get(id);
+      if (isTerminal(first.status) || limit === 0) return first;
+      await woken;
+      return await this.get(id);
+    } finally {
+      clearTimeout(timer);
+      unsubscribe();
+      this.shutdown.signal.removeEventListener('abort', onShutdown);
+    }
+  }
+
+  /**
+   * The request's log: stored chunks, then (with follow) live ones until it ends. Subscribes
+   * before reading the store so nothing written in between is lost or sent twice.
+   */
+  async *logs(id: string, follow: boolean, signal: AbortSignal): AsyncGenerator<LogEvent> {
+    const live: LogEvent[] = [];
+    let notify: (() => void) | undefined;
+    const push = (event: LogEvent): void => {
+      live.push(event);
+      notify?.();
+    };
+    const unsubscribe = follow
+      ? this.bus.subscribe(id, { log: (chunk) => push({ type: 'log', chunk }), end: (status) => push({ type: 'end', status }) })
+      : () => undefined;
+    let detach = (): void => undefined;
+    try {
+      await this.get(id);
+      let lastSeq = -1;
+      for (const chunk of await this.store.requests.readLog(id)) {
+        lastSeq = chunk.seq;
+        yield { type: 'log', chunk };
+      }
+      const now = await this.get(id);
+      if (!follow || isTerminal(now.status)) {
+        // Chunks appended between the read and the status check.
+        for (const chunk of await this.store.requests.readLog(id, lastSeq)) yield { type: 'log', chunk };
+        yield { type: 'end', status: now.status };
+        return;
+      }
+      const stop = (): void => notify?.();
+      signal.addEventListener('abort', stop);
+      this.shutdown.signal.addEventListener('abort', stop);
+      detach = () => {
+        signal.removeEventListener('abort', stop);
+        this.shutdown.signal.removeEventListener('abort', stop);
+      };
+      while (!signal.aborted && !this.shutdown.signal.aborted) {
+        const event = live.shift();
+        if (event === undefined) {
+          await new Promise<void>((resolve) => (notify = resolve));
+          notify = undefined;
+          continue;
+        }
+        if (event.type === 'log') {
+          if (event.chunk.seq <= lastSeq) continue;
+          lastSeq = event.chunk.seq;
+          yield event;
+        } else {
+          for (const chunk of await this.store.requests.readLog(id, lastSeq)) yield { type: 'log', chunk };
+          yield event;
+          return;
+        }
+      }
+    } finally {
+      unsubscribe();
+      detach();
+    }
+  }
+
+  /** Cancel by ids, or every active request of the caller (or of everyone). Never queued. */
+  async cancel(caller: Identity, body: CancelBody): Promise<CancelResult> {
+    const ids = new Set(body.ids ?? []);
+    if (body.all) {
+      for (const status of ['PENDING', 'RUNNING'] as const) {
+        for (const record of await this.store.requests.listByStatus(status)) {
+          if (body.all_users || record.user === caller.id) ids.add(record.id);
+        }
+      }
+    } else if (ids.size === 0) {
+      throw new SkyError('VALIDATION_FAILED', 'cancel needs request ids, or all: true', {
+        hint: 'Pass ids, or all (with all_users for every user).',
+      });
+    }
+    const outcomes = await Promise.all([...ids].map(async (id) => [id, await this.scheduler.cancel(id)] as const));
+    const missing = outcomes.filter(([, o]) => o === 'missing').map(([id]) => id);
+    if (missing.length > 0 && !body.all) {
+      throw new SkyError('REQUEST_NOT_FOUND', `no request with id ${missing.join(', ')}`, {
+        hint: 'List requests with `sky api status -a`.',
+        details: { missing, cancelled: outcomes.filter(([, o]) => o === 'cancelled').map(([id]) => id) },
+      });
+    }
+    return {
+      cancelled: outcomes.filter(([, o]) => o === 'cancelled').map(([id]) => id),
+      alreadyFinished: outcomes.filter(([, o]) => o === 'finished').map(([id]) => id),
+    };
+  }
+}

@@ -1,0 +1,42 @@
+import type { InjectionToken } from 'tsyringe';
+import type { StateStore } from '@sky/plugin-api';
+import type { PluginState } from '@sky/protocol';
+import type { Logger } from 'pino';
+import type { DaemonConfig, DaemonPaths } from './config/schema.js';
+
+/** Wall clock, injectable so tests and benches control time. */
+export interface Clock {
+  now(): number;
+}
+
+/** What the rest of the daemon knows about loaded plugins. */
+export interface PluginRegistry {
+  /** Load every configured plugin, applying each one's failure policy. */
+  load(signal: AbortSignal): Promise<void>;
+  states(): PluginState[];
+  closeAll(): Promise<void>;
+}
+
+/** Version and commit this daemon reports. */
+export interface BuildInfo {
+  version: string;
+  commit: string;
+}
+
+/** Aborted when the daemon begins to shut down; long-polls and streams end on it. */
+export interface ShutdownSignal {
+  readonly signal: AbortSignal;
+  begin(): void;
+}
+
+/** DI tokens: the only way components reach each other. */
+export const TOKENS = {
+  Config: Symbol('Config') as InjectionToken<DaemonConfig>,
+  Paths: Symbol('DaemonPaths') as InjectionToken<DaemonPaths>,
+  Logger: Symbol('Logger') as InjectionToken<Logger>,
+  Store: Symbol('StateStore') as InjectionToken<StateStore>,
+  Clock: Symbol('Clock') as InjectionToken<Clock>,
+  Plugins: Symbol('PluginRegistry') as InjectionToken<PluginRegistry>,
+  BuildInfo: Symbol('BuildInfo') as InjectionToken<BuildInfo>,
+  Shutdown: Symbol('ShutdownSignal') as InjectionToken<ShutdownSignal>,
+} as const;

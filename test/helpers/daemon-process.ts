@@ -1,0 +1,152 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { request } from 'node:http';
+
+export const REPO_ROOT = process.env.SKY_REPO_ROOT ?? resolve(import.meta.dirname, '../..');
+export const DAEMON_MAIN = join(REPO_ROOT, 'core/daemon/dist/main.js');
+export const SKY_BIN = join(REPO_ROOT, 'cli/bin/sky.js');
+
+/** A free TCP port on 127.0.0.1, chosen by the kernel. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** A throwaway HOME with ~/.sky in it. */
+export function tempHome(): string {
+  const home = mkdtempSync(join(tmpdir(), 'sky-home-'));
+  mkdirSync(join(home, '.sky'), { recursive: true });
+  return home;
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: () => unknown;
+}
+
+/** One HTTP call with node:http (no client library), for black-box tests of the API. */
+export function http(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<HttpAnswer> {
+  return new Promise((resolveAnswer, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolveAnswer({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as unknown });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (options.body !== undefined) req.write(options.body);
+    req.end();
+  });
+}
+
+export interface DaemonHandle {
+  url: string;
+  port: number;
+  home: string;
+  pid: number;
+  child: ChildProcess;
+  stderr: () => string;
+  /** SIGTERM and wait; SIGKILL after the timeout. Resolves with the exit code. */
+  stop(timeoutMs?: number): Promise<number | null>;
+  kill9(): Promise<void>;
+}
+
+export interface StartOptions {
+  home?: string;
+  port?: number;
+  config?: string;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+const started = new Set<ChildProcess>();
+
+function waitExit(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((r) => child.once('exit', (code) => r(code)));
+}
+
+/** Start the built daemon in the foreground on a free port with a temp HOME; resolves once /api/health answers. */
+export async function startDaemon(options: StartOptions = {}): Promise<DaemonHandle> {
+  const home = options.home ?? tempHome();
+  const port = options.port ?? (await freePort());
+  const args = [DAEMON_MAIN, '--host', '127.0.0.1', '--port', String(port), ...(options.args ?? [])];
+  if (options.config !== undefined) {
+    const file = join(home, 'daemon.yaml');
+    writeFileSync(file, options.config);
+    args.push('--config', file);
+  }
+  const child = spawn(process.execPath, args, { env: { ...process.env, HOME: home, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  child.stdout!.resume();
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}: ${err}`);
+    try {
+      const res = await http(`${url}/api/health`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`daemon did not become healthy: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    port,
+    home,
+    pid: child.pid!,
+    child,
+    stderr: () => err,
+    async stop(timeoutMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const code = await waitExit(child);
+      clearTimeout(timer);
+      return code;
+    },
+    async kill9() {
+      child.kill('SIGKILL');
+      await waitExit(child);
+    },
+  };
+}
+
+/** Kill every daemon this process started (use in an after hook as a safety net). */
+export async function killAllDaemons(): Promise<void> {
+  await Promise.all([...started].map(async (child) => {
+    child.kill('SIGKILL');
+    await waitExit(child);
+  }));
+}
+
+export function removeHome(home: string): void {
+  rmSync(home, { recursive: true, force: true });
+}
+
+export function readDaemonJson(home: string): { pid: number; port: number; url: string } {
+  return JSON.parse(readFileSync(join(home, '.sky/api_server/daemon.json'), 'utf8')) as { pid: number; port: number; url: string };
+}
