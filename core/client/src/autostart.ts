@@ -1,0 +1,160 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import type { Health, SkyError } from '@sky/protocol';
+import type { SkyClient } from './client.js';
+import { isSkyError, skyError } from './errors.js';
+import { tailLines } from './local-daemon.js';
+import { tryLock } from './lock.js';
+import { skyPaths } from './paths.js';
+import { sleep } from './process.js';
+
+const POLL_MS = 100;
+const LOCK_STALE_MS = 60_000;
+const DEFAULT_START_TIMEOUT_MS = 30_000;
+const LOG_TAIL_LINES = 15;
+
+export interface SpawnDaemonOptions {
+  /** Path of the daemon entry point (the CLI resolves @sky/daemon/main). */
+  daemonMain: string;
+  args: readonly string[];
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Health of the started daemon, or undefined while it does not answer yet. */
+  probe: (pid: number) => Promise<Health | undefined>;
+  timeoutMs?: number;
+}
+
+export interface StartedDaemon {
+  pid: number;
+  health: Health;
+}
+
+async function startFailed(what: string, logFile: string): Promise<SkyError> {
+  const lines = await tailLines(logFile, LOG_TAIL_LINES);
+  const tail = lines.length === 0 ? ` (${logFile} is empty)` : `; last lines of ${logFile}:\n${lines.map((l) => `    ${l}`).join('\n')}`;
+  return skyError('SERVER_START_FAILED', `${what}${tail}`, {
+    hint: 'Fix the cause above and retry, or run the server in the foreground to watch it start: sky api start --foreground',
+    details: { log: logFile },
+  });
+}
+
+/**
+ * Spawn the daemon detached (it outlives this process; stdout and stderr append to
+ * server.log) and wait until `probe` answers. Fails with SERVER_START_FAILED, quoting the log,
+ * when it exits first or stays unhealthy past the timeout.
+ */
+export async function spawnDaemon(options: SpawnDaemonOptions): Promise<StartedDaemon> {
+  const paths = skyPaths(options.home);
+  await mkdir(paths.apiServerDir, { recursive: true });
+  const log = openSync(paths.serverLog, 'a');
+  let exit: string | undefined;
+  const child = spawn(process.execPath, [options.daemonMain, ...options.args], {
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: options.env ?? process.env,
+  });
+  closeSync(log);
+  child.once('exit', (code, signal) => {
+    exit = signal === null ? `exited with code ${code ?? '?'}` : `was killed by ${signal}`;
+  });
+  child.once('error', (err) => {
+    exit = `could not be spawned: ${err.message}`;
+  });
+  child.unref();
+  const pid = child.pid ?? -1;
+  const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+  try {
+    for (;;) {
+      const health = await options.probe(pid);
+      if (health !== undefined) return { pid: health.pid, health };
+      if (exit !== undefined) {
+        // Another start may have won the race for the port; then its answer is as good.
+        const other = await options.probe(pid);
+        if (other !== undefined) return { pid: other.pid, health: other };
+        throw await startFailed(`the API server did not start: it ${exit}`, paths.serverLog);
+      }
+      if (Date.now() >= deadline) {
+        child.kill('SIGTERM');
+        throw await startFailed(`the API server (pid ${pid}) did not become healthy within ${Math.round((options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS) / 1000)} s and was stopped`, paths.serverLog);
+      }
+      await sleep(POLL_MS);
+    }
+  } finally {
+    child.removeAllListeners();
+  }
+}
+
+/** Health of the client's endpoint, or undefined when nothing answers there. */
+export async function probeHealth(client: SkyClient): Promise<Health | undefined> {
+  try {
+    return await client.health();
+  } catch (err) {
+    if (isSkyError(err) && err.code === 'SERVER_UNREACHABLE') return undefined;
+    throw err;
+  }
+}
+
+export interface EnsureDaemonOptions {
+  daemonMain: string;
+  /** Where the spawned daemon listens (default: --host/--port of the endpoint). */
+  listenArgs?: readonly string[];
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+export interface EnsuredDaemon {
+  /** Whether this call started it. */
+  started: boolean;
+  health: Health;
+}
+
+/**
+ * Make sure an API server answers at the client's endpoint, starting one for a local endpoint.
+ * Concurrent callers serialise on ~/.sky/api_server/autostart.lock, so exactly one spawns;
+ * the others wait for it to become healthy. A remote endpoint is never started.
+ */
+export async function ensureDaemon(client: SkyClient, options: EnsureDaemonOptions): Promise<EnsuredDaemon> {
+  const { endpoint } = client;
+  const first = await probeHealth(client);
+  if (first !== undefined) return { started: false, health: first };
+  if (!endpoint.local) {
+    throw await skyError('SERVER_UNREACHABLE', `cannot reach API server at ${endpoint.url}`, {
+      hint: `Check that the API server is up and that ${endpoint.source} names it; a remote API server is never started automatically.`,
+    });
+  }
+  const paths = skyPaths(options.home);
+  await mkdir(paths.apiServerDir, { recursive: true });
+  const timeoutMs = options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const lock = await tryLock(paths.autostartLock, LOCK_STALE_MS);
+    if (lock !== undefined) {
+      try {
+        const already = await probeHealth(client);
+        if (already !== undefined) return { started: false, health: already };
+        const started = await spawnDaemon({
+          daemonMain: options.daemonMain,
+          args: options.listenArgs ?? ['--host', endpoint.host, '--port', String(endpoint.port)],
+          probe: () => probeHealth(client),
+          timeoutMs: Math.max(deadline - Date.now(), 1_000),
+          ...(options.home === undefined ? {} : { home: options.home }),
+          ...(options.env === undefined ? {} : { env: options.env }),
+        });
+        return { started: true, health: started.health };
+      } finally {
+        await lock.release();
+      }
+    }
+    await sleep(POLL_MS);
+    const health = await probeHealth(client);
+    if (health !== undefined) return { started: false, health };
+    if (Date.now() >= deadline) {
+      throw await startFailed(
+        `another sky command is starting the API server at ${endpoint.url}, and it did not become healthy within ${Math.round(timeoutMs / 1000)} s`,
+        paths.serverLog,
+      );
+    }
+  }
+}

@@ -1,0 +1,186 @@
+import type {
+  CancelBody,
+  CancelResult,
+  Health,
+  Identity,
+  ListRequestsQuery,
+  LogChunk,
+  OperationBody,
+  OperationName,
+  RequestPage,
+  RequestRecord,
+  RequestStatus,
+  SubmitResponse,
+} from '@sky/protocol';
+import { resolveEndpoint, type Endpoint, type ResolveEndpointOptions } from './endpoint.js';
+import { skyError } from './errors.js';
+import { loadIdentity } from './identity.js';
+import { readEvents, type SseEvent } from './sse.js';
+import { Transport } from './transport.js';
+import { IDEMPOTENCY_KEY_HEADER, PATHS, isTerminalStatus } from './wire.js';
+
+export interface SkyClientOptions {
+  endpoint: Endpoint;
+  identity: Identity;
+  connectTimeoutMs?: number;
+}
+
+export interface FromEnvironmentOptions extends ResolveEndpointOptions {
+  connectTimeoutMs?: number;
+}
+
+export interface SubmitOptions {
+  idempotencyKey?: string;
+  signal?: AbortSignal;
+}
+
+export interface StreamOptions {
+  follow?: boolean;
+  signal?: AbortSignal;
+  /** Treat the stream as lost after this long without a byte (the daemon sends a heartbeat every 15 s). */
+  idleTimeoutMs?: number;
+}
+
+export interface ServerLogsOptions extends StreamOptions {
+  tail?: number;
+}
+
+export interface WaitOptions {
+  signal?: AbortSignal;
+  /** Length of each long-poll (≤ 300 s). */
+  pollSeconds?: number;
+}
+
+const STREAM_IDLE_TIMEOUT_MS = 45_000;
+
+/** The TypeScript SDK: every method is one REST call to the API server (or a stream of them). */
+export class SkyClient {
+  readonly endpoint: Endpoint;
+  readonly identity: Identity;
+  private readonly transport: Transport;
+
+  constructor(options: SkyClientOptions) {
+    this.endpoint = options.endpoint;
+    this.identity = options.identity;
+    this.transport = new Transport(options);
+  }
+
+  /** A client for the endpoint and user this environment resolves to (see resolveEndpoint). */
+  static async fromEnvironment(options: FromEnvironmentOptions = {}): Promise<SkyClient> {
+    const [endpoint, identity] = await Promise.all([resolveEndpoint(options), loadIdentity(options)]);
+    return new SkyClient({ endpoint, identity, ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }) });
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+
+  async health(options: { signal?: AbortSignal } = {}): Promise<Health> {
+    return (await this.transport.json<Health>({ path: PATHS.health, ...options })).body;
+  }
+
+  async openapi(): Promise<Record<string, unknown>> {
+    return (await this.transport.json<Record<string, unknown>>({ path: PATHS.openapi })).body;
+  }
+
+  /** Submit an operation; resolves once the daemon has stored the request. */
+  async submit<N extends OperationName>(op: N, body: OperationBody<N>, options: SubmitOptions = {}): Promise<SubmitResponse> {
+    const headers: Record<string, string> = {};
+    if (options.idempotencyKey !== undefined) headers[IDEMPOTENCY_KEY_HEADER] = options.idempotencyKey;
+    const call = { method: 'POST' as const, path: PATHS.submit(op), body, headers };
+    return (await this.transport.json<SubmitResponse>(options.signal === undefined ? call : { ...call, signal: options.signal })).body;
+  }
+
+  async get(id: string): Promise<RequestRecord> {
+    return (await this.transport.json<RequestRecord>({ path: PATHS.getRequest(id) })).body;
+  }
+
+  /** One long-poll: the record once the request finishes, or as it is after `timeoutSeconds`. */
+  async wait(id: string, timeoutSeconds: number, signal?: AbortSignal): Promise<RequestRecord> {
+    const call = {
+      path: PATHS.waitRequest(id),
+      query: { timeout: timeoutSeconds },
+      idleTimeoutMs: (timeoutSeconds + 30) * 1000,
+    };
+    return (await this.transport.json<RequestRecord>(signal === undefined ? call : { ...call, signal })).body;
+  }
+
+  /** Long-poll until the request is SUCCEEDED, FAILED or CANCELLED. */
+  async waitUntilDone(id: string, options: WaitOptions = {}): Promise<RequestRecord> {
+    const poll = Math.min(Math.max(options.pollSeconds ?? 30, 1), 300);
+    for (;;) {
+      const record = await this.wait(id, poll, options.signal);
+      if (isTerminalStatus(record.status)) return record;
+    }
+  }
+
+  /** One page of requests, newest first (only the caller's unless all_users). */
+  async list(query: Partial<ListRequestsQuery> = {}): Promise<RequestPage> {
+    const { status, ...rest } = query;
+    const call = { path: PATHS.listRequests, query: { ...rest, status: status?.join(',') } };
+    return (await this.transport.json<RequestPage>(call)).body;
+  }
+
+  async cancel(body: CancelBody): Promise<CancelResult> {
+    return (await this.transport.json<CancelResult>({ method: 'POST', path: PATHS.cancelRequests, body })).body;
+  }
+
+  /**
+   * Stream a request's log; resolves with the status the stream ended on. Throws a SkyError
+   * when the connection drops before the end, and the signal's reason when aborted.
+   */
+  async streamLogs(id: string, options: StreamOptions, onChunk: (chunk: LogChunk) => void): Promise<RequestStatus> {
+    let status: RequestStatus | undefined;
+    let failure: string | undefined;
+    const ended = await this.stream(PATHS.requestLogs(id), { follow: options.follow ?? true }, options, (event) => {
+      if (event.event === 'log') onChunk(JSON.parse(event.data) as LogChunk);
+      else if (event.event === 'end') status = (JSON.parse(event.data) as { status: RequestStatus }).status;
+      else if (event.event === 'error') failure = (JSON.parse(event.data) as { message?: string }).message ?? event.data;
+      return event.event === 'end' || event.event === 'error';
+    });
+    if (failure !== undefined) {
+      throw await skyError('INTERNAL', `the API server failed while streaming the log of request ${id}: ${failure}`, {
+        hint: `Retry with: sky api logs ${id}`,
+      });
+    }
+    if (ended && status !== undefined) return status;
+    throw await skyError('SERVER_UNREACHABLE', `lost connection to the API server at ${this.endpoint.url} while streaming request ${id}; it may still be running: sky api logs ${id}`, {
+      hint: `Re-attach with: sky api logs ${id}`,
+      details: { requestId: id },
+    });
+  }
+
+  /** Stream the daemon's own log, one line per call; resolves at the end (never, with follow, until aborted). */
+  async serverLogs(options: ServerLogsOptions, onLine: (line: string) => void): Promise<void> {
+    let failure: string | undefined;
+    const query = { follow: options.follow ?? false, tail: options.tail };
+    const ended = await this.stream(PATHS.serverLogs, query, options, (event) => {
+      if (event.event === 'log') onLine((JSON.parse(event.data) as { text: string }).text);
+      else if (event.event === 'error') failure = (JSON.parse(event.data) as { message?: string }).message ?? event.data;
+      return event.event === 'end' || event.event === 'error';
+    });
+    if (failure !== undefined) throw await skyError('INTERNAL', `the API server failed while streaming its log: ${failure}`);
+    if (!ended) {
+      throw await skyError('SERVER_UNREACHABLE', `lost connection to the API server at ${this.endpoint.url} while streaming its log`, {
+        hint: 'Retry with: sky api logs --server-logs',
+      });
+    }
+  }
+
+  /** Open an event stream and read it; true when `onEvent` asked to stop, false when the stream dropped. */
+  private async stream(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    options: StreamOptions,
+    onEvent: (event: SseEvent) => boolean,
+  ): Promise<boolean> {
+    const call = {
+      path,
+      query,
+      headers: { accept: 'text/event-stream' },
+      idleTimeoutMs: options.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS,
+    };
+    const res = await this.transport.open(options.signal === undefined ? call : { ...call, signal: options.signal });
+    return (await readEvents(res, onEvent, options.signal)) === 'stopped';
+  }
+}

@@ -1,0 +1,150 @@
+import { readFile } from 'node:fs/promises';
+import { DEFAULT_ENDPOINT } from './wire.js';
+import { skyError } from './errors.js';
+import { skyPaths } from './paths.js';
+
+export const ENDPOINT_ENV = 'SKYPILOT_API_SERVER_ENDPOINT';
+
+/** Where the API server is, as resolved from the environment, ~/.sky/config.yaml or the default. */
+export interface Endpoint {
+  /** The URL without credentials and without a trailing slash: the only form ever printed. */
+  readonly url: string;
+  readonly protocol: 'http:' | 'https:';
+  /** Host name or address, IPv6 without brackets. */
+  readonly host: string;
+  readonly port: number;
+  /** Path prefix in front of every API path ('' when the server sits at the root). */
+  readonly basePath: string;
+  /** `Basic …` when the URL carried credentials. */
+  readonly authorization: string | undefined;
+  /** Loopback endpoints (127.0.0.0/8, localhost, ::1) may be auto-started; others never are. */
+  readonly local: boolean;
+  /** Where the endpoint came from, for messages. */
+  readonly source: string;
+  /** Credential fragments to remove from any text before it is shown. */
+  readonly secrets: readonly string[];
+}
+
+export function isLocalHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
+
+/** Parse an endpoint URL; `source` names where it came from so a bad value can be found and fixed. */
+export async function parseEndpoint(raw: string, source: string): Promise<Endpoint> {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw await skyError('CONFIG_INVALID', `${source}: "${maskUrl(raw)}" is not a URL`, {
+      hint: 'Use a URL like http://127.0.0.1:46580 or http://user:password@host:30050.',
+    });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw await skyError('CONFIG_INVALID', `${source}: the API server URL must start with http:// or https://, got ${url.protocol}//`, {
+      hint: 'Use a URL like http://127.0.0.1:46580.',
+    });
+  }
+  const secrets: string[] = [];
+  let authorization: string | undefined;
+  if (url.username !== '' || url.password !== '') {
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    secrets.push(`${url.username}:${url.password}@`, `${user}:${password}@`);
+    if (password.length >= 4) secrets.push(url.password, password);
+    url.username = '';
+    url.password = '';
+  }
+  const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  const basePath = url.pathname.replace(/\/+$/, '');
+  return {
+    url: `${url.protocol}//${url.host}${basePath}`,
+    protocol: url.protocol,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port,
+    basePath,
+    authorization,
+    local: isLocalHost(url.hostname),
+    source,
+    secrets: [...new Set(secrets)].filter((s) => s.length > 0),
+  };
+}
+
+/** Strip credentials from a URL-ish string that could not even be parsed. */
+function maskUrl(raw: string): string {
+  return raw.replace(/\/\/[^/@\s]*@/, '//***@');
+}
+
+/** Remove the endpoint's credentials from a text (an error message, a log line). */
+export function maskSecrets(text: string, endpoint: Pick<Endpoint, 'secrets'> | undefined): string {
+  let out = text;
+  for (const secret of endpoint?.secrets ?? []) {
+    out = out.split(secret).join(secret.endsWith('@') ? '' : '***');
+  }
+  return maskUrl(out);
+}
+
+async function endpointFromConfig(file: string): Promise<{ value: string; where: string } | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw await skyError('CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, {
+      hint: 'Fix the file permissions or remove the file.',
+    });
+  }
+  const { parseDocument, LineCounter, isMap, isNode, isScalar } = await import('yaml');
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const first = doc.errors[0];
+  if (first !== undefined) {
+    const { line, col } = lines.linePos(first.pos[0]);
+    throw await skyError('CONFIG_INVALID', `${file} line ${line}, column ${col}: ${first.message}`, {
+      hint: 'Fix the YAML syntax at that line.',
+      details: { file, line },
+    });
+  }
+  const root = doc.contents;
+  if (root === null) return undefined;
+  const lineOf = (node: unknown): number => lines.linePos(isNode(node) ? (node.range?.[0] ?? 0) : 0).line;
+  if (!isMap(root)) {
+    throw await skyError('CONFIG_INVALID', `${file} line ${lineOf(root)}: the file must be a mapping of keys (e.g. "api_server:")`, {
+      hint: 'See sky.config.example.yaml for the layout.',
+    });
+  }
+  const section = doc.get('api_server', true);
+  if (section === undefined) return undefined;
+  if (!isMap(section)) {
+    throw await skyError('CONFIG_INVALID', `${file} line ${lineOf(section)}: api_server must be a mapping`, {
+      hint: 'Write it as "api_server:" followed by an indented "endpoint: http://host:port".',
+    });
+  }
+  const node = doc.getIn(['api_server', 'endpoint'], true);
+  if (node === undefined || (isScalar(node) && node.value === null)) return undefined;
+  const where = `${file} line ${lineOf(node)} (api_server.endpoint)`;
+  if (!isScalar(node) || typeof node.value !== 'string') {
+    const got = isScalar(node) ? typeof node.value : 'a nested block';
+    throw await skyError('CONFIG_INVALID', `${where}: must be a URL string, got ${got}`, {
+      hint: 'Write it as endpoint: http://host:port',
+    });
+  }
+  return { value: node.value, where };
+}
+
+export interface ResolveEndpointOptions {
+  env?: NodeJS.ProcessEnv;
+  home?: string;
+}
+
+/** Endpoint precedence: $SKYPILOT_API_SERVER_ENDPOINT, then api_server.endpoint in ~/.sky/config.yaml, then the default. */
+export async function resolveEndpoint(options: ResolveEndpointOptions = {}): Promise<Endpoint> {
+  const env = options.env ?? process.env;
+  const fromEnv = env[ENDPOINT_ENV];
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return parseEndpoint(fromEnv, `$${ENDPOINT_ENV}`);
+  const file = skyPaths(options.home).configFile;
+  const fromConfig = await endpointFromConfig(file);
+  if (fromConfig !== undefined) return parseEndpoint(fromConfig.value, fromConfig.where);
+  return parseEndpoint(DEFAULT_ENDPOINT, 'the default endpoint');
+}

@@ -1,0 +1,83 @@
+import { readFile, open } from 'node:fs/promises';
+import { skyError } from './errors.js';
+import { skyPaths } from './paths.js';
+import { isPidAlive, waitForExit } from './process.js';
+
+/** ~/.sky/api_server/daemon.json, written by the daemon once it listens and removed when it exits. */
+export interface DaemonInfo {
+  pid: number;
+  host: string;
+  port: number;
+  url: string;
+  startedAt: number;
+  version: string;
+}
+
+function isDaemonInfo(value: unknown): value is DaemonInfo {
+  const v = value as Partial<DaemonInfo> | null;
+  return typeof v === 'object' && v !== null && typeof v.pid === 'number' && typeof v.url === 'string';
+}
+
+/** The local daemon's record, or undefined when none is written (or it is being rewritten). */
+export async function readDaemonInfo(home?: string): Promise<DaemonInfo | undefined> {
+  const file = skyPaths(home).daemonFile;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    return isDaemonInfo(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export type StopOutcome =
+  | { kind: 'stopped'; info: DaemonInfo }
+  | { kind: 'not-running' }
+  | { kind: 'stale'; info: DaemonInfo };
+
+/** SIGTERM the local daemon named in daemon.json and wait until it has drained and exited. */
+export async function stopLocalDaemon(options: { home?: string; timeoutMs?: number } = {}): Promise<StopOutcome> {
+  const info = await readDaemonInfo(options.home);
+  if (info === undefined) return { kind: 'not-running' };
+  if (!isPidAlive(info.pid)) return { kind: 'stale', info };
+  try {
+    process.kill(info.pid, 'SIGTERM');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return { kind: 'stopped', info };
+    throw await skyError('INTERNAL', `cannot signal the API server (pid ${info.pid}): ${(err as Error).message}`, {
+      hint: 'Stop it as the user who started it.',
+    });
+  }
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  if (!(await waitForExit(info.pid, timeoutMs))) {
+    throw await skyError('INTERNAL', `the API server (pid ${info.pid}) is still running ${Math.round(timeoutMs / 1000)} s after SIGTERM`, {
+      hint: `It may be draining long requests; wait, or force it with: kill -9 ${info.pid}`,
+    });
+  }
+  return { kind: 'stopped', info };
+}
+
+/** The last lines of a log file, for error messages (empty when it cannot be read). */
+export async function tailLines(file: string, count: number, maxBytes = 16_384): Promise<string[]> {
+  try {
+    const handle = await open(file, 'r');
+    try {
+      const { size } = await handle.stat();
+      const start = Math.max(0, size - maxBytes);
+      const buffer = Buffer.alloc(size - start);
+      await handle.read(buffer, 0, buffer.length, start);
+      const lines = buffer.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+      return lines.slice(-count);
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return [];
+  }
+}

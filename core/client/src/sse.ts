@@ -1,0 +1,100 @@
+import type { IncomingMessage } from 'node:http';
+
+/** One server-sent event: its type (`message` when unnamed) and its data lines joined by "\n". */
+export interface SseEvent {
+  event: string;
+  data: string;
+}
+
+/**
+ * Incremental text/event-stream parser (the WHATWG rules that matter here): lines end in
+ * LF, CRLF or CR, even when a chunk boundary splits the pair; `:` starts a comment (the
+ * daemon's heartbeat); a blank line dispatches the event gathered so far.
+ */
+export class SseParser {
+  private buffer = '';
+  private skipLeadingLf = false;
+  private event = '';
+  private data: string[] = [];
+
+  /** Feed decoded text; returns the events it completed. */
+  push(text: string): SseEvent[] {
+    let input = text;
+    if (this.skipLeadingLf && input.startsWith('\n')) input = input.slice(1);
+    this.skipLeadingLf = false;
+    this.buffer += input;
+    const events: SseEvent[] = [];
+    let start = 0;
+    for (let i = 0; i < this.buffer.length; i++) {
+      const ch = this.buffer.charCodeAt(i);
+      if (ch !== 10 && ch !== 13) continue;
+      const line = this.buffer.slice(start, i);
+      if (ch === 13) {
+        if (i + 1 === this.buffer.length) this.skipLeadingLf = true;
+        else if (this.buffer.charCodeAt(i + 1) === 10) i++;
+      }
+      start = i + 1;
+      const event = this.line(line);
+      if (event !== undefined) events.push(event);
+    }
+    this.buffer = this.buffer.slice(start);
+    return events;
+  }
+
+  private line(line: string): SseEvent | undefined {
+    if (line === '') {
+      const event = this.data.length > 0 ? { event: this.event === '' ? 'message' : this.event, data: this.data.join('\n') } : undefined;
+      this.event = '';
+      this.data = [];
+      return event;
+    }
+    if (line.startsWith(':')) return undefined;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'event') this.event = value;
+    else if (field === 'data') this.data.push(value);
+    return undefined;
+  }
+}
+
+/** How reading an event stream ended. */
+export type StreamOutcome = 'stopped' | 'dropped';
+
+/**
+ * Read events from a response until `onEvent` returns true ('stopped'), or until the stream
+ * ends, breaks or times out without that ('dropped'). An abort of `signal` rejects with its reason.
+ */
+export function readEvents(res: IncomingMessage, onEvent: (event: SseEvent) => boolean, signal?: AbortSignal): Promise<StreamOutcome> {
+  return new Promise<StreamOutcome>((resolve, reject) => {
+    const parser = new SseParser();
+    let settled = false;
+    const finish = (outcome: StreamOutcome | { error: unknown }): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      res.destroy();
+      if (signal?.aborted) reject(signal.reason);
+      else if (typeof outcome === 'string') resolve(outcome);
+      else reject(outcome.error);
+    };
+    const onAbort = (): void => finish({ error: signal?.reason });
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    res.setEncoding('utf8');
+    res.on('data', (text: string) => {
+      if (settled) return;
+      try {
+        for (const event of parser.push(text)) {
+          if (onEvent(event)) return finish('stopped');
+        }
+      } catch (error) {
+        finish({ error });
+      }
+    });
+    res.on('end', () => finish('dropped'));
+    res.on('close', () => finish('dropped'));
+    res.on('error', () => finish('dropped'));
+  });
+}

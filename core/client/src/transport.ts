@@ -1,0 +1,247 @@
+import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, RequestOptions } from 'node:http';
+import type { Identity, SkyError } from '@sky/protocol';
+import type { Endpoint } from './endpoint.js';
+import { isErrorBody, skyError, skyErrorFromBody } from './errors.js';
+import { API_VERSION, API_VERSION_HEADER, USER_ID_HEADER, USER_NAME_HEADER } from './wire.js';
+
+export interface TransportOptions {
+  endpoint: Endpoint;
+  identity: Identity;
+  /** Give up on a connection (DNS + TCP + TLS) after this long. */
+  connectTimeoutMs?: number;
+}
+
+export interface CallOptions {
+  method?: 'GET' | 'POST';
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Fail when the connection carries no bytes for this long (default 60 s). */
+  idleTimeoutMs?: number;
+}
+
+interface HttpModule {
+  request(options: RequestOptions, callback: (res: IncomingMessage) => void): ClientRequest;
+  agent: Agent;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed',
+  ETIMEDOUT: 'connection timed out',
+  SKY_CONNECT_TIMEOUT: 'connection timed out',
+  SKY_IDLE_TIMEOUT: 'no answer in time',
+};
+
+interface ConnectionFailure extends NodeJS.ErrnoException {
+  reusedSocket: boolean;
+}
+
+function isConnectionFailure(err: unknown): err is ConnectionFailure {
+  return err instanceof Error && typeof (err as Partial<ConnectionFailure>).reusedSocket === 'boolean';
+}
+
+function codedError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+async function readText(res: IncomingMessage): Promise<string> {
+  res.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of res) text += chunk as string;
+  return text;
+}
+
+/** HTTP over node:http(s) with a keep-alive agent: one place for headers, timeouts and error mapping. */
+export class Transport {
+  readonly endpoint: Endpoint;
+  private readonly identity: Identity;
+  private readonly connectTimeoutMs: number;
+  private http: Promise<HttpModule> | undefined;
+
+  constructor(options: TransportOptions) {
+    this.endpoint = options.endpoint;
+    this.identity = options.identity;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  }
+
+  private module(): Promise<HttpModule> {
+    this.http ??= (async () => {
+      if (this.endpoint.protocol === 'https:') {
+        const https = await import('node:https');
+        return { request: https.request, agent: new https.Agent({ keepAlive: true }) };
+      }
+      const http = await import('node:http');
+      return { request: http.request, agent: new http.Agent({ keepAlive: true }) };
+    })();
+    return this.http;
+  }
+
+  /** Release pooled connections (idle ones never keep the process alive anyway). */
+  close(): void {
+    void this.http?.then((m) => m.agent.destroy());
+  }
+
+  /** Send a request; resolves with a 2xx response whose body the caller reads, rejects with a SkyError otherwise. */
+  async open(call: CallOptions): Promise<IncomingMessage> {
+    try {
+      return await this.attempt(call);
+    } catch (err) {
+      if (!isConnectionFailure(err)) throw err;
+      // A pooled connection the server closed while idle: retry reads once on a fresh one.
+      const stalePooled = err.reusedSocket && err.code === 'ECONNRESET' && (call.method ?? 'GET') === 'GET';
+      if (!stalePooled) throw await this.unreachable(err);
+      try {
+        return await this.attempt(call);
+      } catch (again) {
+        throw isConnectionFailure(again) ? await this.unreachable(again) : again;
+      }
+    }
+  }
+
+  /** Send a request and parse its JSON answer. */
+  async json<T>(call: CallOptions): Promise<{ body: T; headers: IncomingHttpHeaders }> {
+    const res = await this.open(call);
+    const text = await readText(res);
+    try {
+      return { body: JSON.parse(text) as T, headers: res.headers };
+    } catch {
+      throw await skyError('INTERNAL', `the API server at ${this.endpoint.url} answered ${call.path} with invalid JSON`, {
+        hint: 'Check that the endpoint points at a sky API server.',
+      });
+    }
+  }
+
+  private url(call: CallOptions): string {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(call.query ?? {})) {
+      if (value !== undefined) params.set(key, String(value));
+    }
+    const query = params.toString();
+    return `${this.endpoint.basePath}${call.path}${query === '' ? '' : `?${query}`}`;
+  }
+
+  private headers(call: CallOptions, body: string | undefined): Record<string, string> {
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      [API_VERSION_HEADER]: String(API_VERSION),
+      [USER_NAME_HEADER]: this.identity.name,
+      [USER_ID_HEADER]: this.identity.id,
+      ...call.headers,
+    };
+    if (this.endpoint.authorization !== undefined) headers.authorization = this.endpoint.authorization;
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    return headers;
+  }
+
+  /** One try; connection failures reject with the raw error tagged with reusedSocket, for open() to map. */
+  private async attempt(call: CallOptions): Promise<IncomingMessage> {
+    const { request, agent } = await this.module();
+    const body = call.body === undefined ? undefined : JSON.stringify(call.body);
+    const { signal } = call;
+    signal?.throwIfAborted();
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      let connectTimer: NodeJS.Timeout | undefined;
+      const req = request(
+        {
+          host: this.endpoint.host,
+          port: this.endpoint.port,
+          path: this.url(call),
+          method: call.method ?? 'GET',
+          headers: this.headers(call, body),
+          agent,
+          ...(signal === undefined ? {} : { signal }),
+        },
+        (res) => {
+          clearTimeout(connectTimer);
+          this.checkResponse(res, call).then(() => resolve(res), reject);
+        },
+      );
+      req.on('socket', (socket) => {
+        if (!socket.connecting) return;
+        connectTimer = setTimeout(
+          () => req.destroy(codedError('SKY_CONNECT_TIMEOUT', `no connection within ${this.connectTimeoutMs} ms`)),
+          this.connectTimeoutMs,
+        );
+        socket.once('connect', () => clearTimeout(connectTimer));
+      });
+      req.setTimeout(call.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, () => {
+        req.destroy(codedError('SKY_IDLE_TIMEOUT', 'the API server did not answer in time'));
+      });
+      req.on('error', (err) => {
+        clearTimeout(connectTimer);
+        if (signal?.aborted) reject(signal.reason);
+        else reject(Object.assign(err, { reusedSocket: req.reusedSocket }));
+      });
+      req.end(body);
+    });
+  }
+
+  /** Reject a response from another API version or with an error status. */
+  private async checkResponse(res: IncomingMessage, call: CallOptions): Promise<void> {
+    const header = res.headers[API_VERSION_HEADER];
+    if (typeof header === 'string' && Number(header) !== API_VERSION) {
+      res.resume();
+      throw await this.versionMismatch(header);
+    }
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) return;
+    const text = await readText(res).catch(() => '');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (isErrorBody(parsed)) throw await skyErrorFromBody(parsed);
+    throw await skyError('INTERNAL', `the API server at ${this.endpoint.url} answered ${call.method ?? 'GET'} ${call.path} with HTTP ${status}`, {
+      hint: 'Check that the endpoint points at a sky API server.',
+      details: { status },
+    });
+  }
+
+  private async versionMismatch(header: string): Promise<SkyError> {
+    const server = Number(header);
+    const clientNewer = Number.isFinite(server) && API_VERSION > server;
+    const fix = clientNewer ? 'upgrade the API server' : 'upgrade this client';
+    return skyError('VERSION_MISMATCH', `this client speaks API v${API_VERSION} but the API server at ${this.endpoint.url} speaks v${header}: ${fix}`, {
+      hint: clientNewer
+        ? `Upgrade the API server to a release that speaks API v${API_VERSION}.`
+        : `Upgrade this client (the sky CLI / @sky/client) to a release that speaks API v${header}.`,
+      details: { client: API_VERSION, server: header },
+    });
+  }
+
+  /** A connection-level failure: the server was not reached or the connection broke. */
+  private async unreachable(err: Error): Promise<SkyError> {
+    const code = (err as NodeJS.ErrnoException).code ?? 'UNKNOWN';
+    const reason = REASONS[code] ?? err.message;
+    const { url, local, source } = this.endpoint;
+    return skyError('SERVER_UNREACHABLE', `cannot reach API server at ${url} (${reason})`, {
+      hint: local
+        ? 'Start it with: sky api start'
+        : `Check that the API server is up and that ${source} names it; a remote API server is never started automatically.`,
+      details: { reason: code },
+      cause: err,
+    });
+  }
+}
+
+/** Whether an error says the server was never reached (so retrying after starting it is safe). */
+export function isConnectionRefused(err: unknown): boolean {
+  const e = err as { code?: unknown; details?: { reason?: unknown } } | undefined;
+  return e?.code === 'SERVER_UNREACHABLE' && e.details?.reason === 'ECONNREFUSED';
+}
