@@ -29,6 +29,6 @@ const concurrency = process.env.SKY_TEST_CONCURRENCY ?? '2';
 const result = spawnSync(
   process.execPath,
   ['--conditions=sky-source', '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { stdio: 'inherit', cwd: root, env: { ...process.env, SKY_REPO_ROOT: root } },
+  { stdio: 'inherit', cwd: root, env: { ...process.env, SKY_REPO_ROOT: root, TSX_TSCONFIG_PATH: join(root, 'test/tsconfig.json') } },
 );
 process.exit(result.status ?? 1);

@@ -20,7 +20,7 @@ describe('scheduler', () => {
     assert.equal(done.attempts, 1);
     assert.ok(done.startedAt! >= done.createdAt && done.finishedAt! >= done.startedAt!);
     const log = await p.store.requests.readLog(record.id);
-    assert.deepEqual(log.map((c) => c.text), ['ping: sleeping 0.05s', 'ping: 1s elapsed', 'pong']);
+    assert.deepEqual(log.map((c) => c.text), ['ping: sleeping 0.05s', 'ping: 0.05s elapsed', 'pong']);
   });
 
   it('records the error of a failing operation', async () => {

@@ -25,14 +25,12 @@ export const pingHandler: OperationHandler = {
     const totalMs = Math.round((body.sleep ?? 0) * 1000);
     const started = Date.now();
     if (totalMs > 0) await ctx.log(`ping: sleeping ${body.sleep}s`);
-    let left = totalMs;
-    let step = 0;
-    while (left > 0) {
-      const chunk = Math.min(1000, left);
+    let slept = 0;
+    while (slept < totalMs) {
+      const chunk = Math.min(1000, totalMs - slept);
       await sleep(chunk, ctx.signal);
-      left -= chunk;
-      step += 1;
-      await ctx.log(`ping: ${step}s elapsed`);
+      slept += chunk;
+      await ctx.log(`ping: ${slept / 1000}s elapsed`);
     }
     if (body.fail !== undefined) {
       throw new SkyError('OPERATION_FAILED', body.fail, { hint: 'This failure was requested with --fail.' });
