@@ -1,0 +1,175 @@
+import { SkyError } from '@sky/protocol';
+import type { RequestRecord, RequestStatus } from '@sky/protocol';
+import type { CreateResult, RequestPatch } from '@sky/plugin-api';
+import type { ActiveState } from './active-state.js';
+import { idempotencyKey, logKey, logRange, statusKey, userKey } from './keys.js';
+import { getMany, type Sublevels, type WriteOp } from './layout.js';
+import { applyPatch, copyRecord } from './records.js';
+
+interface Settle<T> {
+  resolve(value: T): void;
+  reject(reason: unknown): void;
+}
+
+/** A write waiting in the writer's queue. */
+export type WriteRequest =
+  | { kind: 'create'; record: RequestRecord; settle: Settle<CreateResult> }
+  | { kind: 'transition'; id: string; from: readonly RequestStatus[]; patch: RequestPatch; settle: Settle<RequestRecord | undefined> }
+  | { kind: 'append'; id: string; text: string; at: number; settle: Settle<number> }
+  | { kind: 'prune'; before: number; settle: Settle<number> };
+
+export type GroupedRequest = Exclude<WriteRequest, { kind: 'prune' }>;
+
+/** What a group needs from disk before it can decide anything: read once, up front. */
+interface Prefetched {
+  records: Map<string, RequestRecord>;
+  idempotency: Map<string, string>;
+  nextSeq: Map<string, number>;
+}
+
+async function nextSeqOnDisk(subs: Sublevels, id: string): Promise<number> {
+  const [last] = await subs.logs.values({ ...logRange(id), reverse: true, limit: 1 }).all();
+  return last === undefined ? 0 : last.seq + 1;
+}
+
+/**
+ * Read, in a few round trips, everything the group's requests need that the active cache
+ * does not have: finished requests being transitioned or logged to, idempotency entries,
+ * and the log position of requests whose log this process has not touched yet. The hot
+ * path (create, then transitions of active requests) reads nothing.
+ */
+async function prefetch(subs: Sublevels, state: ActiveState, group: readonly GroupedRequest[]): Promise<Prefetched> {
+  const creating = new Set<string>();
+  const idemKeys = new Set<string>();
+  const recordIds = new Set<string>();
+  const seqIds = new Set<string>();
+  for (const req of group) {
+    if (req.kind === 'create') {
+      creating.add(req.record.id);
+      if (req.record.idempotencyKey !== undefined) idemKeys.add(idempotencyKey(req.record.user, req.record.idempotencyKey));
+    } else {
+      if (!state.records.has(req.id) && !creating.has(req.id)) recordIds.add(req.id);
+      if (req.kind === 'append' && !state.nextSeq.has(req.id) && !creating.has(req.id)) seqIds.add(req.id);
+    }
+  }
+  if (idemKeys.size === 0 && recordIds.size === 0 && seqIds.size === 0) {
+    return { records: new Map(), idempotency: new Map(), nextSeq: new Map() };
+  }
+  const [idempotency, records, seqs] = await Promise.all([
+    getMany((keys) => subs.idempotency.getMany(keys), [...idemKeys]),
+    getMany((keys) => subs.requests.getMany(keys), [...recordIds]),
+    Promise.all([...seqIds].map(async (id) => [id, await nextSeqOnDisk(subs, id)] as const)),
+  ]);
+  const earlier = [...new Set(idempotency.values())].filter((id) => !state.records.has(id) && !records.has(id));
+  for (const [id, record] of await getMany((keys) => subs.requests.getMany(keys), earlier)) records.set(id, record);
+  return { records, idempotency, nextSeq: new Map(seqs) };
+}
+
+/**
+ * One group commit: applies queued writes in order against the committed state plus the
+ * group's own earlier writes, so compare-and-set decisions see every write before them,
+ * and collects the index-consistent batch that commits them all at once.
+ */
+export class Group {
+  readonly ops: WriteOp[] = [];
+  /** Records written by this group, newest version. */
+  readonly #records = new Map<string, RequestRecord>();
+  readonly #idempotency = new Map<string, string>();
+  readonly #nextSeq = new Map<string, number>();
+  readonly #outcomes: Array<() => void> = [];
+
+  private constructor(
+    private readonly subs: Sublevels,
+    private readonly state: ActiveState,
+    private readonly fetched: Prefetched,
+  ) {}
+
+  static async build(subs: Sublevels, state: ActiveState, requests: readonly GroupedRequest[]): Promise<Group> {
+    const group = new Group(subs, state, await prefetch(subs, state, requests));
+    for (const req of requests) group.#apply(req);
+    return group;
+  }
+
+  #lookup(id: string): RequestRecord | undefined {
+    return this.#records.get(id) ?? this.state.records.get(id) ?? this.fetched.records.get(id);
+  }
+
+  #apply(req: GroupedRequest): void {
+    switch (req.kind) {
+      case 'create':
+        return this.#create(req.record, req.settle);
+      case 'transition':
+        return this.#transition(req.id, req.from, req.patch, req.settle);
+      case 'append':
+        return this.#append(req.id, req.text, req.at, req.settle);
+    }
+  }
+
+  #create(input: RequestRecord, settle: Settle<CreateResult>): void {
+    const { subs } = this;
+    const idemKey = input.idempotencyKey === undefined ? undefined : idempotencyKey(input.user, input.idempotencyKey);
+    if (idemKey !== undefined) {
+      const earlierId = this.#idempotency.get(idemKey) ?? this.fetched.idempotency.get(idemKey);
+      const earlier = earlierId === undefined ? undefined : this.#lookup(earlierId);
+      if (earlier !== undefined) {
+        const record = copyRecord(earlier);
+        this.#outcomes.push(() => settle.resolve({ record, created: false }));
+        return;
+      }
+      this.#idempotency.set(idemKey, input.id);
+      this.ops.push({ type: 'put', sublevel: subs.idempotency, key: idemKey, value: input.id });
+    }
+    // Serialized once: the batch stores this text, and the cache and the caller get
+    // separate parses of it, so nobody shares objects with the caller.
+    const json = JSON.stringify(input);
+    const record = JSON.parse(json) as RequestRecord;
+    this.#records.set(record.id, record);
+    this.#nextSeq.set(record.id, 0);
+    this.ops.push(
+      { type: 'put', sublevel: subs.requests, key: record.id, value: json, valueEncoding: 'utf8' },
+      { type: 'put', sublevel: subs.byStatus, key: statusKey(record.status, record.id), value: '' },
+      { type: 'put', sublevel: subs.byUser, key: userKey(record.user, record.id), value: '' },
+    );
+    this.#outcomes.push(() => settle.resolve({ record: JSON.parse(json) as RequestRecord, created: true }));
+  }
+
+  #transition(id: string, from: readonly RequestStatus[], patch: RequestPatch, settle: Settle<RequestRecord | undefined>): void {
+    const current = this.#lookup(id);
+    if (current === undefined || !from.includes(current.status)) {
+      this.#outcomes.push(() => settle.resolve(undefined));
+      return;
+    }
+    const next = applyPatch(current, patch);
+    const json = JSON.stringify(next);
+    this.#records.set(id, next);
+    this.ops.push({ type: 'put', sublevel: this.subs.requests, key: id, value: json, valueEncoding: 'utf8' });
+    if (next.status !== current.status) {
+      this.ops.push(
+        { type: 'del', sublevel: this.subs.byStatus, key: statusKey(current.status, id) },
+        { type: 'put', sublevel: this.subs.byStatus, key: statusKey(next.status, id), value: '' },
+      );
+    }
+    this.#outcomes.push(() => settle.resolve(JSON.parse(json) as RequestRecord));
+  }
+
+  #append(id: string, text: string, at: number, settle: Settle<number>): void {
+    if (this.#lookup(id) === undefined) {
+      settle.reject(new SkyError('REQUEST_NOT_FOUND', `cannot append to the log of request ${id}: no such request`));
+      return;
+    }
+    const seq = this.#nextSeq.get(id) ?? this.state.nextSeq.get(id) ?? this.fetched.nextSeq.get(id);
+    if (seq === undefined) {
+      settle.reject(new SkyError('INTERNAL', `the log position of request ${id} was not loaded`));
+      return;
+    }
+    this.#nextSeq.set(id, seq + 1);
+    this.ops.push({ type: 'put', sublevel: this.subs.logs, key: logKey(id, seq), value: { seq, at, text } });
+    this.#outcomes.push(() => settle.resolve(seq));
+  }
+
+  /** The batch is on disk: publish the new state, then answer the callers. */
+  committed(): void {
+    this.state.apply(this.#records, this.#nextSeq);
+    for (const outcome of this.#outcomes) outcome();
+  }
+}

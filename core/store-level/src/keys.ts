@@ -1,0 +1,74 @@
+import { SkyError } from '@sky/protocol';
+import type { RequestStatus } from '@sky/protocol';
+
+/**
+ * Composite keys inside the index sublevels. Parts are joined with NUL, which sorts below
+ * every character a user id, a status or a request id contains, so `prefix + SEP` ..
+ * `prefix + END` is exactly the range of one prefix.
+ */
+const SEP = '\x00';
+const END = '\x01';
+
+export interface KeyRange {
+  gt?: string;
+  gte?: string;
+  lt?: string;
+}
+
+/** by-status: `status NUL id`. */
+export function statusKey(status: RequestStatus, id: string): string {
+  return status + SEP + id;
+}
+
+/** by-user: `user NUL id`. */
+export function userKey(user: string, id: string): string {
+  return user + SEP + id;
+}
+
+/** idempotency: `user NUL idempotencyKey` → request id. */
+export function idempotencyKey(user: string, key: string): string {
+  return user + SEP + key;
+}
+
+/** Every entry under one status or user, restricted to ids below `belowId` when given. */
+export function prefixRange(prefix: string, belowId?: string): KeyRange {
+  return { gt: prefix + SEP, lt: belowId === undefined ? prefix + END : prefix + SEP + belowId };
+}
+
+/** The request id at the end of a by-status or by-user key. */
+export function idOfIndexKey(key: string): string {
+  return key.slice(key.indexOf(SEP) + 1);
+}
+
+/** Log sequence numbers are fixed width so that they sort numerically. */
+const SEQ_WIDTH = 16;
+
+/** logs: `id NUL seq` → LogChunk. */
+export function logKey(id: string, seq: number): string {
+  return id + SEP + String(seq).padStart(SEQ_WIDTH, '0');
+}
+
+/** The log chunks of one request with seq > afterSeq (all when undefined or negative). */
+export function logRange(id: string, afterSeq?: number): KeyRange {
+  const lt = id + END;
+  if (afterSeq === undefined || afterSeq < 0) return { gt: id + SEP, lt };
+  return { gt: logKey(id, Math.floor(afterSeq)), lt };
+}
+
+const CURSOR_PREFIX = 'l1:';
+
+/** list() cursors carry the last id of the page: the next page starts strictly below it. */
+export function encodeCursor(lastId: string): string {
+  return Buffer.from(CURSOR_PREFIX + lastId, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const raw = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!raw.startsWith(CURSOR_PREFIX) || raw.length === CURSOR_PREFIX.length) {
+    throw new SkyError('VALIDATION_FAILED', `cursor "${cursor}" is not a cursor this store issued`, {
+      hint: 'pass the nextCursor of the previous page unchanged',
+      details: { field: 'cursor' },
+    });
+  }
+  return raw.slice(CURSOR_PREFIX.length);
+}

@@ -1,0 +1,50 @@
+import { Level } from 'level';
+import type { LogChunk, RequestRecord } from '@sky/protocol';
+
+/** The root database: JSON values unless a sublevel says otherwise. */
+export type LevelDb = Level<string, unknown>;
+
+export function openLevel(path: string): LevelDb {
+  return new Level<string, unknown>(path, { valueEncoding: 'json' });
+}
+
+/**
+ * One sublevel per record type. Index sublevels hold only keys (value '') except
+ * idempotency, whose value is the request id the key was first used for.
+ */
+export function sublevels(db: LevelDb) {
+  return {
+    requests: db.sublevel<string, RequestRecord>('requests', { valueEncoding: 'json' }),
+    logs: db.sublevel<string, LogChunk>('logs', { valueEncoding: 'json' }),
+    byStatus: db.sublevel<string, string>('by-status', { valueEncoding: 'utf8' }),
+    byUser: db.sublevel<string, string>('by-user', { valueEncoding: 'utf8' }),
+    idempotency: db.sublevel<string, string>('idempotency', { valueEncoding: 'utf8' }),
+    meta: db.sublevel<string, unknown>('meta', { valueEncoding: 'json' }),
+  };
+}
+
+export type Sublevels = ReturnType<typeof sublevels>;
+export type AnySublevel = Sublevels[keyof Sublevels];
+
+/** One operation of an atomic cross-sublevel batch. */
+export type WriteOp =
+  | { type: 'put'; sublevel: AnySublevel; key: string; value: unknown; valueEncoding?: 'utf8' }
+  | { type: 'del'; sublevel: AnySublevel; key: string };
+
+/** Read many keys of one sublevel, in chunks so a large request does not stall the loop. */
+export async function getMany<V>(
+  fetch: (keys: string[]) => Promise<Array<V | undefined>>,
+  keys: readonly string[],
+): Promise<Map<string, V>> {
+  const found = new Map<string, V>();
+  const CHUNK = 512;
+  for (let i = 0; i < keys.length; i += CHUNK) {
+    const part = keys.slice(i, i + CHUNK);
+    const values = await fetch(part);
+    part.forEach((key, j) => {
+      const value = values[j];
+      if (value !== undefined) found.set(key, value);
+    });
+  }
+  return found;
+}

@@ -1,0 +1,67 @@
+import { SkyError } from '@sky/protocol';
+import { corruptError, tooNewError } from './errors.js';
+import type { LevelDb, Sublevels } from './layout.js';
+
+/** One step of the schema ladder. `up` must be safe to re-run if the process dies mid-way. */
+export interface Migration {
+  version: number;
+  description: string;
+  up(db: LevelDb): Promise<void>;
+}
+
+/** The schema ladder this code knows. Append only; never edit a shipped step. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'initial layout: requests, logs, and the by-status, by-user and idempotency indexes',
+    // The sublevels need no preparation; this step only stamps the version.
+    up: async () => {},
+  },
+];
+
+const VERSION_KEY = 'schemaVersion';
+
+/** Check the ladder is well formed and return it in ascending order. */
+function sortedLadder(migrations: readonly Migration[]): Migration[] {
+  const ladder = [...migrations].sort((a, b) => a.version - b.version);
+  ladder.forEach((m, i) => {
+    const previous = i === 0 ? 0 : (ladder[i - 1]?.version ?? 0);
+    if (!Number.isInteger(m.version) || m.version <= previous) {
+      throw new SkyError('INTERNAL', `invalid migration ladder: version ${m.version} ("${m.description}") is not a unique positive integer`);
+    }
+  });
+  return ladder;
+}
+
+export async function readSchemaVersion(meta: Sublevels['meta'], path: string): Promise<number> {
+  const value = await meta.get(VERSION_KEY);
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw corruptError(path, `meta/${VERSION_KEY} is ${JSON.stringify(value)}, not a version number`);
+  }
+  return value;
+}
+
+/**
+ * Bring the store up to the newest version in `migrations`, one step at a time, recording
+ * each step's version as soon as it completes. Refuses a store newer than the ladder.
+ * Returns the version the store is at afterwards.
+ */
+export async function migrate(
+  db: LevelDb,
+  meta: Sublevels['meta'],
+  migrations: readonly Migration[],
+  path: string,
+): Promise<number> {
+  const ladder = sortedLadder(migrations);
+  const known = ladder[ladder.length - 1]?.version ?? 0;
+  let current = await readSchemaVersion(meta, path);
+  if (current > known) throw tooNewError(path, current, known);
+  for (const step of ladder) {
+    if (step.version <= current) continue;
+    await step.up(db);
+    await db.batch([{ type: 'put', sublevel: meta, key: VERSION_KEY, value: step.version }], { sync: true });
+    current = step.version;
+  }
+  return current;
+}

@@ -1,0 +1,59 @@
+import { TERMINAL_STATUSES } from '@sky/protocol';
+import type { ActiveState } from './active-state.js';
+import { idOfIndexKey, idempotencyKey, logRange, prefixRange, statusKey, userKey } from './keys.js';
+import { getMany, type LevelDb, type Sublevels, type WriteOp } from './layout.js';
+
+/** Requests examined per batch: each pruned request's deletes commit together. */
+const CHUNK = 256;
+
+/**
+ * Delete finished requests with finishedAt < before, with their logs, index entries and
+ * idempotency entries. Runs inside the writer with nothing else in flight, so what it
+ * reads cannot change under it. Returns how many requests it deleted.
+ */
+export async function pruneFinished(
+  db: LevelDb,
+  subs: Sublevels,
+  state: ActiveState,
+  before: number,
+  sync: boolean,
+): Promise<number> {
+  let pruned = 0;
+  for (const status of TERMINAL_STATUSES) {
+    const iterator = subs.byStatus.keys(prefixRange(status));
+    try {
+      for (;;) {
+        const keys = await iterator.nextv(CHUNK);
+        if (keys.length === 0) break;
+        const records = await getMany((k) => subs.requests.getMany(k), keys.map(idOfIndexKey));
+        const doomed = [...records.values()].filter(
+          (r) => r.status === status && r.finishedAt !== undefined && r.finishedAt < before,
+        );
+        if (doomed.length === 0) continue;
+        const idemKeys = doomed.flatMap((r) => (r.idempotencyKey === undefined ? [] : [idempotencyKey(r.user, r.idempotencyKey)]));
+        const owners = await getMany((k) => subs.idempotency.getMany(k), idemKeys);
+        const ops: WriteOp[] = [];
+        for (const r of doomed) {
+          ops.push(
+            { type: 'del', sublevel: subs.requests, key: r.id },
+            { type: 'del', sublevel: subs.byStatus, key: statusKey(r.status, r.id) },
+            { type: 'del', sublevel: subs.byUser, key: userKey(r.user, r.id) },
+          );
+          if (r.idempotencyKey !== undefined) {
+            const key = idempotencyKey(r.user, r.idempotencyKey);
+            if (owners.get(key) === r.id) ops.push({ type: 'del', sublevel: subs.idempotency, key });
+          }
+          for (const key of await subs.logs.keys(logRange(r.id)).all()) {
+            ops.push({ type: 'del', sublevel: subs.logs, key });
+          }
+        }
+        await (sync ? db.batch(ops, { sync: true }) : db.batch(ops));
+        for (const r of doomed) state.forget(r.id);
+        pruned += doomed.length;
+      }
+    } finally {
+      await iterator.close();
+    }
+  }
+  return pruned;
+}

@@ -1,0 +1,109 @@
+import type { RequestRecord, RequestStatus } from '@sky/protocol';
+import type { CreateResult, RequestPatch } from '@sky/plugin-api';
+import type { ActiveState } from './active-state.js';
+import { ioError, notOpenError } from './errors.js';
+import { Group, type GroupedRequest, type WriteRequest } from './group.js';
+import type { LevelDb, Sublevels } from './layout.js';
+import { pruneFinished } from './prune.js';
+
+/** Upper bound on requests in one batch, so one commit never grows without limit. */
+const MAX_GROUP = 4096;
+
+/**
+ * The one write path of the store. Every write is queued; whatever is queued when the
+ * writer runs (everything submitted in the same event-loop turn, or while the previous
+ * batch was on disk) is decided in order and committed as one atomic `db.batch`. Only one
+ * batch is in flight at a time, so compare-and-set transitions are serialized.
+ */
+export class Writer {
+  readonly #queue: WriteRequest[] = [];
+  #running = false;
+  #closed = false;
+  #idle: Array<() => void> = [];
+
+  constructor(
+    private readonly db: LevelDb,
+    private readonly subs: Sublevels,
+    private readonly state: ActiveState,
+    private readonly options: { path: string; sync: boolean },
+  ) {}
+
+  create(record: RequestRecord): Promise<CreateResult> {
+    return this.#submit<CreateResult>((settle) => ({ kind: 'create', record, settle }));
+  }
+
+  transition(id: string, from: readonly RequestStatus[], patch: RequestPatch): Promise<RequestRecord | undefined> {
+    return this.#submit<RequestRecord | undefined>((settle) => ({ kind: 'transition', id, from, patch, settle }));
+  }
+
+  appendLog(id: string, text: string, at: number): Promise<number> {
+    return this.#submit<number>((settle) => ({ kind: 'append', id, text, at, settle }));
+  }
+
+  prune(before: number): Promise<number> {
+    return this.#submit<number>((settle) => ({ kind: 'prune', before, settle }));
+  }
+
+  /** Refuse new writes and wait for the queued ones to commit. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (!this.#running) return;
+    await new Promise<void>((resolve) => this.#idle.push(resolve));
+  }
+
+  #submit<T>(build: (settle: { resolve(value: T): void; reject(reason: unknown): void }) => WriteRequest): Promise<T> {
+    if (this.#closed) return Promise.reject(notOpenError(this.options.path));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push(build({ resolve, reject }));
+      if (!this.#running) {
+        this.#running = true;
+        // Let the rest of this turn queue its writes too: they commit in the same batch.
+        setImmediate(() => void this.#drain());
+      }
+    });
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const first = this.#queue[0];
+        if (first?.kind === 'prune') {
+          this.#queue.shift();
+          await this.#prune(first);
+          continue;
+        }
+        let n = 1;
+        while (n < this.#queue.length && n < MAX_GROUP && this.#queue[n]?.kind !== 'prune') n++;
+        await this.#commit(this.#queue.splice(0, n) as GroupedRequest[]);
+      }
+    } finally {
+      this.#running = false;
+      const waiters = this.#idle;
+      this.#idle = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  async #commit(requests: GroupedRequest[]): Promise<void> {
+    try {
+      const group = await Group.build(this.subs, this.state, requests);
+      if (group.ops.length > 0) {
+        // abstract-level copies batch options into every operation, which costs more than
+        // the write itself: pass them only when there is something to say.
+        await (this.options.sync ? this.db.batch(group.ops, { sync: true }) : this.db.batch(group.ops));
+      }
+      group.committed();
+    } catch (err) {
+      const error = ioError(this.options.path, 'write', err);
+      for (const req of requests) req.settle.reject(error);
+    }
+  }
+
+  async #prune(req: Extract<WriteRequest, { kind: 'prune' }>): Promise<void> {
+    try {
+      req.settle.resolve(await pruneFinished(this.db, this.subs, this.state, req.before, this.options.sync));
+    } catch (err) {
+      req.settle.reject(ioError(this.options.path, 'prune', err));
+    }
+  }
+}
