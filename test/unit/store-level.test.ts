@@ -1,0 +1,298 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { Level } from 'level';
+import { SkyError } from '@sky/protocol';
+import { makeRequest } from '@sky/plugin-api/testing';
+import { LevelStateStore, MIGRATIONS, sublevels, type Migration } from '@sky/store-level';
+import { idempotencyKey, statusKey, userKey } from '../../core/store-level/src/keys.js';
+
+const root = process.env.SKY_REPO_ROOT ?? resolve(import.meta.dirname, '../..');
+const CHILD = join(root, 'test/fixtures/store-level-child.ts');
+
+let dir: string;
+let path: string;
+const stores: LevelStateStore[] = [];
+const children: ChildProcess[] = [];
+
+function store(options: { migrations?: readonly Migration[] } = {}): LevelStateStore {
+  const s = new LevelStateStore({ path, ...options });
+  stores.push(s);
+  return s;
+}
+
+function isSkyError(code: string, check?: (err: SkyError) => void): (err: unknown) => boolean {
+  return (err) => {
+    assert.ok(err instanceof SkyError, `expected a SkyError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    check?.(err);
+    return true;
+  };
+}
+
+/** Start the child fixture and wait for its first line of output. */
+function child(args: string[]): Promise<{ proc: ChildProcess; line: string; exit: Promise<NodeJS.Signals | number | null> }> {
+  const proc = spawn(process.execPath, ['--conditions=sky-source', '--import', 'tsx', CHILD, ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(proc);
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<NodeJS.Signals | number | null>((done) => proc.on('exit', (code, signal) => done(signal ?? code)));
+  const line = new Promise<string>((done, fail) => {
+    const lines = createInterface({ input: proc.stdout! });
+    lines.once('line', done);
+    void exit.then((how) => fail(new Error(`child exited (${String(how)}) before printing anything: ${stderr}`)));
+  });
+  return line.then((first) => ({ proc, line: first, exit }));
+}
+
+function recorder(log: string[], version: number, extra?: (db: Level<string, unknown>) => Promise<void>): Migration {
+  return {
+    version,
+    description: `step ${version}`,
+    up: async (db) => {
+      log.push(`v${version}`);
+      await extra?.(db);
+    },
+  };
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sky-store-level-unit-'));
+  path = join(dir, 'state');
+});
+
+afterEach(async () => {
+  for (const proc of children.splice(0)) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  for (const s of stores.splice(0)) await s.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('LevelStateStore migrations', () => {
+  it('runs the ladder once, in version order, and none on reopen', async () => {
+    const log: string[] = [];
+    const ladder = [recorder(log, 2), recorder(log, 1)];
+    const first = store({ migrations: ladder });
+    await first.open();
+    assert.deepEqual(log, ['v1', 'v2']);
+    assert.equal(await first.schemaVersion(), 2);
+    await first.close();
+
+    const second = store({ migrations: ladder });
+    await second.open();
+    assert.deepEqual(log, ['v1', 'v2'], 'reopening must not run migrations again');
+    assert.equal(await second.schemaVersion(), 2);
+    await second.close();
+
+    const third = store({ migrations: [...ladder, recorder(log, 3)] });
+    await third.open();
+    assert.deepEqual(log, ['v1', 'v2', 'v3'], 'only the new step runs');
+    assert.equal(await third.schemaVersion(), 3);
+  });
+
+  it('gives a migration the database before any request is read', async () => {
+    const seeded = makeRequest({ status: 'RUNNING' });
+    const ladder: Migration[] = [
+      ...MIGRATIONS,
+      {
+        version: 2,
+        description: 'seed a request',
+        up: async (db) => {
+          const subs = sublevels(db);
+          await db.batch([
+            { type: 'put', sublevel: subs.requests, key: seeded.id, value: seeded },
+            { type: 'put', sublevel: subs.byStatus, key: statusKey('RUNNING', seeded.id), value: '' },
+            { type: 'put', sublevel: subs.byUser, key: userKey(seeded.user, seeded.id), value: '' },
+          ]);
+        },
+      },
+    ];
+    const s = store({ migrations: ladder });
+    await s.open();
+    assert.deepEqual((await s.requests.listByStatus('RUNNING')).map((r) => r.id), [seeded.id]);
+    assert.ok(await s.requests.transition(seeded.id, ['RUNNING'], { status: 'SUCCEEDED', finishedAt: 1 }));
+  });
+
+  it('records each finished step, so a failed step is retried alone', async () => {
+    const log: string[] = [];
+    let fail = true;
+    const ladder: Migration[] = [
+      recorder(log, 1),
+      {
+        version: 2,
+        description: 'fails once',
+        up: async () => {
+          log.push('v2');
+          if (fail) throw new Error('disk on fire');
+        },
+      },
+    ];
+    await assert.rejects(store({ migrations: ladder }).open(), /disk on fire/);
+    fail = false;
+    const s = store({ migrations: ladder });
+    await s.open();
+    assert.deepEqual(log, ['v1', 'v2', 'v2']);
+    assert.equal(await s.schemaVersion(), 2);
+  });
+
+  it('refuses a store written by a newer schema, and leaves it unlocked', async () => {
+    const newer = store({ migrations: [...MIGRATIONS, recorder([], 2), recorder([], 3)] });
+    await newer.open();
+    const r = makeRequest();
+    await newer.requests.create(r);
+    await newer.close();
+
+    await assert.rejects(
+      store().open(),
+      isSkyError('STATE_TOO_NEW', (err) => {
+        assert.match(err.message, new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*version 3.*up to 1`));
+        assert.deepEqual(err.details, { path, found: 3, known: 1 });
+        assert.ok(err.hint);
+      }),
+    );
+    const again = store({ migrations: [...MIGRATIONS, recorder([], 2), recorder([], 3)] });
+    await again.open();
+    assert.deepEqual(await again.requests.get(r.id), r);
+  });
+
+  it('rejects a ladder with a repeated version', async () => {
+    await assert.rejects(store({ migrations: [recorder([], 1), recorder([], 1)] }).open(), isSkyError('INTERNAL'));
+  });
+});
+
+describe('LevelStateStore open errors', () => {
+  it('reports STATE_LOCKED while another process holds the directory', async () => {
+    const holder = await child(['hold', path]);
+    assert.equal(holder.line, 'open');
+    await assert.rejects(
+      store().open(),
+      isSkyError('STATE_LOCKED', (err) => {
+        assert.ok(err.message.includes(path), err.message);
+        assert.equal(err.hint, 'another sky daemon is using this state directory; stop it (sky api stop) or set store.path');
+        assert.equal(err.status, 503);
+      }),
+    );
+    holder.proc.kill('SIGKILL');
+    await holder.exit;
+    const s = store();
+    await s.open();
+    assert.ok((await s.schemaVersion()) >= 1, 'the lock goes away with the process that held it');
+  });
+
+  it('reports STATE_LOCKED to a second process while this one holds the directory', async () => {
+    const s = store();
+    await s.open();
+    const other = await child(['hold', path]);
+    const answer = JSON.parse(other.line) as { error?: { code?: string; message?: string } };
+    assert.equal(answer.error?.code, 'STATE_LOCKED');
+    assert.ok(answer.error?.message?.includes(path));
+    assert.equal(await other.exit, 1);
+  });
+
+  it('reports STATE_UNAVAILABLE with the OS reason for a path it cannot create', async () => {
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'not a directory');
+    const bad = new LevelStateStore({ path: join(file, 'state') });
+    await assert.rejects(
+      bad.open(),
+      isSkyError('STATE_UNAVAILABLE', (err) => {
+        assert.ok(err.message.includes(join(file, 'state')), err.message);
+        assert.match(err.message, /ENOTDIR|not a directory/);
+        assert.equal(err.details?.reason, 'ENOTDIR');
+        assert.ok(err.hint);
+      }),
+    );
+  });
+
+  it('rejects calls before open and after close', async () => {
+    const s = store();
+    await assert.rejects(s.requests.get('x'), isSkyError('STATE_UNAVAILABLE'));
+    await s.open();
+    await s.requests.create(makeRequest());
+    await s.close();
+    await assert.rejects(s.requests.create(makeRequest()), isSkyError('STATE_UNAVAILABLE'));
+    await assert.rejects(s.schemaVersion(), isSkyError('STATE_UNAVAILABLE'));
+  });
+
+  it('lets writes queued before close finish', async () => {
+    const s = store();
+    await s.open();
+    const records = Array.from({ length: 50 }, () => makeRequest());
+    const pending = records.map((r) => s.requests.create(r));
+    await s.close();
+    assert.equal((await Promise.all(pending)).filter((r) => r.created).length, 50);
+    const again = store();
+    await again.open();
+    assert.equal((await again.requests.listByStatus('PENDING')).length, 50);
+  });
+});
+
+describe('LevelStateStore crash safety', () => {
+  it('keeps every write that resolved before the process was SIGKILLed', async () => {
+    const n = 400;
+    const crashed = await child(['crash', path, String(n)]);
+    const { ids } = JSON.parse(crashed.line) as { ids: string[] };
+    assert.equal(await crashed.exit, 'SIGKILL');
+    assert.equal(ids.length, n);
+
+    const s = store();
+    await s.open();
+    for (const [i, id] of ids.entries()) {
+      const record = await s.requests.get(id);
+      assert.equal(record?.status, i % 2 === 0 ? 'PENDING' : 'RUNNING', `request ${i}`);
+      assert.deepEqual(record?.body, { i });
+      if (i % 2 === 1) assert.deepEqual((await s.requests.readLog(id)).map((c) => c.text), [`started ${i}`]);
+    }
+    assert.equal((await s.requests.listByStatus('PENDING')).length, n / 2);
+    assert.equal((await s.requests.listByStatus('RUNNING')).length, n / 2);
+  });
+});
+
+describe('LevelStateStore indexes', () => {
+  it('holds exactly one index entry per record and nothing for pruned ones', async () => {
+    const s = store();
+    await s.open();
+    const records = Array.from({ length: 30 }, (_, i) =>
+      makeRequest({ user: `u-${i % 3}`, ...(i % 4 === 0 ? { idempotencyKey: `k${i}` } : {}) }),
+    );
+    for (const r of records) await s.requests.create(r);
+    await s.requests.create(makeRequest({ user: 'u-0', idempotencyKey: 'k0' }));
+    for (const [i, r] of records.entries()) {
+      await s.requests.appendLog(r.id, 'x', 1);
+      if (i % 3 === 0) continue;
+      await s.requests.transition(r.id, ['PENDING'], { status: 'RUNNING', startedAt: 1 });
+      if (i % 3 === 2) await s.requests.transition(r.id, ['RUNNING'], { status: i % 2 ? 'FAILED' : 'SUCCEEDED', finishedAt: i });
+    }
+    await s.requests.transition(records[0]!.id, ['PENDING'], { status: 'CANCELLED', finishedAt: 1 });
+    assert.ok((await s.requests.prune(15)) > 0);
+    await s.close();
+
+    const db = new Level<string, unknown>(path, { valueEncoding: 'json' });
+    await db.open();
+    try {
+      const subs = sublevels(db);
+      const stored = await subs.requests.values().all();
+      const sorted = (xs: string[]): string[] => [...xs].sort();
+      assert.deepEqual(sorted(await subs.byStatus.keys().all()), sorted(stored.map((r) => statusKey(r.status, r.id))));
+      assert.deepEqual(sorted(await subs.byUser.keys().all()), sorted(stored.map((r) => userKey(r.user, r.id))));
+      const withKeys = stored.filter((r) => r.idempotencyKey !== undefined);
+      const idem = await subs.idempotency.iterator().all();
+      assert.deepEqual(
+        sorted(idem.map(([k, v]) => `${k}=${v}`)),
+        sorted(withKeys.map((r) => `${idempotencyKey(r.user, r.idempotencyKey!)}=${r.id}`)),
+      );
+      const ids = new Set(stored.map((r) => r.id));
+      for (const chunk of await subs.logs.values().all()) assert.ok(chunk.seq === 0);
+      assert.equal((await subs.logs.keys().all()).length, ids.size, 'one log chunk per surviving request');
+      assert.ok(stored.length < records.length, 'something was pruned');
+    } finally {
+      await db.close();
+    }
+  });
+});
