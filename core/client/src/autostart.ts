@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { Health, SkyError } from '@sky/protocol';
@@ -47,6 +46,7 @@ async function startFailed(what: string, logFile: string): Promise<SkyError> {
 export async function spawnDaemon(options: SpawnDaemonOptions): Promise<StartedDaemon> {
   const paths = skyPaths(options.home);
   await mkdir(paths.apiServerDir, { recursive: true });
+  const { spawn } = await import('node:child_process');
   const log = openSync(paths.serverLog, 'a');
   let exit: string | undefined;
   const child = spawn(process.execPath, [options.daemonMain, ...options.args], {

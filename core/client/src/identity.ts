@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import type { Identity } from '@sky/protocol';
@@ -42,6 +41,7 @@ async function userId(file: string, dir: string): Promise<string> {
   const existing = await readUserId(file);
   if (existing !== undefined) return existing;
   await mkdir(dir, { recursive: true });
+  const { randomBytes } = await import('node:crypto');
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
   await writeFile(tmp, `${randomBytes(4).toString('hex')}\n`, { mode: 0o644 });
   try {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { isPidAlive } from './process.js';
 
@@ -43,7 +42,7 @@ async function readOrUndefined(path: string): Promise<string | undefined> {
  * it over, the moved file is a fresh lock: put it back and report that the lock is held.
  */
 async function takeOver(path: string, staleText: string): Promise<boolean> {
-  const aside = `${path}.stale.${process.pid}.${randomBytes(3).toString('hex')}`;
+  const aside = `${path}.stale.${process.pid}.${Date.now().toString(36)}`;
   try {
     await rename(path, aside);
   } catch (err) {
