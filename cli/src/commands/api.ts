@@ -1,0 +1,188 @@
+import type { PingBody, PingResult, RequestRecord } from '@sky/protocol';
+import { DEFAULT_HOST, skyError, type SkyClient } from '@sky/client';
+import { connect, withServer } from '../context.js';
+import { exitCodeOf, followRequest } from '../follow.js';
+import { age, duration, table } from '../format.js';
+import { note, print, printJson } from '../output.js';
+import { runInForeground, startInBackground, stopServer } from '../server-control.js';
+import { UsageError, type CliOptions, type Invocation } from '../usage.js';
+
+const PAGE_SIZE = 500;
+
+/** `sky api <action>`: dispatch to the action; every action that talks to the server shares one client. */
+export async function run({ action, args, options }: Invocation): Promise<number> {
+  if (action.name === 'stop') return stopServer();
+  const client = await connect();
+  try {
+    switch (action.name) {
+      case 'info':
+        return await info(client, options);
+      case 'status':
+        return await status(client, args, options);
+      case 'logs':
+        return await logs(client, args, options);
+      case 'cancel':
+        return await cancel(client, args, options);
+      case 'ping':
+        return await ping(client, options);
+      case 'start':
+        return await start(client, options);
+      default:
+        throw new UsageError(`unknown action '${action.name}' for sky api`, 'sky api --help');
+    }
+  } finally {
+    client.close();
+  }
+}
+
+async function info(client: SkyClient, options: CliOptions): Promise<number> {
+  const health = await withServer(client, () => client.health());
+  const { url } = client.endpoint;
+  if (options.output === 'json') {
+    printJson({ url, dashboard: `${url}/dashboard`, ...health });
+    return 0;
+  }
+  print(`Using SkyPilot API server: ${url} Dashboard: ${url}/dashboard`);
+  print(`├── Status: ${health.status}, commit: ${health.commit}, version: ${health.version}`);
+  print(`└── User: ${health.user.name} (${health.user.id})`);
+  return 0;
+}
+
+async function listRequests(client: SkyClient, options: CliOptions): Promise<RequestRecord[]> {
+  const items: RequestRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const want = options.limit === undefined ? PAGE_SIZE : Math.min(PAGE_SIZE, options.limit - items.length);
+    const page = await client.list({
+      ...(options.allUsers === true ? { all_users: true } : {}),
+      ...(options.all === true ? {} : { status: ['PENDING', 'RUNNING'] }),
+      limit: want,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== undefined && (options.limit === undefined || items.length < options.limit));
+  return items;
+}
+
+async function status(client: SkyClient, ids: string[], options: CliOptions): Promise<number> {
+  if (ids.length > 0 && (options.all === true || options.allUsers === true || options.limit !== undefined)) {
+    throw new UsageError('request IDs cannot be combined with -a, -u or -l', 'sky api status --help');
+  }
+  const records = await withServer(client, () =>
+    ids.length > 0 ? Promise.all(ids.map((id) => client.get(id))) : listRequests(client, options),
+  );
+  if (options.output === 'json') {
+    printJson(records);
+    return 0;
+  }
+  if (records.length === 0) {
+    print(options.all === true ? 'No requests.' : 'No active requests (sky api status -a also shows finished ones).');
+    return 0;
+  }
+  const now = Date.now();
+  const rows = records.map((r) => [r.id, r.userName, r.name, age(r.createdAt, now), r.status]);
+  for (const line of table(['ID', 'USER', 'NAME', 'CREATED', 'STATUS'], rows)) print(line);
+  return 0;
+}
+
+async function newestRequestId(client: SkyClient): Promise<string> {
+  const page = await withServer(client, () => client.list({ limit: 1 }));
+  const newest = page.items[0];
+  if (newest === undefined) {
+    throw await skyError('REQUEST_NOT_FOUND', 'you have no requests yet', { hint: 'Submit one, e.g.: sky api ping' });
+  }
+  return newest.id;
+}
+
+async function serverLogs(client: SkyClient, follow: boolean): Promise<number> {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  try {
+    await withServer(client, () => client.serverLogs({ follow, signal: controller.signal }, (line) => print(line)));
+    return 0;
+  } catch (err) {
+    if (controller.signal.aborted) return 130;
+    throw err;
+  } finally {
+    process.off('SIGINT', stop);
+  }
+}
+
+async function logs(client: SkyClient, args: string[], options: CliOptions): Promise<number> {
+  const follow = options.follow ?? true;
+  if (options.serverLogs === true) {
+    if (args.length > 0) throw new UsageError('--server-logs takes no request ID', 'sky api logs --help');
+    return serverLogs(client, follow);
+  }
+  const id = args[0] ?? (await newestRequestId(client));
+  return exitCodeOf(await withServer(client, () => followRequest(client, id, follow)), id);
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function cancel(client: SkyClient, ids: string[], options: CliOptions): Promise<number> {
+  const help = 'sky api cancel --help';
+  const all = options.all === true;
+  if (ids.length === 0 && !all) throw new UsageError('give the IDs of the requests to cancel, or -a for all your active requests', help);
+  if (ids.length > 0 && all) throw new UsageError('give request IDs or -a, not both', help);
+  if (options.allUsers === true && !all) throw new UsageError('-u (--all-users) only goes with -a', help);
+  if (all && options.yes !== true) {
+    const whose = options.allUsers === true ? "every user's" : 'all your';
+    if (!process.stdin.isTTY) throw new UsageError(`-a cancels ${whose} active requests; add -y to confirm (stdin is not a terminal)`, help);
+    if (!(await confirm(`Cancel ${whose} active requests? [y/N] `))) {
+      note('Nothing cancelled.');
+      return 1;
+    }
+  }
+  const result = await withServer(client, () =>
+    client.cancel(all ? { all: true, ...(options.allUsers === true ? { all_users: true } : {}) } : { ids }),
+  );
+  const n = result.cancelled.length;
+  if (n > 0) print(`Cancelled ${n} request${n === 1 ? '' : 's'}: ${result.cancelled.join(', ')}`);
+  if (result.alreadyFinished.length > 0) print(`Already finished: ${result.alreadyFinished.join(', ')}`);
+  if (n === 0 && result.alreadyFinished.length === 0) print('No active requests to cancel.');
+  return 0;
+}
+
+async function ping(client: SkyClient, options: CliOptions): Promise<number> {
+  const body: PingBody = {};
+  if (options.sleep !== undefined) body.sleep = options.sleep;
+  if (options.lane !== undefined) body.lane = options.lane;
+  if (options.fail !== undefined) body.fail = options.fail;
+  const { requestId } = await withServer(client, () => client.submit('ping', body));
+  if (options.async === true) {
+    print(requestId);
+    note(`Submitted. Follow it with: sky api logs ${requestId}`);
+    return 0;
+  }
+  note(`Request ID: ${requestId}`);
+  const followed = await followRequest(client, requestId, true);
+  if (followed.status === 'SUCCEEDED' && followed.record !== undefined) {
+    const result = followed.record.result as PingResult;
+    print(`pong from the API server (pid ${result.daemonPid}) after ${duration(result.sleptMs)}`);
+  }
+  return exitCodeOf(followed, requestId);
+}
+
+async function start(client: SkyClient, options: CliOptions): Promise<number> {
+  const { endpoint } = client;
+  if (!endpoint.local && options.host === undefined) {
+    throw await skyError('USAGE', `the API server in use (${endpoint.url}, from ${endpoint.source}) is not on this machine`, {
+      hint: 'sky api start starts a local server; pass --host to start one anyway, or use sky daemon start on the server machine.',
+    });
+  }
+  const host = options.host ?? (endpoint.local ? endpoint.host : DEFAULT_HOST);
+  const port = options.port ?? endpoint.port;
+  if (options.foreground === true) return runInForeground(['--host', host, '--port', String(port)]);
+  return startInBackground(client, host, port);
+}

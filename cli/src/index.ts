@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { cac, type CAC } from 'cac';
+import { actionHelp, globalHelp, nounHelp, type HelpSection } from './help.js';
+import { report } from './report.js';
+import { NOUNS, OPTIONS, optionsOf } from './spec.js';
+import { UsageError, nounNamed, validate, type Invocation } from './usage.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function helpFor(cli: CAC, ver: string): HelpSection[] {
+  const noun = cli.matchedCommandName === undefined ? undefined : nounNamed(cli.matchedCommandName);
+  if (noun === undefined) return globalHelp(ver);
+  const action = noun.actions.find((a) => a.name === cli.args[0]);
+  return action === undefined ? nounHelp(noun) : actionHelp(noun, action);
+}
+
+/** Command modules are imported only when their noun runs, so `sky --help` loads no client code. */
+async function dispatch(invocation: Invocation): Promise<number> {
+  if (invocation.noun.name === 'api') return (await import('./commands/api.js')).run(invocation);
+  return (await import('./commands/daemon.js')).run(invocation);
+}
+
+/** Run the CLI on process-style argv; resolves with the exit code and never throws. */
+export async function main(argv: readonly string[]): Promise<number> {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0); // the reader went away (sky api status | head)
+    throw err;
+  });
+  const ver = version();
+  const cli = cac('sky');
+  for (const noun of NOUNS) {
+    const command = cli.command(`${noun.name} [action] [...args]`, noun.summary).ignoreOptionDefaultValue();
+    for (const key of optionsOf(noun)) command.option(OPTIONS[key].flags, OPTIONS[key].help);
+    command.action((action: string | undefined, args: string[], options: Record<string, unknown>) =>
+      dispatch(validate(noun, action, args, options)),
+    );
+  }
+  cli.help(() => helpFor(cli, ver));
+  cli.version(ver);
+  let helpCommand = 'sky --help';
+  try {
+    cli.parse([...argv], { run: false });
+    if (cli.options.help === true) return 0;
+    const command = cli.matchedCommand;
+    if (command === undefined) {
+      if (cli.options.version === true) return 0;
+      const first = cli.args[0];
+      if (first !== undefined) throw new UsageError(`unknown command '${first}'`);
+      const flag = Object.keys(cli.options).find((k) => k !== '--');
+      if (flag !== undefined) throw new UsageError(`unknown option ${flag.length === 1 ? '-' : '--'}${flag}`);
+      cli.outputHelp();
+      return 0;
+    }
+    helpCommand = `sky ${command.name} --help`;
+    return (await cli.runMatchedCommand()) as number;
+  } catch (err) {
+    return report(err, helpCommand);
+  }
+}
