@@ -1,4 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { Health, SkyError } from '@sky/protocol';
 import type { SkyClient } from './client.js';
@@ -29,8 +29,15 @@ export interface StartedDaemon {
   health: Health;
 }
 
-async function startFailed(what: string, logFile: string): Promise<SkyError> {
-  const lines = await tailLines(logFile, LOG_TAIL_LINES);
+/**
+ * The error for a daemon that did not come up, quoting what it logged since `from`. The daemon
+ * prints why it cannot start on stderr as plain text; the JSON lines of its log repeat that with
+ * a stack, so plain lines are preferred when there are any.
+ */
+async function startFailed(what: string, logFile: string, from = 0): Promise<SkyError> {
+  const all = await tailLines(logFile, 200, from);
+  const plain = all.filter((l) => !l.startsWith('{'));
+  const lines = (plain.length > 0 ? plain : all).slice(-LOG_TAIL_LINES);
   const tail = lines.length === 0 ? ` (${logFile} is empty)` : `; last lines of ${logFile}:\n${lines.map((l) => `    ${l}`).join('\n')}`;
   return skyError('SERVER_START_FAILED', `${what}${tail}`, {
     hint: 'Fix the cause above and retry, or run the server in the foreground to watch it start: sky api start --foreground',
@@ -48,6 +55,7 @@ export async function spawnDaemon(options: SpawnDaemonOptions): Promise<StartedD
   await mkdir(paths.apiServerDir, { recursive: true });
   const { spawn } = await import('node:child_process');
   const log = openSync(paths.serverLog, 'a');
+  const logStart = fstatSync(log).size;
   let exit: string | undefined;
   const child = spawn(process.execPath, [options.daemonMain, ...options.args], {
     detached: true,
@@ -72,11 +80,11 @@ export async function spawnDaemon(options: SpawnDaemonOptions): Promise<StartedD
         // Another start may have won the race for the port; then its answer is as good.
         const other = await options.probe(pid);
         if (other !== undefined) return { pid: other.pid, health: other };
-        throw await startFailed(`the API server did not start: it ${exit}`, paths.serverLog);
+        throw await startFailed(`the API server did not start: it ${exit}`, paths.serverLog, logStart);
       }
       if (Date.now() >= deadline) {
         child.kill('SIGTERM');
-        throw await startFailed(`the API server (pid ${pid}) did not become healthy within ${Math.round((options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS) / 1000)} s and was stopped`, paths.serverLog);
+        throw await startFailed(`the API server (pid ${pid}) did not become healthy within ${Math.round((options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS) / 1000)} s and was stopped`, paths.serverLog, logStart);
       }
       await sleep(POLL_MS);
     }

@@ -37,7 +37,7 @@ export async function parseEndpoint(raw: string, source: string): Promise<Endpoi
     url = new URL(raw.trim());
   } catch {
     throw await skyError('CONFIG_INVALID', `${source}: "${maskUrl(raw)}" is not a URL`, {
-      hint: 'Use a URL like http://127.0.0.1:46580 or http://user:password@host:30050.',
+      hint: 'Use a URL like http://127.0.0.1:46580 (credentials, if any, go before the host: user:password@host).',
     });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {

@@ -63,17 +63,18 @@ export async function stopLocalDaemon(options: { home?: string; timeoutMs?: numb
   return { kind: 'stopped', info };
 }
 
-/** The last lines of a log file, for error messages (empty when it cannot be read). */
-export async function tailLines(file: string, count: number, maxBytes = 16_384): Promise<string[]> {
+/** The last lines of a log file from byte `from` on (empty when it cannot be read), each cut to `width` characters. */
+export async function tailLines(file: string, count: number, from = 0, width = 400): Promise<string[]> {
+  const maxBytes = 16_384;
   try {
     const handle = await open(file, 'r');
     try {
       const { size } = await handle.stat();
-      const start = Math.max(0, size - maxBytes);
-      const buffer = Buffer.alloc(size - start);
+      const start = Math.max(from, size - maxBytes, 0);
+      const buffer = Buffer.alloc(Math.max(size - start, 0));
       await handle.read(buffer, 0, buffer.length, start);
       const lines = buffer.toString('utf8').split('\n').filter((l) => l.trim() !== '');
-      return lines.slice(-count);
+      return lines.slice(-count).map((l) => (l.length > width ? `${l.slice(0, width)}…` : l));
     } finally {
       await handle.close();
     }
