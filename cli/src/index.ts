@@ -26,8 +26,8 @@ async function dispatch(invocation: Invocation): Promise<number> {
 /** Run the CLI on process-style argv; resolves with the exit code and never throws. */
 export async function main(argv: readonly string[]): Promise<number> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0); // the reader went away (sky api status | head)
-    throw err;
+    // EPIPE: the reader went away (sky api status | head), which is not a failure.
+    process.exit(err.code === 'EPIPE' ? 0 : 1);
   });
   const ver = version();
   const cli = cac('sky');

@@ -9,7 +9,6 @@ describe('client wire constants', () => {
     for (const name of [
       'API_VERSION',
       'API_VERSION_HEADER',
-      'REQUEST_ID_HEADER',
       'IDEMPOTENCY_KEY_HEADER',
       'USER_NAME_HEADER',
       'USER_ID_HEADER',

@@ -54,10 +54,10 @@ async function listRequests(client: SkyClient, options: CliOptions): Promise<Req
   do {
     const want = options.limit === undefined ? PAGE_SIZE : Math.min(PAGE_SIZE, options.limit - items.length);
     const page = await client.list({
-      ...(options.allUsers === true ? { all_users: true } : {}),
-      ...(options.all === true ? {} : { status: ['PENDING', 'RUNNING'] }),
+      all_users: options.allUsers,
+      status: options.all === true ? undefined : ['PENDING', 'RUNNING'],
       limit: want,
-      ...(cursor === undefined ? {} : { cursor }),
+      cursor,
     });
     items.push(...page.items);
     cursor = page.nextCursor;
@@ -145,7 +145,7 @@ async function cancel(client: SkyClient, ids: string[], options: CliOptions): Pr
     }
   }
   const result = await withServer(client, () =>
-    client.cancel(all ? { all: true, ...(options.allUsers === true ? { all_users: true } : {}) } : { ids }),
+    client.cancel(all ? { all: true, all_users: options.allUsers } : { ids }),
   );
   const n = result.cancelled.length;
   if (n > 0) print(`Cancelled ${n} request${n === 1 ? '' : 's'}: ${result.cancelled.join(', ')}`);

@@ -125,13 +125,10 @@ export interface EnsuredDaemon {
  */
 export async function ensureDaemon(client: SkyClient, options: EnsureDaemonOptions): Promise<EnsuredDaemon> {
   const { endpoint } = client;
+  // A remote endpoint's failure passes through as is (it says it is never started automatically).
+  if (!endpoint.local) return { started: false, health: await client.health() };
   const first = await probeHealth(client);
   if (first !== undefined) return { started: false, health: first };
-  if (!endpoint.local) {
-    throw await skyError('SERVER_UNREACHABLE', `cannot reach API server at ${endpoint.url}`, {
-      hint: `Check that the API server is up and that ${endpoint.source} names it; a remote API server is never started automatically.`,
-    });
-  }
   const paths = skyPaths(options.home);
   await mkdir(paths.apiServerDir, { recursive: true });
   const timeoutMs = options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
@@ -147,8 +144,8 @@ export async function ensureDaemon(client: SkyClient, options: EnsureDaemonOptio
           args: options.listenArgs ?? ['--host', endpoint.host, '--port', String(endpoint.port)],
           probe: () => probeHealth(client),
           timeoutMs: Math.max(deadline - Date.now(), 1_000),
-          ...(options.home === undefined ? {} : { home: options.home }),
-          ...(options.env === undefined ? {} : { env: options.env }),
+          home: options.home,
+          env: options.env,
         });
         return { started: true, health: started.health };
       } finally {

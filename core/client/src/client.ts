@@ -68,7 +68,7 @@ export class SkyClient {
   /** A client for the endpoint and user this environment resolves to (see resolveEndpoint). */
   static async fromEnvironment(options: FromEnvironmentOptions = {}): Promise<SkyClient> {
     const [endpoint, identity] = await Promise.all([resolveEndpoint(options), loadIdentity(options)]);
-    return new SkyClient({ endpoint, identity, ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }) });
+    return new SkyClient({ endpoint, identity, connectTimeoutMs: options.connectTimeoutMs });
   }
 
   close(): void {
@@ -76,11 +76,11 @@ export class SkyClient {
   }
 
   async health(options: { signal?: AbortSignal } = {}): Promise<Health> {
-    return (await this.transport.json<Health>({ path: PATHS.health, ...options })).body;
+    return this.transport.json<Health>({ path: PATHS.health, ...options });
   }
 
   async openapi(): Promise<Record<string, unknown>> {
-    return (await this.transport.json<Record<string, unknown>>({ path: PATHS.openapi })).body;
+    return this.transport.json<Record<string, unknown>>({ path: PATHS.openapi });
   }
 
   /** Submit an operation; resolves once the daemon has stored the request. */
@@ -88,21 +88,21 @@ export class SkyClient {
     const headers: Record<string, string> = {};
     if (options.idempotencyKey !== undefined) headers[IDEMPOTENCY_KEY_HEADER] = options.idempotencyKey;
     const call = { method: 'POST' as const, path: PATHS.submit(op), body, headers };
-    return (await this.transport.json<SubmitResponse>(options.signal === undefined ? call : { ...call, signal: options.signal })).body;
+    return this.transport.json<SubmitResponse>({ ...call, signal: options.signal });
   }
 
   async get(id: string): Promise<RequestRecord> {
-    return (await this.transport.json<RequestRecord>({ path: PATHS.getRequest(id) })).body;
+    return this.transport.json<RequestRecord>({ path: PATHS.getRequest(id) });
   }
 
   /** One long-poll: the record once the request finishes, or as it is after `timeoutSeconds`. */
   async wait(id: string, timeoutSeconds: number, signal?: AbortSignal): Promise<RequestRecord> {
-    const call = {
+    return this.transport.json<RequestRecord>({
       path: PATHS.waitRequest(id),
       query: { timeout: timeoutSeconds },
       idleTimeoutMs: (timeoutSeconds + 30) * 1000,
-    };
-    return (await this.transport.json<RequestRecord>(signal === undefined ? call : { ...call, signal })).body;
+      signal,
+    });
   }
 
   /** Long-poll until the request is SUCCEEDED, FAILED or CANCELLED. */
@@ -118,11 +118,11 @@ export class SkyClient {
   async list(query: Partial<ListRequestsQuery> = {}): Promise<RequestPage> {
     const { status, ...rest } = query;
     const call = { path: PATHS.listRequests, query: { ...rest, status: status?.join(',') } };
-    return (await this.transport.json<RequestPage>(call)).body;
+    return this.transport.json<RequestPage>(call);
   }
 
   async cancel(body: CancelBody): Promise<CancelResult> {
-    return (await this.transport.json<CancelResult>({ method: 'POST', path: PATHS.cancelRequests, body })).body;
+    return this.transport.json<CancelResult>({ method: 'POST', path: PATHS.cancelRequests, body });
   }
 
   /**
@@ -174,13 +174,13 @@ export class SkyClient {
     options: StreamOptions,
     onEvent: (event: SseEvent) => boolean,
   ): Promise<boolean> {
-    const call = {
+    const res = await this.transport.open({
       path,
       query,
       headers: { accept: 'text/event-stream' },
       idleTimeoutMs: options.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS,
-    };
-    const res = await this.transport.open(options.signal === undefined ? call : { ...call, signal: options.signal });
+      signal: options.signal,
+    });
     return (await readEvents(res, onEvent, options.signal)) === 'stopped';
   }
 }

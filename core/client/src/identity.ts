@@ -6,14 +6,16 @@ import { skyPaths } from './paths.js';
 
 const USER_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** The login name, made safe for an HTTP header (printable ASCII, at most 64 characters). */
 function userName(env: NodeJS.ProcessEnv): string {
+  let name = '';
   try {
-    const name = userInfo().username;
-    if (name !== '') return name;
+    name = userInfo().username;
   } catch {
     // no passwd entry for this uid (common in containers): fall back to the environment
   }
-  return env.USER ?? env.LOGNAME ?? 'unknown';
+  if (name === '') name = env.USER ?? env.LOGNAME ?? 'unknown';
+  return name.replace(/[^\x20-\x7e]/g, '_').slice(0, 64) || 'unknown';
 }
 
 async function readUserId(file: string): Promise<string | undefined> {

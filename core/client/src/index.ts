@@ -6,7 +6,7 @@ export { loadIdentity } from './identity.js';
 export { ensureDaemon, spawnDaemon, probeHealth } from './autostart.js';
 export type { EnsureDaemonOptions, EnsuredDaemon, SpawnDaemonOptions, StartedDaemon } from './autostart.js';
 export { readDaemonInfo, stopLocalDaemon, tailLines } from './local-daemon.js';
-export type { DaemonInfo, StopOutcome } from './local-daemon.js';
+export type { DaemonInfo, StopOptions, StopOutcome } from './local-daemon.js';
 export { isPidAlive, waitForExit } from './process.js';
 export { skyPaths } from './paths.js';
 export type { SkyPaths } from './paths.js';

@@ -41,8 +41,16 @@ export type StopOutcome =
   | { kind: 'not-running' }
   | { kind: 'stale'; info: DaemonInfo };
 
+export interface StopOptions {
+  home?: string;
+  /** How long to wait for the drain (the daemon's own drain limit is shutdown.drain_seconds, 30 s by default). */
+  timeoutMs?: number;
+  /** Called once if the daemon has not exited after a second (it is draining running requests). */
+  onDraining?: (info: DaemonInfo) => void;
+}
+
 /** SIGTERM the local daemon named in daemon.json and wait until it has drained and exited. */
-export async function stopLocalDaemon(options: { home?: string; timeoutMs?: number } = {}): Promise<StopOutcome> {
+export async function stopLocalDaemon(options: StopOptions = {}): Promise<StopOutcome> {
   const info = await readDaemonInfo(options.home);
   if (info === undefined) return { kind: 'not-running' };
   if (!isPidAlive(info.pid)) return { kind: 'stale', info };
@@ -54,8 +62,10 @@ export async function stopLocalDaemon(options: { home?: string; timeoutMs?: numb
       hint: 'Stop it as the user who started it.',
     });
   }
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  if (!(await waitForExit(info.pid, timeoutMs))) {
+  const timeoutMs = options.timeoutMs ?? 90_000;
+  const quick = await waitForExit(info.pid, Math.min(1_000, timeoutMs));
+  if (!quick) options.onDraining?.(info);
+  if (!quick && !(await waitForExit(info.pid, timeoutMs - 1_000))) {
     throw await skyError('INTERNAL', `the API server (pid ${info.pid}) is still running ${Math.round(timeoutMs / 1000)} s after SIGTERM`, {
       hint: `It may be draining long requests; wait, or force it with: kill -9 ${info.pid}`,
     });

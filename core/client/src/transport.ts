@@ -1,4 +1,4 @@
-import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, RequestOptions } from 'node:http';
+import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import type { Identity, SkyError } from '@sky/protocol';
 import type { Endpoint } from './endpoint.js';
 import { isErrorBody, skyError, skyErrorFromBody } from './errors.js';
@@ -110,11 +110,16 @@ export class Transport {
   }
 
   /** Send a request and parse its JSON answer. */
-  async json<T>(call: CallOptions): Promise<{ body: T; headers: IncomingHttpHeaders }> {
+  async json<T>(call: CallOptions): Promise<T> {
     const res = await this.open(call);
-    const text = await readText(res);
+    let text: string;
     try {
-      return { body: JSON.parse(text) as T, headers: res.headers };
+      text = await readText(res);
+    } catch (err) {
+      throw await this.unreachable(err as Error);
+    }
+    try {
+      return JSON.parse(text) as T;
     } catch {
       throw await skyError('INTERNAL', `the API server at ${this.endpoint.url} answered ${call.path} with invalid JSON`, {
         hint: 'Check that the endpoint points at a sky API server.',

@@ -8,7 +8,6 @@ import type * as P from '@sky/protocol';
  */
 export const API_VERSION: typeof P.API_VERSION = 1;
 export const API_VERSION_HEADER: typeof P.API_VERSION_HEADER = 'x-sky-api-version';
-export const REQUEST_ID_HEADER: typeof P.REQUEST_ID_HEADER = 'x-sky-request-id';
 export const IDEMPOTENCY_KEY_HEADER: typeof P.IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 export const USER_NAME_HEADER: typeof P.USER_NAME_HEADER = 'x-sky-user-name';
 export const USER_ID_HEADER: typeof P.USER_ID_HEADER = 'x-sky-user-id';
