@@ -67,7 +67,7 @@ export async function runInForeground(args: readonly string[]): Promise<number> 
 /** `sky api stop` / `sky daemon stop`. */
 export async function stopServer(): Promise<number> {
   const outcome = await stopLocalDaemon({
-    onDraining: (info) => note(`Waiting for the API server (pid ${info.pid}) to finish its running requests...`),
+    onDraining: (info) => note(`Waiting for the API server (pid ${info.pid}) to drain and exit...`),
   });
   if (outcome.kind === 'not-running') print('No API server running.');
   else if (outcome.kind === 'stale') print(`No API server running (pid ${outcome.info.pid} in ${skyPaths().daemonFile} has exited).`);
