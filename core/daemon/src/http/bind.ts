@@ -15,7 +15,8 @@ export interface RouteInput<R extends RouteSpec> {
 export type RouteHandler<R extends RouteSpec> = (ctx: Context, input: RouteInput<R>) => Promise<void>;
 
 function queryObject(ctx: Context): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  // No prototype: a "__proto__" key must land as an own key, so the strict schema reports it instead of it vanishing.
+  const out = Object.create(null) as Record<string, unknown>;
   for (const [key, value] of Object.entries(ctx.query)) out[key] = Array.isArray(value) ? value.join(',') : value;
   return out;
 }

@@ -7,10 +7,18 @@ export async function readJsonBody(ctx: Context, maxBytes: number): Promise<unkn
   if (declared > maxBytes) throw tooLarge(maxBytes);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw tooLarge(maxBytes);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) throw tooLarge(maxBytes);
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof SkyError) throw err;
+    // The client went away mid-body ("aborted"): its fault, not an internal error of the daemon.
+    throw new SkyError('INVALID_JSON', `request body ended after ${size} bytes: ${(err as Error).message}`, {
+      hint: 'Send the whole body (Content-Length must match it).',
+    });
   }
   if (size === 0) return {};
   const type = ctx.get('content-type');

@@ -21,6 +21,10 @@ export function openSse(ctx: Context): SseWriter {
   ctx.set('x-accel-buffering', 'no');
   ctx.status = 200;
   ctx.body = stream;
+  // Node sends the status line and headers with the first byte of the body: without this, a
+  // follow stream with nothing to say yet (tail=0, a PENDING request) answers nothing at all
+  // until the first heartbeat, and clients take it for a dead daemon.
+  stream.write(': open\n\n');
   const heartbeat = setInterval(() => stream.write(': ping\n\n'), HEARTBEAT_MS);
   heartbeat.unref();
   const end = (): void => {
