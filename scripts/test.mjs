@@ -21,9 +21,8 @@ function testFiles(dir) {
 const args = process.argv.slice(2);
 const kinds = args.filter((a) => KINDS.includes(a));
 const explicit = args.filter((a) => !KINDS.includes(a));
-const files = explicit.length > 0
-  ? explicit.map((f) => resolve(f))
-  : (kinds.length > 0 ? kinds : KINDS).flatMap((k) => testFiles(join(root, 'test', k)));
+const chosenKinds = kinds.length > 0 || explicit.length > 0 ? kinds : KINDS;
+const files = [...chosenKinds.flatMap((k) => testFiles(join(root, 'test', k))), ...explicit.map((f) => resolve(f))];
 
 const concurrency = process.env.SKY_TEST_CONCURRENCY ?? '2';
 const result = spawnSync(

@@ -1,8 +1,9 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import type { Health, SkyError } from '@sky/protocol';
+import type { Health } from '@sky/protocol';
+import { SkyError } from '@sky/protocol/wire';
 import type { SkyClient } from './client.js';
-import { isSkyError, skyError } from './errors.js';
+import { isSkyError } from './errors.js';
 import { tailLines } from './local-daemon.js';
 import { tryLock } from './lock.js';
 import { skyPaths } from './paths.js';
@@ -39,7 +40,7 @@ async function startFailed(what: string, logFile: string, from = 0): Promise<Sky
   const plain = all.filter((l) => !l.startsWith('{'));
   const lines = (plain.length > 0 ? plain : all).slice(-LOG_TAIL_LINES);
   const tail = lines.length === 0 ? ` (${logFile} is empty)` : `; last lines of ${logFile}:\n${lines.map((l) => `    ${l}`).join('\n')}`;
-  return skyError('SERVER_START_FAILED', `${what}${tail}`, {
+  return new SkyError('SERVER_START_FAILED', `${what}${tail}`, {
     hint: 'Fix the cause above and retry, or run the server in the foreground to watch it start: sky api start --foreground',
     details: { log: logFile },
   });

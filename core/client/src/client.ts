@@ -13,11 +13,10 @@ import type {
   SubmitResponse,
 } from '@sky/protocol';
 import { resolveEndpoint, type Endpoint, type ResolveEndpointOptions } from './endpoint.js';
-import { skyError } from './errors.js';
 import { loadIdentity } from './identity.js';
 import { readEvents, type SseEvent } from './sse.js';
 import { Transport } from './transport.js';
-import { IDEMPOTENCY_KEY_HEADER, PATHS, isTerminalStatus } from './wire.js';
+import { IDEMPOTENCY_KEY_HEADER, ROUTE_PATHS, SkyError, fillPath, isTerminal, operationPath } from '@sky/protocol/wire';
 
 export interface SkyClientOptions {
   endpoint: Endpoint;
@@ -76,29 +75,29 @@ export class SkyClient {
   }
 
   async health(options: { signal?: AbortSignal } = {}): Promise<Health> {
-    return this.transport.json<Health>({ path: PATHS.health, ...options });
+    return this.transport.json<Health>({ path: ROUTE_PATHS.health, ...options });
   }
 
   async openapi(): Promise<Record<string, unknown>> {
-    return this.transport.json<Record<string, unknown>>({ path: PATHS.openapi });
+    return this.transport.json<Record<string, unknown>>({ path: ROUTE_PATHS.openapi });
   }
 
   /** Submit an operation; resolves once the daemon has stored the request. */
   async submit<N extends OperationName>(op: N, body: OperationBody<N>, options: SubmitOptions = {}): Promise<SubmitResponse> {
     const headers: Record<string, string> = {};
     if (options.idempotencyKey !== undefined) headers[IDEMPOTENCY_KEY_HEADER] = options.idempotencyKey;
-    const call = { method: 'POST' as const, path: PATHS.submit(op), body, headers };
+    const call = { method: 'POST' as const, path: operationPath(op), body, headers };
     return this.transport.json<SubmitResponse>({ ...call, signal: options.signal });
   }
 
   async get(id: string): Promise<RequestRecord> {
-    return this.transport.json<RequestRecord>({ path: PATHS.getRequest(id) });
+    return this.transport.json<RequestRecord>({ path: fillPath(ROUTE_PATHS.getRequest, { id: id }) });
   }
 
   /** One long-poll: the record once the request finishes, or as it is after `timeoutSeconds`. */
   async wait(id: string, timeoutSeconds: number, signal?: AbortSignal): Promise<RequestRecord> {
     return this.transport.json<RequestRecord>({
-      path: PATHS.waitRequest(id),
+      path: fillPath(ROUTE_PATHS.waitRequest, { id: id }),
       query: { timeout: timeoutSeconds },
       idleTimeoutMs: (timeoutSeconds + 30) * 1000,
       signal,
@@ -110,19 +109,19 @@ export class SkyClient {
     const poll = Math.min(Math.max(options.pollSeconds ?? 30, 1), 300);
     for (;;) {
       const record = await this.wait(id, poll, options.signal);
-      if (isTerminalStatus(record.status)) return record;
+      if (isTerminal(record.status)) return record;
     }
   }
 
   /** One page of requests, newest first (only the caller's unless all_users). */
   async list(query: Partial<ListRequestsQuery> = {}): Promise<RequestPage> {
     const { status, ...rest } = query;
-    const call = { path: PATHS.listRequests, query: { ...rest, status: status?.join(',') } };
+    const call = { path: ROUTE_PATHS.listRequests, query: { ...rest, status: status?.join(',') } };
     return this.transport.json<RequestPage>(call);
   }
 
   async cancel(body: CancelBody): Promise<CancelResult> {
-    return this.transport.json<CancelResult>({ method: 'POST', path: PATHS.cancelRequests, body });
+    return this.transport.json<CancelResult>({ method: 'POST', path: ROUTE_PATHS.cancelRequests, body });
   }
 
   /**
@@ -132,19 +131,19 @@ export class SkyClient {
   async streamLogs(id: string, options: StreamOptions, onChunk: (chunk: LogChunk) => void): Promise<RequestStatus> {
     let status: RequestStatus | undefined;
     let failure: string | undefined;
-    const ended = await this.stream(PATHS.requestLogs(id), { follow: options.follow ?? true }, options, (event) => {
+    const ended = await this.stream(fillPath(ROUTE_PATHS.requestLogs, { id: id }), { follow: options.follow ?? true }, options, (event) => {
       if (event.event === 'log') onChunk(JSON.parse(event.data) as LogChunk);
       else if (event.event === 'end') status = (JSON.parse(event.data) as { status: RequestStatus }).status;
       else if (event.event === 'error') failure = (JSON.parse(event.data) as { message?: string }).message ?? event.data;
       return event.event === 'end' || event.event === 'error';
     });
     if (failure !== undefined) {
-      throw await skyError('INTERNAL', `the API server failed while streaming the log of request ${id}: ${failure}`, {
+      throw new SkyError('INTERNAL', `the API server failed while streaming the log of request ${id}: ${failure}`, {
         hint: `Retry with: sky api logs ${id}`,
       });
     }
     if (ended && status !== undefined) return status;
-    throw await skyError('SERVER_UNREACHABLE', `lost connection to the API server at ${this.endpoint.url} while streaming request ${id}; it may still be running: sky api logs ${id}`, {
+    throw new SkyError('SERVER_UNREACHABLE', `lost connection to the API server at ${this.endpoint.url} while streaming request ${id}; it may still be running: sky api logs ${id}`, {
       hint: `Re-attach with: sky api logs ${id}`,
       details: { requestId: id },
     });
@@ -154,14 +153,14 @@ export class SkyClient {
   async serverLogs(options: ServerLogsOptions, onLine: (line: string) => void): Promise<void> {
     let failure: string | undefined;
     const query = { follow: options.follow ?? false, tail: options.tail };
-    const ended = await this.stream(PATHS.serverLogs, query, options, (event) => {
+    const ended = await this.stream(ROUTE_PATHS.serverLogs, query, options, (event) => {
       if (event.event === 'log') onLine((JSON.parse(event.data) as { text: string }).text);
       else if (event.event === 'error') failure = (JSON.parse(event.data) as { message?: string }).message ?? event.data;
       return event.event === 'end' || event.event === 'error';
     });
-    if (failure !== undefined) throw await skyError('INTERNAL', `the API server failed while streaming its log: ${failure}`);
+    if (failure !== undefined) throw new SkyError('INTERNAL', `the API server failed while streaming its log: ${failure}`);
     if (!ended) {
-      throw await skyError('SERVER_UNREACHABLE', `lost connection to the API server at ${this.endpoint.url} while streaming its log`, {
+      throw new SkyError('SERVER_UNREACHABLE', `lost connection to the API server at ${this.endpoint.url} while streaming its log`, {
         hint: 'Retry with: sky api logs --server-logs',
       });
     }

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_ENDPOINT } from './wire.js';
-import { skyError } from './errors.js';
+import { DEFAULT_ENDPOINT, SkyError } from '@sky/protocol/wire';
 import { skyPaths } from './paths.js';
 
 export const ENDPOINT_ENV = 'SKYPILOT_API_SERVER_ENDPOINT';
@@ -36,12 +35,12 @@ export async function parseEndpoint(raw: string, source: string): Promise<Endpoi
   try {
     url = new URL(raw.trim());
   } catch {
-    throw await skyError('CONFIG_INVALID', `${source}: "${maskUrl(raw)}" is not a URL`, {
+    throw new SkyError('CONFIG_INVALID', `${source}: "${maskUrl(raw)}" is not a URL`, {
       hint: 'Use a URL like http://127.0.0.1:46580 (credentials, if any, go before the host: user:password@host).',
     });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw await skyError('CONFIG_INVALID', `${source}: the API server URL must start with http:// or https://, got ${url.protocol}//`, {
+    throw new SkyError('CONFIG_INVALID', `${source}: the API server URL must start with http:// or https://, got ${url.protocol}//`, {
       hint: 'Use a URL like http://127.0.0.1:46580.',
     });
   }
@@ -91,7 +90,7 @@ async function endpointFromConfig(file: string): Promise<{ value: string; where:
     text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw await skyError('CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, {
+    throw new SkyError('CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, {
       hint: 'Fix the file permissions or remove the file.',
     });
   }
@@ -101,7 +100,7 @@ async function endpointFromConfig(file: string): Promise<{ value: string; where:
   const first = doc.errors[0];
   if (first !== undefined) {
     const { line, col } = lines.linePos(first.pos[0]);
-    throw await skyError('CONFIG_INVALID', `${file} line ${line}, column ${col}: ${first.message}`, {
+    throw new SkyError('CONFIG_INVALID', `${file} line ${line}, column ${col}: ${first.message}`, {
       hint: 'Fix the YAML syntax at that line.',
       details: { file, line },
     });
@@ -110,14 +109,14 @@ async function endpointFromConfig(file: string): Promise<{ value: string; where:
   if (root === null) return undefined;
   const lineOf = (node: unknown): number => lines.linePos(isNode(node) ? (node.range?.[0] ?? 0) : 0).line;
   if (!isMap(root)) {
-    throw await skyError('CONFIG_INVALID', `${file} line ${lineOf(root)}: the file must be a mapping of keys (e.g. "api_server:")`, {
+    throw new SkyError('CONFIG_INVALID', `${file} line ${lineOf(root)}: the file must be a mapping of keys (e.g. "api_server:")`, {
       hint: 'See sky.config.example.yaml for the layout.',
     });
   }
   const section = doc.get('api_server', true);
   if (section === undefined) return undefined;
   if (!isMap(section)) {
-    throw await skyError('CONFIG_INVALID', `${file} line ${lineOf(section)}: api_server must be a mapping`, {
+    throw new SkyError('CONFIG_INVALID', `${file} line ${lineOf(section)}: api_server must be a mapping`, {
       hint: 'Write it as "api_server:" followed by an indented "endpoint: http://host:port".',
     });
   }
@@ -126,7 +125,7 @@ async function endpointFromConfig(file: string): Promise<{ value: string; where:
   const where = `${file} line ${lineOf(node)} (api_server.endpoint)`;
   if (!isScalar(node) || typeof node.value !== 'string') {
     const got = isScalar(node) ? typeof node.value : 'a nested block';
-    throw await skyError('CONFIG_INVALID', `${where}: must be a URL string, got ${got}`, {
+    throw new SkyError('CONFIG_INVALID', `${where}: must be a URL string, got ${got}`, {
       hint: 'Write it as endpoint: http://host:port',
     });
   }

@@ -1,30 +1,9 @@
-import type { ErrorBody, ErrorCode, SkyError, SkyErrorOptions } from '@sky/protocol';
+import type { ErrorBody } from '@sky/protocol/wire';
+import { SkyError } from '@sky/protocol/wire';
 
-/*
- * SkyError lives in @sky/protocol next to the zod schemas, and loading those costs more than
- * a fast CLI call may spend. Errors are the slow path: the protocol package is loaded only
- * when one has to be built, so every error the client throws is still a real SkyError.
- */
-let protocol: Promise<typeof import('@sky/protocol')> | undefined;
-
-function loadProtocol(): Promise<typeof import('@sky/protocol')> {
-  protocol ??= import('@sky/protocol');
-  return protocol;
-}
-
-export async function skyError(code: ErrorCode, message: string, options: SkyErrorOptions = {}): Promise<SkyError> {
-  const { SkyError: SkyErrorClass } = await loadProtocol();
-  return new SkyErrorClass(code, message, options);
-}
-
-export async function skyErrorFromBody(body: ErrorBody): Promise<SkyError> {
-  const { SkyError: SkyErrorClass } = await loadProtocol();
-  return SkyErrorClass.fromBody(body);
-}
-
-/** Whether a value is a SkyError, without loading the protocol package to ask instanceof. */
+/** Whether a value is a SkyError. */
 export function isSkyError(value: unknown): value is SkyError {
-  return value instanceof Error && value.name === 'SkyError' && typeof (value as { code?: unknown }).code === 'string';
+  return value instanceof SkyError;
 }
 
 export function isErrorBody(value: unknown): value is ErrorBody {

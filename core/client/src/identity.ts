@@ -1,7 +1,7 @@
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import type { Identity } from '@sky/protocol';
-import { skyError } from './errors.js';
+import { SkyError } from '@sky/protocol/wire';
 import { skyPaths } from './paths.js';
 
 const USER_ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -28,7 +28,7 @@ async function readUserId(file: string): Promise<string | undefined> {
   }
   const id = text.trim();
   if (!USER_ID.test(id)) {
-    throw await skyError('CONFIG_INVALID', `${file} does not hold a user id (expected 8 hex characters)`, {
+    throw new SkyError('CONFIG_INVALID', `${file} does not hold a user id (expected 8 hex characters)`, {
       hint: `Delete ${file} to get a new user id.`,
     });
   }

@@ -1,17 +1,9 @@
 import { readFile, open } from 'node:fs/promises';
-import { skyError } from './errors.js';
+import { SkyError, type DaemonInfo } from '@sky/protocol/wire';
 import { skyPaths } from './paths.js';
 import { isPidAlive, waitForExit } from './process.js';
 
-/** ~/.sky/api_server/daemon.json, written by the daemon once it listens and removed when it exits. */
-export interface DaemonInfo {
-  pid: number;
-  host: string;
-  port: number;
-  url: string;
-  startedAt: number;
-  version: string;
-}
+export type { DaemonInfo };
 
 function isDaemonInfo(value: unknown): value is DaemonInfo {
   const v = value as Partial<DaemonInfo> | null;
@@ -58,7 +50,7 @@ export async function stopLocalDaemon(options: StopOptions = {}): Promise<StopOu
     process.kill(info.pid, 'SIGTERM');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return { kind: 'stopped', info };
-    throw await skyError('INTERNAL', `cannot signal the API server (pid ${info.pid}): ${(err as Error).message}`, {
+    throw new SkyError('INTERNAL', `cannot signal the API server (pid ${info.pid}): ${(err as Error).message}`, {
       hint: 'Stop it as the user who started it.',
     });
   }
@@ -66,7 +58,7 @@ export async function stopLocalDaemon(options: StopOptions = {}): Promise<StopOu
   const quick = await waitForExit(info.pid, Math.min(1_000, timeoutMs));
   if (!quick) options.onDraining?.(info);
   if (!quick && !(await waitForExit(info.pid, timeoutMs - 1_000))) {
-    throw await skyError('INTERNAL', `the API server (pid ${info.pid}) is still running ${Math.round(timeoutMs / 1000)} s after SIGTERM`, {
+    throw new SkyError('INTERNAL', `the API server (pid ${info.pid}) is still running ${Math.round(timeoutMs / 1000)} s after SIGTERM`, {
       hint: `It may be draining long requests; wait, or force it with: kill -9 ${info.pid}`,
     });
   }

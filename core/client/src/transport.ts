@@ -1,8 +1,8 @@
 import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
-import type { Identity, SkyError } from '@sky/protocol';
+import type { Identity } from '@sky/protocol';
 import type { Endpoint } from './endpoint.js';
-import { isErrorBody, skyError, skyErrorFromBody } from './errors.js';
-import { API_VERSION, API_VERSION_HEADER, USER_ID_HEADER, USER_NAME_HEADER } from './wire.js';
+import { API_VERSION, API_VERSION_HEADER, SkyError, USER_ID_HEADER, USER_NAME_HEADER } from '@sky/protocol/wire';
+import { isErrorBody } from './errors.js';
 
 export interface TransportOptions {
   endpoint: Endpoint;
@@ -121,7 +121,7 @@ export class Transport {
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw await skyError('INTERNAL', `the API server at ${this.endpoint.url} answered ${call.path} with invalid JSON`, {
+      throw new SkyError('INTERNAL', `the API server at ${this.endpoint.url} answered ${call.path} with invalid JSON`, {
         hint: 'Check that the endpoint points at a sky API server.',
       });
     }
@@ -211,8 +211,8 @@ export class Transport {
     } catch {
       parsed = undefined;
     }
-    if (isErrorBody(parsed)) throw await skyErrorFromBody(parsed);
-    throw await skyError('INTERNAL', `the API server at ${this.endpoint.url} answered ${call.method ?? 'GET'} ${call.path} with HTTP ${status}`, {
+    if (isErrorBody(parsed)) throw SkyError.fromBody(parsed);
+    throw new SkyError('INTERNAL', `the API server at ${this.endpoint.url} answered ${call.method ?? 'GET'} ${call.path} with HTTP ${status}`, {
       hint: 'Check that the endpoint points at a sky API server.',
       details: { status },
     });
@@ -222,7 +222,7 @@ export class Transport {
     const server = Number(header);
     const clientNewer = Number.isFinite(server) && API_VERSION > server;
     const fix = clientNewer ? 'upgrade the API server' : 'upgrade this client';
-    return skyError('VERSION_MISMATCH', `this client speaks API v${API_VERSION} but the API server at ${this.endpoint.url} speaks v${header}: ${fix}`, {
+    return new SkyError('VERSION_MISMATCH', `this client speaks API v${API_VERSION} but the API server at ${this.endpoint.url} speaks v${header}: ${fix}`, {
       hint: clientNewer
         ? `Upgrade the API server to a release that speaks API v${API_VERSION}.`
         : `Upgrade this client (the sky CLI / @sky/client) to a release that speaks API v${header}.`,
@@ -235,7 +235,7 @@ export class Transport {
     const code = (err as NodeJS.ErrnoException).code ?? 'UNKNOWN';
     const reason = REASONS[code] ?? err.message;
     const { url, local, source } = this.endpoint;
-    return skyError('SERVER_UNREACHABLE', `cannot reach API server at ${url} (${reason})`, {
+    return new SkyError('SERVER_UNREACHABLE', `cannot reach API server at ${url} (${reason})`, {
       hint: local
         ? 'Start it with: sky api start'
         : `Check that the API server is up and that ${source} names it; a remote API server is never started automatically.`,

@@ -1,16 +1,17 @@
 import { createServer, type Server } from 'node:http';
-import { rmSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
+import { rmSync, writeFileSync, renameSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { StateStore } from '@sky/plugin-api';
-import { SkyError } from '@sky/protocol';
+import { SkyError, type DaemonInfo } from '@sky/protocol';
 import { TOKENS, type BuildInfo, type Clock, type PluginRegistry, type ShutdownSignal } from './tokens.js';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { RequestPruner } from './scheduler/pruner.js';
 import { RequestService } from './services/requests.js';
 import { buildApp } from './http/app.js';
+import { ensureDir } from './fs.js';
 import { healthRoutes } from './http/routes/health.js';
 import { requestRoutes } from './http/routes/requests.js';
 import { operationRoutes } from './http/routes/operations.js';
@@ -58,6 +59,8 @@ export class Daemon {
         hint: 'Listen on 127.0.0.1, or set listen.allow_remote_without_auth: true if a proxy in front of the daemon authenticates users.',
       });
     }
+    ensureDir(this.paths.stateDir, 'state');
+    if (this.store.capabilities.durable) ensureDir(this.paths.storePath, 'state store');
     await this.store.open();
     try {
       await this.plugins.load(this.shutdown.signal);
@@ -110,9 +113,8 @@ export class Daemon {
   }
 
   private writePidFile(listening: Listening): void {
-    mkdirSync(this.paths.stateDir, { recursive: true });
     const tmp = `${this.paths.pidFile}.${process.pid}.tmp`;
-    const info = { pid: process.pid, ...listening, startedAt: this.startedAt, version: this.build.version };
+    const info: DaemonInfo = { pid: process.pid, ...listening, startedAt: this.startedAt, version: this.build.version };
     writeFileSync(tmp, JSON.stringify(info) + '\n');
     renameSync(tmp, this.paths.pidFile);
   }

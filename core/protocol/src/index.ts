@@ -1,5 +1,5 @@
-export * from './version.js';
-export * from './errors.js';
+export * from './wire/index.js';
+export * from './error-schema.js';
 export * from './requests.js';
 export * from './ops.js';
 export * from './health.js';

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { SkyError, type ErrorCode } from './errors.js';
+import { SkyError, type ErrorCode } from './wire/errors.js';
 
 /** Render a zod issue path as a dotted key: `requests.short_workers`, `hosts[2].ip`. */
 export function formatPath(path: readonly PropertyKey[]): string {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { ERROR_CATALOGUE, ErrorBodySchema } from './errors.js';
-import { API_PREFIX, API_VERSION, API_VERSION_HEADER, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER } from './version.js';
+import { ERROR_CATALOGUE } from './wire/errors.js';
+import { ErrorBodySchema } from './error-schema.js';
+import { API_PREFIX, API_VERSION, API_VERSION_HEADER, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER } from './wire/version.js';
 import type { RouteSpec } from './routes.js';
 
 type JsonSchema = Record<string, unknown>;

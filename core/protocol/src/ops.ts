@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { LaneSchema, type Lane } from './requests.js';
+import { LaneSchema } from './requests.js';
+import type { Lane } from './wire/status.js';
 
 /**
  * Operations a client submits as asynchronous requests. Each has a body schema and a

@@ -1,18 +1,9 @@
 import { z } from 'zod';
-import { ErrorInfoSchema } from './errors.js';
+import { ErrorInfoSchema } from './error-schema.js';
+import { LANES, REQUEST_STATUSES } from './wire/status.js';
 
-export const REQUEST_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export const RequestStatusSchema = z.enum(REQUEST_STATUSES);
-export type RequestStatus = z.infer<typeof RequestStatusSchema>;
-export const ACTIVE_STATUSES: readonly RequestStatus[] = ['PENDING', 'RUNNING'];
-export const TERMINAL_STATUSES: readonly RequestStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
-
-export function isTerminal(status: RequestStatus): boolean {
-  return status === 'SUCCEEDED' || status === 'FAILED' || status === 'CANCELLED';
-}
-
-export const LaneSchema = z.enum(['short', 'long']);
-export type Lane = z.infer<typeof LaneSchema>;
+export const LaneSchema = z.enum(LANES);
 
 /** A persisted request: everything a client can learn about one asynchronous operation. */
 export const RequestRecordSchema = z

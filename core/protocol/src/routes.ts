@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { API_PREFIX } from './version.js';
+import { fillPath, operationPath, ROUTE_PATHS } from './wire/paths.js';
 import {
   CancelBodySchema,
   CancelResultSchema,
@@ -38,7 +38,7 @@ function opRoute<N extends OperationName>(name: N): RouteSpec {
   return {
     id: `submit.${name}`,
     method: 'post',
-    path: `${API_PREFIX}/${name}`,
+    path: operationPath(name),
     summary: spec.summary,
     body: spec.body,
     success: { status: 202, body: SubmitResponseSchema },
@@ -51,21 +51,21 @@ export const ROUTES = {
   health: {
     id: 'health',
     method: 'get',
-    path: '/api/health',
+    path: ROUTE_PATHS.health,
     summary: 'Liveness, version and the caller\'s identity. Unversioned so any client can read it.',
     success: { status: 200, body: HealthSchema },
   },
   openapi: {
     id: 'openapi',
     method: 'get',
-    path: `${API_PREFIX}/openapi.json`,
+    path: ROUTE_PATHS.openapi,
     summary: 'This API as an OpenAPI 3.1 document.',
     success: { status: 200, body: 'openapi' },
   },
   listRequests: {
     id: 'listRequests',
     method: 'get',
-    path: `${API_PREFIX}/requests`,
+    path: ROUTE_PATHS.listRequests,
     summary: 'List requests, newest first, filtered and paginated.',
     query: ListRequestsQuerySchema,
     success: { status: 200, body: RequestPageSchema },
@@ -73,7 +73,7 @@ export const ROUTES = {
   cancelRequests: {
     id: 'cancelRequests',
     method: 'post',
-    path: `${API_PREFIX}/requests/cancel`,
+    path: ROUTE_PATHS.cancelRequests,
     summary: 'Cancel requests out of band: PENDING ones never start, RUNNING ones are aborted.',
     body: CancelBodySchema,
     success: { status: 200, body: CancelResultSchema },
@@ -81,7 +81,7 @@ export const ROUTES = {
   getRequest: {
     id: 'getRequest',
     method: 'get',
-    path: `${API_PREFIX}/requests/:id`,
+    path: ROUTE_PATHS.getRequest,
     summary: 'One request.',
     params: IdParamsSchema,
     success: { status: 200, body: RequestRecordSchema },
@@ -89,7 +89,7 @@ export const ROUTES = {
   waitRequest: {
     id: 'waitRequest',
     method: 'get',
-    path: `${API_PREFIX}/requests/:id/wait`,
+    path: ROUTE_PATHS.waitRequest,
     summary: 'Long-poll: answers when the request finishes or the timeout passes, with its current record.',
     params: IdParamsSchema,
     query: WaitQuerySchema,
@@ -98,7 +98,7 @@ export const ROUTES = {
   requestLogs: {
     id: 'requestLogs',
     method: 'get',
-    path: `${API_PREFIX}/requests/:id/logs`,
+    path: ROUTE_PATHS.requestLogs,
     summary: 'The request\'s log as server-sent events (log, then end); with follow, until it finishes.',
     params: IdParamsSchema,
     query: LogsQuerySchema,
@@ -107,7 +107,7 @@ export const ROUTES = {
   serverLogs: {
     id: 'serverLogs',
     method: 'get',
-    path: `${API_PREFIX}/server/logs`,
+    path: ROUTE_PATHS.serverLogs,
     summary: 'The daemon\'s own log as server-sent events.',
     query: ServerLogsQuerySchema,
     success: { status: 200, body: 'event-stream' },
@@ -115,7 +115,7 @@ export const ROUTES = {
   listPlugins: {
     id: 'listPlugins',
     method: 'get',
-    path: `${API_PREFIX}/plugins`,
+    path: ROUTE_PATHS.listPlugins,
     summary: 'Configured plugins and whether each loaded.',
     success: { status: 200, body: PluginListSchema },
   },
@@ -128,11 +128,7 @@ export const OPERATION_ROUTES: readonly RouteSpec[] = OPERATION_NAMES.map((name)
 
 export const ROUTE_LIST: readonly RouteSpec[] = [...Object.values(ROUTES), ...OPERATION_ROUTES];
 
-/** Fill a koa-style path with values. */
+/** Fill a route's path with values. */
 export function routePath(route: RouteSpec, params: Record<string, string> = {}): string {
-  return route.path.replace(/:([A-Za-z_]+)/g, (_m, key: string) => {
-    const value = params[key];
-    if (value === undefined) throw new Error(`missing path parameter ${key} for ${route.id}`);
-    return encodeURIComponent(value);
-  });
+  return fillPath(route.path, params);
 }

@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 /**
  * The one catalogue of error codes. Every error the daemon, the SDK or the CLI reports
  * carries one of these codes; the HTTP status is derived from the code, never chosen ad hoc.
@@ -89,11 +87,14 @@ export class SkyError extends Error {
   }
 }
 
-export const ErrorInfoSchema = z.object({
-  code: z.string().describe('A stable code from the error catalogue.'),
-  message: z.string(),
-  hint: z.string().optional(),
-  details: z.record(z.string(), z.unknown()).optional(),
-});
-export const ErrorBodySchema = z.object({ error: ErrorInfoSchema }).meta({ id: 'Error' });
-export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+/** The JSON body of every error answer. */
+export interface ErrorInfo {
+  /** A stable code from the error catalogue. */
+  code: string;
+  message: string;
+  hint?: string;
+  details?: Record<string, unknown>;
+}
+export interface ErrorBody {
+  error: ErrorInfo;
+}

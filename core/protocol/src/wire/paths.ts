@@ -1,0 +1,28 @@
+import { API_PREFIX } from './version.js';
+
+/** Path templates of every fixed route (koa style, `:param`). The route table and the client both use these. */
+export const ROUTE_PATHS = {
+  health: '/api/health',
+  openapi: `${API_PREFIX}/openapi.json`,
+  listRequests: `${API_PREFIX}/requests`,
+  cancelRequests: `${API_PREFIX}/requests/cancel`,
+  getRequest: `${API_PREFIX}/requests/:id`,
+  waitRequest: `${API_PREFIX}/requests/:id/wait`,
+  requestLogs: `${API_PREFIX}/requests/:id/logs`,
+  serverLogs: `${API_PREFIX}/server/logs`,
+  listPlugins: `${API_PREFIX}/plugins`,
+} as const;
+
+/** Path of an operation's submit route: POST /api/v1/<name>. */
+export function operationPath(name: string): string {
+  return `${API_PREFIX}/${name}`;
+}
+
+/** Fill a path template's `:params`, URL-encoding each value. */
+export function fillPath(template: string, params: Record<string, string> = {}): string {
+  return template.replace(/:([A-Za-z_]+)/g, (_m, key: string) => {
+    const value = params[key];
+    if (value === undefined) throw new Error(`missing path parameter ${key} for ${template}`);
+    return encodeURIComponent(value);
+  });
+}

@@ -1,0 +1,12 @@
+/** Request statuses, in lifecycle order. */
+export const REQUEST_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+export const ACTIVE_STATUSES: readonly RequestStatus[] = ['PENDING', 'RUNNING'];
+export const TERMINAL_STATUSES: readonly RequestStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+export function isTerminal(status: RequestStatus): boolean {
+  return status === 'SUCCEEDED' || status === 'FAILED' || status === 'CANCELLED';
+}
+
+export const LANES = ['short', 'long'] as const;
+export type Lane = (typeof LANES)[number];
