@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SkyClient, ensureDaemon, isConnectionRefused, skyError } from '@sky/client';
+import { SkyClient, SkyError, ensureDaemon, isConnectionRefused } from '@sky/client';
 import { note, rememberSecrets } from './output.js';
 
 /** The client for this environment's endpoint and user. */
@@ -14,7 +14,7 @@ export async function connect(): Promise<SkyClient> {
 export async function daemonMainPath(): Promise<string> {
   const path = fileURLToPath(import.meta.resolve('@sky/daemon/main'));
   if (!existsSync(path)) {
-    throw await skyError('SERVER_START_FAILED', `the API server is not built: ${path} does not exist`, {
+    throw new SkyError('SERVER_START_FAILED', `the API server is not built: ${path} does not exist`, {
       hint: 'Build it with: npm run build',
     });
   }

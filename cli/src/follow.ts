@@ -1,5 +1,5 @@
 import type { RequestRecord, RequestStatus } from '@sky/protocol';
-import { isTerminalStatus, type SkyClient } from '@sky/client';
+import { isTerminal, type SkyClient } from '@sky/client';
 import { note } from './output.js';
 
 export interface Followed {
@@ -25,7 +25,7 @@ export async function followRequest(client: SkyClient, id: string, follow: boole
   process.once('SIGINT', detach);
   try {
     const status = await client.streamLogs(id, { follow, signal: controller.signal }, (chunk) => writeLog(chunk.text));
-    const record = isTerminalStatus(status) ? await client.get(id) : undefined;
+    const record = isTerminal(status) ? await client.get(id) : undefined;
     return { status, record, detached: false };
   } catch (err) {
     if (!controller.signal.aborted) throw err;

@@ -1,5 +1,5 @@
 import type { PingBody, PingResult, RequestRecord } from '@sky/protocol';
-import { DEFAULT_HOST, skyError, type SkyClient } from '@sky/client';
+import { DEFAULT_HOST, SkyError, type SkyClient } from '@sky/client';
 import { connect, withServer } from '../context.js';
 import { exitCodeOf, followRequest } from '../follow.js';
 import { age, duration, table } from '../format.js';
@@ -90,7 +90,7 @@ async function newestRequestId(client: SkyClient): Promise<string> {
   const page = await withServer(client, () => client.list({ limit: 1 }));
   const newest = page.items[0];
   if (newest === undefined) {
-    throw await skyError('REQUEST_NOT_FOUND', 'you have no requests yet', { hint: 'Submit one, e.g.: sky api ping' });
+    throw new SkyError('REQUEST_NOT_FOUND', 'you have no requests yet', { hint: 'Submit one, e.g.: sky api ping' });
   }
   return newest.id;
 }
@@ -177,7 +177,7 @@ async function ping(client: SkyClient, options: CliOptions): Promise<number> {
 async function start(client: SkyClient, options: CliOptions): Promise<number> {
   const { endpoint } = client;
   if (!endpoint.local && options.host === undefined) {
-    throw await skyError('USAGE', `the API server in use (${endpoint.url}, from ${endpoint.source}) is not on this machine`, {
+    throw new SkyError('USAGE', `the API server in use (${endpoint.url}, from ${endpoint.source}) is not on this machine`, {
       hint: 'sky api start starts a local server; pass --host to start one anyway, or use sky daemon start on the server machine.',
     });
   }
