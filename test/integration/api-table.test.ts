@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -476,6 +477,27 @@ describe('REST API contract table (one real daemon)', () => {
     }
     assert.equal(new Set(ROWS.map((r) => r.name)).size, ROWS.length, 'row names are unique');
   });
+
+  for (const [name, raw, status, code] of [
+    ['a header line without a colon', 'GET /api/health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', 400, 'MALFORMED_HTTP'],
+    ['headers over 16 KiB', `GET /api/health HTTP/1.1\r\nHost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE'],
+  ] as const) {
+    it(`raw socket — ${name} gets ${status} ${code} in the error shape`, async () => {
+      const text = await new Promise<string>((resolve, reject) => {
+        const socket = connect(daemon!.port, '127.0.0.1', () => socket.end(raw));
+        let got = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (c: string) => (got += c));
+        socket.on('close', () => resolve(got));
+        socket.on('error', reject);
+      });
+      const [head = '', body = ''] = text.split('\r\n\r\n');
+      assert.match(head, new RegExp(`^HTTP/1.1 ${status} `));
+      assert.match(head, new RegExp(`${API_VERSION_HEADER}: ${API_VERSION}`));
+      assert.equal(errorBodyProblem(status, body), undefined);
+      assert.equal((JSON.parse(body) as { error: { code: string } }).error.code, code);
+    });
+  }
 
   for (const row of ROWS) {
     it(`${row.method} ${typeof row.path === 'string' ? row.path.slice(0, 80) : '(fixture)'} — ${row.name}`, async () => {

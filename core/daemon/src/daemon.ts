@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { StateStore } from '@sky/plugin-api';
-import { SkyError, type DaemonInfo } from '@sky/protocol';
+import type { Duplex } from 'node:stream';
+import { API_VERSION, API_VERSION_HEADER, SkyError, type DaemonInfo } from '@sky/protocol';
 import { TOKENS, type BuildInfo, type Clock, type PluginRegistry, type ShutdownSignal } from './tokens.js';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -23,6 +24,24 @@ export interface Listening {
   host: string;
   port: number;
   url: string;
+}
+
+/** Requests node's HTTP parser rejects never reach koa: answer them in the same error shape. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const error = tooLarge
+    ? new SkyError('HEADERS_TOO_LARGE', 'the request line or headers exceed the 16 KiB limit', { hint: 'Send shorter URLs and headers.' })
+    : new SkyError('MALFORMED_HTTP', `malformed HTTP request (${err.code ?? 'parse error'})`, { hint: 'Send a well-formed HTTP/1.1 request.' });
+  const body = JSON.stringify(error.toBody());
+  socket.end(
+    `HTTP/1.1 ${error.status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `content-type: application/json; charset=utf-8\r\n${API_VERSION_HEADER}: ${API_VERSION}\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 function isLoopback(host: string): boolean {
@@ -92,6 +111,7 @@ export class Daemon {
     });
     const server = createServer(app.callback());
     server.keepAliveTimeout = 65_000;
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ERROR_CATALOGUE } from './wire/errors.js';
 import { ErrorBodySchema } from './error-schema.js';
-import { API_PREFIX, API_VERSION, API_VERSION_HEADER, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER } from './wire/version.js';
+import { API_PREFIX, API_VERSION, API_VERSION_HEADER, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER, USER_ID_HEADER, USER_NAME_HEADER } from './wire/version.js';
 import type { RouteSpec } from './routes.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -48,9 +48,9 @@ function parametersFrom(schema: z.ZodType | undefined, where: 'query' | 'path', 
 }
 
 function errorStatuses(route: RouteSpec): number[] {
-  const statuses = new Set<number>([400, 404]);
+  const statuses = new Set<number>([400, 404, 405]);
   if (route.method === 'post') [413, 415].forEach((s) => statuses.add(s));
-  if (route.operation !== undefined) statuses.add(503);
+  if (route.operation !== undefined) [409, 503].forEach((s) => statuses.add(s));
   return [...statuses].sort();
 }
 
@@ -83,6 +83,8 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Ope
       ...parametersFrom(route.params, 'path', components),
       ...parametersFrom(route.query, 'query', components),
       { name: API_VERSION_HEADER, in: 'header', required: false, schema: { type: 'integer', const: API_VERSION } },
+      { name: USER_ID_HEADER, in: 'header', required: false, description: 'Caller id when the daemon runs without authentication (loopback only).', schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } },
+      { name: USER_NAME_HEADER, in: 'header', required: false, description: 'Caller display name, with the id header.', schema: { type: 'string', maxLength: 64 } },
       ...(route.operation === undefined
         ? []
         : [{ name: IDEMPOTENCY_KEY_HEADER, in: 'header', required: false, schema: { type: 'string', maxLength: 200 } }]),

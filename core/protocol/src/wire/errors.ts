@@ -6,6 +6,8 @@ export const ERROR_CATALOGUE = {
   INVALID_JSON: { status: 400, summary: 'The request body is not valid JSON.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body must be application/json.' },
   PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body exceeds the configured limit.' },
+  HEADERS_TOO_LARGE: { status: 431, summary: 'The request line or headers are too large.' },
+  MALFORMED_HTTP: { status: 400, summary: 'The request is not well-formed HTTP.' },
   VALIDATION_FAILED: { status: 400, summary: 'A field of the body, query or path is invalid.' },
   VERSION_MISMATCH: { status: 400, summary: 'Client and daemon speak different API versions.' },
   ROUTE_NOT_FOUND: { status: 404, summary: 'No such API route.' },
