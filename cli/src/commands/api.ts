@@ -48,11 +48,15 @@ async function info(client: SkyClient, options: CliOptions): Promise<number> {
   return 0;
 }
 
+/** With -a and no -l, how many of the newest requests are shown (finished ones accumulate until pruned). */
+const DEFAULT_ALL_LIMIT = 50;
+
 async function listRequests(client: SkyClient, options: CliOptions): Promise<RequestRecord[]> {
   const items: RequestRecord[] = [];
+  const limit = options.limit ?? (options.all === true ? DEFAULT_ALL_LIMIT : undefined);
   let cursor: string | undefined;
   do {
-    const want = options.limit === undefined ? PAGE_SIZE : Math.min(PAGE_SIZE, options.limit - items.length);
+    const want = limit === undefined ? PAGE_SIZE : Math.min(PAGE_SIZE, limit - items.length);
     const page = await client.list({
       all_users: options.allUsers,
       status: options.all === true ? undefined : ['PENDING', 'RUNNING'],
@@ -61,7 +65,10 @@ async function listRequests(client: SkyClient, options: CliOptions): Promise<Req
     });
     items.push(...page.items);
     cursor = page.nextCursor;
-  } while (cursor !== undefined && (options.limit === undefined || items.length < options.limit));
+  } while (cursor !== undefined && (limit === undefined || items.length < limit));
+  if (cursor !== undefined && options.limit === undefined && options.output !== 'json') {
+    note(`Showing the ${items.length} newest requests; use -l N to see more.`);
+  }
   return items;
 }
 
