@@ -1,3 +1,4 @@
 export * from './version.js';
 export * from './store.js';
 export * from './plugin.js';
+export * from './driver.js';

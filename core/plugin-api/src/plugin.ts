@@ -1,3 +1,4 @@
+import type { DriverOperations } from './driver.js';
 import type { StateStore } from './store.js';
 import { PLUGIN_BRAND } from './version.js';
 
@@ -37,9 +38,12 @@ export interface PluginContext<C> {
   readonly signal: AbortSignal;
 }
 
-/** A running driver. Provisioning operations arrive with the drivers' contract. */
-export interface Driver {
-  /** Release connections and timers. */
+/**
+ * A running driver, as a driver plugin's init returns it: the operations of the driver contract
+ * (see driver.ts) plus an optional close.
+ */
+export interface Driver extends DriverOperations {
+  /** Release connections and timers. Called once, when the daemon shuts down or drops the driver. */
   close?(): Promise<void>;
 }
 

@@ -33,6 +33,10 @@ export const ERROR_CATALOGUE = {
   SERVER_START_FAILED: { status: 503, summary: 'The local API server could not be started.' },
   PORT_IN_USE: { status: 503, summary: 'The listen address is already in use.' },
   USAGE: { status: 400, summary: 'Bad command-line usage.' },
+  NO_CAPACITY: { status: 409, summary: 'The driver cannot fit the requested nodes; the message names the capacity left.' },
+  NODE_UNREACHABLE: { status: 503, summary: 'A node of the cluster cannot be reached.' },
+  DRIVER_FAILED: { status: 502, summary: 'A driver operation failed in the infrastructure it drives.' },
+  NODE_RUNTIME_ERROR: { status: 502, summary: 'The node runtime gave an answer sky cannot read.' },
   INTERNAL: { status: 500, summary: 'An unexpected error inside sky.' },
 } as const;
 
