@@ -192,6 +192,19 @@ describe('log streaming', () => {
   });
 });
 
+describe('long-polls', () => {
+  it('serves many concurrent waiters of one request without listener leaks', async () => {
+    const d = await startDaemon({ home: home() });
+    const id = await submit(d.url, { sleep: 0.5 });
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () => http(`${d.url}/api/v1/requests/${id}/wait?timeout=10`, { headers: JSON_HEADERS })),
+    );
+    for (const a of answers) assert.equal((a.json() as Rec).status, 'SUCCEEDED');
+    assert.equal(await d.stop(), 0);
+    assert.doesNotMatch(d.stderr(), /MaxListenersExceeded|Warning/);
+  });
+});
+
 describe('start-up errors', () => {
   it('names the bad key with its file, line and column', () => {
     const h = home();

@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
-import type { LogChunk, RequestStatus } from '@sky/protocol';
+import type { LogChunk, RequestRecord } from '@sky/protocol';
 
 export interface RequestEvents {
   log(chunk: LogChunk): void;
-  end(status: RequestStatus): void;
+  /** The request reached a terminal status; carries the final record so listeners need not read it again. */
+  end(record: RequestRecord): void;
 }
 
 /** In-process fan-out of request log chunks and completions to streaming and waiting clients. */
@@ -18,8 +19,8 @@ export class LogBus {
     this.emitter.emit(`log:${id}`, chunk);
   }
 
-  finish(id: string, status: RequestStatus): void {
-    this.emitter.emit(`end:${id}`, status);
+  finish(record: RequestRecord): void {
+    this.emitter.emit(`end:${record.id}`, record);
   }
 
   subscribe(id: string, events: Partial<RequestEvents>): () => void {

@@ -164,10 +164,18 @@ export class Scheduler {
       await this.finish(claimed.id, 'FAILED', { error: { code: 'INTERNAL', message: `no handler for operation ${claimed.name}` } });
       return;
     }
-    const logger = this.logger.child({ request: claimed.id, op: claimed.name });
+    let logger: Logger | undefined;
+    const loggerFor = (): Logger => (logger ??= this.logger.child({ request: claimed.id, op: claimed.name }));
     try {
       const result = await handler.run(
-        { request: claimed, signal, logger, log: (text) => this.appendLog(claimed.id, text) },
+        {
+          request: claimed,
+          signal,
+          get logger() {
+            return loggerFor();
+          },
+          log: (text) => this.appendLog(claimed.id, text),
+        },
         claimed.body,
       );
       if (signal.aborted) await this.settleAborted(claimed.id, entry);
@@ -175,7 +183,7 @@ export class Scheduler {
     } catch (err) {
       if (signal.aborted) await this.settleAborted(claimed.id, entry);
       else {
-        logger.debug({ err }, 'request failed');
+        loggerFor().debug({ err }, 'request failed');
         await this.finish(claimed.id, 'FAILED', { error: errorInfo(err) });
       }
     }
@@ -199,7 +207,7 @@ export class Scheduler {
     if (extra.result !== undefined) patch.result = extra.result;
     if (extra.error !== undefined) patch.error = extra.error;
     const done = await this.store.requests.transition(id, from, patch);
-    if (done) this.bus.finish(id, status);
+    if (done) this.bus.finish(done);
     return done !== undefined;
   }
 
@@ -220,7 +228,7 @@ export class Scheduler {
       error: { code: 'CANCELLED', message: 'cancelled before it started' },
     });
     if (early) {
-      this.bus.finish(id, 'CANCELLED');
+      this.bus.finish(early);
       return 'cancelled';
     }
     const entry = this.running.get(id);

@@ -24,13 +24,18 @@ const DEFAULT_PAGE = 50;
 /** Use cases on requests: read, wait, stream, cancel. */
 @injectable()
 export class RequestService {
+  /** Wake-ups for long-polls and streams when the daemon shuts down: one signal listener for all of them. */
+  private readonly onShutdown = new Set<() => void>();
+
   constructor(
     @inject(TOKENS.Store) private readonly store: StateStore,
     @inject(TOKENS.Config) private readonly config: DaemonConfig,
     @inject(TOKENS.Shutdown) private readonly shutdown: ShutdownSignal,
     @inject(LogBus) private readonly bus: LogBus,
     @inject(Scheduler) private readonly scheduler: Scheduler,
-  ) {}
+  ) {
+    shutdown.signal.addEventListener('abort', () => this.onShutdown.forEach((wake) => wake()), { once: true });
+  }
 
   async get(id: string): Promise<RequestRecord> {
     const record = await this.store.requests.get(id);
@@ -59,20 +64,25 @@ export class RequestService {
   async wait(id: string, timeoutSeconds: number | undefined): Promise<RequestRecord> {
     const limit = Math.min(timeoutSeconds ?? this.config.requests.max_wait_seconds, this.config.requests.max_wait_seconds);
     let wake!: () => void;
+    let finished: RequestRecord | undefined;
     const woken = new Promise<void>((resolve) => (wake = resolve));
-    const unsubscribe = this.bus.subscribe(id, { end: () => wake() });
-    const onShutdown = (): void => wake();
-    this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+    const unsubscribe = this.bus.subscribe(id, {
+      end: (record) => {
+        finished = record;
+        wake();
+      },
+    });
+    this.onShutdown.add(wake);
     const timer = setTimeout(wake, limit * 1000);
     try {
       const first = await this.get(id);
       if (isTerminal(first.status) || limit === 0) return first;
       await woken;
-      return await this.get(id);
+      return finished ?? (await this.get(id));
     } finally {
       clearTimeout(timer);
       unsubscribe();
-      this.shutdown.signal.removeEventListener('abort', onShutdown);
+      this.onShutdown.delete(wake);
     }
   }
 
@@ -88,7 +98,7 @@ export class RequestService {
       notify?.();
     };
     const unsubscribe = follow
-      ? this.bus.subscribe(id, { log: (chunk) => push({ type: 'log', chunk }), end: (status) => push({ type: 'end', status }) })
+      ? this.bus.subscribe(id, { log: (chunk) => push({ type: 'log', chunk }), end: (record) => push({ type: 'end', status: record.status }) })
       : () => undefined;
     let detach = (): void => undefined;
     try {
@@ -107,10 +117,10 @@ export class RequestService {
       }
       const stop = (): void => notify?.();
       signal.addEventListener('abort', stop);
-      this.shutdown.signal.addEventListener('abort', stop);
+      this.onShutdown.add(stop);
       detach = () => {
         signal.removeEventListener('abort', stop);
-        this.shutdown.signal.removeEventListener('abort', stop);
+        this.onShutdown.delete(stop);
       };
       while (!signal.aborted && !this.shutdown.signal.aborted) {
         const event = live.shift();
