@@ -28,7 +28,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { printSummary, summarize } from './cpuprofile.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const DAEMON_MAIN = join(ROOT, 'core/daemon/dist/main.js');
+const DAEMON_MAIN = join(ROOT, 'core/daemon/dist/sky-daemon.mjs');
 const SKY_BIN = join(ROOT, 'cli/bin/sky.js');
 const CLI_DIST = join(ROOT, 'cli/dist/index.js');
 const HOST = '127.0.0.1';

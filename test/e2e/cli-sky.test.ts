@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 
 const ROOT = process.env.SKY_REPO_ROOT ?? resolve(import.meta.dirname, '../..');
 const SKY = join(ROOT, 'cli/bin/sky.js');
-const BUILT = [join(ROOT, 'cli/dist/index.js'), join(ROOT, 'core/daemon/dist/main.js')];
+const BUILT = [join(ROOT, 'cli/dist/index.js'), join(ROOT, 'core/daemon/dist/sky-daemon.mjs')];
 
 interface Result {
   code: number | null;

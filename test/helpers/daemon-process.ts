@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { request } from 'node:http';
 
 export const REPO_ROOT = process.env.SKY_REPO_ROOT ?? resolve(import.meta.dirname, '../..');
-export const DAEMON_MAIN = join(REPO_ROOT, 'core/daemon/dist/main.js');
+export const DAEMON_MAIN = join(REPO_ROOT, 'core/daemon/dist/sky-daemon.mjs');
 export const SKY_BIN = join(REPO_ROOT, 'cli/bin/sky.js');
 
 /** A free TCP port on 127.0.0.1, chosen by the kernel. */
