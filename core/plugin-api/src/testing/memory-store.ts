@@ -27,8 +27,18 @@ function decodeCursor(cursor: string): string {
   return raw.slice(CURSOR_PREFIX.length);
 }
 
+/**
+ * Deep copy of a JSON-shaped value (records, bodies, results), so callers never share
+ * objects with the store. Much cheaper than structuredClone for the small records of the
+ * hot path; anything that is not plain JSON falls back to structuredClone.
+ */
 function copy<T>(value: T): T {
-  return structuredClone(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item: unknown) => copy(item)) as T;
+  if (Object.getPrototypeOf(value) !== Object.prototype) return structuredClone(value);
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) out[key] = copy(item);
+  return out as T;
 }
 
 function applyPatch(record: RequestRecord, patch: RequestPatch): RequestRecord {
