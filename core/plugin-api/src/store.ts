@@ -1,4 +1,4 @@
-import type { LogChunk, RequestRecord, RequestStatus } from '@sky/protocol';
+import type { ClusterRecord, JobRecord, JobSpec, JobStatus, LogChunk, RequestRecord, RequestStatus } from '@sky/protocol';
 
 /** Filter for listing requests; newest first. */
 export interface RequestFilter {
@@ -54,6 +54,48 @@ export interface RequestRepository {
   prune(before: number): Promise<number>;
 }
 
+/** Fields of a cluster an update may change (name, clusterId, owner and launchedAt are fixed). */
+export type ClusterPatch = Partial<Omit<ClusterRecord, 'name' | 'clusterId' | 'owner' | 'ownerName' | 'workspace' | 'launchedAt' | 'version'>>;
+
+/** Clusters by name (unique across the team). Every update is compare-and-set on `version`. */
+export interface ClusterRepository {
+  /** Store a new cluster (version 1). Returns the existing record and created:false when the name is taken. */
+  create(record: Omit<ClusterRecord, 'version'>): Promise<{ record: ClusterRecord; created: boolean }>;
+  get(name: string): Promise<ClusterRecord | undefined>;
+  /** Every cluster, or one owner's; ordered by name. */
+  list(filter?: { owner?: string }): Promise<ClusterRecord[]>;
+  /**
+   * Apply the patch only if the stored version equals `expectedVersion`; the stored version
+   * becomes expectedVersion + 1 and updatedAt is set from the patch or left. Returns the new
+   * record, or undefined when the cluster is missing or the version moved on.
+   */
+  update(name: string, expectedVersion: number, patch: ClusterPatch): Promise<ClusterRecord | undefined>;
+  /** Delete the cluster, its jobs and their specs (only at `expectedVersion` when given). */
+  delete(name: string, expectedVersion?: number): Promise<boolean>;
+}
+
+/** Fields a job transition may set alongside the new status. */
+export type JobPatch = Partial<Pick<JobRecord, 'startedAt' | 'endedAt' | 'exitCodes' | 'reason'>> & { status: JobStatus };
+
+/** Each cluster's job queue. Job ids count up from 1 per cluster incarnation and are never reused. */
+export interface JobRepository {
+  /** Assign the next id of the cluster, store the job (and its spec) atomically. */
+  create(job: Omit<JobRecord, 'id'>, spec: JobSpec): Promise<JobRecord>;
+  get(cluster: string, id: number): Promise<JobRecord | undefined>;
+  getSpec(cluster: string, id: number): Promise<JobSpec | undefined>;
+  /** A cluster's jobs, newest first; only the given statuses when set. */
+  list(cluster: string, filter?: { status?: readonly JobStatus[] }): Promise<JobRecord[]>;
+  /** Jobs not yet finished, across all clusters, oldest first (the job monitor's work list). */
+  listActive(): Promise<JobRecord[]>;
+  /** Compare-and-set like requests: only from one of `from`. The spec is dropped when the job ends. */
+  transition(cluster: string, id: number, from: readonly JobStatus[], patch: JobPatch): Promise<JobRecord | undefined>;
+}
+
+/** One committed change, delivered in commit order to change-feed subscribers of this process. */
+export type StoreChange =
+  | { kind: 'cluster'; name: string; record: ClusterRecord | undefined }
+  | { kind: 'job'; cluster: string; id: number; record: JobRecord | undefined };
+
 export interface StoreCapabilities {
   /** Whether several daemon replicas may share this store at once. */
   readonly multiReplica: boolean;
@@ -74,5 +116,19 @@ export interface StateStore {
   /** Schema version currently on disk (after open: the latest). */
   schemaVersion(): Promise<number>;
   readonly requests: RequestRepository;
+}
+
+/**
+ * The store with clusters and jobs: what StateStore becomes once every implementation has
+ * them (then these members move into StateStore and this interface goes away).
+ */
+export interface ClusterStateStore extends StateStore {
+  readonly clusters: ClusterRepository;
+  readonly jobs: JobRepository;
+  /**
+   * Subscribe to committed cluster and job changes (after the write is durable), so views can
+   * be kept incrementally instead of re-reading the store. Returns the unsubscribe function.
+   */
+  subscribe(listener: (change: StoreChange) => void): () => void;
 }
 

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+
+/** Cluster lifecycle, as in SkyPilot. */
+export const CLUSTER_STATUSES = ['INIT', 'UP', 'STOPPED'] as const;
+export const ClusterStatusSchema = z.enum(CLUSTER_STATUSES);
+export type ClusterStatus = z.infer<typeof ClusterStatusSchema>;
+
+/** Job lifecycle on a cluster, as in SkyPilot. */
+export const JOB_STATUSES = ['PENDING', 'SETTING_UP', 'RUNNING', 'SUCCEEDED', 'FAILED', 'FAILED_SETUP', 'CANCELLED'] as const;
+export const JobStatusSchema = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+
+export function isJobTerminal(status: JobStatus): boolean {
+  return status === 'SUCCEEDED' || status === 'FAILED' || status === 'FAILED_SETUP' || status === 'CANCELLED';
+}
+
+const AcceleratorSchema = z.object({ name: z.string(), count: z.number() });
+
+/** What one node has (CPUs, memory in GB, accelerators). */
+export const NodeResourcesSchema = z.object({
+  cpus: z.number(),
+  memoryGb: z.number(),
+  accelerators: z.array(AcceleratorSchema),
+});
+export type NodeResources = z.infer<typeof NodeResourcesSchema>;
+
+/** How the daemon reaches a node: a directory on this machine, or an SSH target. */
+export const NodeReachSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('local'), root: z.string() }),
+  z.object({
+    kind: z.literal('ssh'),
+    host: z.string(),
+    port: z.number().int(),
+    user: z.string(),
+    identityFile: z.string().optional(),
+    proxyJump: z.string().optional(),
+  }),
+]);
+export type NodeReach = z.infer<typeof NodeReachSchema>;
+
+export const NodeRecordSchema = z.object({
+  id: z.string(),
+  rank: z.number().int(),
+  address: z.string(),
+  reach: NodeReachSchema,
+  resources: NodeResourcesSchema,
+});
+export type NodeRecord = z.infer<typeof NodeRecordSchema>;
+
+export const AutostopSchema = z.object({ idleMinutes: z.number().min(0), down: z.boolean() });
+export type Autostop = z.infer<typeof AutostopSchema>;
+
+/** A cluster as the daemon records it. Name is unique across the team. */
+export const ClusterRecordSchema = z
+  .object({
+    name: z.string(),
+    /** Unique per incarnation: a cluster downed and launched again gets a new one. */
+    clusterId: z.string(),
+    owner: z.string().describe('User id of the owner.'),
+    ownerName: z.string(),
+    workspace: z.string(),
+    driver: z.string().describe('Id of the driver plugin that provisioned it.'),
+    infra: z.string().describe('Display form, e.g. "local" or "ssh/pool-a".'),
+    status: ClusterStatusSchema,
+    statusReason: z.string().optional(),
+    numNodes: z.number().int(),
+    nodes: z.array(NodeRecordSchema),
+    /** Per-node resources as provisioned, e.g. "1x local(cpus=2, mem=4GB)". */
+    resources: z.string(),
+    /** Opaque driver state, handed back to the driver on stop/start/terminate. */
+    driverState: z.unknown(),
+    launchedAt: z.number().int(),
+    updatedAt: z.number().int(),
+    /** When the last job ended or was submitted; autostop counts idle time from here. */
+    lastActiveAt: z.number().int(),
+    lastCommand: z.string().optional(),
+    autostop: AutostopSchema.optional(),
+    /** Incremented on every update; updates are compare-and-set on it. */
+    version: z.number().int(),
+  })
+  .meta({ id: 'Cluster' });
+export type ClusterRecord = z.infer<typeof ClusterRecordSchema>;
+
+/** A job in a cluster's queue. Ids count up from 1 per cluster. */
+export const JobRecordSchema = z
+  .object({
+    cluster: z.string(),
+    clusterId: z.string(),
+    id: z.number().int().min(1),
+    name: z.string().optional(),
+    user: z.string(),
+    userName: z.string(),
+    status: JobStatusSchema,
+    submittedAt: z.number().int(),
+    startedAt: z.number().int().optional(),
+    endedAt: z.number().int().optional(),
+    numNodes: z.number().int(),
+    /** Per-node demand used for FIFO-with-fit scheduling. */
+    demand: NodeResourcesSchema,
+    /** First line of the run command, for listings. */
+    command: z.string().optional(),
+    exitCodes: z.array(z.number().int().nullable()).optional(),
+    reason: z.string().optional(),
+    requestId: z.string().optional(),
+  })
+  .meta({ id: 'Job' });
+export type JobRecord = z.infer<typeof JobRecordSchema>;
+
+/**
+ * What the daemon needs to start a job on its nodes, kept with the job until it ends
+ * (it may wait in the queue across a daemon restart). Holds secrets: never served by the API.
+ */
+export interface JobSpec {
+  setup?: string;
+  run?: string;
+  envs: Record<string, string>;
+  secrets: Record<string, string>;
+  workdir?: string;
+  fileMounts: Record<string, string>;
+}
