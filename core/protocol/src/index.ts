@@ -6,3 +6,4 @@ export * from './health.js';
 export * from './routes.js';
 export * from './openapi.js';
 export * from './issues.js';
+export * from './clusters.js';
