@@ -12,8 +12,9 @@ const ALLOWED_SKY = {
   '@sky/protocol': [],
   '@sky/plugin-api': ['@sky/protocol'],
   '@sky/store-level': ['@sky/protocol', '@sky/plugin-api'],
+  '@sky/runtime': ['@sky/protocol'],
   '@sky/client': ['@sky/protocol'],
-  '@sky/daemon': ['@sky/protocol', '@sky/plugin-api', '@sky/store-level'],
+  '@sky/daemon': ['@sky/protocol', '@sky/plugin-api', '@sky/store-level', '@sky/runtime'],
   '@sky/cli': ['@sky/protocol', '@sky/client'],
 };
 const PLUGIN_SKY = ['@sky/protocol', '@sky/plugin-api'];

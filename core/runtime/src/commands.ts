@@ -1,0 +1,91 @@
+import { SkyError } from '@sky/protocol';
+import { NODE_JOB_STATUSES, shellQuote, type RuntimeJobStatus } from './job.js';
+import { NODE_SCRIPT_PATH } from './script.js';
+
+/** How to call the script on a node. */
+export interface CommandOptions {
+  /** The script's path on the node. Default NODE_SCRIPT_PATH, relative: run the command in the node root. */
+  script?: string;
+  /** The POSIX shell to run it with (`sh`, `dash`, `busybox sh`). Default `sh`. */
+  shell?: string;
+}
+
+const SHELL_WORDS = /^[A-Za-z0-9_./-]+( [A-Za-z0-9_./-]+)*$/;
+
+function invocation(opts: CommandOptions): string {
+  const shell = opts.shell ?? 'sh';
+  if (!SHELL_WORDS.test(shell)) throw new SkyError('VALIDATION_FAILED', `node runtime: ${JSON.stringify(shell)} is not a shell command`);
+  const script = shellQuote(opts.script ?? NODE_SCRIPT_PATH);
+  // The detached runner is started with the same shell, through SKY_NODE_SH.
+  return shell === 'sh' ? `sh ${script}` : `env SKY_NODE_SH=${shellQuote(shell)} ${shell} ${script}`;
+}
+
+function dirs(jobDirs: string | readonly string[]): string {
+  const list = typeof jobDirs === 'string' ? [jobDirs] : jobDirs;
+  if (list.length === 0) throw new SkyError('VALIDATION_FAILED', 'node runtime: no job directories given');
+  return list.map(shellQuote).join(' ');
+}
+
+/** Start a job whose files are written; prints the runner's pid (parse with parseStartOutput). Idempotent. */
+export function startCommand(jobDir: string, opts: CommandOptions = {}): string {
+  return `${invocation(opts)} start ${shellQuote(jobDir)}`;
+}
+
+/** One `STATUS EXIT_CODE` line per job directory, in order (parse with parseStatus). */
+export function statusCommand(jobDirs: string | readonly string[], opts: CommandOptions = {}): string {
+  return `${invocation(opts)} status ${dirs(jobDirs)}`;
+}
+
+/** End each job's process group (SIGTERM, SIGKILL after 5 s); prints each job's status line afterwards. */
+export function cancelCommand(jobDirs: string | readonly string[], opts: CommandOptions = {}): string {
+  return `${invocation(opts)} cancel ${dirs(jobDirs)}`;
+}
+
+/** Remove finished jobs whose status is older than `days` days; prints `removed N`. */
+export function gcCommand(nodeRoot: string, days = 30, opts: CommandOptions = {}): string {
+  if (!Number.isInteger(days) || days < 0) throw new SkyError('VALIDATION_FAILED', `node runtime: gc days must be a whole number, got ${days}`);
+  return `${invocation(opts)} gc ${shellQuote(nodeRoot)} ${days}`;
+}
+
+/** Print the runtime version (compare with RUNTIME_VERSION to decide whether to upload the script again). */
+export function versionCommand(opts: CommandOptions = {}): string {
+  return `${invocation(opts)} version`;
+}
+
+export interface JobState {
+  status: RuntimeJobStatus;
+  /** The exit code of the step that ended the job (setup or run); null until known. */
+  exitCode: number | null;
+}
+
+const STATUSES = new Set<string>([...NODE_JOB_STATUSES, 'MISSING']);
+
+function unreadable(what: string, text: string): SkyError {
+  return new SkyError('NODE_RUNTIME_ERROR', `node runtime: cannot read ${what} from ${JSON.stringify(text.slice(0, 200))}`, {
+    hint: 'The script on the node may be from another sky version; upload the current one.',
+  });
+}
+
+/** Parse one `STATUS EXIT_CODE` line of `status` or `cancel`. */
+export function parseStatus(line: string): JobState {
+  const [status, code, ...rest] = line.trim().split(/\s+/);
+  if (status === undefined || !STATUSES.has(status) || code === undefined || rest.length > 0) throw unreadable('a job status', line);
+  if (code === '-') return { status: status as RuntimeJobStatus, exitCode: null };
+  if (!/^\d{1,3}$/.test(code)) throw unreadable('an exit code', line);
+  return { status: status as RuntimeJobStatus, exitCode: Number(code) };
+}
+
+/** Parse the output of `status`/`cancel` for `count` job directories. */
+export function parseStatusOutput(output: string, count: number): JobState[] {
+  const lines = output.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length !== count) throw unreadable(`${count} status lines`, output);
+  return lines.map(parseStatus);
+}
+
+/** The runner's pid (and process group) from the output of `start`. */
+export function parseStartOutput(output: string): number {
+  const last = output.trim().split('\n').at(-1)?.trim() ?? '';
+  const pid = Number(last);
+  if (!/^\d+$/.test(last) || pid <= 1) throw unreadable('the runner pid', output);
+  return pid;
+}

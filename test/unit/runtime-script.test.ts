@@ -1,0 +1,358 @@
+// The node runtime script, run for real: each available POSIX shell runs sky-node.sh on temp
+// node directories through a small local executor (write the job files, run the command lines).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  cancelCommand,
+  gcCommand,
+  isFinalJobStatus,
+  jobDir,
+  jobFiles,
+  NODE_SCRIPT_PATH,
+  parseStartOutput,
+  parseStatus,
+  parseStatusOutput,
+  PRIVATE_JOB_FILES,
+  runtimeScriptPath,
+  startCommand,
+  statusCommand,
+  type CommandOptions,
+  type JobSpec,
+  type JobState,
+} from '@sky/runtime';
+
+interface Shell {
+  label: string;
+  /** What CommandOptions.shell gets. */
+  shell: string;
+}
+
+const SHELLS: Shell[] = [{ label: '/bin/sh', shell: 'sh' }];
+if (existsSync('/bin/dash') || existsSync('/usr/bin/dash')) SHELLS.push({ label: 'dash', shell: 'dash' });
+if (existsSync('/bin/bash') || existsSync('/usr/bin/bash')) SHELLS.push({ label: 'bash', shell: 'bash' });
+if (existsSync('/bin/busybox') || existsSync('/usr/bin/busybox')) SHELLS.push({ label: 'busybox sh', shell: 'busybox sh' });
+else console.warn('runtime-script tests: busybox is not installed, so the busybox sh variant does not run on this machine');
+
+interface Exec {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The in-test executor: run a command line with /bin/sh -c in the node's root, as a daemon would. */
+function exec(command: string, cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Exec> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', command], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Alive and not a zombie (orphans are not always reaped in containers). */
+async function processAlive(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+let base: string;
+before(async () => {
+  base = await mkdtemp(join(tmpdir(), 'sky-runtime-'));
+});
+after(async () => {
+  await rm(base, { recursive: true, force: true });
+});
+
+let counter = 0;
+
+/** A fresh node directory with the script uploaded where the daemon puts it. */
+async function makeNode(options: { workdir?: boolean } = {}): Promise<string> {
+  counter += 1;
+  const root = join(base, `node-${counter}`);
+  await mkdir(join(root, '.sky', 'bin'), { recursive: true });
+  await copyFile(runtimeScriptPath(), join(root, NODE_SCRIPT_PATH));
+  if (options.workdir === true) await mkdir(join(root, 'sky_workdir'));
+  return root;
+}
+
+function jobSpec(root: string, overrides: Partial<JobSpec>): JobSpec {
+  counter += 1;
+  return {
+    jobId: `job-${counter}`,
+    rank: 0,
+    nodeIps: ['127.0.0.1'],
+    taskId: `sky-test_${counter}`,
+    clusterInfo: { cluster_name: 'test', cloud: 'local', region: null, zone: null },
+    home: root,
+    ...overrides,
+  };
+}
+
+/** Write a job's files the way the daemon does (env private) and return its directory. */
+async function writeJob(root: string, spec: JobSpec): Promise<string> {
+  const dir = jobDir(root, spec.jobId);
+  await mkdir(dir, { recursive: true });
+  for (const [rel, content] of Object.entries(jobFiles(spec))) {
+    await writeFile(join(dir, rel), content, { mode: PRIVATE_JOB_FILES.includes(rel) ? 0o600 : 0o644 });
+  }
+  return dir;
+}
+
+function opts(sh: Shell): CommandOptions {
+  return { shell: sh.shell };
+}
+
+async function start(sh: Shell, root: string, dir: string, env: NodeJS.ProcessEnv = {}): Promise<number> {
+  const out = await exec(startCommand(dir, opts(sh)), root, env);
+  assert.equal(out.code, 0, `start failed: ${out.stderr}`);
+  return parseStartOutput(out.stdout);
+}
+
+async function status(sh: Shell, root: string, dir: string): Promise<JobState> {
+  const out = await exec(statusCommand(dir, opts(sh)), root);
+  assert.equal(out.code, 0, out.stderr);
+  return parseStatus(out.stdout);
+}
+
+async function waitFinal(sh: Shell, root: string, dir: string, timeoutMs = 15_000): Promise<JobState> {
+  let last: JobState = { status: 'PENDING', exitCode: null };
+  await waitUntil(`${dir} to finish`, async () => isFinalJobStatus((last = await status(sh, root, dir)).status), timeoutMs);
+  return last;
+}
+
+async function read(dir: string, file: string): Promise<string> {
+  return readFile(join(dir, file), 'utf8');
+}
+
+async function waitForFile(path: string): Promise<string> {
+  let text = '';
+  await waitUntil(path, async () => (text = await readFile(path, 'utf8').catch(() => '')).trim() !== '');
+  return text.trim();
+}
+
+for (const sh of SHELLS) {
+  describe(`sky-node.sh under ${sh.label}`, () => {
+    it('runs setup then run with the task env and the SkyPilot variables: SUCCEEDED, exit 0, log in order', async () => {
+      const root = await makeNode();
+      const spec = jobSpec(root, {
+        nodeIps: ['127.0.0.1', '127.0.0.2'],
+        rank: 1,
+        envs: { GREETING: 'hello world' },
+        setup: 'echo "setup says $GREETING"\necho to-stderr >&2',
+        run: [
+          'echo "run in $(pwd)"',
+          'echo "home=$HOME rank=$SKYPILOT_NODE_RANK nodes=$SKYPILOT_NUM_NODES task=$SKYPILOT_TASK_ID"',
+          'printf "%s" "$SKYPILOT_NODE_IPS" > ips',
+          'printf "%s" "$SKYPILOT_CLUSTER_INFO" > info',
+        ].join('\n'),
+      });
+      const dir = await writeJob(root, spec);
+      const pid = await start(sh, root, dir);
+      assert.equal(Number((await read(dir, 'pid')).trim()), pid, 'start prints the pid it recorded');
+      assert.deepEqual(await waitFinal(sh, root, dir), { status: 'SUCCEEDED', exitCode: 0 });
+      assert.equal(
+        await read(dir, 'log'),
+        `setup says hello world\nto-stderr\nrun in ${root}\nhome=${root} rank=1 nodes=2 task=${spec.taskId}\n`,
+      );
+      assert.equal(await read(root, 'ips'), '127.0.0.1\n127.0.0.2');
+      assert.deepEqual(JSON.parse(await read(root, 'info')), spec.clusterInfo);
+      assert.equal((await read(dir, 'exit_code')).trim(), '0');
+      assert.match(await read(dir, 'started_at'), /^\d+\n$/);
+      assert.match(await read(dir, 'ended_at'), /^\d+\n$/);
+    });
+
+    it('runs in sky_workdir when the node has one', async () => {
+      const root = await makeNode({ workdir: true });
+      const dir = await writeJob(root, jobSpec(root, { run: 'pwd' }));
+      await start(sh, root, dir);
+      assert.equal((await waitFinal(sh, root, dir)).status, 'SUCCEEDED');
+      assert.equal(await read(dir, 'log'), `${join(root, 'sky_workdir')}\n`);
+    });
+
+    it('keeps the exit code of a failing run: FAILED', async () => {
+      const root = await makeNode();
+      const dir = await writeJob(root, jobSpec(root, { run: 'echo about to fail\nexit 7' }));
+      await start(sh, root, dir);
+      assert.deepEqual(await waitFinal(sh, root, dir), { status: 'FAILED', exitCode: 7 });
+      assert.equal(await read(dir, 'log'), 'about to fail\n');
+    });
+
+    it('stops at a failing setup: FAILED_SETUP with its exit code, run never runs', async () => {
+      const root = await makeNode();
+      const dir = await writeJob(root, jobSpec(root, { setup: 'echo setting up\nexit 3', run: 'touch ran\necho ran' }));
+      await start(sh, root, dir);
+      assert.deepEqual(await waitFinal(sh, root, dir), { status: 'FAILED_SETUP', exitCode: 3 });
+      assert.equal(existsSync(join(root, 'ran')), false, 'run must not start after a failed setup');
+      assert.equal(await read(dir, 'log'), 'setting up\n');
+    });
+
+    it('reports a command that does not exist: exit 127, FAILED, the log says not found', async () => {
+      const root = await makeNode();
+      const dir = await writeJob(root, jobSpec(root, { run: 'sky-no-such-command-xyz --flag' }));
+      await start(sh, root, dir);
+      assert.deepEqual(await waitFinal(sh, root, dir), { status: 'FAILED', exitCode: 127 });
+      assert.match(await read(dir, 'log'), /sky-no-such-command-xyz.*not found/);
+    });
+
+    it('cancels mid-run: CANCELLED, and the job and every child it started are gone', async () => {
+      const root = await makeNode();
+      const dir = await writeJob(
+        root,
+        jobSpec(root, { run: 'sleep 300 &\necho $! > child.pid\n(sleep 301; echo never) &\necho started\nwait' }),
+      );
+      const runner = await start(sh, root, dir);
+      const child = Number(await waitForFile(join(root, 'child.pid')));
+      await waitUntil('RUNNING', async () => (await status(sh, root, dir)).status === 'RUNNING');
+      assert.ok(await processAlive(child), 'the child runs before the cancel');
+
+      const out = await exec(cancelCommand(dir, opts(sh)), root);
+      assert.equal(out.code, 0, out.stderr);
+      assert.equal(parseStatusOutput(out.stdout, 1)[0]?.status, 'CANCELLED');
+      await waitUntil('the child to end', async () => !(await processAlive(child)), 10_000);
+      await waitUntil('the runner to end', async () => !(await processAlive(runner)), 10_000);
+      assert.equal((await status(sh, root, dir)).status, 'CANCELLED');
+      assert.doesNotMatch(await read(dir, 'log'), /never/);
+
+      const again = await exec(cancelCommand(dir, opts(sh)), root);
+      assert.equal(parseStatus(again.stdout).status, 'CANCELLED', 'cancelling twice is harmless');
+    });
+
+    it('does not touch a job that already finished when asked to cancel it', async () => {
+      const root = await makeNode();
+      const dir = await writeJob(root, jobSpec(root, { run: 'exit 0' }));
+      await start(sh, root, dir);
+      await waitFinal(sh, root, dir);
+      const out = await exec(cancelCommand(dir, opts(sh)), root);
+      assert.deepEqual(parseStatus(out.stdout), { status: 'SUCCEEDED', exitCode: 0 });
+    });
+
+    it('keeps running after the process that started it is SIGKILLed, and still records the exit code', async () => {
+      const root = await makeNode();
+      const dir = await writeJob(root, jobSpec(root, { run: 'sleep 1\necho finished alone\nexit 5' }));
+      // The "daemon": starts the job, then lingers until it is killed with its whole process group.
+      const daemon = spawn('/bin/sh', ['-c', `${startCommand(dir, opts(sh))} > started; sleep 60`], {
+        cwd: root,
+        detached: true,
+        stdio: 'ignore',
+      });
+      const exited = new Promise((resolve) => daemon.once('exit', resolve));
+      const runner = parseStartOutput(await waitForFile(join(root, 'started')));
+      assert.ok(daemon.pid !== undefined);
+      process.kill(-daemon.pid, 'SIGKILL');
+      await exited;
+      assert.ok(await processAlive(runner), 'the runner must survive its starter');
+      assert.deepEqual(await waitFinal(sh, root, dir), { status: 'FAILED', exitCode: 5 });
+      assert.equal(await read(dir, 'log'), 'finished alone\n');
+    });
+
+    for (const jobShell of ['sh', 'bash']) {
+      it(`passes env values with spaces, quotes, newlines and $ intact (job shell ${jobShell})`, async () => {
+        const values: Record<string, string> = {
+          V_SPACES: ' a  b ',
+          V_QUOTES: `it's "double" and 'single'`,
+          V_NEWLINES: 'one\ntwo\n\nfour\n',
+          V_DOLLAR: '$HOME ${PATH} $(id) `id` \\$',
+          V_EMPTY: '',
+        };
+        const secrets = { S_TOKEN: 'p@ss w0rd\'"$' };
+        const root = await makeNode();
+        const names = [...Object.keys(values), ...Object.keys(secrets)];
+        const dir = await writeJob(
+          root,
+          jobSpec(root, { envs: values, secrets, run: names.map((n) => `printf '%s' "$${n}" > out-${n}`).join('\n') }),
+        );
+        await start(sh, root, dir, { SKY_JOB_SHELL: jobShell });
+        assert.deepEqual(await waitFinal(sh, root, dir), { status: 'SUCCEEDED', exitCode: 0 });
+        for (const [name, value] of Object.entries({ ...values, ...secrets })) {
+          assert.equal(await read(root, `out-${name}`), value, name);
+        }
+      });
+    }
+
+    it('marks a job FAILED when its runner was killed without recording an ending (the node stopped)', async () => {
+      const root = await makeNode();
+      const dir = await writeJob(root, jobSpec(root, { run: 'sleep 300' }));
+      const runner = await start(sh, root, dir);
+      await waitUntil('RUNNING', async () => (await status(sh, root, dir)).status === 'RUNNING');
+      process.kill(-runner, 'SIGKILL');
+      await waitUntil('the runner to die', async () => !(await processAlive(runner)));
+      assert.deepEqual(await status(sh, root, dir), { status: 'FAILED', exitCode: null });
+      assert.match(await read(dir, 'log'), /ended without recording an exit code/);
+    });
+
+    it('starts once: a repeated start prints the same pid and runs nothing twice', async () => {
+      const root = await makeNode();
+      const dir = await writeJob(root, jobSpec(root, { run: 'echo ran >> count' }));
+      const first = await start(sh, root, dir);
+      const second = await start(sh, root, dir);
+      assert.equal(second, first);
+      await waitFinal(sh, root, dir);
+      assert.equal(await read(root, 'count'), 'ran\n');
+    });
+
+    it('answers MISSING for a job directory that does not exist, one line per directory', async () => {
+      const root = await makeNode();
+      const dir = await writeJob(root, jobSpec(root, { run: 'exit 4' }));
+      await start(sh, root, dir);
+      await waitFinal(sh, root, dir);
+      const out = await exec(statusCommand([dir, join(root, '.sky/jobs/nope')], opts(sh)), root);
+      assert.deepEqual(parseStatusOutput(out.stdout, 2), [
+        { status: 'FAILED', exitCode: 4 },
+        { status: 'MISSING', exitCode: null },
+      ]);
+    });
+
+    it('gc removes finished jobs older than the given days and keeps the rest', async () => {
+      const root = await makeNode();
+      const old = await writeJob(root, jobSpec(root, { run: 'exit 0' }));
+      const recent = await writeJob(root, jobSpec(root, { run: 'exit 0' }));
+      const running = await writeJob(root, jobSpec(root, { run: 'sleep 300' }));
+      for (const d of [old, recent, running]) await start(sh, root, d);
+      await waitFinal(sh, root, old);
+      await waitFinal(sh, root, recent);
+      const longAgo = new Date(Date.now() - 40 * 86_400_000);
+      await utimes(join(old, 'status'), longAgo, longAgo);
+      await utimes(join(running, 'status'), longAgo, longAgo);
+      const out = await exec(gcCommand(root, 30, opts(sh)), root);
+      assert.equal(out.stdout.trim(), 'removed 1', out.stderr);
+      assert.equal(existsSync(old), false);
+      assert.equal(existsSync(recent), true);
+      assert.equal(existsSync(running), true, 'a running job is never collected');
+      await exec(cancelCommand(running, opts(sh)), root);
+    });
+
+    it('refuses a start without a job directory, naming it', async () => {
+      const root = await makeNode();
+      const out = await exec(startCommand(join(root, '.sky/jobs/absent'), opts(sh)), root);
+      assert.equal(out.code, 2);
+      assert.match(out.stderr, /no job directory .*absent/);
+    });
+  });
+}
