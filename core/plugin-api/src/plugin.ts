@@ -40,12 +40,13 @@ export interface PluginContext<C> {
 
 /**
  * A running driver, as a driver plugin's init returns it: the operations of the driver contract
- * (see driver.ts) plus an optional close.
+ * (see driver.ts) plus an optional close. A plain object type (not an interface), so a driver
+ * is also a `Record<string, unknown>` to code that inspects it generically.
  */
-export interface Driver extends DriverOperations {
+export type Driver = Pick<DriverOperations, keyof DriverOperations> & {
   /** Release connections and timers. Called once, when the daemon shuts down or drops the driver. */
   close?(): Promise<void>;
-}
+};
 
 interface PluginBase<C> {
   readonly [PLUGIN_BRAND]: true;
