@@ -6,4 +6,5 @@ export * from './health.js';
 export * from './routes.js';
 export * from './openapi.js';
 export * from './issues.js';
+export * from './task/index.js';
 export * from './clusters.js';

@@ -19,6 +19,8 @@ export const ERROR_CATALOGUE = {
   DAEMON_RESTARTED: { status: 500, summary: 'The daemon restarted while the request was running.' },
   OPERATION_FAILED: { status: 500, summary: 'The operation ran and failed.' },
   CONFIG_INVALID: { status: 400, summary: 'A configuration file or key is invalid.' },
+  TASK_INVALID: { status: 400, summary: 'A task (YAML, command or override) is invalid.' },
+  TASK_UNSUPPORTED: { status: 400, summary: 'valid in SkyPilot but not supported yet' },
   STATE_LOCKED: { status: 503, summary: 'The state store is held by another daemon.' },
   STATE_UNAVAILABLE: { status: 503, summary: 'The state store cannot be opened or written.' },
   STATE_TOO_NEW: { status: 503, summary: 'The state store was written by a newer version.' },

@@ -1,0 +1,74 @@
+// A Task back in SkyPilot's YAML shape: what the CLI sends to the daemon, what --dryrun shows.
+// Parsing the result again gives the same Task.
+import { formatAccelerator } from './accelerators.js';
+import { formatInfra } from './infra.js';
+import { formatPort } from './ports.js';
+import { formatQuantity } from './quantity.js';
+import type { ResourceFields, Task } from './types.js';
+
+export interface ResourceFieldsConfig {
+  infra?: string;
+  cpus?: string;
+  memory?: string;
+  accelerators?: string | string[];
+  instance_type?: string;
+  use_spot?: boolean;
+  disk_size?: number;
+  image_id?: string | Record<string, string>;
+  ports?: Array<number | string>;
+  labels?: Record<string, string>;
+}
+
+export interface ResourcesConfig extends ResourceFieldsConfig {
+  any_of?: ResourceFieldsConfig[];
+  ordered?: ResourceFieldsConfig[];
+}
+
+export interface TaskConfig {
+  name?: string;
+  workdir?: string;
+  num_nodes?: number;
+  resources?: ResourcesConfig;
+  envs?: Record<string, string | null>;
+  secrets?: Record<string, string | null>;
+  file_mounts?: Record<string, string>;
+  setup?: string;
+  run?: string;
+}
+
+function fieldsConfig(r: ResourceFields): ResourceFieldsConfig {
+  const out: ResourceFieldsConfig = {};
+  const infra = r.infra === undefined ? undefined : formatInfra(r.infra);
+  if (infra !== undefined) out.infra = infra;
+  if (r.cpus !== undefined) out.cpus = formatQuantity(r.cpus);
+  if (r.memory !== undefined) out.memory = formatQuantity(r.memory);
+  if (r.accelerators !== undefined) {
+    const list = r.accelerators.map(formatAccelerator);
+    out.accelerators = list.length === 1 ? list[0]! : list;
+  }
+  if (r.instance_type !== undefined) out.instance_type = r.instance_type;
+  if (r.use_spot !== undefined) out.use_spot = r.use_spot;
+  if (r.disk_size !== undefined) out.disk_size = r.disk_size;
+  if (r.image_id !== undefined) out.image_id = typeof r.image_id === 'string' ? r.image_id : { ...r.image_id };
+  if (r.ports !== undefined) out.ports = r.ports.map(formatPort);
+  if (r.labels !== undefined) out.labels = { ...r.labels };
+  return out;
+}
+
+/** The task in SkyPilot's YAML shape; empty sections are left out. */
+export function taskToConfig(task: Task): TaskConfig {
+  const out: TaskConfig = {};
+  if (task.name !== undefined) out.name = task.name;
+  if (task.workdir !== undefined) out.workdir = task.workdir;
+  if (task.num_nodes !== 1) out.num_nodes = task.num_nodes;
+  const resources: ResourcesConfig = fieldsConfig(task.resources);
+  if (task.resources.any_of !== undefined) resources.any_of = task.resources.any_of.map(fieldsConfig);
+  if (task.resources.ordered !== undefined) resources.ordered = task.resources.ordered.map(fieldsConfig);
+  if (Object.keys(resources).length > 0) out.resources = resources;
+  if (Object.keys(task.envs).length > 0) out.envs = { ...task.envs };
+  if (Object.keys(task.secrets).length > 0) out.secrets = { ...task.secrets };
+  if (Object.keys(task.file_mounts).length > 0) out.file_mounts = { ...task.file_mounts };
+  if (task.setup !== undefined) out.setup = task.setup;
+  if (task.run !== undefined) out.run = task.run;
+  return out;
+}

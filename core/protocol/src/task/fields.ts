@@ -1,0 +1,218 @@
+// Plain checks for the task's scalar and map fields (no zod): each reports precise problems
+// through a Report and returns the normalized value, or undefined when something was wrong.
+import { describeValue, isPlainObject, type Report } from './problems.js';
+import { envNameProblem, taskNameProblem } from './names.js';
+
+/** A field read from a value: `(value, report) => normalized | undefined`. */
+export type FieldCheck<T> = (value: unknown, report: Report) => T | undefined;
+
+/** A non-empty string (`what` says what it should be). */
+export function text(what: string, extra?: (value: string) => string | undefined): FieldCheck<string> {
+  return (value, report) => {
+    if (typeof value !== 'string') {
+      report(`expected ${what}, got ${describeValue(value)}`);
+      return undefined;
+    }
+    if (value.trim().length === 0) {
+      report(`is empty; expected ${what}`);
+      return undefined;
+    }
+    const problem = extra?.(value);
+    if (problem !== undefined) {
+      report(problem);
+      return undefined;
+    }
+    return value;
+  };
+}
+
+export const checkName: FieldCheck<string> = text('a task name like my-task', taskNameProblem);
+
+/** setup / run: shell commands, usually a multi-line `|` block. */
+export function script(field: 'setup' | 'run'): FieldCheck<string> {
+  return (value, report) => {
+    if (value === null) {
+      report(`has no value; write the shell commands after ${field}: (use | for several lines), or remove ${field}`);
+      return undefined;
+    }
+    if (typeof value !== 'string') {
+      report(`expected shell commands as a string, got ${describeValue(value)}`);
+      return undefined;
+    }
+    if (value.trim().length === 0) {
+      report(`is empty; write the shell commands to ${field === 'run' ? 'run' : 'set up the nodes'}, or remove ${field}`);
+      return undefined;
+    }
+    return value;
+  };
+}
+
+export const checkNumNodes: FieldCheck<number> = (value, report) => {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) return value;
+  if (typeof value === 'string' && /^\s*\d+\s*$/.test(value)) {
+    report(`must be a number, not a string: write num_nodes: ${value.trim()} without quotes`);
+  } else {
+    report(`must be a whole number of at least 1, got ${describeValue(value)}`);
+  }
+  return undefined;
+};
+
+/** envs / secrets: NAME → string | number | boolean | null. Numbers and booleans become strings; null stays (value required later). */
+export function envMap(kind: 'envs' | 'secrets'): FieldCheck<Record<string, string | null>> {
+  return (value, report) => {
+    if (value === null) return {};
+    if (!isPlainObject(value)) {
+      report(`expected a mapping of NAME: value, got ${describeValue(value)}`);
+      return undefined;
+    }
+    const out: Array<[string, string | null]> = [];
+    let ok = true;
+    for (const [key, v] of Object.entries(value)) {
+      const badName = envNameProblem(key);
+      if (badName !== undefined) {
+        report(badName, [key], { at: 'key' });
+        ok = false;
+      } else if (v === null || typeof v === 'string') {
+        out.push([key, v]);
+      } else if (typeof v === 'number' || typeof v === 'boolean') {
+        out.push([key, String(v)]);
+      } else {
+        const note = kind === 'secrets' ? 'a secret value' : 'a value';
+        report(`expected ${note} (a string, number, true/false or empty), got ${describeValue(v)}`, [key]);
+        ok = false;
+      }
+    }
+    return ok ? Object.fromEntries(out) : undefined;
+  };
+}
+
+/** resources.labels: key → string (numbers are written as strings). */
+export const checkLabels: FieldCheck<Record<string, string>> = (value, report) => {
+  if (value === null) return {};
+  if (!isPlainObject(value)) {
+    report(`expected a mapping of label: value, got ${describeValue(value)}`);
+    return undefined;
+  }
+  const out: Array<[string, string]> = [];
+  let ok = true;
+  for (const [key, v] of Object.entries(value)) {
+    if (key.trim().length === 0) {
+      report('a label name must not be empty', [key], { at: 'key' });
+      ok = false;
+    } else if (typeof v === 'string') {
+      out.push([key, v]);
+    } else if (typeof v === 'number') {
+      out.push([key, String(v)]);
+    } else {
+      report(`expected a label value (a string), got ${describeValue(v)}`, [key]);
+      ok = false;
+    }
+  }
+  return ok ? Object.fromEntries(out) : undefined;
+};
+
+/** resources.image_id: one id, or region → id. */
+export const checkImageId: FieldCheck<string | Record<string, string>> = (value, report) => {
+  if (typeof value === 'string') return text('an image id')(value, report);
+  if (!isPlainObject(value) || Object.keys(value).length === 0) {
+    report(`expected an image id, or a mapping of region: image id, got ${describeValue(value)}`);
+    return undefined;
+  }
+  const out: Array<[string, string]> = [];
+  let ok = true;
+  for (const [region, id] of Object.entries(value)) {
+    const checked = text('an image id')(id, (message) => report(message, [region]));
+    if (checked === undefined) ok = false;
+    else out.push([region, checked]);
+  }
+  return ok ? Object.fromEntries(out) : undefined;
+};
+
+const URI = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+const MOUNT_KEYS = ['source', 'mode'];
+const STORAGE_KEYS = ['name', 'store', 'persistent', 'config'] as const;
+
+function remotePathProblem(path: string): string | undefined {
+  if (path === '~' || path.startsWith('/') || path.startsWith('~/')) return undefined;
+  return `remote path ${JSON.stringify(path)} must be absolute or start with ~/`;
+}
+
+function localSource(value: unknown, report: Report, path: Array<string | number>): string | undefined {
+  if (typeof value !== 'string' || value.trim().length === 0) {
+    report(`expected a local path to copy, got ${describeValue(value)}`, path);
+    return undefined;
+  }
+  if (URI.test(value)) {
+    report('bucket source', path, { unsupported: 'file_mounts.*', at: 'value' });
+    return undefined;
+  }
+  return value;
+}
+
+/** file_mounts: remote path → local path, or → { source: local path, mode: COPY }. */
+export const checkFileMounts: FieldCheck<Record<string, string>> = (value, report) => {
+  if (value === null) return {};
+  if (!isPlainObject(value)) {
+    report(`expected a mapping of remote path: local path, got ${describeValue(value)}`);
+    return undefined;
+  }
+  const out: Array<[string, string]> = [];
+  let ok = true;
+  for (const [dst, src] of Object.entries(value)) {
+    const badPath = remotePathProblem(dst);
+    if (badPath !== undefined) {
+      report(badPath, [dst], { at: 'key' });
+      ok = false;
+      continue;
+    }
+    if (typeof src === 'string') {
+      const source = localSource(src, report, [dst]);
+      if (source === undefined) ok = false;
+      else out.push([dst, source]);
+      continue;
+    }
+    if (!isPlainObject(src)) {
+      report(`expected a local path, or a mapping with source, got ${describeValue(src)}`, [dst]);
+      ok = false;
+      continue;
+    }
+    let mountOk = true;
+    let storage = false;
+    let unknown = false;
+    for (const key of Object.keys(src)) {
+      const storageKey = STORAGE_KEYS.find((k) => k === key);
+      if (storageKey !== undefined) {
+        report(key, [dst, key], { unsupported: `file_mounts.*.${storageKey}`, at: 'key' });
+        storage = true;
+        mountOk = false;
+      } else if (!MOUNT_KEYS.includes(key)) {
+        report('unknown field', [dst, key], { unknownAmong: [...MOUNT_KEYS, ...STORAGE_KEYS], at: 'key' });
+        unknown = true;
+        mountOk = false;
+      }
+    }
+    const mode = src.mode;
+    if (mode !== undefined) {
+      const upper = typeof mode === 'string' ? mode.toUpperCase() : undefined;
+      if (upper === 'MOUNT' || upper === 'MOUNT_CACHED') {
+        report('mode', [dst, 'mode'], { unsupported: 'file_mounts.*.mode', at: 'value' });
+        mountOk = false;
+      } else if (upper !== 'COPY') {
+        report(`expected COPY, MOUNT or MOUNT_CACHED, got ${describeValue(mode)}`, [dst, 'mode']);
+        mountOk = false;
+      }
+    }
+    if (!Object.hasOwn(src, 'source')) {
+      if (!storage && !unknown) {
+        report('missing source: the local path to copy to the nodes', [dst]);
+        mountOk = false;
+      }
+    } else {
+      const source = localSource(src.source, report, [dst, 'source']);
+      if (source === undefined) mountOk = false;
+      else if (mountOk) out.push([dst, source]);
+    }
+    if (!mountOk) ok = false;
+  }
+  return ok ? Object.fromEntries(out) : undefined;
+};

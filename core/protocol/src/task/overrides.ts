@@ -1,0 +1,201 @@
+// Command-line overrides of a task (sky launch / sky exec flags), checked with the same rules as
+// the YAML and reported by flag: `--cpus: expected a CPU count like 4, …`.
+import { SkyError } from '../wire/errors.js';
+import { parseDocument } from 'yaml';
+import { parseAccelerators } from './accelerators.js';
+import { checkName, checkNumNodes, text } from './fields.js';
+import { parseInfra } from './infra.js';
+import { envNameProblem } from './names.js';
+import { formatTaskPath, TASK_DOCS, type Report, type TaskIssue } from './problems.js';
+import { parseCpus, parseMemory } from './quantity.js';
+import type { ResourceFields, Task } from './types.js';
+
+export interface TaskOverrides {
+  /** -n / --name */
+  name?: string;
+  /** --env-file, already read and parsed by the caller. Applied before --env. */
+  envFile?: Readonly<Record<string, string>>;
+  /** --env NAME=VALUE (see parseEnvFlags). Wins over --env-file and the task's envs. */
+  env?: Readonly<Record<string, string>>;
+  /** --secret NAME[=VALUE], values resolved by the caller (see parseEnvFlags). */
+  secrets?: Readonly<Record<string, string>>;
+  cpus?: string | number;
+  memory?: string | number;
+  /** --gpus: `H100:8`, `H100`, or a YAML list/set like `[V100, A100:2]`. */
+  gpus?: string;
+  numNodes?: string | number;
+  infra?: string;
+  workdir?: string;
+}
+
+const SOURCE = '<command line>';
+
+class FlagProblems {
+  readonly issues: TaskIssue[] = [];
+
+  reporter(flag: string): Report {
+    return (message, path = []) => {
+      const where = path.length > 0 ? `${flag} ${formatTaskPath(path)}` : flag;
+      this.issues.push({ path: where, message });
+    };
+  }
+
+  throwIfAny(): void {
+    if (this.issues.length === 0) return;
+    throw new SkyError('TASK_INVALID', this.issues.map((i) => `${i.path}: ${i.message}`).join('\n'), {
+      hint: `Fix the flags named above; they take the same values as the task YAML (${TASK_DOCS}).`,
+      details: { source: SOURCE, issues: this.issues },
+    });
+  }
+}
+
+function checkEnvMap(flag: string, map: Readonly<Record<string, string>> | undefined, problems: FlagProblems): Record<string, string> {
+  const out: Array<[string, string]> = [];
+  for (const [key, value] of Object.entries(map ?? {})) {
+    const bad = envNameProblem(key);
+    if (bad !== undefined) problems.reporter(flag)(bad);
+    else if (typeof value !== 'string') problems.reporter(`${flag} ${key}`)('expected a string value');
+    else out.push([key, value]);
+  }
+  return Object.fromEntries(out);
+}
+
+/** --gpus takes what `accelerators:` takes; a value starting with [ or { is read as YAML. */
+function parseGpusFlag(value: string, report: Report) {
+  const trimmed = value.trim();
+  if (!trimmed.startsWith('[') && !trimmed.startsWith('{')) return parseAccelerators(value, report);
+  const doc = parseDocument(trimmed, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    report(`cannot read ${JSON.stringify(value)}: ${doc.errors[0]!.message.split('\n')[0]}`);
+    return undefined;
+  }
+  return parseAccelerators(doc.toJS() as unknown, report);
+}
+
+function parseNumNodesFlag(value: string | number, report: Report): number | undefined {
+  const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  return checkNumNodes(n, report);
+}
+
+/** Set one resource field on the task: on the defaults, and taken out of every candidate so the flag wins. */
+function setResource<K extends keyof ResourceFields>(task: Task, key: K, value: ResourceFields[K] | undefined): void {
+  if (value === undefined) delete task.resources[key];
+  else task.resources[key] = value;
+  for (const list of ['any_of', 'ordered'] as const) {
+    const candidates = task.resources[list];
+    if (candidates === undefined) continue;
+    const seen = new Set<string>();
+    const kept: ResourceFields[] = [];
+    for (const candidate of candidates) {
+      delete candidate[key];
+      const id = JSON.stringify(candidate);
+      if (!seen.has(id)) kept.push(candidate);
+      seen.add(id);
+    }
+    if (kept.length === 1 && Object.keys(kept[0]!).length === 0) delete task.resources[list];
+    else task.resources[list] = kept;
+  }
+}
+
+/**
+ * Apply the launch flags to a parsed task and return the result (the input is not changed).
+ * Precedence: task YAML < --env-file < --env; YAML secrets < --secret; every other flag replaces
+ * the YAML value (and the same field in any_of / ordered candidates). Finally every env and
+ * secret must have a value (see assertResolved).
+ */
+export function applyOverrides(task: Task, overrides: TaskOverrides): Task {
+  const out = structuredClone(task);
+  const problems = new FlagProblems();
+  if (overrides.name !== undefined) {
+    const name = checkName(overrides.name, problems.reporter('-n'));
+    if (name !== undefined) out.name = name;
+  }
+  if (overrides.workdir !== undefined) {
+    const workdir = text('a local directory path')(overrides.workdir, problems.reporter('--workdir'));
+    if (workdir !== undefined) out.workdir = workdir;
+  }
+  if (overrides.numNodes !== undefined) {
+    const n = parseNumNodesFlag(overrides.numNodes, problems.reporter('--num-nodes'));
+    if (n !== undefined) out.num_nodes = n;
+  }
+  if (overrides.cpus !== undefined) {
+    const cpus = parseCpus(overrides.cpus, problems.reporter('--cpus'));
+    if (cpus !== undefined) setResource(out, 'cpus', cpus);
+  }
+  if (overrides.memory !== undefined) {
+    const memory = parseMemory(overrides.memory, problems.reporter('--memory'));
+    if (memory !== undefined) setResource(out, 'memory', memory);
+  }
+  if (overrides.gpus !== undefined) {
+    const gpus = parseGpusFlag(overrides.gpus, problems.reporter('--gpus'));
+    if (gpus !== undefined) setResource(out, 'accelerators', gpus);
+  }
+  if (overrides.infra !== undefined) {
+    const infra = parseInfra(overrides.infra, problems.reporter('--infra'));
+    // `--infra '*'` means anywhere: it clears the task's infra.
+    if (infra !== undefined) setResource(out, 'infra', Object.keys(infra).length > 0 ? infra : undefined);
+  }
+  const envFile = checkEnvMap('--env-file', overrides.envFile, problems);
+  const env = checkEnvMap('--env', overrides.env, problems);
+  const secrets = checkEnvMap('--secret', overrides.secrets, problems);
+  out.envs = Object.fromEntries([...Object.entries(out.envs), ...Object.entries(envFile), ...Object.entries(env)]);
+  out.secrets = Object.fromEntries([...Object.entries(out.secrets), ...Object.entries(secrets)]);
+  for (const key of Object.keys(out.envs)) {
+    if (!Object.hasOwn(out.secrets, key)) continue;
+    if (Object.hasOwn(env, key) || Object.hasOwn(envFile, key)) {
+      problems.reporter(Object.hasOwn(env, key) ? `--env ${key}` : `--env-file ${key}`)(`${key} is a secret of this task; pass it with --secret ${key}`);
+    } else if (Object.hasOwn(secrets, key)) {
+      problems.reporter(`--secret ${key}`)(`${key} is an env of this task; pass it with --env ${key}=VALUE`);
+    }
+  }
+  problems.throwIfAny();
+  return assertResolved(out, SOURCE);
+}
+
+/**
+ * Every env and secret needs a value before the task runs. A `null` in the YAML means "required":
+ * it must come from --env / --secret. Returns the task, or throws TASK_INVALID naming each one.
+ */
+export function assertResolved(task: Task, source: string): Task {
+  const issues: TaskIssue[] = [];
+  for (const [key, value] of Object.entries(task.envs)) {
+    if (value === null) issues.push({ path: formatTaskPath(['envs', key]), message: `has no value; pass --env ${key}=VALUE or set it under envs` });
+  }
+  for (const [key, value] of Object.entries(task.secrets)) {
+    if (value === null) {
+      issues.push({ path: formatTaskPath(['secrets', key]), message: `has no value; pass --secret ${key} (taken from your environment) or --secret ${key}=VALUE` });
+    }
+  }
+  if (issues.length === 0) return task;
+  throw new SkyError('TASK_INVALID', issues.map((i) => `${source}: ${i.path}: ${i.message}`).join('\n'), {
+    hint: 'Give every env and secret left empty in the task a value on the command line.',
+    details: { source, issues },
+  });
+}
+
+/**
+ * Read repeated `--env NAME=VALUE` / `--secret NAME[=VALUE]` flags. A bare NAME takes its value
+ * from `environ` (the caller's environment), as SkyPilot does. Throws TASK_INVALID naming the flag.
+ */
+export function parseEnvFlags(flag: '--env' | '--secret', items: readonly string[], environ: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const problems = new FlagProblems();
+  const out: Array<[string, string]> = [];
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? item : item.slice(0, eq);
+    const bad = envNameProblem(key);
+    if (bad !== undefined) {
+      problems.reporter(`${flag} ${item}`)(bad);
+      continue;
+    }
+    if (eq >= 0) {
+      out.push([key, item.slice(eq + 1)]);
+      continue;
+    }
+    const fromEnv = Object.hasOwn(environ, key) ? environ[key] : undefined;
+    if (fromEnv === undefined) problems.reporter(`${flag} ${key}`)(`no value given and ${key} is not set in your environment; use ${flag} ${key}=VALUE`);
+    else out.push([key, fromEnv]);
+  }
+  problems.throwIfAny();
+  return Object.fromEntries(out);
+}

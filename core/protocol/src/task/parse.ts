@@ -1,0 +1,130 @@
+// Entry points that turn user input into a Task: a YAML file, a JSON body, or a bare command.
+import { isMap, isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { SkyError } from '../wire/errors.js';
+import { formatTaskPath, isPlainObject, lineFor, problemsError, taskError, type TaskIssue, type TaskProblem } from './problems.js';
+import { validateTask } from './schema.js';
+import type { Task } from './types.js';
+import { unsupportedMessage } from './unsupported.js';
+import { yamlPosition } from './yaml-position.js';
+
+/** How many YAML syntax errors are listed before the rest are summarized. */
+const MAX_SYNTAX_ERRORS = 10;
+
+interface Located {
+  issue: TaskIssue;
+  line: string;
+  unsupported: boolean;
+}
+
+function located(source: string, line: number, column: number, path: string, problem: TaskProblem): Located {
+  return {
+    issue: { path, line, column, message: problem.message },
+    line: lineFor(`${source}:${line}:${column}`, path, problem),
+    unsupported: problem.unsupported === true,
+  };
+}
+
+function fail(source: string, found: Located[]): never {
+  found.sort((a, b) => a.issue.line! - b.issue.line! || a.issue.column! - b.issue.column!);
+  throw taskError(
+    found.map((f) => f.line),
+    found.map((f) => f.issue),
+    found.every((f) => f.unsupported),
+    source,
+  );
+}
+
+/** Env and secret values written as numbers or booleans keep the text the user wrote (`1.0` stays "1.0"). */
+function keepScalarText(doc: Document, value: Record<string, unknown>): void {
+  for (const key of ['envs', 'secrets']) {
+    const map = doc.get(key, true);
+    const target = value[key];
+    if (!isMap(map) || !isPlainObject(target)) continue;
+    for (const pair of map.items) {
+      if (!isScalar(pair.key) || !isScalar(pair.value)) continue;
+      const name = String(pair.key.value);
+      const v = pair.value.value;
+      if ((typeof v === 'number' || typeof v === 'boolean') && Object.hasOwn(target, name) && target[name] === v) {
+        const text = pair.value.source;
+        if (typeof text === 'string' && text.length > 0) target[name] = text;
+      }
+    }
+  }
+}
+
+/**
+ * Parse a SkyPilot task YAML. Any problem — YAML syntax, wrong types, unknown or unsupported
+ * fields — throws one SkyError (TASK_INVALID, or TASK_UNSUPPORTED when only unsupported fields
+ * are at fault) whose message has a line `<source>:<line>:<col>: <field>: <what is wrong>` per
+ * problem and whose `details.issues` lists them as { path, line, column, message }.
+ */
+export function parseTaskYaml(text: string, source: string): Task {
+  const lines = new LineCounter();
+  const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, merge: true, uniqueKeys: true });
+  const docs = Array.isArray(parsed) ? parsed : [];
+  const syntax: Located[] = [];
+  const seen = new Set<number>();
+  for (const doc of docs) {
+    for (const error of doc.errors) {
+      // One message per place: the parser often reports a second symptom of the same mistake.
+      if (seen.has(error.pos[0])) continue;
+      seen.add(error.pos[0]);
+      const pos = lines.linePos(error.pos[0]);
+      const message = `YAML syntax error: ${error.message.split('\n')[0]!.trim()}`;
+      syntax.push(located(source, Math.max(1, pos.line), Math.max(1, pos.col), '', { path: [], message }));
+    }
+  }
+  if (syntax.length > 0) {
+    const shown = syntax.slice(0, MAX_SYNTAX_ERRORS);
+    if (syntax.length > shown.length) shown[shown.length - 1]!.line += ` (and ${syntax.length - shown.length} more)`;
+    fail(source, shown);
+  }
+  const doc = docs[0];
+  if (doc === undefined || doc.contents === null) {
+    fail(source, [located(source, 1, 1, '', { path: [], message: 'the task file is empty; write at least a run command (see the SkyPilot task format)' })]);
+  }
+  if (docs.length > 1) {
+    const second = yamlPosition(docs[1]!, lines, []);
+    const message = unsupportedMessage('pipelines', 'pipelines');
+    fail(source, [located(source, second.line, second.column, '', { path: [], message, unsupported: true })]);
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    const message = `YAML error: ${err instanceof Error ? err.message : String(err)}`;
+    fail(source, [located(source, 1, 1, '', { path: [], message })]);
+  }
+  if (isPlainObject(value)) keepScalarText(doc, value);
+  const result = validateTask(value);
+  if (result.ok) return result.task;
+  fail(
+    source,
+    result.problems.map((problem) => {
+      const pos = yamlPosition(doc, lines, problem.path, problem.at ?? 'value');
+      return located(source, pos.line, pos.column, formatTaskPath(problem.path), problem);
+    }),
+  );
+}
+
+/**
+ * Validate a task that arrived as JSON (SkyPilot's YAML shape). Problems are named by path:
+ * `<source>: resources.cpus: …`.
+ */
+export function parseTask(value: unknown, source = 'task'): Task {
+  const result = validateTask(value);
+  if (result.ok) return result.task;
+  throw problemsError(result.problems, source);
+}
+
+/** `sky launch 'echo hi'` and `sky launch -- echo hi`: a one-node task that runs the command. */
+export function taskFromCommand(command: string | readonly string[]): Task {
+  const run = typeof command === 'string' ? command : command.join(' ');
+  if (run.trim().length === 0) {
+    throw new SkyError('TASK_INVALID', '<command line>: the command is empty; give a task YAML file or a command to run', {
+      hint: "Example: sky launch 'echo hi', or sky launch task.yaml.",
+      details: { source: '<command line>', issues: [{ path: 'run', message: 'the command is empty' }] },
+    });
+  }
+  return { num_nodes: 1, resources: {}, envs: {}, secrets: {}, file_mounts: {}, run };
+}

@@ -1,0 +1,285 @@
+// The zod schema of SkyPilot's task format. Every level is strict: an unknown field is an error
+// with a suggestion, an unsupported one is TASK_UNSUPPORTED (see unsupported.ts), and the scalar
+// formats (cpus, memory, accelerators, ports, infra, …) are read by the checks in their own files.
+import { z } from 'zod';
+import { parseAccelerators } from './accelerators.js';
+import { checkFileMounts, checkImageId, checkLabels, checkName, checkNumNodes, envMap, script, text, type FieldCheck } from './fields.js';
+import { legacyInfraText, parseInfra } from './infra.js';
+import { parsePorts } from './ports.js';
+import { describeValue, formatTaskPath, isPlainObject, type FieldPath, type ReportOptions, type TaskProblem } from './problems.js';
+import { parseCpus, parseDiskSize, parseMemory } from './quantity.js';
+import { unknownFieldMessage } from './suggest.js';
+import type { Resources, ResourceFields, Task } from './types.js';
+import { unsupportedMessage, type UnsupportedFieldName } from './unsupported.js';
+
+/** A field read by a plain check; its problems become zod issues at their sub-paths. */
+function checked<T>(check: FieldCheck<T>) {
+  return z
+    .unknown()
+    .transform((value, ctx): T => {
+      let failed = false;
+      const result = check(value, (message, path = [], options: ReportOptions = {}) => {
+        failed = true;
+        ctx.addIssue({ code: 'custom', message, path: [...path], input: value, params: { ...options } });
+      });
+      if (failed || result === undefined) {
+        if (!failed) ctx.addIssue({ code: 'custom', message: `invalid value ${describeValue(value)}`, input: value });
+        return z.NEVER;
+      }
+      return result;
+    })
+    .optional();
+}
+
+/** A SkyPilot field sky does not implement yet: present at all → TASK_UNSUPPORTED. */
+function unsupported(field: UnsupportedFieldName) {
+  return z
+    .unknown()
+    .superRefine((value, ctx) => {
+      ctx.addIssue({ code: 'custom', message: field, input: value, params: { unsupported: field, at: 'key' } });
+    })
+    .optional();
+}
+
+function forbidden(message: string) {
+  return z
+    .unknown()
+    .superRefine((value, ctx) => {
+      ctx.addIssue({ code: 'custom', message, input: value, params: { at: 'key' } });
+    })
+    .optional();
+}
+
+/** A strict mapping: unknown keys are reported one by one, with a suggestion from `known`. */
+function fields<S extends z.core.$ZodLooseShape>(shape: S, what: string, known: readonly string[]) {
+  return z
+    .object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${what}, got ${describeValue(issue.input)}` : undefined) })
+    .catchall(
+      z.unknown().superRefine((value, ctx) => {
+        ctx.addIssue({ code: 'custom', message: 'unknown field', input: value, params: { unknownAmong: known, at: 'key' } });
+      }),
+    );
+}
+
+const checkBool: FieldCheck<boolean> = (value, report) => {
+  if (typeof value === 'boolean') return value;
+  report(`expected true or false, got ${describeValue(value)}`);
+  return undefined;
+};
+
+const legacyCloud = text('a cloud name like aws', (v) => (v === '*' || /^[a-z][a-z0-9_-]*$/i.test(v) ? undefined : `${JSON.stringify(v)} is not a cloud name`));
+const legacyPlace = text('a region or zone name', (v) => (/[\s\u0000-\u001f\u007f]/.test(v) ? `${JSON.stringify(v)} must not contain spaces` : undefined));
+
+const RESOURCE_FIELDS = {
+  infra: checked(parseInfra),
+  cpus: checked(parseCpus),
+  memory: checked(parseMemory),
+  accelerators: checked(parseAccelerators),
+  instance_type: checked(text('an instance type like p3.8xlarge')),
+  use_spot: checked(checkBool),
+  disk_size: checked(parseDiskSize),
+  image_id: checked(checkImageId),
+  ports: checked(parsePorts),
+  labels: checked(checkLabels),
+  // Accepted as in SkyPilot: `gpus` is another name for accelerators; cloud/region/zone are the older infra.
+  gpus: checked(parseAccelerators),
+  cloud: checked(legacyCloud),
+  region: checked(legacyPlace),
+  zone: checked(legacyPlace),
+};
+
+const RESOURCE_UNSUPPORTED = {
+  job_recovery: unsupported('resources.job_recovery'),
+  autostop: unsupported('resources.autostop'),
+  accelerator_args: unsupported('resources.accelerator_args'),
+  disk_tier: unsupported('resources.disk_tier'),
+  network_tier: unsupported('resources.network_tier'),
+  max_hourly_cost: unsupported('resources.max_hourly_cost'),
+};
+
+const RESOURCE_KNOWN = Object.keys(RESOURCE_FIELDS);
+
+const CandidateSchema = fields(
+  {
+    ...RESOURCE_FIELDS,
+    ...RESOURCE_UNSUPPORTED,
+    any_of: forbidden('any_of cannot be nested inside a candidate'),
+    ordered: forbidden('ordered cannot be nested inside a candidate'),
+  },
+  'a mapping of resource fields',
+  RESOURCE_KNOWN,
+);
+
+const candidates = z
+  .array(CandidateSchema, { error: (issue) => (issue.code === 'invalid_type' ? `expected a list of resource candidates, got ${describeValue(issue.input)}` : undefined) })
+  .min(1, { error: 'must list at least one candidate' })
+  .optional();
+
+const ResourcesInput = fields(
+  { ...RESOURCE_FIELDS, ...RESOURCE_UNSUPPORTED, any_of: candidates, ordered: candidates },
+  'a mapping of resource fields',
+  [...RESOURCE_KNOWN, 'any_of', 'ordered'],
+)
+  .nullable()
+  .optional();
+
+const TASK_FIELDS = {
+  name: checked(checkName),
+  workdir: checked(text('a local directory path')),
+  num_nodes: checked(checkNumNodes),
+  resources: ResourcesInput,
+  envs: checked(envMap('envs')),
+  secrets: checked(envMap('secrets')),
+  file_mounts: checked(checkFileMounts),
+  setup: checked(script('setup')),
+  run: checked(script('run')),
+};
+
+const TaskInput = fields(
+  {
+    ...TASK_FIELDS,
+    service: unsupported('service'),
+    config: unsupported('config'),
+    experimental: unsupported('experimental'),
+    volumes: unsupported('volumes'),
+  },
+  'a mapping of task fields (name, resources, setup, run, …)',
+  Object.keys(TASK_FIELDS),
+);
+
+type RawFields = z.output<typeof CandidateSchema>;
+type RawTask = z.output<typeof TaskInput>;
+
+interface IssueParams {
+  unsupported?: UnsupportedFieldName;
+  unknownAmong?: readonly string[];
+  at?: 'key' | 'value';
+}
+
+function toProblem(issue: z.core.$ZodIssue): TaskProblem {
+  const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+  const params = (issue.code === 'custom' ? issue.params : undefined) as IssueParams | undefined;
+  if (params?.unknownAmong !== undefined) {
+    return { path, message: unknownFieldMessage(String(path[path.length - 1]), params.unknownAmong), at: 'key' };
+  }
+  if (params?.unsupported !== undefined) {
+    return { path, message: unsupportedMessage(params.unsupported, formatTaskPath(path)), unsupported: true, at: params.at ?? 'key' };
+  }
+  return { path, message: issue.message, at: params?.at ?? 'value' };
+}
+
+function has(obj: Record<string, unknown>, key: string): boolean {
+  return Object.hasOwn(obj, key);
+}
+
+function resourceConflicts(r: Record<string, unknown>, path: FieldPath, out: TaskProblem[]): void {
+  if (has(r, 'infra')) {
+    for (const key of ['cloud', 'region', 'zone']) {
+      if (has(r, key)) out.push({ path: [...path, key], message: `give infra or the older ${key} field, not both (infra: <cloud>/<region>/<zone>)`, at: 'key' });
+    }
+  }
+  if (has(r, 'gpus') && has(r, 'accelerators')) {
+    out.push({ path: [...path, 'gpus'], message: 'gpus is another name for accelerators; give only one', at: 'key' });
+  }
+}
+
+/** Problems that involve two fields; found on the raw input so they are reported with all others. */
+function crossFieldProblems(input: Record<string, unknown>): TaskProblem[] {
+  const out: TaskProblem[] = [];
+  const resources = input.resources;
+  if (isPlainObject(resources)) {
+    resourceConflicts(resources, ['resources'], out);
+    if (has(resources, 'any_of') && has(resources, 'ordered')) {
+      out.push({ path: ['resources', 'ordered'], message: 'use either any_of or ordered, not both', at: 'key' });
+    }
+    for (const key of ['any_of', 'ordered']) {
+      const list = resources[key];
+      if (Array.isArray(list)) list.forEach((c, i) => isPlainObject(c) && resourceConflicts(c, ['resources', key, i], out));
+    }
+  }
+  const { envs, secrets } = input;
+  if (isPlainObject(envs) && isPlainObject(secrets)) {
+    for (const key of Object.keys(secrets)) {
+      if (has(envs, key)) out.push({ path: ['secrets', key], message: `${key} is also set under envs; a name is either an env or a secret`, at: 'key' });
+    }
+  }
+  return out;
+}
+
+function buildFields(raw: RawFields, path: FieldPath, problems: TaskProblem[]): ResourceFields {
+  const out: ResourceFields = {};
+  let infra = raw.infra;
+  if (raw.cloud !== undefined || raw.region !== undefined || raw.zone !== undefined) {
+    const key = raw.cloud !== undefined ? 'cloud' : raw.region !== undefined ? 'region' : 'zone';
+    infra = parseInfra(legacyInfraText(raw.cloud, raw.region, raw.zone), (message) => problems.push({ path: [...path, key], message }));
+  }
+  if (infra !== undefined && Object.keys(infra).length > 0) out.infra = infra;
+  if (raw.cpus !== undefined) out.cpus = raw.cpus;
+  if (raw.memory !== undefined) out.memory = raw.memory;
+  const accelerators = raw.accelerators ?? raw.gpus;
+  if (accelerators !== undefined) out.accelerators = accelerators;
+  if (raw.instance_type !== undefined) out.instance_type = raw.instance_type;
+  if (raw.use_spot !== undefined) out.use_spot = raw.use_spot;
+  if (raw.disk_size !== undefined) out.disk_size = raw.disk_size;
+  if (raw.image_id !== undefined) out.image_id = raw.image_id;
+  if (raw.ports !== undefined) out.ports = raw.ports;
+  if (raw.labels !== undefined && Object.keys(raw.labels).length > 0) out.labels = raw.labels;
+  return out;
+}
+
+function buildTask(raw: RawTask, problems: TaskProblem[]): Task {
+  const resources: Resources = {};
+  if (raw.resources) {
+    Object.assign(resources, buildFields(raw.resources, ['resources'], problems));
+    for (const key of ['any_of', 'ordered'] as const) {
+      const list = raw.resources[key];
+      if (list !== undefined) resources[key] = list.map((c, i) => buildFields(c, ['resources', key, i], problems));
+    }
+  }
+  const task: Task = {
+    num_nodes: raw.num_nodes ?? 1,
+    resources,
+    envs: raw.envs ?? {},
+    secrets: raw.secrets ?? {},
+    file_mounts: raw.file_mounts ?? {},
+  };
+  if (raw.name !== undefined) task.name = raw.name;
+  if (raw.workdir !== undefined) task.workdir = raw.workdir;
+  if (raw.setup !== undefined) task.setup = raw.setup;
+  if (raw.run !== undefined) task.run = raw.run;
+  return task;
+}
+
+export type TaskValidation = { ok: true; task: Task } | { ok: false; problems: TaskProblem[] };
+
+/** Validate a task in SkyPilot's shape (parsed YAML or JSON) and normalize it, or list every problem. */
+export function validateTask(input: unknown): TaskValidation {
+  if (input === null || input === undefined) {
+    return { ok: false, problems: [{ path: [], message: 'the task is empty; write at least a run command (see the SkyPilot task format)' }] };
+  }
+  if (!isPlainObject(input)) {
+    return { ok: false, problems: [{ path: [], message: `expected a mapping of task fields (name, resources, setup, run, …), got ${describeValue(input)}` }] };
+  }
+  const problems = crossFieldProblems(input);
+  const result = TaskInput.safeParse(input);
+  if (!result.success) problems.push(...result.error.issues.map(toProblem));
+  if (!result.success || problems.length > 0) return { ok: false, problems };
+  const task = buildTask(result.data, problems);
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, task };
+}
+
+/**
+ * The task as the daemon receives it (JSON in SkyPilot's YAML shape), normalized to a Task.
+ * Same rules as the YAML parser; problems are zod issues with paths, each message final.
+ */
+export const TaskSchema = z
+  .unknown()
+  .transform((input, ctx): Task => {
+    const result = validateTask(input);
+    if (result.ok) return result.task;
+    for (const p of result.problems) {
+      ctx.addIssue({ code: 'custom', message: p.message, path: [...p.path], input, params: { unsupported: p.unsupported === true } });
+    }
+    return z.NEVER;
+  })
+  .meta({ description: "A task in SkyPilot's task YAML shape (name, workdir, num_nodes, resources, envs, secrets, file_mounts, setup, run)." });

@@ -1,0 +1,75 @@
+// The normalized task: what sky works with after a SkyPilot task YAML (or its JSON twin) has been
+// validated. Field names follow the YAML so the mapping stays obvious; values are structured.
+
+/** A CPU or memory request: `4` is exactly 4, `4+` is at least 4. Memory is in GB (2^30 bytes). */
+export interface Quantity {
+  min: number;
+  orMore: boolean;
+}
+
+/** One accelerator choice: `H100:8` is `{ name: 'H100', count: 8 }`. Counts below 1 are fractions of one device. */
+export interface Accelerator {
+  name: string;
+  count: number;
+}
+
+/** An inclusive port range; a single port has `from === to`. */
+export interface PortRange {
+  from: number;
+  to: number;
+}
+
+/**
+ * Where to run, from `infra: <cloud>/<region>/<zone>` (e.g. `aws/us-east-1`, `local`). For `k8s` the
+ * second part is the Kubernetes context and for `ssh` the node pool; both are kept in `region`.
+ * A `*` wildcard leaves its part undefined.
+ */
+export interface Infra {
+  cloud?: string;
+  region?: string;
+  zone?: string;
+}
+
+/** The resource fields one node asks for (also the shape of each `any_of` / `ordered` candidate). */
+export interface ResourceFields {
+  infra?: Infra;
+  cpus?: Quantity;
+  memory?: Quantity;
+  /** Alternatives, tried in the order written; one entry when a single accelerator is asked for. */
+  accelerators?: Accelerator[];
+  instance_type?: string;
+  use_spot?: boolean;
+  /** OS disk size in whole GB. */
+  disk_size?: number;
+  /** An image id, or one per region. */
+  image_id?: string | Record<string, string>;
+  ports?: PortRange[];
+  labels?: Record<string, string>;
+}
+
+/** Per-node resources: defaults, plus optional candidates that override them. */
+export interface Resources extends ResourceFields {
+  /** Candidates in any order (sky tries them as written). */
+  any_of?: ResourceFields[];
+  /** Candidates tried strictly in order. */
+  ordered?: ResourceFields[];
+}
+
+export interface Task {
+  name?: string;
+  /** Local directory synced to ~/sky_workdir on every node. */
+  workdir?: string;
+  num_nodes: number;
+  resources: Resources;
+  /**
+   * Environment variables. `null` means "required, no default": the value must come from
+   * `--env NAME=VALUE` (see applyOverrides), as in SkyPilot.
+   */
+  envs: Record<string, string | null>;
+  /** Like envs, but redacted wherever sky shows the task. `null`: must come from `--secret NAME`. */
+  secrets: Record<string, string | null>;
+  /** Remote path → local source path (copied to every node). */
+  file_mounts: Record<string, string>;
+  setup?: string;
+  run?: string;
+}

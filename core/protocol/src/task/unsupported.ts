@@ -1,0 +1,43 @@
+// SkyPilot task fields sky does not implement yet. A task using one is refused with
+// TASK_UNSUPPORTED ("not supported yet: <field>") — never silently ignored. This table is the one
+// place that list lives; the schema looks every entry up here. `*` stands for any key.
+
+export interface UnsupportedField {
+  /** Field pattern as written in the task, `*` for any key. */
+  field: string;
+  /** What the field does in SkyPilot, shown in the error. */
+  what: string;
+}
+
+export const UNSUPPORTED_FIELDS = [
+  { field: 'service', what: 'SkyServe service definition' },
+  { field: 'config', what: 'per-task overrides of the SkyPilot config' },
+  { field: 'experimental', what: 'experimental per-task config overrides' },
+  { field: 'volumes', what: 'volumes mounted into the task' },
+  { field: 'resources.job_recovery', what: 'recovery strategy of managed jobs' },
+  { field: 'resources.autostop', what: 'autostop set in the task YAML' },
+  { field: 'resources.accelerator_args', what: 'TPU accelerator arguments' },
+  { field: 'resources.disk_tier', what: 'OS disk performance tier' },
+  { field: 'resources.network_tier', what: 'high-performance network tier' },
+  { field: 'resources.max_hourly_cost', what: 'price cap for the optimizer' },
+  { field: 'file_mounts.*.name', what: 'object-store buckets and volumes as file mounts' },
+  { field: 'file_mounts.*.store', what: 'object-store buckets and volumes as file mounts' },
+  { field: 'file_mounts.*.persistent', what: 'object-store buckets and volumes as file mounts' },
+  { field: 'file_mounts.*.config', what: 'volumes as file mounts' },
+  { field: 'file_mounts.*.mode', what: 'MOUNT and MOUNT_CACHED modes; only COPY is supported' },
+  { field: 'file_mounts.*', what: 'bucket URIs such as s3:// or gs:// as file mount sources' },
+  { field: 'pipelines', what: 'multi-task pipelines: several YAML documents separated by ---' },
+] as const satisfies readonly UnsupportedField[];
+
+export type UnsupportedFieldName = (typeof UNSUPPORTED_FIELDS)[number]['field'];
+
+export function unsupportedWhat(field: UnsupportedFieldName): string {
+  const entry = UNSUPPORTED_FIELDS.find((e) => e.field === field);
+  if (entry === undefined) throw new Error(`no such unsupported field: ${field}`);
+  return entry.what;
+}
+
+/** `not supported yet: resources.job_recovery (recovery strategy of managed jobs)`. */
+export function unsupportedMessage(field: UnsupportedFieldName, shownPath: string): string {
+  return `not supported yet: ${shownPath} (${unsupportedWhat(field)})`;
+}
