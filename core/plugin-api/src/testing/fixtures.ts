@@ -1,4 +1,4 @@
-import type { RequestRecord } from '@sky/protocol';
+import type { ClusterRecord, JobRecord, JobSpec, RequestRecord } from '@sky/protocol';
 
 let lastMs = 0;
 let counter = 0;
@@ -26,6 +26,71 @@ export function makeRequest(overrides: Partial<RequestRecord> = {}): RequestReco
     createdAt: Date.now(),
     body: {},
     attempts: 0,
+    ...overrides,
+  };
+}
+
+let clusterCounter = 0;
+
+/** A fresh UP cluster (without `version`, as create takes it); `overrides` replace any field. */
+export function makeCluster(overrides: Partial<Omit<ClusterRecord, 'version'>> = {}): Omit<ClusterRecord, 'version'> {
+  clusterCounter += 1;
+  const name = overrides.name ?? `c-${clusterCounter}`;
+  const now = Date.now();
+  return {
+    name,
+    clusterId: `cid-${now.toString(36)}-${clusterCounter}`,
+    owner: 'u-alice',
+    ownerName: 'alice',
+    workspace: 'default',
+    driver: 'local',
+    infra: 'local',
+    status: 'UP',
+    numNodes: 1,
+    nodes: [
+      {
+        id: 'n0',
+        rank: 0,
+        address: '127.0.0.1',
+        reach: { kind: 'local', root: `/tmp/sky-nodes/${name}/n0` },
+        resources: { cpus: 2, memoryGb: 4, accelerators: [] },
+      },
+    ],
+    resources: '1x local(cpus=2, mem=4GB)',
+    driverState: { dirs: [`/tmp/sky-nodes/${name}/n0`] },
+    launchedAt: now,
+    updatedAt: now,
+    lastActiveAt: now,
+    ...overrides,
+  };
+}
+
+/** A PENDING job for `cluster` (without `id`, as create takes it); `overrides` replace any field. */
+export function makeJob(
+  cluster: Pick<ClusterRecord, 'name' | 'clusterId'>,
+  overrides: Partial<Omit<JobRecord, 'id'>> = {},
+): Omit<JobRecord, 'id'> {
+  return {
+    cluster: cluster.name,
+    clusterId: cluster.clusterId,
+    user: 'u-alice',
+    userName: 'alice',
+    status: 'PENDING',
+    submittedAt: Date.now(),
+    numNodes: 1,
+    demand: { cpus: 1, memoryGb: 1, accelerators: [] },
+    command: 'echo hi',
+    ...overrides,
+  };
+}
+
+/** A job spec with a secret in it, as the daemon keeps it until the job ends. */
+export function makeSpec(overrides: Partial<JobSpec> = {}): JobSpec {
+  return {
+    run: 'echo hi',
+    envs: { MODE: 'test' },
+    secrets: { TOKEN: 's3cr3t' },
+    fileMounts: {},
     ...overrides,
   };
 }

@@ -1,4 +1,4 @@
-export { MemoryStateStore } from './memory-store.js';
+export { MemoryStateStore, type MemoryStateStoreOptions } from './memory-store.js';
 export { runStateStoreConformance, type StoreFactory, type StoreFixture } from './conformance.js';
-export { makeRequest, nextRequestId } from './fixtures.js';
+export { makeCluster, makeJob, makeRequest, makeSpec, nextRequestId } from './fixtures.js';
 export { runDriverConformance, type DriverFactory, type DriverFixture } from './driver-conformance.js';

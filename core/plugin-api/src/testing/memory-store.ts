@@ -1,14 +1,25 @@
 import { SkyError, isTerminal } from '@sky/protocol';
 import type { LogChunk, RequestRecord, RequestStatus } from '@sky/protocol';
 import type {
+  ClusterRepository,
+  ClusterStateStore,
   CreateResult,
+  JobRepository,
   RequestFilter,
   RequestPageResult,
   RequestPatch,
   RequestRepository,
-  StateStore,
   StoreCapabilities,
+  StoreChangeListener,
 } from '../store.js';
+import { copy } from './copy.js';
+import {
+  MemoryClusterData,
+  MemoryClusterRepository,
+  MemoryJobRepository,
+  warnListenerError,
+  type ListenerErrorHandler,
+} from './memory-clusters.js';
 
 const CURSOR_PREFIX = 'm1:';
 
@@ -25,20 +36,6 @@ function decodeCursor(cursor: string): string {
     });
   }
   return raw.slice(CURSOR_PREFIX.length);
-}
-
-/**
- * Deep copy of a JSON-shaped value (records, bodies, results), so callers never share
- * objects with the store. Much cheaper than structuredClone for the small records of the
- * hot path; anything that is not plain JSON falls back to structuredClone.
- */
-function copy<T>(value: T): T {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((item: unknown) => copy(item)) as T;
-  if (Object.getPrototypeOf(value) !== Object.prototype) return structuredClone(value);
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = copy(item);
-  return out as T;
 }
 
 function applyPatch(record: RequestRecord, patch: RequestPatch): RequestRecord {
@@ -161,24 +158,36 @@ class MemoryRequestRepository implements RequestRepository {
   }
 }
 
+export interface MemoryStateStoreOptions {
+  /** Called when a change-feed listener throws; by default a process warning is printed. */
+  onListenerError?: ListenerErrorHandler;
+}
+
 /**
  * A StateStore that keeps everything in this process's memory: for tests and for trying
  * the daemon out. Nothing outlives the process; a closed store rejects every call.
  */
-export class MemoryStateStore implements StateStore {
+export class MemoryStateStore implements ClusterStateStore {
   readonly kind = 'memory';
   readonly capabilities: StoreCapabilities = { multiReplica: false, durable: false };
   readonly requests: RequestRepository;
+  readonly clusters: ClusterRepository;
+  readonly jobs: JobRepository;
+  readonly #clusterData: MemoryClusterData;
   #open = false;
 
-  constructor() {
-    this.requests = new MemoryRequestRepository(() => {
+  constructor(options: MemoryStateStoreOptions = {}) {
+    const assertOpen = (): void => {
       if (!this.#open) {
         throw new SkyError('STATE_UNAVAILABLE', 'the in-memory state store is not open', {
           hint: 'call open() before using the store, and do not use it after close()',
         });
       }
-    });
+    };
+    this.requests = new MemoryRequestRepository(assertOpen);
+    this.#clusterData = new MemoryClusterData(assertOpen, options.onListenerError ?? warnListenerError);
+    this.clusters = new MemoryClusterRepository(this.#clusterData);
+    this.jobs = new MemoryJobRepository(this.#clusterData);
   }
 
   async open(): Promise<void> {
@@ -191,5 +200,9 @@ export class MemoryStateStore implements StateStore {
 
   async schemaVersion(): Promise<number> {
     return 1;
+  }
+
+  subscribe(listener: StoreChangeListener): () => void {
+    return this.#clusterData.subscribe(listener);
   }
 }

@@ -1,0 +1,248 @@
+import { ClusterRecordSchema, SkyError, isJobTerminal } from '@sky/protocol';
+import type { ClusterRecord, JobRecord, JobSpec, JobStatus } from '@sky/protocol';
+import type { ClusterPatch, ClusterRepository, JobPatch, JobRepository, StoreChange, StoreChangeListener } from '../store.js';
+import { copy } from './copy.js';
+
+/** Fields an update never changes, even when a caller passes them. */
+const FIXED_FIELDS: ReadonlySet<string> = new Set(['name', 'clusterId', 'owner', 'ownerName', 'workspace', 'launchedAt', 'version']);
+
+/** Optional fields of a cluster: a patch key present with undefined removes them. */
+const OPTIONAL_FIELDS: ReadonlySet<string> = new Set(
+  Object.entries(ClusterRecordSchema.shape)
+    .filter(([, schema]) => schema.safeParse(undefined).success)
+    .map(([key]) => key),
+);
+
+function applyClusterPatch(current: ClusterRecord, patch: ClusterPatch): ClusterRecord {
+  const next: Record<string, unknown> = { ...current };
+  for (const [key, value] of Object.entries(patch)) {
+    if (FIXED_FIELDS.has(key)) continue;
+    if (value === undefined) {
+      if (OPTIONAL_FIELDS.has(key)) delete next[key];
+    } else {
+      next[key] = copy(value);
+    }
+  }
+  next.version = current.version + 1;
+  return next as ClusterRecord;
+}
+
+function applyJobPatch(record: JobRecord, patch: JobPatch): JobRecord {
+  const next: JobRecord = { ...record, status: patch.status };
+  if (patch.startedAt !== undefined) next.startedAt = patch.startedAt;
+  if (patch.endedAt !== undefined) next.endedAt = patch.endedAt;
+  if (patch.exitCodes !== undefined) next.exitCodes = [...patch.exitCodes];
+  if (patch.reason !== undefined) next.reason = patch.reason;
+  return next;
+}
+
+/** Oldest first: submittedAt, then cluster name, then id. */
+function oldestFirst(a: JobRecord, b: JobRecord): number {
+  if (a.submittedAt !== b.submittedAt) return a.submittedAt - b.submittedAt;
+  if (a.cluster !== b.cluster) return a.cluster < b.cluster ? -1 : 1;
+  return a.id - b.id;
+}
+
+function copyChange(change: StoreChange): StoreChange {
+  return change.record === undefined ? { ...change } : ({ ...change, record: copy(change.record) } as StoreChange);
+}
+
+/** Called when a change-feed listener throws; the default prints a process warning. */
+export type ListenerErrorHandler = (error: unknown, change: StoreChange) => void;
+
+export function warnListenerError(error: unknown): void {
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.emitWarning(`a state store change listener threw: ${text}`, { code: 'SKY_STORE_LISTENER' });
+}
+
+/** Clusters, their job queues and the change feed of the in-memory store. */
+export class MemoryClusterData {
+  readonly clusters = new Map<string, ClusterRecord>();
+  /** Per cluster: id → job, in ascending id order (ids only grow). */
+  readonly jobs = new Map<string, Map<number, JobRecord>>();
+  /** Per cluster: id → spec of a job that has not ended. */
+  readonly specs = new Map<string, Map<number, JobSpec>>();
+  /** Per cluster: the last job id handed out in this incarnation. */
+  readonly counters = new Map<string, number>();
+  readonly #listeners = new Set<StoreChangeListener>();
+  #sortedNames: string[] | undefined;
+
+  constructor(
+    readonly assertOpen: () => void,
+    private readonly onListenerError: ListenerErrorHandler,
+  ) {}
+
+  subscribe(listener: StoreChangeListener): () => void {
+    // A wrapper per subscription, so the same function subscribed twice is two subscriptions.
+    const entry: StoreChangeListener = (change) => listener(change);
+    this.#listeners.add(entry);
+    return () => {
+      this.#listeners.delete(entry);
+    };
+  }
+
+  emit(change: StoreChange): void {
+    if (this.#listeners.size === 0) return;
+    for (const listener of [...this.#listeners]) {
+      // Unsubscribed by an earlier listener of this change: deliver nothing more.
+      if (!this.#listeners.has(listener)) continue;
+      try {
+        listener(copyChange(change));
+      } catch (err) {
+        try {
+          this.onListenerError(err, copyChange(change));
+        } catch {
+          // The reporter failing must not fail the write either.
+        }
+      }
+    }
+  }
+
+  sortedNames(): string[] {
+    this.#sortedNames ??= [...this.clusters.keys()].sort();
+    return this.#sortedNames;
+  }
+
+  namesChanged(): void {
+    this.#sortedNames = undefined;
+  }
+}
+
+export class MemoryClusterRepository implements ClusterRepository {
+  constructor(private readonly data: MemoryClusterData) {}
+
+  async create(input: Omit<ClusterRecord, 'version'>): Promise<{ record: ClusterRecord; created: boolean }> {
+    const { data } = this;
+    data.assertOpen();
+    const existing = data.clusters.get(input.name);
+    if (existing !== undefined) return { record: copy(existing), created: false };
+    const record = { ...copy(input), version: 1 } as ClusterRecord;
+    data.clusters.set(record.name, record);
+    data.namesChanged();
+    data.emit({ kind: 'cluster', name: record.name, record });
+    return { record: copy(record), created: true };
+  }
+
+  async get(name: string): Promise<ClusterRecord | undefined> {
+    this.data.assertOpen();
+    const record = this.data.clusters.get(name);
+    return record === undefined ? undefined : copy(record);
+  }
+
+  async list(filter: { owner?: string } = {}): Promise<ClusterRecord[]> {
+    const { data } = this;
+    data.assertOpen();
+    const out: ClusterRecord[] = [];
+    for (const name of data.sortedNames()) {
+      const record = data.clusters.get(name);
+      if (record !== undefined && (filter.owner === undefined || record.owner === filter.owner)) out.push(copy(record));
+    }
+    return out;
+  }
+
+  async update(name: string, expectedVersion: number, patch: ClusterPatch): Promise<ClusterRecord | undefined> {
+    const { data } = this;
+    data.assertOpen();
+    const current = data.clusters.get(name);
+    if (current === undefined || current.version !== expectedVersion) return undefined;
+    const next = applyClusterPatch(current, patch);
+    data.clusters.set(name, next);
+    data.emit({ kind: 'cluster', name, record: next });
+    return copy(next);
+  }
+
+  async delete(name: string, expectedVersion?: number): Promise<boolean> {
+    const { data } = this;
+    data.assertOpen();
+    const current = data.clusters.get(name);
+    if (current === undefined || (expectedVersion !== undefined && current.version !== expectedVersion)) return false;
+    const jobs = data.jobs.get(name);
+    data.clusters.delete(name);
+    data.jobs.delete(name);
+    data.specs.delete(name);
+    data.counters.delete(name);
+    data.namesChanged();
+    for (const id of [...(jobs?.keys() ?? [])].sort((a, b) => a - b)) data.emit({ kind: 'job', cluster: name, id, record: undefined });
+    data.emit({ kind: 'cluster', name, record: undefined });
+    return true;
+  }
+}
+
+export class MemoryJobRepository implements JobRepository {
+  constructor(private readonly data: MemoryClusterData) {}
+
+  async create(job: Omit<JobRecord, 'id'>, spec: JobSpec): Promise<JobRecord> {
+    const { data } = this;
+    data.assertOpen();
+    const cluster = data.clusters.get(job.cluster);
+    if (cluster === undefined || cluster.clusterId !== job.clusterId) {
+      const why = cluster === undefined ? 'no such cluster' : `cluster id ${job.clusterId} is not its current incarnation (${cluster.clusterId})`;
+      throw new SkyError('VALIDATION_FAILED', `cannot add a job to cluster "${job.cluster}": ${why}`, {
+        hint: 'launch the cluster again and submit the job to the new cluster',
+        details: { field: 'cluster', cluster: job.cluster, clusterId: job.clusterId },
+      });
+    }
+    const id = (data.counters.get(job.cluster) ?? 0) + 1;
+    const record = { ...copy(job), id } as JobRecord;
+    data.counters.set(job.cluster, id);
+    let jobs = data.jobs.get(job.cluster);
+    if (jobs === undefined) {
+      jobs = new Map();
+      data.jobs.set(job.cluster, jobs);
+    }
+    jobs.set(id, record);
+    if (!isJobTerminal(record.status)) {
+      let specs = data.specs.get(job.cluster);
+      if (specs === undefined) {
+        specs = new Map();
+        data.specs.set(job.cluster, specs);
+      }
+      specs.set(id, copy(spec));
+    }
+    data.emit({ kind: 'job', cluster: record.cluster, id, record });
+    return copy(record);
+  }
+
+  async get(cluster: string, id: number): Promise<JobRecord | undefined> {
+    this.data.assertOpen();
+    const record = this.data.jobs.get(cluster)?.get(id);
+    return record === undefined ? undefined : copy(record);
+  }
+
+  async getSpec(cluster: string, id: number): Promise<JobSpec | undefined> {
+    this.data.assertOpen();
+    const spec = this.data.specs.get(cluster)?.get(id);
+    return spec === undefined ? undefined : copy(spec);
+  }
+
+  async list(cluster: string, filter: { status?: readonly JobStatus[] } = {}): Promise<JobRecord[]> {
+    this.data.assertOpen();
+    const statuses = filter.status !== undefined && filter.status.length > 0 ? filter.status : undefined;
+    return [...(this.data.jobs.get(cluster)?.values() ?? [])]
+      .filter((job) => statuses === undefined || statuses.includes(job.status))
+      .sort((a, b) => b.id - a.id)
+      .map(copy);
+  }
+
+  async listActive(): Promise<JobRecord[]> {
+    this.data.assertOpen();
+    const out: JobRecord[] = [];
+    for (const jobs of this.data.jobs.values()) {
+      for (const job of jobs.values()) if (!isJobTerminal(job.status)) out.push(job);
+    }
+    return out.sort(oldestFirst).map(copy);
+  }
+
+  async transition(cluster: string, id: number, from: readonly JobStatus[], patch: JobPatch): Promise<JobRecord | undefined> {
+    const { data } = this;
+    data.assertOpen();
+    const jobs = data.jobs.get(cluster);
+    const current = jobs?.get(id);
+    if (jobs === undefined || current === undefined || !from.includes(current.status)) return undefined;
+    const next = applyJobPatch(current, patch);
+    jobs.set(id, next);
+    if (isJobTerminal(next.status)) data.specs.get(cluster)?.delete(id);
+    data.emit({ kind: 'job', cluster, id, record: next });
+    return copy(next);
+  }
+}
