@@ -7,9 +7,12 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Level } from 'level';
 import { SkyError } from '@sky/protocol';
-import { makeRequest } from '@sky/plugin-api/testing';
+import { makeCluster, makeJob, makeRequest, makeSpec } from '@sky/plugin-api/testing';
 import { LevelStateStore, MIGRATIONS, sublevels, type Migration } from '@sky/store-level';
 import { idempotencyKey, statusKey, userKey } from '../../core/store-level/src/keys.js';
+
+/** The newest schema version this code ships; test steps go above it. */
+const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 const root = process.env.SKY_REPO_ROOT ?? resolve(import.meta.dirname, '../..');
 const CHILD = join(root, 'test/fixtures/store-level-child.ts');
@@ -51,6 +54,19 @@ function child(args: string[]): Promise<{ proc: ChildProcess; line: string; exit
   });
   return line.then((first) => ({ proc, line: first, exit }));
 }
+
+/** Every key of the database (sublevel prefixes included) with its raw value. */
+async function dump(at: string): Promise<Map<string, string>> {
+  const db = new Level<string, string>(at, { valueEncoding: 'utf8' });
+  await db.open();
+  try {
+    return new Map(await db.iterator().all());
+  } finally {
+    await db.close();
+  }
+}
+
+const SCHEMA_VERSION_KEY = '!meta!schemaVersion';
 
 function recorder(log: string[], version: number, extra?: (db: Level<string, unknown>) => Promise<void>): Migration {
   return {
@@ -101,7 +117,7 @@ describe('LevelStateStore migrations', () => {
     const ladder: Migration[] = [
       ...MIGRATIONS,
       {
-        version: 2,
+        version: LATEST + 1,
         description: 'seed a request',
         up: async (db) => {
           const subs = sublevels(db);
@@ -142,7 +158,8 @@ describe('LevelStateStore migrations', () => {
   });
 
   it('refuses a store written by a newer schema, and leaves it unlocked', async () => {
-    const newer = store({ migrations: [...MIGRATIONS, recorder([], 2), recorder([], 3)] });
+    const newerLadder = [...MIGRATIONS, recorder([], LATEST + 1), recorder([], LATEST + 2)];
+    const newer = store({ migrations: newerLadder });
     await newer.open();
     const r = makeRequest();
     await newer.requests.create(r);
@@ -151,14 +168,58 @@ describe('LevelStateStore migrations', () => {
     await assert.rejects(
       store().open(),
       isSkyError('STATE_TOO_NEW', (err) => {
-        assert.match(err.message, new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*version 3.*up to 1`));
-        assert.deepEqual(err.details, { path, found: 3, known: 1 });
+        const found = LATEST + 2;
+        assert.match(err.message, new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*version ${found}.*up to ${LATEST}`));
+        assert.deepEqual(err.details, { path, found, known: LATEST });
         assert.ok(err.hint);
       }),
     );
-    const again = store({ migrations: [...MIGRATIONS, recorder([], 2), recorder([], 3)] });
+    const again = store({ migrations: newerLadder });
     await again.open();
     assert.deepEqual(await again.requests.get(r.id), r);
+  });
+
+  it('upgrades a v1 store to v2 without touching what v1 wrote', async () => {
+    const v1Ladder = MIGRATIONS.filter((m) => m.version === 1);
+    const v1 = store({ migrations: v1Ladder });
+    await v1.open();
+    assert.equal(await v1.schemaVersion(), 1);
+    const pending = makeRequest({ user: 'u-v1', idempotencyKey: 'k-v1' });
+    const done = makeRequest({ user: 'u-v1', status: 'SUCCEEDED', startedAt: 1, finishedAt: 2 });
+    await v1.requests.create(pending);
+    await v1.requests.create(done);
+    await v1.requests.appendLog(pending.id, 'hello', 3);
+    await v1.close();
+    const before = await dump(path);
+
+    const s = store();
+    await s.open();
+    assert.equal(await s.schemaVersion(), 2);
+    assert.deepEqual(await s.requests.get(pending.id), pending);
+    assert.deepEqual((await s.requests.listByStatus('PENDING')).map((r) => r.id), [pending.id]);
+    assert.deepEqual((await s.requests.list({ user: 'u-v1', limit: 10 })).items.map((r) => r.id), [done.id, pending.id]);
+    assert.deepEqual((await s.requests.readLog(pending.id)).map((c) => c.text), ['hello']);
+    assert.equal((await s.requests.create(makeRequest({ user: 'u-v1', idempotencyKey: 'k-v1' }))).record.id, pending.id);
+    assert.deepEqual(await s.clusters.list(), []);
+    assert.deepEqual(await s.jobs.listActive(), []);
+    const cluster = (await s.clusters.create(makeCluster({ name: 'after-upgrade' }))).record;
+    assert.equal((await s.jobs.create(makeJob(cluster), makeSpec())).id, 1);
+    await s.close();
+
+    const after = await dump(path);
+    for (const [key, value] of before) {
+      if (key === SCHEMA_VERSION_KEY) continue;
+      assert.equal(after.get(key), value, `the upgrade changed or removed ${JSON.stringify(key)}`);
+    }
+    assert.equal(before.get(SCHEMA_VERSION_KEY), '1');
+    assert.equal(after.get(SCHEMA_VERSION_KEY), '2');
+
+    await assert.rejects(store({ migrations: v1Ladder }).open(), isSkyError('STATE_TOO_NEW'));
+    const again = store();
+    await again.open();
+    assert.equal(await again.schemaVersion(), 2);
+    assert.equal((await again.clusters.get('after-upgrade'))?.clusterId, cluster.clusterId);
+    assert.equal((await again.jobs.get('after-upgrade', 1))?.status, 'PENDING');
   });
 
   it('rejects a ladder with a repeated version', async () => {

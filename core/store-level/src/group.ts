@@ -2,23 +2,30 @@ import { SkyError } from '@sky/protocol';
 import type { RequestRecord, RequestStatus } from '@sky/protocol';
 import type { CreateResult, RequestPatch } from '@sky/plugin-api';
 import type { ActiveState } from './active-state.js';
+import { ClusterGroup, isClusterWrite, type ClusterWriteRequest, type Settle } from './cluster-group.js';
+import type { ClusterState } from './cluster-state.js';
+import type { ChangeFeed } from './feed.js';
 import { idempotencyKey, logKey, logRange, statusKey, userKey } from './keys.js';
 import { getMany, type Sublevels, type WriteOp } from './layout.js';
 import { applyPatch, copyRecord } from './records.js';
-
-interface Settle<T> {
-  resolve(value: T): void;
-  reject(reason: unknown): void;
-}
 
 /** A write waiting in the writer's queue. */
 export type WriteRequest =
   | { kind: 'create'; record: RequestRecord; settle: Settle<CreateResult> }
   | { kind: 'transition'; id: string; from: readonly RequestStatus[]; patch: RequestPatch; settle: Settle<RequestRecord | undefined> }
   | { kind: 'append'; id: string; text: string; at: number; settle: Settle<number> }
-  | { kind: 'prune'; before: number; settle: Settle<number> };
+  | { kind: 'prune'; before: number; settle: Settle<number> }
+  | ClusterWriteRequest;
 
 export type GroupedRequest = Exclude<WriteRequest, { kind: 'prune' }>;
+type RequestWrite = Exclude<GroupedRequest, ClusterWriteRequest>;
+
+/** The committed state the writer decides against and publishes to. */
+export interface StoreState {
+  requests: ActiveState;
+  clusters: ClusterState;
+  feed: ChangeFeed;
+}
 
 /** What a group needs from disk before it can decide anything: read once, up front. */
 interface Prefetched {
@@ -38,7 +45,7 @@ async function nextSeqOnDisk(subs: Sublevels, id: string): Promise<number> {
  * and the log position of requests whose log this process has not touched yet. The hot
  * path (create, then transitions of active requests) reads nothing.
  */
-async function prefetch(subs: Sublevels, state: ActiveState, group: readonly GroupedRequest[]): Promise<Prefetched> {
+async function prefetch(subs: Sublevels, state: ActiveState, group: readonly RequestWrite[]): Promise<Prefetched> {
   const creating = new Set<string>();
   const idemKeys = new Set<string>();
   const recordIds = new Set<string>();
@@ -77,24 +84,40 @@ export class Group {
   readonly #idempotency = new Map<string, string>();
   readonly #nextSeq = new Map<string, number>();
   readonly #outcomes: Array<() => void> = [];
+  #clusters: ClusterGroup | undefined;
 
   private constructor(
     private readonly subs: Sublevels,
-    private readonly state: ActiveState,
+    private readonly state: StoreState,
     private readonly fetched: Prefetched,
   ) {}
 
-  static async build(subs: Sublevels, state: ActiveState, requests: readonly GroupedRequest[]): Promise<Group> {
-    const group = new Group(subs, state, await prefetch(subs, state, requests));
+  static async build(subs: Sublevels, state: StoreState, requests: readonly GroupedRequest[]): Promise<Group> {
+    const requestWrites: RequestWrite[] = [];
+    const clusterWrites: ClusterWriteRequest[] = [];
+    for (const req of requests) {
+      if (isClusterWrite(req)) clusterWrites.push(req);
+      else requestWrites.push(req);
+    }
+    const [fetched, clusters] = await Promise.all([
+      prefetch(subs, state.requests, requestWrites),
+      clusterWrites.length === 0 ? undefined : ClusterGroup.prefetch(subs, state.clusters, clusterWrites),
+    ]);
+    const group = new Group(subs, state, fetched);
+    if (clusters !== undefined) group.#clusters = new ClusterGroup(subs, state.clusters, clusters, group.ops, group.#outcomes);
     for (const req of requests) group.#apply(req);
     return group;
   }
 
   #lookup(id: string): RequestRecord | undefined {
-    return this.#records.get(id) ?? this.state.records.get(id) ?? this.fetched.records.get(id);
+    return this.#records.get(id) ?? this.state.requests.records.get(id) ?? this.fetched.records.get(id);
   }
 
   #apply(req: GroupedRequest): void {
+    if (isClusterWrite(req)) {
+      this.#clusters?.apply(req);
+      return;
+    }
     switch (req.kind) {
       case 'create':
         return this.#create(req.record, req.settle);
@@ -157,7 +180,7 @@ export class Group {
       settle.reject(new SkyError('REQUEST_NOT_FOUND', `cannot append to the log of request ${id}: no such request`));
       return;
     }
-    const seq = this.#nextSeq.get(id) ?? this.state.nextSeq.get(id) ?? this.fetched.nextSeq.get(id);
+    const seq = this.#nextSeq.get(id) ?? this.state.requests.nextSeq.get(id) ?? this.fetched.nextSeq.get(id);
     if (seq === undefined) {
       settle.reject(new SkyError('INTERNAL', `the log position of request ${id} was not loaded`));
       return;
@@ -167,9 +190,16 @@ export class Group {
     this.#outcomes.push(() => settle.resolve(seq));
   }
 
-  /** The batch is on disk: publish the new state, then answer the callers. */
+  /**
+   * The batch is on disk: publish the new state (so reads, including reads from change
+   * listeners, see it), deliver the changes in commit order, then answer the callers.
+   */
   committed(): void {
-    this.state.apply(this.#records, this.#nextSeq);
+    this.state.requests.apply(this.#records, this.#nextSeq);
+    if (this.#clusters !== undefined) {
+      this.state.clusters.apply(this.#clusters.delta);
+      this.state.feed.publish(this.#clusters.changes);
+    }
     for (const outcome of this.#outcomes) outcome();
   }
 }

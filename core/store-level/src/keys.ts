@@ -55,6 +55,34 @@ export function logRange(id: string, afterSeq?: number): KeyRange {
   return { gt: logKey(id, Math.floor(afterSeq)), lt };
 }
 
+/** Job ids are fixed width so that a cluster's jobs sort numerically. */
+const JOB_ID_WIDTH = 16;
+
+/**
+ * jobs, job-specs, active-jobs: `cluster NUL id` (cluster names never contain NUL, so
+ * `prefixRange(cluster)` is exactly one cluster's jobs, and never those of a cluster whose
+ * name merely starts with it).
+ */
+export function jobKey(cluster: string, id: number): string {
+  return cluster + SEP + String(id).padStart(JOB_ID_WIDTH, '0');
+}
+
+/** The cluster and id a job key names. */
+export function parseJobKey(key: string): { cluster: string; id: number } {
+  const at = key.lastIndexOf(SEP);
+  return { cluster: key.slice(0, at), id: Number(key.slice(at + 1)) };
+}
+
+/** Whether `id` can name a job at all (ids are 1, 2, 3, ...). */
+export function isJobId(id: number): boolean {
+  return Number.isSafeInteger(id) && id >= 1;
+}
+
+/** Whether `name` can be a key part: NUL is the separator, so no cluster name may contain it. */
+export function isKeySafe(name: string): boolean {
+  return typeof name === 'string' && !name.includes(SEP);
+}
+
 const CURSOR_PREFIX = 'l1:';
 
 /** list() cursors carry the last id of the page: the next page starts strictly below it. */

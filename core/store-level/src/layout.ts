@@ -1,5 +1,5 @@
 import { Level } from 'level';
-import type { LogChunk, RequestRecord } from '@sky/protocol';
+import type { ClusterRecord, JobRecord, JobSpec, LogChunk, RequestRecord } from '@sky/protocol';
 
 /** The root database: JSON values unless a sublevel says otherwise. */
 export type LevelDb = Level<string, unknown>;
@@ -11,6 +11,10 @@ export function openLevel(path: string): LevelDb {
 /**
  * One sublevel per record type. Index sublevels hold only keys (value '') except
  * idempotency, whose value is the request id the key was first used for.
+ *
+ * Clusters and jobs (schema v2): clusters by name; jobs and job-specs by `cluster NUL id`
+ * (see keys.ts); job-counters holds the last id handed out per cluster incarnation; and
+ * active-jobs is the index of jobs that have not ended, by job key.
  */
 export function sublevels(db: LevelDb) {
   return {
@@ -20,6 +24,11 @@ export function sublevels(db: LevelDb) {
     byUser: db.sublevel<string, string>('by-user', { valueEncoding: 'utf8' }),
     idempotency: db.sublevel<string, string>('idempotency', { valueEncoding: 'utf8' }),
     meta: db.sublevel<string, unknown>('meta', { valueEncoding: 'json' }),
+    clusters: db.sublevel<string, ClusterRecord>('clusters', { valueEncoding: 'json' }),
+    jobs: db.sublevel<string, JobRecord>('jobs', { valueEncoding: 'json' }),
+    jobSpecs: db.sublevel<string, JobSpec>('job-specs', { valueEncoding: 'json' }),
+    jobCounters: db.sublevel<string, number>('job-counters', { valueEncoding: 'json' }),
+    activeJobs: db.sublevel<string, string>('active-jobs', { valueEncoding: 'utf8' }),
   };
 }
 

@@ -17,6 +17,14 @@ export const MIGRATIONS: readonly Migration[] = [
     // The sublevels need no preparation; this step only stamps the version.
     up: async () => {},
   },
+  {
+    version: 2,
+    description: 'clusters and job queues: the clusters, jobs, job-specs, job-counters and active-jobs sublevels',
+    // Additive: the new sublevels are empty in a v1 store and nothing existing changes. The
+    // stamp is what matters: a sky that knows only v1 refuses this store (STATE_TOO_NEW)
+    // instead of running without seeing its clusters.
+    up: async () => {},
+  },
 ];
 
 const VERSION_KEY = 'schemaVersion';

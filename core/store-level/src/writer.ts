@@ -1,10 +1,17 @@
-import type { RequestRecord, RequestStatus } from '@sky/protocol';
-import type { CreateResult, RequestPatch } from '@sky/plugin-api';
-import type { ActiveState } from './active-state.js';
+import type { ClusterRecord, JobRecord, JobSpec, JobStatus, RequestRecord, RequestStatus } from '@sky/protocol';
+import type { ClusterPatch, CreateResult, JobPatch, RequestPatch } from '@sky/plugin-api';
 import { ioError, notOpenError } from './errors.js';
-import { Group, type GroupedRequest, type WriteRequest } from './group.js';
+import { Group, type GroupedRequest, type StoreState, type WriteRequest } from './group.js';
 import type { LevelDb, Sublevels } from './layout.js';
 import { pruneFinished } from './prune.js';
+import { copyJson } from './records.js';
+
+/** A private copy of a patch: like copyJson, but keys whose value is undefined stay (they clear fields). */
+function copyPatch<T extends object>(patch: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(patch)) out[key] = copyJson(value);
+  return out as T;
+}
 
 /** Upper bound on requests in one batch, so one commit never grows without limit. */
 const MAX_GROUP = 4096;
@@ -24,7 +31,7 @@ export class Writer {
   constructor(
     private readonly db: LevelDb,
     private readonly subs: Sublevels,
-    private readonly state: ActiveState,
+    private readonly state: StoreState,
     private readonly options: { path: string; sync: boolean },
   ) {}
 
@@ -42,6 +49,34 @@ export class Writer {
 
   prune(before: number): Promise<number> {
     return this.#submit<number>((settle) => ({ kind: 'prune', before, settle }));
+  }
+
+  // Cluster and job writes copy their input now: the caller may change it before the group runs.
+
+  createCluster(record: Omit<ClusterRecord, 'version'>): Promise<{ record: ClusterRecord; created: boolean }> {
+    const input = { ...copyJson(record), version: 1 } as ClusterRecord;
+    return this.#submit((settle) => ({ kind: 'cluster-create', record: input, settle }));
+  }
+
+  updateCluster(name: string, expectedVersion: number, patch: ClusterPatch): Promise<ClusterRecord | undefined> {
+    const copy = copyPatch(patch);
+    return this.#submit((settle) => ({ kind: 'cluster-update', name, expectedVersion, patch: copy, settle }));
+  }
+
+  deleteCluster(name: string, expectedVersion: number | undefined): Promise<boolean> {
+    return this.#submit((settle) => ({ kind: 'cluster-delete', name, expectedVersion, settle }));
+  }
+
+  createJob(job: Omit<JobRecord, 'id'>, spec: JobSpec): Promise<JobRecord> {
+    const input = copyJson(job);
+    const specCopy = copyJson(spec);
+    return this.#submit((settle) => ({ kind: 'job-create', job: input, spec: specCopy, settle }));
+  }
+
+  transitionJob(cluster: string, id: number, from: readonly JobStatus[], patch: JobPatch): Promise<JobRecord | undefined> {
+    const fromCopy = [...from];
+    const copy = copyPatch(patch);
+    return this.#submit((settle) => ({ kind: 'job-transition', cluster, id, from: fromCopy, patch: copy, settle }));
   }
 
   /** Refuse new writes and wait for the queued ones to commit. */
@@ -101,7 +136,7 @@ export class Writer {
 
   async #prune(req: Extract<WriteRequest, { kind: 'prune' }>): Promise<void> {
     try {
-      req.settle.resolve(await pruneFinished(this.db, this.subs, this.state, req.before, this.options.sync));
+      req.settle.resolve(await pruneFinished(this.db, this.subs, this.state.requests, req.before, this.options.sync));
     } catch (err) {
       req.settle.reject(ioError(this.options.path, 'prune', err));
     }
