@@ -162,13 +162,6 @@ export interface StateStore {
   /** Schema version currently on disk (after open: the latest). */
   schemaVersion(): Promise<number>;
   readonly requests: RequestRepository;
-}
-
-/**
- * The store with clusters and jobs: what StateStore becomes once every implementation has
- * them (then these members move into StateStore and this interface goes away).
- */
-export interface ClusterStateStore extends StateStore {
   readonly clusters: ClusterRepository;
   readonly jobs: JobRepository;
   /**
@@ -181,4 +174,3 @@ export interface ClusterStateStore extends StateStore {
    */
   subscribe(listener: StoreChangeListener): () => void;
 }
-

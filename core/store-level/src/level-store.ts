@@ -4,7 +4,6 @@ import type { ClusterRecord, JobRecord, JobSpec, JobStatus, LogChunk, RequestRec
 import type {
   ClusterPatch,
   ClusterRepository,
-  ClusterStateStore,
   CreateResult,
   JobPatch,
   JobRepository,
@@ -12,6 +11,7 @@ import type {
   RequestPageResult,
   RequestPatch,
   RequestRepository,
+  StateStore,
   StoreCapabilities,
   StoreChangeListener,
 } from '@sky/plugin-api';
@@ -50,7 +50,7 @@ interface OpenState {
 }
 
 /** The default StateStore: LevelDB in a local directory, one writer process. */
-export class LevelStateStore implements ClusterStateStore {
+export class LevelStateStore implements StateStore {
   readonly kind = 'level';
   readonly capabilities: StoreCapabilities = { multiReplica: false, durable: true };
   readonly requests: RequestRepository;

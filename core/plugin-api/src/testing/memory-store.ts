@@ -2,13 +2,13 @@ import { SkyError, isTerminal } from '@sky/protocol';
 import type { LogChunk, RequestRecord, RequestStatus } from '@sky/protocol';
 import type {
   ClusterRepository,
-  ClusterStateStore,
   CreateResult,
   JobRepository,
   RequestFilter,
   RequestPageResult,
   RequestPatch,
   RequestRepository,
+  StateStore,
   StoreCapabilities,
   StoreChangeListener,
 } from '../store.js';
@@ -167,7 +167,7 @@ export interface MemoryStateStoreOptions {
  * A StateStore that keeps everything in this process's memory: for tests and for trying
  * the daemon out. Nothing outlives the process; a closed store rejects every call.
  */
-export class MemoryStateStore implements ClusterStateStore {
+export class MemoryStateStore implements StateStore {
   readonly kind = 'memory';
   readonly capabilities: StoreCapabilities = { multiReplica: false, durable: false };
   readonly requests: RequestRepository;
