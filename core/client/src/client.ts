@@ -1,8 +1,13 @@
 import type {
   CancelBody,
   CancelResult,
+  ClusterList,
+  ClusterRecord,
   Health,
   Identity,
+  JobList,
+  JobLogLine,
+  JobStatus,
   ListRequestsQuery,
   LogChunk,
   OperationBody,
@@ -44,6 +49,24 @@ export interface ServerLogsOptions extends StreamOptions {
   tail?: number;
 }
 
+export interface JobLogsOptions extends StreamOptions {
+  /** Only the last N lines of each rank before following. */
+  tail?: number;
+}
+
+export interface ListClustersQuery {
+  /** Every user's clusters (the -u view); default the caller's. */
+  all_users?: boolean;
+  /** Only these clusters. */
+  names?: readonly string[];
+}
+
+export interface ListJobsQuery {
+  all_users?: boolean;
+  skip_finished?: boolean;
+  status?: readonly JobStatus[];
+}
+
 export interface WaitOptions {
   signal?: AbortSignal;
   /** Length of each long-poll (≤ 300 s). */
@@ -51,6 +74,18 @@ export interface WaitOptions {
 }
 
 const STREAM_IDLE_TIMEOUT_MS = 45_000;
+
+/** The message of an SSE `error` event: `{message}`, `{error: {message}}`, or the raw text. */
+function errorMessageOf(data: string): string {
+  try {
+    const parsed = JSON.parse(data) as { message?: unknown; error?: { message?: unknown } };
+    if (typeof parsed.message === 'string') return parsed.message;
+    if (typeof parsed.error?.message === 'string') return parsed.error.message;
+  } catch {
+    // not JSON: the text is the message
+  }
+  return data;
+}
 
 /** The TypeScript SDK: every method is one REST call to the API server (or a stream of them). */
 export class SkyClient {
@@ -124,6 +159,55 @@ export class SkyClient {
     return this.transport.json<CancelResult>({ method: 'POST', path: ROUTE_PATHS.cancelRequests, body });
   }
 
+  /** Clusters from the daemon's status view (the caller's unless all_users) and the infra it can launch on. */
+  async listClusters(query: ListClustersQuery = {}): Promise<ClusterList> {
+    const names = query.names === undefined || query.names.length === 0 ? undefined : query.names.join(',');
+    return this.transport.json<ClusterList>({ path: ROUTE_PATHS.listClusters, query: { all_users: query.all_users, names } });
+  }
+
+  /** One cluster; CLUSTER_NOT_FOUND when there is none by that name. */
+  async getCluster(name: string): Promise<ClusterRecord> {
+    return this.transport.json<ClusterRecord>({ path: fillPath(ROUTE_PATHS.getCluster, { name }) });
+  }
+
+  /** A cluster's job queue, newest first (the caller's jobs unless all_users). */
+  async listJobs(cluster: string, query: ListJobsQuery = {}): Promise<JobList> {
+    const call = {
+      path: fillPath(ROUTE_PATHS.listJobs, { name: cluster }),
+      query: { all_users: query.all_users, skip_finished: query.skip_finished, status: query.status?.join(',') },
+    };
+    return this.transport.json<JobList>(call);
+  }
+
+  /**
+   * Stream a job's log from its nodes, one line per call tagged with its rank; resolves with
+   * the job's final status (with follow: false, the status it has now). Throws a SkyError when
+   * the connection drops before the end, and the signal's reason when aborted.
+   */
+  async streamJobLogs(cluster: string, jobId: number, options: JobLogsOptions, onLine: (line: JobLogLine) => void): Promise<JobStatus> {
+    let status: JobStatus | undefined;
+    let failure: string | undefined;
+    const path = fillPath(ROUTE_PATHS.jobLogs, { name: cluster, job: String(jobId) });
+    const query = { follow: options.follow ?? true, tail: options.tail };
+    const ended = await this.stream(path, query, options, (event) => {
+      if (event.event === 'log') onLine(JSON.parse(event.data) as JobLogLine);
+      else if (event.event === 'end') status = (JSON.parse(event.data) as { status: JobStatus }).status;
+      else if (event.event === 'error') failure = errorMessageOf(event.data);
+      return event.event === 'end' || event.event === 'error';
+    });
+    const again = `sky logs ${cluster} ${jobId}`;
+    if (failure !== undefined) {
+      throw new SkyError('INTERNAL', `the API server failed while streaming the log of job ${jobId} on cluster ${cluster}: ${failure}`, {
+        hint: `Retry with: ${again}`,
+      });
+    }
+    if (ended && status !== undefined) return status;
+    throw new SkyError('SERVER_UNREACHABLE', `lost connection to the API server at ${this.endpoint.url} while streaming the log of job ${jobId} on cluster ${cluster}; the job keeps running`, {
+      hint: `Re-attach with: ${again}`,
+      details: { cluster, jobId },
+    });
+  }
+
   /**
    * Stream a request's log; resolves with the status the stream ended on. Throws a SkyError
    * when the connection drops before the end, and the signal's reason when aborted.
@@ -134,7 +218,7 @@ export class SkyClient {
     const ended = await this.stream(fillPath(ROUTE_PATHS.requestLogs, { id: id }), { follow: options.follow ?? true }, options, (event) => {
       if (event.event === 'log') onChunk(JSON.parse(event.data) as LogChunk);
       else if (event.event === 'end') status = (JSON.parse(event.data) as { status: RequestStatus }).status;
-      else if (event.event === 'error') failure = (JSON.parse(event.data) as { message?: string }).message ?? event.data;
+      else if (event.event === 'error') failure = errorMessageOf(event.data);
       return event.event === 'end' || event.event === 'error';
     });
     if (failure !== undefined) {
@@ -155,7 +239,7 @@ export class SkyClient {
     const query = { follow: options.follow ?? false, tail: options.tail };
     const ended = await this.stream(ROUTE_PATHS.serverLogs, query, options, (event) => {
       if (event.event === 'log') onLine((JSON.parse(event.data) as { text: string }).text);
-      else if (event.event === 'error') failure = (JSON.parse(event.data) as { message?: string }).message ?? event.data;
+      else if (event.event === 'error') failure = errorMessageOf(event.data);
       return event.event === 'end' || event.event === 'error';
     });
     if (failure !== undefined) throw new SkyError('INTERNAL', `the API server failed while streaming its log: ${failure}`);

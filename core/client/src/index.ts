@@ -1,5 +1,15 @@
 export { SkyClient } from './client.js';
-export type { SkyClientOptions, FromEnvironmentOptions, SubmitOptions, StreamOptions, ServerLogsOptions, WaitOptions } from './client.js';
+export type {
+  SkyClientOptions,
+  FromEnvironmentOptions,
+  SubmitOptions,
+  StreamOptions,
+  ServerLogsOptions,
+  WaitOptions,
+  JobLogsOptions,
+  ListClustersQuery,
+  ListJobsQuery,
+} from './client.js';
 export { resolveEndpoint, parseEndpoint, maskSecrets, isLocalHost, ENDPOINT_ENV } from './endpoint.js';
 export type { Endpoint, ResolveEndpointOptions } from './endpoint.js';
 export { loadIdentity } from './identity.js';
