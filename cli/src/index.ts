@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { cac, type CAC } from 'cac';
-import { actionHelp, globalHelp, nounHelp, type HelpSection } from './help.js';
+import { actionHelp, commandHelp, globalHelp, nounHelp, type HelpSection } from './help.js';
 import { report } from './report.js';
-import { NOUNS, OPTIONS, optionsOf } from './spec.js';
-import { UsageError, nounNamed, validate, type Invocation } from './usage.js';
+import { COMMANDS, NOUNS, OPTIONS, commandNamed, optionsOf } from './spec.js';
+import { UsageError, nounNamed, validate, validateCommand, type Invocation } from './usage.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -11,7 +11,10 @@ function version(): string {
 }
 
 function helpFor(cli: CAC, ver: string): HelpSection[] {
-  const noun = cli.matchedCommandName === undefined ? undefined : nounNamed(cli.matchedCommandName);
+  const name = cli.matchedCommandName;
+  const command = name === undefined ? undefined : commandNamed(name);
+  if (command !== undefined) return commandHelp(command);
+  const noun = name === undefined ? undefined : nounNamed(name);
   if (noun === undefined) return globalHelp(ver);
   const action = noun.actions.find((a) => a.name === cli.args[0]);
   return action === undefined ? nounHelp(noun) : actionHelp(noun, action);
@@ -19,8 +22,30 @@ function helpFor(cli: CAC, ver: string): HelpSection[] {
 
 /** Command modules are imported only when their noun runs, so `sky --help` loads no client code. */
 async function dispatch(invocation: Invocation): Promise<number> {
-  if (invocation.noun.name === 'api') return (await import('./commands/api.js')).run(invocation);
-  return (await import('./commands/daemon.js')).run(invocation);
+  switch (invocation.noun?.name ?? invocation.action.name) {
+    case 'api':
+      return (await import('./commands/api.js')).run(invocation);
+    case 'daemon':
+      return (await import('./commands/daemon.js')).run(invocation);
+    case 'launch':
+    case 'exec':
+      return (await import('./commands/launch.js')).run(invocation);
+    case 'status':
+      return (await import('./commands/status.js')).run(invocation);
+    case 'queue':
+      return (await import('./commands/queue.js')).run(invocation);
+    case 'logs':
+      return (await import('./commands/logs.js')).run(invocation);
+    case 'cancel':
+      return (await import('./commands/cancel.js')).run(invocation);
+    case 'stop':
+    case 'start':
+    case 'down':
+    case 'autostop':
+      return (await import('./commands/lifecycle.js')).run(invocation);
+    default:
+      throw new UsageError(`unknown command '${invocation.action.name}'`);
+  }
 }
 
 /** Run the CLI on process-style argv; resolves with the exit code and never throws. */
@@ -37,6 +62,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     command.action((action: string | undefined, args: string[], options: Record<string, unknown>) =>
       dispatch(validate(noun, action, args, options)),
     );
+  }
+  for (const spec of COMMANDS) {
+    const command = cli.command(`${spec.name} [...args]`, spec.summary).ignoreOptionDefaultValue();
+    for (const key of spec.options) command.option(OPTIONS[key].flags, OPTIONS[key].help);
+    command.action((args: unknown[], options: Record<string, unknown>) => dispatch(validateCommand(spec, args, options)));
   }
   cli.help(() => helpFor(cli, ver));
   cli.version(ver);

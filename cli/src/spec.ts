@@ -1,7 +1,9 @@
 /**
- * Every command, action and option the CLI has. cac matches one-word commands only, so each
- * noun is a single cac command (`api [action] [...args]`) carrying the options of all its
- * actions; this table says which action accepts which option, and drives help and validation.
+ * Every command, action and option the CLI has. cac matches one-word commands only, so
+ * - a noun with actions (`api`, `daemon`) is one cac command (`api [action] [...args]`)
+ *   carrying the options of all its actions, and
+ * - a plain command (`launch`, `status`, …) is one cac command (`launch [...args]`).
+ * This table says which command accepts which option, and drives help and validation.
  */
 export const OPTIONS = {
   all: { flags: '-a, --all', help: 'Include finished requests' },
@@ -19,26 +21,61 @@ export const OPTIONS = {
   port: { flags: '--port <port>', help: 'Port to listen on' },
   config: { flags: '--config <file>', help: 'Daemon config file (see sky.config.example.yaml)' },
   foreground: { flags: '--foreground', help: 'Run in this terminal instead of in the background' },
+  // Clusters and jobs (SkyPilot's flags).
+  cluster: { flags: '-c, --cluster <name>', help: 'Cluster to launch on: reused if it exists, created if not (default: a generated name)' },
+  dryrun: { flags: '--dryrun', help: 'Show the plan (driver, nodes, resources) without launching anything' },
+  detach: { flags: '-d, --detach-run', help: 'Return once the job is submitted instead of streaming its log' },
+  idleMinutesToAutostop: {
+    flags: '-i, --idle-minutes-to-autostop <minutes>',
+    help: 'Stop the cluster after this many idle minutes (no pending or running job)',
+  },
+  idleMinutes: { flags: '-i, --idle-minutes <minutes>', help: 'Idle minutes before the cluster is stopped (default 5)' },
+  down: { flags: '--down', help: 'Tear the cluster down instead of stopping it when it has been idle' },
+  cancel: { flags: '--cancel', help: 'Cancel the autostop/autodown set on the cluster' },
+  name: { flags: '-n, --name <name>', help: 'Task name (overrides name: in the YAML)' },
+  workdir: { flags: '--workdir <dir>', help: 'Local directory synced to ~/sky_workdir on every node (overrides workdir:)' },
+  infra: { flags: '--infra <infra>', help: 'Where to run, e.g. local or ssh/pool-a (overrides resources.infra)' },
+  cpus: { flags: '--cpus <cpus>', help: "vCPUs per node, e.g. 4 or 4+ (overrides resources.cpus)" },
+  memory: { flags: '--memory <memory>', help: 'Memory per node in GB, e.g. 16 or 16+ (overrides resources.memory)' },
+  gpus: { flags: '--gpus <gpus>', help: 'Accelerators per node, e.g. H100:8 (overrides resources.accelerators)' },
+  numNodes: { flags: '--num-nodes <n>', help: 'Number of nodes (overrides num_nodes)' },
+  env: { flags: '--env <NAME=VALUE>', help: 'Environment variable for the task; NAME alone takes your value (repeatable)' },
+  envFile: { flags: '--env-file <file>', help: 'Read environment variables from a dotenv file (--env wins)' },
+  secret: { flags: '--secret <NAME[=VALUE]>', help: 'Secret for the task, redacted wherever shown; NAME alone takes your value (repeatable)' },
+  refresh: { flags: '-r, --refresh', help: 'Ask the drivers for the real state of the clusters first' },
+  skipFinished: { flags: '-s, --skip-finished', help: 'Show only pending and running jobs' },
+  status: { flags: '--status', help: "Print the job's status and exit 0 if it SUCCEEDED (100 failed, 101 not finished, 102 not found, 103 cancelled)" },
+  tail: { flags: '--tail <n>', help: 'Only the last N lines of each node before following' },
 } as const;
 
 export type OptionKey = keyof typeof OPTIONS;
 
+/** One runnable command: an action of a noun (`sky api status`) or a plain command (`sky status`). */
 export interface ActionSpec {
   readonly name: string;
   /** Positional arguments as shown in help, e.g. "[IDS...]". */
   readonly args: string;
-  /** How many positional arguments it takes at most. */
+  /** How many positional arguments it takes at least (default 0) and at most. */
+  readonly minArgs?: number;
   readonly maxArgs: number;
   readonly summary: string;
   readonly options: readonly OptionKey[];
-  /** Where an option means something more specific for this action than its general help. */
+  /** Where an option means something more specific for this command than its general help. */
   readonly optionHelp?: Partial<Record<OptionKey, string>>;
+  /** Example invocations shown in the command's help. */
+  readonly examples?: readonly string[];
 }
 
+/** A noun with actions: `sky api <action>`. */
 export interface NounSpec {
   readonly name: string;
   readonly summary: string;
   readonly actions: readonly ActionSpec[];
+}
+
+/** A command without actions, listed under a heading of `sky --help`. */
+export interface CommandSpec extends ActionSpec {
+  readonly section: string;
 }
 
 const many = Number.POSITIVE_INFINITY;
@@ -106,6 +143,124 @@ export const DAEMON: NounSpec = {
 
 export const NOUNS: readonly NounSpec[] = [API, DAEMON];
 
+/** The task flags of sky launch and sky exec: they override the task YAML. */
+const TASK_OPTIONS = ['name', 'workdir', 'infra', 'cpus', 'memory', 'gpus', 'numNodes', 'env', 'envFile', 'secret'] as const satisfies readonly OptionKey[];
+
+const CLUSTERS = 'Clusters and jobs';
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    section: CLUSTERS,
+    name: 'launch',
+    args: '[TASK.yaml | COMMAND...]',
+    maxArgs: many,
+    summary: 'Launch a cluster (or reuse one) and run a task on it, streaming its output',
+    options: ['cluster', 'dryrun', 'detach', 'yes', 'async', 'idleMinutesToAutostop', 'down', ...TASK_OPTIONS],
+    optionHelp: {
+      yes: 'Do not ask before creating or restarting a cluster',
+      async: 'Print the request ID and return without waiting for the launch',
+      down: 'Tear the cluster down, instead of stopping it, once idle (with -i; alone: as soon as it is idle)',
+    },
+    examples: [
+      'sky launch -c dev examples/two-node.yaml',
+      "sky launch -c dev 'echo hi'",
+      'sky launch -c dev -- echo "hi"',
+      'sky launch --dryrun --num-nodes 2 task.yaml',
+    ],
+  },
+  {
+    section: CLUSTERS,
+    name: 'exec',
+    args: 'CLUSTER TASK.yaml | COMMAND...',
+    minArgs: 1,
+    maxArgs: many,
+    summary: 'Run a task on an existing cluster (queued as a job; no cluster setup)',
+    options: ['detach', 'async', ...TASK_OPTIONS],
+    optionHelp: { async: 'Print the request ID and return without waiting for the job to be queued' },
+    examples: ['sky exec dev task.yaml', "sky exec dev 'python train.py'", 'sky exec dev -d -- ./run.sh --epochs 3'],
+  },
+  {
+    section: CLUSTERS,
+    name: 'status',
+    args: '[CLUSTERS...]',
+    maxArgs: many,
+    summary: 'Show clusters (default: yours)',
+    options: ['allUsers', 'refresh', 'output'],
+    optionHelp: { allUsers: "Show every user's clusters, with a USER column" },
+  },
+  {
+    section: CLUSTERS,
+    name: 'queue',
+    args: '[CLUSTERS...]',
+    maxArgs: many,
+    summary: 'Show the job queue of clusters (default: all your clusters)',
+    options: ['allUsers', 'skipFinished', 'output'],
+    optionHelp: { allUsers: "Show every user's jobs" },
+  },
+  {
+    section: CLUSTERS,
+    name: 'logs',
+    args: 'CLUSTER [JOB_ID]',
+    minArgs: 1,
+    maxArgs: 2,
+    summary: 'Stream the log of a job (default: the newest job on the cluster)',
+    options: ['follow', 'status', 'tail'],
+    optionHelp: { follow: 'Keep streaming until the job ends (default); --no-follow prints what is there and returns' },
+  },
+  {
+    section: CLUSTERS,
+    name: 'cancel',
+    args: 'CLUSTER [JOB_IDS...]',
+    minArgs: 1,
+    maxArgs: many,
+    summary: 'Cancel jobs on a cluster (default: your newest unfinished job)',
+    options: ['all', 'allUsers', 'yes', 'async'],
+    optionHelp: { all: 'Cancel all your jobs on the cluster', allUsers: "Cancel every user's jobs on the cluster" },
+  },
+  {
+    section: CLUSTERS,
+    name: 'stop',
+    args: '[CLUSTERS...]',
+    maxArgs: many,
+    summary: 'Stop clusters: their nodes release compute and keep their disks',
+    options: ['all', 'allUsers', 'yes', 'async'],
+    optionHelp: { all: 'Stop all your clusters', allUsers: "Stop every user's clusters" },
+  },
+  {
+    section: CLUSTERS,
+    name: 'start',
+    args: '[CLUSTERS...]',
+    maxArgs: many,
+    summary: 'Restart stopped clusters',
+    options: ['all', 'yes', 'async'],
+    optionHelp: { all: 'Restart all your stopped clusters' },
+  },
+  {
+    section: CLUSTERS,
+    name: 'down',
+    args: '[CLUSTERS...]',
+    maxArgs: many,
+    summary: 'Tear clusters down: terminate their nodes and forget them',
+    options: ['all', 'allUsers', 'yes', 'async'],
+    optionHelp: { all: 'Tear down all your clusters', allUsers: "Tear down every user's clusters" },
+  },
+  {
+    section: CLUSTERS,
+    name: 'autostop',
+    args: '[CLUSTERS...]',
+    maxArgs: many,
+    summary: 'Stop (or tear down) clusters after they have been idle for some minutes',
+    options: ['idleMinutes', 'down', 'cancel', 'all', 'allUsers', 'yes', 'async'],
+    optionHelp: {
+      all: 'Apply to all your clusters',
+      allUsers: "Apply to every user's clusters",
+      yes: 'Accepted for compatibility; autostop never asks',
+      down: 'Tear the cluster down instead of stopping it',
+    },
+    examples: ['sky autostop dev -i 30', 'sky autostop dev -i 60 --down', 'sky autostop dev --cancel'],
+  },
+];
+
 /** The keys cac stores an option under: each of its names, camelCased (`-u, --all-users` → u, allUsers). */
 export function optionNames(key: OptionKey): string[] {
   return OPTIONS[key].flags
@@ -126,4 +281,8 @@ export function optionHelp(action: ActionSpec, key: OptionKey): string {
 
 export function optionsOf(noun: NounSpec): OptionKey[] {
   return [...new Set(noun.actions.flatMap((a) => a.options))];
+}
+
+export function commandNamed(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
 }

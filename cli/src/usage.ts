@@ -1,4 +1,4 @@
-import { NOUNS, OPTIONS, longFlag, optionNames, type ActionSpec, type NounSpec, type OptionKey } from './spec.js';
+import { NOUNS, OPTIONS, longFlag, optionNames, type ActionSpec, type CommandSpec, type NounSpec, type OptionKey } from './spec.js';
 
 /** Bad command-line usage: exit 2, one line, and where to read the help. */
 export class UsageError extends Error {
@@ -28,6 +28,27 @@ export interface CliOptions {
   port?: number;
   config?: string;
   foreground?: boolean;
+  cluster?: string;
+  dryrun?: boolean;
+  detach?: boolean;
+  idleMinutesToAutostop?: number;
+  idleMinutes?: number;
+  down?: boolean;
+  cancel?: boolean;
+  name?: string;
+  workdir?: string;
+  infra?: string;
+  cpus?: string;
+  memory?: string;
+  gpus?: string;
+  numNodes?: string;
+  env?: string[];
+  envFile?: string;
+  secret?: string[];
+  refresh?: boolean;
+  skipFinished?: boolean;
+  status?: boolean;
+  tail?: number;
 }
 
 type Converter<K extends OptionKey> = (value: unknown, flag: string) => CliOptions[K];
@@ -56,12 +77,20 @@ function number(min: number, max: number, integer: boolean): (value: unknown, fl
   };
 }
 
+function textValue(value: unknown, flag: string, maxLength: number): string {
+  if (typeof value === 'boolean') throw new UsageError(`${flag} needs a value`);
+  const v = String(value);
+  if (v.length === 0 || v.length > maxLength) throw new UsageError(`${flag} must be 1 to ${maxLength} characters`);
+  return v;
+}
+
 function text(maxLength: number): (value: unknown, flag: string) => string {
-  return (value, flag) => {
-    const v = String(single(value, flag));
-    if (v.length === 0 || v.length > maxLength) throw new UsageError(`${flag} must be 1 to ${maxLength} characters`);
-    return v;
-  };
+  return (value, flag) => textValue(single(value, flag), flag, maxLength);
+}
+
+/** A flag that may be repeated (`--env A=1 --env B=2`): every value, in order. */
+function list(maxLength: number): (value: unknown, flag: string) => string[] {
+  return (value, flag) => (Array.isArray(value) ? value : [value]).map((v) => textValue(v, flag, maxLength));
 }
 
 function oneOf<T extends string>(choices: readonly T[]): (value: unknown, flag: string) => T {
@@ -89,14 +118,40 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   port: number(1, 65_535, true),
   config: text(4096),
   foreground: bool,
+  cluster: text(256),
+  dryrun: bool,
+  detach: bool,
+  idleMinutesToAutostop: number(0, 525_600, true),
+  idleMinutes: number(0, 525_600, true),
+  down: bool,
+  cancel: bool,
+  name: text(256),
+  workdir: text(4096),
+  infra: text(256),
+  cpus: text(64),
+  memory: text(64),
+  gpus: text(512),
+  numNodes: text(16),
+  env: list(128 * 1024),
+  envFile: text(4096),
+  secret: list(128 * 1024),
+  refresh: bool,
+  skipFinished: bool,
+  status: bool,
+  tail: number(0, 100_000, true),
 };
 
-const KEY_OF_NAME = new Map<string, OptionKey>(
-  (Object.keys(OPTIONS) as OptionKey[]).flatMap((key) => optionNames(key).map((name) => [name, key] as const)),
-);
+const ALL_KEYS = Object.keys(OPTIONS) as OptionKey[];
+
+/** Which option a cac key names for this command: its own options first (`-i` differs between launch and autostop). */
+function keyFor(spec: ActionSpec, name: string): OptionKey | undefined {
+  return spec.options.find((key) => optionNames(key).includes(name)) ?? ALL_KEYS.find((key) => optionNames(key).includes(name));
+}
 
 export interface Invocation {
-  noun: NounSpec;
+  /** The noun, for `sky <noun> <action>`; undefined for a plain command such as `sky launch`. */
+  noun?: NounSpec;
+  /** The action of the noun, or the plain command itself. */
   action: ActionSpec;
   args: string[];
   options: CliOptions;
@@ -106,35 +161,50 @@ function assign<K extends OptionKey>(options: CliOptions, key: K, raw: unknown):
   options[key] = CONVERT[key](raw, longFlag(key));
 }
 
-/** Check an invocation of `sky <noun> [action] [...args]` against the spec and type its options. */
-export function validate(noun: NounSpec, action: string | undefined, args: readonly string[], raw: Record<string, unknown>): Invocation {
-  const help = `sky ${noun.name} --help`;
-  const names = noun.actions.map((a) => a.name).join(', ');
-  if (action === undefined) throw new UsageError(`missing action: sky ${noun.name} <action>, one of ${names}`, help);
-  const spec = noun.actions.find((a) => a.name === action);
-  if (spec === undefined) throw new UsageError(`unknown action '${action}' for sky ${noun.name}; one of ${names}`, help);
-  const command = `sky ${noun.name} ${spec.name}`;
-  const actionHelp = `${command} --help`;
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Check the positional arguments and the options of one command; `command` is how the user typed it (`sky api status`). */
+function check(spec: ActionSpec, command: string, args: readonly unknown[], raw: Record<string, unknown>): { args: string[]; options: CliOptions } {
+  const help = `${command} --help`;
   const afterDashes = Array.isArray(raw['--']) ? raw['--'].map(String) : [];
   const positional = [...args.map(String), ...afterDashes];
   if (positional.length > spec.maxArgs) {
-    const allowed = spec.maxArgs === 0 ? 'takes no arguments' : `takes at most ${spec.maxArgs} argument${spec.maxArgs === 1 ? '' : 's'}`;
-    throw new UsageError(`${command} ${allowed}, got '${positional.join(' ')}'`, actionHelp);
+    const allowed = spec.maxArgs === 0 ? 'takes no arguments' : `takes at most ${plural(spec.maxArgs, 'argument')}`;
+    throw new UsageError(`${command} ${allowed}, got '${positional.join(' ')}'`, help);
   }
+  const min = spec.minArgs ?? 0;
+  if (positional.length < min) throw new UsageError(`${command} needs ${spec.args.split(' ').slice(0, min).join(' ')}: ${command} ${spec.args}`, help);
   const options: CliOptions = {};
   for (const [name, value] of Object.entries(raw)) {
     if (name === '--' || value === undefined) continue;
-    const key = KEY_OF_NAME.get(name);
+    const key = keyFor(spec, name);
     const flag = name.length === 1 ? `-${name}` : `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    if (key === undefined) throw new UsageError(`unknown option ${flag}`, actionHelp);
-    if (!spec.options.includes(key)) throw new UsageError(`option ${longFlag(key)} is not valid for '${command}'`, actionHelp);
+    if (key === undefined) throw new UsageError(`unknown option ${flag}`, help);
+    if (!spec.options.includes(key)) throw new UsageError(`option ${longFlag(key)} is not valid for '${command}'`, help);
     try {
       assign(options, key, value);
     } catch (err) {
-      throw err instanceof UsageError ? new UsageError(err.message, actionHelp) : err;
+      throw err instanceof UsageError ? new UsageError(err.message, help) : err;
     }
   }
-  return { noun, action: spec, args: positional, options };
+  return { args: positional, options };
+}
+
+/** Check an invocation of `sky <noun> [action] [...args]` against the spec and type its options. */
+export function validate(noun: NounSpec, action: string | undefined, args: readonly unknown[], raw: Record<string, unknown>): Invocation {
+  const help = `sky ${noun.name} --help`;
+  const names = noun.actions.map((a) => a.name).join(', ');
+  if (action === undefined) throw new UsageError(`missing action: sky ${noun.name} <action>, one of ${names}`, help);
+  const spec = noun.actions.find((a) => a.name === String(action));
+  if (spec === undefined) throw new UsageError(`unknown action '${action}' for sky ${noun.name}; one of ${names}`, help);
+  return { noun, action: spec, ...check(spec, `sky ${noun.name} ${spec.name}`, args, raw) };
+}
+
+/** Check an invocation of a plain command, `sky <command> [...args]`. */
+export function validateCommand(spec: CommandSpec, args: readonly unknown[], raw: Record<string, unknown>): Invocation {
+  return { action: spec, ...check(spec, `sky ${spec.name}`, args, raw) };
 }
 
 export function nounNamed(name: string): NounSpec | undefined {
