@@ -1,5 +1,5 @@
 import type { RequestRecord, RequestStatus } from '@sky/protocol';
-import { isTerminal, type SkyClient } from '@sky/client';
+import { SkyError, isTerminal, type SkyClient } from '@sky/client';
 import { note } from './output.js';
 
 export interface Followed {
@@ -11,20 +11,26 @@ export interface Followed {
   detached: boolean;
 }
 
-function writeLog(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+export type Writer = (text: string) => void;
+
+export const toStdout: Writer = (text) => process.stdout.write(text);
+export const toStderr: Writer = (text) => process.stderr.write(text);
+
+function lineWriter(write: Writer): (text: string) => void {
+  return (text) => write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
 /**
- * Stream a request's log to stdout. Ctrl-C detaches (the request keeps running) and says how
- * to re-attach; it never cancels.
+ * Stream a request's log (to stdout unless told otherwise). Ctrl-C detaches (the request
+ * keeps running) and says how to re-attach; it never cancels.
  */
-export async function followRequest(client: SkyClient, id: string, follow: boolean): Promise<Followed> {
+export async function followRequest(client: SkyClient, id: string, follow: boolean, write: Writer = toStdout): Promise<Followed> {
   const controller = new AbortController();
   const detach = (): void => controller.abort();
+  const writeLine = lineWriter(write);
   process.once('SIGINT', detach);
   try {
-    const status = await client.streamLogs(id, { follow, signal: controller.signal }, (chunk) => writeLog(chunk.text));
+    const status = await client.streamLogs(id, { follow, signal: controller.signal }, (chunk) => writeLine(chunk.text));
     const record = isTerminal(status) ? await client.get(id) : undefined;
     return { status, record, detached: false };
   } catch (err) {
@@ -51,4 +57,19 @@ export function exitCodeOf(followed: Followed, id: string): number {
     return 1;
   }
   return 0;
+}
+
+/**
+ * The error a finished request carries, as a SkyError (its code, message and hint), so a
+ * command reports it like any other failure. The message names the request when it failed
+ * without saying why.
+ */
+export function requestError(record: RequestRecord): SkyError {
+  const log = `sky api logs ${record.id}`;
+  if (record.status === 'CANCELLED') return new SkyError('CANCELLED', `request ${record.id} (${record.name}) was cancelled`, { hint: `See its log with: ${log}` });
+  const error = record.error;
+  if (error === undefined) return new SkyError('OPERATION_FAILED', `request ${record.id} (${record.name}) failed`, { hint: `See its log with: ${log}` });
+  return SkyError.fromBody({
+    error: { ...error, hint: error.hint ?? `See the log of request ${record.id} with: ${log}`, details: { ...error.details, requestId: record.id } },
+  });
 }

@@ -1,0 +1,142 @@
+import { taskToConfig, validateClusterName, type ClusterRecord, type ExecBody, type ExecResult, type LaunchBody, type LaunchPlan, type LaunchResult, type Task } from '@sky/protocol';
+import type { SkyClient } from '@sky/client';
+import { ask, confirmation } from '../confirm.js';
+import { connect, withServer } from '../context.js';
+import { followRequest, requestError, toStderr } from '../follow.js';
+import { table } from '../format.js';
+import { findCluster, jobExitCode, jobHints, streamJob } from '../jobs.js';
+import { note, print } from '../output.js';
+import { loadTask, type Entrypoint } from '../task-input.js';
+import { UsageError, type CliOptions, type Invocation } from '../usage.js';
+
+/** `sky launch` and `sky exec`: the task is read and checked here first, so bad input never reaches the daemon. */
+export async function run({ action, args, options }: Invocation): Promise<number> {
+  const exec = action.name === 'exec';
+  const help = `sky ${action.name} --help`;
+  if (!exec && options.dryrun === true && options.async === true) {
+    throw new UsageError('--dryrun only shows the plan; it does not go with --async', help);
+  }
+  if (!exec && options.dryrun === true && options.detach === true) {
+    throw new UsageError('--dryrun only shows the plan; it does not go with -d', help);
+  }
+  const cluster = exec ? args[0] : options.cluster;
+  const words = exec ? args.slice(1) : args;
+  if (exec && words.length === 0) {
+    throw new UsageError('sky exec needs a task YAML or a command to run: sky exec CLUSTER TASK.yaml|COMMAND', help);
+  }
+  if (cluster !== undefined) validateClusterName(cluster);
+  const { entrypoint, task } = loadTask(words, options);
+  describe(entrypoint);
+  const client = await connect();
+  try {
+    return exec ? await execTask(client, cluster!, task, options) : await launch(client, cluster, task, options, help);
+  } finally {
+    client.close();
+  }
+}
+
+function describe(entrypoint: Entrypoint): void {
+  if (entrypoint.kind === 'yaml') note(`YAML to run: ${entrypoint.file}`);
+  else if (entrypoint.kind === 'command') note(`Command to run: ${entrypoint.command}`);
+}
+
+/** The plan as a table: where the cluster goes and what it gets. */
+export function planLines(cluster: string, plan: LaunchPlan): string[] {
+  const nodes = `${plan.numNodes} node${plan.numNodes === 1 ? '' : 's'}`;
+  const what = plan.existing ? `existing cluster '${cluster}'` : `new cluster '${cluster}'`;
+  return [`Plan for ${what} (${nodes}):`, ...table(['INFRA', 'DRIVER', 'NODES', 'RESOURCES'], [[plan.infra, plan.driver, String(plan.numNodes), plan.resources]])];
+}
+
+async function dryrun(client: SkyClient, body: LaunchBody): Promise<LaunchResult> {
+  const { requestId } = await withServer(client, () => client.submit('launch', { ...body, dryrun: true }));
+  const record = await client.waitUntilDone(requestId);
+  if (record.status !== 'SUCCEEDED') throw requestError(record);
+  return record.result as LaunchResult;
+}
+
+/**
+ * SkyPilot asks before creating or restarting a cluster, not before running on one that is UP.
+ * Resolves with the body to submit (naming the cluster the user agreed to), or undefined when
+ * the user said no.
+ */
+async function confirmLaunch(client: SkyClient, body: LaunchBody, options: CliOptions, help: string): Promise<LaunchBody | undefined> {
+  if (options.yes === true) return body;
+  const existing: ClusterRecord | undefined = body.cluster === undefined ? undefined : await withServer(client, () => findCluster(client, body.cluster!));
+  if (existing?.status === 'UP') return body;
+  const named = body.cluster === undefined ? '' : ` '${body.cluster}'`;
+  const what = existing === undefined ? `create the new cluster${named}` : `restart the ${existing.status} cluster${named}`;
+  if (confirmation(options.yes, process.stdin.isTTY === true) === 'refuse') {
+    throw new UsageError(`sky launch would ${what}; pass -y to confirm (stdin is not a terminal)`, help);
+  }
+  const planned = await dryrun(client, body);
+  for (const line of planLines(planned.cluster, planned.plan)) note(line);
+  const question = existing === undefined ? `Launching a new cluster '${planned.cluster}'. Proceed?` : `Restarting the ${existing.status} cluster '${planned.cluster}'. Proceed?`;
+  if (!(await ask(question, true))) {
+    note('Aborted.');
+    return undefined;
+  }
+  // The same name as the plan, also when the daemon generated it.
+  return { ...body, cluster: planned.cluster };
+}
+
+async function launch(client: SkyClient, cluster: string | undefined, task: Task, options: CliOptions, help: string): Promise<number> {
+  let body: LaunchBody = { task: taskToConfig(task) };
+  if (cluster !== undefined) body.cluster = cluster;
+  // SkyPilot: --down alone tears the cluster down as soon as it is idle.
+  const idle = options.idleMinutesToAutostop ?? (options.down === true ? 0 : undefined);
+  if (idle !== undefined) body.idle_minutes_to_autostop = idle;
+  if (options.down === true) body.down = true;
+  if (options.dryrun === true) {
+    const planned = await dryrun(client, body);
+    for (const line of planLines(planned.cluster, planned.plan)) print(line);
+    return 0;
+  }
+  const confirmed = await confirmLaunch(client, body, options, help);
+  if (confirmed === undefined) return 1;
+  body = confirmed;
+  const { requestId } = await withServer(client, () => client.submit('launch', body));
+  if (options.async === true) {
+    print(requestId);
+    note(`Submitted launch request ${requestId}. Follow it with: sky api logs ${requestId}`);
+    return 0;
+  }
+  note(`Request ID: ${requestId}`);
+  const followed = await followRequest(client, requestId, true, toStderr);
+  if (followed.detached) return 130;
+  if (followed.status !== 'SUCCEEDED' || followed.record === undefined) throw requestError(followed.record ?? (await client.get(requestId)));
+  const result = followed.record.result as LaunchResult;
+  if (result.jobId === undefined) {
+    note(`Cluster ${result.cluster} is UP; the task has no setup or run, so no job was submitted.`);
+    for (const line of jobHints(result.cluster, undefined, true)) note(line);
+    return 0;
+  }
+  return finish(client, result.cluster, result.jobId, task, options, true);
+}
+
+async function execTask(client: SkyClient, cluster: string, task: Task, options: CliOptions): Promise<number> {
+  const body: ExecBody = { cluster, task: taskToConfig(task) };
+  const { requestId } = await withServer(client, () => client.submit('exec', body));
+  if (options.async === true) {
+    print(requestId);
+    note(`Submitted exec request ${requestId}. Follow it with: sky api logs ${requestId}`);
+    return 0;
+  }
+  const followed = await followRequest(client, requestId, true, toStderr);
+  if (followed.detached) return 130;
+  if (followed.status !== 'SUCCEEDED' || followed.record === undefined) throw requestError(followed.record ?? (await client.get(requestId)));
+  const result = followed.record.result as ExecResult;
+  return finish(client, result.cluster, result.jobId, task, options, false);
+}
+
+/** Stream the job unless -d, then print the hints; the exit code is the job's outcome. */
+async function finish(client: SkyClient, cluster: string, jobId: number, task: Task, options: CliOptions, withCluster: boolean): Promise<number> {
+  let code = 0;
+  if (options.detach !== true) {
+    const followed = await streamJob(client, cluster, jobId, { follow: true, numNodes: task.num_nodes });
+    if (followed.detached) return 130;
+    code = await jobExitCode(client, cluster, jobId, followed);
+  }
+  note('');
+  for (const line of jobHints(cluster, jobId, withCluster)) note(line);
+  return code;
+}

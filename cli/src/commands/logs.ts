@@ -1,0 +1,46 @@
+import { SkyError, type SkyClient } from '@sky/client';
+import type { JobRecord } from '@sky/protocol';
+import { connect, withServer } from '../context.js';
+import { findJob, jobExitCode, parseJobId, streamJob } from '../jobs.js';
+import { JOB_EXIT_CODES, statusExitCode } from '../job-log.js';
+import { note, print } from '../output.js';
+import { UsageError, type Invocation } from '../usage.js';
+
+/** The job the command is about: the one named, or the caller's newest on the cluster. */
+async function jobToShow(client: SkyClient, cluster: string, id: number | undefined): Promise<JobRecord | undefined> {
+  if (id !== undefined) return findJob(client, cluster, id);
+  return (await client.listJobs(cluster, {})).items.sort((a, b) => b.id - a.id)[0];
+}
+
+/** `sky logs CLUSTER [JOB_ID] [--no-follow] [--status] [--tail N]`. */
+export async function run({ args, options }: Invocation): Promise<number> {
+  const help = 'sky logs --help';
+  const cluster = args[0]!;
+  const id = args[1] === undefined ? undefined : parseJobId(args[1], help);
+  if (options.status === true && options.tail !== undefined) throw new UsageError('--status prints the status only; it does not go with --tail', help);
+  const client = await connect();
+  try {
+    const job = await withServer(client, () => jobToShow(client, cluster, id));
+    if (options.status === true) {
+      if (job === undefined) {
+        print(id === undefined ? `No job found on cluster '${cluster}'.` : `Job ${id} not found on cluster '${cluster}'.`);
+        return JOB_EXIT_CODES.NOT_FOUND;
+      }
+      print(`Job ${job.id}: ${job.status}`);
+      return statusExitCode(job.status);
+    }
+    if (job === undefined) {
+      if (id !== undefined) throw new SkyError('JOB_NOT_FOUND', `cluster ${cluster} has no job ${id}`, { hint: `List its jobs with: sky queue ${cluster}` });
+      throw new SkyError('JOB_NOT_FOUND', `you have no jobs on cluster ${cluster}`, { hint: `Submit one with: sky exec ${cluster} TASK.yaml` });
+    }
+    const follow = options.follow ?? true;
+    note(`Tailing logs of job ${job.id} on cluster '${cluster}'...`);
+    const followed = await streamJob(client, cluster, job.id, { follow, tail: options.tail, numNodes: job.numNodes });
+    if (followed.detached) return 130;
+    // --no-follow on a job still running is not a failure.
+    if (!follow && (followed.status === undefined || statusExitCode(followed.status) === JOB_EXIT_CODES.NOT_FINISHED)) return 0;
+    return await jobExitCode(client, cluster, job.id, followed);
+  } finally {
+    client.close();
+  }
+}

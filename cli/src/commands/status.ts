@@ -1,0 +1,48 @@
+import type { ClusterList, RefreshBody } from '@sky/protocol';
+import type { SkyClient } from '@sky/client';
+import { statusTable } from '../cluster-format.js';
+import { connect, withServer } from '../context.js';
+import { requestError } from '../follow.js';
+import { print, printJson } from '../output.js';
+import type { CliOptions, Invocation } from '../usage.js';
+
+/** `sky status [-u] [-r] [CLUSTERS...]`, laid out as SkyPilot's. */
+export async function run({ args, options }: Invocation): Promise<number> {
+  const client = await connect();
+  try {
+    if (options.refresh === true) await refresh(client, args, options);
+    const list = await withServer(client, () => client.listClusters({ all_users: options.allUsers, names: args }));
+    if (options.output === 'json') {
+      printJson(list);
+      return 0;
+    }
+    for (const line of statusLines(list, args, options)) print(line);
+    return 0;
+  } finally {
+    client.close();
+  }
+}
+
+/** -r: the drivers report the real state of the clusters before they are listed. */
+async function refresh(client: SkyClient, names: readonly string[], options: CliOptions): Promise<void> {
+  const body: RefreshBody = {};
+  if (names.length > 0) body.clusters = [...names];
+  if (options.allUsers === true) body.all_users = true;
+  const { requestId } = await withServer(client, () => client.submit('refresh', body));
+  const record = await client.waitUntilDone(requestId);
+  if (record.status !== 'SUCCEEDED') throw requestError(record);
+}
+
+export function statusLines(list: ClusterList, names: readonly string[], options: Pick<CliOptions, 'allUsers' | 'refresh'>, now = Date.now()): string[] {
+  const lines = [`Enabled Infra: ${list.enabledInfra.length > 0 ? list.enabledInfra.join(', ') : '(none)'}`, '', 'Clusters'];
+  if (list.items.length === 0) lines.push('No existing clusters.');
+  else lines.push(...statusTable(list.items, { showUser: options.allUsers === true, now }));
+  const missing = names.filter((n) => !list.items.some((c) => c.name === n));
+  if (missing.length > 0) lines.push('', `Cluster(s) not found: ${missing.join(', ')}.`);
+  const pending = list.items.filter((c) => c.autostop !== undefined && c.status !== 'STOPPED').length;
+  if (pending > 0 && options.refresh !== true) {
+    const has = pending === 1 ? '1 cluster has' : `${pending} clusters have`;
+    lines.push('', `* ${has} auto{stop,down} scheduled. Refresh statuses with: sky status --refresh`);
+  }
+  return lines;
+}

@@ -1,0 +1,154 @@
+// What `sky launch` and `sky exec` run: a task YAML or a command, with the command-line
+// overrides applied and local paths made absolute. Everything here is checked before anything
+// is sent, so a bad file or flag fails fast with the file, line and column.
+import { readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { SkyError } from '@sky/client';
+import { applyOverrides, parseEnvFlags, parseTaskYaml, taskFromCommand, type Task, type TaskOverrides } from '@sky/protocol';
+import { parseDotenv } from './dotenv.js';
+import type { CliOptions } from './usage.js';
+
+export type Entrypoint = { kind: 'yaml'; file: string } | { kind: 'command'; command: string } | { kind: 'none' };
+
+export type PathKind = 'file' | 'dir' | 'missing';
+
+export function pathKind(path: string): PathKind {
+  try {
+    return statSync(path).isDirectory() ? 'dir' : 'file';
+  } catch {
+    return 'missing';
+  }
+}
+
+const YAML_FILE = /\.ya?ml$/i;
+
+/**
+ * SkyPilot's reading of `sky launch [ENTRYPOINT]...`: one word naming a YAML file is a task
+ * file; anything else is a command, its words joined by spaces (`sky launch echo hi`,
+ * `sky launch 'echo hi'`, `sky launch -- echo hi`). One word that looks like a YAML path
+ * but is not a file is an error rather than a command to run.
+ */
+export function classifyEntrypoint(words: readonly string[], kindOf: (path: string) => PathKind = pathKind): Entrypoint {
+  if (words.length === 0) return { kind: 'none' };
+  const only = words.length === 1 ? words[0]! : undefined;
+  if (only !== undefined && YAML_FILE.test(only)) {
+    const kind = kindOf(only);
+    if (kind === 'file') return { kind: 'yaml', file: only };
+    if (kind === 'dir') {
+      throw new SkyError('TASK_INVALID', `${only} is a directory, not a task YAML file`, { hint: 'Give the path of the task YAML file.' });
+    }
+    throw new SkyError('TASK_INVALID', `task file not found: ${only}`, {
+      hint: `Check the path; relative paths are read from the current directory (${process.cwd()}).`,
+      details: { source: only },
+    });
+  }
+  return { kind: 'command', command: words.join(' ') };
+}
+
+/** An empty task: `sky launch -c NAME` alone provisions the cluster and runs nothing. */
+function emptyTask(): Task {
+  return { num_nodes: 1, resources: {}, envs: {}, secrets: {}, file_mounts: {} };
+}
+
+/** SkyPilot names a task given as a command `sky-cmd`. */
+const COMMAND_TASK_NAME = 'sky-cmd';
+
+export function baseTask(entrypoint: Entrypoint, readText: (file: string) => string = (f) => readFileSync(f, 'utf8')): Task {
+  if (entrypoint.kind === 'none') return emptyTask();
+  if (entrypoint.kind === 'command') return { ...taskFromCommand(entrypoint.command), name: COMMAND_TASK_NAME };
+  let text: string;
+  try {
+    text = readText(entrypoint.file);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new SkyError('TASK_INVALID', `cannot read task file ${entrypoint.file}: ${reason}`, { details: { source: entrypoint.file } });
+  }
+  return parseTaskYaml(text, entrypoint.file);
+}
+
+export interface Environment {
+  cwd: string;
+  home: string;
+  env: Readonly<Record<string, string | undefined>>;
+  readText: (file: string) => string;
+  kindOf: (path: string) => PathKind;
+}
+
+export function processEnvironment(): Environment {
+  return { cwd: process.cwd(), home: homedir(), env: process.env, readText: (f) => readFileSync(f, 'utf8'), kindOf: pathKind };
+}
+
+/** The task flags as applyOverrides takes them; --env-file is read here. */
+export function overridesOf(options: CliOptions, environment: Environment): TaskOverrides {
+  const overrides: TaskOverrides = {};
+  if (options.name !== undefined) overrides.name = options.name;
+  if (options.workdir !== undefined) overrides.workdir = options.workdir;
+  if (options.cpus !== undefined) overrides.cpus = options.cpus;
+  if (options.memory !== undefined) overrides.memory = options.memory;
+  if (options.gpus !== undefined) overrides.gpus = options.gpus;
+  if (options.numNodes !== undefined) overrides.numNodes = options.numNodes;
+  if (options.infra !== undefined) overrides.infra = options.infra;
+  if (options.envFile !== undefined) {
+    let text: string;
+    try {
+      text = environment.readText(localPath(options.envFile, environment));
+    } catch {
+      throw new SkyError('TASK_INVALID', `--env-file: cannot read ${options.envFile}`, { hint: 'Check the path of the env file.' });
+    }
+    overrides.envFile = parseDotenv(text, options.envFile);
+  }
+  if (options.env !== undefined) overrides.env = parseEnvFlags('--env', options.env, environment.env);
+  if (options.secret !== undefined) overrides.secrets = parseEnvFlags('--secret', options.secret, environment.env);
+  return overrides;
+}
+
+/** A local path as the user wrote it, made absolute: `~/x` from the home directory, `x` from the current one. */
+export function localPath(path: string, environment: Pick<Environment, 'cwd' | 'home'>): string {
+  if (path === '~') return environment.home;
+  if (path.startsWith('~/')) return resolve(environment.home, path.slice(2));
+  return isAbsolute(path) ? path : resolve(environment.cwd, path);
+}
+
+/**
+ * The daemon syncs `workdir` and copies `file_mounts` sources from this machine's paths, so
+ * relative ones are made absolute here (relative to where sky runs, as in SkyPilot), and each
+ * must exist.
+ */
+export function resolveLocalPaths(task: Task, source: string, environment: Environment): Task {
+  const out: Task = { ...task, file_mounts: { ...task.file_mounts } };
+  const problems: string[] = [];
+  if (task.workdir !== undefined) {
+    const abs = localPath(task.workdir, environment);
+    const kind = environment.kindOf(abs);
+    if (kind === 'missing') problems.push(`workdir: ${task.workdir} does not exist${abs === task.workdir ? '' : ` (${abs})`}`);
+    else if (kind === 'file') problems.push(`workdir: ${task.workdir} is a file; workdir must be a directory`);
+    out.workdir = abs;
+  }
+  for (const [target, from] of Object.entries(task.file_mounts)) {
+    const abs = localPath(from, environment);
+    if (environment.kindOf(abs) === 'missing') problems.push(`file_mounts[${JSON.stringify(target)}]: ${from} does not exist${abs === from ? '' : ` (${abs})`}`);
+    out.file_mounts[target] = abs;
+  }
+  if (problems.length > 0) {
+    throw new SkyError('TASK_INVALID', problems.map((p) => `${source}: ${p}`).join('\n'), {
+      hint: 'Local paths in a task are read from the current directory; create them or fix the paths.',
+      details: { source },
+    });
+  }
+  return out;
+}
+
+export interface LoadedTask {
+  entrypoint: Entrypoint;
+  task: Task;
+}
+
+/** The task a `sky launch` / `sky exec` invocation describes, ready to send. */
+export function loadTask(words: readonly string[], options: CliOptions, environment: Environment = processEnvironment()): LoadedTask {
+  const entrypoint = classifyEntrypoint(words, (p) => environment.kindOf(localPath(p, environment)));
+  const base = baseTask(entrypoint, (f) => environment.readText(localPath(f, environment)));
+  const task = applyOverrides(base, overridesOf(options, environment));
+  const source = entrypoint.kind === 'yaml' ? entrypoint.file : '<command line>';
+  return { entrypoint, task: resolveLocalPaths(task, source, environment) };
+}
