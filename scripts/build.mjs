@@ -32,7 +32,8 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['classic-level'],
+  // @sky/runtime reads its shell script next to its own files, so it stays a package.
+  external: ['classic-level', '@sky/runtime'],
   banner: { js: "import { createRequire as __skyCreateRequire } from 'node:module'; const require = __skyCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });

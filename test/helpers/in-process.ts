@@ -10,6 +10,7 @@ import { compose, DaemonConfigSchema, RequestService, Scheduler, type DaemonConf
 export const noPlugins: PluginRegistry = {
   load: async () => undefined,
   states: () => [],
+  drivers: () => new Map(),
   closeAll: async () => undefined,
 };
 

@@ -234,7 +234,13 @@ const ROWS: Row[] = [
       assert.equal(a.streamCut, true, 'a follow stream stays open');
     },
   },
-  { name: 'plugins', method: 'GET', path: '/api/v1/plugins', status: 200, check: (a) => assert.deepEqual(jsonOf(a), { items: [] }) },
+  {
+    name: 'plugins',
+    method: 'GET',
+    path: '/api/v1/plugins',
+    status: 200,
+    check: (a) => assert.deepEqual((jsonOf(a).items as Array<{ id: string; state: string }>).map((p) => [p.id, p.state]), [['local', 'loaded']]),
+  },
   {
     name: 'dashboard index',
     method: 'GET',

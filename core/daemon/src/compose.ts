@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { container, type DependencyContainer } from 'tsyringe';
+import { container, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { StateStore } from '@sky/plugin-api';
 import { TOKENS, type BuildInfo, type Clock, type PluginRegistry, type ShutdownSignal } from './tokens.js';
@@ -12,6 +12,15 @@ import { pingHandler } from './ops/ping.js';
 import { RequestService } from './services/requests.js';
 import { PluginHost } from './plugin-host.js';
 import { Daemon } from './daemon.js';
+import { clusterOperations } from './ops/cluster-ops.js';
+import { ClusterService } from './clusters/cluster-service.js';
+import { JobQueue } from './clusters/job-queue.js';
+import { JobLogs } from './clusters/job-logs.js';
+import { Provisioner } from './clusters/provisioner.js';
+import { StatusView } from './clusters/status-view.js';
+import { AutostopMonitor } from './clusters/autostop.js';
+import { NodeRuntime } from './nodes/node-runtime.js';
+import { TransportPool } from './nodes/transports.js';
 import { createStore } from './store-factory.js';
 import { readBuildInfo } from './build-info.js';
 
@@ -45,7 +54,17 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.register(TOKENS.Shutdown, { useValue: shutdownSignal() });
   c.register(TOKENS.Store, { useValue: options.store ?? createStore(options.config, options.paths) });
   c.register(LogBus, { useValue: new LogBus() });
-  c.register(OperationRegistry, { useValue: new OperationRegistry([pingHandler]) });
+  c.register(TransportPool, { useValue: new TransportPool() });
+  c.register(NodeRuntime, { useValue: new NodeRuntime() });
+  c.registerSingleton(Provisioner);
+  c.registerSingleton(JobQueue);
+  c.registerSingleton(JobLogs);
+  c.registerSingleton(StatusView);
+  c.registerSingleton(ClusterService);
+  c.registerSingleton(AutostopMonitor);
+  c.register(OperationRegistry, {
+    useFactory: instanceCachingFactory((r) => new OperationRegistry([pingHandler, ...clusterOperations(r.resolve(ClusterService))])),
+  });
   c.registerSingleton(Scheduler);
   c.registerSingleton(RequestService);
   c.registerSingleton(RequestPruner);

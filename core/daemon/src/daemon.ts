@@ -17,6 +17,11 @@ import { healthRoutes } from './http/routes/health.js';
 import { requestRoutes } from './http/routes/requests.js';
 import { operationRoutes } from './http/routes/operations.js';
 import { serverRoutes } from './http/routes/server.js';
+import { clusterRoutes } from './http/routes/clusters.js';
+import { StatusView } from './clusters/status-view.js';
+import { JobQueue } from './clusters/job-queue.js';
+import { JobLogs } from './clusters/job-logs.js';
+import { AutostopMonitor } from './clusters/autostop.js';
 
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
 
@@ -67,6 +72,10 @@ export class Daemon {
     @inject(Scheduler) private readonly scheduler: Scheduler,
     @inject(RequestService) private readonly requests: RequestService,
     @inject(RequestPruner) private readonly pruner: RequestPruner,
+    @inject(StatusView) private readonly view: StatusView,
+    @inject(JobQueue) private readonly jobQueue: JobQueue,
+    @inject(JobLogs) private readonly jobLogs: JobLogs,
+    @inject(AutostopMonitor) private readonly autostop: AutostopMonitor,
   ) {
     this.startedAt = clock.now();
   }
@@ -83,10 +92,13 @@ export class Daemon {
     await this.store.open();
     try {
       await this.plugins.load(this.shutdown.signal);
+      await this.view.load();
       const recovered = await this.scheduler.recover();
       this.logger.info(recovered, 'recovered requests from the state store');
       await this.pruner.pruneOnce();
       this.pruner.start();
+      this.jobQueue.start();
+      this.autostop.start();
       const listening = await this.listen(host, port);
       this.writePidFile(listening);
       this.logger.info({ ...listening, version: this.build.version, commit: this.build.commit, store: this.store.kind }, 'sky API server listening');
@@ -107,6 +119,7 @@ export class Daemon {
         requestRoutes(router, this.requests, max);
         operationRoutes(router, this.scheduler, max);
         serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
+        clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => [...this.plugins.drivers().keys()], maxBodyBytes: max });
       },
     });
     const server = createServer(app.callback());
@@ -168,6 +181,9 @@ export class Daemon {
 
   private async closeResources(): Promise<void> {
     this.pruner.stop();
+    this.jobQueue.stop();
+    this.autostop.stop();
+    this.view.close();
     await this.plugins.closeAll();
     await this.store.close();
   }

@@ -4,6 +4,7 @@ import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import { expandHome } from './config/load.js';
 import type { PluginState } from '@sky/protocol';
+import type { Driver } from '@sky/plugin-api';
 import { TOKENS, type PluginRegistry } from './tokens.js';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
 import { PluginLoader, type LoadedPlugins } from './plugins/index.js';
@@ -35,6 +36,12 @@ export class PluginHost implements PluginRegistry {
 
   states(): PluginState[] {
     return this.loaded ? [...this.loaded.states] : [];
+  }
+
+  drivers(): ReadonlyMap<string, Driver> {
+    const out = new Map<string, Driver>();
+    for (const [id, loaded] of this.loaded?.drivers ?? []) out.set(id, loaded.driver);
+    return out;
   }
 
   async closeAll(): Promise<void> {

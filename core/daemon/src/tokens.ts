@@ -1,5 +1,5 @@
 import type { InjectionToken } from 'tsyringe';
-import type { StateStore } from '@sky/plugin-api';
+import type { Driver, StateStore } from '@sky/plugin-api';
 import type { PluginState } from '@sky/protocol';
 import type { Logger } from 'pino';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
@@ -14,6 +14,8 @@ export interface PluginRegistry {
   /** Load every configured plugin, applying each one's failure policy. */
   load(signal: AbortSignal): Promise<void>;
   states(): PluginState[];
+  /** Loaded drivers by id, in config order. */
+  drivers(): ReadonlyMap<string, Driver>;
   closeAll(): Promise<void>;
 }
 

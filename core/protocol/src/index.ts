@@ -8,3 +8,4 @@ export * from './openapi.js';
 export * from './issues.js';
 export * from './task/index.js';
 export * from './clusters.js';
+export * from './cluster-routes.js';

@@ -20,6 +20,83 @@ export const PingResultSchema = z
   .meta({ id: 'PingResult' });
 export type PingResult = z.infer<typeof PingResultSchema>;
 
+/** SkyPilot's cluster-name rule (see task/names.ts): a letter first, then letters, digits, '-', '_', '.'. */
+export const ClusterNameSchema = z
+  .string()
+  .max(63)
+  .regex(/^[a-zA-Z]([-_.a-zA-Z0-9]*[a-zA-Z0-9])?$/, 'a cluster name starts with a letter and has letters, digits, "-", "_" or "." (at most 63)')
+  .describe('Cluster name.');
+const TaskBodySchema = z.unknown().describe('A SkyPilot task as JSON (the structure of the task YAML); validated like the YAML.');
+
+export const LaunchBodySchema = z
+  .strictObject({
+    task: TaskBodySchema,
+    cluster: ClusterNameSchema.optional().describe('Cluster to launch on or create; generated when absent.'),
+    idle_minutes_to_autostop: z.number().min(0).max(525600).optional(),
+    down: z.boolean().optional().describe('With autostop: tear the cluster down instead of stopping it.'),
+    dryrun: z.boolean().optional().describe('Only plan: which driver, nodes and resources.'),
+  })
+  .meta({ id: 'LaunchBody' });
+export type LaunchBody = z.infer<typeof LaunchBodySchema>;
+
+export const LaunchPlanSchema = z.object({
+  driver: z.string(),
+  infra: z.string(),
+  numNodes: z.number().int(),
+  resources: z.string(),
+  existing: z.boolean().describe('Whether the cluster already exists and is reused.'),
+});
+export type LaunchPlan = z.infer<typeof LaunchPlanSchema>;
+
+export const LaunchResultSchema = z
+  .object({
+    cluster: z.string(),
+    jobId: z.number().int().optional(),
+    plan: LaunchPlanSchema,
+  })
+  .meta({ id: 'LaunchResult' });
+export type LaunchResult = z.infer<typeof LaunchResultSchema>;
+
+export const ExecBodySchema = z.strictObject({ cluster: ClusterNameSchema, task: TaskBodySchema }).meta({ id: 'ExecBody' });
+export type ExecBody = z.infer<typeof ExecBodySchema>;
+export const ExecResultSchema = z.object({ cluster: z.string(), jobId: z.number().int() }).meta({ id: 'ExecResult' });
+export type ExecResult = z.infer<typeof ExecResultSchema>;
+
+export const ClusterBodySchema = z.strictObject({ cluster: ClusterNameSchema }).meta({ id: 'ClusterBody' });
+export type ClusterBody = z.infer<typeof ClusterBodySchema>;
+export const ClusterResultSchema = z.object({ cluster: z.string(), status: z.string() }).meta({ id: 'ClusterResult' });
+export type ClusterResult = z.infer<typeof ClusterResultSchema>;
+
+export const AutostopBodySchema = z
+  .strictObject({
+    cluster: ClusterNameSchema,
+    idle_minutes: z.number().min(0).max(525600).optional(),
+    down: z.boolean().optional(),
+    cancel: z.boolean().optional().describe('Turn autostop off.'),
+  })
+  .meta({ id: 'AutostopBody' });
+export type AutostopBody = z.infer<typeof AutostopBodySchema>;
+
+export const CancelJobsBodySchema = z
+  .strictObject({
+    cluster: ClusterNameSchema,
+    job_ids: z.array(z.number().int().min(1)).max(1000).optional(),
+    all: z.boolean().optional().describe('Every unfinished job of the caller on the cluster.'),
+    all_users: z.boolean().optional().describe('With all: every user\'s jobs.'),
+  })
+  .meta({ id: 'CancelJobsBody' });
+export type CancelJobsBody = z.infer<typeof CancelJobsBodySchema>;
+export const CancelJobsResultSchema = z
+  .object({ cluster: z.string(), cancelled: z.array(z.number().int()), alreadyFinished: z.array(z.number().int()) })
+  .meta({ id: 'CancelJobsResult' });
+export type CancelJobsResult = z.infer<typeof CancelJobsResultSchema>;
+
+export const RefreshBodySchema = z
+  .strictObject({ clusters: z.array(ClusterNameSchema).max(1000).optional(), all_users: z.boolean().optional() })
+  .meta({ id: 'RefreshBody' });
+export type RefreshBody = z.infer<typeof RefreshBodySchema>;
+export const RefreshResultSchema = z.object({ refreshed: z.array(z.string()) }).meta({ id: 'RefreshResult' });
+
 export interface OperationSpec<B extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
   readonly name: string;
   readonly summary: string;
@@ -44,6 +121,28 @@ export const OPERATIONS = {
     defaultLane: 'short',
     mutating: false,
   }),
+  launch: op({
+    name: 'launch',
+    summary: 'Provision a cluster (or reuse one) and submit the task as a job on it.',
+    body: LaunchBodySchema,
+    result: LaunchResultSchema,
+    defaultLane: 'long',
+    mutating: true,
+  }),
+  exec: op({
+    name: 'exec',
+    summary: "Submit a task as a job on an existing UP cluster (no setup of the cluster itself).",
+    body: ExecBodySchema,
+    result: ExecResultSchema,
+    defaultLane: 'short',
+    mutating: true,
+  }),
+  stop: op({ name: 'stop', summary: 'Stop a cluster: its nodes release compute, its disks stay.', body: ClusterBodySchema, result: ClusterResultSchema, defaultLane: 'long', mutating: true }),
+  start: op({ name: 'start', summary: 'Start a stopped cluster again.', body: ClusterBodySchema, result: ClusterResultSchema, defaultLane: 'long', mutating: true }),
+  down: op({ name: 'down', summary: 'Tear a cluster down: terminate its nodes and forget it.', body: ClusterBodySchema, result: ClusterResultSchema, defaultLane: 'long', mutating: true }),
+  autostop: op({ name: 'autostop', summary: 'Set or cancel autostop (stop or down after idle minutes).', body: AutostopBodySchema, result: ClusterResultSchema, defaultLane: 'short', mutating: true }),
+  cancel: op({ name: 'cancel', summary: "Cancel jobs in a cluster's queue.", body: CancelJobsBodySchema, result: CancelJobsResultSchema, defaultLane: 'short', mutating: true }),
+  refresh: op({ name: 'refresh', summary: 'Ask the drivers for the real state of clusters and record it.', body: RefreshBodySchema, result: RefreshResultSchema, defaultLane: 'short', mutating: false }),
 } as const;
 
 export type OperationName = keyof typeof OPERATIONS;

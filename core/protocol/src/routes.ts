@@ -13,6 +13,8 @@ import {
 } from './requests.js';
 import { HealthSchema, PluginListSchema, ServerLogsQuerySchema } from './health.js';
 import { OPERATIONS, OPERATION_NAMES, type OperationName } from './ops.js';
+import { ClusterListSchema, ClusterNameParamsSchema, ClusterQuerySchema, JobListSchema, JobLogParamsSchema, JobLogsQuerySchema, JobQuerySchema } from './cluster-routes.js';
+import { ClusterRecordSchema } from './clusters.js';
 
 export type HttpMethod = 'get' | 'post' | 'delete';
 
@@ -118,6 +120,40 @@ export const ROUTES = {
     path: ROUTE_PATHS.listPlugins,
     summary: 'Configured plugins and whether each loaded.',
     success: { status: 200, body: PluginListSchema },
+  },
+  listClusters: {
+    id: 'listClusters',
+    method: 'get',
+    path: ROUTE_PATHS.listClusters,
+    summary: "Clusters from the daemon's status view (the caller's, or everyone's with all_users) and the enabled infra.",
+    query: ClusterQuerySchema,
+    success: { status: 200, body: ClusterListSchema },
+  },
+  getCluster: {
+    id: 'getCluster',
+    method: 'get',
+    path: ROUTE_PATHS.getCluster,
+    summary: 'One cluster.',
+    params: ClusterNameParamsSchema,
+    success: { status: 200, body: ClusterRecordSchema },
+  },
+  listJobs: {
+    id: 'listJobs',
+    method: 'get',
+    path: ROUTE_PATHS.listJobs,
+    summary: "A cluster's job queue, newest first.",
+    params: ClusterNameParamsSchema,
+    query: JobQuerySchema,
+    success: { status: 200, body: JobListSchema },
+  },
+  jobLogs: {
+    id: 'jobLogs',
+    method: 'get',
+    path: ROUTE_PATHS.jobLogs,
+    summary: "A job's log from its nodes as server-sent events (log {rank, text}, then end {status}).",
+    params: JobLogParamsSchema,
+    query: JobLogsQuerySchema,
+    success: { status: 200, body: 'event-stream' },
   },
 } as const satisfies Record<string, RouteSpec>;
 

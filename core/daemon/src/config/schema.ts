@@ -41,7 +41,7 @@ export const DaemonConfigSchema = z.strictObject({
     })
     .prefault({}),
   plugins: z.strictObject({ dirs: z.array(z.string().min(1)).default([]) }).prefault({}),
-  drivers: z.record(z.string().regex(/^[@a-z0-9][a-z0-9._/-]*$/i, 'a driver id is a plugin name like "ssh" or "@acme/sky-driver-x"'), z.record(z.string(), z.unknown())).default({}),
+  drivers: z.record(z.string().regex(/^[@a-z0-9][a-z0-9._/-]*$/i, 'a driver id is a plugin name like "ssh" or "@acme/sky-driver-x"'), z.record(z.string(), z.unknown())).default({ local: {} }),
 });
 
 export type DaemonConfig = z.infer<typeof DaemonConfigSchema>;

@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
-import { SkyError } from '@sky/protocol';
+import { SkyError, toSkyError } from '@sky/protocol';
 
 /** The one error path: every failure becomes `{error:{code,message,hint}}` with the catalogue's status. */
 export function errorMiddleware(logger: Logger) {
@@ -8,8 +8,9 @@ export function errorMiddleware(logger: Logger) {
     try {
       await next();
     } catch (err) {
-      const known = err instanceof SkyError;
-      const sky = known ? err : new SkyError('INTERNAL', 'internal error in the API server', { hint: 'See the server log (sky api logs --server-logs).' });
+      const found = toSkyError(err);
+      const known = found !== undefined;
+      const sky = found ?? new SkyError('INTERNAL', 'internal error in the API server', { hint: 'See the server log (sky api logs --server-logs).' });
       if (!known || sky.status >= 500) logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
       if (ctx.headerSent) {
         ctx.res.destroy();

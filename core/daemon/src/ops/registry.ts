@@ -16,6 +16,8 @@ export interface OperationHandler {
   /** Whether a request found RUNNING after a daemon restart may simply run again. */
   readonly resumable: boolean;
   run(ctx: OperationContext, body: unknown): Promise<unknown>;
+  /** Checks beyond the body schema, run before the request is stored so bad input is a 400, not a failed request. */
+  validate?(body: unknown): void;
 }
 
 /** Handlers by operation name. Every operation in the protocol must have exactly one. */

@@ -1,7 +1,7 @@
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { StateStore } from '@sky/plugin-api';
-import { SkyError, type ErrorBody, type Lane, type RequestRecord, type RequestStatus } from '@sky/protocol';
+import { isTerminal, SkyError, toSkyError, type ErrorBody, type Lane, type RequestRecord, type RequestStatus } from '@sky/protocol';
 import { TOKENS, type Clock } from '../tokens.js';
 import type { DaemonConfig } from '../config/schema.js';
 import { OperationRegistry } from '../ops/registry.js';
@@ -32,7 +32,8 @@ interface Running {
 }
 
 function errorInfo(err: unknown): ErrorBody['error'] {
-  if (err instanceof SkyError) return err.toBody().error;
+  const sky = toSkyError(err);
+  if (sky) return sky.toBody().error;
   const message = err instanceof Error ? err.message : String(err);
   return { code: 'OPERATION_FAILED', message };
 }
@@ -71,9 +72,9 @@ export class Scheduler {
         hint: 'Retry in a few seconds; the daemon (or its replacement) will take it.',
       });
     }
-    if (this.operations.get(input.name) === undefined) {
-      throw new SkyError('ROUTE_NOT_FOUND', `unknown operation ${input.name}`);
-    }
+    const handler = this.operations.get(input.name);
+    if (handler === undefined) throw new SkyError('ROUTE_NOT_FOUND', `unknown operation ${input.name}`);
+    handler.validate?.(input.body);
     const record: RequestRecord = {
       id: this.ids.next(this.clock.now()),
       name: input.name,
@@ -90,7 +91,7 @@ export class Scheduler {
     if (input.idempotencyKey !== undefined) record.idempotencyKey = input.idempotencyKey;
     const result = await this.store.requests.create(record);
     if (!result.created && result.record.name !== input.name) {
-      throw new SkyError('IDEMPOTENCY_CONFLICT', `idempotency key "${input.idempotencyKey}" was already used for a ${result.record.name} request (${result.record.id})`, {
+      throw new SkyError('IDEMPOTENCY_CONFLICT', `idempotency key "${input.idempotencyKey}" was already used for request ${result.record.id} (operation ${result.record.name})`, {
         hint: 'Use a fresh idempotency key for a different operation.',
       });
     }
@@ -209,6 +210,19 @@ export class Scheduler {
     const done = await this.store.requests.transition(id, from, patch);
     if (done) this.bus.finish(done);
     return done !== undefined;
+  }
+
+  /** Resolves once the request has finished (immediately if it already has). */
+  async whenDone(id: string): Promise<void> {
+    let wake!: () => void;
+    const done = new Promise<void>((resolve) => (wake = resolve));
+    const unsubscribe = this.bus.subscribe(id, { end: () => wake() });
+    try {
+      const record = await this.store.requests.get(id);
+      if (record && !isTerminal(record.status)) await done;
+    } finally {
+      unsubscribe();
+    }
   }
 
   async appendLog(id: string, text: string): Promise<void> {

@@ -38,6 +38,12 @@ export const ERROR_CATALOGUE = {
   NO_CAPACITY: { status: 409, summary: 'The driver cannot fit the requested nodes; the message names the capacity left.' },
   NODE_UNREACHABLE: { status: 503, summary: 'A node of the cluster cannot be reached.' },
   DRIVER_FAILED: { status: 502, summary: 'A driver operation failed in the infrastructure it drives.' },
+  CLUSTER_NOT_FOUND: { status: 404, summary: 'No cluster with this name.' },
+  CLUSTER_NAME_TAKEN: { status: 409, summary: 'The cluster name belongs to another user.' },
+  CLUSTER_NOT_UP: { status: 409, summary: 'The cluster is not UP (stopped, or still being provisioned).' },
+  JOB_NOT_FOUND: { status: 404, summary: "No job with this id in the cluster's queue." },
+  RESOURCES_UNAVAILABLE: { status: 409, summary: "The task asks for more than the cluster's nodes have." },
+  NO_DRIVER: { status: 409, summary: 'No enabled driver can run the task (see the enabled infra).' },
   NODE_RUNTIME_ERROR: { status: 502, summary: 'The node runtime gave an answer sky cannot read.' },
   INTERNAL: { status: 500, summary: 'An unexpected error inside sky.' },
 } as const;
@@ -93,6 +99,21 @@ export class SkyError extends Error {
     if (details !== undefined) options.details = details;
     return new SkyError(isErrorCode(code) ? code : 'INTERNAL', message, options);
   }
+}
+
+/**
+ * The SkyError in `value`, also when it comes from another copy of this package (a plugin
+ * loads its own, so `instanceof` alone would miss its errors): same name, a catalogue code.
+ */
+export function toSkyError(value: unknown): SkyError | undefined {
+  if (value instanceof SkyError) return value;
+  if (!(value instanceof Error) || value.name !== 'SkyError') return undefined;
+  const { code, hint, details } = value as Error & { code?: unknown; hint?: unknown; details?: unknown };
+  if (!isErrorCode(code)) return undefined;
+  const options: SkyErrorOptions = { cause: value };
+  if (typeof hint === 'string') options.hint = hint;
+  if (typeof details === 'object' && details !== null) options.details = details as Record<string, unknown>;
+  return new SkyError(code, value.message, options);
 }
 
 /** The JSON body of every error answer. */

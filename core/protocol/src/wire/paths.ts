@@ -11,6 +11,10 @@ export const ROUTE_PATHS = {
   requestLogs: `${API_PREFIX}/requests/:id/logs`,
   serverLogs: `${API_PREFIX}/server/logs`,
   listPlugins: `${API_PREFIX}/plugins`,
+  listClusters: `${API_PREFIX}/clusters`,
+  getCluster: `${API_PREFIX}/clusters/:name`,
+  listJobs: `${API_PREFIX}/clusters/:name/jobs`,
+  jobLogs: `${API_PREFIX}/clusters/:name/jobs/:job/logs`,
 } as const;
 
 /** Path of an operation's submit route: POST /api/v1/<name>. */

@@ -1,0 +1,273 @@
+import { randomBytes } from 'node:crypto';
+import { inject, injectable } from 'tsyringe';
+import type { StateStore } from '@sky/plugin-api';
+import {
+  assertResolved,
+  isJobTerminal,
+  parseTask,
+  SkyError,
+  validateClusterName,
+  type AutostopBody,
+  type CancelJobsBody,
+  type CancelJobsResult,
+  type ClusterRecord,
+  type ClusterResult,
+  type ExecBody,
+  type ExecResult,
+  type JobSpec,
+  type LaunchBody,
+  type LaunchResult,
+  type Task,
+} from '@sky/protocol';
+import { TOKENS, type Clock } from '../tokens.js';
+import type { OperationContext } from '../ops/registry.js';
+import { KeyedLock } from './cluster-lock.js';
+import { clusterNotFound, updateCluster } from './cluster-updates.js';
+import { callDriver } from './driver-calls.js';
+import { JobQueue } from './job-queue.js';
+import { provisioned, Provisioner, type Progress } from './provisioner.js';
+import { describeNodes, jobDemand, primaryFields, unmetByCluster } from './resources.js';
+
+function progressOf(ctx: OperationContext): Progress {
+  return { signal: ctx.signal, log: (line) => void ctx.log(line) };
+}
+
+function specOf(task: Task, withSetup: boolean): JobSpec {
+  const strings = (m: Record<string, string | null>): Record<string, string> =>
+    Object.fromEntries(Object.entries(m).filter((e): e is [string, string] => e[1] !== null));
+  return {
+    ...(withSetup && task.setup !== undefined ? { setup: task.setup } : {}),
+    ...(task.run !== undefined ? { run: task.run } : {}),
+    envs: strings(task.envs),
+    secrets: strings(task.secrets),
+    ...(task.workdir !== undefined ? { workdir: task.workdir } : {}),
+    fileMounts: { ...task.file_mounts },
+  };
+}
+
+function generatedName(user: string): string {
+  const clean = user.toLowerCase().replace(/[^a-z0-9-]/g, '').slice(0, 20) || 'user';
+  return `sky-${randomBytes(2).toString('hex')}-${clean}`;
+}
+
+/** Use cases on clusters and their job queues: launch, exec, stop, start, down, autostop, cancel. */
+@injectable()
+export class ClusterService {
+  private readonly lock = new KeyedLock();
+
+  constructor(
+    @inject(TOKENS.Store) private readonly store: StateStore,
+    @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(Provisioner) private readonly provisioner: Provisioner,
+    @inject(JobQueue) private readonly jobs: JobQueue,
+  ) {}
+
+  /** A cluster the caller may change: it exists and is theirs. */
+  private async owned(name: string, user: string): Promise<ClusterRecord> {
+    const cluster = await this.store.clusters.get(name);
+    if (!cluster) throw clusterNotFound(name);
+    if (cluster.owner !== user) {
+      throw new SkyError('CLUSTER_NAME_TAKEN', `cluster ${name} belongs to ${cluster.ownerName}, not to you`, {
+        hint: 'Choose another cluster name with -c; only the owner can change a cluster.',
+      });
+    }
+    return cluster;
+  }
+
+  async launch(ctx: OperationContext, body: LaunchBody): Promise<LaunchResult> {
+    const task = assertResolved(parseTask(body.task, 'body.task'), 'body.task');
+    const name = body.cluster ?? generatedName(ctx.request.userName);
+    validateClusterName(name);
+    const owner = { id: ctx.request.user, name: ctx.request.userName, workspace: ctx.request.workspace };
+    return this.lock.run(name, async () => {
+      let cluster = await this.store.clusters.get(name);
+      const demand = jobDemand(primaryFields(task));
+      if (cluster) {
+        cluster = await this.owned(name, owner.id);
+        const unmet = unmetByCluster(cluster.nodes, task.num_nodes, demand);
+        if (unmet && cluster.status === 'UP') {
+          throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${name} cannot run this task: ${unmet}`, {
+            hint: 'Launch it on a new cluster (another -c name), or ask for less.',
+          });
+        }
+        const plan = { driver: cluster.driver, infra: cluster.infra, numNodes: cluster.numNodes, resources: cluster.resources, existing: true };
+        if (body.dryrun) return { cluster: name, plan };
+        if (cluster.status === 'INIT') {
+          throw new SkyError('CLUSTER_NOT_UP', `cluster ${name} is INIT (${cluster.statusReason ?? 'provisioning'})`, {
+            hint: `Wait for it, or tear it down with: sky down ${name}`,
+          });
+        }
+        if (cluster.status === 'STOPPED') cluster = await this.startLocked(cluster, progressOf(ctx));
+        await ctx.log(`Reusing cluster ${name} (${cluster.resources}).`);
+        await this.provisioner.prepare(cluster.nodes, task, progressOf(ctx));
+      } else {
+        const candidates = this.provisioner.candidates(task);
+        const first = candidates[0]!;
+        const plan = { driver: first.driverId, infra: first.infra, numNodes: task.num_nodes, resources: describePlan(first.infra, task), existing: false };
+        if (body.dryrun) return { cluster: name, plan };
+        cluster = await this.provisioner.provision(name, owner, task, candidates, progressOf(ctx));
+      }
+      if (body.idle_minutes_to_autostop !== undefined) {
+        cluster = (await updateCluster(this.store, name, () => ({ autostop: { idleMinutes: body.idle_minutes_to_autostop!, down: body.down ?? false } }))) ?? cluster;
+      }
+      const plan = { driver: cluster.driver, infra: cluster.infra, numNodes: cluster.numNodes, resources: cluster.resources, existing: false };
+      if (task.setup === undefined && task.run === undefined) return { cluster: name, plan };
+      const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, true));
+      await ctx.log(`Job ${job.id} submitted to cluster ${name}.`);
+      return { cluster: name, jobId: job.id, plan };
+    });
+  }
+
+  private newJob(ctx: OperationContext, task: Task, demand: ReturnType<typeof jobDemand>) {
+    return {
+      user: ctx.request.user,
+      userName: ctx.request.userName,
+      numNodes: task.num_nodes,
+      demand,
+      requestId: ctx.request.id,
+      ...(task.name !== undefined ? { name: task.name } : {}),
+      ...(task.run !== undefined ? { command: task.run.split('\n')[0]!.slice(0, 200) } : {}),
+    };
+  }
+
+  async exec(ctx: OperationContext, body: ExecBody): Promise<ExecResult> {
+    const task = assertResolved(parseTask(body.task, 'body.task'), 'body.task');
+    const cluster = await this.owned(body.cluster, ctx.request.user);
+    if (cluster.status !== 'UP') {
+      throw new SkyError('CLUSTER_NOT_UP', `cluster ${body.cluster} is ${cluster.status}`, {
+        hint: cluster.status === 'STOPPED' ? `Start it with: sky start ${body.cluster}` : 'Wait until it is UP (sky status).',
+      });
+    }
+    const demand = jobDemand(primaryFields(task));
+    const unmet = unmetByCluster(cluster.nodes, task.num_nodes, demand);
+    if (unmet) throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${body.cluster} cannot run this task: ${unmet}`);
+    if (task.workdir !== undefined || Object.keys(task.file_mounts).length > 0) await this.provisioner.prepare(cluster.nodes, task, progressOf(ctx));
+    const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, false));
+    await updateCluster(this.store, cluster.name, () => (task.run ? { lastCommand: task.run.split('\n')[0]!.slice(0, 200) } : undefined));
+    await ctx.log(`Job ${job.id} submitted to cluster ${body.cluster}.`);
+    return { cluster: body.cluster, jobId: job.id };
+  }
+
+  async stop(ctx: OperationContext, name: string): Promise<ClusterResult> {
+    return this.lock.run(name, async () => {
+      const cluster = await this.owned(name, ctx.request.user);
+      if (cluster.status === 'STOPPED') return { cluster: name, status: 'STOPPED' };
+      if (cluster.status === 'INIT') throw new SkyError('CLUSTER_NOT_UP', `cluster ${name} is INIT; it cannot be stopped`, { hint: `Tear it down with: sky down ${name}` });
+      await this.cancelActive(cluster);
+      await ctx.log(`Stopping cluster ${name}...`);
+      await callDriver(cluster.driver, this.provisioner.driver(cluster.driver), 'stop', progressOf(ctx), (d, o) => d.stop(provisioned(cluster), o));
+      await updateCluster(this.store, name, () => ({ status: 'STOPPED', statusReason: undefined }));
+      await ctx.log(`Cluster ${name} stopped.`);
+      return { cluster: name, status: 'STOPPED' };
+    });
+  }
+
+  async start(ctx: OperationContext, name: string): Promise<ClusterResult> {
+    return this.lock.run(name, async () => {
+      const cluster = await this.owned(name, ctx.request.user);
+      if (cluster.status === 'UP') return { cluster: name, status: 'UP' };
+      if (cluster.status === 'INIT') throw new SkyError('CLUSTER_NOT_UP', `cluster ${name} is INIT; it cannot be started`, { hint: `Tear it down with: sky down ${name}` });
+      await this.startLocked(cluster, progressOf(ctx));
+      return { cluster: name, status: 'UP' };
+    });
+  }
+
+  private async startLocked(cluster: ClusterRecord, progress: Progress): Promise<ClusterRecord> {
+    progress.log(`Starting cluster ${cluster.name}...`);
+    const result = await callDriver(cluster.driver, this.provisioner.driver(cluster.driver), 'start', progress, (d, o) => d.start(provisioned(cluster), o));
+    const nodes = result.nodes.map((n, i) => ({ ...cluster.nodes[i]!, address: n.address, resources: n.resources }));
+    await this.provisioner.prepare(nodes, { file_mounts: {} }, progress);
+    const up = await updateCluster(this.store, cluster.name, () => ({
+      status: 'UP',
+      statusReason: undefined,
+      nodes,
+      driverState: result.state,
+      resources: describeNodes(cluster.infra, nodes),
+      lastActiveAt: this.clock.now(),
+    }));
+    if (!up) throw clusterNotFound(cluster.name);
+    progress.log(`Cluster ${cluster.name} is UP.`);
+    await this.jobs.schedule(cluster.name);
+    return up;
+  }
+
+  async down(ctx: OperationContext, name: string): Promise<ClusterResult> {
+    return this.lock.run(name, async () => {
+      const cluster = await this.owned(name, ctx.request.user);
+      if (cluster.status === 'UP') await this.cancelActive(cluster);
+      await ctx.log(`Tearing down cluster ${name}...`);
+      await this.provisioner.terminate(cluster, progressOf(ctx));
+      await this.store.clusters.delete(name);
+      await ctx.log(`Cluster ${name} terminated.`);
+      return { cluster: name, status: 'TERMINATED' };
+    });
+  }
+
+  async autostop(ctx: OperationContext, body: AutostopBody): Promise<ClusterResult> {
+    const cluster = await this.owned(body.cluster, ctx.request.user);
+    if (!body.cancel && body.idle_minutes === undefined) {
+      throw new SkyError('VALIDATION_FAILED', 'autostop needs idle_minutes, or cancel: true', { hint: 'sky autostop NAME -i MINUTES [--down], or --cancel' });
+    }
+    const updated = await updateCluster(this.store, cluster.name, () =>
+      body.cancel ? { autostop: undefined } : { autostop: { idleMinutes: body.idle_minutes!, down: body.down ?? false }, lastActiveAt: this.clock.now() },
+    );
+    await ctx.log(body.cancel ? `Autostop of ${cluster.name} cancelled.` : `Cluster ${cluster.name} will ${body.down ? 'be torn down' : 'stop'} after ${body.idle_minutes} idle minute(s).`);
+    return { cluster: cluster.name, status: updated?.status ?? cluster.status };
+  }
+
+  async cancelJobs(ctx: OperationContext, body: CancelJobsBody): Promise<CancelJobsResult> {
+    const cluster = await this.store.clusters.get(body.cluster);
+    if (!cluster) throw clusterNotFound(body.cluster);
+    let targets;
+    if (body.job_ids && body.job_ids.length > 0) {
+      targets = [];
+      for (const id of body.job_ids) {
+        const job = await this.store.jobs.get(body.cluster, id);
+        if (!job) throw new SkyError('JOB_NOT_FOUND', `cluster ${body.cluster} has no job ${id}`, { hint: `List its jobs with: sky queue ${body.cluster}` });
+        targets.push(job);
+      }
+    } else if (body.all) {
+      const active = await this.store.jobs.list(body.cluster, { status: ['PENDING', 'SETTING_UP', 'RUNNING'] });
+      targets = body.all_users ? active : active.filter((j) => j.user === ctx.request.user);
+    } else {
+      throw new SkyError('VALIDATION_FAILED', 'cancel needs job_ids, or all: true', { hint: 'sky cancel NAME JOB_ID... or sky cancel NAME -a' });
+    }
+    const foreign = targets.filter((j) => j.user !== ctx.request.user && cluster.owner !== ctx.request.user);
+    if (foreign.length > 0) throw new SkyError('CLUSTER_NAME_TAKEN', `job ${foreign[0]!.id} on ${body.cluster} belongs to ${foreign[0]!.userName}`);
+    const finished = targets.filter((j) => isJobTerminal(j.status)).map((j) => j.id);
+    const cancelled = await this.jobs.cancel(cluster, targets.filter((j) => !isJobTerminal(j.status)));
+    for (const id of cancelled) await ctx.log(`Cancelled job ${id} on ${body.cluster}.`);
+    return { cluster: body.cluster, cancelled, alreadyFinished: finished };
+  }
+
+  /** Ask the drivers for the real state of the caller's clusters (or everyone's) and record it. */
+  async refresh(ctx: OperationContext, body: { clusters?: string[]; all_users?: boolean }): Promise<{ refreshed: string[] }> {
+    const all = await this.store.clusters.list(body.all_users ? undefined : { owner: ctx.request.user });
+    const chosen = body.clusters && body.clusters.length > 0 ? all.filter((c) => body.clusters!.includes(c.name)) : all;
+    const refreshed: string[] = [];
+    for (const cluster of chosen.filter((c) => c.status !== 'INIT')) {
+      const reports = await callDriver(cluster.driver, this.provisioner.driver(cluster.driver), 'status', progressOf(ctx), (d, o) => d.status(provisioned(cluster), o));
+      const statuses = new Set(reports.map((r) => r.status));
+      const problems = reports.filter((r) => r.status !== (cluster.status === 'UP' ? 'UP' : 'STOPPED'));
+      const reason = problems.length === 0 ? undefined : problems.map((r) => `node ${r.nodeId} ${r.status}${r.reason ? `: ${r.reason}` : ''}`).join('; ');
+      const status = statuses.size === 1 && statuses.has('STOPPED') ? 'STOPPED' : cluster.status;
+      await updateCluster(this.store, cluster.name, (c) => (c.status === status && c.statusReason === reason ? undefined : { status, statusReason: reason }));
+      await ctx.log(`${cluster.name}: ${status}${reason ? ` (${reason})` : ''}`);
+      refreshed.push(cluster.name);
+    }
+    return { refreshed };
+  }
+
+  private async cancelActive(cluster: ClusterRecord): Promise<void> {
+    const active = await this.store.jobs.list(cluster.name, { status: ['PENDING', 'SETTING_UP', 'RUNNING'] });
+    if (active.length > 0) await this.jobs.cancel(cluster, active);
+  }
+}
+
+function describePlan(infra: string, task: Task): string {
+  const r = primaryFields(task);
+  const parts = [r.cpus ? `cpus=${r.cpus.min}${r.cpus.orMore ? '+' : ''}` : undefined, r.memory ? `mem=${r.memory.min}${r.memory.orMore ? '+' : ''}GB` : undefined, ...(r.accelerators ?? []).slice(0, 1).map((a) => `${a.name}:${a.count}`)].filter(
+    (p) => p !== undefined,
+  );
+  return `${task.num_nodes}x ${infra}(${parts.join(', ') || 'default'})`;
+}

@@ -1,0 +1,54 @@
+import { SkyError, toSkyError, type ErrorCode } from '@sky/protocol';
+import type { Driver, DriverCallOptions, DriverOperation } from '@sky/plugin-api';
+
+/** Deadlines per driver operation (provisioning real machines can take minutes). */
+export const DRIVER_DEADLINES_MS: Record<DriverOperation, number> = {
+  capacity: 30_000,
+  provision: 20 * 60_000,
+  status: 60_000,
+  stop: 10 * 60_000,
+  start: 20 * 60_000,
+  terminate: 10 * 60_000,
+};
+
+const KEEP_CODES: readonly ErrorCode[] = ['NO_CAPACITY', 'CANCELLED', 'NODE_UNREACHABLE'];
+
+/**
+ * Call one driver operation with a deadline and the caller's abort signal; whatever it throws
+ * comes back as a SkyError tagged with the driver id and the operation.
+ */
+export async function callDriver<T>(
+  driverId: string,
+  driver: Driver,
+  op: DriverOperation,
+  options: { signal: AbortSignal; log: (line: string) => void },
+  call: (driver: Driver, opts: DriverCallOptions) => Promise<T>,
+): Promise<T> {
+  const deadline = AbortSignal.timeout(DRIVER_DEADLINES_MS[op]);
+  const signal = AbortSignal.any([options.signal, deadline]);
+  const timedOut = new Promise<never>((_, reject) => {
+    const onAbort = (): void => {
+      const why = deadline.aborted ? `did not finish within ${DRIVER_DEADLINES_MS[op] / 1000} s` : 'was cancelled';
+      reject(new SkyError(deadline.aborted ? 'DRIVER_FAILED' : 'CANCELLED', `driver ${driverId}: ${op} ${why}`));
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  timedOut.catch(() => undefined); // the race below observes it; never an unhandled rejection
+  try {
+    return await Promise.race([call(driver, { signal, log: options.log }), timedOut]);
+  } catch (thrown) {
+    const err = toSkyError(thrown) ?? thrown;
+    if (err instanceof SkyError) {
+      if (err.message.startsWith(`driver ${driverId}:`)) throw err;
+      const code: ErrorCode = KEEP_CODES.includes(err.code) ? err.code : 'DRIVER_FAILED';
+      throw new SkyError(code, `driver ${driverId}: ${op}: ${err.message}`, {
+        ...(err.hint !== undefined ? { hint: err.hint } : {}),
+        details: { driver: driverId, operation: op, ...(err.details ?? {}) },
+        cause: err,
+      });
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    throw new SkyError('DRIVER_FAILED', `driver ${driverId}: ${op} failed: ${message}`, { details: { driver: driverId, operation: op }, cause: err });
+  }
+}

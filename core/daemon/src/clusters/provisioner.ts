@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto';
+import { isAbsolute } from 'node:path';
+import { inject, injectable } from 'tsyringe';
+import type { Logger } from 'pino';
+import type { Driver, NodeHandle, ProvisionedCluster, StateStore } from '@sky/plugin-api';
+import { formatInfra, resourceCandidates, SkyError, type ClusterRecord, type NodeRecord, type ResourceFields, type Task } from '@sky/protocol';
+import { TOKENS, type Clock, type PluginRegistry } from '../tokens.js';
+import { NodeRuntime } from '../nodes/node-runtime.js';
+import { TransportPool } from '../nodes/transports.js';
+import { callDriver } from './driver-calls.js';
+import { describeNodes, toResourceRequest } from './resources.js';
+
+export interface Candidate {
+  driverId: string;
+  driver: Driver;
+  fields: ResourceFields;
+  /** What follows the driver id in infra (`ssh/pool` → `pool`). */
+  infraRest?: string;
+  infra: string;
+}
+
+export interface Progress {
+  signal: AbortSignal;
+  log: (line: string) => void;
+}
+
+export interface Owner {
+  id: string;
+  name: string;
+  workspace: string;
+}
+
+function toNodeRecord(node: NodeHandle): NodeRecord {
+  return {
+    id: node.id,
+    rank: node.rank,
+    address: node.address,
+    reach: node.reach.kind === 'local' ? { kind: 'local', root: node.reach.root, ...(node.reach.gpuIndices ? { gpuIndices: node.reach.gpuIndices } : {}) } : { ...node.reach },
+    resources: { cpus: node.resources.cpus, memoryGb: node.resources.memoryGb, accelerators: node.resources.accelerators.map((a) => ({ ...a })) },
+  };
+}
+
+export function provisioned(cluster: ClusterRecord): ProvisionedCluster {
+  return { nodes: cluster.nodes.map((n) => ({ ...n, reach: { ...n.reach } })) as NodeHandle[], state: (cluster.driverState ?? null) as ProvisionedCluster['state'] };
+}
+
+/** Chooses drivers for a task, provisions with fail-over, prepares nodes (runtime, workdir, file mounts), and tears down. */
+@injectable()
+export class Provisioner {
+  constructor(
+    @inject(TOKENS.Store) private readonly store: StateStore,
+    @inject(TOKENS.Plugins) private readonly plugins: PluginRegistry,
+    @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(TOKENS.Logger) private readonly logger: Logger,
+    @inject(TransportPool) private readonly transports: TransportPool,
+    @inject(NodeRuntime) private readonly runtime: NodeRuntime,
+  ) {}
+
+  enabledInfra(): string[] {
+    return [...this.plugins.drivers().keys()];
+  }
+
+  driver(id: string): Driver {
+    const driver = this.plugins.drivers().get(id);
+    if (!driver) {
+      throw new SkyError('NO_DRIVER', `driver ${id} is not enabled on this API server`, {
+        hint: `Enabled infra: ${this.enabledInfra().join(', ') || 'none'}. Enable it under drivers: in the daemon config.`,
+      });
+    }
+    return driver;
+  }
+
+  /** Drivers × resource candidates to try, in order: the task's infra picks the driver, else every enabled one. */
+  candidates(task: Task): Candidate[] {
+    const drivers = [...this.plugins.drivers()];
+    const { candidates } = resourceCandidates(task.resources);
+    const out: Candidate[] = [];
+    for (const fields of candidates) {
+      const cloud = fields.infra?.cloud;
+      for (const [driverId, driver] of drivers) {
+        if (cloud !== undefined && cloud !== driverId) continue;
+        const rest = fields.infra?.region;
+        out.push({ driverId, driver, fields, infra: rest ? `${driverId}/${rest}` : driverId, ...(rest ? { infraRest: rest } : {}) });
+      }
+    }
+    if (out.length === 0) {
+      const wanted = candidates.map((c) => (c.infra ? formatInfra(c.infra) : undefined)).filter((x) => x !== undefined);
+      throw new SkyError('NO_DRIVER', `no enabled driver can run this task${wanted.length ? ` (infra: ${wanted.join(', ')})` : ''}`, {
+        hint: `Enabled infra: ${this.enabledInfra().join(', ') || 'none'}. Enable a driver under drivers: in the daemon config (e.g. drivers: {local: {}}).`,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Record the cluster (INIT) first, so a crash leaves it visible; then try each candidate
+   * until one has capacity. On any failure nothing is left behind: nodes terminated, record deleted.
+   */
+  async provision(name: string, owner: Owner, task: Task, candidates: Candidate[], progress: Progress): Promise<ClusterRecord> {
+    const clusterId = `${name.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 40)}-${randomBytes(4).toString('hex')}`;
+    const now = this.clock.now();
+    const first = candidates[0]!;
+    const { record: initial, created } = await this.store.clusters.create({
+      name,
+      clusterId,
+      owner: owner.id,
+      ownerName: owner.name,
+      workspace: owner.workspace,
+      driver: first.driverId,
+      infra: first.infra,
+      status: 'INIT',
+      statusReason: 'provisioning',
+      numNodes: task.num_nodes,
+      nodes: [],
+      resources: '-',
+      driverState: null,
+      launchedAt: now,
+      updatedAt: now,
+      lastActiveAt: now,
+      ...(task.run ? { lastCommand: task.run.split('\n')[0]!.slice(0, 200) } : {}),
+    });
+    if (!created) throw new SkyError('CLUSTER_NAME_TAKEN', `cluster ${name} already exists (owned by ${initial.ownerName})`);
+    const refusals: string[] = [];
+    for (const candidate of candidates) {
+      progress.log(`Provisioning ${task.num_nodes} node${task.num_nodes > 1 ? 's' : ''} on ${candidate.infra}...`);
+      let result: ProvisionedCluster;
+      try {
+        result = await callDriver(candidate.driverId, candidate.driver, 'provision', progress, (d, o) =>
+          d.provision(
+            {
+              clusterName: name,
+              clusterId,
+              owner: owner.id,
+              numNodes: task.num_nodes,
+              resources: toResourceRequest(candidate.fields),
+              ...(candidate.infraRest !== undefined ? { infra: candidate.infraRest } : {}),
+            },
+            o,
+          ),
+        );
+      } catch (err) {
+        if (err instanceof SkyError && err.code === 'NO_CAPACITY') {
+          refusals.push(err.message);
+          progress.log(`  ${err.message}`);
+          continue;
+        }
+        await this.store.clusters.delete(name);
+        throw err;
+      }
+      const nodes = result.nodes.map(toNodeRecord);
+      try {
+        await this.prepare(nodes, task, progress);
+      } catch (err) {
+        progress.log('Preparing the nodes failed; tearing them down.');
+        await callDriver(candidate.driverId, candidate.driver, 'terminate', { signal: new AbortController().signal, log: progress.log }, (d, o) => d.terminate(result, o)).catch(
+          (e: unknown) => this.logger.error({ err: e, cluster: name }, 'terminate after a failed launch failed'),
+        );
+        await this.store.clusters.delete(name);
+        throw err;
+      }
+      const up = await this.store.clusters.update(name, initial.version, {
+        status: 'UP',
+        statusReason: undefined,
+        driver: candidate.driverId,
+        infra: candidate.infra,
+        nodes,
+        driverState: result.state,
+        resources: describeNodes(candidate.infra, nodes),
+        updatedAt: this.clock.now(),
+        lastActiveAt: this.clock.now(),
+      });
+      if (!up) throw new SkyError('INTERNAL', `cluster ${name} changed while it was being provisioned`);
+      progress.log(`Cluster ${name} is UP: ${up.resources}.`);
+      return up;
+    }
+    await this.store.clusters.delete(name);
+    throw new SkyError('NO_CAPACITY', `no enabled infra can fit ${task.num_nodes} node(s) for this task:\n  ${refusals.join('\n  ')}`, {
+      hint: 'Ask for fewer or smaller nodes, free capacity (sky down), or enable more infra.',
+    });
+  }
+
+  /** Install the runtime on every node, then sync the workdir and copy file mounts. */
+  async prepare(nodes: readonly NodeRecord[], task: Pick<Task, 'workdir' | 'file_mounts'>, progress: Progress): Promise<void> {
+    await Promise.all(nodes.map((n) => this.runtime.install(this.transports.for(n), n.address)));
+    if (task.workdir !== undefined) {
+      requireAbsolute(task.workdir, 'workdir');
+      const copied = await Promise.all(nodes.map((n) => this.transports.for(n).syncDir(task.workdir!, 'sky_workdir')));
+      progress.log(`Synced workdir ${task.workdir} to ~/sky_workdir (${copied[0] ?? 0} changed file(s) per node).`);
+    }
+    for (const [dest, source] of Object.entries(task.file_mounts)) {
+      requireAbsolute(source, `file_mounts.${dest}`);
+      const target = dest.startsWith('~/') ? dest.slice(2) : dest;
+      await Promise.all(nodes.map((n) => this.transports.for(n).copy(source, target)));
+      progress.log(`Copied ${source} to ${dest}.`);
+    }
+  }
+
+  async terminate(cluster: ClusterRecord, progress: Progress): Promise<void> {
+    if (cluster.nodes.length === 0 && cluster.driverState === null) return; // never got nodes
+    await callDriver(cluster.driver, this.driver(cluster.driver), 'terminate', progress, (d, o) => d.terminate(provisioned(cluster), o));
+  }
+}
+
+function requireAbsolute(path: string, field: string): void {
+  if (!isAbsolute(path)) {
+    throw new SkyError('TASK_INVALID', `${field}: "${path}" must be an absolute path when the task reaches the API server`, {
+      hint: 'The sky CLI resolves relative paths against the directory you run it in; API callers must send absolute paths.',
+    });
+  }
+}

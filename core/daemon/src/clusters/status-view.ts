@@ -1,0 +1,67 @@
+import { inject, injectable } from 'tsyringe';
+import type { StateStore, StoreChange } from '@sky/plugin-api';
+import type { ClusterRecord } from '@sky/protocol';
+import { TOKENS } from '../tokens.js';
+
+/**
+ * The clusters view behind `sky status` (a hot path): loaded once from the store, then kept
+ * current from the store's change feed, indexed by owner, so a listing never re-reads the store.
+ */
+@injectable()
+export class StatusView {
+  private readonly byName = new Map<string, ClusterRecord>();
+  private readonly byOwner = new Map<string, Map<string, ClusterRecord>>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(@inject(TOKENS.Store) private readonly store: StateStore) {}
+
+  async load(): Promise<void> {
+    const pending: StoreChange[] = [];
+    let loaded = false;
+    this.unsubscribe = this.store.subscribe((change) => (loaded ? this.apply(change) : pending.push(change)));
+    for (const record of await this.store.clusters.list()) this.put(record);
+    loaded = true;
+    for (const change of pending) this.apply(change);
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+  }
+
+  apply(change: StoreChange): void {
+    if (change.kind !== 'cluster') return;
+    if (change.record) this.put(change.record);
+    else this.remove(change.name);
+  }
+
+  private put(record: ClusterRecord): void {
+    const previous = this.byName.get(record.name);
+    if (previous && previous.owner !== record.owner) this.byOwner.get(previous.owner)?.delete(record.name);
+    this.byName.set(record.name, record);
+    let mine = this.byOwner.get(record.owner);
+    if (!mine) this.byOwner.set(record.owner, (mine = new Map()));
+    mine.set(record.name, record);
+  }
+
+  private remove(name: string): void {
+    const previous = this.byName.get(name);
+    if (!previous) return;
+    this.byName.delete(name);
+    this.byOwner.get(previous.owner)?.delete(name);
+  }
+
+  /** One owner's clusters, or everyone's; optionally only the named ones. */
+  list(owner: string | undefined, names?: readonly string[]): ClusterRecord[] {
+    const source = owner === undefined ? this.byName : (this.byOwner.get(owner) ?? new Map<string, ClusterRecord>());
+    if (names && names.length > 0) return names.map((n) => source.get(n)).filter((r): r is ClusterRecord => r !== undefined);
+    return [...source.values()];
+  }
+
+  get(name: string): ClusterRecord | undefined {
+    return this.byName.get(name);
+  }
+
+  get size(): number {
+    return this.byName.size;
+  }
+}

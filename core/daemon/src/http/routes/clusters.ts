@@ -1,0 +1,58 @@
+import type Router from '@koa/router';
+import { ROUTES, SkyError, type ClusterList, type JobList } from '@sky/protocol';
+import type { StateStore } from '@sky/plugin-api';
+import type { StatusView } from '../../clusters/status-view.js';
+import type { JobLogs } from '../../clusters/job-logs.js';
+import { bindRoute } from '../bind.js';
+import { callerOf } from '../identity.js';
+import { openSse } from '../sse.js';
+
+export interface ClusterRouteDeps {
+  view: StatusView;
+  store: StateStore;
+  logs: JobLogs;
+  enabledInfra: () => string[];
+  maxBodyBytes: number;
+}
+
+/** Clusters (from the status view), job queues and job logs. */
+export function clusterRoutes(router: Router, deps: ClusterRouteDeps): void {
+  const { view, store, logs, maxBodyBytes } = deps;
+  bindRoute(router, ROUTES.listClusters, maxBodyBytes, async (ctx, { query }) => {
+    const items = view.list(query.all_users ? undefined : callerOf(ctx).id, query.names);
+    const body: ClusterList = { items, enabledInfra: deps.enabledInfra() };
+    ctx.body = body;
+  });
+  bindRoute(router, ROUTES.getCluster, maxBodyBytes, async (ctx, { params }) => {
+    const cluster = view.get(params.name);
+    if (!cluster) throw new SkyError('CLUSTER_NOT_FOUND', `cluster ${params.name} does not exist`, { hint: 'List clusters with: sky status -u' });
+    ctx.body = cluster;
+  });
+  bindRoute(router, ROUTES.listJobs, maxBodyBytes, async (ctx, { params, query }) => {
+    if (!view.get(params.name)) throw new SkyError('CLUSTER_NOT_FOUND', `cluster ${params.name} does not exist`, { hint: 'List clusters with: sky status -u' });
+    const statuses = query.status ?? (query.skip_finished ? (['PENDING', 'SETTING_UP', 'RUNNING'] as const) : undefined);
+    let items = await store.jobs.list(params.name, statuses ? { status: statuses } : {});
+    if (!query.all_users) items = items.filter((j) => j.user === callerOf(ctx).id);
+    const body: JobList = { items };
+    ctx.body = body;
+  });
+  bindRoute(router, ROUTES.jobLogs, maxBodyBytes, async (ctx, { params, query }) => {
+    const stream = logs.stream(params.name, params.job, query.follow ?? true, query.tail, new AbortController().signal);
+    const first = await stream.next(); // errors (unknown cluster or job) answer 404 before the stream opens
+    const sse = openSse(ctx);
+    void (async () => {
+      try {
+        for (let item = first; !item.done && !sse.signal.aborted; item = await stream.next()) {
+          const event = item.value;
+          if (event.type === 'log') sse.send('log', event.line);
+          else sse.send('end', { status: event.status });
+        }
+      } catch (err) {
+        sse.send('error', { message: err instanceof Error ? err.message : String(err) });
+      } finally {
+        await stream.return(undefined);
+        sse.close();
+      }
+    })();
+  });
+}

@@ -1,0 +1,31 @@
+import { assertResolved, parseTask, validateClusterName, type AutostopBody, type CancelJobsBody, type ClusterBody, type ExecBody, type LaunchBody } from '@sky/protocol';
+import type { ClusterService } from '../clusters/cluster-service.js';
+import type { OperationHandler } from './registry.js';
+
+/** The cluster operations, each a thin adapter from a request to the cluster service. */
+export function clusterOperations(service: ClusterService): OperationHandler[] {
+  return [
+    {
+      name: 'launch',
+      resumable: false,
+      validate: (body) => {
+        const { task, cluster } = body as LaunchBody;
+        assertResolved(parseTask(task, 'body.task'), 'body.task');
+        if (cluster !== undefined) validateClusterName(cluster);
+      },
+      run: (ctx, body) => service.launch(ctx, body as LaunchBody),
+    },
+    {
+      name: 'exec',
+      resumable: false,
+      validate: (body) => void assertResolved(parseTask((body as ExecBody).task, 'body.task'), 'body.task'),
+      run: (ctx, body) => service.exec(ctx, body as ExecBody),
+    },
+    { name: 'stop', resumable: false, run: (ctx, body) => service.stop(ctx, (body as ClusterBody).cluster) },
+    { name: 'start', resumable: false, run: (ctx, body) => service.start(ctx, (body as ClusterBody).cluster) },
+    { name: 'down', resumable: false, run: (ctx, body) => service.down(ctx, (body as ClusterBody).cluster) },
+    { name: 'autostop', resumable: false, run: (ctx, body) => service.autostop(ctx, body as AutostopBody) },
+    { name: 'cancel', resumable: false, run: (ctx, body) => service.cancelJobs(ctx, body as CancelJobsBody) },
+    { name: 'refresh', resumable: true, run: (ctx, body) => service.refresh(ctx, body as { clusters?: string[]; all_users?: boolean }) },
+  ];
+}
