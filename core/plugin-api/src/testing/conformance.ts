@@ -1,8 +1,11 @@
 import { afterEach, beforeEach, describe } from 'node:test';
 import type { StateStore } from '../store.js';
+import { describeChanges } from './suites/changes.js';
+import { describeClusters } from './suites/clusters.js';
 import { describeConcurrency } from './suites/concurrency.js';
 import type { StoreHarness } from './suites/harness.js';
 import { describeIdempotency } from './suites/idempotency.js';
+import { describeJobs } from './suites/jobs.js';
 import { describeListing } from './suites/listing.js';
 import { describeLogs } from './suites/logs.js';
 import { describePrune } from './suites/prune.js';
@@ -26,7 +29,8 @@ export type StoreFactory = () => Promise<StoreFixture>;
 
 /**
  * Register the StateStore conformance suite with node:test. Every store implementation
- * (in-memory, LevelDB, PostgreSQL, third-party) must pass it unchanged.
+ * (in-memory, LevelDB, PostgreSQL, third-party) must pass it unchanged. The change-feed
+ * section makes listeners throw on purpose: a fixture may silence the store's report of it.
  */
 export function runStateStoreConformance(name: string, factory: StoreFactory): void {
   describe(`StateStore conformance: ${name}`, () => {
@@ -80,5 +84,8 @@ export function runStateStoreConformance(name: string, factory: StoreFactory): v
     describeLogs(harness);
     describePrune(harness);
     describeConcurrency(harness);
+    describeClusters(harness);
+    describeJobs(harness);
+    describeChanges(harness);
   });
 }
