@@ -4,7 +4,7 @@
 // the change against bench/baseline.json. Figures are reported, never asserted: the exit code
 // is non-zero only when a bench itself breaks.
 //
-//   node scripts/bench.mjs [--quick] [--only dispatch|e2e] [--profile] [--write-baseline]
+//   node scripts/bench.mjs [--quick] [--only dispatch|status|e2e] [--profile] [--write-baseline]
 //
 //   --quick           shorter runs (smoke test of the benches; figures are rougher)
 //   --only NAME       run one of the two benches
@@ -22,10 +22,10 @@ const outDir = join(root, '.bench-out');
 const baselineFile = join(root, 'bench/baseline.json');
 
 const args = process.argv.slice(2);
-const KNOWN = new Set(['--quick', '--only', '--profile', '--write-baseline', 'dispatch', 'e2e']);
+const KNOWN = new Set(['--quick', '--only', '--profile', '--write-baseline', 'dispatch', 'status', 'e2e']);
 const unknown = args.filter((a) => !KNOWN.has(a));
 if (unknown.length > 0) {
-  console.error(`bench: unknown argument ${unknown.join(' ')}\nusage: node scripts/bench.mjs [--quick] [--only dispatch|e2e] [--profile] [--write-baseline]`);
+  console.error(`bench: unknown argument ${unknown.join(' ')}\nusage: node scripts/bench.mjs [--quick] [--only dispatch|status|e2e] [--profile] [--write-baseline]`);
   process.exit(2);
 }
 const quick = args.includes('--quick');
@@ -33,8 +33,8 @@ const profile = args.includes('--profile');
 const writeBaseline = args.includes('--write-baseline');
 const onlyIndex = args.indexOf('--only');
 const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
-if (only !== undefined && only !== 'dispatch' && only !== 'e2e') {
-  console.error('bench: --only takes dispatch or e2e');
+if (only !== undefined && only !== 'dispatch' && only !== 'status' && only !== 'e2e') {
+  console.error('bench: --only takes dispatch, status or e2e');
   process.exit(2);
 }
 if (writeBaseline && (profile || quick)) {
@@ -90,6 +90,18 @@ if (only === undefined || only === 'dispatch') {
     const main = files.map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
     if (main) run('profile of the in-process suite', [process.execPath, 'bench/cpuprofile.mjs', main, '--json', join(dir, 'summary.json')]);
   }
+}
+
+if (only === undefined || only === 'status') {
+  const file = join(outDir, 'status.json');
+  rmSync(file, { force: true });
+  const ok = run(
+    'in-process status view (tinybench)',
+    [process.execPath, '--conditions=sky-source', '--import', 'tsx', 'bench/status.bench.ts', '--json', file, ...(quick ? ['--quick'] : [])],
+    { TSX_TSCONFIG_PATH: join(root, 'test/tsconfig.json') },
+  );
+  if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
+  else broken = true;
 }
 
 if (only === undefined || only === 'e2e') {

@@ -11,6 +11,8 @@ import { TOKENS } from '../tokens.js';
 export class StatusView {
   private readonly byName = new Map<string, ClusterRecord>();
   private readonly byOwner = new Map<string, Map<string, ClusterRecord>>();
+  /** Each record's JSON, made once per change: listings join these instead of serializing 10,000 records per call. */
+  private readonly json = new Map<string, string>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(@inject(TOKENS.Store) private readonly store: StateStore) {}
@@ -38,6 +40,7 @@ export class StatusView {
     const previous = this.byName.get(record.name);
     if (previous && previous.owner !== record.owner) this.byOwner.get(previous.owner)?.delete(record.name);
     this.byName.set(record.name, record);
+    this.json.set(record.name, JSON.stringify(record));
     let mine = this.byOwner.get(record.owner);
     if (!mine) this.byOwner.set(record.owner, (mine = new Map()));
     mine.set(record.name, record);
@@ -47,6 +50,7 @@ export class StatusView {
     const previous = this.byName.get(name);
     if (!previous) return;
     this.byName.delete(name);
+    this.json.delete(name);
     this.byOwner.get(previous.owner)?.delete(name);
   }
 
@@ -55,6 +59,13 @@ export class StatusView {
     const source = owner === undefined ? this.byName : (this.byOwner.get(owner) ?? new Map<string, ClusterRecord>());
     if (names && names.length > 0) return names.map((n) => source.get(n)).filter((r): r is ClusterRecord => r !== undefined);
     return [...source.values()];
+  }
+
+  /** The same listing as a JSON array, from the cached JSON of each record. */
+  listJson(owner: string | undefined, names?: readonly string[]): string {
+    return `[${this.list(owner, names)
+      .map((r) => this.json.get(r.name)!)
+      .join(',')}]`;
   }
 
   get(name: string): ClusterRecord | undefined {
