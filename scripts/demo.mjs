@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The main job on the embedded defaults: the first `sky` command starts the local API server
-// by itself, then a diagnostic request runs through it and shows up in the request list.
+// The main job on the embedded defaults (LevelDB + the local driver): the first `sky` command
+// starts the local API server by itself, then a 2-node task is launched, its ranks' output
+// streamed, the cluster listed, and torn down again.
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 
@@ -16,7 +17,11 @@ function run(args) {
   }
 }
 
+const cluster = 'sky-demo';
 run(['api', 'info']);
-run(['api', 'ping', '--sleep', '2']);
+run(['launch', '-y', '-c', cluster, join(root, 'examples/two-node.yaml')]);
+run(['status']);
+run(['queue', cluster]);
+run(['down', '-y', cluster]);
 run(['api', 'status', '-a', '-l', '5']);
 process.stdout.write('\nThe API server keeps running in the background; stop it with: npx sky api stop\n');

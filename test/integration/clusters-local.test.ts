@@ -98,6 +98,34 @@ after(async () => {
   removeHome(home);
 });
 
+describe('driver fail-over', () => {
+  it('tries the next enabled driver when one has no capacity, and names every refusal when none has', async () => {
+    const h = tempHome();
+    const fixtures = join(process.env.SKY_REPO_ROOT ?? process.cwd(), 'test/fixtures/plugins');
+    const other = await startDaemon({ home: h, config: `plugins:\n  dirs: [${fixtures}]\ndrivers:\n  full: {}\n  local:\n    root: ${join(h, 'nodes')}\n    cpus: 2\n    memory_gb: 4\n` });
+    const saved = d;
+    d = other;
+    try {
+      const rec = await op('launch', { cluster: 'fo', task: { run: 'true' } });
+      assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+      assert.equal((await cluster('fo'))?.infra, 'local');
+      const log = await http(`${d.url}/api/v1/requests/${rec.id}/logs?follow=false`, { headers: HEADERS });
+      assert.match(log.text, /full driver cannot fit fo/);
+      const none = await op('launch', { cluster: 'toobig', task: { resources: { cpus: 64 }, run: 'true' } });
+      assert.equal(none.error?.code, 'NO_CAPACITY');
+      assert.match(none.error!.message, /full driver cannot fit/);
+      assert.match(none.error!.message, /local driver cannot fit/);
+      const pinned = await op('launch', { cluster: 'pinned', task: { resources: { infra: 'full' }, run: 'true' } });
+      assert.equal(pinned.error?.code, 'NO_CAPACITY', 'infra: full never falls over to local');
+      assert.equal((await op('down', { cluster: 'fo' })).status, 'SUCCEEDED');
+    } finally {
+      d = saved;
+      await other.stop();
+      removeHome(h);
+    }
+  });
+});
+
 describe('clusters on the local driver', () => {
   it('launches a 2-node task: both ranks run with the SkyPilot variables, the log comes from both nodes', async () => {
     const rec = await op('launch', {

@@ -122,6 +122,9 @@ export class JobQueue {
           ...(spec.setup !== undefined ? { setup: spec.setup } : {}),
           ...(spec.run !== undefined ? { run: spec.run } : {}),
           ...(node.reach.kind === 'local' ? { home: node.reach.root } : {}),
+          ...(node.reach.kind === 'local' && node.reach.gpuIndices && node.reach.gpuIndices.length > 0
+            ? { extraEnv: { CUDA_VISIBLE_DEVICES: node.reach.gpuIndices.join(',') }, numGpusPerNode: node.reach.gpuIndices.length }
+            : {}),
         };
         await this.runtime.start(transport, node.address, rank);
         started.push(node.rank);
