@@ -45,6 +45,19 @@ export async function streamJob(client: SkyClient, cluster: string, jobId: numbe
   return followJob(client, cluster, jobId, { follow: options.follow, tail: options.tail, numNodes: options.numNodes, nodes });
 }
 
+/** What the shell means by some exit codes. */
+const SHELL_CODES: Record<number, string> = { 126: ' (command not executable)', 127: ' (command not found)' };
+
+/** Why a job ended as it did: the daemon's reason, else the exit codes of its ranks that failed. */
+export function endReason(job: Pick<JobRecord, 'reason' | 'exitCodes'> | undefined): string | undefined {
+  if (job === undefined) return undefined;
+  if (job.reason !== undefined) return job.reason;
+  const codes = job.exitCodes ?? [];
+  if (codes.length === 1 && codes[0] !== null && codes[0] !== undefined) return `exit code ${codes[0]}${SHELL_CODES[codes[0]] ?? ''}`;
+  const failed = codes.flatMap((code, rank) => (code !== null && code !== 0 ? [`rank ${rank} exited ${code}${SHELL_CODES[code] ?? ''}`] : []));
+  return failed.length > 0 ? failed.join(', ') : undefined;
+}
+
 /**
  * The exit code of a streamed job: 0 when it SUCCEEDED, 130 when the user detached, 1
  * otherwise, saying on stderr how it ended (and why, when the daemon recorded a reason).
@@ -55,7 +68,7 @@ export async function jobExitCode(client: SkyClient, cluster: string, jobId: num
   if (status === 'SUCCEEDED') return 0;
   let reason: string | undefined;
   try {
-    reason = (await findJob(client, cluster, jobId))?.reason;
+    reason = endReason(await findJob(client, cluster, jobId));
   } catch {
     reason = undefined;
   }

@@ -5,7 +5,7 @@ import type { ClusterRecord, JobRecord } from '@sky/protocol';
 import { autostopText, elapsed, jobResources, queueTable, statusHeaders, statusTable, truncate } from '../../cli/src/cluster-format.js';
 import { ask, confirmation, confirmOrAbort, isYes } from '../../cli/src/confirm.js';
 import { formatJobLine, rankLabels, statusExitCode } from '../../cli/src/job-log.js';
-import { jobHints } from '../../cli/src/jobs.js';
+import { endReason, jobHints } from '../../cli/src/jobs.js';
 import { planLines } from '../../cli/src/commands/launch.js';
 import { autostopBody, selectForAll, successLines, wording } from '../../cli/src/commands/lifecycle.js';
 import { statusLines } from '../../cli/src/commands/status.js';
@@ -158,6 +158,16 @@ describe('job logs', () => {
     assert.equal(statusExitCode('SETTING_UP'), 101);
     assert.equal(statusExitCode(undefined), 102);
     assert.equal(statusExitCode('CANCELLED'), 103);
+  });
+
+  it('says why a job ended: the daemon’s reason, else the exit codes that failed', () => {
+    assert.equal(endReason({ reason: 'cancelled', exitCodes: [1] }), 'cancelled');
+    assert.equal(endReason({ exitCodes: [3] }), 'exit code 3');
+    assert.equal(endReason({ exitCodes: [0, 2, null] }), 'rank 1 exited 2');
+    assert.equal(endReason({ exitCodes: [127] }), 'exit code 127 (command not found)');
+    assert.equal(endReason({ exitCodes: [0, 0] }), undefined);
+    assert.equal(endReason({}), undefined);
+    assert.equal(endReason(undefined), undefined);
   });
 
   it('the closing hints name the job and the cluster', () => {
