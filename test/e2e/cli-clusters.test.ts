@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,17 +33,39 @@ interface As {
 
 const homes: string[] = [];
 
-function sky(as: As, args: readonly string[]): Promise<Result> {
+function envOf(as: As): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: as.home, SKYPILOT_API_SERVER_ENDPOINT: as.url, ...as.env };
   delete env.SKY_DEBUG;
   delete env.NODE_OPTIONS;
-  // `node --` as the bin's shebang does, so --env-file reaches sky rather than node.
-  const child = spawn(process.execPath, ['--', SKY_BIN, ...args], { cwd: as.cwd ?? REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return env;
+}
+
+interface Running {
+  child: ChildProcess;
+  /** Output so far. */
+  out: () => Result;
+  done: Promise<Result>;
+}
+
+function run(as: As, command: string, args: readonly string[]): Running {
+  const child = spawn(command, args, { cwd: as.cwd ?? REPO_ROOT, env: envOf(as), stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const done = new Promise<Result>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, out: () => ({ code: child.exitCode, stdout, stderr }), done };
+}
+
+/** The built binary, as a user runs it: `node --` as its shebang does, so --env-file reaches sky rather than node. */
+function start(as: As, args: readonly string[]): Running {
+  const running = run(as, process.execPath, ['--', SKY_BIN, ...args]);
+  running.child.stdin!.end();
+  return running;
+}
+
+function sky(as: As, args: readonly string[]): Promise<Result> {
+  return start(as, args).done;
 }
 
 function show(args: readonly string[], r: Result): string {
@@ -89,6 +111,7 @@ function jobIdOf(r: Result): number {
 }
 
 before(() => {
+  assert.equal(spawnSync('script', ['--version']).status, 0, 'script(1) from util-linux is needed for the terminal tests');
   for (const file of [join(REPO_ROOT, 'cli/dist'), DAEMON_MAIN]) assert.ok(existsSync(file), `${file} is missing: run npm run build before the e2e tests`);
 });
 
@@ -341,6 +364,45 @@ describe('launch options and other users', () => {
     );
     assert.match((await ok(other, ['status'])).stdout, /^No existing clusters\.$/m);
     assert.ok(row((await ok(other, ['status', '-u'])).stdout, 'opts') !== undefined);
+  });
+
+  it('Ctrl-C while the job log streams detaches: the job keeps running', async () => {
+    const running = start(as, ['launch', '-y', '-c', 'opts', 'echo started; sleep 60']);
+    await waitFor('the job to print', async () => (running.out().stdout.includes('started') ? true : undefined));
+    running.child.kill('SIGINT');
+    const r = await running.done;
+    assert.equal(r.code, 130, show(['launch'], r));
+    const id = /Job (\d+) submitted to cluster opts/.exec(r.stderr)?.[1] ?? assert.fail(r.stderr);
+    assert.match(r.stderr, new RegExp(`Detached from the log of job ${id} on cluster opts; the job keeps running\\. Re-attach with: sky logs opts ${id}\\n$`));
+    // Still going (the daemon may not have seen setup end yet).
+    assert.match((await fails(as, ['logs', 'opts', id, '--status'], 101)).stdout, new RegExp(`^Job ${id}: (SETTING_UP|RUNNING)\n$`));
+    await ok(as, ['cancel', '-y', 'opts', id]);
+  });
+
+  it('on a terminal, launch asks before creating a cluster: no aborts, yes (the default) launches', async () => {
+    // script(1) gives sky a pseudo-terminal, as a user at a shell has.
+    const inTerminal = (args: string): Running => run(as, 'script', ['-qec', `${process.execPath} -- ${SKY_BIN} ${args}`, '/dev/null']);
+    const no = inTerminal("launch -c asked 'echo hi'");
+    await waitFor('the question', async () => (no.out().stdout.includes('Proceed? [Y/n]') ? true : undefined));
+    assert.match(no.out().stdout, /Plan for new cluster 'asked' \(1 node\):/);
+    no.child.stdin!.write('n\r');
+    const refused = await no.done;
+    assert.match(refused.stdout, /Launching a new cluster 'asked'\. Proceed\? \[Y\/n\]: .*\n?.*Aborted\./s);
+    assert.equal(row((await ok(as, ['status'])).stdout, 'asked'), undefined);
+    assert.equal(refused.code, 1);
+    const yes = inTerminal("launch -c asked 'echo yes please'");
+    await waitFor('the question', async () => (yes.out().stdout.includes('Proceed? [Y/n]') ? true : undefined));
+    yes.child.stdin!.write('\r');
+    const launched = await yes.done;
+    assert.equal(launched.code, 0, launched.stdout);
+    assert.match(launched.stdout, /^yes please\r?$/m);
+    // An UP cluster is used without asking, as in SkyPilot.
+    const again = inTerminal("launch -c asked 'echo again'");
+    const ran = await again.done;
+    assert.equal(ran.code, 0, ran.stdout);
+    assert.match(ran.stdout, /^again\r?$/m);
+    assert.doesNotMatch(ran.stdout, /Proceed\?/);
+    await ok(as, ['down', '-y', 'asked']);
   });
 
   it('launch -i 0 --down tears the cluster down once it is idle', async () => {
