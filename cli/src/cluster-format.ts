@@ -1,5 +1,5 @@
 // The tables of sky status and sky queue, in SkyPilot's columns.
-import type { Autostop, ClusterRecord, JobRecord } from '@sky/protocol';
+import type { Autostop, ClusterSummary, JobRecord } from '@sky/protocol';
 import { age, table } from './format.js';
 
 /** SkyPilot truncates long commands in `sky status` to this many characters. */
@@ -39,7 +39,7 @@ export function statusHeaders(showUser: boolean): string[] {
 }
 
 /** `sky status` rows, newest launch first. */
-export function statusTable(clusters: readonly ClusterRecord[], options: StatusTableOptions): string[] {
+export function statusTable(clusters: readonly ClusterSummary[], options: StatusTableOptions): string[] {
   const now = options.now ?? Date.now();
   const sorted = [...clusters].sort((a, b) => b.launchedAt - a.launchedAt || a.name.localeCompare(b.name));
   const rows = sorted.map((c) => {

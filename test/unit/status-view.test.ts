@@ -42,6 +42,11 @@ describe('status view', () => {
     assert.deepEqual(view.list('bob').map((r) => r.name), ['b']);
     assert.deepEqual(view.list(undefined, ['b', 'nope']).map((r) => r.name), ['b']);
     assert.deepEqual(JSON.parse(view.listJson(undefined)), view.list(undefined));
+    const b = (await store.clusters.get('b'))!;
+    await store.clusters.update('b', b.version, { autostop: { idleMinutes: 10, down: true } });
+    const summaries = JSON.parse(view.listJson(undefined, ['b'], true)) as Array<Record<string, unknown>>;
+    assert.deepEqual(summaries[0]?.autostop, { idleMinutes: 10, down: true }, 'nested fields survive the summary');
+    assert.equal(summaries[0]?.nodes, undefined, 'summaries leave out nodes');
     assert.deepEqual(view.list(undefined), await store.clusters.list().then((l) => l.filter((r) => view.get(r.name))));
     view.close();
     await store.clusters.create(cluster('d', 'dave'));

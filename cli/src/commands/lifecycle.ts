@@ -1,4 +1,4 @@
-import type { AutostopBody, ClusterBody, ClusterRecord, RequestRecord } from '@sky/protocol';
+import type { AutostopBody, ClusterBody, ClusterSummary, RequestRecord } from '@sky/protocol';
 import { isConnectionRefused, type SkyClient } from '@sky/client';
 import { confirmOrAbort } from '../confirm.js';
 import { connect, withServer } from '../context.js';
@@ -31,7 +31,7 @@ export function wording(command: LifecycleCommand, options: Pick<CliOptions, 'ca
 }
 
 /** Which of the caller's clusters -a means: stop skips stopped ones, start skips those already UP. */
-export function selectForAll(command: LifecycleCommand, records: readonly ClusterRecord[]): { names: string[]; skipped: string[] } {
+export function selectForAll(command: LifecycleCommand, records: readonly ClusterSummary[]): { names: string[]; skipped: string[] } {
   const names: string[] = [];
   const skipped: string[] = [];
   for (const c of records) {
@@ -119,7 +119,7 @@ export async function run({ action, args, options }: Invocation): Promise<number
   try {
     let names = [...new Set(args)];
     if (names.length === 0) {
-      const { items } = await withServer(client, () => client.listClusters({ all_users: options.allUsers }));
+      const { items } = await withServer(client, () => client.listClusters({ all_users: options.allUsers, summary: true }));
       const selected = selectForAll(command, items);
       for (const name of selected.skipped) print(`Cluster ${name} already has status UP.`);
       names = selected.names;

@@ -11,7 +11,7 @@ type Outcome = { cluster: string; jobs: JobRecord[] } | { cluster: string; error
 export async function run({ args, options }: Invocation): Promise<number> {
   const client = await connect();
   try {
-    const names = args.length > 0 ? args : (await withServer(client, () => client.listClusters({ all_users: options.allUsers }))).items.map((c) => c.name);
+    const names = args.length > 0 ? args : (await withServer(client, () => client.listClusters({ all_users: options.allUsers, summary: true }))).items.map((c) => c.name);
     if (names.length === 0) {
       if (options.output === 'json') printJson({});
       else print('No existing clusters.');

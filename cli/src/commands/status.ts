@@ -11,12 +11,12 @@ export async function run({ args, options }: Invocation): Promise<number> {
   const client = await connect();
   try {
     if (options.refresh === true) await refresh(client, args, options);
-    const list = await withServer(client, () => client.listClusters({ all_users: options.allUsers, names: args }));
+    const list = await withServer(client, () => client.listClusters({ all_users: options.allUsers, names: args, summary: options.output !== 'json' }));
     if (options.output === 'json') {
       printJson(list);
       return 0;
     }
-    for (const line of statusLines(list, args, options)) print(line);
+    print(statusLines(list, args, options).join('\n')); // one write: thousands of rows go out at once
     return 0;
   } finally {
     client.close();

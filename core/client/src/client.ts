@@ -59,6 +59,8 @@ export interface ListClustersQuery {
   all_users?: boolean;
   /** Only these clusters. */
   names?: readonly string[];
+  /** Only the fields a status table shows. */
+  summary?: boolean;
 }
 
 export interface ListJobsQuery {
@@ -162,7 +164,7 @@ export class SkyClient {
   /** Clusters from the daemon's status view (the caller's unless all_users) and the infra it can launch on. */
   async listClusters(query: ListClustersQuery = {}): Promise<ClusterList> {
     const names = query.names === undefined || query.names.length === 0 ? undefined : query.names.join(',');
-    return this.transport.json<ClusterList>({ path: ROUTE_PATHS.listClusters, query: { all_users: query.all_users, names } });
+    return this.transport.json<ClusterList>({ path: ROUTE_PATHS.listClusters, query: { all_users: query.all_users, names, summary: query.summary } });
   }
 
   /** One cluster; CLUSTER_NOT_FOUND when there is none by that name. */

@@ -5,14 +5,34 @@ import { ClusterNameSchema } from './ops.js';
 const boolFlag = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
 const names = z.preprocess((v) => (typeof v === 'string' ? v.split(',').filter((s) => s.length > 0) : v), z.array(z.string().min(1).max(63)));
 
+/** The fields a status table shows: what `summary=true` returns instead of whole records. */
+export const ClusterSummarySchema = ClusterRecordSchema.pick({
+  name: true,
+  owner: true,
+  ownerName: true,
+  workspace: true,
+  infra: true,
+  status: true,
+  statusReason: true,
+  numNodes: true,
+  resources: true,
+  launchedAt: true,
+  lastActiveAt: true,
+  lastCommand: true,
+  autostop: true,
+}).meta({ id: 'ClusterSummary' });
+export type ClusterSummary = z.infer<typeof ClusterSummarySchema>;
+export const CLUSTER_SUMMARY_FIELDS = Object.keys(ClusterSummarySchema.shape) as Array<keyof ClusterSummary>;
+
 export const ClusterQuerySchema = z.strictObject({
   all_users: boolFlag.optional().describe("Every user's clusters (the -u view)."),
+  summary: boolFlag.optional().describe('Only the fields a status table shows (smaller and faster for large teams).'),
   names: names.optional().describe('Comma-separated cluster names.'),
 });
 
 export const ClusterListSchema = z
   .object({
-    items: z.array(ClusterRecordSchema),
+    items: z.array(z.union([ClusterRecordSchema, ClusterSummarySchema])).describe('Whole records, or summaries with summary=true.'),
     enabledInfra: z.array(z.string()).describe('Infra the daemon can launch on, e.g. ["local"].'),
   })
   .meta({ id: 'ClusterList' });

@@ -1,6 +1,6 @@
 import { inject, injectable } from 'tsyringe';
 import type { StateStore, StoreChange } from '@sky/plugin-api';
-import type { ClusterRecord } from '@sky/protocol';
+import { CLUSTER_SUMMARY_FIELDS, type ClusterRecord } from '@sky/protocol';
 import { TOKENS } from '../tokens.js';
 
 /**
@@ -13,6 +13,7 @@ export class StatusView {
   private readonly byOwner = new Map<string, Map<string, ClusterRecord>>();
   /** Each record's JSON, made once per change: listings join these instead of serializing 10,000 records per call. */
   private readonly json = new Map<string, string>();
+  private readonly summaryJson = new Map<string, string>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(@inject(TOKENS.Store) private readonly store: StateStore) {}
@@ -41,6 +42,7 @@ export class StatusView {
     if (previous && previous.owner !== record.owner) this.byOwner.get(previous.owner)?.delete(record.name);
     this.byName.set(record.name, record);
     this.json.set(record.name, JSON.stringify(record));
+    this.summaryJson.set(record.name, JSON.stringify(summaryOf(record)));
     let mine = this.byOwner.get(record.owner);
     if (!mine) this.byOwner.set(record.owner, (mine = new Map()));
     mine.set(record.name, record);
@@ -51,6 +53,7 @@ export class StatusView {
     if (!previous) return;
     this.byName.delete(name);
     this.json.delete(name);
+    this.summaryJson.delete(name);
     this.byOwner.get(previous.owner)?.delete(name);
   }
 
@@ -61,10 +64,11 @@ export class StatusView {
     return [...source.values()];
   }
 
-  /** The same listing as a JSON array, from the cached JSON of each record. */
-  listJson(owner: string | undefined, names?: readonly string[]): string {
+  /** The same listing as a JSON array, from the cached JSON of each record (or of its summary). */
+  listJson(owner: string | undefined, names?: readonly string[], summary = false): string {
+    const cache = summary ? this.summaryJson : this.json;
     return `[${this.list(owner, names)
-      .map((r) => this.json.get(r.name)!)
+      .map((r) => cache.get(r.name)!)
       .join(',')}]`;
   }
 
@@ -75,4 +79,11 @@ export class StatusView {
   get size(): number {
     return this.byName.size;
   }
+}
+
+/** The top-level summary fields of a record (nested values such as autostop are kept whole). */
+function summaryOf(record: ClusterRecord): Partial<ClusterRecord> {
+  const out: Partial<Record<keyof ClusterRecord, unknown>> = {};
+  for (const key of CLUSTER_SUMMARY_FIELDS) if (record[key] !== undefined) out[key] = record[key];
+  return out as Partial<ClusterRecord>;
 }

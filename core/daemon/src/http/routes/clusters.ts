@@ -20,7 +20,7 @@ export function clusterRoutes(router: Router, deps: ClusterRouteDeps): void {
   const { view, store, logs, maxBodyBytes } = deps;
   bindRoute(router, ROUTES.listClusters, maxBodyBytes, async (ctx, { query }) => {
     // Same shape as ClusterList, assembled from the view's cached record JSON (the hot path of sky status -u).
-    const items = view.listJson(query.all_users ? undefined : callerOf(ctx).id, query.names);
+    const items = view.listJson(query.all_users ? undefined : callerOf(ctx).id, query.names, query.summary === true);
     ctx.type = 'application/json';
     ctx.body = `{"items":${items},"enabledInfra":${JSON.stringify(deps.enabledInfra())}}`;
   });

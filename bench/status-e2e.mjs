@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// End to end `sky status -u` with 10,000 clusters of 100 users in the state store: the store is
+// filled directly (LevelDB, as the daemon would have written it), then the built daemon starts
+// on it and the CLI's wall time is measured (median and p90 of 20 runs). Target: median ≤ 150 ms.
+//
+//   node bench/status-e2e.mjs [--json FILE] [--quick]
+// Needs `npm run build`. Only 127.0.0.1 is contacted; the daemon is stopped by pid at the end.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const jsonIndex = args.indexOf('--json');
+const jsonFile = jsonIndex >= 0 ? args[jsonIndex + 1] : undefined;
+const RUNS = args.includes('--quick') ? 8 : 20;
+const CLUSTERS = 10_000;
+const USERS = 100;
+const TARGET_MS = 150;
+
+const { LevelStateStore } = await import(join(ROOT, 'core/store-level/dist/index.js'));
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+function get(url) {
+  return new Promise((ok, fail) => {
+    request(url, (res) => {
+      res.resume();
+      res.on('end', () => ok(res.statusCode));
+    })
+      .on('error', fail)
+      .end();
+  });
+}
+
+const home = mkdtempSync(join(tmpdir(), 'sky-status-bench-'));
+let daemon;
+try {
+  const store = new LevelStateStore({ path: join(home, '.sky/api_server/state') });
+  await store.open();
+  const fillStart = performance.now();
+  const now = Date.now();
+  const batch = [];
+  for (let i = 0; i < CLUSTERS; i++) {
+    batch.push(
+      store.clusters.create({
+        name: `c-${i}`,
+        clusterId: `c-${i}-0000`,
+        owner: i % USERS === 0 ? 'benchusr' : `u${i % USERS}`,
+        ownerName: i % USERS === 0 ? 'bench' : `user${i % USERS}`,
+        workspace: 'default',
+        driver: 'local',
+        infra: 'local',
+        status: i % 7 === 0 ? 'STOPPED' : 'UP',
+        numNodes: 1,
+        nodes: [{ id: `c-${i}-n0`, rank: 0, address: '127.0.0.1', reach: { kind: 'local', root: `/nonexistent/c-${i}` }, resources: { cpus: 1, memoryGb: 1, accelerators: [] } }],
+        resources: '1x local(cpus=1, mem=1GB)',
+        driverState: null,
+        launchedAt: now - i * 1000,
+        updatedAt: now,
+        lastActiveAt: now,
+        lastCommand: 'python train.py',
+      }),
+    );
+    if (batch.length >= 500) await Promise.all(batch.splice(0));
+  }
+  await Promise.all(batch);
+  await store.close();
+  console.log(`filled the store with ${CLUSTERS} clusters in ${(performance.now() - fillStart).toFixed(0)} ms`);
+
+  const port = await freePort();
+  const env = { ...process.env, HOME: home, SKYPILOT_API_SERVER_ENDPOINT: `http://127.0.0.1:${port}` };
+  daemon = spawn(process.execPath, [join(ROOT, 'core/daemon/dist/sky-daemon.mjs'), '--host', '127.0.0.1', '--port', String(port)], { env, stdio: 'ignore' });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if ((await get(`http://127.0.0.1:${port}/api/health`).catch(() => 0)) === 200) break;
+    if (Date.now() > deadline) throw new Error('daemon did not become healthy');
+    await sleep(50);
+  }
+  const sky = join(ROOT, 'cli/bin/sky.js');
+  const once = () => {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [sky, 'status', '-u'], { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const ms = performance.now() - t0;
+    if (r.status !== 0) throw new Error(`sky status -u exited ${r.status}: ${r.stderr}`);
+    const rows = r.stdout.split('\n').filter((l) => l.startsWith('c-')).length;
+    if (rows !== CLUSTERS) throw new Error(`sky status -u listed ${rows} clusters, expected ${CLUSTERS}`);
+    return ms;
+  };
+  once(); // warm the page cache and the daemon
+  const times = Array.from({ length: RUNS }, once).sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)];
+  const p90 = times[Math.min(times.length - 1, Math.floor(times.length * 0.9))];
+  console.log(`sky status -u with ${CLUSTERS} clusters: median ${median.toFixed(0)} ms, p90 ${p90.toFixed(0)} ms over ${RUNS} runs (target median ≤ ${TARGET_MS} ms: ${median <= TARGET_MS ? 'met' : 'NOT met'})`);
+  if (jsonFile) {
+    mkdirSync(dirname(jsonFile), { recursive: true });
+    writeFileSync(
+      jsonFile,
+      JSON.stringify({
+        bench: 'status-e2e',
+        metrics: [
+          { id: 'status.cli.median', label: `sky status -u, ${CLUSTERS} clusters, median`, value: median, unit: 'ms', better: 'lower', target: { op: '<=', value: TARGET_MS } },
+          { id: 'status.cli.p90', label: `sky status -u, ${CLUSTERS} clusters, p90`, value: p90, unit: 'ms', better: 'lower' },
+        ],
+      }, null, 2),
+    );
+  }
+} finally {
+  if (daemon && daemon.exitCode === null) {
+    daemon.kill('SIGTERM');
+    await Promise.race([new Promise((r) => daemon.once('exit', r)), sleep(10_000).then(() => daemon.kill('SIGKILL'))]);
+  }
+  rmSync(home, { recursive: true, force: true });
+}
