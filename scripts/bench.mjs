@@ -104,6 +104,14 @@ if (only === undefined || only === 'status') {
   else broken = true;
 }
 
+if (only === undefined || only === 'status') {
+  const file = join(outDir, 'status-e2e.json');
+  rmSync(file, { force: true });
+  const ok = run('end to end: sky status -u over 10,000 clusters', [process.execPath, 'bench/status-e2e.mjs', '--json', file, ...(quick ? ['--quick'] : [])]);
+  if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
+  else broken = true;
+}
+
 if (only === undefined || only === 'e2e') {
   const file = join(outDir, 'e2e.json');
   rmSync(file, { force: true });
