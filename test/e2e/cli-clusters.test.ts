@@ -191,6 +191,8 @@ describe('a 2-node cluster through its whole life: launch → exec → queue →
     const json = JSON.parse((await ok(as, ['status', 'life', '-o', 'json'])).stdout) as { items: Array<{ name: string; numNodes: number; nodes: unknown[] }>; enabledInfra: string[] };
     assert.deepEqual(json.enabledInfra, ['local']);
     assert.deepEqual(json.items.map((c) => [c.name, c.numNodes, c.nodes.length]), [['life', 2, 2]]);
+    const refreshed = await ok(as, ['status', '-r', 'life']);
+    assert.equal(row(refreshed.stdout, 'life')?.[3], 'UP', 'the driver reports it UP');
     const missing = await ok(as, ['status', 'life', 'nope']);
     assert.match(missing.stdout, /^Cluster\(s\) not found: nope\.$/m);
   });
