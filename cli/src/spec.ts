@@ -203,7 +203,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: 'CLUSTER [JOB_ID]',
     minArgs: 1,
     maxArgs: 2,
-    summary: 'Stream the log of a job (default: the newest job on the cluster)',
+    summary: 'Stream the log of a job (default: your newest job on the cluster)',
     options: ['follow', 'status', 'tail'],
     optionHelp: { follow: 'Keep streaming until the job ends (default); --no-follow prints what is there and returns' },
   },
