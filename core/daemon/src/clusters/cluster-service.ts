@@ -85,7 +85,7 @@ export class ClusterService {
       if (cluster) {
         cluster = await this.owned(name, owner.id);
         const unmet = unmetByCluster(cluster.nodes, task.num_nodes, demand);
-        if (unmet && cluster.status === 'UP') {
+        if (unmet) {
           throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${name} cannot run this task: ${unmet}`, {
             hint: 'Launch it on a new cluster (another -c name), or ask for less.',
           });
