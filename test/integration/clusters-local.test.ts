@@ -25,6 +25,7 @@ interface Cluster {
   status: string;
   nodes: Array<{ rank: number; address: string; reach: { root: string } }>;
   owner: string;
+  infra: string;
   autostop?: { idleMinutes: number };
 }
 
