@@ -222,7 +222,8 @@ export class JobQueue {
         endedAt: this.clock.now(),
         reason: 'cancelled',
       });
-      if (done) cancelled.push(job.id);
+      // The monitor may have seen the killed ranks first and recorded CANCELLED itself.
+      if (done || (await this.store.jobs.get(cluster.name, job.id))?.status === 'CANCELLED') cancelled.push(job.id);
     }
     if (cancelled.length > 0) {
       await this.touch(cluster.name);
