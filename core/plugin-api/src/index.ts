@@ -2,3 +2,4 @@ export * from './version.js';
 export * from './store.js';
 export * from './plugin.js';
 export * from './driver.js';
+export * from './records.js';

@@ -1,10 +1,9 @@
 import { SkyError, isJobTerminal } from '@sky/protocol';
 import type { ClusterRecord, JobRecord, JobSpec, JobStatus } from '@sky/protocol';
-import type { ClusterPatch, JobPatch, StoreChange } from '@sky/plugin-api';
+import { applyClusterPatch, applyJobPatch, copyJson, type ClusterPatch, type JobPatch, type StoreChange } from '@sky/plugin-api';
 import type { ClusterDelta, ClusterState } from './cluster-state.js';
 import { isJobId, jobKey, parseJobKey, prefixRange } from './keys.js';
 import { getMany, type Sublevels, type WriteOp } from './layout.js';
-import { applyClusterPatch, applyJobPatch, copyJson } from './records.js';
 
 export interface Settle<T> {
   resolve(value: T): void;

@@ -1,8 +1,8 @@
 import type { ClusterRecord, JobRecord, JobSpec, JobStatus } from '@sky/protocol';
+import { copyJson, jobsOldestFirst } from '@sky/plugin-api';
 import type { ClusterState } from './cluster-state.js';
 import { isJobId, jobKey, prefixRange } from './keys.js';
 import type { Sublevels } from './layout.js';
-import { copyJson, jobsOldestFirst } from './records.js';
 
 /** Reads of clusters and jobs: from the ClusterState cache, or committed data on disk. */
 export class ClusterReader {

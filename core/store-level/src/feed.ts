@@ -1,5 +1,4 @@
-import type { StoreChange, StoreChangeListener } from '@sky/plugin-api';
-import { copyJson } from './records.js';
+import { copyChange, type StoreChange, type StoreChangeListener } from '@sky/plugin-api';
 
 /** Called when a change-feed listener throws. */
 export type ListenerErrorHandler = (error: unknown, change: StoreChange) => void;
@@ -8,10 +7,6 @@ export type ListenerErrorHandler = (error: unknown, change: StoreChange) => void
 export function warnListenerError(error: unknown): void {
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.emitWarning(`a state store change listener threw: ${text}`, { code: 'SKY_STORE_LISTENER' });
-}
-
-function copyChange(change: StoreChange): StoreChange {
-  return change.record === undefined ? { ...change } : ({ ...change, record: copyJson(change.record) } as StoreChange);
 }
 
 /**

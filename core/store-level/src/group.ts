@@ -1,13 +1,12 @@
 import { SkyError } from '@sky/protocol';
 import type { RequestRecord, RequestStatus } from '@sky/protocol';
-import type { CreateResult, RequestPatch } from '@sky/plugin-api';
+import { applyRequestPatch, copyRecord, type CreateResult, type RequestPatch } from '@sky/plugin-api';
 import type { ActiveState } from './active-state.js';
 import { ClusterGroup, isClusterWrite, type ClusterWriteRequest, type Settle } from './cluster-group.js';
 import type { ClusterState } from './cluster-state.js';
 import type { ChangeFeed } from './feed.js';
 import { idempotencyKey, logKey, logRange, statusKey, userKey } from './keys.js';
 import { getMany, type Sublevels, type WriteOp } from './layout.js';
-import { applyPatch, copyRecord } from './records.js';
 
 /** A write waiting in the writer's queue. */
 export type WriteRequest =
@@ -162,7 +161,7 @@ export class Group {
       this.#outcomes.push(() => settle.resolve(undefined));
       return;
     }
-    const next = applyPatch(current, patch);
+    const next = applyRequestPatch(current, patch);
     const json = JSON.stringify(next);
     this.#records.set(id, next);
     this.ops.push({ type: 'put', sublevel: this.subs.requests, key: id, value: json, valueEncoding: 'utf8' });

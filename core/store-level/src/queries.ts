@@ -1,10 +1,9 @@
 import { SkyError, isTerminal } from '@sky/protocol';
 import type { LogChunk, RequestRecord, RequestStatus } from '@sky/protocol';
-import type { RequestFilter, RequestPageResult } from '@sky/plugin-api';
+import { byIdAscending, byIdDescending, copyRecord, matchesRequestFilter, type RequestFilter, type RequestPageResult } from '@sky/plugin-api';
 import type { ActiveState } from './active-state.js';
 import { decodeCursor, encodeCursor, idOfIndexKey, logRange, prefixRange } from './keys.js';
 import { getMany, type Sublevels } from './layout.js';
-import { byIdAscending, byIdDescending, copyRecord, matchesFilter } from './records.js';
 
 const CHUNK = 256;
 
@@ -100,7 +99,7 @@ export class Reader {
 
   #fromActive(filter: RequestFilter, below: string | undefined, want: number): RequestRecord[] {
     return [...this.state.records.values()]
-      .filter((r) => (below === undefined || r.id < below) && matchesFilter(r, filter))
+      .filter((r) => (below === undefined || r.id < below) && matchesRequestFilter(r, filter))
       .sort(byIdDescending)
       .slice(0, want)
       .map(copyRecord);
@@ -117,7 +116,7 @@ export class Reader {
     try {
       let ids: string[] = [];
       const flush = async (): Promise<void> => {
-        for (const r of await this.#resolve(ids)) if (out.length < want && matchesFilter(r, filter)) out.push(r);
+        for (const r of await this.#resolve(ids)) if (out.length < want && matchesRequestFilter(r, filter)) out.push(r);
         ids = [];
       };
       for await (const id of mergeDescending(streams)) {
@@ -139,7 +138,7 @@ export class Reader {
       while (out.length < want) {
         const chunk = await iterator.nextv(CHUNK);
         if (chunk.length === 0) break;
-        for (const r of chunk) if (out.length < want && matchesFilter(r, filter)) out.push(r);
+        for (const r of chunk) if (out.length < want && matchesRequestFilter(r, filter)) out.push(r);
       }
     } finally {
       await iterator.close();

@@ -1,10 +1,9 @@
 import type { ClusterRecord, JobRecord, JobSpec, JobStatus, RequestRecord, RequestStatus } from '@sky/protocol';
-import type { ClusterPatch, CreateResult, JobPatch, RequestPatch } from '@sky/plugin-api';
+import { copyJson, type ClusterPatch, type CreateResult, type JobPatch, type RequestPatch } from '@sky/plugin-api';
 import { ioError, notOpenError } from './errors.js';
 import { Group, type GroupedRequest, type StoreState, type WriteRequest } from './group.js';
 import type { LevelDb, Sublevels } from './layout.js';
 import { pruneFinished } from './prune.js';
-import { copyJson } from './records.js';
 
 /** A private copy of a patch: like copyJson, but keys whose value is undefined stay (they clear fields). */
 function copyPatch<T extends object>(patch: T): T {

@@ -1,51 +1,7 @@
-import { ClusterRecordSchema, SkyError, isJobTerminal } from '@sky/protocol';
+import { SkyError, isJobTerminal } from '@sky/protocol';
 import type { ClusterRecord, JobRecord, JobSpec, JobStatus } from '@sky/protocol';
 import type { ClusterPatch, ClusterRepository, JobPatch, JobRepository, StoreChange, StoreChangeListener } from '../store.js';
-import { copy } from './copy.js';
-
-/** Fields an update never changes, even when a caller passes them. */
-const FIXED_FIELDS: ReadonlySet<string> = new Set(['name', 'clusterId', 'owner', 'ownerName', 'workspace', 'launchedAt', 'version']);
-
-/** Optional fields of a cluster: a patch key present with undefined removes them. */
-const OPTIONAL_FIELDS: ReadonlySet<string> = new Set(
-  Object.entries(ClusterRecordSchema.shape)
-    .filter(([, schema]) => schema.safeParse(undefined).success)
-    .map(([key]) => key),
-);
-
-function applyClusterPatch(current: ClusterRecord, patch: ClusterPatch): ClusterRecord {
-  const next: Record<string, unknown> = { ...current };
-  for (const [key, value] of Object.entries(patch)) {
-    if (FIXED_FIELDS.has(key)) continue;
-    if (value === undefined) {
-      if (OPTIONAL_FIELDS.has(key)) delete next[key];
-    } else {
-      next[key] = copy(value);
-    }
-  }
-  next.version = current.version + 1;
-  return next as ClusterRecord;
-}
-
-function applyJobPatch(record: JobRecord, patch: JobPatch): JobRecord {
-  const next: JobRecord = { ...record, status: patch.status };
-  if (patch.startedAt !== undefined) next.startedAt = patch.startedAt;
-  if (patch.endedAt !== undefined) next.endedAt = patch.endedAt;
-  if (patch.exitCodes !== undefined) next.exitCodes = [...patch.exitCodes];
-  if (patch.reason !== undefined) next.reason = patch.reason;
-  return next;
-}
-
-/** Oldest first: submittedAt, then cluster name, then id. */
-function oldestFirst(a: JobRecord, b: JobRecord): number {
-  if (a.submittedAt !== b.submittedAt) return a.submittedAt - b.submittedAt;
-  if (a.cluster !== b.cluster) return a.cluster < b.cluster ? -1 : 1;
-  return a.id - b.id;
-}
-
-function copyChange(change: StoreChange): StoreChange {
-  return change.record === undefined ? { ...change } : ({ ...change, record: copy(change.record) } as StoreChange);
-}
+import { applyClusterPatch, applyJobPatch, copyChange, copyJson, jobsOldestFirst } from '../records.js';
 
 /** Called when a change-feed listener throws; the default prints a process warning. */
 export type ListenerErrorHandler = (error: unknown, change: StoreChange) => void;
@@ -115,18 +71,18 @@ export class MemoryClusterRepository implements ClusterRepository {
     const { data } = this;
     data.assertOpen();
     const existing = data.clusters.get(input.name);
-    if (existing !== undefined) return { record: copy(existing), created: false };
-    const record = { ...copy(input), version: 1 } as ClusterRecord;
+    if (existing !== undefined) return { record: copyJson(existing), created: false };
+    const record = { ...copyJson(input), version: 1 } as ClusterRecord;
     data.clusters.set(record.name, record);
     data.namesChanged();
     data.emit({ kind: 'cluster', name: record.name, record });
-    return { record: copy(record), created: true };
+    return { record: copyJson(record), created: true };
   }
 
   async get(name: string): Promise<ClusterRecord | undefined> {
     this.data.assertOpen();
     const record = this.data.clusters.get(name);
-    return record === undefined ? undefined : copy(record);
+    return record === undefined ? undefined : copyJson(record);
   }
 
   async list(filter: { owner?: string } = {}): Promise<ClusterRecord[]> {
@@ -135,7 +91,7 @@ export class MemoryClusterRepository implements ClusterRepository {
     const out: ClusterRecord[] = [];
     for (const name of data.sortedNames()) {
       const record = data.clusters.get(name);
-      if (record !== undefined && (filter.owner === undefined || record.owner === filter.owner)) out.push(copy(record));
+      if (record !== undefined && (filter.owner === undefined || record.owner === filter.owner)) out.push(copyJson(record));
     }
     return out;
   }
@@ -148,7 +104,7 @@ export class MemoryClusterRepository implements ClusterRepository {
     const next = applyClusterPatch(current, patch);
     data.clusters.set(name, next);
     data.emit({ kind: 'cluster', name, record: next });
-    return copy(next);
+    return copyJson(next);
   }
 
   async delete(name: string, expectedVersion?: number): Promise<boolean> {
@@ -183,7 +139,7 @@ export class MemoryJobRepository implements JobRepository {
       });
     }
     const id = (data.counters.get(job.cluster) ?? 0) + 1;
-    const record = { ...copy(job), id } as JobRecord;
+    const record = { ...copyJson(job), id } as JobRecord;
     data.counters.set(job.cluster, id);
     let jobs = data.jobs.get(job.cluster);
     if (jobs === undefined) {
@@ -197,22 +153,22 @@ export class MemoryJobRepository implements JobRepository {
         specs = new Map();
         data.specs.set(job.cluster, specs);
       }
-      specs.set(id, copy(spec));
+      specs.set(id, copyJson(spec));
     }
     data.emit({ kind: 'job', cluster: record.cluster, id, record });
-    return copy(record);
+    return copyJson(record);
   }
 
   async get(cluster: string, id: number): Promise<JobRecord | undefined> {
     this.data.assertOpen();
     const record = this.data.jobs.get(cluster)?.get(id);
-    return record === undefined ? undefined : copy(record);
+    return record === undefined ? undefined : copyJson(record);
   }
 
   async getSpec(cluster: string, id: number): Promise<JobSpec | undefined> {
     this.data.assertOpen();
     const spec = this.data.specs.get(cluster)?.get(id);
-    return spec === undefined ? undefined : copy(spec);
+    return spec === undefined ? undefined : copyJson(spec);
   }
 
   async list(cluster: string, filter: { status?: readonly JobStatus[] } = {}): Promise<JobRecord[]> {
@@ -221,7 +177,7 @@ export class MemoryJobRepository implements JobRepository {
     return [...(this.data.jobs.get(cluster)?.values() ?? [])]
       .filter((job) => statuses === undefined || statuses.includes(job.status))
       .sort((a, b) => b.id - a.id)
-      .map(copy);
+      .map(copyJson);
   }
 
   async listActive(): Promise<JobRecord[]> {
@@ -230,7 +186,7 @@ export class MemoryJobRepository implements JobRepository {
     for (const jobs of this.data.jobs.values()) {
       for (const job of jobs.values()) if (!isJobTerminal(job.status)) out.push(job);
     }
-    return out.sort(oldestFirst).map(copy);
+    return out.sort(jobsOldestFirst).map(copyJson);
   }
 
   async transition(cluster: string, id: number, from: readonly JobStatus[], patch: JobPatch): Promise<JobRecord | undefined> {
@@ -243,6 +199,6 @@ export class MemoryJobRepository implements JobRepository {
     jobs.set(id, next);
     if (isJobTerminal(next.status)) data.specs.get(cluster)?.delete(id);
     data.emit({ kind: 'job', cluster, id, record: next });
-    return copy(next);
+    return copyJson(next);
   }
 }

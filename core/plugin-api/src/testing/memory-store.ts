@@ -12,7 +12,7 @@ import type {
   StoreCapabilities,
   StoreChangeListener,
 } from '../store.js';
-import { copy } from './copy.js';
+import { applyRequestPatch, byIdAscending, byIdDescending, copyJson, matchesRequestFilter } from '../records.js';
 import {
   MemoryClusterData,
   MemoryClusterRepository,
@@ -38,24 +38,6 @@ function decodeCursor(cursor: string): string {
   return raw.slice(CURSOR_PREFIX.length);
 }
 
-function applyPatch(record: RequestRecord, patch: RequestPatch): RequestRecord {
-  const next: RequestRecord = { ...record, status: patch.status };
-  if (patch.startedAt !== undefined) next.startedAt = patch.startedAt;
-  if (patch.finishedAt !== undefined) next.finishedAt = patch.finishedAt;
-  if (patch.result !== undefined) next.result = copy(patch.result);
-  if (patch.error !== undefined) next.error = copy(patch.error);
-  if (patch.attempts !== undefined) next.attempts = patch.attempts;
-  return next;
-}
-
-function matches(record: RequestRecord, filter: RequestFilter): boolean {
-  if (filter.user !== undefined && record.user !== filter.user) return false;
-  if (filter.status !== undefined && filter.status.length > 0 && !filter.status.includes(record.status)) return false;
-  if (filter.name !== undefined && record.name !== filter.name) return false;
-  if (filter.cluster !== undefined && record.cluster !== filter.cluster) return false;
-  return true;
-}
-
 class MemoryRequestRepository implements RequestRepository {
   readonly #records = new Map<string, RequestRecord>();
   /** `user \0 idempotencyKey` → request id. */
@@ -72,27 +54,27 @@ class MemoryRequestRepository implements RequestRepository {
     if (record.idempotencyKey !== undefined) {
       const earlierId = this.#idempotency.get(`${record.user}\0${record.idempotencyKey}`);
       const earlier = earlierId === undefined ? undefined : this.#records.get(earlierId);
-      if (earlier !== undefined) return { record: copy(earlier), created: false };
+      if (earlier !== undefined) return { record: copyJson(earlier), created: false };
       this.#idempotency.set(`${record.user}\0${record.idempotencyKey}`, record.id);
     }
-    const stored = copy(record);
+    const stored = copyJson(record);
     this.#records.set(stored.id, stored);
-    return { record: copy(stored), created: true };
+    return { record: copyJson(stored), created: true };
   }
 
   async get(id: string): Promise<RequestRecord | undefined> {
     this.#assertOpen();
     const record = this.#records.get(id);
-    return record === undefined ? undefined : copy(record);
+    return record === undefined ? undefined : copyJson(record);
   }
 
   async transition(id: string, from: readonly RequestStatus[], patch: RequestPatch): Promise<RequestRecord | undefined> {
     this.#assertOpen();
     const current = this.#records.get(id);
     if (current === undefined || !from.includes(current.status)) return undefined;
-    const next = applyPatch(current, patch);
+    const next = applyRequestPatch(current, patch);
     this.#records.set(id, next);
-    return copy(next);
+    return copyJson(next);
   }
 
   async list(filter: RequestFilter): Promise<RequestPageResult> {
@@ -104,9 +86,9 @@ class MemoryRequestRepository implements RequestRepository {
     }
     const below = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
     const found = [...this.#records.values()]
-      .filter((r) => (below === undefined || r.id < below) && matches(r, filter))
-      .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-    const items = found.slice(0, filter.limit).map(copy);
+      .filter((r) => (below === undefined || r.id < below) && matchesRequestFilter(r, filter))
+      .sort(byIdDescending);
+    const items = found.slice(0, filter.limit).map(copyJson);
     const last = items[items.length - 1];
     if (found.length > filter.limit && last !== undefined) return { items, nextCursor: encodeCursor(last.id) };
     return { items };
@@ -116,8 +98,8 @@ class MemoryRequestRepository implements RequestRepository {
     this.#assertOpen();
     return [...this.#records.values()]
       .filter((r) => r.status === status)
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      .map(copy);
+      .sort(byIdAscending)
+      .map(copyJson);
   }
 
   async appendLog(id: string, text: string, at: number): Promise<number> {
@@ -138,7 +120,7 @@ class MemoryRequestRepository implements RequestRepository {
   async readLog(id: string, afterSeq?: number): Promise<LogChunk[]> {
     this.#assertOpen();
     const chunks = this.#logs.get(id) ?? [];
-    return chunks.filter((c) => afterSeq === undefined || c.seq > afterSeq).map(copy);
+    return chunks.filter((c) => afterSeq === undefined || c.seq > afterSeq).map(copyJson);
   }
 
   async prune(before: number): Promise<number> {

@@ -1,20 +1,30 @@
+/**
+ * Record helpers for StateStore implementations. Every store (in-memory, LevelDB, and the
+ * PostgreSQL one to come) applies patches, filters and orders records with these, so the
+ * semantics documented in store.ts live in one place and cannot drift between stores:
+ * - a request or job transition sets the new status plus every patch field that is set;
+ * - a cluster update never touches the fixed fields, removes an optional field whose patch
+ *   key is present with undefined, ignores undefined for a required field, and bumps the
+ *   version by one;
+ * - patch values are copied, so the new record never shares objects with the caller.
+ */
 import { ClusterRecordSchema } from '@sky/protocol';
 import type { ClusterRecord, JobRecord, RequestRecord } from '@sky/protocol';
-import type { ClusterPatch, JobPatch, RequestFilter, RequestPatch } from '@sky/plugin-api';
+import type { ClusterPatch, JobPatch, RequestFilter, RequestPatch, StoreChange } from './store.js';
 
 /**
- * A private copy with exactly the shape the record has on disk (JSON): callers never share
- * objects with the store's cache, and a cached record equals what a reopen would read.
+ * A copy with exactly the shape the value has once stored as JSON and read back (a JSON
+ * round trip): what a durable store returns, so a cached record equals what a reopen reads.
  */
 export function copyRecord<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
 /**
- * Deep copy of a value that is already JSON-shaped (a cached record, which came from
- * JSON.parse): several times faster than a JSON round trip, which matters when a listing
- * copies thousands of clusters. Anything that is not a plain object or array is copied by
- * structuredClone, so caller input is safe to pass as well.
+ * Deep copy of a JSON-shaped value (a record, a body, a result), so callers never share
+ * objects with the store. Several times faster than a JSON round trip or structuredClone,
+ * which matters when a listing copies thousands of records; anything that is not a plain
+ * object or array is copied by structuredClone, so caller input is safe to pass as well.
  */
 export function copyJson<T>(value: T): T {
   if (value === null || typeof value !== 'object') return value;
@@ -35,8 +45,16 @@ export function copyJson<T>(value: T): T {
   return out as T;
 }
 
-/** The record after a transition: the new status plus every patch field that is set. */
-export function applyPatch(record: RequestRecord, patch: RequestPatch): RequestRecord {
+/** A change-feed event with its own copy of the record (each listener gets one). */
+export function copyChange(change: StoreChange): StoreChange {
+  return change.record === undefined ? { ...change } : ({ ...change, record: copyJson(change.record) } as StoreChange);
+}
+
+/**
+ * The request after a transition: the new status plus every patch field that is set. The
+ * result and error are copied in their stored JSON shape, as a durable store would return them.
+ */
+export function applyRequestPatch(record: RequestRecord, patch: RequestPatch): RequestRecord {
   const next: RequestRecord = { ...record, status: patch.status };
   if (patch.startedAt !== undefined) next.startedAt = patch.startedAt;
   if (patch.finishedAt !== undefined) next.finishedAt = patch.finishedAt;
@@ -46,52 +64,62 @@ export function applyPatch(record: RequestRecord, patch: RequestPatch): RequestR
   return next;
 }
 
-/** Fields an update never changes, even when a caller passes them. */
-const FIXED_FIELDS: ReadonlySet<string> = new Set(['name', 'clusterId', 'owner', 'ownerName', 'workspace', 'launchedAt', 'version']);
+/** Fields of a cluster an update never changes, even when a caller passes them. */
+export const FIXED_CLUSTER_FIELDS: ReadonlySet<string> = new Set([
+  'name',
+  'clusterId',
+  'owner',
+  'ownerName',
+  'workspace',
+  'launchedAt',
+  'version',
+]);
 
 /** Optional fields of a cluster: a patch key present with undefined removes them. */
-const OPTIONAL_FIELDS: ReadonlySet<string> = new Set(
+export const OPTIONAL_CLUSTER_FIELDS: ReadonlySet<string> = new Set(
   Object.entries(ClusterRecordSchema.shape)
     .filter(([, schema]) => schema.safeParse(undefined).success)
     .map(([key]) => key),
 );
 
 /**
- * The cluster after an update: patch values replace fields (fixed fields excepted), an
- * undefined value removes an optional field, and the version moves up by one.
+ * The cluster after an update: patch values (copied) replace fields, fixed fields excepted;
+ * a key present with undefined removes an optional field and is ignored for a required
+ * one; the version moves up by one.
  */
 export function applyClusterPatch(current: ClusterRecord, patch: ClusterPatch): ClusterRecord {
   const next: Record<string, unknown> = { ...current };
   for (const [key, value] of Object.entries(patch)) {
-    if (FIXED_FIELDS.has(key)) continue;
+    if (FIXED_CLUSTER_FIELDS.has(key)) continue;
     if (value === undefined) {
-      if (OPTIONAL_FIELDS.has(key)) delete next[key];
+      if (OPTIONAL_CLUSTER_FIELDS.has(key)) delete next[key];
     } else {
-      next[key] = value;
+      next[key] = copyJson(value);
     }
   }
   next.version = current.version + 1;
   return next as ClusterRecord;
 }
 
-/** The job after a transition: the new status plus every patch field that is set. */
+/** The job after a transition: the new status plus every patch field that is set (copied). */
 export function applyJobPatch(record: JobRecord, patch: JobPatch): JobRecord {
   const next: JobRecord = { ...record, status: patch.status };
   if (patch.startedAt !== undefined) next.startedAt = patch.startedAt;
   if (patch.endedAt !== undefined) next.endedAt = patch.endedAt;
-  if (patch.exitCodes !== undefined) next.exitCodes = patch.exitCodes;
+  if (patch.exitCodes !== undefined) next.exitCodes = [...patch.exitCodes];
   if (patch.reason !== undefined) next.reason = patch.reason;
   return next;
 }
 
-/** Oldest first: submittedAt, then cluster name, then id. */
+/** The order of JobRepository.listActive: by submittedAt, then cluster name, then id. */
 export function jobsOldestFirst(a: JobRecord, b: JobRecord): number {
   if (a.submittedAt !== b.submittedAt) return a.submittedAt - b.submittedAt;
   if (a.cluster !== b.cluster) return a.cluster < b.cluster ? -1 : 1;
   return a.id - b.id;
 }
 
-export function matchesFilter(record: RequestRecord, filter: RequestFilter): boolean {
+/** Whether a request passes a RequestFilter (user, status, name, cluster; paging aside). */
+export function matchesRequestFilter(record: RequestRecord, filter: RequestFilter): boolean {
   if (filter.user !== undefined && record.user !== filter.user) return false;
   if (filter.status !== undefined && filter.status.length > 0 && !filter.status.includes(record.status)) return false;
   if (filter.name !== undefined && record.name !== filter.name) return false;
@@ -99,10 +127,12 @@ export function matchesFilter(record: RequestRecord, filter: RequestFilter): boo
   return true;
 }
 
+/** Ascending id: the order of RequestRepository.listByStatus. */
 export function byIdAscending(a: { id: string }, b: { id: string }): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+/** Descending id: the order of RequestRepository.list pages. */
 export function byIdDescending(a: { id: string }, b: { id: string }): number {
   return byIdAscending(b, a);
 }
