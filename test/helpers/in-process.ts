@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import type { InjectionToken } from 'tsyringe';
 import type { StateStore } from '@sky/plugin-api';
 import { MemoryStateStore } from '@sky/plugin-api/testing';
 import { compose, DaemonConfigSchema, RequestService, Scheduler, type DaemonConfigInput, type PluginRegistry } from '@sky/daemon';
@@ -19,6 +20,8 @@ export interface InProcess {
   service: RequestService;
   store: StateStore;
   dir: string;
+  /** Any component of the graph. */
+  resolve<T>(token: InjectionToken<T>): T;
   close(): Promise<void>;
 }
 
@@ -40,6 +43,7 @@ export async function inProcess(config: DaemonConfigInput = {}, store: StateStor
     service: container.resolve(RequestService),
     store,
     dir,
+    resolve: (token) => container.resolve(token),
     async close() {
       await scheduler.drain(0);
       await store.close();

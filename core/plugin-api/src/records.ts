@@ -108,6 +108,7 @@ export function applyJobPatch(record: JobRecord, patch: JobPatch): JobRecord {
   if (patch.endedAt !== undefined) next.endedAt = patch.endedAt;
   if (patch.exitCodes !== undefined) next.exitCodes = [...patch.exitCodes];
   if (patch.reason !== undefined) next.reason = patch.reason;
+  if (patch.gpuIndices !== undefined) next.gpuIndices = patch.gpuIndices.map((rank) => [...rank]);
   return next;
 }
 

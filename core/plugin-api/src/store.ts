@@ -98,7 +98,7 @@ export interface ClusterRepository {
  * Fields a job transition may set alongside the new status (undefined fields are left as
  * they are).
  */
-export type JobPatch = Partial<Pick<JobRecord, 'startedAt' | 'endedAt' | 'exitCodes' | 'reason'>> & { status: JobStatus };
+export type JobPatch = Partial<Pick<JobRecord, 'startedAt' | 'endedAt' | 'exitCodes' | 'reason' | 'gpuIndices'>> & { status: JobStatus };
 
 /**
  * Each cluster's job queue. Job ids count up from 1 per cluster incarnation and are never

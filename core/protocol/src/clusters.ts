@@ -100,6 +100,8 @@ export const JobRecordSchema = z
     /** First line of the run command, for listings. */
     command: z.string().optional(),
     exitCodes: z.array(z.number().int().nullable()).optional(),
+    /** Host GPU indices each rank was given (its CUDA_VISIBLE_DEVICES), on nodes that pin GPUs. */
+    gpuIndices: z.array(z.array(z.number().int())).optional(),
     reason: z.string().optional(),
     requestId: z.string().optional(),
   })

@@ -8,6 +8,7 @@ import { TransportPool } from '../nodes/transports.js';
 import { KeyedLock } from './cluster-lock.js';
 import { updateCluster } from './cluster-updates.js';
 import { fits, subtract } from './resources.js';
+import { GpuPins } from './gpu-pins.js';
 
 const ACTIVE_ON_NODES: readonly JobStatus[] = ['SETTING_UP', 'RUNNING'];
 const POLL_MS = 1000;
@@ -87,22 +88,29 @@ export class JobQueue {
       if (!cluster || cluster.status !== 'UP') return;
       const jobs = await this.store.jobs.list(clusterName, { status: ['PENDING', 'SETTING_UP', 'RUNNING'] });
       const free = cluster.nodes.map((n) => n.resources);
+      const gpus = new GpuPins(cluster.nodes);
       for (const job of jobs) {
-        if (ACTIVE_ON_NODES.includes(job.status)) for (let r = 0; r < job.numNodes && r < free.length; r++) free[r] = subtract(free[r]!, job.demand);
+        if (!ACTIVE_ON_NODES.includes(job.status)) continue;
+        for (let r = 0; r < job.numNodes && r < free.length; r++) free[r] = subtract(free[r]!, job.demand);
+        gpus.hold(job.gpuIndices);
       }
       const pending = jobs.filter((j) => j.status === 'PENDING').sort((a, b) => a.id - b.id);
       for (const job of pending) {
         const ranks = free.slice(0, job.numNodes);
         if (ranks.length < job.numNodes || !ranks.every((f) => fits(f, job.demand))) break;
         for (let r = 0; r < job.numNodes; r++) free[r] = subtract(free[r]!, job.demand);
-        await this.startJob(cluster, job);
+        await this.startJob(cluster, job, gpus.take(job.numNodes, job.demand.accelerators[0]?.count ?? 0));
       }
     });
   }
 
-  private async startJob(cluster: ClusterRecord, job: JobRecord): Promise<void> {
+  private async startJob(cluster: ClusterRecord, job: JobRecord, gpuIndices: number[][] | undefined): Promise<void> {
     const spec = await this.store.jobs.getSpec(cluster.name, job.id);
-    const claimed = await this.store.jobs.transition(cluster.name, job.id, ['PENDING'], { status: 'SETTING_UP', startedAt: this.clock.now() });
+    const claimed = await this.store.jobs.transition(cluster.name, job.id, ['PENDING'], {
+      status: 'SETTING_UP',
+      startedAt: this.clock.now(),
+      ...(gpuIndices ? { gpuIndices } : {}),
+    });
     if (!claimed) return;
     const nodes = cluster.nodes.slice(0, job.numNodes);
     const name = jobName(job);
@@ -122,9 +130,7 @@ export class JobQueue {
           ...(spec.setup !== undefined ? { setup: spec.setup } : {}),
           ...(spec.run !== undefined ? { run: spec.run } : {}),
           ...(node.reach.kind === 'local' ? { home: node.reach.root } : {}),
-          ...(node.reach.kind === 'local' && node.reach.gpuIndices && node.reach.gpuIndices.length > 0
-            ? { extraEnv: { CUDA_VISIBLE_DEVICES: node.reach.gpuIndices.join(',') }, numGpusPerNode: node.reach.gpuIndices.length }
-            : {}),
+          ...(gpuIndices ? { extraEnv: { CUDA_VISIBLE_DEVICES: gpuIndices[node.rank]!.join(',') }, numGpusPerNode: gpuIndices[node.rank]!.length } : {}),
         };
         await this.runtime.start(transport, node.address, rank);
         started.push(node.rank);
