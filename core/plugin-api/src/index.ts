@@ -3,3 +3,4 @@ export * from './store.js';
 export * from './plugin.js';
 export * from './driver.js';
 export * from './records.js';
+export * from './ssh.js';

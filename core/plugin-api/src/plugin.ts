@@ -1,4 +1,5 @@
 import type { DriverOperations } from './driver.js';
+import type { PluginSsh } from './ssh.js';
 import type { StateStore } from './store.js';
 import { PLUGIN_BRAND } from './version.js';
 
@@ -36,6 +37,8 @@ export interface PluginContext<C> {
   readonly dataDir: string;
   /** Aborted when init runs out of time or the daemon shuts down. */
   readonly signal: AbortSignal;
+  /** The daemon's SSH connections, for drivers that reach hosts (absent only in tests that do not need it). */
+  readonly ssh?: PluginSsh;
 }
 
 /**
