@@ -1,23 +1,110 @@
 import { SkyError, type NodeRecord } from '@sky/protocol';
 import { LocalTransport } from './local-transport.js';
+import { SshConnection, type SshOptions, type SshTarget } from './ssh-connection.js';
+import { SshTransport } from './ssh-transport.js';
 import type { NodeTransport } from './transport.js';
 
-/** One transport per node, kept for the daemon's lifetime (local ones are stateless; SSH ones will be pooled connections). */
+type SshReach = Extract<NodeRecord['reach'], { kind: 'ssh' }>;
+
+/**
+ * One transport per node, kept for the daemon's lifetime. Local ones are stateless; SSH ones
+ * hold one pooled connection per host (user@host:port, identity, jump), opened on first use,
+ * shared by every cluster and job on that host, and closed by closeAll() when the daemon stops.
+ * Jump hosts (ProxyJump) are pooled connections too, shared by every host behind them.
+ */
 export class TransportPool {
   private readonly byNode = new Map<string, NodeTransport>();
+  private readonly jumps = new Map<string, SshConnection>();
+  private closed = false;
+
+  /** `ssh`: how SSH connections are made (known_hosts file, trust on first use, keepalives). */
+  constructor(private readonly ssh: SshOptions = {}) {}
 
   for(node: NodeRecord): NodeTransport {
-    const key = node.reach.kind === 'local' ? `local:${node.reach.root}` : `ssh:${node.reach.user}@${node.reach.host}:${node.reach.port}`;
+    const reach = node.reach;
+    const key =
+      reach.kind === 'local'
+        ? `local:${reach.root}`
+        : `ssh:${reach.user}@${reach.host}:${reach.port}|${reach.identityFile ?? ''}|${reach.proxyJump ?? ''}`;
     let transport = this.byNode.get(key);
     if (transport === undefined) {
-      if (node.reach.kind !== 'local') {
-        throw new SkyError('NODE_UNREACHABLE', `node ${node.address} is reached over SSH, which this daemon does not support yet`, {
-          hint: 'Use the local driver for now.',
-        });
+      if (reach.kind === 'local') transport = new LocalTransport(reach.root);
+      else {
+        if (this.closed) throw new SkyError('NODE_UNREACHABLE', `node ${node.address}: the daemon is stopping and opens no SSH connections`);
+        transport = new SshTransport(sshTarget(reach), this.ssh, this.jumpChain(reach));
       }
-      transport = new LocalTransport(node.reach.root);
       this.byNode.set(key, transport);
     }
     return transport;
   }
+
+  /** The connection to the last jump host of `reach.proxyJump` (`[user@]host[:port]`, comma-separated for a chain). */
+  private jumpChain(reach: SshReach): SshConnection | undefined {
+    if (!reach.proxyJump) return undefined;
+    let via: SshConnection | undefined;
+    let chainKey = '';
+    for (const spec of reach.proxyJump.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+      const target = parseJump(spec, reach);
+      chainKey += `>${target.user}@${target.host}:${target.port}|${target.identityFile ?? ''}`;
+      let connection = this.jumps.get(chainKey);
+      if (connection === undefined) {
+        connection = new SshConnection(target, this.ssh, via);
+        this.jumps.set(chainKey, connection);
+      }
+      via = connection;
+    }
+    return via;
+  }
+
+  /** SSH connections currently open (for tests and metrics). */
+  get openSshConnections(): number {
+    let n = 0;
+    for (const t of this.byNode.values()) if (t instanceof SshTransport && t.connection.isOpen) n += 1;
+    for (const c of this.jumps.values()) if (c.isOpen) n += 1;
+    return n;
+  }
+
+  /**
+   * Close every SSH connection (jobs on the nodes keep running: they are detached). Called once
+   * when the daemon stops; later SSH use is refused.
+   */
+  async closeAll(): Promise<void> {
+    this.closed = true;
+    const transports = [...this.byNode.values()].filter((t): t is SshTransport => t instanceof SshTransport);
+    await Promise.all(transports.map((t) => t.close(true)));
+    // Jump connections last: the hosts behind them are closed by now.
+    await Promise.all([...this.jumps.values()].map((c) => c.close(true)));
+    for (const [key, t] of this.byNode) if (t instanceof SshTransport) this.byNode.delete(key);
+    this.jumps.clear();
+  }
+}
+
+function sshTarget(reach: SshReach): SshTarget {
+  return { host: reach.host, port: reach.port, user: reach.user, identityFile: reach.identityFile };
+}
+
+/** `[user@]host[:port]` or `[user@][v6]:port`; user defaults to the target's, port to 22, identity to the target's. */
+export function parseJump(spec: string, reach: SshReach): SshTarget {
+  const at = spec.lastIndexOf('@');
+  const user = at >= 0 ? spec.slice(0, at) : reach.user;
+  const rest = at >= 0 ? spec.slice(at + 1) : spec;
+  let host = rest;
+  let port = 22;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest);
+  if (bracketed) {
+    host = bracketed[1]!;
+    if (bracketed[2]) port = Number(bracketed[2]);
+  } else {
+    const colon = rest.lastIndexOf(':');
+    if (colon >= 0 && rest.indexOf(':') === colon) {
+      host = rest.slice(0, colon);
+      port = Number(rest.slice(colon + 1));
+    }
+  }
+  if (!host || !user || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new SkyError('CONFIG_INVALID', `proxy jump ${JSON.stringify(spec)} of ${reach.user}@${reach.host} is not [user@]host[:port]`, {
+      hint: 'Write the jump host as user@host:port (several separated by commas).',
+    });
+  }
+  return { host, port, user, identityFile: reach.identityFile };
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the integration tests need to start real components themselves:
+# openssh-server (sshd hosts in network namespaces, ssh-keygen for their keys) and iproute2
+# (`ip netns`, veth pairs, bridges). Only what is missing is installed, so a prepared machine
+# does nothing here. Needs root for the install; a machine without apt-get or without root
+# is told what to install by hand, and the tests then say what they could not start.
+set -euo pipefail
+
+missing=()
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "ci-setup: openssh-server and iproute2 are present"
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "ci-setup: missing ${missing[*]} and apt-get is not available: install them by hand" >&2
+  exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ci-setup: missing ${missing[*]}; run as root (or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+
+echo "ci-setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# --no-install-recommends keeps the install small; policy-rc.d stops Debian from starting a
+# system-wide sshd on port 22: the tests start their own sshd processes and need nothing else.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  created_policy=1
+fi
+status=0
+apt-get install -y -q --no-install-recommends "${missing[@]}" || status=$?
+[ "$created_policy" -eq 1 ] && rm -f "$policy"
+exit "$status"
