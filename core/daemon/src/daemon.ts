@@ -22,6 +22,7 @@ import { StatusView } from './clusters/status-view.js';
 import { JobQueue } from './clusters/job-queue.js';
 import { JobLogs } from './clusters/job-logs.js';
 import { AutostopMonitor } from './clusters/autostop.js';
+import { TransportPool } from './nodes/transports.js';
 
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
 
@@ -76,6 +77,7 @@ export class Daemon {
     @inject(JobQueue) private readonly jobQueue: JobQueue,
     @inject(JobLogs) private readonly jobLogs: JobLogs,
     @inject(AutostopMonitor) private readonly autostop: AutostopMonitor,
+    @inject(TransportPool) private readonly transports: TransportPool,
   ) {
     this.startedAt = clock.now();
   }
@@ -184,6 +186,7 @@ export class Daemon {
     this.jobQueue.stop();
     this.autostop.stop();
     this.view.close();
+    await this.transports.closeAll();
     await this.plugins.closeAll();
     await this.store.close();
   }
