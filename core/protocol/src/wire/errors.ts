@@ -45,6 +45,7 @@ export const ERROR_CATALOGUE = {
   RESOURCES_UNAVAILABLE: { status: 409, summary: "The task asks for more than the cluster's nodes have." },
   NO_DRIVER: { status: 409, summary: 'No enabled driver can run the task (see the enabled infra).' },
   NODE_RUNTIME_ERROR: { status: 502, summary: 'The node runtime gave an answer sky cannot read.' },
+  NOT_SUPPORTED: { status: 400, summary: 'The driver cannot do this operation' },
   INTERNAL: { status: 500, summary: 'An unexpected error inside sky.' },
 } as const;
 
