@@ -23,6 +23,7 @@ import { NodeRuntime } from './nodes/node-runtime.js';
 import { TransportPool } from './nodes/transports.js';
 import { createStore } from './store-factory.js';
 import { readBuildInfo } from './build-info.js';
+import { expandHome } from './config/load.js';
 
 export interface ComposeOptions {
   config: DaemonConfig;
@@ -54,7 +55,16 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.register(TOKENS.Shutdown, { useValue: shutdownSignal() });
   c.register(TOKENS.Store, { useValue: options.store ?? createStore(options.config, options.paths) });
   c.register(LogBus, { useValue: new LogBus() });
-  c.register(TransportPool, { useValue: new TransportPool() });
+  const ssh = options.config.ssh;
+  c.register(TransportPool, {
+    useValue: new TransportPool({
+      knownHostsFile: expandHome(ssh.known_hosts),
+      trustOnFirstUse: ssh.trust_on_first_use,
+      connectTimeoutMs: ssh.connect_timeout_seconds * 1000,
+      keepaliveIntervalMs: ssh.keepalive_interval_seconds * 1000,
+      keepaliveCountMax: ssh.keepalive_count_max,
+    }),
+  });
   c.register(NodeRuntime, { useValue: new NodeRuntime() });
   c.registerSingleton(Provisioner);
   c.registerSingleton(JobQueue);

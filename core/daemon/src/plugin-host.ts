@@ -8,6 +8,8 @@ import type { Driver } from '@sky/plugin-api';
 import { TOKENS, type PluginRegistry } from './tokens.js';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
 import { PluginLoader, type LoadedPlugins } from './plugins/index.js';
+import { TransportPool } from './nodes/transports.js';
+import { PooledPluginSsh } from './nodes/plugin-ssh.js';
 
 /** Where packages are looked up after the configured plugin dirs: the working directory, then the daemon's own install. */
 const DAEMON_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -21,6 +23,7 @@ export class PluginHost implements PluginRegistry {
     @inject(TOKENS.Config) private readonly config: DaemonConfig,
     @inject(TOKENS.Paths) private readonly paths: DaemonPaths,
     @inject(TOKENS.Logger) private readonly logger: Logger,
+    @inject(TransportPool) private readonly transports: TransportPool,
   ) {}
 
   async load(signal: AbortSignal): Promise<void> {
@@ -29,6 +32,7 @@ export class PluginHost implements PluginRegistry {
       searchFrom: [process.cwd(), DAEMON_DIR],
       dataDir: (id) => join(this.paths.stateDir, 'plugins', id.replace(/[^A-Za-z0-9._-]/g, '_')),
       logger: this.logger.child({ component: 'plugins' }),
+      ssh: new PooledPluginSsh(this.transports),
       signal,
     });
     this.loaded = await loader.load(this.config.drivers);

@@ -1,7 +1,8 @@
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { StateStore } from '@sky/plugin-api';
-import { isJobTerminal, type ClusterRecord, type JobRecord, type JobSpec, type JobStatus, type NodeResources } from '@sky/protocol';
+import { isJobTerminal, toSkyError, type ClusterRecord, type JobRecord, type JobSpec, type JobStatus, type NodeRecord, type NodeResources } from '@sky/protocol';
+import type { DaemonConfig } from '../config/schema.js';
 import { TOKENS, type Clock } from '../tokens.js';
 import { NodeRuntime, type JobState, type RankSpec } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
@@ -50,6 +51,8 @@ export class JobQueue {
   private readonly lock = new KeyedLock();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
+  /** Nodes whose last status read failed to reach them, and since when (by node id). */
+  private readonly unreachableSince = new Map<string, number>();
 
   constructor(
     @inject(TOKENS.Store) private readonly store: StateStore,
@@ -57,6 +60,7 @@ export class JobQueue {
     @inject(TOKENS.Logger) private readonly logger: Logger,
     @inject(TransportPool) private readonly transports: TransportPool,
     @inject(NodeRuntime) private readonly runtime: NodeRuntime,
+    @inject(TOKENS.Config) private readonly config: DaemonConfig,
   ) {}
 
   async submit(cluster: ClusterRecord, job: NewJob, spec: JobSpec): Promise<JobRecord> {
@@ -168,10 +172,19 @@ export class JobQueue {
     if (!cluster || cluster.status !== 'UP') return;
     const running = jobs.filter((j) => ACTIVE_ON_NODES.includes(j.status));
     const states = new Map<string, JobState[]>();
+    const lost: NodeRecord[] = [];
     for (const node of cluster.nodes) {
       const here = running.filter((j) => node.rank < j.numNodes);
       if (here.length === 0) continue;
-      const answer = await this.runtime.status(this.transports.for(node), node.address, here.map(jobName));
+      let answer: JobState[];
+      try {
+        answer = await this.runtime.status(this.transports.for(node), node.address, here.map(jobName));
+        await this.reachable(cluster, node);
+      } catch (err) {
+        if (toSkyError(err)?.code !== 'NODE_UNREACHABLE') throw err;
+        if (await this.unreachable(cluster, node, err)) lost.push(node);
+        continue;
+      }
       here.forEach((job, i) => {
         const list = states.get(jobName(job)) ?? [];
         list[node.rank] = answer[i]!;
@@ -179,7 +192,22 @@ export class JobQueue {
       });
     }
     let finished = false;
+    for (const node of lost) {
+      for (const job of running.filter((j) => node.rank < j.numNodes)) {
+        await this.cancelRanks(cluster, job);
+        const done = await this.store.jobs.transition(clusterName, job.id, [job.status], {
+          status: 'FAILED',
+          endedAt: this.clock.now(),
+          reason: `node ${node.address} unreachable`,
+        });
+        if (done) {
+          finished = true;
+          this.logger.warn({ cluster: clusterName, job: job.id, node: node.address }, 'job failed: node unreachable');
+        }
+      }
+    }
     for (const job of running) {
+      if (lost.some((n) => n.rank < job.numNodes)) continue;
       const ranks = states.get(jobName(job));
       if (!ranks || ranks.filter(Boolean).length < job.numNodes) continue;
       const { status, reason } = aggregate(ranks);
@@ -199,6 +227,21 @@ export class JobQueue {
     }
     if (finished) await this.touch(clusterName);
     if (finished || jobs.some((j) => j.status === 'PENDING')) await this.schedule(clusterName);
+  }
+
+  /** Record that a node did not answer; true once it has been unreachable for the grace period. */
+  private async unreachable(cluster: ClusterRecord, node: NodeRecord, err: unknown): Promise<boolean> {
+    const now = this.clock.now();
+    const since = this.unreachableSince.get(node.id) ?? now;
+    this.unreachableSince.set(node.id, since);
+    const reason = `node ${node.address} unreachable: ${err instanceof Error ? err.message : String(err)}`;
+    await updateCluster(this.store, cluster.name, (c) => (c.statusReason === reason ? undefined : { statusReason: reason }));
+    return now - since >= this.config.jobs.unreachable_grace_seconds * 1000;
+  }
+
+  private async reachable(cluster: ClusterRecord, node: NodeRecord): Promise<void> {
+    if (!this.unreachableSince.delete(node.id)) return;
+    await updateCluster(this.store, cluster.name, (c) => (c.statusReason?.startsWith(`node ${node.address} unreachable`) ? { statusReason: undefined } : undefined));
   }
 
   private async cancelRanks(cluster: ClusterRecord, job: JobRecord): Promise<void> {

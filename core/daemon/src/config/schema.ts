@@ -41,6 +41,21 @@ export const DaemonConfigSchema = z.strictObject({
     })
     .prefault({}),
   plugins: z.strictObject({ dirs: z.array(z.string().min(1)).default([]) }).prefault({}),
+  ssh: z
+    .strictObject({
+      known_hosts: z.string().min(1).default('~/.ssh/known_hosts'),
+      trust_on_first_use: z.boolean().default(false),
+      connect_timeout_seconds: z.number().positive().max(300).default(10),
+      keepalive_interval_seconds: z.number().positive().max(600).default(5),
+      keepalive_count_max: z.number().int().min(1).max(100).default(3),
+    })
+    .prefault({}),
+  jobs: z
+    .strictObject({
+      /** A node that stays unreachable this long fails the jobs running on it. */
+      unreachable_grace_seconds: z.number().min(0).max(3600).default(30),
+    })
+    .prefault({}),
   drivers: z.record(z.string().regex(/^[@a-z0-9][a-z0-9._/-]*$/i, 'a driver id is a plugin name like "ssh" or "@acme/sky-driver-x"'), z.record(z.string(), z.unknown())).default({ local: {} }),
 });
 

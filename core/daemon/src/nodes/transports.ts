@@ -21,7 +21,11 @@ export class TransportPool {
   constructor(private readonly ssh: SshOptions = {}) {}
 
   for(node: NodeRecord): NodeTransport {
-    const reach = node.reach;
+    return this.forReach(node.reach, node.address);
+  }
+
+  /** The transport for a way of reaching a host (`label` names it in errors). */
+  forReach(reach: NodeRecord['reach'], label: string): NodeTransport {
     const key =
       reach.kind === 'local'
         ? `local:${reach.root}`
@@ -30,7 +34,7 @@ export class TransportPool {
     if (transport === undefined) {
       if (reach.kind === 'local') transport = new LocalTransport(reach.root);
       else {
-        if (this.closed) throw new SkyError('NODE_UNREACHABLE', `node ${node.address}: the daemon is stopping and opens no SSH connections`);
+        if (this.closed) throw new SkyError('NODE_UNREACHABLE', `node ${label}: the daemon is stopping and opens no SSH connections`);
         transport = new SshTransport(sshTarget(reach), this.ssh, this.jumpChain(reach));
       }
       this.byNode.set(key, transport);

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import type { Driver, DriverPlugin } from '@sky/plugin-api';
+import type { Driver, DriverPlugin, PluginSsh } from '@sky/plugin-api';
 import { SkyError } from '@sky/protocol';
 import { settleWithin } from './deadline.js';
 import { pluginLogger } from './logger.js';
@@ -14,6 +14,8 @@ export interface InitRequest {
   readonly dataDir: string;
   readonly timeoutMs: number;
   readonly logger: LoaderLogger;
+  /** The daemon's SSH connections, lent to the plugin. */
+  readonly ssh?: PluginSsh | undefined;
   /** The daemon's shutdown signal. */
   readonly signal?: AbortSignal | undefined;
 }
@@ -59,6 +61,7 @@ export async function initDriver(req: InitRequest): Promise<Driver> {
           logger: pluginLogger(logger, id),
           dataDir: req.dataDir,
           signal: controller.signal,
+          ...(req.ssh ? { ssh: req.ssh } : {}),
         }),
       {
         ms: req.timeoutMs,

@@ -172,6 +172,7 @@ export class PluginLoader {
       dataDir: this.options.dataDir(id),
       timeoutMs: ms,
       logger: this.options.logger,
+      ssh: this.options.ssh,
       signal,
     });
     return { id, packageName, version: resolved.version, plugin, driver, closeTimeoutMs: ms };

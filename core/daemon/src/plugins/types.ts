@@ -1,4 +1,4 @@
-import type { Driver, DriverPlugin, PluginLogger } from '@sky/plugin-api';
+import type { Driver, DriverPlugin, PluginLogger, PluginSsh } from '@sky/plugin-api';
 import type { PluginState } from '@sky/protocol';
 
 /** The logger the loader writes to: the pino subset it needs (debug is optional). */
@@ -14,6 +14,8 @@ export interface PluginLoaderOptions {
   readonly logger: LoaderLogger;
   /** The plugin-API version this daemon provides; defaults to PLUGIN_API_VERSION. */
   readonly apiVersion?: string;
+  /** The daemon's SSH connections, lent to plugins through their context. */
+  readonly ssh?: PluginSsh;
   /** Aborted when the daemon shuts down: stops loading and aborts a running init. */
   readonly signal?: AbortSignal;
 }
