@@ -2,6 +2,7 @@ import {
   describeResources,
   formatNumber,
   throwIfAborted,
+  unmetResources,
   type AcceleratorCount,
   type AmountRequest,
   type Driver,
@@ -346,7 +347,11 @@ export class SshDriver implements Driver, SshDriverExtensions {
     // Probe free hosts in pool order until enough fit, then commit under the lock; a host another
     // process took meanwhile is left out and the search goes on (hosts probed once are not probed again).
     const probes = new Map<string, HostProbe>();
-    const fits = (probe: HostProbe | undefined): boolean => probe !== undefined && probe.error === undefined && hostShortfalls(probe, req.resources).length === 0;
+    const fits = (probe: HostProbe | undefined): boolean =>
+      probe !== undefined &&
+      probe.error === undefined &&
+      hostShortfalls(probe, req.resources).length === 0 &&
+      unmetResources(nodeResources(probe, req.resources), req.resources).length === 0;
     for (;;) {
       const held = holders(await this.ledger.read());
       const chosen = pool.hosts.filter((h) => !held.has(h.endpoint) && fits(probes.get(h.endpoint))).slice(0, req.numNodes);
