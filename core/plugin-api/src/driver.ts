@@ -60,8 +60,10 @@ export interface ProvisionRequest {
    * name gets a new id. Drivers key what they create by it, which makes provision idempotent.
    */
   clusterId: string;
-  /** The user the cluster belongs to. */
+  /** The user the cluster belongs to (id). */
   owner: string;
+  /** The owner's display name, for messages such as who holds a host. */
+  ownerName?: string;
   /** Number of nodes; rank 0 is the head. At least 1. */
   numNodes: number;
   resources: ResourceRequest;

@@ -394,7 +394,7 @@ export class SshDriver implements Driver, SshDriverExtensions {
           reach: reachOf(host),
           resources: nodeResources(probes.get(host.endpoint) as HostProbe, req.resources),
         }));
-        const entry: LedgerCluster = { clusterId: req.clusterId, clusterName: req.clusterName, owner: req.owner, pool: pool.name, createdAt: at, nodes };
+        const entry: LedgerCluster = { clusterId: req.clusterId, clusterName: req.clusterName, owner: req.ownerName ?? req.owner, pool: pool.name, createdAt: at, nodes };
         d.clusters[req.clusterId] = entry;
         return { entry };
       });

@@ -131,6 +131,7 @@ export class Provisioner {
               clusterName: name,
               clusterId,
               owner: owner.id,
+              ownerName: owner.name,
               numNodes: task.num_nodes,
               resources: toResourceRequest(candidate.fields),
               ...(candidate.infraRest !== undefined ? { infra: candidate.infraRest } : {}),

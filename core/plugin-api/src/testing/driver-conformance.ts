@@ -32,6 +32,12 @@ export interface DriverFixture {
    * whose capacity is effectively unbounded sets false; the capacity tests then skip, loudly.
    */
   tracksCapacity?: boolean;
+  /**
+   * Whether the driver can stop and start clusters (default true). A driver whose nodes cannot be
+   * powered off (SSH node pools: whole machines the team owns) sets false; stop must then reject
+   * with SkyError NOT_SUPPORTED and leave the cluster UP, and the stop/start steps are skipped, loudly.
+   */
+  stops?: boolean;
   /** A new driver over the same backing infrastructure, as after a daemon restart. Enables the restart test. */
   reopen?: () => Promise<Driver>;
   /** Remove whatever the fixture created. Runs after the suite has terminated its clusters and closed the driver(s). */
@@ -129,6 +135,16 @@ function numbersIn(text: string): number[] {
   return [...text.matchAll(/\d+(?:\.\d+)?/g)].map((m) => Number(m[0]));
 }
 
+/** For a driver that cannot stop: stop rejects with NOT_SUPPORTED and the cluster stays UP. */
+async function assertStopRefused(h: Harness, cluster: ProvisionedCluster, driver: Driver = h.driver): Promise<void> {
+  await assert.rejects(driver.stop(persisted(cluster), callOptions(h)), (error: unknown) => {
+    const { code } = (error ?? {}) as { code?: unknown };
+    assert.equal(code, 'NOT_SUPPORTED', `a driver declaring stops:false must refuse stop with SkyError NOT_SUPPORTED, got ${String(error)}`);
+    return true;
+  });
+  await assertAll(h, cluster, 'UP', driver);
+}
+
 function skipUnlessTracked(h: Harness, t: TestContext): boolean {
   if (h.fixture.tracksCapacity === false) {
     t.skip('SKIPPED: this driver declares tracksCapacity:false, so capacity accounting is not checked');
@@ -202,9 +218,18 @@ export function runDriverConformance(name: string, factory: DriverFactory): void
       }
     });
 
-    it('stops (STOPPED), starts again with the same nodes (UP), terminates (gone); each step repeatable', async () => {
+    it('stops (STOPPED), starts again with the same nodes (UP), terminates (gone); each step repeatable', async (t) => {
       const cluster = await provision(h(), clusterRequest(h().fixture));
       const ids = cluster.nodes.map((n) => n.id);
+      if (h().fixture.stops === false) {
+        t.diagnostic('this driver declares stops:false: checking that stop is refused with NOT_SUPPORTED instead of the stop/start steps');
+        await assertStopRefused(h(), cluster);
+        await h().driver.terminate(persisted(cluster), callOptions(h()));
+        await assertGone(h(), cluster, ids);
+        await h().driver.terminate(persisted(cluster), callOptions(h()));
+        await assertGone(h(), cluster, ids);
+        return;
+      }
       await h().driver.stop(persisted(cluster), callOptions(h()));
       await assertAll(h(), cluster, 'STOPPED');
       await h().driver.stop(persisted(cluster), callOptions(h()));
@@ -223,7 +248,11 @@ export function runDriverConformance(name: string, factory: DriverFactory): void
       await assertGone(h(), again, ids);
     });
 
-    it('terminates a stopped cluster', async () => {
+    it('terminates a stopped cluster', async (t) => {
+      if (h().fixture.stops === false) {
+        t.skip('SKIPPED: this driver declares stops:false, so it never has a stopped cluster');
+        return;
+      }
       const cluster = await provision(h(), clusterRequest(h().fixture));
       await h().driver.stop(cluster, callOptions(h()));
       await h().driver.terminate(cluster, callOptions(h()));
@@ -323,6 +352,12 @@ export function runDriverConformance(name: string, factory: DriverFactory): void
       const restarted = await reopen();
       h().drivers.push(restarted);
       await assertAll(h(), cluster, 'UP', restarted);
+      if (h().fixture.stops === false) {
+        await assertStopRefused(h(), cluster, restarted);
+        await restarted.terminate(persisted(cluster), callOptions(h()));
+        await assertGone(h(), cluster);
+        return;
+      }
       await restarted.stop(cluster, callOptions(h()));
       await assertAll(h(), cluster, 'STOPPED', restarted);
       const started = await restarted.start(cluster, callOptions(h()));

@@ -1,0 +1,171 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
+
+// Clusters on an SSH node pool of three sshd hosts in network namespaces (loopback sshd when
+// namespaces are not permitted; never under CI=true): gang jobs, a pool exhausted by two users,
+// a host lost mid-job, and a daemon killed while a job runs.
+
+const ALICE = { 'content-type': 'application/json', 'x-sky-user-id': 'u-alice', 'x-sky-user-name': 'alice' };
+const BOB = { 'content-type': 'application/json', 'x-sky-user-id': 'u-bob', 'x-sky-user-name': 'bob' };
+
+interface Rec {
+  id: string;
+  status: string;
+  result?: { jobId?: number };
+  error?: { code: string; message: string };
+}
+interface Job {
+  id: number;
+  status: string;
+  reason?: string;
+}
+
+let set: TestHosts;
+let d: DaemonHandle;
+let home: string;
+let port: number;
+let config: string;
+
+async function op(name: string, body: unknown, headers = ALICE): Promise<Rec> {
+  const res = await http(`${d.url}/api/v1/${name}`, { method: 'POST', headers, body: JSON.stringify(body) });
+  assert.equal(res.status, 202, res.text);
+  const id = (res.json() as { requestId: string }).requestId;
+  for (;;) {
+    const rec = (await http(`${d.url}/api/v1/requests/${id}/wait?timeout=30`, { headers })).json() as Rec;
+    if (!['PENDING', 'RUNNING'].includes(rec.status)) return rec;
+  }
+}
+
+async function job(cluster: string, id: number): Promise<Job | undefined> {
+  const res = await http(`${d.url}/api/v1/clusters/${cluster}/jobs?all_users=true`, { headers: ALICE });
+  return (res.json() as { items: Job[] }).items.find((j) => j.id === id);
+}
+
+async function until(cluster: string, id: number, statuses: string[], ms = 45_000): Promise<Job> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const j = await job(cluster, id);
+    if (j && statuses.includes(j.status)) return j;
+    if (Date.now() > end) throw new Error(`job ${id} on ${cluster} is ${j?.status}, waited for ${statuses.join('/')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function logLines(cluster: string, id: number): Promise<Array<{ rank: number; text: string }>> {
+  return new Promise((resolve, reject) => {
+    request(`${d.url}/api/v1/clusters/${cluster}/jobs/${id}/logs?follow=true`, { headers: ALICE }, (res) => {
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (buf += c));
+      res.on('end', () =>
+        resolve(
+          buf
+            .split('\n\n')
+            .filter((b) => b.startsWith('event: log'))
+            .map((b) => JSON.parse(b.split('data: ')[1]!) as { rank: number; text: string }),
+        ),
+      );
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+before(async () => {
+  set = await createHosts(3);
+  home = tempHome();
+  port = await freePort();
+  const hosts = set.hosts.map((h) => `          - {ip: ${h.ip}, port: ${h.port}}`).join('\n');
+  config = [
+    'ssh:',
+    `  known_hosts: ${set.knownHostsFile}`,
+    '  keepalive_interval_seconds: 0.5',
+    '  keepalive_count_max: 2',
+    '  connect_timeout_seconds: 3',
+    'jobs:',
+    '  unreachable_grace_seconds: 1',
+    'drivers:',
+    '  ssh:',
+    '    status_timeout_seconds: 3',
+    '    probe_timeout_seconds: 5',
+    '    pools:',
+    '      pool-a:',
+    `        user: ${set.hosts[0]!.user}`,
+    `        identity_file: ${set.hosts[0]!.identityFile}`,
+    '        hosts:',
+    hosts,
+    '',
+  ].join('\n');
+  d = await startDaemon({ home, port, config });
+});
+
+after(async () => {
+  await d?.stop();
+  await killAllDaemons();
+  await set?.destroy();
+  if (home) removeHome(home);
+});
+
+describe(`clusters on an SSH node pool`, () => {
+  it('gang-starts a 3-node job across the hosts: each rank sees its rank and every host address', async () => {
+    const rec = await op('launch', {
+      cluster: 'ssh3',
+      task: { num_nodes: 3, resources: { infra: 'ssh/pool-a' }, run: 'echo "rank=$SKYPILOT_NODE_RANK of $SKYPILOT_NUM_NODES ips=$(printf %s "$SKYPILOT_NODE_IPS" | tr "\\n" ,)"' },
+    });
+    assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+    assert.equal((await until('ssh3', rec.result!.jobId!, ['SUCCEEDED', 'FAILED'])).status, 'SUCCEEDED');
+    const ips = set.hosts.map((h) => h.ip);
+    const lines = (await logLines('ssh3', rec.result!.jobId!)).map((l) => `${l.rank}:${l.text}`).sort();
+    assert.equal(lines.length, 3);
+    lines.forEach((line, rank) => assert.match(line, new RegExp(`^${rank}:rank=${rank} of 3 ips=`)));
+    const seen = lines[0]!.split('ips=')[1]!.split(',');
+    assert.deepEqual([...seen].sort(), [...ips].sort(), 'SKYPILOT_NODE_IPS lists the three hosts');
+  });
+
+  it('a pool exhausted by one user refuses another, naming who holds which host', async () => {
+    const rec = await op('launch', { cluster: 'bobs', task: { resources: { infra: 'ssh/pool-a' }, run: 'true' } }, BOB);
+    assert.equal(rec.status, 'FAILED');
+    assert.equal(rec.error?.code, 'NO_CAPACITY');
+    assert.match(rec.error!.message, /held by alice \(cluster ssh3\)/);
+  });
+
+  it('a job keeps running through a daemon kill -9; the restarted daemon reconnects and records its end and log', async () => {
+    const rec = await op('exec', { cluster: 'ssh3', task: { num_nodes: 3, run: 'echo start; sleep 3; echo end' } });
+    const id = rec.result!.jobId!;
+    await until('ssh3', id, ['RUNNING']);
+    await d.kill9();
+    d = await startDaemon({ home, port, config });
+    assert.equal((await until('ssh3', id, ['SUCCEEDED', 'FAILED'])).status, 'SUCCEEDED');
+    const texts = (await logLines('ssh3', id)).filter((l) => l.rank === 0).map((l) => l.text);
+    assert.deepEqual(texts, ['start', 'end']);
+  });
+
+  it('a host lost mid-job fails the job with "node <ip> unreachable" and the cluster shows why', async () => {
+    const rec = await op('exec', { cluster: 'ssh3', task: { num_nodes: 3, run: 'sleep 120' } });
+    const id = rec.result!.jobId!;
+    await until('ssh3', id, ['RUNNING']);
+    const lost = set.hosts[1]!;
+    const cutAt = Date.now();
+    await set.cutLink(1);
+    try {
+      const failed = await until('ssh3', id, ['FAILED', 'SUCCEEDED', 'CANCELLED'], 60_000);
+      assert.equal(failed.status, 'FAILED');
+      assert.equal(failed.reason, `node ${lost.ip} unreachable`);
+      assert.ok(Date.now() - cutAt < 60_000);
+      const cluster = (await http(`${d.url}/api/v1/clusters/ssh3`, { headers: ALICE })).json() as { statusReason?: string };
+      assert.match(cluster.statusReason ?? '', new RegExp(`node ${lost.ip.replaceAll('.', '\\.')} unreachable`));
+    } finally {
+      await set.restoreLink(1);
+    }
+  });
+
+  it('down releases the hosts: another user can then launch on the pool', async () => {
+    assert.equal((await op('down', { cluster: 'ssh3' })).status, 'SUCCEEDED');
+    const rec = await op('launch', { cluster: 'bobs', task: { resources: { infra: 'ssh/pool-a' }, run: 'echo hi' } }, BOB);
+    assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+    assert.equal((await op('down', { cluster: 'bobs' }, BOB)).status, 'SUCCEEDED');
+  });
+});
