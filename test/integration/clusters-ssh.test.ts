@@ -1,6 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
 import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
 
@@ -167,5 +169,46 @@ describe(`clusters on an SSH node pool`, () => {
     const rec = await op('launch', { cluster: 'bobs', task: { resources: { infra: 'ssh/pool-a' }, run: 'echo hi' } }, BOB);
     assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
     assert.equal((await op('down', { cluster: 'bobs' }, BOB)).status, 'SUCCEEDED');
+  });
+
+  it('check reports every host of the pool with what it has; the enabled infra lists the pool', async () => {
+    const rec = await op('check', { infra: ['ssh'] });
+    assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+    const result = (rec as unknown as { result: { drivers: Array<{ id: string; ok: boolean; infra: string[]; hosts: Array<{ host: string; reachable: boolean; authOk: boolean; cpus: number }> }> } }).result;
+    const ssh = result.drivers.find((x) => x.id === 'ssh')!;
+    assert.equal(ssh.ok, true);
+    assert.deepEqual(ssh.infra, ['ssh/pool-a']);
+    assert.deepEqual(ssh.hosts.map((h) => h.host).sort(), set.hosts.map((h) => h.ip).sort());
+    assert.ok(ssh.hosts.every((h) => h.reachable && h.authOk && h.cpus >= 1));
+    const list = (await http(`${d.url}/api/v1/clusters`, { headers: ALICE })).json() as { enabledInfra: string[] };
+    assert.deepEqual(list.enabledInfra, ['ssh/pool-a']);
+  });
+
+  it('ssh up uploads the runtime to every host; ssh down removes it, leaving hosts held by a cluster alone', async () => {
+    const up = await op('ssh_up', { infra: 'ssh/pool-a' });
+    assert.equal(up.status, 'SUCCEEDED', JSON.stringify(up.error));
+    const upHosts = (up as unknown as { result: { hosts: Array<{ ok: boolean; message: string }> } }).result.hosts;
+    assert.equal(upHosts.length, 3);
+    assert.ok(upHosts.every((h) => h.ok), JSON.stringify(upHosts));
+    for (const h of set.hosts) assert.ok(existsSync(join(h.home, '.sky/bin/sky-node.sh')), `runtime on ${h.ip}`);
+    const held = await op('launch', { cluster: 'keep', task: { resources: { infra: 'ssh/pool-a' }, run: 'true' } });
+    assert.equal(held.status, 'SUCCEEDED', JSON.stringify(held.error));
+    const down = await op('ssh_down', { infra: 'ssh/pool-a' });
+    const downHosts = (down as unknown as { result: { hosts: Array<{ host: string; ok: boolean; message: string }> } }).result.hosts;
+    assert.equal(downHosts.filter((h) => !h.ok).length, 1, JSON.stringify(downHosts));
+    assert.match(downHosts.find((h) => !h.ok)!.message, /held by alice \(cluster keep\)/);
+    const cleaned = set.hosts.filter((h) => downHosts.find((x) => x.host === h.ip)?.ok);
+    for (const h of cleaned) assert.equal(existsSync(join(h.home, '.sky')), false, `nothing left on ${h.ip}`);
+    assert.equal((await op('down', { cluster: 'keep' })).status, 'SUCCEEDED');
+  });
+
+  it('show-gpus lists each host (none have GPUs here) and refuses an unknown pool', async () => {
+    const rec = await op('show_gpus', { infra: 'ssh/pool-a' });
+    const hosts = (rec as unknown as { result: { hosts: Array<{ accelerators: unknown[] }> } }).result.hosts;
+    assert.equal(hosts.length, 3);
+    assert.ok(hosts.every((h) => h.accelerators.length === 0));
+    const bad = await op('show_gpus', { infra: 'ssh/nope' });
+    assert.equal(bad.status, 'FAILED');
+    assert.match(bad.error!.message, /pool-a/);
   });
 });

@@ -13,6 +13,8 @@ import { RequestService } from './services/requests.js';
 import { PluginHost } from './plugin-host.js';
 import { Daemon } from './daemon.js';
 import { clusterOperations } from './ops/cluster-ops.js';
+import { infraOperations } from './ops/infra-ops.js';
+import { InfraService } from './clusters/infra-service.js';
 import { ClusterService } from './clusters/cluster-service.js';
 import { JobQueue } from './clusters/job-queue.js';
 import { JobLogs } from './clusters/job-logs.js';
@@ -72,8 +74,11 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(StatusView);
   c.registerSingleton(ClusterService);
   c.registerSingleton(AutostopMonitor);
+  c.registerSingleton(InfraService);
   c.register(OperationRegistry, {
-    useFactory: instanceCachingFactory((r) => new OperationRegistry([pingHandler, ...clusterOperations(r.resolve(ClusterService))])),
+    useFactory: instanceCachingFactory(
+      (r) => new OperationRegistry([pingHandler, ...clusterOperations(r.resolve(ClusterService)), ...infraOperations(r.resolve(InfraService))]),
+    ),
   });
   c.registerSingleton(Scheduler);
   c.registerSingleton(RequestService);

@@ -23,6 +23,7 @@ import { JobQueue } from './clusters/job-queue.js';
 import { JobLogs } from './clusters/job-logs.js';
 import { AutostopMonitor } from './clusters/autostop.js';
 import { TransportPool } from './nodes/transports.js';
+import { InfraService } from './clusters/infra-service.js';
 
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
 
@@ -78,6 +79,7 @@ export class Daemon {
     @inject(JobLogs) private readonly jobLogs: JobLogs,
     @inject(AutostopMonitor) private readonly autostop: AutostopMonitor,
     @inject(TransportPool) private readonly transports: TransportPool,
+    @inject(InfraService) private readonly infra: InfraService,
   ) {
     this.startedAt = clock.now();
   }
@@ -121,7 +123,7 @@ export class Daemon {
         requestRoutes(router, this.requests, max);
         operationRoutes(router, this.scheduler, max);
         serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
-        clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => [...this.plugins.drivers().keys()], maxBodyBytes: max });
+        clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });
       },
     });
     const server = createServer(app.callback());

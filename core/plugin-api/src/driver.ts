@@ -275,3 +275,48 @@ export function describeResources(r: Resources): string {
   for (const a of r.accelerators) parts.push(`${a.count}× ${a.name}`);
   return parts.join(', ');
 }
+
+/** One host as a driver's `check` found it: what `sky check` and `sky show-gpus` print. */
+export interface HostCheck {
+  /** The group the host belongs to (an SSH node pool). */
+  pool: string;
+  label: string;
+  host: string;
+  port: number;
+  user: string;
+  reachable: boolean;
+  authOk: boolean;
+  cpus: number;
+  memoryGb: number;
+  accelerators: AcceleratorCount[];
+  /** Why the host cannot be used; absent when it can. */
+  error?: string;
+  heldBy?: { owner: string; clusterName: string };
+}
+
+/** A host of a pool and how to reach it (what `sky ssh up`/`down` prepare and clean). */
+export interface PoolHost {
+  label: string;
+  host: string;
+  port: number;
+  user: string;
+  identityFile?: string;
+  proxyJump?: string;
+  usesPassword: boolean;
+  heldBy?: { owner: string; clusterName: string };
+}
+
+/**
+ * Optional driver extensions for drivers made of host pools (driver-ssh): the daemon calls them
+ * when present, for `sky check`, `sky show-gpus`, `sky ssh up|down` and the enabled-infra line.
+ */
+export interface PoolDriverExtensions {
+  pools(): Promise<Array<{ name: string; hosts: PoolHost[] }>>;
+  check(pool: string | undefined, opts: { signal?: AbortSignal; log?: (line: string) => void }): Promise<HostCheck[]>;
+}
+
+/** Whether a driver has the pool extensions. */
+export function poolExtensions(driver: object): PoolDriverExtensions | undefined {
+  const d = driver as Partial<PoolDriverExtensions>;
+  return typeof d.pools === 'function' && typeof d.check === 'function' ? (d as PoolDriverExtensions) : undefined;
+}

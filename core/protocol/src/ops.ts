@@ -97,6 +97,58 @@ export const RefreshBodySchema = z
 export type RefreshBody = z.infer<typeof RefreshBodySchema>;
 export const RefreshResultSchema = z.object({ refreshed: z.array(z.string()) }).meta({ id: 'RefreshResult' });
 
+const InfraFilterSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/, 'infra is a driver id, optionally /pool (e.g. ssh or ssh/gpu-a)')
+  .describe('A driver id, or driver/pool.');
+
+const HostCheckSchema = z.object({
+  pool: z.string(),
+  label: z.string(),
+  host: z.string(),
+  port: z.number().int(),
+  user: z.string(),
+  reachable: z.boolean(),
+  authOk: z.boolean(),
+  cpus: z.number(),
+  memoryGb: z.number(),
+  accelerators: z.array(z.object({ name: z.string(), count: z.number() })),
+  error: z.string().optional(),
+  heldBy: z.object({ owner: z.string(), clusterName: z.string() }).optional(),
+});
+export type HostCheckReport = z.infer<typeof HostCheckSchema>;
+
+export const CheckBodySchema = z.strictObject({ infra: z.array(InfraFilterSchema).max(50).optional() }).meta({ id: 'CheckBody' });
+export type CheckBody = z.infer<typeof CheckBodySchema>;
+export const CheckResultSchema = z
+  .object({
+    drivers: z.array(
+      z.object({
+        id: z.string(),
+        ok: z.boolean(),
+        infra: z.array(z.string()).describe('Infra names this driver offers, e.g. local or ssh/<pool>.'),
+        detail: z.string().optional(),
+        error: z.string().optional(),
+        hosts: z.array(HostCheckSchema).optional(),
+      }),
+    ),
+  })
+  .meta({ id: 'CheckResult' });
+export type CheckResult = z.infer<typeof CheckResultSchema>;
+
+export const PoolBodySchema = z.strictObject({ infra: InfraFilterSchema.optional().describe('ssh, or ssh/<pool>; default every pool.') }).meta({ id: 'PoolBody' });
+export type PoolBody = z.infer<typeof PoolBodySchema>;
+export const PoolHostsResultSchema = z
+  .object({
+    hosts: z.array(z.object({ pool: z.string(), label: z.string(), host: z.string(), ok: z.boolean(), message: z.string() })),
+  })
+  .meta({ id: 'PoolHostsResult' });
+export type PoolHostsResult = z.infer<typeof PoolHostsResultSchema>;
+export const ShowGpusResultSchema = z.object({ hosts: z.array(HostCheckSchema) }).meta({ id: 'ShowGpusResult' });
+export type ShowGpusResult = z.infer<typeof ShowGpusResultSchema>;
+
 export interface OperationSpec<B extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
   readonly name: string;
   readonly summary: string;
@@ -142,6 +194,10 @@ export const OPERATIONS = {
   down: op({ name: 'down', summary: 'Tear a cluster down: terminate its nodes and forget it.', body: ClusterBodySchema, result: ClusterResultSchema, defaultLane: 'long', mutating: true }),
   autostop: op({ name: 'autostop', summary: 'Set or cancel autostop (stop or down after idle minutes).', body: AutostopBodySchema, result: ClusterResultSchema, defaultLane: 'short', mutating: true }),
   cancel: op({ name: 'cancel', summary: "Cancel jobs in a cluster's queue.", body: CancelJobsBodySchema, result: CancelJobsResultSchema, defaultLane: 'short', mutating: true }),
+  check: op({ name: 'check', summary: 'Check every enabled driver (or the given infra): capacity and, for host pools, each host.', body: CheckBodySchema, result: CheckResultSchema, defaultLane: 'short', mutating: false }),
+  ssh_up: op({ name: 'ssh_up', summary: 'Check every host of the SSH node pools and upload the node runtime to it.', body: PoolBodySchema, result: PoolHostsResultSchema, defaultLane: 'long', mutating: true }),
+  ssh_down: op({ name: 'ssh_down', summary: 'Remove what sky put on the hosts of the SSH node pools (hosts held by clusters are left alone).', body: PoolBodySchema, result: PoolHostsResultSchema, defaultLane: 'long', mutating: true }),
+  show_gpus: op({ name: 'show_gpus', summary: 'GPUs per host of the host pools (e.g. --infra ssh/<pool>).', body: PoolBodySchema, result: ShowGpusResultSchema, defaultLane: 'short', mutating: false }),
   refresh: op({ name: 'refresh', summary: 'Ask the drivers for the real state of clusters and record it.', body: RefreshBodySchema, result: RefreshResultSchema, defaultLane: 'short', mutating: false }),
 } as const;
 

@@ -56,7 +56,7 @@ export class Provisioner {
     @inject(NodeRuntime) private readonly runtime: NodeRuntime,
   ) {}
 
-  enabledInfra(): string[] {
+  private enabledDrivers(): string[] {
     return [...this.plugins.drivers().keys()];
   }
 
@@ -64,7 +64,7 @@ export class Provisioner {
     const driver = this.plugins.drivers().get(id);
     if (!driver) {
       throw new SkyError('NO_DRIVER', `driver ${id} is not enabled on this API server`, {
-        hint: `Enabled infra: ${this.enabledInfra().join(', ') || 'none'}. Enable it under drivers: in the daemon config.`,
+        hint: `Enabled infra: ${this.enabledDrivers().join(', ') || 'none'}. Enable it under drivers: in the daemon config.`,
       });
     }
     return driver;
@@ -86,7 +86,7 @@ export class Provisioner {
     if (out.length === 0) {
       const wanted = candidates.map((c) => (c.infra ? formatInfra(c.infra) : undefined)).filter((x) => x !== undefined);
       throw new SkyError('NO_DRIVER', `no enabled driver can run this task${wanted.length ? ` (infra: ${wanted.join(', ')})` : ''}`, {
-        hint: `Enabled infra: ${this.enabledInfra().join(', ') || 'none'}. Enable a driver under drivers: in the daemon config (e.g. drivers: {local: {}}).`,
+        hint: `Enabled infra: ${this.enabledDrivers().join(', ') || 'none'}. Enable a driver under drivers: in the daemon config (e.g. drivers: {local: {}}).`,
       });
     }
     return out;

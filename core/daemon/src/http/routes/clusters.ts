@@ -11,7 +11,7 @@ export interface ClusterRouteDeps {
   view: StatusView;
   store: StateStore;
   logs: JobLogs;
-  enabledInfra: () => string[];
+  enabledInfra: () => Promise<string[]>;
   maxBodyBytes: number;
 }
 
@@ -22,7 +22,7 @@ export function clusterRoutes(router: Router, deps: ClusterRouteDeps): void {
     // Same shape as ClusterList, assembled from the view's cached record JSON (the hot path of sky status -u).
     const items = view.listJson(query.all_users ? undefined : callerOf(ctx).id, query.names, query.summary === true);
     ctx.type = 'application/json';
-    ctx.body = `{"items":${items},"enabledInfra":${JSON.stringify(deps.enabledInfra())}}`;
+    ctx.body = `{"items":${items},"enabledInfra":${JSON.stringify(await deps.enabledInfra())}}`;
   });
   bindRoute(router, ROUTES.getCluster, maxBodyBytes, async (ctx, { params }) => {
     const cluster = view.get(params.name);

@@ -1,0 +1,191 @@
+import { inject, injectable } from 'tsyringe';
+import { poolExtensions, type Driver, type HostCheck, type PoolDriverExtensions, type PoolHost } from '@sky/plugin-api';
+import { SkyError, type CheckBody, type CheckResult, type PoolBody, type PoolHostsResult, type ShowGpusResult } from '@sky/protocol';
+import { TOKENS, type PluginRegistry } from '../tokens.js';
+import type { OperationContext } from '../ops/registry.js';
+import { NodeRuntime } from '../nodes/node-runtime.js';
+import { TransportPool } from '../nodes/transports.js';
+import { callDriver } from './driver-calls.js';
+
+/** What `sky ssh down` removes on a host: sky's runtime, job records and synced workdir, after ending sky's jobs. */
+const CLEAN_COMMAND =
+  'if [ -d .sky/jobs ] && [ -f .sky/bin/sky-node.sh ]; then for d in .sky/jobs/*/; do [ -d "$d" ] && sh .sky/bin/sky-node.sh cancel "$d" >/dev/null 2>&1; done; fi; rm -rf .sky sky_workdir';
+
+function split(infra: string | undefined): { driverId: string | undefined; pool: string | undefined } {
+  if (infra === undefined) return { driverId: undefined, pool: undefined };
+  const [driverId, pool] = infra.split('/');
+  return { driverId, pool };
+}
+
+function hostOk(h: HostCheck): boolean {
+  return h.reachable && h.authOk && h.error === undefined;
+}
+
+/** The infrastructure itself: which drivers and pools are enabled, checks of their hosts, and preparing SSH hosts. */
+@injectable()
+export class InfraService {
+  constructor(
+    @inject(TOKENS.Plugins) private readonly plugins: PluginRegistry,
+    @inject(TransportPool) private readonly transports: TransportPool,
+    @inject(NodeRuntime) private readonly runtime: NodeRuntime,
+  ) {}
+
+  /** Infra names for the enabled-infra line: a driver's id, or `<id>/<pool>` for each pool of a pool driver. */
+  async enabledInfra(): Promise<string[]> {
+    const out: string[] = [];
+    for (const [id, driver] of this.plugins.drivers()) {
+      const ext = poolExtensions(driver);
+      if (!ext) {
+        out.push(id);
+        continue;
+      }
+      try {
+        const pools = await ext.pools();
+        out.push(...(pools.length > 0 ? pools.map((p) => `${id}/${p.name}`) : [id]));
+      } catch {
+        out.push(id); // a broken pools file: still enabled, `sky check` says what is wrong
+      }
+    }
+    return out;
+  }
+
+  async check(ctx: OperationContext, body: CheckBody): Promise<CheckResult> {
+    const wanted = (body.infra ?? []).map(split);
+    const drivers = [...this.plugins.drivers()].filter(([id]) => wanted.length === 0 || wanted.some((w) => w.driverId === id));
+    if (wanted.length > 0 && drivers.length === 0) throw this.unknownDriver(wanted.map((w) => w.driverId ?? '').join(', '));
+    const result: CheckResult = { drivers: [] };
+    for (const [id, driver] of drivers) {
+      const entry: CheckResult['drivers'][number] = { id, ok: true, infra: [] };
+      try {
+        const capacity = await callDriver(id, driver, 'capacity', { signal: ctx.signal, log: (l) => void ctx.log(l) }, (d, o) => d.capacity(o));
+        if (capacity.detail !== undefined) entry.detail = capacity.detail;
+        const ext = poolExtensions(driver);
+        if (ext) {
+          const pool = wanted.find((w) => w.driverId === id)?.pool;
+          const hosts = await ext.check(pool, { signal: ctx.signal, log: (l) => void ctx.log(l) });
+          entry.hosts = hosts.map(report);
+          entry.ok = hosts.every(hostOk);
+          entry.infra = [...new Set(hosts.map((h) => `${id}/${h.pool}`))];
+        } else entry.infra = [id];
+      } catch (err) {
+        entry.ok = false;
+        entry.error = err instanceof Error ? err.message : String(err);
+        entry.infra = [id];
+      }
+      await ctx.log(`${id}: ${entry.ok ? 'enabled' : `not ready${entry.error ? `: ${entry.error}` : ''}`}`);
+      result.drivers.push(entry);
+    }
+    return result;
+  }
+
+  async sshUp(ctx: OperationContext, body: PoolBody): Promise<PoolHostsResult> {
+    const { id, ext, pool } = this.poolDriver(body.infra);
+    const checks = await ext.check(pool, { signal: ctx.signal, log: (l) => void ctx.log(l) });
+    const hosts = await this.hostsOf(ext, pool);
+    const out: PoolHostsResult = { hosts: [] };
+    for (const check of checks) {
+      const host = hosts.find((h) => h.pool === check.pool && h.host.label === check.label);
+      const line = { pool: check.pool, label: check.label, host: check.host };
+      if (!hostOk(check)) {
+        out.hosts.push({ ...line, ok: false, message: check.error ?? 'unreachable' });
+        continue;
+      }
+      if (!host || host.host.usesPassword) {
+        out.hosts.push({ ...line, ok: false, message: 'password authentication is not supported yet: give the host an identity_file' });
+        continue;
+      }
+      try {
+        await this.runtime.install(this.transportOf(host.host), `${id}/${check.pool}/${check.label}`);
+        const gpus = check.accelerators.map((a) => `${a.name}:${a.count}`).join(', ');
+        out.hosts.push({ ...line, ok: true, message: `ready: ${check.cpus} CPUs, ${check.memoryGb} GB${gpus ? `, ${gpus}` : ''}` });
+      } catch (err) {
+        out.hosts.push({ ...line, ok: false, message: err instanceof Error ? err.message : String(err) });
+      }
+      await ctx.log(`${check.pool}/${check.label}: ${out.hosts.at(-1)!.message}`);
+    }
+    return out;
+  }
+
+  async sshDown(ctx: OperationContext, body: PoolBody): Promise<PoolHostsResult> {
+    const { ext, pool } = this.poolDriver(body.infra);
+    const out: PoolHostsResult = { hosts: [] };
+    for (const { pool: poolName, host } of await this.hostsOf(ext, pool)) {
+      const line = { pool: poolName, label: host.label, host: host.host };
+      if (host.heldBy) {
+        out.hosts.push({ ...line, ok: false, message: `held by ${host.heldBy.owner} (cluster ${host.heldBy.clusterName}): run sky down ${host.heldBy.clusterName} first` });
+      } else if (host.usesPassword) {
+        out.hosts.push({ ...line, ok: false, message: 'password authentication is not supported yet: give the host an identity_file' });
+      } else {
+        try {
+          const done = await this.transportOf(host).run(CLEAN_COMMAND, { signal: ctx.signal, timeoutMs: 60_000 });
+          out.hosts.push({ ...line, ok: done.code === 0, message: done.code === 0 ? 'removed what sky put there' : `cleanup failed (exit ${done.code}): ${done.stderr.trim().slice(0, 300)}` });
+        } catch (err) {
+          out.hosts.push({ ...line, ok: false, message: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      await ctx.log(`${poolName}/${host.label}: ${out.hosts.at(-1)!.message}`);
+    }
+    return out;
+  }
+
+  async showGpus(ctx: OperationContext, body: PoolBody): Promise<ShowGpusResult> {
+    const { ext, pool } = this.poolDriver(body.infra);
+    return { hosts: (await ext.check(pool, { signal: ctx.signal, log: (l) => void ctx.log(l) })).map(report) };
+  }
+
+  private poolDriver(infra: string | undefined): { id: string; ext: PoolDriverExtensions; pool: string | undefined } {
+    const { driverId, pool } = split(infra ?? 'ssh');
+    const driver: Driver | undefined = this.plugins.drivers().get(driverId ?? 'ssh');
+    if (!driver) throw this.unknownDriver(driverId ?? 'ssh');
+    const ext = poolExtensions(driver);
+    if (!ext) throw new SkyError('NOT_SUPPORTED', `driver ${driverId} has no host pools`, { hint: 'Use --infra ssh or ssh/<pool>.' });
+    return { id: driverId!, ext, pool };
+  }
+
+  private async hostsOf(ext: PoolDriverExtensions, pool: string | undefined): Promise<Array<{ pool: string; host: PoolHost }>> {
+    const pools = await ext.pools();
+    const chosen = pool === undefined ? pools : pools.filter((p) => p.name === pool);
+    if (pool !== undefined && chosen.length === 0) {
+      throw new SkyError('VALIDATION_FAILED', `no SSH node pool named ${pool}; pools: ${pools.map((p) => p.name).join(', ') || 'none'}`, {
+        hint: 'Define pools in ~/.sky/ssh_node_pools.yaml or under drivers.ssh.pools.',
+      });
+    }
+    return chosen.flatMap((p) => p.hosts.map((host) => ({ pool: p.name, host })));
+  }
+
+  private transportOf(host: PoolHost) {
+    const reach = {
+      kind: 'ssh' as const,
+      host: host.host,
+      port: host.port,
+      user: host.user,
+      ...(host.identityFile !== undefined ? { identityFile: host.identityFile } : {}),
+      ...(host.proxyJump !== undefined ? { proxyJump: host.proxyJump } : {}),
+    };
+    return this.transports.forReach(reach, `${host.user}@${host.host}:${host.port}`);
+  }
+
+  private unknownDriver(id: string): SkyError {
+    return new SkyError('NO_DRIVER', `driver ${id} is not enabled on this API server`, {
+      hint: `Enabled drivers: ${[...this.plugins.drivers().keys()].join(', ') || 'none'}. Enable it under drivers: in the daemon config.`,
+    });
+  }
+}
+
+function report(h: HostCheck): HostCheck {
+  const out: HostCheck = {
+    pool: h.pool,
+    label: h.label,
+    host: h.host,
+    port: h.port,
+    user: h.user,
+    reachable: h.reachable,
+    authOk: h.authOk,
+    cpus: h.cpus,
+    memoryGb: h.memoryGb,
+    accelerators: h.accelerators.map((a) => ({ name: a.name, count: a.count })),
+  };
+  if (h.error !== undefined) out.error = h.error;
+  if (h.heldBy) out.heldBy = { owner: h.heldBy.owner, clusterName: h.heldBy.clusterName };
+  return out;
+}
