@@ -211,4 +211,37 @@ describe(`clusters on an SSH node pool`, () => {
     assert.equal(bad.status, 'FAILED');
     assert.match(bad.error!.message, /pool-a/);
   });
+
+  it('the cluster lifecycle on SSH: queue, cancel, stop refused (hosts cannot power off), autostop --down releases the hosts', async () => {
+    const rec = await op('launch', { cluster: 'life', task: { num_nodes: 2, resources: { infra: 'ssh/pool-a' }, run: 'echo one' } });
+    assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+    await until('life', 1, ['SUCCEEDED']);
+    const long = await op('exec', { cluster: 'life', task: { num_nodes: 2, run: 'sleep 120' } });
+    await until('life', long.result!.jobId!, ['RUNNING']);
+    const cancel = await op('cancel', { cluster: 'life', job_ids: [long.result!.jobId!] });
+    assert.equal(cancel.status, 'SUCCEEDED', JSON.stringify(cancel.error));
+    assert.equal((await until('life', long.result!.jobId!, ['CANCELLED', 'FAILED', 'SUCCEEDED'])).status, 'CANCELLED');
+    const stop = await op('stop', { cluster: 'life' });
+    assert.equal(stop.error?.code, 'NOT_SUPPORTED');
+    assert.match(stop.error!.message, /sky down/);
+    const stopRule = await op('autostop', { cluster: 'life', idle_minutes: 0 });
+    assert.equal(stopRule.status, 'SUCCEEDED');
+    const turnedOff = Date.now() + 30_000;
+    let shown: { autostop?: unknown; statusReason?: string } = {};
+    while (Date.now() < turnedOff) {
+      shown = (await http(`${d.url}/api/v1/clusters/life`, { headers: ALICE })).json() as typeof shown;
+      if (shown.autostop === undefined) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(shown.autostop, undefined, 'an autostop that cannot stop is turned off, not retried forever');
+    assert.match(shown.statusReason ?? '', /autostop turned off: .*sky down/);
+    const auto = await op('autostop', { cluster: 'life', idle_minutes: 0, down: true });
+    assert.equal(auto.status, 'SUCCEEDED');
+    const end = Date.now() + 30_000;
+    while ((await http(`${d.url}/api/v1/clusters/life`, { headers: ALICE })).status !== 404 && Date.now() < end) await new Promise((r) => setTimeout(r, 250));
+    assert.equal((await http(`${d.url}/api/v1/clusters/life`, { headers: ALICE })).status, 404, 'autostop --down tore it down');
+    const again = await op('launch', { cluster: 'again', task: { num_nodes: 3, resources: { infra: 'ssh/pool-a' }, run: 'true' } }, BOB);
+    assert.equal(again.status, 'SUCCEEDED', 'all three hosts are free again');
+    assert.equal((await op('down', { cluster: 'again' }, BOB)).status, 'SUCCEEDED');
+  });
 });

@@ -4,6 +4,7 @@ import type { StateStore } from '@sky/plugin-api';
 import { TOKENS, type Clock } from '../tokens.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { StatusView } from './status-view.js';
+import { updateCluster } from './cluster-updates.js';
 
 const CHECK_MS = 5_000;
 
@@ -47,13 +48,26 @@ export class AutostopMonitor {
           cluster: cluster.name,
         });
         acted.push(cluster.name);
-        void this.scheduler.whenDone(record.id).finally(() => this.inFlight.delete(cluster.name));
+        void this.scheduler
+          .whenDone(record.id)
+          .then(() => this.afterAction(cluster.name, record.id))
+          .catch((err: unknown) => this.logger.warn({ cluster: cluster.name, err }, 'autostop follow-up failed'))
+          .finally(() => this.inFlight.delete(cluster.name));
       } catch (err) {
         this.inFlight.delete(cluster.name);
         this.logger.warn({ cluster: cluster.name, err }, 'autostop could not submit');
       }
     }
     return acted;
+  }
+
+  /** A driver that cannot stop (an SSH pool): turn autostop off, saying why, rather than retry forever. */
+  private async afterAction(name: string, requestId: string): Promise<void> {
+    const done = await this.store.requests.get(requestId);
+    if (done?.status !== 'FAILED' || done.error?.code !== 'NOT_SUPPORTED') return;
+    const reason = `autostop turned off: ${done.error.message}`;
+    await updateCluster(this.store, name, () => ({ autostop: undefined, statusReason: reason }));
+    this.logger.warn({ cluster: name }, reason);
   }
 
   start(): void {
