@@ -1,6 +1,6 @@
 import type { RequestRecord, RequestStatus } from '@sky/protocol';
 import { SkyError, isTerminal, type SkyClient } from '@sky/client';
-import { note } from './output.js';
+import { note, writeErr, writeOut } from './output.js';
 
 export interface Followed {
   /** Status the log stream ended on (the current one with --no-follow). */
@@ -13,8 +13,8 @@ export interface Followed {
 
 export type Writer = (text: string) => void;
 
-export const toStdout: Writer = (text) => process.stdout.write(text);
-export const toStderr: Writer = (text) => process.stderr.write(text);
+export const toStdout: Writer = (text) => writeOut(text);
+export const toStderr: Writer = (text) => writeErr(text);
 
 function lineWriter(write: Writer): (text: string) => void {
   return (text) => write(text.endsWith('\n') ? text : `${text}\n`);

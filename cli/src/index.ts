@@ -43,17 +43,28 @@ async function dispatch(invocation: Invocation): Promise<number> {
     case 'down':
     case 'autostop':
       return (await import('./commands/lifecycle.js')).run(invocation);
+    case 'check':
+      return (await import('./commands/check.js')).run(invocation);
+    case 'show-gpus':
+      return (await import('./commands/show-gpus.js')).run(invocation);
+    case 'ssh':
+      return (await import('./commands/ssh.js')).run(invocation);
     default:
       throw new UsageError(`unknown command '${invocation.action.name}'`);
   }
 }
 
+let watchingStdout = false;
+
 /** Run the CLI on process-style argv; resolves with the exit code and never throws. */
 export async function main(argv: readonly string[]): Promise<number> {
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    // EPIPE: the reader went away (sky api status | head), which is not a failure.
-    process.exit(err.code === 'EPIPE' ? 0 : 1);
-  });
+  if (!watchingStdout) {
+    watchingStdout = true;
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      // EPIPE: the reader went away (sky api status | head), which is not a failure.
+      process.exit(err.code === 'EPIPE' ? 0 : 1);
+    });
+  }
   const ver = version();
   const cli = cac('sky');
   for (const noun of NOUNS) {

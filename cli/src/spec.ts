@@ -141,12 +141,44 @@ export const DAEMON: NounSpec = {
   ],
 };
 
-export const NOUNS: readonly NounSpec[] = [API, DAEMON];
+export const SSH: NounSpec = {
+  name: 'ssh',
+  summary: 'Prepare and clean the hosts of SSH node pools',
+  actions: [
+    {
+      name: 'up',
+      args: '',
+      maxArgs: 0,
+      summary: 'Check every host of the SSH node pools and upload the node runtime to it',
+      options: ['infra', 'async'],
+      optionHelp: {
+        infra: 'Only this pool: POOL or ssh/POOL (default: every pool)',
+        async: 'Print the request ID and return without waiting',
+      },
+      examples: ['sky ssh up', 'sky ssh up --infra gpu-a'],
+    },
+    {
+      name: 'down',
+      args: '',
+      maxArgs: 0,
+      summary: 'Remove what sky put on the hosts (hosts held by clusters are left alone)',
+      options: ['infra', 'async'],
+      optionHelp: {
+        infra: 'Only this pool: POOL or ssh/POOL (default: every pool)',
+        async: 'Print the request ID and return without waiting',
+      },
+      examples: ['sky ssh down', 'sky ssh down --infra ssh/gpu-a'],
+    },
+  ],
+};
+
+export const NOUNS: readonly NounSpec[] = [API, DAEMON, SSH];
 
 /** The task flags of sky launch and sky exec: they override the task YAML. */
 const TASK_OPTIONS = ['name', 'workdir', 'infra', 'cpus', 'memory', 'gpus', 'numNodes', 'env', 'envFile', 'secret'] as const satisfies readonly OptionKey[];
 
 const CLUSTERS = 'Clusters and jobs';
+const INFRA = 'Infrastructure';
 
 export const COMMANDS: readonly CommandSpec[] = [
   {
@@ -258,6 +290,25 @@ export const COMMANDS: readonly CommandSpec[] = [
       down: 'Tear the cluster down instead of stopping it',
     },
     examples: ['sky autostop dev -i 30', 'sky autostop dev -i 60 --down', 'sky autostop dev --cancel'],
+  },
+  {
+    section: INFRA,
+    name: 'check',
+    args: '[INFRA...]',
+    maxArgs: 50,
+    summary: 'Check which infra sky can use: every driver, and each host of the SSH node pools',
+    options: ['output'],
+    examples: ['sky check', 'sky check ssh', 'sky check ssh/gpu-a local'],
+  },
+  {
+    section: INFRA,
+    name: 'show-gpus',
+    args: '',
+    maxArgs: 0,
+    summary: 'Show the GPUs of each host of the SSH node pools, and who holds it',
+    options: ['infra', 'output'],
+    optionHelp: { infra: 'Only these hosts: ssh (every pool) or ssh/POOL' },
+    examples: ['sky show-gpus', 'sky show-gpus --infra ssh/gpu-a'],
   },
 ];
 

@@ -68,7 +68,7 @@ describe('help', () => {
 
   it('sky --help lists every action of every noun, and nothing else', () => {
     const help = text(globalHelp('9.9.9'));
-    const listed = [...help.matchAll(/^ {2}(api|daemon) (\w+)/gm)].map((m) => `${m[1]} ${m[2]}`);
+    const listed = [...help.matchAll(/^ {2}(api|daemon|ssh) (\w+)/gm)].map((m) => `${m[1]} ${m[2]}`);
     assert.deepEqual(listed, NOUNS.flatMap((n) => n.actions.map((a) => `${n.name} ${a.name}`)));
   });
 
@@ -84,10 +84,10 @@ describe('help', () => {
 describe('plain commands (sky launch, sky status, …)', () => {
   const spec = (name: string): CommandSpec => commandNamed(name) ?? assert.fail(`no command ${name}`);
 
-  it('every cluster command of SkyPilot exists, as a one-word command with no actions', () => {
+  it('every cluster and infra command of SkyPilot exists, as a one-word command with no actions', () => {
     assert.deepEqual(
       COMMANDS.map((c) => c.name),
-      ['launch', 'exec', 'status', 'queue', 'logs', 'cancel', 'stop', 'start', 'down', 'autostop'],
+      ['launch', 'exec', 'status', 'queue', 'logs', 'cancel', 'stop', 'start', 'down', 'autostop', 'check', 'show-gpus'],
     );
     for (const c of COMMANDS) assert.equal(nounNamed(c.name), undefined, `${c.name} is not also a noun`);
   });

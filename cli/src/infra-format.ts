@@ -1,0 +1,209 @@
+import type { CheckResult, HostCheckReport, PoolHostsResult, ShowGpusResult } from '@sky/protocol';
+import { table } from './format.js';
+import { UsageError } from './usage.js';
+
+/*
+ * What sky check, sky ssh up|down and sky show-gpus print, as pure functions of the results the
+ * daemon returns (so they are tested without a daemon), and how their --infra values are read.
+ */
+
+/** A driver id, optionally /pool: what the daemon accepts as an infra filter. */
+const INFRA = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
+const POOL = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Names users type for a driver, as SkyPilot accepts them (`sky check SSH`, `sky check k8s`). */
+const DRIVER_ALIASES: Record<string, string> = { k8s: 'kubernetes' };
+
+function driverId(word: string): string {
+  const id = word.toLowerCase();
+  return DRIVER_ALIASES[id] ?? id;
+}
+
+/** `ssh`, `SSH/gpu-a`, `k8s`: the driver part lower-cased (pool names keep their case). */
+export function normalizeInfra(value: string, help: string, what = 'infra'): string {
+  const v = value.trim();
+  if (!INFRA.test(v)) throw new UsageError(`${what} '${value}' is not a driver or driver/pool (e.g. ssh or ssh/gpu-a)`, help);
+  const slash = v.indexOf('/');
+  return slash < 0 ? driverId(v) : `${driverId(v.slice(0, slash))}${v.slice(slash)}`;
+}
+
+/** `sky check [INFRA...]`: each name normalized, duplicates dropped, in the order given. */
+export function checkInfra(args: readonly string[], help = 'sky check --help'): string[] {
+  return [...new Set(args.map((a) => normalizeInfra(a, help)))];
+}
+
+/** `sky ssh up|down --infra POOL|ssh/POOL|ssh`: `ssh/POOL`, or undefined for every pool. */
+export function poolInfra(value: string | undefined, help: string): string | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  const slash = v.indexOf('/');
+  if (slash < 0) {
+    if (v.toLowerCase() === 'ssh') return undefined;
+    if (!POOL.test(v)) throw new UsageError(`--infra '${value}' is not a pool name (letters, digits, '.', '_' and '-'); give POOL or ssh/POOL`, help);
+    return `ssh/${v}`;
+  }
+  const normalized = normalizeInfra(v, help, '--infra');
+  if (!normalized.startsWith('ssh/')) throw new UsageError(`--infra '${value}' is not an SSH node pool; give POOL or ssh/POOL`, help);
+  return normalized;
+}
+
+/** `sky show-gpus --infra ssh|ssh/POOL`: passed on as given (driver part lower-cased). */
+export function gpuInfra(value: string | undefined, help = 'sky show-gpus --help'): string | undefined {
+  return value === undefined ? undefined : normalizeInfra(value, help, '--infra');
+}
+
+/** `15.6 GB`, `16 GB`. */
+export function memory(gb: number): string {
+  return `${Number.isInteger(gb) ? gb : gb.toFixed(1)} GB`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** `H100:8, A10G:1`, or `no GPUs`. */
+export function gpus(host: Pick<HostCheckReport, 'accelerators'>): string {
+  return host.accelerators.length === 0 ? 'no GPUs' : `GPUs: ${host.accelerators.map((a) => `${a.name}:${a.count}`).join(', ')}`;
+}
+
+/** A host as the user wrote it in the pool, with its address when the label does not show it. */
+export function hostName(host: Pick<HostCheckReport, 'label' | 'host' | 'port'>): string {
+  const shown = host.label === host.host || host.label === `${host.host}:${host.port}`;
+  return shown ? host.label : `${host.label} (${host.host}:${host.port})`;
+}
+
+/** The host can take work: reachable, logged in, and nothing wrong with it. */
+export function hostReady(host: HostCheckReport): boolean {
+  return host.reachable && host.authOk && host.error === undefined;
+}
+
+/** What `sky check` says about one host. */
+export function hostFindings(host: HostCheckReport): string {
+  const parts: string[] = [];
+  if (!host.reachable) parts.push(`unreachable${host.error === undefined ? '' : `: ${host.error}`}`);
+  else if (!host.authOk) parts.push(`reachable, auth failed as ${host.user}${host.error === undefined ? '' : `: ${host.error}`}`);
+  else {
+    parts.push('reachable', `auth ok (${host.user})`, plural(host.cpus, 'CPU'), `${memory(host.memoryGb)} memory`, gpus(host));
+    if (host.error !== undefined) parts.push(`error: ${host.error}`);
+  }
+  if (host.heldBy !== undefined) parts.push(`held by ${host.heldBy.owner} (cluster ${host.heldBy.clusterName})`);
+  return parts.join(', ');
+}
+
+/** Hosts grouped by pool, pools in the order they come (and those only named in `infra`, with no hosts). */
+function byPool(hosts: readonly HostCheckReport[], infra: readonly string[] = []): Map<string, HostCheckReport[]> {
+  const pools = new Map<string, HostCheckReport[]>();
+  for (const host of hosts) pools.set(host.pool, [...(pools.get(host.pool) ?? []), host]);
+  for (const name of infra) {
+    const slash = name.indexOf('/');
+    if (slash >= 0 && !pools.has(name.slice(slash + 1))) pools.set(name.slice(slash + 1), []);
+  }
+  return pools;
+}
+
+function tree<T>(items: readonly T[], indent: string, line: (item: T) => string): string[] {
+  return items.map((item, i) => `${indent}${i === items.length - 1 ? '└── ' : '├── '}${line(item)}`);
+}
+
+export interface CheckReport {
+  lines: string[];
+  /** Every driver asked for is enabled and every host of its pools is ready. */
+  ok: boolean;
+  /** Infra the daemon can launch on now. */
+  enabled: string[];
+}
+
+/**
+ * `sky check`, SkyPilot style: one line per driver (enabled or disabled, the infra it offers,
+ * why not), for host pools a tree per pool and host, and the enabled infra last.
+ */
+export function checkLines(result: CheckResult, asked: readonly string[] = []): CheckReport {
+  const lines = ['Checking which infra sky can use.'];
+  let ok = true;
+  const enabled: string[] = [];
+  for (const driver of result.drivers) {
+    if (!driver.ok) ok = false;
+    const hosts = driver.hosts;
+    const pools = hosts === undefined ? undefined : byPool(hosts, driver.infra.filter((i) => i.startsWith(`${driver.id}/`)));
+    // A pool with one host down is still usable: the driver is enabled while any of its pools has a ready host.
+    const usable = pools === undefined ? [] : [...pools].filter(([, h]) => h.some(hostReady)).map(([name]) => `${driver.id}/${name}`);
+    const on = driver.error === undefined && (hosts === undefined || hosts.length === 0 ? driver.ok : usable.length > 0);
+    const offered = pools !== undefined && pools.size > 0 ? [...pools.keys()].map((p) => `${driver.id}/${p}`) : driver.infra;
+    const names = offered.length === 1 && offered[0] === driver.id ? '' : offered.length > 0 ? ` [${offered.join(', ')}]` : '';
+    lines.push(`  ${driver.id}: ${on ? 'enabled' : 'disabled'}${names}`);
+    if (on) enabled.push(...(pools !== undefined && pools.size > 0 ? usable : driver.infra));
+    if (driver.detail !== undefined) lines.push(`    ${driver.detail}`);
+    if (driver.error !== undefined) lines.push(`    Reason: ${driver.error}`);
+    if (pools === undefined) continue;
+    if (pools.size === 0) {
+      if (driver.error === undefined) lines.push('    No pools configured.');
+      continue;
+    }
+    lines.push(`    ${driver.id === 'ssh' ? 'SSH Node Pools' : 'Pools'}:`);
+    const entries = [...pools];
+    entries.forEach(([pool, poolHosts], i) => {
+      const last = i === entries.length - 1;
+      const ready = poolHosts.filter(hostReady).length;
+      if (ready < poolHosts.length) ok = false;
+      const state = poolHosts.length === 0 ? 'no hosts' : `${ready} of ${plural(poolHosts.length, 'host')} ready`;
+      lines.push(`    ${last ? '└── ' : '├── '}${pool}: ${state}`);
+      lines.push(...tree(poolHosts, `    ${last ? '    ' : '│   '}`, (h) => `${hostName(h)}: ${hostFindings(h)}`));
+    });
+  }
+  for (const name of asked) {
+    const driver = name.split('/')[0]!;
+    if (result.drivers.some((d) => d.id === driver)) continue;
+    lines.push(`  ${name}: not enabled on the API server`);
+    ok = false;
+  }
+  if (result.drivers.length === 0 && asked.length === 0) lines.push('  No drivers are enabled on the API server.');
+  lines.push('', `Enabled infra: ${enabled.length > 0 ? enabled.join(', ') : '(none)'}`);
+  return { lines, ok, enabled };
+}
+
+/** `sky ssh up|down`: one line per host, ✓ or ✗, and whether any failed. */
+export function poolHostLines(result: PoolHostsResult): { lines: string[]; failed: number } {
+  const lines = result.hosts.map((h) => {
+    const where = h.label === h.host || h.label.startsWith(`${h.host}:`) ? `${h.pool}/${h.label}` : `${h.pool}/${h.label} ${h.host}`;
+    return `${h.ok ? '✓' : '✗'} ${where}: ${h.message}`;
+  });
+  return { lines, failed: result.hosts.filter((h) => !h.ok).length };
+}
+
+/** STATUS of a host in `sky show-gpus`. */
+export function gpuStatus(host: HostCheckReport): string {
+  const held = host.heldBy === undefined ? undefined : `held by ${host.heldBy.owner} (${host.heldBy.clusterName})`;
+  let problem: string | undefined;
+  if (!host.reachable) problem = `unreachable: ${host.error ?? 'no answer'}`;
+  else if (!host.authOk) problem = `auth failed: ${host.error ?? `as ${host.user}`}`;
+  else if (host.error !== undefined) problem = `unusable: ${host.error}`;
+  if (held !== undefined && problem !== undefined) return `${held}, ${problem}`;
+  return held ?? problem ?? 'free';
+}
+
+export const GPU_HEADERS = ['HOST', 'GPU', 'QTY', 'CPUS', 'MEMORY', 'STATUS'] as const;
+
+/** `sky show-gpus`: per pool a heading and a table with a row per host and GPU type. */
+export function gpuLines(result: ShowGpusResult): string[] {
+  if (result.hosts.length === 0) return ['No hosts found in the SSH node pools.'];
+  const lines: string[] = [];
+  for (const [pool, hosts] of byPool(result.hosts)) {
+    if (lines.length > 0) lines.push('');
+    lines.push(`SSH Node Pool: ${pool}`);
+    const rows: string[][] = [];
+    for (const host of hosts) {
+      const known = host.reachable && host.authOk;
+      const facts = known ? [String(host.cpus), memory(host.memoryGb)] : ['-', '-'];
+      const status = gpuStatus(host);
+      if (!known) rows.push([hostName(host), '-', '-', ...facts, status]);
+      else if (host.accelerators.length === 0) rows.push([hostName(host), '-', '0', ...facts, status]);
+      else for (const a of host.accelerators) rows.push([hostName(host), a.name, String(a.count), ...facts, status]);
+    }
+    lines.push(...table(GPU_HEADERS, rows));
+    if (!hosts.some((h) => h.accelerators.length > 0)) {
+      const unknown = hosts.filter((h) => !(h.reachable && h.authOk)).length;
+      lines.push(`No GPUs found in SSH Node Pool ${pool}${unknown > 0 ? ` (${plural(unknown, 'host')} could not be checked)` : ''}.`);
+    }
+  }
+  return lines;
+}
