@@ -1,4 +1,4 @@
-import { SkyError } from '@sky/protocol';
+import { SkyError } from '@sky/protocol/wire';
 
 /**
  * The driver contract: what a driver plugin implements so the daemon can provision nodes on the

@@ -8,7 +8,6 @@
  *   version by one;
  * - patch values are copied, so the new record never shares objects with the caller.
  */
-import { ClusterRecordSchema } from '@sky/protocol';
 import type { ClusterRecord, JobRecord, RequestRecord } from '@sky/protocol';
 import type { ClusterPatch, JobPatch, RequestFilter, RequestPatch, StoreChange } from './store.js';
 
@@ -75,12 +74,12 @@ export const FIXED_CLUSTER_FIELDS: ReadonlySet<string> = new Set([
   'version',
 ]);
 
-/** Optional fields of a cluster: a patch key present with undefined removes them. */
-export const OPTIONAL_CLUSTER_FIELDS: ReadonlySet<string> = new Set(
-  Object.entries(ClusterRecordSchema.shape)
-    .filter(([, schema]) => schema.safeParse(undefined).success)
-    .map(([key]) => key),
-);
+/**
+ * Optional fields of a cluster: a patch key present with undefined removes them. Written out
+ * (a test checks it against ClusterRecordSchema) so loading this module loads no schema library:
+ * plugins import @sky/plugin-api, and the daemon's memory should not pay for a second copy.
+ */
+export const OPTIONAL_CLUSTER_FIELDS: ReadonlySet<string> = new Set<keyof ClusterRecord>(['statusReason', 'driverState', 'lastCommand', 'autostop']);
 
 /**
  * The cluster after an update: patch values (copied) replace fields, fixed fields excepted;

@@ -5,7 +5,7 @@ export * from './ops.js';
 export * from './health.js';
 export * from './routes.js';
 export * from './openapi.js';
-export * from './issues.js';
+export { issueLines, parseOrThrow, type IssueLine } from './issues.js';
 export * from './task/index.js';
 export * from './clusters.js';
 export * from './cluster-routes.js';

@@ -1,15 +1,9 @@
 import type { z } from 'zod';
 import { SkyError, type ErrorCode } from './wire/errors.js';
 
-/** Render a zod issue path as a dotted key: `requests.short_workers`, `hosts[2].ip`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out.length === 0 ? String(part) : `.${String(part)}`;
-  }
-  return out;
-}
+import { formatPath } from './wire/format-path.js';
+
+export { formatPath };
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {

@@ -17,7 +17,7 @@ import {
   type ResourceRequest,
   type Resources,
 } from '@sky/plugin-api';
-import { SkyError } from '@sky/protocol';
+import { SkyError } from '@sky/protocol/wire';
 import type { HostGpu } from './gpus.js';
 import { Ledger, type LedgerCluster, type LedgerData, type LedgerNode } from './ledger.js';
 import { endNodeProcesses } from './processes.js';

@@ -19,7 +19,7 @@ import {
   type SshReach,
   type SshTarget,
 } from '@sky/plugin-api';
-import { SkyError } from '@sky/protocol';
+import { SkyError } from '@sky/protocol/wire';
 import { countGpus, gpusNamed, type HostGpu } from './gpus.js';
 import { holders, Ledger, type LedgerCluster, type LedgerData, type LedgerNode, type LedgerProbe } from './ledger.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, pingHost, probeHost, type HostProbe } from './probe.js';

@@ -1,5 +1,5 @@
 import { defineDriverPlugin } from '@sky/plugin-api';
-import { SkyError } from '@sky/protocol';
+import { SkyError } from '@sky/protocol/wire';
 import { poolSources, sshConfigSchema, type SshDriverConfig } from './config.js';
 import { SshDriver } from './driver.js';
 import { loadPools, type Pool } from './pools.js';

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Resources, SshReach } from '@sky/plugin-api';
-import { SkyError } from '@sky/protocol';
+import { SkyError } from '@sky/protocol/wire';
 import type { HostGpu } from './gpus.js';
 
 /** A host held by a cluster. */

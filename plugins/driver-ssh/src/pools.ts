@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
-import { formatPath, SkyError } from '@sky/protocol';
+import { formatPath, SkyError } from '@sky/protocol/wire';
 import { expandTokens, loadSshConfig, localUser, type SshConfigFile } from './ssh-config.js';
 
 /** Keys of a pool in ssh_node_pools.yaml (SkyPilot's shape). */

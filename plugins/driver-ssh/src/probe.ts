@@ -1,5 +1,5 @@
 import type { AcceleratorCount, PluginSsh, SshTarget } from '@sky/plugin-api';
-import { SkyError } from '@sky/protocol';
+import { SkyError } from '@sky/protocol/wire';
 import { countGpus, parseGpuLine, type HostGpu } from './gpus.js';
 
 /** What one look at a pool host found. */

@@ -1,5 +1,5 @@
 import type { PluginSsh, SshCommandResult, SshTarget } from '@sky/plugin-api';
-import { SkyError } from '@sky/protocol';
+import { SkyError } from '@sky/protocol/wire';
 
 /** How a fake host answers: like a real one (a probe's output), or failing as the daemon's SSH layer reports it. */
 export type FakeHost =

@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './status.js';
 export * from './paths.js';
 export * from './daemon-info.js';
+export * from './format-path.js';
