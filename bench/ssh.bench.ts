@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort, removeHome, SKY_BIN, startDaemon, tempHome, type DaemonHandle } from '../test/helpers/daemon-process.js';
 import { createHosts, type TestHosts } from '../test/helpers/netns-hosts.js';
+import { sshDaemonConfig } from '../test/helpers/ssh-daemon-config.js';
 
 const args = process.argv.slice(2);
 const jsonIndex = args.indexOf('--json');
@@ -46,20 +47,7 @@ let daemon: DaemonHandle | undefined;
 const home = tempHome();
 try {
   set = await createHosts(2);
-  const hosts = set.hosts.map((h) => `          - {ip: ${h.ip}, port: ${h.port}}`).join('\n');
-  const config = [
-    'ssh:',
-    `  known_hosts: ${set.knownHostsFile}`,
-    'drivers:',
-    '  ssh:',
-    '    pools:',
-    '      bench:',
-    `        user: ${set.hosts[0]!.user}`,
-    `        identity_file: ${set.hosts[0]!.identityFile}`,
-    '        hosts:',
-    hosts,
-    '',
-  ].join('\n');
+  const config = sshDaemonConfig(set, { pool: 'bench' });
   const port = await freePort();
   daemon = await startDaemon({ home, port, config });
   const env = { ...process.env, HOME: home, SKYPILOT_API_SERVER_ENDPOINT: daemon.url };

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
 import { createHosts, type TestHost, type TestHosts } from '../helpers/netns-hosts.js';
+import { sshDaemonConfig } from '../helpers/ssh-daemon-config.js';
 
 /*
  * End to end: the built `sky` binary against a real daemon whose SSH node pool is two sshd hosts
@@ -56,26 +57,7 @@ function gpuRow(stdout: string, h: TestHost): string[] {
 before(async () => {
   for (const file of [join(REPO_ROOT, 'cli/dist'), DAEMON_MAIN]) assert.ok(existsSync(file), `${file} is missing: run npm run build before the e2e tests`);
   set = await createHosts(2);
-  const hosts = set.hosts.map((h) => `          - {ip: ${h.ip}, port: ${h.port}}`).join('\n');
-  const config = [
-    'ssh:',
-    `  known_hosts: ${set.knownHostsFile}`,
-    '  keepalive_interval_seconds: 0.5',
-    '  keepalive_count_max: 2',
-    '  connect_timeout_seconds: 3',
-    'drivers:',
-    '  local: {}',
-    '  ssh:',
-    '    status_timeout_seconds: 3',
-    '    probe_timeout_seconds: 4',
-    '    pools:',
-    '      pool-a:',
-    `        user: ${set.hosts[0]!.user}`,
-    `        identity_file: ${set.hosts[0]!.identityFile}`,
-    '        hosts:',
-    hosts,
-    '',
-  ].join('\n');
+  const config = sshDaemonConfig(set, { local: true, fast: true });
   daemon = await startDaemon({ config });
 });
 

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
 import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
+import { sshDaemonConfig } from '../helpers/ssh-daemon-config.js';
 
 // Clusters on an SSH node pool of three sshd hosts in network namespaces (loopback sshd when
 // namespaces are not permitted; never under CI=true): gang jobs, a pool exhausted by two users,
@@ -80,27 +81,7 @@ before(async () => {
   set = await createHosts(3);
   home = tempHome();
   port = await freePort();
-  const hosts = set.hosts.map((h) => `          - {ip: ${h.ip}, port: ${h.port}}`).join('\n');
-  config = [
-    'ssh:',
-    `  known_hosts: ${set.knownHostsFile}`,
-    '  keepalive_interval_seconds: 0.5',
-    '  keepalive_count_max: 2',
-    '  connect_timeout_seconds: 3',
-    'jobs:',
-    '  unreachable_grace_seconds: 1',
-    'drivers:',
-    '  ssh:',
-    '    status_timeout_seconds: 3',
-    '    probe_timeout_seconds: 5',
-    '    pools:',
-    '      pool-a:',
-    `        user: ${set.hosts[0]!.user}`,
-    `        identity_file: ${set.hosts[0]!.identityFile}`,
-    '        hosts:',
-    hosts,
-    '',
-  ].join('\n');
+  config = sshDaemonConfig(set, { fast: true });
   d = await startDaemon({ home, port, config });
 });
 
