@@ -4,3 +4,5 @@ export * from './plugin.js';
 export * from './driver.js';
 export * from './records.js';
 export * from './ssh.js';
+export * from './node/json-ledger.js';
+export * from './node/gpus.js';

@@ -8,10 +8,13 @@ import {
   type Driver,
   type DriverCallOptions,
   type DriverCapacity,
+  type HostCheck as ApiHostCheck,
   type JsonValue,
   type NodeHandle,
   type NodeStatusReport,
   type PluginSsh,
+  type PoolDriverExtensions,
+  type PoolHost as ApiPoolHost,
   type ProvisionedCluster,
   type ProvisionRequest,
   type ResourceRequest,
@@ -65,25 +68,15 @@ export interface HostFindings {
   accelerators?: AcceleratorCount[];
 }
 
-/** Who holds a host. */
-export interface HostHolder {
-  owner: string;
-  clusterName: string;
+/** Who holds a host: plugin-api's holder plus the cluster id. */
+export interface HostHolder extends NonNullable<ApiHostCheck['heldBy']> {
   clusterId: string;
 }
 
 /** One host of a pool as pools() reports it (never its password). */
-export interface PoolHostReport {
+export interface PoolHostReport extends ApiPoolHost {
   /** Node id when a cluster holds it: `<pool>/<label>`. */
   id: string;
-  label: string;
-  host: string;
-  port: number;
-  user: string;
-  identityFile?: string;
-  proxyJump?: string;
-  /** Whether the pool gives a password for it. */
-  usesPassword: boolean;
   heldBy?: HostHolder;
   /** The last probe, if any (from provision, capacity or check). */
   lastProbe?: HostFindings;
@@ -97,20 +90,8 @@ export interface PoolReport {
 }
 
 /** One host as check() found it: what `sky check ssh` and `sky show-gpus --infra ssh` print. */
-export interface HostCheck {
-  pool: string;
-  label: string;
-  host: string;
-  port: number;
-  user: string;
-  reachable: boolean;
-  authOk: boolean;
-  cpus: number;
-  memoryGb: number;
+export interface HostCheck extends ApiHostCheck {
   gpus: HostGpu[];
-  accelerators: AcceleratorCount[];
-  /** Why the host cannot be used; absent when it can. */
-  error?: string;
   /** nvidia-smi exists but failed. */
   gpuNote?: string;
   heldBy?: HostHolder;
@@ -122,7 +103,7 @@ export interface CheckOptions {
 }
 
 /** The driver-ssh extensions beside the driver contract (see the README). */
-export interface SshDriverExtensions {
+export interface SshDriverExtensions extends PoolDriverExtensions {
   /** Every pool with its hosts resolved, who holds each and its last probe. */
   pools(): Promise<PoolReport[]>;
   /** Probe every host of `pool` (or of every pool) now; one report per host. */

@@ -1,10 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Resources, SshReach } from '@sky/plugin-api';
-import { SkyError } from '@sky/protocol/wire';
+import { JSON_LEDGER_FILE, JSON_LEDGER_LOCK_FILE, JsonLedger, type Resources, type SshReach } from '@sky/plugin-api';
 import type { HostGpu } from './gpus.js';
 
 /** A host held by a cluster. */
@@ -48,8 +43,8 @@ export interface LedgerData {
   probes: Record<string, LedgerProbe>;
 }
 
-export const LEDGER_FILE = 'ledger.json';
-export const LOCK_FILE = 'ledger.lock';
+export const LEDGER_FILE = JSON_LEDGER_FILE;
+export const LOCK_FILE = JSON_LEDGER_LOCK_FILE;
 
 export interface LedgerOptions {
   /** How long to wait for another process's lock before giving up. Default 15 s. */
@@ -58,186 +53,53 @@ export interface LedgerOptions {
   staleMs?: number;
 }
 
-function empty(): LedgerData {
-  return { version: 1, clusters: {}, probes: {} };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+function parse(data: unknown): LedgerData | undefined {
+  const ledger = data as Partial<LedgerData> | null;
+  if (ledger === null || typeof ledger !== 'object' || ledger.version !== 1 || typeof ledger.clusters !== 'object' || ledger.clusters === null) return undefined;
+  return { version: 1, clusters: ledger.clusters, probes: typeof ledger.probes === 'object' && ledger.probes !== null ? ledger.probes : {} };
 }
 
 /**
  * Which hosts every SSH cluster holds, and the last probe of each host: one JSON file in the
- * plugin's data directory, replaced atomically (temporary file, fsync, rename) and changed only
- * under a lock file created with O_EXCL, so two processes sharing the directory never hand the
- * same host to two clusters. A lock whose holder died (same machine, pid gone) or that is older
- * than `staleMs` is broken.
+ * plugin's data directory, replaced atomically and changed only under a lock file (plugin-api's
+ * {@link JsonLedger}), so two processes sharing the directory never hand the same host to two
+ * clusters.
  */
 export class Ledger {
   readonly path: string;
   readonly lockPath: string;
-  private readonly lockTimeoutMs: number;
-  private readonly staleMs: number;
+  private readonly file: JsonLedger<LedgerData>;
 
   constructor(
     readonly dir: string,
     options: LedgerOptions = {},
   ) {
-    this.path = join(dir, LEDGER_FILE);
-    this.lockPath = join(dir, LOCK_FILE);
-    this.lockTimeoutMs = options.lockTimeoutMs ?? 15_000;
-    this.staleMs = options.staleMs ?? 60_000;
+    const path = join(dir, LEDGER_FILE);
+    this.file = new JsonLedger<LedgerData>({
+      dir,
+      owner: 'ssh driver',
+      empty: () => ({ version: 1, clusters: {}, probes: {} }),
+      parse,
+      ...options,
+      createDir: true,
+      invalidJsonHint: `Stop every sky daemon using ${dir}, then repair or remove ${path} (removing it forgets which cluster holds which host).`,
+      unknownFormatHint: `It was written by another version of sky-driver-ssh; use that version, or move ${path} aside.`,
+    });
+    this.path = this.file.path;
+    this.lockPath = this.file.lockPath;
   }
 
   /** The current record. Needs no lock: the file is only ever replaced whole. */
-  async read(): Promise<LedgerData> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return empty();
-      throw new SkyError('DRIVER_FAILED', `ssh driver: cannot read its ledger ${this.path}: ${(error as Error).message}`, { cause: error });
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (error) {
-      throw new SkyError('DRIVER_FAILED', `ssh driver: its ledger ${this.path} is not valid JSON (${(error as Error).message})`, {
-        hint: `Stop every sky daemon using ${this.dir}, then repair or remove ${this.path} (removing it forgets which cluster holds which host).`,
-        cause: error,
-      });
-    }
-    const ledger = data as Partial<LedgerData> | null;
-    if (ledger === null || typeof ledger !== 'object' || ledger.version !== 1 || typeof ledger.clusters !== 'object' || ledger.clusters === null) {
-      throw new SkyError('DRIVER_FAILED', `ssh driver: its ledger ${this.path} has an unknown format`, {
-        hint: `It was written by another version of sky-driver-ssh; use that version, or move ${this.path} aside.`,
-      });
-    }
-    return { version: 1, clusters: ledger.clusters, probes: typeof ledger.probes === 'object' && ledger.probes !== null ? ledger.probes : {} };
+  read(): Promise<LedgerData> {
+    return this.file.read();
   }
 
   /**
    * Run `change` on the current record under the lock and save what it leaves, unless it throws
    * (then nothing is saved). Returns what `change` returns.
    */
-  async update<T>(signal: AbortSignal, change: (data: LedgerData) => T | Promise<T>): Promise<T> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const release = await this.lock(signal);
-    try {
-      const data = await this.read();
-      const before = JSON.stringify(data);
-      const result = await change(data);
-      if (JSON.stringify(data) !== before) await this.write(data);
-      return result;
-    } finally {
-      await release();
-    }
-  }
-
-  private async write(data: LedgerData): Promise<void> {
-    const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const file = await open(tmp, 'w', 0o600);
-    try {
-      await file.writeFile(`${JSON.stringify(data, null, 2)}\n`);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    try {
-      await rename(tmp, this.path);
-    } catch (error) {
-      await unlink(tmp).catch(() => undefined);
-      throw error;
-    }
-  }
-
-  private async lock(signal: AbortSignal): Promise<() => Promise<void>> {
-    const token = `${process.pid} ${hostname()} ${randomBytes(6).toString('hex')}`;
-    const deadline = Date.now() + this.lockTimeoutMs;
-    let wait = 2;
-    for (;;) {
-      if (signal.aborted) throw new SkyError('CANCELLED', 'ssh driver: cancelled while waiting for the ledger lock', { cause: signal.reason });
-      try {
-        const file = await open(this.lockPath, 'wx', 0o600);
-        try {
-          await file.writeFile(token);
-        } finally {
-          await file.close();
-        }
-        return async () => {
-          // Remove the lock only if it is still ours (it may have been broken as stale).
-          const now = await readFile(this.lockPath, 'utf8').catch(() => undefined);
-          if (now === token) await unlink(this.lockPath).catch(() => undefined);
-        };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new SkyError('DRIVER_FAILED', `ssh driver: cannot create the lock ${this.lockPath}: ${(error as Error).message}`, {
-            hint: `Make ${this.dir} writable by the user the daemon runs as.`,
-            cause: error,
-          });
-        }
-      }
-      const holder = await this.holder();
-      if (holder === undefined) continue; // released in between: try again at once
-      if (holder.stale && (await this.breakStale(holder.content))) continue;
-      if (Date.now() > deadline) {
-        throw new SkyError(
-          'DRIVER_FAILED',
-          `ssh driver: the ledger ${this.path} stayed locked for ${this.lockTimeoutMs / 1000}s${Number.isInteger(holder.pid) ? ` by pid ${holder.pid}` : ''}`,
-          { hint: `If no sky process is using ${this.dir}, remove ${this.lockPath}.` },
-        );
-      }
-      await sleep(wait);
-      wait = Math.min(wait * 2, 50);
-    }
-  }
-
-  private async holder(): Promise<{ content: string; pid: number; stale: boolean } | undefined> {
-    let content: string;
-    let age: number;
-    try {
-      content = await readFile(this.lockPath, 'utf8');
-      age = Date.now() - (await stat(this.lockPath)).mtimeMs;
-    } catch {
-      return undefined;
-    }
-    const [pidText, host] = content.split(' ');
-    const pid = Number(pidText);
-    const dead = host === hostname() && Number.isInteger(pid) && pid > 0 && !isAlive(pid);
-    return { content, pid, stale: dead || age > this.staleMs };
-  }
-
-  /**
-   * Remove an abandoned lock. Only the process that wins a second O_EXCL file may do it, and only
-   * while the lock still holds what was judged stale, so two processes breaking the same lock
-   * cannot remove a fresh one.
-   */
-  private async breakStale(content: string): Promise<boolean> {
-    const breaker = `${this.lockPath}.break`;
-    let file;
-    try {
-      file = await open(breaker, 'wx', 0o600);
-    } catch {
-      const age = await stat(breaker).then((s) => Date.now() - s.mtimeMs).catch(() => 0);
-      if (age > 10_000) await unlink(breaker).catch(() => undefined);
-      return false;
-    }
-    try {
-      const now = await readFile(this.lockPath, 'utf8').catch(() => undefined);
-      if (now !== content) return now === undefined;
-      await unlink(this.lockPath);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await file.close();
-      await unlink(breaker).catch(() => undefined);
-    }
+  update<T>(signal: AbortSignal, change: (data: LedgerData) => T | Promise<T>): Promise<T> {
+    return this.file.update(signal, change);
   }
 }
 

@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SkyError } from '@sky/protocol/wire';
+
+/** The file names a ledger uses by default, inside its directory. */
+export const JSON_LEDGER_FILE = 'ledger.json';
+export const JSON_LEDGER_LOCK_FILE = 'ledger.lock';
+
+export interface JsonLedgerOptions<T> {
+  /** The directory holding the document and its lock file. */
+  dir: string;
+  /** Who owns the ledger, leading every error message (e.g. `local driver`). */
+  owner: string;
+  /** The document when its file does not exist yet. */
+  empty: () => T;
+  /**
+   * The document from its parsed JSON, or undefined when the format is unknown (the read then
+   * fails with DRIVER_FAILED). May fill in fields older versions did not write.
+   */
+  parse: (data: unknown) => T | undefined;
+  /** Default `ledger.json`. */
+  file?: string;
+  /** Default `ledger.lock`. */
+  lockFile?: string;
+  /** How long to wait for another process's lock before giving up. Default 15 s. */
+  lockTimeoutMs?: number;
+  /** A lock file older than this whose holder cannot be checked is taken as abandoned. Default 60 s. */
+  staleMs?: number;
+  /** Create `dir` (mode 0700) before taking the lock. Default false. */
+  createDir?: boolean;
+  /** The hint when the file is not valid JSON. */
+  invalidJsonHint?: string;
+  /** The hint when `parse` refuses the document. */
+  unknownFormatHint?: string;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A JSON document in one file, for plugins that keep state several processes share (what a
+ * driver has handed out, say): replaced atomically (write a temporary file, fsync, rename) and
+ * changed only under a lock file created with O_EXCL, so two processes sharing the directory
+ * never act on the same state at once. A lock whose holder died (same host, pid gone) or that is
+ * older than `staleMs` is broken.
+ */
+export class JsonLedger<T> {
+  readonly dir: string;
+  readonly path: string;
+  readonly lockPath: string;
+  private readonly options: JsonLedgerOptions<T>;
+  private readonly lockTimeoutMs: number;
+  private readonly staleMs: number;
+
+  constructor(options: JsonLedgerOptions<T>) {
+    this.options = options;
+    this.dir = options.dir;
+    this.path = join(options.dir, options.file ?? JSON_LEDGER_FILE);
+    this.lockPath = join(options.dir, options.lockFile ?? JSON_LEDGER_LOCK_FILE);
+    this.lockTimeoutMs = options.lockTimeoutMs ?? 15_000;
+    this.staleMs = options.staleMs ?? 60_000;
+  }
+
+  /** The current document. Needs no lock: the file is only ever replaced whole. */
+  async read(): Promise<T> {
+    const { owner } = this.options;
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return this.options.empty();
+      throw new SkyError('DRIVER_FAILED', `${owner}: cannot read its ledger ${this.path}: ${(error as Error).message}`, { cause: error });
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (error) {
+      throw new SkyError('DRIVER_FAILED', `${owner}: its ledger ${this.path} is not valid JSON (${(error as Error).message})`, {
+        ...(this.options.invalidJsonHint === undefined ? {} : { hint: this.options.invalidJsonHint }),
+        cause: error,
+      });
+    }
+    const parsed = this.options.parse(data);
+    if (parsed === undefined) {
+      throw new SkyError(
+        'DRIVER_FAILED',
+        `${owner}: its ledger ${this.path} has an unknown format`,
+        this.options.unknownFormatHint === undefined ? {} : { hint: this.options.unknownFormatHint },
+      );
+    }
+    return parsed;
+  }
+
+  /**
+   * Run `change` on the current document under the lock and save what it leaves, unless it throws
+   * (then nothing is saved). Returns what `change` returns.
+   */
+  async update<R>(signal: AbortSignal, change: (data: T) => R | Promise<R>): Promise<R> {
+    if (this.options.createDir === true) await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const release = await this.lock(signal);
+    try {
+      const data = await this.read();
+      const before = JSON.stringify(data);
+      const result = await change(data);
+      if (JSON.stringify(data) !== before) await this.write(data);
+      return result;
+    } finally {
+      await release();
+    }
+  }
+
+  private async write(data: T): Promise<void> {
+    const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const file = await open(tmp, 'w', 0o600);
+    try {
+      await file.writeFile(`${JSON.stringify(data, null, 2)}\n`);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    try {
+      await rename(tmp, this.path);
+    } catch (error) {
+      await unlink(tmp).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async lock(signal: AbortSignal): Promise<() => Promise<void>> {
+    const { owner } = this.options;
+    const token = `${process.pid} ${hostname()} ${randomBytes(6).toString('hex')}`;
+    const deadline = Date.now() + this.lockTimeoutMs;
+    let wait = 2;
+    for (;;) {
+      if (signal.aborted) throw new SkyError('CANCELLED', `${owner}: cancelled while waiting for the ledger lock`, { cause: signal.reason });
+      try {
+        const file = await open(this.lockPath, 'wx', 0o600);
+        try {
+          await file.writeFile(token);
+        } finally {
+          await file.close();
+        }
+        return async () => {
+          // Remove the lock only if it is still ours (it may have been broken as stale).
+          const now = await readFile(this.lockPath, 'utf8').catch(() => undefined);
+          if (now === token) await unlink(this.lockPath).catch(() => undefined);
+        };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new SkyError('DRIVER_FAILED', `${owner}: cannot create the lock ${this.lockPath}: ${(error as Error).message}`, {
+            hint: `Make ${this.dir} writable by the user the daemon runs as.`,
+            cause: error,
+          });
+        }
+      }
+      const holder = await this.holder();
+      if (holder === undefined) continue; // released in between: try again at once
+      if (holder.stale && (await this.breakStale(holder.content))) continue;
+      if (Date.now() > deadline) {
+        throw new SkyError(
+          'DRIVER_FAILED',
+          `${owner}: the ledger ${this.path} stayed locked for ${this.lockTimeoutMs / 1000}s${Number.isInteger(holder.pid) ? ` by pid ${holder.pid}` : ''}`,
+          { hint: `If no sky process is using ${this.dir}, remove ${this.lockPath}.` },
+        );
+      }
+      await sleep(wait);
+      wait = Math.min(wait * 2, 50);
+    }
+  }
+
+  private async holder(): Promise<{ content: string; pid: number; stale: boolean } | undefined> {
+    let content: string;
+    let age: number;
+    try {
+      content = await readFile(this.lockPath, 'utf8');
+      age = Date.now() - (await stat(this.lockPath)).mtimeMs;
+    } catch {
+      return undefined; // released in between
+    }
+    const [pidText, host] = content.split(' ');
+    const pid = Number(pidText);
+    const dead = host === hostname() && Number.isInteger(pid) && pid > 0 && !isAlive(pid);
+    // An empty file is a lock being written right now, unless it has been empty for long.
+    return { content, pid, stale: dead || age > this.staleMs };
+  }
+
+  /**
+   * Remove an abandoned lock. Only the process that wins a second O_EXCL file may do it, and only
+   * while the lock still holds what was judged stale, so two processes breaking the same lock
+   * cannot remove a fresh one.
+   */
+  private async breakStale(content: string): Promise<boolean> {
+    const breaker = `${this.lockPath}.break`;
+    let file;
+    try {
+      file = await open(breaker, 'wx', 0o600);
+    } catch {
+      const age = await stat(breaker).then((s) => Date.now() - s.mtimeMs).catch(() => 0);
+      if (age > 10_000) await unlink(breaker).catch(() => undefined);
+      return false;
+    }
+    try {
+      const now = await readFile(this.lockPath, 'utf8').catch(() => undefined);
+      if (now !== content) return now === undefined;
+      await unlink(this.lockPath);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await file.close();
+      await unlink(breaker).catch(() => undefined);
+    }
+  }
+}
