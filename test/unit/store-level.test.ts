@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Level } from 'level';
 import { SkyError } from '@sky/protocol';
-import { makeCluster, makeJob, makeRequest, makeSpec } from '@sky/plugin-api/testing';
+import { makeAudit, makeCluster, makeJob, makeRequest, makeSpec, makeToken, makeUser, makeWorkspace } from '@sky/plugin-api/testing';
 import { LevelStateStore, MIGRATIONS, sublevels, type Migration } from '@sky/store-level';
 import { idempotencyKey, statusKey, userKey } from '../../core/store-level/src/keys.js';
 
@@ -179,7 +179,7 @@ describe('LevelStateStore migrations', () => {
     assert.deepEqual(await again.requests.get(r.id), r);
   });
 
-  it('upgrades a v1 store to v2 without touching what v1 wrote', async () => {
+  it('upgrades a v1 store to the latest version without touching what v1 wrote', async () => {
     const v1Ladder = MIGRATIONS.filter((m) => m.version === 1);
     const v1 = store({ migrations: v1Ladder });
     await v1.open();
@@ -194,7 +194,7 @@ describe('LevelStateStore migrations', () => {
 
     const s = store();
     await s.open();
-    assert.equal(await s.schemaVersion(), 2);
+    assert.equal(await s.schemaVersion(), LATEST);
     assert.deepEqual(await s.requests.get(pending.id), pending);
     assert.deepEqual((await s.requests.listByStatus('PENDING')).map((r) => r.id), [pending.id]);
     assert.deepEqual((await s.requests.list({ user: 'u-v1', limit: 10 })).items.map((r) => r.id), [done.id, pending.id]);
@@ -212,14 +212,74 @@ describe('LevelStateStore migrations', () => {
       assert.equal(after.get(key), value, `the upgrade changed or removed ${JSON.stringify(key)}`);
     }
     assert.equal(before.get(SCHEMA_VERSION_KEY), '1');
-    assert.equal(after.get(SCHEMA_VERSION_KEY), '2');
+    assert.equal(after.get(SCHEMA_VERSION_KEY), String(LATEST));
 
     await assert.rejects(store({ migrations: v1Ladder }).open(), isSkyError('STATE_TOO_NEW'));
     const again = store();
     await again.open();
-    assert.equal(await again.schemaVersion(), 2);
+    assert.equal(await again.schemaVersion(), LATEST);
     assert.equal((await again.clusters.get('after-upgrade'))?.clusterId, cluster.clusterId);
     assert.equal((await again.jobs.get('after-upgrade', 1))?.status, 'PENDING');
+  });
+
+  it('upgrades a v2 store to v3 keeping its requests, clusters and jobs, and adds users, tokens, workspaces and audit', async () => {
+    const v2Ladder = MIGRATIONS.filter((m) => m.version <= 2);
+    const v2 = store({ migrations: v2Ladder });
+    await v2.open();
+    assert.equal(await v2.schemaVersion(), 2);
+    const pending = makeRequest({ user: 'u-v2', idempotencyKey: 'k-v2' });
+    const done = makeRequest({ user: 'u-v2', status: 'SUCCEEDED', startedAt: 1, finishedAt: 2 });
+    await v2.requests.create(pending);
+    await v2.requests.create(done);
+    await v2.requests.appendLog(pending.id, 'hello v2', 3);
+    const cluster = (await v2.clusters.create(makeCluster({ name: 'v2-cluster', owner: 'u-v2' }))).record;
+    const job = await v2.jobs.create(makeJob(cluster), makeSpec());
+    await v2.close();
+    const before = await dump(path);
+
+    const s = store();
+    await s.open();
+    assert.equal(await s.schemaVersion(), 3);
+    assert.deepEqual(await s.requests.get(pending.id), pending);
+    assert.deepEqual((await s.requests.list({ user: 'u-v2', limit: 10 })).items.map((r) => r.id), [done.id, pending.id]);
+    assert.deepEqual((await s.requests.readLog(pending.id)).map((c) => c.text), ['hello v2']);
+    assert.equal((await s.requests.create(makeRequest({ user: 'u-v2', idempotencyKey: 'k-v2' }))).record.id, pending.id);
+    assert.deepEqual(await s.clusters.get('v2-cluster'), cluster);
+    assert.deepEqual(await s.jobs.get('v2-cluster', 1), job);
+    assert.deepEqual(await s.jobs.getSpec('v2-cluster', 1), makeSpec());
+    assert.deepEqual(await s.users.list(), []);
+    assert.deepEqual(await s.workspaces.list(), []);
+    assert.deepEqual((await s.audit.list({ limit: 10 })).items, []);
+    const user = makeUser({ name: 'admin', role: 'admin' });
+    const token = makeToken(user.id);
+    const entry = makeAudit({ user: user.id, userName: user.name });
+    await s.users.create(user);
+    await s.tokens.create(token);
+    await s.workspaces.create(makeWorkspace('default'));
+    await s.audit.append(entry);
+    await s.close();
+
+    const after = await dump(path);
+    for (const [key, value] of before) {
+      if (key === SCHEMA_VERSION_KEY) continue;
+      assert.equal(after.get(key), value, `the upgrade changed or removed ${JSON.stringify(key)}`);
+    }
+    assert.equal(before.get(SCHEMA_VERSION_KEY), '2');
+    assert.equal(after.get(SCHEMA_VERSION_KEY), '3');
+    // No password hash or token hash is written anywhere but its own record and the hash index.
+    for (const [key, value] of after) {
+      if (value.includes(token.hash)) assert.ok(key.startsWith('!tokens!') || key === `!token-hashes!${token.hash}`, key);
+      if (user.passwordHash !== undefined && value.includes(user.passwordHash)) assert.ok(key.startsWith('!users!'), key);
+    }
+
+    await assert.rejects(store({ migrations: v2Ladder }).open(), isSkyError('STATE_TOO_NEW'));
+    const again = store();
+    await again.open();
+    assert.equal(await again.schemaVersion(), 3);
+    assert.deepEqual(await again.tokens.findByHash(token.hash), token);
+    assert.deepEqual(await again.users.getByName('admin'), user);
+    assert.deepEqual((await again.audit.list({ user: user.id, limit: 10 })).items, [entry]);
+    assert.deepEqual(await again.clusters.get('v2-cluster'), cluster);
   });
 
   it('rejects a ladder with a repeated version', async () => {

@@ -8,8 +8,8 @@
  *   version by one;
  * - patch values are copied, so the new record never shares objects with the caller.
  */
-import type { ClusterRecord, JobRecord, RequestRecord } from '@sky/protocol';
-import type { ClusterPatch, JobPatch, RequestFilter, RequestPatch, StoreChange } from './store.js';
+import type { AuditRecord, ClusterRecord, JobRecord, RequestRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
+import type { AuditFilter, ClusterPatch, JobPatch, RequestFilter, RequestPatch, StoreChange, UserPatch, WorkspacePatch } from './store.js';
 
 /**
  * A copy with exactly the shape the value has once stored as JSON and read back (a JSON
@@ -135,4 +135,56 @@ export function byIdAscending(a: { id: string }, b: { id: string }): number {
 /** Descending id: the order of RequestRepository.list pages. */
 export function byIdDescending(a: { id: string }, b: { id: string }): number {
   return byIdAscending(b, a);
+}
+
+/** Apply a patch: set keys copied; a key present with undefined removes an optional field, else is ignored. */
+function applyPatch<T extends object>(current: T, patch: object, allowed: ReadonlySet<string>, optional: ReadonlySet<string>): T {
+  const next: Record<string, unknown> = { ...(current as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(patch)) {
+    if (!allowed.has(key)) continue;
+    if (value === undefined) {
+      if (optional.has(key)) delete next[key];
+    } else {
+      next[key] = copyJson(value);
+    }
+  }
+  return next as T;
+}
+
+const USER_PATCH_FIELDS: ReadonlySet<string> = new Set<keyof UserRecord>(['name', 'role', 'passwordHash', 'disabled', 'updatedAt']);
+const OPTIONAL_USER_FIELDS: ReadonlySet<string> = new Set<keyof UserRecord>(['passwordHash', 'disabled']);
+
+/** The user after an update: only name, role, passwordHash, disabled and updatedAt change. */
+export function applyUserPatch(current: UserRecord, patch: UserPatch): UserRecord {
+  return applyPatch(current, patch, USER_PATCH_FIELDS, OPTIONAL_USER_FIELDS);
+}
+
+const WORKSPACE_PATCH_FIELDS: ReadonlySet<string> = new Set<keyof WorkspaceRecord>(['private', 'allowedUsers', 'allowedInfra', 'updatedAt']);
+const OPTIONAL_WORKSPACE_FIELDS: ReadonlySet<string> = new Set<keyof WorkspaceRecord>(['allowedInfra']);
+
+/** The workspace after an update: only private, allowedUsers, allowedInfra and updatedAt change. */
+export function applyWorkspacePatch(current: WorkspaceRecord, patch: WorkspacePatch): WorkspaceRecord {
+  return applyPatch(current, patch, WORKSPACE_PATCH_FIELDS, OPTIONAL_WORKSPACE_FIELDS);
+}
+
+/** The token after revoke: an earlier revocation is kept. */
+export function revokedToken(current: TokenRecord, at: number): TokenRecord {
+  return current.revokedAt === undefined ? { ...current, revokedAt: at } : { ...current };
+}
+
+/** The token after touch: lastUsedAt moves forward only. */
+export function touchedToken(current: TokenRecord, at: number): TokenRecord {
+  return current.lastUsedAt !== undefined && current.lastUsedAt >= at ? { ...current } : { ...current, lastUsedAt: at };
+}
+
+/** Whether an audit entry passes an AuditFilter (user, since; paging aside). */
+export function matchesAuditFilter(record: AuditRecord, filter: AuditFilter): boolean {
+  if (filter.user !== undefined && record.user !== filter.user) return false;
+  if (filter.since !== undefined && record.at < filter.since) return false;
+  return true;
+}
+
+/** Ascending name: the order of user and workspace listings. */
+export function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -1,4 +1,16 @@
-import type { ClusterRecord, JobRecord, JobSpec, JobStatus, LogChunk, RequestRecord, RequestStatus } from '@sky/protocol';
+import type {
+  AuditRecord,
+  ClusterRecord,
+  JobRecord,
+  JobSpec,
+  JobStatus,
+  LogChunk,
+  RequestRecord,
+  RequestStatus,
+  TokenRecord,
+  UserRecord,
+  WorkspaceRecord,
+} from '@sky/protocol';
 
 /** Filter for listing requests; newest first. */
 export interface RequestFilter {
@@ -130,6 +142,107 @@ export interface JobRepository {
 }
 
 /**
+ * Fields of a user an update may change. A key present with the value undefined removes an
+ * optional field (passwordHash, disabled); for a required one it is ignored. `updatedAt` is
+ * set from the patch or left as it was (the store reads no clock).
+ */
+export type UserPatch = Partial<Pick<UserRecord, 'name' | 'role' | 'passwordHash' | 'disabled' | 'updatedAt'>>;
+
+/**
+ * Users by id, with a unique (case-sensitive) name. The password hash is opaque to the store
+ * and never appears in its errors or logs.
+ */
+export interface UserRepository {
+  /**
+   * Store a new user. When the name is taken, stores nothing and returns the existing user
+   * with created:false (so of several racing creates of one name exactly one is created).
+   * Rejects with VALIDATION_FAILED when the id is already used by another user.
+   */
+  create(record: UserRecord): Promise<{ record: UserRecord; created: boolean }>;
+  get(id: string): Promise<UserRecord | undefined>;
+  getByName(name: string): Promise<UserRecord | undefined>;
+  /** Every user, ordered by name. */
+  list(): Promise<UserRecord[]>;
+  /**
+   * Apply the patch; returns the new record, or undefined when there is no such user.
+   * Rejects with VALIDATION_FAILED, changing nothing, when renaming to a name another user has.
+   */
+  update(id: string, patch: UserPatch): Promise<UserRecord | undefined>;
+  /** Delete the user and all its tokens (with their hash index entries) atomically. False when missing. */
+  delete(id: string): Promise<boolean>;
+}
+
+/**
+ * Bearer tokens. Only a hash of the secret is stored; findByHash matches it exactly through
+ * an index written in the same atomic write as the token. Expiry and revocation are the
+ * caller's to check: the store returns revoked and expired tokens as they are.
+ */
+export interface TokenRepository {
+  /**
+   * Store a new token. Rejects with VALIDATION_FAILED, storing nothing, when its user does
+   * not exist, or its id or hash is already used.
+   */
+  create(record: TokenRecord): Promise<TokenRecord>;
+  get(id: string): Promise<TokenRecord | undefined>;
+  findByHash(hash: string): Promise<TokenRecord | undefined>;
+  /** A user's tokens, ordered by id. */
+  listByUser(userId: string): Promise<TokenRecord[]>;
+  /** Set revokedAt (an earlier revocation is kept). Undefined when there is no such token. */
+  revoke(id: string, at: number): Promise<TokenRecord | undefined>;
+  /** Set lastUsedAt to `at` unless it is already later. Undefined when there is no such token. */
+  touch(id: string, at: number): Promise<TokenRecord | undefined>;
+  /** Delete the token and its hash index entry. False when missing. */
+  delete(id: string): Promise<boolean>;
+}
+
+/**
+ * Fields of a workspace an update may change; allowedInfra present with undefined removes
+ * the restriction. `updatedAt` is set from the patch or left.
+ */
+export type WorkspacePatch = Partial<Pick<WorkspaceRecord, 'private' | 'allowedUsers' | 'allowedInfra' | 'updatedAt'>>;
+
+/** Workspaces by name. The store seeds none (the daemon creates `default`). */
+export interface WorkspaceRepository {
+  /** Store a new workspace; when the name is taken, stores nothing and returns the existing one with created:false. */
+  create(record: WorkspaceRecord): Promise<{ record: WorkspaceRecord; created: boolean }>;
+  get(name: string): Promise<WorkspaceRecord | undefined>;
+  /** Every workspace, ordered by name. */
+  list(): Promise<WorkspaceRecord[]>;
+  /** Apply the patch; returns the new record, or undefined when there is no such workspace. */
+  update(name: string, patch: WorkspacePatch): Promise<WorkspaceRecord | undefined>;
+  delete(name: string): Promise<boolean>;
+}
+
+/** Filter for listing the audit log; newest (highest id) first. */
+export interface AuditFilter {
+  /** Only this user id's entries. */
+  user?: string;
+  /** Only entries with at >= since. */
+  since?: number;
+  /** Page size. */
+  limit: number;
+  /** Opaque cursor returned by the previous page. */
+  cursor?: string;
+}
+
+export interface AuditPageResult {
+  items: AuditRecord[];
+  nextCursor?: string;
+}
+
+/** The audit log: append-only, paged newest first, pruned by age. */
+export interface AuditRepository {
+  /**
+   * Append an entry (its id is assigned by the caller and sorts by time, like request ids).
+   * Rejects with VALIDATION_FAILED, storing nothing, when the id is already used.
+   */
+  append(record: AuditRecord): Promise<void>;
+  list(filter: AuditFilter): Promise<AuditPageResult>;
+  /** Delete entries with at < before; returns how many. */
+  prune(before: number): Promise<number>;
+}
+
+/**
  * One committed change of a cluster or job; `record` is the new record, undefined when it
  * was deleted. Deleting a cluster yields a delete for each of its jobs (ascending id), then
  * the cluster's delete. Writes that change nothing (a create of a taken name, a lost
@@ -164,6 +277,10 @@ export interface StateStore {
   readonly requests: RequestRepository;
   readonly clusters: ClusterRepository;
   readonly jobs: JobRepository;
+  readonly users: UserRepository;
+  readonly tokens: TokenRepository;
+  readonly workspaces: WorkspaceRepository;
+  readonly audit: AuditRepository;
   /**
    * Subscribe to committed cluster and job changes, so views can be kept incrementally
    * instead of re-reading the store. Changes are delivered synchronously, in commit order,

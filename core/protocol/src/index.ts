@@ -9,3 +9,4 @@ export { issueLines, parseOrThrow, type IssueLine } from './issues.js';
 export * from './task/index.js';
 export * from './clusters.js';
 export * from './cluster-routes.js';
+export * from './auth.js';

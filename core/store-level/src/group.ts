@@ -2,6 +2,8 @@ import { SkyError } from '@sky/protocol';
 import type { RequestRecord, RequestStatus } from '@sky/protocol';
 import { applyRequestPatch, copyRecord, type CreateResult, type RequestPatch } from '@sky/plugin-api';
 import type { ActiveState } from './active-state.js';
+import { AuthGroup, isAuthWrite, type AuthWriteRequest } from './auth-group.js';
+import type { AuthState } from './auth-state.js';
 import { ClusterGroup, isClusterWrite, type ClusterWriteRequest, type Settle } from './cluster-group.js';
 import type { ClusterState } from './cluster-state.js';
 import type { ChangeFeed } from './feed.js';
@@ -14,15 +16,18 @@ export type WriteRequest =
   | { kind: 'transition'; id: string; from: readonly RequestStatus[]; patch: RequestPatch; settle: Settle<RequestRecord | undefined> }
   | { kind: 'append'; id: string; text: string; at: number; settle: Settle<number> }
   | { kind: 'prune'; before: number; settle: Settle<number> }
-  | ClusterWriteRequest;
+  | { kind: 'audit-prune'; before: number; settle: Settle<number> }
+  | ClusterWriteRequest
+  | AuthWriteRequest;
 
-export type GroupedRequest = Exclude<WriteRequest, { kind: 'prune' }>;
-type RequestWrite = Exclude<GroupedRequest, ClusterWriteRequest>;
+export type GroupedRequest = Exclude<WriteRequest, { kind: 'prune' | 'audit-prune' }>;
+type RequestWrite = Exclude<GroupedRequest, ClusterWriteRequest | AuthWriteRequest>;
 
 /** The committed state the writer decides against and publishes to. */
 export interface StoreState {
   requests: ActiveState;
   clusters: ClusterState;
+  auth: AuthState;
   feed: ChangeFeed;
 }
 
@@ -84,6 +89,7 @@ export class Group {
   readonly #nextSeq = new Map<string, number>();
   readonly #outcomes: Array<() => void> = [];
   #clusters: ClusterGroup | undefined;
+  #auth: AuthGroup | undefined;
 
   private constructor(
     private readonly subs: Sublevels,
@@ -94,16 +100,20 @@ export class Group {
   static async build(subs: Sublevels, state: StoreState, requests: readonly GroupedRequest[]): Promise<Group> {
     const requestWrites: RequestWrite[] = [];
     const clusterWrites: ClusterWriteRequest[] = [];
+    const authWrites: AuthWriteRequest[] = [];
     for (const req of requests) {
       if (isClusterWrite(req)) clusterWrites.push(req);
+      else if (isAuthWrite(req)) authWrites.push(req);
       else requestWrites.push(req);
     }
-    const [fetched, clusters] = await Promise.all([
+    const [fetched, clusters, audit] = await Promise.all([
       prefetch(subs, state.requests, requestWrites),
       clusterWrites.length === 0 ? undefined : ClusterGroup.prefetch(subs, state.clusters, clusterWrites),
+      authWrites.length === 0 ? undefined : AuthGroup.prefetch(subs, authWrites),
     ]);
     const group = new Group(subs, state, fetched);
     if (clusters !== undefined) group.#clusters = new ClusterGroup(subs, state.clusters, clusters, group.ops, group.#outcomes);
+    if (audit !== undefined) group.#auth = new AuthGroup(subs, state.auth, audit, group.ops, group.#outcomes);
     for (const req of requests) group.#apply(req);
     return group;
   }
@@ -115,6 +125,10 @@ export class Group {
   #apply(req: GroupedRequest): void {
     if (isClusterWrite(req)) {
       this.#clusters?.apply(req);
+      return;
+    }
+    if (isAuthWrite(req)) {
+      this.#auth?.apply(req);
       return;
     }
     switch (req.kind) {
@@ -195,6 +209,7 @@ export class Group {
    */
   committed(): void {
     this.state.requests.apply(this.#records, this.#nextSeq);
+    if (this.#auth !== undefined) this.state.auth.apply(this.#auth.delta);
     if (this.#clusters !== undefined) {
       this.state.clusters.apply(this.#clusters.delta);
       this.state.feed.publish(this.#clusters.changes);

@@ -1,5 +1,5 @@
 import { Level } from 'level';
-import type { ClusterRecord, JobRecord, JobSpec, LogChunk, RequestRecord } from '@sky/protocol';
+import type { AuditRecord, ClusterRecord, JobRecord, JobSpec, LogChunk, RequestRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
 
 /** The root database: JSON values unless a sublevel says otherwise. */
 export type LevelDb = Level<string, unknown>;
@@ -15,6 +15,10 @@ export function openLevel(path: string): LevelDb {
  * Clusters and jobs (schema v2): clusters by name; jobs and job-specs by `cluster NUL id`
  * (see keys.ts); job-counters holds the last id handed out per cluster incarnation; and
  * active-jobs is the index of jobs that have not ended, by job key.
+ *
+ * Users, tokens, workspaces and the audit log (schema v3): users by id; tokens by id, with
+ * token-hashes (hash → token id) written in the same batch as the token; workspaces by name;
+ * audit entries by id, with audit-by-user (`user NUL id`, value '').
  */
 export function sublevels(db: LevelDb) {
   return {
@@ -29,6 +33,12 @@ export function sublevels(db: LevelDb) {
     jobSpecs: db.sublevel<string, JobSpec>('job-specs', { valueEncoding: 'json' }),
     jobCounters: db.sublevel<string, number>('job-counters', { valueEncoding: 'json' }),
     activeJobs: db.sublevel<string, string>('active-jobs', { valueEncoding: 'utf8' }),
+    users: db.sublevel<string, UserRecord>('users', { valueEncoding: 'json' }),
+    tokens: db.sublevel<string, TokenRecord>('tokens', { valueEncoding: 'json' }),
+    tokenHashes: db.sublevel<string, string>('token-hashes', { valueEncoding: 'utf8' }),
+    workspaces: db.sublevel<string, WorkspaceRecord>('workspaces', { valueEncoding: 'json' }),
+    audit: db.sublevel<string, AuditRecord>('audit', { valueEncoding: 'json' }),
+    auditByUser: db.sublevel<string, string>('audit-by-user', { valueEncoding: 'utf8' }),
   };
 }
 

@@ -1,7 +1,22 @@
 import { resolve } from 'node:path';
 import { SkyError } from '@sky/protocol';
-import type { ClusterRecord, JobRecord, JobSpec, JobStatus, LogChunk, RequestRecord, RequestStatus } from '@sky/protocol';
 import type {
+  AuditRecord,
+  ClusterRecord,
+  JobRecord,
+  JobSpec,
+  JobStatus,
+  LogChunk,
+  RequestRecord,
+  RequestStatus,
+  TokenRecord,
+  UserRecord,
+  WorkspaceRecord,
+} from '@sky/protocol';
+import type {
+  AuditFilter,
+  AuditPageResult,
+  AuditRepository,
   ClusterPatch,
   ClusterRepository,
   CreateResult,
@@ -14,8 +29,15 @@ import type {
   StateStore,
   StoreCapabilities,
   StoreChangeListener,
+  TokenRepository,
+  UserPatch,
+  UserRepository,
+  WorkspacePatch,
+  WorkspaceRepository,
 } from '@sky/plugin-api';
 import { ActiveState } from './active-state.js';
+import { AuthReader } from './auth-queries.js';
+import { AuthState } from './auth-state.js';
 import { ClusterReader } from './cluster-queries.js';
 import { ClusterState } from './cluster-state.js';
 import { notOpenError, openError } from './errors.js';
@@ -46,6 +68,7 @@ interface OpenState {
   writer: Writer;
   reader: Reader;
   clusterReader: ClusterReader;
+  authReader: AuthReader;
   version: number;
 }
 
@@ -56,6 +79,10 @@ export class LevelStateStore implements StateStore {
   readonly requests: RequestRepository;
   readonly clusters: ClusterRepository;
   readonly jobs: JobRepository;
+  readonly users: UserRepository;
+  readonly tokens: TokenRepository;
+  readonly workspaces: WorkspaceRepository;
+  readonly audit: AuditRepository;
   readonly path: string;
   readonly #sync: boolean;
   readonly #migrations: readonly Migration[];
@@ -73,6 +100,10 @@ export class LevelStateStore implements StateStore {
     this.requests = new LevelRequestRepository(open);
     this.clusters = new LevelClusterRepository(open);
     this.jobs = new LevelJobRepository(open);
+    this.users = new LevelUserRepository(open);
+    this.tokens = new LevelTokenRepository(open);
+    this.workspaces = new LevelWorkspaceRepository(open);
+    this.audit = new LevelAuditRepository(open);
   }
 
   subscribe(listener: StoreChangeListener): () => void {
@@ -114,9 +145,16 @@ export class LevelStateStore implements StateStore {
       const subs = sublevels(db);
       // Migrations run before anything else reads or writes.
       const version = await migrate(db, subs.meta, this.#migrations, this.path);
-      const [requests, clusters] = await Promise.all([ActiveState.load(subs), ClusterState.load(subs)]);
-      const writer = new Writer(db, subs, { requests, clusters, feed: this.#feed }, { path: this.path, sync: this.#sync });
-      this.#open = { db, writer, reader: new Reader(subs, requests), clusterReader: new ClusterReader(subs, clusters), version };
+      const [requests, clusters, auth] = await Promise.all([ActiveState.load(subs), ClusterState.load(subs), AuthState.load(subs)]);
+      const writer = new Writer(db, subs, { requests, clusters, auth, feed: this.#feed }, { path: this.path, sync: this.#sync });
+      this.#open = {
+        db,
+        writer,
+        reader: new Reader(subs, requests),
+        clusterReader: new ClusterReader(subs, clusters),
+        authReader: new AuthReader(subs, auth),
+        version,
+      };
     } catch (err) {
       await db.close().catch(() => {});
       throw err;
@@ -226,5 +264,126 @@ class LevelJobRepository implements JobRepository {
   async transition(cluster: string, id: number, from: readonly JobStatus[], patch: JobPatch): Promise<JobRecord | undefined> {
     const open = this.open();
     return isKeySafe(cluster) ? open.writer.transitionJob(cluster, id, from, patch) : undefined;
+  }
+}
+
+function keySafe(value: unknown, what: string, field: string): void {
+  if (typeof value !== 'string' || value.length === 0 || !isKeySafe(value)) {
+    throw new SkyError('VALIDATION_FAILED', `${what} ${JSON.stringify(value)} cannot be stored: it must be a non-empty string without NUL`, {
+      details: { field },
+    });
+  }
+}
+
+class LevelUserRepository implements UserRepository {
+  constructor(private readonly open: () => OpenState) {}
+
+  async create(record: UserRecord): Promise<{ record: UserRecord; created: boolean }> {
+    const open = this.open();
+    keySafe(record.id, 'user id', 'id');
+    return open.writer.createUser(record);
+  }
+
+  async get(id: string): Promise<UserRecord | undefined> {
+    return this.open().authReader.getUser(id);
+  }
+
+  async getByName(name: string): Promise<UserRecord | undefined> {
+    return this.open().authReader.getUserByName(name);
+  }
+
+  async list(): Promise<UserRecord[]> {
+    return this.open().authReader.listUsers();
+  }
+
+  async update(id: string, patch: UserPatch): Promise<UserRecord | undefined> {
+    return this.open().writer.updateUser(id, patch);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.open().writer.deleteUser(id);
+  }
+}
+
+class LevelTokenRepository implements TokenRepository {
+  constructor(private readonly open: () => OpenState) {}
+
+  async create(record: TokenRecord): Promise<TokenRecord> {
+    const open = this.open();
+    keySafe(record.id, 'token id', 'id');
+    if (typeof record.hash !== 'string' || record.hash.length === 0) {
+      // Never echo the hash: it is a secret's digest.
+      throw new SkyError('VALIDATION_FAILED', 'a token hash must be a non-empty string', { details: { field: 'hash' } });
+    }
+    return open.writer.createToken(record);
+  }
+
+  async get(id: string): Promise<TokenRecord | undefined> {
+    return this.open().authReader.getToken(id);
+  }
+
+  async findByHash(hash: string): Promise<TokenRecord | undefined> {
+    return this.open().authReader.findTokenByHash(hash);
+  }
+
+  async listByUser(userId: string): Promise<TokenRecord[]> {
+    return this.open().authReader.listTokens(userId);
+  }
+
+  async revoke(id: string, at: number): Promise<TokenRecord | undefined> {
+    return this.open().writer.changeToken('token-revoke', id, at);
+  }
+
+  async touch(id: string, at: number): Promise<TokenRecord | undefined> {
+    return this.open().writer.changeToken('token-touch', id, at);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.open().writer.deleteToken(id);
+  }
+}
+
+class LevelWorkspaceRepository implements WorkspaceRepository {
+  constructor(private readonly open: () => OpenState) {}
+
+  async create(record: WorkspaceRecord): Promise<{ record: WorkspaceRecord; created: boolean }> {
+    const open = this.open();
+    keySafe(record.name, 'workspace name', 'name');
+    return open.writer.createWorkspace(record);
+  }
+
+  async get(name: string): Promise<WorkspaceRecord | undefined> {
+    return this.open().authReader.getWorkspace(name);
+  }
+
+  async list(): Promise<WorkspaceRecord[]> {
+    return this.open().authReader.listWorkspaces();
+  }
+
+  async update(name: string, patch: WorkspacePatch): Promise<WorkspaceRecord | undefined> {
+    return this.open().writer.updateWorkspace(name, patch);
+  }
+
+  async delete(name: string): Promise<boolean> {
+    return this.open().writer.deleteWorkspace(name);
+  }
+}
+
+class LevelAuditRepository implements AuditRepository {
+  constructor(private readonly open: () => OpenState) {}
+
+  async append(record: AuditRecord): Promise<void> {
+    const open = this.open();
+    keySafe(record.id, 'audit entry id', 'id');
+    keySafe(record.user, 'audit entry user', 'user');
+    return open.writer.appendAudit(record);
+  }
+
+  async list(filter: AuditFilter): Promise<AuditPageResult> {
+    return this.open().authReader.listAudit(filter);
+  }
+
+  async prune(before: number): Promise<number> {
+    return this.open().writer.pruneAudit(before);
   }
 }

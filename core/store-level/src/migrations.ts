@@ -25,6 +25,13 @@ export const MIGRATIONS: readonly Migration[] = [
     // instead of running without seeing its clusters.
     up: async () => {},
   },
+  {
+    version: 3,
+    description: 'users, tokens, workspaces and the audit log: the users, tokens, token-hashes, workspaces, audit and audit-by-user sublevels',
+    // Additive like v2: the new sublevels are empty in a v2 store and nothing existing
+    // changes; the stamp keeps a sky that knows only v2 from running without its users.
+    up: async () => {},
+  },
 ];
 
 const VERSION_KEY = 'schemaVersion';

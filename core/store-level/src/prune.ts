@@ -57,3 +57,28 @@ export async function pruneFinished(
   }
   return pruned;
 }
+
+/**
+ * Delete audit entries with at < before, with their by-user index entries, a chunk per
+ * batch. Runs inside the writer with nothing else in flight. Returns how many it deleted.
+ */
+export async function pruneAudit(db: LevelDb, subs: Sublevels, before: number, sync: boolean): Promise<number> {
+  let pruned = 0;
+  const iterator = subs.audit.values();
+  try {
+    for (;;) {
+      const records = await iterator.nextv(CHUNK);
+      if (records.length === 0) break;
+      const ops: WriteOp[] = [];
+      for (const r of records) {
+        if (r.at >= before) continue;
+        ops.push({ type: 'del', sublevel: subs.audit, key: r.id }, { type: 'del', sublevel: subs.auditByUser, key: userKey(r.user, r.id) });
+        pruned += 1;
+      }
+      if (ops.length > 0) await (sync ? db.batch(ops, { sync: true }) : db.batch(ops));
+    }
+  } finally {
+    await iterator.close();
+  }
+  return pruned;
+}

@@ -1,15 +1,39 @@
-import type { ClusterRecord, JobRecord, JobSpec, JobStatus, RequestRecord, RequestStatus } from '@sky/protocol';
-import { copyJson, type ClusterPatch, type CreateResult, type JobPatch, type RequestPatch } from '@sky/plugin-api';
+import type {
+  AuditRecord,
+  ClusterRecord,
+  JobRecord,
+  JobSpec,
+  JobStatus,
+  RequestRecord,
+  RequestStatus,
+  TokenRecord,
+  UserRecord,
+  WorkspaceRecord,
+} from '@sky/protocol';
+import {
+  copyJson,
+  type ClusterPatch,
+  type CreateResult,
+  type JobPatch,
+  type RequestPatch,
+  type UserPatch,
+  type WorkspacePatch,
+} from '@sky/plugin-api';
 import { ioError, notOpenError } from './errors.js';
 import { Group, type GroupedRequest, type StoreState, type WriteRequest } from './group.js';
 import type { LevelDb, Sublevels } from './layout.js';
-import { pruneFinished } from './prune.js';
+import { pruneAudit, pruneFinished } from './prune.js';
 
 /** A private copy of a patch: like copyJson, but keys whose value is undefined stay (they clear fields). */
 function copyPatch<T extends object>(patch: T): T {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(patch)) out[key] = copyJson(value);
   return out as T;
+}
+
+/** Prunes run alone: they read and delete in several batches with nothing else in flight. */
+function isExclusive(req: WriteRequest | undefined): boolean {
+  return req?.kind === 'prune' || req?.kind === 'audit-prune';
 }
 
 /** Upper bound on requests in one batch, so one commit never grows without limit. */
@@ -78,6 +102,58 @@ export class Writer {
     return this.#submit((settle) => ({ kind: 'job-transition', cluster, id, from: fromCopy, patch: copy, settle }));
   }
 
+  // User, token, workspace and audit writes copy their input now, like cluster writes.
+
+  createUser(record: UserRecord): Promise<{ record: UserRecord; created: boolean }> {
+    const input = copyJson(record);
+    return this.#submit((settle) => ({ kind: 'user-create', record: input, settle }));
+  }
+
+  updateUser(id: string, patch: UserPatch): Promise<UserRecord | undefined> {
+    const copy = copyPatch(patch);
+    return this.#submit((settle) => ({ kind: 'user-update', id, patch: copy, settle }));
+  }
+
+  deleteUser(id: string): Promise<boolean> {
+    return this.#submit((settle) => ({ kind: 'user-delete', id, settle }));
+  }
+
+  createToken(record: TokenRecord): Promise<TokenRecord> {
+    const input = copyJson(record);
+    return this.#submit((settle) => ({ kind: 'token-create', record: input, settle }));
+  }
+
+  changeToken(kind: 'token-revoke' | 'token-touch', id: string, at: number): Promise<TokenRecord | undefined> {
+    return this.#submit((settle) => ({ kind, id, at, settle }));
+  }
+
+  deleteToken(id: string): Promise<boolean> {
+    return this.#submit((settle) => ({ kind: 'token-delete', id, settle }));
+  }
+
+  createWorkspace(record: WorkspaceRecord): Promise<{ record: WorkspaceRecord; created: boolean }> {
+    const input = copyJson(record);
+    return this.#submit((settle) => ({ kind: 'workspace-create', record: input, settle }));
+  }
+
+  updateWorkspace(name: string, patch: WorkspacePatch): Promise<WorkspaceRecord | undefined> {
+    const copy = copyPatch(patch);
+    return this.#submit((settle) => ({ kind: 'workspace-update', name, patch: copy, settle }));
+  }
+
+  deleteWorkspace(name: string): Promise<boolean> {
+    return this.#submit((settle) => ({ kind: 'workspace-delete', name, settle }));
+  }
+
+  appendAudit(record: AuditRecord): Promise<void> {
+    const input = copyJson(record);
+    return this.#submit<void>((settle) => ({ kind: 'audit-append', record: input, settle }));
+  }
+
+  pruneAudit(before: number): Promise<number> {
+    return this.#submit<number>((settle) => ({ kind: 'audit-prune', before, settle }));
+  }
+
   /** Refuse new writes and wait for the queued ones to commit. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -101,13 +177,13 @@ export class Writer {
     try {
       while (this.#queue.length > 0) {
         const first = this.#queue[0];
-        if (first?.kind === 'prune') {
+        if (first?.kind === 'prune' || first?.kind === 'audit-prune') {
           this.#queue.shift();
           await this.#prune(first);
           continue;
         }
         let n = 1;
-        while (n < this.#queue.length && n < MAX_GROUP && this.#queue[n]?.kind !== 'prune') n++;
+        while (n < this.#queue.length && n < MAX_GROUP && !isExclusive(this.#queue[n])) n++;
         await this.#commit(this.#queue.splice(0, n) as GroupedRequest[]);
       }
     } finally {
@@ -133,9 +209,13 @@ export class Writer {
     }
   }
 
-  async #prune(req: Extract<WriteRequest, { kind: 'prune' }>): Promise<void> {
+  async #prune(req: Extract<WriteRequest, { kind: 'prune' | 'audit-prune' }>): Promise<void> {
     try {
-      req.settle.resolve(await pruneFinished(this.db, this.subs, this.state.requests, req.before, this.options.sync));
+      req.settle.resolve(
+        req.kind === 'prune'
+          ? await pruneFinished(this.db, this.subs, this.state.requests, req.before, this.options.sync)
+          : await pruneAudit(this.db, this.subs, req.before, this.options.sync),
+      );
     } catch (err) {
       req.settle.reject(ioError(this.options.path, 'prune', err));
     }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe } from 'node:test';
 import type { StateStore } from '../store.js';
+import { describeAudit, describeTokens, describeUsers, describeWorkspaces } from './suites/auth.js';
 import { describeChanges } from './suites/changes.js';
 import { describeClusters } from './suites/clusters.js';
 import { describeConcurrency } from './suites/concurrency.js';
@@ -87,5 +88,9 @@ export function runStateStoreConformance(name: string, factory: StoreFactory): v
     describeClusters(harness);
     describeJobs(harness);
     describeChanges(harness);
+    describeUsers(harness);
+    describeTokens(harness);
+    describeWorkspaces(harness);
+    describeAudit(harness);
   });
 }

@@ -1,4 +1,4 @@
-import type { ClusterRecord, JobRecord, JobSpec, RequestRecord } from '@sky/protocol';
+import type { AuditRecord, ClusterRecord, JobRecord, JobSpec, RequestRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
 
 let lastMs = 0;
 let counter = 0;
@@ -91,6 +91,56 @@ export function makeSpec(overrides: Partial<JobSpec> = {}): JobSpec {
     envs: { MODE: 'test' },
     secrets: { TOKEN: 's3cr3t' },
     fileMounts: {},
+    ...overrides,
+  };
+}
+
+let authCounter = 0;
+
+/** A fresh `user` with a unique id and name; `overrides` replace any field. */
+export function makeUser(overrides: Partial<UserRecord> = {}): UserRecord {
+  authCounter += 1;
+  const now = Date.now();
+  return {
+    id: `usr-${authCounter.toString(36).padStart(6, '0')}`,
+    name: `user-${authCounter}`,
+    role: 'user',
+    passwordHash: `scrypt$N=16384,r=8,p=1$salt${authCounter}$digest${authCounter}`,
+    createdAt: now,
+    updatedAt: now,
+    ...overrides,
+  };
+}
+
+/** A fresh token of `userId` with a unique id and hash; `overrides` replace any field. */
+export function makeToken(userId: string, overrides: Partial<TokenRecord> = {}): TokenRecord {
+  authCounter += 1;
+  return {
+    id: `tok-${authCounter.toString(36).padStart(6, '0')}`,
+    userId,
+    name: `token ${authCounter}`,
+    hash: `sha256:${authCounter.toString(16).padStart(64, '0')}`,
+    createdAt: Date.now(),
+    ...overrides,
+  };
+}
+
+/** A public workspace named `name`; `overrides` replace any field. */
+export function makeWorkspace(name: string, overrides: Partial<WorkspaceRecord> = {}): WorkspaceRecord {
+  const now = Date.now();
+  return { name, private: false, allowedUsers: [], createdAt: now, updatedAt: now, ...overrides };
+}
+
+/** A SUCCEEDED audit entry whose id sorts after every earlier one, like request ids; `overrides` replace any field. */
+export function makeAudit(overrides: Partial<AuditRecord> = {}): AuditRecord {
+  return {
+    id: nextRequestId().replace(/^req-/, 'aud-'),
+    at: Date.now(),
+    user: 'u-alice',
+    userName: 'alice',
+    action: 'launch',
+    target: 'c-1',
+    result: 'SUCCEEDED',
     ...overrides,
   };
 }

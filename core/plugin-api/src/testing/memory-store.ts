@@ -1,6 +1,7 @@
 import { SkyError, isTerminal } from '@sky/protocol';
 import type { LogChunk, RequestRecord, RequestStatus } from '@sky/protocol';
 import type {
+  AuditRepository,
   ClusterRepository,
   CreateResult,
   JobRepository,
@@ -11,6 +12,9 @@ import type {
   StateStore,
   StoreCapabilities,
   StoreChangeListener,
+  TokenRepository,
+  UserRepository,
+  WorkspaceRepository,
 } from '../store.js';
 import { applyRequestPatch, byIdAscending, byIdDescending, copyJson, matchesRequestFilter } from '../records.js';
 import {
@@ -20,6 +24,7 @@ import {
   warnListenerError,
   type ListenerErrorHandler,
 } from './memory-clusters.js';
+import { MemoryAuditRepository, MemoryAuthData, MemoryTokenRepository, MemoryUserRepository, MemoryWorkspaceRepository } from './memory-auth.js';
 
 const CURSOR_PREFIX = 'm1:';
 
@@ -155,6 +160,10 @@ export class MemoryStateStore implements StateStore {
   readonly requests: RequestRepository;
   readonly clusters: ClusterRepository;
   readonly jobs: JobRepository;
+  readonly users: UserRepository;
+  readonly tokens: TokenRepository;
+  readonly workspaces: WorkspaceRepository;
+  readonly audit: AuditRepository;
   readonly #clusterData: MemoryClusterData;
   #open = false;
 
@@ -170,6 +179,11 @@ export class MemoryStateStore implements StateStore {
     this.#clusterData = new MemoryClusterData(assertOpen, options.onListenerError ?? warnListenerError);
     this.clusters = new MemoryClusterRepository(this.#clusterData);
     this.jobs = new MemoryJobRepository(this.#clusterData);
+    const auth = new MemoryAuthData(assertOpen);
+    this.users = new MemoryUserRepository(auth);
+    this.tokens = new MemoryTokenRepository(auth);
+    this.workspaces = new MemoryWorkspaceRepository(assertOpen);
+    this.audit = new MemoryAuditRepository(assertOpen);
   }
 
   async open(): Promise<void> {
