@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests need to start real components themselves:
-# openssh-server (sshd hosts in network namespaces, ssh-keygen for their keys) and iproute2
-# (`ip netns`, veth pairs, bridges). Only what is missing is installed, so a prepared machine
+# openssh-server (sshd hosts in network namespaces, ssh-keygen for their keys), iproute2
+# (`ip netns`, veth pairs, bridges), and dash and busybox (shells the node runtime is tested with). Only what is missing is installed, so a prepared machine
 # does nothing here. Needs root for the install; a machine without apt-get or without root
 # is told what to install by hand, and the tests then say what they could not start.
 set -euo pipefail
@@ -10,9 +10,12 @@ missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+# The node runtime is tested under every POSIX shell a node may have: dash and busybox sh too.
+command -v dash >/dev/null 2>&1 || missing+=(dash)
+command -v busybox >/dev/null 2>&1 || missing+=(busybox)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "ci-setup: openssh-server and iproute2 are present"
+  echo "ci-setup: openssh-server, iproute2, dash and busybox are present"
   exit 0
 fi
 
