@@ -10,3 +10,4 @@ export * from './task/index.js';
 export * from './clusters.js';
 export * from './cluster-routes.js';
 export * from './auth.js';
+export * from './auth-routes.js';

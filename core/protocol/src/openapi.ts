@@ -48,7 +48,7 @@ function parametersFrom(schema: z.ZodType | undefined, where: 'query' | 'path', 
 }
 
 function errorStatuses(route: RouteSpec): number[] {
-  const statuses = new Set<number>([400, 404, 405]);
+  const statuses = new Set<number>([400, 401, 403, 404, 405, 429]);
   if (route.method === 'post') [413, 415].forEach((s) => statuses.add(s));
   if (route.operation !== undefined) [409, 503].forEach((s) => statuses.add(s));
   return [...statuses].sort();

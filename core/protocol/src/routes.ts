@@ -15,6 +15,23 @@ import { HealthSchema, PluginListSchema, ServerLogsQuerySchema } from './health.
 import { OPERATIONS, OPERATION_NAMES, type OperationName } from './ops.js';
 import { ClusterListSchema, ClusterNameParamsSchema, ClusterQuerySchema, JobListSchema, JobLogParamsSchema, JobLogsQuerySchema, JobQuerySchema } from './cluster-routes.js';
 import { ClusterRecordSchema } from './clusters.js';
+import {
+  CreateTokenBodySchema,
+  CreateUserBodySchema,
+  ImportUsersBodySchema,
+  ImportUsersResultSchema,
+  NewTokenSchema,
+  PasswordBodySchema,
+  SetRoleBodySchema,
+  TokenIdParamsSchema,
+  TokenListSchema,
+  TokenQuerySchema,
+  TokenViewSchema,
+  UserListSchema,
+  UserNameParamsSchema,
+  UserViewSchema,
+  WhoAmISchema,
+} from './auth-routes.js';
 
 export type HttpMethod = 'get' | 'post' | 'delete';
 
@@ -155,6 +172,17 @@ export const ROUTES = {
     query: JobLogsQuerySchema,
     success: { status: 200, body: 'event-stream' },
   },
+  whoami: { id: 'whoami', method: 'get', path: ROUTE_PATHS.whoami, summary: 'Who the credentials belong to (what sky api login checks).', success: { status: 200, body: WhoAmISchema } },
+  listUsers: { id: 'listUsers', method: 'get', path: ROUTE_PATHS.listUsers, summary: 'The team: every user, without secrets.', success: { status: 200, body: UserListSchema } },
+  createUser: { id: 'createUser', method: 'post', path: ROUTE_PATHS.createUser, summary: 'Create a user (admins). New users are role user unless given.', body: CreateUserBodySchema, success: { status: 201, body: UserViewSchema } },
+  importUsers: { id: 'importUsers', method: 'post', path: ROUTE_PATHS.importUsers, summary: 'Create many users at once (admins); existing names are skipped.', body: ImportUsersBodySchema, success: { status: 200, body: ImportUsersResultSchema } },
+  deleteUser: { id: 'deleteUser', method: 'delete', path: ROUTE_PATHS.deleteUser, summary: 'Delete a user and their tokens (admins).', params: UserNameParamsSchema, success: { status: 200, body: UserViewSchema } },
+  setRole: { id: 'setRole', method: 'post', path: ROUTE_PATHS.setRole, summary: "Change a user's role (admins).", params: UserNameParamsSchema, body: SetRoleBodySchema, success: { status: 200, body: UserViewSchema } },
+  resetPassword: { id: 'resetPassword', method: 'post', path: ROUTE_PATHS.resetPassword, summary: 'Set a password (admins for anyone, users for themselves).', params: UserNameParamsSchema, body: PasswordBodySchema, success: { status: 200, body: UserViewSchema } },
+  listTokens: { id: 'listTokens', method: 'get', path: ROUTE_PATHS.listTokens, summary: "Your tokens (admins: another user's with user=NAME).", query: TokenQuerySchema, success: { status: 200, body: TokenListSchema } },
+  createToken: { id: 'createToken', method: 'post', path: ROUTE_PATHS.createToken, summary: 'Create a bearer token; its secret is in the answer only.', body: CreateTokenBodySchema, success: { status: 201, body: NewTokenSchema } },
+  revokeToken: { id: 'revokeToken', method: 'post', path: ROUTE_PATHS.revokeToken, summary: 'Revoke a token (its owner or an admin).', params: TokenIdParamsSchema, success: { status: 200, body: TokenViewSchema } },
+  rotateToken: { id: 'rotateToken', method: 'post', path: ROUTE_PATHS.rotateToken, summary: 'Revoke a token and create its replacement with the same name and lifetime.', params: TokenIdParamsSchema, success: { status: 201, body: NewTokenSchema } },
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteId = keyof typeof ROUTES;

@@ -15,6 +15,17 @@ export const ROUTE_PATHS = {
   getCluster: `${API_PREFIX}/clusters/:name`,
   listJobs: `${API_PREFIX}/clusters/:name/jobs`,
   jobLogs: `${API_PREFIX}/clusters/:name/jobs/:job/logs`,
+  whoami: `${API_PREFIX}/users/me`,
+  listUsers: `${API_PREFIX}/users`,
+  createUser: `${API_PREFIX}/users`,
+  importUsers: `${API_PREFIX}/users/import`,
+  deleteUser: `${API_PREFIX}/users/:name`,
+  setRole: `${API_PREFIX}/users/:name/role`,
+  resetPassword: `${API_PREFIX}/users/:name/password`,
+  listTokens: `${API_PREFIX}/tokens`,
+  createToken: `${API_PREFIX}/tokens`,
+  revokeToken: `${API_PREFIX}/tokens/:id/revoke`,
+  rotateToken: `${API_PREFIX}/tokens/:id/rotate`,
 } as const;
 
 /** Path of an operation's submit route: POST /api/v1/<name>. */

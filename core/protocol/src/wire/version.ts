@@ -10,6 +10,8 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 /** Identity headers for the loopback, no-auth mode. */
 export const USER_NAME_HEADER = 'x-sky-user-name';
 export const USER_ID_HEADER = 'x-sky-user-id';
+/** Env var holding a bearer token for the API server (overrides api_server.token in ~/.sky/config.yaml). */
+export const TOKEN_ENV = 'SKYPILOT_API_SERVER_TOKEN';
 
 /** URL prefix of the versioned REST API. */
 export const API_PREFIX = `/api/v${API_VERSION}`;
