@@ -49,6 +49,8 @@ async function dispatch(invocation: Invocation): Promise<number> {
       return (await import('./commands/show-gpus.js')).run(invocation);
     case 'ssh':
       return (await import('./commands/ssh.js')).run(invocation);
+    case 'users':
+      return (await import('./commands/users.js')).run(invocation);
     default:
       throw new UsageError(`unknown command '${invocation.action.name}'`);
   }

@@ -46,6 +46,13 @@ export const OPTIONS = {
   skipFinished: { flags: '-s, --skip-finished', help: 'Show only pending and running jobs' },
   status: { flags: '--status', help: "Print the job's status and exit 0 if it SUCCEEDED (100 failed, 101 not finished, 102 not found, 103 cancelled)" },
   tail: { flags: '--tail <n>', help: 'Only the last N lines of each node before following' },
+  // The team server: login, users and tokens.
+  endpoint: { flags: '-e, --endpoint <url>', help: 'API server URL, e.g. http://user:password@host:46580 (asked for when missing)' },
+  token: { flags: '--token <token>', help: 'Log in with this bearer token instead of a password' },
+  password: { flags: '--password <password>', help: 'The password (asked for, twice, on a terminal when missing)' },
+  role: { flags: '--role <role>', help: 'Role of the new user: user (default) or admin' },
+  expiresInDays: { flags: '--expires-in-days <days>', help: 'Days until the token expires (default: never)' },
+  user: { flags: '--user <name>', help: "Another user's tokens (admins)" },
 } as const;
 
 export type OptionKey = keyof typeof OPTIONS;
@@ -122,6 +129,53 @@ export const API: NounSpec = {
       options: ['host', 'port', 'foreground'],
     },
     { name: 'stop', args: '', maxArgs: 0, summary: 'Stop the local API server, letting running requests drain', options: [] },
+    {
+      name: 'login',
+      args: '',
+      maxArgs: 0,
+      summary: 'Check credentials against an API server and save it (and them) to ~/.sky/config.yaml',
+      options: ['endpoint', 'token'],
+      examples: ['sky api login -e http://alice:secret@sky.example.com:46580', 'sky api login -e http://sky.example.com:46580 --token sky_…'],
+    },
+    { name: 'logout', args: '', maxArgs: 0, summary: 'Forget the saved API server endpoint and token', options: [] },
+  ],
+};
+
+export const USERS: NounSpec = {
+  name: 'users',
+  summary: 'Manage the users of a team API server and their tokens',
+  actions: [
+    { name: 'list', args: '', maxArgs: 0, summary: 'List the users', options: ['output'] },
+    {
+      name: 'create',
+      args: 'NAME',
+      minArgs: 1,
+      maxArgs: 1,
+      summary: 'Create a user (admins)',
+      options: ['password', 'role'],
+      examples: ['sky users create alice', 'sky users create bob --role admin --password "$PW"'],
+    },
+    { name: 'delete', args: 'NAME', minArgs: 1, maxArgs: 1, summary: 'Delete a user and their tokens (admins)', options: ['yes'] },
+    { name: 'set-role', args: 'NAME ROLE', minArgs: 2, maxArgs: 2, summary: "Change a user's role to admin or user (admins)", options: [] },
+    { name: 'reset-password', args: 'NAME', minArgs: 1, maxArgs: 1, summary: 'Set a new password (admins for anyone, users for themselves)', options: ['password'] },
+    {
+      name: 'import',
+      args: 'FILE.csv',
+      minArgs: 1,
+      maxArgs: 1,
+      summary: 'Create users from a CSV file of username,password,role lines (existing names are skipped)',
+      options: [],
+    },
+    {
+      name: 'token',
+      args: 'create|list|revoke|rotate [ID]',
+      minArgs: 1,
+      maxArgs: 2,
+      summary: 'Bearer tokens: create (the secret is shown once), list, revoke ID, rotate ID',
+      options: ['name', 'expiresInDays', 'user', 'output'],
+      optionHelp: { name: 'Name of the new token (default: cli)', user: "Another user's tokens (admins): create for them or list theirs" },
+      examples: ['sky users token create --name ci --expires-in-days 90', 'sky users token list', 'sky users token revoke tok_123'],
+    },
   ],
 };
 
@@ -172,7 +226,7 @@ export const SSH: NounSpec = {
   ],
 };
 
-export const NOUNS: readonly NounSpec[] = [API, DAEMON, SSH];
+export const NOUNS: readonly NounSpec[] = [API, DAEMON, SSH, USERS];
 
 /** The task flags of sky launch and sky exec: they override the task YAML. */
 const TASK_OPTIONS = ['name', 'workdir', 'infra', 'cpus', 'memory', 'gpus', 'numNodes', 'env', 'envFile', 'secret'] as const satisfies readonly OptionKey[];

@@ -49,6 +49,12 @@ export interface CliOptions {
   skipFinished?: boolean;
   status?: boolean;
   tail?: number;
+  endpoint?: string;
+  token?: string;
+  password?: string;
+  role?: 'admin' | 'user';
+  expiresInDays?: number;
+  user?: string;
 }
 
 type Converter<K extends OptionKey> = (value: unknown, flag: string) => CliOptions[K];
@@ -139,6 +145,12 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   skipFinished: bool,
   status: bool,
   tail: number(0, 100_000, true),
+  endpoint: text(4096),
+  token: text(4096),
+  password: text(1024),
+  role: oneOf(['admin', 'user'] as const),
+  expiresInDays: number(1, 3650, true),
+  user: text(64),
 };
 
 const ALL_KEYS = Object.keys(OPTIONS) as OptionKey[];

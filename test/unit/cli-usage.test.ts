@@ -34,7 +34,7 @@ describe('validate', () => {
   });
 
   it('rejects missing and unknown actions, listing the real ones', () => {
-    assert.match(usageError(() => validate(API, undefined, [], {})).message, /^missing action: .*info, status, logs, cancel, ping, start, stop$/);
+    assert.match(usageError(() => validate(API, undefined, [], {})).message, /^missing action: .*info, status, logs, cancel, ping, start, stop, login, logout$/);
     const unknown = usageError(() => validate(DAEMON, 'restart', [], {}));
     assert.match(unknown.message, /unknown action 'restart' for sky daemon; one of start, stop, status/);
     assert.equal(unknown.helpCommand, 'sky daemon --help');
@@ -68,7 +68,7 @@ describe('help', () => {
 
   it('sky --help lists every action of every noun, and nothing else', () => {
     const help = text(globalHelp('9.9.9'));
-    const listed = [...help.matchAll(/^ {2}(api|daemon|ssh) (\w+)/gm)].map((m) => `${m[1]} ${m[2]}`);
+    const listed = [...help.matchAll(/^ {2}(api|daemon|ssh|users) ([\w-]+)/gm)].map((m) => `${m[1]} ${m[2]}`);
     assert.deepEqual(listed, NOUNS.flatMap((n) => n.actions.map((a) => `${n.name} ${a.name}`)));
   });
 

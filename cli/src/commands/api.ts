@@ -12,6 +12,8 @@ const PAGE_SIZE = 500;
 /** `sky api <action>`: dispatch to the action; every action that talks to the server shares one client. */
 export async function run({ action, args, options }: Invocation): Promise<number> {
   if (action.name === 'stop') return stopServer();
+  if (action.name === 'login') return (await import('./login.js')).loginCommand(options);
+  if (action.name === 'logout') return (await import('./login.js')).logoutCommand();
   const client = await connect();
   try {
     switch (action.name) {

@@ -16,6 +16,14 @@ import type {
   RequestRecord,
   RequestStatus,
   SubmitResponse,
+  CreateUserBody,
+  ImportUsersBody,
+  ImportUsersResult,
+  NewToken,
+  Role,
+  TokenView,
+  UserView,
+  WhoAmI,
 } from '@sky/protocol';
 import { resolveEndpoint, type Endpoint, type ResolveEndpointOptions } from './endpoint.js';
 import { loadIdentity } from './identity.js';
@@ -69,6 +77,13 @@ export interface ListJobsQuery {
   status?: readonly JobStatus[];
 }
 
+export interface CreateTokenOptions {
+  name: string;
+  expiresInDays?: number;
+  /** Create it for another user (admins). */
+  user?: string;
+}
+
 export interface WaitOptions {
   signal?: AbortSignal;
   /** Length of each long-poll (≤ 300 s). */
@@ -117,6 +132,55 @@ export class SkyClient {
 
   async openapi(): Promise<Record<string, unknown>> {
     return this.transport.json<Record<string, unknown>>({ path: ROUTE_PATHS.openapi });
+  }
+
+  /** Who the API server takes this client for (the credentials of the endpoint, or the local identity). */
+  async whoami(options: { signal?: AbortSignal } = {}): Promise<WhoAmI> {
+    return this.transport.json<WhoAmI>({ path: ROUTE_PATHS.whoami, ...options });
+  }
+
+  async listUsers(): Promise<UserView[]> {
+    return (await this.transport.json<{ items: UserView[] }>({ path: ROUTE_PATHS.listUsers })).items;
+  }
+
+  async createUser(body: CreateUserBody): Promise<UserView> {
+    return this.transport.json<UserView>({ method: 'POST', path: ROUTE_PATHS.createUser, body });
+  }
+
+  async importUsers(body: ImportUsersBody): Promise<ImportUsersResult> {
+    return this.transport.json<ImportUsersResult>({ method: 'POST', path: ROUTE_PATHS.importUsers, body });
+  }
+
+  async deleteUser(name: string): Promise<UserView> {
+    return this.transport.json<UserView>({ method: 'DELETE', path: fillPath(ROUTE_PATHS.deleteUser, { name }) });
+  }
+
+  async setRole(name: string, role: Role): Promise<UserView> {
+    return this.transport.json<UserView>({ method: 'POST', path: fillPath(ROUTE_PATHS.setRole, { name }), body: { role } });
+  }
+
+  async resetPassword(name: string, password: string): Promise<UserView> {
+    return this.transport.json<UserView>({ method: 'POST', path: fillPath(ROUTE_PATHS.resetPassword, { name }), body: { password } });
+  }
+
+  /** Your tokens, or another user's (admins). */
+  async listTokens(user?: string): Promise<TokenView[]> {
+    return (await this.transport.json<{ items: TokenView[] }>({ path: ROUTE_PATHS.listTokens, query: { user } })).items;
+  }
+
+  /** A new bearer token: its secret is in the answer only. */
+  async createToken(options: CreateTokenOptions): Promise<NewToken> {
+    const body = { name: options.name, expires_in_days: options.expiresInDays, user: options.user };
+    return this.transport.json<NewToken>({ method: 'POST', path: ROUTE_PATHS.createToken, body });
+  }
+
+  async revokeToken(id: string): Promise<TokenView> {
+    return this.transport.json<TokenView>({ method: 'POST', path: fillPath(ROUTE_PATHS.revokeToken, { id }) });
+  }
+
+  /** Revoke a token and create its replacement (same name and lifetime). */
+  async rotateToken(id: string): Promise<NewToken> {
+    return this.transport.json<NewToken>({ method: 'POST', path: fillPath(ROUTE_PATHS.rotateToken, { id }) });
   }
 
   /** Submit an operation; resolves once the daemon has stored the request. */

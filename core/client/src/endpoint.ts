@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_ENDPOINT, SkyError } from '@sky/protocol/wire';
+import { DEFAULT_ENDPOINT, SkyError, TOKEN_ENV } from '@sky/protocol/wire';
 import { skyPaths } from './paths.js';
 
 export const ENDPOINT_ENV = 'SKYPILOT_API_SERVER_ENDPOINT';
@@ -14,8 +14,14 @@ export interface Endpoint {
   readonly port: number;
   /** Path prefix in front of every API path ('' when the server sits at the root). */
   readonly basePath: string;
-  /** `Basic …` when the URL carried credentials. */
+  /** `Bearer …` when a token is in use, else `Basic …` when the URL carried credentials. */
   readonly authorization: string | undefined;
+  /** Which credentials go with each request: none, the URL's user and password, or a bearer token. */
+  readonly auth: 'none' | 'basic' | 'token';
+  /** The user name of the URL's credentials (even when a token is used instead). */
+  readonly basicUser: string | undefined;
+  /** Where the token came from ($SKYPILOT_API_SERVER_TOKEN, a config line, --token), for messages. */
+  readonly tokenSource: string | undefined;
   /** Loopback endpoints (127.0.0.0/8, localhost, ::1) may be auto-started; others never are. */
   readonly local: boolean;
   /** Where the endpoint came from, for messages. */
@@ -29,8 +35,17 @@ export function isLocalHost(host: string): boolean {
   return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }
 
-/** Parse an endpoint URL; `source` names where it came from so a bad value can be found and fixed. */
-export async function parseEndpoint(raw: string, source: string): Promise<Endpoint> {
+/** A bearer token and where it came from. */
+export interface TokenSetting {
+  value: string;
+  source: string;
+}
+
+/**
+ * Parse an endpoint URL; `source` names where it came from so a bad value can be found and fixed.
+ * A token, when given, is sent instead of the URL's credentials; like them it is a secret, masked everywhere.
+ */
+export async function parseEndpoint(raw: string, source: string, token?: TokenSetting): Promise<Endpoint> {
   let url: URL;
   try {
     url = new URL(raw.trim());
@@ -46,14 +61,28 @@ export async function parseEndpoint(raw: string, source: string): Promise<Endpoi
   }
   const secrets: string[] = [];
   let authorization: string | undefined;
+  let basicUser: string | undefined;
   if (url.username !== '' || url.password !== '') {
     const user = decodeURIComponent(url.username);
+    basicUser = user;
     const password = decodeURIComponent(url.password);
     authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     secrets.push(`${url.username}:${url.password}@`, `${user}:${password}@`);
     if (password.length >= 4) secrets.push(url.password, password);
     url.username = '';
     url.password = '';
+  }
+  let auth: Endpoint['auth'] = authorization === undefined ? 'none' : 'basic';
+  const bearer = token?.value.trim() ?? '';
+  if (bearer !== '') {
+    if (!/^[\x21-\x7e]+$/.test(bearer)) {
+      throw new SkyError('CONFIG_INVALID', `${token?.source ?? 'the token'}: a token is printable ASCII without spaces`, {
+        hint: 'Copy the token exactly as sky users token create printed it.',
+      });
+    }
+    authorization = `Bearer ${bearer}`;
+    auth = 'token';
+    secrets.push(bearer);
   }
   const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
   const basePath = url.pathname.replace(/\/+$/, '');
@@ -64,6 +93,9 @@ export async function parseEndpoint(raw: string, source: string): Promise<Endpoi
     port,
     basePath,
     authorization,
+    auth,
+    basicUser,
+    tokenSource: auth === 'token' ? token?.source : undefined,
     local: isLocalHost(url.hostname),
     source,
     secrets: [...new Set(secrets)].filter((s) => s.length > 0),
@@ -84,12 +116,22 @@ export function maskSecrets(text: string, endpoint: Pick<Endpoint, 'secrets'> | 
   return maskUrl(out);
 }
 
-async function endpointFromConfig(file: string): Promise<{ value: string; where: string } | undefined> {
+interface ConfigValue {
+  value: string;
+  where: string;
+}
+
+interface ApiServerConfig {
+  endpoint?: ConfigValue;
+  token?: ConfigValue;
+}
+
+async function apiServerFromConfig(file: string): Promise<ApiServerConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new SkyError('CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, {
       hint: 'Fix the file permissions or remove the file.',
     });
@@ -106,7 +148,7 @@ async function endpointFromConfig(file: string): Promise<{ value: string; where:
     });
   }
   const root = doc.contents;
-  if (root === null) return undefined;
+  if (root === null) return {};
   const lineOf = (node: unknown): number => lines.linePos(isNode(node) ? (node.range?.[0] ?? 0) : 0).line;
   if (!isMap(root)) {
     throw new SkyError('CONFIG_INVALID', `${file} line ${lineOf(root)}: the file must be a mapping of keys (e.g. "api_server:")`, {
@@ -114,22 +156,28 @@ async function endpointFromConfig(file: string): Promise<{ value: string; where:
     });
   }
   const section = doc.get('api_server', true);
-  if (section === undefined) return undefined;
+  if (section === undefined) return {};
   if (!isMap(section)) {
     throw new SkyError('CONFIG_INVALID', `${file} line ${lineOf(section)}: api_server must be a mapping`, {
       hint: 'Write it as "api_server:" followed by an indented "endpoint: http://host:port".',
     });
   }
-  const node = doc.getIn(['api_server', 'endpoint'], true);
-  if (node === undefined || (isScalar(node) && node.value === null)) return undefined;
-  const where = `${file} line ${lineOf(node)} (api_server.endpoint)`;
-  if (!isScalar(node) || typeof node.value !== 'string') {
-    const got = isScalar(node) ? typeof node.value : 'a nested block';
-    throw new SkyError('CONFIG_INVALID', `${where}: must be a URL string, got ${got}`, {
-      hint: 'Write it as endpoint: http://host:port',
-    });
-  }
-  return { value: node.value, where };
+  const stringAt = (key: string, what: string, example: string): ConfigValue | undefined => {
+    const node = doc.getIn(['api_server', key], true);
+    if (node === undefined || (isScalar(node) && node.value === null)) return undefined;
+    const where = `${file} line ${lineOf(node)} (api_server.${key})`;
+    if (!isScalar(node) || typeof node.value !== 'string') {
+      const got = isScalar(node) ? typeof node.value : 'a nested block';
+      throw new SkyError('CONFIG_INVALID', `${where}: must be ${what}, got ${got}`, { hint: `Write it as ${example}` });
+    }
+    return { value: node.value, where };
+  };
+  const out: ApiServerConfig = {};
+  const endpoint = stringAt('endpoint', 'a URL string', 'endpoint: http://host:port');
+  if (endpoint !== undefined) out.endpoint = endpoint;
+  const token = stringAt('token', 'a string', 'token: <the token sky users token create printed>');
+  if (token !== undefined) out.token = token;
+  return out;
 }
 
 export interface ResolveEndpointOptions {
@@ -137,13 +185,25 @@ export interface ResolveEndpointOptions {
   home?: string;
 }
 
-/** Endpoint precedence: $SKYPILOT_API_SERVER_ENDPOINT, then api_server.endpoint in ~/.sky/config.yaml, then the default. */
+/**
+ * Endpoint precedence: $SKYPILOT_API_SERVER_ENDPOINT, then api_server.endpoint in ~/.sky/config.yaml,
+ * then the default. Token precedence: $SKYPILOT_API_SERVER_TOKEN, then api_server.token.
+ */
 export async function resolveEndpoint(options: ResolveEndpointOptions = {}): Promise<Endpoint> {
   const env = options.env ?? process.env;
   const fromEnv = env[ENDPOINT_ENV];
-  if (fromEnv !== undefined && fromEnv.trim() !== '') return parseEndpoint(fromEnv, `$${ENDPOINT_ENV}`);
-  const file = skyPaths(options.home).configFile;
-  const fromConfig = await endpointFromConfig(file);
-  if (fromConfig !== undefined) return parseEndpoint(fromConfig.value, fromConfig.where);
-  return parseEndpoint(DEFAULT_ENDPOINT, 'the default endpoint');
+  const envSet = fromEnv !== undefined && fromEnv.trim() !== '';
+  // A bad $SKYPILOT_API_SERVER_ENDPOINT is reported as such, before the config file is read for a token.
+  if (envSet) await parseEndpoint(fromEnv, `$${ENDPOINT_ENV}`);
+  const config = await apiServerFromConfig(skyPaths(options.home).configFile);
+  const tokenEnv = env[TOKEN_ENV];
+  const token: TokenSetting | undefined =
+    tokenEnv !== undefined && tokenEnv.trim() !== ''
+      ? { value: tokenEnv, source: `$${TOKEN_ENV}` }
+      : config.token !== undefined && config.token.value.trim() !== ''
+        ? { value: config.token.value, source: config.token.where }
+        : undefined;
+  if (envSet) return parseEndpoint(fromEnv, `$${ENDPOINT_ENV}`, token);
+  if (config.endpoint !== undefined) return parseEndpoint(config.endpoint.value, config.endpoint.where, token);
+  return parseEndpoint(DEFAULT_ENDPOINT, 'the default endpoint', token);
 }

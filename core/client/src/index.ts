@@ -25,3 +25,7 @@ export { isConnectionRefused } from './transport.js';
 export { SseParser } from './sse.js';
 export type { SseEvent } from './sse.js';
 export { SkyError, isTerminal, DEFAULT_ENDPOINT, DEFAULT_HOST, DEFAULT_PORT } from '@sky/protocol/wire';
+export { login, logout } from './login.js';
+export type { LoginOptions, LoginResult, LogoutResult } from './login.js';
+export type { CreateTokenOptions } from './client.js';
+export type { TokenSetting } from './endpoint.js';

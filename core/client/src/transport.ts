@@ -12,7 +12,7 @@ export interface TransportOptions {
 }
 
 export interface CallOptions {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'DELETE';
   path: string;
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
@@ -215,7 +215,15 @@ export class Transport {
     } catch {
       parsed = undefined;
     }
-    if (isErrorBody(parsed)) throw SkyError.fromBody(parsed);
+    if (isErrorBody(parsed)) {
+      const err = SkyError.fromBody(parsed);
+      const retryAfter = Number(res.headers['retry-after']);
+      if (status !== 429 || !Number.isFinite(retryAfter)) throw err;
+      throw new SkyError(err.code, err.message, {
+        hint: err.hint ?? `Wait ${Math.ceil(retryAfter)} s before trying again.`,
+        details: { ...err.details, retryAfterSeconds: retryAfter },
+      });
+    }
     throw new SkyError('INTERNAL', `the API server at ${this.endpoint.url} answered ${call.method ?? 'GET'} ${call.path} with HTTP ${status}`, {
       hint: 'Check that the endpoint points at a sky API server.',
       details: { status },
