@@ -51,6 +51,9 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
+  // yaml is imported on demand (only when ~/.sky/config.yaml exists); bundled, its CommonJS
+  // build would arrive as a default export, so it is loaded from node_modules as a package.
+  external: ['yaml'],
   banner: { js: "import { createRequire as __skyCreateRequire } from 'node:module'; const require = __skyCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });

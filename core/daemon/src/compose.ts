@@ -15,6 +15,8 @@ import { Daemon } from './daemon.js';
 import { clusterOperations } from './ops/cluster-ops.js';
 import { infraOperations } from './ops/infra-ops.js';
 import { InfraService } from './clusters/infra-service.js';
+import { AuthService } from './auth/auth-service.js';
+import { UserService } from './auth/user-service.js';
 import { ClusterService } from './clusters/cluster-service.js';
 import { JobQueue } from './clusters/job-queue.js';
 import { JobLogs } from './clusters/job-logs.js';
@@ -75,6 +77,8 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(ClusterService);
   c.registerSingleton(AutostopMonitor);
   c.registerSingleton(InfraService);
+  c.registerSingleton(AuthService);
+  c.registerSingleton(UserService);
   c.register(OperationRegistry, {
     useFactory: instanceCachingFactory(
       (r) => new OperationRegistry([pingHandler, ...clusterOperations(r.resolve(ClusterService)), ...infraOperations(r.resolve(InfraService))]),

@@ -24,6 +24,9 @@ import { JobLogs } from './clusters/job-logs.js';
 import { AutostopMonitor } from './clusters/autostop.js';
 import { TransportPool } from './nodes/transports.js';
 import { InfraService } from './clusters/infra-service.js';
+import { AuthService } from './auth/auth-service.js';
+import { UserService } from './auth/user-service.js';
+import { userRoutes } from './http/routes/users.js';
 
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
 
@@ -80,21 +83,27 @@ export class Daemon {
     @inject(AutostopMonitor) private readonly autostop: AutostopMonitor,
     @inject(TransportPool) private readonly transports: TransportPool,
     @inject(InfraService) private readonly infra: InfraService,
+    @inject(AuthService) private readonly auth: AuthService,
+    @inject(UserService) private readonly users: UserService,
   ) {
     this.startedAt = clock.now();
   }
 
   async start(): Promise<Listening> {
     const { host, port, allow_remote_without_auth: allowRemote } = this.config.listen;
-    if (!isLoopback(host) && !allowRemote) {
-      throw new SkyError('CONFIG_INVALID', `refusing to listen on ${host} without authentication`, {
-        hint: 'Listen on 127.0.0.1, or set listen.allow_remote_without_auth: true if a proxy in front of the daemon authenticates users.',
-      });
+    if (!isLoopback(host) && this.config.auth.mode === 'none') {
+      if (!allowRemote) {
+        throw new SkyError('CONFIG_INVALID', `refusing to listen on ${host} without authentication`, {
+          hint: 'Choose an auth mode (sky daemon start --auth basic|token|proxy), listen on 127.0.0.1, or set listen.allow_remote_without_auth: true if a proxy in front of the daemon authenticates users.',
+        });
+      }
+      this.logger.warn({ host }, 'LISTENING ON A NON-LOOPBACK ADDRESS WITHOUT AUTHENTICATION: anyone who can reach it can act as any user');
     }
     ensureDir(this.paths.stateDir, 'state');
     if (this.store.capabilities.durable) ensureDir(this.paths.storePath, 'state store');
     await this.store.open();
     try {
+      await this.auth.bootstrap();
       await this.plugins.load(this.shutdown.signal);
       await this.view.load();
       const recovered = await this.scheduler.recover();
@@ -117,12 +126,14 @@ export class Daemon {
     const max = this.config.requests.max_body_bytes;
     const app = buildApp({
       logger: this.logger,
+      auth: this.auth,
       dashboardRoot: DASHBOARD_ROOT,
       register: (router) => {
         healthRoutes(router, { build: this.build, startedAt: this.startedAt, maxBodyBytes: max, isDraining: () => !this.scheduler.isAccepting });
         requestRoutes(router, this.requests, max);
         operationRoutes(router, this.scheduler, max);
         serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
+        userRoutes(router, this.users, max);
         clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });
       },
     });

@@ -7,7 +7,7 @@ import { createLogger } from './logging.js';
 import { compose } from './compose.js';
 import { Daemon } from './daemon.js';
 
-const USAGE = `usage: sky-daemon [--config FILE] [--host HOST] [--port PORT] [--log-stdout]
+const USAGE = `usage: sky-daemon [--config FILE] [--host HOST] [--port PORT] [--auth none|basic|token|proxy] [--log-stdout]
   Runs the sky API server in the foreground. SIGTERM drains and stops it.`;
 
 function fail(err: unknown, exitCode: number): never {
@@ -20,13 +20,14 @@ function fail(err: unknown, exitCode: number): never {
 }
 
 function parseFlags(): { configFile?: string; overrides: Record<string, unknown> } {
-  let values: { config?: string; host?: string; port?: string; 'log-stdout'?: boolean; help?: boolean };
+  let values: { config?: string; host?: string; port?: string; auth?: string; 'log-stdout'?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       options: {
         config: { type: 'string' },
         host: { type: 'string' },
         port: { type: 'string' },
+        auth: { type: 'string' },
         'log-stdout': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -50,6 +51,10 @@ function parseFlags(): { configFile?: string; overrides: Record<string, unknown>
   const overrides: Record<string, unknown> = {};
   if (Object.keys(listen).length > 0) overrides.listen = listen;
   if (values['log-stdout']) overrides.log = { stdout: true };
+  if (values.auth !== undefined) {
+    if (!['none', 'basic', 'token', 'proxy'].includes(values.auth)) fail(new SkyError('USAGE', `--auth must be none, basic, token or proxy, got "${values.auth}"`), 2);
+    overrides.auth = { mode: values.auth };
+  }
   const configFile = values.config ?? process.env.SKY_DAEMON_CONFIG;
   return configFile !== undefined ? { configFile, overrides } : { overrides };
 }

@@ -62,16 +62,20 @@ export class ClusterService {
     @inject(JobQueue) private readonly jobs: JobQueue,
   ) {}
 
-  /** A cluster the caller may change: it exists and is theirs. */
+  /** A cluster the caller may change: it exists and is theirs, or the caller is an admin. */
   private async owned(name: string, user: string): Promise<ClusterRecord> {
     const cluster = await this.store.clusters.get(name);
     if (!cluster) throw clusterNotFound(name);
-    if (cluster.owner !== user) {
-      throw new SkyError('CLUSTER_NAME_TAKEN', `cluster ${name} belongs to ${cluster.ownerName}, not to you`, {
-        hint: 'Choose another cluster name with -c; only the owner can change a cluster.',
+    if (cluster.owner !== user && !(await this.isAdmin(user))) {
+      throw new SkyError('FORBIDDEN', `cluster ${name} belongs to ${cluster.ownerName}, not to you`, {
+        hint: 'Only its owner or an admin can change it; launch on another cluster name with -c.',
       });
     }
     return cluster;
+  }
+
+  private async isAdmin(userId: string): Promise<boolean> {
+    return (await this.store.users.get(userId))?.role === 'admin';
   }
 
   async launch(ctx: OperationContext, body: LaunchBody): Promise<LaunchResult> {
@@ -83,7 +87,11 @@ export class ClusterService {
       let cluster = await this.store.clusters.get(name);
       const demand = jobDemand(primaryFields(task));
       if (cluster) {
-        cluster = await this.owned(name, owner.id);
+        if (cluster.owner !== owner.id) {
+          throw new SkyError('CLUSTER_NAME_TAKEN', `cluster name ${name} is used by ${cluster.ownerName}`, {
+            hint: 'Choose another cluster name with -c.',
+          });
+        }
         const unmet = unmetByCluster(cluster.nodes, task.num_nodes, demand);
         if (unmet) {
           throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${name} cannot run this task: ${unmet}`, {
@@ -233,7 +241,9 @@ export class ClusterService {
       throw new SkyError('VALIDATION_FAILED', 'cancel needs job_ids, or all: true', { hint: 'sky cancel NAME JOB_ID... or sky cancel NAME -a' });
     }
     const foreign = targets.filter((j) => j.user !== ctx.request.user && cluster.owner !== ctx.request.user);
-    if (foreign.length > 0) throw new SkyError('CLUSTER_NAME_TAKEN', `job ${foreign[0]!.id} on ${body.cluster} belongs to ${foreign[0]!.userName}`);
+    if (foreign.length > 0 && !(await this.isAdmin(ctx.request.user))) {
+      throw new SkyError('FORBIDDEN', `job ${foreign[0]!.id} on ${body.cluster} belongs to ${foreign[0]!.userName}`, { hint: 'Only the job owner, the cluster owner or an admin can cancel it.' });
+    }
     const finished = targets.filter((j) => isJobTerminal(j.status)).map((j) => j.id);
     const cancelled = await this.jobs.cancel(cluster, targets.filter((j) => !isJobTerminal(j.status)));
     for (const id of cancelled) await ctx.log(`Cancelled job ${id} on ${body.cluster}.`);

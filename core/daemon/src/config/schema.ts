@@ -41,6 +41,22 @@ export const DaemonConfigSchema = z.strictObject({
     })
     .prefault({}),
   plugins: z.strictObject({ dirs: z.array(z.string().min(1)).default([]) }).prefault({}),
+  auth: z
+    .strictObject({
+      /** none: loopback only, callers declare who they are; basic: passwords (and tokens); token: bearer tokens only; proxy: a trusted SSO proxy's header (and tokens). */
+      mode: z.enum(['none', 'basic', 'token', 'proxy']).default('none'),
+      /** The first admin, created at start when no admin exists (SKY_ADMIN_USERNAME / SKY_ADMIN_PASSWORD win). */
+      admin: z.strictObject({ username: z.string().min(1).max(64).optional(), password: z.string().min(8).optional() }).prefault({}),
+      proxy: z
+        .strictObject({
+          header: z.string().min(1).default('x-forwarded-user'),
+          trusted_addresses: z.array(z.string().min(1)).default(['127.0.0.1', '::1', '::ffff:127.0.0.1']),
+        })
+        .prefault({}),
+      max_failed_logins: z.number().int().min(1).default(10),
+      failed_login_window_seconds: z.number().positive().default(300),
+    })
+    .prefault({}),
   ssh: z
     .strictObject({
       known_hosts: z.string().min(1).default('~/.ssh/known_hosts'),

@@ -5,10 +5,12 @@ import { ROUTE_LIST, SkyError } from '@sky/protocol';
 import { errorMiddleware } from './errors.js';
 import { versionMiddleware } from './version.js';
 import { identityMiddleware } from './identity.js';
+import type { AuthService } from '../auth/auth-service.js';
 import { dashboardMiddleware } from './dashboard.js';
 
 export interface AppParts {
   logger: Logger;
+  auth: AuthService;
   dashboardRoot: string;
   /** Registers every route of the protocol's table. */
   register: (router: Router) => void;
@@ -30,7 +32,7 @@ export function buildApp(parts: AppParts): Koa {
   app.use(errorMiddleware(parts.logger));
   app.use(dashboardMiddleware(parts.dashboardRoot));
   app.use(versionMiddleware);
-  app.use(identityMiddleware);
+  app.use(identityMiddleware(parts.auth));
   app.use(router.routes());
   app.use(async (ctx) => {
     const allowed = known.filter((k) => k.re.test(ctx.path)).map((k) => k.method);

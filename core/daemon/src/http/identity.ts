@@ -1,31 +1,37 @@
 import type { Context, Next } from 'koa';
-import { SkyError, USER_ID_HEADER, USER_NAME_HEADER, type Identity } from '@sky/protocol';
-
-const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
-const NAME_PATTERN = /^[^\x00-\x1f\x7f]{1,64}$/;
-const ANONYMOUS: Identity = { id: 'anonymous', name: 'anonymous' };
+import { ROUTE_PATHS, type Identity } from '@sky/protocol';
+import type { AuthService, Caller } from '../auth/auth-service.js';
 
 export interface IdentityState {
-  identity: Identity;
+  identity: Caller;
 }
 
 /**
- * Resolve who is calling. Without authentication (loopback only) the client declares its
- * user in headers; callers that send none (curl, orchestrators) act as "anonymous".
+ * Resolve who is calling, per the auth mode (AuthService). Only the health check may be
+ * called without credentials; everything else answers 401 in an authenticating mode.
  */
-export async function identityMiddleware(ctx: Context, next: Next): Promise<void> {
-  const id = ctx.get(USER_ID_HEADER);
-  const name = ctx.get(USER_NAME_HEADER);
-  if (id !== '' && !ID_PATTERN.test(id)) {
-    throw new SkyError('VALIDATION_FAILED', `header ${USER_ID_HEADER} must be 1-64 letters, digits, "_", "." or "-"`);
-  }
-  if (name !== '' && !NAME_PATTERN.test(name)) {
-    throw new SkyError('VALIDATION_FAILED', `header ${USER_NAME_HEADER} must be 1-64 printable characters`);
-  }
-  (ctx.state as IdentityState).identity = id === '' ? ANONYMOUS : { id, name: name === '' ? id : name };
-  await next();
+export function identityMiddleware(auth: AuthService) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const optional = ctx.path === ROUTE_PATHS.health;
+    try {
+      (ctx.state as IdentityState).identity = await auth.identify({ header: (name) => ctx.get(name), remoteAddress: ctx.req.socket.remoteAddress }, optional);
+    } catch (err) {
+      if (auth.mode === 'basic') ctx.set('www-authenticate', 'Basic realm="sky", charset="UTF-8"');
+      else if (auth.mode !== 'none') ctx.set('www-authenticate', 'Bearer realm="sky"');
+      const retry = (err as { details?: { retryAfterSeconds?: number } }).details?.retryAfterSeconds;
+      if (retry !== undefined) ctx.set('retry-after', String(retry));
+      throw err;
+    }
+    await next();
+  };
 }
 
-export function callerOf(ctx: Context): Identity {
+export function callerOf(ctx: Context): Caller {
   return (ctx.state as IdentityState).identity;
+}
+
+/** The caller as the protocol's Identity (id and name). */
+export function identityOf(ctx: Context): Identity {
+  const { id, name } = callerOf(ctx);
+  return { id, name };
 }

@@ -5,7 +5,6 @@ import {
   SkyError,
   type CancelBody,
   type CancelResult,
-  type Identity,
   type ListRequestsQuery,
   type LogChunk,
   type RequestPage,
@@ -20,6 +19,23 @@ import { Scheduler } from '../scheduler/scheduler.js';
 export type LogEvent = { type: 'log'; chunk: LogChunk } | { type: 'end'; status: RequestStatus };
 
 const DEFAULT_PAGE = 50;
+
+/** Who is looking: the owner or an admin sees a request whole; others see it without body and result (they may carry secrets). */
+export interface Viewer {
+  id: string;
+  name?: string;
+  role?: 'admin' | 'user';
+}
+
+function mayRead(viewer: Viewer, record: RequestRecord): boolean {
+  return viewer.role === 'admin' || record.user === viewer.id;
+}
+
+function masked(viewer: Viewer, record: RequestRecord): RequestRecord {
+  if (mayRead(viewer, record)) return record;
+  const { result: _result, ...rest } = record;
+  return { ...rest, body: null };
+}
 
 /** Use cases on requests: read, wait, stream, cancel. */
 @injectable()
@@ -47,7 +63,24 @@ export class RequestService {
     return record;
   }
 
-  async list(caller: Identity, query: ListRequestsQuery): Promise<RequestPage> {
+  /** One request as the viewer may see it. */
+  async view(viewer: Viewer, id: string): Promise<RequestRecord> {
+    return masked(viewer, await this.get(id));
+  }
+
+  visibleTo(viewer: Viewer, record: RequestRecord): RequestRecord {
+    return masked(viewer, record);
+  }
+
+  /** Logs carry what the operation printed: only its owner or an admin may read them. */
+  async assertMayReadLogs(viewer: Viewer, id: string): Promise<void> {
+    const record = await this.get(id);
+    if (!mayRead(viewer, record)) {
+      throw new SkyError('FORBIDDEN', `request ${id} belongs to ${record.userName}: only they or an admin may read its log`, { hint: 'Ask its owner or an admin.' });
+    }
+  }
+
+  async list(caller: Viewer, query: ListRequestsQuery): Promise<RequestPage> {
     const user = query.all_users ? query.user : (query.user ?? caller.id);
     const page = await this.store.requests.list({
       ...(user !== undefined ? { user } : {}),
@@ -57,7 +90,8 @@ export class RequestService {
       ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
       limit: query.limit ?? DEFAULT_PAGE,
     });
-    return page.nextCursor === undefined ? { items: page.items } : { items: page.items, nextCursor: page.nextCursor };
+    const items = page.items.map((r) => masked(caller, r));
+    return page.nextCursor === undefined ? { items } : { items, nextCursor: page.nextCursor };
   }
 
   /** Long-poll: resolve with the record once it is finished, or at the timeout with its current state. */
@@ -146,7 +180,10 @@ export class RequestService {
   }
 
   /** Cancel by ids, or every active request of the caller (or of everyone). Never queued. */
-  async cancel(caller: Identity, body: CancelBody): Promise<CancelResult> {
+  async cancel(caller: Viewer, body: CancelBody): Promise<CancelResult> {
+    if (body.all_users && caller.role !== 'admin' && caller.role !== undefined && this.config.auth.mode !== 'none') {
+      throw new SkyError('FORBIDDEN', "cancelling every user's requests needs the admin role", { hint: 'Cancel your own: sky api cancel -a' });
+    }
     const ids = new Set(body.ids ?? []);
     if (body.all) {
       for (const status of ['PENDING', 'RUNNING'] as const) {
@@ -158,6 +195,12 @@ export class RequestService {
       throw new SkyError('VALIDATION_FAILED', 'cancel needs request ids, or all: true', {
         hint: 'Pass ids, or all (with all_users for every user).',
       });
+    }
+    if (!body.all && this.config.auth.mode !== 'none' && caller.role !== 'admin') {
+      for (const id of ids) {
+        const record = await this.store.requests.get(id);
+        if (record && record.user !== caller.id) throw new SkyError('FORBIDDEN', `request ${id} belongs to ${record.userName}: only they or an admin may cancel it`);
+      }
     }
     const outcomes = await Promise.all([...ids].map(async (id) => [id, await this.scheduler.cancel(id)] as const));
     const missing = outcomes.filter(([, o]) => o === 'missing').map(([id]) => id);

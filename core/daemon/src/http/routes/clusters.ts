@@ -38,6 +38,11 @@ export function clusterRoutes(router: Router, deps: ClusterRouteDeps): void {
     ctx.body = body;
   });
   bindRoute(router, ROUTES.jobLogs, maxBodyBytes, async (ctx, { params, query }) => {
+    const caller = callerOf(ctx);
+    const job = await store.jobs.get(params.name, params.job);
+    if (job && caller.role !== 'admin' && job.user !== caller.id && view.get(params.name)?.owner !== caller.id) {
+      throw new SkyError('FORBIDDEN', `job ${params.job} on ${params.name} belongs to ${job.userName}: only they, the cluster owner or an admin may read its log`);
+    }
     const stream = logs.stream(params.name, params.job, query.follow ?? true, query.tail, new AbortController().signal);
     const first = await stream.next(); // errors (unknown cluster or job) answer 404 before the stream opens
     const sse = openSse(ctx);

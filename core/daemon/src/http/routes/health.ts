@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { API_VERSION, buildOpenApi, ROUTE_LIST, ROUTES, type Health } from '@sky/protocol';
 import type { BuildInfo } from '../../tokens.js';
 import { bindRoute } from '../bind.js';
-import { callerOf } from '../identity.js';
+import { identityOf } from '../identity.js';
 
 export interface HealthDeps {
   build: BuildInfo;
@@ -22,7 +22,7 @@ export function healthRoutes(router: Router, deps: HealthDeps): void {
       apiVersion: API_VERSION,
       pid: process.pid,
       startedAt: deps.startedAt,
-      user: callerOf(ctx),
+      user: identityOf(ctx),
     };
     ctx.body = body;
   });

@@ -14,13 +14,13 @@ export function requestRoutes(router: Router, service: RequestService, maxBodyBy
     ctx.body = await service.cancel(callerOf(ctx), body);
   });
   bindRoute(router, ROUTES.getRequest, maxBodyBytes, async (ctx, { params }) => {
-    ctx.body = await service.get(params.id);
+    ctx.body = await service.view(callerOf(ctx), params.id);
   });
   bindRoute(router, ROUTES.waitRequest, maxBodyBytes, async (ctx, { params, query }) => {
-    ctx.body = await service.wait(params.id, query.timeout);
+    ctx.body = service.visibleTo(callerOf(ctx), await service.wait(params.id, query.timeout));
   });
   bindRoute(router, ROUTES.requestLogs, maxBodyBytes, async (ctx, { params, query }) => {
-    await service.get(params.id); // 404 before switching to a stream
+    await service.assertMayReadLogs(callerOf(ctx), params.id); // 404 or 403 before switching to a stream
     const sse = openSse(ctx);
     void (async () => {
       try {

@@ -1,0 +1,167 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ROUTE_LIST, routePath } from '@sky/protocol';
+import { DAEMON_MAIN, http, killAllDaemons, removeHome, SKY_BIN, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+
+// The team server with basic auth: the seed scenario, the route-table walk, tokens, rate limits.
+
+const ADMIN = { name: 'admin', password: 'admin-pass-1' };
+let d: DaemonHandle;
+let home: string;
+
+function basic(name: string, password: string): Record<string, string> {
+  return { authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`, 'content-type': 'application/json' };
+}
+const asAdmin = (): Record<string, string> => basic(ADMIN.name, ADMIN.password);
+const as = (name: string): Record<string, string> => basic(name, `${name}-password`);
+
+interface Rec {
+  id: string;
+  status: string;
+  user: string;
+  body: unknown;
+  error?: { code: string; message: string };
+}
+
+async function op(name: string, body: unknown, headers: Record<string, string>): Promise<Rec> {
+  const res = await http(`${d.url}/api/v1/${name}`, { method: 'POST', headers, body: JSON.stringify(body) });
+  assert.equal(res.status, 202, res.text);
+  const id = (res.json() as { requestId: string }).requestId;
+  for (;;) {
+    const rec = (await http(`${d.url}/api/v1/requests/${id}/wait?timeout=30`, { headers })).json() as Rec;
+    if (!['PENDING', 'RUNNING'].includes(rec.status)) return rec;
+  }
+}
+
+function errorOf(text: string): { code: string; message: string } {
+  return (JSON.parse(text) as { error: { code: string; message: string } }).error;
+}
+
+before(async () => {
+  home = tempHome();
+  d = await startDaemon({
+    home,
+    config: `auth:\n  mode: basic\n  max_failed_logins: 5\ndrivers:\n  local:\n    root: ${join(home, 'nodes')}\n    cpus: 8\n    memory_gb: 16\n`,
+    env: { SKY_ADMIN_USERNAME: ADMIN.name, SKY_ADMIN_PASSWORD: ADMIN.password },
+  });
+  for (const name of ['alice', 'bob', 'carol']) {
+    const res = await http(`${d.url}/api/v1/users`, { method: 'POST', headers: asAdmin(), body: JSON.stringify({ name, password: `${name}-password` }) });
+    assert.equal(res.status, 201, res.text);
+  }
+});
+
+after(async () => {
+  await d?.stop();
+  await killAllDaemons();
+  removeHome(home);
+});
+
+describe('authentication (basic)', () => {
+  it('refuses to start in an auth mode with no way to log in', () => {
+    const h = tempHome();
+    const res = spawnSync(process.execPath, [DAEMON_MAIN, '--port', '0', '--auth', 'basic'], { env: { ...process.env, HOME: h }, encoding: 'utf8', timeout: 20_000 });
+    removeHome(h);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /no admin to log in with/);
+    assert.match(res.stderr, /SKY_ADMIN_USERNAME/);
+  });
+
+  it('every route but the health check answers 401 without credentials', async () => {
+    for (const route of ROUTE_LIST) {
+      if (route.id === 'health') continue;
+      const path = routePath(route, { id: 'x1', name: 'someone', job: '1' });
+      const res = await http(`${d.url}${path}`, { method: route.method.toUpperCase(), headers: { 'content-type': 'application/json' }, ...(route.method === 'post' ? { body: '{}' } : {}) });
+      assert.equal(res.status, 401, `${route.method} ${path}: ${res.text}`);
+      assert.equal(errorOf(res.text).code, 'UNAUTHENTICATED');
+      assert.ok(res.headers['www-authenticate'], 'a challenge header');
+    }
+    assert.equal((await http(`${d.url}/api/health`)).status, 200);
+  });
+
+  it('a wrong password says whose, and repeated failures are rate-limited with Retry-After', async () => {
+    const bad = await http(`${d.url}/api/v1/users/me`, { headers: basic('bob', 'nope-nope') });
+    assert.equal(bad.status, 401);
+    assert.match(errorOf(bad.text).message, /authentication failed for bob/);
+    let last = bad;
+    for (let i = 0; i < 6; i++) last = await http(`${d.url}/api/v1/users/me`, { headers: basic('mallory', 'wrong-pass') });
+    assert.equal(last.status, 429);
+    assert.equal(errorOf(last.text).code, 'TOO_MANY_ATTEMPTS');
+    assert.ok(Number(last.headers['retry-after']) > 0);
+    assert.equal((await http(`${d.url}/api/v1/users/me`, { headers: as('bob') })).status, 200, 'others are not locked out');
+  });
+
+  it('three users each launch a cluster: each sees their own, -u shows all with owners', async () => {
+    for (const name of ['alice', 'bob', 'carol']) {
+      const rec = await op('launch', { cluster: `${name}-c`, task: { run: 'echo hi' } }, as(name));
+      assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+    }
+    const mine = (await http(`${d.url}/api/v1/clusters`, { headers: as('bob') })).json() as { items: Array<{ name: string; ownerName: string }> };
+    assert.deepEqual(mine.items.map((c) => c.name), ['bob-c']);
+    const all = (await http(`${d.url}/api/v1/clusters?all_users=true`, { headers: as('bob') })).json() as { items: Array<{ name: string; ownerName: string }> };
+    assert.deepEqual(all.items.map((c) => `${c.name}:${c.ownerName}`).sort(), ['alice-c:alice', 'bob-c:bob', 'carol-c:carol']);
+  });
+
+  it("a user cannot take down another's cluster or read their request bodies and logs; an admin can", async () => {
+    const refused = await op('down', { cluster: 'alice-c' }, as('bob'));
+    assert.equal(refused.status, 'FAILED');
+    assert.equal(refused.error?.code, 'FORBIDDEN');
+    assert.match(refused.error!.message, /belongs to alice/);
+    const list = (await http(`${d.url}/api/v1/requests?all_users=true&limit=100`, { headers: as('bob') })).json() as { items: Rec[] };
+    const alices = list.items.find((r) => r.user !== list.items.find((x) => x.status === 'FAILED')?.user && r.body === null);
+    assert.ok(alices, "another user's request is listed with its body masked");
+    const logs = await http(`${d.url}/api/v1/requests/${alices.id}/logs?follow=false`, { headers: as('bob') });
+    assert.equal(logs.status, 403);
+    assert.equal(errorOf(logs.text).code, 'FORBIDDEN');
+    const byAdmin = await op('down', { cluster: 'alice-c' }, asAdmin());
+    assert.equal(byAdmin.status, 'SUCCEEDED', JSON.stringify(byAdmin.error));
+    for (const name of ['bob', 'carol']) assert.equal((await op('down', { cluster: `${name}-c` }, as(name))).status, 'SUCCEEDED');
+  });
+
+  it('only admins manage users; a user may change their own password', async () => {
+    const res = await http(`${d.url}/api/v1/users`, { method: 'POST', headers: as('bob'), body: JSON.stringify({ name: 'eve', password: 'eve-password' }) });
+    assert.equal(res.status, 403);
+    const own = await http(`${d.url}/api/v1/users/bob/password`, { method: 'POST', headers: as('bob'), body: JSON.stringify({ password: 'bob-password' }) });
+    assert.equal(own.status, 200, own.text);
+    const other = await http(`${d.url}/api/v1/users/alice/password`, { method: 'POST', headers: as('bob'), body: JSON.stringify({ password: 'hijacked-1' }) });
+    assert.equal(other.status, 403);
+  });
+
+  it('a token is shown once, works as a bearer, and is rejected once revoked; expired tokens say so', async () => {
+    const created = await http(`${d.url}/api/v1/tokens`, { method: 'POST', headers: as('carol'), body: JSON.stringify({ name: 'ci' }) });
+    assert.equal(created.status, 201, created.text);
+    const { token, record } = created.json() as { token: string; record: { id: string } };
+    const bearer = { authorization: `Bearer ${token}` };
+    const me = (await http(`${d.url}/api/v1/users/me`, { headers: bearer })).json() as { name: string; via: string };
+    assert.deepEqual([me.name, me.via], ['carol', 'token']);
+    const listed = await http(`${d.url}/api/v1/tokens`, { headers: as('carol') });
+    assert.doesNotMatch(listed.text, new RegExp(token), 'the secret is never listed');
+    assert.equal((await http(`${d.url}/api/v1/tokens/${record.id}/revoke`, { method: 'POST', headers: as('carol'), body: '{}' })).status, 200);
+    const after = await http(`${d.url}/api/v1/users/me`, { headers: bearer });
+    assert.equal(after.status, 401);
+    assert.match(errorOf(after.text).message, /revoked/);
+    const short = (await http(`${d.url}/api/v1/tokens`, { method: 'POST', headers: as('carol'), body: JSON.stringify({ name: 'short', expires_in_days: 0.00001 }) })).json() as { token: string };
+    await new Promise((r) => setTimeout(r, 1200));
+    const expired = await http(`${d.url}/api/v1/users/me`, { headers: { authorization: `Bearer ${short.token}` } });
+    assert.equal(expired.status, 401);
+    assert.match(errorOf(expired.text).message, /expired/);
+  });
+
+  it('sky api login with credentials in the URL checks them, saves the endpoint 0600, and sky api info shows the user', () => {
+    const h = tempHome();
+    const env = { ...process.env, HOME: h, SKYPILOT_API_SERVER_ENDPOINT: '' };
+    delete (env as Record<string, string | undefined>).SKYPILOT_API_SERVER_ENDPOINT;
+    const url = d.url.replace('http://', 'http://alice:alice-password@');
+    const login = spawnSync(process.execPath, ['--', SKY_BIN, 'api', 'login', '-e', url], { env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(login.status, 0, login.stderr);
+    assert.doesNotMatch(login.stdout + login.stderr, /alice-password/, 'the password is never printed');
+    const info = spawnSync(process.execPath, ['--', SKY_BIN, 'api', 'info'], { env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(info.status, 0, info.stderr);
+    assert.match(info.stdout, /└── User: alice \(u-[0-9a-f]+\)/);
+    const wrong = spawnSync(process.execPath, ['--', SKY_BIN, 'api', 'login', '-e', d.url.replace('http://', 'http://alice:bad-password@')], { env, encoding: 'utf8', timeout: 30_000 });
+    assert.notEqual(wrong.status, 0);
+    assert.match(wrong.stderr, /authentication failed for alice/);
+    removeHome(h);
+  });
+});
