@@ -20,6 +20,7 @@ export const OPTIONS = {
   host: { flags: '--host <host>', help: 'Address to listen on' },
   port: { flags: '--port <port>', help: 'Port to listen on' },
   config: { flags: '--config <file>', help: 'Daemon config file (see sky.config.example.yaml)' },
+  auth: { flags: '--auth <mode>', help: 'Authentication: none (loopback only), basic, token or proxy; the first start of basic/token needs SKY_ADMIN_USERNAME and SKY_ADMIN_PASSWORD' },
   foreground: { flags: '--foreground', help: 'Run in this terminal instead of in the background' },
   // Clusters and jobs (SkyPilot's flags).
   cluster: { flags: '-c, --cluster <name>', help: 'Cluster to launch on: reused if it exists, created if not (default: a generated name)' },
@@ -188,7 +189,7 @@ export const DAEMON: NounSpec = {
       args: '',
       maxArgs: 0,
       summary: 'Start the API server in the background (or --foreground)',
-      options: ['host', 'port', 'config', 'foreground'],
+      options: ['host', 'port', 'config', 'auth', 'foreground'],
     },
     { name: 'stop', args: '', maxArgs: 0, summary: 'Stop the API server on this machine', options: [] },
     { name: 'status', args: '', maxArgs: 0, summary: 'Show whether the API server on this machine runs (exit 1 if not)', options: [] },

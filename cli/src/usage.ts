@@ -27,6 +27,7 @@ export interface CliOptions {
   host?: string;
   port?: number;
   config?: string;
+  auth?: 'none' | 'basic' | 'token' | 'proxy';
   foreground?: boolean;
   cluster?: string;
   dryrun?: boolean;
@@ -123,6 +124,7 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   host: text(255),
   port: number(1, 65_535, true),
   config: text(4096),
+  auth: oneOf(['none', 'basic', 'token', 'proxy'] as const),
   foreground: bool,
   cluster: text(256),
   dryrun: bool,

@@ -147,6 +147,18 @@ describe('clusters on the local driver', () => {
     assert.deepEqual(texts, ['0:rank=0 n=2 ips=127.0.0.1,127.0.0.1 hi there', '1:rank=1 n=2 ips=127.0.0.1,127.0.0.1 hi there']);
   });
 
+  it('never shows task secrets in request listings or records, even to their owner', async () => {
+    const rec = await op('launch', { cluster: 'c1', task: { secrets: { HF_TOKEN: 'hf_very_secret' }, run: 'test "$(printf %s "$HF_TOKEN" | wc -c)" -eq 14' } });
+    assert.equal(rec.status, 'SUCCEEDED');
+    assert.equal((await jobDone('c1', rec.result!.jobId!)).status, 'SUCCEEDED', 'the job still gets the secret');
+    const one = await http(`${d.url}/api/v1/requests/${rec.id}`, { headers: HEADERS });
+    const list = await http(`${d.url}/api/v1/requests?limit=50`, { headers: HEADERS });
+    for (const text of [one.text, list.text]) {
+      assert.doesNotMatch(text, /hf_very_secret/);
+      assert.match(text, /"HF_TOKEN":"\*\*\*"/);
+    }
+  });
+
   it('rejects a bad task at submit time with the field named', async () => {
     const res = await http(`${d.url}/api/v1/launch`, { method: 'POST', headers: HEADERS, body: JSON.stringify({ task: { num_nodes: 0, run: 'x' } }) });
     assert.equal(res.status, 400);

@@ -34,6 +34,7 @@ async function start(options: CliOptions): Promise<number> {
   if (options.config !== undefined) args.push('--config', resolve(options.config));
   if (options.host !== undefined) args.push('--host', options.host);
   if (options.port !== undefined) args.push('--port', String(options.port));
+  if (options.auth !== undefined) args.push('--auth', options.auth);
   if (options.foreground === true) return runInForeground(args);
   const as = await connect();
   const clients = new Map<string, SkyClient>();

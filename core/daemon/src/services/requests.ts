@@ -31,8 +31,25 @@ function mayRead(viewer: Viewer, record: RequestRecord): boolean {
   return viewer.role === 'admin' || record.user === viewer.id;
 }
 
+const SECRET_KEYS = new Set(['password', 'token']);
+
+/** A body with every secret value replaced: `secrets` maps (task secrets) and password/token fields. */
+export function maskSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(maskSecrets);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (key === 'secrets' && typeof item === 'object' && item !== null && !Array.isArray(item)) {
+      out[key] = Object.fromEntries(Object.keys(item).map((k) => [k, '***']));
+    } else if (SECRET_KEYS.has(key) && typeof item === 'string') out[key] = '***';
+    else out[key] = maskSecrets(item);
+  }
+  return out;
+}
+
+/** What a viewer sees of a request: secrets always masked; body and result only for its owner or an admin. */
 function masked(viewer: Viewer, record: RequestRecord): RequestRecord {
-  if (mayRead(viewer, record)) return record;
+  if (mayRead(viewer, record)) return { ...record, body: maskSecrets(record.body) };
   const { result: _result, ...rest } = record;
   return { ...rest, body: null };
 }
