@@ -80,6 +80,24 @@ describe('authentication (basic)', () => {
     assert.equal((await http(`${d.url}/api/health`)).status, 200);
   });
 
+  it('every route as another, non-admin user: admin routes answer 403, nothing answers 5xx', async () => {
+    const adminOnly = new Set(['createUser', 'importUsers', 'deleteUser', 'setRole']);
+    const bodies: Record<string, unknown> = {
+      createUser: { name: 'zed', password: 'zed-password' },
+      importUsers: { users: [{ name: 'zed', password: 'zed-password' }] },
+      setRole: { role: 'admin' },
+      resetPassword: { password: 'whatever-1' },
+    };
+    for (const route of ROUTE_LIST) {
+      if (route.id === 'health' || route.success.body === 'event-stream') continue;
+      const path = routePath(route, { id: 'x1', name: 'alice', job: '1' });
+      const body = route.method === 'post' ? JSON.stringify(bodies[route.id] ?? {}) : undefined;
+      const res = await http(`${d.url}${path}`, { method: route.method.toUpperCase(), headers: as('bob'), ...(body !== undefined ? { body } : {}) });
+      assert.ok(res.status < 500, `${route.method} ${path} as bob: ${res.status} ${res.text}`);
+      if (adminOnly.has(route.id) || route.id === 'resetPassword') assert.equal(res.status, 403, `${route.method} ${path} as bob: ${res.text}`);
+    }
+  });
+
   it('a wrong password says whose, and repeated failures are rate-limited with Retry-After', async () => {
     const bad = await http(`${d.url}/api/v1/users/me`, { headers: basic('bob', 'nope-nope') });
     assert.equal(bad.status, 401);
