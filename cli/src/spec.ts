@@ -54,6 +54,7 @@ export const OPTIONS = {
   role: { flags: '--role <role>', help: 'Role of the new user: user (default) or admin' },
   expiresInDays: { flags: '--expires-in-days <days>', help: 'Days until the token expires (default: never)' },
   user: { flags: '--user <name>', help: "Another user's tokens (admins)" },
+  since: { flags: '--since <time>', help: 'Only entries at or after this time: an ISO date or time, or relative like 30m, 1h, 2d, 1w' },
 } as const;
 
 export type OptionKey = keyof typeof OPTIONS;
@@ -139,6 +140,15 @@ export const API: NounSpec = {
       examples: ['sky api login -e http://alice:secret@sky.example.com:46580', 'sky api login -e http://sky.example.com:46580 --token sky_…'],
     },
     { name: 'logout', args: '', maxArgs: 0, summary: 'Forget the saved API server endpoint and token', options: [] },
+    {
+      name: 'audit',
+      args: '',
+      maxArgs: 0,
+      summary: 'Show the audit log: who changed what, when, with which result (admins)',
+      options: ['user', 'since', 'limit', 'output'],
+      optionHelp: { user: 'Only entries of this user', limit: 'Show at most N entries (default 100)' },
+      examples: ['sky api audit --since 1d', 'sky api audit --user alice --since 2026-01-31 -o json'],
+    },
   ],
 };
 

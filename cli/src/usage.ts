@@ -56,6 +56,7 @@ export interface CliOptions {
   role?: 'admin' | 'user';
   expiresInDays?: number;
   user?: string;
+  since?: string;
 }
 
 type Converter<K extends OptionKey> = (value: unknown, flag: string) => CliOptions[K];
@@ -153,6 +154,7 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   role: oneOf(['admin', 'user'] as const),
   expiresInDays: number(1, 3650, true),
   user: text(64),
+  since: text(64),
 };
 
 const ALL_KEYS = Object.keys(OPTIONS) as OptionKey[];

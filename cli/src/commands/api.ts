@@ -1,4 +1,4 @@
-import type { PingBody, PingResult, RequestRecord } from '@sky/protocol';
+import type { AuditRecord, PingBody, PingResult, RequestRecord } from '@sky/protocol';
 import { DEFAULT_HOST, SkyError, type SkyClient } from '@sky/client';
 import { connect, withServer } from '../context.js';
 import { exitCodeOf, followRequest } from '../follow.js';
@@ -6,6 +6,7 @@ import { age, duration, table } from '../format.js';
 import { note, print, printJson } from '../output.js';
 import { runInForeground, startInBackground, stopServer } from '../server-control.js';
 import { UsageError, type CliOptions, type Invocation } from '../usage.js';
+import { auditTable, parseSince } from '../audit-format.js';
 
 const PAGE_SIZE = 500;
 
@@ -29,6 +30,8 @@ export async function run({ action, args, options }: Invocation): Promise<number
         return await ping(client, options);
       case 'start':
         return await start(client, options);
+      case 'audit':
+        return await audit(client, options);
       default:
         throw new UsageError(`unknown action '${action.name}' for sky api`, 'sky api --help');
     }
@@ -194,4 +197,38 @@ async function start(client: SkyClient, options: CliOptions): Promise<number> {
   const port = options.port ?? endpoint.port;
   if (options.foreground === true) return runInForeground(['--host', host, '--port', String(port)]);
   return startInBackground(client, host, port);
+}
+
+/** Entries shown by `sky api audit` without -l. */
+const DEFAULT_AUDIT_LIMIT = 100;
+
+async function audit(client: SkyClient, options: CliOptions): Promise<number> {
+  let since: number | undefined;
+  if (options.since !== undefined) {
+    since = parseSince(options.since);
+    if (since === undefined) {
+      throw new UsageError(`--since takes an ISO date or time (2026-01-31, 2026-01-31T12:00:00Z) or an age like 30m, 1h, 2d, 1w, not "${options.since}"`, 'sky api audit --help');
+    }
+  }
+  const limit = options.limit ?? DEFAULT_AUDIT_LIMIT;
+  const items: AuditRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await withServer(client, () =>
+      client.listAudit({ user: options.user, since, limit: Math.min(PAGE_SIZE, limit - items.length), cursor }),
+    );
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== undefined && items.length < limit);
+  if (options.output === 'json') {
+    printJson(items);
+    return 0;
+  }
+  if (items.length === 0) {
+    note('No audit entries match.');
+    return 0;
+  }
+  for (const line of auditTable(items)) print(line);
+  if (cursor !== undefined && options.limit === undefined) note(`Showing the ${items.length} newest entries; use -l N to see more.`);
+  return 0;
 }

@@ -1,4 +1,5 @@
 import type {
+  AuditPage,
   CancelBody,
   CancelResult,
   ClusterList,
@@ -172,6 +173,11 @@ export class SkyClient {
   async createToken(options: CreateTokenOptions): Promise<NewToken> {
     const body = { name: options.name, expires_in_days: options.expiresInDays, user: options.user };
     return this.transport.json<NewToken>({ method: 'POST', path: ROUTE_PATHS.createToken, body });
+  }
+
+  /** A page of the audit log, newest first (admins). */
+  async listAudit(query: { user?: string; since?: number; limit?: number; cursor?: string } = {}): Promise<AuditPage> {
+    return this.transport.json<AuditPage>({ path: ROUTE_PATHS.listAudit, query: { ...query } });
   }
 
   async revokeToken(id: string): Promise<TokenView> {

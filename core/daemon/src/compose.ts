@@ -28,6 +28,7 @@ import { TransportPool } from './nodes/transports.js';
 import { createStore } from './store-factory.js';
 import { readBuildInfo } from './build-info.js';
 import { expandHome } from './config/load.js';
+import { AuditLog } from './audit/audit-log.js';
 
 export interface ComposeOptions {
   config: DaemonConfig;
@@ -84,6 +85,7 @@ export function compose(options: ComposeOptions): DependencyContainer {
       (r) => new OperationRegistry([pingHandler, ...clusterOperations(r.resolve(ClusterService)), ...infraOperations(r.resolve(InfraService))]),
     ),
   });
+  c.registerSingleton(AuditLog);
   c.registerSingleton(Scheduler);
   c.registerSingleton(RequestService);
   c.registerSingleton(RequestPruner);

@@ -27,6 +27,8 @@ import { InfraService } from './clusters/infra-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { UserService } from './auth/user-service.js';
 import { userRoutes } from './http/routes/users.js';
+import { AuditLog } from './audit/audit-log.js';
+import { auditRoutes } from './http/routes/audit.js';
 
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
 
@@ -85,6 +87,7 @@ export class Daemon {
     @inject(InfraService) private readonly infra: InfraService,
     @inject(AuthService) private readonly auth: AuthService,
     @inject(UserService) private readonly users: UserService,
+    @inject(AuditLog) private readonly audit: AuditLog,
   ) {
     this.startedAt = clock.now();
   }
@@ -106,6 +109,7 @@ export class Daemon {
       await this.auth.bootstrap();
       await this.plugins.load(this.shutdown.signal);
       await this.view.load();
+      this.audit.start();
       const recovered = await this.scheduler.recover();
       this.logger.info(recovered, 'recovered requests from the state store');
       await this.pruner.pruneOnce();
@@ -133,7 +137,8 @@ export class Daemon {
         requestRoutes(router, this.requests, max);
         operationRoutes(router, this.scheduler, max);
         serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
-        userRoutes(router, this.users, max);
+        userRoutes(router, this.users, max, this.audit);
+        auditRoutes(router, this.audit, max);
         clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });
       },
     });
@@ -201,6 +206,7 @@ export class Daemon {
     this.view.close();
     await this.transports.closeAll();
     await this.plugins.closeAll();
+    await this.audit.stop();
     await this.store.close();
   }
 }

@@ -11,3 +11,4 @@ export * from './clusters.js';
 export * from './cluster-routes.js';
 export * from './auth.js';
 export * from './auth-routes.js';
+export * from './audit-routes.js';

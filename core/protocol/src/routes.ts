@@ -32,6 +32,7 @@ import {
   UserViewSchema,
   WhoAmISchema,
 } from './auth-routes.js';
+import { AuditPageSchema, AuditQuerySchema } from './audit-routes.js';
 
 export type HttpMethod = 'get' | 'post' | 'delete';
 
@@ -183,6 +184,7 @@ export const ROUTES = {
   createToken: { id: 'createToken', method: 'post', path: ROUTE_PATHS.createToken, summary: 'Create a bearer token; its secret is in the answer only.', body: CreateTokenBodySchema, success: { status: 201, body: NewTokenSchema } },
   revokeToken: { id: 'revokeToken', method: 'post', path: ROUTE_PATHS.revokeToken, summary: 'Revoke a token (its owner or an admin).', params: TokenIdParamsSchema, success: { status: 200, body: TokenViewSchema } },
   rotateToken: { id: 'rotateToken', method: 'post', path: ROUTE_PATHS.rotateToken, summary: 'Revoke a token and create its replacement with the same name and lifetime.', params: TokenIdParamsSchema, success: { status: 201, body: NewTokenSchema } },
+  listAudit: { id: 'listAudit', method: 'get', path: ROUTE_PATHS.listAudit, summary: 'The audit log, newest first (admins): who did what, to which target, with which result.', query: AuditQuerySchema, success: { status: 200, body: AuditPageSchema } },
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteId = keyof typeof ROUTES;

@@ -66,6 +66,12 @@ export const DaemonConfigSchema = z.strictObject({
       keepalive_count_max: z.number().int().min(1).max(100).default(3),
     })
     .prefault({}),
+  audit: z
+    .strictObject({
+      /** Audit entries are deleted this many days after they were recorded (by the requests pruner). */
+      retention_days: z.number().positive().default(90),
+    })
+    .prefault({}),
   jobs: z
     .strictObject({
       /** A node that stays unreachable this long fails the jobs running on it. */

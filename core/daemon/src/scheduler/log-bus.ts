@@ -7,6 +7,15 @@ export interface RequestEvents {
   end(record: RequestRecord): void;
 }
 
+export interface RefusedSubmit {
+  name: string;
+  body: unknown;
+  user: string;
+  userName: string;
+  cluster?: string;
+  error: unknown;
+}
+
 /** In-process fan-out of request log chunks and completions to streaming and waiting clients. */
 export class LogBus {
   private readonly emitter = new EventEmitter();
@@ -21,6 +30,23 @@ export class LogBus {
 
   finish(record: RequestRecord): void {
     this.emitter.emit(`end:${record.id}`, record);
+    this.emitter.emit('end', record);
+  }
+
+  /** Every request that reaches a terminal status (the audit log's feed). */
+  onAnyEnd(listener: (record: RequestRecord) => void): () => void {
+    this.emitter.on('end', listener);
+    return () => this.emitter.off('end', listener);
+  }
+
+  /** A submit refused before it was stored (e.g. FORBIDDEN from an operation's validation). */
+  refused(input: RefusedSubmit): void {
+    this.emitter.emit('refused', input);
+  }
+
+  onRefused(listener: (input: RefusedSubmit) => void): () => void {
+    this.emitter.on('refused', listener);
+    return () => this.emitter.off('refused', listener);
   }
 
   subscribe(id: string, events: Partial<RequestEvents>): () => void {

@@ -4,7 +4,7 @@ import type { StateStore } from '@sky/plugin-api';
 import { TOKENS, type Clock } from '../tokens.js';
 import type { DaemonConfig } from '../config/schema.js';
 
-/** Deletes finished requests and their logs once they are older than the retention period. */
+/** Deletes finished requests and their logs, and audit entries, once they are older than their retention period. */
 @injectable()
 export class RequestPruner {
   private timer: NodeJS.Timeout | undefined;
@@ -20,6 +20,8 @@ export class RequestPruner {
     const before = this.clock.now() - this.config.requests.retention_hours * 3600_000;
     const removed = await this.store.requests.prune(before);
     if (removed > 0) this.logger.info({ removed }, 'pruned finished requests past retention');
+    const audited = await this.store.audit.prune(this.clock.now() - this.config.audit.retention_days * 86_400_000);
+    if (audited > 0) this.logger.info({ removed: audited }, 'pruned audit entries past retention');
     return removed;
   }
 

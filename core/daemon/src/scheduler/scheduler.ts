@@ -67,6 +67,16 @@ export class Scheduler {
 
   /** Persist a new request (or find the one its idempotency key names) and queue it. */
   async submit(input: SubmitInput): Promise<{ record: RequestRecord; created: boolean }> {
+    try {
+      return await this.submitUnaudited(input);
+    } catch (err) {
+      const { name, body, user, userName, cluster } = input;
+      this.bus.refused({ name, body, user, userName, error: err, ...(cluster !== undefined ? { cluster } : {}) });
+      throw err;
+    }
+  }
+
+  private async submitUnaudited(input: SubmitInput): Promise<{ record: RequestRecord; created: boolean }> {
     if (!this.accepting) {
       throw new SkyError('SHUTTING_DOWN', 'the API server is shutting down and accepts no new requests', {
         hint: 'Retry in a few seconds; the daemon (or its replacement) will take it.',

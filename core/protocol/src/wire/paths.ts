@@ -26,6 +26,7 @@ export const ROUTE_PATHS = {
   createToken: `${API_PREFIX}/tokens`,
   revokeToken: `${API_PREFIX}/tokens/:id/revoke`,
   rotateToken: `${API_PREFIX}/tokens/:id/rotate`,
+  listAudit: `${API_PREFIX}/audit`,
 } as const;
 
 /** Path of an operation's submit route: POST /api/v1/<name>. */
