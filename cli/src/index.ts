@@ -51,6 +51,8 @@ async function dispatch(invocation: Invocation): Promise<number> {
       return (await import('./commands/ssh.js')).run(invocation);
     case 'users':
       return (await import('./commands/users.js')).run(invocation);
+    case 'workspace':
+      return (await import('./commands/workspace.js')).run(invocation);
     default:
       throw new UsageError(`unknown command '${invocation.action.name}'`);
   }

@@ -54,6 +54,12 @@ export const OPTIONS = {
   role: { flags: '--role <role>', help: 'Role of the new user: user (default) or admin' },
   expiresInDays: { flags: '--expires-in-days <days>', help: 'Days until the token expires (default: never)' },
   user: { flags: '--user <name>', help: "Another user's tokens (admins)" },
+  // Workspaces.
+  workspace: { flags: '--workspace <name>', help: 'Workspace to run in (default: active_workspace in ~/.sky/config.yaml, else default)' },
+  private: { flags: '--private', help: 'Only its allowed users (and admins) may use the workspace' },
+  public: { flags: '--public', help: 'Anyone may use the workspace' },
+  allow: { flags: '--allow <user>', help: 'A user allowed in the private workspace (repeatable; replaces the list)' },
+  workspaceInfra: { flags: '--infra <infra>', help: 'Infra the workspace may use: a driver (ssh) or driver/pool (repeatable; default: any)' },
   since: { flags: '--since <time>', help: 'Only entries at or after this time: an ISO date or time, or relative like 30m, 1h, 2d, 1w' },
 } as const;
 
@@ -237,7 +243,35 @@ export const SSH: NounSpec = {
   ],
 };
 
-export const NOUNS: readonly NounSpec[] = [API, DAEMON, SSH, USERS];
+export const WORKSPACE: NounSpec = {
+  name: 'workspace',
+  summary: 'Manage workspaces: which users and which infra each may use',
+  actions: [
+    { name: 'list', args: '', maxArgs: 0, summary: 'List the workspaces you may use (admins: all)', options: ['output'] },
+    {
+      name: 'create',
+      args: 'NAME',
+      minArgs: 1,
+      maxArgs: 1,
+      summary: 'Create a workspace (admins)',
+      options: ['private', 'allow', 'workspaceInfra'],
+      examples: ['sky workspace create research --private --allow alice --allow bob', 'sky workspace create gpu --infra ssh/gpu-a'],
+    },
+    {
+      name: 'update',
+      args: 'NAME',
+      minArgs: 1,
+      maxArgs: 1,
+      summary: 'Change a workspace (admins); a given list replaces the old one',
+      options: ['private', 'public', 'allow', 'workspaceInfra'],
+      optionHelp: { workspaceInfra: 'Infra the workspace may use (repeatable; replaces the list; "any" lifts the restriction)' },
+      examples: ['sky workspace update research --allow alice --allow carol', 'sky workspace update gpu --infra any'],
+    },
+    { name: 'delete', args: 'NAME', minArgs: 1, maxArgs: 1, summary: 'Delete a workspace that has no clusters (admins; never default)', options: ['yes'] },
+  ],
+};
+
+export const NOUNS: readonly NounSpec[] = [API, DAEMON, SSH, USERS, WORKSPACE];
 
 /** The task flags of sky launch and sky exec: they override the task YAML. */
 const TASK_OPTIONS = ['name', 'workdir', 'infra', 'cpus', 'memory', 'gpus', 'numNodes', 'env', 'envFile', 'secret'] as const satisfies readonly OptionKey[];
@@ -252,7 +286,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: '[TASK.yaml | COMMAND...]',
     maxArgs: many,
     summary: 'Launch a cluster (or reuse one) and run a task on it, streaming its output',
-    options: ['cluster', 'dryrun', 'detach', 'yes', 'async', 'idleMinutesToAutostop', 'down', ...TASK_OPTIONS],
+    options: ['cluster', 'dryrun', 'detach', 'yes', 'async', 'idleMinutesToAutostop', 'down', ...TASK_OPTIONS, 'workspace'],
     optionHelp: {
       yes: 'Do not ask before creating or restarting a cluster',
       async: 'Print the request ID and return without waiting for the launch',
@@ -272,7 +306,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     minArgs: 1,
     maxArgs: many,
     summary: 'Run a task on an existing cluster (queued as a job; no cluster setup)',
-    options: ['detach', 'async', ...TASK_OPTIONS],
+    options: ['detach', 'async', ...TASK_OPTIONS, 'workspace'],
     optionHelp: { async: 'Print the request ID and return without waiting for the job to be queued' },
     examples: ['sky exec dev task.yaml', "sky exec dev 'python train.py'", 'sky exec dev -d -- ./run.sh --epochs 3'],
   },

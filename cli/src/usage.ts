@@ -56,6 +56,11 @@ export interface CliOptions {
   role?: 'admin' | 'user';
   expiresInDays?: number;
   user?: string;
+  workspace?: string;
+  private?: boolean;
+  public?: boolean;
+  allow?: string[];
+  workspaceInfra?: string[];
   since?: string;
 }
 
@@ -154,6 +159,11 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   role: oneOf(['admin', 'user'] as const),
   expiresInDays: number(1, 3650, true),
   user: text(64),
+  workspace: text(63),
+  private: bool,
+  public: bool,
+  allow: list(64),
+  workspaceInfra: list(200),
   since: text(64),
 };
 

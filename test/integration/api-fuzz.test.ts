@@ -665,7 +665,7 @@ function check(c: FuzzCase, a: WireAnswer, seenIds: Set<string>): string[] {
     }
     // Valid by the schema yet refused for what it names: a request, cluster or job that does not
     // exist, or a task (typed as any JSON in the schema) that the task validator rejects.
-    const notFoundOk = ['REQUEST_NOT_FOUND', 'CLUSTER_NOT_FOUND', 'JOB_NOT_FOUND', 'IDEMPOTENCY_CONFLICT', 'FORBIDDEN', 'USER_NOT_FOUND', 'USER_EXISTS', 'TOKEN_NOT_FOUND'].includes(code);
+    const notFoundOk = ['REQUEST_NOT_FOUND', 'CLUSTER_NOT_FOUND', 'JOB_NOT_FOUND', 'IDEMPOTENCY_CONFLICT', 'FORBIDDEN', 'USER_NOT_FOUND', 'USER_EXISTS', 'TOKEN_NOT_FOUND', 'WORKSPACE_NOT_FOUND', 'WORKSPACE_EXISTS', 'WORKSPACE_IN_USE'].includes(code);
     const taskOk = (op.id === 'submit.launch' || op.id === 'submit.exec') && (code === 'TASK_INVALID' || code === 'TASK_UNSUPPORTED');
     if (!notFoundOk && !taskOk) problems.push(`rejected valid input with ${a.status} ${code}: ${a.text.slice(0, 300)}`);
   }

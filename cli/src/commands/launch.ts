@@ -1,5 +1,5 @@
 import { taskToConfig, validateClusterName, type ClusterRecord, type ExecBody, type ExecResult, type LaunchBody, type LaunchPlan, type LaunchResult, type Task } from '@sky/protocol';
-import type { SkyClient } from '@sky/client';
+import type { SkyClient, SubmitOptions } from '@sky/client';
 import { ask, confirmation } from '../confirm.js';
 import { connect, withServer } from '../context.js';
 import { followRequest, requestError, toStderr } from '../follow.js';
@@ -35,6 +35,11 @@ export async function run({ action, args, options }: Invocation): Promise<number
   }
 }
 
+/** --workspace, when given, goes with the submit (else active_workspace of the config, else default). */
+export function submitOptions(options: CliOptions): SubmitOptions {
+  return options.workspace === undefined ? {} : { workspace: options.workspace };
+}
+
 function describe(entrypoint: Entrypoint): void {
   if (entrypoint.kind === 'yaml') note(`YAML to run: ${entrypoint.file}`);
   else if (entrypoint.kind === 'command') note(`Command to run: ${entrypoint.command}`);
@@ -47,8 +52,8 @@ export function planLines(cluster: string, plan: LaunchPlan): string[] {
   return [`Plan for ${what} (${nodes}):`, ...table(['INFRA', 'DRIVER', 'NODES', 'RESOURCES'], [[plan.infra, plan.driver, String(plan.numNodes), plan.resources]])];
 }
 
-async function dryrun(client: SkyClient, body: LaunchBody): Promise<LaunchResult> {
-  const { requestId } = await withServer(client, () => client.submit('launch', { ...body, dryrun: true }));
+async function dryrun(client: SkyClient, body: LaunchBody, submit: SubmitOptions): Promise<LaunchResult> {
+  const { requestId } = await withServer(client, () => client.submit('launch', { ...body, dryrun: true }, submit));
   const record = await client.waitUntilDone(requestId);
   if (record.status !== 'SUCCEEDED') throw requestError(record);
   return record.result as LaunchResult;
@@ -68,7 +73,7 @@ async function confirmLaunch(client: SkyClient, body: LaunchBody, options: CliOp
   if (confirmation(options.yes, process.stdin.isTTY === true) === 'refuse') {
     throw new UsageError(`sky launch would ${what}; pass -y to confirm (stdin is not a terminal)`, help);
   }
-  const planned = await dryrun(client, body);
+  const planned = await dryrun(client, body, submitOptions(options));
   for (const line of planLines(planned.cluster, planned.plan)) note(line);
   const question = existing === undefined ? `Launching a new cluster '${planned.cluster}'. Proceed?` : `Restarting the ${existing.status} cluster '${planned.cluster}'. Proceed?`;
   if (!(await ask(question, true))) {
@@ -87,14 +92,14 @@ async function launch(client: SkyClient, cluster: string | undefined, task: Task
   if (idle !== undefined) body.idle_minutes_to_autostop = idle;
   if (options.down === true) body.down = true;
   if (options.dryrun === true) {
-    const planned = await dryrun(client, body);
+    const planned = await dryrun(client, body, submitOptions(options));
     for (const line of planLines(planned.cluster, planned.plan)) print(line);
     return 0;
   }
   const confirmed = await confirmLaunch(client, body, options, help);
   if (confirmed === undefined) return 1;
   body = confirmed;
-  const { requestId } = await withServer(client, () => client.submit('launch', body));
+  const { requestId } = await withServer(client, () => client.submit('launch', body, submitOptions(options)));
   if (options.async === true) {
     print(requestId);
     note(`Submitted launch request ${requestId}. Follow it with: sky api logs ${requestId}`);
@@ -115,7 +120,7 @@ async function launch(client: SkyClient, cluster: string | undefined, task: Task
 
 async function execTask(client: SkyClient, cluster: string, task: Task, options: CliOptions): Promise<number> {
   const body: ExecBody = { cluster, task: taskToConfig(task) };
-  const { requestId } = await withServer(client, () => client.submit('exec', body));
+  const { requestId } = await withServer(client, () => client.submit('exec', body, submitOptions(options)));
   if (options.async === true) {
     print(requestId);
     note(`Submitted exec request ${requestId}. Follow it with: sky api logs ${requestId}`);

@@ -25,12 +25,15 @@ import type {
   TokenView,
   UserView,
   WhoAmI,
+  CreateWorkspaceBody,
+  UpdateWorkspaceBody,
+  WorkspaceView,
 } from '@sky/protocol';
 import { resolveEndpoint, type Endpoint, type ResolveEndpointOptions } from './endpoint.js';
 import { loadIdentity } from './identity.js';
 import { readEvents, type SseEvent } from './sse.js';
 import { Transport } from './transport.js';
-import { IDEMPOTENCY_KEY_HEADER, ROUTE_PATHS, SkyError, fillPath, isTerminal, operationPath } from '@sky/protocol/wire';
+import { IDEMPOTENCY_KEY_HEADER, WORKSPACE_HEADER, ROUTE_PATHS, SkyError, fillPath, isTerminal, operationPath } from '@sky/protocol/wire';
 
 export interface SkyClientOptions {
   endpoint: Endpoint;
@@ -44,6 +47,8 @@ export interface FromEnvironmentOptions extends ResolveEndpointOptions {
 
 export interface SubmitOptions {
   idempotencyKey?: string;
+  /** The workspace to run in (sent as x-sky-workspace); default: active_workspace of the config, else the daemon's default. */
+  workspace?: string;
   signal?: AbortSignal;
 }
 
@@ -189,10 +194,29 @@ export class SkyClient {
     return this.transport.json<NewToken>({ method: 'POST', path: fillPath(ROUTE_PATHS.rotateToken, { id }) });
   }
 
+  /** Workspaces the caller may use (admins: all). */
+  async listWorkspaces(): Promise<WorkspaceView[]> {
+    return (await this.transport.json<{ items: WorkspaceView[] }>({ path: ROUTE_PATHS.listWorkspaces })).items;
+  }
+
+  async createWorkspace(body: CreateWorkspaceBody): Promise<WorkspaceView> {
+    return this.transport.json<WorkspaceView>({ method: 'POST', path: ROUTE_PATHS.createWorkspace, body });
+  }
+
+  async updateWorkspace(name: string, body: UpdateWorkspaceBody): Promise<WorkspaceView> {
+    return this.transport.json<WorkspaceView>({ method: 'POST', path: fillPath(ROUTE_PATHS.updateWorkspace, { name }), body });
+  }
+
+  async deleteWorkspace(name: string): Promise<WorkspaceView> {
+    return this.transport.json<WorkspaceView>({ method: 'DELETE', path: fillPath(ROUTE_PATHS.deleteWorkspace, { name }) });
+  }
+
   /** Submit an operation; resolves once the daemon has stored the request. */
   async submit<N extends OperationName>(op: N, body: OperationBody<N>, options: SubmitOptions = {}): Promise<SubmitResponse> {
     const headers: Record<string, string> = {};
     if (options.idempotencyKey !== undefined) headers[IDEMPOTENCY_KEY_HEADER] = options.idempotencyKey;
+    const workspace = options.workspace ?? this.endpoint.activeWorkspace;
+    if (workspace !== undefined) headers[WORKSPACE_HEADER] = workspace;
     const call = { method: 'POST' as const, path: operationPath(op), body, headers };
     return this.transport.json<SubmitResponse>({ ...call, signal: options.signal });
   }

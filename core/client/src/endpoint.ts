@@ -28,6 +28,8 @@ export interface Endpoint {
   readonly source: string;
   /** Credential fragments to remove from any text before it is shown. */
   readonly secrets: readonly string[];
+  /** `active_workspace` of ~/.sky/config.yaml: the workspace operations run in unless --workspace says otherwise. */
+  readonly activeWorkspace?: string;
 }
 
 export function isLocalHost(host: string): boolean {
@@ -124,6 +126,7 @@ interface ConfigValue {
 interface ApiServerConfig {
   endpoint?: ConfigValue;
   token?: ConfigValue;
+  activeWorkspace?: ConfigValue;
 }
 
 async function apiServerFromConfig(file: string): Promise<ApiServerConfig> {
@@ -155,8 +158,17 @@ async function apiServerFromConfig(file: string): Promise<ApiServerConfig> {
       hint: 'See sky.config.example.yaml for the layout.',
     });
   }
+  const out: ApiServerConfig = {};
+  const ws = doc.get('active_workspace', true);
+  if (ws !== undefined && !(isScalar(ws) && ws.value === null)) {
+    const where = `${file} line ${lineOf(ws)} (active_workspace)`;
+    if (!isScalar(ws) || typeof ws.value !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(ws.value)) {
+      throw new SkyError('CONFIG_INVALID', `${where}: must be a workspace name (lowercase letters, digits, "-" or "_")`, { hint: 'Write it as active_workspace: NAME (see sky workspace list).' });
+    }
+    out.activeWorkspace = { value: ws.value, where };
+  }
   const section = doc.get('api_server', true);
-  if (section === undefined) return {};
+  if (section === undefined) return out;
   if (!isMap(section)) {
     throw new SkyError('CONFIG_INVALID', `${file} line ${lineOf(section)}: api_server must be a mapping`, {
       hint: 'Write it as "api_server:" followed by an indented "endpoint: http://host:port".',
@@ -172,7 +184,6 @@ async function apiServerFromConfig(file: string): Promise<ApiServerConfig> {
     }
     return { value: node.value, where };
   };
-  const out: ApiServerConfig = {};
   const endpoint = stringAt('endpoint', 'a URL string', 'endpoint: http://host:port');
   if (endpoint !== undefined) out.endpoint = endpoint;
   const token = stringAt('token', 'a string', 'token: <the token sky users token create printed>');
@@ -203,7 +214,10 @@ export async function resolveEndpoint(options: ResolveEndpointOptions = {}): Pro
       : config.token !== undefined && config.token.value.trim() !== ''
         ? { value: config.token.value, source: config.token.where }
         : undefined;
-  if (envSet) return parseEndpoint(fromEnv, `$${ENDPOINT_ENV}`, token);
-  if (config.endpoint !== undefined) return parseEndpoint(config.endpoint.value, config.endpoint.where, token);
-  return parseEndpoint(DEFAULT_ENDPOINT, 'the default endpoint', token);
+  const endpoint = envSet
+    ? await parseEndpoint(fromEnv, `$${ENDPOINT_ENV}`, token)
+    : config.endpoint !== undefined
+      ? await parseEndpoint(config.endpoint.value, config.endpoint.where, token)
+      : await parseEndpoint(DEFAULT_ENDPOINT, 'the default endpoint', token);
+  return config.activeWorkspace === undefined ? endpoint : { ...endpoint, activeWorkspace: config.activeWorkspace.value };
 }

@@ -17,6 +17,7 @@ import { infraOperations } from './ops/infra-ops.js';
 import { InfraService } from './clusters/infra-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { UserService } from './auth/user-service.js';
+import { WorkspaceService } from './auth/workspace-service.js';
 import { ClusterService } from './clusters/cluster-service.js';
 import { JobQueue } from './clusters/job-queue.js';
 import { JobLogs } from './clusters/job-logs.js';
@@ -80,6 +81,7 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(InfraService);
   c.registerSingleton(AuthService);
   c.registerSingleton(UserService);
+  c.registerSingleton(WorkspaceService);
   c.register(OperationRegistry, {
     useFactory: instanceCachingFactory(
       (r) => new OperationRegistry([pingHandler, ...clusterOperations(r.resolve(ClusterService)), ...infraOperations(r.resolve(InfraService))]),

@@ -27,6 +27,8 @@ import { InfraService } from './clusters/infra-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { UserService } from './auth/user-service.js';
 import { userRoutes } from './http/routes/users.js';
+import { WorkspaceService } from './auth/workspace-service.js';
+import { workspaceRoutes } from './http/routes/workspaces.js';
 import { AuditLog } from './audit/audit-log.js';
 import { auditRoutes } from './http/routes/audit.js';
 
@@ -87,6 +89,7 @@ export class Daemon {
     @inject(InfraService) private readonly infra: InfraService,
     @inject(AuthService) private readonly auth: AuthService,
     @inject(UserService) private readonly users: UserService,
+    @inject(WorkspaceService) private readonly workspaces: WorkspaceService,
     @inject(AuditLog) private readonly audit: AuditLog,
   ) {
     this.startedAt = clock.now();
@@ -107,6 +110,7 @@ export class Daemon {
     await this.store.open();
     try {
       await this.auth.bootstrap();
+      await this.workspaces.ensureDefault();
       await this.plugins.load(this.shutdown.signal);
       await this.view.load();
       this.audit.start();
@@ -135,10 +139,11 @@ export class Daemon {
       register: (router) => {
         healthRoutes(router, { build: this.build, startedAt: this.startedAt, maxBodyBytes: max, isDraining: () => !this.scheduler.isAccepting });
         requestRoutes(router, this.requests, max);
-        operationRoutes(router, this.scheduler, max);
+        operationRoutes(router, this.scheduler, max, this.workspaces);
         serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
         userRoutes(router, this.users, max, this.audit);
         auditRoutes(router, this.audit, max);
+        workspaceRoutes(router, this.workspaces, max);
         clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });
       },
     });

@@ -11,4 +11,5 @@ export * from './clusters.js';
 export * from './cluster-routes.js';
 export * from './auth.js';
 export * from './auth-routes.js';
+export * from './workspace-routes.js';
 export * from './audit-routes.js';

@@ -32,6 +32,7 @@ import {
   UserViewSchema,
   WhoAmISchema,
 } from './auth-routes.js';
+import { CreateWorkspaceBodySchema, UpdateWorkspaceBodySchema, WorkspaceListSchema, WorkspaceNameParamsSchema, WorkspaceViewSchema } from './workspace-routes.js';
 import { AuditPageSchema, AuditQuerySchema } from './audit-routes.js';
 
 export type HttpMethod = 'get' | 'post' | 'delete';
@@ -185,6 +186,10 @@ export const ROUTES = {
   revokeToken: { id: 'revokeToken', method: 'post', path: ROUTE_PATHS.revokeToken, summary: 'Revoke a token (its owner or an admin).', params: TokenIdParamsSchema, success: { status: 200, body: TokenViewSchema } },
   rotateToken: { id: 'rotateToken', method: 'post', path: ROUTE_PATHS.rotateToken, summary: 'Revoke a token and create its replacement with the same name and lifetime.', params: TokenIdParamsSchema, success: { status: 201, body: NewTokenSchema } },
   listAudit: { id: 'listAudit', method: 'get', path: ROUTE_PATHS.listAudit, summary: 'The audit log, newest first (admins): who did what, to which target, with which result.', query: AuditQuerySchema, success: { status: 200, body: AuditPageSchema } },
+  listWorkspaces: { id: 'listWorkspaces', method: 'get', path: ROUTE_PATHS.listWorkspaces, summary: 'Workspaces the caller may use (admins: all).', success: { status: 200, body: WorkspaceListSchema } },
+  createWorkspace: { id: 'createWorkspace', method: 'post', path: ROUTE_PATHS.createWorkspace, summary: 'Create a workspace (admins).', body: CreateWorkspaceBodySchema, success: { status: 201, body: WorkspaceViewSchema } },
+  updateWorkspace: { id: 'updateWorkspace', method: 'post', path: ROUTE_PATHS.updateWorkspace, summary: 'Change a workspace: private, allowed users, allowed infra (admins).', params: WorkspaceNameParamsSchema, body: UpdateWorkspaceBodySchema, success: { status: 200, body: WorkspaceViewSchema } },
+  deleteWorkspace: { id: 'deleteWorkspace', method: 'delete', path: ROUTE_PATHS.deleteWorkspace, summary: 'Delete a workspace without clusters (admins; never default).', params: WorkspaceNameParamsSchema, success: { status: 200, body: WorkspaceViewSchema } },
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteId = keyof typeof ROUTES;

@@ -26,6 +26,8 @@ import { clusterNotFound, updateCluster } from './cluster-updates.js';
 import { callDriver } from './driver-calls.js';
 import { JobQueue } from './job-queue.js';
 import { provisioned, Provisioner, type Progress } from './provisioner.js';
+import type { Candidate } from './provisioner.js';
+import { infraAllowed, WorkspaceService } from '../auth/workspace-service.js';
 import { describeNodes, jobDemand, primaryFields, unmetByCluster } from './resources.js';
 
 function progressOf(ctx: OperationContext): Progress {
@@ -60,6 +62,7 @@ export class ClusterService {
     @inject(TOKENS.Clock) private readonly clock: Clock,
     @inject(Provisioner) private readonly provisioner: Provisioner,
     @inject(JobQueue) private readonly jobs: JobQueue,
+    @inject(WorkspaceService) private readonly workspaces: WorkspaceService,
   ) {}
 
   /** A cluster the caller may change: it exists and is theirs, or the caller is an admin. */
@@ -72,6 +75,32 @@ export class ClusterService {
       });
     }
     return cluster;
+  }
+
+  /**
+   * The candidates the request's workspace may use: a driver entry (`ssh`) admits its every
+   * pool, a pool entry (`ssh/gpu-a`) admits that pool (and narrows a task that named only the driver).
+   */
+  private async workspaceCandidates(workspace: string, candidates: Candidate[]): Promise<Candidate[]> {
+    const allowed = await this.workspaces.allowedInfra(workspace);
+    if (allowed === undefined) return candidates;
+    const kept: Candidate[] = [];
+    for (const c of candidates) {
+      if (infraAllowed(allowed, c.driverId, c.infra)) kept.push(c);
+      else if (c.infraRest === undefined) {
+        for (const entry of allowed) {
+          if (entry.startsWith(`${c.driverId}/`)) kept.push({ ...c, infra: entry, infraRest: entry.slice(c.driverId.length + 1) });
+        }
+      }
+    }
+    if (kept.length === 0) {
+      const wanted = [...new Set(candidates.map((c) => c.infra))].join(', ');
+      throw new SkyError('FORBIDDEN', `workspace ${workspace} may only use ${allowed.join(', ')}, not ${wanted}`, {
+        hint: `Launch with --infra ${allowed[0]!}, or in another workspace (--workspace).`,
+        details: { workspace, allowedInfra: [...allowed] },
+      });
+    }
+    return kept;
   }
 
   private async isAdmin(userId: string): Promise<boolean> {
@@ -109,7 +138,7 @@ export class ClusterService {
         await ctx.log(`Reusing cluster ${name} (${cluster.resources}).`);
         await this.provisioner.prepare(cluster.nodes, task, progressOf(ctx));
       } else {
-        const candidates = this.provisioner.candidates(task);
+        const candidates = await this.workspaceCandidates(ctx.request.workspace, this.provisioner.candidates(task));
         const first = candidates[0]!;
         const plan = { driver: first.driverId, infra: first.infra, numNodes: task.num_nodes, resources: describePlan(first.infra, task), existing: false };
         if (body.dryrun) return { cluster: name, plan };

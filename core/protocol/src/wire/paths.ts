@@ -26,6 +26,10 @@ export const ROUTE_PATHS = {
   createToken: `${API_PREFIX}/tokens`,
   revokeToken: `${API_PREFIX}/tokens/:id/revoke`,
   rotateToken: `${API_PREFIX}/tokens/:id/rotate`,
+  listWorkspaces: `${API_PREFIX}/workspaces`,
+  createWorkspace: `${API_PREFIX}/workspaces`,
+  updateWorkspace: `${API_PREFIX}/workspaces/:name`,
+  deleteWorkspace: `${API_PREFIX}/workspaces/:name`,
   listAudit: `${API_PREFIX}/audit`,
 } as const;
 

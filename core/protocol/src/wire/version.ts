@@ -10,6 +10,10 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 /** Identity headers for the loopback, no-auth mode. */
 export const USER_NAME_HEADER = 'x-sky-user-name';
 export const USER_ID_HEADER = 'x-sky-user-id';
+/** Header naming the workspace an operation runs in (default: `default`). */
+export const WORKSPACE_HEADER = 'x-sky-workspace';
+/** The workspace every daemon has and that cannot be deleted. */
+export const DEFAULT_WORKSPACE = 'default';
 /** Env var holding a bearer token for the API server (overrides api_server.token in ~/.sky/config.yaml). */
 export const TOKEN_ENV = 'SKYPILOT_API_SERVER_TOKEN';
 
