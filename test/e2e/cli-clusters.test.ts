@@ -362,7 +362,7 @@ describe('launch options and other users', () => {
     const taken = await fails(other, ['launch', '-y', '-c', 'opts', 'echo hi'], 1);
     assert.match(
       taken.stderr,
-      /^Command to run: echo hi\nRequest ID: \S+\nsky: cluster opts belongs to .+, not to you\n {2}hint: Choose another cluster name with -c; only the owner can change a cluster\.\n$/,
+      /^Command to run: echo hi\nRequest ID: \S+\nsky: cluster name opts is used by .+\n {2}hint: Choose another cluster name with -c\.\n$/,
     );
     assert.match((await ok(other, ['status'])).stdout, /^No existing clusters\.$/m);
     assert.ok(row((await ok(other, ['status', '-u'])).stdout, 'opts') !== undefined);
