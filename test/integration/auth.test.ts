@@ -121,6 +121,30 @@ describe('authentication (basic)', () => {
     assert.deepEqual(all.items.map((c) => `${c.name}:${c.ownerName}`).sort(), ['alice-c:alice', 'bob-c:bob', 'carol-c:carol']);
   });
 
+  it('through the sky binary: sky status shows your own, sky status -u everyone with USER, sky down of another user refused', () => {
+    const h = tempHome();
+    const cli = (user: string, args: string[]) =>
+      spawnSync(process.execPath, ['--', SKY_BIN, ...args], {
+        env: { ...process.env, HOME: h, SKYPILOT_API_SERVER_ENDPOINT: d.url.replace('http://', `http://${user}:${user}-password@`) },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    try {
+      const own = cli('bob', ['status']);
+      assert.equal(own.status, 0, own.stderr);
+      assert.match(own.stdout, /bob-c/);
+      assert.doesNotMatch(own.stdout, /alice-c|carol-c/);
+      const all = cli('bob', ['status', '-u']);
+      assert.match(all.stdout, /NAME\s+USER\s+LAUNCHED\s+RESOURCES\s+STATUS\s+AUTOSTOP\s+COMMAND/);
+      for (const name of ['alice', 'bob', 'carol']) assert.match(all.stdout, new RegExp(`${name}-c\\s+${name}\\s`));
+      const down = cli('bob', ['down', '-y', 'alice-c']);
+      assert.notEqual(down.status, 0);
+      assert.match(down.stderr, /belongs to alice/);
+    } finally {
+      removeHome(h);
+    }
+  });
+
   it("a user cannot take down another's cluster or read their request bodies and logs; an admin can", async () => {
     const refused = await op('down', { cluster: 'alice-c' }, as('bob'));
     assert.equal(refused.status, 'FAILED');
