@@ -206,4 +206,27 @@ describe('authentication (basic)', () => {
     assert.match(wrong.stderr, /authentication failed for alice/);
     removeHome(h);
   });
+
+  it('proxy mode: the trusted header names the user (created on first sight); untrusted addresses are ignored', async () => {
+    const h = tempHome();
+    const trusted = await startDaemon({ home: h, config: 'auth:\n  mode: proxy\n', env: { SKY_ADMIN_USERNAME: 'root-admin' } });
+    try {
+      const me = await http(`${trusted.url}/api/v1/users/me`, { headers: { 'x-forwarded-user': 'dana@example.com' } });
+      assert.equal(me.status, 200, me.text);
+      assert.deepEqual((({ name, role, via }) => ({ name, role, via }))(me.json() as { name: string; role: string; via: string }), { name: 'dana@example.com', role: 'user', via: 'proxy' });
+      assert.equal((await http(`${trusted.url}/api/v1/users/me`)).status, 401);
+    } finally {
+      await trusted.stop();
+      removeHome(h);
+    }
+    const h2 = tempHome();
+    const untrusted = await startDaemon({ home: h2, config: 'auth:\n  mode: proxy\n  proxy:\n    trusted_addresses: [10.9.9.9]\n', env: { SKY_ADMIN_USERNAME: 'root-admin' } });
+    try {
+      const spoofed = await http(`${untrusted.url}/api/v1/users/me`, { headers: { 'x-forwarded-user': 'root-admin' } });
+      assert.equal(spoofed.status, 401, 'a header from an address that is not the proxy is not believed');
+    } finally {
+      await untrusted.stop();
+      removeHome(h2);
+    }
+  });
 });

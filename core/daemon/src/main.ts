@@ -7,7 +7,7 @@ import { createLogger } from './logging.js';
 import { compose } from './compose.js';
 import { Daemon } from './daemon.js';
 
-const USAGE = `usage: sky-daemon [--config FILE] [--host HOST] [--port PORT] [--auth none|basic|token|proxy] [--log-stdout]
+const USAGE = `usage: sky-daemon [--config FILE] [--host HOST] [--port PORT] [--auth none|basic|token|proxy] [--allow-remote-without-auth] [--log-stdout]
   Runs the sky API server in the foreground. SIGTERM drains and stops it.`;
 
 function fail(err: unknown, exitCode: number): never {
@@ -20,7 +20,7 @@ function fail(err: unknown, exitCode: number): never {
 }
 
 function parseFlags(): { configFile?: string; overrides: Record<string, unknown> } {
-  let values: { config?: string; host?: string; port?: string; auth?: string; 'log-stdout'?: boolean; help?: boolean };
+  let values: { config?: string; host?: string; port?: string; auth?: string; 'allow-remote-without-auth'?: boolean; 'log-stdout'?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       options: {
@@ -28,6 +28,7 @@ function parseFlags(): { configFile?: string; overrides: Record<string, unknown>
         host: { type: 'string' },
         port: { type: 'string' },
         auth: { type: 'string' },
+        'allow-remote-without-auth': { type: 'boolean' },
         'log-stdout': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -49,6 +50,7 @@ function parseFlags(): { configFile?: string; overrides: Record<string, unknown>
     listen.port = port;
   }
   const overrides: Record<string, unknown> = {};
+  if (values['allow-remote-without-auth']) listen.allow_remote_without_auth = true;
   if (Object.keys(listen).length > 0) overrides.listen = listen;
   if (values['log-stdout']) overrides.log = { stdout: true };
   if (values.auth !== undefined) {
