@@ -3,12 +3,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { http, killAllDaemons, removeHome, SKY_BIN, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { asAdmin, asUser, runOperation, startTeamDaemon, TEAM_ADMIN } from '../helpers/team.js';
 
 // The audit log on a basic-auth team server: who did what, to which target, with which result.
 
-const ADMIN = { name: 'admin', password: 'admin-pass-1' };
 let d: DaemonHandle;
-let home: string;
 
 interface Entry {
   id: string;
@@ -22,21 +21,9 @@ interface Entry {
   detail?: string;
 }
 
-function basic(name: string, password: string): Record<string, string> {
-  return { authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`, 'content-type': 'application/json' };
-}
-const asAdmin = (): Record<string, string> => basic(ADMIN.name, ADMIN.password);
-const as = (name: string): Record<string, string> => basic(name, `${name}-password`);
-
-async function op(url: string, name: string, body: unknown, headers: Record<string, string>): Promise<{ id: string; status: string; error?: { code: string } }> {
-  const res = await http(`${url}/api/v1/${name}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  assert.equal(res.status, 202, res.text);
-  const id = (res.json() as { requestId: string }).requestId;
-  for (;;) {
-    const rec = (await http(`${url}/api/v1/requests/${id}/wait?timeout=30`, { headers })).json() as { id: string; status: string; error?: { code: string } };
-    if (!['PENDING', 'RUNNING'].includes(rec.status)) return rec;
-  }
-}
+const as = (name: string): Record<string, string> => asUser(name);
+const op = (url: string, name: string, body: unknown, headers: Record<string, string>) =>
+  runOperation<{ id: string; status: string; error?: { code: string } }>(url, name, body, headers);
 
 async function audit(url: string, query = ''): Promise<{ items: Entry[]; nextCursor?: string; raw: string }> {
   const res = await http(`${url}/api/v1/audit${query}`, { headers: asAdmin() });
@@ -56,22 +43,13 @@ async function eventually(url: string, query: string, ok: (items: Entry[]) => bo
 }
 
 before(async () => {
-  home = tempHome();
-  d = await startDaemon({
-    home,
-    config: `auth:\n  mode: basic\ndrivers:\n  local:\n    root: ${join(home, 'nodes')}\n    cpus: 8\n    memory_gb: 16\n`,
-    env: { SKY_ADMIN_USERNAME: ADMIN.name, SKY_ADMIN_PASSWORD: ADMIN.password },
-  });
-  for (const name of ['alice', 'bob']) {
-    const res = await http(`${d.url}/api/v1/users`, { method: 'POST', headers: asAdmin(), body: JSON.stringify({ name, password: `${name}-password` }) });
-    assert.equal(res.status, 201, res.text);
-  }
+  d = await startTeamDaemon(['alice', 'bob']);
 });
 
 after(async () => {
   await d?.stop();
   await killAllDaemons();
-  removeHome(home);
+  if (d) removeHome(d.home);
 });
 
 describe('audit log', () => {
@@ -172,13 +150,13 @@ describe('audit log', () => {
       removeHome(h);
       return res;
     };
-    const table = run(ADMIN.name, ADMIN.password, ['--user', 'alice', '--since', '1h']);
+    const table = run(TEAM_ADMIN.name, TEAM_ADMIN.password, ['--user', 'alice', '--since', '1h']);
     assert.equal(table.status, 0, table.stderr);
     const lines = table.stdout.trim().split('\n');
     assert.match(lines[0]!, /^TIME\s+USER\s+ACTION\s+TARGET\s+RESULT\s+REQUEST\s*$/);
     assert.ok(lines.slice(1).every((l) => /^\S+ \S+\s+alice\s/.test(l)), table.stdout);
     assert.ok(lines.some((l) => /\bdown\s+alice-c\s+SUCCEEDED\s+\w+/.test(l)), table.stdout);
-    const json = run(ADMIN.name, ADMIN.password, ['--user', 'bob', '-o', 'json']);
+    const json = run(TEAM_ADMIN.name, TEAM_ADMIN.password, ['--user', 'bob', '-o', 'json']);
     assert.equal(json.status, 0, json.stderr);
     const items = JSON.parse(json.stdout) as Entry[];
     assert.ok(items.length > 0 && items.every((e) => e.userName === 'bob'));
@@ -195,7 +173,7 @@ describe('audit retention', () => {
     const short = await startDaemon({
       home: h,
       config: `auth:\n  mode: basic\naudit:\n  retention_days: 0.00002\nrequests:\n  prune_interval_seconds: 0.5\ndrivers:\n  local:\n    root: ${join(h, 'nodes')}\n`,
-      env: { SKY_ADMIN_USERNAME: ADMIN.name, SKY_ADMIN_PASSWORD: ADMIN.password },
+      env: { SKY_ADMIN_USERNAME: TEAM_ADMIN.name, SKY_ADMIN_PASSWORD: TEAM_ADMIN.password },
     });
     try {
       const res = await http(`${short.url}/api/v1/users`, { method: 'POST', headers: asAdmin(), body: JSON.stringify({ name: 'carol', password: 'carol-password' }) });

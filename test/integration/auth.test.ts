@@ -1,21 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { ROUTE_LIST, routePath } from '@sky/protocol';
 import { DAEMON_MAIN, http, killAllDaemons, removeHome, SKY_BIN, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { asAdmin, asUser, basicAuth, errorOf, runOperation, startTeamDaemon } from '../helpers/team.js';
 
 // The team server with basic auth: the seed scenario, the route-table walk, tokens, rate limits.
 
-const ADMIN = { name: 'admin', password: 'admin-pass-1' };
 let d: DaemonHandle;
-let home: string;
-
-function basic(name: string, password: string): Record<string, string> {
-  return { authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`, 'content-type': 'application/json' };
-}
-const asAdmin = (): Record<string, string> => basic(ADMIN.name, ADMIN.password);
-const as = (name: string): Record<string, string> => basic(name, `${name}-password`);
+const basic = basicAuth;
+const as = (name: string): Record<string, string> => asUser(name);
 
 interface Rec {
   id: string;
@@ -25,37 +19,16 @@ interface Rec {
   error?: { code: string; message: string };
 }
 
-async function op(name: string, body: unknown, headers: Record<string, string>): Promise<Rec> {
-  const res = await http(`${d.url}/api/v1/${name}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  assert.equal(res.status, 202, res.text);
-  const id = (res.json() as { requestId: string }).requestId;
-  for (;;) {
-    const rec = (await http(`${d.url}/api/v1/requests/${id}/wait?timeout=30`, { headers })).json() as Rec;
-    if (!['PENDING', 'RUNNING'].includes(rec.status)) return rec;
-  }
-}
-
-function errorOf(text: string): { code: string; message: string } {
-  return (JSON.parse(text) as { error: { code: string; message: string } }).error;
-}
+const op = (name: string, body: unknown, headers: Record<string, string>): Promise<Rec> => runOperation<Rec>(d.url, name, body, headers);
 
 before(async () => {
-  home = tempHome();
-  d = await startDaemon({
-    home,
-    config: `auth:\n  mode: basic\n  max_failed_logins: 5\ndrivers:\n  local:\n    root: ${join(home, 'nodes')}\n    cpus: 8\n    memory_gb: 16\n`,
-    env: { SKY_ADMIN_USERNAME: ADMIN.name, SKY_ADMIN_PASSWORD: ADMIN.password },
-  });
-  for (const name of ['alice', 'bob', 'carol']) {
-    const res = await http(`${d.url}/api/v1/users`, { method: 'POST', headers: asAdmin(), body: JSON.stringify({ name, password: `${name}-password` }) });
-    assert.equal(res.status, 201, res.text);
-  }
+  d = await startTeamDaemon(['alice', 'bob', 'carol'], '  max_failed_logins: 5\n');
 });
 
 after(async () => {
   await d?.stop();
   await killAllDaemons();
-  removeHome(home);
+  if (d) removeHome(d.home);
 });
 
 describe('authentication (basic)', () => {

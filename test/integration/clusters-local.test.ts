@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { runOperation } from '../helpers/team.js';
 
 const HEADERS = { 'content-type': 'application/json', 'x-sky-user-id': 'u-alice', 'x-sky-user-name': 'alice' };
 const BOB = { 'content-type': 'application/json', 'x-sky-user-id': 'u-bob', 'x-sky-user-name': 'bob' };
@@ -34,15 +35,7 @@ let home: string;
 let port: number;
 const config = (root: string): string => `drivers:\n  local:\n    root: ${root}\n    cpus: 8\n    memory_gb: 16\n`;
 
-async function op(name: string, body: unknown, headers = HEADERS): Promise<Rec> {
-  const res = await http(`${d.url}/api/v1/${name}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  assert.equal(res.status, 202, res.text);
-  const id = (res.json() as { requestId: string }).requestId;
-  for (;;) {
-    const rec = (await http(`${d.url}/api/v1/requests/${id}/wait?timeout=30`, { headers })).json() as Rec;
-    if (!['PENDING', 'RUNNING'].includes(rec.status)) return rec;
-  }
-}
+const op = (name: string, body: unknown, headers = HEADERS): Promise<Rec> => runOperation<Rec>(d.url, name, body, headers);
 
 async function jobs(cluster: string): Promise<Job[]> {
   const res = await http(`${d.url}/api/v1/clusters/${cluster}/jobs?all_users=true`, { headers: HEADERS });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
 import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
 import { sshDaemonConfig } from '../helpers/ssh-daemon-config.js';
+import { runOperation } from '../helpers/team.js';
 
 // Clusters on an SSH node pool of three sshd hosts in network namespaces (loopback sshd when
 // namespaces are not permitted; never under CI=true): gang jobs, a pool exhausted by two users,
@@ -32,15 +33,7 @@ let home: string;
 let port: number;
 let config: string;
 
-async function op(name: string, body: unknown, headers = ALICE): Promise<Rec> {
-  const res = await http(`${d.url}/api/v1/${name}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  assert.equal(res.status, 202, res.text);
-  const id = (res.json() as { requestId: string }).requestId;
-  for (;;) {
-    const rec = (await http(`${d.url}/api/v1/requests/${id}/wait?timeout=30`, { headers })).json() as Rec;
-    if (!['PENDING', 'RUNNING'].includes(rec.status)) return rec;
-  }
-}
+const op = (name: string, body: unknown, headers = ALICE): Promise<Rec> => runOperation<Rec>(d.url, name, body, headers);
 
 async function job(cluster: string, id: number): Promise<Job | undefined> {
   const res = await http(`${d.url}/api/v1/clusters/${cluster}/jobs?all_users=true`, { headers: ALICE });

@@ -1,23 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { http, killAllDaemons, removeHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { asAdmin, asUser, errorOf, runOperation, startTeamDaemon } from '../helpers/team.js';
 
 // Workspaces on a basic-auth team server: private ones, infra restrictions, who may manage them.
 
-const ADMIN = { name: 'admin', password: 'admin-pass-1' };
 let d: DaemonHandle;
-let home: string;
-
-function basic(name: string, password: string, workspace?: string): Record<string, string> {
-  return {
-    authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`,
-    'content-type': 'application/json',
-    ...(workspace === undefined ? {} : { 'x-sky-workspace': workspace }),
-  };
-}
-const asAdmin = (): Record<string, string> => basic(ADMIN.name, ADMIN.password);
-const as = (name: string, workspace?: string): Record<string, string> => basic(name, `${name}-password`, workspace);
+const as = asUser;
 
 interface Rec {
   id: string;
@@ -32,19 +21,7 @@ interface Ws {
   allowedInfra?: string[];
 }
 
-async function op(name: string, body: unknown, headers: Record<string, string>): Promise<Rec> {
-  const res = await http(`${d.url}/api/v1/${name}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  assert.equal(res.status, 202, res.text);
-  const id = (res.json() as { requestId: string }).requestId;
-  for (;;) {
-    const rec = (await http(`${d.url}/api/v1/requests/${id}/wait?timeout=30`, { headers })).json() as Rec;
-    if (!['PENDING', 'RUNNING'].includes(rec.status)) return rec;
-  }
-}
-
-function errorOf(text: string): { code: string; message: string } {
-  return (JSON.parse(text) as { error: { code: string; message: string } }).error;
-}
+const op = (name: string, body: unknown, headers: Record<string, string>): Promise<Rec> => runOperation<Rec>(d.url, name, body, headers);
 
 async function names(headers: Record<string, string>): Promise<string[]> {
   const res = await http(`${d.url}/api/v1/workspaces`, { headers });
@@ -53,22 +30,13 @@ async function names(headers: Record<string, string>): Promise<string[]> {
 }
 
 before(async () => {
-  home = tempHome();
-  d = await startDaemon({
-    home,
-    config: `auth:\n  mode: basic\ndrivers:\n  local:\n    root: ${join(home, 'nodes')}\n    cpus: 8\n    memory_gb: 16\n`,
-    env: { SKY_ADMIN_USERNAME: ADMIN.name, SKY_ADMIN_PASSWORD: ADMIN.password },
-  });
-  for (const name of ['alice', 'bob']) {
-    const res = await http(`${d.url}/api/v1/users`, { method: 'POST', headers: asAdmin(), body: JSON.stringify({ name, password: `${name}-password` }) });
-    assert.equal(res.status, 201, res.text);
-  }
+  d = await startTeamDaemon(['alice', 'bob']);
 });
 
 after(async () => {
   await d?.stop();
   await killAllDaemons();
-  removeHome(home);
+  if (d) removeHome(d.home);
 });
 
 describe('workspaces', () => {
