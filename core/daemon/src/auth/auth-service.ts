@@ -25,6 +25,8 @@ export interface Credentials {
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const NAME_PATTERN = /^[^\x00-\x1f\x7f]{1,64}$/;
+const VERIFIED_TTL_MS = 5 * 60_000;
+const VERIFIED_MAX = 10_000;
 const ANONYMOUS: Caller = { id: 'anonymous', name: 'anonymous', role: 'user', via: 'none' };
 
 function unauthenticated(message: string, hint = 'Log in with: sky api login -e http://USER:PASSWORD@HOST:PORT (or --token TOKEN)'): SkyError {
@@ -38,6 +40,13 @@ function unauthenticated(message: string, hint = 'Log in with: sky api login -e 
 @injectable()
 export class AuthService {
   private readonly limiter: LoginLimiter;
+  /**
+   * Basic credentials verified recently: digest of name+password → the password hash they matched.
+   * scrypt is deliberately slow (tens of ms); a CLI sends the same credentials on every call, so a
+   * match stays valid while the stored hash is unchanged (a password reset invalidates it) and for
+   * at most VERIFIED_TTL_MS.
+   */
+  private readonly verified = new Map<string, { passwordHash: string; until: number }>();
 
   constructor(
     @inject(TOKENS.Config) private readonly config: DaemonConfig,
@@ -114,7 +123,7 @@ export class AuthService {
     const now = this.clock.now();
     this.limiter.check(key, now);
     const user = await this.store.users.getByName(name);
-    const ok = user !== undefined && !user.disabled && user.passwordHash !== undefined && (await verifyPassword(password, user.passwordHash));
+    const ok = user !== undefined && !user.disabled && user.passwordHash !== undefined && (await this.passwordMatches(decoded, password, user.passwordHash, now));
     if (!ok) {
       this.limiter.fail(key, now);
       this.logger.warn({ user: name, from: creds.remoteAddress }, 'failed login');
@@ -122,6 +131,16 @@ export class AuthService {
     }
     this.limiter.succeed(key);
     return { id: user.id, name: user.name, role: user.role, via: 'basic' };
+  }
+
+  private async passwordMatches(credentials: string, password: string, passwordHash: string, now: number): Promise<boolean> {
+    const key = tokenHash(credentials);
+    const known = this.verified.get(key);
+    if (known && known.passwordHash === passwordHash && known.until > now) return true;
+    if (!(await verifyPassword(password, passwordHash))) return false;
+    if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(key, { passwordHash, until: now + VERIFIED_TTL_MS });
+    return true;
   }
 
   private async fromToken(secret: string, creds: Credentials): Promise<Caller> {
