@@ -11,6 +11,8 @@ import { callDriver } from './driver-calls.js';
 const CLEAN_COMMAND =
   'if [ -d .sky/jobs ] && [ -f .sky/bin/sky-node.sh ]; then for d in .sky/jobs/*/; do [ -d "$d" ] && sh .sky/bin/sky-node.sh cancel "$d" >/dev/null 2>&1; done; fi; rm -rf .sky sky_workdir';
 
+const INFRA_CACHE_MS = 5_000;
+
 function split(infra: string | undefined): { driverId: string | undefined; pool: string | undefined } {
   if (infra === undefined) return { driverId: undefined, pool: undefined };
   const [driverId, pool] = infra.split('/');
@@ -30,8 +32,20 @@ export class InfraService {
     @inject(NodeRuntime) private readonly runtime: NodeRuntime,
   ) {}
 
-  /** Infra names for the enabled-infra line: a driver's id, or `<id>/<pool>` for each pool of a pool driver. */
-  async enabledInfra(): Promise<string[]> {
+  private infraCache: { names: Promise<string[]>; until: number } | undefined;
+
+  /**
+   * Infra names for the enabled-infra line: a driver's id, or `<id>/<pool>` for each pool of a
+   * pool driver. Every `sky status` asks, and a pool driver reads its pools file for it, so the
+   * answer is kept for a few seconds.
+   */
+  enabledInfra(): Promise<string[]> {
+    const now = Date.now();
+    if (!this.infraCache || this.infraCache.until <= now) this.infraCache = { names: this.readEnabledInfra(), until: now + INFRA_CACHE_MS };
+    return this.infraCache.names;
+  }
+
+  private async readEnabledInfra(): Promise<string[]> {
     const out: string[] = [];
     for (const [id, driver] of this.plugins.drivers()) {
       const ext = poolExtensions(driver);
