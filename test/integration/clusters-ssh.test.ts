@@ -45,7 +45,8 @@ async function until(cluster: string, id: number, statuses: string[], ms = 45_00
   for (;;) {
     const j = await job(cluster, id);
     if (j && statuses.includes(j.status)) return j;
-    if (Date.now() > end) throw new Error(`job ${id} on ${cluster} is ${j?.status}, waited for ${statuses.join('/')}`);
+    const finished = j !== undefined && ['SUCCEEDED', 'FAILED', 'FAILED_SETUP', 'CANCELLED'].includes(j.status);
+    if (finished || Date.now() > end) throw new Error(`job ${id} on ${cluster} is ${j?.status}${j?.reason ? ` (${j.reason})` : ''}, waited for ${statuses.join('/')}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -51,7 +51,11 @@ export class JobQueue {
   private readonly lock = new KeyedLock();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
-  /** Nodes whose last status read failed to reach them, and since when (by node id). */
+  /**
+   * Nodes whose last status read failed to reach them, and since when, by cluster incarnation and
+   * node (a host of a pool is a node of many clusters over time). An entry lives only while the
+   * node keeps failing: it is dropped when the node answers again or its jobs are failed.
+   */
   private readonly unreachableSince = new Map<string, number>();
 
   constructor(
@@ -193,6 +197,7 @@ export class JobQueue {
     }
     let finished = false;
     for (const node of lost) {
+      this.unreachableSince.delete(unreachableKey(cluster, node));
       for (const job of running.filter((j) => node.rank < j.numNodes)) {
         await this.cancelRanks(cluster, job);
         const done = await this.store.jobs.transition(clusterName, job.id, [job.status], {
@@ -232,15 +237,16 @@ export class JobQueue {
   /** Record that a node did not answer; true once it has been unreachable for the grace period. */
   private async unreachable(cluster: ClusterRecord, node: NodeRecord, err: unknown): Promise<boolean> {
     const now = this.clock.now();
-    const since = this.unreachableSince.get(node.id) ?? now;
-    this.unreachableSince.set(node.id, since);
+    const key = unreachableKey(cluster, node);
+    const since = this.unreachableSince.get(key) ?? now;
+    this.unreachableSince.set(key, since);
     const reason = `node ${node.address} unreachable: ${err instanceof Error ? err.message : String(err)}`;
     await updateCluster(this.store, cluster.name, (c) => (c.statusReason === reason ? undefined : { statusReason: reason }));
     return now - since >= this.config.jobs.unreachable_grace_seconds * 1000;
   }
 
   private async reachable(cluster: ClusterRecord, node: NodeRecord): Promise<void> {
-    if (!this.unreachableSince.delete(node.id)) return;
+    if (!this.unreachableSince.delete(unreachableKey(cluster, node))) return;
     await updateCluster(this.store, cluster.name, (c) => (c.statusReason?.startsWith(`node ${node.address} unreachable`) ? { statusReason: undefined } : undefined));
   }
 
@@ -302,6 +308,10 @@ export class JobQueue {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
   }
+}
+
+function unreachableKey(cluster: ClusterRecord, node: NodeRecord): string {
+  return `${cluster.clusterId}/${node.id}`;
 }
 
 function isRankDone(state: JobState): boolean {
