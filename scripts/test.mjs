@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// Runs the test suites with node's test runner. Usage: node scripts/test.mjs [unit|conformance|integration|e2e|FILE...]
+// Runs the test suites with node's test runner. Usage: node scripts/test.mjs [unit|conformance|integration|security|e2e|FILE...]
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const KINDS = ['unit', 'conformance', 'integration', 'e2e'];
+const KINDS = ['unit', 'conformance', 'integration', 'security', 'e2e'];
 
 function testFiles(dir) {
   const out = [];
+  if (!existsSync(dir)) return out;
   for (const entry of readdirSync(dir)) {
     const full = join(dir, entry);
     if (statSync(full).isDirectory()) {
