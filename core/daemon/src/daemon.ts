@@ -1,11 +1,10 @@
-import { createServer, type Server } from 'node:http';
-import { rmSync, writeFileSync, renameSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { StateStore } from '@sky/plugin-api';
-import type { Duplex } from 'node:stream';
-import { API_VERSION, API_VERSION_HEADER, SkyError, type DaemonInfo } from '@sky/protocol';
+import { procStartTime, type DaemonInfo } from '@sky/protocol';
 import { TOKENS, type BuildInfo, type Clock, type PluginRegistry, type ShutdownSignal } from './tokens.js';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -31,41 +30,29 @@ import { WorkspaceService } from './auth/workspace-service.js';
 import { workspaceRoutes } from './http/routes/workspaces.js';
 import { AuditLog } from './audit/audit-log.js';
 import { auditRoutes } from './http/routes/audit.js';
+import { expandHome } from './config/load.js';
+import { HttpListener, type Listening } from './listen/http-listener.js';
+import { checkListenPolicy } from './listen/policy.js';
+import { loadTls, type TlsMaterial } from './listen/tls.js';
 
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
 
-export interface Listening {
-  host: string;
-  port: number;
-  url: string;
-}
+export type { Listening };
 
-/** Requests node's HTTP parser rejects never reach koa: answer them in the same error shape. */
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (!socket.writable || err.code === 'ECONNRESET') {
-    socket.destroy();
-    return;
+/** This process's start time in clock ticks after boot (/proc/self/stat field 22), where /proc exists. */
+function ownProcStart(): string | undefined {
+  try {
+    return procStartTime(readFileSync('/proc/self/stat', 'utf8'));
+  } catch {
+    return undefined;
   }
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const error = tooLarge
-    ? new SkyError('HEADERS_TOO_LARGE', 'the request line or headers exceed the 16 KiB limit', { hint: 'Send shorter URLs and headers.' })
-    : new SkyError('MALFORMED_HTTP', `malformed HTTP request (${err.code ?? 'parse error'})`, { hint: 'Send a well-formed HTTP/1.1 request.' });
-  const body = JSON.stringify(error.toBody());
-  socket.end(
-    `HTTP/1.1 ${error.status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-      `content-type: application/json; charset=utf-8\r\n${API_VERSION_HEADER}: ${API_VERSION}\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** The daemon's lifecycle: open the store (migrations), load plugins, recover requests, listen; drain on stop. */
 @injectable()
 export class Daemon {
-  private server: Server | undefined;
+  private listener: HttpListener | undefined;
+  private tls: TlsMaterial | undefined;
   private readonly startedAt: number;
   private stopping: Promise<void> | undefined;
 
@@ -96,15 +83,9 @@ export class Daemon {
   }
 
   async start(): Promise<Listening> {
-    const { host, port, allow_remote_without_auth: allowRemote } = this.config.listen;
-    if (!isLoopback(host) && this.config.auth.mode === 'none') {
-      if (!allowRemote) {
-        throw new SkyError('CONFIG_INVALID', `refusing to listen on ${host} without authentication`, {
-          hint: 'Choose an auth mode (sky daemon start --auth basic|token|proxy), listen on 127.0.0.1, or set listen.allow_remote_without_auth: true if a proxy in front of the daemon authenticates users.',
-        });
-      }
-      this.logger.warn({ host }, 'LISTENING ON A NON-LOOPBACK ADDRESS WITHOUT AUTHENTICATION: anyone who can reach it can act as any user');
-    }
+    const { host, port, tls } = this.config.listen;
+    this.tls = tls === undefined ? undefined : loadTls(this.absolute(tls.cert), this.absolute(tls.key));
+    checkListenPolicy(this.config, this.tls, this.logger);
     ensureDir(this.paths.stateDir, 'state');
     if (this.store.capabilities.durable) ensureDir(this.paths.storePath, 'state store');
     await this.store.open();
@@ -147,32 +128,20 @@ export class Daemon {
         clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });
       },
     });
-    const server = createServer(app.callback());
-    server.keepAliveTimeout = 65_000;
-    server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EADDRINUSE') {
-          reject(new SkyError('PORT_IN_USE', `${host}:${port} is already in use`, {
-            hint: 'Another sky API server may be running there (sky api info / sky api stop), or choose another port with --port.',
-          }));
-        } else if (err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES') {
-          reject(new SkyError('CONFIG_INVALID', `cannot listen on ${host}:${port}: ${err.code}`, { hint: 'Check listen.host and listen.port.' }));
-        } else reject(err);
-      });
-      server.listen(port, host, () => {
-        const address = server.address();
-        const actual = typeof address === 'object' && address !== null ? address.port : port;
-        const urlHost = host.includes(':') ? `[${host}]` : host;
-        resolve({ host, port: actual, url: `http://${urlHost}:${actual}` });
-      });
-    });
+    this.listener = new HttpListener({ listen: this.config.listen, logger: this.logger, handler: app.callback(), ...(this.tls === undefined ? {} : { tls: this.tls }) });
+    return this.listener.listen(host, port);
+  }
+
+  private absolute(path: string): string {
+    return resolve(expandHome(path));
   }
 
   private writePidFile(listening: Listening): void {
     const tmp = `${this.paths.pidFile}.${process.pid}.tmp`;
     const info: DaemonInfo = { pid: process.pid, ...listening, startedAt: this.startedAt, version: this.build.version };
+    const procStart = ownProcStart();
+    if (procStart !== undefined) info.procStart = procStart;
+    if (this.tls !== undefined) info.tlsFingerprint256 = this.tls.fingerprint256;
     writeFileSync(tmp, JSON.stringify(info) + '\n');
     renameSync(tmp, this.paths.pidFile);
   }
@@ -188,17 +157,7 @@ export class Daemon {
     const drained = await this.scheduler.drain(this.config.shutdown.drain_seconds * 1000);
     this.shutdown.begin();
     this.logger.info(drained, 'drained');
-    const server = this.server;
-    if (server) {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => {
-          server.closeAllConnections();
-          resolve();
-        }, 2000).unref();
-      });
-    }
+    await this.listener?.close();
     await this.closeResources();
     rmSync(this.paths.pidFile, { force: true });
     this.logger.info('stopped');

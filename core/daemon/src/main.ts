@@ -7,7 +7,7 @@ import { createLogger } from './logging.js';
 import { compose } from './compose.js';
 import { Daemon } from './daemon.js';
 
-const USAGE = `usage: sky-daemon [--config FILE] [--host HOST] [--port PORT] [--auth none|basic|token|proxy] [--allow-remote-without-auth] [--log-stdout]
+const USAGE = `usage: sky-daemon [--config FILE] [--host HOST] [--port PORT] [--auth none|basic|token|proxy] [--tls-cert FILE --tls-key FILE] [--allow-remote-without-auth] [--log-stdout]
   Runs the sky API server in the foreground. SIGTERM drains and stops it.`;
 
 function fail(err: unknown, exitCode: number): never {
@@ -20,7 +20,17 @@ function fail(err: unknown, exitCode: number): never {
 }
 
 function parseFlags(): { configFile?: string; overrides: Record<string, unknown> } {
-  let values: { config?: string; host?: string; port?: string; auth?: string; 'allow-remote-without-auth'?: boolean; 'log-stdout'?: boolean; help?: boolean };
+  let values: {
+    config?: string;
+    host?: string;
+    port?: string;
+    auth?: string;
+    'tls-cert'?: string;
+    'tls-key'?: string;
+    'allow-remote-without-auth'?: boolean;
+    'log-stdout'?: boolean;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       options: {
@@ -28,6 +38,8 @@ function parseFlags(): { configFile?: string; overrides: Record<string, unknown>
         host: { type: 'string' },
         port: { type: 'string' },
         auth: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         'allow-remote-without-auth': { type: 'boolean' },
         'log-stdout': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -49,6 +61,10 @@ function parseFlags(): { configFile?: string; overrides: Record<string, unknown>
     if (!/^\d+$/.test(values.port) || port > 65535) fail(new SkyError('USAGE', `--port must be an integer 0-65535, got "${values.port}"`), 2);
     listen.port = port;
   }
+  const cert = values['tls-cert'];
+  const key = values['tls-key'];
+  if ((cert === undefined) !== (key === undefined)) fail(new SkyError('USAGE', `--tls-cert and --tls-key go together (the certificate and its private key)\n${USAGE}`), 2);
+  if (cert !== undefined && key !== undefined) listen.tls = { cert, key };
   const overrides: Record<string, unknown> = {};
   if (values['allow-remote-without-auth']) listen.allow_remote_without_auth = true;
   if (Object.keys(listen).length > 0) overrides.listen = listen;

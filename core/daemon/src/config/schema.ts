@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_HOST, DEFAULT_PORT } from '@sky/protocol';
+import { listenTransportKeys } from './listen-schema.js';
 
 const positiveInt = z.number().int().min(1);
 
@@ -11,6 +12,7 @@ export const DaemonConfigSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
       /** Required to listen on a non-loopback address while auth is not configured. */
       allow_remote_without_auth: z.boolean().default(false),
+      ...listenTransportKeys,
     })
     .prefault({}),
   state_dir: z.string().min(1).default('~/.sky/api_server'),
