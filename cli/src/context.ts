@@ -22,15 +22,15 @@ export async function daemonMainPath(): Promise<string> {
 }
 
 /**
- * Run `call`; when it finds nothing listening at a local endpoint, start the API server (at
- * most one process does, whatever the concurrency) and run it again. Remote endpoints are
- * never started: their error passes through.
+ * Run `call`; when it finds nothing listening at the default local endpoint, start the API
+ * server (at most one process does, whatever the concurrency) and run it again. Any other
+ * endpoint is never started: its error ("no API server at URL", with hints) passes through.
  */
 export async function withServer<T>(client: SkyClient, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    if (!client.endpoint.local || !isConnectionRefused(err)) throw err;
+    if (!client.endpoint.autoStart || !isConnectionRefused(err)) throw err;
   }
   const { started, health } = await ensureDaemon(client, { daemonMain: await daemonMainPath() });
   if (started) note(`Started a local API server at ${client.endpoint.url} (pid ${health.pid}).`);

@@ -1,13 +1,6 @@
-import { SkyClient, ensureDaemon, isPidAlive, parseEndpoint, readDaemonInfo, skyPaths, stopLocalDaemon } from '@sky/client';
+import { SkyClient, checkLocalDaemon, ensureDaemon, parseEndpoint, reachableHost, removeStaleDaemonFile, skyPaths, stopLocalDaemon } from '@sky/client';
 import { daemonMainPath } from './context.js';
 import { note, print } from './output.js';
-
-/** Where to reach a server listening on `host`: a wildcard address is reached over loopback. */
-export function reachableHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::' || host === '[::]') return '::1';
-  return host;
-}
 
 export function hostForUrl(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -26,6 +19,7 @@ export async function startInBackground(as: SkyClient, host: string, port: numbe
     const { started, health } = await ensureDaemon(client, {
       daemonMain: await daemonMainPath(),
       listenArgs: ['--host', host, '--port', String(port)],
+      explicit: true,
     });
     const what = started ? 'API server started' : 'API server already running';
     print(`${what} at ${client.endpoint.url} (pid ${health.pid}, version ${health.version}).`);
@@ -64,22 +58,53 @@ export async function runInForeground(args: readonly string[]): Promise<number> 
   }
 }
 
-/** `sky api stop` / `sky daemon stop`. */
+/**
+ * `sky api stop` / `sky daemon stop`: only a daemon proven to be the one daemon.json names (its
+ * pid and start time, and its health answer) is signalled. A stale daemon.json is removed.
+ */
 export async function stopServer(): Promise<number> {
   const outcome = await stopLocalDaemon({
     onDraining: (info) => note(`Waiting for the API server (pid ${info.pid}) to drain and exit...`),
   });
-  if (outcome.kind === 'not-running') print('No API server running.');
-  else if (outcome.kind === 'stale') print(`No API server running (pid ${outcome.info.pid} in ${skyPaths().daemonFile} has exited).`);
-  else print(`API server at ${outcome.info.url} (pid ${outcome.info.pid}) stopped.`);
-  return 0;
+  const file = skyPaths().daemonFile;
+  switch (outcome.kind) {
+    case 'not-running':
+      print('No API server running.');
+      return 0;
+    case 'stale':
+      print(`No API server running: ${file} is stale (${outcome.reason}); nothing was signalled${outcome.removed ? ` and the stale file was removed` : ''}.`);
+      return 0;
+    case 'unverified':
+      note(`Not stopping pid ${outcome.info.pid}: ${outcome.reason}.`);
+      note(`  hint: if it is the API server, stop it with: kill ${outcome.info.pid}; otherwise remove ${file}.`);
+      return 1;
+    case 'stopped':
+      print(`API server at ${outcome.info.url} (pid ${outcome.info.pid}) stopped.`);
+      return 0;
+  }
 }
 
-/** Whether the daemon named in daemon.json is already up; says so and returns true if it is. */
-export async function reportIfRunning(): Promise<boolean> {
-  const info = await readDaemonInfo();
-  if (info === undefined) return false;
-  if (!isPidAlive(info.pid)) return false;
-  note(`API server already running at ${info.url} (pid ${info.pid}).`);
-  return true;
+/**
+ * Before starting: whether the daemon named in daemon.json is already up (says so and returns the
+ * exit code), or undefined to go ahead. A stale daemon.json is removed, never trusted.
+ */
+export async function reportIfRunning(): Promise<number | undefined> {
+  const check = await checkLocalDaemon();
+  switch (check.kind) {
+    case 'none':
+      return undefined;
+    case 'running':
+      note(`API server already running at ${check.info.url} (pid ${check.info.pid}).`);
+      return 0;
+    case 'unresponsive':
+      note(`API server already running (pid ${check.info.pid}) but ${check.reason}.`);
+      note(`  hint: stop it with sky daemon stop (or kill ${check.info.pid}) and start it again.`);
+      return 1;
+    case 'stale':
+      if (await removeStaleDaemonFile(check.info)) note(`Removed a stale ${skyPaths().daemonFile} (${check.reason}).`);
+      return undefined;
+    case 'unverified':
+      note(`Note: ${check.reason}; starting a new API server.`);
+      return undefined;
+  }
 }

@@ -22,6 +22,9 @@ export const OPTIONS = {
   config: { flags: '--config <file>', help: 'Daemon config file (see sky.config.example.yaml)' },
   auth: { flags: '--auth <mode>', help: 'Authentication: none (loopback only), basic, token or proxy; the first start of basic/token needs SKY_ADMIN_USERNAME and SKY_ADMIN_PASSWORD' },
   foreground: { flags: '--foreground', help: 'Run in this terminal instead of in the background' },
+  tlsCert: { flags: '--tls-cert <file>', help: 'Serve HTTPS with this PEM certificate (chain) file; needs --tls-key (same as listen.tls.cert)' },
+  tlsKey: { flags: '--tls-key <file>', help: 'The PEM private key of --tls-cert, readable only by the daemon (same as listen.tls.key)' },
+  caFile: { flags: '--ca-file <file>', help: "PEM bundle of the CA that signed an https:// server's certificate (saved as api_server.ca_file)" },
   // Clusters and jobs (SkyPilot's flags).
   cluster: { flags: '-c, --cluster <name>', help: 'Cluster to launch on: reused if it exists, created if not (default: a generated name)' },
   dryrun: { flags: '--dryrun', help: 'Show the plan (driver, nodes, resources) without launching anything' },
@@ -142,8 +145,12 @@ export const API: NounSpec = {
       args: '',
       maxArgs: 0,
       summary: 'Check credentials against an API server and save it (and them) to ~/.sky/config.yaml',
-      options: ['endpoint', 'token'],
-      examples: ['sky api login -e http://alice:secret@sky.example.com:46580', 'sky api login -e http://sky.example.com:46580 --token sky_…'],
+      options: ['endpoint', 'token', 'caFile'],
+      examples: [
+        'sky api login -e http://alice:secret@sky.example.com:46580',
+        'sky api login -e http://sky.example.com:46580 --token sky_…',
+        'sky api login -e https://alice:secret@sky.example.com:46580 --ca-file team-ca.pem',
+      ],
     },
     { name: 'logout', args: '', maxArgs: 0, summary: 'Forget the saved API server endpoint and token', options: [] },
     {
@@ -205,7 +212,7 @@ export const DAEMON: NounSpec = {
       args: '',
       maxArgs: 0,
       summary: 'Start the API server in the background (or --foreground)',
-      options: ['host', 'port', 'config', 'auth', 'foreground'],
+      options: ['host', 'port', 'config', 'auth', 'tlsCert', 'tlsKey', 'foreground'],
     },
     { name: 'stop', args: '', maxArgs: 0, summary: 'Stop the API server on this machine', options: [] },
     { name: 'status', args: '', maxArgs: 0, summary: 'Show whether the API server on this machine runs (exit 1 if not)', options: [] },

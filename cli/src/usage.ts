@@ -29,6 +29,9 @@ export interface CliOptions {
   config?: string;
   auth?: 'none' | 'basic' | 'token' | 'proxy';
   foreground?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  caFile?: string;
   cluster?: string;
   dryrun?: boolean;
   detach?: boolean;
@@ -132,6 +135,9 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   config: text(4096),
   auth: oneOf(['none', 'basic', 'token', 'proxy'] as const),
   foreground: bool,
+  tlsCert: text(4096),
+  tlsKey: text(4096),
+  caFile: text(4096),
   cluster: text(256),
   dryrun: bool,
   detach: bool,

@@ -74,24 +74,29 @@ after(async () => {
   for (const home of homes) await rm(home, { recursive: true, force: true });
 });
 
+/*
+ * These start the stand-in daemon on a free port, which only an explicit start (sky api start
+ * --port N) does; starting the default endpoint by itself is tested end to end in
+ * test/e2e/cli-sky.test.ts, in a network namespace of its own.
+ */
 describe('ensureDaemon', () => {
   it('starts exactly one daemon for ten concurrent callers, and every caller sees it healthy', async () => {
     const { home, main, client, env } = await setup();
-    const results = await Promise.all(Array.from({ length: 10 }, () => ensureDaemon(client, { daemonMain: main, home, env })));
+    const results = await Promise.all(Array.from({ length: 10 }, () => ensureDaemon(client, { daemonMain: main, home, env, explicit: true })));
     const pids = await spawned(home);
     assert.equal(pids.length, 1, `spawned ${pids.length} daemons`);
     assert.equal(results.filter((r) => r.started).length, 1);
     assert.ok(results.every((r) => r.health.pid === pids[0]));
     assert.equal(isPidAlive(pids[0] ?? -1), true, 'the daemon outlives the call that spawned it');
     await assert.rejects(readFile(join(home, '.sky', 'api_server', 'autostart.lock')), /ENOENT/);
-    assert.equal((await ensureDaemon(client, { daemonMain: main, home, env })).started, false);
+    assert.equal((await ensureDaemon(client, { daemonMain: main, home, env, explicit: true })).started, false);
     client.close();
   });
 
   it('takes over a lock left by a dead process', async () => {
     const { home, main, client, env } = await setup();
     await writeFile(join(home, '.sky', 'api_server', 'autostart.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, at: Date.now() }));
-    const result = await ensureDaemon(client, { daemonMain: main, home, env });
+    const result = await ensureDaemon(client, { daemonMain: main, home, env, explicit: true });
     assert.equal(result.started, true);
     client.close();
   });
@@ -99,7 +104,7 @@ describe('ensureDaemon', () => {
   it('waits for a live holder of the lock instead of spawning, and says so when it gives up', async () => {
     const { home, main, client, env } = await setup();
     await writeFile(join(home, '.sky', 'api_server', 'autostart.lock'), JSON.stringify({ pid: process.pid, at: Date.now() }));
-    await assert.rejects(ensureDaemon(client, { daemonMain: main, home, env, timeoutMs: 600 }), (err: unknown) => {
+    await assert.rejects(ensureDaemon(client, { daemonMain: main, home, env, timeoutMs: 600, explicit: true }), (err: unknown) => {
       assert.ok(err instanceof SkyError);
       assert.equal(err.code, 'SERVER_START_FAILED');
       assert.match(err.message, /another sky command is starting the API server/);
@@ -111,7 +116,7 @@ describe('ensureDaemon', () => {
   it('reports a daemon that exits at start with SERVER_START_FAILED, the log path and its last lines', async () => {
     const { home, main, client, env } = await setup();
     await assert.rejects(
-      ensureDaemon(client, { daemonMain: main, home, env: { ...env, FAKE_DAEMON_FAIL: 'port 1234 is in use' } }),
+      ensureDaemon(client, { daemonMain: main, home, env: { ...env, FAKE_DAEMON_FAIL: 'port 1234 is in use' }, explicit: true }),
       (err: unknown) => {
         assert.ok(err instanceof SkyError);
         assert.equal(err.code, 'SERVER_START_FAILED');
@@ -123,13 +128,36 @@ describe('ensureDaemon', () => {
     );
   });
 
+  it('never starts a local endpoint other than the default one unless asked to: another port, another loopback address, https', async () => {
+    const { home, main, env } = await setup();
+    const port = await freePort();
+    for (const url of [`http://127.0.0.1:${port}`, `http://localhost:${port}`, 'http://127.0.0.2:46580', `http://127.0.0.1:${port}/prefix`]) {
+      const client = new SkyClient({ endpoint: await parseEndpoint(url, 'test'), identity: { id: 'abcd1234', name: 'tester' } });
+      assert.equal(client.endpoint.autoStart, false, url);
+      await assert.rejects(ensureDaemon(client, { daemonMain: main, home, env }), (err: unknown) => {
+        assert.ok(err instanceof SkyError);
+        assert.equal(err.code, 'SERVER_UNREACHABLE');
+        assert.match(err.message, /^no API server at http:\/\/\S+ \(connection refused\)$/, url);
+        assert.match(err.hint ?? '', /SSH tunnel or port-forward/);
+        assert.match(err.hint ?? '', /Only http:\/\/127\.0\.0\.1:46580 is started automatically/);
+        return true;
+      });
+      client.close();
+    }
+    // Even an explicit start never spawns for an https endpoint (the daemon would not speak TLS there).
+    const tls = new SkyClient({ endpoint: await parseEndpoint(`https://127.0.0.1:${port}`, 'test'), identity: { id: 'abcd1234', name: 'tester' } });
+    await assert.rejects(ensureDaemon(tls, { daemonMain: main, home, env, explicit: true }), /no API server at https:\/\/127\.0\.0\.1/);
+    tls.close();
+    assert.deepEqual(await spawned(home), []);
+  });
+
   it('never starts a remote endpoint', async () => {
     const { home, main, env } = await setup();
     const remote = new SkyClient({
       endpoint: await parseEndpoint('http://sky-remote.invalid:46580', 'test'),
       identity: { id: 'abcd1234', name: 'tester' },
     });
-    await assert.rejects(ensureDaemon(remote, { daemonMain: main, home, env }), (err: unknown) => {
+    await assert.rejects(ensureDaemon(remote, { daemonMain: main, home, env, explicit: true }), (err: unknown) => {
       assert.ok(err instanceof SkyError);
       assert.equal(err.code, 'SERVER_UNREACHABLE');
       assert.match(err.hint ?? '', /never started automatically/);

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ENDPOINT_ENV, isLocalHost, maskSecrets, parseEndpoint, resolveEndpoint } from '@sky/client';
+import { CA_ENV, ENDPOINT_ENV, isLocalHost, maskSecrets, parseEndpoint, resolveEndpoint } from '@sky/client';
 import { SkyError } from '@sky/protocol';
 
 let home: string;
@@ -121,5 +121,73 @@ describe('isLocalHost', () => {
     for (const host of ['10.255.255.1', '192.168.0.1', '0.0.0.0', 'sky.example.com', '128.0.0.1', 'localhost.example.com', '::2']) {
       assert.equal(isLocalHost(host), false, host);
     }
+  });
+});
+
+describe('the default local endpoint, the only one started automatically', () => {
+  it('is http://127.0.0.1:46580 or http://localhost:46580 (any case, a trailing slash)', async () => {
+    for (const url of ['http://127.0.0.1:46580', 'http://localhost:46580', 'http://LOCALHOST:46580/', 'http://127.0.0.1:46580/']) {
+      assert.equal((await parseEndpoint(url, 'test')).autoStart, true, url);
+    }
+    const empty = await mkdtemp(join(tmpdir(), 'sky-endpoint-'));
+    try {
+      assert.equal((await resolveEndpoint({ env: {}, home: empty })).autoStart, true);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('is no other URL: another port, another loopback address, IPv6, https, a path prefix, a remote host', async () => {
+    for (const url of [
+      'http://127.0.0.1:8000',
+      'http://127.0.0.2:46580',
+      'http://[::1]:46580',
+      'https://127.0.0.1:46580',
+      'http://127.0.0.1:46580/sky',
+      'http://sky.example.com:46580',
+      'http://127.0.0.1',
+    ]) {
+      const endpoint = await parseEndpoint(url, 'test');
+      assert.equal(endpoint.autoStart, false, url);
+    }
+  });
+});
+
+describe('the CA bundle for an https endpoint', () => {
+  let caHome: string;
+  before(async () => {
+    caHome = await mkdtemp(join(tmpdir(), 'sky-endpoint-ca-'));
+    await mkdir(join(caHome, '.sky'), { recursive: true });
+  });
+  after(async () => {
+    await rm(caHome, { recursive: true, force: true });
+  });
+  const config = (text: string): Promise<void> => writeFile(join(caHome, '.sky', 'config.yaml'), text);
+
+  it('is absent (system CAs) unless configured', async () => {
+    await config('api_server:\n  endpoint: https://sky.example.com:46580\n');
+    assert.equal((await resolveEndpoint({ env: {}, home: caHome })).ca, undefined);
+  });
+
+  it('comes from api_server.ca_file, relative to ~/.sky, with ~ expanded, naming its line', async () => {
+    await config('api_server:\n  endpoint: https://sky.example.com:46580\n  ca_file: team-ca.pem\n');
+    const relative = await resolveEndpoint({ env: {}, home: caHome });
+    assert.equal(relative.ca?.file, join(caHome, '.sky', 'team-ca.pem'));
+    assert.match(relative.ca?.source ?? '', /config\.yaml line 3 \(api_server\.ca_file\)/);
+    await config('api_server:\n  ca_file: ~/certs/ca.pem\n');
+    assert.equal((await resolveEndpoint({ env: {}, home: caHome })).ca?.file, join(caHome, 'certs', 'ca.pem'));
+  });
+
+  it('takes $SKYPILOT_API_SERVER_CA over the config file', async () => {
+    await config('api_server:\n  ca_file: /etc/ssl/team-ca.pem\n');
+    const endpoint = await resolveEndpoint({ env: { [CA_ENV]: '/opt/other-ca.pem' }, home: caHome });
+    assert.deepEqual(endpoint.ca, { file: '/opt/other-ca.pem', source: '$SKYPILOT_API_SERVER_CA' });
+  });
+
+  it('names the key and line when ca_file is not a string', async () => {
+    await config('api_server:\n  ca_file: [a, b]\n');
+    const err = await rejection(resolveEndpoint({ env: {}, home: caHome }));
+    assert.equal(err.code, 'CONFIG_INVALID');
+    assert.match(err.message, /config\.yaml line 2 \(api_server\.ca_file\): must be a file path, got a nested block/);
   });
 });

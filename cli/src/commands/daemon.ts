@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
-import { SkyClient, isPidAlive, parseEndpoint, probeHealth, readDaemonInfo, skyPaths, spawnDaemon, type DaemonInfo } from '@sky/client';
+import { SkyClient, checkLocalDaemon, clientForDaemon, probeHealth, readDaemonInfo, skyPaths, spawnDaemon } from '@sky/client';
 import type { Health } from '@sky/protocol';
 import { connect, daemonMainPath } from '../context.js';
 import { age } from '../format.js';
-import { print } from '../output.js';
-import { reachableHost, reportIfRunning, runInForeground, stopServer } from '../server-control.js';
+import { note, print } from '../output.js';
+import { reportIfRunning, runInForeground, stopServer } from '../server-control.js';
 import { UsageError, type CliOptions, type Invocation } from '../usage.js';
 
 /** `sky daemon <action>`: the API server of this machine, as an administrator runs it. */
@@ -21,33 +21,34 @@ export async function run({ action, options }: Invocation): Promise<number> {
   }
 }
 
-/** A client for the URL a daemon wrote to daemon.json (a wildcard listen address is reached over loopback). */
-async function clientFor(info: DaemonInfo, as: SkyClient): Promise<SkyClient> {
-  const url = new URL(info.url);
-  url.hostname = reachableHost(url.hostname);
-  return new SkyClient({ endpoint: await parseEndpoint(url.toString(), 'daemon.json'), identity: as.identity });
-}
-
 async function start(options: CliOptions): Promise<number> {
-  if (await reportIfRunning()) return 0;
   const args: string[] = [];
   if (options.config !== undefined) args.push('--config', resolve(options.config));
   if (options.host !== undefined) args.push('--host', options.host);
   if (options.port !== undefined) args.push('--port', String(options.port));
   if (options.auth !== undefined) args.push('--auth', options.auth);
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together (the certificate and its private key)', 'sky daemon start --help');
+  }
+  if (options.tlsCert !== undefined && options.tlsKey !== undefined) args.push('--tls-cert', resolve(options.tlsCert), '--tls-key', resolve(options.tlsKey));
   if (options.foreground === true) return runInForeground(args);
+  const running = await reportIfRunning();
+  if (running !== undefined) return running;
   const as = await connect();
   const clients = new Map<string, SkyClient>();
-  // The listen address may come from the config file: learn it from the daemon.json the new process writes.
+  // The listen address may come from the config file: learn it from the daemon.json the new
+  // process writes, and accept only an answer from that process (its pid and start time).
   const probe = async (pid: number): Promise<Health | undefined> => {
     const info = await readDaemonInfo();
     if (info === undefined || info.pid !== pid) return undefined;
-    let client = clients.get(info.url);
+    const key = `${info.url} ${info.tlsFingerprint256 ?? ''}`;
+    let client = clients.get(key);
     if (client === undefined) {
-      client = await clientFor(info, as);
-      clients.set(info.url, client);
+      client = await clientForDaemon(info, as.identity);
+      clients.set(key, client);
     }
-    return probeHealth(client);
+    const health = await probeHealth(client);
+    return health !== undefined && health.pid === pid && health.startedAt === info.startedAt ? health : undefined;
   };
   try {
     const started = await spawnDaemon({ daemonMain: await daemonMainPath(), args, probe });
@@ -62,23 +63,22 @@ async function start(options: CliOptions): Promise<number> {
 }
 
 async function status(): Promise<number> {
-  const info = await readDaemonInfo();
-  if (info === undefined || !isPidAlive(info.pid)) {
+  const check = await checkLocalDaemon();
+  if (check.kind === 'none') {
     print('No API server running on this machine.');
     return 1;
   }
-  const as = await connect();
-  const client = await clientFor(info, as);
-  try {
-    const health = await probeHealth(client).catch(() => undefined);
-    print(`API server: running (pid ${info.pid}), ${health === undefined ? 'not answering' : health.status}`);
-    print(`URL: ${info.url}  Dashboard: ${info.url}/dashboard`);
-    if (health !== undefined) print(`Version: ${health.version} (commit ${health.commit}, API v${health.apiVersion})`);
-    print(`Started: ${new Date(info.startedAt).toISOString()} (${age(info.startedAt)})`);
-    print(`Log: ${skyPaths().serverLog}`);
-    return health === undefined ? 1 : 0;
-  } finally {
-    client.close();
-    as.close();
+  if (check.kind === 'stale' || check.kind === 'unverified') {
+    print(`No API server running on this machine (${skyPaths().daemonFile} is stale: ${check.reason}).`);
+    return 1;
   }
+  const { info } = check;
+  const health = check.kind === 'running' ? check.health : undefined;
+  print(`API server: running (pid ${info.pid}), ${health === undefined ? 'not answering' : health.status}`);
+  if (check.kind === 'unresponsive') note(`  ${check.reason}`);
+  print(`URL: ${info.url}  Dashboard: ${info.url}/dashboard`);
+  if (health !== undefined) print(`Version: ${health.version} (commit ${health.commit}, API v${health.apiVersion})`);
+  print(`Started: ${new Date(info.startedAt).toISOString()} (${age(info.startedAt)})`);
+  print(`Log: ${skyPaths().serverLog}`);
+  return health === undefined ? 1 : 0;
 }

@@ -18,7 +18,7 @@ export async function loginCommand(options: CliOptions): Promise<number> {
   const token = options.token === undefined ? undefined : { value: options.token, source: '--token' };
   const parsed = await parseEndpoint(raw, 'the endpoint', token);
   rememberSecrets(parsed.secrets);
-  const { endpoint, user, configFile } = await login({ endpoint: raw, token: options.token });
+  const { endpoint, user, configFile } = await login({ endpoint: raw, token: options.token, ...(options.caFile === undefined ? {} : { caFile: options.caFile }) });
   print(`Logged in to SkyPilot API server at ${endpoint.url} as ${user.name} (${user.id}), role ${user.role}`);
   note(`Saved to ${configFile}.`);
   if (process.env[ENDPOINT_ENV]?.trim()) note(`Note: $${ENDPOINT_ENV} is set and overrides the saved endpoint.`);

@@ -111,6 +111,12 @@ export interface EnsureDaemonOptions {
   home?: string;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /**
+   * The user asked for a server at this endpoint (sky api start --port N): start one on any local
+   * endpoint. Without it only the default endpoint (http://127.0.0.1:46580, localhost:46580) is
+   * started; any other URL that does not answer is an error.
+   */
+  explicit?: boolean;
 }
 
 export interface EnsuredDaemon {
@@ -120,14 +126,15 @@ export interface EnsuredDaemon {
 }
 
 /**
- * Make sure an API server answers at the client's endpoint, starting one for a local endpoint.
- * Concurrent callers serialise on ~/.sky/api_server/autostart.lock, so exactly one spawns;
- * the others wait for it to become healthy. A remote endpoint is never started.
+ * Make sure an API server answers at the client's endpoint, starting one for the default local
+ * endpoint (or, with `explicit`, any local one). Concurrent callers serialise on
+ * ~/.sky/api_server/autostart.lock, so exactly one spawns; the others wait for it to become
+ * healthy. A remote endpoint is never started.
  */
 export async function ensureDaemon(client: SkyClient, options: EnsureDaemonOptions): Promise<EnsuredDaemon> {
   const { endpoint } = client;
-  // A remote endpoint's failure passes through as is (it says it is never started automatically).
-  if (!endpoint.local) return { started: false, health: await client.health() };
+  // A failure of an endpoint that is not started passes through as is: it says why and what to do.
+  if (!endpoint.local || endpoint.protocol !== 'http:' || (!endpoint.autoStart && options.explicit !== true)) return { started: false, health: await client.health() };
   const first = await probeHealth(client);
   if (first !== undefined) return { started: false, health: first };
   const paths = skyPaths(options.home);

@@ -39,6 +39,8 @@ export interface SkyClientOptions {
   endpoint: Endpoint;
   identity: Identity;
   connectTimeoutMs?: number;
+  /** Trust exactly this certificate (SHA-256 fingerprint) on an https endpoint instead of a CA: the local daemon's, from daemon.json. */
+  pinnedFingerprint256?: string;
 }
 
 export interface FromEnvironmentOptions extends ResolveEndpointOptions {

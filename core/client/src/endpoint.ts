@@ -1,8 +1,16 @@
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_ENDPOINT, SkyError, TOKEN_ENV } from '@sky/protocol/wire';
+import { isAbsolute, join, resolve } from 'node:path';
+import { DEFAULT_ENDPOINT, DEFAULT_PORT, SkyError, TOKEN_ENV } from '@sky/protocol/wire';
 import { skyPaths } from './paths.js';
 
 export const ENDPOINT_ENV = 'SKYPILOT_API_SERVER_ENDPOINT';
+export const CA_ENV = 'SKYPILOT_API_SERVER_CA';
+
+/** A CA bundle to verify the API server's certificate with, and where it was named. */
+export interface CaSetting {
+  file: string;
+  source: string;
+}
 
 /** Where the API server is, as resolved from the environment, ~/.sky/config.yaml or the default. */
 export interface Endpoint {
@@ -22,8 +30,16 @@ export interface Endpoint {
   readonly basicUser: string | undefined;
   /** Where the token came from ($SKYPILOT_API_SERVER_TOKEN, a config line, --token), for messages. */
   readonly tokenSource: string | undefined;
-  /** Loopback endpoints (127.0.0.0/8, localhost, ::1) may be auto-started; others never are. */
+  /** Loopback endpoints (127.0.0.0/8, localhost, ::1): on this machine. */
   readonly local: boolean;
+  /**
+   * Only the default local endpoint (http://127.0.0.1:46580 or http://localhost:46580) is started
+   * when nothing answers there; any other URL that does not answer (another port, another
+   * loopback address, a tunnel) is an error, never a fresh local daemon.
+   */
+  readonly autoStart: boolean;
+  /** The CA bundle that verifies an https:// endpoint's certificate (system CAs when absent). */
+  readonly ca?: CaSetting;
   /** Where the endpoint came from, for messages. */
   readonly source: string;
   /** Credential fragments to remove from any text before it is shown. */
@@ -37,6 +53,13 @@ export function isLocalHost(host: string): boolean {
   return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }
 
+/** Whether a parsed URL is the default local endpoint, the only one ever started automatically. */
+function isDefaultLocal(url: URL): boolean {
+  const host = url.hostname.toLowerCase();
+  const port = url.port === '' ? 80 : Number(url.port);
+  return url.protocol === 'http:' && (host === '127.0.0.1' || host === 'localhost') && port === DEFAULT_PORT && url.pathname.replace(/\/+$/, '') === '';
+}
+
 /** A bearer token and where it came from. */
 export interface TokenSetting {
   value: string;
@@ -47,7 +70,7 @@ export interface TokenSetting {
  * Parse an endpoint URL; `source` names where it came from so a bad value can be found and fixed.
  * A token, when given, is sent instead of the URL's credentials; like them it is a secret, masked everywhere.
  */
-export async function parseEndpoint(raw: string, source: string, token?: TokenSetting): Promise<Endpoint> {
+export async function parseEndpoint(raw: string, source: string, token?: TokenSetting, ca?: CaSetting): Promise<Endpoint> {
   let url: URL;
   try {
     url = new URL(raw.trim());
@@ -86,6 +109,7 @@ export async function parseEndpoint(raw: string, source: string, token?: TokenSe
     auth = 'token';
     secrets.push(bearer);
   }
+  const autoStart = isDefaultLocal(url);
   const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
   const basePath = url.pathname.replace(/\/+$/, '');
   return {
@@ -99,6 +123,8 @@ export async function parseEndpoint(raw: string, source: string, token?: TokenSe
     basicUser,
     tokenSource: auth === 'token' ? token?.source : undefined,
     local: isLocalHost(url.hostname),
+    autoStart,
+    ...(ca === undefined ? {} : { ca }),
     source,
     secrets: [...new Set(secrets)].filter((s) => s.length > 0),
   };
@@ -126,6 +152,7 @@ interface ConfigValue {
 interface ApiServerConfig {
   endpoint?: ConfigValue;
   token?: ConfigValue;
+  caFile?: ConfigValue;
   activeWorkspace?: ConfigValue;
 }
 
@@ -188,6 +215,8 @@ async function apiServerFromConfig(file: string): Promise<ApiServerConfig> {
   if (endpoint !== undefined) out.endpoint = endpoint;
   const token = stringAt('token', 'a string', 'token: <the token sky users token create printed>');
   if (token !== undefined) out.token = token;
+  const caFile = stringAt('ca_file', 'a file path', 'ca_file: ~/.sky/team-ca.pem');
+  if (caFile !== undefined) out.caFile = caFile;
   return out;
 }
 
@@ -196,9 +225,31 @@ export interface ResolveEndpointOptions {
   home?: string;
 }
 
+/** A path from the environment (relative: to the working directory) or the config file (relative: to ~/.sky); `~/` is the home directory. */
+function configPath(value: string, home: string, base: string): string {
+  const trimmed = value.trim();
+  const expanded = trimmed === '~' ? home : trimmed.startsWith('~/') ? join(home, trimmed.slice(2)) : trimmed;
+  return isAbsolute(expanded) ? expanded : resolve(base, expanded);
+}
+
+/** The CA bundle: $SKYPILOT_API_SERVER_CA, then api_server.ca_file of ~/.sky/config.yaml; undefined means the system CAs. */
+export async function resolveCa(options: ResolveEndpointOptions = {}): Promise<CaSetting | undefined> {
+  const env = options.env ?? process.env;
+  const paths = skyPaths(options.home);
+  return caFrom(env, paths.home, paths.skyDir, await apiServerFromConfig(paths.configFile));
+}
+
+function caFrom(env: NodeJS.ProcessEnv, home: string, skyDir: string, config: ApiServerConfig): CaSetting | undefined {
+  const fromEnv = env[CA_ENV];
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return { file: configPath(fromEnv, home, process.cwd()), source: `$${CA_ENV}` };
+  if (config.caFile !== undefined && config.caFile.value.trim() !== '') return { file: configPath(config.caFile.value, home, skyDir), source: config.caFile.where };
+  return undefined;
+}
+
 /**
  * Endpoint precedence: $SKYPILOT_API_SERVER_ENDPOINT, then api_server.endpoint in ~/.sky/config.yaml,
- * then the default. Token precedence: $SKYPILOT_API_SERVER_TOKEN, then api_server.token.
+ * then the default. Token precedence: $SKYPILOT_API_SERVER_TOKEN, then api_server.token. CA bundle:
+ * $SKYPILOT_API_SERVER_CA, then api_server.ca_file.
  */
 export async function resolveEndpoint(options: ResolveEndpointOptions = {}): Promise<Endpoint> {
   const env = options.env ?? process.env;
@@ -206,7 +257,8 @@ export async function resolveEndpoint(options: ResolveEndpointOptions = {}): Pro
   const envSet = fromEnv !== undefined && fromEnv.trim() !== '';
   // A bad $SKYPILOT_API_SERVER_ENDPOINT is reported as such, before the config file is read for a token.
   if (envSet) await parseEndpoint(fromEnv, `$${ENDPOINT_ENV}`);
-  const config = await apiServerFromConfig(skyPaths(options.home).configFile);
+  const paths = skyPaths(options.home);
+  const config = await apiServerFromConfig(paths.configFile);
   const tokenEnv = env[TOKEN_ENV];
   const token: TokenSetting | undefined =
     tokenEnv !== undefined && tokenEnv.trim() !== ''
@@ -214,10 +266,11 @@ export async function resolveEndpoint(options: ResolveEndpointOptions = {}): Pro
       : config.token !== undefined && config.token.value.trim() !== ''
         ? { value: config.token.value, source: config.token.where }
         : undefined;
+  const ca = caFrom(env, paths.home, paths.skyDir, config);
   const endpoint = envSet
-    ? await parseEndpoint(fromEnv, `$${ENDPOINT_ENV}`, token)
+    ? await parseEndpoint(fromEnv, `$${ENDPOINT_ENV}`, token, ca)
     : config.endpoint !== undefined
-      ? await parseEndpoint(config.endpoint.value, config.endpoint.where, token)
-      : await parseEndpoint(DEFAULT_ENDPOINT, 'the default endpoint', token);
+      ? await parseEndpoint(config.endpoint.value, config.endpoint.where, token, ca)
+      : await parseEndpoint(DEFAULT_ENDPOINT, 'the default endpoint', token, ca);
   return config.activeWorkspace === undefined ? endpoint : { ...endpoint, activeWorkspace: config.activeWorkspace.value };
 }

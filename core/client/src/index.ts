@@ -10,13 +10,17 @@ export type {
   ListClustersQuery,
   ListJobsQuery,
 } from './client.js';
-export { resolveEndpoint, parseEndpoint, maskSecrets, isLocalHost, ENDPOINT_ENV } from './endpoint.js';
-export type { Endpoint, ResolveEndpointOptions } from './endpoint.js';
+export { resolveEndpoint, resolveCa, parseEndpoint, maskSecrets, isLocalHost, ENDPOINT_ENV, CA_ENV } from './endpoint.js';
+export type { Endpoint, ResolveEndpointOptions, CaSetting } from './endpoint.js';
 export { loadIdentity } from './identity.js';
 export { ensureDaemon, spawnDaemon, probeHealth } from './autostart.js';
 export type { EnsureDaemonOptions, EnsuredDaemon, SpawnDaemonOptions, StartedDaemon } from './autostart.js';
-export { readDaemonInfo, stopLocalDaemon, tailLines } from './local-daemon.js';
-export type { DaemonInfo, StopOptions, StopOutcome } from './local-daemon.js';
+export { readDaemonInfo, tailLines } from './local-daemon.js';
+export type { DaemonInfo } from './local-daemon.js';
+export { checkLocalDaemon, clientForDaemon, processStart, reachableHost, removeStaleDaemonFile, waitForDaemonExit } from './daemon-check.js';
+export type { CheckOptions, DaemonCheck } from './daemon-check.js';
+export { stopLocalDaemon } from './daemon-stop.js';
+export type { StopOptions, StopOutcome } from './daemon-stop.js';
 export { isPidAlive, waitForExit } from './process.js';
 export { skyPaths } from './paths.js';
 export type { SkyPaths } from './paths.js';

@@ -1,8 +1,9 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Identity, WhoAmI } from '@sky/protocol';
 import { SkyError } from '@sky/protocol/wire';
 import { SkyClient } from './client.js';
-import { maskSecrets, parseEndpoint, type Endpoint } from './endpoint.js';
+import { maskSecrets, parseEndpoint, resolveCa, type Endpoint } from './endpoint.js';
 import { loadIdentity } from './identity.js';
 import { skyPaths } from './paths.js';
 
@@ -14,6 +15,8 @@ export interface LoginOptions {
   home?: string;
   identity?: Identity;
   connectTimeoutMs?: number;
+  /** A CA bundle for an https:// endpoint, checked with the login and saved as api_server.ca_file. */
+  caFile?: string;
 }
 
 export interface LoginResult {
@@ -88,7 +91,8 @@ function rejected(endpoint: Endpoint, err: SkyError): SkyError {
  */
 export async function login(options: LoginOptions): Promise<LoginResult> {
   const token = options.token === undefined ? undefined : { value: options.token, source: '--token' };
-  const endpoint = await parseEndpoint(options.endpoint, 'the endpoint', token);
+  const ca = options.caFile === undefined ? await resolveCa({ home: options.home }) : { file: resolve(options.caFile), source: '--ca-file' };
+  const endpoint = await parseEndpoint(options.endpoint, 'the endpoint', token, ca);
   const identity = options.identity ?? (await loadIdentity({ home: options.home }));
   const client = new SkyClient({ endpoint, identity, connectTimeoutMs: options.connectTimeoutMs });
   let user: WhoAmI;
@@ -105,6 +109,7 @@ export async function login(options: LoginOptions): Promise<LoginResult> {
   doc.setIn(['api_server', 'endpoint'], options.endpoint.trim());
   if (options.token !== undefined) doc.setIn(['api_server', 'token'], options.token.trim());
   else doc.deleteIn(['api_server', 'token']);
+  if (options.caFile !== undefined) doc.setIn(['api_server', 'ca_file'], resolve(options.caFile));
   await writeConfig(paths.configFile, paths.skyDir, doc.toString());
   return { endpoint, user, configFile: paths.configFile };
 }

@@ -1,7 +1,7 @@
 import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import type { Identity } from '@sky/protocol';
 import type { Endpoint } from './endpoint.js';
-import { API_VERSION, API_VERSION_HEADER, SkyError, USER_ID_HEADER, USER_NAME_HEADER } from '@sky/protocol/wire';
+import { API_VERSION, API_VERSION_HEADER, DEFAULT_ENDPOINT, SkyError, USER_ID_HEADER, USER_NAME_HEADER } from '@sky/protocol/wire';
 import { isErrorBody } from './errors.js';
 
 export interface TransportOptions {
@@ -9,6 +9,11 @@ export interface TransportOptions {
   identity: Identity;
   /** Give up on a connection (DNS + TCP + TLS) after this long. */
   connectTimeoutMs?: number;
+  /**
+   * Trust exactly the certificate with this SHA-256 fingerprint instead of a CA (an https
+   * endpoint of the local daemon, whose daemon.json records it).
+   */
+  pinnedFingerprint256?: string;
 }
 
 export interface CallOptions {
@@ -24,7 +29,8 @@ export interface CallOptions {
 
 interface HttpModule {
   request(options: RequestOptions, callback: (res: IncomingMessage) => void): ClientRequest;
-  agent: Agent;
+  agent: Agent | undefined;
+  createConnection?: RequestOptions['createConnection'];
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -71,29 +77,45 @@ export class Transport {
   readonly endpoint: Endpoint;
   private readonly identity: Identity;
   private readonly connectTimeoutMs: number;
+  private readonly pinned: string | undefined;
   private http: Promise<HttpModule> | undefined;
 
   constructor(options: TransportOptions) {
     this.endpoint = options.endpoint;
     this.identity = options.identity;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.pinned = options.pinnedFingerprint256;
   }
 
   private module(): Promise<HttpModule> {
     this.http ??= (async () => {
       if (this.endpoint.protocol === 'https:') {
+        const tls = await import('./tls.js');
+        if (this.pinned !== undefined) {
+          // The TLS connection is made and checked first; HTTP then runs over it.
+          const http = await import('node:http');
+          return { request: http.request, agent: undefined, createConnection: tls.pinnedConnection(this.pinned, this.connectTimeoutMs) };
+        }
         const https = await import('node:https');
-        return { request: https.request, agent: new https.Agent({ keepAlive: true }) };
+        const ca = this.endpoint.ca === undefined ? undefined : await tls.loadCa(this.endpoint.ca);
+        return { request: https.request, agent: new https.Agent({ keepAlive: true, ...(ca === undefined ? {} : { ca }) }) };
       }
       const http = await import('node:http');
       return { request: http.request, agent: new http.Agent({ keepAlive: true }) };
     })();
+    // A CA bundle that cannot be read is reported on every call, not cached as a broken module.
+    this.http.catch(() => {
+      this.http = undefined;
+    });
     return this.http;
   }
 
   /** Release pooled connections (idle ones never keep the process alive anyway). */
   close(): void {
-    void this.http?.then((m) => m.agent.destroy());
+    void this.http?.then(
+      (m) => m.agent?.destroy(),
+      () => undefined,
+    );
   }
 
   /** Send a request; resolves with a 2xx response whose body the caller reads, rejects with a SkyError otherwise. */
@@ -158,7 +180,7 @@ export class Transport {
 
   /** One try; connection failures reject with the raw error tagged with reusedSocket, for open() to map. */
   private async attempt(call: CallOptions): Promise<IncomingMessage> {
-    const { request, agent } = await this.module();
+    const { request, agent, createConnection } = await this.module();
     const body = call.body === undefined ? undefined : JSON.stringify(call.body);
     const { signal } = call;
     signal?.throwIfAborted();
@@ -171,7 +193,8 @@ export class Transport {
           path: this.url(call),
           method: call.method ?? 'GET',
           headers: this.headers(call, body),
-          agent,
+          ...(agent === undefined ? {} : { agent }),
+          ...(createConnection === undefined ? {} : { createConnection }),
           ...(signal === undefined ? {} : { signal }),
         },
         (res) => {
@@ -242,11 +265,32 @@ export class Transport {
     });
   }
 
-  /** A connection-level failure: the server was not reached or the connection broke. */
+  /** A connection-level failure: the server was not reached, its certificate was refused, or the connection broke. */
   private async unreachable(err: Error): Promise<SkyError> {
     const code = (err as NodeJS.ErrnoException).code ?? 'UNKNOWN';
+    const { url, local, autoStart, source, protocol, host, port, ca } = this.endpoint;
+    if (protocol === 'https:') {
+      const tls = await import('./tls.js');
+      if (tls.isCertificateError(code)) return tls.describeCertificateError(code, err, { url, host, port, ca });
+      if (/wrong version number|packet length too long|unknown protocol/i.test(err.message)) {
+        return new SkyError('SERVER_UNREACHABLE', `the server at ${url} does not speak TLS`, {
+          hint: `If it serves plain HTTP, use ${url.replace(/^https:/, 'http:')} (${source}).`,
+          details: { reason: 'NOT_TLS' },
+          cause: err,
+        });
+      }
+    }
     const reason = REASONS[code] ?? err.message;
-    const { url, local, source } = this.endpoint;
+    if (local && !autoStart) {
+      return new SkyError('SERVER_UNREACHABLE', `no API server at ${url} (${reason})`, {
+        hint:
+          `Nothing answers there. If it is an SSH tunnel or port-forward, check that it is up; check that ${source} names the right URL` +
+          (protocol === 'http:' ? `; to run a local server there, start it explicitly: sky api start --port ${port}` : '') +
+          `. Only ${DEFAULT_ENDPOINT} is started automatically.`,
+        details: { reason: code },
+        cause: err,
+      });
+    }
     return new SkyError('SERVER_UNREACHABLE', `cannot reach API server at ${url} (${reason})`, {
       hint: local
         ? 'Start it with: sky api start'
