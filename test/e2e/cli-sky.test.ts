@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { privateLoopback, type PrivateLoopback } from '../helpers/private-loopback.js';
 
 /*
  * End to end: the built `sky` binary against the real daemon, each scenario in its own temp
@@ -26,10 +27,13 @@ interface Env {
   home: string;
   port: number;
   url: string;
+  /** A network namespace of its own: commands run there against the default endpoint. */
+  net?: PrivateLoopback;
 }
 
 const homes: string[] = [];
 const extraPids = new Set<number>();
+const nets: PrivateLoopback[] = [];
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -46,15 +50,34 @@ async function newEnv(): Promise<Env> {
   return { home, port, url: `http://127.0.0.1:${port}` };
 }
 
-function envFor(e: Env, endpoint: string = e.url): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: e.home, SKYPILOT_API_SERVER_ENDPOINT: endpoint };
+/**
+ * A fresh HOME in a network namespace of its own, where the default endpoint
+ * (http://127.0.0.1:46580, the only one started automatically) is free. Undefined (the test
+ * skips, saying why) where namespaces cannot be made; never under CI=true.
+ */
+async function newDefaultEnv(): Promise<Env | undefined> {
+  const net = await privateLoopback();
+  if (net === undefined) return undefined;
+  nets.push(net);
+  const home = await mkdtemp(join(tmpdir(), 'sky-e2e-'));
+  homes.push(home);
+  return { home, port: 46580, url: 'http://127.0.0.1:46580', net };
+}
+
+const NO_NAMESPACE = 'needs root and ip netns to get a private 127.0.0.1:46580 (the default endpoint)';
+
+function envFor(e: Env, endpoint: string | undefined = e.net === undefined ? e.url : undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: e.home };
+  if (endpoint === undefined) delete env.SKYPILOT_API_SERVER_ENDPOINT;
+  else env.SKYPILOT_API_SERVER_ENDPOINT = endpoint;
   delete env.SKY_DEBUG;
   delete env.NODE_OPTIONS;
   return env;
 }
 
 function start(e: Env, args: string[], endpoint?: string): ChildProcess {
-  return spawn(process.execPath, [SKY, ...args], { env: envFor(e, endpoint), stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = e.net === undefined ? { command: process.execPath, args: [SKY, ...args] } : e.net.wrap(process.execPath, [SKY, ...args]);
+  return spawn(argv.command, argv.args, { env: envFor(e, endpoint), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 function collect(child: ChildProcess): Promise<Result> {
@@ -120,12 +143,14 @@ after(async () => {
     if (info !== undefined) await kill(info.pid);
   }
   for (const pid of extraPids) await kill(pid);
+  for (const net of nets) await net.destroy();
   for (const home of homes) await rm(home, { recursive: true, force: true });
 });
 
 describe('sky api info and auto-start', () => {
-  it('ten concurrent commands against a fresh machine start exactly one daemon', async () => {
-    const e = await newEnv();
+  it('ten concurrent commands against a fresh machine start exactly one daemon at the default endpoint', async (t) => {
+    const e = await newDefaultEnv();
+    if (e === undefined) return t.skip(NO_NAMESPACE);
     const results = await Promise.all(Array.from({ length: 10 }, () => sky(e, ['api', 'info', '-o', 'json'])));
     for (const r of results) assert.equal(r.code, 0, r.stderr);
     const pids = new Set(results.map((r) => (JSON.parse(r.stdout) as { pid: number }).pid));
@@ -133,13 +158,15 @@ describe('sky api info and auto-start', () => {
     const info = await daemonInfo(e);
     assert.ok(info !== undefined, 'daemon.json was written');
     assert.deepEqual([...pids], [info.pid]);
+    assert.equal(info.url, 'http://127.0.0.1:46580');
     assert.equal(results.filter((r) => r.stderr.includes('Started a local API server')).length, 1);
     const log = await readFile(join(e.home, '.sky/api_server/server.log'), 'utf8');
     assert.equal(log.match(/"msg":"sky API server listening"/g)?.length, 1, log);
   });
 
-  it('prints the API server, its health and the user in the documented shape', async () => {
-    const e = await newEnv();
+  it('prints the API server, its health and the user in the documented shape', async (t) => {
+    const e = await newDefaultEnv();
+    if (e === undefined) return t.skip(NO_NAMESPACE);
     const { stdout, stderr } = await ok(e, ['api', 'info']);
     const userId = (await readFile(join(e.home, '.sky/user_hash'), 'utf8')).trim();
     const lines = stdout.split('\n');
@@ -149,6 +176,19 @@ describe('sky api info and auto-start', () => {
     assert.equal(lines.length, 4);
     assert.match(stderr, /Started a local API server/);
     assert.equal((await ok(e, ['api', 'info'])).stderr, '', 'a running server is used as is');
+  });
+
+  it('never starts a daemon for a loopback URL other than the default one (a dead SSH tunnel): says there is no API server there', async () => {
+    const e = await newEnv();
+    for (const url of [e.url, `http://localhost:${e.port}`, 'http://127.0.0.2:46580']) {
+      const r = await sky(e, ['status'], url);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^sky: no API server at http:\/\/\S+ \(connection refused\)\n/, url);
+      assert.match(r.stderr, /hint: .*SSH tunnel or port-forward.*Only http:\/\/127\.0\.0\.1:46580 is started automatically/);
+      assert.doesNotMatch(r.stderr, /Started a local API server/);
+    }
+    assert.equal(existsSync(join(e.home, '.sky/api_server/daemon.json')), false);
+    assert.equal(existsSync(join(e.home, '.sky/api_server/server.log')), false);
   });
 
   it('never contacts or starts a remote endpoint, and never prints its credentials', async () => {
@@ -167,9 +207,9 @@ describe('sky api info and auto-start', () => {
 
   it('reports a daemon that cannot start with the log path and its last lines', async () => {
     const e = await newEnv();
-    await ok(e, ['api', 'info']); // holds ~/.sky/api_server state
+    await ok(e, ['api', 'start', '--port', String(e.port)]); // holds ~/.sky/api_server state
     const other = await freePort();
-    const r = await sky(e, ['api', 'status'], `http://127.0.0.1:${other}`);
+    const r = await sky(e, ['api', 'start', '--port', String(other)], `http://127.0.0.1:${other}`);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^sky: the API server did not start: it exited with code \d+; last lines of .*server\.log:/);
     assert.match(r.stderr, /hint: /);
