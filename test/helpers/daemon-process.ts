@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 
 export const REPO_ROOT = process.env.SKY_REPO_ROOT ?? resolve(import.meta.dirname, '../..');
 export const DAEMON_MAIN = join(REPO_ROOT, 'core/daemon/dist/sky-daemon.mjs');
@@ -36,10 +37,18 @@ export interface HttpAnswer {
   json: () => unknown;
 }
 
-/** One HTTP call with node:http (no client library), for black-box tests of the API. */
-export function http(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<HttpAnswer> {
+/**
+ * One HTTP call with node:http (no client library), for black-box tests of the API. An https URL
+ * is verified against `ca`; `localAddress` picks the source address (any 127.x.y.z on loopback).
+ */
+export function http(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string; ca?: string | Buffer } = {},
+): Promise<HttpAnswer> {
   return new Promise((resolveAnswer, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+    const send = url.startsWith('https:') ? httpsRequest : request;
+    const extra = { ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress, agent: false as const }), ...(options.ca === undefined ? {} : { ca: options.ca }) };
+    const req = send(url, { method: options.method ?? 'GET', headers: options.headers, ...extra }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

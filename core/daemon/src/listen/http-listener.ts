@@ -183,14 +183,16 @@ export class HttpListener {
       if (this.refused.has(req.socket)) return;
       if (!this.guard.attribute(req)) {
         const error = tooManyConnections(budgetKey(this.guard.clientOf(req)), this.options.listen.max_connections_per_address);
+        const body = JSON.stringify(error.toBody());
         res.shouldKeepAlive = false;
         res.writeHead(error.status, {
           'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(body),
           [API_VERSION_HEADER]: String(API_VERSION),
           'retry-after': String(RETRY_AFTER_SECONDS),
           connection: 'close',
         });
-        res.end(JSON.stringify(error.toBody()));
+        res.end(body);
         return;
       }
       handler(req, res);
