@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests need to start real components themselves:
 # openssh-server (sshd hosts in network namespaces, ssh-keygen for their keys), iproute2
-# (`ip netns`, veth pairs, bridges), and dash and busybox (shells the node runtime is tested with). Only what is missing is installed, so a prepared machine
+# (`ip netns`, veth pairs, bridges), dash and busybox (shells the node runtime is tested with), and openssl (throwaway certificates for the TLS tests). Only what is missing is installed, so a prepared machine
 # does nothing here. Needs root for the install; a machine without apt-get or without root
 # is told what to install by hand, and the tests then say what they could not start.
 set -euo pipefail
@@ -13,9 +13,11 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 # The node runtime is tested under every POSIX shell a node may have: dash and busybox sh too.
 command -v dash >/dev/null 2>&1 || missing+=(dash)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox)
+# The TLS tests make a throwaway CA and server certificates with the openssl command.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "ci-setup: openssh-server, iproute2, dash and busybox are present"
+  echo "ci-setup: openssh-server, iproute2, dash, busybox and openssl are present"
   exit 0
 fi
 

@@ -81,6 +81,8 @@ export interface StartOptions {
   config?: string;
   args?: string[];
   env?: Record<string, string>;
+  /** The daemon serves HTTPS (listen.tls in `config`) with a certificate this CA signed for localhost: the URL is https://localhost:PORT. */
+  tlsCa?: string;
 }
 
 const started = new Set<ChildProcess>();
@@ -106,12 +108,13 @@ export async function startDaemon(options: StartOptions = {}): Promise<DaemonHan
   let err = '';
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   child.stdout!.resume();
-  const url = `http://127.0.0.1:${port}`;
+  const url = options.tlsCa === undefined ? `http://127.0.0.1:${port}` : `https://localhost:${port}`;
+  const ca = options.tlsCa === undefined ? undefined : readFileSync(options.tlsCa);
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}: ${err}`);
     try {
-      const res = await http(`${url}/api/health`);
+      const res = await http(`${url}/api/health`, ca === undefined ? {} : { ca });
       if (res.status === 200) break;
     } catch {
       // not listening yet

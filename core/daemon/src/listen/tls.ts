@@ -50,7 +50,9 @@ function parseKey(pem: Buffer, file: string): KeyObject {
   try {
     return createPrivateKey(pem);
   } catch (err) {
-    const encrypted = (err as NodeJS.ErrnoException).code === 'ERR_MISSING_PASSPHRASE';
+    // OpenSSL reports a missing passphrase in more than one way; the PEM label says it plainly.
+    const encrypted =
+      (err as NodeJS.ErrnoException).code === 'ERR_MISSING_PASSPHRASE' || pem.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || /Proc-Type: 4,ENCRYPTED/.test(pem.toString('latin1'));
     throw new SkyError(
       'CONFIG_INVALID',
       encrypted ? `listen.tls.key: ${file} is encrypted with a passphrase` : `listen.tls.key: ${file} does not hold a PEM private key (-----BEGIN … PRIVATE KEY-----)`,
