@@ -76,7 +76,7 @@ export async function stopServer(): Promise<number> {
       return 0;
     case 'unverified':
       note(`Not stopping pid ${outcome.info.pid}: ${outcome.reason}.`);
-      note(`  hint: if it is the API server, stop it with: kill ${outcome.info.pid}; otherwise remove ${file}.`);
+      note(`  hint: if it is a hung API server, stop it with: kill ${outcome.info.pid}; if it is not, remove ${file}.`);
       return 1;
     case 'stopped':
       print(`API server at ${outcome.info.url} (pid ${outcome.info.pid}) stopped.`);
@@ -97,7 +97,7 @@ export async function reportIfRunning(): Promise<number | undefined> {
       note(`API server already running at ${check.info.url} (pid ${check.info.pid}).`);
       return 0;
     case 'unresponsive':
-      note(`API server already running (pid ${check.info.pid}) but ${check.reason}.`);
+      note(`API server already running, but ${check.reason}.`);
       note(`  hint: stop it with sky daemon stop (or kill ${check.info.pid}) and start it again.`);
       return 1;
     case 'stale':

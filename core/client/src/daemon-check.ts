@@ -97,8 +97,8 @@ export async function checkLocalDaemon(options: CheckOptions = {}): Promise<Daem
   const health = await probe(info, identity, options.probeTimeoutMs ?? 5_000);
   if (typeof health !== 'string' && health.pid === info.pid && health.startedAt === info.startedAt) return { kind: 'running', info, health };
   const answer = typeof health === 'string' ? health : `the server there is pid ${health.pid}, started at ${new Date(health.startedAt).toISOString()}`;
-  if (sameProcess === true) return { kind: 'unresponsive', info, reason: `it does not answer as itself at ${info.url}: ${answer}` };
-  return { kind: 'unverified', info, reason: `pid ${info.pid} is alive but does not answer as the API server at ${info.url} (${answer}), and its start time cannot be checked` };
+  if (sameProcess === true) return { kind: 'unresponsive', info, reason: `pid ${info.pid} started as the API server but does not answer as it at ${info.url} (${answer})` };
+  return { kind: 'unverified', info, reason: `pid ${info.pid} is alive but does not answer as the API server at ${info.url} (${answer})` };
 }
 
 /** Remove a stale daemon.json, unless it was rewritten (by a daemon starting now) since it was read. */

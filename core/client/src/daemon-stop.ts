@@ -6,7 +6,7 @@ export type StopOutcome =
   | { kind: 'not-running' }
   /** daemon.json named a process that is gone or a pid now used by another process: nothing was signalled; the file was removed. */
   | { kind: 'stale'; info: DaemonInfo; reason: string; removed: boolean }
-  /** The pid is alive but could not be proven to be the daemon: nothing was signalled. */
+  /** The pid is alive but did not answer the health probe as that daemon: nothing was signalled. */
   | { kind: 'unverified'; info: DaemonInfo; reason: string };
 
 export interface StopOptions extends CheckOptions {
@@ -17,15 +17,18 @@ export interface StopOptions extends CheckOptions {
 }
 
 /**
- * SIGTERM the local daemon named in daemon.json, once it is proven to be that daemon (see
- * checkLocalDaemon), and wait until it has drained and exited. A stale daemon.json is removed
- * and its pid never signalled.
+ * SIGTERM the local daemon named in daemon.json once it is proven to be that daemon (the pid
+ * has the recorded start time and the health probe at its URL answers with that pid and start
+ * time; see checkLocalDaemon), and wait until it has drained and exited. A stale daemon.json is
+ * removed and its pid never signalled; a live pid that does not answer as the daemon is not
+ * signalled either.
  */
 export async function stopLocalDaemon(options: StopOptions = {}): Promise<StopOutcome> {
   const check = await checkLocalDaemon(options);
   if (check.kind === 'none') return { kind: 'not-running' };
   if (check.kind === 'stale') return { kind: 'stale', info: check.info, reason: check.reason, removed: await removeStaleDaemonFile(check.info, options.home) };
-  if (check.kind === 'unverified') return { kind: 'unverified', info: check.info, reason: check.reason };
+  // Signalled only on proof: its own answer, with its pid and start time.
+  if (check.kind === 'unverified' || check.kind === 'unresponsive') return { kind: 'unverified', info: check.info, reason: check.reason };
   const { info } = check;
   try {
     process.kill(info.pid, 'SIGTERM');
