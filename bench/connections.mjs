@@ -16,6 +16,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect, createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 const root = resolve(import.meta.dirname, '..');
 const DAEMON = join(root, 'core/daemon/dist/sky-daemon.mjs');
