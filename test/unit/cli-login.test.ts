@@ -133,7 +133,7 @@ describe('sky api login / logout against a fake API server', () => {
   it('an unreachable endpoint is the SERVER_UNREACHABLE message, is not started, and nothing is saved', async () => {
     const r = await sky('api', 'login', '-e', 'http://bob:pw-secret@127.0.0.1:9');
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^sky: cannot reach API server at http:\/\/127\.0\.0\.1:9 \(connection refused\)/);
+    assert.match(r.stderr, /^sky: no API server at http:\/\/127\.0\.0\.1:9 \(connection refused\)/);
     assert.ok(!r.stderr.includes('pw-secret'));
     await assert.rejects(stat(configFile()), { code: 'ENOENT' });
   });

@@ -182,8 +182,9 @@ describe('an API server that cannot be reached', () => {
     const down = new SkyClient({ endpoint: await parseEndpoint(`http://bob:hunter22@127.0.0.1:${freePort}`, 'test'), identity: { id: 'x', name: 'y' } });
     const err = await skyRejection(down.health());
     assert.equal(err.code, 'SERVER_UNREACHABLE');
-    assert.equal(err.message, `cannot reach API server at http://127.0.0.1:${freePort} (connection refused)`);
-    assert.equal(err.hint, 'Start it with: sky api start');
+    // Not the default endpoint: nothing starts it by itself, and the message says nothing is there.
+    assert.equal(err.message, `no API server at http://127.0.0.1:${freePort} (connection refused)`);
+    assert.match(err.hint ?? '', new RegExp(`SSH tunnel or port-forward.*sky api start --port ${freePort}\\. Only http://127\\.0\\.0\\.1:46580 is started automatically\\.$`));
     assert.equal(isConnectionRefused(err), true);
     assert.ok(!JSON.stringify({ m: err.message, h: err.hint, d: err.details }).includes('hunter22'));
   });
