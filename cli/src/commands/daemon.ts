@@ -22,6 +22,8 @@ export async function run({ action, options }: Invocation): Promise<number> {
 }
 
 async function start(options: CliOptions): Promise<number> {
+  const running = await reportIfRunning();
+  if (running !== undefined) return running;
   const args: string[] = [];
   if (options.config !== undefined) args.push('--config', resolve(options.config));
   if (options.host !== undefined) args.push('--host', options.host);
@@ -32,8 +34,6 @@ async function start(options: CliOptions): Promise<number> {
   }
   if (options.tlsCert !== undefined && options.tlsKey !== undefined) args.push('--tls-cert', resolve(options.tlsCert), '--tls-key', resolve(options.tlsKey));
   if (options.foreground === true) return runInForeground(args);
-  const running = await reportIfRunning();
-  if (running !== undefined) return running;
   const as = await connect();
   const clients = new Map<string, SkyClient>();
   // The listen address may come from the config file: learn it from the daemon.json the new

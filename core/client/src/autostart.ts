@@ -28,6 +28,8 @@ export interface SpawnDaemonOptions {
 export interface StartedDaemon {
   pid: number;
   health: Health;
+  /** Whether the answer came from the process spawned here (not from another start that won the race). */
+  own: boolean;
 }
 
 /**
@@ -76,11 +78,11 @@ export async function spawnDaemon(options: SpawnDaemonOptions): Promise<StartedD
   try {
     for (;;) {
       const health = await options.probe(pid);
-      if (health !== undefined) return { pid: health.pid, health };
+      if (health !== undefined) return { pid: health.pid, health, own: health.pid === pid };
       if (exit !== undefined) {
         // Another start may have won the race for the port; then its answer is as good.
         const other = await options.probe(pid);
-        if (other !== undefined) return { pid: other.pid, health: other };
+        if (other !== undefined) return { pid: other.pid, health: other, own: false };
         throw await startFailed(`the API server did not start: it ${exit}`, paths.serverLog, logStart);
       }
       if (Date.now() >= deadline) {
@@ -155,7 +157,7 @@ export async function ensureDaemon(client: SkyClient, options: EnsureDaemonOptio
           home: options.home,
           env: options.env,
         });
-        return { started: true, health: started.health };
+        return { started: started.own, health: started.health };
       } finally {
         await lock.release();
       }
