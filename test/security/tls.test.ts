@@ -102,6 +102,12 @@ describe('HTTPS served by the daemon, verified by the client', () => {
     assert.equal(info.tlsFingerprint256, fingerprint);
   });
 
+  it('streams a request log over HTTPS', async () => {
+    const r = await sky(home, ['api', 'ping', '--sleep', '1'], { SKYPILOT_API_SERVER_ENDPOINT: withCredentials(d.url), SKYPILOT_API_SERVER_CA: pki.ca });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ping: sleeping 1s\nping: 1s elapsed\npong\npong from the API server/);
+  });
+
   it('sky api login --ca-file checks the server with that CA, then saves it as api_server.ca_file', async () => {
     const own = tempHome();
     homes.push(own);
