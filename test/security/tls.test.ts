@@ -171,6 +171,15 @@ describe('certificates the client refuses', () => {
       const status = await sky(home, ['daemon', 'status']);
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout, /^API server: running \(pid \d+\), healthy$/m);
+      // Another certificate at the recorded URL is not that daemon: it is not signalled.
+      const file = join(home, '.sky/api_server/daemon.json');
+      const recorded = readFileSync(file, 'utf8');
+      writeFileSync(file, recorded.replace(/"tlsFingerprint256":"[^"]+"/, `"tlsFingerprint256":"${'00:'.repeat(31)}00"`));
+      const refused = await sky(home, ['daemon', 'stop']);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /^Not stopping pid \d+: .*presented another certificate than the one the local daemon recorded in daemon\.json/);
+      assert.equal(server.exitCode, null);
+      writeFileSync(file, recorded);
       const stop = await sky(home, ['daemon', 'stop']);
       assert.equal(stop.code, 0, stop.stderr);
       assert.match(stop.stdout, new RegExp(`API server at https://127\\.0\\.0\\.1:${port} \\(pid ${server.pid}\\) stopped\\.`));

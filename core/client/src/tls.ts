@@ -4,7 +4,6 @@ import { connect, type Certificate } from 'node:tls';
 import { SkyError } from '@sky/protocol/wire';
 import { CA_ENV, type CaSetting } from './endpoint.js';
 
-
 const CA_HINT = `Point api_server.ca_file in ~/.sky/config.yaml (or $${CA_ENV}) at the PEM certificate of the CA that signed the API server's certificate.`;
 
 /** Read a CA bundle: a readable file with at least one PEM certificate, or a CONFIG_INVALID naming where it was set. */
