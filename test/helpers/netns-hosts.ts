@@ -8,10 +8,12 @@
  * exists only on those interfaces; nothing else is routed. Each host runs its own
  * `/usr/sbin/sshd -D -f <own config>` inside its namespace, with its own ed25519 host key,
  * key-only auth against a test key pair made here, and its own port (2201, 2202, ...).
- * The login user is root, with a HOME of its own per host: `ip netns exec` bind-mounts
- * /etc/netns/<ns>/passwd over /etc/passwd for the processes of that namespace, so root's home
- * there is `<dir>/host-<i>/home` (and commands and SFTP paths relative to it land in a
- * directory of that host only). `cutLink(i)` takes the host's veth down (a lost host: packets
+ * The login user is root, with a HOME of its own per host, `<dir>/host-<i>/home`, so commands
+ * and SFTP paths relative to it land in a directory of that host only: a ForceCommand sets HOME
+ * and the starting directory (as in loopback mode), and `ip netns exec` also bind-mounts
+ * /etc/netns/<ns>/passwd over /etc/passwd for that namespace. The ForceCommand is what holds:
+ * a bind mount over a file in another mount namespace is dropped when the file is replaced, and
+ * useradd/userdel (run by tests of OS accounts in parallel) replace /etc/passwd and /etc/shadow. `cutLink(i)` takes the host's veth down (a lost host: packets
  * vanish, nothing answers), `restoreLink(i)` brings it back.
  *
  * Loopback fallback (not root, or namespaces refused; or SKY_TEST_SSH_HOSTS=loopback): sshd on
@@ -442,7 +444,7 @@ class NetnsHosts extends HostSet {
     await writeFile(join(etc, 'passwd'), users.join('\n') + '\n', { mode: 0o644 });
     await writeFile(join(etc, 'shadow'), users.map((l) => `${l.split(':')[0]}:*:19000:0:99999:7:::`).join('\n') + '\n', { mode: 0o640 });
 
-    const { config, logFile, pubKey } = await this.prepareHost(i, '0.0.0.0', port, home);
+    const { config, logFile, pubKey } = await this.prepareHost(i, '0.0.0.0', port, home, (hostDir) => forcedHome(hostDir, home));
     const child = await this.startSshd(['ip', 'netns', 'exec', ns, SSHD, '-D', '-f', config, '-E', logFile], ip, port, logFile);
     return {
       name: `host-${i}`,
@@ -492,11 +494,12 @@ class NetnsHosts extends HostSet {
 const SFTP_SERVERS = ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/lib/ssh/sftp-server', '/usr/libexec/sftp-server'];
 
 /**
- * Loopback hosts log in as the current user, whose real home they would share: a ForceCommand
- * gives each its own. Commands run as `sh -c` in that home with HOME set to it; SFTP starts there
- * (sftp-server -d), so relative paths of both land in the host's own directory.
+ * A host's own home, whoever the login user is: a ForceCommand runs commands as `sh -c` in that
+ * home with HOME set to it, and SFTP starts there (sftp-server -d), so relative paths of both
+ * land in the host's own directory. (Loopback hosts log in as the current user, whose real home
+ * they would otherwise share.)
  */
-async function loopbackHome(hostDir: string, home: string): Promise<string[]> {
+async function forcedHome(hostDir: string, home: string): Promise<string[]> {
   const sftp = SFTP_SERVERS.find((p) => existsSync(p));
   if (!sftp) throw new Error(`no sftp-server found (looked in ${SFTP_SERVERS.join(', ')}): install openssh-server`);
   const login = join(hostDir, 'login.sh');
@@ -530,7 +533,7 @@ class LoopbackHosts extends HostSet {
       const ip = `127.0.0.${10 + i}`;
       const port = await freePortOn(ip);
       const home = join(this.dir, `host-${i}`, 'home');
-      const { config, logFile, pubKey } = await this.prepareHost(i, `${ip}:${port}`, port, home, (hostDir) => loopbackHome(hostDir, home));
+      const { config, logFile, pubKey } = await this.prepareHost(i, `${ip}:${port}`, port, home, (hostDir) => forcedHome(hostDir, home));
       const child = await this.startSshd([SSHD, '-D', '-f', config, '-E', logFile], ip, port, logFile);
       this.hosts.push({
         name: `host-${i}`,
