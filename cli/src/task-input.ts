@@ -111,28 +111,23 @@ export function localPath(path: string, environment: Pick<Environment, 'cwd' | '
 }
 
 /**
- * The daemon syncs `workdir` and copies `file_mounts` sources from this machine's paths, so
- * relative ones are made absolute here (relative to where sky runs, as in SkyPilot), and each
- * must exist.
+ * Local paths in a task are made absolute here (relative to where sky runs, as in SkyPilot).
+ * Whether each exists is judged when the task is sent: the client uploads those on this
+ * machine, and on the API server's own machine a missing one is an error (see
+ * @sky/client uploadTaskFiles). A workdir that is a file is an error at once.
  */
 export function resolveLocalPaths(task: Task, source: string, environment: Environment): Task {
   const out: Task = { ...task, file_mounts: { ...task.file_mounts } };
   const problems: string[] = [];
   if (task.workdir !== undefined) {
     const abs = localPath(task.workdir, environment);
-    const kind = environment.kindOf(abs);
-    if (kind === 'missing') problems.push(`workdir: ${task.workdir} does not exist${abs === task.workdir ? '' : ` (${abs})`}`);
-    else if (kind === 'file') problems.push(`workdir: ${task.workdir} is a file; workdir must be a directory`);
+    if (environment.kindOf(abs) === 'file') problems.push(`workdir: ${task.workdir} is a file; workdir must be a directory`);
     out.workdir = abs;
   }
-  for (const [target, from] of Object.entries(task.file_mounts)) {
-    const abs = localPath(from, environment);
-    if (environment.kindOf(abs) === 'missing') problems.push(`file_mounts[${JSON.stringify(target)}]: ${from} does not exist${abs === from ? '' : ` (${abs})`}`);
-    out.file_mounts[target] = abs;
-  }
+  for (const [target, from] of Object.entries(task.file_mounts)) out.file_mounts[target] = localPath(from, environment);
   if (problems.length > 0) {
     throw new SkyError('TASK_INVALID', problems.map((p) => `${source}: ${p}`).join('\n'), {
-      hint: 'Local paths in a task are read from the current directory; create them or fix the paths.',
+      hint: 'Local paths in a task are read from the current directory; fix the paths.',
       details: { source },
     });
   }

@@ -6,10 +6,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkyError, type NodeRecord } from '@sky/protocol';
+import { walkTree } from '@sky/protocol/files';
 import { createHosts, type TestHost, type TestHosts } from '../helpers/netns-hosts.js';
 import { SshTransport, detectionBoundMs, TIMEOUT_EXIT_CODE, type SshOptions } from '../../core/daemon/src/nodes/ssh-transport.js';
 import { fingerprint } from '../../core/daemon/src/nodes/ssh-known-hosts.js';
@@ -130,29 +131,36 @@ describe('SSH transport over namespace hosts', () => {
     assert.equal((await t.readFrom(`${h.home}/abs/c.txt`, 0, 10)).data.toString(), 'abs');
   });
 
-  it('syncs a directory, copying only changed files the second time, and copies files and trees', async () => {
+  it('syncs files (and empty directories), writing only changed files the second time', async () => {
     const h = host(2);
     const t = transport(h);
     const src = join(scratch, 'workdir');
     await mkdir(join(src, 'sub/deep'), { recursive: true });
+    await mkdir(join(src, 'empty'), { recursive: true });
     await writeFile(join(src, 'train.py'), 'print("hi")\n');
     await writeFile(join(src, 'run.sh'), '#!/bin/sh\necho run\n');
     await chmod(join(src, 'run.sh'), 0o755);
     await writeFile(join(src, 'sub/data.csv'), 'a,b\n1,2\n');
     await writeFile(join(src, 'sub/deep/weights.bin'), Buffer.alloc(200_000, 7));
-    assert.equal(await t.syncDir(src, 'sky_workdir'), 4);
-    assert.equal(await t.syncDir(src, 'sky_workdir'), 0);
+    const sync = async (dest: string): Promise<number> => {
+      const tree = await walkTree(src);
+      const files = tree.files.map((f) => ({ path: f.path, mode: f.mode, mtimeMs: f.mtimeMs, size: f.size, open: () => createReadStream(f.absolute) }));
+      return t.syncFiles(dest, files, tree.dirs);
+    };
+    assert.equal(await sync('sky_workdir'), 4);
+    assert.equal(await sync('sky_workdir'), 0);
     await writeFile(join(src, 'sub/data.csv'), 'a,b\n1,2\n3,4\n');
     const later = new Date(Date.now() + 5_000);
     await utimes(join(src, 'sub/data.csv'), later, later);
-    assert.equal(await t.syncDir(src, 'sky_workdir'), 1);
+    assert.equal(await sync('sky_workdir'), 1);
     assert.equal(await readFile(join(h.home, 'sky_workdir/sub/data.csv'), 'utf8'), 'a,b\n1,2\n3,4\n');
     assert.equal((await t.run('./sky_workdir/run.sh')).stdout, 'run\n');
     assert.equal((await stat(join(h.home, 'sky_workdir/sub/deep/weights.bin'))).size, 200_000);
-    // copy: a file to a new path, a tree whole.
-    await t.copy(join(src, 'train.py'), 'mounts/one/train.py');
-    await t.copy(join(src, 'sub'), 'mounts/tree');
-    assert.equal((await t.run('cat mounts/one/train.py; ls mounts/tree mounts/tree/deep')).stdout, 'print("hi")\nmounts/tree:\ndata.csv\ndeep\n\nmounts/tree/deep:\nweights.bin\n');
+    assert.ok((await stat(join(h.home, 'sky_workdir/empty'))).isDirectory());
+    assert.equal((await t.run('ls -a sky_workdir sky_workdir/sub | grep -c sky-sync || true')).stdout.trim(), '0');
+    // An absolute destination is that path on the host.
+    assert.equal(await sync(`${h.home}/abs-dest`), 4);
+    assert.equal(await readFile(join(h.home, 'abs-dest/train.py'), 'utf8'), 'print("hi")\n');
   });
 
   it('keeps one TCP connection per host for many commands and file operations (measured ms per run)', async () => {

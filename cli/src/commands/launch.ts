@@ -8,6 +8,7 @@ import { findCluster, jobExitCode, jobHints, streamJob } from '../jobs.js';
 import { note, print } from '../output.js';
 import { loadTask, type Entrypoint } from '../task-input.js';
 import { UsageError, type CliOptions, type Invocation } from '../usage.js';
+import { uploadLine } from '../upload-progress.js';
 
 /** `sky launch` and `sky exec`: the task is read and checked here first, so bad input never reaches the daemon. */
 export async function run({ action, args, options }: Invocation): Promise<number> {
@@ -37,7 +38,11 @@ export async function run({ action, args, options }: Invocation): Promise<number
 
 /** --workspace, when given, goes with the submit (else active_workspace of the config, else default). */
 export function submitOptions(options: CliOptions): SubmitOptions {
-  return options.workspace === undefined ? {} : { workspace: options.workspace };
+  const onUpload: SubmitOptions['onUpload'] = (progress) => {
+    const line = uploadLine(progress);
+    if (line !== undefined) note(line);
+  };
+  return options.workspace === undefined ? { onUpload } : { workspace: options.workspace, onUpload };
 }
 
 function describe(entrypoint: Entrypoint): void {

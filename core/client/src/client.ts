@@ -33,6 +33,8 @@ import { resolveEndpoint, type Endpoint, type ResolveEndpointOptions } from './e
 import { loadIdentity } from './identity.js';
 import { readEvents, type SseEvent } from './sse.js';
 import { Transport } from './transport.js';
+import { prepareUpload, sendUpload, type UploadOptions, type UploadResult } from './uploads.js';
+import { uploadTaskFiles, type TaskBody, type TaskUploadProgress } from './task-uploads.js';
 import { IDEMPOTENCY_KEY_HEADER, WORKSPACE_HEADER, ROUTE_PATHS, SkyError, fillPath, isTerminal, operationPath } from '@sky/protocol/wire';
 
 export interface SkyClientOptions {
@@ -52,6 +54,13 @@ export interface SubmitOptions {
   /** The workspace to run in (sent as x-sky-workspace); default: active_workspace of the config, else the daemon's default. */
   workspace?: string;
   signal?: AbortSignal;
+  /**
+   * launch and exec: upload the task's local workdir and file_mounts sources first (default
+   * true; nothing is uploaded when the API server reads this caller's paths itself).
+   */
+  uploadFiles?: boolean;
+  /** Progress of those uploads. */
+  onUpload?: (progress: TaskUploadProgress) => void;
 }
 
 export interface StreamOptions {
@@ -117,6 +126,7 @@ export class SkyClient {
   readonly endpoint: Endpoint;
   readonly identity: Identity;
   private readonly transport: Transport;
+  private serverPathsAnswer: Promise<boolean> | undefined;
 
   constructor(options: SkyClientOptions) {
     this.endpoint = options.endpoint;
@@ -213,8 +223,33 @@ export class SkyClient {
     return this.transport.json<WorkspaceView>({ method: 'DELETE', path: fillPath(ROUTE_PATHS.deleteWorkspace, { name }) });
   }
 
-  /** Submit an operation; resolves once the daemon has stored the request. */
+  /**
+   * Upload a directory (honouring .skyignore) or one file: only chunks the API server lacks for
+   * you are sent. Resolves with the upload id to name in a launch or exec body's `uploads`.
+   */
+  async upload(path: string, options: UploadOptions = {}): Promise<UploadResult> {
+    return sendUpload(this.transport, path, await prepareUpload(path), options);
+  }
+
+  /** Whether the API server reads this caller's own paths (its owner on the same machine), so nothing needs uploading. */
+  async serverPaths(): Promise<boolean> {
+    this.serverPathsAnswer ??= this.health().then((h) => h.serverPaths === true);
+    return this.serverPathsAnswer;
+  }
+
+  /** A launch or exec body with its local workdir and file_mounts sources uploaded and named in `uploads`. */
+  async withTaskUploads<B extends TaskBody>(body: B, options: Pick<SubmitOptions, 'onUpload' | 'signal'> = {}): Promise<B> {
+    return uploadTaskFiles(body, {
+      serverPaths: () => this.serverPaths(),
+      upload: (path, field) => this.upload(path, { signal: options.signal, onProgress: (p) => options.onUpload?.({ ...p, field }) }),
+    });
+  }
+
+  /** Submit an operation; resolves once the daemon has stored the request. launch and exec upload their local files first. */
   async submit<N extends OperationName>(op: N, body: OperationBody<N>, options: SubmitOptions = {}): Promise<SubmitResponse> {
+    if ((op === 'launch' || op === 'exec') && options.uploadFiles !== false) {
+      body = (await this.withTaskUploads(body as OperationBody<'launch' | 'exec'>, options)) as OperationBody<N>;
+    }
     const headers: Record<string, string> = {};
     if (options.idempotencyKey !== undefined) headers[IDEMPOTENCY_KEY_HEADER] = options.idempotencyKey;
     const workspace = options.workspace ?? this.endpoint.activeWorkspace;

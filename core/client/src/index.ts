@@ -33,3 +33,7 @@ export { login, logout } from './login.js';
 export type { LoginOptions, LoginResult, LogoutResult } from './login.js';
 export type { CreateTokenOptions } from './client.js';
 export type { TokenSetting } from './endpoint.js';
+export { prepareUpload, sendUpload } from './uploads.js';
+export type { PreparedUpload, UploadOptions, UploadProgress, UploadResult } from './uploads.js';
+export { uploadTaskFiles } from './task-uploads.js';
+export type { TaskBody, TaskUploadHooks, TaskUploadProgress } from './task-uploads.js';

@@ -17,10 +17,12 @@ export interface TransportOptions {
 }
 
 export interface CallOptions {
-  method?: 'GET' | 'POST' | 'DELETE';
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
+  /** Raw bytes to send instead of a JSON body. */
+  raw?: { data: Buffer; contentType: string };
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Fail when the connection carries no bytes for this long (default 60 s). */
@@ -162,7 +164,7 @@ export class Transport {
     return `${this.endpoint.basePath}${call.path}${query === '' ? '' : `?${query}`}`;
   }
 
-  private headers(call: CallOptions, body: string | undefined): Record<string, string> {
+  private headers(call: CallOptions, body: string | Buffer | undefined): Record<string, string> {
     const headers: Record<string, string> = {
       accept: 'application/json',
       [API_VERSION_HEADER]: String(API_VERSION),
@@ -172,7 +174,7 @@ export class Transport {
     };
     if (this.endpoint.authorization !== undefined) headers.authorization = this.endpoint.authorization;
     if (body !== undefined) {
-      headers['content-type'] = 'application/json';
+      headers['content-type'] = call.raw?.contentType ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     return headers;
@@ -181,7 +183,7 @@ export class Transport {
   /** One try; connection failures reject with the raw error tagged with reusedSocket, for open() to map. */
   private async attempt(call: CallOptions): Promise<IncomingMessage> {
     const { request, agent, createConnection } = await this.module();
-    const body = call.body === undefined ? undefined : JSON.stringify(call.body);
+    const body = call.raw !== undefined ? call.raw.data : call.body === undefined ? undefined : JSON.stringify(call.body);
     const { signal } = call;
     signal?.throwIfAborted();
     return new Promise<IncomingMessage>((resolve, reject) => {

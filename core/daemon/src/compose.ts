@@ -30,6 +30,11 @@ import { createStore } from './store-factory.js';
 import { readBuildInfo } from './build-info.js';
 import { expandHome } from './config/load.js';
 import { AuditLog } from './audit/audit-log.js';
+import { FsUploadStore } from './uploads/fs-upload-store.js';
+import { UploadService } from './uploads/upload-service.js';
+import { TaskFilesResolver } from './uploads/task-files.js';
+import { UploadCollector } from './uploads/upload-collector.js';
+import { join } from 'node:path';
 
 export interface ComposeOptions {
   config: DaemonConfig;
@@ -72,6 +77,10 @@ export function compose(options: ComposeOptions): DependencyContainer {
     }),
   });
   c.register(NodeRuntime, { useValue: new NodeRuntime() });
+  c.register(TOKENS.UploadStore, { useValue: new FsUploadStore(join(options.paths.stateDir, 'uploads')) });
+  c.registerSingleton(UploadService);
+  c.registerSingleton(TaskFilesResolver);
+  c.registerSingleton(UploadCollector);
   c.registerSingleton(Provisioner);
   c.registerSingleton(JobQueue);
   c.registerSingleton(JobLogs);
@@ -84,7 +93,7 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(WorkspaceService);
   c.register(OperationRegistry, {
     useFactory: instanceCachingFactory(
-      (r) => new OperationRegistry([pingHandler, ...clusterOperations(r.resolve(ClusterService)), ...infraOperations(r.resolve(InfraService))]),
+      (r) => new OperationRegistry([pingHandler, ...clusterOperations(r.resolve(ClusterService), r.resolve(TaskFilesResolver)), ...infraOperations(r.resolve(InfraService))]),
     ),
   });
   c.registerSingleton(AuditLog);

@@ -34,6 +34,11 @@ import { expandHome } from './config/load.js';
 import { HttpListener, type Listening } from './listen/http-listener.js';
 import { checkListenPolicy } from './listen/policy.js';
 import { loadTls, type TlsMaterial } from './listen/tls.js';
+import { UploadService } from './uploads/upload-service.js';
+import { UploadCollector } from './uploads/upload-collector.js';
+import { uploadRoutes } from './http/routes/uploads.js';
+import type { UploadStore } from './uploads/upload-store.js';
+import { mayNameServerPaths } from './uploads/task-files.js';
 
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
 
@@ -78,6 +83,9 @@ export class Daemon {
     @inject(UserService) private readonly users: UserService,
     @inject(WorkspaceService) private readonly workspaces: WorkspaceService,
     @inject(AuditLog) private readonly audit: AuditLog,
+    @inject(TOKENS.UploadStore) private readonly uploadStore: UploadStore,
+    @inject(UploadService) private readonly uploads: UploadService,
+    @inject(UploadCollector) private readonly uploadCollector: UploadCollector,
   ) {
     this.startedAt = clock.now();
   }
@@ -99,6 +107,8 @@ export class Daemon {
       this.logger.info(recovered, 'recovered requests from the state store');
       await this.pruner.pruneOnce();
       this.pruner.start();
+      await this.uploadStore.open();
+      this.uploadCollector.start();
       this.jobQueue.start();
       this.autostop.start();
       const listening = await this.listen(host, port);
@@ -118,13 +128,14 @@ export class Daemon {
       auth: this.auth,
       dashboardRoot: DASHBOARD_ROOT,
       register: (router) => {
-        healthRoutes(router, { build: this.build, startedAt: this.startedAt, maxBodyBytes: max, isDraining: () => !this.scheduler.isAccepting });
+        healthRoutes(router, { build: this.build, startedAt: this.startedAt, maxBodyBytes: max, isDraining: () => !this.scheduler.isAccepting, serverPaths: mayNameServerPaths });
         requestRoutes(router, this.requests, max);
         operationRoutes(router, this.scheduler, max, this.workspaces);
         serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
         userRoutes(router, this.users, max, this.audit);
         auditRoutes(router, this.audit, max);
         workspaceRoutes(router, this.workspaces, max);
+        uploadRoutes(router, this.uploads, this.config.uploads.max_manifest_bytes);
         clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });
       },
     });
@@ -165,6 +176,7 @@ export class Daemon {
 
   private async closeResources(): Promise<void> {
     this.pruner.stop();
+    await this.uploadCollector.stop();
     this.jobQueue.stop();
     this.autostop.stop();
     this.view.close();

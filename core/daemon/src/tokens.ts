@@ -3,6 +3,7 @@ import type { Driver, StateStore } from '@sky/plugin-api';
 import type { PluginState } from '@sky/protocol';
 import type { Logger } from 'pino';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
+import type { UploadStore } from './uploads/upload-store.js';
 
 /** Wall clock, injectable so tests and benches control time. */
 export interface Clock {
@@ -41,4 +42,5 @@ export const TOKENS = {
   Plugins: Symbol('PluginRegistry') as InjectionToken<PluginRegistry>,
   BuildInfo: Symbol('BuildInfo') as InjectionToken<BuildInfo>,
   Shutdown: Symbol('ShutdownSignal') as InjectionToken<ShutdownSignal>,
+  UploadStore: Symbol('UploadStore') as InjectionToken<UploadStore>,
 } as const;

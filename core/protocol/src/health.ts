@@ -12,6 +12,10 @@ export const HealthSchema = z
     pid: z.number().int(),
     startedAt: z.number().int(),
     user: IdentitySchema.describe('The identity the daemon resolved for this caller.'),
+    serverPaths: z
+      .boolean()
+      .optional()
+      .describe("Whether this caller's workdir and file_mounts may name paths on the API server's host (only its owner's may); if not, clients upload them."),
   })
   .meta({ id: 'Health' });
 export type Health = z.infer<typeof HealthSchema>;

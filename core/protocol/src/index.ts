@@ -13,3 +13,4 @@ export * from './auth.js';
 export * from './auth-routes.js';
 export * from './workspace-routes.js';
 export * from './audit-routes.js';
+export * from './upload-routes.js';

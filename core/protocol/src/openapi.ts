@@ -49,7 +49,7 @@ function parametersFrom(schema: z.ZodType | undefined, where: 'query' | 'path', 
 
 function errorStatuses(route: RouteSpec): number[] {
   const statuses = new Set<number>([400, 401, 403, 404, 405, 429]);
-  if (route.method === 'post') [413, 415].forEach((s) => statuses.add(s));
+  if (route.method === 'post' || route.method === 'put') [413, 415].forEach((s) => statuses.add(s));
   if (route.operation !== undefined) [409, 503].forEach((s) => statuses.add(s));
   return [...statuses].sort();
 }
@@ -92,6 +92,8 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Ope
     const operation: Record<string, unknown> = { operationId: route.id, summary: route.summary, parameters, responses };
     if (route.body !== undefined) {
       operation.requestBody = { required: true, content: { 'application/json': { schema: convert(route.body, 'input', components) } } };
+    } else if (route.rawBody !== undefined) {
+      operation.requestBody = { required: true, description: route.rawBody.description, content: { [route.rawBody.contentType]: { schema: { type: 'string', format: 'binary' } } } };
     }
     (paths[path] ??= {})[route.method] = operation;
   }

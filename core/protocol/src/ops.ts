@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LaneSchema } from './requests.js';
+import { TaskUploadsSchema } from './upload-routes.js';
 import type { Lane } from './wire/status.js';
 
 /**
@@ -35,6 +36,7 @@ export const LaunchBodySchema = z
     idle_minutes_to_autostop: z.number().min(0).max(525600).optional(),
     down: z.boolean().optional().describe('With autostop: tear the cluster down instead of stopping it.'),
     dryrun: z.boolean().optional().describe('Only plan: which driver, nodes and resources.'),
+    uploads: TaskUploadsSchema.optional(),
   })
   .meta({ id: 'LaunchBody' });
 export type LaunchBody = z.infer<typeof LaunchBodySchema>;
@@ -57,7 +59,7 @@ export const LaunchResultSchema = z
   .meta({ id: 'LaunchResult' });
 export type LaunchResult = z.infer<typeof LaunchResultSchema>;
 
-export const ExecBodySchema = z.strictObject({ cluster: ClusterNameSchema, task: TaskBodySchema }).meta({ id: 'ExecBody' });
+export const ExecBodySchema = z.strictObject({ cluster: ClusterNameSchema, task: TaskBodySchema, uploads: TaskUploadsSchema.optional() }).meta({ id: 'ExecBody' });
 export type ExecBody = z.infer<typeof ExecBodySchema>;
 export const ExecResultSchema = z.object({ cluster: z.string(), jobId: z.number().int() }).meta({ id: 'ExecResult' });
 export type ExecResult = z.infer<typeof ExecResultSchema>;

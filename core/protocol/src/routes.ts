@@ -34,8 +34,9 @@ import {
 } from './auth-routes.js';
 import { CreateWorkspaceBodySchema, UpdateWorkspaceBodySchema, WorkspaceListSchema, WorkspaceNameParamsSchema, WorkspaceViewSchema } from './workspace-routes.js';
 import { AuditPageSchema, AuditQuerySchema } from './audit-routes.js';
+import { ChunkParamsSchema, ChunkStoredSchema, UploadCreatedSchema, UploadIdParamsSchema, UploadManifestSchema, UploadViewSchema } from './upload-routes.js';
 
-export type HttpMethod = 'get' | 'post' | 'delete';
+export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 
 /** What a route answers: a JSON schema per status, or a stream. */
 export type RouteResponse = z.ZodType | 'event-stream' | 'openapi';
@@ -49,6 +50,8 @@ export interface RouteSpec {
   readonly params?: z.ZodType;
   readonly query?: z.ZodType;
   readonly body?: z.ZodType;
+  /** A body of raw bytes instead of JSON (read by the handler itself). */
+  readonly rawBody?: { readonly contentType: string; readonly description: string };
   readonly success: { readonly status: number; readonly body: RouteResponse };
   /** Whether the route is an operation submit (answers 202 with a request id). */
   readonly operation?: OperationName;
@@ -189,6 +192,24 @@ export const ROUTES = {
   listWorkspaces: { id: 'listWorkspaces', method: 'get', path: ROUTE_PATHS.listWorkspaces, summary: 'Workspaces the caller may use (admins: all).', success: { status: 200, body: WorkspaceListSchema } },
   createWorkspace: { id: 'createWorkspace', method: 'post', path: ROUTE_PATHS.createWorkspace, summary: 'Create a workspace (admins).', body: CreateWorkspaceBodySchema, success: { status: 201, body: WorkspaceViewSchema } },
   updateWorkspace: { id: 'updateWorkspace', method: 'post', path: ROUTE_PATHS.updateWorkspace, summary: 'Change a workspace: private, allowed users, allowed infra (admins).', params: WorkspaceNameParamsSchema, body: UpdateWorkspaceBodySchema, success: { status: 200, body: WorkspaceViewSchema } },
+  createUpload: {
+    id: 'createUpload',
+    method: 'post',
+    path: ROUTE_PATHS.createUpload,
+    summary: 'Announce an upload (a manifest of files and their chunk digests); answers its id and the chunks the API server lacks for you.',
+    body: UploadManifestSchema,
+    success: { status: 200, body: UploadCreatedSchema },
+  },
+  getUpload: { id: 'getUpload', method: 'get', path: ROUTE_PATHS.getUpload, summary: 'One of your uploads, with the chunks it still lacks.', params: UploadIdParamsSchema, success: { status: 200, body: UploadViewSchema } },
+  putChunk: {
+    id: 'putChunk',
+    method: 'put',
+    path: ROUTE_PATHS.putChunk,
+    summary: 'Store one chunk (at most 4 MiB) among your uploads; kept only when its bytes have the sha256 of the path.',
+    params: ChunkParamsSchema,
+    rawBody: { contentType: 'application/octet-stream', description: 'The chunk\'s bytes (at most 4 MiB).' },
+    success: { status: 201, body: ChunkStoredSchema },
+  },
   deleteWorkspace: { id: 'deleteWorkspace', method: 'delete', path: ROUTE_PATHS.deleteWorkspace, summary: 'Delete a workspace without clusters (admins; never default).', params: WorkspaceNameParamsSchema, success: { status: 200, body: WorkspaceViewSchema } },
 } as const satisfies Record<string, RouteSpec>;
 

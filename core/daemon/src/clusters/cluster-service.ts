@@ -29,6 +29,7 @@ import { provisioned, Provisioner, type Progress } from './provisioner.js';
 import type { Candidate } from './provisioner.js';
 import { infraAllowed, WorkspaceService } from '../auth/workspace-service.js';
 import { describeNodes, jobDemand, primaryFields, unmetByCluster } from './resources.js';
+import { NO_FILES, TaskFilesResolver } from '../uploads/task-files.js';
 
 function progressOf(ctx: OperationContext): Progress {
   return { signal: ctx.signal, log: (line) => void ctx.log(line) };
@@ -63,6 +64,7 @@ export class ClusterService {
     @inject(Provisioner) private readonly provisioner: Provisioner,
     @inject(JobQueue) private readonly jobs: JobQueue,
     @inject(WorkspaceService) private readonly workspaces: WorkspaceService,
+    @inject(TaskFilesResolver) private readonly taskFiles: TaskFilesResolver,
   ) {}
 
   /** A cluster the caller may change: it exists and is theirs, or the caller is an admin. */
@@ -112,6 +114,8 @@ export class ClusterService {
     const name = body.cluster ?? generatedName(ctx.request.userName);
     validateClusterName(name);
     const owner = { id: ctx.request.user, name: ctx.request.userName, workspace: ctx.request.workspace };
+    // Checked again now that it runs: uploads must still be the caller's, server paths still allowed.
+    const files = body.dryrun ? NO_FILES : await this.taskFiles.forRun(task, body.uploads, owner);
     return this.lock.run(name, async () => {
       let cluster = await this.store.clusters.get(name);
       const demand = jobDemand(primaryFields(task));
@@ -136,13 +140,13 @@ export class ClusterService {
         }
         if (cluster.status === 'STOPPED') cluster = await this.startLocked(cluster, progressOf(ctx));
         await ctx.log(`Reusing cluster ${name} (${cluster.resources}).`);
-        await this.provisioner.prepare(cluster.nodes, task, progressOf(ctx));
+        await this.provisioner.prepare(cluster.nodes, files, progressOf(ctx));
       } else {
         const candidates = await this.workspaceCandidates(ctx.request.workspace, this.provisioner.candidates(task));
         const first = candidates[0]!;
         const plan = { driver: first.driverId, infra: first.infra, numNodes: task.num_nodes, resources: describePlan(first.infra, task), existing: false };
         if (body.dryrun) return { cluster: name, plan };
-        cluster = await this.provisioner.provision(name, owner, task, candidates, progressOf(ctx));
+        cluster = await this.provisioner.provision(name, owner, task, candidates, progressOf(ctx), files);
       }
       if (body.idle_minutes_to_autostop !== undefined) {
         cluster = (await updateCluster(this.store, name, () => ({ autostop: { idleMinutes: body.idle_minutes_to_autostop!, down: body.down ?? false } }))) ?? cluster;
@@ -178,7 +182,8 @@ export class ClusterService {
     const demand = jobDemand(primaryFields(task));
     const unmet = unmetByCluster(cluster.nodes, task.num_nodes, demand);
     if (unmet) throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${body.cluster} cannot run this task: ${unmet}`);
-    if (task.workdir !== undefined || Object.keys(task.file_mounts).length > 0) await this.provisioner.prepare(cluster.nodes, task, progressOf(ctx));
+    const files = await this.taskFiles.forRun(task, body.uploads, { id: ctx.request.user, name: ctx.request.userName });
+    if (files.workdir !== undefined || files.mounts.length > 0) await this.provisioner.prepare(cluster.nodes, files, progressOf(ctx));
     const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, false));
     await updateCluster(this.store, cluster.name, () => (task.run ? { lastCommand: task.run.split('\n')[0]!.slice(0, 200) } : undefined));
     await ctx.log(`Job ${job.id} submitted to cluster ${body.cluster}.`);
@@ -213,7 +218,7 @@ export class ClusterService {
     progress.log(`Starting cluster ${cluster.name}...`);
     const result = await callDriver(cluster.driver, this.provisioner.driver(cluster.driver), 'start', progress, (d, o) => d.start(provisioned(cluster), o));
     const nodes = result.nodes.map((n, i) => ({ ...cluster.nodes[i]!, address: n.address, resources: n.resources }));
-    await this.provisioner.prepare(nodes, { file_mounts: {} }, progress);
+    await this.provisioner.prepare(nodes, NO_FILES, progress);
     const up = await updateCluster(this.store, cluster.name, () => ({
       status: 'UP',
       statusReason: undefined,

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { isAbsolute } from 'node:path';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { Driver, NodeHandle, ProvisionedCluster, StateStore } from '@sky/plugin-api';
@@ -9,6 +8,8 @@ import { NodeRuntime } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
 import { callDriver } from './driver-calls.js';
 import { describeNodes, toResourceRequest } from './resources.js';
+import { describeSource, fileDestination, TaskFilesResolver, type FileSource, type TaskFiles } from '../uploads/task-files.js';
+import { nodeDestination } from '../uploads/node-destination.js';
 
 export interface Candidate {
   driverId: string;
@@ -54,6 +55,7 @@ export class Provisioner {
     @inject(TOKENS.Logger) private readonly logger: Logger,
     @inject(TransportPool) private readonly transports: TransportPool,
     @inject(NodeRuntime) private readonly runtime: NodeRuntime,
+    @inject(TaskFilesResolver) private readonly taskFiles: TaskFilesResolver,
   ) {}
 
   private enabledDrivers(): string[] {
@@ -96,7 +98,7 @@ export class Provisioner {
    * Record the cluster (INIT) first, so a crash leaves it visible; then try each candidate
    * until one has capacity. On any failure nothing is left behind: nodes terminated, record deleted.
    */
-  async provision(name: string, owner: Owner, task: Task, candidates: Candidate[], progress: Progress): Promise<ClusterRecord> {
+  async provision(name: string, owner: Owner, task: Task, candidates: Candidate[], progress: Progress, files: TaskFiles): Promise<ClusterRecord> {
     const clusterId = `${name.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 40)}-${randomBytes(4).toString('hex')}`;
     const now = this.clock.now();
     const first = candidates[0]!;
@@ -150,7 +152,7 @@ export class Provisioner {
       }
       const nodes = result.nodes.map(toNodeRecord);
       try {
-        await this.prepare(nodes, task, progress);
+        await this.prepare(nodes, files, progress);
       } catch (err) {
         progress.log('Preparing the nodes failed; tearing them down.');
         await callDriver(candidate.driverId, candidate.driver, 'terminate', { signal: new AbortController().signal, log: progress.log }, (d, o) => d.terminate(result, o)).catch(
@@ -180,32 +182,35 @@ export class Provisioner {
     });
   }
 
-  /** Install the runtime on every node, then sync the workdir and copy file mounts. */
-  async prepare(nodes: readonly NodeRecord[], task: Pick<Task, 'workdir' | 'file_mounts'>, progress: Progress): Promise<void> {
+  /** Install the runtime on every node, then sync the workdir and the file mounts (through NodeTransport.syncFiles only). */
+  async prepare(nodes: readonly NodeRecord[], files: TaskFiles, progress: Progress): Promise<void> {
     await Promise.all(nodes.map((n) => this.runtime.install(this.transports.for(n), n.address)));
-    if (task.workdir !== undefined) {
-      requireAbsolute(task.workdir, 'workdir');
-      const copied = await Promise.all(nodes.map((n) => this.transports.for(n).syncDir(task.workdir!, 'sky_workdir')));
-      progress.log(`Synced workdir ${task.workdir} to ~/sky_workdir (${copied[0] ?? 0} changed file(s) per node).`);
+    if (files.workdir !== undefined) {
+      const written = await this.place(nodes, files.workdir, '~/sky_workdir', 'workdir');
+      progress.log(`Synced workdir ${describeSource(files.workdir)} to ~/sky_workdir (${written} changed file(s) per node).`);
     }
-    for (const [dest, source] of Object.entries(task.file_mounts)) {
-      requireAbsolute(source, `file_mounts.${dest}`);
-      const target = dest.startsWith('~/') ? dest.slice(2) : dest;
-      await Promise.all(nodes.map((n) => this.transports.for(n).copy(source, target)));
-      progress.log(`Copied ${source} to ${dest}.`);
+    for (const { dest, source } of files.mounts) {
+      const written = await this.place(nodes, source, dest, `file_mounts[${JSON.stringify(dest)}]`);
+      progress.log(`Copied ${describeSource(source)} to ${dest} (${written} changed file(s) per node).`);
     }
+  }
+
+  /** Sync one source to `dest` on every node; resolves with the files written on the first. */
+  private async place(nodes: readonly NodeRecord[], source: FileSource, dest: string, field: string): Promise<number> {
+    const tree = await this.taskFiles.tree(source);
+    const written = await Promise.all(
+      nodes.map((n) => {
+        const transport = this.transports.for(n);
+        if (tree.kind === 'dir') return transport.syncFiles(nodeDestination(n.reach, dest), tree.files, tree.dirs);
+        const { dir, name } = fileDestination(dest, field);
+        return transport.syncFiles(nodeDestination(n.reach, dir), tree.files.map((f) => ({ ...f, path: name })));
+      }),
+    );
+    return written[0] ?? 0;
   }
 
   async terminate(cluster: ClusterRecord, progress: Progress): Promise<void> {
     if (cluster.nodes.length === 0 && cluster.driverState === null) return; // never got nodes
     await callDriver(cluster.driver, this.driver(cluster.driver), 'terminate', progress, (d, o) => d.terminate(provisioned(cluster), o));
-  }
-}
-
-function requireAbsolute(path: string, field: string): void {
-  if (!isAbsolute(path)) {
-    throw new SkyError('TASK_INVALID', `${field}: "${path}" must be an absolute path when the task reaches the API server`, {
-      hint: 'The sky CLI resolves relative paths against the directory you run it in; API callers must send absolute paths.',
-    });
   }
 }

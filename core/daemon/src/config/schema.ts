@@ -74,6 +74,24 @@ export const DaemonConfigSchema = z.strictObject({
       retention_days: z.number().positive().default(90),
     })
     .prefault({}),
+  uploads: z
+    .strictObject({
+      /** Largest upload (a workdir or one file mount source), in bytes. */
+      max_upload_bytes: positiveInt.default(8 * 1024 ** 3),
+      /** Most files and directories in one upload. */
+      max_files: positiveInt.max(10_000_000).default(100_000),
+      /** Largest manifest body (POST /api/v1/uploads), in bytes. */
+      max_manifest_bytes: positiveInt.default(32 * 1024 ** 2),
+      /** What one user may store in uploads (distinct chunks), in bytes. */
+      quota_bytes: positiveInt.default(20 * 1024 ** 3),
+      /** Uploads no launch or exec used for this many days are deleted, then chunks no upload refers to. */
+      unused_days: z.number().positive().default(7),
+      /** How often garbage collection runs. */
+      gc_interval_seconds: z.number().positive().default(3600),
+      /** Paths on the daemon's host that any user's task may name as workdir or file_mounts source (symbolic links resolved first). */
+      server_paths: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
   jobs: z
     .strictObject({
       /** A node that stays unreachable this long fails the jobs running on it. */

@@ -37,6 +37,33 @@ export async function readJsonBody(ctx: Context, maxBytes: number): Promise<unkn
   }
 }
 
+/** Read a raw request body of `contentType` with a size limit. */
+export async function readRawBody(ctx: Context, maxBytes: number, contentType: string): Promise<Buffer> {
+  const type = ctx.get('content-type');
+  if (type.split(';')[0]!.trim().toLowerCase() !== contentType) {
+    throw new SkyError('UNSUPPORTED_MEDIA_TYPE', `request body has content-type "${type || '(none)'}"; only ${contentType} is accepted here`, {
+      hint: `Send the bytes with Content-Type: ${contentType}.`,
+    });
+  }
+  const declared = Number(ctx.get('content-length') || '0');
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) throw tooLarge(maxBytes);
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof SkyError) throw err;
+    throw new SkyError('INVALID_JSON', `request body ended after ${size} bytes: ${(err as Error).message}`, {
+      hint: 'Send the whole body (Content-Length must match it).',
+    });
+  }
+  return Buffer.concat(chunks, size);
+}
+
 function tooLarge(maxBytes: number): SkyError {
   return new SkyError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`, {
     hint: 'Send a smaller body, or raise requests.max_body_bytes in the daemon config.',

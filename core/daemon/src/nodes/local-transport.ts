@@ -1,8 +1,13 @@
 import { spawn } from 'node:child_process';
-import { chmod, cp, mkdir, open, readdir, stat, utimes, writeFile, copyFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { chmod, lstat, mkdir, open, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { SkyError } from '@sky/protocol';
-import type { CommandResult, NodeTransport } from './transport.js';
+import type { CommandResult, NodeTransport, SyncFile } from './transport.js';
+import { parallel } from './parallel.js';
+import { assertSyncPath } from './sync-paths.js';
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
 
@@ -68,34 +73,76 @@ export class LocalTransport implements NodeTransport {
     }
   }
 
-  async syncDir(source: string, dest: string): Promise<number> {
-    return syncTree(source, this.path(dest));
+  /**
+   * Files land inside the node directory only: an absolute `dest` must lie under it, and no
+   * directory on the way (below the node root) may be a symbolic link, so a job cannot redirect
+   * a later sync through a link it planted. Files are written to a temporary name and renamed
+   * into place (a link at the target is replaced, never followed).
+   */
+  async syncFiles(dest: string, files: readonly SyncFile[], dirs: readonly string[] = []): Promise<number> {
+    const base = this.confined(dest);
+    await this.makeDirs(base);
+    for (const dir of dirs) {
+      assertSyncPath(dir);
+      await this.makeDirs(join(base, dir));
+    }
+    let written = 0;
+    await parallel(files, FILES_IN_FLIGHT, async (file) => {
+      assertSyncPath(file.path);
+      const target = join(base, file.path);
+      await this.makeDirs(dirname(target));
+      const existing = await lstat(target).catch(() => undefined);
+      // Whole milliseconds: utimes goes through floating-point seconds, which may shift the last digit.
+      if (existing?.isFile() && existing.size === file.size && Math.round(existing.mtimeMs) === Math.round(file.mtimeMs)) return;
+      if (existing?.isDirectory()) throw this.refused(target, 'is a directory where the file goes');
+      const tmp = join(dirname(target), `.sky-sync-${randomBytes(6).toString('hex')}`);
+      try {
+        await pipeline(file.open(), createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+        await chmod(tmp, file.mode & 0o777);
+        const when = new Date(Math.round(file.mtimeMs));
+        await utimes(tmp, when, when);
+        await rename(tmp, target);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+      written += 1;
+    });
+    return written;
   }
 
-  async copy(source: string, dest: string): Promise<void> {
-    const target = this.path(dest);
-    await mkdir(dirname(target), { recursive: true });
-    await cp(source, target, { recursive: true, force: true });
+  /** The absolute place of `dest`, which must be the node directory or inside it. */
+  private confined(dest: string): string {
+    const root = resolve(this.root);
+    const full = resolve(root, dest);
+    if (full !== root && !full.startsWith(root + sep)) throw this.refused(dest, `is outside the node directory ${root}`);
+    return full;
   }
-}
 
-/** Copy a tree, skipping files whose size and mtime already match (so a re-launch copies only changes). */
-async function syncTree(source: string, dest: string): Promise<number> {
-  await mkdir(dest, { recursive: true });
-  let copied = 0;
-  for (const entry of await readdir(source, { withFileTypes: true })) {
-    const from = join(source, entry.name);
-    const to = join(dest, entry.name);
-    if (entry.isDirectory()) copied += await syncTree(from, to);
-    else if (entry.isFile()) {
-      const src = await stat(from);
-      const existing = await stat(to).catch(() => undefined);
-      if (existing && existing.size === src.size && Math.trunc(existing.mtimeMs) === Math.trunc(src.mtimeMs)) continue;
-      await copyFile(from, to);
-      await utimes(to, src.atime, src.mtime);
-      await chmod(to, src.mode & 0o777);
-      copied += 1;
+  /** mkdir -p from the node root to `dir`, refusing any level that is a symbolic link or not a directory. */
+  private async makeDirs(dir: string): Promise<void> {
+    const root = resolve(this.root);
+    let current = root;
+    await mkdir(root, { recursive: true });
+    for (const part of relative(root, dir).split(sep).filter((p) => p !== '')) {
+      current = join(current, part);
+      let info = await lstat(current).catch(() => undefined);
+      if (info === undefined) {
+        await mkdir(current).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST') throw err;
+        });
+        info = await lstat(current);
+      }
+      if (info.isSymbolicLink()) throw this.refused(current, 'is a symbolic link; sky does not write through links on a node');
+      if (!info.isDirectory()) throw this.refused(current, 'is not a directory');
     }
   }
-  return copied;
+
+  private refused(path: string, why: string): SkyError {
+    return new SkyError('NODE_RUNTIME_ERROR', `cannot sync files to ${path} on local node ${this.root}: it ${why}`, {
+      hint: 'Remove what is in the way on the node (or choose another destination) and launch again.',
+    });
+  }
 }
+
+const FILES_IN_FLIGHT = 8;

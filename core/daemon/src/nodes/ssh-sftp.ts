@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { posix } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02) that callers branch on. */
@@ -118,8 +118,21 @@ export class Sftp {
     }
   }
 
-  fastPut(local: string, remote: string, mode: number): Promise<void> {
-    return call<void>((cb) => this.raw.fastPut(local, remote, { mode }, (err) => cb(err, undefined)));
+  /**
+   * Write a stream to `path` through a temporary name, then set its mode and mtime (whole
+   * seconds) and rename it into place.
+   */
+  async putStreamAtomic(source: NodeJS.ReadableStream, path: string, mode: number, mtimeSec: number): Promise<void> {
+    const tmp = `${posix.join(posix.dirname(path), '.sky-sync-')}${randomBytes(6).toString('hex')}`;
+    try {
+      await pipeline(source, this.raw.createWriteStream(tmp, { mode, flags: 'w' }));
+      await this.chmod(tmp, mode);
+      await this.utimes(tmp, mtimeSec, mtimeSec);
+      await this.replace(tmp, path);
+    } catch (err) {
+      await this.unlink(tmp).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Bytes of `path` from `offset` (at most `max`) and its size; size -1 when it does not exist. */
@@ -159,71 +172,3 @@ export class Sftp {
   }
 }
 
-/** Run `fn` over `items` with at most `limit` at a time. */
-async function parallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  });
-  await Promise.all(workers);
-}
-
-const UPLOADS_IN_FLIGHT = 8;
-
-/** Upload one local file, keeping its mode and mtime (so a later sync can skip it). */
-async function uploadFile(sftp: Sftp, from: string, to: string): Promise<void> {
-  const src = await stat(from);
-  const mode = src.mode & 0o777;
-  await sftp.fastPut(from, to, mode);
-  await sftp.chmod(to, mode);
-  await sftp.utimes(to, Math.floor(src.atimeMs / 1000), Math.floor(src.mtimeMs / 1000));
-}
-
-/**
- * Copy a local tree to `dest` on the node. With `onlyChanged`, files whose size and mtime
- * (whole seconds, what SFTP carries) already match are skipped. Symbolic links and other
- * special files are skipped, as the local transport does. Returns the number of files copied.
- */
-export async function uploadTree(sftp: Sftp, source: string, dest: string, onlyChanged: boolean): Promise<number> {
-  await sftp.mkdirp(dest);
-  const remote = new Map<string, FileEntryWithStats>();
-  if (onlyChanged) for (const entry of await sftp.readdirOrEmpty(dest)) remote.set(entry.filename, entry);
-  const files: Array<[string, string]> = [];
-  const dirs: Array<[string, string]> = [];
-  for (const entry of await readdir(source, { withFileTypes: true })) {
-    const from = join(source, entry.name);
-    const to = posix.join(dest, entry.name);
-    if (entry.isDirectory()) dirs.push([from, to]);
-    else if (entry.isFile()) {
-      if (onlyChanged) {
-        const existing = remote.get(entry.name);
-        if (existing && existing.attrs.isFile()) {
-          const src = await stat(from);
-          if (existing.attrs.size === src.size && existing.attrs.mtime === Math.floor(src.mtimeMs / 1000)) continue;
-        }
-      }
-      files.push([from, to]);
-    }
-  }
-  let copied = 0;
-  await parallel(files, UPLOADS_IN_FLIGHT, async ([from, to]) => {
-    await uploadFile(sftp, from, to);
-    copied += 1;
-  });
-  for (const [from, to] of dirs) copied += await uploadTree(sftp, from, to, onlyChanged);
-  return copied;
-}
-
-/** Copy one local file or directory to `dest` on the node (a directory is copied whole). */
-export async function uploadPath(sftp: Sftp, source: string, dest: string): Promise<void> {
-  const src = await stat(source);
-  if (src.isDirectory()) {
-    await uploadTree(sftp, source, dest, false);
-    return;
-  }
-  await sftp.mkdirp(posix.dirname(dest));
-  await uploadFile(sftp, source, dest);
-}

@@ -1,9 +1,14 @@
 import { posix } from 'node:path';
+import type { Stats } from 'ssh2';
 import { SkyError } from '@sky/protocol';
-import type { CommandResult, NodeTransport } from './transport.js';
+import type { CommandResult, NodeTransport, SyncFile } from './transport.js';
 import { SshConnection, type SshOptions, type SshTarget } from './ssh-connection.js';
 import { ExecRunner, type RunOptions, type SshCommandRunner } from './ssh-exec.js';
-import { Sftp, uploadPath, uploadTree } from './ssh-sftp.js';
+import { Sftp } from './ssh-sftp.js';
+import { parallel } from './parallel.js';
+import { assertSyncPath } from './sync-paths.js';
+
+const FILES_IN_FLIGHT = 8;
 
 export { detectionBoundMs, SSH_DEFAULTS, type SshOptions, type SshTarget } from './ssh-connection.js';
 export { TIMEOUT_EXIT_CODE } from './ssh-exec.js';
@@ -69,12 +74,50 @@ export class SshTransport implements NodeTransport {
     return this.withSftp(`reading ${path}`, (sftp) => sftp.readFrom(path, offset, max));
   }
 
-  syncDir(source: string, dest: string): Promise<number> {
-    return this.withSftp(`syncing ${source} to ${dest}`, (sftp) => uploadTree(sftp, source, dest, true));
-  }
-
-  copy(source: string, dest: string): Promise<void> {
-    return this.withSftp(`copying ${source} to ${dest}`, (sftp) => uploadPath(sftp, source, dest));
+  /**
+   * Files go over the connection's SFTP session, each to a temporary name renamed into place;
+   * one whose size and mtime (whole seconds, what SFTP carries) match what the host has is
+   * skipped. An absolute `dest` is that path on the host; a relative one is under the login's home.
+   */
+  syncFiles(dest: string, files: readonly SyncFile[], dirs: readonly string[] = []): Promise<number> {
+    return this.withSftp(`syncing files to ${dest}`, async (sftp) => {
+      const made = new Map<string, Promise<void>>();
+      const mkdirp = (dir: string): Promise<void> => {
+        let done = made.get(dir);
+        if (done === undefined) {
+          done = sftp.mkdirp(dir);
+          made.set(dir, done);
+        }
+        return done;
+      };
+      const listings = new Map<string, Promise<Map<string, Stats>>>();
+      const listing = (dir: string): Promise<Map<string, Stats>> => {
+        let entries = listings.get(dir);
+        if (entries === undefined) {
+          entries = sftp.readdirOrEmpty(dir).then((list) => new Map(list.map((e) => [e.filename, e.attrs])));
+          listings.set(dir, entries);
+        }
+        return entries;
+      };
+      await mkdirp(dest);
+      for (const dir of dirs) {
+        assertSyncPath(dir);
+        await mkdirp(posix.join(dest, dir));
+      }
+      let written = 0;
+      await parallel(files, FILES_IN_FLIGHT, async (file) => {
+        assertSyncPath(file.path);
+        const target = posix.join(dest, file.path);
+        const parent = posix.dirname(target);
+        await mkdirp(parent);
+        const mtime = Math.floor(file.mtimeMs / 1000);
+        const existing = (await listing(parent)).get(posix.basename(target));
+        if (existing?.isFile() && existing.size === file.size && existing.mtime === mtime) return;
+        await sftp.putStreamAtomic(file.open(), target, file.mode & 0o777, mtime);
+        written += 1;
+      });
+      return written;
+    });
   }
 
   /** Close the connection; `final` refuses later use (daemon stop), else the next use reconnects. */

@@ -5,6 +5,17 @@ export interface CommandResult {
   stderr: string;
 }
 
+/** One file to place on a node, with its bytes read in the daemon. */
+export interface SyncFile {
+  /** Relative to the destination, '/'-separated; never empty, '.' or '..' segments. */
+  path: string;
+  /** Permission bits (e.g. 0o644). */
+  mode: number;
+  mtimeMs: number;
+  size: number;
+  open(): NodeJS.ReadableStream;
+}
+
 /**
  * How the daemon talks to one node: run shell commands, write files, read files from an
  * offset. Paths are relative to the node root unless absolute.
@@ -15,8 +26,10 @@ export interface NodeTransport {
   writeFiles(dir: string, files: Record<string, string>, privateFiles?: readonly string[]): Promise<void>;
   /** Bytes of `path` from `offset` (at most `max`), and the file's size; size -1 when it does not exist. */
   readFrom(path: string, offset: number, max: number): Promise<{ data: Buffer; size: number }>;
-  /** Copy a local directory to `dest` on the node, skipping files whose size and mtime match. Returns files copied. */
-  syncDir(source: string, dest: string): Promise<number>;
-  /** Copy one local file or directory to `dest` on the node. */
-  copy(source: string, dest: string): Promise<void>;
+  /**
+   * Place files (and the empty directories `dirs`) under `dest` (relative to the node root unless
+   * absolute), creating directories as needed; files whose size and mtime already match are
+   * skipped. Returns how many files were written.
+   */
+  syncFiles(dest: string, files: readonly SyncFile[], dirs?: readonly string[]): Promise<number>;
 }

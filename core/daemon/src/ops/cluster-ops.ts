@@ -1,24 +1,29 @@
 import { assertResolved, parseTask, validateClusterName, type AutostopBody, type CancelJobsBody, type ClusterBody, type ExecBody, type LaunchBody } from '@sky/protocol';
 import type { ClusterService } from '../clusters/cluster-service.js';
+import type { TaskFilesResolver } from '../uploads/task-files.js';
 import type { OperationHandler } from './registry.js';
 
 /** The cluster operations, each a thin adapter from a request to the cluster service. */
-export function clusterOperations(service: ClusterService): OperationHandler[] {
+export function clusterOperations(service: ClusterService, taskFiles: TaskFilesResolver): OperationHandler[] {
   return [
     {
       name: 'launch',
       resumable: false,
-      validate: (body) => {
-        const { task, cluster } = body as LaunchBody;
-        assertResolved(parseTask(task, 'body.task'), 'body.task');
+      validate: async (body, caller) => {
+        const { task, cluster, uploads, dryrun } = body as LaunchBody;
+        const parsed = assertResolved(parseTask(task, 'body.task'), 'body.task');
         if (cluster !== undefined) validateClusterName(cluster);
+        await taskFiles.forSubmit(parsed, uploads, caller, dryrun === true);
       },
       run: (ctx, body) => service.launch(ctx, body as LaunchBody),
     },
     {
       name: 'exec',
       resumable: false,
-      validate: (body) => void assertResolved(parseTask((body as ExecBody).task, 'body.task'), 'body.task'),
+      validate: async (body, caller) => {
+        const { task, uploads } = body as ExecBody;
+        await taskFiles.forSubmit(assertResolved(parseTask(task, 'body.task'), 'body.task'), uploads, caller, false);
+      },
       run: (ctx, body) => service.exec(ctx, body as ExecBody),
     },
     { name: 'stop', resumable: false, run: (ctx, body) => service.stop(ctx, (body as ClusterBody).cluster) },

@@ -11,13 +11,21 @@ export interface OperationContext {
   log(text: string): Promise<void>;
 }
 
+/** Who submits a request, as validate() sees it. */
+export interface SubmitCaller {
+  id: string;
+  name: string;
+  /** How they were authenticated (Caller.via); 'local' is the personal daemon's owner. */
+  via: string;
+}
+
 export interface OperationHandler {
   readonly name: OperationName;
   /** Whether a request found RUNNING after a daemon restart may simply run again. */
   readonly resumable: boolean;
   run(ctx: OperationContext, body: unknown): Promise<unknown>;
   /** Checks beyond the body schema, run before the request is stored so bad input is a 400, not a failed request. */
-  validate?(body: unknown): void;
+  validate?(body: unknown, caller: SubmitCaller): void | Promise<void>;
 }
 
 /** Handlers by operation name. Every operation in the protocol must have exactly one. */

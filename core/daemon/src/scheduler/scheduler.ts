@@ -18,6 +18,8 @@ export interface SubmitInput {
   workspace: string;
   cluster?: string;
   idempotencyKey?: string;
+  /** How the submitter was authenticated (Caller.via), for validate(). */
+  via?: string;
 }
 
 export type CancelOutcome = 'cancelled' | 'finished' | 'missing';
@@ -84,7 +86,7 @@ export class Scheduler {
     }
     const handler = this.operations.get(input.name);
     if (handler === undefined) throw new SkyError('ROUTE_NOT_FOUND', `unknown operation ${input.name}`);
-    handler.validate?.(input.body);
+    await handler.validate?.(input.body, { id: input.user, name: input.userName, via: input.via ?? 'none' });
     const record: RequestRecord = {
       id: this.ids.next(this.clock.now()),
       name: input.name,

@@ -132,9 +132,12 @@ const URI = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 const MOUNT_KEYS = ['source', 'mode'];
 const STORAGE_KEYS = ['name', 'store', 'persistent', 'config'] as const;
 
-function remotePathProblem(path: string): string | undefined {
-  if (path === '~' || path.startsWith('/') || path.startsWith('~/')) return undefined;
-  return `remote path ${JSON.stringify(path)} must be absolute or start with ~/`;
+/** Why a file mount destination is unusable: it must be absolute or start with ~/, and never climb out with "..". */
+export function remotePathProblem(path: string): string | undefined {
+  if (path !== '~' && !path.startsWith('/') && !path.startsWith('~/')) return `remote path ${JSON.stringify(path)} must be absolute or start with ~/`;
+  if (/[\x00-\x1f\x7f]/.test(path)) return `remote path ${JSON.stringify(path)} has a control character`;
+  if (path.split('/').includes('..')) return `remote path ${JSON.stringify(path)} has a ".." segment; name the destination directly`;
+  return undefined;
 }
 
 function localSource(value: unknown, report: Report, path: Array<string | number>): string | undefined {

@@ -59,6 +59,13 @@ export const ERROR_CATALOGUE = {
   NO_DRIVER: { status: 409, summary: 'No enabled driver can run the task (see the enabled infra).' },
   NODE_RUNTIME_ERROR: { status: 502, summary: 'The node runtime gave an answer sky cannot read.' },
   NOT_SUPPORTED: { status: 400, summary: 'The driver cannot do this operation' },
+  UPLOAD_NOT_FOUND: { status: 404, summary: 'No upload (manifest or chunk) with this id among yours.' },
+  UPLOAD_INVALID: { status: 400, summary: 'An upload manifest is malformed (paths, sizes, chunk lists, duplicates).' },
+  UPLOAD_INCOMPLETE: { status: 409, summary: 'An upload still lacks some of its chunks.' },
+  UPLOAD_TOO_LARGE: { status: 413, summary: 'An upload exceeds the per-upload limit (uploads.max_upload_bytes or max_files).' },
+  UPLOAD_QUOTA_EXCEEDED: { status: 413, summary: "Storing the upload would exceed the user's storage quota (uploads.quota_bytes)." },
+  CHUNK_HASH_MISMATCH: { status: 400, summary: 'The bytes sent for a chunk do not have the sha256 its URL names.' },
+  SERVER_PATH_REFUSED: { status: 400, summary: "A task names a path on the API server's host; upload it instead (the CLI and SDK do)." },
   INTERNAL: { status: 500, summary: 'An unexpected error inside sky.' },
 } as const;
 

@@ -6,3 +6,4 @@ export * from './status.js';
 export * from './paths.js';
 export * from './daemon-info.js';
 export * from './format-path.js';
+export * from './manifest.js';

@@ -31,6 +31,9 @@ export const ROUTE_PATHS = {
   updateWorkspace: `${API_PREFIX}/workspaces/:name`,
   deleteWorkspace: `${API_PREFIX}/workspaces/:name`,
   listAudit: `${API_PREFIX}/audit`,
+  createUpload: `${API_PREFIX}/uploads`,
+  getUpload: `${API_PREFIX}/uploads/:id`,
+  putChunk: `${API_PREFIX}/uploads/chunks/:hash`,
 } as const;
 
 /** Path of an operation's submit route: POST /api/v1/<name>. */

@@ -2,13 +2,15 @@ import type Router from '@koa/router';
 import { API_VERSION, buildOpenApi, ROUTE_LIST, ROUTES, type Health } from '@sky/protocol';
 import type { BuildInfo } from '../../tokens.js';
 import { bindRoute } from '../bind.js';
-import { identityOf } from '../identity.js';
+import { callerOf, identityOf } from '../identity.js';
 
 export interface HealthDeps {
   build: BuildInfo;
   startedAt: number;
   maxBodyBytes: number;
   isDraining: () => boolean;
+  /** Whether a caller authenticated this way may name paths of the daemon's host in a task. */
+  serverPaths: (via: string) => boolean;
 }
 
 /** Liveness + identity, and the OpenAPI document (built once from the route table). */
@@ -23,6 +25,7 @@ export function healthRoutes(router: Router, deps: HealthDeps): void {
       pid: process.pid,
       startedAt: deps.startedAt,
       user: identityOf(ctx),
+      serverPaths: deps.serverPaths(callerOf(ctx).via),
     };
     ctx.body = body;
   });

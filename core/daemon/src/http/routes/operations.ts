@@ -38,6 +38,7 @@ export function operationRoutes(router: Router, scheduler: Scheduler, maxBodyByt
         user: caller.id,
         userName: caller.name,
         workspace,
+        via: caller.via,
         ...(key !== '' ? { idempotencyKey: key } : {}),
       });
       const answer: SubmitResponse = { requestId: record.id, status: record.status, created };
