@@ -113,15 +113,14 @@ describe('loadTask', () => {
     assert.deepEqual(loadTask(['t.yaml'], { env: ['MODEL=llama'] }, environment).task.envs, { MODEL: 'llama' });
   });
 
-  it('makes workdir and file_mounts sources absolute, and each must exist', () => {
+  it('makes workdir and file_mounts sources absolute (whether they exist is judged when they are uploaded)', () => {
     const environment = fakeEnvironment({ '/work/t.yaml': 'workdir: ~/proj\nfile_mounts:\n  /data: data\n  /etc/app.conf: /abs/app.conf\nrun: ls\n', '/work/data': '', '/abs/app.conf': '' }, [
       '/home/me/proj',
     ]);
     const { task } = loadTask(['t.yaml'], {}, environment);
     assert.equal(task.workdir, '/home/me/proj');
     assert.deepEqual(task.file_mounts, { '/data': '/work/data', '/etc/app.conf': '/abs/app.conf' });
-    const missing = skyError(() => loadTask(['t.yaml'], { workdir: 'gone' }, environment));
-    assert.equal(missing.message, 't.yaml: workdir: gone does not exist (/work/gone)');
+    assert.equal(loadTask(['t.yaml'], { workdir: 'gone' }, environment).task.workdir, '/work/gone');
     const notDir = skyError(() => loadTask(['echo'], { workdir: 't.yaml' }, environment));
     assert.equal(notDir.message, '<command line>: workdir: t.yaml is a file; workdir must be a directory');
   });

@@ -38,11 +38,18 @@ export async function run({ action, args, options }: Invocation): Promise<number
 
 /** --workspace, when given, goes with the submit (else active_workspace of the config, else default). */
 export function submitOptions(options: CliOptions): SubmitOptions {
-  const onUpload: SubmitOptions['onUpload'] = (progress) => {
-    const line = uploadLine(progress);
-    if (line !== undefined) note(line);
+  return options.workspace === undefined ? {} : { workspace: options.workspace };
+}
+
+/** The submit of the launch or exec itself: its task's local files are uploaded first, with a line of progress each. */
+function runOptions(options: CliOptions): SubmitOptions {
+  return {
+    ...submitOptions(options),
+    onUpload: (progress) => {
+      const line = uploadLine(progress);
+      if (line !== undefined) note(line);
+    },
   };
-  return options.workspace === undefined ? { onUpload } : { workspace: options.workspace, onUpload };
 }
 
 function describe(entrypoint: Entrypoint): void {
@@ -104,7 +111,7 @@ async function launch(client: SkyClient, cluster: string | undefined, task: Task
   const confirmed = await confirmLaunch(client, body, options, help);
   if (confirmed === undefined) return 1;
   body = confirmed;
-  const { requestId } = await withServer(client, () => client.submit('launch', body, submitOptions(options)));
+  const { requestId } = await withServer(client, () => client.submit('launch', body, runOptions(options)));
   if (options.async === true) {
     print(requestId);
     note(`Submitted launch request ${requestId}. Follow it with: sky api logs ${requestId}`);
@@ -125,7 +132,7 @@ async function launch(client: SkyClient, cluster: string | undefined, task: Task
 
 async function execTask(client: SkyClient, cluster: string, task: Task, options: CliOptions): Promise<number> {
   const body: ExecBody = { cluster, task: taskToConfig(task) };
-  const { requestId } = await withServer(client, () => client.submit('exec', body, submitOptions(options)));
+  const { requestId } = await withServer(client, () => client.submit('exec', body, runOptions(options)));
   if (options.async === true) {
     print(requestId);
     note(`Submitted exec request ${requestId}. Follow it with: sky api logs ${requestId}`);

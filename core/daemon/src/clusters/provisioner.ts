@@ -8,8 +8,8 @@ import { NodeRuntime } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
 import { callDriver } from './driver-calls.js';
 import { describeNodes, toResourceRequest } from './resources.js';
-import { describeSource, fileDestination, TaskFilesResolver, type FileSource, type TaskFiles } from '../uploads/task-files.js';
-import { nodeDestination } from '../uploads/node-destination.js';
+import { describeSource, TaskFilesResolver, type FileSource, type TaskFiles } from '../uploads/task-files.js';
+import { fileDestination, nodeDestination } from '../uploads/node-destination.js';
 
 export interface Candidate {
   driverId: string;

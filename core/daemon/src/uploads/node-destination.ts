@@ -1,4 +1,5 @@
-import type { NodeRecord } from '@sky/protocol';
+import { basename } from 'node:path';
+import { SkyError, type NodeRecord } from '@sky/protocol';
 
 /**
  * Where a destination of a task (`~`, `~/x` or `/x`; ".." refused when the task was checked)
@@ -13,4 +14,14 @@ export function nodeDestination(reach: NodeRecord['reach'], dest: string): strin
   const clean = relative.split('/').filter((p) => p !== '' && p !== '.').join('/');
   if (reach.kind === 'local' || home !== undefined) return clean;
   return `/${clean}`;
+}
+
+/** A single file mounted at `dest`: the directory it goes in and its name there. */
+export function fileDestination(dest: string, field: string): { dir: string; name: string } {
+  const trimmed = dest.replace(/\/+$/, '');
+  const name = basename(trimmed);
+  if (trimmed === '' || trimmed === '~' || name === '' || name === '~') {
+    throw new SkyError('TASK_INVALID', `${field}: a single file cannot be placed at ${dest}; name the file (e.g. ${dest.replace(/\/+$/, '')}/file.txt)`);
+  }
+  return { dir: trimmed.slice(0, trimmed.length - name.length).replace(/\/+$/, '') || (trimmed.startsWith('/') ? '/' : '~'), name };
 }

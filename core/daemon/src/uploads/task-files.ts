@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { realpath } from 'node:fs/promises';
-import { basename, isAbsolute, relative, sep } from 'node:path';
+import { isAbsolute, relative, sep } from 'node:path';
 import { inject, injectable } from 'tsyringe';
 import { remotePathProblem, SkyError, type Task, type TaskUploads } from '@sky/protocol';
 import { walkTree } from '@sky/protocol/files';
@@ -11,6 +11,7 @@ import { AuditLog } from '../audit/audit-log.js';
 import type { SyncFile } from '../nodes/transport.js';
 import type { StoredUpload } from './upload-store.js';
 import { UploadService, type UploadUser } from './upload-service.js';
+import { fileDestination } from './node-destination.js';
 
 /** Where the files of a workdir or file mount come from. */
 export type FileSource =
@@ -146,14 +147,4 @@ export class TaskFilesResolver {
     const files = tree.files.map((f): SyncFile => ({ path: f.path, mode: f.mode, mtimeMs: f.mtimeMs, size: f.size, open: () => createReadStream(f.absolute) }));
     return { kind: tree.kind, files, dirs: tree.dirs };
   }
-}
-
-/** A single file mounted at `dest`: the directory it goes in and its name there. */
-export function fileDestination(dest: string, field: string): { dir: string; name: string } {
-  const trimmed = dest.replace(/\/+$/, '');
-  const name = basename(trimmed);
-  if (trimmed === '' || trimmed === '~' || name === '' || name === '~') {
-    throw new SkyError('TASK_INVALID', `${field}: a single file cannot be placed at ${dest}; name the file (e.g. ${dest.replace(/\/+$/, '')}/file.txt)`);
-  }
-  return { dir: trimmed.slice(0, trimmed.length - name.length).replace(/\/+$/, '') || (trimmed.startsWith('/') ? '/' : '~'), name };
 }
