@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SkyError } from '@sky/protocol';
 import { walkTree } from '@sky/protocol/files';
-import { uploadTaskFiles } from '@sky/client';
+import { uploadTaskFiles, type TaskBody } from '@sky/client';
 import { LocalTransport } from '../../core/daemon/src/nodes/local-transport.js';
 import type { SyncFile } from '../../core/daemon/src/nodes/transport.js';
 import { fileDestination, nodeDestination } from '../../core/daemon/src/uploads/node-destination.js';
@@ -179,8 +179,9 @@ describe('uploadTaskFiles (SDK, before launch and exec)', () => {
     const proj = await tree('sdk-proj', { 'a.txt': 'a' });
     await writeFile(join(scratch, 'conf.yaml'), 'k: v\n');
     const uploaded: string[] = [];
+    const input: TaskBody = { task: { run: 'ls', workdir: 'sdk-proj', file_mounts: { '/cfg.yaml': { source: '~/conf.yaml', mode: 'COPY' }, '/shared': '/srv/shared-data' } } };
     const body = await uploadTaskFiles(
-      { task: { run: 'ls', workdir: 'sdk-proj', file_mounts: { '/cfg.yaml': { source: '~/conf.yaml', mode: 'COPY' }, '/shared': '/srv/shared-data' } } },
+      input,
       { serverPaths: async () => false, upload: async (path) => (uploaded.push(path), { id: `up-${String(uploaded.length).repeat(64)}`, files: 1, bytes: 1, chunks: 1, sentChunks: 1, sentBytes: 1 }), cwd: scratch, home: scratch },
     );
     assert.deepEqual(uploaded, [proj, join(scratch, 'conf.yaml')]);
@@ -193,7 +194,8 @@ describe('uploadTaskFiles (SDK, before launch and exec)', () => {
 
   it("uploads nothing for the server's owner (its own paths), but a missing path is an error at once; nothing on a dry run", async () => {
     const never = async (): Promise<never> => assert.fail('nothing is uploaded');
-    const same = await uploadTaskFiles({ task: { workdir: scratch } }, { serverPaths: async () => true, upload: never });
+    const mine: TaskBody = { task: { workdir: scratch } };
+    const same = await uploadTaskFiles(mine, { serverPaths: async () => true, upload: never });
     assert.equal(same.uploads, undefined);
     await assert.rejects(uploadTaskFiles({ task: { workdir: 'gone' } }, { serverPaths: async () => true, upload: never, cwd: scratch }), /workdir: gone does not exist/);
     const dry = { task: { workdir: scratch }, dryrun: true };

@@ -27,7 +27,7 @@ export interface UploadUser {
   name: string;
 }
 
-/** Chunks younger than this are never collected: an upload may still be announcing or sending them. */
+/** Chunks younger than this (or than unused_days, if shorter) are never collected: an upload may still be sending them. */
 const CHUNK_GRACE_MS = 3600_000;
 
 function gib(bytes: number): string {
@@ -207,11 +207,13 @@ export class UploadService {
 
   /**
    * Garbage collection: delete uploads unused for `unused_days`, then every chunk no remaining
-   * upload of its owner refers to (except chunks stored within the last hour).
+   * upload of its owner refers to (except chunks stored or announced within the last hour).
    */
   async collect(): Promise<{ uploads: number; chunks: number; bytes: number }> {
     const now = this.clock.now();
-    const unusedBefore = now - this.config.uploads.unused_days * 86_400_000;
+    const unusedMs = this.config.uploads.unused_days * 86_400_000;
+    const unusedBefore = now - unusedMs;
+    const grace = Math.min(CHUNK_GRACE_MS, unusedMs);
     const referenced = new Map<string, Set<string>>();
     let uploads = 0;
     for (const upload of await this.store.listManifests()) {
@@ -230,7 +232,7 @@ export class UploadService {
       const keep = referenced.get(owner) ?? new Set<string>();
       await this.lock.run(owner, async () => {
         for (const chunk of await this.store.listChunks(owner)) {
-          if (keep.has(chunk.sha256) || chunk.storedAt > now - CHUNK_GRACE_MS) continue;
+          if (keep.has(chunk.sha256) || chunk.storedAt > now - grace) continue;
           bytes += await this.store.deleteChunk(owner, chunk.sha256);
           chunks += 1;
         }
