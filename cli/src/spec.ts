@@ -37,7 +37,7 @@ export const OPTIONS = {
   down: { flags: '--down', help: 'Tear the cluster down instead of stopping it when it has been idle' },
   cancel: { flags: '--cancel', help: 'Cancel the autostop/autodown set on the cluster' },
   name: { flags: '-n, --name <name>', help: 'Task name (overrides name: in the YAML)' },
-  workdir: { flags: '--workdir <dir>', help: 'Local directory synced to ~/sky_workdir on every node (overrides workdir:)' },
+  workdir: { flags: '--workdir <dir>', help: 'Local directory uploaded (honouring .skyignore) and synced to ~/sky_workdir on every node (overrides workdir:)' },
   infra: { flags: '--infra <infra>', help: 'Where to run, e.g. local or ssh/pool-a (overrides resources.infra)' },
   cpus: { flags: '--cpus <cpus>', help: "vCPUs per node, e.g. 4 or 4+ (overrides resources.cpus)" },
   memory: { flags: '--memory <memory>', help: 'Memory per node in GB, e.g. 16 or 16+ (overrides resources.memory)' },

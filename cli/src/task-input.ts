@@ -111,32 +111,45 @@ export function localPath(path: string, environment: Pick<Environment, 'cwd' | '
 }
 
 /**
- * Local paths in a task are made absolute here (relative to where sky runs, as in SkyPilot).
- * Whether each exists is judged when the task is sent: the client uploads those on this
- * machine, and on the API server's own machine a missing one is an error (see
- * @sky/client uploadTaskFiles). A workdir that is a file is an error at once.
+ * Local paths in a task are made absolute here (relative to where sky runs, as in SkyPilot);
+ * a workdir that is a file is an error at once. Paths that do not exist here are listed in
+ * `missing`: an error when the API server shares this machine (see requireLocalPaths), else
+ * left for the server to judge (an admin may allow some of its own paths). Those that exist
+ * are uploaded when the task is sent (@sky/client uploadTaskFiles).
  */
-export function resolveLocalPaths(task: Task, source: string, environment: Environment): Task {
+export function resolveLocalPaths(task: Task, source: string, environment: Environment): { task: Task; missing: string[] } {
   const out: Task = { ...task, file_mounts: { ...task.file_mounts } };
   const problems: string[] = [];
+  const missing: string[] = [];
   if (task.workdir !== undefined) {
     const abs = localPath(task.workdir, environment);
-    if (environment.kindOf(abs) === 'file') problems.push(`workdir: ${task.workdir} is a file; workdir must be a directory`);
+    const kind = environment.kindOf(abs);
+    if (kind === 'missing') missing.push(`${source}: workdir: ${task.workdir} does not exist${abs === task.workdir ? '' : ` (${abs})`}`);
+    else if (kind === 'file') problems.push(`${source}: workdir: ${task.workdir} is a file; workdir must be a directory`);
     out.workdir = abs;
   }
-  for (const [target, from] of Object.entries(task.file_mounts)) out.file_mounts[target] = localPath(from, environment);
-  if (problems.length > 0) {
-    throw new SkyError('TASK_INVALID', problems.map((p) => `${source}: ${p}`).join('\n'), {
-      hint: 'Local paths in a task are read from the current directory; fix the paths.',
-      details: { source },
-    });
+  for (const [target, from] of Object.entries(task.file_mounts)) {
+    const abs = localPath(from, environment);
+    if (environment.kindOf(abs) === 'missing') missing.push(`${source}: file_mounts[${JSON.stringify(target)}]: ${from} does not exist${abs === from ? '' : ` (${abs})`}`);
+    out.file_mounts[target] = abs;
   }
-  return out;
+  if (problems.length > 0) throw new SkyError('TASK_INVALID', problems.join('\n'), { hint: 'Local paths in a task are read from the current directory; fix the paths.', details: { source } });
+  return { task: out, missing };
+}
+
+/** Refuse a task whose local paths do not exist (when the API server is on this machine, nothing could provide them). */
+export function requireLocalPaths(loaded: LoadedTask): void {
+  if (loaded.missing.length === 0) return;
+  throw new SkyError('TASK_INVALID', loaded.missing.join('\n'), {
+    hint: 'Local paths in a task are read from the current directory; create them or fix the paths.',
+  });
 }
 
 export interface LoadedTask {
   entrypoint: Entrypoint;
   task: Task;
+  /** Local paths of the task that do not exist on this machine, as problem lines. */
+  missing: string[];
 }
 
 /** The task a `sky launch` / `sky exec` invocation describes, ready to send. */
@@ -145,5 +158,5 @@ export function loadTask(words: readonly string[], options: CliOptions, environm
   const base = baseTask(entrypoint, (f) => environment.readText(localPath(f, environment)));
   const task = applyOverrides(base, overridesOf(options, environment));
   const source = entrypoint.kind === 'yaml' ? entrypoint.file : '<command line>';
-  return { entrypoint, task: resolveLocalPaths(task, source, environment) };
+  return { entrypoint, ...resolveLocalPaths(task, source, environment) };
 }

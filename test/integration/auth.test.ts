@@ -44,7 +44,7 @@ describe('authentication (basic)', () => {
   it('every route but the health check answers 401 without credentials', async () => {
     for (const route of ROUTE_LIST) {
       if (route.id === 'health') continue;
-      const path = routePath(route, { id: 'x1', name: 'someone', job: '1' });
+      const path = routePath(route, { id: 'x1', name: 'someone', job: '1', hash: '0'.repeat(64) });
       const res = await http(`${d.url}${path}`, { method: route.method.toUpperCase(), headers: { 'content-type': 'application/json' }, ...(route.method === 'post' ? { body: '{}' } : {}) });
       assert.equal(res.status, 401, `${route.method} ${path}: ${res.text}`);
       assert.equal(errorOf(res.text).code, 'UNAUTHENTICATED');
@@ -63,7 +63,7 @@ describe('authentication (basic)', () => {
     };
     for (const route of ROUTE_LIST) {
       if (route.id === 'health' || route.success.body === 'event-stream') continue;
-      const path = routePath(route, { id: 'x1', name: 'alice', job: '1' });
+      const path = routePath(route, { id: 'x1', name: 'alice', job: '1', hash: '0'.repeat(64) });
       const body = route.method === 'post' ? JSON.stringify(bodies[route.id] ?? {}) : undefined;
       const res = await http(`${d.url}${path}`, { method: route.method.toUpperCase(), headers: as('bob'), ...(body !== undefined ? { body } : {}) });
       assert.ok(res.status < 500, `${route.method} ${path} as bob: ${res.status} ${res.text}`);

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { SkyError, taskToConfig } from '@sky/protocol';
 import { parseDotenv } from '../../cli/src/dotenv.js';
-import { classifyEntrypoint, loadTask, localPath, type Environment, type PathKind } from '../../cli/src/task-input.js';
+import { classifyEntrypoint, loadTask, localPath, requireLocalPaths, type Environment, type PathKind } from '../../cli/src/task-input.js';
 
 /*
  * What sky launch / sky exec send: the entrypoint read the SkyPilot way, the flags applied
@@ -113,14 +113,17 @@ describe('loadTask', () => {
     assert.deepEqual(loadTask(['t.yaml'], { env: ['MODEL=llama'] }, environment).task.envs, { MODEL: 'llama' });
   });
 
-  it('makes workdir and file_mounts sources absolute (whether they exist is judged when they are uploaded)', () => {
+  it('makes workdir and file_mounts sources absolute, and lists those that do not exist', () => {
     const environment = fakeEnvironment({ '/work/t.yaml': 'workdir: ~/proj\nfile_mounts:\n  /data: data\n  /etc/app.conf: /abs/app.conf\nrun: ls\n', '/work/data': '', '/abs/app.conf': '' }, [
       '/home/me/proj',
     ]);
     const { task } = loadTask(['t.yaml'], {}, environment);
     assert.equal(task.workdir, '/home/me/proj');
     assert.deepEqual(task.file_mounts, { '/data': '/work/data', '/etc/app.conf': '/abs/app.conf' });
-    assert.equal(loadTask(['t.yaml'], { workdir: 'gone' }, environment).task.workdir, '/work/gone');
+    const gone = loadTask(['t.yaml'], { workdir: 'gone' }, environment);
+    assert.equal(gone.task.workdir, '/work/gone');
+    assert.deepEqual(gone.missing, ['t.yaml: workdir: gone does not exist (/work/gone)']);
+    assert.equal(skyError(() => requireLocalPaths(gone)).message, 't.yaml: workdir: gone does not exist (/work/gone)');
     const notDir = skyError(() => loadTask(['echo'], { workdir: 't.yaml' }, environment));
     assert.equal(notDir.message, '<command line>: workdir: t.yaml is a file; workdir must be a directory');
   });

@@ -6,7 +6,7 @@ import { followRequest, requestError, toStderr } from '../follow.js';
 import { table } from '../format.js';
 import { findCluster, jobExitCode, jobHints, streamJob } from '../jobs.js';
 import { note, print } from '../output.js';
-import { loadTask, type Entrypoint } from '../task-input.js';
+import { loadTask, requireLocalPaths, type Entrypoint } from '../task-input.js';
 import { UsageError, type CliOptions, type Invocation } from '../usage.js';
 import { uploadLine } from '../upload-progress.js';
 
@@ -26,9 +26,15 @@ export async function run({ action, args, options }: Invocation): Promise<number
     throw new UsageError('sky exec needs a task YAML or a command to run: sky exec CLUSTER TASK.yaml|COMMAND', help);
   }
   if (cluster !== undefined) validateClusterName(cluster);
-  const { entrypoint, task } = loadTask(words, options);
-  describe(entrypoint);
+  const loaded = loadTask(words, options);
+  const { entrypoint, task } = loaded;
   const client = await connect();
+  // A local API server shares this file system: a missing path is missing for it too.
+  if (client.endpoint.local && loaded.missing.length > 0) {
+    client.close();
+    requireLocalPaths(loaded);
+  }
+  describe(entrypoint);
   try {
     return exec ? await execTask(client, cluster!, task, options) : await launch(client, cluster, task, options, help);
   } finally {
