@@ -46,6 +46,8 @@ export class FsUploadStore implements UploadStore {
   private readonly manifests: string;
   private readonly chunks: string;
   private readonly used = new Map<string, Promise<number>>();
+  /** Owners whose directory (and its `owner` file) exists. */
+  private readonly known = new Set<string>();
 
   constructor(readonly dir: string) {
     this.manifests = join(dir, 'manifests');
@@ -133,7 +135,10 @@ export class FsUploadStore implements UploadStore {
     if (await this.hasChunk(owner, sha256)) return false;
     const dir = this.ownerDir(owner);
     await mkdir(join(dir, sha256.slice(0, 2)), { recursive: true, mode: DIR_MODE });
-    await writeFile(join(dir, 'owner'), owner, { mode: FILE_MODE });
+    if (!this.known.has(owner)) {
+      await writeFile(join(dir, 'owner'), owner, { mode: FILE_MODE });
+      this.known.add(owner);
+    }
     const before = await this.usedBytes(owner);
     await writeAtomic(file, data);
     this.used.set(owner, Promise.resolve(before + data.length));
