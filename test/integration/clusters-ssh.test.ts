@@ -2,11 +2,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
 import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
 import { sshDaemonConfig } from '../helpers/ssh-daemon-config.js';
 import { runOperation } from '../helpers/team.js';
+import { uploadFiles } from '../helpers/uploads.js';
 
 // Clusters on an SSH node pool of three sshd hosts in network namespaces (loopback sshd when
 // namespaces are not permitted; never under CI=true): gang jobs, a pool exhausted by two users,
@@ -100,6 +103,33 @@ describe(`clusters on an SSH node pool`, () => {
     lines.forEach((line, rank) => assert.match(line, new RegExp(`^${rank}:rank=${rank} of 3 ips=`)));
     const seen = lines[0]!.split('ips=')[1]!.split(',');
     assert.deepEqual([...seen].sort(), [...ips].sort(), 'SKYPILOT_NODE_IPS lists the three hosts');
+  });
+
+  it('syncs an uploaded workdir and file mounts to every host over SFTP (~/ under the home, an absolute path as is)', async () => {
+    const workdir = await uploadFiles(d.url, ALICE, { 'data/x.txt': 'uploaded\n', 'run.sh': 'echo run\n' });
+    const conf = await uploadFiles(d.url, ALICE, { 'c.conf': 'conf\n' }, 'file');
+    const abs = await mkdtemp(join(tmpdir(), 'sky-ssh-mount-'));
+    try {
+      const rec = await op('exec', {
+        cluster: 'ssh3',
+        task: { num_nodes: 3, run: `cat data/x.txt ~/cfg/c.conf ${abs}/c.conf` },
+        uploads: { workdir, file_mounts: { '~/cfg/c.conf': conf, [`${abs}/c.conf`]: conf } },
+      });
+      assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+      assert.equal((await until('ssh3', rec.result!.jobId!, ['SUCCEEDED', 'FAILED'])).status, 'SUCCEEDED');
+      const lines = await logLines('ssh3', rec.result!.jobId!);
+      for (let rank = 0; rank < 3; rank += 1) {
+        assert.deepEqual(lines.filter((l) => l.rank === rank).map((l) => l.text), ['uploaded', 'conf', 'conf'], `rank ${rank}`);
+      }
+      for (const h of set.hosts) assert.ok(existsSync(join(h.home, 'sky_workdir/run.sh')), `${h.ip} has the workdir in its home`);
+    } finally {
+      await rm(abs, { recursive: true, force: true });
+      // Later tests expect hosts without a workdir (jobs run in ~/sky_workdir when there is one).
+      for (const h of set.hosts) {
+        await rm(join(h.home, 'sky_workdir'), { recursive: true, force: true });
+        await rm(join(h.home, 'cfg'), { recursive: true, force: true });
+      }
+    }
   });
 
   it('a pool exhausted by one user refuses another, naming who holds which host', async () => {
