@@ -44,6 +44,8 @@ export const SessionRecordSchema = z.object({
   createdAt: z.number().int(),
   expiresAt: z.number().int(),
   revokedAt: z.number().int().optional(),
+  /** Opened on a personal daemon (auth mode none): counts only there, and a team daemon's sessions never count on it. */
+  local: z.boolean().optional(),
 });
 export type SessionRecord = z.infer<typeof SessionRecordSchema>;
 

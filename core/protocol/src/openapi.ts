@@ -48,7 +48,7 @@ function parametersFrom(schema: z.ZodType | undefined, where: 'query' | 'path', 
 }
 
 function errorStatuses(route: RouteSpec): number[] {
-  const statuses = new Set<number>([400, 401, 403, 404, 405, 429]);
+  const statuses = new Set<number>([400, 401, 403, 404, 405, 421, 429, 503]);
   if (route.method === 'post') [413, 415].forEach((s) => statuses.add(s));
   if (route.operation !== undefined) [409, 503].forEach((s) => statuses.add(s));
   return [...statuses].sort();
@@ -65,6 +65,11 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Ope
     const { status, body } = route.success;
     if (body === 'event-stream') {
       responses[status] = { description: 'Server-sent events', content: { 'text/event-stream': { schema: { type: 'string' } } } };
+    } else if (body === 'redirect') {
+      responses[status] = {
+        description: 'Redirect (with a Set-Cookie header)',
+        headers: { location: { schema: { type: 'string' } }, 'set-cookie': { schema: { type: 'string' } } },
+      };
     } else if (body === 'openapi') {
       responses[status] = { description: 'OpenAPI document', content: { 'application/json': { schema: { type: 'object' } } } };
     } else {

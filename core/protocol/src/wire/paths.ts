@@ -31,6 +31,9 @@ export const ROUTE_PATHS = {
   updateWorkspace: `${API_PREFIX}/workspaces/:name`,
   deleteWorkspace: `${API_PREFIX}/workspaces/:name`,
   listAudit: `${API_PREFIX}/audit`,
+  createLoginLink: `${API_PREFIX}/auth/login-links`,
+  openSession: `${API_PREFIX}/auth/session`,
+  closeSession: `${API_PREFIX}/auth/session`,
 } as const;
 
 /** Path of an operation's submit route: POST /api/v1/<name>. */
