@@ -30,6 +30,9 @@ import { createStore } from './store-factory.js';
 import { readBuildInfo } from './build-info.js';
 import { expandHome } from './config/load.js';
 import { AuditLog } from './audit/audit-log.js';
+import { PasswordHasher } from './auth/password-hasher.js';
+import { Refusals } from './auth/refusals.js';
+import { SessionService } from './auth/session-service.js';
 
 export interface ComposeOptions {
   config: DaemonConfig;
@@ -79,6 +82,9 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(ClusterService);
   c.registerSingleton(AutostopMonitor);
   c.registerSingleton(InfraService);
+  c.registerSingleton(PasswordHasher);
+  c.registerSingleton(SessionService);
+  c.registerSingleton(Refusals);
   c.registerSingleton(AuthService);
   c.registerSingleton(UserService);
   c.registerSingleton(WorkspaceService);

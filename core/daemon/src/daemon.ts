@@ -34,6 +34,10 @@ import { expandHome } from './config/load.js';
 import { HttpListener, type Listening } from './listen/http-listener.js';
 import { checkListenPolicy } from './listen/policy.js';
 import { loadTls, type TlsMaterial } from './listen/tls.js';
+import { PasswordHasher } from './auth/password-hasher.js';
+import { Refusals } from './auth/refusals.js';
+import { SessionService } from './auth/session-service.js';
+import { sessionRoutes } from './http/routes/sessions.js';
 
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
 
@@ -78,6 +82,9 @@ export class Daemon {
     @inject(UserService) private readonly users: UserService,
     @inject(WorkspaceService) private readonly workspaces: WorkspaceService,
     @inject(AuditLog) private readonly audit: AuditLog,
+    @inject(SessionService) private readonly sessions: SessionService,
+    @inject(Refusals) private readonly refusals: Refusals,
+    @inject(PasswordHasher) private readonly hasher: PasswordHasher,
   ) {
     this.startedAt = clock.now();
   }
@@ -116,6 +123,8 @@ export class Daemon {
     const app = buildApp({
       logger: this.logger,
       auth: this.auth,
+      refusals: this.refusals,
+      loopbackOnly: this.config.auth.mode === 'none' && !this.config.listen.allow_remote_without_auth,
       dashboardRoot: DASHBOARD_ROOT,
       register: (router) => {
         healthRoutes(router, { build: this.build, startedAt: this.startedAt, maxBodyBytes: max, isDraining: () => !this.scheduler.isAccepting });
@@ -124,6 +133,7 @@ export class Daemon {
         serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
         userRoutes(router, this.users, max, this.audit);
         auditRoutes(router, this.audit, max);
+        sessionRoutes(router, this.sessions, max, this.audit);
         workspaceRoutes(router, this.workspaces, max);
         clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });
       },
@@ -171,6 +181,7 @@ export class Daemon {
     await this.transports.closeAll();
     await this.plugins.closeAll();
     await this.audit.stop();
+    await this.hasher.close();
     await this.store.close();
   }
 }
