@@ -25,6 +25,29 @@ const VERIFIED_MAX = 10_000;
 /** How much of a bearer token keys its failures: enough to tell tokens apart, far too little to use one. */
 const TOKEN_PREFIX_CHARS = 12;
 
+/**
+ * One outcome for the name's key and the address's: a failure counts for both (the first lock
+ * answers), a success clears the name's key only — a team member's own good logins must not
+ * wipe their address's record of sprayed names.
+ */
+function both(name: LoginAttempt, address: LoginAttempt): LoginAttempt {
+  return {
+    fail: (now) => {
+      const byName = name.fail(now);
+      const byAddress = address.fail(now);
+      return byName ?? byAddress;
+    },
+    succeed: () => {
+      name.succeed();
+      address.abandon();
+    },
+    abandon: () => {
+      name.abandon();
+      address.abandon();
+    },
+  };
+}
+
 function unauthenticated(message: string, hint = 'Log in with: sky api login -e http://USER:PASSWORD@HOST:PORT (or --token TOKEN)'): SkyError {
   return new SkyError('UNAUTHENTICATED', message, { hint });
 }
@@ -38,7 +61,10 @@ function unauthenticated(message: string, hint = 'Log in with: sky api login -e 
  */
 @injectable()
 export class AuthService {
+  /** Failed logins per client address and user name, and per token prefix. */
   private readonly limiter: LoginLimiter;
+  /** Failed password logins per client address, whatever the names: spraying names from one place is slowed down too. */
+  private readonly addresses: LoginLimiter;
   private readonly localToken: LocalToken;
   private proxy: ProxyAuth | undefined;
   /**
@@ -59,7 +85,10 @@ export class AuthService {
     @inject(SessionService) private readonly sessions: SessionService,
     @inject(Refusals) private readonly refusals: Refusals,
   ) {
-    this.limiter = new LoginLimiter({ max: config.auth.max_failed_logins, windowMs: config.auth.failed_login_window_seconds * 1000 });
+    const windowMs = config.auth.failed_login_window_seconds * 1000;
+    const maxDelayMs = config.auth.max_login_delay_seconds * 1000;
+    this.limiter = new LoginLimiter({ max: config.auth.max_failed_logins, windowMs, maxDelayMs, baseDelayMs: Math.min(1000, maxDelayMs) });
+    this.addresses = new LoginLimiter({ max: config.auth.max_failed_logins_per_address, windowMs, maxDelayMs, baseDelayMs: Math.min(1000, maxDelayMs) });
     this.localToken = new LocalToken(join(paths.stateDir, LOCAL_TOKEN_FILE));
   }
 
@@ -190,8 +219,15 @@ export class AuthService {
       return { id: user.id, name: user.name, role: user.role, via: 'basic' };
     }
     const address = creds.remoteAddress === undefined ? '?' : plainAddress(creds.remoteAddress);
-    const attempt = await this.limiter.admit(`p|${address}|${canonicalUserName(typed) ?? '#invalid'}`, () => this.clock.now());
-    const { ok, locked } = await this.settle(attempt, async () => {
+    const fromAddress = await this.addresses.admit(address, () => this.clock.now());
+    let attempt: LoginAttempt;
+    try {
+      attempt = await this.limiter.admit(`p|${address}|${canonicalUserName(typed) ?? '#invalid'}`, () => this.clock.now());
+    } catch (err) {
+      fromAddress.abandon();
+      throw err;
+    }
+    const { ok, locked } = await this.settle(both(attempt, fromAddress), async () => {
       if (user === undefined || user.disabled || user.passwordHash === undefined) return this.hasher.verifyDummy(password);
       return this.hasher.verify(password, user.passwordHash);
     });

@@ -74,8 +74,13 @@ export const DaemonConfigSchema = z.strictObject({
           secret_file: z.string().min(1).optional(),
         })
         .prefault({}),
+      /** Failed logins of one user name from one client address in the window before its logins are slowed down. */
       max_failed_logins: z.number().int().min(1).default(10),
+      /** Failed logins from one client address (whatever the names) in the window before all its password logins are slowed down. */
+      max_failed_logins_per_address: z.number().int().min(1).default(100),
       failed_login_window_seconds: z.number().positive().default(300),
+      /** Longest hold of a login attempt on a locked key (the hold starts at 1 s and doubles with every further failure). */
+      max_login_delay_seconds: z.number().positive().max(300).default(30),
       /** Changes of one's own password allowed per user in password_change_window_seconds. */
       max_password_changes: z.number().int().min(1).default(5),
       password_change_window_seconds: z.number().positive().default(900),
