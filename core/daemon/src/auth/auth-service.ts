@@ -149,16 +149,14 @@ export class AuthService {
       if (local !== '') return this.fromLocalToken(local, creds, optional);
     }
     const cookie = cookieValue(creds.header('cookie'), SESSION_COOKIE);
-    if (cookie !== undefined) {
-      const session = await this.fromSession(cookie);
-      if (session !== undefined) return session;
-      if (!optional) throw unauthenticated('your browser session expired or was revoked', 'Run sky dashboard for a new login link.');
-    }
+    const session = cookie === undefined ? undefined : await this.fromSession(cookie);
+    if (session !== undefined) return session;
     if (this.mode === 'proxy') {
       const proxied = await this.fromProxy(creds);
       if (proxied) return proxied;
     }
     if (optional) return ANONYMOUS;
+    if (cookie !== undefined) throw unauthenticated('your browser session expired or was revoked', 'Run sky dashboard for a new login link.');
     if (this.mode === 'none') {
       this.refusals.record({ action: 'auth.local', reason: 'no local token', from: creds.remoteAddress });
       throw unauthenticated(
