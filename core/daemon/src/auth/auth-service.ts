@@ -96,11 +96,6 @@ export class AuthService {
     return this.config.auth.mode;
   }
 
-  /** Where the personal daemon keeps its local token. */
-  get localTokenFile(): string {
-    return this.localToken.file;
-  }
-
   /**
    * Get ready to authenticate: the local token (mode none), the proxy's settings (proxy),
    * user names in canonical form, and a first admin when there is none (from the
