@@ -243,7 +243,7 @@ describe('authn: proxy mode believes only its proxy', () => {
 
   before(async () => {
     d = await startDaemon({
-      config: `auth:\n  mode: proxy\n  proxy:\n    trusted_addresses: [127.0.0.2]\n    secret: ${secret}\n`,
+      config: `listen:\n  trusted_proxies: [127.0.0.2]\nauth:\n  mode: proxy\n  proxy:\n    trusted_addresses: [127.0.0.2]\n    secret: ${secret}\n`,
       env: { SKY_ADMIN_USERNAME: 'root-admin' },
     });
   });
@@ -289,6 +289,13 @@ describe('authn: proxy mode believes only its proxy', () => {
     const users = (await http(`${d.url}/api/v1/users`, asAdminProxy)).json() as { items: Array<{ name: string }> };
     assert.deepEqual(users.items.map((u) => u.name), ['root-admin']);
     await healthy(d);
+  });
+
+  it('the proxy is the peer that sends the request, whatever client X-Forwarded-For names', async () => {
+    const viaProxy = await http(`${d.url}/api/v1/users/me`, { headers: { ...proxied('root-admin'), 'x-forwarded-for': '203.0.113.9' }, ...fromProxy });
+    assert.equal(viaProxy.status, 200, viaProxy.text);
+    const spoofed = await http(`${d.url}/api/v1/users/me`, { headers: { ...proxied('root-admin'), 'x-forwarded-for': '127.0.0.2' } });
+    refused(spoofed, 401, 'UNAUTHENTICATED');
   });
 
   it('names from the proxy are normalised: case differences are one user, look-alikes are refused', async () => {

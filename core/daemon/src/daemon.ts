@@ -33,6 +33,7 @@ import { auditRoutes } from './http/routes/audit.js';
 import { expandHome } from './config/load.js';
 import { HttpListener, type Listening } from './listen/http-listener.js';
 import { checkListenPolicy } from './listen/policy.js';
+import { normalizeAddress } from './listen/addresses.js';
 import { loadTls, type TlsMaterial } from './listen/tls.js';
 import { PasswordHasher } from './auth/password-hasher.js';
 import { Refusals } from './auth/refusals.js';
@@ -125,6 +126,7 @@ export class Daemon {
       auth: this.auth,
       refusals: this.refusals,
       loopbackOnly: this.config.auth.mode === 'none' && !this.config.listen.allow_remote_without_auth,
+      clientAddress: (req) => this.listener?.guard.clientOf(req) ?? normalizeAddress(req.socket.remoteAddress),
       dashboardRoot: DASHBOARD_ROOT,
       register: (router) => {
         healthRoutes(router, { build: this.build, startedAt: this.startedAt, maxBodyBytes: max, isDraining: () => !this.scheduler.isAccepting });

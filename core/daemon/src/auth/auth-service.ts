@@ -287,7 +287,7 @@ export class AuthService {
     const verdict = proxy.check(creds);
     if (verdict.kind === 'absent') return undefined;
     if (verdict.kind === 'refused') {
-      this.refusals.record({ action: 'auth.proxy', reason: `proxy header ignored: ${verdict.problem}`, from: creds.remoteAddress });
+      this.refusals.record({ action: 'auth.proxy', reason: `proxy header ignored: ${verdict.problem}`, from: creds.peerAddress ?? creds.remoteAddress });
       return undefined;
     }
     const header = this.config.auth.proxy.header;

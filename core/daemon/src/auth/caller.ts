@@ -23,10 +23,13 @@ export interface Caller {
   credential?: CallerCredential;
 }
 
-/** What identification looks at: the request's headers and the peer address. */
+/** What identification looks at: the request's headers, the client's address and the connection's peer. */
 export interface Credentials {
   header(name: string): string;
+  /** The client: the socket peer, or the client a trusted proxy (listen.trusted_proxies) forwards for. */
   remoteAddress: string | undefined;
+  /** The socket peer itself (the SSO proxy, in proxy mode); the client address when not given. */
+  peerAddress?: string | undefined;
 }
 
 export const ANONYMOUS: Caller = { id: 'anonymous', name: 'anonymous', role: 'user', via: 'none' };

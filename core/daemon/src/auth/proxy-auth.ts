@@ -78,7 +78,9 @@ export class ProxyAuth {
   check(creds: Credentials): ProxyVerdict {
     const name = creds.header(this.config.header);
     if (name === '') return { kind: 'absent' };
-    const from = creds.remoteAddress === undefined ? undefined : plainAddress(creds.remoteAddress);
+    // The proxy is the peer that sent the request, whatever client it forwards for.
+    const peer = creds.peerAddress ?? creds.remoteAddress;
+    const from = peer === undefined ? undefined : plainAddress(peer);
     if (from === undefined || !this.trusted.check(from, isIP(from) === 6 ? 'ipv6' : 'ipv4')) return { kind: 'refused', problem: 'untrusted address' };
     if (!sameSecret(creds.header(this.config.secret_header), this.secret)) return { kind: 'refused', problem: 'missing or wrong proxy secret' };
     return { kind: 'user', name };

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
@@ -16,6 +17,8 @@ export interface AppParts {
   refusals: Refusals;
   /** A personal daemon (auth none, not opened to the network on purpose) answers loopback Host and Origin names only. */
   loopbackOnly: boolean;
+  /** The client address of a request: the peer, or the client a trusted proxy forwards for. */
+  clientAddress: (req: IncomingMessage) => string;
   dashboardRoot: string;
   /** Registers every route of the protocol's table. */
   register: (router: Router) => void;
@@ -35,11 +38,11 @@ export function buildApp(parts: AppParts): Koa {
   const known = compilePaths();
 
   app.use(errorMiddleware(parts.logger));
-  if (parts.loopbackOnly) app.use(loopbackOnlyMiddleware(parts.refusals));
+  if (parts.loopbackOnly) app.use(loopbackOnlyMiddleware(parts.refusals, parts.clientAddress));
   app.use(dashboardMiddleware(parts.dashboardRoot));
   app.use(versionMiddleware);
-  app.use(identityMiddleware(parts.auth));
-  app.use(sameOriginMiddleware(parts.refusals));
+  app.use(identityMiddleware(parts.auth, parts.clientAddress));
+  app.use(sameOriginMiddleware(parts.refusals, parts.clientAddress));
   app.use(router.routes());
   app.use(async (ctx) => {
     const allowed = known.filter((k) => k.re.test(ctx.path)).map((k) => k.method);

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 import { SkyError } from '@sky/protocol';
 import type { Refusals } from '../auth/refusals.js';
@@ -31,11 +32,11 @@ function originUrl(origin: string): URL | undefined {
  * localhost or [::1] is a DNS-rebinding page talking to it under its own name, and an Origin
  * header, when present, must be a loopback page too. Refusals are logged and audited.
  */
-export function loopbackOnlyMiddleware(refusals: Refusals) {
+export function loopbackOnlyMiddleware(refusals: Refusals, clientAddress: (req: IncomingMessage) => string) {
   return async (ctx: Context, next: Next): Promise<void> => {
     const host = ctx.get('host');
     if (host !== '' && !isLoopbackName(hostnameOf(host))) {
-      refusals.record({ action: 'auth.host', reason: 'Host is not a loopback name', from: ctx.req.socket.remoteAddress, target: host });
+      refusals.record({ action: 'auth.host', reason: 'Host is not a loopback name', from: clientAddress(ctx.req), target: host });
       throw new SkyError('HOST_NOT_ALLOWED', `this personal API server answers only to loopback names (127.0.0.1, localhost, [::1]), not to "${host.slice(0, 100)}"`, {
         hint: 'Use http://127.0.0.1:PORT. (A web page that renamed itself to reach this server is refused: DNS rebinding.)',
       });
@@ -44,7 +45,7 @@ export function loopbackOnlyMiddleware(refusals: Refusals) {
     if (origin !== '') {
       const url = originUrl(origin);
       if (url === undefined || !isLoopbackName(url.hostname)) {
-        refusals.record({ action: 'auth.origin', reason: 'Origin is not a loopback page', from: ctx.req.socket.remoteAddress, target: origin });
+        refusals.record({ action: 'auth.origin', reason: 'Origin is not a loopback page', from: clientAddress(ctx.req), target: origin });
         throw new SkyError('ORIGIN_NOT_ALLOWED', `requests from web pages of other sites (${origin.slice(0, 100)}) are refused`, {
           hint: 'Open the dashboard from this machine (sky dashboard) instead.',
         });
@@ -62,7 +63,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * server — its Origin header present and naming the Host it was sent to. Runs after
  * identification; refusals are logged and audited as the session's user.
  */
-export function sameOriginMiddleware(refusals: Refusals) {
+export function sameOriginMiddleware(refusals: Refusals, clientAddress: (req: IncomingMessage) => string) {
   return async (ctx: Context, next: Next): Promise<void> => {
     const caller = callerOf(ctx);
     if (caller.via === 'session' && !SAFE_METHODS.has(ctx.method)) {
@@ -72,7 +73,7 @@ export function sameOriginMiddleware(refusals: Refusals) {
         refusals.record({
           action: 'auth.csrf',
           reason: origin === '' ? 'a cookie-authenticated change without an Origin header' : 'a cookie-authenticated change from another origin',
-          from: ctx.req.socket.remoteAddress,
+          from: clientAddress(ctx.req),
           user: { id: caller.id, name: caller.name },
           target: `${ctx.method} ${ctx.path}`,
         });
