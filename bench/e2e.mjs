@@ -126,12 +126,15 @@ function cpuMsOf(pid, children = false) {
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS, maxFreeSockets: CLIENTS });
+/** The local token of each personal daemon, by port: its owner's clients send it with every call. */
+const localTokens = new Map();
 
 /** One HTTP exchange with the daemon over the keep-alive agent. */
 function call(port, method, path, body) {
   return new Promise((resolveCall, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers = { 'x-sky-user-id': 'bench', 'x-sky-user-name': 'bench' };
+    if (localTokens.has(port)) headers['x-sky-local-token'] = localTokens.get(port);
     if (payload !== undefined) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = Buffer.byteLength(payload);
@@ -191,7 +194,10 @@ class DaemonProcess {
       if (!this.alive) throw new Error(`the daemon exited during start: ${this.stderr.trim()}`);
       try {
         const res = await call(this.port, 'GET', '/api/health');
-        if (res.status === 200) return;
+        if (res.status === 200) {
+          localTokens.set(this.port, readFileSync(join(this.home, '.sky/api_server/local_token'), 'utf8').trim());
+          return;
+        }
       } catch {
         // not listening yet
       }

@@ -20,7 +20,7 @@ export const OPTIONS = {
   host: { flags: '--host <host>', help: 'Address to listen on' },
   port: { flags: '--port <port>', help: 'Port to listen on' },
   config: { flags: '--config <file>', help: 'Daemon config file (see sky.config.example.yaml)' },
-  auth: { flags: '--auth <mode>', help: 'Authentication: none (loopback only), basic, token or proxy; the first start of basic/token needs SKY_ADMIN_USERNAME and SKY_ADMIN_PASSWORD' },
+  auth: { flags: '--auth <mode>', help: 'Authentication: none (loopback, this OS account only), basic, token or proxy; the first start of basic/token needs SKY_ADMIN_USERNAME and SKY_ADMIN_PASSWORD' },
   foreground: { flags: '--foreground', help: 'Run in this terminal instead of in the background' },
   tlsCert: { flags: '--tls-cert <file>', help: 'Serve HTTPS with this PEM certificate (chain) file; needs --tls-key (same as listen.tls.cert)' },
   tlsKey: { flags: '--tls-key <file>', help: 'The PEM private key of --tls-cert, readable only by the daemon (same as listen.tls.key)' },
@@ -54,6 +54,8 @@ export const OPTIONS = {
   endpoint: { flags: '-e, --endpoint <url>', help: 'API server URL, e.g. http://user:password@host:46580 (asked for when missing)' },
   token: { flags: '--token <token>', help: 'Log in with this bearer token instead of a password' },
   password: { flags: '--password <password>', help: 'The password (asked for, twice, on a terminal when missing)' },
+  currentPassword: { flags: '--current-password <password>', help: 'Your current password: needed to change your own (asked for on a terminal when missing)' },
+  open: { flags: '--open', help: 'Also open the link in the default web browser' },
   role: { flags: '--role <role>', help: 'Role of the new user: user (default) or admin' },
   expiresInDays: { flags: '--expires-in-days <days>', help: 'Days until the token expires (default: never)' },
   user: { flags: '--user <name>', help: "Another user's tokens (admins)" },
@@ -181,7 +183,14 @@ export const USERS: NounSpec = {
     },
     { name: 'delete', args: 'NAME', minArgs: 1, maxArgs: 1, summary: 'Delete a user and their tokens (admins)', options: ['yes'] },
     { name: 'set-role', args: 'NAME ROLE', minArgs: 2, maxArgs: 2, summary: "Change a user's role to admin or user (admins)", options: [] },
-    { name: 'reset-password', args: 'NAME', minArgs: 1, maxArgs: 1, summary: 'Set a new password (admins for anyone, users for themselves)', options: ['password'] },
+    {
+      name: 'reset-password',
+      args: 'NAME',
+      minArgs: 1,
+      maxArgs: 1,
+      summary: 'Set a new password (admins for anyone; your own needs your current one)',
+      options: ['password', 'currentPassword'],
+    },
     {
       name: 'import',
       args: 'FILE.csv',
@@ -285,6 +294,7 @@ const TASK_OPTIONS = ['name', 'workdir', 'infra', 'cpus', 'memory', 'gpus', 'num
 
 const CLUSTERS = 'Clusters and jobs';
 const INFRA = 'Infrastructure';
+const SERVER = 'API server';
 
 export const COMMANDS: readonly CommandSpec[] = [
   {
@@ -415,6 +425,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: ['infra', 'output'],
     optionHelp: { infra: 'Only these hosts: ssh (every pool) or ssh/POOL' },
     examples: ['sky show-gpus', 'sky show-gpus --infra ssh/gpu-a'],
+  },
+  {
+    section: SERVER,
+    name: 'dashboard',
+    args: '',
+    maxArgs: 0,
+    summary: 'Print a one-time login link to the dashboard (it works once, for two minutes, and opens a browser session as you)',
+    options: ['open'],
+    examples: ['sky dashboard', 'sky dashboard --open'],
   },
 ];
 

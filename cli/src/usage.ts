@@ -56,6 +56,8 @@ export interface CliOptions {
   endpoint?: string;
   token?: string;
   password?: string;
+  currentPassword?: string;
+  open?: boolean;
   role?: 'admin' | 'user';
   expiresInDays?: number;
   user?: string;
@@ -162,6 +164,8 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   endpoint: text(4096),
   token: text(4096),
   password: text(1024),
+  currentPassword: text(1024),
+  open: bool,
   role: oneOf(['admin', 'user'] as const),
   expiresInDays: number(1, 3650, true),
   user: text(64),

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, killAllDaemons, removeHome, shareLocalToken, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
 
 /*
  * End to end: the built `sky` binary against a real daemon with the local driver. Each
@@ -307,6 +307,8 @@ describe('launch options and other users', () => {
     ({ daemon, as } = await daemonWithLocalDriver());
     const home = tempHome();
     homes.push(home);
+    // Another sky identity of the daemon's owner: the same OS account, so it may read the local token.
+    shareLocalToken(daemon.home, home);
     other = { home, url: daemon.url };
   });
 

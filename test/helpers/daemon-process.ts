@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -30,6 +30,65 @@ export function tempHome(): string {
   return home;
 }
 
+/** Local tokens of the personal daemons this process started, by port: http() sends them to loopback URLs of that port. */
+const localTokens = new Map<string, string>();
+const LOCAL_TOKEN_HEADER = 'x-sky-local-token';
+
+function loopbackPort(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    const host = parsed.hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || host.startsWith('127.') ? parsed.port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Remember the local token of a personal daemon (auth none) listening at `url`, read from
+ * `<home>/.sky/api_server/local_token` (as its owner's CLI reads it), so http() to that daemon
+ * carries it. Daemons started by startDaemon are registered already. Returns the token.
+ */
+export function useLocalToken(url: string, home: string): string | undefined {
+  const port = loopbackPort(url);
+  let token: string | undefined;
+  try {
+    token = readFileSync(join(home, '.sky/api_server/local_token'), 'utf8').trim();
+  } catch {
+    token = undefined;
+  }
+  if (port !== undefined && token !== undefined) localTokens.set(port, token);
+  return token;
+}
+
+/**
+ * Give another HOME of this same OS account the personal daemon's local token, as a second
+ * sky identity (another ~/.sky/user_hash) of the daemon's owner would have it.
+ */
+export function shareLocalToken(daemonHome: string, otherHome: string): void {
+  const dir = join(otherHome, '.sky/api_server');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  copyFileSync(join(daemonHome, '.sky/api_server/local_token'), join(dir, 'local_token'));
+  chmodSync(join(dir, 'local_token'), 0o600);
+}
+
+/** The local token http() would send to `url`, if any. */
+export function localTokenFor(url: string): string | undefined {
+  const port = loopbackPort(url);
+  return port === undefined ? undefined : localTokens.get(port);
+}
+
+/** `headers` plus the local token of the personal daemon at `url` (for tests that open streams with node:http themselves). */
+export function withLocalToken(url: string, headers: Record<string, string>): Record<string, string> {
+  const token = localTokenFor(url);
+  return token === undefined ? headers : { [LOCAL_TOKEN_HEADER]: token, ...headers };
+}
+
+function forget(url: string): void {
+  const port = loopbackPort(url);
+  if (port !== undefined) localTokens.delete(port);
+}
+
 export interface HttpAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -37,18 +96,31 @@ export interface HttpAnswer {
   json: () => unknown;
 }
 
+export interface HttpOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** Send no local token even to a personal daemon this process started (to test the refusal). */
+  anonymous?: boolean;
+  /** The source address to connect from (any 127.x.y.z on loopback), to act as another client of the daemon. */
+  localAddress?: string;
+  /** Verify an https URL against this CA. */
+  ca?: string | Buffer;
+}
+
 /**
  * One HTTP call with node:http (no client library), for black-box tests of the API. An https URL
  * is verified against `ca`; `localAddress` picks the source address (any 127.x.y.z on loopback).
+ * To a personal daemon started by startDaemon it sends that daemon's local token, as its owner's
+ * CLI does (unless the headers carry one, or `anonymous`).
  */
-export function http(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string; ca?: string | Buffer } = {},
-): Promise<HttpAnswer> {
+export function http(url: string, options: HttpOptions = {}): Promise<HttpAnswer> {
+  const token = options.anonymous === true ? undefined : localTokenFor(url);
+  const headers = token === undefined || options.headers?.[LOCAL_TOKEN_HEADER] !== undefined ? options.headers : { [LOCAL_TOKEN_HEADER]: token, ...options.headers };
   return new Promise((resolveAnswer, reject) => {
     const send = url.startsWith('https:') ? httpsRequest : request;
     const extra = { ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress, agent: false as const }), ...(options.ca === undefined ? {} : { ca: options.ca }) };
-    const req = send(url, { method: options.method ?? 'GET', headers: options.headers, ...extra }, (res) => {
+    const req = send(url, { method: options.method ?? 'GET', headers, ...extra }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -125,6 +197,10 @@ export async function startDaemon(options: StartOptions = {}): Promise<DaemonHan
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  const token = useLocalToken(url, home);
+  child.once('exit', () => {
+    if (token !== undefined && localTokenFor(url) === token) forget(url);
+  });
   return {
     url,
     port,

@@ -1,6 +1,7 @@
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { ERROR_CATALOGUE, isErrorCode } from '@sky/protocol';
+import { localTokenFor } from './daemon-process.js';
 
 /** mulberry32: a tiny seeded PRNG, so every fuzz run with the same seed generates the same inputs. */
 export class Rng {
@@ -161,7 +162,8 @@ export function send(baseUrl: string, req: WireRequest, options: SendOptions): P
   const peekMs = options.streamPeekMs ?? 300;
   return new Promise((resolve, reject) => {
     let settled = false;
-    const headers: Record<string, string> = { ...req.headers };
+    const token = localTokenFor(baseUrl);
+    const headers: Record<string, string> = { ...(token === undefined ? {} : { 'x-sky-local-token': token }), ...req.headers };
     if (req.body !== undefined && !req.chunked) headers['content-length'] = String(req.body.length);
     const clientReq = request(
       {

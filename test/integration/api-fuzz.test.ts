@@ -589,6 +589,8 @@ function zodOk(schema: z.ZodType | undefined, value: unknown): boolean {
 
 /** Rules beyond the schemas that the daemon also enforces. */
 function semanticallyValid(c: FuzzCase, query: Record<string, unknown>): boolean {
+  // A login link's code is a secret the daemon issued: a generated one is never valid.
+  if (c.op?.id === 'openSession') return false;
   if (c.op?.id === 'cancelRequests' && c.body.kind === 'json') {
     const body = c.body.value as { ids?: string[]; all?: boolean };
     if (!(body.all === true || (body.ids?.length ?? 0) > 0)) return false;
@@ -645,6 +647,8 @@ function check(c: FuzzCase, a: WireAnswer, seenIds: Set<string>): string[] {
       }
       if (success === 'openapi') {
         if ((json as { openapi?: unknown } | undefined)?.openapi !== '3.1.0') problems.push('openapi.json is not OpenAPI 3.1.0');
+      } else if (success === 'redirect') {
+        problems.push('a redirect route answered 2xx');
       } else if (json !== undefined) {
         const parsed = success.safeParse(json);
         if (!parsed.success) problems.push(`2xx answer does not match its schema: ${parsed.error.message.slice(0, 300)}`);

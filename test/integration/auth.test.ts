@@ -41,9 +41,9 @@ describe('authentication (basic)', () => {
     assert.match(res.stderr, /SKY_ADMIN_USERNAME/);
   });
 
-  it('every route but the health check answers 401 without credentials', async () => {
+  it('every route but the health check (and a login link\'s exchange) answers 401 without credentials', async () => {
     for (const route of ROUTE_LIST) {
-      if (route.id === 'health') continue;
+      if (route.id === 'health' || route.id === 'openSession') continue;
       const path = routePath(route, { id: 'x1', name: 'someone', job: '1', hash: '0'.repeat(64) });
       const res = await http(`${d.url}${path}`, { method: route.method.toUpperCase(), headers: { 'content-type': 'application/json' }, ...(route.method === 'post' ? { body: '{}' } : {}) });
       assert.equal(res.status, 401, `${route.method} ${path}: ${res.text}`);
@@ -137,7 +137,7 @@ describe('authentication (basic)', () => {
   it('only admins manage users; a user may change their own password', async () => {
     const res = await http(`${d.url}/api/v1/users`, { method: 'POST', headers: as('bob'), body: JSON.stringify({ name: 'eve', password: 'eve-password' }) });
     assert.equal(res.status, 403);
-    const own = await http(`${d.url}/api/v1/users/bob/password`, { method: 'POST', headers: as('bob'), body: JSON.stringify({ password: 'bob-password' }) });
+    const own = await http(`${d.url}/api/v1/users/bob/password`, { method: 'POST', headers: as('bob'), body: JSON.stringify({ password: 'bob-password', current_password: 'bob-password' }) });
     assert.equal(own.status, 200, own.text);
     const other = await http(`${d.url}/api/v1/users/alice/password`, { method: 'POST', headers: as('bob'), body: JSON.stringify({ password: 'hijacked-1' }) });
     assert.equal(other.status, 403);
@@ -182,9 +182,14 @@ describe('authentication (basic)', () => {
 
   it('proxy mode: the trusted header names the user (created on first sight); untrusted addresses are ignored', async () => {
     const h = tempHome();
-    const trusted = await startDaemon({ home: h, config: 'auth:\n  mode: proxy\n', env: { SKY_ADMIN_USERNAME: 'root-admin' } });
+    const secret = 'proxy-secret-0123456789';
+    const trusted = await startDaemon({
+      home: h,
+      config: `auth:\n  mode: proxy\n  proxy:\n    trusted_addresses: [127.0.0.1, '::1']\n    secret: ${secret}\n`,
+      env: { SKY_ADMIN_USERNAME: 'root-admin' },
+    });
     try {
-      const me = await http(`${trusted.url}/api/v1/users/me`, { headers: { 'x-forwarded-user': 'dana@example.com' } });
+      const me = await http(`${trusted.url}/api/v1/users/me`, { headers: { 'x-forwarded-user': 'dana@example.com', 'x-sky-proxy-secret': secret } });
       assert.equal(me.status, 200, me.text);
       assert.deepEqual((({ name, role, via }) => ({ name, role, via }))(me.json() as { name: string; role: string; via: string }), { name: 'dana@example.com', role: 'user', via: 'proxy' });
       assert.equal((await http(`${trusted.url}/api/v1/users/me`)).status, 401);
@@ -193,9 +198,13 @@ describe('authentication (basic)', () => {
       removeHome(h);
     }
     const h2 = tempHome();
-    const untrusted = await startDaemon({ home: h2, config: 'auth:\n  mode: proxy\n  proxy:\n    trusted_addresses: [10.9.9.9]\n', env: { SKY_ADMIN_USERNAME: 'root-admin' } });
+    const untrusted = await startDaemon({
+      home: h2,
+      config: `auth:\n  mode: proxy\n  proxy:\n    trusted_addresses: [10.9.9.9]\n    secret: ${secret}\n`,
+      env: { SKY_ADMIN_USERNAME: 'root-admin' },
+    });
     try {
-      const spoofed = await http(`${untrusted.url}/api/v1/users/me`, { headers: { 'x-forwarded-user': 'root-admin' } });
+      const spoofed = await http(`${untrusted.url}/api/v1/users/me`, { headers: { 'x-forwarded-user': 'root-admin', 'x-sky-proxy-secret': secret } });
       assert.equal(spoofed.status, 401, 'a header from an address that is not the proxy is not believed');
     } finally {
       await untrusted.stop();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, withLocalToken, type DaemonHandle } from '../helpers/daemon-process.js';
 import { runOperation } from '../helpers/team.js';
 
 const HEADERS = { 'content-type': 'application/json', 'x-sky-user-id': 'u-alice', 'x-sky-user-name': 'alice' };
@@ -60,7 +60,7 @@ async function cluster(name: string): Promise<Cluster | undefined> {
 
 function jobLog(name: string, job: number): Promise<{ lines: Array<{ rank: number; text: string }>; end?: string }> {
   return new Promise((resolve, reject) => {
-    request(`${d.url}/api/v1/clusters/${name}/jobs/${job}/logs?follow=true`, { headers: HEADERS }, (res) => {
+    request(`${d.url}/api/v1/clusters/${name}/jobs/${job}/logs?follow=true`, { headers: withLocalToken(d.url, HEADERS) }, (res) => {
       let buf = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (buf += c));

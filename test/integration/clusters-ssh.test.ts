@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, withLocalToken, type DaemonHandle } from '../helpers/daemon-process.js';
 import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
 import { sshDaemonConfig } from '../helpers/ssh-daemon-config.js';
 import { runOperation } from '../helpers/team.js';
@@ -56,7 +56,7 @@ async function until(cluster: string, id: number, statuses: string[], ms = 45_00
 
 function logLines(cluster: string, id: number): Promise<Array<{ rank: number; text: string }>> {
   return new Promise((resolve, reject) => {
-    request(`${d.url}/api/v1/clusters/${cluster}/jobs/${id}/logs?follow=true`, { headers: ALICE }, (res) => {
+    request(`${d.url}/api/v1/clusters/${cluster}/jobs/${id}/logs?follow=true`, { headers: withLocalToken(d.url, ALICE) }, (res) => {
       let buf = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (buf += c));

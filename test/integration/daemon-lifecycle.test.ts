@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { DAEMON_MAIN, REPO_ROOT, freePort, http, killAllDaemons, readDaemonJson, removeHome, startDaemon, tempHome } from '../helpers/daemon-process.js';
+import { DAEMON_MAIN, REPO_ROOT, freePort, http, killAllDaemons, readDaemonJson, removeHome, startDaemon, tempHome, withLocalToken } from '../helpers/daemon-process.js';
 
 interface Submit {
   requestId: string;
@@ -146,7 +146,7 @@ describe('log streaming', () => {
     const id = await submit(d.url, { sleep: 1.2 });
     const events: string[] = [];
     await new Promise<void>((resolve, reject) => {
-      request(`${d.url}/api/v1/requests/${id}/logs?follow=true`, { headers: JSON_HEADERS }, (res) => {
+      request(`${d.url}/api/v1/requests/${id}/logs?follow=true`, { headers: withLocalToken(d.url, JSON_HEADERS) }, (res) => {
         assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
         res.setEncoding('utf8');
         let buf = '';
@@ -174,7 +174,7 @@ describe('log streaming', () => {
     const d = await startDaemon({ home: home() });
     const id = await submit(d.url, { sleep: 30 });
     const body = await new Promise<string>((resolve) => {
-      const req = request(`${d.url}/api/v1/requests/${id}/logs?follow=true`, { headers: JSON_HEADERS }, (res) => {
+      const req = request(`${d.url}/api/v1/requests/${id}/logs?follow=true`, { headers: withLocalToken(d.url, JSON_HEADERS) }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { SkyClient, parseEndpoint } from '@sky/client';
-import { DAEMON_MAIN, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { DAEMON_MAIN, killAllDaemons, localTokenFor, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
 
 /*
  * The daemon's socket timeouts, against a real daemon with short timeouts in its config: idle
@@ -76,7 +76,7 @@ describe('socket timeouts', () => {
   it('starts with short timeouts', async () => {
     d = await startDaemon({ config: FAST });
     daemons.push(d);
-    client = new SkyClient({ endpoint: await parseEndpoint(d.url, 'test'), identity: { id: 'u-listener', name: 'listener' } });
+    client = new SkyClient({ endpoint: await parseEndpoint(d.url, 'test'), identity: { id: 'u-listener', name: 'listener' }, home: d.home });
   });
 
   it('closes a keep-alive connection that stays idle after its answer', async () => {
@@ -101,7 +101,7 @@ describe('socket timeouts', () => {
 
   it('answers a body sent too slowly with 408 REQUEST_TIMEOUT and closes', async () => {
     const conn = await raw(d.port);
-    conn.socket.write('POST /api/v1/ping HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{');
+    conn.socket.write(`POST /api/v1/ping HTTP/1.1\r\nHost: 127.0.0.1\r\nx-sky-local-token: ${localTokenFor(d.url) ?? ''}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{`);
     const drip = setInterval(() => conn.socket.writable && conn.socket.write(' '), 200);
     try {
       await within('the slow body to be cut', conn.closed, 20_000);

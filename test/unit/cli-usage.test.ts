@@ -84,10 +84,10 @@ describe('help', () => {
 describe('plain commands (sky launch, sky status, …)', () => {
   const spec = (name: string): CommandSpec => commandNamed(name) ?? assert.fail(`no command ${name}`);
 
-  it('every cluster and infra command of SkyPilot exists, as a one-word command with no actions', () => {
+  it('every cluster and infra command of SkyPilot (and sky dashboard) exists, as a one-word command with no actions', () => {
     assert.deepEqual(
       COMMANDS.map((c) => c.name),
-      ['launch', 'exec', 'status', 'queue', 'logs', 'cancel', 'stop', 'start', 'down', 'autostop', 'check', 'show-gpus'],
+      ['launch', 'exec', 'status', 'queue', 'logs', 'cancel', 'stop', 'start', 'down', 'autostop', 'check', 'show-gpus', 'dashboard'],
     );
     for (const c of COMMANDS) assert.equal(nounNamed(c.name), undefined, `${c.name} is not also a noun`);
   });

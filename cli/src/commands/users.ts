@@ -4,7 +4,8 @@ import type { SkyClient } from '@sky/client';
 import { confirmOrAbort } from '../confirm.js';
 import { connect } from '../context.js';
 import { knownSecrets, note, print, printJson, rememberSecrets } from '../output.js';
-import { newPassword } from '../prompt.js';
+import { newPassword, readLine } from '../prompt.js';
+import { canonicalUserName } from '@sky/protocol';
 import { UsageError, type CliOptions, type Invocation } from '../usage.js';
 import { CsvError, parseUsersCsv, tokenTable, userTable } from '../users-format.js';
 
@@ -16,6 +17,7 @@ function secret(value: string | undefined): void {
 /** `sky users <action>`: a remote endpoint is never started, and neither is a local one (a team server is started on purpose). */
 export async function run({ action, args, options }: Invocation): Promise<number> {
   secret(options.password);
+  secret(options.currentPassword);
   const client = await connect();
   try {
     switch (action.name) {
@@ -77,11 +79,26 @@ async function setRole(client: SkyClient, name: string, role: string): Promise<n
   return 0;
 }
 
+const RESET_HELP = 'sky users reset-password --help';
+
+/** Your current password, to change your own: --current-password, or asked on a terminal. */
+async function currentPassword(given: string | undefined): Promise<string> {
+  if (given !== undefined) return given;
+  if (process.stdin.isTTY !== true) throw new UsageError('changing your own password needs --current-password (stdin is not a terminal to ask on)', RESET_HELP);
+  const typed = await readLine('Current password: ', { hidden: true });
+  if (typed === undefined || typed === '') throw new UsageError('no current password given', RESET_HELP);
+  return typed;
+}
+
 async function resetPassword(client: SkyClient, name: string, options: CliOptions): Promise<number> {
-  const password = (await newPassword(options.password, 'sky users reset-password --help', true))!;
+  const me = await client.whoami();
+  const own = canonicalUserName(name) === me.name;
+  const current = own ? await currentPassword(options.currentPassword) : undefined;
+  secret(current);
+  const password = (await newPassword(options.password, RESET_HELP, true))!;
   secret(password);
-  if (password.length < 8) throw new UsageError('the password must have at least 8 characters', 'sky users reset-password --help');
-  const user = await client.resetPassword(name, password);
+  if (password.length < 8) throw new UsageError('the password must have at least 8 characters', RESET_HELP);
+  const user = await client.resetPassword(name, password, current);
   print(`Password of ${user.name} changed.`);
   return 0;
 }

@@ -20,6 +20,7 @@ import type {
   CreateUserBody,
   ImportUsersBody,
   ImportUsersResult,
+  LoginLink,
   NewToken,
   Role,
   TokenView,
@@ -31,6 +32,7 @@ import type {
 } from '@sky/protocol';
 import { resolveEndpoint, type Endpoint, type ResolveEndpointOptions } from './endpoint.js';
 import { loadIdentity } from './identity.js';
+import { readLocalToken } from './local-token.js';
 import { readEvents, type SseEvent } from './sse.js';
 import { Transport } from './transport.js';
 import { prepareUpload, sendUpload, type UploadOptions, type UploadResult } from './uploads.js';
@@ -43,6 +45,8 @@ export interface SkyClientOptions {
   connectTimeoutMs?: number;
   /** Trust exactly this certificate (SHA-256 fingerprint) on an https endpoint instead of a CA: the local daemon's, from daemon.json. */
   pinnedFingerprint256?: string;
+  /** Home whose ~/.sky/api_server/local_token is sent to a loopback personal daemon (default: this account's home). */
+  home?: string;
 }
 
 export interface FromEnvironmentOptions extends ResolveEndpointOptions {
@@ -131,13 +135,13 @@ export class SkyClient {
   constructor(options: SkyClientOptions) {
     this.endpoint = options.endpoint;
     this.identity = options.identity;
-    this.transport = new Transport(options);
+    this.transport = new Transport({ ...options, localToken: () => readLocalToken(options.home) });
   }
 
   /** A client for the endpoint and user this environment resolves to (see resolveEndpoint). */
   static async fromEnvironment(options: FromEnvironmentOptions = {}): Promise<SkyClient> {
     const [endpoint, identity] = await Promise.all([resolveEndpoint(options), loadIdentity(options)]);
-    return new SkyClient({ endpoint, identity, connectTimeoutMs: options.connectTimeoutMs });
+    return new SkyClient({ endpoint, identity, connectTimeoutMs: options.connectTimeoutMs, home: options.home });
   }
 
   close(): void {
@@ -177,8 +181,15 @@ export class SkyClient {
     return this.transport.json<UserView>({ method: 'POST', path: fillPath(ROUTE_PATHS.setRole, { name }), body: { role } });
   }
 
-  async resetPassword(name: string, password: string): Promise<UserView> {
-    return this.transport.json<UserView>({ method: 'POST', path: fillPath(ROUTE_PATHS.resetPassword, { name }), body: { password } });
+  /** Set a password: your own needs your current one; an admin sets another user's without it. */
+  async resetPassword(name: string, password: string, currentPassword?: string): Promise<UserView> {
+    const body = currentPassword === undefined ? { password } : { password, current_password: currentPassword };
+    return this.transport.json<UserView>({ method: 'POST', path: fillPath(ROUTE_PATHS.resetPassword, { name }), body });
+  }
+
+  /** A one-time login link for a browser (what sky dashboard prints): open `endpoint.url + path` once, before it expires. */
+  async createLoginLink(): Promise<LoginLink> {
+    return this.transport.json<LoginLink>({ method: 'POST', path: ROUTE_PATHS.createLoginLink });
   }
 
   /** Your tokens, or another user's (admins). */

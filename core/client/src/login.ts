@@ -94,7 +94,7 @@ export async function login(options: LoginOptions): Promise<LoginResult> {
   const ca = options.caFile === undefined ? await resolveCa({ home: options.home }) : { file: resolve(options.caFile), source: '--ca-file' };
   const endpoint = await parseEndpoint(options.endpoint, 'the endpoint', token, ca);
   const identity = options.identity ?? (await loadIdentity({ home: options.home }));
-  const client = new SkyClient({ endpoint, identity, connectTimeoutMs: options.connectTimeoutMs });
+  const client = new SkyClient({ endpoint, identity, connectTimeoutMs: options.connectTimeoutMs, home: options.home });
   let user: WhoAmI;
   try {
     user = await client.whoami();

@@ -12,6 +12,8 @@ export interface SkyPaths {
   readonly daemonFile: string;
   readonly serverLog: string;
   readonly autostartLock: string;
+  /** The personal daemon's local token (0600): sent to loopback endpoints only. */
+  readonly localTokenFile: string;
 }
 
 export function skyPaths(home: string = homedir()): SkyPaths {
@@ -26,5 +28,6 @@ export function skyPaths(home: string = homedir()): SkyPaths {
     daemonFile: join(apiServerDir, 'daemon.json'),
     serverLog: join(apiServerDir, 'server.log'),
     autostartLock: join(apiServerDir, 'autostart.lock'),
+    localTokenFile: join(apiServerDir, 'local_token'),
   };
 }

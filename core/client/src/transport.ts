@@ -1,7 +1,7 @@
 import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import type { Identity } from '@sky/protocol';
 import type { Endpoint } from './endpoint.js';
-import { API_VERSION, API_VERSION_HEADER, DEFAULT_ENDPOINT, SkyError, USER_ID_HEADER, USER_NAME_HEADER } from '@sky/protocol/wire';
+import { API_VERSION, API_VERSION_HEADER, DEFAULT_ENDPOINT, LOCAL_TOKEN_HEADER, SkyError, USER_ID_HEADER, USER_NAME_HEADER } from '@sky/protocol/wire';
 import { isErrorBody } from './errors.js';
 
 export interface TransportOptions {
@@ -14,6 +14,8 @@ export interface TransportOptions {
    * endpoint of the local daemon, whose daemon.json records it).
    */
   pinnedFingerprint256?: string;
+  /** Reads the personal daemon's local token; sent only to a loopback endpoint without other credentials. */
+  localToken?: () => Promise<string | undefined>;
 }
 
 export interface CallOptions {
@@ -80,6 +82,8 @@ export class Transport {
   private readonly identity: Identity;
   private readonly connectTimeoutMs: number;
   private readonly pinned: string | undefined;
+  private readonly readLocalToken: (() => Promise<string | undefined>) | undefined;
+  private localToken: string | undefined;
   private http: Promise<HttpModule> | undefined;
 
   constructor(options: TransportOptions) {
@@ -87,6 +91,16 @@ export class Transport {
     this.identity = options.identity;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.pinned = options.pinnedFingerprint256;
+    // The local token proves to a personal daemon that this is its owner's account: it never
+    // leaves this machine, and never goes along with a team server's credentials.
+    this.readLocalToken = this.endpoint.local && this.endpoint.auth === 'none' ? options.localToken : undefined;
+  }
+
+  /** The local token to send, read once it exists (the daemon writes it when it starts); `fresh` reads it again. */
+  private async currentLocalToken(fresh: boolean): Promise<string | undefined> {
+    if (this.readLocalToken === undefined) return undefined;
+    if (fresh || this.localToken === undefined) this.localToken = await this.readLocalToken();
+    return this.localToken;
   }
 
   private module(): Promise<HttpModule> {
@@ -122,6 +136,19 @@ export class Transport {
 
   /** Send a request; resolves with a 2xx response whose body the caller reads, rejects with a SkyError otherwise. */
   async open(call: CallOptions): Promise<IncomingMessage> {
+    const sent = await this.currentLocalToken(false);
+    try {
+      return await this.send(call);
+    } catch (err) {
+      // A personal daemon that made a new local token (or was just started): read it again and retry once.
+      if (!(err instanceof SkyError) || err.code !== 'UNAUTHENTICATED' || this.readLocalToken === undefined) throw err;
+      const fresh = await this.currentLocalToken(true);
+      if (fresh === undefined || fresh === sent) throw err;
+      return this.send(call);
+    }
+  }
+
+  private async send(call: CallOptions): Promise<IncomingMessage> {
     try {
       return await this.attempt(call);
     } catch (err) {
@@ -173,6 +200,7 @@ export class Transport {
       ...call.headers,
     };
     if (this.endpoint.authorization !== undefined) headers.authorization = this.endpoint.authorization;
+    if (this.localToken !== undefined && this.readLocalToken !== undefined) headers[LOCAL_TOKEN_HEADER] = this.localToken;
     if (body !== undefined) {
       headers['content-type'] = call.raw?.contentType ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(body));

@@ -35,6 +35,9 @@ import { UploadService } from './uploads/upload-service.js';
 import { TaskFilesResolver } from './uploads/task-files.js';
 import { UploadCollector } from './uploads/upload-collector.js';
 import { join } from 'node:path';
+import { PasswordHasher } from './auth/password-hasher.js';
+import { Refusals } from './auth/refusals.js';
+import { SessionService } from './auth/session-service.js';
 
 export interface ComposeOptions {
   config: DaemonConfig;
@@ -88,6 +91,9 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(ClusterService);
   c.registerSingleton(AutostopMonitor);
   c.registerSingleton(InfraService);
+  c.registerSingleton(PasswordHasher);
+  c.registerSingleton(SessionService);
+  c.registerSingleton(Refusals);
   c.registerSingleton(AuthService);
   c.registerSingleton(UserService);
   c.registerSingleton(WorkspaceService);

@@ -33,12 +33,17 @@ import { auditRoutes } from './http/routes/audit.js';
 import { expandHome } from './config/load.js';
 import { HttpListener, type Listening } from './listen/http-listener.js';
 import { checkListenPolicy } from './listen/policy.js';
+import { normalizeAddress } from './listen/addresses.js';
 import { loadTls, type TlsMaterial } from './listen/tls.js';
 import { UploadService } from './uploads/upload-service.js';
 import { UploadCollector } from './uploads/upload-collector.js';
 import { uploadRoutes } from './http/routes/uploads.js';
 import type { UploadStore } from './uploads/upload-store.js';
 import { mayNameServerPaths } from './uploads/task-files.js';
+import { PasswordHasher } from './auth/password-hasher.js';
+import { Refusals } from './auth/refusals.js';
+import { SessionService } from './auth/session-service.js';
+import { sessionRoutes } from './http/routes/sessions.js';
 
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
 
@@ -86,6 +91,9 @@ export class Daemon {
     @inject(TOKENS.UploadStore) private readonly uploadStore: UploadStore,
     @inject(UploadService) private readonly uploads: UploadService,
     @inject(UploadCollector) private readonly uploadCollector: UploadCollector,
+    @inject(SessionService) private readonly sessions: SessionService,
+    @inject(Refusals) private readonly refusals: Refusals,
+    @inject(PasswordHasher) private readonly hasher: PasswordHasher,
   ) {
     this.startedAt = clock.now();
   }
@@ -126,6 +134,9 @@ export class Daemon {
     const app = buildApp({
       logger: this.logger,
       auth: this.auth,
+      refusals: this.refusals,
+      loopbackOnly: this.config.auth.mode === 'none' && !this.config.listen.allow_remote_without_auth,
+      clientAddress: (req) => this.listener?.guard.clientOf(req) ?? normalizeAddress(req.socket.remoteAddress),
       dashboardRoot: DASHBOARD_ROOT,
       register: (router) => {
         healthRoutes(router, { build: this.build, startedAt: this.startedAt, maxBodyBytes: max, isDraining: () => !this.scheduler.isAccepting, serverPaths: mayNameServerPaths });
@@ -134,6 +145,7 @@ export class Daemon {
         serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
         userRoutes(router, this.users, max, this.audit);
         auditRoutes(router, this.audit, max);
+        sessionRoutes(router, this.sessions, max, this.audit);
         workspaceRoutes(router, this.workspaces, max);
         uploadRoutes(router, this.uploads, this.config.uploads.max_manifest_bytes);
         clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });
@@ -183,6 +195,7 @@ export class Daemon {
     await this.transports.closeAll();
     await this.plugins.closeAll();
     await this.audit.stop();
+    await this.hasher.close();
     await this.store.close();
   }
 }

@@ -8,7 +8,7 @@
  *   version by one;
  * - patch values are copied, so the new record never shares objects with the caller.
  */
-import type { AuditRecord, ClusterRecord, JobRecord, RequestRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
+import type { AuditRecord, ClusterRecord, JobRecord, RequestRecord, SessionRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
 import type { AuditFilter, ClusterPatch, JobPatch, RequestFilter, RequestPatch, StoreChange, UserPatch, WorkspacePatch } from './store.js';
 
 /**
@@ -170,6 +170,16 @@ export function applyWorkspacePatch(current: WorkspaceRecord, patch: WorkspacePa
 /** The token after revoke: an earlier revocation is kept. */
 export function revokedToken(current: TokenRecord, at: number): TokenRecord {
   return current.revokedAt === undefined ? { ...current, revokedAt: at } : { ...current };
+}
+
+/** The session after revoke: an earlier revocation is kept. */
+export function revokedSession(current: SessionRecord, at: number): SessionRecord {
+  return current.revokedAt === undefined ? { ...current, revokedAt: at } : { ...current };
+}
+
+/** Whether a session may be pruned at `before`: it expired, or was revoked, before then. */
+export function sessionPrunable(session: SessionRecord, before: number): boolean {
+  return session.expiresAt < before || (session.revokedAt !== undefined && session.revokedAt < before);
 }
 
 /** The token after touch: lastUsedAt moves forward only. */

@@ -7,6 +7,7 @@ import type {
   LogChunk,
   RequestRecord,
   RequestStatus,
+  SessionRecord,
   TokenRecord,
   UserRecord,
   WorkspaceRecord,
@@ -196,6 +197,29 @@ export interface TokenRepository {
 }
 
 /**
+ * Browser sessions (opened by a one-time login link). Only a hash of the cookie secret is
+ * stored; findByHash matches it exactly through an index written in the same atomic write as
+ * the session. A session's user need not exist as a user record (a personal daemon has
+ * none), and deleting a user does not touch its sessions: the daemon revokes them
+ * (revokeByUser) and treats a session of a missing user as invalid. Expiry and revocation
+ * are the caller's to check, as for tokens.
+ */
+export interface SessionRepository {
+  /** Store a new session. Rejects with VALIDATION_FAILED, storing nothing, when its id or hash is already used. */
+  create(record: SessionRecord): Promise<SessionRecord>;
+  get(id: string): Promise<SessionRecord | undefined>;
+  findByHash(hash: string): Promise<SessionRecord | undefined>;
+  /** A user's sessions, ordered by id. */
+  listByUser(userId: string): Promise<SessionRecord[]>;
+  /** Set revokedAt (an earlier revocation is kept). Undefined when there is no such session. */
+  revoke(id: string, at: number): Promise<SessionRecord | undefined>;
+  /** Revoke, in one atomic write, every session of the user not revoked yet; returns how many it revoked. */
+  revokeByUser(userId: string, at: number): Promise<number>;
+  /** Delete the sessions that expired, or were revoked, before `before` (with their hash index entries); returns how many. */
+  prune(before: number): Promise<number>;
+}
+
+/**
  * Fields of a workspace an update may change; allowedInfra present with undefined removes
  * the restriction. `updatedAt` is set from the patch or left.
  */
@@ -279,6 +303,7 @@ export interface StateStore {
   readonly jobs: JobRepository;
   readonly users: UserRepository;
   readonly tokens: TokenRepository;
+  readonly sessions: SessionRepository;
   readonly workspaces: WorkspaceRepository;
   readonly audit: AuditRepository;
   /**

@@ -1,11 +1,27 @@
 import { z } from 'zod';
 import { RoleSchema } from './auth.js';
 
+/** What a user name may hold once NFKC-normalised: ASCII letters, digits, ".", "_", "@" and "-". */
+export const USER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+
+/**
+ * The one spelling of a user name: NFKC-normalised (so full-width "Ａｌｉｃｅ" is "Alice"),
+ * within the ASCII pattern, then case-folded (ASCII lowercase). Undefined when the name has
+ * characters outside the pattern after NFKC: look-alikes such as a Cyrillic "а" are refused,
+ * never mapped. Names are unique and looked up in this form.
+ */
+export function canonicalUserName(raw: string): string | undefined {
+  const nfkc = raw.normalize('NFKC');
+  return USER_NAME_PATTERN.test(nfkc) ? nfkc.toLowerCase() : undefined;
+}
+
+/** User names as the API accepts them: NFKC-normalised before the ASCII check (the daemon then case-folds them). */
 const UserNameSchema = z
   .string()
+  .overwrite((v) => v.normalize('NFKC'))
   .min(1)
   .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'a user name has letters, digits, ".", "_", "@" or "-", starting with a letter or digit');
+  .regex(USER_NAME_PATTERN, 'a user name has ASCII letters, digits, ".", "_", "@" or "-", starting with a letter or digit (names are case-insensitive)');
 const PasswordSchema = z.string().min(8, 'at least 8 characters').max(1024);
 
 /** A user as the API shows it: never a password hash. */
@@ -14,7 +30,22 @@ export const UserViewSchema = z
   .meta({ id: 'User' });
 export type UserView = z.infer<typeof UserViewSchema>;
 
-export const WhoAmISchema = z.object({ id: z.string(), name: z.string(), role: RoleSchema, via: z.enum(['none', 'basic', 'token', 'proxy']) }).meta({ id: 'WhoAmI' });
+/**
+ * How the caller was authenticated: none (anonymous), local (the personal daemon's owner, by
+ * its local token), basic (password), token (bearer token), proxy (a trusted SSO proxy's
+ * header) or session (a browser's session cookie).
+ */
+export const AUTH_VIA = ['none', 'local', 'basic', 'token', 'proxy', 'session'] as const;
+export type AuthVia = (typeof AUTH_VIA)[number];
+export const WhoAmISchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    role: RoleSchema,
+    via: z.enum(AUTH_VIA),
+    expiresAt: z.number().int().optional().describe('When the credential in use (a token or a session) expires.'),
+  })
+  .meta({ id: 'WhoAmI' });
 export type WhoAmI = z.infer<typeof WhoAmISchema>;
 
 export const UserListSchema = z.object({ items: z.array(UserViewSchema) }).meta({ id: 'UserList' });
@@ -22,7 +53,13 @@ export const CreateUserBodySchema = z.strictObject({ name: UserNameSchema, passw
 export type CreateUserBody = z.infer<typeof CreateUserBodySchema>;
 export const UserNameParamsSchema = z.strictObject({ name: UserNameSchema });
 export const SetRoleBodySchema = z.strictObject({ role: RoleSchema }).meta({ id: 'SetRoleBody' });
-export const PasswordBodySchema = z.strictObject({ password: PasswordSchema }).meta({ id: 'PasswordBody' });
+export const PasswordBodySchema = z
+  .strictObject({
+    password: PasswordSchema,
+    current_password: z.string().max(1024).optional().describe('Required to change your own password; not needed by an admin setting another user\'s.'),
+  })
+  .meta({ id: 'PasswordBody' });
+export type PasswordBody = z.infer<typeof PasswordBodySchema>;
 export const ImportUsersBodySchema = z
   .strictObject({ users: z.array(z.strictObject({ name: UserNameSchema, password: PasswordSchema, role: RoleSchema.optional() })).min(1).max(10000) })
   .meta({ id: 'ImportUsersBody' });
@@ -57,3 +94,15 @@ export type CreateTokenBody = z.infer<typeof CreateTokenBodySchema>;
 export const NewTokenSchema = z.object({ token: z.string().describe('The secret: shown once, store it now.'), record: TokenViewSchema }).meta({ id: 'NewToken' });
 export type NewToken = z.infer<typeof NewTokenSchema>;
 export const TokenIdParamsSchema = z.strictObject({ id: z.string().min(1).max(100) });
+
+/** A one-time login link for a browser (sky dashboard): visiting it sets a session cookie. */
+export const LoginLinkSchema = z
+  .object({
+    path: z.string().describe('Path (with the one-time code) to open on this API server, relative to its root.'),
+    expiresAt: z.number().int().describe('The link works once, until this time.'),
+    sessionExpiresAt: z.number().int().describe('When the session the link opens will expire.'),
+  })
+  .meta({ id: 'LoginLink' });
+export type LoginLink = z.infer<typeof LoginLinkSchema>;
+export const OpenSessionQuerySchema = z.strictObject({ code: z.string().min(1).max(200).describe('The one-time code of a login link.') });
+export const ClosedSessionSchema = z.object({ closed: z.boolean() }).meta({ id: 'ClosedSession' });

@@ -5,7 +5,7 @@ export const ROLES = ['admin', 'user'] as const;
 export const RoleSchema = z.enum(ROLES);
 export type Role = z.infer<typeof RoleSchema>;
 
-/** A user of the daemon. `name` is unique (case-sensitive) across the team. */
+/** A user of the daemon. `name` is unique across the team; the daemon stores it canonical (canonicalUserName: NFKC, lowercase). */
 export const UserRecordSchema = z.object({
   id: z.string(),
   name: z.string(),
@@ -30,6 +30,24 @@ export const TokenRecordSchema = z.object({
   revokedAt: z.number().int().optional(),
 });
 export type TokenRecord = z.infer<typeof TokenRecordSchema>;
+
+/**
+ * A browser session, opened by a one-time login link (sky dashboard). Only a hash of the
+ * cookie's secret is stored. `userId` names a user record in the team modes; a personal
+ * daemon has no user records, and its sessions belong to the owner's declared identity.
+ */
+export const SessionRecordSchema = z.object({
+  id: z.string(),
+  userId: z.string(),
+  userName: z.string(),
+  hash: z.string(),
+  createdAt: z.number().int(),
+  expiresAt: z.number().int(),
+  revokedAt: z.number().int().optional(),
+  /** Opened on a personal daemon (auth mode none): counts only there, and a team daemon's sessions never count on it. */
+  local: z.boolean().optional(),
+});
+export type SessionRecord = z.infer<typeof SessionRecordSchema>;
 
 /** A workspace; a private one admits only `allowedUsers` (user ids). */
 export const WorkspaceRecordSchema = z.object({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ERROR_CATALOGUE } from './wire/errors.js';
 import { ErrorBodySchema } from './error-schema.js';
-import { API_PREFIX, API_VERSION, API_VERSION_HEADER, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER, USER_ID_HEADER, USER_NAME_HEADER } from './wire/version.js';
+import { API_PREFIX, API_VERSION, API_VERSION_HEADER, IDEMPOTENCY_KEY_HEADER, LOCAL_TOKEN_HEADER, REQUEST_ID_HEADER, USER_ID_HEADER, USER_NAME_HEADER } from './wire/version.js';
 import type { RouteSpec } from './routes.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -48,7 +48,7 @@ function parametersFrom(schema: z.ZodType | undefined, where: 'query' | 'path', 
 }
 
 function errorStatuses(route: RouteSpec): number[] {
-  const statuses = new Set<number>([400, 401, 403, 404, 405, 429]);
+  const statuses = new Set<number>([400, 401, 403, 404, 405, 421, 429, 503]);
   if (route.method === 'post' || route.method === 'put') [413, 415].forEach((s) => statuses.add(s));
   if (route.operation !== undefined) [409, 503].forEach((s) => statuses.add(s));
   return [...statuses].sort();
@@ -65,6 +65,11 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Ope
     const { status, body } = route.success;
     if (body === 'event-stream') {
       responses[status] = { description: 'Server-sent events', content: { 'text/event-stream': { schema: { type: 'string' } } } };
+    } else if (body === 'redirect') {
+      responses[status] = {
+        description: 'Redirect (with a Set-Cookie header)',
+        headers: { location: { schema: { type: 'string' } }, 'set-cookie': { schema: { type: 'string' } } },
+      };
     } else if (body === 'openapi') {
       responses[status] = { description: 'OpenAPI document', content: { 'application/json': { schema: { type: 'object' } } } };
     } else {
@@ -83,7 +88,8 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Ope
       ...parametersFrom(route.params, 'path', components),
       ...parametersFrom(route.query, 'query', components),
       { name: API_VERSION_HEADER, in: 'header', required: false, schema: { type: 'integer', const: API_VERSION } },
-      { name: USER_ID_HEADER, in: 'header', required: false, description: 'Caller id when the daemon runs without authentication (loopback only).', schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } },
+      { name: LOCAL_TOKEN_HEADER, in: 'header', required: false, description: "The personal daemon's local token (auth mode none): the contents of <state_dir>/local_token, readable only by the daemon's OS account.", schema: { type: 'string' } },
+      { name: USER_ID_HEADER, in: 'header', required: false, description: 'With the local token: the id the owner\'s view is named by (the CLI sends its ~/.sky/user_hash).', schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } },
       { name: USER_NAME_HEADER, in: 'header', required: false, description: 'Caller display name, with the id header.', schema: { type: 'string', maxLength: 64 } },
       ...(route.operation === undefined
         ? []

@@ -16,8 +16,11 @@ import { OPERATIONS, OPERATION_NAMES, type OperationName } from './ops.js';
 import { ClusterListSchema, ClusterNameParamsSchema, ClusterQuerySchema, JobListSchema, JobLogParamsSchema, JobLogsQuerySchema, JobQuerySchema } from './cluster-routes.js';
 import { ClusterRecordSchema } from './clusters.js';
 import {
+  ClosedSessionSchema,
   CreateTokenBodySchema,
   CreateUserBodySchema,
+  LoginLinkSchema,
+  OpenSessionQuerySchema,
   ImportUsersBodySchema,
   ImportUsersResultSchema,
   NewTokenSchema,
@@ -38,8 +41,8 @@ import { ChunkParamsSchema, ChunkStoredSchema, UploadCreatedSchema, UploadIdPara
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 
-/** What a route answers: a JSON schema per status, or a stream. */
-export type RouteResponse = z.ZodType | 'event-stream' | 'openapi';
+/** What a route answers: a JSON schema per status, a stream, or a redirect (a browser navigation). */
+export type RouteResponse = z.ZodType | 'event-stream' | 'openapi' | 'redirect';
 
 export interface RouteSpec {
   readonly id: string;
@@ -211,6 +214,28 @@ export const ROUTES = {
     success: { status: 201, body: ChunkStoredSchema },
   },
   deleteWorkspace: { id: 'deleteWorkspace', method: 'delete', path: ROUTE_PATHS.deleteWorkspace, summary: 'Delete a workspace without clusters (admins; never default).', params: WorkspaceNameParamsSchema, success: { status: 200, body: WorkspaceViewSchema } },
+  createLoginLink: {
+    id: 'createLoginLink',
+    method: 'post',
+    path: ROUTE_PATHS.createLoginLink,
+    summary: 'A one-time login link for a browser (sky dashboard): short-lived, single use, opening a session as the caller.',
+    success: { status: 200, body: LoginLinkSchema },
+  },
+  openSession: {
+    id: 'openSession',
+    method: 'get',
+    path: ROUTE_PATHS.openSession,
+    summary: 'Exchange a login link\'s one-time code for a session cookie (HttpOnly, SameSite=Strict) and redirect to the dashboard. Needs no other credentials.',
+    query: OpenSessionQuerySchema,
+    success: { status: 303, body: 'redirect' },
+  },
+  closeSession: {
+    id: 'closeSession',
+    method: 'delete',
+    path: ROUTE_PATHS.closeSession,
+    summary: 'Log this browser out: revoke its session and clear the cookie.',
+    success: { status: 200, body: ClosedSessionSchema },
+  },
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteId = keyof typeof ROUTES;

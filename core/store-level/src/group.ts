@@ -9,6 +9,8 @@ import type { ClusterState } from './cluster-state.js';
 import type { ChangeFeed } from './feed.js';
 import { idempotencyKey, logKey, logRange, statusKey, userKey } from './keys.js';
 import { getMany, type Sublevels, type WriteOp } from './layout.js';
+import { isSessionWrite, SessionGroup, type SessionWriteRequest } from './session-group.js';
+import type { SessionState } from './session-state.js';
 
 /** A write waiting in the writer's queue. */
 export type WriteRequest =
@@ -18,16 +20,18 @@ export type WriteRequest =
   | { kind: 'prune'; before: number; settle: Settle<number> }
   | { kind: 'audit-prune'; before: number; settle: Settle<number> }
   | ClusterWriteRequest
-  | AuthWriteRequest;
+  | AuthWriteRequest
+  | SessionWriteRequest;
 
 export type GroupedRequest = Exclude<WriteRequest, { kind: 'prune' | 'audit-prune' }>;
-type RequestWrite = Exclude<GroupedRequest, ClusterWriteRequest | AuthWriteRequest>;
+type RequestWrite = Exclude<GroupedRequest, ClusterWriteRequest | AuthWriteRequest | SessionWriteRequest>;
 
 /** The committed state the writer decides against and publishes to. */
 export interface StoreState {
   requests: ActiveState;
   clusters: ClusterState;
   auth: AuthState;
+  sessions: SessionState;
   feed: ChangeFeed;
 }
 
@@ -90,6 +94,7 @@ export class Group {
   readonly #outcomes: Array<() => void> = [];
   #clusters: ClusterGroup | undefined;
   #auth: AuthGroup | undefined;
+  #sessions: SessionGroup | undefined;
 
   private constructor(
     private readonly subs: Sublevels,
@@ -101,9 +106,11 @@ export class Group {
     const requestWrites: RequestWrite[] = [];
     const clusterWrites: ClusterWriteRequest[] = [];
     const authWrites: AuthWriteRequest[] = [];
+    let sessionWrites = false;
     for (const req of requests) {
       if (isClusterWrite(req)) clusterWrites.push(req);
       else if (isAuthWrite(req)) authWrites.push(req);
+      else if (isSessionWrite(req)) sessionWrites = true;
       else requestWrites.push(req);
     }
     const [fetched, clusters, audit] = await Promise.all([
@@ -114,6 +121,7 @@ export class Group {
     const group = new Group(subs, state, fetched);
     if (clusters !== undefined) group.#clusters = new ClusterGroup(subs, state.clusters, clusters, group.ops, group.#outcomes);
     if (audit !== undefined) group.#auth = new AuthGroup(subs, state.auth, audit, group.ops, group.#outcomes);
+    if (sessionWrites) group.#sessions = new SessionGroup(subs, state.sessions, group.ops, group.#outcomes);
     for (const req of requests) group.#apply(req);
     return group;
   }
@@ -129,6 +137,10 @@ export class Group {
     }
     if (isAuthWrite(req)) {
       this.#auth?.apply(req);
+      return;
+    }
+    if (isSessionWrite(req)) {
+      this.#sessions?.apply(req);
       return;
     }
     switch (req.kind) {
@@ -210,6 +222,7 @@ export class Group {
   committed(): void {
     this.state.requests.apply(this.#records, this.#nextSeq);
     if (this.#auth !== undefined) this.state.auth.apply(this.#auth.delta);
+    if (this.#sessions !== undefined) this.state.sessions.apply(this.#sessions.delta);
     if (this.#clusters !== undefined) {
       this.state.clusters.apply(this.#clusters.delta);
       this.state.feed.publish(this.#clusters.changes);

@@ -1,5 +1,5 @@
 import { Level } from 'level';
-import type { AuditRecord, ClusterRecord, JobRecord, JobSpec, LogChunk, RequestRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
+import type { AuditRecord, ClusterRecord, JobRecord, JobSpec, LogChunk, RequestRecord, SessionRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
 
 /** The root database: JSON values unless a sublevel says otherwise. */
 export type LevelDb = Level<string, unknown>;
@@ -19,6 +19,10 @@ export function openLevel(path: string): LevelDb {
  * Users, tokens, workspaces and the audit log (schema v3): users by id; tokens by id, with
  * token-hashes (hash → token id) written in the same batch as the token; workspaces by name;
  * audit entries by id, with audit-by-user (`user NUL id`, value '').
+ *
+ * Browser sessions: sessions by id, with session-hashes (hash → session id) in the same batch.
+ * They came without a schema step: a sky that does not know them ignores them, which only
+ * means its users open their dashboard sessions again.
  */
 export function sublevels(db: LevelDb) {
   return {
@@ -39,6 +43,8 @@ export function sublevels(db: LevelDb) {
     workspaces: db.sublevel<string, WorkspaceRecord>('workspaces', { valueEncoding: 'json' }),
     audit: db.sublevel<string, AuditRecord>('audit', { valueEncoding: 'json' }),
     auditByUser: db.sublevel<string, string>('audit-by-user', { valueEncoding: 'utf8' }),
+    sessions: db.sublevel<string, SessionRecord>('sessions', { valueEncoding: 'json' }),
+    sessionHashes: db.sublevel<string, string>('session-hashes', { valueEncoding: 'utf8' }),
   };
 }
 

@@ -26,6 +26,7 @@ import type {
   RequestPageResult,
   RequestPatch,
   RequestRepository,
+  SessionRepository,
   StateStore,
   StoreCapabilities,
   StoreChangeListener,
@@ -46,6 +47,8 @@ import { isKeySafe } from './keys.js';
 import { openLevel, sublevels, type LevelDb } from './layout.js';
 import { MIGRATIONS, migrate, type Migration } from './migrations.js';
 import { Reader } from './queries.js';
+import { LevelSessionRepository } from './session-repository.js';
+import { SessionState } from './session-state.js';
 import { Writer } from './writer.js';
 
 export interface LevelStateStoreOptions {
@@ -69,6 +72,7 @@ interface OpenState {
   reader: Reader;
   clusterReader: ClusterReader;
   authReader: AuthReader;
+  sessions: SessionState;
   version: number;
 }
 
@@ -81,6 +85,7 @@ export class LevelStateStore implements StateStore {
   readonly jobs: JobRepository;
   readonly users: UserRepository;
   readonly tokens: TokenRepository;
+  readonly sessions: SessionRepository;
   readonly workspaces: WorkspaceRepository;
   readonly audit: AuditRepository;
   readonly path: string;
@@ -102,6 +107,7 @@ export class LevelStateStore implements StateStore {
     this.jobs = new LevelJobRepository(open);
     this.users = new LevelUserRepository(open);
     this.tokens = new LevelTokenRepository(open);
+    this.sessions = new LevelSessionRepository(open);
     this.workspaces = new LevelWorkspaceRepository(open);
     this.audit = new LevelAuditRepository(open);
   }
@@ -145,14 +151,15 @@ export class LevelStateStore implements StateStore {
       const subs = sublevels(db);
       // Migrations run before anything else reads or writes.
       const version = await migrate(db, subs.meta, this.#migrations, this.path);
-      const [requests, clusters, auth] = await Promise.all([ActiveState.load(subs), ClusterState.load(subs), AuthState.load(subs)]);
-      const writer = new Writer(db, subs, { requests, clusters, auth, feed: this.#feed }, { path: this.path, sync: this.#sync });
+      const [requests, clusters, auth, sessions] = await Promise.all([ActiveState.load(subs), ClusterState.load(subs), AuthState.load(subs), SessionState.load(subs)]);
+      const writer = new Writer(db, subs, { requests, clusters, auth, sessions, feed: this.#feed }, { path: this.path, sync: this.#sync });
       this.#open = {
         db,
         writer,
         reader: new Reader(subs, requests),
         clusterReader: new ClusterReader(subs, clusters),
         authReader: new AuthReader(subs, auth),
+        sessions,
         version,
       };
     } catch (err) {

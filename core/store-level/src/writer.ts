@@ -6,6 +6,7 @@ import type {
   JobStatus,
   RequestRecord,
   RequestStatus,
+  SessionRecord,
   TokenRecord,
   UserRecord,
   WorkspaceRecord,
@@ -152,6 +153,23 @@ export class Writer {
 
   pruneAudit(before: number): Promise<number> {
     return this.#submit<number>((settle) => ({ kind: 'audit-prune', before, settle }));
+  }
+
+  createSession(record: SessionRecord): Promise<SessionRecord> {
+    const input = copyJson(record);
+    return this.#submit((settle) => ({ kind: 'session-create', record: input, settle }));
+  }
+
+  revokeSession(id: string, at: number): Promise<SessionRecord | undefined> {
+    return this.#submit((settle) => ({ kind: 'session-revoke', id, at, settle }));
+  }
+
+  revokeUserSessions(userId: string, at: number): Promise<number> {
+    return this.#submit<number>((settle) => ({ kind: 'session-revoke-user', userId, at, settle }));
+  }
+
+  pruneSessions(before: number): Promise<number> {
+    return this.#submit<number>((settle) => ({ kind: 'session-prune', before, settle }));
   }
 
   /** Refuse new writes and wait for the queued ones to commit. */

@@ -15,6 +15,7 @@ import {
 } from '@sky/protocol';
 import { TOKENS, type Clock } from '../tokens.js';
 import type { Caller } from '../auth/auth-service.js';
+import { findUserByName } from '../auth/user-names.js';
 import { LogBus, type RefusedSubmit } from '../scheduler/log-bus.js';
 import { RequestIdFactory } from '../scheduler/ids.js';
 
@@ -144,7 +145,7 @@ export class AuditLog {
     const filter: Parameters<StateStore['audit']['list']>[0] = { limit: query.limit ?? DEFAULT_PAGE };
     if (query.user !== undefined) {
       // A user's name; a deleted user's entries are still found by their id.
-      filter.user = (await this.store.users.getByName(query.user))?.id ?? query.user;
+      filter.user = (await findUserByName(this.store, query.user))?.id ?? query.user;
     }
     if (query.since !== undefined) {
       const since = parseAuditSince(query.since);

@@ -1,45 +1,72 @@
+import { join } from 'node:path';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { StateStore } from '@sky/plugin-api';
-import { SkyError, USER_ID_HEADER, USER_NAME_HEADER, type Role, type UserRecord } from '@sky/protocol';
+import { canonicalUserName, LOCAL_TOKEN_FILE, LOCAL_TOKEN_HEADER, SESSION_COOKIE, SkyError, USER_ID_HEADER, USER_NAME_HEADER, type UserRecord } from '@sky/protocol';
 import { TOKENS, type Clock } from '../tokens.js';
-import type { DaemonConfig } from '../config/schema.js';
-import { hashPassword, newId, tokenHash, verifyPassword } from './secrets.js';
-import { LoginLimiter } from './login-limiter.js';
+import type { DaemonConfig, DaemonPaths } from '../config/schema.js';
+import { ANONYMOUS, type AuthVia, type Caller, type Credentials } from './caller.js';
+import { LocalToken } from './local-token.js';
+import { LoginLimiter, type LoginAttempt } from './login-limiter.js';
+import { PasswordHasher } from './password-hasher.js';
+import { ProxyAuth, plainAddress } from './proxy-auth.js';
+import { Refusals } from './refusals.js';
+import { SessionService } from './session-service.js';
+import { newId, tokenHash } from './secrets.js';
+import { canonicaliseUserNames, findUserByName } from './user-names.js';
+import { cookieValue } from './cookies.js';
 
-export type AuthVia = 'none' | 'basic' | 'token' | 'proxy';
-
-/** Who is calling, as the daemon established it. */
-export interface Caller {
-  id: string;
-  name: string;
-  role: Role;
-  via: AuthVia;
-}
-
-/** What identification looks at: the request's headers and the peer address. */
-export interface Credentials {
-  header(name: string): string;
-  remoteAddress: string | undefined;
-}
+export type { AuthVia, Caller, Credentials };
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const NAME_PATTERN = /^[^\x00-\x1f\x7f]{1,64}$/;
 const VERIFIED_TTL_MS = 5 * 60_000;
 const VERIFIED_MAX = 10_000;
-const ANONYMOUS: Caller = { id: 'anonymous', name: 'anonymous', role: 'user', via: 'none' };
+/** How much of a bearer token keys its failures: enough to tell tokens apart, far too little to use one. */
+const TOKEN_PREFIX_CHARS = 12;
+
+/**
+ * One outcome for the name's key and the address's: a failure counts for both (the first lock
+ * answers), a success clears the name's key only — a team member's own good logins must not
+ * wipe their address's record of sprayed names.
+ */
+function both(name: LoginAttempt, address: LoginAttempt): LoginAttempt {
+  return {
+    fail: (now) => {
+      const byName = name.fail(now);
+      const byAddress = address.fail(now);
+      return byName ?? byAddress;
+    },
+    succeed: () => {
+      name.succeed();
+      address.abandon();
+    },
+    abandon: () => {
+      name.abandon();
+      address.abandon();
+    },
+  };
+}
 
 function unauthenticated(message: string, hint = 'Log in with: sky api login -e http://USER:PASSWORD@HOST:PORT (or --token TOKEN)'): SkyError {
   return new SkyError('UNAUTHENTICATED', message, { hint });
 }
 
 /**
- * Authentication: who a request comes from, per the configured mode, with passwords hashed by
- * scrypt, tokens matched by hash, constant-time comparisons and rate-limited failures.
+ * Authentication: who a request comes from, per the configured mode. The personal daemon
+ * (none) believes only its owner's local token; passwords are checked with scrypt on worker
+ * threads (a dummy hash for unknown names); tokens and sessions are matched by hash; the
+ * proxy header only from trusted addresses with the shared secret; failures are slowed
+ * down per client and name (tokens: per prefix), and refusals are logged and audited.
  */
 @injectable()
 export class AuthService {
+  /** Failed logins per client address and user name, and per token prefix. */
   private readonly limiter: LoginLimiter;
+  /** Failed password logins per client address, whatever the names: spraying names from one place is slowed down too. */
+  private readonly addresses: LoginLimiter;
+  private readonly localToken: LocalToken;
+  private proxy: ProxyAuth | undefined;
   /**
    * Basic credentials verified recently: digest of name+password → the password hash they matched.
    * scrypt is deliberately slow (tens of ms); a CLI sends the same credentials on every call, so a
@@ -50,33 +77,56 @@ export class AuthService {
 
   constructor(
     @inject(TOKENS.Config) private readonly config: DaemonConfig,
+    @inject(TOKENS.Paths) paths: DaemonPaths,
     @inject(TOKENS.Store) private readonly store: StateStore,
     @inject(TOKENS.Clock) private readonly clock: Clock,
     @inject(TOKENS.Logger) private readonly logger: Logger,
+    @inject(PasswordHasher) private readonly hasher: PasswordHasher,
+    @inject(SessionService) private readonly sessions: SessionService,
+    @inject(Refusals) private readonly refusals: Refusals,
   ) {
-    this.limiter = new LoginLimiter(config.auth.max_failed_logins, config.auth.failed_login_window_seconds * 1000);
+    const windowMs = config.auth.failed_login_window_seconds * 1000;
+    const maxDelayMs = config.auth.max_login_delay_seconds * 1000;
+    this.limiter = new LoginLimiter({ max: config.auth.max_failed_logins, windowMs, maxDelayMs, baseDelayMs: Math.min(1000, maxDelayMs) });
+    this.addresses = new LoginLimiter({ max: config.auth.max_failed_logins_per_address, windowMs, maxDelayMs, baseDelayMs: Math.min(1000, maxDelayMs) });
+    this.localToken = new LocalToken(join(paths.stateDir, LOCAL_TOKEN_FILE));
   }
 
-  get mode(): AuthVia {
+  get mode(): DaemonConfig['auth']['mode'] {
     return this.config.auth.mode;
   }
 
-  /** Make sure someone can log in: create the first admin from the environment or the config when there is none. */
+  /**
+   * Get ready to authenticate: the local token (mode none), the proxy's settings (proxy),
+   * user names in canonical form, and a first admin when there is none (from the
+   * environment or the config). The bootstrap variables are read here and nowhere else.
+   */
   async bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-    if (this.mode === 'none') return;
+    if (this.mode === 'proxy') this.proxy = ProxyAuth.fromConfig(this.config.auth.proxy);
+    await canonicaliseUserNames(this.store, this.clock.now(), this.logger);
+    if (this.mode === 'none') {
+      this.localToken.ensure();
+      return;
+    }
     const users = await this.store.users.list();
     if (users.some((u) => u.role === 'admin' && !u.disabled)) return;
-    const username = env.SKY_ADMIN_USERNAME ?? this.config.auth.admin.username;
+    const rawName = env.SKY_ADMIN_USERNAME ?? this.config.auth.admin.username;
     const password = env.SKY_ADMIN_PASSWORD ?? this.config.auth.admin.password;
-    if (username === undefined || (this.mode !== 'proxy' && password === undefined)) {
+    if (rawName === undefined || (this.mode !== 'proxy' && password === undefined)) {
       throw new SkyError('CONFIG_INVALID', `auth mode ${this.mode} has no admin to log in with`, {
         hint: 'Set SKY_ADMIN_USERNAME and SKY_ADMIN_PASSWORD (or auth.admin in the daemon config) for the first start.',
       });
     }
+    const username = canonicalUserName(rawName);
+    if (username === undefined) {
+      throw new SkyError('CONFIG_INVALID', 'the first admin\'s user name must be ASCII letters, digits, ".", "_", "@" or "-"', {
+        hint: 'Choose another SKY_ADMIN_USERNAME (or auth.admin.username).',
+      });
+    }
     if (password !== undefined && password.length < 8) throw new SkyError('CONFIG_INVALID', 'the first admin password must have at least 8 characters');
     const now = this.clock.now();
-    const existing = await this.store.users.getByName(username);
-    const passwordHash = password === undefined ? undefined : await hashPassword(password);
+    const existing = await findUserByName(this.store, username);
+    const passwordHash = password === undefined ? undefined : await this.hasher.hash(password);
     if (existing) {
       await this.store.users.update(existing.id, { role: 'admin', updatedAt: now, ...(passwordHash ? { passwordHash } : {}) });
     } else {
@@ -85,31 +135,66 @@ export class AuthService {
     this.logger.info({ user: username }, 'created the first admin');
   }
 
-  /** The caller of a request, or 401. Health checks pass `optional` and get anonymous instead. */
+  /** The caller of a request, or 401. Health checks (and the login link's exchange) pass `optional` and get anonymous instead. */
   async identify(creds: Credentials, optional = false): Promise<Caller> {
     const authorization = creds.header('authorization');
-    if (this.mode === 'none') return authorization ? await this.fromAuthorization(authorization, creds) : this.declared(creds);
     if (authorization) return this.fromAuthorization(authorization, creds);
+    if (this.mode === 'none') {
+      const local = creds.header(LOCAL_TOKEN_HEADER);
+      if (local !== '') return this.fromLocalToken(local, creds, optional);
+    }
+    const cookie = cookieValue(creds.header('cookie'), SESSION_COOKIE);
+    const session = cookie === undefined ? undefined : await this.fromSession(cookie);
+    if (session !== undefined) return session;
     if (this.mode === 'proxy') {
       const proxied = await this.fromProxy(creds);
       if (proxied) return proxied;
     }
     if (optional) return ANONYMOUS;
+    if (cookie !== undefined) throw unauthenticated('your browser session expired or was revoked', 'Run sky dashboard for a new login link.');
+    if (this.mode === 'none') {
+      this.refusals.record({ action: 'auth.local', reason: 'no local token', from: creds.remoteAddress });
+      throw unauthenticated(
+        'this is a personal API server: requests must carry its local token',
+        `Run sky as the OS account that started the server: its clients read the token from ${this.localToken.file} (readable only by that account). Another account runs its own server (or use a team server: sky daemon start --auth basic).`,
+      );
+    }
     throw unauthenticated(`this API server requires authentication (${this.mode})`);
   }
 
-  /** Loopback, no auth: the client says who it is. */
-  private declared(creds: Credentials): Caller {
+  /** The owner of the personal daemon: role admin; the declared identity headers name the view (the CLI's user hash and login name). */
+  private fromLocalToken(token: string, creds: Credentials, optional: boolean): Caller {
+    if (!this.localToken.matches(token)) {
+      this.refusals.record({ action: 'auth.local', reason: 'wrong local token', from: creds.remoteAddress });
+      if (optional) return ANONYMOUS;
+      throw unauthenticated('the local token is wrong (the API server may have made a new one)', `Clients read it from ${this.localToken.file}; restart the client, or the server (sky api stop) if the file was removed.`);
+    }
+    const declared = this.declared(creds);
+    return { ...declared, role: 'admin', via: 'local' };
+  }
+
+  /** The identity the owner's client declares (x-sky-user-id / x-sky-user-name); anonymous without one. */
+  private declared(creds: Credentials): Pick<Caller, 'id' | 'name'> {
     const id = creds.header(USER_ID_HEADER);
     const name = creds.header(USER_NAME_HEADER);
     if (id !== '' && !ID_PATTERN.test(id)) throw new SkyError('VALIDATION_FAILED', `header ${USER_ID_HEADER} must be 1-64 letters, digits, "_", "." or "-"`);
     if (name !== '' && !NAME_PATTERN.test(name)) throw new SkyError('VALIDATION_FAILED', `header ${USER_NAME_HEADER} must be 1-64 printable characters`);
-    return id === '' ? ANONYMOUS : { id, name: name === '' ? id : name, role: 'user', via: 'none' };
+    return id === '' ? { id: ANONYMOUS.id, name: ANONYMOUS.name } : { id, name: name === '' ? id : name };
+  }
+
+  private async fromSession(secret: string): Promise<Caller | undefined> {
+    const session = await this.sessions.find(secret);
+    if (session === undefined) return undefined;
+    const credential = { kind: 'session' as const, id: session.id, expiresAt: session.expiresAt };
+    if (this.mode === 'none') return { id: session.userId, name: session.userName, role: 'admin', via: 'session', credential };
+    const user = await this.store.users.get(session.userId);
+    if (user === undefined || user.disabled) return undefined;
+    return { id: user.id, name: user.name, role: user.role, via: 'session', credential };
   }
 
   private async fromAuthorization(value: string, creds: Credentials): Promise<Caller> {
     const [scheme, rest = ''] = value.split(/\s+/, 2);
-    if (/^bearer$/i.test(scheme ?? '')) return this.fromToken(rest.trim(), creds);
+    if (/^bearer$/i.test(scheme ?? '')) return this.fromToken(rest.trim());
     if (/^basic$/i.test(scheme ?? '') && this.mode !== 'token') return this.fromPassword(rest.trim(), creds);
     throw unauthenticated(`authorization scheme ${scheme ?? '(none)'} is not accepted in auth mode ${this.mode}`);
   }
@@ -117,67 +202,108 @@ export class AuthService {
   private async fromPassword(encoded: string, creds: Credentials): Promise<Caller> {
     const decoded = Buffer.from(encoded, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    const name = colon >= 0 ? decoded.slice(0, colon) : decoded;
+    const typed = colon >= 0 ? decoded.slice(0, colon) : decoded;
     const password = colon >= 0 ? decoded.slice(colon + 1) : '';
-    const key = `${creds.remoteAddress ?? '?'}|${name}`;
+    const user = await findUserByName(this.store, typed);
     const now = this.clock.now();
-    this.limiter.check(key, now);
-    const user = await this.store.users.getByName(name);
-    const ok = user !== undefined && !user.disabled && user.passwordHash !== undefined && (await this.passwordMatches(decoded, password, user.passwordHash, now));
-    if (!ok) {
-      this.limiter.fail(key, now);
-      this.logger.warn({ user: name, from: creds.remoteAddress }, 'failed login');
-      throw unauthenticated(`authentication failed for ${name}`, 'Check the user name and password (sky api login -e http://USER:PASSWORD@HOST:PORT).');
+    // Credentials verified a moment ago (the CLI sends them with every call) need no limiter and no scrypt.
+    const cached = user?.passwordHash === undefined ? undefined : this.verified.get(tokenHash(decoded));
+    if (user && !user.disabled && cached && cached.passwordHash === user.passwordHash && cached.until > now) {
+      return { id: user.id, name: user.name, role: user.role, via: 'basic' };
     }
-    this.limiter.succeed(key);
+    const address = creds.remoteAddress === undefined ? '?' : plainAddress(creds.remoteAddress);
+    const fromAddress = await this.addresses.admit(address, () => this.clock.now());
+    let attempt: LoginAttempt;
+    try {
+      attempt = await this.limiter.admit(`p|${address}|${canonicalUserName(typed) ?? '#invalid'}`, () => this.clock.now());
+    } catch (err) {
+      fromAddress.abandon();
+      throw err;
+    }
+    const { ok, locked } = await this.settle(both(attempt, fromAddress), async () => {
+      if (user === undefined || user.disabled || user.passwordHash === undefined) return this.hasher.verifyDummy(password);
+      return this.hasher.verify(password, user.passwordHash);
+    });
+    if (!ok || user === undefined || user.passwordHash === undefined) {
+      // Never the typed name: it may be a password typed into the wrong field.
+      this.logger.warn({ user: user?.name, knownUser: user !== undefined, from: creds.remoteAddress, locked: locked !== undefined }, 'failed login');
+      if (locked !== undefined) throw locked;
+      throw unauthenticated(`authentication failed for ${typed.slice(0, 64)}`, 'Check the user name and password (sky api login -e http://USER:PASSWORD@HOST:PORT).');
+    }
+    if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(tokenHash(decoded), { passwordHash: user.passwordHash, until: now + VERIFIED_TTL_MS });
     return { id: user.id, name: user.name, role: user.role, via: 'basic' };
   }
 
-  private async passwordMatches(credentials: string, password: string, passwordHash: string, now: number): Promise<boolean> {
-    const key = tokenHash(credentials);
-    const known = this.verified.get(key);
-    if (known && known.passwordHash === passwordHash && known.until > now) return true;
-    if (!(await verifyPassword(password, passwordHash))) return false;
-    if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(key, { passwordHash, until: now + VERIFIED_TTL_MS });
-    return true;
+  /** Run a check for an admitted attempt and report its outcome to the limiter (a failure may lock the key: then its 429 comes back). */
+  private async settle(attempt: LoginAttempt, check: () => Promise<boolean>): Promise<{ ok: boolean; locked?: SkyError }> {
+    let ok: boolean;
+    try {
+      ok = await check();
+    } catch (err) {
+      attempt.abandon();
+      throw err;
+    }
+    if (ok) {
+      attempt.succeed();
+      return { ok };
+    }
+    const locked = attempt.fail(this.clock.now());
+    return locked === undefined ? { ok } : { ok, locked };
   }
 
-  private async fromToken(secret: string, creds: Credentials): Promise<Caller> {
-    const key = `${creds.remoteAddress ?? '?'}|token`;
+  private async fromToken(secret: string): Promise<Caller> {
+    const attempt = await this.limiter.admit(`t|${secret.slice(0, TOKEN_PREFIX_CHARS)}`, () => this.clock.now());
     const now = this.clock.now();
-    this.limiter.check(key, now);
-    const token = secret === '' ? undefined : await this.store.tokens.findByHash(tokenHash(secret));
-    const user = token ? await this.store.users.get(token.userId) : undefined;
     let problem: string | undefined;
-    if (!token || !user || user.disabled) problem = 'the token is not valid';
-    else if (token.revokedAt !== undefined) problem = 'the token was revoked';
-    else if (token.expiresAt !== undefined && token.expiresAt <= now) problem = 'the token has expired';
-    if (problem !== undefined || !token || !user) {
-      this.limiter.fail(key, now);
+    let caller: Caller | undefined;
+    try {
+      const token = secret === '' ? undefined : await this.store.tokens.findByHash(tokenHash(secret));
+      const user = token ? await this.store.users.get(token.userId) : undefined;
+      if (!token || !user || user.disabled) problem = 'the token is not valid';
+      else if (token.revokedAt !== undefined) problem = 'the token was revoked';
+      else if (token.expiresAt !== undefined && token.expiresAt <= now) problem = 'the token has expired';
+      else {
+        caller = { id: user.id, name: user.name, role: user.role, via: 'token', credential: { kind: 'token', id: token.id, ...(token.expiresAt !== undefined ? { expiresAt: token.expiresAt } : {}) } };
+        if (token.lastUsedAt === undefined || now - token.lastUsedAt > 60_000) void this.store.tokens.touch(token.id, now).catch(() => undefined);
+      }
+    } catch (err) {
+      attempt.abandon();
+      throw err;
+    }
+    if (caller === undefined) {
+      const locked = attempt.fail(now);
+      if (locked !== undefined) throw locked;
       throw unauthenticated(problem ?? 'the token is not valid', 'Create a new token (sky users token create) and log in with it (sky api login --token TOKEN).');
     }
-    this.limiter.succeed(key);
-    if (token.lastUsedAt === undefined || now - token.lastUsedAt > 60_000) void this.store.tokens.touch(token.id, now).catch(() => undefined);
-    return { id: user.id, name: user.name, role: user.role, via: 'token' };
+    attempt.succeed();
+    return caller;
   }
 
-  /** SSO: a trusted proxy names the user in a header; only from the configured addresses. Unknown users are created as `user`. */
+  /** SSO: a trusted proxy names the user in a header (trusted address and shared secret). Unknown users are created as `user`. */
   private async fromProxy(creds: Credentials): Promise<Caller | undefined> {
-    const { header, trusted_addresses: trusted } = this.config.auth.proxy;
-    const name = creds.header(header);
-    if (name === '') return undefined;
-    if (!creds.remoteAddress || !trusted.includes(creds.remoteAddress)) {
-      this.logger.warn({ from: creds.remoteAddress }, 'proxy auth header from an untrusted address ignored');
+    const proxy = this.proxy;
+    if (proxy === undefined) return undefined;
+    const verdict = proxy.check(creds);
+    if (verdict.kind === 'absent') return undefined;
+    if (verdict.kind === 'refused') {
+      this.refusals.record({ action: 'auth.proxy', reason: `proxy header ignored: ${verdict.problem}`, from: creds.peerAddress ?? creds.remoteAddress });
       return undefined;
     }
-    if (!NAME_PATTERN.test(name)) throw unauthenticated(`the proxy's ${header} header is not a user name`);
-    let user: UserRecord | undefined = await this.store.users.getByName(name);
+    const header = this.config.auth.proxy.header;
+    let user: UserRecord | undefined = await findUserByName(this.store, verdict.name);
     if (!user) {
+      let name: string;
+      try {
+        name = ProxyAuth.canonical(verdict.name, header);
+      } catch (err) {
+        this.refusals.record({ action: 'auth.proxy', reason: 'proxy header holds no valid user name', from: creds.remoteAddress });
+        throw err;
+      }
       const now = this.clock.now();
       user = (await this.store.users.create({ id: newId('u-'), name, role: 'user', createdAt: now, updatedAt: now })).record;
     }
-    if (user.disabled) throw unauthenticated(`user ${name} is disabled`);
+    if (user.disabled) throw unauthenticated(`user ${user.name} is disabled`);
     return { id: user.id, name: user.name, role: user.role, via: 'proxy' };
   }
 }

@@ -1,12 +1,14 @@
 import { inject, injectable } from 'tsyringe';
 import type { StateStore } from '@sky/plugin-api';
 import {
+  canonicalUserName,
   SkyError,
   type CreateTokenBody,
   type CreateUserBody,
   type ImportUsersBody,
   type ImportUsersResult,
   type NewToken,
+  type PasswordBody,
   type Role,
   type TokenRecord,
   type TokenView,
@@ -15,10 +17,34 @@ import {
   type WhoAmI,
 } from '@sky/protocol';
 import { TOKENS, type Clock } from '../tokens.js';
-import type { Caller } from './auth-service.js';
-import { hashPassword, newId, newToken } from './secrets.js';
+import type { DaemonConfig } from '../config/schema.js';
+import type { Caller } from './caller.js';
+import { PasswordHasher } from './password-hasher.js';
+import { RateWindow } from './rate-window.js';
+import { newId, newToken } from './secrets.js';
+import { SessionService } from './session-service.js';
+import { findUserByName } from './user-names.js';
 
 const DAY_MS = 86_400_000;
+
+/** Days as the CLI's --expires-in-days takes them, rounded down to a hundredth. */
+function days(ms: number): string {
+  return String(Math.max(0, Math.floor((ms / DAY_MS) * 100) / 100));
+}
+
+/**
+ * A credential never mints one that outlives it: a token or a session that expires can create
+ * (or rotate into) only tokens expiring no later than itself, and never a permanent one.
+ */
+function assertWithinCredential(caller: Caller, expiresAt: number | undefined, now: number): void {
+  const limit = caller.credential?.expiresAt;
+  if (limit === undefined || (expiresAt !== undefined && expiresAt <= limit)) return;
+  const what = caller.credential?.kind === 'session' ? 'browser session' : 'token';
+  throw new SkyError('FORBIDDEN', `the ${what} you are using expires ${new Date(limit).toISOString()}; a token it creates cannot outlive it`, {
+    hint: `Ask for --expires-in-days ${days(limit - now)} or less, or log in with your password to create a longer-lived token.`,
+    details: { credentialExpiresAt: limit },
+  });
+}
 
 function view(user: UserRecord): UserView {
   return { id: user.id, name: user.name, role: user.role, createdAt: user.createdAt, ...(user.disabled ? { disabled: true } : {}) };
@@ -31,13 +57,23 @@ function forbidden(what: string): SkyError {
 /** Users and their bearer tokens: admins manage everyone, users themselves. */
 @injectable()
 export class UserService {
+  private readonly passwordChanges: RateWindow;
+  private readonly personal: boolean;
+
   constructor(
     @inject(TOKENS.Store) private readonly store: StateStore,
     @inject(TOKENS.Clock) private readonly clock: Clock,
-  ) {}
+    @inject(TOKENS.Config) config: DaemonConfig,
+    @inject(PasswordHasher) private readonly hasher: PasswordHasher,
+    @inject(SessionService) private readonly sessions: SessionService,
+  ) {
+    this.personal = config.auth.mode === 'none';
+    this.passwordChanges = new RateWindow(config.auth.max_password_changes, config.auth.password_change_window_seconds * 1000, 'changes of your password');
+  }
 
   whoami(caller: Caller): WhoAmI {
-    return { id: caller.id, name: caller.name, role: caller.role, via: caller.via };
+    const expiresAt = caller.credential?.expiresAt;
+    return { id: caller.id, name: caller.name, role: caller.role, via: caller.via, ...(expiresAt !== undefined ? { expiresAt } : {}) };
   }
 
   async list(): Promise<{ items: UserView[] }> {
@@ -49,24 +85,28 @@ export class UserService {
   }
 
   private async byName(name: string): Promise<UserRecord> {
-    const user = await this.store.users.getByName(name);
+    const user = await findUserByName(this.store, name);
     if (!user) throw new SkyError('USER_NOT_FOUND', `no user named ${name}`, { hint: 'List users with: sky users list' });
     return user;
   }
 
   async create(caller: Caller, body: CreateUserBody): Promise<UserView> {
     this.requireAdmin(caller, 'creating users');
+    const name = canonicalUserName(body.name);
+    if (name === undefined) throw new SkyError('VALIDATION_FAILED', `"${body.name.slice(0, 64)}" is not a user name: ASCII letters, digits, ".", "_", "@" or "-"`);
+    const taken = await findUserByName(this.store, name);
+    if (taken) throw new SkyError('USER_EXISTS', `a user named ${taken.name} already exists (names are case-insensitive)`, { hint: 'Choose another name, or reset their password.' });
     const now = this.clock.now();
-    const passwordHash = body.password === undefined ? undefined : await hashPassword(body.password);
+    const passwordHash = body.password === undefined ? undefined : await this.hasher.hash(body.password);
     const { record, created } = await this.store.users.create({
       id: newId('u-'),
-      name: body.name,
+      name,
       role: body.role ?? 'user',
       createdAt: now,
       updatedAt: now,
       ...(passwordHash ? { passwordHash } : {}),
     });
-    if (!created) throw new SkyError('USER_EXISTS', `a user named ${body.name} already exists`, { hint: 'Choose another name, or reset their password.' });
+    if (!created) throw new SkyError('USER_EXISTS', `a user named ${name} already exists`, { hint: 'Choose another name, or reset their password.' });
     return view(record);
   }
 
@@ -90,6 +130,7 @@ export class UserService {
     if (user.id === caller.id) throw new SkyError('FORBIDDEN', 'you cannot delete yourself', { hint: 'Ask another admin.' });
     await this.assertNotLastAdmin(user);
     await this.store.users.delete(user.id);
+    await this.sessions.revokeUser(user.id);
     return view(user);
   }
 
@@ -100,10 +141,27 @@ export class UserService {
     return view((await this.store.users.update(user.id, { role, updatedAt: this.clock.now() }))!);
   }
 
-  async resetPassword(caller: Caller, name: string, password: string): Promise<UserView> {
+  /**
+   * Set a password. An admin sets anyone else's without more; changing one's own needs the
+   * current password (so a stolen token or browser session cannot take the account over) and
+   * is limited to a few changes per window.
+   */
+  async resetPassword(caller: Caller, name: string, body: PasswordBody): Promise<UserView> {
     const user = await this.byName(name);
-    if (user.id !== caller.id) this.requireAdmin(caller, "setting another user's password");
-    return view((await this.store.users.update(user.id, { passwordHash: await hashPassword(password), updatedAt: this.clock.now() }))!);
+    if (user.id !== caller.id) {
+      this.requireAdmin(caller, "setting another user's password");
+    } else {
+      this.passwordChanges.take(user.id, this.clock.now());
+      if (body.current_password === undefined) {
+        throw new SkyError('FORBIDDEN', 'changing your own password needs your current password', {
+          hint: 'Send it as current_password (sky users reset-password asks for it).',
+        });
+      }
+      if (!(await this.hasher.verify(body.current_password, user.passwordHash))) {
+        throw new SkyError('FORBIDDEN', 'the current password is wrong', { hint: 'Give your current password; an admin can reset a forgotten one.' });
+      }
+    }
+    return view((await this.store.users.update(user.id, { passwordHash: await this.hasher.hash(body.password), updatedAt: this.clock.now() }))!);
   }
 
   private async assertNotLastAdmin(user: UserRecord): Promise<void> {
@@ -123,8 +181,11 @@ export class UserService {
 
   /** The user a token call is about: the caller, or (admins only) the named one. */
   private async subject(caller: Caller, name: string | undefined): Promise<{ id: string; name: string }> {
-    if (name === undefined || name === caller.name) {
-      if (caller.via === 'none') throw new SkyError('FORBIDDEN', 'tokens need an authenticating API server (auth mode basic, token or proxy)');
+    if (name === undefined || canonicalUserName(name) === caller.name) {
+      // A personal daemon's owner has no user record to hang tokens on.
+      if (caller.via === 'none' || caller.via === 'local' || (caller.via === 'session' && this.personal)) {
+        throw new SkyError('FORBIDDEN', 'tokens need an authenticating API server (auth mode basic, token or proxy)');
+      }
       return { id: caller.id, name: caller.name };
     }
     this.requireAdmin(caller, "managing another user's tokens");
@@ -139,7 +200,10 @@ export class UserService {
 
   async createToken(caller: Caller, body: CreateTokenBody): Promise<NewToken> {
     const subject = await this.subject(caller, body.user);
-    return this.issue(subject.id, body.name, body.expires_in_days === undefined ? undefined : body.expires_in_days * DAY_MS);
+    const lifetime = body.expires_in_days === undefined ? undefined : body.expires_in_days * DAY_MS;
+    const now = this.clock.now();
+    assertWithinCredential(caller, lifetime === undefined ? undefined : now + lifetime, now);
+    return this.issue(subject.id, body.name, lifetime);
   }
 
   private async issue(userId: string, name: string, lifetimeMs: number | undefined): Promise<NewToken> {
@@ -170,8 +234,10 @@ export class UserService {
 
   async rotateToken(caller: Caller, id: string): Promise<NewToken> {
     const token = await this.ownedToken(caller, id);
-    await this.store.tokens.revoke(id, this.clock.now());
     const lifetime = token.expiresAt === undefined ? undefined : token.expiresAt - token.createdAt;
+    const now = this.clock.now();
+    assertWithinCredential(caller, lifetime === undefined ? undefined : now + lifetime, now);
+    await this.store.tokens.revoke(id, now);
     return this.issue(token.userId, token.name, lifetime);
   }
 }

@@ -11,6 +11,7 @@ import {
 import { TOKENS, type Clock } from '../tokens.js';
 import type { DaemonConfig } from '../config/schema.js';
 import type { Caller } from './auth-service.js';
+import { findUserByName } from './user-names.js';
 
 /** Whether a candidate infra (`driver` or `driver/pool`) is admitted by an allowed-infra entry. */
 export function infraAllowed(allowed: readonly string[] | undefined, driverId: string, infra: string): boolean {
@@ -128,7 +129,7 @@ export class WorkspaceService {
   private async userIds(names: readonly string[]): Promise<string[]> {
     const ids: string[] = [];
     for (const name of unique(names)) {
-      const user = await this.store.users.getByName(name);
+      const user = await findUserByName(this.store, name);
       if (!user) throw new SkyError('USER_NOT_FOUND', `no user named ${name}`, { hint: 'List users with: sky users list' });
       ids.push(user.id);
     }

@@ -1,8 +1,18 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_HOST, DEFAULT_PORT } from '@sky/protocol';
 import { listenTransportKeys } from './listen-schema.js';
 
 const positiveInt = z.number().int().min(1);
+
+/** An IPv4 or IPv6 address, or a CIDR range of one. */
+export function isAddressOrRange(value: string): boolean {
+  const [address = '', bits, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
 
 /** The daemon config. Every key is documented in sky.config.example.yaml; unknown keys are errors. */
 export const DaemonConfigSchema = z.strictObject({
@@ -45,18 +55,46 @@ export const DaemonConfigSchema = z.strictObject({
   plugins: z.strictObject({ dirs: z.array(z.string().min(1)).default([]) }).prefault({}),
   auth: z
     .strictObject({
-      /** none: loopback only, callers declare who they are; basic: passwords (and tokens); token: bearer tokens only; proxy: a trusted SSO proxy's header (and tokens). */
+      /**
+       * none: the personal daemon (loopback only; its owner proves itself with the local token);
+       * basic: passwords (and tokens); token: bearer tokens only; proxy: a trusted SSO proxy's header (and tokens).
+       */
       mode: z.enum(['none', 'basic', 'token', 'proxy']).default('none'),
       /** The first admin, created at start when no admin exists (SKY_ADMIN_USERNAME / SKY_ADMIN_PASSWORD win). */
       admin: z.strictObject({ username: z.string().min(1).max(64).optional(), password: z.string().min(8).optional() }).prefault({}),
       proxy: z
         .strictObject({
           header: z.string().min(1).default('x-forwarded-user'),
-          trusted_addresses: z.array(z.string().min(1)).default(['127.0.0.1', '::1', '::ffff:127.0.0.1']),
+          /** Peers (addresses or CIDR ranges) whose user header is believed. None by default: proxy mode needs at least one. */
+          trusted_addresses: z.array(z.string().min(1).refine(isAddressOrRange, 'an IP address or a CIDR range such as 10.0.0.0/8')).default([]),
+          /** The header carrying the shared secret the proxy adds to every request. */
+          secret_header: z.string().min(1).default('x-sky-proxy-secret'),
+          /** The shared secret (at least 16 characters); or secret_file, a file holding it. One of them is required in proxy mode. */
+          secret: z.string().min(16).optional(),
+          secret_file: z.string().min(1).optional(),
         })
         .prefault({}),
+      /** Failed logins of one user name from one client address in the window before its logins are slowed down. */
       max_failed_logins: z.number().int().min(1).default(10),
+      /** Failed logins from one client address (whatever the names) in the window before all its password logins are slowed down. */
+      max_failed_logins_per_address: z.number().int().min(1).default(100),
       failed_login_window_seconds: z.number().positive().default(300),
+      /** Longest hold of a login attempt on a locked key (the hold starts at 1 s and doubles with every further failure). */
+      max_login_delay_seconds: z.number().positive().max(300).default(30),
+      /** Changes of one's own password allowed per user in password_change_window_seconds. */
+      max_password_changes: z.number().int().min(1).default(5),
+      password_change_window_seconds: z.number().positive().default(900),
+      /** Worker threads hashing passwords (scrypt), apart from the thread pool the state store uses, and how many checks may wait for them. */
+      hash_workers: z.number().int().min(1).max(16).default(2),
+      hash_queue: z.number().int().min(1).max(100_000).default(256),
+      session: z
+        .strictObject({
+          /** How long a browser session (opened by the link of sky dashboard) lasts. */
+          lifetime_hours: z.number().positive().max(24 * 30).default(12),
+          /** How long a login link can be used (once). */
+          link_seconds: z.number().int().min(10).max(3600).default(120),
+        })
+        .prefault({}),
     })
     .prefault({}),
   ssh: z

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
@@ -6,11 +7,18 @@ import { errorMiddleware } from './errors.js';
 import { versionMiddleware } from './version.js';
 import { identityMiddleware } from './identity.js';
 import type { AuthService } from '../auth/auth-service.js';
+import type { Refusals } from '../auth/refusals.js';
 import { dashboardMiddleware } from './dashboard.js';
+import { loopbackOnlyMiddleware, sameOriginMiddleware } from './origin-check.js';
 
 export interface AppParts {
   logger: Logger;
   auth: AuthService;
+  refusals: Refusals;
+  /** A personal daemon (auth none, not opened to the network on purpose) answers loopback Host and Origin names only. */
+  loopbackOnly: boolean;
+  /** The client address of a request: the peer, or the client a trusted proxy forwards for. */
+  clientAddress: (req: IncomingMessage) => string;
   dashboardRoot: string;
   /** Registers every route of the protocol's table. */
   register: (router: Router) => void;
@@ -20,7 +28,7 @@ function compilePaths(): Array<{ re: RegExp; method: string }> {
   return ROUTE_LIST.map((r) => ({ re: new RegExp(`^${r.path.replace(/:[A-Za-z_]+/g, '[^/]+')}/?$`), method: r.method.toUpperCase() }));
 }
 
-/** The koa application: one error path, version + identity checks, the route table, the dashboard. */
+/** The koa application: one error path, Host/Origin checks, version + identity checks, the route table, the dashboard. */
 export function buildApp(parts: AppParts): Koa {
   const app = new Koa();
   app.proxy = false;
@@ -30,9 +38,11 @@ export function buildApp(parts: AppParts): Koa {
   const known = compilePaths();
 
   app.use(errorMiddleware(parts.logger));
+  if (parts.loopbackOnly) app.use(loopbackOnlyMiddleware(parts.refusals, parts.clientAddress));
   app.use(dashboardMiddleware(parts.dashboardRoot));
   app.use(versionMiddleware);
-  app.use(identityMiddleware(parts.auth));
+  app.use(identityMiddleware(parts.auth, parts.clientAddress));
+  app.use(sameOriginMiddleware(parts.refusals, parts.clientAddress));
   app.use(router.routes());
   app.use(async (ctx) => {
     const allowed = known.filter((k) => k.re.test(ctx.path)).map((k) => k.method);

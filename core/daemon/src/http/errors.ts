@@ -17,6 +17,8 @@ export function errorMiddleware(logger: Logger) {
         return;
       }
       ctx.status = sky.status;
+      const retryAfter = sky.details?.retryAfterSeconds;
+      if (typeof retryAfter === 'number') ctx.set('retry-after', String(retryAfter));
       ctx.body = sky.toBody();
     }
   };

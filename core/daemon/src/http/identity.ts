@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 import { ROUTE_PATHS, type Identity } from '@sky/protocol';
 import type { AuthService, Caller } from '../auth/auth-service.js';
@@ -6,15 +7,19 @@ export interface IdentityState {
   identity: Caller;
 }
 
+/** Routes anyone may call: the health check, and the exchange of a login link's one-time code (which is the credential). */
+function isOpenRoute(ctx: Context): boolean {
+  return ctx.path === ROUTE_PATHS.health || (ctx.path === ROUTE_PATHS.openSession && ctx.method === 'GET');
+}
+
 /**
- * Resolve who is calling, per the auth mode (AuthService). Only the health check may be
- * called without credentials; everything else answers 401 in an authenticating mode.
+ * Resolve who is calling, per the auth mode (AuthService). Only the open routes may be
+ * called without credentials; everything else answers 401.
  */
-export function identityMiddleware(auth: AuthService) {
+export function identityMiddleware(auth: AuthService, clientAddress: (req: IncomingMessage) => string) {
   return async (ctx: Context, next: Next): Promise<void> => {
-    const optional = ctx.path === ROUTE_PATHS.health;
     try {
-      (ctx.state as IdentityState).identity = await auth.identify({ header: (name) => ctx.get(name), remoteAddress: ctx.req.socket.remoteAddress }, optional);
+      (ctx.state as IdentityState).identity = await auth.identify({ header: (name) => ctx.get(name), remoteAddress: clientAddress(ctx.req), peerAddress: ctx.req.socket.remoteAddress }, isOpenRoute(ctx));
     } catch (err) {
       if (auth.mode === 'basic') ctx.set('www-authenticate', 'Basic realm="sky", charset="UTF-8"');
       else if (auth.mode !== 'none') ctx.set('www-authenticate', 'Bearer realm="sky"');

@@ -4,7 +4,7 @@ import type { StateStore } from '@sky/plugin-api';
 import { TOKENS, type Clock } from '../tokens.js';
 import type { DaemonConfig } from '../config/schema.js';
 
-/** Deletes finished requests and their logs, and audit entries, once they are older than their retention period. */
+/** Deletes finished requests and their logs, and audit entries, once they are older than their retention period; and ended browser sessions. */
 @injectable()
 export class RequestPruner {
   private timer: NodeJS.Timeout | undefined;
@@ -22,6 +22,8 @@ export class RequestPruner {
     if (removed > 0) this.logger.info({ removed }, 'pruned finished requests past retention');
     const audited = await this.store.audit.prune(this.clock.now() - this.config.audit.retention_days * 86_400_000);
     if (audited > 0) this.logger.info({ removed: audited }, 'pruned audit entries past retention');
+    const sessions = await this.store.sessions.prune(this.clock.now());
+    if (sessions > 0) this.logger.info({ removed: sessions }, 'pruned ended browser sessions');
     return removed;
   }
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe } from 'node:test';
 import type { StateStore } from '../store.js';
-import { describeAudit, describeTokens, describeUsers, describeWorkspaces } from './suites/auth.js';
+import { describeAudit, describeSessions, describeTokens, describeUsers, describeWorkspaces } from './suites/auth.js';
 import { describeChanges } from './suites/changes.js';
 import { describeClusters } from './suites/clusters.js';
 import { describeConcurrency } from './suites/concurrency.js';
@@ -90,6 +90,7 @@ export function runStateStoreConformance(name: string, factory: StoreFactory): v
     describeChanges(harness);
     describeUsers(harness);
     describeTokens(harness);
+    describeSessions(harness);
     describeWorkspaces(harness);
     describeAudit(harness);
   });

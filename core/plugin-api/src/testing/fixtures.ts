@@ -1,4 +1,4 @@
-import type { AuditRecord, ClusterRecord, JobRecord, JobSpec, RequestRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
+import type { AuditRecord, ClusterRecord, JobRecord, JobSpec, RequestRecord, SessionRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
 
 let lastMs = 0;
 let counter = 0;
@@ -121,6 +121,21 @@ export function makeToken(userId: string, overrides: Partial<TokenRecord> = {}):
     name: `token ${authCounter}`,
     hash: `sha256:${authCounter.toString(16).padStart(64, '0')}`,
     createdAt: Date.now(),
+    ...overrides,
+  };
+}
+
+/** A fresh session of `userId`, valid for an hour, with a unique id and hash; `overrides` replace any field. */
+export function makeSession(userId: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
+  authCounter += 1;
+  const now = Date.now();
+  return {
+    id: `ses-${authCounter.toString(36).padStart(6, '0')}`,
+    userId,
+    userName: `user of ${userId}`,
+    hash: `sha256:${(authCounter + 0x5e55).toString(16).padStart(64, '0')}`,
+    createdAt: now,
+    expiresAt: now + 3_600_000,
     ...overrides,
   };
 }

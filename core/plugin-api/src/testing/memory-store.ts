@@ -9,6 +9,7 @@ import type {
   RequestPageResult,
   RequestPatch,
   RequestRepository,
+  SessionRepository,
   StateStore,
   StoreCapabilities,
   StoreChangeListener,
@@ -24,6 +25,7 @@ import {
   warnListenerError,
   type ListenerErrorHandler,
 } from './memory-clusters.js';
+import { MemorySessionRepository } from './memory-sessions.js';
 import { MemoryAuditRepository, MemoryAuthData, MemoryTokenRepository, MemoryUserRepository, MemoryWorkspaceRepository } from './memory-auth.js';
 
 const CURSOR_PREFIX = 'm1:';
@@ -162,6 +164,7 @@ export class MemoryStateStore implements StateStore {
   readonly jobs: JobRepository;
   readonly users: UserRepository;
   readonly tokens: TokenRepository;
+  readonly sessions: SessionRepository;
   readonly workspaces: WorkspaceRepository;
   readonly audit: AuditRepository;
   readonly #clusterData: MemoryClusterData;
@@ -182,6 +185,7 @@ export class MemoryStateStore implements StateStore {
     const auth = new MemoryAuthData(assertOpen);
     this.users = new MemoryUserRepository(auth);
     this.tokens = new MemoryTokenRepository(auth);
+    this.sessions = new MemorySessionRepository(assertOpen);
     this.workspaces = new MemoryWorkspaceRepository(assertOpen);
     this.audit = new MemoryAuditRepository(assertOpen);
   }

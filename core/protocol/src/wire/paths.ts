@@ -34,6 +34,9 @@ export const ROUTE_PATHS = {
   createUpload: `${API_PREFIX}/uploads`,
   getUpload: `${API_PREFIX}/uploads/:id`,
   putChunk: `${API_PREFIX}/uploads/chunks/:hash`,
+  createLoginLink: `${API_PREFIX}/auth/login-links`,
+  openSession: `${API_PREFIX}/auth/session`,
+  closeSession: `${API_PREFIX}/auth/session`,
 } as const;
 
 /** Path of an operation's submit route: POST /api/v1/<name>. */

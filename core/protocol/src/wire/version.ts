@@ -10,6 +10,15 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 /** Identity headers for the loopback, no-auth mode. */
 export const USER_NAME_HEADER = 'x-sky-user-name';
 export const USER_ID_HEADER = 'x-sky-user-id';
+/**
+ * Header carrying the personal daemon's local token (auth mode none): a secret in a 0600 file
+ * (~/.sky/api_server/local_token) that proves the caller is the OS account that owns the daemon.
+ */
+export const LOCAL_TOKEN_HEADER = 'x-sky-local-token';
+/** File name of the local token inside the daemon's state directory. */
+export const LOCAL_TOKEN_FILE = 'local_token';
+/** Cookie holding a browser session (set by the one-time login link of `sky dashboard`). */
+export const SESSION_COOKIE = 'sky_session';
 /** Header naming the workspace an operation runs in (default: `default`). */
 export const WORKSPACE_HEADER = 'x-sky-workspace';
 /** The workspace every daemon has and that cannot be deleted. */

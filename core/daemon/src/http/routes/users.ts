@@ -39,7 +39,7 @@ export function userRoutes(router: Router, users: UserService, maxBodyBytes: num
   });
   bindRoute(router, ROUTES.resetPassword, maxBodyBytes, async (ctx, { params, body }) => {
     const caller = callerOf(ctx);
-    ctx.body = await audit.guard(caller, 'user.password', params.name, () => users.resetPassword(caller, params.name, body.password));
+    ctx.body = await audit.guard(caller, 'user.password', params.name, () => users.resetPassword(caller, params.name, body));
   });
   bindRoute(router, ROUTES.listTokens, maxBodyBytes, async (ctx, { query }) => {
     ctx.body = await users.listTokens(callerOf(ctx), query.user);

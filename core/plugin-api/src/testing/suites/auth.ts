@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AuditRecord } from '@sky/protocol';
 import type { AuditFilter, StateStore } from '../../store.js';
-import { makeAudit, makeToken, makeUser, makeWorkspace } from '../fixtures.js';
+import { makeAudit, makeSession, makeToken, makeUser, makeWorkspace } from '../fixtures.js';
 import { rejectsWithCode, requireReopen, shuffled, type StoreHarness } from './harness.js';
 
 /** Follow the audit log's nextCursor until it runs out; fail on an empty non-final page or a loop. */
@@ -250,6 +250,86 @@ export function describeTokens(h: StoreHarness): void {
       assert.equal(await store.tokens.findByHash(deleted.hash), undefined);
       assert.equal((await store.tokens.listByUser(alice.id)).length, 2);
       await rejectsWithCode(store.tokens.create(makeToken(alice.id, { hash: live.hash })), 'VALIDATION_FAILED');
+    });
+  });
+}
+
+export function describeSessions(h: StoreHarness): void {
+  describe('sessions', () => {
+    it('stores a session (no user record needed) and finds it by id, by hash and by user, as copies', async () => {
+      const first = makeSession('usr-owner');
+      const second = makeSession('usr-owner', { userName: 'owner' });
+      const other = makeSession('usr-other');
+      assert.deepEqual(await h.store.sessions.create(second), second);
+      await h.store.sessions.create(first);
+      await h.store.sessions.create(other);
+      assert.deepEqual(await h.store.sessions.get(first.id), first);
+      assert.deepEqual(await h.store.sessions.findByHash(second.hash), second);
+      assert.equal(await h.store.sessions.findByHash('sha256:unknown'), undefined);
+      assert.equal(await h.store.sessions.get('ses-missing'), undefined);
+      assert.deepEqual(await h.store.sessions.listByUser('usr-owner'), [first, second].sort((a, b) => (a.id < b.id ? -1 : 1)));
+      assert.deepEqual(await h.store.sessions.listByUser('usr-nobody'), []);
+      const read = await h.store.sessions.findByHash(first.hash);
+      assert.ok(read);
+      read.revokedAt = 1;
+      assert.equal((await h.store.sessions.get(first.id))?.revokedAt, undefined, 'a returned record must not alias the stored one');
+    });
+
+    it('refuses a used id or a used hash, without echoing the hash', async () => {
+      const session = makeSession('usr-a', { hash: 'sha256:this-session-digest-is-secret' });
+      await h.store.sessions.create(session);
+      await rejectsWithCode(h.store.sessions.create(makeSession('usr-a', { id: session.id })), 'VALIDATION_FAILED');
+      await assert.rejects(h.store.sessions.create(makeSession('usr-b', { hash: session.hash })), (err: unknown) => {
+        assert.equal((err as { code?: unknown }).code, 'VALIDATION_FAILED');
+        assert.ok(!JSON.stringify({ message: (err as Error).message, details: (err as { details?: unknown }).details }).includes('this-session-digest-is-secret'));
+        return true;
+      });
+      assert.deepEqual((await h.store.sessions.listByUser('usr-b')), []);
+    });
+
+    it('revokes one (an earlier revocation is kept) and all of a user\'s at once', async () => {
+      const [a1, a2, a3] = [makeSession('usr-a'), makeSession('usr-a'), makeSession('usr-a')];
+      const b1 = makeSession('usr-b');
+      for (const s of [a1, a2, a3, b1]) await h.store.sessions.create(s);
+      assert.deepEqual(await h.store.sessions.revoke(a1.id, 5_000), { ...a1, revokedAt: 5_000 });
+      assert.equal((await h.store.sessions.revoke(a1.id, 6_000))?.revokedAt, 5_000);
+      assert.equal(await h.store.sessions.revoke('ses-missing', 1), undefined);
+      assert.equal(await h.store.sessions.revokeByUser('usr-a', 7_000), 2, 'only the sessions not revoked yet count');
+      assert.equal(await h.store.sessions.revokeByUser('usr-a', 8_000), 0);
+      assert.deepEqual((await h.store.sessions.listByUser('usr-a')).map((s) => s.revokedAt), [a1, a2, a3].sort((x, y) => (x.id < y.id ? -1 : 1)).map((s) => (s.id === a1.id ? 5_000 : 7_000)));
+      assert.equal((await h.store.sessions.findByHash(a2.hash))?.revokedAt, 7_000, 'a revoked session is still found, for the caller to refuse');
+      assert.equal((await h.store.sessions.get(b1.id))?.revokedAt, undefined, "another user's sessions are untouched");
+    });
+
+    it('prunes sessions expired or revoked before a time, with their hash entries', async () => {
+      const expired = makeSession('usr-a', { createdAt: 1_000, expiresAt: 2_000 });
+      const revoked = makeSession('usr-a', { createdAt: 1_000, expiresAt: 9_000_000 });
+      const live = makeSession('usr-a', { createdAt: 1_000, expiresAt: 9_000_000 });
+      for (const s of [expired, revoked, live]) await h.store.sessions.create(s);
+      await h.store.sessions.revoke(revoked.id, 2_500);
+      assert.equal(await h.store.sessions.prune(3_000), 2);
+      assert.equal(await h.store.sessions.prune(3_000), 0);
+      assert.equal(await h.store.sessions.findByHash(expired.hash), undefined);
+      assert.equal(await h.store.sessions.get(revoked.id), undefined);
+      assert.deepEqual(await h.store.sessions.listByUser('usr-a'), [live]);
+      const reused = makeSession('usr-c', { hash: expired.hash });
+      await h.store.sessions.create(reused);
+      assert.equal((await h.store.sessions.findByHash(expired.hash))?.id, reused.id);
+    });
+
+    it('keeps sessions across a restart, with revocations and prunes', async (t) => {
+      if (!requireReopen(h, t)) return;
+      const live = makeSession('usr-a', { expiresAt: 9_000_000_000_000 });
+      const revoked = makeSession('usr-a', { expiresAt: 9_000_000_000_000 });
+      const gone = makeSession('usr-a', { expiresAt: 10 });
+      for (const s of [live, revoked, gone]) await h.store.sessions.create(s);
+      await h.store.sessions.revoke(revoked.id, 5_000);
+      await h.store.sessions.prune(100);
+      const store = await h.reopen();
+      assert.deepEqual(await store.sessions.findByHash(live.hash), live);
+      assert.deepEqual(await store.sessions.findByHash(revoked.hash), { ...revoked, revokedAt: 5_000 });
+      assert.equal(await store.sessions.findByHash(gone.hash), undefined);
+      await rejectsWithCode(store.sessions.create(makeSession('usr-b', { hash: live.hash })), 'VALIDATION_FAILED');
     });
   });
 }
