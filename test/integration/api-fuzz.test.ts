@@ -12,6 +12,7 @@ import {
   ROUTE_LIST,
   USER_ID_HEADER,
   USER_NAME_HEADER,
+  manifestProblems,
   type RouteSpec,
 } from '@sky/protocol';
 import { killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
@@ -591,6 +592,8 @@ function zodOk(schema: z.ZodType | undefined, value: unknown): boolean {
 function semanticallyValid(c: FuzzCase, query: Record<string, unknown>): boolean {
   // A login link's code is a secret the daemon issued: a generated one is never valid.
   if (c.op?.id === 'openSession') return false;
+  // An upload manifest is checked as a whole (paths, duplicates, sizes against chunks) beyond its schema.
+  if (c.op?.id === 'createUpload' && c.body.kind === 'json' && manifestProblems(c.body.value, { maxFiles: 100_000, maxBytes: 8 * 1024 ** 3 }).length > 0) return false;
   if (c.op?.id === 'cancelRequests' && c.body.kind === 'json') {
     const body = c.body.value as { ids?: string[]; all?: boolean };
     if (!(body.all === true || (body.ids?.length ?? 0) > 0)) return false;
@@ -669,7 +672,7 @@ function check(c: FuzzCase, a: WireAnswer, seenIds: Set<string>): string[] {
     }
     // Valid by the schema yet refused for what it names: a request, cluster or job that does not
     // exist, or a task (typed as any JSON in the schema) that the task validator rejects.
-    const notFoundOk = ['REQUEST_NOT_FOUND', 'CLUSTER_NOT_FOUND', 'JOB_NOT_FOUND', 'IDEMPOTENCY_CONFLICT', 'FORBIDDEN', 'USER_NOT_FOUND', 'USER_EXISTS', 'TOKEN_NOT_FOUND', 'WORKSPACE_NOT_FOUND', 'WORKSPACE_EXISTS', 'WORKSPACE_IN_USE'].includes(code);
+    const notFoundOk = ['REQUEST_NOT_FOUND', 'CLUSTER_NOT_FOUND', 'JOB_NOT_FOUND', 'IDEMPOTENCY_CONFLICT', 'FORBIDDEN', 'USER_NOT_FOUND', 'USER_EXISTS', 'TOKEN_NOT_FOUND', 'WORKSPACE_NOT_FOUND', 'WORKSPACE_EXISTS', 'WORKSPACE_IN_USE', 'UPLOAD_NOT_FOUND', 'UPLOAD_INCOMPLETE'].includes(code);
     const taskOk = (op.id === 'submit.launch' || op.id === 'submit.exec') && (code === 'TASK_INVALID' || code === 'TASK_UNSUPPORTED');
     if (!notFoundOk && !taskOk) problems.push(`rejected valid input with ${a.status} ${code}: ${a.text.slice(0, 300)}`);
   }
