@@ -6,3 +6,5 @@ export * from './records.js';
 export * from './ssh.js';
 export * from './node/json-ledger.js';
 export * from './node/gpus.js';
+export * from './node/helper.js';
+export * from './node/helper-client.js';

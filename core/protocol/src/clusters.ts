@@ -26,7 +26,13 @@ export type NodeResources = z.infer<typeof NodeResourcesSchema>;
 
 /** How the daemon reaches a node: a directory on this machine, or an SSH target. */
 export const NodeReachSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('local'), root: z.string(), gpuIndices: z.array(z.number().int()).optional() }),
+  z.object({
+    kind: z.literal('local'),
+    root: z.string(),
+    gpuIndices: z.array(z.number().int()).optional(),
+    /** The OS account jobs on this node run as, through sky-node-helper (team servers); absent: the daemon's own. */
+    account: z.string().optional(),
+  }),
   z.object({
     kind: z.literal('ssh'),
     host: z.string(),

@@ -14,3 +14,5 @@ export * from './auth-routes.js';
 export * from './workspace-routes.js';
 export * from './audit-routes.js';
 export * from './upload-routes.js';
+export * from './helper.js';
+export * from './helper-frames.js';

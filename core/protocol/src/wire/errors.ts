@@ -61,6 +61,7 @@ export const ERROR_CATALOGUE = {
   RESOURCES_UNAVAILABLE: { status: 409, summary: "The task asks for more than the cluster's nodes have." },
   NO_DRIVER: { status: 409, summary: 'No enabled driver can run the task (see the enabled infra).' },
   NODE_RUNTIME_ERROR: { status: 502, summary: 'The node runtime gave an answer sky cannot read.' },
+  NODE_HELPER_REFUSED: { status: 403, summary: 'sky-node-helper refused: the OS account or path is outside what it allows.' },
   NOT_SUPPORTED: { status: 400, summary: 'The driver cannot do this operation' },
   UPLOAD_NOT_FOUND: { status: 404, summary: 'No upload (manifest or chunk) with this id among yours.' },
   UPLOAD_INVALID: { status: 400, summary: 'An upload manifest is malformed (paths, sizes, chunk lists, duplicates).' },
