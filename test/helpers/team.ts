@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { http, startDaemon, tempHome, type DaemonHandle } from './daemon-process.js';
+import { startNodeHelper, type NodeHelperHandle } from './node-helper.js';
 
 /** The first admin of a team daemon; every other test user's password is `<name>-password`. */
 export const TEAM_ADMIN = { name: 'admin', password: 'admin-pass-1' };
@@ -32,21 +33,54 @@ export function errorOf(text: string): { code: string; message: string } {
   return (JSON.parse(text) as { error: { code: string; message: string } }).error;
 }
 
+/** A team daemon and the sky-node-helper its local driver runs jobs through. */
+export type TeamDaemonHandle = DaemonHandle & { helper: NodeHelperHandle };
+
+/**
+ * The `node_helper` and `drivers.local` blocks of a team daemon config: the local driver runs
+ * each sky user's jobs as an OS account `<helper prefix><name>-<hash>`, created on first use.
+ */
+export function teamDriverConfig(home: string, helper: NodeHelperHandle): string {
+  return (
+    `node_helper:\n  socket: ${helper.socket}\n` +
+    `drivers:\n  local:\n    root: ${join(home, 'nodes')}\n    cpus: 8\n    memory_gb: 16\n` +
+    `    accounts:\n      create: true\n      prefix: ${helper.prefix}\n`
+  );
+}
+
 /**
  * A basic-auth daemon with the local driver (8 CPUs, 16 GB) in a temp HOME, its first admin
- * from the environment, and the given users created by that admin. `authExtra`: more lines
- * under `auth:` (indented two spaces).
+ * from the environment, and the given users created by that admin. Jobs run as OS accounts made
+ * for each user by a sky-node-helper started for this daemon; stop() also stops the helper and
+ * removes those accounts. `authExtra`: more lines under `auth:` (indented two spaces).
  */
-export async function startTeamDaemon(users: readonly string[], authExtra = ''): Promise<DaemonHandle> {
+export async function startTeamDaemon(users: readonly string[], authExtra = ''): Promise<TeamDaemonHandle> {
   const home = tempHome();
-  const d = await startDaemon({
-    home,
-    config: `auth:\n  mode: basic\n${authExtra}drivers:\n  local:\n    root: ${join(home, 'nodes')}\n    cpus: 8\n    memory_gb: 16\n`,
-    env: { SKY_ADMIN_USERNAME: TEAM_ADMIN.name, SKY_ADMIN_PASSWORD: TEAM_ADMIN.password },
-  });
+  const helper = await startNodeHelper();
+  let d: DaemonHandle;
+  try {
+    d = await startDaemon({
+      home,
+      config: `auth:\n  mode: basic\n${authExtra}${teamDriverConfig(home, helper)}`,
+      env: { SKY_ADMIN_USERNAME: TEAM_ADMIN.name, SKY_ADMIN_PASSWORD: TEAM_ADMIN.password },
+    });
+  } catch (err) {
+    await helper.stop();
+    throw err;
+  }
   for (const name of users) {
     const res = await http(`${d.url}/api/v1/users`, { method: 'POST', headers: asAdmin(), body: JSON.stringify({ name, password: `${name}-password` }) });
     assert.equal(res.status, 201, res.text);
   }
-  return d;
+  const stopDaemon = d.stop.bind(d);
+  return Object.assign(d, {
+    helper,
+    async stop(timeoutMs?: number) {
+      try {
+        return await stopDaemon(timeoutMs);
+      } finally {
+        await helper.stop();
+      }
+    },
+  });
 }

@@ -1,7 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { http, killAllDaemons, removeHome, SKY_BIN, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
 import { asAdmin, asUser, runOperation, startTeamDaemon, TEAM_ADMIN } from '../helpers/team.js';
 
@@ -172,7 +171,7 @@ describe('audit retention', () => {
     // About 1.7 seconds of retention, pruned every half second.
     const short = await startDaemon({
       home: h,
-      config: `auth:\n  mode: basic\naudit:\n  retention_days: 0.00002\nrequests:\n  prune_interval_seconds: 0.5\ndrivers:\n  local:\n    root: ${join(h, 'nodes')}\n`,
+      config: `auth:\n  mode: basic\naudit:\n  retention_days: 0.00002\nrequests:\n  prune_interval_seconds: 0.5\n`,
       env: { SKY_ADMIN_USERNAME: TEAM_ADMIN.name, SKY_ADMIN_PASSWORD: TEAM_ADMIN.password },
     });
     try {

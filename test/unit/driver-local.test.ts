@@ -103,6 +103,7 @@ describe('driver-local: config', () => {
         cpus: availableParallelism(),
         memoryGb: Math.floor((totalmem() / 2 ** 30) * 10) / 10,
         maxNodes: undefined,
+        accounts: undefined,
       },
     });
     assert.equal(DEFAULT_ROOT, '~/.sky/local-nodes');
@@ -111,7 +112,7 @@ describe('driver-local: config', () => {
 
   it('takes root (with ~), cpus, memory_gb and max_nodes', () => {
     assert.deepEqual(validateLocalConfig({ root: '~/nodes', cpus: 2.5, memory_gb: 6, max_nodes: 3 }), {
-      value: { root: join(homedir(), 'nodes'), cpus: 2.5, memoryGb: 6, maxNodes: 3 },
+      value: { root: join(homedir(), 'nodes'), cpus: 2.5, memoryGb: 6, maxNodes: 3, accounts: undefined },
     });
   });
 
@@ -122,7 +123,7 @@ describe('driver-local: config', () => {
       result.issues.map((i) => `${String(i.path?.[0])}: ${i.message}`).sort(),
       [
         'cpus: expected a positive number, got -1',
-        'gpus: unknown key; the local driver takes root, cpus, memory_gb, max_nodes',
+        'gpus: unknown key; the local driver takes root, cpus, memory_gb, max_nodes, accounts',
         'max_nodes: expected a positive integer, got 1.5',
         'memory_gb: expected a positive number, got "lots"',
         'root: expected an absolute path or one starting with ~/, got "relative/dir"',
@@ -519,7 +520,7 @@ describe('driver-local: as a plugin', () => {
     assert.equal(localPlugin[PLUGIN_BRAND], true);
     assert.equal(localPlugin.kind, 'driver');
     assert.equal(localPlugin.name, 'sky-driver-local');
-    assert.equal(localPlugin.apiVersion, '^1.0.0');
+    assert.equal(localPlugin.apiVersion, '^1.1.0');
     assert.equal(PLUGIN_API_VERSION.split('.')[0], '1');
   });
 

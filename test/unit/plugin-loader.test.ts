@@ -190,7 +190,7 @@ describe('plugin loader: one error code per failure', () => {
     assert.equal(error.code, 'PLUGIN_API_MISMATCH');
     assert.equal(
       error.message,
-      'drivers.wrongapi: sky-driver-wrongapi needs plugin API ^9.0.0; this daemon provides 1.0.0: upgrade sky, or install a sky-driver-wrongapi release built for 1.x',
+      `drivers.wrongapi: sky-driver-wrongapi needs plugin API ^9.0.0; this daemon provides ${PLUGIN_API_VERSION}: upgrade sky, or install a sky-driver-wrongapi release built for 1.x`,
     );
   });
 

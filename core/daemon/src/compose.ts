@@ -26,6 +26,7 @@ import { StatusView } from './clusters/status-view.js';
 import { AutostopMonitor } from './clusters/autostop.js';
 import { NodeRuntime } from './nodes/node-runtime.js';
 import { TransportPool } from './nodes/transports.js';
+import { NodeHelperConnection } from './nodes/node-helper.js';
 import { createStore } from './store-factory.js';
 import { readBuildInfo } from './build-info.js';
 import { expandHome } from './config/load.js';
@@ -70,14 +71,21 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.register(TOKENS.Store, { useValue: options.store ?? createStore(options.config, options.paths) });
   c.register(LogBus, { useValue: new LogBus() });
   const ssh = options.config.ssh;
+  c.register(NodeHelperConnection, { useValue: new NodeHelperConnection(options.config.node_helper) });
   c.register(TransportPool, {
-    useValue: new TransportPool({
-      knownHostsFile: expandHome(ssh.known_hosts),
-      trustOnFirstUse: ssh.trust_on_first_use,
-      connectTimeoutMs: ssh.connect_timeout_seconds * 1000,
-      keepaliveIntervalMs: ssh.keepalive_interval_seconds * 1000,
-      keepaliveCountMax: ssh.keepalive_count_max,
-    }),
+    useFactory: instanceCachingFactory(
+      (r) =>
+        new TransportPool(
+          {
+            knownHostsFile: expandHome(ssh.known_hosts),
+            trustOnFirstUse: ssh.trust_on_first_use,
+            connectTimeoutMs: ssh.connect_timeout_seconds * 1000,
+            keepaliveIntervalMs: ssh.keepalive_interval_seconds * 1000,
+            keepaliveCountMax: ssh.keepalive_count_max,
+          },
+          r.resolve(NodeHelperConnection),
+        ),
+    ),
   });
   c.register(NodeRuntime, { useValue: new NodeRuntime() });
   c.register(TOKENS.UploadStore, { useValue: new FsUploadStore(join(options.paths.stateDir, 'uploads')) });

@@ -22,6 +22,7 @@ import { JobQueue } from './clusters/job-queue.js';
 import { JobLogs } from './clusters/job-logs.js';
 import { AutostopMonitor } from './clusters/autostop.js';
 import { TransportPool } from './nodes/transports.js';
+import { NodeHelperConnection } from './nodes/node-helper.js';
 import { InfraService } from './clusters/infra-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { UserService } from './auth/user-service.js';
@@ -94,6 +95,7 @@ export class Daemon {
     @inject(SessionService) private readonly sessions: SessionService,
     @inject(Refusals) private readonly refusals: Refusals,
     @inject(PasswordHasher) private readonly hasher: PasswordHasher,
+    @inject(NodeHelperConnection) private readonly helper: NodeHelperConnection,
   ) {
     this.startedAt = clock.now();
   }
@@ -194,6 +196,7 @@ export class Daemon {
     this.view.close();
     await this.transports.closeAll();
     await this.plugins.closeAll();
+    await this.helper.close();
     await this.audit.stop();
     await this.hasher.close();
     await this.store.close();

@@ -6,10 +6,11 @@ import { expandHome } from './config/load.js';
 import type { PluginState } from '@sky/protocol';
 import type { Driver } from '@sky/plugin-api';
 import { TOKENS, type PluginRegistry } from './tokens.js';
-import type { DaemonConfig, DaemonPaths } from './config/schema.js';
+import { isMultiUser, type DaemonConfig, type DaemonPaths } from './config/schema.js';
 import { PluginLoader, type LoadedPlugins } from './plugins/index.js';
 import { TransportPool } from './nodes/transports.js';
 import { PooledPluginSsh } from './nodes/plugin-ssh.js';
+import { NodeHelperConnection } from './nodes/node-helper.js';
 
 /** Where packages are looked up after the configured plugin dirs: the working directory, then the daemon's own install. */
 const DAEMON_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -24,6 +25,7 @@ export class PluginHost implements PluginRegistry {
     @inject(TOKENS.Paths) private readonly paths: DaemonPaths,
     @inject(TOKENS.Logger) private readonly logger: Logger,
     @inject(TransportPool) private readonly transports: TransportPool,
+    @inject(NodeHelperConnection) private readonly helper: NodeHelperConnection,
   ) {}
 
   async load(signal: AbortSignal): Promise<void> {
@@ -33,6 +35,8 @@ export class PluginHost implements PluginRegistry {
       dataDir: (id) => join(this.paths.stateDir, 'plugins', id.replace(/[^A-Za-z0-9._-]/g, '_')),
       logger: this.logger.child({ component: 'plugins' }),
       ssh: new PooledPluginSsh(this.transports),
+      multiUser: isMultiUser(this.config),
+      nodeHelper: this.helper.client,
       signal,
     });
     this.loaded = await loader.load(this.config.drivers);

@@ -92,6 +92,12 @@ export interface LocalReach {
   root: string;
   /** Host GPU indices pinned to this node; jobs on it get `CUDA_VISIBLE_DEVICES` from these. */
   gpuIndices?: number[];
+  /**
+   * The OS account the node belongs to: the daemon then runs its commands and handles its files
+   * as that account through sky-node-helper (PluginContext.nodeHelper), never as itself. Absent:
+   * the daemon's own account (a personal server).
+   */
+  account?: string;
 }
 
 /** A node reached over SSH. */

@@ -1,4 +1,5 @@
 import type { DriverOperations } from './driver.js';
+import type { NodeHelper } from './node/helper.js';
 import type { PluginSsh } from './ssh.js';
 import type { StateStore } from './store.js';
 import { PLUGIN_BRAND } from './version.js';
@@ -39,6 +40,17 @@ export interface PluginContext<C> {
   readonly signal: AbortSignal;
   /** The daemon's SSH connections, for drivers that reach hosts (absent only in tests that do not need it). */
   readonly ssh?: PluginSsh;
+  /**
+   * Whether the daemon serves a team (auth basic, token or proxy) rather than its owner alone
+   * (auth none). A driver that would run jobs on the daemon's own machine must then run each
+   * user's jobs under an account of their own, never the daemon's. Absent: single-user.
+   */
+  readonly multiUser?: boolean;
+  /**
+   * The daemon's connection to sky-node-helper (node_helper.socket in the daemon config), which
+   * runs commands and handles files as allowed OS accounts. Absent when none is configured.
+   */
+  readonly nodeHelper?: NodeHelper;
 }
 
 /**

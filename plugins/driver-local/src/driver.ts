@@ -11,16 +11,20 @@ import {
   type DriverCapacity,
   type JsonValue,
   type NodeHandle,
+  type NodeHelper,
   type NodeStatusReport,
   type ProvisionedCluster,
   type ProvisionRequest,
   type ResourceRequest,
   type Resources,
 } from '@sky/plugin-api';
+import { ACCOUNT_NAME } from '@sky/protocol';
 import { SkyError } from '@sky/protocol/wire';
+import { accountFor } from './accounts.js';
+import type { AccountsConfig } from './config.js';
 import type { HostGpu } from './gpus.js';
 import { Ledger, type LedgerCluster, type LedgerData, type LedgerNode } from './ledger.js';
-import { endNodeProcesses } from './processes.js';
+import { endAccountNodeProcesses, endNodeProcesses } from './processes.js';
 
 /** A node's size when the request leaves CPUs or memory open. */
 export const DEFAULT_NODE_CPUS = 1;
@@ -43,6 +47,20 @@ export interface LocalDriverOptions {
   lockTimeoutMs?: number;
   /** Grace between SIGTERM and SIGKILL when stop/terminate end a node's jobs. */
   killGraceMs?: number;
+  /**
+   * Team servers: each user's nodes belong to their own OS account and live under the helper's
+   * node root (`<nodeRoot>/<account>/<clusterId>/node-<rank>`); the driver makes, inspects and
+   * removes them, and ends their jobs, only through sky-node-helper.
+   */
+  accounts?: AccountNodes;
+}
+
+/** How a driver on a team server reaches account nodes. */
+export interface AccountNodes {
+  config: AccountsConfig;
+  helper: NodeHelper;
+  /** The helper's node root (from its hello). */
+  nodeRoot: string;
 }
 
 /** What the daemon persists for a local cluster, as ProvisionedCluster.state. */
@@ -51,6 +69,8 @@ export interface LocalClusterState {
   version: 1;
   root: string;
   clusterId: string;
+  /** The OS account the nodes belong to (team servers). */
+  account?: string;
 }
 
 /** Directory-safe: a cluster id becomes a directory name under root. */
@@ -105,8 +125,10 @@ export class LocalDriver implements Driver {
   private readonly maxNodes: number | undefined;
   private readonly gpus: HostGpu[];
   private readonly killGraceMs: number;
+  private readonly accounts: AccountNodes | undefined;
 
   constructor(options: LocalDriverOptions) {
+    this.accounts = options.accounts;
     this.root = options.root;
     this.total = { cpus: options.cpus, memoryGb: options.memoryGb };
     this.maxNodes = options.maxNodes;
@@ -135,6 +157,11 @@ export class LocalDriver implements Driver {
     await mkdir(this.root, { recursive: true, mode: 0o700 });
     const size = nodeSize(req.resources);
     const diskNote = await this.checkDisk(req.resources);
+    const account = this.accounts === undefined ? undefined : accountFor(this.accounts.config, { id: req.owner, name: req.ownerName });
+    if (account !== undefined) {
+      const ensured = await this.accounts!.helper.ensureAccount(account);
+      if (ensured.created) opts.log(`created OS account ${account} for ${req.ownerName ?? req.owner}`);
+    }
 
     const entry = await this.ledger.update(opts.signal, async (data) => {
       const existing = data.clusters[req.clusterId];
@@ -152,7 +179,7 @@ export class LocalDriver implements Driver {
       if (shortfalls.length > 0) {
         throw this.noCapacity(`cannot fit ${req.clusterName}`, req.numNodes, size, req.resources, usage, shortfalls);
       }
-      const clusterDir = join(this.root, req.clusterId);
+      const clusterDir = this.clusterDir(req.clusterId, account);
       const nodes: LedgerNode[] = Array.from({ length: req.numNodes }, (_, rank) => ({
         id: `${req.clusterId}-node-${rank}`,
         rank,
@@ -172,15 +199,18 @@ export class LocalDriver implements Driver {
       };
       if (req.resources.ports !== undefined) created.ports = req.resources.ports;
       if (req.resources.labels !== undefined) created.labels = req.resources.labels;
+      if (account !== undefined) created.account = account;
       try {
         await this.makeDirs(created, opts.signal);
         throwIfAborted(opts.signal, `local driver: provisioning ${req.clusterName}`);
       } catch (error) {
-        await rm(clusterDir, { recursive: true, force: true });
+        await this.removeClusterDir(req.clusterId, account).catch(() => undefined);
         throw error;
       }
       data.clusters[req.clusterId] = created;
-      opts.log(`reserved ${plural(req.numNodes, 'local node')} × ${describeSize(size, nodes[0]?.accelerators ?? [])} under ${clusterDir}`);
+      opts.log(
+        `reserved ${plural(req.numNodes, 'local node')} × ${describeSize(size, nodes[0]?.accelerators ?? [])} under ${clusterDir}${account === undefined ? '' : ` (OS account ${account})`}`,
+      );
       return created;
     });
     return this.toCluster(entry);
@@ -200,6 +230,12 @@ export class LocalDriver implements Driver {
       const node = entry?.nodes.find((n) => n.id === nodeId);
       if (entry === undefined || node === undefined) {
         reports.push({ nodeId, status: 'TERMINATED' });
+      } else if (entry.account !== undefined) {
+        const exists = await this.helperOf(entry.account).statNodeDir(entry.account, node.dir).then(
+          (found) => (found ? undefined : `its directory ${node.dir} is missing`),
+          (err: unknown) => `sky-node-helper cannot check it: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        reports.push(exists === undefined ? { nodeId, status: entry.status } : { nodeId, status: 'UNREACHABLE', reason: exists });
       } else if (!(await isDirectory(node.dir))) {
         reports.push({ nodeId, status: 'UNREACHABLE', reason: `its directory ${node.dir} is missing` });
       } else {
@@ -222,7 +258,7 @@ export class LocalDriver implements Driver {
       current.status = 'STOPPED';
       for (const node of current.nodes) node.gpuIndices = [];
     });
-    opts.log(`stopped ${entry.clusterName}: released its CPUs, memory and GPUs; its directories stay under ${join(this.root, entry.clusterId)}`);
+    opts.log(`stopped ${entry.clusterName}: released its CPUs, memory and GPUs; its directories stay under ${this.clusterDir(entry.clusterId, entry.account)}`);
   }
 
   async start(cluster: ProvisionedCluster, opts: DriverCallOptions): Promise<ProvisionedCluster> {
@@ -245,8 +281,9 @@ export class LocalDriver implements Driver {
     throwIfAborted(opts.signal, `local driver: terminating ${state.clusterId}`);
     const entry = (await this.ledger.read()).clusters[state.clusterId];
     if (entry !== undefined) await this.endJobs(entry, opts);
-    const clusterDir = join(this.root, state.clusterId);
-    await rm(clusterDir, { recursive: true, force: true });
+    const account = entry?.account ?? state.account;
+    const clusterDir = this.clusterDir(state.clusterId, account);
+    await this.removeClusterDir(state.clusterId, account);
     await this.ledger.update(new AbortController().signal, (data) => {
       delete data.clusters[state.clusterId];
     });
@@ -364,15 +401,41 @@ export class LocalDriver implements Driver {
   private async makeDirs(cluster: LedgerCluster, signal: AbortSignal): Promise<void> {
     for (const node of cluster.nodes) {
       throwIfAborted(signal, `local driver: creating ${node.dir}`);
-      await mkdir(node.dir, { recursive: true, mode: 0o700 });
+      if (cluster.account !== undefined) await this.helperOf(cluster.account).makeNodeDir(cluster.account, node.dir);
+      else await mkdir(node.dir, { recursive: true, mode: 0o700 });
     }
   }
 
   private async endJobs(cluster: LedgerCluster, opts: DriverCallOptions): Promise<void> {
     for (const node of cluster.nodes) {
-      const ended = await endNodeProcesses(node.dir, this.killGraceMs);
+      const ended =
+        cluster.account !== undefined
+          ? await endAccountNodeProcesses(this.helperOf(cluster.account), cluster.account, node.dir, this.killGraceMs)
+          : await endNodeProcesses(node.dir, this.killGraceMs);
       if (ended > 0) opts.log(`ended ${plural(ended, 'running job')} on ${node.id}`);
     }
+  }
+
+  /** Where a cluster's node directories live: under the helper's node root for an account, else under the driver's root. */
+  private clusterDir(clusterId: string, account: string | undefined): string {
+    if (account === undefined) return join(this.root, clusterId);
+    return join(this.accountNodes(account).nodeRoot, account, clusterId);
+  }
+
+  private async removeClusterDir(clusterId: string, account: string | undefined): Promise<void> {
+    if (account === undefined) await rm(join(this.root, clusterId), { recursive: true, force: true });
+    else await this.helperOf(account).removeNodeDir(account, this.clusterDir(clusterId, account));
+  }
+
+  private accountNodes(account: string): AccountNodes {
+    if (this.accounts !== undefined) return this.accounts;
+    throw new SkyError('DRIVER_FAILED', `local driver: the cluster's nodes belong to OS account ${account}, but drivers.local has no accounts: block`, {
+      hint: 'Configure drivers.local.accounts and sky-node-helper again to manage this cluster.',
+    });
+  }
+
+  private helperOf(account: string): NodeHelper {
+    return this.accountNodes(account).helper;
   }
 
   private ownState(cluster: ProvisionedCluster): LocalClusterState {
@@ -390,10 +453,15 @@ export class LocalDriver implements Driver {
       id: n.id,
       rank: n.rank,
       address: LOCAL_ADDRESS,
-      reach: n.gpuIndices.length > 0 ? { kind: 'local', root: n.dir, gpuIndices: [...n.gpuIndices] } : { kind: 'local', root: n.dir },
+      reach: {
+        kind: 'local',
+        root: n.dir,
+        ...(n.gpuIndices.length > 0 ? { gpuIndices: [...n.gpuIndices] } : {}),
+        ...(entry.account !== undefined ? { account: entry.account } : {}),
+      },
       resources: { cpus: n.cpus, memoryGb: n.memoryGb, accelerators: n.accelerators.map((a) => ({ ...a })) },
     }));
-    const state: LocalClusterState = { driver: 'local', version: 1, root: this.root, clusterId: entry.clusterId };
+    const state: LocalClusterState = { driver: 'local', version: 1, root: this.root, clusterId: entry.clusterId, ...(entry.account !== undefined ? { account: entry.account } : {}) };
     return { nodes, state: { ...state } satisfies JsonValue };
   }
 }
@@ -446,11 +514,12 @@ export function readState(state: JsonValue): LocalClusterState {
     typeof s.root !== 'string' ||
     typeof s.clusterId !== 'string' ||
     !SAFE_ID.test(s.clusterId) ||
-    s.clusterId.includes('..')
+    s.clusterId.includes('..') ||
+    (s.account !== undefined && (typeof s.account !== 'string' || !ACCOUNT_NAME.test(s.account)))
   ) {
     throw new SkyError('DRIVER_FAILED', `local driver: the cluster state ${JSON.stringify(state)} was not written by sky-driver-local`, {
       hint: 'The cluster record names the wrong driver; check the cluster in the state store.',
     });
   }
-  return { driver: 'local', version: 1, root: s.root, clusterId: s.clusterId };
+  return { driver: 'local', version: 1, root: s.root, clusterId: s.clusterId, ...(s.account !== undefined ? { account: s.account } : {}) };
 }

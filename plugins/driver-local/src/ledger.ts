@@ -23,6 +23,8 @@ export interface LedgerCluster {
   nodes: LedgerNode[];
   ports?: number[];
   labels?: Record<string, string>;
+  /** The OS account the nodes belong to (team servers): their directories are under the helper's node root. */
+  account?: string;
 }
 
 export interface LedgerData {

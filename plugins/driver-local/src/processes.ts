@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { NodeHelper } from '@sky/plugin-api';
 
 /** Where processes on a local node record themselves (see LocalReach in @sky/plugin-api). */
 export const JOBS_DIR = join('.sky', 'jobs');
@@ -87,5 +88,42 @@ export async function endNodeProcesses(nodeDir: string, graceMs = 5_000): Promis
     alive = still;
   }
   for (const pgid of alive) signalGroup(pgid, 'SIGKILL');
+  return groups.length;
+}
+
+/**
+ * Prints the process-group id of every unfinished job of the node it runs in. Run as the node's
+ * account (through sky-node-helper) when the daemon cannot read the node's files itself.
+ */
+export const UNFINISHED_GROUPS_COMMAND = [
+  `for d in ${JOBS_DIR}/*/; do`,
+  '  [ -f "${d}pid" ] || continue',
+  '  s=; { IFS= read -r s < "${d}status"; } 2>/dev/null || :',
+  '  case "${s%% *}" in SUCCEEDED|FAILED|FAILED_SETUP|CANCELLED) continue ;; esac',
+  '  p=; { IFS= read -r p < "${d}pid"; } 2>/dev/null || :',
+  '  echo "$p"',
+  'done',
+].join('\n');
+
+/**
+ * endNodeProcesses for a node that belongs to an OS account: the job list is read and every
+ * signal sent as that account through sky-node-helper, so a pid file a job forged can only
+ * name the account's own processes.
+ */
+export async function endAccountNodeProcesses(helper: NodeHelper, account: string, nodeDir: string, graceMs = 5_000): Promise<number> {
+  const listed = await helper.run(account, nodeDir, UNFINISHED_GROUPS_COMMAND, { timeoutMs: 30_000 });
+  if (listed.code !== 0) return 0; // no node directory (any more): nothing runs there
+  const pgids = [...new Set(listed.stdout.split('\n').map((l) => Number(l.trim())))].filter((n) => Number.isInteger(n) && n > 1 && n < 2 ** 22);
+  const groups: number[] = [];
+  for (const pgid of pgids) if (await helper.signal(account, pgid, 'SIGTERM')) groups.push(pgid);
+  const deadline = Date.now() + graceMs;
+  let alive = groups;
+  while (alive.length > 0 && Date.now() < deadline) {
+    await sleep(50);
+    const still: number[] = [];
+    for (const pgid of alive) if (await helper.signal(account, pgid, 0)) still.push(pgid);
+    alive = still;
+  }
+  for (const pgid of alive) await helper.signal(account, pgid, 'SIGKILL');
   return groups.length;
 }

@@ -12,7 +12,7 @@ export const DRIVER_DEADLINES_MS: Record<DriverOperation, number> = {
 };
 
 /** Codes a driver's error keeps (they say what to do); anything else becomes DRIVER_FAILED. */
-const KEEP_CODES: readonly ErrorCode[] = ['NO_CAPACITY', 'CANCELLED', 'NODE_UNREACHABLE', 'NOT_SUPPORTED', 'CONFIG_INVALID', 'VALIDATION_FAILED'];
+const KEEP_CODES: readonly ErrorCode[] = ['NO_CAPACITY', 'CANCELLED', 'NODE_UNREACHABLE', 'NOT_SUPPORTED', 'CONFIG_INVALID', 'VALIDATION_FAILED', 'FORBIDDEN', 'NODE_HELPER_REFUSED'];
 
 /**
  * Call one driver operation with a deadline and the caller's abort signal; whatever it throws

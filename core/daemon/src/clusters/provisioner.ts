@@ -36,7 +36,15 @@ function toNodeRecord(node: NodeHandle): NodeRecord {
     id: node.id,
     rank: node.rank,
     address: node.address,
-    reach: node.reach.kind === 'local' ? { kind: 'local', root: node.reach.root, ...(node.reach.gpuIndices ? { gpuIndices: node.reach.gpuIndices } : {}) } : { ...node.reach },
+    reach:
+      node.reach.kind === 'local'
+        ? {
+            kind: 'local',
+            root: node.reach.root,
+            ...(node.reach.gpuIndices ? { gpuIndices: node.reach.gpuIndices } : {}),
+            ...(node.reach.account !== undefined ? { account: node.reach.account } : {}),
+          }
+        : { ...node.reach },
     resources: { cpus: node.resources.cpus, memoryGb: node.resources.memoryGb, accelerators: node.resources.accelerators.map((a) => ({ ...a })) },
   };
 }
@@ -88,7 +96,10 @@ export class Provisioner {
     if (out.length === 0) {
       const wanted = candidates.map((c) => (c.infra ? formatInfra(c.infra) : undefined)).filter((x) => x !== undefined);
       throw new SkyError('NO_DRIVER', `no enabled driver can run this task${wanted.length ? ` (infra: ${wanted.join(', ')})` : ''}`, {
-        hint: `Enabled infra: ${this.enabledDrivers().join(', ') || 'none'}. Enable a driver under drivers: in the daemon config (e.g. drivers: {local: {}}).`,
+        hint:
+          `Enabled infra: ${this.enabledDrivers().join(', ') || 'none'}. An admin enables drivers under drivers: in the daemon config: ` +
+          'drivers: {local: {}} on a personal server; on a team server e.g. drivers: {ssh: {}}, or the local driver with an accounts: block ' +
+          'and sky-node-helper so jobs run as each user\'s own OS account (sky.config.example.yaml).',
       });
     }
     return out;

@@ -136,8 +136,27 @@ export const DaemonConfigSchema = z.strictObject({
       unreachable_grace_seconds: z.number().min(0).max(3600).default(30),
     })
     .prefault({}),
-  drivers: z.record(z.string().regex(/^[@a-z0-9][a-z0-9._/-]*$/i, 'a driver id is a plugin name like "ssh" or "@acme/sky-driver-x"'), z.record(z.string(), z.unknown())).default({ local: {} }),
-});
+  node_helper: z
+    .strictObject({
+      /** sky-node-helper's unix socket; absent: no helper (the local driver then cannot run jobs as other accounts). */
+      socket: z.string().min(1).optional(),
+      /** How long a call to the helper may take before it is given up. */
+      call_timeout_seconds: z.number().positive().max(3600).default(120),
+    })
+    .prefault({}),
+  /** Absent: the local driver on a personal server (auth none), none on a team server (it must be configured, with accounts). */
+  drivers: z
+    .record(z.string().regex(/^[@a-z0-9][a-z0-9._/-]*$/i, 'a driver id is a plugin name like "ssh" or "@acme/sky-driver-x"'), z.record(z.string(), z.unknown()))
+    .optional(),
+}).transform((config) => ({
+  ...config,
+  drivers: config.drivers ?? (config.auth.mode === 'none' ? { local: {} } : {}),
+}));
+
+/** Whether the daemon serves a team (anything but auth none): drivers must keep users' jobs apart. */
+export function isMultiUser(config: Pick<DaemonConfig, 'auth'>): boolean {
+  return config.auth.mode !== 'none';
+}
 
 export type DaemonConfig = z.infer<typeof DaemonConfigSchema>;
 export type DaemonConfigInput = z.input<typeof DaemonConfigSchema>;

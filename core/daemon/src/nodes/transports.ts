@@ -1,5 +1,7 @@
 import { SkyError, type NodeRecord } from '@sky/protocol';
+import { AccountTransport } from './account-transport.js';
 import { LocalTransport } from './local-transport.js';
+import type { NodeHelperConnection } from './node-helper.js';
 import { SshConnection, type SshOptions, type SshTarget } from './ssh-connection.js';
 import { SshTransport } from './ssh-transport.js';
 import type { NodeTransport } from './transport.js';
@@ -7,7 +9,8 @@ import type { NodeTransport } from './transport.js';
 type SshReach = Extract<NodeRecord['reach'], { kind: 'ssh' }>;
 
 /**
- * One transport per node, kept for the daemon's lifetime. Local ones are stateless; SSH ones
+ * One transport per node, kept for the daemon's lifetime. Local ones are stateless (those of an
+ * OS account go through the daemon's one connection to sky-node-helper); SSH ones
  * hold one pooled connection per host (user@host:port, identity, jump), opened on first use,
  * shared by every cluster and job on that host, and closed by closeAll() when the daemon stops.
  * Jump hosts (ProxyJump) are pooled connections too, shared by every host behind them.
@@ -17,8 +20,14 @@ export class TransportPool {
   private readonly jumps = new Map<string, SshConnection>();
   private closed = false;
 
-  /** `ssh`: how SSH connections are made (known_hosts file, trust on first use, keepalives). */
-  constructor(private readonly ssh: SshOptions = {}) {}
+  /**
+   * `ssh`: how SSH connections are made (known_hosts file, trust on first use, keepalives);
+   * `helper`: the connection to sky-node-helper, for local nodes that belong to an OS account.
+   */
+  constructor(
+    private readonly ssh: SshOptions = {},
+    private readonly helper?: NodeHelperConnection,
+  ) {}
 
   for(node: NodeRecord): NodeTransport {
     return this.forReach(node.reach, node.address);
@@ -28,11 +37,21 @@ export class TransportPool {
   forReach(reach: NodeRecord['reach'], label: string): NodeTransport {
     const key =
       reach.kind === 'local'
-        ? `local:${reach.root}`
+        ? reach.account !== undefined
+          ? `account:${reach.account}:${reach.root}`
+          : `local:${reach.root}`
         : `ssh:${reach.user}@${reach.host}:${reach.port}|${reach.identityFile ?? ''}|${reach.proxyJump ?? ''}`;
     let transport = this.byNode.get(key);
     if (transport === undefined) {
-      if (reach.kind === 'local') transport = new LocalTransport(reach.root);
+      if (reach.kind === 'local' && reach.account !== undefined) {
+        const helper = this.helper?.client;
+        if (helper === undefined) {
+          throw new SkyError('NODE_UNREACHABLE', `node ${label} belongs to OS account ${reach.account} and is reached through sky-node-helper, but node_helper.socket is not set in the daemon config`, {
+            hint: 'Start sky-node-helper as root and set node_helper.socket (see plugins/driver-local/README.md).',
+          });
+        }
+        transport = new AccountTransport(helper, reach.account, reach.root);
+      } else if (reach.kind === 'local') transport = new LocalTransport(reach.root);
       else {
         if (this.closed) throw new SkyError('NODE_UNREACHABLE', `node ${label}: the daemon is stopping and opens no SSH connections`);
         transport = new SshTransport(sshTarget(reach), this.ssh, this.jumpChain(reach));

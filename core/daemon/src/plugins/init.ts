@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
-import type { Driver, DriverPlugin, PluginSsh } from '@sky/plugin-api';
-import { SkyError } from '@sky/protocol';
+import type { Driver, DriverPlugin, NodeHelper, PluginSsh } from '@sky/plugin-api';
+import { SkyError, toSkyError } from '@sky/protocol';
 import { settleWithin } from './deadline.js';
 import { pluginLogger } from './logger.js';
 import { describeThrown } from './thrown.js';
@@ -16,6 +16,10 @@ export interface InitRequest {
   readonly logger: LoaderLogger;
   /** The daemon's SSH connections, lent to the plugin. */
   readonly ssh?: PluginSsh | undefined;
+  /** Whether the daemon serves a team (auth other than none). */
+  readonly multiUser?: boolean;
+  /** The daemon's connection to sky-node-helper, lent to the plugin. */
+  readonly nodeHelper?: NodeHelper | undefined;
   /** The daemon's shutdown signal. */
   readonly signal?: AbortSignal | undefined;
 }
@@ -61,7 +65,9 @@ export async function initDriver(req: InitRequest): Promise<Driver> {
           logger: pluginLogger(logger, id),
           dataDir: req.dataDir,
           signal: controller.signal,
+          multiUser: req.multiUser ?? false,
           ...(req.ssh ? { ssh: req.ssh } : {}),
+          ...(req.nodeHelper ? { nodeHelper: req.nodeHelper } : {}),
         }),
       {
         ms: req.timeoutMs,
@@ -91,7 +97,17 @@ export async function initDriver(req: InitRequest): Promise<Driver> {
         }
         return driver as Driver;
       }
-      case 'error':
+      case 'error': {
+        // A plugin that refuses its config for this daemon (e.g. the local driver on a team
+        // server without accounts) says so with CONFIG_INVALID: keep that code and its hint.
+        const refusal = toSkyError(outcome.error);
+        if (refusal?.code === 'CONFIG_INVALID') {
+          throw new SkyError('CONFIG_INVALID', `drivers.${id}: ${refusal.message}`, {
+            ...(refusal.hint !== undefined ? { hint: refusal.hint } : {}),
+            details: { plugin: id, package: packageName },
+            cause: outcome.error,
+          });
+        }
         throw new SkyError(
           'PLUGIN_INIT_FAILED',
           `drivers.${id}: init of ${packageName} failed: ${describeThrown(outcome.error)}`,
@@ -101,6 +117,7 @@ export async function initDriver(req: InitRequest): Promise<Driver> {
             cause: outcome.error,
           },
         );
+      }
       case 'timeout':
         controller.abort(new SkyError('PLUGIN_INIT_TIMEOUT', `init of ${packageName} exceeded ${seconds(req.timeoutMs)}`));
         throw new SkyError(

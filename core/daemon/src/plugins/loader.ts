@@ -173,6 +173,8 @@ export class PluginLoader {
       timeoutMs: ms,
       logger: this.options.logger,
       ssh: this.options.ssh,
+      multiUser: this.options.multiUser ?? false,
+      nodeHelper: this.options.nodeHelper,
       signal,
     });
     return { id, packageName, version: resolved.version, plugin, driver, closeTimeoutMs: ms };

@@ -1,4 +1,4 @@
-import type { Driver, DriverPlugin, PluginLogger, PluginSsh } from '@sky/plugin-api';
+import type { Driver, DriverPlugin, NodeHelper, PluginLogger, PluginSsh } from '@sky/plugin-api';
 import type { PluginState } from '@sky/protocol';
 
 /** The logger the loader writes to: the pino subset it needs (debug is optional). */
@@ -16,6 +16,10 @@ export interface PluginLoaderOptions {
   readonly apiVersion?: string;
   /** The daemon's SSH connections, lent to plugins through their context. */
   readonly ssh?: PluginSsh;
+  /** Whether the daemon serves a team (PluginContext.multiUser). */
+  readonly multiUser?: boolean;
+  /** The daemon's connection to sky-node-helper, lent to plugins through their context. */
+  readonly nodeHelper?: NodeHelper | undefined;
   /** Aborted when the daemon shuts down: stops loading and aborts a running init. */
   readonly signal?: AbortSignal;
 }
