@@ -155,6 +155,9 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** The daemon serves HTTPS (listen.tls in `config`) with a certificate this CA signed for localhost: the URL is https://localhost:PORT. */
   tlsCa?: string;
+  /** Run the daemon as this uid and gid (its HOME must be theirs). */
+  uid?: number;
+  gid?: number;
 }
 
 const started = new Set<ChildProcess>();
@@ -174,7 +177,12 @@ export async function startDaemon(options: StartOptions = {}): Promise<DaemonHan
     writeFileSync(file, options.config);
     args.push('--config', file);
   }
-  const child = spawn(process.execPath, args, { env: { ...process.env, HOME: home, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, HOME: home, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.uid !== undefined ? { uid: options.uid } : {}),
+    ...(options.gid !== undefined ? { gid: options.gid } : {}),
+  });
   started.add(child);
   child.once('exit', () => started.delete(child));
   let err = '';
