@@ -18,6 +18,10 @@ export interface NodeHelperHandle {
   pid: number;
   /** The helper's log (JSON lines) so far. */
   log(): string;
+  /** Resolves once a line of the log matches (the helper writes a call's line just after answering it); rejects after 5 s. */
+  waitForLog(pattern: RegExp): Promise<string>;
+  /** Stop the helper (SIGTERM) and start it again with the same settings; its accounts stay. */
+  restart(): Promise<void>;
   /** Accounts of this helper's prefix that exist now. */
   accounts(): Array<{ name: string; uid: number; gid: number }>;
   /** Stop the helper (by pid), end its accounts' processes, remove the accounts (userdel -r) and the temp dir. */
@@ -130,9 +134,13 @@ export async function startNodeHelper(options: NodeHelperOptions = {}): Promise<
     ...(options.names ?? []).flatMap((n) => ['--account', n]),
     ...(options.args ?? []),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
   let log = '';
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (log += c));
+  const launch = (): ChildProcess => {
+    const c = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SKY_HELPER_TEST_MARKER: 'root-env-must-not-leak' } });
+    c.stderr!.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
+    return c;
+  };
+  let child = launch();
   let stopped = false;
   const cleanup = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -141,14 +149,49 @@ export async function startNodeHelper(options: NodeHelperOptions = {}): Promise<
   };
   const entry = { cleanup };
   live.add(entry);
+  const ready = async (): Promise<void> => {
+    const client = new NodeHelperClient(socket);
+    const deadline = Date.now() + 15_000;
+    try {
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`sky-node-helper exited with ${child.exitCode}: ${log}`);
+        try {
+          await client.hello();
+          return;
+        } catch {
+          if (Date.now() > deadline) throw new Error(`sky-node-helper did not answer within 15 s: ${log}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    } finally {
+      await client.close();
+    }
+  };
   const handle: NodeHelperHandle = {
     socket,
     nodeRoot,
     prefix,
     dir,
-    pid: child.pid!,
+    get pid() {
+      return child.pid!;
+    },
     log: () => log,
+    async waitForLog(pattern: RegExp) {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const line = log.split('\n').find((l) => pattern.test(l));
+        if (line !== undefined) return line;
+        if (Date.now() > deadline) throw new Error(`no line of the helper log matches ${pattern}:\n${log.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
     accounts: () => accountsWithPrefix(prefix),
+    async restart() {
+      child.kill('SIGTERM');
+      await waitExit(child, 5000);
+      child = launch();
+      await ready();
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -158,24 +201,11 @@ export async function startNodeHelper(options: NodeHelperOptions = {}): Promise<
       live.delete(entry);
     },
   };
-  const client = new NodeHelperClient(socket);
-  const deadline = Date.now() + 15_000;
   try {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`sky-node-helper exited with ${child.exitCode}: ${log}`);
-      try {
-        await client.hello();
-        break;
-      } catch {
-        if (Date.now() > deadline) throw new Error(`sky-node-helper did not answer within 15 s: ${log}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    await ready();
   } catch (err) {
     await handle.stop();
     throw err;
-  } finally {
-    await client.close();
   }
   return handle;
 }

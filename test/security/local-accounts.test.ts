@@ -262,7 +262,7 @@ describe('team jobs on the local driver run as their own OS accounts (sky-node-h
     assert.equal(res.status, 403, res.text);
     assert.equal(errorOf(res.text).code, 'NODE_HELPER_REFUSED');
     assert.doesNotMatch(res.text, /listening|"level"/, 'nothing of the server log was served');
-    assert.ok(helper.log().includes('"op":"read"') && helper.log().includes('NODE_HELPER_REFUSED'), 'the helper logged the refused read');
+    await helper.waitForLog(/"op":"read".*"ok":false,"code":"NODE_HELPER_REFUSED"/);
     await healthy();
   });
 
