@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { NodeHelperClient } from '@sky/plugin-api';
 import { encodeHelperFrame, HelperFrameDecoder, SkyError } from '@sky/protocol';
 import { http, killAllDaemons, removeHome } from '../helpers/daemon-process.js';
-import { startNodeHelper, type NodeHelperHandle } from '../helpers/node-helper.js';
+import { HELPER_BIN, startNodeHelper, type NodeHelperHandle } from '../helpers/node-helper.js';
 import { asUser, runOperation, startTeamDaemon, type TeamDaemonHandle } from '../helpers/team.js';
 
 // sky-node-helper as a real root process on a temp socket: what it refuses over the wire, the
@@ -69,6 +69,21 @@ describe('sky-node-helper over its socket', () => {
     assert.equal(root, '711 root');
     const own = execFileSync('stat', ['-c', '%a %U', join(helper.nodeRoot, account)], { encoding: 'utf8' }).trim();
     assert.equal(own, `700 ${account}`);
+  });
+
+  it('refuses to start as non-root, beside a live helper, or with its socket in a shared directory', () => {
+    const run = (args: string[], uid?: number): { status: number | null; stderr: string } =>
+      spawnSync(process.execPath, [HELPER_BIN, '--socket-owner', 'root', '--prefix', helper.prefix, ...args], { encoding: 'utf8', timeout: 20_000, ...(uid !== undefined ? { uid, gid: uid } : {}) });
+    const nobody = run(['--socket', '/tmp/never.sock', '--node-root', '/tmp/never-nodes'], 65534);
+    assert.equal(nobody.status, 1, nobody.stderr);
+    assert.match(nobody.stderr, /must run as root/);
+    const twice = run(['--socket', helper.socket, '--node-root', helper.nodeRoot]);
+    assert.equal(twice.status, 1, twice.stderr);
+    assert.match(twice.stderr, /another helper is already listening/);
+    const shared = run(['--socket', `/tmp/sky-helper-shared-${process.pid}.sock`, '--node-root', join(helper.dir, 'other-nodes')]);
+    assert.equal(shared.status, 1, shared.stderr);
+    assert.match(shared.stderr, /socket directory \/tmp is writable by others \(or sticky\): it is shared/);
+    assert.equal(execFileSync('stat', ['-c', '%a', '/tmp'], { encoding: 'utf8' }).trim(), '1777', '/tmp was left alone');
   });
 
   it('runs commands as the account, in its node directory, with nothing of root in the environment or groups', async () => {

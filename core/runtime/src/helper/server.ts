@@ -1,5 +1,5 @@
 import { chmod, chown, lstat, mkdir, readdir, unlink } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
 import {
   encodeHelperFrame,
@@ -65,10 +65,14 @@ export class HelperServer {
   async listen(owner: Account): Promise<void> {
     const { config, log } = this.deps;
     await prepareNodeRoot(config.nodeRoot);
+    await requireRunnableByAccounts(process.execPath);
     await prepareSocketDir(config.socket, owner);
     const stale = await lstat(config.socket).catch(() => undefined);
     if (stale !== undefined) {
       if (!stale.isSocket()) throw new SkyError('CONFIG_INVALID', `sky-node-helper: ${config.socket} exists and is not a socket`, { hint: 'Remove it or choose another socket path.' });
+      if (await answers(config.socket)) {
+        throw new SkyError('CONFIG_INVALID', `sky-node-helper: another helper is already listening on ${config.socket}`, { hint: 'Stop it first (systemctl stop sky-node-helper), or choose another socket.' });
+      }
       await unlink(config.socket);
     }
     const server = createServer((socket) => this.accept(socket));
@@ -305,6 +309,18 @@ function describe(req: HelperRequest): LogEntry {
   return out;
 }
 
+/** Whether something accepts connections on a unix socket (a live helper, as opposed to a stale file). */
+function answers(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(socket);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
 /** The node root: a root-owned directory (0711), so accounts reach their own directory in it and list nothing. */
 export async function prepareNodeRoot(nodeRoot: string): Promise<void> {
   const st = await lstat(nodeRoot).catch(() => undefined);
@@ -316,13 +332,24 @@ export async function prepareNodeRoot(nodeRoot: string): Promise<void> {
   await requireSearchable(nodeRoot);
 }
 
+/** The per-account workers run this Node.js binary as the account: it and its directories must be open to others. */
+async function requireRunnableByAccounts(binary: string): Promise<void> {
+  const st = await lstat(binary).catch(() => undefined);
+  if (st !== undefined && st.isFile() && (st.mode & 0o001) === 0) {
+    throw new SkyError('CONFIG_INVALID', `sky-node-helper: ${binary} (Node.js) is not executable by other accounts, and the file workers run it as them`, {
+      hint: 'Install Node.js system-wide (e.g. /usr/bin/node), not under root\'s home.',
+    });
+  }
+  await requireSearchable(binary, `Node.js (${binary})`);
+}
+
 /** Accounts must be able to walk to their node directories: every ancestor must be searchable by others. */
-async function requireSearchable(path: string): Promise<void> {
+async function requireSearchable(path: string, what = `the node root ${path}`): Promise<void> {
   for (let dir = dirname(path); ; dir = dirname(dir)) {
     const st = await lstat(dir);
     if ((st.mode & 0o001) === 0) {
-      throw new SkyError('CONFIG_INVALID', `sky-node-helper: ${dir}, above the node root ${path}, is not searchable by other accounts (mode ${(st.mode & 0o777).toString(8)})`, {
-        hint: `chmod o+x ${dir}, or put the node root elsewhere (default /var/lib/sky-nodes).`,
+      throw new SkyError('CONFIG_INVALID', `sky-node-helper: ${dir}, above ${what}, is not searchable by other accounts (mode ${(st.mode & 0o777).toString(8)})`, {
+        hint: `chmod o+x ${dir}, or move ${path} elsewhere (the node root's default is /var/lib/sky-nodes).`,
       });
     }
     if (dir === '/') return;
