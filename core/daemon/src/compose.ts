@@ -3,7 +3,7 @@ import { container, instanceCachingFactory, type DependencyContainer } from 'tsy
 import type { Logger } from 'pino';
 import type { StateStore } from '@sky/plugin-api';
 import { TOKENS, type BuildInfo, type Clock, type PluginRegistry, type ShutdownSignal } from './tokens.js';
-import type { DaemonConfig, DaemonPaths } from './config/schema.js';
+import { isMultiUser, type DaemonConfig, type DaemonPaths } from './config/schema.js';
 import { LogBus } from './scheduler/log-bus.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { RequestPruner } from './scheduler/pruner.js';
@@ -84,6 +84,7 @@ export function compose(options: ComposeOptions): DependencyContainer {
             keepaliveCountMax: ssh.keepalive_count_max,
           },
           r.resolve(NodeHelperConnection),
+          isMultiUser(options.config),
         ),
     ),
   });

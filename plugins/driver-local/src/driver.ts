@@ -166,6 +166,7 @@ export class LocalDriver implements Driver {
     const entry = await this.ledger.update(opts.signal, async (data) => {
       const existing = data.clusters[req.clusterId];
       if (existing !== undefined) {
+        this.requireAccountWhenShared(existing);
         if (existing.status === 'STOPPED') this.book(data, existing, `start ${existing.clusterName}`);
         await this.makeDirs(existing, opts.signal);
         opts.log(`cluster ${req.clusterName} (${req.clusterId}) already exists under ${this.root}; reusing its ${plural(existing.nodes.length, 'node')}`);
@@ -267,6 +268,7 @@ export class LocalDriver implements Driver {
     const entry = await this.ledger.update(opts.signal, async (data) => {
       const current = data.clusters[state.clusterId];
       if (current === undefined) throw gone(state.clusterId, 'start');
+      this.requireAccountWhenShared(current);
       if (current.status === 'UP') return current;
       this.book(data, current, `start ${current.clusterName}`);
       await this.makeDirs(current, opts.signal);
@@ -414,6 +416,14 @@ export class LocalDriver implements Driver {
           : await endNodeProcesses(node.dir, this.killGraceMs);
       if (ended > 0) opts.log(`ended ${plural(ended, 'running job')} on ${node.id}`);
     }
+  }
+
+  /** With accounts configured, a cluster made before them (its nodes are the daemon's) is not used again, only torn down. */
+  private requireAccountWhenShared(cluster: LedgerCluster): void {
+    if (this.accounts === undefined || cluster.account !== undefined) return;
+    throw new SkyError('FORBIDDEN', `local driver: cluster ${cluster.clusterName} was made before drivers.local.accounts, and its jobs would run as the daemon's own account`, {
+      hint: `Tear it down (sky down ${cluster.clusterName}) and launch it again: new clusters run as their owner's OS account.`,
+    });
   }
 
   /** Where a cluster's node directories live: under the helper's node root for an account, else under the driver's root. */

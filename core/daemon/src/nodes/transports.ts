@@ -27,6 +27,8 @@ export class TransportPool {
   constructor(
     private readonly ssh: SshOptions = {},
     private readonly helper?: NodeHelperConnection,
+    /** A team server: a local node without an OS account is refused (its jobs would run as the daemon). */
+    private readonly multiUser = false,
   ) {}
 
   for(node: NodeRecord): NodeTransport {
@@ -51,7 +53,14 @@ export class TransportPool {
           });
         }
         transport = new AccountTransport(helper, reach.account, reach.root);
-      } else if (reach.kind === 'local') transport = new LocalTransport(reach.root);
+      } else if (reach.kind === 'local') {
+        if (this.multiUser) {
+          throw new SkyError('FORBIDDEN', `node ${label} (${reach.root}) is a local node without an OS account: on a team server no job runs as the daemon's own account`, {
+            hint: 'Give drivers.local an accounts: block (see plugins/driver-local/README.md); clusters made before that must be torn down (sky down) and launched again.',
+          });
+        }
+        transport = new LocalTransport(reach.root);
+      }
       else {
         if (this.closed) throw new SkyError('NODE_UNREACHABLE', `node ${label}: the daemon is stopping and opens no SSH connections`);
         transport = new SshTransport(sshTarget(reach), this.ssh, this.jumpChain(reach));
