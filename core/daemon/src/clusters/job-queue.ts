@@ -57,6 +57,11 @@ export class JobQueue {
    * node keeps failing: it is dropped when the node answers again or its jobs are failed.
    */
   private readonly unreachableSince = new Map<string, number>();
+  /**
+   * Jobs whose ranks this daemon is starting right now (`cluster/id`): the monitor leaves them
+   * alone until every rank has its files, or it would read a rank not yet written as gone.
+   */
+  private readonly starting = new Set<string>();
 
   constructor(
     @inject(TOKENS.Store) private readonly store: StateStore,
@@ -120,6 +125,16 @@ export class JobQueue {
       ...(gpuIndices ? { gpuIndices } : {}),
     });
     if (!claimed) return;
+    const key = `${cluster.name}/${job.id}`;
+    this.starting.add(key);
+    try {
+      await this.startRanks(cluster, job, spec, gpuIndices);
+    } finally {
+      this.starting.delete(key);
+    }
+  }
+
+  private async startRanks(cluster: ClusterRecord, job: JobRecord, spec: JobSpec | undefined, gpuIndices: number[][] | undefined): Promise<void> {
     const nodes = cluster.nodes.slice(0, job.numNodes);
     const name = jobName(job);
     const started: number[] = [];
@@ -174,7 +189,7 @@ export class JobQueue {
   private async pollCluster(clusterName: string, jobs: JobRecord[]): Promise<void> {
     const cluster = await this.store.clusters.get(clusterName);
     if (!cluster || cluster.status !== 'UP') return;
-    const running = jobs.filter((j) => ACTIVE_ON_NODES.includes(j.status));
+    const running = jobs.filter((j) => ACTIVE_ON_NODES.includes(j.status) && !this.starting.has(`${clusterName}/${j.id}`));
     const states = new Map<string, JobState[]>();
     const lost: NodeRecord[] = [];
     for (const node of cluster.nodes) {
