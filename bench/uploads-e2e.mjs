@@ -7,13 +7,16 @@
 // peer, first and repeated. Figures are medians over the rounds; nothing is asserted.
 //
 //   node bench/uploads-e2e.mjs [--json FILE] [--quick]
-// Needs `npm run build`. Only 127.0.0.1 is contacted; the daemon is stopped by pid at the end.
+// Needs `npm run build` and root: on a basic-auth (team) daemon the local driver runs each user's
+// jobs as their own OS account through sky-node-helper, which this bench starts (with accounts
+// of a prefix of its own, removed at the end, their processes first). Only 127.0.0.1 is
+// contacted; the daemon and the helper are stopped by pid at the end.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -52,7 +55,37 @@ function call(url, method, headers, body) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+if (process.getuid?.() !== 0) {
+  console.error('uploads bench: needs root (the team daemon runs jobs as OS accounts through sky-node-helper, which runs as root)');
+  process.exit(2);
+}
 const scratch = mkdtempSync(join(tmpdir(), 'sky-bench-uploads-'));
+chmodSync(scratch, 0o711); // the accounts walk through it to their node directories
+const prefix = `b${randomBytes(3).toString('hex')}-`;
+const helperSocket = join(scratch, 'helper', 'helper.sock');
+const helper = spawn(
+  process.execPath,
+  [join(ROOT, 'core/runtime/bin/sky-node-helper.js'), '--socket', helperSocket, '--socket-owner', userInfo().username, '--node-root', join(scratch, 'nodes'), '--prefix', prefix, '--create-accounts'],
+  { stdio: 'ignore' },
+);
+
+/** End the processes of the bench's accounts (by pid) and remove the accounts. */
+function removeAccounts() {
+  const accounts = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter((f) => f[0]?.startsWith(prefix));
+  for (const [name, , uid] of accounts) {
+    for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+      try {
+        if (statSync(`/proc/${pid}`).uid === Number(uid)) process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    spawnSync('userdel', ['-r', name], { stdio: 'ignore' });
+  }
+}
 const daemonHome = join(scratch, 'daemon');
 const clientHome = join(scratch, 'client');
 const work = join(clientHome, 'proj');
@@ -64,7 +97,14 @@ writeFileSync(join(work, 'weights.bin'), randomBytes(BIG_BYTES));
 const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
 const admin = { name: 'admin', password: 'bench-admin-1' };
-writeFileSync(join(daemonHome, 'daemon.yaml'), `auth:\n  mode: basic\ndrivers:\n  local:\n    root: ${join(daemonHome, 'nodes')}\n    cpus: 4\n    memory_gb: 8\n`);
+for (let i = 0; !existsSync(helperSocket); i += 1) {
+  if (i > 200 || helper.exitCode !== null) throw new Error('sky-node-helper did not start');
+  await sleep(50);
+}
+writeFileSync(
+  join(daemonHome, 'daemon.yaml'),
+  `auth:\n  mode: basic\nnode_helper:\n  socket: ${helperSocket}\ndrivers:\n  local:\n    root: ${join(daemonHome, 'nodes')}\n    cpus: 4\n    memory_gb: 8\n    accounts:\n      create: true\n      prefix: ${prefix}\n`,
+);
 const daemon = spawn(process.execPath, [join(ROOT, 'core/daemon/dist/sky-daemon.mjs'), '--host', '127.0.0.1', '--port', String(port), '--config', join(daemonHome, 'daemon.yaml')], {
   env: { ...process.env, HOME: daemonHome, SKY_ADMIN_USERNAME: admin.name, SKY_ADMIN_PASSWORD: admin.password },
   stdio: 'ignore',
@@ -128,6 +168,9 @@ try {
 } finally {
   daemon.kill('SIGTERM');
   await new Promise((r) => daemon.once('exit', r));
+  helper.kill('SIGTERM');
+  if (helper.exitCode === null) await new Promise((r) => helper.once('exit', r));
+  removeAccounts();
   rmSync(scratch, { recursive: true, force: true });
 }
 

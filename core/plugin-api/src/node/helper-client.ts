@@ -16,6 +16,8 @@ import type { HelperRunOptions, HelperSyncFile, NodeHelper } from './helper.js';
 
 /** Bytes of one syncChunk (well under the frame's payload limit). */
 export const SYNC_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Files sent at once by syncFiles (each in chunks of at most SYNC_CHUNK_BYTES). */
+const FILES_IN_FLIGHT = 4;
 /** Files per syncPlan call. */
 const PLAN_BATCH = 2000;
 /** How long a call may wait for its answer, beyond a run's own timeout. */
@@ -131,12 +133,14 @@ export class NodeHelperClient implements NodeHelper {
         files: slice.map((f) => ({ path: f.path, size: f.size, mtimeMs: Math.max(0, f.mtimeMs) })),
         dirs: dirs.slice(at, at + PLAN_BATCH),
       });
-      for (const index of plan.need) {
-        const file = slice[index];
-        if (file === undefined) continue;
-        await this.sendFile(account, node, dest, file);
-        written += 1;
-      }
+      const queue = plan.need.map((i) => slice[i]).filter((f): f is HelperSyncFile => f !== undefined);
+      const send = async (): Promise<void> => {
+        for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+          await this.sendFile(account, node, dest, file);
+          written += 1;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(FILES_IN_FLIGHT, queue.length) }, send));
     }
     return written;
   }
