@@ -88,7 +88,20 @@ export async function endNodeProcesses(nodeDir: string, graceMs = 5_000): Promis
     alive = still;
   }
   for (const pgid of alive) signalGroup(pgid, 'SIGKILL');
+  await untilGone(alive, groupAlive);
   return groups.length;
+}
+
+/** SIGKILL is delivered at once but a busy machine may take a moment to end the processes: wait for that (at most 2 s). */
+async function untilGone(groups: readonly number[], alive: (pgid: number) => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 2_000;
+  let left = groups;
+  while (left.length > 0 && Date.now() < deadline) {
+    const still: number[] = [];
+    for (const pgid of left) if (await alive(pgid)) still.push(pgid);
+    left = still;
+    if (left.length > 0) await sleep(20);
+  }
 }
 
 /**
@@ -125,5 +138,6 @@ export async function endAccountNodeProcesses(helper: NodeHelper, account: strin
     alive = still;
   }
   for (const pgid of alive) await helper.signal(account, pgid, 'SIGKILL');
+  await untilGone(alive, (pgid) => helper.signal(account, pgid, 0));
   return groups.length;
 }
