@@ -68,7 +68,7 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.register(TOKENS.Clock, { useValue: options.clock ?? { now: () => Date.now() } });
   c.register(TOKENS.BuildInfo, { useValue: options.build ?? readBuildInfo() });
   c.register(TOKENS.Shutdown, { useValue: shutdownSignal() });
-  c.register(TOKENS.Store, { useValue: options.store ?? createStore(options.config, options.paths) });
+  c.register(TOKENS.Store, { useValue: options.store ?? createStore(options.config, options.paths, options.logger) });
   c.register(LogBus, { useValue: new LogBus() });
   const ssh = options.config.ssh;
   c.register(NodeHelperConnection, { useValue: new NodeHelperConnection(options.config.node_helper) });

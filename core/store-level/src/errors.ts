@@ -33,12 +33,52 @@ export function openError(path: string, err: unknown): SkyError {
   });
 }
 
-/** A write or read failed after the store was open (disk full, I/O error). */
+const DISK_FULL = /No space left on device|Disk quota exceeded|ENOSPC|EDQUOT/;
+const FULL_HINT = 'free space on the filesystem that holds the state directory (df -h); writes resume by themselves within seconds once there is room';
+
+/** Whether LevelDB reported a failure of the file system (as opposed to, say, a value it could not encode). */
+export function isIoFailure(err: unknown): boolean {
+  for (let current: unknown = err, depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
+    if (codeOf(current) === 'LEVEL_IO_ERROR' || /^IO error/.test(messageOf(current)) || DISK_FULL.test(messageOf(current))) return true;
+    current = causeOf(current);
+  }
+  return false;
+}
+
+function isDiskFull(err: unknown): boolean {
+  for (let current: unknown = err, depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
+    if (DISK_FULL.test(messageOf(current))) return true;
+    current = causeOf(current);
+  }
+  return false;
+}
+
+/** A write or read failed after the store was open: DISK_FULL for a full disk or quota, else STATE_UNAVAILABLE. */
 export function ioError(path: string, action: string, err: unknown): SkyError {
+  if (isDiskFull(err)) {
+    return new SkyError('DISK_FULL', `the state store at ${path} failed to ${action}: the disk is full (${messageOf(err)})`, {
+      hint: FULL_HINT,
+      details: { path },
+      cause: err,
+    });
+  }
   return new SkyError('STATE_UNAVAILABLE', `the state store at ${path} failed to ${action}: ${messageOf(err)}`, {
     hint: 'check free space and permissions of the state directory; the daemon log has the details',
     details: { path },
     cause: err,
+  });
+}
+
+/**
+ * Every write after a failed one, until the store has reopened: LevelDB may have left a partial
+ * record at the end of its log, and records appended after it would be lost at the next open.
+ */
+export function degradedError(path: string, failure: SkyError): SkyError {
+  const full = failure.code === 'DISK_FULL';
+  const why = full ? 'the disk is full' : `a write failed: ${messageOf(failure.cause ?? failure)}`;
+  return new SkyError(failure.code, `the state store at ${path} takes no writes until it has recovered (${why})`, {
+    hint: full ? FULL_HINT : 'fix the cause named in the daemon log (sky api logs --server-logs); the store retries by itself every second',
+    details: { path },
   });
 }
 

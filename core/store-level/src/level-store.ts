@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { readdirSync, statfsSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { SkyError } from '@sky/protocol';
 import type {
   AuditRecord,
@@ -41,7 +42,7 @@ import { AuthReader } from './auth-queries.js';
 import { AuthState } from './auth-state.js';
 import { ClusterReader } from './cluster-queries.js';
 import { ClusterState } from './cluster-state.js';
-import { notOpenError, openError } from './errors.js';
+import { degradedError, notOpenError, openError } from './errors.js';
 import { ChangeFeed, warnListenerError, type ListenerErrorHandler } from './feed.js';
 import { isKeySafe } from './keys.js';
 import { openLevel, sublevels, type LevelDb } from './layout.js';
@@ -64,7 +65,23 @@ export interface LevelStateStoreOptions {
   migrations?: readonly Migration[];
   /** Called when a change-feed listener throws; by default a process warning is printed. */
   onListenerError?: ListenerErrorHandler;
+  /** Told when a failed write stops the store taking writes, and when it has recovered (or a recovery attempt failed). */
+  onHealth?: (event: StoreHealthEvent) => void;
+  /** How often a store that refuses writes checks for room and reopens (default 1000 ms). */
+  recoveryIntervalMs?: number;
 }
+
+/** A change in whether the store takes writes. */
+export type StoreHealthEvent =
+  | { state: 'degraded'; error: SkyError }
+  | { state: 'recovered'; downMs: number }
+  | { state: 'recovery-failed'; error: unknown };
+
+/** Free space wanted beyond the size of LevelDB's log before a reopen is tried (the log is replayed into a table). */
+const REOPEN_HEADROOM_BYTES = 1024 * 1024;
+/** A file of this size is written and removed to prove the disk (or quota) takes writes again. */
+const PROBE_BYTES = 64 * 1024;
+const PROBE_FILE = 'SKY-SPACE-PROBE';
 
 interface OpenState {
   db: LevelDb;
@@ -95,13 +112,21 @@ export class LevelStateStore implements StateStore {
   readonly #feed: ChangeFeed;
   #open: OpenState | undefined;
   #opening: Promise<void> | undefined;
+  readonly #onHealth: ((event: StoreHealthEvent) => void) | undefined;
+  readonly #recoveryIntervalMs: number;
+  /** The write failure the store is recovering from (writes are refused meanwhile; reads go on). */
+  #failure: { error: SkyError; since: number } | undefined;
+  #recovery: NodeJS.Timeout | undefined;
+  #reopening: Promise<void> | undefined;
 
   constructor(options: LevelStateStoreOptions) {
     this.path = resolve(options.path);
     this.#sync = options.sync ?? false;
     this.#migrations = options.migrations ?? MIGRATIONS;
     this.#feed = new ChangeFeed(options.onListenerError ?? warnListenerError);
-    const open = (): OpenState => this.#require();
+    this.#onHealth = options.onHealth;
+    this.#recoveryIntervalMs = options.recoveryIntervalMs ?? 1000;
+    const open = (): Promise<OpenState> => this.#ready();
     this.requests = new LevelRequestRepository(open);
     this.clusters = new LevelClusterRepository(open);
     this.jobs = new LevelJobRepository(open);
@@ -125,7 +150,9 @@ export class LevelStateStore implements StateStore {
   }
 
   async close(): Promise<void> {
+    this.#stopRecovery();
     await this.#opening?.catch(() => {});
+    await this.#reopening?.catch(() => {});
     const open = this.#open;
     if (open === undefined) return;
     this.#open = undefined;
@@ -152,7 +179,11 @@ export class LevelStateStore implements StateStore {
       // Migrations run before anything else reads or writes.
       const version = await migrate(db, subs.meta, this.#migrations, this.path);
       const [requests, clusters, auth, sessions] = await Promise.all([ActiveState.load(subs), ClusterState.load(subs), AuthState.load(subs), SessionState.load(subs)]);
-      const writer = new Writer(db, subs, { requests, clusters, auth, sessions, feed: this.#feed }, { path: this.path, sync: this.#sync });
+      const writer = new Writer(db, subs, { requests, clusters, auth, sessions, feed: this.#feed }, {
+        path: this.path,
+        sync: this.#sync,
+        onFailure: (error) => this.#writeFailed(error),
+      });
       this.#open = {
         db,
         writer,
@@ -169,54 +200,128 @@ export class LevelStateStore implements StateStore {
   }
 
   #require(): OpenState {
-    if (this.#open === undefined) throw notOpenError(this.path);
+    if (this.#open === undefined) throw this.#failure ? degradedError(this.path, this.#failure.error) : notOpenError(this.path);
     return this.#open;
+  }
+
+  /** The open database, waiting out a reopen in progress. */
+  async #ready(): Promise<OpenState> {
+    if (this.#reopening !== undefined) await this.#reopening.catch(() => {});
+    return this.#require();
+  }
+
+  /**
+   * A write failed at the file system (disk full, I/O error). LevelDB may have left part of a
+   * record at the end of its log, and records appended after it would not survive the next
+   * open, so the writer refuses every write from now on; reads go on from the open database.
+   * Every second the store checks for room and, once there is, reopens LevelDB (which replays
+   * its log up to the last whole record) and takes writes again.
+   */
+  #writeFailed(error: SkyError): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = { error, since: Date.now() };
+    this.#onHealth?.({ state: 'degraded', error });
+    this.#recovery = setInterval(() => void this.#tryRecover(), this.#recoveryIntervalMs);
+    this.#recovery.unref();
+  }
+
+  #stopRecovery(): void {
+    if (this.#recovery !== undefined) clearInterval(this.#recovery);
+    this.#recovery = undefined;
+  }
+
+  async #tryRecover(): Promise<void> {
+    if (this.#reopening !== undefined || this.#failure === undefined || !this.#hasRoom()) return;
+    const failure = this.#failure;
+    this.#reopening = this.#reopen().finally(() => {
+      this.#reopening = undefined;
+    });
+    try {
+      await this.#reopening;
+      this.#failure = undefined;
+      this.#stopRecovery();
+      this.#onHealth?.({ state: 'recovered', downMs: Date.now() - failure.since });
+    } catch (err) {
+      this.#onHealth?.({ state: 'recovery-failed', error: err });
+    }
+  }
+
+  async #reopen(): Promise<void> {
+    const old = this.#open;
+    this.#open = undefined;
+    if (old !== undefined) {
+      await old.writer.close();
+      await old.db.close().catch(() => {});
+    }
+    await this.#doOpen();
+  }
+
+  /** Whether the file system holding the store has room for a reopen: free space for the log's replay, and a probe write that succeeds. */
+  #hasRoom(): boolean {
+    const probe = join(this.path, PROBE_FILE);
+    try {
+      const logBytes = readdirSync(this.path)
+        .filter((name) => name.endsWith('.log'))
+        .reduce((sum, name) => sum + statSync(join(this.path, name)).size, 0);
+      const { bavail, bsize } = statfsSync(this.path);
+      if (bavail * bsize < logBytes + REOPEN_HEADROOM_BYTES) return false;
+      writeFileSync(probe, Buffer.alloc(PROBE_BYTES));
+      unlinkSync(probe);
+      return true;
+    } catch {
+      try {
+        unlinkSync(probe);
+      } catch {
+        // not there
+      }
+      return false;
+    }
   }
 }
 
 /** Writes go to the single writer; reads go straight to the cache and the database. */
 class LevelRequestRepository implements RequestRepository {
-  constructor(private readonly open: () => OpenState) {}
+  constructor(private readonly open: () => Promise<OpenState>) {}
 
   async create(record: RequestRecord): Promise<CreateResult> {
-    return this.open().writer.create(record);
+    return (await this.open()).writer.create(record);
   }
 
   async get(id: string): Promise<RequestRecord | undefined> {
-    return this.open().reader.get(id);
+    return (await this.open()).reader.get(id);
   }
 
   async transition(id: string, from: readonly RequestStatus[], patch: RequestPatch): Promise<RequestRecord | undefined> {
-    return this.open().writer.transition(id, from, patch);
+    return (await this.open()).writer.transition(id, from, patch);
   }
 
   async list(filter: RequestFilter): Promise<RequestPageResult> {
-    return this.open().reader.list(filter);
+    return (await this.open()).reader.list(filter);
   }
 
   async listByStatus(status: RequestStatus): Promise<RequestRecord[]> {
-    return this.open().reader.listByStatus(status);
+    return (await this.open()).reader.listByStatus(status);
   }
 
   async appendLog(id: string, text: string, at: number): Promise<number> {
-    return this.open().writer.appendLog(id, text, at);
+    return (await this.open()).writer.appendLog(id, text, at);
   }
 
   async readLog(id: string, afterSeq?: number): Promise<LogChunk[]> {
-    return this.open().reader.readLog(id, afterSeq);
+    return (await this.open()).reader.readLog(id, afterSeq);
   }
 
   async prune(before: number): Promise<number> {
-    return this.open().writer.prune(before);
+    return (await this.open()).writer.prune(before);
   }
 }
 
 /** Writes go to the single writer; reads come from the cluster cache and the database. */
 class LevelClusterRepository implements ClusterRepository {
-  constructor(private readonly open: () => OpenState) {}
+  constructor(private readonly open: () => Promise<OpenState>) {}
 
   async create(record: Omit<ClusterRecord, 'version'>): Promise<{ record: ClusterRecord; created: boolean }> {
-    const open = this.open();
+    const open = await this.open();
     if (typeof record.name !== 'string' || record.name.length === 0 || !isKeySafe(record.name)) {
       throw new SkyError('VALIDATION_FAILED', `cluster name ${JSON.stringify(record.name)} cannot be stored: it must be a non-empty string without NUL`, {
         details: { field: 'name' },
@@ -226,50 +331,50 @@ class LevelClusterRepository implements ClusterRepository {
   }
 
   async get(name: string): Promise<ClusterRecord | undefined> {
-    return this.open().clusterReader.getCluster(name);
+    return (await this.open()).clusterReader.getCluster(name);
   }
 
   async list(filter: { owner?: string } = {}): Promise<ClusterRecord[]> {
-    return this.open().clusterReader.listClusters(filter.owner);
+    return (await this.open()).clusterReader.listClusters(filter.owner);
   }
 
   async update(name: string, expectedVersion: number, patch: ClusterPatch): Promise<ClusterRecord | undefined> {
-    return this.open().writer.updateCluster(name, expectedVersion, patch);
+    return (await this.open()).writer.updateCluster(name, expectedVersion, patch);
   }
 
   async delete(name: string, expectedVersion?: number): Promise<boolean> {
-    return this.open().writer.deleteCluster(name, expectedVersion);
+    return (await this.open()).writer.deleteCluster(name, expectedVersion);
   }
 }
 
 class LevelJobRepository implements JobRepository {
-  constructor(private readonly open: () => OpenState) {}
+  constructor(private readonly open: () => Promise<OpenState>) {}
 
   async create(job: Omit<JobRecord, 'id'>, spec: JobSpec): Promise<JobRecord> {
-    return this.open().writer.createJob(job, spec);
+    return (await this.open()).writer.createJob(job, spec);
   }
 
   async get(cluster: string, id: number): Promise<JobRecord | undefined> {
-    const open = this.open();
+    const open = await this.open();
     return isKeySafe(cluster) ? open.clusterReader.getJob(cluster, id) : undefined;
   }
 
   async getSpec(cluster: string, id: number): Promise<JobSpec | undefined> {
-    const open = this.open();
+    const open = await this.open();
     return isKeySafe(cluster) ? open.clusterReader.getSpec(cluster, id) : undefined;
   }
 
   async list(cluster: string, filter: { status?: readonly JobStatus[] } = {}): Promise<JobRecord[]> {
-    const open = this.open();
+    const open = await this.open();
     return isKeySafe(cluster) ? open.clusterReader.listJobs(cluster, filter.status) : [];
   }
 
   async listActive(): Promise<JobRecord[]> {
-    return this.open().clusterReader.listActive();
+    return (await this.open()).clusterReader.listActive();
   }
 
   async transition(cluster: string, id: number, from: readonly JobStatus[], patch: JobPatch): Promise<JobRecord | undefined> {
-    const open = this.open();
+    const open = await this.open();
     return isKeySafe(cluster) ? open.writer.transitionJob(cluster, id, from, patch) : undefined;
   }
 }
@@ -283,40 +388,40 @@ function keySafe(value: unknown, what: string, field: string): void {
 }
 
 class LevelUserRepository implements UserRepository {
-  constructor(private readonly open: () => OpenState) {}
+  constructor(private readonly open: () => Promise<OpenState>) {}
 
   async create(record: UserRecord): Promise<{ record: UserRecord; created: boolean }> {
-    const open = this.open();
+    const open = await this.open();
     keySafe(record.id, 'user id', 'id');
     return open.writer.createUser(record);
   }
 
   async get(id: string): Promise<UserRecord | undefined> {
-    return this.open().authReader.getUser(id);
+    return (await this.open()).authReader.getUser(id);
   }
 
   async getByName(name: string): Promise<UserRecord | undefined> {
-    return this.open().authReader.getUserByName(name);
+    return (await this.open()).authReader.getUserByName(name);
   }
 
   async list(): Promise<UserRecord[]> {
-    return this.open().authReader.listUsers();
+    return (await this.open()).authReader.listUsers();
   }
 
   async update(id: string, patch: UserPatch): Promise<UserRecord | undefined> {
-    return this.open().writer.updateUser(id, patch);
+    return (await this.open()).writer.updateUser(id, patch);
   }
 
   async delete(id: string): Promise<boolean> {
-    return this.open().writer.deleteUser(id);
+    return (await this.open()).writer.deleteUser(id);
   }
 }
 
 class LevelTokenRepository implements TokenRepository {
-  constructor(private readonly open: () => OpenState) {}
+  constructor(private readonly open: () => Promise<OpenState>) {}
 
   async create(record: TokenRecord): Promise<TokenRecord> {
-    const open = this.open();
+    const open = await this.open();
     keySafe(record.id, 'token id', 'id');
     if (typeof record.hash !== 'string' || record.hash.length === 0) {
       // Never echo the hash: it is a secret's digest.
@@ -326,71 +431,71 @@ class LevelTokenRepository implements TokenRepository {
   }
 
   async get(id: string): Promise<TokenRecord | undefined> {
-    return this.open().authReader.getToken(id);
+    return (await this.open()).authReader.getToken(id);
   }
 
   async findByHash(hash: string): Promise<TokenRecord | undefined> {
-    return this.open().authReader.findTokenByHash(hash);
+    return (await this.open()).authReader.findTokenByHash(hash);
   }
 
   async listByUser(userId: string): Promise<TokenRecord[]> {
-    return this.open().authReader.listTokens(userId);
+    return (await this.open()).authReader.listTokens(userId);
   }
 
   async revoke(id: string, at: number): Promise<TokenRecord | undefined> {
-    return this.open().writer.changeToken('token-revoke', id, at);
+    return (await this.open()).writer.changeToken('token-revoke', id, at);
   }
 
   async touch(id: string, at: number): Promise<TokenRecord | undefined> {
-    return this.open().writer.changeToken('token-touch', id, at);
+    return (await this.open()).writer.changeToken('token-touch', id, at);
   }
 
   async delete(id: string): Promise<boolean> {
-    return this.open().writer.deleteToken(id);
+    return (await this.open()).writer.deleteToken(id);
   }
 }
 
 class LevelWorkspaceRepository implements WorkspaceRepository {
-  constructor(private readonly open: () => OpenState) {}
+  constructor(private readonly open: () => Promise<OpenState>) {}
 
   async create(record: WorkspaceRecord): Promise<{ record: WorkspaceRecord; created: boolean }> {
-    const open = this.open();
+    const open = await this.open();
     keySafe(record.name, 'workspace name', 'name');
     return open.writer.createWorkspace(record);
   }
 
   async get(name: string): Promise<WorkspaceRecord | undefined> {
-    return this.open().authReader.getWorkspace(name);
+    return (await this.open()).authReader.getWorkspace(name);
   }
 
   async list(): Promise<WorkspaceRecord[]> {
-    return this.open().authReader.listWorkspaces();
+    return (await this.open()).authReader.listWorkspaces();
   }
 
   async update(name: string, patch: WorkspacePatch): Promise<WorkspaceRecord | undefined> {
-    return this.open().writer.updateWorkspace(name, patch);
+    return (await this.open()).writer.updateWorkspace(name, patch);
   }
 
   async delete(name: string): Promise<boolean> {
-    return this.open().writer.deleteWorkspace(name);
+    return (await this.open()).writer.deleteWorkspace(name);
   }
 }
 
 class LevelAuditRepository implements AuditRepository {
-  constructor(private readonly open: () => OpenState) {}
+  constructor(private readonly open: () => Promise<OpenState>) {}
 
   async append(record: AuditRecord): Promise<void> {
-    const open = this.open();
+    const open = await this.open();
     keySafe(record.id, 'audit entry id', 'id');
     keySafe(record.user, 'audit entry user', 'user');
     return open.writer.appendAudit(record);
   }
 
   async list(filter: AuditFilter): Promise<AuditPageResult> {
-    return this.open().authReader.listAudit(filter);
+    return (await this.open()).authReader.listAudit(filter);
   }
 
   async prune(before: number): Promise<number> {
-    return this.open().writer.pruneAudit(before);
+    return (await this.open()).writer.pruneAudit(before);
   }
 }

@@ -13,10 +13,10 @@ export interface OpenSessions {
 
 /** Sessions: writes go to the single writer, reads to the committed cache. */
 export class LevelSessionRepository implements SessionRepository {
-  constructor(private readonly open: () => OpenSessions) {}
+  constructor(private readonly open: () => Promise<OpenSessions>) {}
 
   async create(record: SessionRecord): Promise<SessionRecord> {
-    const open = this.open();
+    const open = await this.open();
     if (!isKeySafe(record.id)) throw new SkyError('VALIDATION_FAILED', `session id ${JSON.stringify(record.id)} is not a valid key`, { details: { field: 'id' } });
     if (typeof record.hash !== 'string' || record.hash === '') {
       throw new SkyError('VALIDATION_FAILED', 'a session hash must be a non-empty string', { details: { field: 'hash' } });
@@ -25,30 +25,30 @@ export class LevelSessionRepository implements SessionRepository {
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
-    const session = this.open().sessions.sessions.get(id);
+    const session = (await this.open()).sessions.sessions.get(id);
     return session === undefined ? undefined : copyJson(session);
   }
 
   async findByHash(hash: string): Promise<SessionRecord | undefined> {
-    const { sessions } = this.open();
+    const { sessions } = await this.open();
     const id = sessions.byHash.get(hash);
     const session = id === undefined ? undefined : sessions.sessions.get(id);
     return session === undefined ? undefined : copyJson(session);
   }
 
   async listByUser(userId: string): Promise<SessionRecord[]> {
-    return [...this.open().sessions.sessions.values()].filter((s) => s.userId === userId).sort(byIdAscending).map(copyJson);
+    return [...(await this.open()).sessions.sessions.values()].filter((s) => s.userId === userId).sort(byIdAscending).map(copyJson);
   }
 
   async revoke(id: string, at: number): Promise<SessionRecord | undefined> {
-    return this.open().writer.revokeSession(id, at);
+    return (await this.open()).writer.revokeSession(id, at);
   }
 
   async revokeByUser(userId: string, at: number): Promise<number> {
-    return this.open().writer.revokeUserSessions(userId, at);
+    return (await this.open()).writer.revokeUserSessions(userId, at);
   }
 
   async prune(before: number): Promise<number> {
-    return this.open().writer.pruneSessions(before);
+    return (await this.open()).writer.pruneSessions(before);
   }
 }

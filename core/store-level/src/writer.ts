@@ -20,7 +20,8 @@ import {
   type UserPatch,
   type WorkspacePatch,
 } from '@sky/plugin-api';
-import { ioError, notOpenError } from './errors.js';
+import { degradedError, ioError, isIoFailure, notOpenError } from './errors.js';
+import type { SkyError } from '@sky/protocol';
 import { Group, type GroupedRequest, type StoreState, type WriteRequest } from './group.js';
 import type { LevelDb, Sublevels } from './layout.js';
 import { pruneAudit, pruneFinished } from './prune.js';
@@ -50,14 +51,21 @@ export class Writer {
   readonly #queue: WriteRequest[] = [];
   #running = false;
   #closed = false;
+  /** Set by the first write the file system refused; from then on every write is refused (see degradedError). */
+  #failure: SkyError | undefined;
   #idle: Array<() => void> = [];
 
   constructor(
     private readonly db: LevelDb,
     private readonly subs: Sublevels,
     private readonly state: StoreState,
-    private readonly options: { path: string; sync: boolean },
+    private readonly options: { path: string; sync: boolean; onFailure?: (error: SkyError) => void },
   ) {}
+
+  /** The write failure that stopped this writer, if any. */
+  get failure(): SkyError | undefined {
+    return this.#failure;
+  }
 
   create(record: RequestRecord): Promise<CreateResult> {
     return this.#submit<CreateResult>((settle) => ({ kind: 'create', record, settle }));
@@ -181,6 +189,7 @@ export class Writer {
 
   #submit<T>(build: (settle: { resolve(value: T): void; reject(reason: unknown): void }) => WriteRequest): Promise<T> {
     if (this.#closed) return Promise.reject(notOpenError(this.options.path));
+    if (this.#failure) return Promise.reject(degradedError(this.options.path, this.#failure));
     return new Promise<T>((resolve, reject) => {
       this.#queue.push(build({ resolve, reject }));
       if (!this.#running) {
@@ -194,6 +203,11 @@ export class Writer {
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
+        if (this.#failure) {
+          const failure = this.#failure;
+          for (const req of this.#queue.splice(0)) req.settle.reject(degradedError(this.options.path, failure));
+          break;
+        }
         const first = this.#queue[0];
         if (first?.kind === 'prune' || first?.kind === 'audit-prune') {
           this.#queue.shift();
@@ -223,8 +237,16 @@ export class Writer {
       group.committed();
     } catch (err) {
       const error = ioError(this.options.path, 'write', err);
+      if (isIoFailure(err)) this.#fail(error);
       for (const req of requests) req.settle.reject(error);
     }
+  }
+
+  /** Stop writing: the store reopens LevelDB (replaying its log) before it takes writes again. */
+  #fail(error: SkyError): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    this.options.onFailure?.(error);
   }
 
   async #prune(req: Extract<WriteRequest, { kind: 'prune' | 'audit-prune' }>): Promise<void> {
@@ -235,7 +257,9 @@ export class Writer {
           : await pruneAudit(this.db, this.subs, req.before, this.options.sync),
       );
     } catch (err) {
-      req.settle.reject(ioError(this.options.path, 'prune', err));
+      const error = ioError(this.options.path, 'prune', err);
+      if (isIoFailure(err)) this.#fail(error);
+      req.settle.reject(error);
     }
   }
 }
