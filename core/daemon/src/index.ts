@@ -5,6 +5,7 @@ export { RequestService } from './services/requests.js';
 export { LogBus } from './scheduler/log-bus.js';
 export { DaemonConfigSchema, type DaemonConfig, type DaemonConfigInput, type DaemonPaths } from './config/schema.js';
 export { loadDaemonConfig, daemonPaths, expandHome } from './config/load.js';
-export { createLogger } from './logging.js';
+export { createLogger, type DaemonLog } from './logging.js';
+export { SafeLogDestination } from './log-destination.js';
 export { TOKENS, type Clock, type PluginRegistry, type BuildInfo } from './tokens.js';
 export { PluginLoader } from './plugins/index.js';

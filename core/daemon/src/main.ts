@@ -3,9 +3,10 @@ import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { SkyError } from '@sky/protocol';
 import { daemonPaths, loadDaemonConfig } from './config/load.js';
-import { createLogger } from './logging.js';
+import { createLogger, writeStderr } from './logging.js';
 import { compose } from './compose.js';
 import { Daemon } from './daemon.js';
+import { installProcessGuards } from './process-guards.js';
 
 const USAGE = `usage: sky-daemon [--config FILE] [--host HOST] [--port PORT] [--auth none|basic|token|proxy] [--tls-cert FILE --tls-key FILE] [--allow-remote-without-auth] [--log-stdout]
   Runs the sky API server in the foreground. SIGTERM drains and stops it.`;
@@ -81,7 +82,8 @@ async function main(): Promise<void> {
   const flags = parseFlags();
   const config = loadDaemonConfig(flags);
   const paths = daemonPaths(config);
-  const logger = createLogger(paths.logFile, config.log.level, config.log.stdout);
+  const { logger, file } = createLogger(paths.logFile, config.log.level, config.log.stdout);
+  installProcessGuards({ logger, logFailing: () => file.dropping > 0, stderr: writeStderr, exit: (code) => process.exit(code) });
   const daemon = compose({ config, paths, logger }).resolve(Daemon);
   let stopping = false;
   const stop = (signal: string): void => {

@@ -1,0 +1,81 @@
+import type { Logger } from 'pino';
+import { toSkyError } from '@sky/protocol';
+
+/** OS errors that say the machine ran out of something or a descriptor went away — not a bug in sky. */
+const ENVIRONMENT_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EBADF', 'EPIPE', 'EROFS', 'EFBIG', 'EAGAIN']);
+/** Catalogue codes that carry such a failure out of the state store. */
+const ENVIRONMENT_CODES = new Set(['DISK_FULL', 'STATE_UNAVAILABLE']);
+
+function errnoOf(value: unknown): unknown {
+  return typeof value === 'object' && value !== null ? (value as { code?: unknown }).code : undefined;
+}
+
+/**
+ * Whether an error comes from the environment (full disk, I/O error, closed stream) rather
+ * than from a mistake in the code: such errors are survived, everything else is a bug.
+ */
+export function isEnvironmentFailure(err: unknown): boolean {
+  for (let current: unknown = err, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    const errno = errnoOf(current);
+    if (typeof errno === 'string' && ENVIRONMENT_ERRNOS.has(errno)) return true;
+    const sky = toSkyError(current);
+    if (sky && ENVIRONMENT_CODES.has(sky.code)) return true;
+    if (current instanceof Error && /No space left on device|Disk quota exceeded|Input\/output error/.test(current.message)) return true;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return false;
+}
+
+export interface GuardOptions {
+  logger: Logger;
+  /** True while the server log drops lines: what is reported then also goes to stderr. */
+  logFailing: () => boolean;
+  stderr: (text: string) => void;
+  exit: (code: number) => void;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
+}
+
+/**
+ * Process-level handlers. A failure of the environment that escaped its caller (an unhandled
+ * rejection from a write on a full disk, an 'error' event of stdout on a closed pipe) is logged
+ * and survived. Anything else is a bug: it is logged at fatal level and written to stderr, and
+ * the process exits with status 1 as Node would (the state store keeps every accepted request,
+ * so the next start picks them up). Returns a function that removes the handlers.
+ */
+export function installProcessGuards(options: GuardOptions): () => void {
+  const { logger, logFailing, stderr, exit } = options;
+  const log = (write: () => void): void => {
+    try {
+      write();
+    } catch {
+      // the destination never throws; a serializer might, and must not turn a report into a crash
+    }
+  };
+  const report = (kind: string, err: unknown): void => {
+    if (isEnvironmentFailure(err)) {
+      log(() => logger.warn({ err, kind }, `${kind} from a failing disk or stream; the daemon carries on`));
+      if (logFailing()) stderr(`sky daemon: ${kind} (survived): ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    log(() => logger.fatal({ err, kind }, `${kind}: this is a bug in sky; the daemon exits`));
+    stderr(`sky daemon: ${kind}: this is a bug in sky; the daemon exits\n${describe(err)}`);
+    exit(1);
+  };
+  const onRejection = (reason: unknown): void => report('unhandled rejection', reason);
+  const onException = (err: unknown): void => report('uncaught exception', err);
+  // stdout and stderr are best effort: a closed pipe or a full disk behind them is no reason to stop.
+  const ignore = (): void => undefined;
+  process.on('unhandledRejection', onRejection);
+  process.on('uncaughtException', onException);
+  process.stdout.on('error', ignore);
+  process.stderr.on('error', ignore);
+  return () => {
+    process.off('unhandledRejection', onRejection);
+    process.off('uncaughtException', onException);
+    process.stdout.off('error', ignore);
+    process.stderr.off('error', ignore);
+  };
+}
