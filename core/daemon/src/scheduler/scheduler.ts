@@ -33,6 +33,15 @@ interface Running {
   done: Promise<void>;
 }
 
+/** The store cannot write right now (full disk, I/O error) but recovers by itself: worth retrying. */
+function storeUnavailable(err: unknown): boolean {
+  const code = toSkyError(err)?.code;
+  return code === 'DISK_FULL' || code === 'STATE_UNAVAILABLE';
+}
+
+/** How long a request whose state cannot be written waits before the next try. */
+const STORE_RETRY_MS = 1000;
+
 function errorInfo(err: unknown): ErrorBody['error'] {
   const sky = toSkyError(err);
   if (sky) return sky.toBody().error;
@@ -161,11 +170,19 @@ export class Scheduler {
   }
 
   private async execute(pending: RequestRecord, entry: Running): Promise<void> {
-    const claimed = await this.store.requests.transition(pending.id, ['PENDING'], {
-      status: 'RUNNING',
-      startedAt: this.clock.now(),
-      attempts: pending.attempts + 1,
-    });
+    let claimed: RequestRecord | undefined;
+    try {
+      claimed = await this.store.requests.transition(pending.id, ['PENDING'], {
+        status: 'RUNNING',
+        startedAt: this.clock.now(),
+        attempts: pending.attempts + 1,
+      });
+    } catch (err) {
+      if (!storeUnavailable(err)) throw err;
+      // Still PENDING in the store: queue it again once the store may take writes.
+      this.requeueLater(pending);
+      return;
+    }
     if (!claimed) return; // cancelled (or taken) before it started
     const { signal } = entry.controller;
     if (signal.aborted) {
@@ -179,6 +196,13 @@ export class Scheduler {
     }
     let logger: Logger | undefined;
     const loggerFor = (): Logger => (logger ??= this.logger.child({ request: claimed.id, op: claimed.name }));
+    let lostLines = 0;
+    const log = (text: string): Promise<void> =>
+      this.appendLog(claimed.id, text).catch((err: unknown) => {
+        if (!storeUnavailable(err)) throw err;
+        // A line the store cannot take is lost from the request log; the operation goes on.
+        if (lostLines++ === 0) loggerFor().warn({ err }, 'request log lines are being lost: the state store takes no writes');
+      });
     try {
       const result = await handler.run(
         {
@@ -187,17 +211,17 @@ export class Scheduler {
           get logger() {
             return loggerFor();
           },
-          log: (text) => this.appendLog(claimed.id, text),
+          log,
         },
         claimed.body,
       );
       if (signal.aborted) await this.settleAborted(claimed.id, entry);
-      else await this.finish(claimed.id, 'SUCCEEDED', { result });
+      else await this.finishDurably(claimed.id, 'SUCCEEDED', { result });
     } catch (err) {
       if (signal.aborted) await this.settleAborted(claimed.id, entry);
       else {
         loggerFor().debug({ err }, 'request failed');
-        await this.finish(claimed.id, 'FAILED', { error: errorInfo(err) });
+        await this.finishDurably(claimed.id, 'FAILED', { error: errorInfo(err) });
       }
     }
   }
@@ -207,7 +231,33 @@ export class Scheduler {
       await this.store.requests.transition(id, ['RUNNING'], { status: 'PENDING' });
       return;
     }
-    await this.finish(id, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled' } });
+    await this.finishDurably(id, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled' } });
+  }
+
+  /** A PENDING request whose start could not be recorded: back in its lane after a pause. */
+  private requeueLater(record: RequestRecord): void {
+    setTimeout(() => {
+      if (!this.dispatching) return;
+      this.lanes[record.lane].push(record);
+      this.pump(record.lane);
+    }, STORE_RETRY_MS).unref();
+  }
+
+  /**
+   * Record how a request ended, retrying while the store cannot write (it recovers by itself
+   * once the disk has room), so a request never stays RUNNING in the store after it ended. At
+   * shutdown it gives up: the next daemon settles what is left RUNNING.
+   */
+  private async finishDurably(id: string, status: RequestStatus, extra: { result?: unknown; error?: ErrorBody['error'] }): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.finish(id, status, extra);
+      } catch (err) {
+        if (!storeUnavailable(err) || !this.dispatching) throw err;
+        if (attempt === 0) this.logger.warn({ err, request: id, status }, 'cannot record how the request ended yet; retrying until the state store takes writes');
+        await delay(STORE_RETRY_MS);
+      }
+    }
   }
 
   private async finish(
@@ -265,9 +315,11 @@ export class Scheduler {
       const settled = await Promise.race([entry.done.then(() => true), delay(graceMs).then(() => false)]);
       if (!settled) {
         // The handler ignores its signal: record the cancel anyway; its late result is discarded by the CAS.
-        await this.finish(id, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled (the operation did not stop within the grace period)' } });
+        const done = await this.finish(id, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled (the operation did not stop within the grace period)' } });
+        if (done) return 'cancelled';
       }
-      return 'cancelled';
+      // It may have ended on its own just before the abort reached it.
+      return (await this.store.requests.get(id))?.status === 'CANCELLED' ? 'cancelled' : 'finished';
     }
     const record = await this.store.requests.get(id);
     if (!record) return 'missing';
