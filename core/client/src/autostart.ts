@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import type { Health } from '@sky/protocol';
 import { SkyError } from '@sky/protocol/wire';
 import type { SkyClient } from './client.js';
@@ -55,9 +55,9 @@ async function startFailed(what: string, logFile: string, from = 0): Promise<Sky
  */
 export async function spawnDaemon(options: SpawnDaemonOptions): Promise<StartedDaemon> {
   const paths = skyPaths(options.home);
-  await mkdir(paths.apiServerDir, { recursive: true });
+  await privateDir(paths.apiServerDir);
   const { spawn } = await import('node:child_process');
-  const log = openSync(paths.serverLog, 'a');
+  const log = openSync(paths.serverLog, 'a', 0o600);
   const logStart = fstatSync(log).size;
   let exit: string | undefined;
   const child = spawn(process.execPath, [options.daemonMain, ...options.args], {
@@ -94,6 +94,12 @@ export async function spawnDaemon(options: SpawnDaemonOptions): Promise<StartedD
   } finally {
     child.removeAllListeners();
   }
+}
+
+/** The local daemon's directory (state, log, keys), created readable by this account only. */
+async function privateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
 }
 
 /** Health of the client's endpoint, or undefined when nothing answers there. */
@@ -140,7 +146,7 @@ export async function ensureDaemon(client: SkyClient, options: EnsureDaemonOptio
   const first = await probeHealth(client);
   if (first !== undefined) return { started: false, health: first };
   const paths = skyPaths(options.home);
-  await mkdir(paths.apiServerDir, { recursive: true });
+  await privateDir(paths.apiServerDir);
   const timeoutMs = options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

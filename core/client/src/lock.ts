@@ -63,7 +63,7 @@ export async function tryLock(path: string, staleMs: number): Promise<HeldLock |
   for (let attempt = 0; attempt < 3; attempt++) {
     const mine = JSON.stringify({ pid: process.pid, at: Date.now() });
     try {
-      await writeFile(path, mine, { flag: 'wx' });
+      await writeFile(path, mine, { flag: 'wx', mode: 0o600 });
       return {
         async release() {
           if ((await readOrUndefined(path)) === mine) await unlink(path).catch(() => undefined);

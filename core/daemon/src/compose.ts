@@ -49,6 +49,8 @@ export interface ComposeOptions {
   clock?: Clock;
   plugins?: PluginRegistry;
   build?: BuildInfo;
+  /** The umask jobs on local nodes run with (main passes the one the daemon was started with). */
+  jobUmask?: number;
 }
 
 function shutdownSignal(): ShutdownSignal {
@@ -85,6 +87,7 @@ export function compose(options: ComposeOptions): DependencyContainer {
           },
           r.resolve(NodeHelperConnection),
           isMultiUser(options.config),
+          options.jobUmask !== undefined ? { umask: options.jobUmask } : {},
         ),
     ),
   });

@@ -1,10 +1,11 @@
 import { readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { StateStore } from '@sky/plugin-api';
-import { procStartTime, type DaemonInfo } from '@sky/protocol';
+import { procStartTime, SkyError, type DaemonInfo } from '@sky/protocol';
 import { TOKENS, type BuildInfo, type Clock, type PluginRegistry, type ShutdownSignal } from './tokens.js';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -45,6 +46,7 @@ import { PasswordHasher } from './auth/password-hasher.js';
 import { Refusals } from './auth/refusals.js';
 import { SessionService } from './auth/session-service.js';
 import { sessionRoutes } from './http/routes/sessions.js';
+import { makeStatePrivate } from './state-permissions.js';
 
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
 
@@ -106,6 +108,7 @@ export class Daemon {
     checkListenPolicy(this.config, this.tls, this.logger);
     ensureDir(this.paths.stateDir, 'state');
     if (this.store.capabilities.durable) ensureDir(this.paths.storePath, 'state store');
+    this.makePrivate();
     await this.store.open();
     try {
       await this.auth.bootstrap();
@@ -129,6 +132,19 @@ export class Daemon {
       await this.closeResources();
       throw err;
     }
+  }
+
+  /** The state directory (and the store and log wherever they are) readable by the daemon's account only. */
+  private makePrivate(): void {
+    const { stateDir, storePath, logFile } = this.paths;
+    if (stateDir === homedir() || dirname(stateDir) === stateDir) {
+      throw new SkyError('CONFIG_INVALID', `state_dir ${stateDir} is a home or root directory; the daemon makes its state directory private (0700) and needs one of its own`, {
+        hint: 'Set state_dir to a directory only the daemon uses, e.g. ~/.sky/api_server.',
+      });
+    }
+    const report = makeStatePrivate(stateDir, this.store.capabilities.durable ? [storePath, logFile] : [logFile]);
+    if (report.changed > 0) this.logger.info({ changed: report.changed }, 'made the state directory private to this account (0700 directories, no group or other access to files)');
+    if (report.failed.length > 0) this.logger.warn({ paths: report.failed.slice(0, 20) }, 'could not make some state files private; check their owner');
   }
 
   private listen(host: string, port: number): Promise<Listening> {
@@ -167,7 +183,7 @@ export class Daemon {
     const procStart = ownProcStart();
     if (procStart !== undefined) info.procStart = procStart;
     if (this.tls !== undefined) info.tlsFingerprint256 = this.tls.fingerprint256;
-    writeFileSync(tmp, JSON.stringify(info) + '\n');
+    writeFileSync(tmp, JSON.stringify(info) + '\n', { mode: 0o600 });
     renameSync(tmp, this.paths.pidFile);
   }
 

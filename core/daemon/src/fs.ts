@@ -25,7 +25,7 @@ export function ensureDir(dir: string, purpose: string): void {
   }
   for (const level of missing.reverse()) {
     try {
-      mkdirSync(level);
+      mkdirSync(level, 0o700);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EEXIST') throw unavailable(dir, purpose, `${level}: ${code ?? String(err)}`);

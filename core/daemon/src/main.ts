@@ -8,6 +8,12 @@ import { compose } from './compose.js';
 import { Daemon } from './daemon.js';
 import { installProcessGuards } from './process-guards.js';
 
+/**
+ * Everything the daemon creates (state store, log, key files, daemon.json) is private to its
+ * account. Jobs on local nodes get back the umask the daemon was started with.
+ */
+const startedUmask = process.umask(0o077);
+
 const USAGE = `usage: sky-daemon [--config FILE] [--host HOST] [--port PORT] [--auth none|basic|token|proxy] [--tls-cert FILE --tls-key FILE] [--allow-remote-without-auth] [--log-stdout]
   Runs the sky API server in the foreground. SIGTERM drains and stops it.`;
 
@@ -84,7 +90,7 @@ async function main(): Promise<void> {
   const paths = daemonPaths(config);
   const { logger, file } = createLogger(paths.logFile, config.log.level, config.log.stdout);
   installProcessGuards({ logger, logFailing: () => file.dropping > 0, stderr: writeStderr, exit: (code) => process.exit(code) });
-  const daemon = compose({ config, paths, logger }).resolve(Daemon);
+  const daemon = compose({ config, paths, logger, jobUmask: startedUmask }).resolve(Daemon);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -11,9 +11,24 @@ import { assertSyncPath } from './sync-paths.js';
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
 
+export interface LocalOptions {
+  /**
+   * The umask commands start with. The daemon itself runs with umask 077 (its files are
+   * private); jobs get the umask of the account's own shell back.
+   */
+  umask?: number;
+}
+
 /** A node that is a directory on this machine: commands are child processes with the node root as cwd. */
 export class LocalTransport implements NodeTransport {
-  constructor(private readonly root: string) {}
+  private readonly prefix: string;
+
+  constructor(
+    private readonly root: string,
+    options: LocalOptions = {},
+  ) {
+    this.prefix = options.umask === undefined ? '' : `umask ${options.umask.toString(8).padStart(4, '0')}; `;
+  }
 
   private path(p: string): string {
     return isAbsolute(p) ? p : join(this.root, p);
@@ -21,7 +36,7 @@ export class LocalTransport implements NodeTransport {
 
   run(command: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn('/bin/sh', ['-c', command], {
+      const child = spawn('/bin/sh', ['-c', this.prefix + command], {
         cwd: this.root,
         stdio: ['ignore', 'pipe', 'pipe'],
         ...(options.signal ? { signal: options.signal } : {}),

@@ -1,6 +1,6 @@
 import { SkyError, type NodeRecord } from '@sky/protocol';
 import { AccountTransport } from './account-transport.js';
-import { LocalTransport } from './local-transport.js';
+import { LocalTransport, type LocalOptions } from './local-transport.js';
 import type { NodeHelperConnection } from './node-helper.js';
 import { SshConnection, type SshOptions, type SshTarget } from './ssh-connection.js';
 import { SshTransport } from './ssh-transport.js';
@@ -22,13 +22,15 @@ export class TransportPool {
 
   /**
    * `ssh`: how SSH connections are made (known_hosts file, trust on first use, keepalives);
-   * `helper`: the connection to sky-node-helper, for local nodes that belong to an OS account.
+   * `helper`: the connection to sky-node-helper, for local nodes that belong to an OS account;
+   * `local`: how commands on local nodes of the daemon's own account run (the umask their processes start with).
    */
   constructor(
     private readonly ssh: SshOptions = {},
     private readonly helper?: NodeHelperConnection,
     /** A team server: a local node without an OS account is refused (its jobs would run as the daemon). */
     private readonly multiUser = false,
+    private readonly local: LocalOptions = {},
   ) {}
 
   for(node: NodeRecord): NodeTransport {
@@ -59,7 +61,7 @@ export class TransportPool {
             hint: 'Give drivers.local an accounts: block (see plugins/driver-local/README.md); clusters made before that must be torn down (sky down) and launched again.',
           });
         }
-        transport = new LocalTransport(reach.root);
+        transport = new LocalTransport(reach.root, this.local);
       }
       else {
         if (this.closed) throw new SkyError('NODE_UNREACHABLE', `node ${label}: the daemon is stopping and opens no SSH connections`);
