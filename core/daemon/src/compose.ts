@@ -29,7 +29,8 @@ import { TransportPool } from './nodes/transports.js';
 import { NodeHelperConnection } from './nodes/node-helper.js';
 import { createStore } from './store-factory.js';
 import { readBuildInfo } from './build-info.js';
-import { expandHome } from './config/load.js';
+import { expandHome, secretsKeyFile } from './config/load.js';
+import { SecretBox } from './secrets/secret-box.js';
 import { AuditLog } from './audit/audit-log.js';
 import { FsUploadStore } from './uploads/fs-upload-store.js';
 import { UploadService } from './uploads/upload-service.js';
@@ -71,6 +72,7 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.register(TOKENS.BuildInfo, { useValue: options.build ?? readBuildInfo() });
   c.register(TOKENS.Shutdown, { useValue: shutdownSignal() });
   c.register(TOKENS.Store, { useValue: options.store ?? createStore(options.config, options.paths, options.logger) });
+  c.register(TOKENS.Secrets, { useValue: new SecretBox({ keyFile: secretsKeyFile(options.config, options.paths) }) });
   c.register(LogBus, { useValue: new LogBus() });
   const ssh = options.config.ssh;
   c.register(NodeHelperConnection, { useValue: new NodeHelperConnection(options.config.node_helper) });

@@ -32,7 +32,7 @@ import { WorkspaceService } from './auth/workspace-service.js';
 import { workspaceRoutes } from './http/routes/workspaces.js';
 import { AuditLog } from './audit/audit-log.js';
 import { auditRoutes } from './http/routes/audit.js';
-import { expandHome } from './config/load.js';
+import { expandHome, secretsKeyFile } from './config/load.js';
 import { HttpListener, type Listening } from './listen/http-listener.js';
 import { checkListenPolicy } from './listen/policy.js';
 import { normalizeAddress } from './listen/addresses.js';
@@ -46,6 +46,8 @@ import { PasswordHasher } from './auth/password-hasher.js';
 import { Refusals } from './auth/refusals.js';
 import { SessionService } from './auth/session-service.js';
 import { sessionRoutes } from './http/routes/sessions.js';
+import type { SecretCipher } from './secrets/secret-box.js';
+import { loadSecretsKey } from './secrets/load-key.js';
 import { makeStatePrivate } from './state-permissions.js';
 
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
@@ -98,6 +100,7 @@ export class Daemon {
     @inject(Refusals) private readonly refusals: Refusals,
     @inject(PasswordHasher) private readonly hasher: PasswordHasher,
     @inject(NodeHelperConnection) private readonly helper: NodeHelperConnection,
+    @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
   ) {
     this.startedAt = clock.now();
   }
@@ -108,9 +111,11 @@ export class Daemon {
     checkListenPolicy(this.config, this.tls, this.logger);
     ensureDir(this.paths.stateDir, 'state');
     if (this.store.capabilities.durable) ensureDir(this.paths.storePath, 'state store');
-    this.makePrivate();
+    const keyFile = secretsKeyFile(this.config, this.paths);
+    this.makePrivate(keyFile);
     await this.store.open();
     try {
+      await loadSecretsKey(this.secrets, this.store, { keyFile, allowUnreadable: this.config.secrets.allow_unreadable, logger: this.logger });
       await this.auth.bootstrap();
       await this.workspaces.ensureDefault();
       await this.plugins.load(this.shutdown.signal);
@@ -134,15 +139,15 @@ export class Daemon {
     }
   }
 
-  /** The state directory (and the store and log wherever they are) readable by the daemon's account only. */
-  private makePrivate(): void {
+  /** The state directory (and the store, log and key file wherever they are) readable by the daemon's account only. */
+  private makePrivate(keyFile: string): void {
     const { stateDir, storePath, logFile } = this.paths;
     if (stateDir === homedir() || dirname(stateDir) === stateDir) {
       throw new SkyError('CONFIG_INVALID', `state_dir ${stateDir} is a home or root directory; the daemon makes its state directory private (0700) and needs one of its own`, {
         hint: 'Set state_dir to a directory only the daemon uses, e.g. ~/.sky/api_server.',
       });
     }
-    const report = makeStatePrivate(stateDir, this.store.capabilities.durable ? [storePath, logFile] : [logFile]);
+    const report = makeStatePrivate(stateDir, this.store.capabilities.durable ? [storePath, logFile, keyFile] : [logFile, keyFile]);
     if (report.changed > 0) this.logger.info({ changed: report.changed }, 'made the state directory private to this account (0700 directories, no group or other access to files)');
     if (report.failed.length > 0) this.logger.warn({ paths: report.failed.slice(0, 20) }, 'could not make some state files private; check their owner');
   }

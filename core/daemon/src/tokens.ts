@@ -4,6 +4,7 @@ import type { PluginState } from '@sky/protocol';
 import type { Logger } from 'pino';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
 import type { UploadStore } from './uploads/upload-store.js';
+import type { SecretCipher } from './secrets/secret-box.js';
 
 /** Wall clock, injectable so tests and benches control time. */
 export interface Clock {
@@ -43,4 +44,6 @@ export const TOKENS = {
   BuildInfo: Symbol('BuildInfo') as InjectionToken<BuildInfo>,
   Shutdown: Symbol('ShutdownSignal') as InjectionToken<ShutdownSignal>,
   UploadStore: Symbol('UploadStore') as InjectionToken<UploadStore>,
+  /** Seals task secrets before they are persisted; opens them where they are used. */
+  Secrets: Symbol('SecretCipher') as InjectionToken<SecretCipher>,
 } as const;

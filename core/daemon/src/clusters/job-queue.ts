@@ -10,6 +10,8 @@ import { KeyedLock } from './cluster-lock.js';
 import { updateCluster } from './cluster-updates.js';
 import { fits, subtract } from './resources.js';
 import { GpuPins } from './gpu-pins.js';
+import type { SecretCipher } from '../secrets/secret-box.js';
+import { openMap, sealMap } from '../secrets/sealed-values.js';
 
 const ACTIVE_ON_NODES: readonly JobStatus[] = ['SETTING_UP', 'RUNNING'];
 const POLL_MS = 1000;
@@ -70,6 +72,7 @@ export class JobQueue {
     @inject(TransportPool) private readonly transports: TransportPool,
     @inject(NodeRuntime) private readonly runtime: NodeRuntime,
     @inject(TOKENS.Config) private readonly config: DaemonConfig,
+    @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
   ) {}
 
   async submit(cluster: ClusterRecord, job: NewJob, spec: JobSpec): Promise<JobRecord> {
@@ -87,7 +90,8 @@ export class JobQueue {
         ...(job.command !== undefined ? { command: job.command } : {}),
         ...(job.requestId !== undefined ? { requestId: job.requestId } : {}),
       },
-      spec,
+      // Secrets are sealed at rest; startJob opens them for the nodes.
+      { ...spec, secrets: sealMap(this.secrets, spec.secrets) },
     );
     await this.touch(cluster.name);
     await this.schedule(cluster.name);
@@ -140,6 +144,7 @@ export class JobQueue {
     const started: number[] = [];
     try {
       if (!spec) throw new Error('the job spec is missing from the state store');
+      const secrets = openMap(this.secrets, spec.secrets);
       for (const node of nodes) {
         const transport = this.transports.for(node);
         const rank: RankSpec = {
@@ -149,7 +154,7 @@ export class JobQueue {
           taskId: `sky-${cluster.name}-${job.id}`,
           clusterInfo: { cluster_name: cluster.name, cloud: cluster.driver, region: null, zone: null, num_nodes: nodes.length },
           envs: spec.envs,
-          secrets: spec.secrets,
+          secrets,
           ...(spec.setup !== undefined ? { setup: spec.setup } : {}),
           ...(spec.run !== undefined ? { run: spec.run } : {}),
           ...(node.reach.kind === 'local' ? { home: node.reach.root } : {}),

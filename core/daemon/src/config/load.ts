@@ -122,11 +122,19 @@ export function loadDaemonConfig(options: LoadOptions = {}): DaemonConfig {
   });
 }
 
+/** A config path made absolute: `~` expanded, relative paths from the working directory. */
+export function absolutePath(p: string): string {
+  const expanded = expandHome(p);
+  return isAbsolute(expanded) ? expanded : resolve(expanded);
+}
+
+/** The key file that seals task secrets at rest: secrets.key_file, else <state_dir>/secrets.key. */
+export function secretsKeyFile(config: DaemonConfig, paths: DaemonPaths): string {
+  return config.secrets.key_file !== undefined ? absolutePath(config.secrets.key_file) : join(paths.stateDir, 'secrets.key');
+}
+
 export function daemonPaths(config: DaemonConfig): DaemonPaths {
-  const abs = (p: string): string => {
-    const expanded = expandHome(p);
-    return isAbsolute(expanded) ? expanded : resolve(expanded);
-  };
+  const abs = absolutePath;
   const stateDir = abs(config.state_dir);
   return {
     stateDir,

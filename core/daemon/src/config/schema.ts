@@ -106,6 +106,14 @@ export const DaemonConfigSchema = z.strictObject({
       keepalive_count_max: z.number().int().min(1).max(100).default(3),
     })
     .prefault({}),
+  secrets: z
+    .strictObject({
+      /** The AES-256-GCM key that encrypts task secrets at rest; default <state_dir>/secrets.key. */
+      key_file: z.string().min(1).optional(),
+      /** Start although queued requests or jobs hold secrets sealed with a key that is not available. */
+      allow_unreadable: z.boolean().default(false),
+    })
+    .prefault({}),
   audit: z
     .strictObject({
       /** Audit entries are deleted this many days after they were recorded (by the requests pruner). */

@@ -8,6 +8,8 @@ import { OperationRegistry } from '../ops/registry.js';
 import { RequestIdFactory } from './ids.js';
 import { LaneQueue } from './lane.js';
 import { LogBus } from './log-bus.js';
+import type { SecretCipher } from '../secrets/secret-box.js';
+import { openBodySecrets, sealBodySecrets } from '../secrets/sealed-values.js';
 
 export interface SubmitInput {
   name: string;
@@ -69,6 +71,7 @@ export class Scheduler {
     @inject(TOKENS.Logger) private readonly logger: Logger,
     @inject(LogBus) private readonly bus: LogBus,
     @inject(OperationRegistry) private readonly operations: OperationRegistry,
+    @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
   ) {
     this.lanes = {
       short: new LaneQueue('short', config.requests.short_workers),
@@ -105,7 +108,8 @@ export class Scheduler {
       lane: input.lane,
       status: 'PENDING',
       createdAt: this.clock.now(),
-      body: input.body,
+      // Task secrets are sealed before the body is persisted; execute() opens them for the handler.
+      body: sealBodySecrets(this.secrets, input.body),
       attempts: 0,
     };
     if (input.cluster !== undefined) record.cluster = input.cluster;
@@ -204,6 +208,7 @@ export class Scheduler {
         if (lostLines++ === 0) loggerFor().warn({ err }, 'request log lines are being lost: the state store takes no writes');
       });
     try {
+      const body = openBodySecrets(this.secrets, claimed.body);
       const result = await handler.run(
         {
           request: claimed,
@@ -213,7 +218,7 @@ export class Scheduler {
           },
           log,
         },
-        claimed.body,
+        body,
       );
       if (signal.aborted) await this.settleAborted(claimed.id, entry);
       else await this.finishDurably(claimed.id, 'SUCCEEDED', { result });
