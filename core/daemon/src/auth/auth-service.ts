@@ -15,6 +15,8 @@ import { SessionService } from './session-service.js';
 import { newId, tokenHash } from './secrets.js';
 import { canonicaliseUserNames, findUserByName } from './user-names.js';
 import { cookieValue } from './cookies.js';
+import { readPasswordFile, takeAdminEnv, type AdminEnv } from './admin-seed.js';
+import { absolutePath } from '../config/load.js';
 
 export type { AuthVia, Caller, Credentials };
 
@@ -99,9 +101,12 @@ export class AuthService {
   /**
    * Get ready to authenticate: the local token (mode none), the proxy's settings (proxy),
    * user names in canonical form, and a first admin when there is none (from the
-   * environment or the config). The bootstrap variables are read here and nowhere else.
+   * environment or the config). The bootstrap variables are read here and nowhere else: the
+   * SKY_ADMIN_* variables are removed from `env` first, in every mode and whether or not they
+   * are needed, so no process the daemon starts inherits them.
    */
   async bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+    const fromEnv = takeAdminEnv(env);
     if (this.mode === 'proxy') this.proxy = ProxyAuth.fromConfig(this.config.auth.proxy);
     await canonicaliseUserNames(this.store, this.clock.now(), this.logger);
     if (this.mode === 'none') {
@@ -110,11 +115,11 @@ export class AuthService {
     }
     const users = await this.store.users.list();
     if (users.some((u) => u.role === 'admin' && !u.disabled)) return;
-    const rawName = env.SKY_ADMIN_USERNAME ?? this.config.auth.admin.username;
-    const password = env.SKY_ADMIN_PASSWORD ?? this.config.auth.admin.password;
+    const rawName = fromEnv.username ?? this.config.auth.admin.username;
+    const password = this.firstAdminPassword(fromEnv);
     if (rawName === undefined || (this.mode !== 'proxy' && password === undefined)) {
       throw new SkyError('CONFIG_INVALID', `auth mode ${this.mode} has no admin to log in with`, {
-        hint: 'Set SKY_ADMIN_USERNAME and SKY_ADMIN_PASSWORD (or auth.admin in the daemon config) for the first start.',
+        hint: 'Set SKY_ADMIN_USERNAME and SKY_ADMIN_PASSWORD_FILE (a file only the daemon account can read; or SKY_ADMIN_PASSWORD, or auth.admin in the daemon config) for the first start.',
       });
     }
     const username = canonicalUserName(rawName);
@@ -133,6 +138,21 @@ export class AuthService {
       await this.store.users.create({ id: newId('u-'), name: username, role: 'admin', createdAt: now, updatedAt: now, ...(passwordHash ? { passwordHash } : {}) });
     }
     this.logger.info({ user: username }, 'created the first admin');
+  }
+
+  /** The first admin's password: SKY_ADMIN_PASSWORD, SKY_ADMIN_PASSWORD_FILE, auth.admin.password_file or auth.admin.password. */
+  private firstAdminPassword(fromEnv: AdminEnv): string | undefined {
+    const admin = this.config.auth.admin;
+    if (fromEnv.password !== undefined && fromEnv.passwordFile !== undefined) {
+      throw new SkyError('CONFIG_INVALID', 'both SKY_ADMIN_PASSWORD and SKY_ADMIN_PASSWORD_FILE are set', { hint: 'Set only SKY_ADMIN_PASSWORD_FILE (preferred) or SKY_ADMIN_PASSWORD.' });
+    }
+    if (admin.password !== undefined && admin.password_file !== undefined) {
+      throw new SkyError('CONFIG_INVALID', 'both auth.admin.password and auth.admin.password_file are set', { hint: 'Keep only auth.admin.password_file (preferred) or auth.admin.password.' });
+    }
+    if (fromEnv.password !== undefined) return fromEnv.password;
+    if (fromEnv.passwordFile !== undefined) return readPasswordFile(absolutePath(fromEnv.passwordFile), 'SKY_ADMIN_PASSWORD_FILE');
+    if (admin.password_file !== undefined) return readPasswordFile(absolutePath(admin.password_file), 'auth.admin.password_file');
+    return admin.password;
   }
 
   /** The caller of a request, or 401. Health checks (and the login link's exchange) pass `optional` and get anonymous instead. */

@@ -61,7 +61,14 @@ export const DaemonConfigSchema = z.strictObject({
        */
       mode: z.enum(['none', 'basic', 'token', 'proxy']).default('none'),
       /** The first admin, created at start when no admin exists (SKY_ADMIN_USERNAME / SKY_ADMIN_PASSWORD win). */
-      admin: z.strictObject({ username: z.string().min(1).max(64).optional(), password: z.string().min(8).optional() }).prefault({}),
+      admin: z
+        .strictObject({
+          username: z.string().min(1).max(64).optional(),
+          password: z.string().min(8).optional(),
+          /** A file holding the first admin's password (readable by the daemon's account only). */
+          password_file: z.string().min(1).optional(),
+        })
+        .prefault({}),
       proxy: z
         .strictObject({
           header: z.string().min(1).default('x-forwarded-user'),
