@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import { SkyClient, ensureDaemon, isPidAlive, parseEndpoint, waitForExit } from '@sky/client';
+import { SkyClient, ensureDaemon, isPidAlive, parseEndpoint, probeHealth, spawnDaemon, waitForExit } from '@sky/client';
 import { SkyError } from '@sky/protocol';
 
 /**
@@ -164,5 +164,28 @@ describe('ensureDaemon', () => {
       return true;
     });
     assert.deepEqual(await spawned(home), []);
+  });
+});
+
+describe('spawnDaemon', () => {
+  it('makes the daemon directory private (0700) and creates the server log 0600', async () => {
+    const { home, main, client, env } = await setup();
+    const dir = join(home, '.sky', 'api_server');
+    await rm(dir, { recursive: true });
+    await chmod(join(home, '.sky'), 0o755);
+    const started = await spawnDaemon({ daemonMain: main, args: ['--host', client.endpoint.host, '--port', String(client.endpoint.port)], home, env, probe: () => probeHealth(client) });
+    assert.equal(isPidAlive(started.pid), true);
+    assert.equal((await stat(dir)).mode & 0o777, 0o700);
+    assert.equal((await stat(join(dir, 'server.log'))).mode & 0o777, 0o600);
+    client.close();
+  });
+
+  it('takes group and other access away from an existing daemon directory', async () => {
+    const { home, main, client, env } = await setup();
+    const dir = join(home, '.sky', 'api_server');
+    await chmod(dir, 0o755);
+    await spawnDaemon({ daemonMain: main, args: ['--host', client.endpoint.host, '--port', String(client.endpoint.port)], home, env, probe: () => probeHealth(client) });
+    assert.equal((await stat(dir)).mode & 0o777, 0o700);
+    client.close();
   });
 });
