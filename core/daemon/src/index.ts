@@ -7,5 +7,9 @@ export { DaemonConfigSchema, type DaemonConfig, type DaemonConfigInput, type Dae
 export { loadDaemonConfig, daemonPaths, expandHome } from './config/load.js';
 export { createLogger, type DaemonLog } from './logging.js';
 export { SafeLogDestination } from './log-destination.js';
+export { guardHandlers, installProcessGuards, isEnvironmentFailure } from './process-guards.js';
 export { TOKENS, type Clock, type PluginRegistry, type BuildInfo } from './tokens.js';
 export { PluginLoader } from './plugins/index.js';
+export { SecretBox, SEALED_PREFIX, type SecretCipher } from './secrets/secret-box.js';
+export { sealBodySecrets, openBodySecrets } from './secrets/sealed-values.js';
+export { loadSecretsKey } from './secrets/load-key.js';

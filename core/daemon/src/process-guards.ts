@@ -38,14 +38,20 @@ function describe(err: unknown): string {
   return err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
 }
 
+/** What the process-level handlers do, separate from installing them (so they can be tested). */
+export interface GuardHandlers {
+  rejection(reason: unknown): void;
+  exception(err: unknown): void;
+}
+
 /**
  * Process-level handlers. A failure of the environment that escaped its caller (an unhandled
  * rejection from a write on a full disk, an 'error' event of stdout on a closed pipe) is logged
  * and survived. Anything else is a bug: it is logged at fatal level and written to stderr, and
  * the process exits with status 1 as Node would (the state store keeps every accepted request,
- * so the next start picks them up). Returns a function that removes the handlers.
+ * so the next start picks them up).
  */
-export function installProcessGuards(options: GuardOptions): () => void {
+export function guardHandlers(options: GuardOptions): GuardHandlers {
   const { logger, logFailing, stderr, exit } = options;
   const log = (write: () => void): void => {
     try {
@@ -64,8 +70,17 @@ export function installProcessGuards(options: GuardOptions): () => void {
     stderr(`sky daemon: ${kind}: this is a bug in sky; the daemon exits\n${describe(err)}`);
     exit(1);
   };
-  const onRejection = (reason: unknown): void => report('unhandled rejection', reason);
-  const onException = (err: unknown): void => report('uncaught exception', err);
+  return {
+    rejection: (reason) => report('unhandled rejection', reason),
+    exception: (err) => report('uncaught exception', err),
+  };
+}
+
+/** Install the guards on this process (main does, once). Returns a function that removes them. */
+export function installProcessGuards(options: GuardOptions): () => void {
+  const handlers = guardHandlers(options);
+  const onRejection = (reason: unknown): void => handlers.rejection(reason);
+  const onException = (err: unknown): void => handlers.exception(err);
   // stdout and stderr are best effort: a closed pipe or a full disk behind them is no reason to stop.
   const ignore = (): void => undefined;
   process.on('unhandledRejection', onRejection);
