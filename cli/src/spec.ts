@@ -20,7 +20,7 @@ export const OPTIONS = {
   host: { flags: '--host <host>', help: 'Address to listen on' },
   port: { flags: '--port <port>', help: 'Port to listen on' },
   config: { flags: '--config <file>', help: 'Daemon config file (see sky.config.example.yaml)' },
-  auth: { flags: '--auth <mode>', help: 'Authentication: none (loopback, this OS account only), basic, token or proxy; the first start of basic/token needs SKY_ADMIN_USERNAME and SKY_ADMIN_PASSWORD' },
+  auth: { flags: '--auth <mode>', help: 'Authentication: none (loopback, this OS account only), basic, token or proxy; the first start of basic/token needs SKY_ADMIN_USERNAME and SKY_ADMIN_PASSWORD_FILE (or SKY_ADMIN_PASSWORD)' },
   foreground: { flags: '--foreground', help: 'Run in this terminal instead of in the background' },
   tlsCert: { flags: '--tls-cert <file>', help: 'Serve HTTPS with this PEM certificate (chain) file; needs --tls-key (same as listen.tls.cert)' },
   tlsKey: { flags: '--tls-key <file>', help: 'The PEM private key of --tls-cert, readable only by the daemon (same as listen.tls.key)' },
