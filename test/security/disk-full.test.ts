@@ -4,9 +4,9 @@
 // file is gone. The log says how many lines it had to drop.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { http, killAllDaemons, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
 import { errorOf, runOperation } from '../helpers/team.js';
 import { mountTmpfs, tmpfsUnavailable, type Tmpfs } from '../helpers/tmpfs.js';
 
@@ -30,6 +30,20 @@ if (unavailable !== undefined) process.stderr.write(`\n*** SKIPPING the disk-ful
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Processes whose command line names `dir` (the jobs this test started on its own disk). */
+function processesUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(dir)) pids.push(Number(entry));
+    } catch {
+      // gone already
+    }
+  }
+  return pids.filter((pid) => pid !== process.pid);
 }
 
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -66,30 +80,46 @@ describe('a job that fills the disk', { skip: unavailable }, () => {
 
   before(async () => {
     disk = mountTmpfs(48, 'diskfull');
-    home = tempHome();
-    d = await startDaemon({
-      home,
-      config: `state_dir: ${join(disk.dir, 'state')}\ndrivers:\n  local:\n    root: ${join(disk.dir, 'nodes')}\n    cpus: 4\n    memory_gb: 4\n`,
-    });
+    // HOME on the small disk: the state directory (~/.sky/api_server), its log and the local nodes all live there.
+    home = join(disk.dir, 'home');
+    mkdirSync(join(home, '.sky'), { recursive: true });
+    d = await startDaemon({ home, config: `drivers:\n  local:\n    root: ${join(disk.dir, 'nodes')}\n    cpus: 4\n    memory_gb: 4\n` });
   });
 
   after(async () => {
     try {
+      // Let the filling job end (also when the test failed half-way), then stop everything this test started.
+      if (disk) rmSync(join(disk.dir, 'fill'), { force: true });
       await d?.stop();
       await killAllDaemons();
     } finally {
-      disk?.unmount();
-      if (home) removeHome(home);
+      if (disk) {
+        for (const pid of processesUnder(disk.dir)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // ended meanwhile
+          }
+        }
+        disk.unmount();
+      }
     }
   });
 
-  it('stays up, refuses writes with 503 DISK_FULL, keeps answering reads, and recovers once the file is deleted', async () => {
+  it('stays up, refuses writes with 503 DISK_FULL, keeps answering reads, and recovers once the file is deleted', { timeout: 180_000 }, async () => {
     const launched = await op('launch', { cluster: 'full', task: { run: 'true' } });
     assert.equal(launched.status, 'SUCCEEDED', JSON.stringify(launched.error));
     const fill = join(disk.dir, 'fill');
-    // The job fills the disk, then holds on until the test removes the file (so it can still record its exit).
-    const filler = await op('exec', { cluster: 'full', task: { run: `head -c 1024M /dev/zero > ${fill}; while [ -e ${fill} ]; do sleep 0.2; done` } });
+    const go = join(disk.dir, 'go');
+    // The job waits for the test's signal (so its exec request has ended), fills the disk, then
+    // holds on until the test removes the file (so it can still record its exit).
+    const filler = await op('exec', {
+      cluster: 'full',
+      task: { run: `while [ ! -e ${go} ]; do sleep 0.1; done; head -c 1024M /dev/zero > ${fill}; while [ -e ${fill} ]; do sleep 0.2; done` },
+    });
     assert.equal(filler.status, 'SUCCEEDED', JSON.stringify(filler.error));
+    await until('the filling job to run', 30_000, async () => ((await job('full', filler.result!.jobId!))?.status === 'RUNNING' ? true : undefined));
+    writeFileSync(go, '');
     await until('the disk to fill up', 30_000, async () => (disk.free() === 0 ? true : undefined));
 
     // Full: health answers; a write fills the last page of LevelDB's log at most, then every
@@ -141,7 +171,7 @@ describe('a job that fills the disk', { skip: unavailable }, () => {
     assert.equal(relaunch.status, 'SUCCEEDED', JSON.stringify(relaunch.error));
     await healthy();
 
-    const log = readFileSync(join(disk.dir, 'state', 'server.log'), 'utf8');
+    const log = readFileSync(join(home, '.sky', 'api_server', 'server.log'), 'utf8');
     const notices = log
       .split('\n')
       .filter((line) => line.includes('"droppedLines"'))
