@@ -52,6 +52,30 @@ export const UserListSchema = z.object({ items: z.array(UserViewSchema) }).meta(
 export const CreateUserBodySchema = z.strictObject({ name: UserNameSchema, password: PasswordSchema.optional(), role: RoleSchema.optional() }).meta({ id: 'CreateUserBody' });
 export type CreateUserBody = z.infer<typeof CreateUserBodySchema>;
 export const UserNameParamsSchema = z.strictObject({ name: UserNameSchema });
+const boolFlag = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
+
+/**
+ * Offboarding: what happens to the clusters of a deleted user. One of the two is required when
+ * the user owns clusters; as query parameters or in the body.
+ */
+const OffboardingFields = {
+  transfer_to: UserNameSchema.optional().describe('Give their clusters to this user.'),
+  down: boolFlag.optional().describe('Tear their clusters down.'),
+};
+export const DeleteUserQuerySchema = z.strictObject(OffboardingFields);
+export const DeleteUserBodySchema = z.strictObject(OffboardingFields).meta({ id: 'DeleteUserBody' });
+export type DeleteUserOptions = z.infer<typeof DeleteUserBodySchema>;
+
+/** A deleted user, and what became of their credentials, requests and clusters. */
+export const DeletedUserSchema = UserViewSchema.extend({
+  revokedTokens: z.number().int().describe('Tokens (and browser sessions) revoked.'),
+  cancelledRequests: z.array(z.string()).describe('Their requests that were still pending or running.'),
+  transferredTo: z.string().optional().describe('Who got their clusters.'),
+  transferred: z.array(z.string()).describe('Clusters given to transferredTo.'),
+  downRequests: z.array(z.object({ cluster: z.string(), requestId: z.string() })).describe('Tear-downs submitted (follow them with sky api logs ID).'),
+}).meta({ id: 'DeletedUser' });
+export type DeletedUser = z.infer<typeof DeletedUserSchema>;
+
 export const SetRoleBodySchema = z.strictObject({ role: RoleSchema }).meta({ id: 'SetRoleBody' });
 export const PasswordBodySchema = z
   .strictObject({

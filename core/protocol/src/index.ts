@@ -1,4 +1,5 @@
 export * from './wire/index.js';
+export * from './access.js';
 export * from './error-schema.js';
 export * from './requests.js';
 export * from './ops.js';

@@ -95,7 +95,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Ope
         ? []
         : [{ name: IDEMPOTENCY_KEY_HEADER, in: 'header', required: false, schema: { type: 'string', maxLength: 200 } }]),
     ];
-    const operation: Record<string, unknown> = { operationId: route.id, summary: route.summary, parameters, responses };
+    const operation: Record<string, unknown> = { operationId: route.id, summary: route.summary, 'x-sky-access': route.access, parameters, responses };
     if (route.body !== undefined) {
       operation.requestBody = { required: true, content: { 'application/json': { schema: convert(route.body, 'input', components) } } };
     } else if (route.rawBody !== undefined) {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { LaneSchema } from './requests.js';
 import { TaskUploadsSchema } from './upload-routes.js';
 import type { Lane } from './wire/status.js';
+import { PING_USER_MAX_SLEEP_SECONDS } from './access.js';
 
 /**
  * Operations a client submits as asynchronous requests. Each has a body schema and a
@@ -122,6 +123,23 @@ const HostCheckSchema = z.object({
 });
 export type HostCheckReport = z.infer<typeof HostCheckSchema>;
 
+/**
+ * A host pool's capacity without its hosts: what non-admins get from check and show_gpus
+ * (host addresses, login users and per-host reports are for admins).
+ */
+export const PoolSummarySchema = z
+  .object({
+    pool: z.string(),
+    hosts: z.number().int(),
+    ready: z.number().int().describe('Hosts reachable and logged in to.'),
+    free: z.number().int().describe('Ready hosts no cluster holds.'),
+    cpus: z.number().describe('CPUs of the ready hosts.'),
+    memoryGb: z.number().describe('Memory of the ready hosts.'),
+    accelerators: z.array(z.object({ name: z.string(), count: z.number() })).describe('GPUs of the ready hosts, by type.'),
+  })
+  .meta({ id: 'PoolSummary' });
+export type PoolSummary = z.infer<typeof PoolSummarySchema>;
+
 export const CheckBodySchema = z.strictObject({ infra: z.array(InfraFilterSchema).max(50).optional() }).meta({ id: 'CheckBody' });
 export type CheckBody = z.infer<typeof CheckBodySchema>;
 export const CheckResultSchema = z
@@ -133,7 +151,8 @@ export const CheckResultSchema = z
         infra: z.array(z.string()).describe('Infra names this driver offers, e.g. local or ssh/<pool>.'),
         detail: z.string().optional(),
         error: z.string().optional(),
-        hosts: z.array(HostCheckSchema).optional(),
+        hosts: z.array(HostCheckSchema).optional().describe('Per-host reports (admins).'),
+        pools: z.array(PoolSummarySchema).optional().describe('Per-pool capacity, for callers who do not see the hosts.'),
       }),
     ),
   })
@@ -148,7 +167,12 @@ export const PoolHostsResultSchema = z
   })
   .meta({ id: 'PoolHostsResult' });
 export type PoolHostsResult = z.infer<typeof PoolHostsResultSchema>;
-export const ShowGpusResultSchema = z.object({ hosts: z.array(HostCheckSchema) }).meta({ id: 'ShowGpusResult' });
+export const ShowGpusResultSchema = z
+  .object({
+    hosts: z.array(HostCheckSchema).describe('Per-host reports (admins; empty for others).'),
+    pools: z.array(PoolSummarySchema).optional().describe('Per-pool capacity, for callers who do not see the hosts.'),
+  })
+  .meta({ id: 'ShowGpusResult' });
 export type ShowGpusResult = z.infer<typeof ShowGpusResultSchema>;
 
 export interface OperationSpec<B extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
@@ -160,6 +184,12 @@ export interface OperationSpec<B extends z.ZodType = z.ZodType, R extends z.ZodT
   readonly defaultLane: Lane;
   /** Whether it changes state (and so takes --async in the CLI and is audited). */
   readonly mutating: boolean;
+  /** Who may submit it (enforced by the daemon from here). */
+  readonly access: 'user' | 'admin';
+  /** For a user operation: why this body needs the admin role all the same, or undefined when any user may send it. */
+  adminWhen?(body: z.infer<B>): string | undefined;
+  /** What of the result only admins get (others get a summary instead); undefined when everyone gets all of it. */
+  readonly adminOnlyResult?: string;
 }
 
 function op<B extends z.ZodType, R extends z.ZodType>(spec: OperationSpec<B, R>): OperationSpec<B, R> {
@@ -174,6 +204,8 @@ export const OPERATIONS = {
     result: PingResultSchema,
     defaultLane: 'short',
     mutating: false,
+    access: 'user',
+    adminWhen: (body) => ((body.sleep ?? 0) > PING_USER_MAX_SLEEP_SECONDS ? `a ping sleeping more than ${PING_USER_MAX_SLEEP_SECONDS} s` : undefined),
   }),
   launch: op({
     name: 'launch',
@@ -182,6 +214,7 @@ export const OPERATIONS = {
     result: LaunchResultSchema,
     defaultLane: 'long',
     mutating: true,
+    access: 'user',
   }),
   exec: op({
     name: 'exec',
@@ -190,17 +223,27 @@ export const OPERATIONS = {
     result: ExecResultSchema,
     defaultLane: 'short',
     mutating: true,
+    access: 'user',
   }),
-  stop: op({ name: 'stop', summary: 'Stop a cluster: its nodes release compute, its disks stay.', body: ClusterBodySchema, result: ClusterResultSchema, defaultLane: 'long', mutating: true }),
-  start: op({ name: 'start', summary: 'Start a stopped cluster again.', body: ClusterBodySchema, result: ClusterResultSchema, defaultLane: 'long', mutating: true }),
-  down: op({ name: 'down', summary: 'Tear a cluster down: terminate its nodes and forget it.', body: ClusterBodySchema, result: ClusterResultSchema, defaultLane: 'long', mutating: true }),
-  autostop: op({ name: 'autostop', summary: 'Set or cancel autostop (stop or down after idle minutes).', body: AutostopBodySchema, result: ClusterResultSchema, defaultLane: 'short', mutating: true }),
-  cancel: op({ name: 'cancel', summary: "Cancel jobs in a cluster's queue.", body: CancelJobsBodySchema, result: CancelJobsResultSchema, defaultLane: 'short', mutating: true }),
-  check: op({ name: 'check', summary: 'Check every enabled driver (or the given infra): capacity and, for host pools, each host.', body: CheckBodySchema, result: CheckResultSchema, defaultLane: 'short', mutating: false }),
-  ssh_up: op({ name: 'ssh_up', summary: 'Check every host of the SSH node pools and upload the node runtime to it.', body: PoolBodySchema, result: PoolHostsResultSchema, defaultLane: 'long', mutating: true }),
-  ssh_down: op({ name: 'ssh_down', summary: 'Remove what sky put on the hosts of the SSH node pools (hosts held by clusters are left alone).', body: PoolBodySchema, result: PoolHostsResultSchema, defaultLane: 'long', mutating: true }),
-  show_gpus: op({ name: 'show_gpus', summary: 'GPUs per host of the host pools (e.g. --infra ssh/<pool>).', body: PoolBodySchema, result: ShowGpusResultSchema, defaultLane: 'short', mutating: false }),
-  refresh: op({ name: 'refresh', summary: 'Ask the drivers for the real state of clusters and record it.', body: RefreshBodySchema, result: RefreshResultSchema, defaultLane: 'short', mutating: false }),
+  stop: op({ name: 'stop', summary: 'Stop a cluster: its nodes release compute, its disks stay.', body: ClusterBodySchema, result: ClusterResultSchema, defaultLane: 'long', mutating: true, access: 'user' }),
+  start: op({ name: 'start', summary: 'Start a stopped cluster again.', body: ClusterBodySchema, result: ClusterResultSchema, defaultLane: 'long', mutating: true, access: 'user' }),
+  down: op({ name: 'down', summary: 'Tear a cluster down: terminate its nodes and forget it.', body: ClusterBodySchema, result: ClusterResultSchema, defaultLane: 'long', mutating: true, access: 'user' }),
+  autostop: op({ name: 'autostop', summary: 'Set or cancel autostop (stop or down after idle minutes).', body: AutostopBodySchema, result: ClusterResultSchema, defaultLane: 'short', mutating: true, access: 'user' }),
+  cancel: op({ name: 'cancel', summary: "Cancel jobs in a cluster's queue.", body: CancelJobsBodySchema, result: CancelJobsResultSchema, defaultLane: 'short', mutating: true, access: 'user' }),
+  check: op({ name: 'check', summary: 'Check every enabled driver (or the given infra): capacity and, for host pools, each host.', body: CheckBodySchema, result: CheckResultSchema, defaultLane: 'short', mutating: false, access: 'user', adminOnlyResult: 'hosts: per-host reports (addresses, login users, errors); others get pools, a capacity summary' }),
+  ssh_up: op({ name: 'ssh_up', summary: 'Check every host of the SSH node pools and upload the node runtime to it.', body: PoolBodySchema, result: PoolHostsResultSchema, defaultLane: 'long', mutating: true, access: 'admin' }),
+  ssh_down: op({ name: 'ssh_down', summary: 'Remove what sky put on the hosts of the SSH node pools (hosts held by clusters are left alone).', body: PoolBodySchema, result: PoolHostsResultSchema, defaultLane: 'long', mutating: true, access: 'admin' }),
+  show_gpus: op({ name: 'show_gpus', summary: 'GPUs per host of the host pools (e.g. --infra ssh/<pool>).', body: PoolBodySchema, result: ShowGpusResultSchema, defaultLane: 'short', mutating: false, access: 'user', adminOnlyResult: 'hosts: per-host reports; others get pools, a capacity summary' }),
+  refresh: op({
+    name: 'refresh',
+    summary: 'Ask the drivers for the real state of clusters and record it.',
+    body: RefreshBodySchema,
+    result: RefreshResultSchema,
+    defaultLane: 'short',
+    mutating: false,
+    access: 'user',
+    adminWhen: (body) => (body.all_users === true ? "refreshing every user's clusters" : undefined),
+  }),
 } as const;
 
 export type OperationName = keyof typeof OPERATIONS;

@@ -23,6 +23,7 @@ export const RequestRecordSchema = z
     result: z.unknown().optional(),
     error: ErrorInfoSchema.optional(),
     idempotencyKey: z.string().optional(),
+    idempotencyHash: z.string().optional().describe('Digest of operation, workspace and body, to tell a retry from a reuse of its key (kept by the store, never served).'),
     attempts: z.number().int().describe('How many times the daemon has started it.'),
   })
   .meta({ id: 'Request' });

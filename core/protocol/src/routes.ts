@@ -12,7 +12,7 @@ import {
   WaitQuerySchema,
 } from './requests.js';
 import { HealthSchema, PluginListSchema, ServerLogsQuerySchema } from './health.js';
-import { OPERATIONS, OPERATION_NAMES, type OperationName } from './ops.js';
+import { OPERATIONS, OPERATION_NAMES, type OperationName, type OperationSpec } from './ops.js';
 import { ClusterListSchema, ClusterNameParamsSchema, ClusterQuerySchema, JobListSchema, JobLogParamsSchema, JobLogsQuerySchema, JobQuerySchema } from './cluster-routes.js';
 import { ClusterRecordSchema } from './clusters.js';
 import {
@@ -21,6 +21,9 @@ import {
   CreateUserBodySchema,
   LoginLinkSchema,
   OpenSessionQuerySchema,
+  DeletedUserSchema,
+  DeleteUserBodySchema,
+  DeleteUserQuerySchema,
   ImportUsersBodySchema,
   ImportUsersResultSchema,
   NewTokenSchema,
@@ -38,6 +41,7 @@ import {
 import { CreateWorkspaceBodySchema, UpdateWorkspaceBodySchema, WorkspaceListSchema, WorkspaceNameParamsSchema, WorkspaceViewSchema } from './workspace-routes.js';
 import { AuditPageSchema, AuditQuerySchema } from './audit-routes.js';
 import { ChunkParamsSchema, ChunkStoredSchema, UploadCreatedSchema, UploadIdParamsSchema, UploadManifestSchema, UploadViewSchema } from './upload-routes.js';
+import type { Access } from './access.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 
@@ -50,6 +54,8 @@ export interface RouteSpec {
   /** koa-style path with :params. */
   readonly path: string;
   readonly summary: string;
+  /** Who may call it; the daemon enforces this centrally. Per-record rules (owner, workspace) come on top. */
+  readonly access: Access;
   readonly params?: z.ZodType;
   readonly query?: z.ZodType;
   readonly body?: z.ZodType;
@@ -67,6 +73,7 @@ function opRoute<N extends OperationName>(name: N): RouteSpec {
     method: 'post',
     path: operationPath(name),
     summary: spec.summary,
+    access: spec.access,
     body: spec.body,
     success: { status: 202, body: SubmitResponseSchema },
     operation: name,
@@ -80,6 +87,7 @@ export const ROUTES = {
     method: 'get',
     path: ROUTE_PATHS.health,
     summary: 'Liveness, version and the caller\'s identity. Unversioned so any client can read it.',
+    access: 'public',
     success: { status: 200, body: HealthSchema },
   },
   openapi: {
@@ -87,6 +95,7 @@ export const ROUTES = {
     method: 'get',
     path: ROUTE_PATHS.openapi,
     summary: 'This API as an OpenAPI 3.1 document.',
+    access: 'user',
     success: { status: 200, body: 'openapi' },
   },
   listRequests: {
@@ -94,6 +103,7 @@ export const ROUTES = {
     method: 'get',
     path: ROUTE_PATHS.listRequests,
     summary: 'List requests, newest first, filtered and paginated.',
+    access: 'user',
     query: ListRequestsQuerySchema,
     success: { status: 200, body: RequestPageSchema },
   },
@@ -102,6 +112,7 @@ export const ROUTES = {
     method: 'post',
     path: ROUTE_PATHS.cancelRequests,
     summary: 'Cancel requests out of band: PENDING ones never start, RUNNING ones are aborted.',
+    access: 'user',
     body: CancelBodySchema,
     success: { status: 200, body: CancelResultSchema },
   },
@@ -110,6 +121,7 @@ export const ROUTES = {
     method: 'get',
     path: ROUTE_PATHS.getRequest,
     summary: 'One request.',
+    access: 'user',
     params: IdParamsSchema,
     success: { status: 200, body: RequestRecordSchema },
   },
@@ -118,6 +130,7 @@ export const ROUTES = {
     method: 'get',
     path: ROUTE_PATHS.waitRequest,
     summary: 'Long-poll: answers when the request finishes or the timeout passes, with its current record.',
+    access: 'user',
     params: IdParamsSchema,
     query: WaitQuerySchema,
     success: { status: 200, body: RequestRecordSchema },
@@ -127,6 +140,7 @@ export const ROUTES = {
     method: 'get',
     path: ROUTE_PATHS.requestLogs,
     summary: 'The request\'s log as server-sent events (log, then end); with follow, until it finishes.',
+    access: 'user',
     params: IdParamsSchema,
     query: LogsQuerySchema,
     success: { status: 200, body: 'event-stream' },
@@ -135,7 +149,8 @@ export const ROUTES = {
     id: 'serverLogs',
     method: 'get',
     path: ROUTE_PATHS.serverLogs,
-    summary: 'The daemon\'s own log as server-sent events.',
+    summary: 'The daemon\'s own log as server-sent events (admins).',
+    access: 'admin',
     query: ServerLogsQuerySchema,
     success: { status: 200, body: 'event-stream' },
   },
@@ -144,6 +159,7 @@ export const ROUTES = {
     method: 'get',
     path: ROUTE_PATHS.listPlugins,
     summary: 'Configured plugins and whether each loaded.',
+    access: 'user',
     success: { status: 200, body: PluginListSchema },
   },
   listClusters: {
@@ -151,6 +167,7 @@ export const ROUTES = {
     method: 'get',
     path: ROUTE_PATHS.listClusters,
     summary: "Clusters from the daemon's status view (the caller's, or everyone's with all_users) and the enabled infra.",
+    access: 'user',
     query: ClusterQuerySchema,
     success: { status: 200, body: ClusterListSchema },
   },
@@ -159,6 +176,7 @@ export const ROUTES = {
     method: 'get',
     path: ROUTE_PATHS.getCluster,
     summary: 'One cluster.',
+    access: 'user',
     params: ClusterNameParamsSchema,
     success: { status: 200, body: ClusterRecordSchema },
   },
@@ -167,6 +185,7 @@ export const ROUTES = {
     method: 'get',
     path: ROUTE_PATHS.listJobs,
     summary: "A cluster's job queue, newest first.",
+    access: 'user',
     params: ClusterNameParamsSchema,
     query: JobQuerySchema,
     success: { status: 200, body: JobListSchema },
@@ -176,48 +195,52 @@ export const ROUTES = {
     method: 'get',
     path: ROUTE_PATHS.jobLogs,
     summary: "A job's log from its nodes as server-sent events (log {rank, text}, then end {status}).",
+    access: 'user',
     params: JobLogParamsSchema,
     query: JobLogsQuerySchema,
     success: { status: 200, body: 'event-stream' },
   },
-  whoami: { id: 'whoami', method: 'get', path: ROUTE_PATHS.whoami, summary: 'Who the credentials belong to (what sky api login checks).', success: { status: 200, body: WhoAmISchema } },
-  listUsers: { id: 'listUsers', method: 'get', path: ROUTE_PATHS.listUsers, summary: 'The team: every user, without secrets.', success: { status: 200, body: UserListSchema } },
-  createUser: { id: 'createUser', method: 'post', path: ROUTE_PATHS.createUser, summary: 'Create a user (admins). New users are role user unless given.', body: CreateUserBodySchema, success: { status: 201, body: UserViewSchema } },
-  importUsers: { id: 'importUsers', method: 'post', path: ROUTE_PATHS.importUsers, summary: 'Create many users at once (admins); existing names are skipped.', body: ImportUsersBodySchema, success: { status: 200, body: ImportUsersResultSchema } },
-  deleteUser: { id: 'deleteUser', method: 'delete', path: ROUTE_PATHS.deleteUser, summary: 'Delete a user and their tokens (admins).', params: UserNameParamsSchema, success: { status: 200, body: UserViewSchema } },
-  setRole: { id: 'setRole', method: 'post', path: ROUTE_PATHS.setRole, summary: "Change a user's role (admins).", params: UserNameParamsSchema, body: SetRoleBodySchema, success: { status: 200, body: UserViewSchema } },
-  resetPassword: { id: 'resetPassword', method: 'post', path: ROUTE_PATHS.resetPassword, summary: 'Set a password (admins for anyone, users for themselves).', params: UserNameParamsSchema, body: PasswordBodySchema, success: { status: 200, body: UserViewSchema } },
-  listTokens: { id: 'listTokens', method: 'get', path: ROUTE_PATHS.listTokens, summary: "Your tokens (admins: another user's with user=NAME).", query: TokenQuerySchema, success: { status: 200, body: TokenListSchema } },
-  createToken: { id: 'createToken', method: 'post', path: ROUTE_PATHS.createToken, summary: 'Create a bearer token; its secret is in the answer only.', body: CreateTokenBodySchema, success: { status: 201, body: NewTokenSchema } },
-  revokeToken: { id: 'revokeToken', method: 'post', path: ROUTE_PATHS.revokeToken, summary: 'Revoke a token (its owner or an admin).', params: TokenIdParamsSchema, success: { status: 200, body: TokenViewSchema } },
-  rotateToken: { id: 'rotateToken', method: 'post', path: ROUTE_PATHS.rotateToken, summary: 'Revoke a token and create its replacement with the same name and lifetime.', params: TokenIdParamsSchema, success: { status: 201, body: NewTokenSchema } },
-  listAudit: { id: 'listAudit', method: 'get', path: ROUTE_PATHS.listAudit, summary: 'The audit log, newest first (admins): who did what, to which target, with which result.', query: AuditQuerySchema, success: { status: 200, body: AuditPageSchema } },
-  listWorkspaces: { id: 'listWorkspaces', method: 'get', path: ROUTE_PATHS.listWorkspaces, summary: 'Workspaces the caller may use (admins: all).', success: { status: 200, body: WorkspaceListSchema } },
-  createWorkspace: { id: 'createWorkspace', method: 'post', path: ROUTE_PATHS.createWorkspace, summary: 'Create a workspace (admins).', body: CreateWorkspaceBodySchema, success: { status: 201, body: WorkspaceViewSchema } },
-  updateWorkspace: { id: 'updateWorkspace', method: 'post', path: ROUTE_PATHS.updateWorkspace, summary: 'Change a workspace: private, allowed users, allowed infra (admins).', params: WorkspaceNameParamsSchema, body: UpdateWorkspaceBodySchema, success: { status: 200, body: WorkspaceViewSchema } },
+  whoami: { id: 'whoami', method: 'get', path: ROUTE_PATHS.whoami, access: 'user', summary: 'Who the credentials belong to (what sky api login checks).', success: { status: 200, body: WhoAmISchema } },
+  listUsers: { id: 'listUsers', method: 'get', path: ROUTE_PATHS.listUsers, access: 'user', summary: 'The team: every user, without secrets.', success: { status: 200, body: UserListSchema } },
+  createUser: { id: 'createUser', method: 'post', path: ROUTE_PATHS.createUser, access: 'admin', summary: 'Create a user (admins). New users are role user unless given.', body: CreateUserBodySchema, success: { status: 201, body: UserViewSchema } },
+  importUsers: { id: 'importUsers', method: 'post', path: ROUTE_PATHS.importUsers, access: 'admin', summary: 'Create many users at once (admins); existing names are skipped.', body: ImportUsersBodySchema, success: { status: 200, body: ImportUsersResultSchema } },
+  deleteUser: { id: 'deleteUser', method: 'delete', path: ROUTE_PATHS.deleteUser, access: 'admin', summary: 'Delete a user (admins): revoke their tokens, cancel their requests, and give their clusters to transfer_to or tear them down (down).', params: UserNameParamsSchema, query: DeleteUserQuerySchema, body: DeleteUserBodySchema, success: { status: 200, body: DeletedUserSchema } },
+  setRole: { id: 'setRole', method: 'post', path: ROUTE_PATHS.setRole, access: 'admin', summary: "Change a user's role (admins).", params: UserNameParamsSchema, body: SetRoleBodySchema, success: { status: 200, body: UserViewSchema } },
+  resetPassword: { id: 'resetPassword', method: 'post', path: ROUTE_PATHS.resetPassword, access: 'user', summary: 'Set a password (admins for anyone, users for themselves).', params: UserNameParamsSchema, body: PasswordBodySchema, success: { status: 200, body: UserViewSchema } },
+  listTokens: { id: 'listTokens', method: 'get', path: ROUTE_PATHS.listTokens, access: 'user', summary: "Your tokens (admins: another user's with user=NAME).", query: TokenQuerySchema, success: { status: 200, body: TokenListSchema } },
+  createToken: { id: 'createToken', method: 'post', path: ROUTE_PATHS.createToken, access: 'user', summary: 'Create a bearer token; its secret is in the answer only.', body: CreateTokenBodySchema, success: { status: 201, body: NewTokenSchema } },
+  revokeToken: { id: 'revokeToken', method: 'post', path: ROUTE_PATHS.revokeToken, access: 'user', summary: 'Revoke a token (its owner or an admin).', params: TokenIdParamsSchema, success: { status: 200, body: TokenViewSchema } },
+  rotateToken: { id: 'rotateToken', method: 'post', path: ROUTE_PATHS.rotateToken, access: 'user', summary: 'Revoke a token and create its replacement with the same name and lifetime.', params: TokenIdParamsSchema, success: { status: 201, body: NewTokenSchema } },
+  listAudit: { id: 'listAudit', method: 'get', path: ROUTE_PATHS.listAudit, access: 'admin', summary: 'The audit log, newest first (admins): who did what, to which target, with which result.', query: AuditQuerySchema, success: { status: 200, body: AuditPageSchema } },
+  listWorkspaces: { id: 'listWorkspaces', method: 'get', path: ROUTE_PATHS.listWorkspaces, access: 'user', summary: 'Workspaces the caller may use (admins: all).', success: { status: 200, body: WorkspaceListSchema } },
+  createWorkspace: { id: 'createWorkspace', method: 'post', path: ROUTE_PATHS.createWorkspace, access: 'admin', summary: 'Create a workspace (admins).', body: CreateWorkspaceBodySchema, success: { status: 201, body: WorkspaceViewSchema } },
+  updateWorkspace: { id: 'updateWorkspace', method: 'post', path: ROUTE_PATHS.updateWorkspace, access: 'admin', summary: 'Change a workspace: private, allowed users, allowed infra (admins).', params: WorkspaceNameParamsSchema, body: UpdateWorkspaceBodySchema, success: { status: 200, body: WorkspaceViewSchema } },
   createUpload: {
     id: 'createUpload',
     method: 'post',
     path: ROUTE_PATHS.createUpload,
+    access: 'user',
     summary: 'Announce an upload (a manifest of files and their chunk digests); answers its id and the chunks the API server lacks for you.',
     body: UploadManifestSchema,
     success: { status: 200, body: UploadCreatedSchema },
   },
-  getUpload: { id: 'getUpload', method: 'get', path: ROUTE_PATHS.getUpload, summary: 'One of your uploads, with the chunks it still lacks.', params: UploadIdParamsSchema, success: { status: 200, body: UploadViewSchema } },
+  getUpload: { id: 'getUpload', method: 'get', path: ROUTE_PATHS.getUpload, access: 'user', summary: 'One of your uploads, with the chunks it still lacks.', params: UploadIdParamsSchema, success: { status: 200, body: UploadViewSchema } },
   putChunk: {
     id: 'putChunk',
     method: 'put',
     path: ROUTE_PATHS.putChunk,
+    access: 'user',
     summary: 'Store one chunk (at most 4 MiB) among your uploads; kept only when its bytes have the sha256 of the path.',
     params: ChunkParamsSchema,
     rawBody: { contentType: 'application/octet-stream', description: 'The chunk\'s bytes (at most 4 MiB).' },
     success: { status: 201, body: ChunkStoredSchema },
   },
-  deleteWorkspace: { id: 'deleteWorkspace', method: 'delete', path: ROUTE_PATHS.deleteWorkspace, summary: 'Delete a workspace without clusters (admins; never default).', params: WorkspaceNameParamsSchema, success: { status: 200, body: WorkspaceViewSchema } },
+  deleteWorkspace: { id: 'deleteWorkspace', method: 'delete', path: ROUTE_PATHS.deleteWorkspace, access: 'admin', summary: 'Delete a workspace without clusters (admins; never default).', params: WorkspaceNameParamsSchema, success: { status: 200, body: WorkspaceViewSchema } },
   createLoginLink: {
     id: 'createLoginLink',
     method: 'post',
     path: ROUTE_PATHS.createLoginLink,
+    access: 'user',
     summary: 'A one-time login link for a browser (sky dashboard): short-lived, single use, opening a session as the caller.',
     success: { status: 200, body: LoginLinkSchema },
   },
@@ -225,6 +248,7 @@ export const ROUTES = {
     id: 'openSession',
     method: 'get',
     path: ROUTE_PATHS.openSession,
+    access: 'public',
     summary: 'Exchange a login link\'s one-time code for a session cookie (HttpOnly, SameSite=Strict) and redirect to the dashboard. Needs no other credentials.',
     query: OpenSessionQuerySchema,
     success: { status: 303, body: 'redirect' },
@@ -233,6 +257,7 @@ export const ROUTES = {
     id: 'closeSession',
     method: 'delete',
     path: ROUTE_PATHS.closeSession,
+    access: 'user',
     summary: 'Log this browser out: revoke its session and clear the cookie.',
     success: { status: 200, body: ClosedSessionSchema },
   },
@@ -244,6 +269,18 @@ export type RouteId = keyof typeof ROUTES;
 export const OPERATION_ROUTES: readonly RouteSpec[] = OPERATION_NAMES.map((name) => opRoute(name));
 
 export const ROUTE_LIST: readonly RouteSpec[] = [...Object.values(ROUTES), ...OPERATION_ROUTES];
+
+/**
+ * Why a call of this route with this (validated) body needs the admin role: always for an
+ * admin route, and for some operations by their body (a long ping, a refresh of every user's
+ * clusters). Undefined when any authenticated user may make it.
+ */
+export function adminReason(route: RouteSpec, body: unknown): string | undefined {
+  if (route.access === 'admin') return route.operation !== undefined ? `operation ${route.operation}` : `${route.method.toUpperCase()} ${route.path}`;
+  if (route.operation === undefined) return undefined;
+  const spec: OperationSpec = OPERATIONS[route.operation];
+  return spec.adminWhen?.(body);
+}
 
 /** Fill a route's path with values. */
 export function routePath(route: RouteSpec, params: Record<string, string> = {}): string {
