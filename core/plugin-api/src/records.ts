@@ -100,6 +100,11 @@ export function applyClusterPatch(current: ClusterRecord, patch: ClusterPatch): 
   return next as ClusterRecord;
 }
 
+/** The cluster given to another owner: a new version, like an update. */
+export function applyOwnerChange(current: ClusterRecord, owner: { id: string; name: string }, updatedAt: number): ClusterRecord {
+  return { ...copyJson(current), owner: owner.id, ownerName: owner.name, updatedAt, version: current.version + 1 };
+}
+
 /** The job after a transition: the new status plus every patch field that is set (copied). */
 export function applyJobPatch(record: JobRecord, patch: JobPatch): JobRecord {
   const next: JobRecord = { ...record, status: patch.status };

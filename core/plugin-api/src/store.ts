@@ -99,6 +99,13 @@ export interface ClusterRepository {
    */
   update(name: string, expectedVersion: number, patch: ClusterPatch): Promise<ClusterRecord | undefined>;
   /**
+   * Give the cluster to another user (when its owner is offboarded): owner and ownerName are
+   * replaced, updatedAt is set, and the version moves up by one, compare-and-set on
+   * `expectedVersion` like update (a change-feed event follows). Its jobs keep their users.
+   * Returns the new record, or undefined when the cluster is missing or at another version.
+   */
+  changeOwner(name: string, expectedVersion: number, owner: { id: string; name: string }, updatedAt: number): Promise<ClusterRecord | undefined>;
+  /**
    * Delete the cluster, its jobs, their specs and its job counter in one atomic write (only
    * at `expectedVersion` when given). A cluster created again under the same name is a new
    * incarnation: none of the old jobs survive and its job ids start again at 1. Returns

@@ -1,6 +1,6 @@
 import { SkyError, isJobTerminal } from '@sky/protocol';
 import type { ClusterRecord, JobRecord, JobSpec, JobStatus } from '@sky/protocol';
-import { applyClusterPatch, applyJobPatch, copyJson, type ClusterPatch, type JobPatch, type StoreChange } from '@sky/plugin-api';
+import { applyClusterPatch, applyJobPatch, applyOwnerChange, copyJson, type ClusterPatch, type JobPatch, type StoreChange } from '@sky/plugin-api';
 import type { ClusterDelta, ClusterState } from './cluster-state.js';
 import { isJobId, jobKey, parseJobKey, prefixRange } from './keys.js';
 import { getMany, type Sublevels, type WriteOp } from './layout.js';
@@ -14,6 +14,7 @@ export interface Settle<T> {
 export type ClusterWriteRequest =
   | { kind: 'cluster-create'; record: ClusterRecord; settle: Settle<{ record: ClusterRecord; created: boolean }> }
   | { kind: 'cluster-update'; name: string; expectedVersion: number; patch: ClusterPatch; settle: Settle<ClusterRecord | undefined> }
+  | { kind: 'cluster-owner'; name: string; expectedVersion: number; owner: { id: string; name: string }; updatedAt: number; settle: Settle<ClusterRecord | undefined> }
   | { kind: 'cluster-delete'; name: string; expectedVersion: number | undefined; settle: Settle<boolean> }
   | { kind: 'job-create'; job: Omit<JobRecord, 'id'>; spec: JobSpec; settle: Settle<JobRecord> }
   | {
@@ -123,6 +124,8 @@ export class ClusterGroup {
         return this.#createCluster(req.record, req.settle);
       case 'cluster-update':
         return this.#updateCluster(req.name, req.expectedVersion, req.patch, req.settle);
+      case 'cluster-owner':
+        return this.#changeOwner(req.name, req.expectedVersion, req.owner, req.updatedAt, req.settle);
       case 'cluster-delete':
         return this.#deleteCluster(req.name, req.expectedVersion, req.settle);
       case 'job-create':
@@ -178,6 +181,16 @@ export class ClusterGroup {
       return;
     }
     const stored = this.#putCluster(applyClusterPatch(current, patch));
+    this.outcomes.push(() => settle.resolve(copyJson(stored)));
+  }
+
+  #changeOwner(name: string, expectedVersion: number, owner: { id: string; name: string }, updatedAt: number, settle: Settle<ClusterRecord | undefined>): void {
+    const current = this.#cluster(name);
+    if (current === undefined || current.version !== expectedVersion) {
+      this.outcomes.push(() => settle.resolve(undefined));
+      return;
+    }
+    const stored = this.#putCluster(applyOwnerChange(current, owner, updatedAt));
     this.outcomes.push(() => settle.resolve(copyJson(stored)));
   }
 

@@ -342,6 +342,10 @@ class LevelClusterRepository implements ClusterRepository {
     return (await this.open()).writer.updateCluster(name, expectedVersion, patch);
   }
 
+  async changeOwner(name: string, expectedVersion: number, owner: { id: string; name: string }, updatedAt: number): Promise<ClusterRecord | undefined> {
+    return this.open().writer.changeClusterOwner(name, expectedVersion, owner, updatedAt);
+  }
+
   async delete(name: string, expectedVersion?: number): Promise<boolean> {
     return (await this.open()).writer.deleteCluster(name, expectedVersion);
   }

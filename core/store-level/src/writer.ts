@@ -95,6 +95,11 @@ export class Writer {
     return this.#submit((settle) => ({ kind: 'cluster-update', name, expectedVersion, patch: copy, settle }));
   }
 
+  changeClusterOwner(name: string, expectedVersion: number, owner: { id: string; name: string }, updatedAt: number): Promise<ClusterRecord | undefined> {
+    const copy = { id: owner.id, name: owner.name };
+    return this.#submit((settle) => ({ kind: 'cluster-owner', name, expectedVersion, owner: copy, updatedAt, settle }));
+  }
+
   deleteCluster(name: string, expectedVersion: number | undefined): Promise<boolean> {
     return this.#submit((settle) => ({ kind: 'cluster-delete', name, expectedVersion, settle }));
   }

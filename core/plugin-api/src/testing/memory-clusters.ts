@@ -1,7 +1,7 @@
 import { SkyError, isJobTerminal } from '@sky/protocol';
 import type { ClusterRecord, JobRecord, JobSpec, JobStatus } from '@sky/protocol';
 import type { ClusterPatch, ClusterRepository, JobPatch, JobRepository, StoreChange, StoreChangeListener } from '../store.js';
-import { applyClusterPatch, applyJobPatch, copyChange, copyJson, jobsOldestFirst } from '../records.js';
+import { applyClusterPatch, applyJobPatch, applyOwnerChange, copyChange, copyJson, jobsOldestFirst } from '../records.js';
 
 /** Called when a change-feed listener throws; the default prints a process warning. */
 export type ListenerErrorHandler = (error: unknown, change: StoreChange) => void;
@@ -102,6 +102,17 @@ export class MemoryClusterRepository implements ClusterRepository {
     const current = data.clusters.get(name);
     if (current === undefined || current.version !== expectedVersion) return undefined;
     const next = applyClusterPatch(current, patch);
+    data.clusters.set(name, next);
+    data.emit({ kind: 'cluster', name, record: next });
+    return copyJson(next);
+  }
+
+  async changeOwner(name: string, expectedVersion: number, owner: { id: string; name: string }, updatedAt: number): Promise<ClusterRecord | undefined> {
+    const { data } = this;
+    data.assertOpen();
+    const current = data.clusters.get(name);
+    if (current === undefined || current.version !== expectedVersion) return undefined;
+    const next = applyOwnerChange(current, { id: owner.id, name: owner.name }, updatedAt);
     data.clusters.set(name, next);
     data.emit({ kind: 'cluster', name, record: next });
     return copyJson(next);

@@ -305,6 +305,41 @@ export function describeClusters(h: StoreHarness): void {
     });
   });
 
+  describe('clusters: change owner', () => {
+    it('gives the cluster to another user at the expected version, like an update, and keeps its jobs', async () => {
+      const stored = await createCluster(h.store, fullCluster({ name: 'handover', owner: 'u-alice', ownerName: 'alice' }));
+      const jobs = await seedJobs(h.store, stored);
+      const changes: unknown[] = [];
+      const off = h.store.subscribe((c) => changes.push(c));
+      const next = await h.store.clusters.changeOwner('handover', stored.version, { id: 'u-bob', name: 'bob' }, 1_800_000_000_000);
+      off();
+      assert.deepEqual(next, { ...stored, owner: 'u-bob', ownerName: 'bob', updatedAt: 1_800_000_000_000, version: stored.version + 1 });
+      assert.deepEqual(await h.store.clusters.get('handover'), next);
+      assert.deepEqual(changes, [{ kind: 'cluster', name: 'handover', record: next }]);
+      assert.deepEqual((await h.store.clusters.list({ owner: 'u-bob' })).map((c) => c.name), ['handover']);
+      assert.deepEqual(await h.store.clusters.list({ owner: 'u-alice' }), []);
+      assert.deepEqual((await h.store.jobs.list('handover')).map((j) => j.user).sort(), jobs.map((j) => j.user).sort(), 'jobs keep their users');
+    });
+
+    it('refuses a stale version or a missing cluster and changes nothing', async () => {
+      const stored = await createCluster(h.store, makeCluster({ name: 'kept', owner: 'u-alice', ownerName: 'alice' }));
+      await h.store.clusters.update('kept', 1, { status: 'STOPPED' });
+      assert.equal(await h.store.clusters.changeOwner('kept', 1, { id: 'u-bob', name: 'bob' }, 5), undefined);
+      assert.equal(await h.store.clusters.changeOwner('nope', 1, { id: 'u-bob', name: 'bob' }, 5), undefined);
+      const now = await h.store.clusters.get('kept');
+      assert.deepEqual([now?.owner, now?.ownerName, now?.version], [stored.owner, stored.ownerName, 2]);
+    });
+
+    it('keeps the new owner across a reopen', async (t) => {
+      if (!requireReopen(h, t)) return;
+      const stored = await createCluster(h.store, makeCluster({ name: 'moved', owner: 'u-alice', ownerName: 'alice' }));
+      const next = await h.store.clusters.changeOwner('moved', stored.version, { id: 'u-carol', name: 'carol' }, 9);
+      const store = await h.reopen();
+      assert.deepEqual(await store.clusters.get('moved'), next);
+      assert.deepEqual((await store.clusters.list({ owner: 'u-carol' })).map((c) => c.name), ['moved']);
+    });
+  });
+
   describe('clusters: delete', () => {
     it('deletes a cluster once', async () => {
       const stored = await createCluster(h.store);

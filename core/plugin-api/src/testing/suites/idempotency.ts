@@ -16,6 +16,15 @@ export function describeIdempotency(h: StoreHarness): void {
       assert.deepEqual((await listAll(h.store, { limit: 10 })).ids, [first.id]);
     });
 
+    it('returns the first request with the digest stored with it, so a retry can be told from a reuse of the key', async () => {
+      const first = makeRequest({ user: 'u-alice', idempotencyKey: 'k-hash', idempotencyHash: 'sha256:aaa', body: { n: 1 } });
+      await h.store.requests.create(first);
+      const again = await h.store.requests.create(makeRequest({ user: 'u-alice', idempotencyKey: 'k-hash', idempotencyHash: 'sha256:bbb', body: { n: 2 } }));
+      assert.equal(again.created, false);
+      assert.equal(again.record.idempotencyHash, 'sha256:aaa');
+      assert.deepEqual(again.record.body, { n: 1 });
+    });
+
     it('returns the first request in its current state', async () => {
       const first = makeRequest({ idempotencyKey: 'k-state' });
       await h.store.requests.create(first);

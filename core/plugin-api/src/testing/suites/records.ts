@@ -25,6 +25,7 @@ export function fullRecord(overrides: Partial<RequestRecord> = {}): RequestRecor
     result: { ok: false, nodes: ['10.0.0.1', '10.0.0.2'] },
     error: { code: 'OPERATION_FAILED', message: 'exit 1', hint: 'check the logs', details: { exitCode: 1 } },
     idempotencyKey: 'idem-full',
+    idempotencyHash: 'sha256:0123abcd',
     attempts: 3,
     ...overrides,
   });
