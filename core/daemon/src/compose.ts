@@ -40,6 +40,8 @@ import { join } from 'node:path';
 import { PasswordHasher } from './auth/password-hasher.js';
 import { Refusals } from './auth/refusals.js';
 import { SessionService } from './auth/session-service.js';
+import { AccessPolicy } from './auth/policy.js';
+import { Offboarding } from './auth/offboarding.js';
 
 export interface ComposeOptions {
   config: DaemonConfig;
@@ -109,7 +111,9 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(SessionService);
   c.registerSingleton(Refusals);
   c.registerSingleton(AuthService);
+  c.registerSingleton(AccessPolicy);
   c.registerSingleton(UserService);
+  c.registerSingleton(Offboarding);
   c.registerSingleton(WorkspaceService);
   c.register(OperationRegistry, {
     useFactory: instanceCachingFactory(

@@ -49,6 +49,8 @@ import { sessionRoutes } from './http/routes/sessions.js';
 import type { SecretCipher } from './secrets/secret-box.js';
 import { loadSecretsKey } from './secrets/load-key.js';
 import { makeStatePrivate } from './state-permissions.js';
+import { AccessPolicy } from './auth/policy.js';
+import { Offboarding } from './auth/offboarding.js';
 
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
 
@@ -101,6 +103,8 @@ export class Daemon {
     @inject(PasswordHasher) private readonly hasher: PasswordHasher,
     @inject(NodeHelperConnection) private readonly helper: NodeHelperConnection,
     @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
+    @inject(AccessPolicy) private readonly policy: AccessPolicy,
+    @inject(Offboarding) private readonly offboarding: Offboarding,
   ) {
     this.startedAt = clock.now();
   }
@@ -160,16 +164,17 @@ export class Daemon {
       refusals: this.refusals,
       loopbackOnly: this.config.auth.mode === 'none' && !this.config.listen.allow_remote_without_auth,
       clientAddress: (req) => this.listener?.guard.clientOf(req) ?? normalizeAddress(req.socket.remoteAddress),
+      policy: this.policy,
       dashboardRoot: DASHBOARD_ROOT,
       register: (router) => {
         healthRoutes(router, { build: this.build, startedAt: this.startedAt, maxBodyBytes: max, isDraining: () => !this.scheduler.isAccepting, serverPaths: mayNameServerPaths });
         requestRoutes(router, this.requests, max);
-        operationRoutes(router, this.scheduler, max, this.workspaces);
+        operationRoutes(router, this.scheduler, max);
         serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
-        userRoutes(router, this.users, max, this.audit);
+        userRoutes(router, this.users, max, this.audit, this.offboarding);
         auditRoutes(router, this.audit, max);
         sessionRoutes(router, this.sessions, max, this.audit);
-        workspaceRoutes(router, this.workspaces, max);
+        workspaceRoutes(router, this.workspaces, max, this.audit);
         uploadRoutes(router, this.uploads, this.config.uploads.max_manifest_bytes);
         clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });
       },

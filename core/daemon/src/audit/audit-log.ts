@@ -4,7 +4,6 @@ import type { StateStore } from '@sky/plugin-api';
 import {
   OPERATIONS,
   parseAuditSince,
-  SkyError,
   toSkyError,
   type AuditPage,
   type AuditQuery,
@@ -53,6 +52,10 @@ export class AuditLog {
   private readonly ids = new RequestIdFactory();
   private unsubscribe: (() => void)[] = [];
   private pending = new Set<Promise<void>>();
+  /** Refusals already recorded by the access policy, so they are not recorded twice. */
+  private readonly recorded = new WeakSet<object>();
+  /** Requests whose refusal the policy recorded while they ran (with the request id). */
+  private readonly deniedRequests = new Set<string>();
 
   constructor(
     @inject(TOKENS.Store) private readonly store: StateStore,
@@ -89,7 +92,22 @@ export class AuditLog {
     return write;
   }
 
+  /**
+   * Record a refusal (the access policy's one way to audit): `error` is the error about to be
+   * thrown, remembered so that whoever catches it does not record it again.
+   */
+  async denied(entry: AuditEntry, error: object): Promise<void> {
+    this.recorded.add(error);
+    if (entry.requestId !== undefined) this.deniedRequests.add(entry.requestId);
+    await this.record(entry);
+  }
+
+  private alreadyRecorded(err: unknown): boolean {
+    return typeof err === 'object' && err !== null && this.recorded.has(err);
+  }
+
   requestFinished(record: RequestRecord): void {
+    if (this.deniedRequests.delete(record.id) && record.error?.code === 'FORBIDDEN') return;
     if (!isMutating(record.name)) return;
     const target = clusterOf(record.body) ?? record.cluster;
     const entry: AuditEntry = { user: record.user, userName: record.userName, action: record.name, result: resultOf(record), requestId: record.id };
@@ -99,7 +117,7 @@ export class AuditLog {
   }
 
   private submitRefused(input: RefusedSubmit): void {
-    if (errorCode(input.error) !== 'FORBIDDEN') return;
+    if (errorCode(input.error) !== 'FORBIDDEN' || this.alreadyRecorded(input.error)) return;
     const target = clusterOf(input.body) ?? input.cluster;
     const entry: AuditEntry = { user: input.user, userName: input.userName, action: input.name, result: 'DENIED', detail: 'FORBIDDEN' };
     if (target !== undefined) entry.target = target;
@@ -128,7 +146,7 @@ export class AuditLog {
       await this.record(entry);
       return result;
     } catch (err) {
-      if (errorCode(err) === 'FORBIDDEN') {
+      if (errorCode(err) === 'FORBIDDEN' && !this.alreadyRecorded(err)) {
         const entry: AuditEntry = { ...base, result: 'DENIED', detail: 'FORBIDDEN' };
         if (target !== undefined) entry.target = target;
         await this.record(entry);
@@ -137,11 +155,8 @@ export class AuditLog {
     }
   }
 
-  /** A page of the log, newest first (admins only). */
-  async list(caller: Caller, query: AuditQuery): Promise<AuditPage> {
-    if (caller.role !== 'admin') {
-      throw new SkyError('FORBIDDEN', 'reading the audit log needs the admin role', { hint: 'Ask an admin of this API server.' });
-    }
+  /** A page of the log, newest first (the route is for admins). */
+  async list(query: AuditQuery): Promise<AuditPage> {
     const filter: Parameters<StateStore['audit']['list']>[0] = { limit: query.limit ?? DEFAULT_PAGE };
     if (query.user !== undefined) {
       // A user's name; a deleted user's entries are still found by their id.

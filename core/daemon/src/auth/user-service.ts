@@ -22,8 +22,8 @@ import type { Caller } from './caller.js';
 import { PasswordHasher } from './password-hasher.js';
 import { RateWindow } from './rate-window.js';
 import { newId, newToken } from './secrets.js';
-import { SessionService } from './session-service.js';
 import { findUserByName } from './user-names.js';
+import { AccessPolicy } from './policy.js';
 
 const DAY_MS = 86_400_000;
 
@@ -50,11 +50,11 @@ function view(user: UserRecord): UserView {
   return { id: user.id, name: user.name, role: user.role, createdAt: user.createdAt, ...(user.disabled ? { disabled: true } : {}) };
 }
 
-function forbidden(what: string): SkyError {
-  return new SkyError('FORBIDDEN', `${what} needs the admin role`, { hint: 'Ask an admin of this API server.' });
-}
-
-/** Users and their bearer tokens: admins manage everyone, users themselves. */
+/**
+ * Users and their bearer tokens: admins manage everyone, users themselves. Who may do what is
+ * the access policy's: admin-only routes are refused before they get here (route table), and
+ * the per-user rules (own password, own tokens) are asked of it.
+ */
 @injectable()
 export class UserService {
   private readonly passwordChanges: RateWindow;
@@ -65,7 +65,7 @@ export class UserService {
     @inject(TOKENS.Clock) private readonly clock: Clock,
     @inject(TOKENS.Config) config: DaemonConfig,
     @inject(PasswordHasher) private readonly hasher: PasswordHasher,
-    @inject(SessionService) private readonly sessions: SessionService,
+    @inject(AccessPolicy) private readonly policy: AccessPolicy,
   ) {
     this.personal = config.auth.mode === 'none';
     this.passwordChanges = new RateWindow(config.auth.max_password_changes, config.auth.password_change_window_seconds * 1000, 'changes of your password');
@@ -80,18 +80,13 @@ export class UserService {
     return { items: (await this.store.users.list()).map(view) };
   }
 
-  private requireAdmin(caller: Caller, what: string): void {
-    if (caller.role !== 'admin') throw forbidden(what);
-  }
-
-  private async byName(name: string): Promise<UserRecord> {
+  async byName(name: string): Promise<UserRecord> {
     const user = await findUserByName(this.store, name);
     if (!user) throw new SkyError('USER_NOT_FOUND', `no user named ${name}`, { hint: 'List users with: sky users list' });
     return user;
   }
 
-  async create(caller: Caller, body: CreateUserBody): Promise<UserView> {
-    this.requireAdmin(caller, 'creating users');
+  async create(body: CreateUserBody): Promise<UserView> {
     const name = canonicalUserName(body.name);
     if (name === undefined) throw new SkyError('VALIDATION_FAILED', `"${body.name.slice(0, 64)}" is not a user name: ASCII letters, digits, ".", "_", "@" or "-"`);
     const taken = await findUserByName(this.store, name);
@@ -110,12 +105,11 @@ export class UserService {
     return view(record);
   }
 
-  async import(caller: Caller, body: ImportUsersBody): Promise<ImportUsersResult> {
-    this.requireAdmin(caller, 'importing users');
+  async import(body: ImportUsersBody): Promise<ImportUsersResult> {
     const result: ImportUsersResult = { created: [], skipped: [] };
     for (const u of body.users) {
       try {
-        await this.create(caller, u);
+        await this.create(u);
         result.created.push(u.name);
       } catch (err) {
         result.skipped.push({ name: u.name, reason: err instanceof Error ? err.message : String(err) });
@@ -124,18 +118,7 @@ export class UserService {
     return result;
   }
 
-  async delete(caller: Caller, name: string): Promise<UserView> {
-    this.requireAdmin(caller, 'deleting users');
-    const user = await this.byName(name);
-    if (user.id === caller.id) throw new SkyError('FORBIDDEN', 'you cannot delete yourself', { hint: 'Ask another admin.' });
-    await this.assertNotLastAdmin(user);
-    await this.store.users.delete(user.id);
-    await this.sessions.revokeUser(user.id);
-    return view(user);
-  }
-
-  async setRole(caller: Caller, name: string, role: Role): Promise<UserView> {
-    this.requireAdmin(caller, 'changing roles');
+  async setRole(name: string, role: Role): Promise<UserView> {
     const user = await this.byName(name);
     if (user.role === 'admin' && role !== 'admin') await this.assertNotLastAdmin(user);
     return view((await this.store.users.update(user.id, { role, updatedAt: this.clock.now() }))!);
@@ -149,7 +132,7 @@ export class UserService {
   async resetPassword(caller: Caller, name: string, body: PasswordBody): Promise<UserView> {
     const user = await this.byName(name);
     if (user.id !== caller.id) {
-      this.requireAdmin(caller, "setting another user's password");
+      await this.policy.assertSelfOrAdmin(caller, user, 'setting the password', { action: 'user.password', target: name });
     } else {
       this.passwordChanges.take(user.id, this.clock.now());
       if (body.current_password === undefined) {
@@ -164,7 +147,7 @@ export class UserService {
     return view((await this.store.users.update(user.id, { passwordHash: await this.hasher.hash(body.password), updatedAt: this.clock.now() }))!);
   }
 
-  private async assertNotLastAdmin(user: UserRecord): Promise<void> {
+  async assertNotLastAdmin(user: UserRecord): Promise<void> {
     if (user.role !== 'admin') return;
     const admins = (await this.store.users.list()).filter((u) => u.role === 'admin' && !u.disabled);
     if (admins.length <= 1) throw new SkyError('FORBIDDEN', `${user.name} is the last admin`, { hint: 'Make another user admin first.' });
@@ -180,26 +163,26 @@ export class UserService {
   }
 
   /** The user a token call is about: the caller, or (admins only) the named one. */
-  private async subject(caller: Caller, name: string | undefined): Promise<{ id: string; name: string }> {
+  private async subject(caller: Caller, name: string | undefined, action: string): Promise<{ id: string; name: string }> {
     if (name === undefined || canonicalUserName(name) === caller.name) {
       // A personal daemon's owner has no user record to hang tokens on.
       if (caller.via === 'none' || caller.via === 'local' || (caller.via === 'session' && this.personal)) {
-        throw new SkyError('FORBIDDEN', 'tokens need an authenticating API server (auth mode basic, token or proxy)');
+        throw await this.policy.refuse(caller, { action, target: caller.name }, 'tokens need an authenticating API server (auth mode basic, token or proxy)', 'Start the API server with --auth basic, token or proxy.');
       }
       return { id: caller.id, name: caller.name };
     }
-    this.requireAdmin(caller, "managing another user's tokens");
     const user = await this.byName(name);
+    await this.policy.assertSelfOrAdmin(caller, user, 'managing the tokens', { action, target: name });
     return { id: user.id, name: user.name };
   }
 
   async listTokens(caller: Caller, user: string | undefined): Promise<{ items: TokenView[] }> {
-    const subject = await this.subject(caller, user);
+    const subject = await this.subject(caller, user, 'token.list');
     return { items: await Promise.all((await this.store.tokens.listByUser(subject.id)).map((t) => this.tokenView(t))) };
   }
 
   async createToken(caller: Caller, body: CreateTokenBody): Promise<NewToken> {
-    const subject = await this.subject(caller, body.user);
+    const subject = await this.subject(caller, body.user, 'token.create');
     const lifetime = body.expires_in_days === undefined ? undefined : body.expires_in_days * DAY_MS;
     const now = this.clock.now();
     assertWithinCredential(caller, lifetime === undefined ? undefined : now + lifetime, now);
@@ -220,20 +203,20 @@ export class UserService {
     return { token: secret, record: await this.tokenView(record) };
   }
 
-  private async ownedToken(caller: Caller, id: string): Promise<TokenRecord> {
+  private async ownedToken(caller: Caller, id: string, action: string): Promise<TokenRecord> {
     const token = await this.store.tokens.get(id);
     if (!token) throw new SkyError('TOKEN_NOT_FOUND', `no token with id ${id}`, { hint: 'List tokens with: sky users token list' });
-    if (token.userId !== caller.id) this.requireAdmin(caller, "revoking another user's token");
+    await this.policy.assertToken(caller, token, { action, target: id });
     return token;
   }
 
   async revokeToken(caller: Caller, id: string): Promise<TokenView> {
-    await this.ownedToken(caller, id);
+    await this.ownedToken(caller, id, 'token.revoke');
     return this.tokenView((await this.store.tokens.revoke(id, this.clock.now()))!);
   }
 
   async rotateToken(caller: Caller, id: string): Promise<NewToken> {
-    const token = await this.ownedToken(caller, id);
+    const token = await this.ownedToken(caller, id, 'token.rotate');
     const lifetime = token.expiresAt === undefined ? undefined : token.expiresAt - token.createdAt;
     const now = this.clock.now();
     assertWithinCredential(caller, lifetime === undefined ? undefined : now + lifetime, now);

@@ -9,9 +9,9 @@ import {
   type WorkspaceView,
 } from '@sky/protocol';
 import { TOKENS, type Clock } from '../tokens.js';
-import type { DaemonConfig } from '../config/schema.js';
 import type { Caller } from './auth-service.js';
 import { findUserByName } from './user-names.js';
+import { AccessPolicy } from './policy.js';
 
 /** Whether a candidate infra (`driver` or `driver/pool`) is admitted by an allowed-infra entry. */
 export function infraAllowed(allowed: readonly string[] | undefined, driverId: string, infra: string): boolean {
@@ -20,15 +20,16 @@ export function infraAllowed(allowed: readonly string[] | undefined, driverId: s
 }
 
 /**
- * Workspaces: every cluster and request belongs to one. Admins manage them; a private one
- * admits only its allowed users (and admins); one may be restricted to some drivers or pools.
+ * Workspaces: every cluster and request belongs to one. Admins manage them (the route table
+ * says so); a private one admits only its allowed users and admins (the access policy
+ * decides); one may be restricted to some drivers or pools.
  */
 @injectable()
 export class WorkspaceService {
   constructor(
     @inject(TOKENS.Store) private readonly store: StateStore,
     @inject(TOKENS.Clock) private readonly clock: Clock,
-    @inject(TOKENS.Config) private readonly config: DaemonConfig,
+    @inject(AccessPolicy) private readonly policy: AccessPolicy,
   ) {}
 
   /** Create the `default` workspace when the store has none (at every start; idempotent). */
@@ -37,34 +38,9 @@ export class WorkspaceService {
     await this.store.workspaces.create({ name: DEFAULT_WORKSPACE, private: false, allowedUsers: [], createdAt: now, updatedAt: now });
   }
 
-  /** Admins manage workspaces; without authentication (loopback, one person) the caller does. */
-  private isAdmin(caller: Caller): boolean {
-    return caller.role === 'admin' || this.config.auth.mode === 'none';
-  }
-
-  private requireAdmin(caller: Caller, what: string): void {
-    if (!this.isAdmin(caller)) throw new SkyError('FORBIDDEN', `${what} needs the admin role`, { hint: 'Ask an admin of this API server.' });
-  }
-
-  private mayUse(caller: Caller, ws: WorkspaceRecord): boolean {
-    return !ws.private || this.isAdmin(caller) || ws.allowedUsers.includes(caller.id);
-  }
-
   private async named(name: string): Promise<WorkspaceRecord> {
     const ws = await this.store.workspaces.get(name);
     if (!ws) throw new SkyError('WORKSPACE_NOT_FOUND', `no workspace named ${name}`, { hint: 'List workspaces with: sky workspace list' });
-    return ws;
-  }
-
-  /** The workspace an operation runs in, once the caller is known to be allowed in it. */
-  async access(caller: Caller, name: string): Promise<WorkspaceRecord> {
-    const ws = await this.named(name);
-    if (!this.mayUse(caller, ws)) {
-      throw new SkyError('FORBIDDEN', `workspace ${name} is private and ${caller.name} is not one of its users`, {
-        hint: 'Ask an admin to add you (sky workspace update NAME --allow USER), or choose another workspace.',
-        details: { workspace: name },
-      });
-    }
     return ws;
   }
 
@@ -76,11 +52,10 @@ export class WorkspaceService {
   async list(caller: Caller): Promise<{ items: WorkspaceView[] }> {
     const all = await this.store.workspaces.list();
     const names = await this.userNames();
-    return { items: all.filter((ws) => this.mayUse(caller, ws)).map((ws) => view(ws, names)) };
+    return { items: all.filter((ws) => this.policy.mayUseWorkspace(caller, ws)).map((ws) => view(ws, names)) };
   }
 
-  async create(caller: Caller, body: CreateWorkspaceBody): Promise<WorkspaceView> {
-    this.requireAdmin(caller, 'creating workspaces');
+  async create(body: CreateWorkspaceBody): Promise<WorkspaceView> {
     const now = this.clock.now();
     const allowedUsers = await this.userIds(body.allowed_users ?? []);
     const { record, created } = await this.store.workspaces.create({
@@ -95,8 +70,7 @@ export class WorkspaceService {
     return view(record, await this.userNames());
   }
 
-  async update(caller: Caller, name: string, body: UpdateWorkspaceBody): Promise<WorkspaceView> {
-    this.requireAdmin(caller, 'changing workspaces');
+  async update(name: string, body: UpdateWorkspaceBody): Promise<WorkspaceView> {
     const current = await this.named(name);
     const patch: Partial<WorkspaceRecord> = { updatedAt: this.clock.now() };
     if (body.private !== undefined) patch.private = body.private;
@@ -106,8 +80,7 @@ export class WorkspaceService {
     return view(updated ?? { ...current, ...patch }, await this.userNames());
   }
 
-  async delete(caller: Caller, name: string): Promise<WorkspaceView> {
-    this.requireAdmin(caller, 'deleting workspaces');
+  async delete(name: string): Promise<WorkspaceView> {
     if (name === DEFAULT_WORKSPACE) throw new SkyError('WORKSPACE_IN_USE', 'the default workspace cannot be deleted', { hint: 'Delete other workspaces only.' });
     const ws = await this.named(name);
     const clusters = (await this.store.clusters.list()).filter((c) => c.workspace === name).map((c) => c.name);

@@ -28,6 +28,7 @@ import { JobQueue } from './job-queue.js';
 import { provisioned, Provisioner, type Progress } from './provisioner.js';
 import type { Candidate } from './provisioner.js';
 import { infraAllowed, WorkspaceService } from '../auth/workspace-service.js';
+import { AccessPolicy } from '../auth/policy.js';
 import { describeNodes, jobDemand, primaryFields, unmetByCluster } from './resources.js';
 import { NO_FILES, TaskFilesResolver } from '../uploads/task-files.js';
 
@@ -65,17 +66,14 @@ export class ClusterService {
     @inject(JobQueue) private readonly jobs: JobQueue,
     @inject(WorkspaceService) private readonly workspaces: WorkspaceService,
     @inject(TaskFilesResolver) private readonly taskFiles: TaskFilesResolver,
+    @inject(AccessPolicy) private readonly policy: AccessPolicy,
   ) {}
 
-  /** A cluster the caller may change: it exists and is theirs, or the caller is an admin. */
-  private async owned(name: string, user: string): Promise<ClusterRecord> {
+  /** A cluster the request's user may change (the access policy decides: owner or admin, in a workspace they may use). */
+  private async owned(ctx: OperationContext, name: string): Promise<ClusterRecord> {
     const cluster = await this.store.clusters.get(name);
     if (!cluster) throw clusterNotFound(name);
-    if (cluster.owner !== user && !(await this.isAdmin(user))) {
-      throw new SkyError('FORBIDDEN', `cluster ${name} belongs to ${cluster.ownerName}, not to you`, {
-        hint: 'Only its owner or an admin can change it; launch on another cluster name with -c.',
-      });
-    }
+    await this.policy.assertOperateCluster(await this.policy.actorOf(ctx.request), cluster, { action: ctx.request.name, target: name, requestId: ctx.request.id });
     return cluster;
   }
 
@@ -83,7 +81,8 @@ export class ClusterService {
    * The candidates the request's workspace may use: a driver entry (`ssh`) admits its every
    * pool, a pool entry (`ssh/gpu-a`) admits that pool (and narrows a task that named only the driver).
    */
-  private async workspaceCandidates(workspace: string, candidates: Candidate[]): Promise<Candidate[]> {
+  private async workspaceCandidates(ctx: OperationContext, cluster: string, candidates: Candidate[]): Promise<Candidate[]> {
+    const workspace = ctx.request.workspace;
     const allowed = await this.workspaces.allowedInfra(workspace);
     if (allowed === undefined) return candidates;
     const kept: Candidate[] = [];
@@ -97,16 +96,15 @@ export class ClusterService {
     }
     if (kept.length === 0) {
       const wanted = [...new Set(candidates.map((c) => c.infra))].join(', ');
-      throw new SkyError('FORBIDDEN', `workspace ${workspace} may only use ${allowed.join(', ')}, not ${wanted}`, {
-        hint: `Launch with --infra ${allowed[0]!}, or in another workspace (--workspace).`,
-        details: { workspace, allowedInfra: [...allowed] },
-      });
+      throw await this.policy.refuse(
+        await this.policy.actorOf(ctx.request),
+        { action: ctx.request.name, target: cluster, requestId: ctx.request.id },
+        `workspace ${workspace} may only use ${allowed.join(', ')}, not ${wanted}`,
+        `Launch with --infra ${allowed[0]!}, or in another workspace (--workspace).`,
+        { workspace, allowedInfra: [...allowed] },
+      );
     }
     return kept;
-  }
-
-  private async isAdmin(userId: string): Promise<boolean> {
-    return (await this.store.users.get(userId))?.role === 'admin';
   }
 
   async launch(ctx: OperationContext, body: LaunchBody): Promise<LaunchResult> {
@@ -125,6 +123,7 @@ export class ClusterService {
             hint: 'Choose another cluster name with -c.',
           });
         }
+        await this.policy.assertOperateCluster(await this.policy.actorOf(ctx.request), cluster, { action: 'launch', target: name, requestId: ctx.request.id });
         const unmet = unmetByCluster(cluster.nodes, task.num_nodes, demand);
         if (unmet) {
           throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${name} cannot run this task: ${unmet}`, {
@@ -142,7 +141,7 @@ export class ClusterService {
         await ctx.log(`Reusing cluster ${name} (${cluster.resources}).`);
         await this.provisioner.prepare(cluster.nodes, files, progressOf(ctx));
       } else {
-        const candidates = await this.workspaceCandidates(ctx.request.workspace, this.provisioner.candidates(task));
+        const candidates = await this.workspaceCandidates(ctx, name, this.provisioner.candidates(task));
         const first = candidates[0]!;
         const plan = { driver: first.driverId, infra: first.infra, numNodes: task.num_nodes, resources: describePlan(first.infra, task), existing: false };
         if (body.dryrun) return { cluster: name, plan };
@@ -173,7 +172,7 @@ export class ClusterService {
 
   async exec(ctx: OperationContext, body: ExecBody): Promise<ExecResult> {
     const task = assertResolved(parseTask(body.task, 'body.task'), 'body.task');
-    const cluster = await this.owned(body.cluster, ctx.request.user);
+    const cluster = await this.owned(ctx, body.cluster);
     if (cluster.status !== 'UP') {
       throw new SkyError('CLUSTER_NOT_UP', `cluster ${body.cluster} is ${cluster.status}`, {
         hint: cluster.status === 'STOPPED' ? `Start it with: sky start ${body.cluster}` : 'Wait until it is UP (sky status).',
@@ -192,7 +191,7 @@ export class ClusterService {
 
   async stop(ctx: OperationContext, name: string): Promise<ClusterResult> {
     return this.lock.run(name, async () => {
-      const cluster = await this.owned(name, ctx.request.user);
+      const cluster = await this.owned(ctx, name);
       if (cluster.status === 'STOPPED') return { cluster: name, status: 'STOPPED' };
       if (cluster.status === 'INIT') throw new SkyError('CLUSTER_NOT_UP', `cluster ${name} is INIT; it cannot be stopped`, { hint: `Tear it down with: sky down ${name}` });
       await this.cancelActive(cluster);
@@ -206,7 +205,7 @@ export class ClusterService {
 
   async start(ctx: OperationContext, name: string): Promise<ClusterResult> {
     return this.lock.run(name, async () => {
-      const cluster = await this.owned(name, ctx.request.user);
+      const cluster = await this.owned(ctx, name);
       if (cluster.status === 'UP') return { cluster: name, status: 'UP' };
       if (cluster.status === 'INIT') throw new SkyError('CLUSTER_NOT_UP', `cluster ${name} is INIT; it cannot be started`, { hint: `Tear it down with: sky down ${name}` });
       await this.startLocked(cluster, progressOf(ctx));
@@ -235,7 +234,7 @@ export class ClusterService {
 
   async down(ctx: OperationContext, name: string): Promise<ClusterResult> {
     return this.lock.run(name, async () => {
-      const cluster = await this.owned(name, ctx.request.user);
+      const cluster = await this.owned(ctx, name);
       if (cluster.status === 'UP') await this.cancelActive(cluster);
       await ctx.log(`Tearing down cluster ${name}...`);
       await this.provisioner.terminate(cluster, progressOf(ctx));
@@ -246,7 +245,7 @@ export class ClusterService {
   }
 
   async autostop(ctx: OperationContext, body: AutostopBody): Promise<ClusterResult> {
-    const cluster = await this.owned(body.cluster, ctx.request.user);
+    const cluster = await this.owned(ctx, body.cluster);
     if (!body.cancel && body.idle_minutes === undefined) {
       throw new SkyError('VALIDATION_FAILED', 'autostop needs idle_minutes, or cancel: true', { hint: 'sky autostop NAME -i MINUTES [--down], or --cancel' });
     }
@@ -274,22 +273,24 @@ export class ClusterService {
     } else {
       throw new SkyError('VALIDATION_FAILED', 'cancel needs job_ids, or all: true', { hint: 'sky cancel NAME JOB_ID... or sky cancel NAME -a' });
     }
-    const foreign = targets.filter((j) => j.user !== ctx.request.user && cluster.owner !== ctx.request.user);
-    if (foreign.length > 0 && !(await this.isAdmin(ctx.request.user))) {
-      throw new SkyError('FORBIDDEN', `job ${foreign[0]!.id} on ${body.cluster} belongs to ${foreign[0]!.userName}`, { hint: 'Only the job owner, the cluster owner or an admin can cancel it.' });
-    }
+    await this.policy.assertCancelJobs(await this.policy.actorOf(ctx.request), cluster, targets, { action: 'cancel', target: body.cluster, requestId: ctx.request.id });
     const finished = targets.filter((j) => isJobTerminal(j.status)).map((j) => j.id);
     const cancelled = await this.jobs.cancel(cluster, targets.filter((j) => !isJobTerminal(j.status)));
     for (const id of cancelled) await ctx.log(`Cancelled job ${id} on ${body.cluster}.`);
     return { cluster: body.cluster, cancelled, alreadyFinished: finished };
   }
 
-  /** Ask the drivers for the real state of the caller's clusters (or everyone's) and record it. */
+  /**
+   * Ask the drivers for the real state of the caller's clusters (or everyone's: the route table
+   * makes all_users admin-only) and record it; clusters the caller may not change are skipped.
+   */
   async refresh(ctx: OperationContext, body: { clusters?: string[]; all_users?: boolean }): Promise<{ refreshed: string[] }> {
+    const actor = await this.policy.actorOf(ctx.request);
     const all = await this.store.clusters.list(body.all_users ? undefined : { owner: ctx.request.user });
     const chosen = body.clusters && body.clusters.length > 0 ? all.filter((c) => body.clusters!.includes(c.name)) : all;
     const refreshed: string[] = [];
     for (const cluster of chosen.filter((c) => c.status !== 'INIT')) {
+      if (!(await this.policy.mayOperateCluster(actor, cluster))) continue;
       const reports = await callDriver(cluster.driver, this.provisioner.driver(cluster.driver), 'status', progressOf(ctx), (d, o) => d.status(provisioned(cluster), o));
       const statuses = new Set(reports.map((r) => r.status));
       const problems = reports.filter((r) => r.status !== (cluster.status === 'UP' ? 'UP' : 'STOPPED'));

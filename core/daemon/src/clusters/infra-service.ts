@@ -1,11 +1,12 @@
 import { inject, injectable } from 'tsyringe';
-import { poolExtensions, type Driver, type HostCheck, type PoolDriverExtensions, type PoolHost } from '@sky/plugin-api';
-import { SkyError, type CheckBody, type CheckResult, type PoolBody, type PoolHostsResult, type ShowGpusResult } from '@sky/protocol';
+import { poolExtensions, type Driver, type DriverCapacity, type HostCheck, type PoolDriverExtensions, type PoolHost } from '@sky/plugin-api';
+import { SkyError, type CheckBody, type CheckResult, type PoolBody, type PoolHostsResult, type PoolSummary, type ShowGpusResult } from '@sky/protocol';
 import { TOKENS, type PluginRegistry } from '../tokens.js';
 import type { OperationContext } from '../ops/registry.js';
 import { NodeRuntime } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
 import { callDriver } from './driver-calls.js';
+import { AccessPolicy } from '../auth/policy.js';
 
 /** What `sky ssh down` removes on a host: sky's runtime, job records and synced workdir, after ending sky's jobs. */
 const CLEAN_COMMAND =
@@ -30,7 +31,13 @@ export class InfraService {
     @inject(TOKENS.Plugins) private readonly plugins: PluginRegistry,
     @inject(TransportPool) private readonly transports: TransportPool,
     @inject(NodeRuntime) private readonly runtime: NodeRuntime,
+    @inject(AccessPolicy) private readonly policy: AccessPolicy,
   ) {}
+
+  /** Whether the request's user gets host details (addresses, login users, per-host reports) or capacity summaries. */
+  private async hostDetails(ctx: OperationContext): Promise<boolean> {
+    return this.policy.maySeeHostDetails(await this.policy.actorOf(ctx.request));
+  }
 
   private infraCache: { names: Promise<string[]>; until: number } | undefined;
 
@@ -64,6 +71,9 @@ export class InfraService {
   }
 
   async check(ctx: OperationContext, body: CheckBody): Promise<CheckResult> {
+    const details = await this.hostDetails(ctx);
+    // The pool drivers' progress lines name hosts: only for those who may see them.
+    const log = details ? (l: string): void => void ctx.log(l) : (): void => undefined;
     const wanted = (body.infra ?? []).map(split);
     const drivers = [...this.plugins.drivers()].filter(([id]) => wanted.length === 0 || wanted.some((w) => w.driverId === id));
     if (wanted.length > 0 && drivers.length === 0) throw this.unknownDriver(wanted.map((w) => w.driverId ?? '').join(', '));
@@ -71,19 +81,22 @@ export class InfraService {
     for (const [id, driver] of drivers) {
       const entry: CheckResult['drivers'][number] = { id, ok: true, infra: [] };
       try {
-        const capacity = await callDriver(id, driver, 'capacity', { signal: ctx.signal, log: (l) => void ctx.log(l) }, (d, o) => d.capacity(o));
-        if (capacity.detail !== undefined) entry.detail = capacity.detail;
+        const capacity = await callDriver(id, driver, 'capacity', { signal: ctx.signal, log }, (d, o) => d.capacity(o));
+        const detail = details ? capacity.detail : capacitySummary(capacity);
+        if (detail !== undefined) entry.detail = detail;
         const ext = poolExtensions(driver);
         if (ext) {
           const pool = wanted.find((w) => w.driverId === id)?.pool;
-          const hosts = await ext.check(pool, { signal: ctx.signal, log: (l) => void ctx.log(l) });
-          entry.hosts = hosts.map(report);
+          const hosts = await ext.check(pool, { signal: ctx.signal, log });
+          if (details) entry.hosts = hosts.map(report);
+          else entry.pools = summarize(hosts);
           entry.ok = hosts.every(hostOk);
           entry.infra = [...new Set(hosts.map((h) => `${id}/${h.pool}`))];
         } else entry.infra = [id];
       } catch (err) {
         entry.ok = false;
-        entry.error = err instanceof Error ? err.message : String(err);
+        // Driver errors name files and hosts of the daemon's machine.
+        entry.error = details ? (err instanceof Error ? err.message : String(err)) : 'not ready (an admin sees why with sky check)';
         entry.infra = [id];
       }
       await ctx.log(`${id}: ${entry.ok ? 'enabled' : `not ready${entry.error ? `: ${entry.error}` : ''}`}`);
@@ -143,8 +156,10 @@ export class InfraService {
   }
 
   async showGpus(ctx: OperationContext, body: PoolBody): Promise<ShowGpusResult> {
+    const details = await this.hostDetails(ctx);
     const { ext, pool } = this.poolDriver(body.infra);
-    return { hosts: (await ext.check(pool, { signal: ctx.signal, log: (l) => void ctx.log(l) })).map(report) };
+    const hosts = await ext.check(pool, { signal: ctx.signal, log: details ? (l) => void ctx.log(l) : () => undefined });
+    return details ? { hosts: hosts.map(report) } : { hosts: [], pools: summarize(hosts) };
   }
 
   private poolDriver(infra: string | undefined): { id: string; ext: PoolDriverExtensions; pool: string | undefined } {
@@ -184,6 +199,38 @@ export class InfraService {
       hint: `Enabled drivers: ${[...this.plugins.drivers().keys()].join(', ') || 'none'}. Enable it under drivers: in the daemon config.`,
     });
   }
+}
+
+/** A driver's capacity as numbers only (its detail line may name paths and hosts of the daemon's machine). */
+function capacitySummary(capacity: DriverCapacity): string {
+  const { free, total } = capacity;
+  const gpus = total.accelerators.map((t) => `${t.name}: ${free.accelerators.find((f) => f.name === t.name)?.count ?? 0} of ${t.count}`);
+  return [`free: ${free.cpus} of ${total.cpus} CPUs`, `${round(free.memoryGb)} of ${round(total.memoryGb)} GB memory`, ...gpus].join(', ');
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+/** Per-pool capacity from per-host reports: counts and sums, no host names. */
+function summarize(hosts: readonly HostCheck[]): PoolSummary[] {
+  const pools = new Map<string, PoolSummary>();
+  for (const h of hosts) {
+    let p = pools.get(h.pool);
+    if (!p) pools.set(h.pool, (p = { pool: h.pool, hosts: 0, ready: 0, free: 0, cpus: 0, memoryGb: 0, accelerators: [] }));
+    p.hosts += 1;
+    if (!hostOk(h)) continue;
+    p.ready += 1;
+    if (h.heldBy === undefined) p.free += 1;
+    p.cpus += h.cpus;
+    p.memoryGb = round(p.memoryGb + h.memoryGb);
+    for (const a of h.accelerators) {
+      const known = p.accelerators.find((x) => x.name === a.name);
+      if (known) known.count += a.count;
+      else p.accelerators.push({ name: a.name, count: a.count });
+    }
+  }
+  return [...pools.values()];
 }
 
 function report(h: HostCheck): HostCheck {

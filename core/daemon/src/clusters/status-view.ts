@@ -3,6 +3,12 @@ import type { StateStore, StoreChange } from '@sky/plugin-api';
 import { CLUSTER_SUMMARY_FIELDS, type ClusterRecord } from '@sky/protocol';
 import { TOKENS } from '../tokens.js';
 
+/** How one caller sees a listing: which records it sees at all, and which whole (with their command line). */
+export interface ClusterViewer {
+  visible(record: ClusterRecord): boolean;
+  whole(record: ClusterRecord): boolean;
+}
+
 /**
  * The clusters view behind `sky status` (a hot path): loaded once from the store, then kept
  * current from the store's change feed, indexed by owner, so a listing never re-reads the store.
@@ -14,6 +20,9 @@ export class StatusView {
   /** Each record's JSON, made once per change: listings join these instead of serializing 10,000 records per call. */
   private readonly json = new Map<string, string>();
   private readonly summaryJson = new Map<string, string>();
+  /** The same without the command line, for callers who may not see it (made when first asked for). */
+  private readonly redactedJson = new Map<string, string>();
+  private readonly redactedSummaryJson = new Map<string, string>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(@inject(TOKENS.Store) private readonly store: StateStore) {}
@@ -43,6 +52,8 @@ export class StatusView {
     this.byName.set(record.name, record);
     this.json.set(record.name, JSON.stringify(record));
     this.summaryJson.set(record.name, JSON.stringify(summaryOf(record)));
+    this.redactedJson.delete(record.name);
+    this.redactedSummaryJson.delete(record.name);
     let mine = this.byOwner.get(record.owner);
     if (!mine) this.byOwner.set(record.owner, (mine = new Map()));
     mine.set(record.name, record);
@@ -54,6 +65,8 @@ export class StatusView {
     this.byName.delete(name);
     this.json.delete(name);
     this.summaryJson.delete(name);
+    this.redactedJson.delete(name);
+    this.redactedSummaryJson.delete(name);
     this.byOwner.get(previous.owner)?.delete(name);
   }
 
@@ -64,12 +77,32 @@ export class StatusView {
     return [...source.values()];
   }
 
-  /** The same listing as a JSON array, from the cached JSON of each record (or of its summary). */
-  listJson(owner: string | undefined, names?: readonly string[], summary = false): string {
+  /**
+   * The same listing as a JSON array, from the cached JSON of each record (or of its summary).
+   * With a viewer (from the access policy): records it may not see are left out, and those it
+   * may not see whole are shown without their command line.
+   */
+  listJson(owner: string | undefined, names?: readonly string[], summary = false, viewer?: ClusterViewer): string {
     const cache = summary ? this.summaryJson : this.json;
-    return `[${this.list(owner, names)
-      .map((r) => cache.get(r.name)!)
-      .join(',')}]`;
+    const parts: string[] = [];
+    for (const r of this.list(owner, names)) {
+      if (viewer === undefined) parts.push(cache.get(r.name)!);
+      else if (!viewer.visible(r)) continue;
+      else if (r.lastCommand === undefined || viewer.whole(r)) parts.push(cache.get(r.name)!);
+      else parts.push(this.redacted(r, summary));
+    }
+    return `[${parts.join(',')}]`;
+  }
+
+  private redacted(record: ClusterRecord, summary: boolean): string {
+    const cache = summary ? this.redactedSummaryJson : this.redactedJson;
+    let json = cache.get(record.name);
+    if (json === undefined) {
+      const { lastCommand: _command, ...rest } = summary ? (summaryOf(record) as ClusterRecord) : record;
+      json = JSON.stringify(rest);
+      cache.set(record.name, json);
+    }
+    return json;
   }
 
   get(name: string): ClusterRecord | undefined {

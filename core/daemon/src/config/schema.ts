@@ -42,6 +42,10 @@ export const DaemonConfigSchema = z.strictObject({
       cancel_grace_seconds: z.number().min(0).default(5),
       max_body_bytes: positiveInt.default(1024 * 1024),
       max_wait_seconds: z.number().positive().max(300).default(60),
+      /** Most requests of one user running at once, per lane, so that no user can occupy a lane. */
+      max_running_per_user: z.strictObject({ short: positiveInt.max(10000).default(16), long: positiveInt.max(1000).default(2) }).prefault({}),
+      /** The same for admins (and for a daemon's owner without authentication). */
+      max_running_per_admin: z.strictObject({ short: positiveInt.max(10000).default(32), long: positiveInt.max(1000).default(3) }).prefault({}),
     })
     .prefault({}),
   shutdown: z.strictObject({ drain_seconds: z.number().min(0).default(30) }).prefault({}),

@@ -10,6 +10,8 @@ import type { AuthService } from '../auth/auth-service.js';
 import type { Refusals } from '../auth/refusals.js';
 import { dashboardMiddleware } from './dashboard.js';
 import { loopbackOnlyMiddleware, sameOriginMiddleware } from './origin-check.js';
+import type { AccessPolicy } from '../auth/policy.js';
+import { policyMiddleware } from './access.js';
 
 export interface AppParts {
   logger: Logger;
@@ -19,6 +21,8 @@ export interface AppParts {
   loopbackOnly: boolean;
   /** The client address of a request: the peer, or the client a trusted proxy forwards for. */
   clientAddress: (req: IncomingMessage) => string;
+  /** Authorization: the route table's access is enforced with it for every route. */
+  policy: AccessPolicy;
   dashboardRoot: string;
   /** Registers every route of the protocol's table. */
   register: (router: Router) => void;
@@ -43,6 +47,7 @@ export function buildApp(parts: AppParts): Koa {
   app.use(versionMiddleware);
   app.use(identityMiddleware(parts.auth, parts.clientAddress));
   app.use(sameOriginMiddleware(parts.refusals, parts.clientAddress));
+  app.use(policyMiddleware(parts.policy));
   app.use(router.routes());
   app.use(async (ctx) => {
     const allowed = known.filter((k) => k.re.test(ctx.path)).map((k) => k.method);

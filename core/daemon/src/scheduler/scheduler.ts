@@ -10,6 +10,8 @@ import { LaneQueue } from './lane.js';
 import { LogBus } from './log-bus.js';
 import type { SecretCipher } from '../secrets/secret-box.js';
 import { openBodySecrets, sealBodySecrets } from '../secrets/sealed-values.js';
+import { AccessPolicy } from '../auth/policy.js';
+import { idempotencyHash } from './idempotency.js';
 
 export interface SubmitInput {
   name: string;
@@ -22,6 +24,8 @@ export interface SubmitInput {
   idempotencyKey?: string;
   /** How the submitter was authenticated (Caller.via), for validate(). */
   via?: string;
+  /** Whether the user is an admin (their requests have the admins' running cap); asked of the access policy when absent. */
+  privileged?: boolean;
 }
 
 export type CancelOutcome = 'cancelled' | 'finished' | 'missing';
@@ -53,8 +57,9 @@ function errorInfo(err: unknown): ErrorBody['error'] {
 
 /**
  * The request dispatcher (hot path): submit persists, two lanes dispatch with their own
- * concurrency so short requests never wait behind long ones, cancel is out of band, and
- * every state change is a compare-and-set in the store.
+ * concurrency so short requests never wait behind long ones, each lane fair across users (a
+ * running cap per user, round-robin between users), cancel is out of band, and every state
+ * change is a compare-and-set in the store.
  */
 @injectable()
 export class Scheduler {
@@ -72,6 +77,7 @@ export class Scheduler {
     @inject(LogBus) private readonly bus: LogBus,
     @inject(OperationRegistry) private readonly operations: OperationRegistry,
     @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
+    @inject(AccessPolicy) private readonly policy: AccessPolicy,
   ) {
     this.lanes = {
       short: new LaneQueue('short', config.requests.short_workers),
@@ -113,18 +119,34 @@ export class Scheduler {
       attempts: 0,
     };
     if (input.cluster !== undefined) record.cluster = input.cluster;
-    if (input.idempotencyKey !== undefined) record.idempotencyKey = input.idempotencyKey;
-    const result = await this.store.requests.create(record);
-    if (!result.created && result.record.name !== input.name) {
-      throw new SkyError('IDEMPOTENCY_CONFLICT', `idempotency key "${input.idempotencyKey}" was already used for request ${result.record.id} (operation ${result.record.name})`, {
-        hint: 'Use a fresh idempotency key for a different operation.',
-      });
+    if (input.idempotencyKey !== undefined) {
+      record.idempotencyKey = input.idempotencyKey;
+      record.idempotencyHash = idempotencyHash(input.name, input.workspace, input.body);
     }
+    const result = await this.store.requests.create(record);
+    if (!result.created) this.assertSameRequest(result.record, record);
     if (result.created) {
-      this.lanes[record.lane].push(record);
+      this.lanes[record.lane].push(record, this.capOf(record.lane, input.privileged ?? this.policy.isAdmin({ id: input.user, name: input.userName, role: 'user' })));
       this.pump(record.lane);
     }
     return result;
+  }
+
+  /** A retry with the same idempotency key must be the same request: same operation, workspace and body. */
+  private assertSameRequest(earlier: RequestRecord, retry: RequestRecord): void {
+    const sameHash = earlier.idempotencyHash === undefined || earlier.idempotencyHash === retry.idempotencyHash;
+    if (earlier.name === retry.name && sameHash) return;
+    const what = earlier.name !== retry.name ? `operation ${earlier.name}` : 'another body or workspace';
+    throw new SkyError('IDEMPOTENCY_CONFLICT', `idempotency key "${retry.idempotencyKey}" was already used for request ${earlier.id} (${what})`, {
+      hint: 'Send a retry with exactly the same body, or use a fresh idempotency key for a different request.',
+      details: { requestId: earlier.id },
+    });
+  }
+
+  /** Most requests of one user running at once in a lane (never more than the lane holds). */
+  private capOf(lane: Lane, privileged: boolean): number {
+    const caps = privileged ? this.config.requests.max_running_per_admin : this.config.requests.max_running_per_user;
+    return Math.min(caps[lane], this.lanes[lane].limit);
   }
 
   /** Queue every PENDING request and settle every RUNNING one left by a previous daemon process. */
@@ -144,7 +166,12 @@ export class Scheduler {
       if (done) failed += 1;
     }
     const pending = await this.store.requests.listByStatus('PENDING');
-    for (const record of pending) this.lanes[record.lane].push(record);
+    const privileged = new Map<string, boolean>();
+    for (const record of pending) {
+      let admin = privileged.get(record.user);
+      if (admin === undefined) privileged.set(record.user, (admin = this.policy.isAdmin(await this.policy.actorOf(record))));
+      this.lanes[record.lane].push(record, this.capOf(record.lane, admin));
+    }
     this.pump('short');
     this.pump('long');
     return { requeued: pending.length - resumed, failed, resumed };
@@ -167,7 +194,7 @@ export class Scheduler {
       .catch((err: unknown) => this.logger.error({ err, request: record.id }, 'dispatcher error'))
       .finally(() => {
         this.running.delete(record.id);
-        queue.release();
+        queue.release(record.user);
         resolveDone();
         this.pump(queue.name);
       });

@@ -15,6 +15,8 @@ import { TOKENS, type ShutdownSignal } from '../tokens.js';
 import type { DaemonConfig } from '../config/schema.js';
 import { LogBus } from '../scheduler/log-bus.js';
 import { Scheduler } from '../scheduler/scheduler.js';
+import { AccessPolicy, type Actor } from '../auth/policy.js';
+import { AuditLog } from '../audit/audit-log.js';
 
 export type LogEvent = { type: 'log'; chunk: LogChunk } | { type: 'end'; status: RequestStatus };
 
@@ -27,9 +29,12 @@ export interface Viewer {
   role?: 'admin' | 'user';
 }
 
-function mayRead(viewer: Viewer, record: RequestRecord): boolean {
-  return viewer.role === 'admin' || record.user === viewer.id;
+function actor(viewer: Viewer): Actor {
+  return { id: viewer.id, name: viewer.name ?? viewer.id, role: viewer.role ?? 'user' };
 }
+
+/** Listings read store pages until they have a page of records the caller may see, or this many pages. */
+const MAX_PAGES_PER_LISTING = 20;
 
 const SECRET_KEYS = new Set(['password', 'token']);
 
@@ -47,10 +52,11 @@ export function maskSecrets(value: unknown): unknown {
   return out;
 }
 
-/** What a viewer sees of a request: secrets always masked; body and result only for its owner or an admin. */
-function masked(viewer: Viewer, record: RequestRecord): RequestRecord {
-  if (mayRead(viewer, record)) return { ...record, body: maskSecrets(record.body) };
-  const { result: _result, ...rest } = record;
+/** What a viewer sees of a request: secrets always masked; body and result only when the policy says they may read it. */
+function masked(whole: boolean, record: RequestRecord): RequestRecord {
+  const { idempotencyHash: _hash, ...served } = record;
+  if (whole) return { ...served, body: maskSecrets(record.body) };
+  const { result: _result, ...rest } = served;
   return { ...rest, body: null };
 }
 
@@ -66,6 +72,8 @@ export class RequestService {
     @inject(TOKENS.Shutdown) private readonly shutdown: ShutdownSignal,
     @inject(LogBus) private readonly bus: LogBus,
     @inject(Scheduler) private readonly scheduler: Scheduler,
+    @inject(AccessPolicy) private readonly policy: AccessPolicy,
+    @inject(AuditLog) private readonly audit: AuditLog,
   ) {
     shutdown.signal.addEventListener('abort', () => this.onShutdown.forEach((wake) => wake()), { once: true });
   }
@@ -80,35 +88,51 @@ export class RequestService {
     return record;
   }
 
-  /** One request as the viewer may see it. */
+  /** One request as the viewer may see it (403 when it is in a private workspace they are not in). */
   async view(viewer: Viewer, id: string): Promise<RequestRecord> {
-    return masked(viewer, await this.get(id));
+    const record = await this.get(id);
+    await this.policy.assertRequestVisible(actor(viewer), record, { action: 'request.read', target: id });
+    return this.visibleTo(viewer, record);
+  }
+
+  /** Before waiting on a request: it exists and the viewer may look at it. */
+  async assertVisible(viewer: Viewer, id: string): Promise<void> {
+    await this.view(viewer, id);
   }
 
   visibleTo(viewer: Viewer, record: RequestRecord): RequestRecord {
-    return masked(viewer, record);
+    return masked(this.policy.mayReadRequest(actor(viewer), record), record);
   }
 
   /** Logs carry what the operation printed: only its owner or an admin may read them. */
   async assertMayReadLogs(viewer: Viewer, id: string): Promise<void> {
     const record = await this.get(id);
-    if (!mayRead(viewer, record)) {
-      throw new SkyError('FORBIDDEN', `request ${id} belongs to ${record.userName}: only they or an admin may read its log`, { hint: 'Ask its owner or an admin.' });
-    }
+    const where = { action: 'request.logs', target: id };
+    await this.policy.assertRequestVisible(actor(viewer), record, where);
+    await this.policy.assertRequestLog(actor(viewer), record, where);
   }
 
+  /** A page of requests, leaving out those in private workspaces the caller is not in (their own excepted). */
   async list(caller: Viewer, query: ListRequestsQuery): Promise<RequestPage> {
     const user = query.all_users ? query.user : (query.user ?? caller.id);
-    const page = await this.store.requests.list({
-      ...(user !== undefined ? { user } : {}),
-      ...(query.status !== undefined ? { status: query.status } : {}),
-      ...(query.name !== undefined ? { name: query.name } : {}),
-      ...(query.cluster !== undefined ? { cluster: query.cluster } : {}),
-      ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
-      limit: query.limit ?? DEFAULT_PAGE,
-    });
-    const items = page.items.map((r) => masked(caller, r));
-    return page.nextCursor === undefined ? { items } : { items, nextCursor: page.nextCursor };
+    const limit = query.limit ?? DEFAULT_PAGE;
+    const hidden = await this.policy.hiddenWorkspaces(actor(caller));
+    const items: RequestRecord[] = [];
+    let cursor = query.cursor;
+    for (let pages = 0; pages < MAX_PAGES_PER_LISTING; pages++) {
+      const page = await this.store.requests.list({
+        ...(user !== undefined ? { user } : {}),
+        ...(query.status !== undefined ? { status: query.status } : {}),
+        ...(query.name !== undefined ? { name: query.name } : {}),
+        ...(query.cluster !== undefined ? { cluster: query.cluster } : {}),
+        ...(cursor !== undefined ? { cursor } : {}),
+        limit: limit - items.length,
+      });
+      for (const r of page.items) if (r.user === caller.id || !hidden.has(r.workspace)) items.push(this.visibleTo(caller, r));
+      cursor = page.nextCursor;
+      if (cursor === undefined || items.length >= limit || hidden.size === 0) break;
+    }
+    return cursor === undefined ? { items } : { items, nextCursor: cursor };
   }
 
   /** Long-poll: resolve with the record once it is finished, or at the timeout with its current state. */
@@ -196,30 +220,41 @@ export class RequestService {
     }
   }
 
-  /** Cancel by ids, or every active request of the caller (or of everyone). Never queued. */
+  /**
+   * Cancel by ids, or every active request of the caller (or, for admins, of everyone). Never
+   * queued. Every id is checked before anything is cancelled (one refused id refuses the
+   * call), and every cancel is audited with who cancelled which request.
+   */
   async cancel(caller: Viewer, body: CancelBody): Promise<CancelResult> {
-    if (body.all_users && caller.role !== 'admin' && caller.role !== undefined && this.config.auth.mode !== 'none') {
-      throw new SkyError('FORBIDDEN', "cancelling every user's requests needs the admin role", { hint: 'Cancel your own: sky api cancel -a' });
-    }
-    const ids = new Set(body.ids ?? []);
-    if (body.all) {
-      for (const status of ['PENDING', 'RUNNING'] as const) {
-        for (const record of await this.store.requests.listByStatus(status)) {
-          if (body.all_users || record.user === caller.id) ids.add(record.id);
-        }
-      }
-    } else if (ids.size === 0) {
+    if (!body.all && (body.ids ?? []).length === 0) {
       throw new SkyError('VALIDATION_FAILED', 'cancel needs request ids, or all: true', {
         hint: 'Pass ids, or all (with all_users for every user).',
       });
     }
-    if (!body.all && this.config.auth.mode !== 'none' && caller.role !== 'admin') {
-      for (const id of ids) {
-        const record = await this.store.requests.get(id);
-        if (record && record.user !== caller.id) throw new SkyError('FORBIDDEN', `request ${id} belongs to ${record.userName}: only they or an admin may cancel it`);
+    const who = actor(caller);
+    const targets = new Map<string, RequestRecord>();
+    const ids = new Set(body.ids ?? []);
+    for (const id of ids) {
+      const record = await this.store.requests.get(id);
+      if (record) targets.set(id, record);
+    }
+    if (body.all) {
+      for (const status of ['PENDING', 'RUNNING'] as const) {
+        for (const record of await this.store.requests.listByStatus(status)) {
+          if (body.all_users || record.user === caller.id) {
+            targets.set(record.id, record);
+            ids.add(record.id);
+          }
+        }
       }
     }
+    await this.policy.assertCancel(who, [...targets.values()], body.all_users === true);
     const outcomes = await Promise.all([...ids].map(async (id) => [id, await this.scheduler.cancel(id)] as const));
+    for (const [id, outcome] of outcomes) {
+      const record = targets.get(id);
+      if (outcome !== 'cancelled' || !record) continue;
+      await this.audit.record({ user: who.id, userName: who.name, action: 'request.cancel', target: id, result: 'SUCCEEDED', detail: `${record.name} of ${record.userName}` });
+    }
     const missing = outcomes.filter(([, o]) => o === 'missing').map(([id]) => id);
     if (missing.length > 0 && !body.all) {
       throw new SkyError('REQUEST_NOT_FOUND', `no request with id ${missing.join(', ')}`, {

@@ -1,11 +1,13 @@
 import type Router from '@koa/router';
-import { ROUTES, SkyError, type JobList } from '@sky/protocol';
+import { ROUTES, type ClusterRecord, type JobList, type JobRecord } from '@sky/protocol';
 import type { StateStore } from '@sky/plugin-api';
 import type { StatusView } from '../../clusters/status-view.js';
 import type { JobLogs } from '../../clusters/job-logs.js';
 import { bindRoute } from '../bind.js';
 import { callerOf } from '../identity.js';
 import { openSse } from '../sse.js';
+import { policyOf } from '../access.js';
+import { clusterNotFound } from '../../clusters/cluster-updates.js';
 
 export interface ClusterRouteDeps {
   view: StatusView;
@@ -15,34 +17,52 @@ export interface ClusterRouteDeps {
   maxBodyBytes: number;
 }
 
+/** A job as others see it: without its command line (nor its name when that is the command). */
+function withoutCommand(job: JobRecord): JobRecord {
+  const { command, name, ...rest } = job;
+  if (command === undefined) return job;
+  return name !== undefined && name !== command ? { ...rest, name } : rest;
+}
+
 /** Clusters (from the status view), job queues and job logs. */
 export function clusterRoutes(router: Router, deps: ClusterRouteDeps): void {
   const { view, store, logs, maxBodyBytes } = deps;
   bindRoute(router, ROUTES.listClusters, maxBodyBytes, async (ctx, { query }) => {
     // Same shape as ClusterList, assembled from the view's cached record JSON (the hot path of sky status -u).
-    const items = view.listJson(query.all_users ? undefined : callerOf(ctx).id, query.names, query.summary === true);
+    const viewer = await policyOf(ctx).clusterListing(callerOf(ctx));
+    const items = view.listJson(query.all_users ? undefined : callerOf(ctx).id, query.names, query.summary === true, viewer);
     ctx.type = 'application/json';
     ctx.body = `{"items":${items},"enabledInfra":${JSON.stringify(await deps.enabledInfra())}}`;
   });
+  /** The cluster, once the caller may look at it (404, or 403 in a private workspace they are not in). */
+  const visible = async (ctx: Parameters<typeof callerOf>[0], name: string, action: string): Promise<ClusterRecord> => {
+    const cluster = view.get(name);
+    if (!cluster) throw clusterNotFound(name);
+    await policyOf(ctx).assertClusterVisible(callerOf(ctx), cluster, { action, target: name });
+    return cluster;
+  };
   bindRoute(router, ROUTES.getCluster, maxBodyBytes, async (ctx, { params }) => {
-    const cluster = view.get(params.name);
-    if (!cluster) throw new SkyError('CLUSTER_NOT_FOUND', `cluster ${params.name} does not exist`, { hint: 'List clusters with: sky status -u' });
-    ctx.body = cluster;
+    const cluster = await visible(ctx, params.name, 'cluster.read');
+    if (cluster.lastCommand === undefined || policyOf(ctx).mayReadClusterCommand(callerOf(ctx), cluster)) ctx.body = cluster;
+    else {
+      const { lastCommand: _command, ...rest } = cluster;
+      ctx.body = rest;
+    }
   });
   bindRoute(router, ROUTES.listJobs, maxBodyBytes, async (ctx, { params, query }) => {
-    if (!view.get(params.name)) throw new SkyError('CLUSTER_NOT_FOUND', `cluster ${params.name} does not exist`, { hint: 'List clusters with: sky status -u' });
+    const cluster = await visible(ctx, params.name, 'jobs.read');
     const statuses = query.status ?? (query.skip_finished ? (['PENDING', 'SETTING_UP', 'RUNNING'] as const) : undefined);
     let items = await store.jobs.list(params.name, statuses ? { status: statuses } : {});
-    if (!query.all_users) items = items.filter((j) => j.user === callerOf(ctx).id);
-    const body: JobList = { items };
+    const caller = callerOf(ctx);
+    if (!query.all_users) items = items.filter((j) => j.user === caller.id);
+    const policy = policyOf(ctx);
+    const body: JobList = { items: items.map((j) => (policy.mayReadJob(caller, cluster, j) ? j : withoutCommand(j))) };
     ctx.body = body;
   });
   bindRoute(router, ROUTES.jobLogs, maxBodyBytes, async (ctx, { params, query }) => {
-    const caller = callerOf(ctx);
+    const cluster = await visible(ctx, params.name, 'job.logs');
     const job = await store.jobs.get(params.name, params.job);
-    if (job && caller.role !== 'admin' && job.user !== caller.id && view.get(params.name)?.owner !== caller.id) {
-      throw new SkyError('FORBIDDEN', `job ${params.job} on ${params.name} belongs to ${job.userName}: only they, the cluster owner or an admin may read its log`);
-    }
+    if (job) await policyOf(ctx).assertJobLog(callerOf(ctx), cluster, job, { action: 'job.logs', target: `${params.name}/${params.job}` });
     const stream = logs.stream(params.name, params.job, query.follow ?? true, query.tail, new AbortController().signal);
     const first = await stream.next(); // errors (unknown cluster or job) answer 404 before the stream opens
     const sse = openSse(ctx);

@@ -3,8 +3,8 @@ import { IDEMPOTENCY_KEY_HEADER, OPERATION_ROUTES, OPERATIONS, REQUEST_ID_HEADER
 import type { Scheduler } from '../../scheduler/scheduler.js';
 import { bindRoute } from '../bind.js';
 import { callerOf } from '../identity.js';
-import type { WorkspaceService } from '../../auth/workspace-service.js';
 import { DEFAULT_WORKSPACE, WORKSPACE_HEADER, WorkspaceNameSchema } from '@sky/protocol';
+import { policyOf } from '../access.js';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
@@ -13,8 +13,11 @@ function laneOf(name: OperationName, body: unknown): Lane {
   return chosen === 'short' || chosen === 'long' ? chosen : OPERATIONS[name].defaultLane;
 }
 
-/** POST /api/v1/<op>: persist the request, then answer 202 with its id. */
-export function operationRoutes(router: Router, scheduler: Scheduler, maxBodyBytes: number, workspaces: WorkspaceService): void {
+/**
+ * POST /api/v1/<op>: persist the request, then answer 202 with its id. Who may submit it is the
+ * route table's (bindRoute), and whether the caller may use the workspace the access policy's.
+ */
+export function operationRoutes(router: Router, scheduler: Scheduler, maxBodyBytes: number): void {
   for (const route of OPERATION_ROUTES) {
     const name = route.operation!;
     bindRoute(router, route, maxBodyBytes, async (ctx, { body }) => {
@@ -30,7 +33,9 @@ export function operationRoutes(router: Router, scheduler: Scheduler, maxBodyByt
           hint: 'List workspaces with: sky workspace list',
         });
       }
-      await workspaces.access(caller, workspace);
+      const policy = policyOf(ctx);
+      const target = typeof (body as { cluster?: unknown }).cluster === 'string' ? (body as { cluster: string }).cluster : workspace;
+      await policy.assertWorkspace(caller, workspace, { action: name, target });
       const { record, created } = await scheduler.submit({
         name,
         body,
@@ -39,6 +44,7 @@ export function operationRoutes(router: Router, scheduler: Scheduler, maxBodyByt
         userName: caller.name,
         workspace,
         via: caller.via,
+        privileged: policy.isAdmin(caller),
         ...(key !== '' ? { idempotencyKey: key } : {}),
       });
       const answer: SubmitResponse = { requestId: record.id, status: record.status, created };

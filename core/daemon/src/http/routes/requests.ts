@@ -17,6 +17,7 @@ export function requestRoutes(router: Router, service: RequestService, maxBodyBy
     ctx.body = await service.view(callerOf(ctx), params.id);
   });
   bindRoute(router, ROUTES.waitRequest, maxBodyBytes, async (ctx, { params, query }) => {
+    await service.assertVisible(callerOf(ctx), params.id); // 404 or 403 before waiting
     ctx.body = service.visibleTo(callerOf(ctx), await service.wait(params.id, query.timeout));
   });
   bindRoute(router, ROUTES.requestLogs, maxBodyBytes, async (ctx, { params, query }) => {

@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import { ROUTES, type NewToken, type TokenView } from '@sky/protocol';
 import type { UserService } from '../../auth/user-service.js';
+import type { Offboarding } from '../../auth/offboarding.js';
 import type { AuditLog } from '../../audit/audit-log.js';
 import { bindRoute } from '../bind.js';
 import { callerOf } from '../identity.js';
@@ -11,7 +12,7 @@ function tokenEntry(view: TokenView): { target: string; detail: string } {
 }
 
 /** Users and tokens: who am I, the team, and bearer tokens. Every change is audited (never a password or token secret). */
-export function userRoutes(router: Router, users: UserService, maxBodyBytes: number, audit: AuditLog): void {
+export function userRoutes(router: Router, users: UserService, maxBodyBytes: number, audit: AuditLog, offboarding: Offboarding): void {
   bindRoute(router, ROUTES.whoami, maxBodyBytes, async (ctx) => {
     ctx.body = users.whoami(callerOf(ctx));
   });
@@ -20,22 +21,32 @@ export function userRoutes(router: Router, users: UserService, maxBodyBytes: num
   });
   bindRoute(router, ROUTES.createUser, maxBodyBytes, async (ctx, { body }) => {
     const caller = callerOf(ctx);
-    ctx.body = await audit.guard(caller, 'user.create', body.name, () => users.create(caller, body), (user) => ({ detail: `role ${user.role}` }));
+    ctx.body = await audit.guard(caller, 'user.create', body.name, () => users.create(body), (user) => ({ detail: `role ${user.role}` }));
     ctx.status = 201;
   });
   bindRoute(router, ROUTES.importUsers, maxBodyBytes, async (ctx, { body }) => {
     const caller = callerOf(ctx);
-    ctx.body = await audit.guard(caller, 'user.import', undefined, () => users.import(caller, body), (result) => ({
+    ctx.body = await audit.guard(caller, 'user.import', undefined, () => users.import(body), (result) => ({
       detail: `created ${result.created.length}${result.created.length > 0 ? ` (${result.created.slice(0, 20).join(', ')}${result.created.length > 20 ? ', ...' : ''})` : ''}, skipped ${result.skipped.length}`,
     }));
   });
-  bindRoute(router, ROUTES.deleteUser, maxBodyBytes, async (ctx, { params }) => {
+  bindRoute(router, ROUTES.deleteUser, maxBodyBytes, async (ctx, { params, query, body }) => {
     const caller = callerOf(ctx);
-    ctx.body = await audit.guard(caller, 'user.delete', params.name, () => users.delete(caller, params.name));
+    const transferTo = body.transfer_to ?? query.transfer_to;
+    const down = body.down ?? query.down;
+    const options = { ...(transferTo !== undefined ? { transfer_to: transferTo } : {}), ...(down !== undefined ? { down } : {}) };
+    ctx.body = await audit.guard(caller, 'user.delete', params.name, () => offboarding.deleteUser(caller, params.name, options), (gone) => ({
+      detail: [
+        `${gone.revokedTokens} token${gone.revokedTokens === 1 ? '' : 's'} revoked`,
+        `${gone.cancelledRequests.length} request${gone.cancelledRequests.length === 1 ? '' : 's'} cancelled`,
+        ...(gone.transferredTo !== undefined ? [`clusters to ${gone.transferredTo}: ${gone.transferred.join(', ') || 'none'}`] : []),
+        ...(gone.downRequests.length > 0 ? [`tearing down ${gone.downRequests.map((d) => d.cluster).join(', ')}`] : []),
+      ].join('; ').slice(0, 500),
+    }));
   });
   bindRoute(router, ROUTES.setRole, maxBodyBytes, async (ctx, { params, body }) => {
     const caller = callerOf(ctx);
-    ctx.body = await audit.guard(caller, 'user.role', params.name, () => users.setRole(caller, params.name, body.role), () => ({ detail: `role ${body.role}` }));
+    ctx.body = await audit.guard(caller, 'user.role', params.name, () => users.setRole(params.name, body.role), () => ({ detail: `role ${body.role}` }));
   });
   bindRoute(router, ROUTES.resetPassword, maxBodyBytes, async (ctx, { params, body }) => {
     const caller = callerOf(ctx);
