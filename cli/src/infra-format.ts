@@ -1,4 +1,4 @@
-import type { CheckResult, HostCheckReport, PoolHostsResult, ShowGpusResult } from '@sky/protocol';
+import type { CheckResult, HostCheckReport, PoolHostsResult, PoolSummary, ShowGpusResult } from '@sky/protocol';
 import { table } from './format.js';
 import { UsageError } from './usage.js';
 
@@ -124,6 +124,24 @@ export function checkLines(result: CheckResult, asked: readonly string[] = []): 
   for (const driver of result.drivers) {
     if (!driver.ok) ok = false;
     const hosts = driver.hosts;
+    if (hosts === undefined && driver.pools !== undefined) {
+      // Capacity per pool: what callers who do not see the hosts (non-admins) get.
+      const usable = driver.pools.filter((p) => p.ready > 0).map((p) => `${driver.id}/${p.pool}`);
+      const on = driver.error === undefined && usable.length > 0;
+      if (!driver.ok) ok = false;
+      const offered = driver.pools.map((p) => `${driver.id}/${p.pool}`);
+      lines.push(`  ${driver.id}: ${on ? 'enabled' : 'disabled'}${offered.length > 0 ? ` [${offered.join(', ')}]` : ''}`);
+      if (on) enabled.push(...usable);
+      if (driver.detail !== undefined) lines.push(`    ${driver.detail}`);
+      if (driver.error !== undefined) lines.push(`    Reason: ${driver.error}`);
+      if (driver.pools.length === 0) {
+        if (driver.error === undefined) lines.push('    No pools configured.');
+        continue;
+      }
+      lines.push(`    ${driver.id === 'ssh' ? 'SSH Node Pools' : 'Pools'}:`);
+      lines.push(...tree(driver.pools, '    ', poolSummaryLine));
+      continue;
+    }
     const pools = hosts === undefined ? undefined : byPool(hosts, driver.infra.filter((i) => i.startsWith(`${driver.id}/`)));
     // A pool with one host down is still usable: the driver is enabled while any of its pools has a ready host.
     const usable = pools === undefined ? [] : [...pools].filter(([, h]) => h.some(hostReady)).map(([name]) => `${driver.id}/${name}`);
@@ -161,6 +179,13 @@ export function checkLines(result: CheckResult, asked: readonly string[] = []): 
   return { lines, ok, enabled };
 }
 
+/** One pool's capacity: `gpu-a: 2 of 3 hosts ready, 1 free, 16 CPUs, 64 GB, GPUs: H100:8`. */
+export function poolSummaryLine(p: PoolSummary): string {
+  const state = p.hosts === 0 ? 'no hosts' : `${p.ready} of ${plural(p.hosts, 'host')} ready, ${p.free} free`;
+  if (p.ready === 0) return `${p.pool}: ${state}`;
+  return `${p.pool}: ${state}, ${plural(p.cpus, 'CPU')}, ${memory(p.memoryGb)}, ${gpus(p)}`;
+}
+
 /** `sky ssh up|down`: one line per host, ✓ or ✗, and whether any failed. */
 export function poolHostLines(result: PoolHostsResult): { lines: string[]; failed: number } {
   const lines = result.hosts.map((h) => {
@@ -183,8 +208,23 @@ export function gpuStatus(host: HostCheckReport): string {
 
 export const GPU_HEADERS = ['HOST', 'GPU', 'QTY', 'CPUS', 'MEMORY', 'STATUS'] as const;
 
-/** `sky show-gpus`: per pool a heading and a table with a row per host and GPU type. */
+export const GPU_POOL_HEADERS = ['POOL', 'GPU', 'QTY', 'HOSTS READY', 'HOSTS FREE'] as const;
+
+/** `sky show-gpus` for callers who do not see the hosts: a row per pool and GPU type. */
+function poolGpuLines(pools: readonly PoolSummary[]): string[] {
+  if (pools.length === 0) return ['No hosts found in the SSH node pools.'];
+  const rows: string[][] = [];
+  for (const p of pools) {
+    const counts = [`${p.ready} of ${p.hosts}`, String(p.free)];
+    if (p.accelerators.length === 0) rows.push([p.pool, '-', '0', ...counts]);
+    else for (const a of p.accelerators) rows.push([p.pool, a.name, String(a.count), ...counts]);
+  }
+  return [...table(GPU_POOL_HEADERS, rows), '(Per-host details are shown to admins.)'];
+}
+
+/** `sky show-gpus`: per pool a heading and a table with a row per host and GPU type (or per pool, for non-admins). */
 export function gpuLines(result: ShowGpusResult): string[] {
+  if (result.hosts.length === 0 && result.pools !== undefined) return poolGpuLines(result.pools);
   if (result.hosts.length === 0) return ['No hosts found in the SSH node pools.'];
   const lines: string[] = [];
   for (const [pool, hosts] of byPool(result.hosts)) {

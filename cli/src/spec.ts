@@ -59,6 +59,7 @@ export const OPTIONS = {
   role: { flags: '--role <role>', help: 'Role of the new user: user (default) or admin' },
   expiresInDays: { flags: '--expires-in-days <days>', help: 'Days until the token expires (default: never)' },
   user: { flags: '--user <name>', help: "Another user's tokens (admins)" },
+  transferTo: { flags: '--transfer-to <user>', help: 'Give their clusters to this user (one of --transfer-to and --down is needed when they own clusters)' },
   // Workspaces.
   workspace: { flags: '--workspace <name>', help: 'Workspace to run in (default: active_workspace in ~/.sky/config.yaml, else default)' },
   private: { flags: '--private', help: 'Only its allowed users (and admins) may use the workspace' },
@@ -118,6 +119,7 @@ export const API: NounSpec = {
       maxArgs: 1,
       summary: 'Stream the log of a request (default: your newest one)',
       options: ['follow', 'serverLogs'],
+      optionHelp: { serverLogs: "Stream the API server's own log instead of a request's (admins)" },
     },
     {
       name: 'cancel',
@@ -125,7 +127,7 @@ export const API: NounSpec = {
       maxArgs: many,
       summary: 'Cancel requests (running ones are aborted)',
       options: ['all', 'allUsers', 'yes'],
-      optionHelp: { all: 'Cancel all your active requests', allUsers: "With -a: every user's active requests" },
+      optionHelp: { all: 'Cancel all your active requests', allUsers: "With -a: every user's active requests (admins)" },
     },
     {
       name: 'ping',
@@ -133,6 +135,7 @@ export const API: NounSpec = {
       maxArgs: 0,
       summary: 'Submit a diagnostic request, stream its log and print the answer',
       options: ['sleep', 'lane', 'fail', 'async'],
+      optionHelp: { sleep: 'Seconds the ping request sleeps, logging once a second (more than 5: admins)' },
     },
     {
       name: 'start',
@@ -181,7 +184,16 @@ export const USERS: NounSpec = {
       options: ['password', 'role'],
       examples: ['sky users create alice', 'sky users create bob --role admin --password "$PW"'],
     },
-    { name: 'delete', args: 'NAME', minArgs: 1, maxArgs: 1, summary: 'Delete a user and their tokens (admins)', options: ['yes'] },
+    {
+      name: 'delete',
+      args: 'NAME',
+      minArgs: 1,
+      maxArgs: 1,
+      summary: 'Delete a user (admins): revoke their tokens, cancel their requests, and give their clusters to another user or tear them down',
+      options: ['transferTo', 'down', 'yes'],
+      optionHelp: { down: 'Tear their clusters down' },
+      examples: ['sky users delete alice --transfer-to bob', 'sky users delete alice --down -y'],
+    },
     { name: 'set-role', args: 'NAME ROLE', minArgs: 2, maxArgs: 2, summary: "Change a user's role to admin or user (admins)", options: [] },
     {
       name: 'reset-password',
@@ -230,7 +242,7 @@ export const DAEMON: NounSpec = {
 
 export const SSH: NounSpec = {
   name: 'ssh',
-  summary: 'Prepare and clean the hosts of SSH node pools',
+  summary: 'Prepare and clean the hosts of SSH node pools (admins)',
   actions: [
     {
       name: 'up',
@@ -412,7 +424,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'check',
     args: '[INFRA...]',
     maxArgs: 50,
-    summary: 'Check which infra sky can use: every driver, and each host of the SSH node pools',
+    summary: 'Check which infra sky can use: every driver, and each host of the SSH node pools (hosts: admins; others see each pool\'s capacity)',
     options: ['output'],
     examples: ['sky check', 'sky check ssh', 'sky check ssh/gpu-a local'],
   },
@@ -421,7 +433,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'show-gpus',
     args: '',
     maxArgs: 0,
-    summary: 'Show the GPUs of each host of the SSH node pools, and who holds it',
+    summary: 'Show the GPUs of each host of the SSH node pools, and who holds it (hosts: admins; others see GPUs per pool)',
     options: ['infra', 'output'],
     optionHelp: { infra: 'Only these hosts: ssh (every pool) or ssh/POOL' },
     examples: ['sky show-gpus', 'sky show-gpus --infra ssh/gpu-a'],

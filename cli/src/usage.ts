@@ -61,6 +61,7 @@ export interface CliOptions {
   role?: 'admin' | 'user';
   expiresInDays?: number;
   user?: string;
+  transferTo?: string;
   workspace?: string;
   private?: boolean;
   public?: boolean;
@@ -169,6 +170,7 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   role: oneOf(['admin', 'user'] as const),
   expiresInDays: number(1, 3650, true),
   user: text(64),
+  transferTo: text(64),
   workspace: text(63),
   private: bool,
   public: bool,

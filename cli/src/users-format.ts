@@ -1,4 +1,4 @@
-import type { ImportUsersBody, TokenView, UserView } from '@sky/protocol';
+import type { DeletedUser, ImportUsersBody, TokenView, UserView } from '@sky/protocol';
 import { age, table } from './format.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]*$/;
@@ -107,4 +107,19 @@ export function tokenTable(tokens: readonly TokenView[], now: number = Date.now(
     return [t.id, t.name, t.userName, age(t.createdAt, now), expires, used, status];
   });
   return table(['ID', 'NAME', 'USER', 'CREATED', 'EXPIRES', 'LAST USED', 'STATUS'], rows);
+}
+
+function count(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** What `sky users delete` prints: the user, and what became of their tokens, requests and clusters. */
+export function deletedLines(gone: DeletedUser): string[] {
+  const lines = [`Deleted user ${gone.name} (${gone.id}): ${count(gone.revokedTokens, 'token')} revoked, ${count(gone.cancelledRequests.length, 'request')} cancelled.`];
+  if (gone.transferredTo !== undefined && gone.transferred.length > 0) lines.push(`Their clusters now belong to ${gone.transferredTo}: ${gone.transferred.join(', ')}.`);
+  if (gone.downRequests.length > 0) {
+    lines.push(`Tearing down their clusters: ${gone.downRequests.map((d) => d.cluster).join(', ')}.`);
+    for (const d of gone.downRequests) lines.push(`  ${d.cluster}: request ${d.requestId} (sky api logs ${d.requestId})`);
+  }
+  return lines;
 }

@@ -7,7 +7,6 @@ import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, with
 import { runOperation } from '../helpers/team.js';
 
 const HEADERS = { 'content-type': 'application/json', 'x-sky-user-id': 'u-alice', 'x-sky-user-name': 'alice' };
-const BOB = { 'content-type': 'application/json', 'x-sky-user-id': 'u-bob', 'x-sky-user-name': 'bob' };
 
 interface Rec {
   id: string;
@@ -184,15 +183,13 @@ describe('clusters on the local driver', () => {
     assert.deepEqual(log.lines.map((l) => l.text), ['before', 'after']);
   });
 
-  it('cancels a running job, and another user may neither exec on nor stop the cluster', async () => {
+  // Who may change whose cluster is a team server's matter (auth on): test/security/route-walk.test.ts.
+  it('cancels a running job', async () => {
     const rec = await op('exec', { cluster: 'c1', task: { run: 'sleep 60' } });
     const id = rec.result!.jobId!;
     const cancel = await op('cancel', { cluster: 'c1', job_ids: [id] });
     assert.equal(cancel.status, 'SUCCEEDED', JSON.stringify(cancel.error));
     assert.equal((await jobDone('c1', id)).status, 'CANCELLED');
-    const foreign = await op('stop', { cluster: 'c1' }, BOB);
-    assert.equal(foreign.status, 'FAILED');
-    assert.match(foreign.error!.message, /belongs to alice/);
   });
 
   it('stop, exec refused while stopped, start, then down removes the nodes', async () => {

@@ -7,7 +7,7 @@ import { knownSecrets, note, print, printJson, rememberSecrets } from '../output
 import { newPassword, readLine } from '../prompt.js';
 import { canonicalUserName } from '@sky/protocol';
 import { UsageError, type CliOptions, type Invocation } from '../usage.js';
-import { CsvError, parseUsersCsv, tokenTable, userTable } from '../users-format.js';
+import { CsvError, deletedLines, parseUsersCsv, tokenTable, userTable } from '../users-format.js';
 
 /** Passwords and token secrets are masked in whatever is printed from here on. */
 function secret(value: string | undefined): void {
@@ -60,15 +60,20 @@ async function create(client: SkyClient, name: string, options: CliOptions): Pro
 }
 
 async function remove(client: SkyClient, name: string, options: CliOptions): Promise<number> {
+  if (options.transferTo !== undefined && options.down === true) throw new UsageError('give either --transfer-to USER or --down, not both', 'sky users delete --help');
+  const clusters = options.transferTo !== undefined ? `, give their clusters to ${options.transferTo}` : options.down === true ? ', tear their clusters down' : '';
   const go = await confirmOrAbort({
-    question: `Delete user ${name} and all their tokens?`,
+    question: `Delete user ${name}, revoke their tokens${clusters}?`,
     yes: options.yes,
-    action: `sky users delete would delete user ${name} and their tokens`,
+    action: `sky users delete would delete user ${name}${clusters}`,
     help: 'sky users delete --help',
   });
   if (!go) return 1;
-  const user = await client.deleteUser(name);
-  print(`Deleted user ${user.name} (${user.id}).`);
+  const gone = await client.deleteUser(name, {
+    ...(options.transferTo !== undefined ? { transfer_to: options.transferTo } : {}),
+    ...(options.down === true ? { down: true } : {}),
+  });
+  for (const line of deletedLines(gone)) print(line);
   return 0;
 }
 

@@ -21,6 +21,8 @@ import type {
   ImportUsersBody,
   ImportUsersResult,
   LoginLink,
+  DeletedUser,
+  DeleteUserOptions,
   NewToken,
   Role,
   TokenView,
@@ -173,8 +175,9 @@ export class SkyClient {
     return this.transport.json<ImportUsersResult>({ method: 'POST', path: ROUTE_PATHS.importUsers, body });
   }
 
-  async deleteUser(name: string): Promise<UserView> {
-    return this.transport.json<UserView>({ method: 'DELETE', path: fillPath(ROUTE_PATHS.deleteUser, { name }) });
+  /** Delete a user; when they own clusters, give them to `transfer_to` or tear them down (`down`). */
+  async deleteUser(name: string, options: DeleteUserOptions = {}): Promise<DeletedUser> {
+    return this.transport.json<DeletedUser>({ method: 'DELETE', path: fillPath(ROUTE_PATHS.deleteUser, { name }), body: options });
   }
 
   async setRole(name: string, role: Role): Promise<UserView> {
