@@ -40,10 +40,10 @@ export type TeamDaemonHandle = DaemonHandle & { helper: NodeHelperHandle };
  * The `node_helper` and `drivers.local` blocks of a team daemon config: the local driver runs
  * each sky user's jobs as an OS account `<helper prefix><name>-<hash>`, created on first use.
  */
-export function teamDriverConfig(home: string, helper: NodeHelperHandle): string {
+export function teamDriverConfig(home: string, helper: NodeHelperHandle, size = { cpus: 8, memoryGb: 16 }): string {
   return (
     `node_helper:\n  socket: ${helper.socket}\n` +
-    `drivers:\n  local:\n    root: ${join(home, 'nodes')}\n    cpus: 8\n    memory_gb: 16\n` +
+    `drivers:\n  local:\n    root: ${join(home, 'nodes')}\n    cpus: ${size.cpus}\n    memory_gb: ${size.memoryGb}\n` +
     `    accounts:\n      create: true\n      prefix: ${helper.prefix}\n`
   );
 }

@@ -15,7 +15,7 @@ import {
   manifestProblems,
   type RouteSpec,
 } from '@sky/protocol';
-import { killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
+import { http, killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
 import {
   abortedUpload,
   decodeSegment,
@@ -30,6 +30,8 @@ import {
   type WireAnswer,
   type WireRequest,
 } from '../helpers/fuzz.js';
+import { fuzzAuthorization, fuzzSeed } from '../helpers/authz-fuzz.js';
+import { startTeamDaemon, TEAM_ADMIN } from '../helpers/team.js';
 
 /**
  * A bounded, seeded fuzzer over the live OpenAPI document: for every documented path and
@@ -37,9 +39,12 @@ import {
  * the daemon never answers 5xx, that every error follows the catalogue, that nothing hangs,
  * that accepted input really was valid (and valid input is accepted), and that the daemon is
  * healthy afterwards. Replay a failure with SKY_FUZZ_SEED=<seed> SKY_FUZZ_CASE=<index>.
+ *
+ * A second part fuzzes authorization on a team daemon (basic auth): see test/helpers/authz-fuzz.ts.
+ * The seed rotates per run (it is printed); SKY_FUZZ_SEED replays one.
  */
 
-const SEED = Number(process.env.SKY_FUZZ_SEED ?? 0x5eed5);
+const SEED = fuzzSeed();
 const ITERATIONS = Number(process.env.SKY_FUZZ_ITERATIONS ?? 1500);
 const ONLY_CASE = process.env.SKY_FUZZ_CASE === undefined ? undefined : Number(process.env.SKY_FUZZ_CASE);
 const CONCURRENCY = 6;
@@ -797,5 +802,31 @@ describe('REST API fuzz (seeded, bounded, one real daemon)', () => {
       });
       assert.fail(`${byCase.size} failing inputs (seed ${SEED}):\n\n${shown.join('\n\n')}`);
     }
+  });
+});
+
+describe('authorization fuzz (auth on, several users on each other\'s resources, seeded)', () => {
+  let daemon: DaemonHandle | undefined;
+
+  before(async () => {
+    daemon = await startTeamDaemon([]);
+  });
+
+  after(async () => {
+    await daemon?.stop(5_000);
+    if (daemon) removeHome(daemon.home);
+    await killAllDaemons();
+  });
+
+  it(`refuses exactly what the oracle says must be refused, audits it, and hides what it must (seed ${SEED})`, async (t) => {
+    const d = daemon!;
+    const extraSteps = Number(process.env.SKY_FUZZ_AUTHZ_STEPS ?? 60);
+    const result = await fuzzAuthorization({ url: d.url, admin: TEAM_ADMIN, prefix: `f${(SEED % 1_000_000).toString(36)}`, seed: SEED, extraSteps });
+    t.diagnostic(`seed ${SEED}: ${result.steps} moves, ${result.denials} refusals (each audited); launch tasks: ${result.tasks.generated} generated, ${result.tasks.valid} valid, ${result.tasks.succeeded} launched`);
+    t.diagnostic(`moves: ${Object.entries(result.moves).map(([k, v]) => `${k}×${v}`).join(', ')}`);
+    assert.equal(result.tasks.valid, result.tasks.generated, 'every generated task is valid');
+    const health = await http(`${d.url}/api/health`);
+    assert.equal(health.status, 200, 'the daemon is healthy after the fuzz');
+    assert.deepEqual(result.problems, [], `authorization fuzz found problems; replay: SKY_FUZZ_SEED=${SEED} node scripts/test.mjs test/integration/api-fuzz.test.ts`);
   });
 });

@@ -13,3 +13,5 @@ export { PluginLoader } from './plugins/index.js';
 export { SecretBox, SEALED_PREFIX, type SecretCipher } from './secrets/secret-box.js';
 export { sealBodySecrets, openBodySecrets } from './secrets/sealed-values.js';
 export { loadSecretsKey } from './secrets/load-key.js';
+export { AccessPolicy, type Actor, type ClusterListing, type DenialContext } from './auth/policy.js';
+export { AuditLog } from './audit/audit-log.js';

@@ -49,7 +49,7 @@ function parametersFrom(schema: z.ZodType | undefined, where: 'query' | 'path', 
 
 function errorStatuses(route: RouteSpec): number[] {
   const statuses = new Set<number>([400, 401, 403, 404, 405, 421, 429, 503]);
-  if (route.method === 'post' || route.method === 'put') [413, 415].forEach((s) => statuses.add(s));
+  if (route.method === 'post' || route.method === 'put' || route.body !== undefined) [413, 415].forEach((s) => statuses.add(s));
   if (route.operation !== undefined) [409, 503].forEach((s) => statuses.add(s));
   return [...statuses].sort();
 }

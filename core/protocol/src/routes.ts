@@ -277,6 +277,11 @@ export const ROUTE_LIST: readonly RouteSpec[] = [...Object.values(ROUTES), ...OP
  */
 export function adminReason(route: RouteSpec, body: unknown): string | undefined {
   if (route.access === 'admin') return route.operation !== undefined ? `operation ${route.operation}` : `${route.method.toUpperCase()} ${route.path}`;
+  return adminBodyReason(route, body);
+}
+
+/** Why this body makes a call of a user route admin-only (an operation's adminWhen), or undefined. */
+export function adminBodyReason(route: RouteSpec, body: unknown): string | undefined {
   if (route.operation === undefined) return undefined;
   const spec: OperationSpec = OPERATIONS[route.operation];
   return spec.adminWhen?.(body);

@@ -1,6 +1,7 @@
 import { inject, injectable } from 'tsyringe';
 import type { StateStore } from '@sky/plugin-api';
 import {
+  adminBodyReason,
   adminReason,
   SkyError,
   type ClusterRecord,
@@ -111,7 +112,7 @@ export class AccessPolicy {
 
   /** Operations that need the admin role for some bodies (a long ping, a refresh of every user's clusters). */
   async assertOperationBody(actor: Actor, route: RouteSpec, body: unknown, where: DenialContext): Promise<void> {
-    const reason = adminReason(route, body);
+    const reason = adminBodyReason(route, body);
     if (reason !== undefined) await this.needAdmin(actor, where, reason);
   }
 
@@ -218,9 +219,8 @@ export class AccessPolicy {
 
   /** Listings: clusters in private workspaces the actor is not in are left out (their own excepted). */
   async clusterListing(actor: Actor): Promise<ClusterListing> {
-    if (this.isAdmin(actor)) return { visible: () => true, whole: () => true };
     const hidden = await this.hiddenWorkspaces(actor);
-    const whole = (cluster: ClusterRecord): boolean => cluster.owner === actor.id;
+    const whole = (cluster: ClusterRecord): boolean => this.mayReadClusterCommand(actor, cluster);
     if (hidden.size === 0) return { visible: () => true, whole };
     return { visible: (cluster) => cluster.owner === actor.id || !hidden.has(cluster.workspace), whole };
   }

@@ -1,0 +1,486 @@
+import { adminReason, OPERATIONS, ROUTE_LIST, type OperationSpec, type RouteSpec } from '@sky/protocol';
+import type { HttpAnswer } from './daemon-process.js';
+import { codeOf, route, TeamClient, type Account, type CallInput, type OpOutcome } from './authz-client.js';
+
+/**
+ * The route-table walk: every route of ROUTE_LIST, called by five kinds of caller against real
+ * resources of a team daemon (other users' requests, clusters, jobs, tokens and workspaces made
+ * in the setup, so every ownership check is reached):
+ *   outsider — no or wrong credentials: 401 everywhere but the public routes;
+ *   user     — a plain user on their own things: allowed;
+ *   other    — another plain user on the first one's things: refused, or shown without secrets;
+ *   removed  — a member removed from a private workspace: refused there, even on their own cluster;
+ *   admin    — allowed everywhere.
+ * Admin-only routes and admin-only bodies come from the route table's metadata, not a hand list.
+ * Every refusal must also be in the audit log (DENIED, by that user). The walk returns what it
+ * found wrong instead of throwing, so a test can also prove that it catches planted faults.
+ */
+
+export type CallerKind = 'outsider' | 'user' | 'other' | 'removed' | 'admin';
+export const CALLER_KINDS: readonly CallerKind[] = ['outsider', 'user', 'other', 'removed', 'admin'];
+
+/** Bodies that make a user-access operation admin-only (checked against the metadata's adminWhen). */
+export const ADMIN_ONLY_BODIES: Readonly<Record<string, unknown>> = {
+  ping: { sleep: 60 },
+  refresh: { all_users: true },
+};
+
+export interface WalkOptions {
+  url: string;
+  admin: Account;
+  /** Prefix of every user, cluster and workspace the walk makes (unique per run). */
+  prefix: string;
+  /** Return at the first problem (to show that a planted fault is caught, quickly). */
+  stopAtFirst?: boolean;
+}
+
+export interface WalkResult {
+  problems: string[];
+  checks: number;
+  denials: number;
+  /** Route id → caller kinds that called it. */
+  coverage: Map<string, Set<CallerKind>>;
+}
+
+type Expect =
+  | 'ok' // 2xx; for an operation: accepted and SUCCEEDED
+  | 'allowed' // for an operation: not refused (it may fail for other reasons, e.g. no SSH driver)
+  | 'submitted' // an operation accepted (202), then cancelled by the walk
+  | 'denied' // 403 FORBIDDEN, at the route or (operations) while running; audited
+  | 'refused' // 403 FORBIDDEN at the route itself (admin-only routes and bodies): not even accepted; audited
+  | { failed: string }; // an operation that runs and fails with this code
+
+interface Probe {
+  route: RouteSpec;
+  kind: Exclude<CallerKind, 'outsider'>;
+  input?: CallInput;
+  expect: Expect;
+  /** More to check in a successful answer: a problem, or undefined. */
+  check?: (answer: HttpAnswer, outcome?: OpOutcome) => string | undefined;
+}
+
+class Stop extends Error {}
+
+interface Fixture {
+  user: Account;
+  other: Account;
+  removed: Account;
+  admin: Account;
+  spare: Account;
+  ws: string;
+  /** The user's clusters: in default, in the private workspace, and one to tear down. */
+  pub: string;
+  priv: string;
+  tmp: string;
+  /** The removed member's own cluster in the private workspace. */
+  removedCluster: string;
+  secretCommand: string;
+  reqPub: string;
+  reqPriv: string;
+  reqRunning: string;
+  removedReq: string;
+  tokens: string[];
+}
+
+function has<T>(items: readonly T[], pred: (x: T) => boolean): boolean {
+  return items.some(pred);
+}
+
+export async function walkRoutes(options: WalkOptions): Promise<WalkResult> {
+  const api = new TeamClient(options.url, options.admin);
+  const result: WalkResult = { problems: [], checks: 0, denials: 0, coverage: new Map() };
+  const problem = (text: string): void => {
+    result.problems.push(text);
+    if (options.stopAtFirst) throw new Stop();
+  };
+  try {
+    await walk(api, options, result, problem);
+  } catch (err) {
+    if (!(err instanceof Stop)) throw err;
+  }
+  return result;
+}
+
+async function setup(api: TeamClient, prefix: string): Promise<Fixture> {
+  const user = await api.createUser(`${prefix}-alice`);
+  const other = await api.createUser(`${prefix}-bob`);
+  const removed = await api.createUser(`${prefix}-carol`);
+  const spare = await api.createUser(`${prefix}-dave`);
+  const ws = `${prefix}-priv`;
+  const made = await api.json(api.admin, '/api/v1/workspaces', { method: 'POST', body: { name: ws, private: true, allowed_users: [user.name, removed.name] } });
+  if (made.status !== 201) throw new Error(`creating workspace ${ws}: ${made.text}`);
+  // A command line that is also the job's name (both are shown to the owner and admins only); it
+  // is not a program, so the job fails, which does not matter here.
+  const secretCommand = `${prefix}-secret-command`;
+  const pub = `${prefix}-pub`;
+  const priv = `${prefix}-priv`;
+  const tmp = `${prefix}-tmp`;
+  const removedCluster = `${prefix}-rem`;
+  await api.must(user, 'launch', { cluster: pub, task: { name: secretCommand, run: secretCommand } });
+  await api.must(user, 'launch', { cluster: priv, task: { run: secretCommand } }, ws);
+  await api.must(user, 'launch', { cluster: tmp, task: { run: 'true' } });
+  const removedReq = (await api.must(removed, 'launch', { cluster: removedCluster, task: { run: 'true' } }, ws)).id;
+  const reqPub = (await api.must(user, 'ping', {})).id;
+  const reqPriv = (await api.must(user, 'ping', {}, ws)).id;
+  const running = await api.call(user, route('ping'), { body: { sleep: 5 } });
+  if (running.status !== 202) throw new Error(`a running ping: ${running.text}`);
+  const tokens: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const t = await api.json<{ record: { id: string } }>(user, '/api/v1/tokens', { method: 'POST', body: { name: `walk-${i}` } });
+    if (t.status !== 201) throw new Error(`a token: ${t.text}`);
+    tokens.push(t.body.record.id);
+  }
+  // The removed member: allowed in the private workspace when their cluster was made, no longer now.
+  const upd = await api.json(api.admin, `/api/v1/workspaces/${ws}`, { method: 'POST', body: { allowed_users: [user.name] } });
+  if (upd.status !== 200) throw new Error(`updating workspace ${ws}: ${upd.text}`);
+  return {
+    user,
+    other,
+    removed,
+    admin: api.admin,
+    spare,
+    ws,
+    pub,
+    priv,
+    tmp,
+    removedCluster,
+    secretCommand,
+    reqPub,
+    reqPriv,
+    reqRunning: (running.json() as { requestId: string }).requestId,
+    removedReq,
+    tokens,
+  };
+}
+
+function items<T>(answer: HttpAnswer): T[] {
+  return (answer.json() as { items: T[] }).items;
+}
+
+interface Req {
+  id: string;
+  body: unknown;
+  result?: unknown;
+}
+interface Cl {
+  name: string;
+  lastCommand?: string;
+}
+interface Job {
+  id: number;
+  command?: string;
+  name?: string;
+}
+
+/** The probes: who calls which route on what, and what must happen. */
+function probes(f: Fixture): Probe[] {
+  const r = route;
+  const P: Probe[] = [];
+  const add = (p: Probe): void => void P.push(p);
+  const ids = (a: HttpAnswer): string[] => items<Req>(a).map((x) => x.id);
+
+  for (const kind of ['user', 'other', 'removed', 'admin'] as const) {
+    add({ route: r('health'), kind, expect: 'ok' });
+    add({ route: r('openapi'), kind, expect: 'ok' });
+    add({ route: r('listPlugins'), kind, expect: 'ok' });
+    add({ route: r('whoami'), kind, expect: 'ok' });
+    add({ route: r('listUsers'), kind, expect: 'ok' });
+    add({ route: r('check'), kind, input: { body: {} }, expect: 'ok', check: (_a, o) => (kind !== 'admin' && JSON.stringify(o?.record?.result ?? {}).includes('"hosts"') ? 'check gave a non-admin per-host reports' : undefined) });
+    add({ route: r('show_gpus'), kind, input: { body: {} }, expect: 'allowed' });
+    add({ route: r('ping'), kind, input: { body: {} }, expect: 'ok' });
+  }
+
+  // Requests.
+  const list = { query: 'all_users=true&limit=1000' };
+  add({ route: r('listRequests'), kind: 'user', input: list, expect: 'ok', check: (a) => (ids(a).includes(f.reqPriv) ? undefined : 'the owner does not see their request in a private workspace') });
+  add({
+    route: r('listRequests'),
+    kind: 'other',
+    input: list,
+    expect: 'ok',
+    check: (a) => {
+      const got = items<Req>(a);
+      if (has(got, (x) => x.id === f.reqPriv || x.id === f.removedReq)) return "another user's request in a private workspace is listed";
+      const pub = got.find((x) => x.id === f.reqPub);
+      if (!pub) return "another user's request in the default workspace is missing from -u";
+      return pub.body === null && pub.result === undefined ? undefined : "another user's request body or result is shown";
+    },
+  });
+  add({ route: r('listRequests'), kind: 'removed', input: list, expect: 'ok', check: (a) => (ids(a).includes(f.reqPriv) ? 'a removed member sees requests of the private workspace' : ids(a).includes(f.removedReq) ? undefined : 'a removed member does not see their own request') });
+  add({ route: r('listRequests'), kind: 'admin', input: list, expect: 'ok', check: (a) => (ids(a).includes(f.reqPriv) ? undefined : 'an admin does not see every request') });
+
+  add({ route: r('cancelRequests'), kind: 'other', input: { body: { ids: [f.reqRunning], all: true } }, expect: 'denied' });
+  add({ route: r('cancelRequests'), kind: 'other', input: { body: { all: true, all_users: true } }, expect: 'denied' });
+  add({ route: r('cancelRequests'), kind: 'removed', input: { body: { ids: [f.reqPub] } }, expect: 'denied' });
+  add({ route: r('cancelRequests'), kind: 'user', input: { body: { ids: [f.reqPub] } }, expect: 'ok' });
+  add({ route: r('cancelRequests'), kind: 'admin', input: { body: { ids: [f.reqPub] } }, expect: 'ok' });
+
+  for (const [routeId, q] of [
+    ['getRequest', ''],
+    ['waitRequest', 'timeout=0'],
+  ] as const) {
+    const whole = (a: HttpAnswer): string | undefined => ((a.json() as Req).body === null ? 'the owner or an admin gets a masked body' : undefined);
+    add({ route: r(routeId), kind: 'user', input: { params: { id: f.reqPriv }, query: q }, expect: 'ok', check: whole });
+    add({ route: r(routeId), kind: 'other', input: { params: { id: f.reqPriv }, query: q }, expect: 'denied' });
+    add({ route: r(routeId), kind: 'other', input: { params: { id: f.reqPub }, query: q }, expect: 'ok', check: (a) => ((a.json() as Req).body === null ? undefined : "another user's request body is shown") });
+    add({ route: r(routeId), kind: 'removed', input: { params: { id: f.reqPriv }, query: q }, expect: 'denied' });
+    add({ route: r(routeId), kind: 'admin', input: { params: { id: f.reqPriv }, query: q }, expect: 'ok', check: whole });
+  }
+  add({ route: r('requestLogs'), kind: 'user', input: { params: { id: f.reqPub }, query: 'follow=false' }, expect: 'ok' });
+  add({ route: r('requestLogs'), kind: 'other', input: { params: { id: f.reqPub }, query: 'follow=false' }, expect: 'denied' });
+  add({ route: r('requestLogs'), kind: 'removed', input: { params: { id: f.reqPriv }, query: 'follow=false' }, expect: 'denied' });
+  add({ route: r('requestLogs'), kind: 'admin', input: { params: { id: f.reqPub }, query: 'follow=false' }, expect: 'ok' });
+
+  add({ route: r('serverLogs'), kind: 'admin', input: { query: 'follow=false&tail=1' }, expect: 'ok' });
+  add({ route: r('listAudit'), kind: 'admin', input: { query: 'limit=1' }, expect: 'ok' });
+
+  // Clusters and jobs.
+  const clusters = (a: HttpAnswer): Cl[] => items<Cl>(a);
+  const listed = { query: 'all_users=true' };
+  add({ route: r('listClusters'), kind: 'user', input: listed, expect: 'ok', check: (a) => (clusters(a).find((c) => c.name === f.pub)?.lastCommand === f.secretCommand && has(clusters(a), (c) => c.name === f.priv) ? undefined : 'the owner does not see their clusters whole') });
+  add({
+    route: r('listClusters'),
+    kind: 'other',
+    input: listed,
+    expect: 'ok',
+    check: (a) => {
+      const got = clusters(a);
+      if (has(got, (c) => c.name === f.priv || c.name === f.removedCluster)) return 'clusters of a private workspace are listed to a non-member';
+      const pub = got.find((c) => c.name === f.pub);
+      if (!pub) return "another user's cluster is missing from status -u";
+      return pub.lastCommand === undefined && !a.text.includes(f.secretCommand) ? undefined : "another user's command line is shown";
+    },
+  });
+  add({ route: r('listClusters'), kind: 'removed', input: listed, expect: 'ok', check: (a) => (has(clusters(a), (c) => c.name === f.priv) ? 'a removed member sees the private workspace' : has(clusters(a), (c) => c.name === f.removedCluster) ? undefined : 'a removed member does not see their own cluster') });
+  add({ route: r('listClusters'), kind: 'admin', input: listed, expect: 'ok', check: (a) => (has(clusters(a), (c) => c.name === f.priv) && clusters(a).find((c) => c.name === f.pub)?.lastCommand !== undefined ? undefined : 'an admin does not see every cluster whole') });
+
+  const lastCommand = (want: boolean) => (a: HttpAnswer) => (((a.json() as Cl).lastCommand !== undefined) === want ? undefined : want ? 'the command line is missing' : "another user's command line is shown");
+  add({ route: r('getCluster'), kind: 'user', input: { params: { name: f.priv } }, expect: 'ok', check: lastCommand(true) });
+  add({ route: r('getCluster'), kind: 'other', input: { params: { name: f.priv } }, expect: 'denied' });
+  add({ route: r('getCluster'), kind: 'other', input: { params: { name: f.pub } }, expect: 'ok', check: lastCommand(false) });
+  add({ route: r('getCluster'), kind: 'removed', input: { params: { name: f.priv } }, expect: 'denied' });
+  add({ route: r('getCluster'), kind: 'removed', input: { params: { name: f.removedCluster } }, expect: 'ok' });
+  add({ route: r('getCluster'), kind: 'admin', input: { params: { name: f.priv } }, expect: 'ok', check: lastCommand(true) });
+
+  const jobs = (want: boolean) => (a: HttpAnswer) => {
+    const got = items<Job>(a);
+    if (got.length === 0) return 'no jobs listed';
+    const shown = got.some((j) => j.command !== undefined) || a.text.includes(f.secretCommand);
+    return shown === want ? undefined : want ? 'the job command is missing' : "another user's job command is shown";
+  };
+  add({ route: r('listJobs'), kind: 'user', input: { params: { name: f.pub }, query: 'all_users=true' }, expect: 'ok', check: jobs(true) });
+  add({ route: r('listJobs'), kind: 'other', input: { params: { name: f.pub }, query: 'all_users=true' }, expect: 'ok', check: jobs(false) });
+  add({ route: r('listJobs'), kind: 'other', input: { params: { name: f.priv }, query: 'all_users=true' }, expect: 'denied' });
+  add({ route: r('listJobs'), kind: 'removed', input: { params: { name: f.priv }, query: 'all_users=true' }, expect: 'denied' });
+  add({ route: r('listJobs'), kind: 'admin', input: { params: { name: f.pub }, query: 'all_users=true' }, expect: 'ok', check: jobs(true) });
+
+  const job1 = (name: string) => ({ params: { name, job: '1' }, query: 'follow=false' });
+  add({ route: r('jobLogs'), kind: 'user', input: job1(f.pub), expect: 'ok' });
+  add({ route: r('jobLogs'), kind: 'other', input: job1(f.pub), expect: 'denied' });
+  add({ route: r('jobLogs'), kind: 'removed', input: job1(f.priv), expect: 'denied' });
+  add({ route: r('jobLogs'), kind: 'admin', input: job1(f.pub), expect: 'ok' });
+
+  // Users and tokens.
+  add({ route: r('createUser'), kind: 'admin', input: { body: { name: `${f.spare.name}-2`, password: 'spare-password-2' } }, expect: 'ok' });
+  add({ route: r('importUsers'), kind: 'admin', input: { body: { users: [{ name: `${f.spare.name}-3`, password: 'spare-password-3' }] } }, expect: 'ok' });
+  add({ route: r('setRole'), kind: 'admin', input: { params: { name: f.spare.name }, body: { role: 'user' } }, expect: 'ok' });
+  add({ route: r('deleteUser'), kind: 'admin', input: { params: { name: `${f.spare.name}-3` } }, expect: 'ok' });
+  add({ route: r('resetPassword'), kind: 'user', input: { params: { name: f.user.name }, body: { password: f.user.password } }, expect: 'ok' });
+  add({ route: r('resetPassword'), kind: 'other', input: { params: { name: f.user.name }, body: { password: 'taken-over-1' } }, expect: 'denied' });
+  add({ route: r('resetPassword'), kind: 'removed', input: { params: { name: f.user.name }, body: { password: 'taken-over-1' } }, expect: 'denied' });
+  add({ route: r('resetPassword'), kind: 'admin', input: { params: { name: f.user.name }, body: { password: f.user.password } }, expect: 'ok' });
+  const theirs = { query: `user=${f.user.name}` };
+  add({ route: r('listTokens'), kind: 'user', input: theirs, expect: 'ok' });
+  add({ route: r('listTokens'), kind: 'other', input: theirs, expect: 'denied' });
+  add({ route: r('listTokens'), kind: 'removed', input: theirs, expect: 'denied' });
+  add({ route: r('listTokens'), kind: 'admin', input: theirs, expect: 'ok' });
+  const forUser = { body: { name: 'walk-made', user: f.user.name } };
+  add({ route: r('createToken'), kind: 'user', input: forUser, expect: 'ok' });
+  add({ route: r('createToken'), kind: 'other', input: forUser, expect: 'denied' });
+  add({ route: r('createToken'), kind: 'removed', input: forUser, expect: 'denied' });
+  add({ route: r('createToken'), kind: 'admin', input: forUser, expect: 'ok' });
+  const [t0, t1, t2, t3] = f.tokens as [string, string, string, string];
+  for (const id of ['revokeToken', 'rotateToken'] as const) {
+    add({ route: r(id), kind: 'other', input: { params: { id: t0 } }, expect: 'denied' });
+    add({ route: r(id), kind: 'removed', input: { params: { id: t1 } }, expect: 'denied' });
+  }
+  add({ route: r('revokeToken'), kind: 'user', input: { params: { id: t0 } }, expect: 'ok' });
+  add({ route: r('revokeToken'), kind: 'admin', input: { params: { id: t1 } }, expect: 'ok' });
+  add({ route: r('rotateToken'), kind: 'user', input: { params: { id: t2 } }, expect: 'ok' });
+  add({ route: r('rotateToken'), kind: 'admin', input: { params: { id: t3 } }, expect: 'ok' });
+
+  // Workspaces.
+  const wsNames = (a: HttpAnswer): string[] => items<{ name: string }>(a).map((w) => w.name);
+  add({ route: r('listWorkspaces'), kind: 'user', expect: 'ok', check: (a) => (wsNames(a).includes(f.ws) ? undefined : 'a member does not see their private workspace') });
+  add({ route: r('listWorkspaces'), kind: 'other', expect: 'ok', check: (a) => (wsNames(a).includes(f.ws) ? 'a private workspace is listed to a non-member' : undefined) });
+  add({ route: r('listWorkspaces'), kind: 'removed', expect: 'ok', check: (a) => (wsNames(a).includes(f.ws) ? 'a private workspace is listed to a removed member' : undefined) });
+  add({ route: r('listWorkspaces'), kind: 'admin', expect: 'ok', check: (a) => (wsNames(a).includes(f.ws) ? undefined : 'an admin does not see every workspace') });
+  const tmpWs = `${f.ws}-tmp`;
+  add({ route: r('createWorkspace'), kind: 'admin', input: { body: { name: tmpWs } }, expect: 'ok' });
+  add({ route: r('updateWorkspace'), kind: 'admin', input: { params: { name: tmpWs }, body: { private: true } }, expect: 'ok' });
+  add({ route: r('deleteWorkspace'), kind: 'admin', input: { params: { name: tmpWs } }, expect: 'ok' });
+
+  // Operations on clusters: the other user is refused; the removed member even on their own cluster.
+  const task = { task: { run: 'true' } };
+  add({ route: r('launch'), kind: 'user', input: { body: { cluster: f.pub, ...task } }, expect: 'ok' });
+  add({ route: r('launch'), kind: 'other', input: { body: { cluster: `${f.pub}-b`, ...task }, workspace: f.ws }, expect: 'denied' });
+  add({ route: r('launch'), kind: 'other', input: { body: { cluster: f.pub, ...task } }, expect: { failed: 'CLUSTER_NAME_TAKEN' } });
+  add({ route: r('launch'), kind: 'removed', input: { body: { cluster: f.removedCluster, ...task } }, expect: 'denied' });
+  add({ route: r('launch'), kind: 'admin', input: { body: { cluster: `${f.priv}-admin`, ...task }, workspace: f.ws }, expect: 'ok' });
+  for (const kind of ['user', 'admin'] as const) add({ route: r('exec'), kind, input: { body: { cluster: f.pub, ...task } }, expect: 'ok' });
+  add({ route: r('exec'), kind: 'other', input: { body: { cluster: f.pub, ...task } }, expect: 'denied' });
+  add({ route: r('exec'), kind: 'removed', input: { body: { cluster: f.removedCluster, ...task } }, expect: 'denied' });
+  add({ route: r('autostop'), kind: 'user', input: { body: { cluster: f.pub, idle_minutes: 600 } }, expect: 'ok' });
+  add({ route: r('autostop'), kind: 'other', input: { body: { cluster: f.pub, cancel: true } }, expect: 'denied' });
+  add({ route: r('autostop'), kind: 'removed', input: { body: { cluster: f.removedCluster, idle_minutes: 600 } }, expect: 'denied' });
+  add({ route: r('autostop'), kind: 'admin', input: { body: { cluster: f.pub, cancel: true } }, expect: 'ok' });
+  add({ route: r('cancel'), kind: 'user', input: { body: { cluster: f.pub, job_ids: [1] } }, expect: 'ok' });
+  add({ route: r('cancel'), kind: 'other', input: { body: { cluster: f.pub, job_ids: [1] } }, expect: 'denied' });
+  add({ route: r('cancel'), kind: 'removed', input: { body: { cluster: f.removedCluster, all: true } }, expect: 'denied' });
+  add({ route: r('cancel'), kind: 'admin', input: { body: { cluster: f.pub, job_ids: [1] } }, expect: 'ok' });
+  const refreshed = (name: string, want: boolean) => (_a: HttpAnswer, o?: OpOutcome) => {
+    const got = (o?.record?.result as { refreshed?: string[] } | undefined)?.refreshed ?? [];
+    return got.includes(name) === want ? undefined : want ? `${name} was not refreshed` : `a cluster the caller may not change (${name}) was refreshed`;
+  };
+  add({ route: r('refresh'), kind: 'user', input: { body: { clusters: [f.pub] } }, expect: 'ok', check: refreshed(f.pub, true) });
+  add({ route: r('refresh'), kind: 'other', input: { body: { clusters: [f.pub] } }, expect: 'ok', check: refreshed(f.pub, false) });
+  add({ route: r('refresh'), kind: 'removed', input: { body: { clusters: [f.removedCluster] } }, expect: 'ok', check: refreshed(f.removedCluster, false) });
+  for (const kind of ['other', 'removed'] as const) {
+    add({ route: r('stop'), kind, input: { body: { cluster: kind === 'other' ? f.pub : f.removedCluster } }, expect: 'denied' });
+    add({ route: r('start'), kind, input: { body: { cluster: kind === 'other' ? f.pub : f.removedCluster } }, expect: 'denied' });
+    add({ route: r('down'), kind, input: { body: { cluster: kind === 'other' ? f.pub : f.removedCluster } }, expect: 'denied' });
+  }
+  add({ route: r('stop'), kind: 'user', input: { body: { cluster: f.pub } }, expect: 'ok' });
+  add({ route: r('start'), kind: 'user', input: { body: { cluster: f.pub } }, expect: 'ok' });
+  add({ route: r('stop'), kind: 'admin', input: { body: { cluster: f.pub } }, expect: 'ok' });
+  add({ route: r('start'), kind: 'admin', input: { body: { cluster: f.pub } }, expect: 'ok' });
+  add({ route: r('down'), kind: 'user', input: { body: { cluster: f.tmp } }, expect: 'ok' });
+  add({ route: r('down'), kind: 'admin', input: { body: { cluster: f.removedCluster } }, expect: 'ok' });
+  return P;
+}
+
+/** Probes from the route table's metadata: admin routes, admin-only bodies, and the admin's call of each. */
+function metadataProbes(f: Fixture): { probes: Probe[]; problems: string[] } {
+  const out: Probe[] = [];
+  const problems: string[] = [];
+  for (const spec of ROUTE_LIST) {
+    if (spec.access === 'admin') {
+      for (const kind of ['user', 'other', 'removed'] as const) out.push({ route: spec, kind, input: adminRouteInput(spec, f), expect: 'refused' });
+      if (spec.operation !== undefined) out.push({ route: spec, kind: 'admin', input: { body: {} }, expect: 'allowed' });
+    }
+    if (spec.operation !== undefined && spec.access === 'user') {
+      const op: OperationSpec = OPERATIONS[spec.operation];
+      if (op.adminWhen === undefined) continue;
+      const body = ADMIN_ONLY_BODIES[spec.operation];
+      if (body === undefined || adminReason(spec, body) === undefined) {
+        problems.push(`operation ${spec.operation} has admin-only bodies (adminWhen) but the walk has no body the metadata marks admin-only`);
+        continue;
+      }
+      for (const kind of ['user', 'other', 'removed'] as const) out.push({ route: spec, kind, input: { body }, expect: 'refused' });
+      out.push({ route: spec, kind: 'admin', input: { body }, expect: spec.operation === 'ping' ? 'submitted' : 'ok' });
+    }
+  }
+  return { probes: out, problems };
+}
+
+/** Parameters that name real things, so an admin route is refused for who calls it, not for a bad id. */
+function adminRouteInput(spec: RouteSpec, f: Fixture): CallInput {
+  const params: Record<string, string> = {};
+  for (const name of [...spec.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1]!)) params[name] = name === 'name' ? (spec.path.includes('/workspaces/') ? f.ws : f.user.name) : f.reqPub;
+  return { params, body: {} };
+}
+
+async function walk(api: TeamClient, options: WalkOptions, result: WalkResult, problem: (text: string) => void): Promise<void> {
+  const cover = (id: string, kind: CallerKind): void => {
+    const set = result.coverage.get(id) ?? new Set<CallerKind>();
+    set.add(kind);
+    result.coverage.set(id, set);
+  };
+
+  // Outsiders first: no credentials, then credentials of nobody.
+  const nobody = { name: `${options.prefix}-mallory`, password: 'not-a-password' };
+  for (const spec of ROUTE_LIST) {
+    const params = Object.fromEntries([...spec.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => [m[1]!, m[1] === 'job' ? '1' : 'x1']));
+    for (const who of [undefined, nobody]) {
+      const answer = await api.call(who, spec, { params, body: {} });
+      result.checks += 1;
+      const code = codeOf(answer);
+      if (spec.access === 'public') {
+        // Public: no credentials needed; wrong ones may still be refused as such.
+        if (answer.status !== 200 && !(who !== undefined && answer.status === 401)) problem(`outsider: ${spec.method.toUpperCase()} ${spec.path} (public) answered ${answer.status}`);
+      } else if (!(answer.status === 401 && code === 'UNAUTHENTICATED') && !(who !== undefined && answer.status === 429 && code === 'TOO_MANY_ATTEMPTS')) {
+        problem(`outsider (${who ? 'wrong credentials' : 'no credentials'}): ${spec.method.toUpperCase()} ${spec.path} answered ${answer.status} ${code ?? answer.text.slice(0, 100)}, want 401 UNAUTHENTICATED`);
+      }
+    }
+    cover(spec.id, 'outsider');
+  }
+
+  const f = await setup(api, options.prefix);
+  const meta = metadataProbes(f);
+  for (const p of meta.problems) problem(p);
+  const who: Record<Exclude<CallerKind, 'outsider'>, Account> = { user: f.user, other: f.other, removed: f.removed, admin: f.admin };
+  // The table's probes, then those from the metadata; destructive ones (down, deletes) come last in the table.
+  for (const p of [...meta.probes, ...probes(f)]) {
+    const account = who[p.kind];
+    const label = `${p.kind} (${account.name}): ${p.route.operation ?? `${p.route.method.toUpperCase()} ${p.route.path}`} ${JSON.stringify(p.input ?? {})}`;
+    const since = Date.now() - 5;
+    let answer: HttpAnswer;
+    let outcome: OpOutcome | undefined;
+    if (p.expect === 'submitted' || p.expect === 'refused') {
+      // Not waited for: an accepted long ping would hold the walk.
+      answer = await api.call(account, p.route, p.input ?? {});
+      if (answer.status === 202) await api.json(account, '/api/v1/requests/cancel', { method: 'POST', body: { ids: [(answer.json() as { requestId: string }).requestId] } });
+    } else if (p.route.operation !== undefined) {
+      outcome = await api.op(account, p.route.operation, p.input?.body ?? {}, p.input?.workspace);
+      answer = outcome.submit;
+    } else {
+      answer = await api.call(account, p.route, p.input ?? {});
+    }
+    result.checks += 1;
+    cover(p.route.id, p.kind);
+    const failure = outcome?.record?.error?.code;
+    const refused = (answer.status === 403 && codeOf(answer) === 'FORBIDDEN') || failure === 'FORBIDDEN';
+    const got = `${answer.status} ${codeOf(answer) ?? ''}${outcome?.record ? ` → ${outcome.record.status} ${failure ?? ''}` : ''}`.trim();
+    if (p.expect === 'denied' || p.expect === 'refused') {
+      if (!refused) {
+        problem(`${label}: must be refused with 403 FORBIDDEN, got ${got}`);
+        continue;
+      }
+      result.denials += 1;
+      const entries = await api.auditOf(account.name, since);
+      if (!entries.some((e) => e.result === 'DENIED')) problem(`${label}: refused but not in the audit log`);
+      continue;
+    }
+    if (refused) {
+      problem(`${label}: refused (${got}), must be allowed`);
+      continue;
+    }
+    if (typeof p.expect === 'object') {
+      if (failure !== p.expect.failed) problem(`${label}: want it to fail with ${p.expect.failed}, got ${got}`);
+    } else if (p.expect === 'submitted') {
+      if (answer.status !== 202) problem(`${label}: want 202, got ${got}`);
+    } else if (p.expect === 'ok') {
+      const ok = p.route.operation !== undefined ? outcome?.record?.status === 'SUCCEEDED' : answer.status >= 200 && answer.status < 300;
+      if (!ok) problem(`${label}: want success, got ${got} ${(outcome?.record?.error?.message ?? answer.text).slice(0, 200)}`);
+      else {
+        const wrong = p.check?.(answer, outcome);
+        if (wrong !== undefined) problem(`${label}: ${wrong}`);
+      }
+    } else if (answer.status >= 500) {
+      problem(`${label}: answered ${got}`);
+    }
+  }
+
+  // Nothing the refused callers tried took effect.
+  const running = await api.json<{ status: string }>(f.user, `/api/v1/requests/${f.reqRunning}`);
+  if (running.body.status === 'CANCELLED') problem("another user's cancel (ids + all) cancelled the request");
+  const pw = await api.json(f.user, '/api/v1/users/me');
+  if (pw.status !== 200) problem(`the user can no longer log in after others tried to reset their password: ${pw.status}`);
+
+  // Every route was called by every kind of caller.
+  for (const spec of ROUTE_LIST) {
+    const kinds = result.coverage.get(spec.id) ?? new Set();
+    const missing = CALLER_KINDS.filter((k) => !kinds.has(k));
+    if (missing.length > 0) problem(`route ${spec.id} was not walked as ${missing.join(', ')}`);
+  }
+}
