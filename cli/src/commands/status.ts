@@ -1,9 +1,10 @@
 import type { ClusterList, RefreshBody } from '@sky/protocol';
+import { toSkyError } from '@sky/protocol/wire';
 import type { SkyClient } from '@sky/client';
 import { statusTable } from '../cluster-format.js';
 import { connect, withServer } from '../context.js';
 import { requestError } from '../follow.js';
-import { print, printJson } from '../output.js';
+import { note, print, printJson } from '../output.js';
 import type { CliOptions, Invocation } from '../usage.js';
 
 /** `sky status [-u] [-r] [CLUSTERS...]`, laid out as SkyPilot's. */
@@ -28,7 +29,17 @@ async function refresh(client: SkyClient, names: readonly string[], options: Cli
   const body: RefreshBody = {};
   if (names.length > 0) body.clusters = [...names];
   if (options.allUsers === true) body.all_users = true;
-  const { requestId } = await withServer(client, () => client.submit('refresh', body));
+  let submitted;
+  try {
+    submitted = await withServer(client, () => client.submit('refresh', body));
+  } catch (err) {
+    // Refreshing everyone's clusters is for admins: anyone else refreshes their own and still lists all.
+    if (body.all_users !== true || toSkyError(err)?.code !== 'FORBIDDEN') throw err;
+    note("Refreshed only your own clusters: refreshing every user's needs the admin role.");
+    delete body.all_users;
+    submitted = await withServer(client, () => client.submit('refresh', body));
+  }
+  const { requestId } = submitted;
   const record = await client.waitUntilDone(requestId);
   if (record.status !== 'SUCCEEDED') throw requestError(record);
 }
