@@ -346,7 +346,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     maxArgs: many,
     summary: 'Show clusters (default: yours)',
     options: ['allUsers', 'refresh', 'output'],
-    optionHelp: { allUsers: "Show every user's clusters, with a USER column" },
+    optionHelp: {
+      allUsers: "Show every user's clusters, with a USER column (not those of private workspaces you are not in)",
+      refresh: "Ask the drivers for the real state of the clusters first (with -u: every user's for admins, your own otherwise)",
+    },
   },
   {
     section: CLUSTERS,
