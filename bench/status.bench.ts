@@ -1,8 +1,9 @@
 /**
  * The status hot path, in process: the daemon's cluster view (StatusView) over 10,000 clusters
  * of 100 users, kept from the store's change feed. Measures the full `-u` listing (view +
- * JSON body, what GET /api/v1/clusters?all_users=true does), one user's listing, and the cost
- * of applying one change. Target: full -u view ≤ 20 ms.
+ * JSON body, what GET /api/v1/clusters?all_users=true does), the same as a non-admin (the access
+ * policy's viewer: others' command lines left out, one private workspace hidden), one user's
+ * listing, and the cost of applying one change. Target: full -u view ≤ 20 ms.
  *
  *   TSX_TSCONFIG_PATH=test/tsconfig.json node --conditions=sky-source --import tsx bench/status.bench.ts [--json FILE] [--quick]
  */
@@ -30,7 +31,7 @@ function cluster(i: number): Omit<ClusterRecord, 'version'> {
     clusterId: `c-${i}-abcd1234`,
     owner,
     ownerName: `user${i % USERS}`,
-    workspace: 'default',
+    workspace: i % 10 === 0 ? 'private-lab' : 'default',
     driver: 'local',
     infra: 'local',
     status: i % 7 === 0 ? 'STOPPED' : 'UP',
@@ -66,6 +67,12 @@ const bench = new Bench({ time: quick ? 500 : 2000 });
 bench
   .add(`full -u view of ${CLUSTERS} clusters (list + JSON body)`, () => {
     const body = `{"items":${view.listJson(undefined)},"enabledInfra":["local"]}`;
+    if (body.length < CLUSTERS) throw new Error('empty view');
+  })
+  .add(`full -u view as a non-admin (others' commands left out, a private workspace hidden)`, () => {
+    // What the access policy hands the route for a user of no private workspace.
+    const viewer = { visible: (c: ClusterRecord) => c.owner === 'u42' || c.workspace !== 'private-lab', whole: (c: ClusterRecord) => c.owner === 'u42' };
+    const body = `{"items":${view.listJson(undefined, undefined, false, viewer)},"enabledInfra":["local"]}`;
     if (body.length < CLUSTERS) throw new Error('empty view');
   })
   .add('one user view (100 clusters, list + JSON body)', () => {
