@@ -18,6 +18,8 @@ export interface CallInput {
   /** Query string without '?'. */
   query?: string;
   body?: unknown;
+  /** Bytes sent as they are (a route with a raw body), instead of `body` as JSON. */
+  raw?: { data: Buffer; contentType: string };
   workspace?: string;
 }
 
@@ -67,9 +69,10 @@ export class TeamClient {
   /** One call of a route of the table. Event streams are asked for without follow, so they end. */
   async call(who: Account | undefined, spec: RouteSpec, input: CallInput = {}): Promise<HttpAnswer> {
     const path = routePath(spec, input.params ?? {}) + (input.query ? `?${input.query}` : '');
-    const body = spec.method === 'get' ? undefined : Buffer.from(JSON.stringify(input.body ?? {}));
+    const body = spec.method === 'get' ? undefined : (input.raw?.data ?? Buffer.from(JSON.stringify(input.body ?? {})));
     // With a length: node sends the body of a DELETE unframed otherwise.
     const headers = body === undefined ? this.headers(who, input.workspace) : { ...this.headers(who, input.workspace), 'content-length': String(body.length) };
+    if (input.raw !== undefined) headers['content-type'] = input.raw.contentType;
     return http(`${this.url}${path}`, { method: spec.method.toUpperCase(), headers, ...(body !== undefined ? { body } : {}) });
   }
 

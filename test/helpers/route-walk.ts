@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { adminReason, OPERATIONS, ROUTE_LIST, type OperationSpec, type RouteSpec } from '@sky/protocol';
 import type { HttpAnswer } from './daemon-process.js';
 import { codeOf, route, TeamClient, type Account, type CallInput, type OpOutcome } from './authz-client.js';
@@ -48,6 +49,7 @@ type Expect =
   | 'submitted' // an operation accepted (202), then cancelled by the walk
   | 'denied' // 403 FORBIDDEN, at the route or (operations) while running; audited
   | 'refused' // 403 FORBIDDEN at the route itself (admin-only routes and bodies): not even accepted; audited
+  | { hidden: string } // answered as if it did not exist (404 with this code), and audited as DENIED
   | { failed: string }; // an operation that runs and fails with this code
 
 interface Probe {
@@ -80,6 +82,8 @@ interface Fixture {
   reqRunning: string;
   removedReq: string;
   tokens: string[];
+  /** The user's upload (one small file, complete). */
+  upload: string;
 }
 
 function has<T>(items: readonly T[], pred: (x: T) => boolean): boolean {
@@ -130,6 +134,8 @@ async function setup(api: TeamClient, prefix: string): Promise<Fixture> {
     if (t.status !== 201) throw new Error(`a token: ${t.text}`);
     tokens.push(t.body.record.id);
   }
+  const upload = await api.json<{ id: string; missing: string[] }>(user, '/api/v1/uploads', { method: 'POST', body: smallUpload() });
+  if (upload.status !== 200) throw new Error(`an upload: ${upload.text}`);
   // The removed member: allowed in the private workspace when their cluster was made, no longer now.
   const upd = await api.json(api.admin, `/api/v1/workspaces/${ws}`, { method: 'POST', body: { allowed_users: [user.name] } });
   if (upd.status !== 200) throw new Error(`updating workspace ${ws}: ${upd.text}`);
@@ -150,7 +156,16 @@ async function setup(api: TeamClient, prefix: string): Promise<Fixture> {
     reqRunning: (running.json() as { requestId: string }).requestId,
     removedReq,
     tokens,
+    upload: upload.body.id,
   };
+}
+
+const CHUNK = Buffer.from('walked\n');
+const CHUNK_SHA = createHash('sha256').update(CHUNK).digest('hex');
+
+/** A manifest of one small file (whose one chunk the walk puts). */
+function smallUpload(): unknown {
+  return { kind: 'file', files: [{ path: 'walked.txt', mode: 0o644, mtimeMs: 1, size: CHUNK.length, chunks: [CHUNK_SHA] }], dirs: [] };
 }
 
 function items<T>(answer: HttpAnswer): T[] {
@@ -309,6 +324,14 @@ function probes(f: Fixture): Probe[] {
   add({ route: r('rotateToken'), kind: 'user', input: { params: { id: t2 } }, expect: 'ok' });
   add({ route: r('rotateToken'), kind: 'admin', input: { params: { id: t3 } }, expect: 'ok' });
 
+  // Uploads: everyone stores their own; another user's upload is answered as if it did not exist.
+  for (const kind of ['user', 'other', 'removed', 'admin'] as const) {
+    add({ route: r('createUpload'), kind, input: { body: smallUpload() }, expect: 'ok' });
+    add({ route: r('putChunk'), kind, input: { params: { hash: CHUNK_SHA }, raw: { data: CHUNK, contentType: 'application/octet-stream' } }, expect: 'ok' });
+  }
+  add({ route: r('getUpload'), kind: 'user', input: { params: { id: f.upload } }, expect: 'ok' });
+  for (const kind of ['other', 'removed', 'admin'] as const) add({ route: r('getUpload'), kind, input: { params: { id: f.upload } }, expect: { hidden: 'UPLOAD_NOT_FOUND' } });
+
   // Workspaces.
   const wsNames = (a: HttpAnswer): string[] => items<{ name: string }>(a).map((w) => w.name);
   add({ route: r('listWorkspaces'), kind: 'user', expect: 'ok', check: (a) => (wsNames(a).includes(f.ws) ? undefined : 'a member does not see their private workspace') });
@@ -455,7 +478,14 @@ async function walk(api: TeamClient, options: WalkOptions, result: WalkResult, p
       problem(`${label}: refused (${got}), must be allowed`);
       continue;
     }
-    if (typeof p.expect === 'object') {
+    if (typeof p.expect === 'object' && 'hidden' in p.expect) {
+      if (answer.status !== 404 || codeOf(answer) !== p.expect.hidden) {
+        problem(`${label}: must be answered 404 ${p.expect.hidden} (as if it did not exist), got ${got}`);
+        continue;
+      }
+      result.denials += 1;
+      if (!(await api.auditOf(account.name, since)).some((e) => e.result === 'DENIED')) problem(`${label}: refused but not in the audit log`);
+    } else if (typeof p.expect === 'object') {
       if (failure !== p.expect.failed) problem(`${label}: want it to fail with ${p.expect.failed}, got ${got}`);
     } else if (p.expect === 'submitted') {
       if (answer.status !== 202) problem(`${label}: want 202, got ${got}`);
