@@ -165,6 +165,8 @@ export function send(baseUrl: string, req: WireRequest, options: SendOptions): P
     const token = localTokenFor(baseUrl);
     const headers: Record<string, string> = { ...(token === undefined ? {} : { 'x-sky-local-token': token }), ...req.headers };
     if (req.body !== undefined && !req.chunked) headers['content-length'] = String(req.body.length);
+    // Said outright: node frames a DELETE's body as chunks only when asked to.
+    else if (req.body !== undefined) headers['transfer-encoding'] = 'chunked';
     const clientReq = request(
       {
         host: url.hostname,
