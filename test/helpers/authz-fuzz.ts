@@ -628,7 +628,8 @@ class AuthzFuzz {
         const target = relation === 'own' ? actor : this.plain();
         const since = Date.now() - 5;
         // The same password again: allowed or not, nobody is locked out.
-        const res = await this.api.json(this.acct(actor), `/api/v1/users/${target}/password`, { method: 'POST', body: { password: this.acct(target).password } });
+        const body = { password: this.acct(target).password, ...(target === actor ? { current_password: this.acct(actor).password } : {}) };
+        const res = await this.api.json(this.acct(actor), `/api/v1/users/${target}/password`, { method: 'POST', body });
         await this.judge(`set ${target}'s password`, actor, target === actor || this.m.isAdmin(actor) ? 'allow' : 'deny', res.status === 403, since, `${res.status}`);
       },
     },

@@ -64,12 +64,12 @@ async function refused(who: Account, path: string, init: { method?: string; body
 
 describe('admin-only: server log, SSH pools, host details, refresh of all users', () => {
   it('the server log is for admins: a user is refused (audited), an admin reads it', async () => {
-    // A password typed into the user-name field ends up in the server log as a failed login.
+    // A password typed into the user-name field: what the server log says about failed logins is for admins.
     await http(`${d.url}/api/v1/users/me`, { headers: basicAuth('typed-my-Secret-by-mistake', 'x') });
     await refused(alice, '/api/v1/server/logs?follow=false', {}, 'server.logs');
     const admin = await http(`${d.url}/api/v1/server/logs?follow=false`, { headers: basicAuth(TEAM_ADMIN.name, TEAM_ADMIN.password) });
     assert.equal(admin.status, 200);
-    assert.match(admin.text, /typed-my-Secret-by-mistake/);
+    assert.match(admin.text, /event: log/);
   });
 
   it('sky ssh up and down are refused to users (audited) and accepted from admins', async () => {

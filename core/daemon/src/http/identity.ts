@@ -1,15 +1,21 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
-import { ROUTE_PATHS, type Identity } from '@sky/protocol';
+import { ROUTE_LIST, type Identity } from '@sky/protocol';
 import type { AuthService, Caller } from '../auth/auth-service.js';
 
 export interface IdentityState {
   identity: Caller;
 }
 
-/** Routes anyone may call: the health check, and the exchange of a login link's one-time code (which is the credential). */
+/**
+ * Routes anyone may call, from the route table (access: public): the health check, and the
+ * exchange of a login link's one-time code (which is the credential).
+ */
+const OPEN_ROUTES = ROUTE_LIST.filter((r) => r.access === 'public').map((r) => ({ method: r.method.toUpperCase(), re: new RegExp(`^${r.path.replace(/:[A-Za-z_]+/g, '[^/]+')}/?$`) }));
+
 function isOpenRoute(ctx: Context): boolean {
-  return ctx.path === ROUTE_PATHS.health || (ctx.path === ROUTE_PATHS.openSession && ctx.method === 'GET');
+  const method = ctx.method === 'HEAD' ? 'GET' : ctx.method;
+  return OPEN_ROUTES.some((r) => r.method === method && r.re.test(ctx.path));
 }
 
 /**
