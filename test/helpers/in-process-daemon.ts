@@ -36,7 +36,7 @@ export async function startInProcessTeamDaemon(customize: (container: Dependency
     },
   });
   const paths = daemonPaths(config);
-  const container = compose({ config, paths, logger: createLogger(paths.logFile, 'warn', false) });
+  const container = compose({ config, paths, logger: createLogger(paths.logFile, 'warn', false).logger });
   customize(container);
   const daemon = container.resolve(Daemon);
   let listening;

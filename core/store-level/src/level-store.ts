@@ -343,7 +343,7 @@ class LevelClusterRepository implements ClusterRepository {
   }
 
   async changeOwner(name: string, expectedVersion: number, owner: { id: string; name: string }, updatedAt: number): Promise<ClusterRecord | undefined> {
-    return this.open().writer.changeClusterOwner(name, expectedVersion, owner, updatedAt);
+    return (await this.open()).writer.changeClusterOwner(name, expectedVersion, owner, updatedAt);
   }
 
   async delete(name: string, expectedVersion?: number): Promise<boolean> {

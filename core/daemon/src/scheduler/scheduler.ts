@@ -65,6 +65,8 @@ function errorInfo(err: unknown): ErrorBody['error'] {
 export class Scheduler {
   private readonly lanes: Record<Lane, LaneQueue>;
   private readonly running = new Map<string, Running>();
+  /** Whether each user with requests was an admin when they last submitted (their running cap). */
+  private readonly privileged = new Map<string, boolean>();
   private readonly ids = new RequestIdFactory();
   private accepting = true;
   private dispatching = true;
@@ -126,7 +128,9 @@ export class Scheduler {
     const result = await this.store.requests.create(record);
     if (!result.created) this.assertSameRequest(result.record, record);
     if (result.created) {
-      this.lanes[record.lane].push(record, this.capOf(record.lane, input.privileged ?? this.policy.isAdmin({ id: input.user, name: input.userName, role: 'user' })));
+      const privileged = input.privileged ?? this.policy.isAdmin({ id: input.user, name: input.userName, role: 'user' });
+      this.privileged.set(record.user, privileged);
+      this.lanes[record.lane].push(record, this.capOf(record.lane, privileged));
       this.pump(record.lane);
     }
     return result;
@@ -166,10 +170,13 @@ export class Scheduler {
       if (done) failed += 1;
     }
     const pending = await this.store.requests.listByStatus('PENDING');
-    const privileged = new Map<string, boolean>();
+    const seen = new Set<string>();
     for (const record of pending) {
-      let admin = privileged.get(record.user);
-      if (admin === undefined) privileged.set(record.user, (admin = this.policy.isAdmin(await this.policy.actorOf(record))));
+      let admin = this.privileged.get(record.user) ?? false;
+      if (!seen.has(record.user)) {
+        seen.add(record.user);
+        this.privileged.set(record.user, (admin = this.policy.isAdmin(await this.policy.actorOf(record))));
+      }
       this.lanes[record.lane].push(record, this.capOf(record.lane, admin));
     }
     this.pump('short');
@@ -270,7 +277,7 @@ export class Scheduler {
   private requeueLater(record: RequestRecord): void {
     setTimeout(() => {
       if (!this.dispatching) return;
-      this.lanes[record.lane].push(record);
+      this.lanes[record.lane].push(record, this.capOf(record.lane, this.privileged.get(record.user) ?? false));
       this.pump(record.lane);
     }, STORE_RETRY_MS).unref();
   }
