@@ -26,11 +26,8 @@ before(async () => {
       '  mode: basic',
       'ssh:',
       '  connect_timeout_seconds: 1',
+      // The SSH driver alone: a team server has no local driver without OS accounts.
       'drivers:',
-      '  local:',
-      `    root: ${join(home, 'nodes')}`,
-      '    cpus: 8',
-      '    memory_gb: 16',
       '  ssh:',
       '    probe_timeout_seconds: 2',
       '    pools:',
