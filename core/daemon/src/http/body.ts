@@ -1,8 +1,8 @@
 import type { Context } from 'koa';
 import { SkyError } from '@sky/protocol';
 
-/** Read and parse a JSON request body with a size limit; an empty body is `{}`. */
-export async function readJsonBody(ctx: Context, maxBytes: number): Promise<unknown> {
+/** The request body's bytes, refused once over `maxBytes` (declared or sent). */
+async function readBytes(ctx: Context, maxBytes: number): Promise<Buffer> {
   const declared = Number(ctx.get('content-length') || '0');
   if (declared > maxBytes) throw tooLarge(maxBytes);
   const chunks: Buffer[] = [];
@@ -20,16 +20,21 @@ export async function readJsonBody(ctx: Context, maxBytes: number): Promise<unkn
       hint: 'Send the whole body (Content-Length must match it).',
     });
   }
-  if (size === 0) return {};
+  return Buffer.concat(chunks, size);
+}
+
+/** Read and parse a JSON request body with a size limit; an empty body is `{}`. */
+export async function readJsonBody(ctx: Context, maxBytes: number): Promise<unknown> {
+  const bytes = await readBytes(ctx, maxBytes);
+  if (bytes.length === 0) return {};
   const type = ctx.get('content-type');
   if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
     throw new SkyError('UNSUPPORTED_MEDIA_TYPE', `request body has content-type "${type || '(none)'}"; only application/json is accepted`, {
       hint: 'Send the body as JSON with Content-Type: application/json.',
     });
   }
-  const text = Buffer.concat(chunks, size).toString('utf8');
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch (err) {
     throw new SkyError('INVALID_JSON', `request body is not valid JSON: ${(err as Error).message}`, {
       hint: 'Send a JSON object, e.g. {"sleep": 1}.',
@@ -45,23 +50,7 @@ export async function readRawBody(ctx: Context, maxBytes: number, contentType: s
       hint: `Send the bytes with Content-Type: ${contentType}.`,
     });
   }
-  const declared = Number(ctx.get('content-length') || '0');
-  if (declared > maxBytes) throw tooLarge(maxBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > maxBytes) throw tooLarge(maxBytes);
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    if (err instanceof SkyError) throw err;
-    throw new SkyError('INVALID_JSON', `request body ended after ${size} bytes: ${(err as Error).message}`, {
-      hint: 'Send the whole body (Content-Length must match it).',
-    });
-  }
-  return Buffer.concat(chunks, size);
+  return readBytes(ctx, maxBytes);
 }
 
 function tooLarge(maxBytes: number): SkyError {
