@@ -8,7 +8,8 @@
  *   version by one;
  * - patch values are copied, so the new record never shares objects with the caller.
  */
-import type { AuditRecord, ClusterRecord, JobRecord, RequestRecord, SessionRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
+import { SkyError } from '@sky/protocol/wire';
+import type { AuditRecord, ClusterRecord, JobRecord, RequestRecord, RequestStatus, SessionRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
 import type { AuditFilter, ClusterPatch, JobPatch, RequestFilter, RequestPatch, StoreChange, UserPatch, WorkspacePatch } from './store.js';
 
 /**
@@ -61,6 +62,32 @@ export function applyRequestPatch(record: RequestRecord, patch: RequestPatch): R
   if (patch.error !== undefined) next.error = copyRecord(patch.error);
   if (patch.attempts !== undefined) next.attempts = patch.attempts;
   return next;
+}
+
+/**
+ * Whether a request transition may be applied: its status is one of `from`, and a request
+ * that has queued a job only ever moves to SUCCEEDED (RequestRepository.transition).
+ */
+export function mayTransitionRequest(record: RequestRecord, from: readonly RequestStatus[], patch: RequestPatch): boolean {
+  if (!from.includes(record.status)) return false;
+  return record.job === undefined || patch.status === 'SUCCEEDED' || patch.status === record.status;
+}
+
+/**
+ * Why a job cannot be queued for request `id` (JobCreateOptions.request), or undefined when
+ * it can: the request must exist, be RUNNING and have no job yet.
+ */
+export function requestLinkRefusal(id: string, record: RequestRecord | undefined): SkyError | undefined {
+  if (record !== undefined && record.status === 'RUNNING' && record.job === undefined) return undefined;
+  const why =
+    record === undefined
+      ? 'no such request'
+      : record.job !== undefined
+        ? `it already queued job ${record.job.id} on cluster ${record.job.cluster}`
+        : `it is ${record.status}`;
+  return new SkyError('REQUEST_NOT_RUNNING', `request ${id} cannot queue a job: ${why}; nothing was queued`, {
+    details: { requestId: id, ...(record === undefined ? {} : { status: record.status }) },
+  });
 }
 
 /** Fields of a cluster an update never changes, even when a caller passes them. */

@@ -53,7 +53,10 @@ export interface RequestRepository {
   /**
    * Compare-and-set: move the request to `patch.status` only if its current status is one of
    * `from`. Returns the updated record, or undefined when the request is missing or in
-   * another status (so exactly one of two racing transitions wins).
+   * another status (so exactly one of two racing transitions wins). A request that has
+   * queued a job (`job` is set, see JobRepository.create) ends SUCCEEDED: a transition of it
+   * to any other status is refused the same way (undefined, nothing written), so neither a
+   * cancel, a shutdown nor a restart can report it failed.
    */
   transition(id: string, from: readonly RequestStatus[], patch: RequestPatch): Promise<RequestRecord | undefined>;
   list(filter: RequestFilter): Promise<RequestPageResult>;
@@ -120,6 +123,16 @@ export interface ClusterRepository {
  */
 export type JobPatch = Partial<Pick<JobRecord, 'startedAt' | 'endedAt' | 'exitCodes' | 'reason' | 'gpuIndices'>> & { status: JobStatus };
 
+/** Options of JobRepository.create. */
+export interface JobCreateOptions {
+  /**
+   * The id of the RUNNING request that queues this job. The job is stored only if that
+   * request exists, is RUNNING and has no job yet; the request's `job` is set to the new
+   * job in the same atomic write (so after a crash either both exist or neither does).
+   */
+  request?: string;
+}
+
 /**
  * Each cluster's job queue. Job ids count up from 1 per cluster incarnation and are never
  * reused within it. A job's spec is kept exactly while the job has not ended: it is dropped
@@ -130,8 +143,11 @@ export interface JobRepository {
    * Assign the next id of the cluster and store the job and its spec atomically (a job
    * created already ended keeps no spec). Rejects with VALIDATION_FAILED, storing nothing,
    * when `job.cluster` does not exist or `job.clusterId` is not its current incarnation.
+   * With `options.request`, also records the job on that request in the same write; rejects
+   * with REQUEST_NOT_RUNNING, storing nothing, when the request is missing, not RUNNING or
+   * has a job already.
    */
-  create(job: Omit<JobRecord, 'id'>, spec: JobSpec): Promise<JobRecord>;
+  create(job: Omit<JobRecord, 'id'>, spec: JobSpec, options?: JobCreateOptions): Promise<JobRecord>;
   get(cluster: string, id: number): Promise<JobRecord | undefined>;
   /** The spec of a job that has not ended; undefined once it ended (or for no such job). */
   getSpec(cluster: string, id: number): Promise<JobSpec | undefined>;

@@ -5,6 +5,10 @@ import { LANES, REQUEST_STATUSES } from './wire/status.js';
 export const RequestStatusSchema = z.enum(REQUEST_STATUSES);
 export const LaneSchema = z.enum(LANES);
 
+/** The job a request queued: its cluster and its id in that cluster's queue. */
+export const RequestJobSchema = z.object({ cluster: z.string(), id: z.number().int().min(1) }).meta({ id: 'RequestJob' });
+export type RequestJob = z.infer<typeof RequestJobSchema>;
+
 /** A persisted request: everything a client can learn about one asynchronous operation. */
 export const RequestRecordSchema = z
   .object({
@@ -25,6 +29,9 @@ export const RequestRecordSchema = z
     idempotencyKey: z.string().optional(),
     idempotencyHash: z.string().optional().describe('Digest of operation, workspace and body, to tell a retry from a reuse of its key (kept by the store, never served).'),
     attempts: z.number().int().describe('How many times the daemon has started it.'),
+    job: RequestJobSchema.optional().describe(
+      'The job this request queued (launch, exec), recorded in the same write that queued it: a request with a job ends SUCCEEDED with it, also across a daemon restart.',
+    ),
   })
   .meta({ id: 'Request' });
 export type RequestRecord = z.infer<typeof RequestRecordSchema>;

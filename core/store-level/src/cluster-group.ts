@@ -16,7 +16,7 @@ export type ClusterWriteRequest =
   | { kind: 'cluster-update'; name: string; expectedVersion: number; patch: ClusterPatch; settle: Settle<ClusterRecord | undefined> }
   | { kind: 'cluster-owner'; name: string; expectedVersion: number; owner: { id: string; name: string }; updatedAt: number; settle: Settle<ClusterRecord | undefined> }
   | { kind: 'cluster-delete'; name: string; expectedVersion: number | undefined; settle: Settle<boolean> }
-  | { kind: 'job-create'; job: Omit<JobRecord, 'id'>; spec: JobSpec; settle: Settle<JobRecord> }
+  | { kind: 'job-create'; job: Omit<JobRecord, 'id'>; spec: JobSpec; request?: string; settle: Settle<JobRecord> }
   | {
       kind: 'job-transition';
       cluster: string;
@@ -129,7 +129,8 @@ export class ClusterGroup {
       case 'cluster-delete':
         return this.#deleteCluster(req.name, req.expectedVersion, req.settle);
       case 'job-create':
-        return this.#createJob(req.job, req.spec, req.settle);
+        this.createJob(req.job, req.spec, req.settle);
+        return;
       case 'job-transition':
         return this.#transitionJob(req.cluster, req.id, req.from, req.patch, req.settle);
     }
@@ -229,12 +230,13 @@ export class ClusterGroup {
     this.outcomes.push(() => settle.resolve(true));
   }
 
-  #createJob(input: Omit<JobRecord, 'id'>, spec: JobSpec, settle: Settle<JobRecord>): void {
+  /** Create a job (its outcome settles with the group); returns it, or undefined when it was refused. */
+  createJob(input: Omit<JobRecord, 'id'>, spec: JobSpec, settle: Settle<JobRecord>): JobRecord | undefined {
     const cluster = this.#cluster(input.cluster);
     if (cluster === undefined || cluster.clusterId !== input.clusterId) {
       const error = staleClusterError(input, cluster);
       this.outcomes.push(() => settle.reject(error));
-      return;
+      return undefined;
     }
     const name = cluster.name;
     const id = this.#lastJobId(name) + 1;
@@ -259,6 +261,7 @@ export class ClusterGroup {
     else created.push(id);
     this.changes.push({ kind: 'job', cluster: name, id, record: stored });
     this.outcomes.push(() => settle.resolve(copyJson(stored)));
+    return stored;
   }
 
   #transitionJob(cluster: string, id: number, from: readonly JobStatus[], patch: JobPatch, settle: Settle<JobRecord | undefined>): void {

@@ -1,6 +1,6 @@
 import { SkyError } from '@sky/protocol';
 import type { RequestRecord, RequestStatus } from '@sky/protocol';
-import { applyRequestPatch, copyRecord, type CreateResult, type RequestPatch } from '@sky/plugin-api';
+import { applyRequestPatch, copyRecord, mayTransitionRequest, requestLinkRefusal, type CreateResult, type RequestPatch } from '@sky/plugin-api';
 import type { ActiveState } from './active-state.js';
 import { AuthGroup, isAuthWrite, type AuthWriteRequest } from './auth-group.js';
 import type { AuthState } from './auth-state.js';
@@ -53,11 +53,14 @@ async function nextSeqOnDisk(subs: Sublevels, id: string): Promise<number> {
  * and the log position of requests whose log this process has not touched yet. The hot
  * path (create, then transitions of active requests) reads nothing.
  */
-async function prefetch(subs: Sublevels, state: ActiveState, group: readonly RequestWrite[]): Promise<Prefetched> {
+async function prefetch(subs: Sublevels, state: ActiveState, group: readonly RequestWrite[], linked: readonly string[]): Promise<Prefetched> {
   const creating = new Set<string>();
   const idemKeys = new Set<string>();
   const recordIds = new Set<string>();
   const seqIds = new Set<string>();
+  // A request a job is queued for is RUNNING (so cached) when the link can be made; one that
+  // is not is read only to say why the link was refused.
+  for (const id of linked) if (!state.records.has(id)) recordIds.add(id);
   for (const req of group) {
     if (req.kind === 'create') {
       creating.add(req.record.id);
@@ -106,15 +109,17 @@ export class Group {
     const requestWrites: RequestWrite[] = [];
     const clusterWrites: ClusterWriteRequest[] = [];
     const authWrites: AuthWriteRequest[] = [];
+    const linked: string[] = [];
     let sessionWrites = false;
     for (const req of requests) {
+      if (req.kind === 'job-create' && req.request !== undefined) linked.push(req.request);
       if (isClusterWrite(req)) clusterWrites.push(req);
       else if (isAuthWrite(req)) authWrites.push(req);
       else if (isSessionWrite(req)) sessionWrites = true;
       else requestWrites.push(req);
     }
     const [fetched, clusters, audit] = await Promise.all([
-      prefetch(subs, state.requests, requestWrites),
+      prefetch(subs, state.requests, requestWrites, linked),
       clusterWrites.length === 0 ? undefined : ClusterGroup.prefetch(subs, state.clusters, clusterWrites),
       authWrites.length === 0 ? undefined : AuthGroup.prefetch(subs, authWrites),
     ]);
@@ -131,6 +136,10 @@ export class Group {
   }
 
   #apply(req: GroupedRequest): void {
+    if (req.kind === 'job-create' && req.request !== undefined) {
+      this.#createLinkedJob(req, req.request);
+      return;
+    }
     if (isClusterWrite(req)) {
       this.#clusters?.apply(req);
       return;
@@ -181,9 +190,24 @@ export class Group {
     this.#outcomes.push(() => settle.resolve({ record: JSON.parse(json) as RequestRecord, created: true }));
   }
 
+  /** A job queued by a request: the job and the request's `job` in this one batch, or neither. */
+  #createLinkedJob(req: Extract<ClusterWriteRequest, { kind: 'job-create' }>, requestId: string): void {
+    const current = this.#lookup(requestId);
+    const refusal = requestLinkRefusal(requestId, current);
+    if (refusal !== undefined || current === undefined) {
+      this.#outcomes.push(() => req.settle.reject(refusal));
+      return;
+    }
+    const job = this.#clusters?.createJob(req.job, req.spec, req.settle);
+    if (job === undefined) return;
+    const next: RequestRecord = { ...current, job: { cluster: job.cluster, id: job.id } };
+    this.#records.set(requestId, next);
+    this.ops.push({ type: 'put', sublevel: this.subs.requests, key: requestId, value: JSON.stringify(next), valueEncoding: 'utf8' });
+  }
+
   #transition(id: string, from: readonly RequestStatus[], patch: RequestPatch, settle: Settle<RequestRecord | undefined>): void {
     const current = this.#lookup(id);
-    if (current === undefined || !from.includes(current.status)) {
+    if (current === undefined || !mayTransitionRequest(current, from, patch)) {
       this.#outcomes.push(() => settle.resolve(undefined));
       return;
     }

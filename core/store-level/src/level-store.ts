@@ -21,6 +21,7 @@ import type {
   ClusterPatch,
   ClusterRepository,
   CreateResult,
+  JobCreateOptions,
   JobPatch,
   JobRepository,
   RequestFilter,
@@ -354,8 +355,8 @@ class LevelClusterRepository implements ClusterRepository {
 class LevelJobRepository implements JobRepository {
   constructor(private readonly open: () => Promise<OpenState>) {}
 
-  async create(job: Omit<JobRecord, 'id'>, spec: JobSpec): Promise<JobRecord> {
-    return (await this.open()).writer.createJob(job, spec);
+  async create(job: Omit<JobRecord, 'id'>, spec: JobSpec, options: JobCreateOptions = {}): Promise<JobRecord> {
+    return (await this.open()).writer.createJob(job, spec, options.request);
   }
 
   async get(cluster: string, id: number): Promise<JobRecord | undefined> {

@@ -104,10 +104,10 @@ export class Writer {
     return this.#submit((settle) => ({ kind: 'cluster-delete', name, expectedVersion, settle }));
   }
 
-  createJob(job: Omit<JobRecord, 'id'>, spec: JobSpec): Promise<JobRecord> {
+  createJob(job: Omit<JobRecord, 'id'>, spec: JobSpec, request: string | undefined): Promise<JobRecord> {
     const input = copyJson(job);
     const specCopy = copyJson(spec);
-    return this.#submit((settle) => ({ kind: 'job-create', job: input, spec: specCopy, settle }));
+    return this.#submit((settle) => ({ kind: 'job-create', job: input, spec: specCopy, ...(request === undefined ? {} : { request }), settle }));
   }
 
   transitionJob(cluster: string, id: number, from: readonly JobStatus[], patch: JobPatch): Promise<JobRecord | undefined> {

@@ -11,6 +11,7 @@ import { describeListing } from './suites/listing.js';
 import { describeLogs } from './suites/logs.js';
 import { describePrune } from './suites/prune.js';
 import { describeLifecycle, describeRecords } from './suites/records.js';
+import { describeRequestJobs } from './suites/request-jobs.js';
 import { describeTransitions } from './suites/transitions.js';
 
 /** One fresh, empty store for one test. */
@@ -87,6 +88,7 @@ export function runStateStoreConformance(name: string, factory: StoreFactory): v
     describeConcurrency(harness);
     describeClusters(harness);
     describeJobs(harness);
+    describeRequestJobs(harness);
     describeChanges(harness);
     describeUsers(harness);
     describeTokens(harness);

@@ -1,6 +1,6 @@
 import { SkyError, isJobTerminal } from '@sky/protocol';
 import type { ClusterRecord, JobRecord, JobSpec, JobStatus } from '@sky/protocol';
-import type { ClusterPatch, ClusterRepository, JobPatch, JobRepository, StoreChange, StoreChangeListener } from '../store.js';
+import type { ClusterPatch, ClusterRepository, JobCreateOptions, JobPatch, JobRepository, StoreChange, StoreChangeListener } from '../store.js';
 import { applyClusterPatch, applyJobPatch, applyOwnerChange, copyChange, copyJson, jobsOldestFirst } from '../records.js';
 
 /** Called when a change-feed listener throws; the default prints a process warning. */
@@ -135,10 +135,19 @@ export class MemoryClusterRepository implements ClusterRepository {
   }
 }
 
-export class MemoryJobRepository implements JobRepository {
-  constructor(private readonly data: MemoryClusterData) {}
+/** The requests a job may be queued for (JobCreateOptions.request): checked and linked with nothing awaited in between. */
+export interface RequestLinks {
+  linkRefusal(id: string): SkyError | undefined;
+  link(id: string, job: { cluster: string; id: number }): void;
+}
 
-  async create(job: Omit<JobRecord, 'id'>, spec: JobSpec): Promise<JobRecord> {
+export class MemoryJobRepository implements JobRepository {
+  constructor(
+    private readonly data: MemoryClusterData,
+    private readonly requests: RequestLinks,
+  ) {}
+
+  async create(job: Omit<JobRecord, 'id'>, spec: JobSpec, options: JobCreateOptions = {}): Promise<JobRecord> {
     const { data } = this;
     data.assertOpen();
     const cluster = data.clusters.get(job.cluster);
@@ -148,6 +157,10 @@ export class MemoryJobRepository implements JobRepository {
         hint: 'launch the cluster again and submit the job to the new cluster',
         details: { field: 'cluster', cluster: job.cluster, clusterId: job.clusterId },
       });
+    }
+    if (options.request !== undefined) {
+      const refusal = this.requests.linkRefusal(options.request);
+      if (refusal !== undefined) throw refusal;
     }
     const id = (data.counters.get(job.cluster) ?? 0) + 1;
     const record = { ...copyJson(job), id } as JobRecord;
@@ -166,6 +179,7 @@ export class MemoryJobRepository implements JobRepository {
       }
       specs.set(id, copyJson(spec));
     }
+    if (options.request !== undefined) this.requests.link(options.request, { cluster: record.cluster, id });
     data.emit({ kind: 'job', cluster: record.cluster, id, record });
     return copyJson(record);
   }

@@ -1,5 +1,5 @@
 import { SkyError, isTerminal } from '@sky/protocol';
-import type { LogChunk, RequestRecord, RequestStatus } from '@sky/protocol';
+import type { LogChunk, RequestJob, RequestRecord, RequestStatus } from '@sky/protocol';
 import type {
   AuditRepository,
   ClusterRepository,
@@ -17,7 +17,7 @@ import type {
   UserRepository,
   WorkspaceRepository,
 } from '../store.js';
-import { applyRequestPatch, byIdAscending, byIdDescending, copyJson, matchesRequestFilter } from '../records.js';
+import { applyRequestPatch, byIdAscending, byIdDescending, copyJson, matchesRequestFilter, mayTransitionRequest, requestLinkRefusal } from '../records.js';
 import {
   MemoryClusterData,
   MemoryClusterRepository,
@@ -78,10 +78,21 @@ class MemoryRequestRepository implements RequestRepository {
   async transition(id: string, from: readonly RequestStatus[], patch: RequestPatch): Promise<RequestRecord | undefined> {
     this.#assertOpen();
     const current = this.#records.get(id);
-    if (current === undefined || !from.includes(current.status)) return undefined;
+    if (current === undefined || !mayTransitionRequest(current, from, patch)) return undefined;
     const next = applyRequestPatch(current, patch);
     this.#records.set(id, next);
     return copyJson(next);
+  }
+
+  /** Why request `id` cannot queue a job now (JobCreateOptions.request); undefined when it can. */
+  linkRefusal(id: string): SkyError | undefined {
+    return requestLinkRefusal(id, this.#records.get(id));
+  }
+
+  /** Record the job request `id` queued (after linkRefusal said it may, with nothing awaited in between). */
+  link(id: string, job: RequestJob): void {
+    const current = this.#records.get(id);
+    if (current !== undefined) this.#records.set(id, { ...current, job: { cluster: job.cluster, id: job.id } });
   }
 
   async list(filter: RequestFilter): Promise<RequestPageResult> {
@@ -178,10 +189,11 @@ export class MemoryStateStore implements StateStore {
         });
       }
     };
-    this.requests = new MemoryRequestRepository(assertOpen);
+    const requests = new MemoryRequestRepository(assertOpen);
+    this.requests = requests;
     this.#clusterData = new MemoryClusterData(assertOpen, options.onListenerError ?? warnListenerError);
     this.clusters = new MemoryClusterRepository(this.#clusterData);
-    this.jobs = new MemoryJobRepository(this.#clusterData);
+    this.jobs = new MemoryJobRepository(this.#clusterData, requests);
     const auth = new MemoryAuthData(assertOpen);
     this.users = new MemoryUserRepository(auth);
     this.tokens = new MemoryTokenRepository(auth);
