@@ -119,7 +119,7 @@ describe('scheduler recovery and drain', () => {
     // Simulate the process dying: a second graph over the same store, the first one abandoned.
     const second = await inProcess({}, store);
     const recovered = await second.scheduler.recover();
-    assert.deepEqual(recovered, { requeued: 1, failed: 1, resumed: 0 });
+    assert.deepEqual(recovered, { requeued: 1, failed: 1, resumed: 0, completed: 0 });
     const failed = await second.service.get(running.record.id);
     assert.equal(failed.status, 'FAILED');
     assert.equal(failed.error?.code, 'DAEMON_RESTARTED');

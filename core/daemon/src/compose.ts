@@ -20,6 +20,8 @@ import { UserService } from './auth/user-service.js';
 import { WorkspaceService } from './auth/workspace-service.js';
 import { ClusterService } from './clusters/cluster-service.js';
 import { JobQueue } from './clusters/job-queue.js';
+import { ClusterGate } from './clusters/cluster-gate.js';
+import { ClusterUpdates } from './clusters/cluster-updates.js';
 import { JobLogs } from './clusters/job-logs.js';
 import { Provisioner } from './clusters/provisioner.js';
 import { StatusView } from './clusters/status-view.js';
@@ -100,6 +102,8 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(UploadService);
   c.registerSingleton(TaskFilesResolver);
   c.registerSingleton(UploadCollector);
+  c.registerSingleton(ClusterGate);
+  c.registerSingleton(ClusterUpdates);
   c.registerSingleton(Provisioner);
   c.registerSingleton(JobQueue);
   c.registerSingleton(JobLogs);

@@ -4,7 +4,7 @@ import type { StateStore } from '@sky/plugin-api';
 import { TOKENS, type Clock } from '../tokens.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { StatusView } from './status-view.js';
-import { updateCluster } from './cluster-updates.js';
+import { ClusterUpdates } from './cluster-updates.js';
 
 const CHECK_MS = 5_000;
 
@@ -24,6 +24,7 @@ export class AutostopMonitor {
     @inject(TOKENS.Logger) private readonly logger: Logger,
     @inject(StatusView) private readonly view: StatusView,
     @inject(Scheduler) private readonly scheduler: Scheduler,
+    @inject(ClusterUpdates) private readonly updates: ClusterUpdates,
   ) {}
 
   async checkOnce(): Promise<string[]> {
@@ -66,7 +67,7 @@ export class AutostopMonitor {
     const done = await this.store.requests.get(requestId);
     if (done?.status !== 'FAILED' || done.error?.code !== 'NOT_SUPPORTED') return;
     const reason = `autostop turned off: ${done.error.message}`;
-    await updateCluster(this.store, name, () => ({ autostop: undefined, statusReason: reason }));
+    await this.updates.update(name, () => ({ autostop: undefined, statusReason: reason }));
     this.logger.warn({ cluster: name }, reason);
   }
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { inject, injectable } from 'tsyringe';
 import type { StateStore } from '@sky/plugin-api';
 import {
@@ -17,12 +17,13 @@ import {
   type JobSpec,
   type LaunchBody,
   type LaunchResult,
+  type RequestRecord,
   type Task,
 } from '@sky/protocol';
 import { TOKENS, type Clock } from '../tokens.js';
-import type { OperationContext } from '../ops/registry.js';
-import { KeyedLock } from './cluster-lock.js';
-import { clusterNotFound, updateCluster } from './cluster-updates.js';
+import type { AfterRestart, OperationContext } from '../ops/registry.js';
+import { ClusterGate } from './cluster-gate.js';
+import { clusterNotFound, ClusterUpdates } from './cluster-updates.js';
 import { callDriver } from './driver-calls.js';
 import { JobQueue } from './job-queue.js';
 import { provisioned, Provisioner, type Progress } from './provisioner.js';
@@ -49,16 +50,26 @@ function specOf(task: Task, withSetup: boolean): JobSpec {
   };
 }
 
-function generatedName(user: string): string {
-  const clean = user.toLowerCase().replace(/[^a-z0-9-]/g, '').slice(0, 20) || 'user';
-  return `sky-${randomBytes(2).toString('hex')}-${clean}`;
+/** The name of a cluster launched without one: derived from the request, so a resumed launch finds the cluster it made. */
+function generatedName(request: Pick<RequestRecord, 'id' | 'userName'>): string {
+  const clean = request.userName.toLowerCase().replace(/[^a-z0-9-]/g, '').slice(0, 20) || 'user';
+  return `sky-${createHash('sha256').update(request.id).digest('hex').slice(0, 4)}-${clean}`;
 }
 
-/** Use cases on clusters and their job queues: launch, exec, stop, start, down, autostop, cancel. */
+function assertUp(cluster: ClusterRecord): void {
+  if (cluster.status === 'UP') return;
+  throw new SkyError('CLUSTER_NOT_UP', `cluster ${cluster.name} is ${cluster.status}`, {
+    hint: cluster.status === 'STOPPED' ? `Start it with: sky start ${cluster.name}` : 'Wait until it is UP (sky status).',
+  });
+}
+
+/**
+ * Use cases on clusters and their job queues: launch, exec, stop, start, down, autostop, cancel.
+ * Per cluster, they take turns through the cluster gate (launch/start/stop/down exclusive,
+ * exec/cancel/autostop shared), and every record change goes through the one cluster writer.
+ */
 @injectable()
 export class ClusterService {
-  private readonly lock = new KeyedLock();
-
   constructor(
     @inject(TOKENS.Store) private readonly store: StateStore,
     @inject(TOKENS.Clock) private readonly clock: Clock,
@@ -67,6 +78,8 @@ export class ClusterService {
     @inject(WorkspaceService) private readonly workspaces: WorkspaceService,
     @inject(TaskFilesResolver) private readonly taskFiles: TaskFilesResolver,
     @inject(AccessPolicy) private readonly policy: AccessPolicy,
+    @inject(ClusterGate) private readonly gate: ClusterGate,
+    @inject(ClusterUpdates) private readonly updates: ClusterUpdates,
   ) {}
 
   /** A cluster the request's user may change (the access policy decides: owner or admin, in a workspace they may use). */
@@ -109,12 +122,12 @@ export class ClusterService {
 
   async launch(ctx: OperationContext, body: LaunchBody): Promise<LaunchResult> {
     const task = assertResolved(parseTask(body.task, 'body.task'), 'body.task');
-    const name = body.cluster ?? generatedName(ctx.request.userName);
+    const name = body.cluster ?? generatedName(ctx.request);
     validateClusterName(name);
     const owner = { id: ctx.request.user, name: ctx.request.userName, workspace: ctx.request.workspace };
     // Checked again now that it runs: uploads must still be the caller's, server paths still allowed.
     const files = body.dryrun ? NO_FILES : await this.taskFiles.forRun(task, body.uploads, owner);
-    return this.lock.run(name, async () => {
+    return this.gate.exclusive(name, async () => {
       let cluster = await this.store.clusters.get(name);
       const demand = jobDemand(primaryFields(task));
       if (cluster) {
@@ -148,14 +161,45 @@ export class ClusterService {
         cluster = await this.provisioner.provision(name, owner, task, candidates, progressOf(ctx), files);
       }
       if (body.idle_minutes_to_autostop !== undefined) {
-        cluster = (await updateCluster(this.store, name, () => ({ autostop: { idleMinutes: body.idle_minutes_to_autostop!, down: body.down ?? false } }))) ?? cluster;
+        cluster = (await this.updates.update(name, () => ({ autostop: { idleMinutes: body.idle_minutes_to_autostop!, down: body.down ?? false } }))) ?? cluster;
       }
-      const plan = { driver: cluster.driver, infra: cluster.infra, numNodes: cluster.numNodes, resources: cluster.resources, existing: false };
+      const plan = launchPlan(cluster);
       if (task.setup === undefined && task.run === undefined) return { cluster: name, plan };
-      const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, true));
-      await ctx.log(`Job ${job.id} submitted to cluster ${name}.`);
+      const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, true), ctx.signal);
+      await queuedLog(ctx, `Job ${job.id} submitted to cluster ${name}.`);
       return { cluster: name, jobId: job.id, plan };
     });
+  }
+
+  /** The result of a launch that queued its job but did not return (Scheduler: after a restart, an abort or a late failure). */
+  async launchResultWithJob(request: RequestRecord): Promise<LaunchResult> {
+    const job = request.job!;
+    const cluster = await this.store.clusters.get(job.cluster);
+    const task = (request.body as Partial<LaunchBody>).task as { num_nodes?: number } | undefined;
+    const plan = cluster ? launchPlan(cluster) : { driver: '-', infra: '-', numNodes: task?.num_nodes ?? 1, resources: '-', existing: false };
+    return { cluster: job.cluster, jobId: job.id, plan };
+  }
+
+  /**
+   * A launch found RUNNING without a job after a restart. Provisioning is keyed by the cluster
+   * name (derived from the request when it had none) and reuses what exists, so it runs again,
+   * unless the daemon died while provisioning: the cluster is left INIT, nodes may exist, and
+   * the launch fails saying so.
+   */
+  async launchAfterRestart(request: RequestRecord): Promise<AfterRestart> {
+    const body = request.body as Partial<LaunchBody>;
+    const name = body.cluster ?? generatedName(request);
+    const cluster = body.dryrun ? undefined : await this.store.clusters.get(name);
+    if (cluster?.status !== 'INIT' || cluster.owner !== request.user) return { resume: true };
+    return {
+      resume: false,
+      error: {
+        code: 'DAEMON_RESTARTED',
+        message: `the daemon restarted while cluster ${name} was being provisioned on ${cluster.infra}; the cluster is left INIT and nodes may exist; no job was queued`,
+        hint: `Tear it down with: sky down ${name}, then launch again.`,
+        details: { cluster: name, created: ['cluster record (INIT)'], jobQueued: false },
+      },
+    };
   }
 
   private newJob(ctx: OperationContext, task: Task, demand: ReturnType<typeof jobDemand>) {
@@ -172,39 +216,41 @@ export class ClusterService {
 
   async exec(ctx: OperationContext, body: ExecBody): Promise<ExecResult> {
     const task = assertResolved(parseTask(body.task, 'body.task'), 'body.task');
-    const cluster = await this.owned(ctx, body.cluster);
-    if (cluster.status !== 'UP') {
-      throw new SkyError('CLUSTER_NOT_UP', `cluster ${body.cluster} is ${cluster.status}`, {
-        hint: cluster.status === 'STOPPED' ? `Start it with: sky start ${body.cluster}` : 'Wait until it is UP (sky status).',
-      });
-    }
+    const checked = await this.owned(ctx, body.cluster);
+    assertUp(checked);
     const demand = jobDemand(primaryFields(task));
-    const unmet = unmetByCluster(cluster.nodes, task.num_nodes, demand);
+    const unmet = unmetByCluster(checked.nodes, task.num_nodes, demand);
     if (unmet) throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${body.cluster} cannot run this task: ${unmet}`);
     const files = await this.taskFiles.forRun(task, body.uploads, { id: ctx.request.user, name: ctx.request.userName });
-    if (files.workdir !== undefined || files.mounts.length > 0) await this.provisioner.prepare(cluster.nodes, files, progressOf(ctx));
-    const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, false));
-    await updateCluster(this.store, cluster.name, () => (task.run ? { lastCommand: task.run.split('\n')[0]!.slice(0, 200) } : undefined));
-    await ctx.log(`Job ${job.id} submitted to cluster ${body.cluster}.`);
-    return { cluster: body.cluster, jobId: job.id };
+    return this.gate.shared(body.cluster, async () => {
+      // A stop, down or relaunch may have had its turn while this waited: look again.
+      let cluster = await this.store.clusters.get(body.cluster);
+      if (!cluster) throw clusterNotFound(body.cluster);
+      if (cluster.clusterId !== checked.clusterId) cluster = await this.owned(ctx, body.cluster);
+      assertUp(cluster);
+      if (files.workdir !== undefined || files.mounts.length > 0) await this.provisioner.prepare(cluster.nodes, files, progressOf(ctx));
+      const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, false), ctx.signal);
+      await queuedLog(ctx, `Job ${job.id} submitted to cluster ${body.cluster}.`);
+      return { cluster: body.cluster, jobId: job.id };
+    });
   }
 
   async stop(ctx: OperationContext, name: string): Promise<ClusterResult> {
-    return this.lock.run(name, async () => {
+    return this.gate.exclusive(name, async () => {
       const cluster = await this.owned(ctx, name);
       if (cluster.status === 'STOPPED') return { cluster: name, status: 'STOPPED' };
       if (cluster.status === 'INIT') throw new SkyError('CLUSTER_NOT_UP', `cluster ${name} is INIT; it cannot be stopped`, { hint: `Tear it down with: sky down ${name}` });
       await this.cancelActive(cluster);
       await ctx.log(`Stopping cluster ${name}...`);
       await callDriver(cluster.driver, this.provisioner.driver(cluster.driver), 'stop', progressOf(ctx), (d, o) => d.stop(provisioned(cluster), o));
-      await updateCluster(this.store, name, () => ({ status: 'STOPPED', statusReason: undefined }));
+      await this.updates.update(name, () => ({ status: 'STOPPED', statusReason: undefined }));
       await ctx.log(`Cluster ${name} stopped.`);
       return { cluster: name, status: 'STOPPED' };
     });
   }
 
   async start(ctx: OperationContext, name: string): Promise<ClusterResult> {
-    return this.lock.run(name, async () => {
+    return this.gate.exclusive(name, async () => {
       const cluster = await this.owned(ctx, name);
       if (cluster.status === 'UP') return { cluster: name, status: 'UP' };
       if (cluster.status === 'INIT') throw new SkyError('CLUSTER_NOT_UP', `cluster ${name} is INIT; it cannot be started`, { hint: `Tear it down with: sky down ${name}` });
@@ -218,7 +264,7 @@ export class ClusterService {
     const result = await callDriver(cluster.driver, this.provisioner.driver(cluster.driver), 'start', progress, (d, o) => d.start(provisioned(cluster), o));
     const nodes = result.nodes.map((n, i) => ({ ...cluster.nodes[i]!, address: n.address, resources: n.resources }));
     await this.provisioner.prepare(nodes, NO_FILES, progress);
-    const up = await updateCluster(this.store, cluster.name, () => ({
+    const up = await this.updates.update(cluster.name, () => ({
       status: 'UP',
       statusReason: undefined,
       nodes,
@@ -233,7 +279,9 @@ export class ClusterService {
   }
 
   async down(ctx: OperationContext, name: string): Promise<ClusterResult> {
-    return this.lock.run(name, async () => {
+    return this.gate.exclusive(name, async () => {
+      // Run again after a restart (or a hand-back at shutdown), a down that already removed the cluster is done.
+      if (ctx.request.attempts > 1 && (await this.store.clusters.get(name)) === undefined) return { cluster: name, status: 'TERMINATED' };
       const cluster = await this.owned(ctx, name);
       if (cluster.status === 'UP') await this.cancelActive(cluster);
       await ctx.log(`Tearing down cluster ${name}...`);
@@ -249,14 +297,19 @@ export class ClusterService {
     if (!body.cancel && body.idle_minutes === undefined) {
       throw new SkyError('VALIDATION_FAILED', 'autostop needs idle_minutes, or cancel: true', { hint: 'sky autostop NAME -i MINUTES [--down], or --cancel' });
     }
-    const updated = await updateCluster(this.store, cluster.name, () =>
-      body.cancel ? { autostop: undefined } : { autostop: { idleMinutes: body.idle_minutes!, down: body.down ?? false }, lastActiveAt: this.clock.now() },
+    const now = this.clock.now();
+    const updated = await this.updates.update(cluster.name, () =>
+      body.cancel ? { autostop: undefined } : { autostop: { idleMinutes: body.idle_minutes!, down: body.down ?? false }, lastActiveAt: now },
     );
     await ctx.log(body.cancel ? `Autostop of ${cluster.name} cancelled.` : `Cluster ${cluster.name} will ${body.down ? 'be torn down' : 'stop'} after ${body.idle_minutes} idle minute(s).`);
     return { cluster: cluster.name, status: updated?.status ?? cluster.status };
   }
 
   async cancelJobs(ctx: OperationContext, body: CancelJobsBody): Promise<CancelJobsResult> {
+    return this.gate.shared(body.cluster, () => this.cancelJobsNow(ctx, body));
+  }
+
+  private async cancelJobsNow(ctx: OperationContext, body: CancelJobsBody): Promise<CancelJobsResult> {
     const cluster = await this.store.clusters.get(body.cluster);
     if (!cluster) throw clusterNotFound(body.cluster);
     let targets;
@@ -296,7 +349,7 @@ export class ClusterService {
       const problems = reports.filter((r) => r.status !== (cluster.status === 'UP' ? 'UP' : 'STOPPED'));
       const reason = problems.length === 0 ? undefined : problems.map((r) => `node ${r.nodeId} ${r.status}${r.reason ? `: ${r.reason}` : ''}`).join('; ');
       const status = statuses.size === 1 && statuses.has('STOPPED') ? 'STOPPED' : cluster.status;
-      await updateCluster(this.store, cluster.name, (c) => (c.status === status && c.statusReason === reason ? undefined : { status, statusReason: reason }));
+      await this.updates.update(cluster.name, (c) => (c.status === status && c.statusReason === reason ? undefined : { status, statusReason: reason }));
       await ctx.log(`${cluster.name}: ${status}${reason ? ` (${reason})` : ''}`);
       refreshed.push(cluster.name);
     }
@@ -307,6 +360,15 @@ export class ClusterService {
     const active = await this.store.jobs.list(cluster.name, { status: ['PENDING', 'SETTING_UP', 'RUNNING'] });
     if (active.length > 0) await this.jobs.cancel(cluster, active);
   }
+}
+
+function launchPlan(cluster: ClusterRecord): LaunchResult['plan'] {
+  return { driver: cluster.driver, infra: cluster.infra, numNodes: cluster.numNodes, resources: cluster.resources, existing: false };
+}
+
+/** A line for the request log once its job is queued: the request's outcome is decided, so a log that cannot be written only warns. */
+async function queuedLog(ctx: OperationContext, line: string): Promise<void> {
+  await ctx.log(line).catch((err: unknown) => ctx.logger.warn({ err }, 'could not log that the job was queued'));
 }
 
 function describePlan(infra: string, task: Task): string {

@@ -7,7 +7,7 @@ import { TOKENS, type Clock } from '../tokens.js';
 import { NodeRuntime, type JobState, type RankSpec } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
 import { KeyedLock } from './cluster-lock.js';
-import { updateCluster } from './cluster-updates.js';
+import { ClusterUpdates } from './cluster-updates.js';
 import { fits, subtract } from './resources.js';
 import { GpuPins } from './gpu-pins.js';
 import type { SecretCipher } from '../secrets/secret-box.js';
@@ -73,9 +73,19 @@ export class JobQueue {
     @inject(NodeRuntime) private readonly runtime: NodeRuntime,
     @inject(TOKENS.Config) private readonly config: DaemonConfig,
     @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
+    @inject(ClusterUpdates) private readonly updates: ClusterUpdates,
   ) {}
 
-  async submit(cluster: ClusterRecord, job: NewJob, spec: JobSpec): Promise<JobRecord> {
+  // ---- Queueing a job (submit): the store write, and the scheduling pass it asks for. ----
+
+  /**
+   * Queue a job. With `job.requestId` the job is recorded on that (RUNNING) request in the same
+   * store write, so the request can never lose or duplicate it. Once the job is stored nothing
+   * here fails the submit: marking the cluster active is merged into the cluster's next record
+   * write, and the scheduling pass runs on its own (several submits share one pass).
+   */
+  async submit(cluster: ClusterRecord, job: NewJob, spec: JobSpec, signal?: AbortSignal): Promise<JobRecord> {
+    signal?.throwIfAborted();
     const record = await this.store.jobs.create(
       {
         cluster: cluster.name,
@@ -92,11 +102,43 @@ export class JobQueue {
       },
       // Secrets are sealed at rest; startJob opens them for the nodes.
       { ...spec, secrets: sealMap(this.secrets, spec.secrets) },
+      job.requestId !== undefined ? { request: job.requestId } : undefined,
     );
-    await this.touch(cluster.name);
-    await this.schedule(cluster.name);
-    return (await this.store.jobs.get(cluster.name, record.id)) ?? record;
+    const now = this.clock.now();
+    await this.updates
+      .update(cluster.name, () => ({ lastActiveAt: now, ...(job.command !== undefined ? { lastCommand: job.command } : {}) }))
+      .catch((err: unknown) => this.logger.warn({ cluster: cluster.name, job: record.id, err }, 'could not mark the cluster active after queueing a job'));
+    this.scheduleSoon(cluster.name);
+    return record;
   }
+
+  /** Clusters with a scheduling pass asked for by submit, and whether another is wanted after it. */
+  private readonly passes = new Map<string, { again: boolean }>();
+
+  /** Run a scheduling pass for the cluster; submits arriving meanwhile share one more pass after it. */
+  private scheduleSoon(clusterName: string): void {
+    const pending = this.passes.get(clusterName);
+    if (pending !== undefined) {
+      pending.again = true;
+      return;
+    }
+    const state = { again: false };
+    this.passes.set(clusterName, state);
+    void (async () => {
+      try {
+        do {
+          state.again = false;
+          await this.schedule(clusterName);
+        } while (state.again);
+      } catch (err) {
+        this.logger.warn({ cluster: clusterName, err }, 'scheduling pass after a submit failed; the job monitor schedules again');
+      } finally {
+        this.passes.delete(clusterName);
+      }
+    })();
+  }
+
+  // ---- Scheduling and monitoring. ----
 
   /** Start pending jobs, oldest first, while they fit; the first that does not fit blocks the rest (FIFO). */
   schedule(clusterName: string): Promise<void> {
@@ -261,13 +303,13 @@ export class JobQueue {
     const since = this.unreachableSince.get(key) ?? now;
     this.unreachableSince.set(key, since);
     const reason = `node ${node.address} unreachable: ${err instanceof Error ? err.message : String(err)}`;
-    await updateCluster(this.store, cluster.name, (c) => (c.statusReason === reason ? undefined : { statusReason: reason }));
+    await this.updates.update(cluster.name, (c) => (c.statusReason === reason ? undefined : { statusReason: reason }));
     return now - since >= this.config.jobs.unreachable_grace_seconds * 1000;
   }
 
   private async reachable(cluster: ClusterRecord, node: NodeRecord): Promise<void> {
     if (!this.unreachableSince.delete(unreachableKey(cluster, node))) return;
-    await updateCluster(this.store, cluster.name, (c) => (c.statusReason?.startsWith(`node ${node.address} unreachable`) ? { statusReason: undefined } : undefined));
+    await this.updates.update(cluster.name, (c) => (c.statusReason?.startsWith(`node ${node.address} unreachable`) ? { statusReason: undefined } : undefined));
   }
 
   private async cancelRanks(cluster: ClusterRecord, job: JobRecord): Promise<void> {
@@ -309,7 +351,8 @@ export class JobQueue {
 
   /** Mark the cluster active now (autostop counts idle time from the last job event). */
   private async touch(clusterName: string): Promise<void> {
-    await updateCluster(this.store, clusterName, () => ({ lastActiveAt: this.clock.now() }));
+    const now = this.clock.now();
+    await this.updates.update(clusterName, () => ({ lastActiveAt: now }));
   }
 
   start(): void {

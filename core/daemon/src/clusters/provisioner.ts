@@ -7,6 +7,7 @@ import { TOKENS, type Clock, type PluginRegistry } from '../tokens.js';
 import { NodeRuntime } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
 import { callDriver } from './driver-calls.js';
+import { ClusterUpdates } from './cluster-updates.js';
 import { describeNodes, toResourceRequest } from './resources.js';
 import { describeSource, TaskFilesResolver, type FileSource, type TaskFiles } from '../uploads/task-files.js';
 import { fileDestination, nodeDestination } from '../uploads/node-destination.js';
@@ -64,6 +65,7 @@ export class Provisioner {
     @inject(TransportPool) private readonly transports: TransportPool,
     @inject(NodeRuntime) private readonly runtime: NodeRuntime,
     @inject(TaskFilesResolver) private readonly taskFiles: TaskFilesResolver,
+    @inject(ClusterUpdates) private readonly updates: ClusterUpdates,
   ) {}
 
   private enabledDrivers(): string[] {
@@ -172,18 +174,19 @@ export class Provisioner {
         await this.store.clusters.delete(name);
         throw err;
       }
-      const up = await this.store.clusters.update(name, initial.version, {
-        status: 'UP',
-        statusReason: undefined,
-        driver: candidate.driverId,
-        infra: candidate.infra,
-        nodes,
-        driverState: result.state,
-        resources: describeNodes(candidate.infra, nodes),
-        updatedAt: this.clock.now(),
-        lastActiveAt: this.clock.now(),
-      });
-      if (!up) throw new SkyError('INTERNAL', `cluster ${name} changed while it was being provisioned`);
+      const now = this.clock.now();
+      // Only this incarnation, still INIT: nothing else changes a cluster while it is provisioned (the cluster gate).
+      const up = await this.updates.update(name, (c) =>
+        c.clusterId !== clusterId || c.status !== 'INIT'
+          ? undefined
+          : { status: 'UP', statusReason: undefined, driver: candidate.driverId, infra: candidate.infra, nodes, driverState: result.state, resources: describeNodes(candidate.infra, nodes), lastActiveAt: now },
+      );
+      if (up?.clusterId !== clusterId || up.status !== 'UP') {
+        await callDriver(candidate.driverId, candidate.driver, 'terminate', { signal: new AbortController().signal, log: progress.log }, (d, o) => d.terminate(result, o)).catch(
+          (e: unknown) => this.logger.error({ err: e, cluster: name }, 'terminate of nodes whose cluster record is gone failed'),
+        );
+        throw new SkyError('CLUSTER_NOT_FOUND', `cluster ${name} was removed while it was being provisioned; its nodes were released`, { hint: 'Launch it again.' });
+      }
       progress.log(`Cluster ${name} is UP: ${up.resources}.`);
       return up;
     }

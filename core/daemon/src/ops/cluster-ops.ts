@@ -15,22 +15,27 @@ export function clusterOperations(service: ClusterService, taskFiles: TaskFilesR
         if (cluster !== undefined) validateClusterName(cluster);
         await taskFiles.forSubmit(parsed, uploads, caller, dryrun === true);
       },
+      afterRestart: (request) => service.launchAfterRestart(request),
+      resultWithJob: (request) => service.launchResultWithJob(request),
       run: (ctx, body) => service.launch(ctx, body as LaunchBody),
     },
     {
       name: 'exec',
-      resumable: false,
+      // Without its job yet it simply runs again (the job is queued in the same write that records it on the request).
+      resumable: true,
       validate: async (body, caller) => {
         const { task, uploads } = body as ExecBody;
         await taskFiles.forSubmit(assertResolved(parseTask(task, 'body.task'), 'body.task'), uploads, caller, false);
       },
+      resultWithJob: async (request) => ({ cluster: request.job!.cluster, jobId: request.job!.id }),
       run: (ctx, body) => service.exec(ctx, body as ExecBody),
     },
-    { name: 'stop', resumable: false, run: (ctx, body) => service.stop(ctx, (body as ClusterBody).cluster) },
-    { name: 'start', resumable: false, run: (ctx, body) => service.start(ctx, (body as ClusterBody).cluster) },
-    { name: 'down', resumable: false, run: (ctx, body) => service.down(ctx, (body as ClusterBody).cluster) },
-    { name: 'autostop', resumable: false, run: (ctx, body) => service.autostop(ctx, body as AutostopBody) },
-    { name: 'cancel', resumable: false, run: (ctx, body) => service.cancelJobs(ctx, body as CancelJobsBody) },
+    // Drivers make stop, start and terminate idempotent, so these run again after a restart.
+    { name: 'stop', resumable: true, run: (ctx, body) => service.stop(ctx, (body as ClusterBody).cluster) },
+    { name: 'start', resumable: true, run: (ctx, body) => service.start(ctx, (body as ClusterBody).cluster) },
+    { name: 'down', resumable: true, run: (ctx, body) => service.down(ctx, (body as ClusterBody).cluster) },
+    { name: 'autostop', resumable: true, run: (ctx, body) => service.autostop(ctx, body as AutostopBody) },
+    { name: 'cancel', resumable: true, run: (ctx, body) => service.cancelJobs(ctx, body as CancelJobsBody) },
     { name: 'refresh', resumable: true, run: (ctx, body) => service.refresh(ctx, body as { clusters?: string[]; all_users?: boolean }) },
   ];
 }

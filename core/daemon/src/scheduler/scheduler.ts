@@ -4,7 +4,7 @@ import type { StateStore } from '@sky/plugin-api';
 import { isTerminal, SkyError, toSkyError, type ErrorBody, type Lane, type RequestRecord, type RequestStatus } from '@sky/protocol';
 import { TOKENS, type Clock } from '../tokens.js';
 import type { DaemonConfig } from '../config/schema.js';
-import { OperationRegistry } from '../ops/registry.js';
+import { OperationRegistry, type AfterRestart } from '../ops/registry.js';
 import { RequestIdFactory } from './ids.js';
 import { LaneQueue } from './lane.js';
 import { LogBus } from './log-bus.js';
@@ -153,21 +153,30 @@ export class Scheduler {
     return Math.min(caps[lane], this.lanes[lane].limit);
   }
 
-  /** Queue every PENDING request and settle every RUNNING one left by a previous daemon process. */
-  async recover(): Promise<{ requeued: number; failed: number; resumed: number }> {
+  /**
+   * Queue every PENDING request and settle every RUNNING one left by a previous daemon process:
+   * one that queued its job completes SUCCEEDED with it; one without is resumed (run again) or
+   * ends FAILED with a reason that says what was left behind, as its operation decides.
+   */
+  async recover(): Promise<{ requeued: number; failed: number; resumed: number; completed: number }> {
     let failed = 0;
     let resumed = 0;
+    let completed = 0;
     for (const record of await this.store.requests.listByStatus('RUNNING')) {
       const handler = this.operations.get(record.name);
-      if (handler?.resumable) {
+      if (record.job !== undefined) {
+        if (await this.completeQueued(record)) completed += 1;
+        continue;
+      }
+      const decision = await this.afterRestart(record);
+      if (decision.resume) {
         const back = await this.store.requests.transition(record.id, ['RUNNING'], { status: 'PENDING' });
         if (back) resumed += 1;
         continue;
       }
-      const done = await this.finish(record.id, 'FAILED', {
-        error: { code: 'DAEMON_RESTARTED', message: 'daemon restarted', hint: 'Submit the request again.' },
-      });
+      const done = await this.finish(record.id, 'FAILED', { error: decision.error });
       if (done) failed += 1;
+      if (handler === undefined) this.logger.warn({ request: record.id, op: record.name }, 'a request of an unknown operation was left RUNNING');
     }
     const pending = await this.store.requests.listByStatus('PENDING');
     const seen = new Set<string>();
@@ -181,7 +190,46 @@ export class Scheduler {
     }
     this.pump('short');
     this.pump('long');
-    return { requeued: pending.length - resumed, failed, resumed };
+    return { requeued: pending.length - resumed, failed, resumed, completed };
+  }
+
+  /** What to do with a RUNNING request without a job after a restart (its operation decides; by default it fails). */
+  private async afterRestart(record: RequestRecord): Promise<AfterRestart> {
+    const handler = this.operations.get(record.name);
+    const restarted: AfterRestart = { resume: false, error: { code: 'DAEMON_RESTARTED', message: 'daemon restarted', hint: 'Submit the request again.' } };
+    if (handler === undefined) return restarted;
+    if (handler.afterRestart === undefined) return handler.resumable ? { resume: true } : restarted;
+    try {
+      return await handler.afterRestart(record);
+    } catch (err) {
+      this.logger.warn({ err, request: record.id, op: record.name }, 'could not decide how to resume a request after the restart');
+      return { resume: false, error: { ...restarted.error, message: `daemon restarted; deciding whether to resume failed: ${errorInfo(err).message}` } };
+    }
+  }
+
+  /**
+   * End a request that has queued its job SUCCEEDED with that job (its handler never returned
+   * the result: the daemon restarted, or it was aborted or failed after queueing). `result` is
+   * the handler's own, when it returned one.
+   */
+  private async completeQueued(record: RequestRecord, result?: unknown): Promise<boolean> {
+    let value = result;
+    if (value === undefined) {
+      const handler = this.operations.get(record.name);
+      try {
+        value = (await handler?.resultWithJob?.(record)) ?? { job: record.job };
+      } catch (err) {
+        this.logger.warn({ err, request: record.id }, 'could not rebuild the result of a request that queued its job');
+        value = { job: record.job };
+      }
+    }
+    return this.finishDurably(record.id, 'SUCCEEDED', { result: value });
+  }
+
+  /** The request as stored when it has queued a job (so it must end SUCCEEDED), else undefined. */
+  private async queuedJob(id: string): Promise<RequestRecord | undefined> {
+    const record = await this.store.requests.get(id);
+    return record?.job !== undefined && record.status === 'RUNNING' ? record : undefined;
   }
 
   private pump(lane: Lane): void {
@@ -254,10 +302,15 @@ export class Scheduler {
         },
         body,
       );
-      if (signal.aborted) await this.settleAborted(claimed.id, entry);
+      if (signal.aborted) await this.settleAborted(claimed.id, entry, result);
       else await this.finishDurably(claimed.id, 'SUCCEEDED', { result });
     } catch (err) {
-      if (signal.aborted) await this.settleAborted(claimed.id, entry);
+      // A request that queued its job before it failed or was aborted still ends with that job.
+      const queued = await this.queuedJob(claimed.id);
+      if (queued !== undefined) {
+        loggerFor().warn({ err }, 'the request failed after its job was queued; it ends SUCCEEDED with the job');
+        await this.completeQueued(queued);
+      } else if (signal.aborted) await this.settleAborted(claimed.id, entry);
       else {
         loggerFor().debug({ err }, 'request failed');
         await this.finishDurably(claimed.id, 'FAILED', { error: errorInfo(err) });
@@ -265,7 +318,13 @@ export class Scheduler {
     }
   }
 
-  private async settleAborted(id: string, entry: Running): Promise<void> {
+  /** A request whose abort signal fired: cancelled, or handed back at shutdown, unless it queued its job first. */
+  private async settleAborted(id: string, entry: Running, result?: unknown): Promise<void> {
+    const queued = await this.queuedJob(id);
+    if (queued !== undefined) {
+      await this.completeQueued(queued, result);
+      return;
+    }
     if (entry.reason === 'handback') {
       await this.store.requests.transition(id, ['RUNNING'], { status: 'PENDING' });
       return;
@@ -364,6 +423,10 @@ export class Scheduler {
     if (!record) return 'missing';
     if (record.status === 'RUNNING') {
       // Running in no live dispatcher of this process (left by a dead one): settle it here.
+      if (record.job !== undefined) {
+        await this.completeQueued(record);
+        return 'finished';
+      }
       const done = await this.finish(id, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled' } });
       return done ? 'cancelled' : 'finished';
     }
