@@ -205,6 +205,32 @@ describe('request bursts on one cluster', () => {
     const orphans = jobs.filter((j) => j.requestId !== undefined && cancelled.includes(j.requestId));
     assert.deepEqual(orphans, [], 'a cancelled request queued a job');
     assert.ok(jobs.some((j) => j.status === 'CANCELLED'), 'the job cancels cancelled jobs');
+  });
+
+  it('execs racing stop, start and down take turns with them: each ends with its job or says the cluster is stopped or gone', { timeout: 120_000 }, async (t) => {
+    await launchCluster(d, 'life');
+    const execs: string[] = [];
+    const lifecycle: string[] = [];
+    await burst(300, 8, async (i) => {
+      const op = i === 60 ? 'stop' : i === 150 ? 'start' : i === 250 ? 'down' : undefined;
+      const answer = await post(d.url, op ?? 'exec', op === undefined ? exec('life') : { cluster: 'life' });
+      assert.equal(answer.status, 202, answer.text);
+      (op === undefined ? execs : lifecycle).push(answer.requestId!);
+    });
+    const records = await outcomes(d.url, ['exec', 'stop', 'start', 'down'], [...execs, ...lifecycle]);
+    assertNoInternal(records.values());
+    for (const id of lifecycle) assert.equal(records.get(id)?.status, 'SUCCEEDED', `${records.get(id)?.name}: ${JSON.stringify(records.get(id)?.error)}`);
+    const byOutcome = new Map<string, number>();
+    for (const id of execs) {
+      const r = records.get(id)!;
+      const outcome = r.status === 'SUCCEEDED' ? 'SUCCEEDED' : `${r.status} ${r.error?.code}`;
+      byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
+      if (r.status === 'SUCCEEDED') assert.deepEqual(r.job, { cluster: 'life', id: r.result?.jobId });
+    }
+    t.diagnostic(`exec outcomes: ${[...byOutcome].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    assert.deepEqual([...byOutcome.keys()].filter((k) => !['SUCCEEDED', 'FAILED CLUSTER_NOT_UP', 'FAILED CLUSTER_NOT_FOUND'].includes(k)), []);
+    const jobIds = execs.map((id) => records.get(id)!.result?.jobId).filter((id) => id !== undefined);
+    assert.equal(new Set(jobIds).size, jobIds.length, 'two execs report the same job');
     assert.equal(await d.stop(), 0);
   });
 });

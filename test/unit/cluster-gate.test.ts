@@ -58,6 +58,28 @@ describe('cluster gate', () => {
     assert.deepEqual(events, ['s1+', 's1-', 'x1+', 'x1-', 's2+', 's3+', 's2-', 's3-', 'x2+', 'x2-']);
   });
 
+  it('lets a waiter leave when its signal fires, and admits those behind it', async () => {
+    const gate = new ClusterGate();
+    const release = latch();
+    const holder = gate.shared('c', () => release.promise);
+    const controller = new AbortController();
+    const waitingExclusive = gate.exclusive('c', async () => 'never', controller.signal);
+    let sharedRan = false;
+    const behind = gate.shared('c', async () => {
+      sharedRan = true;
+    });
+    await settle();
+    assert.equal(sharedRan, false, 'a shared waiter queues behind the exclusive one');
+    controller.abort(new Error('cancelled while waiting'));
+    await assert.rejects(waitingExclusive, /cancelled while waiting/);
+    await behind;
+    assert.ok(sharedRan, 'with the exclusive waiter gone it joins the shared holder');
+    release.open();
+    await holder;
+    await assert.rejects(gate.shared('c', async () => 'late', controller.signal), /cancelled while waiting/, 'an aborted signal never enters');
+    assert.equal(gate.busy('c'), false);
+  });
+
   it('keeps clusters apart and releases on failure', async () => {
     const gate = new ClusterGate();
     const hold = latch();

@@ -28,12 +28,14 @@ interface Gate {
 export class ClusterGate {
   private readonly gates = new Map<string, Gate>();
 
-  shared<T>(cluster: string, work: () => Promise<T>): Promise<T> {
-    return this.hold(cluster, 'shared', work);
+  /** Run `work` holding the cluster shared; a waiter whose `signal` fires leaves the queue and rejects with its reason. */
+  shared<T>(cluster: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.hold(cluster, 'shared', work, signal);
   }
 
-  exclusive<T>(cluster: string, work: () => Promise<T>): Promise<T> {
-    return this.hold(cluster, 'exclusive', work);
+  /** Run `work` holding the cluster alone; a waiter whose `signal` fires leaves the queue and rejects with its reason. */
+  exclusive<T>(cluster: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.hold(cluster, 'exclusive', work, signal);
   }
 
   /** Whether anything holds or waits for the cluster (for tests and diagnostics). */
@@ -41,36 +43,58 @@ export class ClusterGate {
     return this.gates.has(cluster);
   }
 
-  private async hold<T>(cluster: string, mode: Mode, work: () => Promise<T>): Promise<T> {
+  private async hold<T>(cluster: string, mode: Mode, work: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    signal?.throwIfAborted();
     let gate = this.gates.get(cluster);
     if (gate === undefined) {
       gate = { holders: 0, mode: undefined, waiting: [] };
       this.gates.set(cluster, gate);
     }
-    if (gate.waiting.length > 0 || !compatible(gate, mode)) {
-      const g = gate;
-      await new Promise<void>((admit) => g.waiting.push({ mode, admit }));
-    } else {
+    if (gate.waiting.length > 0 || !compatible(gate, mode)) await this.wait(cluster, gate, mode, signal);
+    else {
       gate.holders += 1;
       gate.mode = mode;
     }
     try {
       return await work();
     } finally {
-      this.release(cluster, gate);
+      gate.holders -= 1;
+      if (gate.holders === 0) gate.mode = undefined;
+      this.admit(cluster, gate);
     }
   }
 
-  private release(cluster: string, gate: Gate): void {
-    gate.holders -= 1;
-    if (gate.holders === 0) gate.mode = undefined;
+  private wait(cluster: string, gate: Gate, mode: Mode, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const at = gate.waiting.indexOf(waiter);
+        if (at < 0) return; // admitted already
+        gate.waiting.splice(at, 1);
+        // Those behind it may be compatible with the holders now (an exclusive waiter left).
+        this.admit(cluster, gate);
+        reject(signal!.reason);
+      };
+      const waiter: Waiter = {
+        mode,
+        admit: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      gate.waiting.push(waiter);
+    });
+  }
+
+  /** Admit waiters from the front while they are compatible with the holders; forget an idle gate. */
+  private admit(cluster: string, gate: Gate): void {
     while (gate.waiting.length > 0 && compatible(gate, gate.waiting[0]!.mode)) {
       const next = gate.waiting.shift()!;
       gate.holders += 1;
       gate.mode = next.mode;
       next.admit();
     }
-    if (gate.holders === 0 && gate.waiting.length === 0) this.gates.delete(cluster);
+    if (gate.holders === 0 && gate.waiting.length === 0 && this.gates.get(cluster) === gate) this.gates.delete(cluster);
   }
 }
 

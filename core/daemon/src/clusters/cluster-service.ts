@@ -168,7 +168,7 @@ export class ClusterService {
       const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, true), ctx.signal);
       await queuedLog(ctx, `Job ${job.id} submitted to cluster ${name}.`);
       return { cluster: name, jobId: job.id, plan };
-    });
+    }, ctx.signal);
   }
 
   /** The result of a launch that queued its job but did not return (Scheduler: after a restart, an abort or a late failure). */
@@ -232,7 +232,7 @@ export class ClusterService {
       const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, false), ctx.signal);
       await queuedLog(ctx, `Job ${job.id} submitted to cluster ${body.cluster}.`);
       return { cluster: body.cluster, jobId: job.id };
-    });
+    }, ctx.signal);
   }
 
   async stop(ctx: OperationContext, name: string): Promise<ClusterResult> {
@@ -246,7 +246,7 @@ export class ClusterService {
       await this.updates.update(name, () => ({ status: 'STOPPED', statusReason: undefined }));
       await ctx.log(`Cluster ${name} stopped.`);
       return { cluster: name, status: 'STOPPED' };
-    });
+    }, ctx.signal);
   }
 
   async start(ctx: OperationContext, name: string): Promise<ClusterResult> {
@@ -256,7 +256,7 @@ export class ClusterService {
       if (cluster.status === 'INIT') throw new SkyError('CLUSTER_NOT_UP', `cluster ${name} is INIT; it cannot be started`, { hint: `Tear it down with: sky down ${name}` });
       await this.startLocked(cluster, progressOf(ctx));
       return { cluster: name, status: 'UP' };
-    });
+    }, ctx.signal);
   }
 
   private async startLocked(cluster: ClusterRecord, progress: Progress): Promise<ClusterRecord> {
@@ -289,7 +289,7 @@ export class ClusterService {
       await this.store.clusters.delete(name);
       await ctx.log(`Cluster ${name} terminated.`);
       return { cluster: name, status: 'TERMINATED' };
-    });
+    }, ctx.signal);
   }
 
   async autostop(ctx: OperationContext, body: AutostopBody): Promise<ClusterResult> {
@@ -306,7 +306,7 @@ export class ClusterService {
   }
 
   async cancelJobs(ctx: OperationContext, body: CancelJobsBody): Promise<CancelJobsResult> {
-    return this.gate.shared(body.cluster, () => this.cancelJobsNow(ctx, body));
+    return this.gate.shared(body.cluster, () => this.cancelJobsNow(ctx, body), ctx.signal);
   }
 
   private async cancelJobsNow(ctx: OperationContext, body: CancelJobsBody): Promise<CancelJobsResult> {
