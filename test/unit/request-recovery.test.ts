@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RequestRecord } from '@sky/protocol';
@@ -61,6 +62,17 @@ describe('requests left RUNNING by a dead daemon', () => {
       assert.equal(retry.record.id, queuedExec.id, 'the retry gets the request that has the job');
       assert.deepEqual(retry.record.result, { cluster: 'rc', jobId: execJob.id });
       assert.equal((await store.jobs.list('rc')).length, 2, 'no job was queued twice');
+
+      // On a team server the job is part of what only the owner (and admins) read, like the result.
+      const team = await inProcess({ auth: { mode: 'basic' } }, store);
+      const theirs = (await team.service.list({ id: 'u-bob', name: 'bob' }, { all_users: true, limit: 100 })).items.find((r) => r.id === queuedExec.id);
+      assert.ok(theirs);
+      assert.equal(theirs.job, undefined);
+      assert.equal(theirs.result, undefined);
+      const own = (await team.service.list({ id: alice.user, name: alice.userName }, { limit: 100 })).items.find((r) => r.id === queuedExec.id);
+      assert.deepEqual(own?.job, { cluster: 'rc', id: execJob.id });
+      await team.scheduler.drain(0);
+      rmSync(team.dir, { recursive: true, force: true });
     } finally {
       await p.close();
     }

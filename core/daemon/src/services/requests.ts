@@ -22,7 +22,7 @@ export type LogEvent = { type: 'log'; chunk: LogChunk } | { type: 'end'; status:
 
 const DEFAULT_PAGE = 50;
 
-/** Who is looking: the owner or an admin sees a request whole; others see it without body and result (they may carry secrets). */
+/** Who is looking: the owner or an admin sees a request whole; others see it without body, result and job (they may carry secrets, or say what the result says). */
 export interface Viewer {
   id: string;
   name?: string;
@@ -52,11 +52,11 @@ export function maskSecrets(value: unknown): unknown {
   return out;
 }
 
-/** What a viewer sees of a request: secrets always masked; body and result only when the policy says they may read it. */
+/** What a viewer sees of a request: secrets always masked; body, result and job only when the policy says they may read it. */
 function masked(whole: boolean, record: RequestRecord): RequestRecord {
   const { idempotencyHash: _hash, ...served } = record;
   if (whole) return { ...served, body: maskSecrets(record.body) };
-  const { result: _result, ...rest } = served;
+  const { result: _result, job: _job, ...rest } = served;
   return { ...rest, body: null };
 }
 
