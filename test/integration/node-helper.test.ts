@@ -212,6 +212,13 @@ describe('a team daemon through sky-node-helper', () => {
   it('keeps following a running job across a helper restart, and stop/down end its processes and remove its directories', async () => {
     const rec = await runOperation<{ status: string; result?: { jobId: number }; error?: unknown }>(d.url, 'launch', { cluster: 'r1', task: { run: 'echo before; sleep 2; echo after' } }, asUser('alice'));
     assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+    // The launch ends once its job is queued: restart the helper once the job runs.
+    const jobStatus = async (): Promise<string | undefined> => {
+      const res = await http(`${d.url}/api/v1/clusters/r1/jobs`, { headers: asUser('alice') });
+      return (res.json() as { items: Array<{ id: number; status: string }> }).items.find((j) => j.id === rec.result!.jobId)?.status;
+    };
+    for (let i = 0; i < 100 && (await jobStatus()) !== 'RUNNING'; i++) await sleep(50);
+    assert.equal(await jobStatus(), 'RUNNING');
     await d.helper.restart();
     const logs = await http(`${d.url}/api/v1/clusters/r1/jobs/${rec.result!.jobId}/logs?follow=true`, { headers: asUser('alice') });
     assert.equal(logs.status, 200, logs.text);
