@@ -1,11 +1,12 @@
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RequestRecord } from '@sky/protocol';
-import type { StateStore } from '@sky/plugin-api';
+import type { NodeRecord, RequestRecord } from '@sky/protocol';
+import type { JobRepository, StateStore } from '@sky/plugin-api';
 import { makeCluster, makeJob, makeRequest, makeSpec, MemoryStateStore } from '@sky/plugin-api/testing';
 import { idempotencyHash } from '../../core/daemon/src/scheduler/idempotency.js';
-import { alice, inProcess } from '../helpers/in-process.js';
+import { alice, delay, inProcess } from '../helpers/in-process.js';
 
 /** A request as a dead daemon left it: claimed (RUNNING, first attempt), its handler gone. */
 async function leftRunning(store: StateStore, overrides: Partial<RequestRecord>): Promise<RequestRecord> {
@@ -74,6 +75,76 @@ describe('requests left RUNNING by a dead daemon', () => {
       await team.scheduler.drain(0);
       rmSync(team.dir, { recursive: true, force: true });
     } finally {
+      await p.close();
+    }
+  });
+});
+
+/** A promise and the function that resolves it. */
+function latch(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+describe('a cancel racing the queueing of a job', () => {
+  /** An UP 1-node cluster on a local node directory, and a store whose job create can be held before or after it writes. */
+  async function setUp(hold: 'before' | 'after') {
+    const store = new MemoryStateStore();
+    const p = await inProcess({ requests: { cancel_grace_seconds: 0.2 } }, store);
+    const root = join(p.dir, 'node0');
+    mkdirSync(root, { recursive: true });
+    const node: NodeRecord = { id: 'n0', rank: 0, address: '127.0.0.1', reach: { kind: 'local', root }, resources: { cpus: 4, memoryGb: 8, accelerators: [] } };
+    await store.clusters.create(makeCluster({ name: 'race', owner: alice.user, ownerName: alice.userName, nodes: [node], numNodes: 1 }));
+    const entered = latch();
+    const gate = latch();
+    const jobs: JobRepository = store.jobs;
+    const create = jobs.create.bind(jobs);
+    jobs.create = async (job, spec, options) => {
+      entered.open();
+      if (hold === 'before') await gate.promise;
+      const created = await create(job, spec, options);
+      if (hold === 'after') await gate.promise;
+      return created;
+    };
+    return { p, store, entered, gate };
+  }
+
+  it('after the job is queued, the request ends SUCCEEDED with it and the cancel says it had finished', async () => {
+    const { p, store, entered, gate } = await setUp('after');
+    try {
+      const { record } = await p.scheduler.submit({ ...alice, name: 'exec', body: { cluster: 'race', task: { run: 'true' } }, lane: 'short' });
+      await entered.promise;
+      const cancelled = p.service.cancel({ id: alice.user, name: alice.userName }, { ids: [record.id] });
+      await delay(400); // past the cancel grace period: the cancel tries to record CANCELLED and is refused
+      gate.open();
+      assert.deepEqual(await cancelled, { cancelled: [], alreadyFinished: [record.id] });
+      const done = await p.service.wait(record.id, 5);
+      assert.equal(done.status, 'SUCCEEDED');
+      const [job] = await store.jobs.list('race');
+      assert.deepEqual(done.result, { cluster: 'race', jobId: job!.id });
+      assert.equal(job!.requestId, record.id);
+    } finally {
+      gate.open();
+      await p.close();
+    }
+  });
+
+  it('before the job is queued, the request ends CANCELLED and no job is queued, even when the handler goes on', async () => {
+    const { p, store, entered, gate } = await setUp('before');
+    try {
+      const { record } = await p.scheduler.submit({ ...alice, name: 'exec', body: { cluster: 'race', task: { run: 'true' } }, lane: 'short' });
+      await entered.promise;
+      // The scheduler's grace timer does not hold the process open (a daemon has its listener for that).
+      const alive = setInterval(() => undefined, 50);
+      const answer = await p.service.cancel({ id: alice.user, name: alice.userName }, { ids: [record.id] }).finally(() => clearInterval(alive));
+      assert.deepEqual(answer.cancelled, [record.id], 'recorded CANCELLED after the grace period');
+      gate.open(); // the handler, which ignored its signal, now tries to queue the job: the store refuses
+      await delay(100);
+      assert.equal((await p.service.get(record.id)).status, 'CANCELLED');
+      assert.deepEqual(await store.jobs.list('race'), []);
+    } finally {
+      gate.open();
       await p.close();
     }
   });
