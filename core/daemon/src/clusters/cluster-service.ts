@@ -175,9 +175,15 @@ export class ClusterService {
   async launchResultWithJob(request: RequestRecord): Promise<LaunchResult> {
     const job = request.job!;
     const cluster = await this.store.clusters.get(job.cluster);
-    const task = (request.body as Partial<LaunchBody>).task as { num_nodes?: number } | undefined;
-    const plan = cluster ? launchPlan(cluster) : { driver: '-', infra: '-', numNodes: task?.num_nodes ?? 1, resources: '-', existing: false };
-    return { cluster: job.cluster, jobId: job.id, plan };
+    if (cluster) return { cluster: job.cluster, jobId: job.id, plan: launchPlan(cluster) };
+    // Torn down since (the plan is a summary only): say what the task asked for.
+    let numNodes = 1;
+    try {
+      numNodes = parseTask((request.body as LaunchBody).task, 'body.task').num_nodes;
+    } catch {
+      // a body that no longer parses keeps the default
+    }
+    return { cluster: job.cluster, jobId: job.id, plan: { driver: '-', infra: '-', numNodes, resources: '-', existing: false } };
   }
 
   /**
