@@ -280,6 +280,36 @@ describe('durable once 202', () => {
     assert.equal(await second.stop(), 0);
   });
 
+  it('kill -9 while a launch provisions: after the restart the launch fails saying the cluster is left INIT, and down removes it', { timeout: 120_000 }, async () => {
+    const home = newHome();
+    const port = await freePort();
+    const fixtures = join(process.env.SKY_REPO_ROOT ?? process.cwd(), 'test/fixtures/plugins');
+    const config = `plugins:\n  dirs: [${fixtures}]\n${daemonConfig(home)}  slow: {}\n`;
+    const first = await startDaemon({ home, port, config });
+    const launch = await post(first.url, 'launch', { cluster: 'half', task: { resources: { infra: 'slow' }, run: 'true' } }, 'half-1');
+    assert.equal(launch.status, 202, launch.text);
+    const clusterStatus = async (url: string): Promise<string | undefined> => {
+      const res = await http(`${url}/api/v1/clusters/half`, { headers: HEADERS });
+      return res.status === 200 ? (res.json() as { status: string }).status : undefined;
+    };
+    for (let i = 0; i < 200 && (await clusterStatus(first.url)) !== 'INIT'; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await clusterStatus(first.url), 'INIT');
+    await first.kill9();
+
+    const second = await startDaemon({ home, port, config });
+    const [record] = [...(await outcomes(second.url, ['launch'], [launch.requestId!])).values()].filter((r) => r.id === launch.requestId);
+    assert.equal(record?.status, 'FAILED');
+    assert.equal(record.error?.code, 'DAEMON_RESTARTED');
+    assert.match(record.error!.message, /cluster half was being provisioned on slow; the cluster is left INIT and nodes may exist; no job was queued/);
+    assert.equal(await clusterStatus(second.url), 'INIT', 'what was created is still listed');
+    const retry = await post(second.url, 'launch', { cluster: 'half', task: { resources: { infra: 'slow' }, run: 'true' } }, 'half-1');
+    assert.equal(retry.requestId, launch.requestId, 'a retry with the key gets the failed launch, it does not provision again');
+    const down = await runOperation<Rec>(second.url, 'down', { cluster: 'half' }, HEADERS);
+    assert.equal(down.status, 'SUCCEEDED', JSON.stringify(down.error));
+    assert.equal(await clusterStatus(second.url), undefined);
+    assert.equal(await second.stop(), 0);
+  });
+
   it('kill -9 in the middle of a burst: clients that retry with their key end with exactly one job per key', { timeout: 120_000 }, async (t) => {
     const home = newHome();
     const port = await freePort();
