@@ -127,16 +127,14 @@ export class ClusterService {
     const owner = { id: ctx.request.user, name: ctx.request.userName, workspace: ctx.request.workspace };
     // Checked again now that it runs: uploads must still be the caller's, server paths still allowed.
     const files = body.dryrun ? NO_FILES : await this.taskFiles.forRun(task, body.uploads, owner);
+    // Refused before it waits for its turn (so another user's launches never hold the owner's requests up), checked again in it.
+    const existing = await this.store.clusters.get(name);
+    if (existing) await this.assertMayLaunchOn(ctx, existing);
     return this.gate.exclusive(name, async () => {
       let cluster = await this.store.clusters.get(name);
       const demand = jobDemand(primaryFields(task));
       if (cluster) {
-        if (cluster.owner !== owner.id) {
-          throw new SkyError('CLUSTER_NAME_TAKEN', `cluster name ${name} is used by ${cluster.ownerName}`, {
-            hint: 'Choose another cluster name with -c.',
-          });
-        }
-        await this.policy.assertOperateCluster(await this.policy.actorOf(ctx.request), cluster, { action: 'launch', target: name, requestId: ctx.request.id });
+        await this.assertMayLaunchOn(ctx, cluster);
         const unmet = unmetByCluster(cluster.nodes, task.num_nodes, demand);
         if (unmet) {
           throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${name} cannot run this task: ${unmet}`, {
@@ -169,6 +167,15 @@ export class ClusterService {
       await queuedLog(ctx, `Job ${job.id} submitted to cluster ${name}.`);
       return { cluster: name, jobId: job.id, plan };
     }, ctx.signal);
+  }
+
+  private async assertMayLaunchOn(ctx: OperationContext, cluster: ClusterRecord): Promise<void> {
+    if (cluster.owner !== ctx.request.user) {
+      throw new SkyError('CLUSTER_NAME_TAKEN', `cluster name ${cluster.name} is used by ${cluster.ownerName}`, {
+        hint: 'Choose another cluster name with -c.',
+      });
+    }
+    await this.policy.assertOperateCluster(await this.policy.actorOf(ctx.request), cluster, { action: 'launch', target: cluster.name, requestId: ctx.request.id });
   }
 
   /** The result of a launch that queued its job but did not return (Scheduler: after a restart, an abort or a late failure). */
@@ -242,6 +249,8 @@ export class ClusterService {
   }
 
   async stop(ctx: OperationContext, name: string): Promise<ClusterResult> {
+    // Refused before it waits for its turn (so another user's refused requests never hold the owner's up), checked again in it.
+    await this.owned(ctx, name);
     return this.gate.exclusive(name, async () => {
       const cluster = await this.owned(ctx, name);
       if (cluster.status === 'STOPPED') return { cluster: name, status: 'STOPPED' };
@@ -256,6 +265,7 @@ export class ClusterService {
   }
 
   async start(ctx: OperationContext, name: string): Promise<ClusterResult> {
+    await this.owned(ctx, name);
     return this.gate.exclusive(name, async () => {
       const cluster = await this.owned(ctx, name);
       if (cluster.status === 'UP') return { cluster: name, status: 'UP' };
@@ -285,9 +295,11 @@ export class ClusterService {
   }
 
   async down(ctx: OperationContext, name: string): Promise<ClusterResult> {
+    // Run again after a restart (or a hand-back at shutdown), a down that already removed the cluster is done.
+    const gone = async (): Promise<boolean> => ctx.request.attempts > 1 && (await this.store.clusters.get(name)) === undefined;
+    if (!(await gone())) await this.owned(ctx, name);
     return this.gate.exclusive(name, async () => {
-      // Run again after a restart (or a hand-back at shutdown), a down that already removed the cluster is done.
-      if (ctx.request.attempts > 1 && (await this.store.clusters.get(name)) === undefined) return { cluster: name, status: 'TERMINATED' };
+      if (await gone()) return { cluster: name, status: 'TERMINATED' };
       const cluster = await this.owned(ctx, name);
       if (cluster.status === 'UP') await this.cancelActive(cluster);
       await ctx.log(`Tearing down cluster ${name}...`);
