@@ -230,7 +230,9 @@ export class ClusterService {
   async exec(ctx: OperationContext, body: ExecBody): Promise<ExecResult> {
     const task = assertResolved(parseTask(body.task, 'body.task'), 'body.task');
     const checked = await this.owned(ctx, body.cluster);
-    assertUp(checked);
+    // Provisioning takes minutes: fail at once rather than hold a worker. A stopped cluster may
+    // have a start ahead of this exec in its line, so that is decided when the exec's turn comes.
+    if (checked.status === 'INIT') assertUp(checked);
     const demand = jobDemand(primaryFields(task));
     const unmet = unmetByCluster(checked.nodes, task.num_nodes, demand);
     if (unmet) throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${body.cluster} cannot run this task: ${unmet}`);
