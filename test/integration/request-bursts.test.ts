@@ -64,12 +64,12 @@ async function launchCluster(d: DaemonHandle, name: string): Promise<void> {
   assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
 }
 
-/** Every request of an operation, by id (the list is paged, 1,000 at a time). */
-async function requestsNamed(url: string, name: string): Promise<Map<string, Rec>> {
+/** Every request of an operation (only those in `status` when given), by id; the list is paged, 1,000 at a time. */
+async function requestsNamed(url: string, name: string, status?: string): Promise<Map<string, Rec>> {
   const out = new Map<string, Rec>();
   let cursor: string | undefined;
   do {
-    const res = await http(`${url}/api/v1/requests?name=${name}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: HEADERS });
+    const res = await http(`${url}/api/v1/requests?name=${name}&limit=1000${status ? `&status=${status}` : ''}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: HEADERS });
     assert.equal(res.status, 200, res.text);
     const page = res.json() as { items: Rec[]; nextCursor?: string };
     for (const r of page.items) out.set(r.id, r);
@@ -82,11 +82,17 @@ async function requestsNamed(url: string, name: string): Promise<Map<string, Rec
 async function outcomes(url: string, names: readonly string[], ids: readonly string[], ms = 60_000): Promise<Map<string, Rec>> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const all = new Map<string, Rec>();
-    for (const name of names) for (const [id, r] of await requestsNamed(url, name)) all.set(id, r);
-    const open = ids.filter((id) => !all.has(id) || ACTIVE.includes(all.get(id)!.status));
-    if (open.length === 0) return all;
-    if (Date.now() > deadline) throw new Error(`${open.length} of ${ids.length} requests still not ended, e.g. ${open.slice(0, 3).map((id) => `${id}: ${all.get(id)?.status ?? 'missing'}`).join(', ')}`);
+    // Only the active ones while waiting (a cheap listing); everything once none of ours is.
+    const active = new Map<string, Rec>();
+    for (const name of names) for (const [id, r] of await requestsNamed(url, name, ACTIVE.join(','))) active.set(id, r);
+    const open = ids.filter((id) => active.has(id));
+    if (open.length === 0) {
+      const all = new Map<string, Rec>();
+      for (const name of names) for (const [id, r] of await requestsNamed(url, name)) all.set(id, r);
+      const missing = ids.filter((id) => !all.has(id) || ACTIVE.includes(all.get(id)!.status));
+      if (missing.length === 0) return all;
+    }
+    if (Date.now() > deadline) throw new Error(`${open.length} of ${ids.length} requests still not ended, e.g. ${open.slice(0, 3).map((id) => `${id}: ${active.get(id)?.status}`).join(', ')}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
