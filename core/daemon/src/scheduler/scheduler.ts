@@ -165,7 +165,7 @@ export class Scheduler {
     for (const record of await this.store.requests.listByStatus('RUNNING')) {
       const handler = this.operations.get(record.name);
       if (record.job !== undefined) {
-        if (await this.completeQueued(record)) completed += 1;
+        if (await this.finish(record.id, 'SUCCEEDED', { result: await this.queuedResult(record) })) completed += 1;
         continue;
       }
       const decision = await this.afterRestart(record);
@@ -213,17 +213,17 @@ export class Scheduler {
    * the handler's own, when it returned one.
    */
   private async completeQueued(record: RequestRecord, result?: unknown): Promise<boolean> {
-    let value = result;
-    if (value === undefined) {
-      const handler = this.operations.get(record.name);
-      try {
-        value = (await handler?.resultWithJob?.(record)) ?? { job: record.job };
-      } catch (err) {
-        this.logger.warn({ err, request: record.id }, 'could not rebuild the result of a request that queued its job');
-        value = { job: record.job };
-      }
+    return this.finishDurably(record.id, 'SUCCEEDED', { result: result ?? (await this.queuedResult(record)) });
+  }
+
+  /** The result of a request that queued its job, as its operation rebuilds it (at least the job). */
+  private async queuedResult(record: RequestRecord): Promise<unknown> {
+    try {
+      return (await this.operations.get(record.name)?.resultWithJob?.(record)) ?? { job: record.job };
+    } catch (err) {
+      this.logger.warn({ err, request: record.id }, 'could not rebuild the result of a request that queued its job');
+      return { job: record.job };
     }
-    return this.finishDurably(record.id, 'SUCCEEDED', { result: value });
   }
 
   /** The request as stored when it has queued a job (so it must end SUCCEEDED), else undefined. */
