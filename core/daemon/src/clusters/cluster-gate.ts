@@ -17,7 +17,7 @@ interface Gate {
 
 /**
  * The per-cluster order of the operations that change a cluster or its queue, inside this
- * daemon. Submitting and cancelling jobs (exec, cancel, autostop) hold a cluster shared, so
+ * daemon. Submitting and cancelling jobs (exec, cancel) hold a cluster shared, so
  * any number of them proceed together and their store writes share group commits; changing
  * the cluster itself (launch, start, stop, down) holds it exclusive, so no job is queued on a
  * cluster while it is being stopped or torn down. Waiters are admitted in arrival order: a

@@ -66,7 +66,8 @@ function assertUp(cluster: ClusterRecord): void {
 /**
  * Use cases on clusters and their job queues: launch, exec, stop, start, down, autostop, cancel.
  * Per cluster, they take turns through the cluster gate (launch/start/stop/down exclusive,
- * exec/cancel/autostop shared), and every record change goes through the one cluster writer.
+ * exec and cancel shared), and every change of a cluster record (autostop's too) goes through
+ * the one cluster writer, which merges concurrent changes.
  */
 @injectable()
 export class ClusterService {
