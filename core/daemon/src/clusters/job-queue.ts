@@ -8,6 +8,7 @@ import { NodeRuntime, type JobState, type RankSpec } from '../nodes/node-runtime
 import { TransportPool } from '../nodes/transports.js';
 import { KeyedLock } from './cluster-lock.js';
 import { ClusterUpdates } from './cluster-updates.js';
+import { ClusterGate } from './cluster-gate.js';
 import { fits, subtract } from './resources.js';
 import { GpuPins } from './gpu-pins.js';
 import type { SecretCipher } from '../secrets/secret-box.js';
@@ -74,6 +75,7 @@ export class JobQueue {
     @inject(TOKENS.Config) private readonly config: DaemonConfig,
     @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
     @inject(ClusterUpdates) private readonly updates: ClusterUpdates,
+    @inject(ClusterGate) private readonly gate: ClusterGate,
   ) {}
 
   // ---- Queueing a job (submit): the store write, and the scheduling pass it asks for. ----
@@ -115,7 +117,11 @@ export class JobQueue {
   /** Clusters with a scheduling pass asked for by submit, and whether another is wanted after it. */
   private readonly passes = new Map<string, { again: boolean }>();
 
-  /** Run a scheduling pass for the cluster; submits arriving meanwhile share one more pass after it. */
+  /**
+   * Run a scheduling pass for the cluster; submits arriving meanwhile share one more pass after
+   * it. The pass takes its turn on the cluster like an exec, so a stop or down never runs while
+   * it starts jobs there.
+   */
   private scheduleSoon(clusterName: string): void {
     const pending = this.passes.get(clusterName);
     if (pending !== undefined) {
@@ -128,7 +134,7 @@ export class JobQueue {
       try {
         do {
           state.again = false;
-          await this.schedule(clusterName);
+          await this.gate.shared(clusterName, () => this.schedule(clusterName));
         } while (state.again);
       } catch (err) {
         this.logger.warn({ cluster: clusterName, err }, 'scheduling pass after a submit failed; the job monitor schedules again');
