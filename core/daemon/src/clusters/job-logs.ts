@@ -6,7 +6,7 @@ import { TOKENS } from '../tokens.js';
 import { NodeRuntime } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
 import { clusterNotFound } from './cluster-updates.js';
-import { jobName } from './job-queue.js';
+import { rankRef } from './job-ranks.js';
 
 export type JobLogEvent = { type: 'log'; line: JobLogLine } | { type: 'end'; status: JobStatus };
 
@@ -33,7 +33,7 @@ export class JobLogs {
       partial: '',
       decoder: new StringDecoder('utf8'),
       transport: this.transports.for(node),
-      path: this.runtime.logPath(jobName(job)),
+      path: this.runtime.logPath(rankRef(job, node.rank)),
     }));
     let first = true;
     for (;;) {
