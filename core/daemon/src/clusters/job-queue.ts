@@ -18,6 +18,9 @@ import { ACTIVE_ON_NODES, jobName, rankRef } from './job-ranks.js';
 import { JobReconciler } from './job-reconciler.js';
 import { JobEvents } from './job-events.js';
 
+/** How often jobs started by runtime version 1 are read while any runs. */
+const LEGACY_POLL_MS = 1000;
+
 export interface NewJob {
   name?: string;
   user: string;
@@ -46,6 +49,9 @@ export class JobQueue {
   private reconciling: Promise<void> | undefined;
   /** Asked for another reconciliation while one runs (a node's journal was unreadable). */
   private reconcileAgain = false;
+  /** The next reconciliation, soon, while ranks of runtime version 1 (which write no events) run. */
+  private legacyTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     @inject(TOKENS.Store) private readonly store: StateStore,
@@ -232,9 +238,11 @@ export class JobQueue {
     const active = await this.store.jobs.listActive();
     const keys = new Set<string>();
     const clusters = new Map<string, ClusterRecord | undefined>();
+    let legacy = false;
     for (const job of active) {
       this.events.know(job);
       if (!ACTIVE_ON_NODES.includes(job.status)) continue;
+      if ((job.runtime ?? 1) < 2) legacy = true;
       if (!clusters.has(job.cluster)) clusters.set(job.cluster, await this.store.clusters.get(job.cluster));
       const cluster = clusters.get(job.cluster);
       if (cluster?.status !== 'UP') continue;
@@ -249,6 +257,15 @@ export class JobQueue {
     await Promise.all([...toFollow.values()].map((node) => this.events.follow(node).catch(() => undefined)));
     for (const clusterName of await this.reconciler.reconcileAll()) this.scheduleSoon(clusterName);
     this.events.release(keys, began);
+    // Jobs a daemon before the event journals started write no events: read them every second
+    // (as that daemon did) until they have ended.
+    if (legacy && this.legacyTimer === undefined && !this.stopped) {
+      this.legacyTimer = setTimeout(() => {
+        this.legacyTimer = undefined;
+        this.reconcileSoon();
+      }, LEGACY_POLL_MS);
+      this.legacyTimer.unref();
+    }
   }
 
   /** Run a reconciliation now (or right after the one running). */
@@ -308,7 +325,9 @@ export class JobQueue {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.legacyTimer) clearTimeout(this.legacyTimer);
     this.events.stopAll();
   }
 }
