@@ -60,7 +60,7 @@ function follow(cluster: string, id: number): Follow {
 
 /** tail followers of this job's log running on this machine (the namespace hosts share its process table). */
 async function followers(clusterId: string, id: number): Promise<number> {
-  const pattern = new RegExp(`^tail\\x00-c\\x00\\+\\d+\\x00-F\\x00[^\\x00]*${clusterId}-${id}/log\\x00$`);
+  const pattern = new RegExp(`^tail\\x00-c\\x00\\+\\d+\\x00-f\\x00[^\\x00]*${clusterId}-${id}/log\\x00$`);
   let n = 0;
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -108,7 +108,7 @@ for (const [driver, infra] of [
       const f = follow(cluster, id);
       await waitFor(() => f.lines.filter((l) => l.text.startsWith('start')).length === 2, 30_000, 'both ranks\' first line while the job waits');
       assert.equal(existsSync(gate), false, 'the job is still waiting: these lines were streamed, not read at its end');
-      assert.equal(await followers(cid, id), 2, 'one tail -F per rank while the job runs');
+      assert.equal(await followers(cid, id), 2, 'one tail -f per rank while the job runs');
       await writeFile(gate, '');
       assert.equal(await f.end, 'SUCCEEDED');
       for (const rank of [0, 1]) {

@@ -338,9 +338,9 @@ describe('SSH transport over namespace hosts', () => {
       break;
     }
     await waitFor(async () => (await processesRunning(tailOf)) === 0, 10_000, 'the remote tail to end after break');
-    // Streams go on a connection of their own: the command connection's channels stay free.
+    // The first streams share the host's one connection, beside the channels commands take.
     assert.equal(t.connection.opened, 1);
-    assert.equal(t.streams.openConnections, 1);
+    assert.equal(t.streams.overflowConnections, 0);
   });
 
   it('a streamed command ends the iteration when it exits; a failure names its code and stderr', async () => {
@@ -357,15 +357,16 @@ describe('SSH transport over namespace hosts', () => {
       'NODE_RUNTIME_ERROR',
       /exited with code 4: oops/,
     );
-    // More streams than one connection carries at once: another is opened, all of them flow.
+    // More streams than the host's connection carries at once: an overflow connection is opened, all of them flow.
     const ac = new AbortController();
     const streams = Array.from({ length: 10 }, async (_, i) => {
       for await (const chunk of t.stream(`echo s${i}; exec sleep 60`, { signal: ac.signal })) return chunk.toString();
       return '';
     });
     assert.deepEqual(await Promise.all(streams), Array.from({ length: 10 }, (_, i) => `s${i}\n`));
-    assert.equal(t.streams.openConnections, 2);
+    assert.equal(t.streams.overflowConnections, 1);
     assert.equal((await t.run('echo still')).stdout, 'still\n');
+    assert.equal(t.connection.opened, 1);
   });
 
   it('a stream whose host is lost fails with NODE_UNREACHABLE within the detection bound', async () => {

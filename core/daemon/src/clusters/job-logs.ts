@@ -15,7 +15,7 @@ const RECHECK_MS = 5_000;
 
 /**
  * A job's log, from the files the runtime keeps on each node (so logs survive daemon restarts).
- * Following streams each rank's file (`tail -F` through NodeTransport.stream: a line reaches the
+ * Following streams each rank's file (`tail -f` through NodeTransport.stream: a line reaches the
  * reader as soon as the node writes it); the end of the job comes from the store's change feed,
  * and then each file is read to its end, so no trailing bytes are lost.
  */

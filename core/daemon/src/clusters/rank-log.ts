@@ -10,7 +10,7 @@ const RETRY_MS = 1_000;
 
 /**
  * One rank's log file as it is read: how far, and the line not yet ended. Bytes arrive either by
- * reading the file from `offset` (catching up) or from a `tail -F` that follows it from there;
+ * reading the file from `offset` (catching up) or from a `tail -f` that follows it from there;
  * either way each byte is counted once, so switching between the two loses and repeats nothing.
  */
 export class RankLog {
@@ -53,8 +53,8 @@ export class RankLog {
   }
 
   /**
-   * Follow the file from where we are with `tail -F` on the node (it waits for a file not
-   * written yet), passing each batch of complete lines to `emit`, until `over` is aborted (the
+   * Follow the file from where we are with `tail -f` on the node (once the file exists),
+   * passing each batch of complete lines to `emit`, until `over` is aborted (the
    * job ended) or `stop` (the reader left). Then, unless stopped, read what the follow had not
    * delivered yet, so the end of the log is never lost.
    */
@@ -62,7 +62,9 @@ export class RankLog {
     while (!over.aborted && !stop.aborted) {
       const both = AbortSignal.any([over, stop]);
       try {
-        const command = `exec tail -c +${this.offset + 1} -F ${shellQuote(this.path)} 2>/dev/null`;
+        // tail -F on a file that does not exist yet falls back to polling once a second (GNU
+        // tail), so a job not started yet is waited for here, and its log followed by inode.
+        const command = `p=${shellQuote(this.path)}; while [ ! -e "$p" ]; do sleep 0.2; done; exec tail -c +${this.offset + 1} -f "$p"`;
         for await (const chunk of this.transport.stream(command, { signal: both })) {
           const lines = this.take(chunk);
           if (lines.length > 0) emit(lines);

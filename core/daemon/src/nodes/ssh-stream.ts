@@ -5,52 +5,88 @@ import { pullChunks, Tail } from './chunk-queue.js';
 import { streamFailed } from './local-transport.js';
 import { SshConnection, type SshOptions, type SshTarget } from './ssh-connection.js';
 
-/** Streams one connection carries; sshd's MaxSessions (10 by default) bounds the channels of a connection. */
+/**
+ * Streams that share the host's command connection. sshd allows MaxSessions (10 by default)
+ * channels per connection and commands take up to 8 (SSH_DEFAULTS.maxChannels): two more are
+ * streams' — a journal follower and a log follower live beside commands on one connection.
+ */
+const STREAMS_ON_MAIN = 2;
+/** Streams an overflow connection carries. */
 const STREAMS_PER_CONNECTION = 8;
+/** An overflow connection left without streams is closed after this long. */
+const OVERFLOW_IDLE_MS = 10_000;
+
+interface Carrier {
+  connection: SshConnection;
+  streams: number;
+  /** Whether streams on it bypass the connection's command slots (the host's own connection). */
+  main: boolean;
+  idle: NodeJS.Timeout | undefined;
+}
 
 /**
- * The long-lived commands of one host (NodeTransport.stream): each one exec channel, on
- * connections of their own beside the host's command connection, so followers that never end do
- * not take the channels commands need. A connection carries up to STREAMS_PER_CONNECTION
- * streams; more open another. Closing a channel ends the remote command (the stream script's
- * watcher sees its stdin end), and so does a lost connection once sshd notices it.
+ * The long-lived commands of one host (NodeTransport.stream), each one exec channel. The first
+ * STREAMS_ON_MAIN go on the host's pooled connection, beside (not instead of) the channels
+ * commands need; more go on overflow connections of STREAMS_PER_CONNECTION streams each, closed
+ * again once idle. Closing a channel ends the remote command (the stream script's watcher sees
+ * its stdin end), and so does a lost connection once sshd notices it.
  */
 export class SshStreams {
-  private readonly connections: Array<{ connection: SshConnection; streams: number }> = [];
+  private readonly main: Carrier;
+  private readonly overflow: Carrier[] = [];
 
   constructor(
+    connection: SshConnection,
     private readonly target: SshTarget,
     private readonly options: SshOptions,
     private readonly via: SshConnection | undefined,
-  ) {}
-
-  /** Stream connections open now (for tests and metrics). */
-  get openConnections(): number {
-    return this.connections.filter((c) => c.connection.isOpen).length;
+  ) {
+    this.main = { connection, streams: 0, main: true, idle: undefined };
   }
 
-  private take(): { connection: SshConnection; release: () => void } {
-    let entry = this.connections.find((c) => c.streams < STREAMS_PER_CONNECTION);
-    if (entry === undefined) {
-      entry = { connection: new SshConnection(this.target, { ...this.options, maxChannels: STREAMS_PER_CONNECTION }, this.via), streams: 0 };
-      this.connections.push(entry);
+  /** Overflow connections open now (for tests and metrics). */
+  get overflowConnections(): number {
+    return this.overflow.filter((c) => c.connection.isOpen).length;
+  }
+
+  private take(): { carrier: Carrier; release: () => void } {
+    let carrier: Carrier | undefined = this.main.streams < STREAMS_ON_MAIN ? this.main : this.overflow.find((c) => c.streams < STREAMS_PER_CONNECTION);
+    if (carrier === undefined) {
+      carrier = {
+        connection: new SshConnection(this.target, { ...this.options, maxChannels: STREAMS_PER_CONNECTION }, this.via),
+        streams: 0,
+        main: false,
+        idle: undefined,
+      };
+      this.overflow.push(carrier);
     }
-    const held = entry;
+    const held = carrier;
     held.streams += 1;
+    if (held.idle !== undefined) clearTimeout(held.idle);
+    held.idle = undefined;
     let released = false;
     return {
-      connection: held.connection,
+      carrier: held,
       release: () => {
         if (released) return;
         released = true;
         held.streams -= 1;
+        if (held.main || held.streams > 0) return;
+        held.idle = setTimeout(() => {
+          const at = this.overflow.indexOf(held);
+          if (held.streams > 0 || at < 0) return;
+          this.overflow.splice(at, 1);
+          void held.connection.close();
+        }, OVERFLOW_IDLE_MS);
+        held.idle.unref();
       },
     };
   }
 
   stream(command: string, signal: AbortSignal): AsyncIterable<Buffer> {
     return pullChunks(signal, (queue) => {
-      const { connection, release } = this.take();
+      const { carrier, release } = this.take();
+      const { connection } = carrier;
       const label = connection.label;
       const stderr = new Tail();
       let channel: ClientChannel | undefined;
@@ -76,7 +112,7 @@ export class SshStreams {
         });
         if (stopped) ch.close();
       };
-      connection.exec(`sh -c ${shellQuote(streamScript(command))}`, attach).then(
+      connection.exec(`sh -c ${shellQuote(streamScript(command))}`, attach, carrier.main).then(
         (opened) => {
           lost = opened.lost;
           const done = (): void => {
@@ -102,7 +138,10 @@ export class SshStreams {
     });
   }
 
+  /** Close the overflow connections (the host's own is its transport's to close). */
   async close(final = false): Promise<void> {
-    await Promise.all(this.connections.map((c) => c.connection.close(final)));
+    const overflow = this.overflow.splice(0);
+    for (const c of overflow) if (c.idle !== undefined) clearTimeout(c.idle);
+    await Promise.all(overflow.map((c) => c.connection.close(final)));
   }
 }

@@ -27,14 +27,14 @@ export { TIMEOUT_EXIT_CODE } from './ssh-exec.js';
 export class SshTransport implements NodeTransport {
   readonly connection: SshConnection;
   private readonly runner: SshCommandRunner;
-  /** Long-lived commands, on connections of their own (see SshStreams). */
+  /** Long-lived commands: beside commands on the host's connection, then on overflow connections (see SshStreams). */
   readonly streams: SshStreams;
 
   /** `via`: the connection to a jump host to go through (ProxyJump). */
   constructor(target: SshTarget, options: SshOptions = {}, via?: SshConnection) {
     this.connection = new SshConnection(target, options, via);
     this.runner = new ExecRunner(this.connection);
-    this.streams = new SshStreams(target, options, via);
+    this.streams = new SshStreams(this.connection, target, options, via);
   }
 
   get label(): string {
