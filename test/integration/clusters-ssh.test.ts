@@ -145,7 +145,8 @@ describe(`clusters on an SSH node pool`, () => {
     await until('ssh3', id, ['RUNNING']);
     await d.kill9();
     d = await startDaemon({ home, port, config });
-    assert.equal((await until('ssh3', id, ['SUCCEEDED', 'FAILED'])).status, 'SUCCEEDED');
+    const ended = await until('ssh3', id, ['SUCCEEDED', 'FAILED']);
+    assert.equal(ended.status, 'SUCCEEDED', JSON.stringify(ended));
     const texts = (await logLines('ssh3', id)).filter((l) => l.rank === 0).map((l) => l.text);
     assert.deepEqual(texts, ['start', 'end']);
   });

@@ -84,7 +84,8 @@ describe('node runtime upgrades', () => {
     assert.equal(oldEnded?.runtime, undefined, 'the old job keeps no runtime version: it is read as version 1');
 
     const lines: string[] = [];
-    for await (const event of p.resolve(JobLogs).stream('upg', old.id, false, undefined, new AbortController().signal)) {
+    const read = await p.resolve(JobLogs).open('upg', old.id, false, undefined);
+    for await (const event of read(new AbortController().signal)) {
       if (event.type === 'log') lines.push(event.line.text);
     }
     assert.deepEqual(lines, ['old-start', 'old-done']);

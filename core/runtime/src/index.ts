@@ -32,3 +32,4 @@ export {
   type JobEvent,
   type JobState,
 } from './commands.js';
+export { streamScript } from './stream-script.js';

@@ -7,11 +7,11 @@ import type { JobRecord, NodeRecord } from '@sky/protocol';
 import { TOKENS, type Clock } from '../tokens.js';
 import { NodeRuntime } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
-import { canStream, JournalFollower, type JournalSource } from '../nodes/journal-follower.js';
+import { JournalFollower, type JournalSource } from '../nodes/journal-follower.js';
 import { ACTIVE_ON_NODES, parseRankName } from './job-ranks.js';
 import { JobReconciler } from './job-reconciler.js';
 
-/** How often a node whose transport cannot stream has its journal read (one small read per node, not per job). */
+/** How often the journal of a node of an OS account is read (one small read per node with jobs, not per job). */
 const POLL_MS = 250;
 
 /** What the job queue does when events have been applied. */
@@ -99,9 +99,10 @@ export class JobEvents {
     const path = this.runtime.journalOf(node);
     const reach = node.reach;
     if (reach.kind === 'local' && reach.account === undefined) return { kind: 'watch', file: join(reach.root, path) };
-    const transport = this.transports.for(node);
-    if (canStream(transport)) return { kind: 'stream', transport, path, command: (offset) => this.runtime.followCommand(node, offset) };
-    return { kind: 'poll', transport, path, intervalMs: POLL_MS };
+    // Nodes of an OS account: read through sky-node-helper every POLL_MS. (With a helper stream
+    // here, a job log followed through the helper at the same time came back empty in tests.)
+    if (reach.kind === 'local') return { kind: 'poll', transport: this.transports.for(node), path, intervalMs: POLL_MS };
+    return { kind: 'stream', transport: this.transports.for(node), path, command: (offset) => this.runtime.followCommand(node, offset) };
   }
 
   /** Stop following nodes with no active job that were not used since `idleSince`. */
@@ -154,6 +155,8 @@ export class JobEvents {
     if (clusterName === undefined) return undefined;
     const job = await this.store.jobs.get(clusterName, ref.id);
     if (!job || job.clusterId !== ref.clusterId || !ACTIVE_ON_NODES.includes(job.status) || ref.rank >= job.numNodes) return undefined;
+    // Its other ranks are still being started: their status is read once they all are.
+    if (this.reconciler.deferWhileStarting(job)) return undefined;
     if (event.status === 'SETTING_UP' || event.status === 'RUNNING') {
       // One rank running makes the job RUNNING (see aggregate).
       if (event.status === 'RUNNING' && job.status === 'SETTING_UP') await this.store.jobs.transition(clusterName, job.id, ['SETTING_UP'], { status: 'RUNNING' });

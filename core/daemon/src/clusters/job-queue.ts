@@ -180,8 +180,8 @@ export class JobQueue {
     } finally {
       asked = this.reconciler.endStart(claimed);
     }
-    // A gang rank that ended while the others were being started was left for now: read it.
-    if (asked && claimed.numNodes > 1) {
+    // Events that arrived while the ranks were being started were left for now: read the ranks.
+    if (asked) {
       const current = await this.store.jobs.get(cluster.name, job.id);
       if (current && !isJobTerminal(current.status) && (await this.reconciler.reconcile(cluster.name, [current]))) this.scheduleSoon(cluster.name);
     }

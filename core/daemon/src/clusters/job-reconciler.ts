@@ -47,6 +47,13 @@ export class JobReconciler {
     this.starting.set(`${job.cluster}/${job.id}`, { asked: false });
   }
 
+  /** Whether the job's ranks are being started now; if so, a read is asked for once they are. */
+  deferWhileStarting(job: Pick<JobRecord, 'cluster' | 'id'>): boolean {
+    const starting = this.starting.get(`${job.cluster}/${job.id}`);
+    if (starting) starting.asked = true;
+    return starting !== undefined;
+  }
+
   endStart(job: Pick<JobRecord, 'cluster' | 'id'>): boolean {
     const key = `${job.cluster}/${job.id}`;
     const asked = this.starting.get(key)?.asked ?? false;

@@ -5,26 +5,18 @@ import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeTransport } from './transport.js';
 
-/** A transport that can stream the stdout of a long-running command (chunks as they arrive). */
-export interface StreamingTransport extends NodeTransport {
-  stream(command: string, options: { signal: AbortSignal }): AsyncIterable<Buffer>;
-}
-
-export function canStream(transport: NodeTransport): transport is StreamingTransport {
-  return typeof (transport as Partial<StreamingTransport>).stream === 'function';
-}
-
 /**
  * How a journal is read:
  * - `watch`: a file of the daemon's own account, read in-process whenever the kernel says its
  *   directory changed (no process, no timer);
  * - `stream`: one long-lived command on the node that prints the journal from an offset on and
  *   keeps following it (one channel per SSH host, one helper stream per account node);
- * - `poll`: read the file from the last offset at an interval (for a transport that cannot stream).
+ * - `poll`: read the file from the last offset at an interval (no process on the node; for tests
+ *   and nodes whose shell cannot run a follower).
  */
 export type JournalSource =
   | { kind: 'watch'; file: string }
-  | { kind: 'stream'; transport: StreamingTransport; path: string; command: (offset: number) => string }
+  | { kind: 'stream'; transport: NodeTransport; path: string; command: (offset: number) => string }
   | { kind: 'poll'; transport: NodeTransport; path: string; intervalMs: number };
 
 export interface JournalSink {
