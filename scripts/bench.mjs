@@ -4,7 +4,7 @@
 // the change against bench/baseline.json. Figures are reported, never asserted: the exit code
 // is non-zero only when a bench itself breaks.
 //
-//   node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs] [--profile] [--write-baseline]
+//   node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs|completion] [--profile] [--write-baseline]
 //
 //   --quick           shorter runs (smoke test of the benches; figures are rougher)
 //   --only NAME       run one of the two benches
@@ -22,10 +22,10 @@ const outDir = join(root, '.bench-out');
 const baselineFile = join(root, 'bench/baseline.json');
 
 const args = process.argv.slice(2);
-const KNOWN = new Set(['--quick', '--only', '--profile', '--write-baseline', 'dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs']);
+const KNOWN = new Set(['--quick', '--only', '--profile', '--write-baseline', 'dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs', 'completion']);
 const unknown = args.filter((a) => !KNOWN.has(a));
 if (unknown.length > 0) {
-  console.error(`bench: unknown argument ${unknown.join(' ')}\nusage: node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs] [--profile] [--write-baseline]`);
+  console.error(`bench: unknown argument ${unknown.join(' ')}\nusage: node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs|completion] [--profile] [--write-baseline]`);
   process.exit(2);
 }
 const quick = args.includes('--quick');
@@ -33,8 +33,8 @@ const profile = args.includes('--profile');
 const writeBaseline = args.includes('--write-baseline');
 const onlyIndex = args.indexOf('--only');
 const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
-if (only !== undefined && !['dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs'].includes(only)) {
-  console.error('bench: --only takes dispatch, status, e2e, ssh, helper or logs');
+if (only !== undefined && !['dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs', 'completion'].includes(only)) {
+  console.error('bench: --only takes dispatch, status, e2e, ssh, helper, logs or completion');
   process.exit(2);
 }
 if (writeBaseline && (profile || quick)) {
@@ -163,6 +163,14 @@ if (only === undefined || only === 'logs') {
     [process.execPath, '--conditions=sky-source', '--import', 'tsx', 'bench/log-latency.mjs', '--json', file, ...(quick ? ['--quick'] : [])],
     { TSX_TSCONFIG_PATH: join(root, 'test/tsconfig.json') },
   );
+  if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
+  else broken = true;
+}
+
+if (only === undefined || only === 'completion') {
+  const file = join(outDir, 'completion.json');
+  rmSync(file, { force: true });
+  const ok = run('job completion: trivial jobs on a 2-CPU local node, first submit → every job ended', [process.execPath, 'bench/job-completion.mjs', '--json', file, ...(quick ? ['--quick'] : [])], {});
   if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
   else broken = true;
 }
