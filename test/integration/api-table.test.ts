@@ -142,6 +142,64 @@ const ROWS: Row[] = [
     },
   },
   {
+    name: 'Prefer: wait=N holds the 202 until the request has ended',
+    method: 'POST',
+    path: '/api/v1/ping',
+    headers: { prefer: 'wait=10' },
+    json: { sleep: 0.01 },
+    status: 202,
+    check: (a) => {
+      const body = jsonOf(a);
+      assert.equal(body.status, 'SUCCEEDED');
+      assert.equal(a.headers[REQUEST_ID_HEADER], body.requestId);
+      assert.equal(a.headers['preference-applied'], 'wait=10');
+      assert.equal(body.error, undefined);
+    },
+  },
+  {
+    name: 'Prefer: wait=N answers with the error of a request that failed meanwhile',
+    method: 'POST',
+    path: '/api/v1/ping',
+    headers: { prefer: 'respond-async, wait=10' },
+    json: { fail: 'planned failure' },
+    status: 202,
+    check: (a) => {
+      const body = jsonOf(a);
+      assert.equal(body.status, 'FAILED');
+      assert.match((body.error as { message: string }).message, /planned failure/);
+    },
+  },
+  {
+    name: 'Prefer: wait=N answers with the request as it is when it outlasts the wait',
+    method: 'POST',
+    path: '/api/v1/ping',
+    headers: { prefer: 'wait=1' },
+    json: { sleep: 600 },
+    status: 202,
+    check: async (a) => {
+      const body = jsonOf(a);
+      assert.ok(['PENDING', 'RUNNING'].includes(body.status as string), String(body.status));
+      assert.equal(a.headers['preference-applied'], 'wait=1');
+      const cancelled = await call({ method: 'POST', path: '/api/v1/requests/cancel', headers: JSON_CT, body: Buffer.from(JSON.stringify({ ids: [body.requestId] })) });
+      assert.equal(cancelled.status, 200, cancelled.text);
+    },
+  },
+  {
+    name: 'a Prefer header without a wait is ignored',
+    method: 'POST',
+    path: '/api/v1/ping',
+    headers: { prefer: 'respond-async, wait=abc, wait=0' },
+    json: { sleep: 600 },
+    status: 202,
+    check: async (a) => {
+      const body = jsonOf(a);
+      assert.equal(body.status, 'PENDING');
+      assert.equal(a.headers['preference-applied'], undefined);
+      const cancelled = await call({ method: 'POST', path: '/api/v1/requests/cancel', headers: JSON_CT, body: Buffer.from(JSON.stringify({ ids: [body.requestId] })) });
+      assert.equal(cancelled.status, 200, cancelled.text);
+    },
+  },
+  {
     name: 'an empty body without a content-type is the empty object',
     method: 'POST',
     path: '/api/v1/ping',

@@ -39,7 +39,7 @@ import { readEvents, type SseEvent } from './sse.js';
 import { Transport } from './transport.js';
 import { prepareUpload, sendUpload, type UploadOptions, type UploadResult } from './uploads.js';
 import { uploadTaskFiles, type TaskBody, type TaskUploadProgress } from './task-uploads.js';
-import { IDEMPOTENCY_KEY_HEADER, WORKSPACE_HEADER, ROUTE_PATHS, SkyError, fillPath, isTerminal, operationPath } from '@sky/protocol/wire';
+import { IDEMPOTENCY_KEY_HEADER, PREFER_HEADER, WORKSPACE_HEADER, ROUTE_PATHS, SkyError, fillPath, isTerminal, operationPath } from '@sky/protocol/wire';
 
 export interface SkyClientOptions {
   endpoint: Endpoint;
@@ -67,6 +67,12 @@ export interface SubmitOptions {
   uploadFiles?: boolean;
   /** Progress of those uploads. */
   onUpload?: (progress: TaskUploadProgress) => void;
+  /**
+   * Ask the daemon to answer once the request has ended, waiting up to this many seconds
+   * (`Prefer: wait=N`): the answer then carries its final status, its job and its error, so a
+   * quick operation costs one round trip. Without it the answer comes as soon as it is stored.
+   */
+  waitSeconds?: number;
 }
 
 export interface StreamOptions {
@@ -268,8 +274,10 @@ export class SkyClient {
     if (options.idempotencyKey !== undefined) headers[IDEMPOTENCY_KEY_HEADER] = options.idempotencyKey;
     const workspace = options.workspace ?? this.endpoint.activeWorkspace;
     if (workspace !== undefined) headers[WORKSPACE_HEADER] = workspace;
+    const wait = options.waitSeconds === undefined ? 0 : Math.ceil(options.waitSeconds);
+    if (wait > 0) headers[PREFER_HEADER] = `wait=${wait}`;
     const call = { method: 'POST' as const, path: operationPath(op), body, headers };
-    return this.transport.json<SubmitResponse>({ ...call, signal: options.signal });
+    return this.transport.json<SubmitResponse>({ ...call, signal: options.signal, ...(wait > 0 ? { idleTimeoutMs: (wait + 30) * 1000 } : {}) });
   }
 
   async get(id: string): Promise<RequestRecord> {
