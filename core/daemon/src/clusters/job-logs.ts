@@ -40,12 +40,14 @@ export class JobLogs {
     if (!cluster) throw clusterNotFound(clusterName);
     const job = await this.store.jobs.get(clusterName, jobId);
     if (!job) throw new SkyError('JOB_NOT_FOUND', `cluster ${clusterName} has no job ${jobId}`, { hint: `List its jobs with: sky queue ${clusterName}` });
-    return (signal) => this.events(cluster, job, follow, tail, signal);
-  }
-
-  private async *events(cluster: ClusterRecord, job: JobRecord, follow: boolean, tail: number | undefined, signal: AbortSignal): AsyncGenerator<JobLogEvent> {
     const path = this.runtime.logPath(jobName(job));
     const ranks = cluster.nodes.slice(0, job.numNodes).map((node) => new RankLog(node, this.transports.for(node), path));
+    // A file the node refuses to open answers the request itself (403, 404), before any stream.
+    if (cluster.status === 'UP') await Promise.all(ranks.map((rank) => rank.probe()));
+    return (signal) => this.events(cluster, job, ranks, follow, tail, signal);
+  }
+
+  private async *events(cluster: ClusterRecord, job: JobRecord, ranks: readonly RankLog[], follow: boolean, tail: number | undefined, signal: AbortSignal): AsyncGenerator<JobLogEvent> {
     const current = (await this.store.jobs.get(cluster.name, job.id)) ?? job;
     const done = isJobTerminal(current.status);
     const readable = cluster.status === 'UP';

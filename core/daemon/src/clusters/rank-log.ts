@@ -40,6 +40,11 @@ export class RankLog {
     return rest === '' ? [] : [rest];
   }
 
+  /** Open the file once without reading (a refusal — a link the job planted, a node gone — is thrown here). */
+  async probe(): Promise<void> {
+    await this.transport.readFrom(this.path, 0, 0);
+  }
+
   /**
    * Read the file from where we are to its end, in batches of lines (one per chunk read, so a
    * large log is never held whole); `final`: the job is over, so a last unterminated line counts too.
