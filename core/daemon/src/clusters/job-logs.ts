@@ -40,6 +40,12 @@ export class JobLogs {
     if (!cluster) throw clusterNotFound(clusterName);
     const job = await this.store.jobs.get(clusterName, jobId);
     if (!job) throw new SkyError('JOB_NOT_FOUND', `cluster ${clusterName} has no job ${jobId}`, { hint: `List its jobs with: sky queue ${clusterName}` });
+    if (cluster.status === 'UP') {
+      // One byte of each rank's file, so a read the node refuses (NODE_HELPER_REFUSED: a link
+      // planted to a file the account may not read) answers with its status before the stream opens.
+      const path = this.runtime.logPath(jobName(job));
+      await Promise.all(cluster.nodes.slice(0, job.numNodes).map((node) => this.transports.for(node).readFrom(path, 0, 1)));
+    }
     return (signal) => this.events(cluster, job, follow, tail, signal);
   }
 
