@@ -118,6 +118,18 @@ for (const [driver, infra] of [
         );
       }
       await waitFor(async () => (await followers(cid, id)) === 0, 10_000, 'the followers to end with the job');
+      // Replayed with tail=2: the last two lines of each rank.
+      const replay = await http(`${d.url}/api/v1/clusters/${cluster}/jobs/${id}/logs?follow=false&tail=2`, { headers: ALICE });
+      const texts = replay.text
+        .split('\n\n')
+        .filter((b) => b.startsWith('event: log'))
+        .map((b) => JSON.parse(b.split('data: ')[1]!) as { rank: number; text: string });
+      assert.deepEqual(texts, [
+        { rank: 0, text: 'middle' },
+        { rank: 0, text: 'last of 0' },
+        { rank: 1, text: 'middle' },
+        { rank: 1, text: 'last of 1' },
+      ]);
     });
 
     it('a large log, written while followed, arrives whole and in order', async () => {
