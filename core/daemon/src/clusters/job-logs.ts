@@ -120,6 +120,7 @@ export class JobLogs {
           over.signal,
           stop.signal,
         )
+        .catch(() => undefined)
         .finally(() => {
           running -= 1;
           notify();
