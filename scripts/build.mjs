@@ -2,7 +2,7 @@
 // Compiles every workspace (tsc -b), records the version and commit the daemon reports, and bundles the daemon.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', join(root, 'tsconfig.json')], {
@@ -38,6 +38,24 @@ await build({
   logLevel: 'warning',
 });
 
+/**
+ * The protocol's modules have no side effects a CLI command depends on (they define schemas,
+ * tables and functions), so a module no command uses is left out of the CLI bundle and one a
+ * command imports only for a function loads no schemas (zod) with it.
+ */
+const protocolWithoutSideEffects = {
+  name: 'protocol-without-side-effects',
+  setup(b) {
+    const protocolDist = `${join(root, 'core/protocol/dist')}${sep}`;
+    b.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData?.resolved === true) return undefined;
+      const result = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: { resolved: true } });
+      if (result.errors.length > 0 || !result.path.startsWith(protocolDist)) return undefined;
+      return { path: result.path, external: result.external, sideEffects: false };
+    });
+  },
+};
+
 rmSync(join(root, 'cli/dist/chunks'), { recursive: true, force: true });
 // The CLI too: one file for what every command needs, with each command's own code (and zod,
 // which only some commands load) in chunks imported on demand. Saves ~10 ms per `sky` call.
@@ -54,6 +72,7 @@ await build({
   // yaml is imported on demand (only when ~/.sky/config.yaml exists); bundled, its CommonJS
   // build would arrive as a default export, so it is loaded from node_modules as a package.
   external: ['yaml'],
+  plugins: [protocolWithoutSideEffects],
   banner: { js: "import { createRequire as __skyCreateRequire } from 'node:module'; const require = __skyCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });

@@ -64,7 +64,7 @@ export function exitCodeOf(followed: Followed, id: string): number {
  * command reports it like any other failure. The message names the request when it failed
  * without saying why.
  */
-export function requestError(record: RequestRecord): SkyError {
+export function requestError(record: Pick<RequestRecord, 'id' | 'name' | 'status' | 'error'>): SkyError {
   const log = `sky api logs ${record.id}`;
   if (record.status === 'CANCELLED') return new SkyError('CANCELLED', `request ${record.id} (${record.name}) was cancelled`, { hint: `See its log with: ${log}` });
   const error = record.error;

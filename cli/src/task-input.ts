@@ -5,7 +5,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { SkyError } from '@sky/client';
-import { applyOverrides, parseEnvFlags, parseTaskYaml, taskFromCommand, type Task, type TaskOverrides } from '@sky/protocol';
+import { applyOverrides, parseEnvFlags, taskFromCommand, type Task, type TaskOverrides } from '@sky/protocol/task-core';
 import { parseDotenv } from './dotenv.js';
 import type { CliOptions } from './usage.js';
 
@@ -54,7 +54,7 @@ function emptyTask(): Task {
 /** SkyPilot names a task given as a command `sky-cmd`. */
 const COMMAND_TASK_NAME = 'sky-cmd';
 
-export function baseTask(entrypoint: Entrypoint, readText: (file: string) => string = (f) => readFileSync(f, 'utf8')): Task {
+export async function baseTask(entrypoint: Entrypoint, readText: (file: string) => string = (f) => readFileSync(f, 'utf8')): Promise<Task> {
   if (entrypoint.kind === 'none') return emptyTask();
   if (entrypoint.kind === 'command') return { ...taskFromCommand(entrypoint.command), name: COMMAND_TASK_NAME };
   let text: string;
@@ -64,6 +64,8 @@ export function baseTask(entrypoint: Entrypoint, readText: (file: string) => str
     const reason = (err as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (err as Error).message;
     throw new SkyError('TASK_INVALID', `cannot read task file ${entrypoint.file}: ${reason}`, { details: { source: entrypoint.file } });
   }
+  // The YAML reader and the task schema are loaded only for a task file (a command needs neither).
+  const { parseTaskYaml } = await import('./task-yaml.js');
   return parseTaskYaml(text, entrypoint.file);
 }
 
@@ -153,9 +155,9 @@ export interface LoadedTask {
 }
 
 /** The task a `sky launch` / `sky exec` invocation describes, ready to send. */
-export function loadTask(words: readonly string[], options: CliOptions, environment: Environment = processEnvironment()): LoadedTask {
+export async function loadTask(words: readonly string[], options: CliOptions, environment: Environment = processEnvironment()): Promise<LoadedTask> {
   const entrypoint = classifyEntrypoint(words, (p) => environment.kindOf(localPath(p, environment)));
-  const base = baseTask(entrypoint, (f) => environment.readText(localPath(f, environment)));
+  const base = await baseTask(entrypoint, (f) => environment.readText(localPath(f, environment)));
   const task = applyOverrides(base, overridesOf(options, environment));
   const source = entrypoint.kind === 'yaml' ? entrypoint.file : '<command line>';
   return { entrypoint, ...resolveLocalPaths(task, source, environment) };

@@ -1,4 +1,5 @@
-import { connect } from 'node:net';
+import { Agent } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -138,6 +139,64 @@ const ROWS: Row[] = [
       assert.equal(a.headers[REQUEST_ID_HEADER], body.requestId);
       assert.equal(body.status, 'PENDING');
       assert.equal(body.created, true);
+    },
+  },
+  {
+    name: 'Prefer: wait=N holds the 202 until the request has ended',
+    method: 'POST',
+    path: '/api/v1/ping',
+    headers: { prefer: 'wait=10' },
+    json: { sleep: 0.01 },
+    status: 202,
+    check: (a) => {
+      const body = jsonOf(a);
+      assert.equal(body.status, 'SUCCEEDED');
+      assert.equal(a.headers[REQUEST_ID_HEADER], body.requestId);
+      assert.equal(a.headers['preference-applied'], 'wait=10');
+      assert.equal(body.error, undefined);
+    },
+  },
+  {
+    name: 'Prefer: wait=N answers with the error of a request that failed meanwhile',
+    method: 'POST',
+    path: '/api/v1/ping',
+    headers: { prefer: 'respond-async, wait=10' },
+    json: { fail: 'planned failure' },
+    status: 202,
+    check: (a) => {
+      const body = jsonOf(a);
+      assert.equal(body.status, 'FAILED');
+      assert.match((body.error as { message: string }).message, /planned failure/);
+    },
+  },
+  {
+    name: 'Prefer: wait=N answers with the request as it is when it outlasts the wait',
+    method: 'POST',
+    path: '/api/v1/ping',
+    headers: { prefer: 'wait=1' },
+    json: { sleep: 600 },
+    status: 202,
+    check: async (a) => {
+      const body = jsonOf(a);
+      assert.ok(['PENDING', 'RUNNING'].includes(body.status as string), String(body.status));
+      assert.equal(a.headers['preference-applied'], 'wait=1');
+      const cancelled = await call({ method: 'POST', path: '/api/v1/requests/cancel', headers: JSON_CT, body: Buffer.from(JSON.stringify({ ids: [body.requestId] })) });
+      assert.equal(cancelled.status, 200, cancelled.text);
+    },
+  },
+  {
+    name: 'a Prefer header without a wait is ignored',
+    method: 'POST',
+    path: '/api/v1/ping',
+    headers: { prefer: 'respond-async, wait=abc, wait=0' },
+    json: { sleep: 600 },
+    status: 202,
+    check: async (a) => {
+      const body = jsonOf(a);
+      assert.equal(body.status, 'PENDING');
+      assert.equal(a.headers['preference-applied'], undefined);
+      const cancelled = await call({ method: 'POST', path: '/api/v1/requests/cancel', headers: JSON_CT, body: Buffer.from(JSON.stringify({ ids: [body.requestId] })) });
+      assert.equal(cancelled.status, 200, cancelled.text);
     },
   },
   {
@@ -502,6 +561,42 @@ describe('REST API contract table (one real daemon)', () => {
       assert.match(head, new RegExp(`${API_VERSION_HEADER}: ${API_VERSION}`));
       assert.equal(errorBodyProblem(status, body), undefined);
       assert.equal((JSON.parse(body) as { error: { code: string } }).error.code, code);
+    });
+  }
+
+  // A refused body must not wedge its keep-alive connection: the next request on it is answered.
+  // A body far over the limit is not read to its end: the answer closes the connection instead.
+  for (const [name, size, chunked, connections] of [
+    ['chunked, over the limit by many socket reads', 300_000, true, 1],
+    ['chunked, just over the limit', MAX_BODY + 10, true, 1],
+    ['Content-Length, over the limit', 300_000, false, 1],
+    ['chunked, megabytes over the limit', 3_000_000, true, 2],
+    ['Content-Length, megabytes over the limit', 3_000_000, false, 2],
+  ] as const) {
+    it(`keep-alive — a body refused with 413 (${name}) leaves the connection serving the next request`, async () => {
+      const opened: Socket[] = [];
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const connectOriginal = agent.createConnection.bind(agent);
+      agent.createConnection = ((...args: Parameters<typeof connectOriginal>) => {
+        const socket = connectOriginal(...args) as Socket;
+        opened.push(socket);
+        return socket;
+      }) as typeof agent.createConnection;
+      try {
+        const body = Buffer.from(JSON.stringify({ ids: ['x'.repeat(size)] }));
+        const refused = await send(daemon!.url, { method: 'POST', path: '/api/v1/requests/cancel', headers: JSON_CT, body, chunked }, { timeoutMs: 10_000, agent });
+        assert.equal(refused.status, 413, refused.text);
+        assert.equal((jsonOf(refused).error as { code: string }).code, 'PAYLOAD_TOO_LARGE');
+        assert.equal(refused.headers.connection, connections === 1 ? 'keep-alive' : 'close');
+        for (let i = 0; i < 3; i++) {
+          const next = await send(daemon!.url, { method: 'GET', path: `/api/v1/requests/${fixtures.done}`, headers: {} }, { timeoutMs: 10_000, agent });
+          assert.equal(next.status, 200, next.text);
+        }
+        assert.equal(opened.length, connections, connections === 1 ? 'the refused body was read off the wire and the connection kept' : 'the connection was closed with the answer');
+      } finally {
+        agent.destroy();
+        for (const socket of opened) socket.destroy();
+      }
     });
   }
 

@@ -23,6 +23,16 @@ function fakeEnvironment(files: Record<string, string>, dirs: readonly string[] 
   };
 }
 
+async function skyErrorOf(run: () => Promise<unknown>): Promise<SkyError> {
+  try {
+    await run();
+  } catch (err) {
+    assert.ok(err instanceof SkyError, `expected a SkyError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected a SkyError');
+}
+
 function skyError(run: () => unknown): SkyError {
   try {
     run();
@@ -56,7 +66,7 @@ describe('classifyEntrypoint', () => {
 });
 
 describe('loadTask', () => {
-  it('reads the YAML relative to the current directory and applies every flag over it', () => {
+  it('reads the YAML relative to the current directory and applies every flag over it', async () => {
     const environment = fakeEnvironment(
       {
         '/work/t.yaml': 'name: train\nnum_nodes: 1\nresources:\n  cpus: 2\nenvs:\n  A: yaml\n  B: yaml\nsecrets:\n  TOKEN: null\nrun: python train.py\n',
@@ -65,7 +75,7 @@ describe('loadTask', () => {
       ['/work/code'],
       { TOKEN: 's3cret' },
     );
-    const { entrypoint, task } = loadTask(['t.yaml'], {
+    const { entrypoint, task } = await loadTask(['t.yaml'], {
       name: 'tuned',
       numNodes: '2',
       cpus: '4+',
@@ -89,46 +99,46 @@ describe('loadTask', () => {
     });
   });
 
-  it('a command is a one-node task named sky-cmd, as in SkyPilot', () => {
-    const { task } = loadTask(['echo', 'hi'], { env: ['X=1'] }, fakeEnvironment({}));
+  it('a command is a one-node task named sky-cmd, as in SkyPilot', async () => {
+    const { task } = await loadTask(['echo', 'hi'], { env: ['X=1'] }, fakeEnvironment({}));
     assert.deepEqual(taskToConfig(task), { name: 'sky-cmd', envs: { X: '1' }, run: 'echo hi' });
   });
 
-  it('no entrypoint is an empty task (launch only provisions)', () => {
-    assert.deepEqual(taskToConfig(loadTask([], { numNodes: '3' }, fakeEnvironment({})).task), { num_nodes: 3 });
+  it('no entrypoint is an empty task (launch only provisions)', async () => {
+    assert.deepEqual(taskToConfig((await loadTask([], { numNodes: '3' }, fakeEnvironment({}))).task), { num_nodes: 3 });
   });
 
-  it('errors name the file with line and column, or the flag', () => {
+  it('errors name the file with line and column, or the flag', async () => {
     const environment = fakeEnvironment({ '/work/bad.yaml': 'run: hi\nnum_nodes: 0\n' });
-    const bad = skyError(() => loadTask(['bad.yaml'], {}, environment));
+    const bad = await skyErrorOf(() => loadTask(['bad.yaml'], {}, environment));
     assert.equal(bad.code, 'TASK_INVALID');
     assert.equal(bad.message, 'bad.yaml:2:12: num_nodes: must be a whole number of at least 1, got 0');
-    assert.match(skyError(() => loadTask(['echo'], { cpus: 'many' }, environment)).message, /^--cpus: expected a CPU count/);
-    assert.match(skyError(() => loadTask(['echo'], { secret: ['NOPE'] }, environment)).message, /^--secret NOPE: no value given and NOPE is not set in your environment/);
+    assert.match((await skyErrorOf(() => loadTask(['echo'], { cpus: 'many' }, environment))).message, /^--cpus: expected a CPU count/);
+    assert.match((await skyErrorOf(() => loadTask(['echo'], { secret: ['NOPE'] }, environment))).message, /^--secret NOPE: no value given and NOPE is not set in your environment/);
   });
 
-  it('a required env left empty in the YAML must come from --env', () => {
+  it('a required env left empty in the YAML must come from --env', async () => {
     const environment = fakeEnvironment({ '/work/t.yaml': 'envs:\n  MODEL: null\nrun: echo $MODEL\n' });
-    assert.match(skyError(() => loadTask(['t.yaml'], {}, environment)).message, /envs\.MODEL: has no value; pass --env MODEL=VALUE/);
-    assert.deepEqual(loadTask(['t.yaml'], { env: ['MODEL=llama'] }, environment).task.envs, { MODEL: 'llama' });
+    assert.match((await skyErrorOf(() => loadTask(['t.yaml'], {}, environment))).message, /envs\.MODEL: has no value; pass --env MODEL=VALUE/);
+    assert.deepEqual((await loadTask(['t.yaml'], { env: ['MODEL=llama'] }, environment)).task.envs, { MODEL: 'llama' });
   });
 
-  it('makes workdir and file_mounts sources absolute, and lists those that do not exist', () => {
+  it('makes workdir and file_mounts sources absolute, and lists those that do not exist', async () => {
     const environment = fakeEnvironment({ '/work/t.yaml': 'workdir: ~/proj\nfile_mounts:\n  /data: data\n  /etc/app.conf: /abs/app.conf\nrun: ls\n', '/work/data': '', '/abs/app.conf': '' }, [
       '/home/me/proj',
     ]);
-    const { task } = loadTask(['t.yaml'], {}, environment);
+    const { task } = await loadTask(['t.yaml'], {}, environment);
     assert.equal(task.workdir, '/home/me/proj');
     assert.deepEqual(task.file_mounts, { '/data': '/work/data', '/etc/app.conf': '/abs/app.conf' });
-    const gone = loadTask(['t.yaml'], { workdir: 'gone' }, environment);
+    const gone = await loadTask(['t.yaml'], { workdir: 'gone' }, environment);
     assert.equal(gone.task.workdir, '/work/gone');
     assert.deepEqual(gone.missing, ['t.yaml: workdir: gone does not exist (/work/gone)']);
     assert.equal(skyError(() => requireLocalPaths(gone)).message, 't.yaml: workdir: gone does not exist (/work/gone)');
-    const notDir = skyError(() => loadTask(['echo'], { workdir: 't.yaml' }, environment));
+    const notDir = await skyErrorOf(() => loadTask(['echo'], { workdir: 't.yaml' }, environment));
     assert.equal(notDir.message, '<command line>: workdir: t.yaml is a file; workdir must be a directory');
   });
 
-  it('localPath expands ~ and resolves relative paths from the current directory', () => {
+  it('localPath expands ~ and resolves relative paths from the current directory', async () => {
     const at = { cwd: '/work', home: '/home/me' };
     assert.equal(localPath('~', at), '/home/me');
     assert.equal(localPath('~/x', at), '/home/me/x');

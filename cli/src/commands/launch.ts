@@ -1,5 +1,6 @@
-import { taskToConfig, validateClusterName, type ClusterRecord, type ExecBody, type ExecResult, type LaunchBody, type LaunchPlan, type LaunchResult, type Task } from '@sky/protocol';
-import type { SkyClient, SubmitOptions } from '@sky/client';
+import type { ClusterRecord, ExecBody, ExecResult, LaunchBody, LaunchPlan, LaunchResult } from '@sky/protocol';
+import { taskToConfig, validateClusterName, type Task } from '@sky/protocol/task-core';
+import { isTerminal, type SkyClient, type SubmitOptions } from '@sky/client';
 import { ask, confirmation } from '../confirm.js';
 import { connect, withServer } from '../context.js';
 import { followRequest, requestError, toStderr } from '../follow.js';
@@ -26,7 +27,7 @@ export async function run({ action, args, options }: Invocation): Promise<number
     throw new UsageError('sky exec needs a task YAML or a command to run: sky exec CLUSTER TASK.yaml|COMMAND', help);
   }
   if (cluster !== undefined) validateClusterName(cluster);
-  const loaded = loadTask(words, options);
+  const loaded = await loadTask(words, options);
   const { entrypoint, task } = loaded;
   const client = await connect();
   // A local API server shares this file system: a missing path is missing for it too.
@@ -136,14 +137,29 @@ async function launch(client: SkyClient, cluster: string | undefined, task: Task
   return finish(client, result.cluster, result.jobId, task, options, true);
 }
 
+/**
+ * How long `sky exec` lets the API server hold its answer until the job is queued: an exec on an
+ * idle cluster is queued within milliseconds, so submit and outcome take one round trip.
+ */
+const EXEC_WAIT_SECONDS = 3;
+
 async function execTask(client: SkyClient, cluster: string, task: Task, options: CliOptions): Promise<number> {
   const body: ExecBody = { cluster, task: taskToConfig(task) };
-  const { requestId } = await withServer(client, () => client.submit('exec', body, runOptions(options)));
+  // Files to sync report their progress in the request's log: that is followed instead.
+  const quick = options.async !== true && task.workdir === undefined && Object.keys(task.file_mounts).length === 0;
+  const submit = { ...runOptions(options), ...(quick ? { waitSeconds: EXEC_WAIT_SECONDS } : {}) };
+  const submitted = await withServer(client, () => client.submit('exec', body, submit));
+  const { requestId } = submitted;
   if (options.async === true) {
     print(requestId);
     note(`Submitted exec request ${requestId}. Follow it with: sky api logs ${requestId}`);
     return 0;
   }
+  if (submitted.status === 'SUCCEEDED' && submitted.job !== undefined) {
+    note(`Job ${submitted.job.id} submitted to cluster ${submitted.job.cluster}.`);
+    return finish(client, submitted.job.cluster, submitted.job.id, task, options, false);
+  }
+  if (isTerminal(submitted.status)) throw requestError({ id: requestId, name: 'exec', status: submitted.status, error: submitted.error });
   const followed = await followRequest(client, requestId, true, toStderr);
   if (followed.detached) return 130;
   if (followed.status !== 'SUCCEEDED' || followed.record === undefined) throw requestError(followed.record ?? (await client.get(requestId)));

@@ -169,7 +169,7 @@ export class Daemon {
       register: (router) => {
         healthRoutes(router, { build: this.build, startedAt: this.startedAt, maxBodyBytes: max, isDraining: () => !this.scheduler.isAccepting, serverPaths: mayNameServerPaths });
         requestRoutes(router, this.requests, max);
-        operationRoutes(router, this.scheduler, max);
+        operationRoutes(router, this.scheduler, this.requests, max);
         serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
         userRoutes(router, this.users, max, this.audit, this.offboarding);
         auditRoutes(router, this.audit, max);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ERROR_CATALOGUE } from './wire/errors.js';
 import { ErrorBodySchema } from './error-schema.js';
-import { API_PREFIX, API_VERSION, API_VERSION_HEADER, IDEMPOTENCY_KEY_HEADER, LOCAL_TOKEN_HEADER, REQUEST_ID_HEADER, USER_ID_HEADER, USER_NAME_HEADER } from './wire/version.js';
+import { API_PREFIX, API_VERSION, API_VERSION_HEADER, IDEMPOTENCY_KEY_HEADER, LOCAL_TOKEN_HEADER, PREFER_HEADER, REQUEST_ID_HEADER, USER_ID_HEADER, USER_NAME_HEADER } from './wire/version.js';
 import type { RouteSpec } from './routes.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -93,7 +93,16 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Ope
       { name: USER_NAME_HEADER, in: 'header', required: false, description: 'Caller display name, with the id header.', schema: { type: 'string', maxLength: 64 } },
       ...(route.operation === undefined
         ? []
-        : [{ name: IDEMPOTENCY_KEY_HEADER, in: 'header', required: false, schema: { type: 'string', maxLength: 200 } }]),
+        : [
+            { name: IDEMPOTENCY_KEY_HEADER, in: 'header', required: false, schema: { type: 'string', maxLength: 200 } },
+            {
+              name: PREFER_HEADER,
+              in: 'header',
+              required: false,
+              description: 'wait=N (RFC 7240): hold the 202 for up to N seconds (at most requests.max_wait_seconds) until the request has ended; the answer then carries its final status, its job and its error. Preference-Applied names the wait applied.',
+              schema: { type: 'string' },
+            },
+          ]),
     ];
     const operation: Record<string, unknown> = { operationId: route.id, summary: route.summary, 'x-sky-access': route.access, parameters, responses };
     if (route.body !== undefined) {

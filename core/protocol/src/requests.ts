@@ -36,9 +36,15 @@ export const RequestRecordSchema = z
   .meta({ id: 'Request' });
 export type RequestRecord = z.infer<typeof RequestRecordSchema>;
 
-/** Answer to a submit: 202 once the request is durably stored. */
+/** Answer to a submit: 202 once the request is durably stored (or, with `Prefer: wait=N`, once it ended or N seconds passed). */
 export const SubmitResponseSchema = z
-  .object({ requestId: z.string(), status: RequestStatusSchema, created: z.boolean() })
+  .object({
+    requestId: z.string(),
+    status: RequestStatusSchema,
+    created: z.boolean(),
+    job: RequestJobSchema.optional().describe('The job the request queued, once it has (with Prefer: wait=N).'),
+    error: ErrorInfoSchema.optional().describe('Why the request failed or was cancelled, when it ended so before the answer (with Prefer: wait=N).'),
+  })
   .meta({ id: 'SubmitResponse' });
 export type SubmitResponse = z.infer<typeof SubmitResponseSchema>;
 

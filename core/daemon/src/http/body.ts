@@ -1,26 +1,75 @@
 import type { Context } from 'koa';
 import { SkyError } from '@sky/protocol';
 
-/** The request body's bytes, refused once over `maxBytes` (declared or sent). */
-async function readBytes(ctx: Context, maxBytes: number): Promise<Buffer> {
+/**
+ * How much of a refused body is read (and thrown away) before the answer, so the connection can
+ * carry the client's next request. A body longer than that is answered at once and its
+ * connection closed.
+ */
+const DISCARD_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * The request body's bytes, refused once over `maxBytes` (declared or sent). The request
+ * stream is never destroyed here: node's HTTP parser would go on pushing the rest of the body
+ * into the dead stream, stop reading the socket at the first refused push, and every later
+ * request on that keep-alive connection would wait forever. An oversized body is drained
+ * instead (up to DISCARD_LIMIT_BYTES), or its connection is closed with the answer.
+ */
+function readBytes(ctx: Context, maxBytes: number): Promise<Buffer> {
   const declared = Number(ctx.get('content-length') || '0');
-  if (declared > maxBytes) throw tooLarge(maxBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > maxBytes) throw tooLarge(maxBytes);
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    if (err instanceof SkyError) throw err;
-    // The client went away mid-body ("aborted"): its fault, not an internal error of the daemon.
-    throw new SkyError('INVALID_JSON', `request body ended after ${size} bytes: ${(err as Error).message}`, {
-      hint: 'Send the whole body (Content-Length must match it).',
-    });
+  const req = ctx.req;
+  if (declared > maxBytes) {
+    // Node reads and drops an unread body after the answer; one this large is not worth reading.
+    if (declared - maxBytes > DISCARD_LIMIT_BYTES) ctx.set('connection', 'close');
+    return Promise.reject(tooLarge(maxBytes));
   }
-  return Buffer.concat(chunks, size);
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  return new Promise((resolve, reject) => {
+    let chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('aborted', onAborted);
+      req.off('error', onError);
+      req.off('close', onAborted);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      chunks = [];
+      if (size - maxBytes > DISCARD_LIMIT_BYTES) {
+        // The stream keeps flowing (into nothing) until the answer is out and the socket closes.
+        stop();
+        ctx.set('connection', 'close');
+        reject(tooLarge(maxBytes));
+      }
+    };
+    const onEnd = (): void => {
+      stop();
+      if (size > maxBytes) reject(tooLarge(maxBytes));
+      else resolve(Buffer.concat(chunks, size));
+    };
+    // The client went away mid-body: its fault, not an internal error of the daemon.
+    const ended = (why: string): void => {
+      stop();
+      reject(
+        new SkyError('INVALID_JSON', `request body ended after ${size} bytes: ${why}`, {
+          hint: 'Send the whole body (Content-Length must match it).',
+        }),
+      );
+    };
+    const onAborted = (): void => ended('the client closed the connection');
+    const onError = (err: Error): void => ended(err.message);
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('aborted', onAborted);
+    req.once('error', onError);
+    req.once('close', onAborted);
+  });
 }
 
 /** Read and parse a JSON request body with a size limit; an empty body is `{}`. */

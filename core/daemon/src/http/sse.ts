@@ -8,7 +8,7 @@ export interface SseWriter {
   readonly signal: AbortSignal;
 }
 
-const HEARTBEAT_MS = 15_000;
+const HEARTBEAT_MS = 10_000;
 
 /** Switch the response to server-sent events; heartbeats keep proxies from closing idle streams. */
 export function openSse(ctx: Context): SseWriter {

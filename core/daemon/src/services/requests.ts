@@ -135,6 +135,11 @@ export class RequestService {
     return cursor === undefined ? { items } : { items, nextCursor: cursor };
   }
 
+  /** The longest a long-poll (or a submit's `Prefer: wait`) is held. */
+  get maxWaitSeconds(): number {
+    return this.config.requests.max_wait_seconds;
+  }
+
   /** Long-poll: resolve with the record once it is finished, or at the timeout with its current state. */
   async wait(id: string, timeoutSeconds: number | undefined): Promise<RequestRecord> {
     const limit = Math.min(timeoutSeconds ?? this.config.requests.max_wait_seconds, this.config.requests.max_wait_seconds);

@@ -1,6 +1,7 @@
 // SkyPilot task YAML: parse, validate, override and print back.
 export type { Accelerator, Infra, PortRange, Quantity, ResourceFields, Resources, Task } from './types.js';
-export { parseTaskYaml, parseTask, taskFromCommand } from './parse.js';
+export { parseTaskYaml, parseTask } from './parse.js';
+export { taskFromCommand } from './command.js';
 export { TaskSchema, validateTask, type TaskValidation } from './schema.js';
 export { applyOverrides, assertResolved, parseEnvFlags, type TaskOverrides } from './overrides.js';
 export { taskToConfig, type TaskConfig, type ResourcesConfig, type ResourceFieldsConfig } from './config.js';

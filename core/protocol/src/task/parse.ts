@@ -1,6 +1,5 @@
 // Entry points that turn user input into a Task: a YAML file, a JSON body, or a bare command.
 import { isMap, isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
-import { SkyError } from '../wire/errors.js';
 import { formatTaskPath, isPlainObject, lineFor, problemsError, taskError, type TaskIssue, type TaskProblem } from './problems.js';
 import { validateTask } from './schema.js';
 import type { Task } from './types.js';
@@ -117,14 +116,3 @@ export function parseTask(value: unknown, source = 'task'): Task {
   throw problemsError(result.problems, source);
 }
 
-/** `sky launch 'echo hi'` and `sky launch -- echo hi`: a one-node task that runs the command. */
-export function taskFromCommand(command: string | readonly string[]): Task {
-  const run = typeof command === 'string' ? command : command.join(' ');
-  if (run.trim().length === 0) {
-    throw new SkyError('TASK_INVALID', '<command line>: the command is empty; give a task YAML file or a command to run', {
-      hint: "Example: sky launch 'echo hi', or sky launch task.yaml.",
-      details: { source: '<command line>', issues: [{ path: 'run', message: 'the command is empty' }] },
-    });
-  }
-  return { num_nodes: 1, resources: {}, envs: {}, secrets: {}, file_mounts: {}, run };
-}

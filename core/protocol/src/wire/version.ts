@@ -7,6 +7,14 @@ export const API_VERSION_HEADER = 'x-sky-api-version';
 export const REQUEST_ID_HEADER = 'x-sky-request-id';
 /** Header a client may send so a retried submit returns the first request. */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+/**
+ * RFC 7240 preferences on a submit: `Prefer: wait=N` asks the daemon to hold its 202 for up to
+ * N seconds (at most requests.max_wait_seconds) until the request has ended, so a client that
+ * only needs the outcome of a quick operation makes one round trip. The daemon names the wait
+ * it applied in Preference-Applied.
+ */
+export const PREFER_HEADER = 'prefer';
+export const PREFERENCE_APPLIED_HEADER = 'preference-applied';
 /** Identity headers for the loopback, no-auth mode. */
 export const USER_NAME_HEADER = 'x-sky-user-name';
 export const USER_ID_HEADER = 'x-sky-user-id';

@@ -1,0 +1,102 @@
+import { StringDecoder } from 'node:string_decoder';
+import { shellQuote } from '@sky/runtime';
+import type { NodeRecord } from '@sky/protocol';
+import type { NodeTransport } from '../nodes/transport.js';
+
+/** Bytes read at once when catching up with a log file. */
+const CHUNK = 256 * 1024;
+/** Wait before following again after a follow broke (a dropped connection, a restarted helper). */
+const RETRY_MS = 1_000;
+
+/**
+ * One rank's log file as it is read: how far, and the line not yet ended. Bytes arrive either by
+ * reading the file from `offset` (catching up) or from a `tail -f` that follows it from there;
+ * either way each byte is counted once, so switching between the two loses and repeats nothing.
+ */
+export class RankLog {
+  private offset = 0;
+  private partial = '';
+  private readonly decoder = new StringDecoder('utf8');
+
+  constructor(
+    readonly node: NodeRecord,
+    private readonly transport: NodeTransport,
+    private readonly path: string,
+  ) {}
+
+  /** Complete lines in `data` (appended to what came before). */
+  private take(data: Buffer): string[] {
+    this.offset += data.length;
+    const text = this.partial + this.decoder.write(data);
+    const parts = text.split('\n');
+    this.partial = parts.pop() ?? '';
+    return parts;
+  }
+
+  /** The line still open, once no more bytes will come. */
+  private flush(): string[] {
+    const rest = this.partial + this.decoder.end();
+    this.partial = '';
+    return rest === '' ? [] : [rest];
+  }
+
+  /** Read the file from where we are to its end; `final`: the job is over, so a last unterminated line counts too. */
+  async catchUp(final: boolean): Promise<string[]> {
+    const lines: string[] = [];
+    for (;;) {
+      const { data } = await this.transport.readFrom(this.path, this.offset, CHUNK);
+      if (data.length === 0) break;
+      lines.push(...this.take(data));
+    }
+    if (final) lines.push(...this.flush());
+    return lines;
+  }
+
+  /**
+   * Follow the file from where we are with `tail -f` on the node (once the file exists),
+   * passing each batch of complete lines to `emit`, until `over` is aborted (the
+   * job ended) or `stop` (the reader left). Then, unless stopped, read what the follow had not
+   * delivered yet, so the end of the log is never lost.
+   */
+  async follow(emit: (lines: string[]) => void, over: AbortSignal, stop: AbortSignal): Promise<void> {
+    while (!over.aborted && !stop.aborted) {
+      const both = AbortSignal.any([over, stop]);
+      try {
+        // tail -F on a file that does not exist yet falls back to polling once a second (GNU
+        // tail), so a job not started yet is waited for here, and its log followed by inode.
+        const command = `p=${shellQuote(this.path)}; while [ ! -e "$p" ]; do sleep 0.2; done; exec tail -c +${this.offset + 1} -f "$p"`;
+        for await (const chunk of this.transport.stream(command, { signal: both })) {
+          const lines = this.take(chunk);
+          if (lines.length > 0) emit(lines);
+        }
+      } catch {
+        // The follow broke (connection lost, helper restarted, no tail on the node): read what
+        // there is, then try again from there.
+        if (!over.aborted && !stop.aborted) {
+          const lines = await this.catchUp(false).catch(() => []);
+          if (lines.length > 0) emit(lines);
+        }
+      }
+      if (!over.aborted && !stop.aborted) await pause(RETRY_MS, both);
+    }
+    if (stop.aborted) return;
+    try {
+      const rest = await this.catchUp(true);
+      if (rest.length > 0) emit(rest);
+    } catch {
+      // The node is gone: what was followed is all there is.
+    }
+  }
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
