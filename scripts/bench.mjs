@@ -4,7 +4,7 @@
 // the change against bench/baseline.json. Figures are reported, never asserted: the exit code
 // is non-zero only when a bench itself breaks.
 //
-//   node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|cli|memory] [--profile] [--write-baseline]
+//   node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs|cli|memory] [--profile] [--write-baseline]
 //
 //   --quick           shorter runs (smoke test of the benches; figures are rougher)
 //   --only NAME       run one of the two benches
@@ -22,10 +22,11 @@ const outDir = join(root, '.bench-out');
 const baselineFile = join(root, 'bench/baseline.json');
 
 const args = process.argv.slice(2);
-const KNOWN = new Set(['--quick', '--only', '--profile', '--write-baseline', 'dispatch', 'status', 'e2e', 'ssh', 'helper', 'cli', 'memory']);
+const KNOWN = new Set(['--quick', '--only', '--profile', '--write-baseline', 'dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs', 'cli', 'memory']);
 const unknown = args.filter((a) => !KNOWN.has(a));
 if (unknown.length > 0) {
-  console.error(`bench: unknown argument ${unknown.join(' ')}\nusage: node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|cli|memory] [--profile] [--write-baseline]`);
+  console.error(`bench: unknown argument ${unknown.join(' ')}
+usage: node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs|cli|memory] [--profile] [--write-baseline]`);
   process.exit(2);
 }
 const quick = args.includes('--quick');
@@ -33,8 +34,8 @@ const profile = args.includes('--profile');
 const writeBaseline = args.includes('--write-baseline');
 const onlyIndex = args.indexOf('--only');
 const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
-if (only !== undefined && !['dispatch', 'status', 'e2e', 'ssh', 'helper', 'cli', 'memory'].includes(only)) {
-  console.error('bench: --only takes dispatch, status, e2e, ssh, helper, cli or memory');
+if (only !== undefined && !['dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs', 'cli', 'memory'].includes(only)) {
+  console.error('bench: --only takes dispatch, status, e2e, ssh, helper, logs, cli or memory');
   process.exit(2);
 }
 if (writeBaseline && (profile || quick)) {
@@ -153,6 +154,18 @@ if (only === undefined || only === 'helper') {
     if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
     else broken = true;
   }
+}
+
+if (only === undefined || only === 'logs') {
+  const file = join(outDir, 'logs.json');
+  rmSync(file, { force: true });
+  const ok = run(
+    'log line latency: node writes a line → the following CLI prints it (local, SSH)',
+    [process.execPath, '--conditions=sky-source', '--import', 'tsx', 'bench/log-latency.mjs', '--json', file, ...(quick ? ['--quick'] : [])],
+    { TSX_TSCONFIG_PATH: join(root, 'test/tsconfig.json') },
+  );
+  if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
+  else broken = true;
 }
 
 if (only === undefined || only === 'cli') {

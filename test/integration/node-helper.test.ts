@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { NodeHelperClient } from '@sky/plugin-api';
 import { encodeHelperFrame, HelperFrameDecoder, SkyError } from '@sky/protocol';
 import { http, killAllDaemons, removeHome } from '../helpers/daemon-process.js';
+import { alive, waitFor } from '../helpers/processes.js';
 import { HELPER_BIN, startNodeHelper, type NodeHelperHandle } from '../helpers/node-helper.js';
 import { asUser, runOperation, startTeamDaemon, type TeamDaemonHandle } from '../helpers/team.js';
 
@@ -175,6 +177,67 @@ describe('sky-node-helper over its socket', () => {
     await assert.rejects(client.syncFiles(account, node, 'data', [{ ...file, path: 'short.bin', size: big.length + 1 }]), code('VALIDATION_FAILED'));
   });
 
+  it('streams a command\'s output as the account, in bounded frames, and ends it on abort, on break and when the connection closes', async () => {
+    const ac = new AbortController();
+    let text = '';
+    let pid = 0;
+    for await (const chunk of client.stream(account, node, 'id -un; pwd; sh -c \'echo $$; exec sleep 300\'', ac.signal)) {
+      text += chunk.toString();
+      const lines = text.split('\n');
+      if (lines.length === 4) {
+        pid = Number(lines[2]);
+        ac.abort();
+      }
+    }
+    assert.deepEqual(text.split('\n').slice(0, 2), [account, node]);
+    assert.ok(pid > 1);
+    await waitFor(() => !alive(pid), 10_000, 'the streamed command to end after abort');
+    // Large output comes whole, in frames of at most 64 KiB.
+    let bytes = 0;
+    let chunks = 0;
+    for await (const chunk of client.stream(account, node, 'head -c 3000000 /dev/zero', new AbortController().signal)) {
+      bytes += chunk.length;
+      chunks += 1;
+    }
+    assert.equal(bytes, 3_000_000);
+    assert.ok(chunks > 1);
+    // A failure names its exit code and stderr.
+    await assert.rejects(
+      (async () => {
+        for await (const _ of client.stream(account, node, 'echo bad >&2; exit 5', new AbortController().signal)) void _;
+      })(),
+      (err: unknown) => err instanceof SkyError && err.code === 'NODE_RUNTIME_ERROR' && /exited with code 5: bad/.test(err.message),
+    );
+    // The same checks as run: another account's node is refused.
+    const other = join(helper.nodeRoot, `${helper.prefix}two`, 'c1', 'node-0');
+    await assert.rejects(
+      (async () => {
+        for await (const _ of client.stream(account, other, 'id', new AbortController().signal)) void _;
+      })(),
+      code('NODE_HELPER_REFUSED'),
+    );
+    // Breaking out of the loop ends the command; so does the end of the connection.
+    for await (const chunk of client.stream(account, node, 'sh -c \'echo $$; exec sleep 301\'', new AbortController().signal)) {
+      pid = Number(chunk.toString().trim());
+      break;
+    }
+    await waitFor(() => !alive(pid), 10_000, 'the streamed command to end after break');
+    const second = new NodeHelperClient(helper.socket);
+    const pids: number[] = [];
+    const following = (async () => {
+      try {
+        for await (const chunk of second.stream(account, node, 'sh -c \'echo $$; exec sleep 302\'', new AbortController().signal)) pids.push(Number(chunk.toString().trim()));
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    await waitFor(() => pids.length === 1, 10_000, 'the stream to start');
+    await second.close();
+    assert.ok(code('NODE_UNREACHABLE')(await following), 'the reader learns the connection closed');
+    await waitFor(() => !alive(pids[0]!), 10_000, 'the streamed command to end when its connection closed');
+  });
+
   it('a client reconnects after the helper restarts; calls in flight fail with NODE_UNREACHABLE', async () => {
     const inFlight = client.run(account, node, 'sleep 5').then(
       () => undefined,
@@ -207,6 +270,45 @@ describe('a team daemon through sky-node-helper', () => {
     await d?.stop();
     await killAllDaemons();
     if (d) removeHome(d.home);
+  });
+
+  it('a log followed through the helper picks up again after a helper restart, with no line lost or repeated', async () => {
+    const gate = `/tmp/sky-helper-follow-${process.pid}`;
+    const rec = await runOperation<{ status: string; result?: { jobId: number }; error?: unknown }>(
+      d.url,
+      'launch',
+      { cluster: 'f1', task: { run: `echo one; while [ ! -e ${gate} ]; do sleep 0.05; done; echo two; printf three` } },
+      asUser('alice'),
+    );
+    assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+    const lines: string[] = [];
+    let status: string | undefined;
+    const ended = new Promise<void>((resolve, reject) => {
+      request(`${d.url}/api/v1/clusters/f1/jobs/${rec.result!.jobId}/logs?follow=true`, { headers: asUser('alice') }, (res) => {
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          const blocks = (buf + c).split('\n\n');
+          buf = blocks.pop() ?? '';
+          for (const b of blocks) {
+            const data = b.split('data: ')[1];
+            if (b.startsWith('event: log')) lines.push((JSON.parse(data!) as { text: string }).text);
+            if (b.startsWith('event: end')) status = (JSON.parse(data!) as { status: string }).status;
+          }
+        });
+        res.on('close', () => resolve());
+      })
+        .on('error', reject)
+        .end();
+    });
+    await waitFor(() => lines.includes('one'), 30_000, 'the first line through the helper');
+    await d.helper.restart();
+    execFileSync('touch', [gate]);
+    await ended;
+    execFileSync('rm', ['-f', gate]);
+    assert.equal(status, 'SUCCEEDED');
+    assert.deepEqual(lines, ['one', 'two', 'three']);
+    await runOperation(d.url, 'down', { cluster: 'f1' }, asUser('alice'));
   });
 
   it('keeps following a running job across a helper restart, and stop/down end its processes and remove its directories', async () => {

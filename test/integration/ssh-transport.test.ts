@@ -312,6 +312,87 @@ describe('SSH transport over namespace hosts', () => {
     assert.equal(t.connection.opened, 3);
   });
 
+  it('streams a long-running command: lines as they are written, and closing the channel leaves no tail on the host', async () => {
+    const h = host(0);
+    const t = transport(h);
+    const marker = `stream-marker-${process.pid}-${Date.now()}`;
+    await t.writeFiles('.', { [marker]: 'first\n' });
+    const tailOf = new RegExp(`^tail\\x00-c\\x00\\+1\\x00-f\\x00${marker}\\x00$`);
+    const ac = new AbortController();
+    let text = '';
+    let appended = false;
+    for await (const chunk of t.stream(`tail -c +1 -f ${marker}`, { signal: ac.signal })) {
+      text += chunk.toString();
+      if (text === 'first\n' && !appended) {
+        appended = true;
+        assert.equal(await processesRunning(tailOf), 1, 'tail runs on the host');
+        assert.equal((await t.run(`echo second >> ${marker}`)).code, 0);
+      }
+      if (text === 'first\nsecond\n') ac.abort();
+    }
+    assert.equal(text, 'first\nsecond\n');
+    await waitFor(async () => (await processesRunning(tailOf)) === 0, 10_000, 'the remote tail to end after abort');
+    // Leaving the loop early ends it too.
+    for await (const chunk of t.stream(`tail -c +1 -f ${marker}`, { signal: new AbortController().signal })) {
+      assert.match(chunk.toString(), /^first/);
+      break;
+    }
+    await waitFor(async () => (await processesRunning(tailOf)) === 0, 10_000, 'the remote tail to end after break');
+    // The first streams share the host's one connection, beside the channels commands take.
+    assert.equal(t.connection.opened, 1);
+    assert.equal(t.streams.overflowConnections, 0);
+  });
+
+  it('a streamed command ends the iteration when it exits; a failure names its code and stderr', async () => {
+    const t = transport(host(1));
+    let all = '';
+    for await (const chunk of t.stream('i=0; while [ $i -lt 5000 ]; do echo "line $i"; i=$((i+1)); done', { signal: new AbortController().signal })) all += chunk.toString();
+    const lines = all.split('\n').filter((l) => l !== '');
+    assert.equal(lines.length, 5000);
+    assert.equal(lines[4999], 'line 4999');
+    await rejectsWith(
+      (async () => {
+        for await (const _ of t.stream('echo oops >&2; exit 4', { signal: new AbortController().signal })) void _;
+      })(),
+      'NODE_RUNTIME_ERROR',
+      /exited with code 4: oops/,
+    );
+    // More streams than the host's connection carries at once: an overflow connection is opened, all of them flow.
+    const ac = new AbortController();
+    const streams = Array.from({ length: 10 }, async (_, i) => {
+      for await (const chunk of t.stream(`echo s${i}; exec sleep 60`, { signal: ac.signal })) return chunk.toString();
+      return '';
+    });
+    assert.deepEqual(await Promise.all(streams), Array.from({ length: 10 }, (_, i) => `s${i}\n`));
+    assert.equal(t.streams.overflowConnections, 1);
+    assert.equal((await t.run('echo still')).stdout, 'still\n');
+    assert.equal(t.connection.opened, 1);
+  });
+
+  it('a stream whose host is lost fails with NODE_UNREACHABLE within the detection bound', async () => {
+    const i = 2;
+    const h = host(i);
+    const t = transport(h);
+    const bound = detectionBoundMs(FAST);
+    let cutAt = 0;
+    const err = await (async () => {
+      try {
+        for await (const _ of t.stream('echo up; exec sleep 60', { signal: new AbortController().signal })) {
+          await set.cutLink(i);
+          cutAt = Date.now();
+        }
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    const took = Date.now() - cutAt;
+    await set.restoreLink(i);
+    assert.ok(err instanceof SkyError, `the stream should have failed, got ${String(err)}`);
+    assert.equal(err.code, 'NODE_UNREACHABLE');
+    assert.ok(took <= bound + 1000, `noticed after ${took} ms, bound ${bound} ms`);
+  });
+
   it('reaches a host through a jump host (ProxyJump), pooled', async () => {
     if (set.mode !== 'netns') return; // 127.0.0.1 inside a namespace is only reachable through its host
     const h = host(1);

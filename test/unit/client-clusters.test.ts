@@ -165,6 +165,56 @@ describe('streamJobLogs', () => {
     await assert.rejects(client.streamJobLogs('dev', 9, {}, () => undefined), { code: 'JOB_NOT_FOUND', message: 'cluster dev has no job 9' });
   });
 
+  it('heartbeats keep a quiet stream open past the inactivity timeout: it counts from the last byte', async () => {
+    const timers: NodeJS.Timeout[] = [];
+    handler = (_req, res) => {
+      sse(res);
+      res.write(': open\n\n');
+      let beats = 0;
+      const beat = setInterval(() => {
+        beats += 1;
+        // Twenty beats, 50 ms apart: far longer in all than the 400 ms timeout, never that long silent.
+        if (beats < 20) res.write(': ping\n\n');
+        else {
+          clearInterval(beat);
+          res.end('event: log\ndata: {"rank":0,"text":"done"}\n\nevent: end\ndata: {"status":"SUCCEEDED"}\n\n');
+        }
+      }, 50);
+      timers.push(beat);
+    };
+    const lines: JobLogLine[] = [];
+    assert.equal(await client.streamJobLogs('dev', 3, { idleTimeoutMs: 400 }, (l) => lines.push(l)), 'SUCCEEDED');
+    assert.deepEqual(lines, [{ rank: 0, text: 'done' }]);
+    timers.forEach(clearInterval);
+  });
+
+  it('a stream with no byte (no heartbeat) for the inactivity timeout fails with a clear SERVER_UNREACHABLE', async () => {
+    let open: ServerResponse | undefined;
+    handler = (_req, res) => {
+      sse(res);
+      res.write(': open\n\nevent: log\ndata: {"rank":0,"text":"then silence"}\n\n');
+      open = res;
+    };
+    const lines: JobLogLine[] = [];
+    await assert.rejects(client.streamJobLogs('dev', 5, { idleTimeoutMs: 200 }, (l) => lines.push(l)), (err: unknown) => {
+      assert.ok(err instanceof SkyError);
+      assert.equal(err.code, 'SERVER_UNREACHABLE');
+      assert.match(err.message, /^the API server at http:\/\/127\.0\.0\.1:\d+ sent nothing for 0\.2 s while streaming the log of job 5 on cluster dev, not even a heartbeat: it is stuck or the connection is dead$/);
+      assert.equal(err.hint, 'Check it with: sky api info; then re-attach with: sky logs dev 5');
+      return true;
+    });
+    assert.deepEqual(lines, [{ rank: 0, text: 'then silence' }]);
+    open?.destroy();
+    // The same for a request's log.
+    handler = (_req, res) => {
+      sse(res);
+      res.write(': open\n\n');
+      open = res;
+    };
+    await assert.rejects(client.streamLogs('r-1', { idleTimeoutMs: 200 }, () => undefined), /sent nothing for 0\.2 s while streaming request r-1/);
+    open?.destroy();
+  });
+
   it('aborting the signal mid-stream (Ctrl-C) rejects with its reason', async () => {
     handler = (_req, res) => {
       sse(res);

@@ -302,6 +302,7 @@ describe('sky-node-helper messages', () => {
       { id: 10, op: 'syncChunk', ...ok, dest: 'w', path: 'a', offset: 0, size: 1, mode: 0o644, mtimeMs: 1, last: true },
       { id: 11, op: 'signal', account: 'sky-a', pgid: 1234, signal: 'SIGTERM' },
       { id: 12, op: 'abort', target: 3 },
+      { id: 13, op: 'stream', ...ok, command: 'tail -f log' },
     ];
     assert.deepEqual(valid.map((v) => v.op).sort(), [...HELPER_OPS].sort(), 'every operation is covered');
     for (const v of valid) assert.ok(HelperRequestSchema.safeParse(v).success, JSON.stringify(v));

@@ -46,6 +46,9 @@ function fakeHelper(answer: () => Promise<HelperResult<'hello'>>): NodeHelper {
     statNodeDir: no,
     removeNodeDir: no,
     run: no,
+    stream: () => ({
+      [Symbol.asyncIterator]: () => ({ next: no }),
+    }),
     read: no,
     writeFiles: no,
     syncFiles: no,

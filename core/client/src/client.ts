@@ -78,7 +78,7 @@ export interface SubmitOptions {
 export interface StreamOptions {
   follow?: boolean;
   signal?: AbortSignal;
-  /** Treat the stream as lost after this long without a byte (the daemon sends a heartbeat every 15 s). */
+  /** Treat the stream as lost after this long without a byte (the daemon sends a heartbeat every 10 s). */
   idleTimeoutMs?: number;
 }
 
@@ -344,7 +344,7 @@ export class SkyClient {
     let failure: string | undefined;
     const path = fillPath(ROUTE_PATHS.jobLogs, { name: cluster, job: String(jobId) });
     const query = { follow: options.follow ?? true, tail: options.tail };
-    const ended = await this.stream(path, query, options, (event) => {
+    const ended = await this.stream(path, query, options, `the log of job ${jobId} on cluster ${cluster}`, `sky logs ${cluster} ${jobId}`, (event) => {
       if (event.event === 'log') onLine(JSON.parse(event.data) as JobLogLine);
       else if (event.event === 'end') status = (JSON.parse(event.data) as { status: JobStatus }).status;
       else if (event.event === 'error') failure = errorMessageOf(event.data);
@@ -370,7 +370,7 @@ export class SkyClient {
   async streamLogs(id: string, options: StreamOptions, onChunk: (chunk: LogChunk) => void): Promise<RequestStatus> {
     let status: RequestStatus | undefined;
     let failure: string | undefined;
-    const ended = await this.stream(fillPath(ROUTE_PATHS.requestLogs, { id: id }), { follow: options.follow ?? true }, options, (event) => {
+    const ended = await this.stream(fillPath(ROUTE_PATHS.requestLogs, { id: id }), { follow: options.follow ?? true }, options, `request ${id}`, `sky api logs ${id}`, (event) => {
       if (event.event === 'log') onChunk(JSON.parse(event.data) as LogChunk);
       else if (event.event === 'end') status = (JSON.parse(event.data) as { status: RequestStatus }).status;
       else if (event.event === 'error') failure = errorMessageOf(event.data);
@@ -392,7 +392,7 @@ export class SkyClient {
   async serverLogs(options: ServerLogsOptions, onLine: (line: string) => void): Promise<void> {
     let failure: string | undefined;
     const query = { follow: options.follow ?? false, tail: options.tail };
-    const ended = await this.stream(ROUTE_PATHS.serverLogs, query, options, (event) => {
+    const ended = await this.stream(ROUTE_PATHS.serverLogs, query, options, 'its log', 'sky api logs --server-logs', (event) => {
       if (event.event === 'log') onLine((JSON.parse(event.data) as { text: string }).text);
       else if (event.event === 'error') failure = errorMessageOf(event.data);
       return event.event === 'end' || event.event === 'error';
@@ -405,20 +405,27 @@ export class SkyClient {
     }
   }
 
-  /** Open an event stream and read it; true when `onEvent` asked to stop, false when the stream dropped. */
+  /**
+   * Open an event stream and read it; true when `onEvent` asked to stop, false when the stream
+   * dropped. A stream that carries not a byte for the idle timeout (the daemon beats every 10 s
+   * however quiet the job) is SERVER_UNREACHABLE, naming `what` was streamed and how to go on.
+   */
   private async stream(
     path: string,
     query: Record<string, string | number | boolean | undefined>,
     options: StreamOptions,
+    what: string,
+    again: string,
     onEvent: (event: SseEvent) => boolean,
   ): Promise<boolean> {
-    const res = await this.transport.open({
-      path,
-      query,
-      headers: { accept: 'text/event-stream' },
-      idleTimeoutMs: options.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS,
-      signal: options.signal,
-    });
-    return (await readEvents(res, onEvent, options.signal)) === 'stopped';
+    const idleTimeoutMs = options.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS;
+    const res = await this.transport.open({ path, query, headers: { accept: 'text/event-stream' }, idleTimeoutMs, signal: options.signal });
+    const outcome = await readEvents(res, onEvent, options.signal, idleTimeoutMs);
+    if (outcome === 'silent') {
+      throw new SkyError('SERVER_UNREACHABLE', `the API server at ${this.endpoint.url} sent nothing for ${idleTimeoutMs >= 10_000 ? Math.round(idleTimeoutMs / 1000) : (idleTimeoutMs / 1000).toFixed(1)} s while streaming ${what}, not even a heartbeat: it is stuck or the connection is dead`, {
+        hint: `Check it with: sky api info; then re-attach with: ${again}`,
+      });
+    }
+    return outcome === 'stopped';
   }
 }

@@ -60,19 +60,31 @@ export class SseParser {
 }
 
 /** How reading an event stream ended. */
-export type StreamOutcome = 'stopped' | 'dropped';
+export type StreamOutcome = 'stopped' | 'dropped' | 'silent';
 
 /**
  * Read events from a response until `onEvent` returns true ('stopped'), or until the stream
- * ends, breaks or times out without that ('dropped'). An abort of `signal` rejects with its reason.
+ * ends or breaks without that ('dropped'), or carries no byte at all — not even the daemon's
+ * heartbeat comment — for `idleMs` ('silent'; counted from the last byte, so a quiet job whose
+ * stream keeps beating never trips it). An abort of `signal` rejects with its reason.
  */
-export function readEvents(res: IncomingMessage, onEvent: (event: SseEvent) => boolean, signal?: AbortSignal): Promise<StreamOutcome> {
+export function readEvents(res: IncomingMessage, onEvent: (event: SseEvent) => boolean, signal?: AbortSignal, idleMs?: number): Promise<StreamOutcome> {
   return new Promise<StreamOutcome>((resolve, reject) => {
     const parser = new SseParser();
     let settled = false;
+    let idle: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      if (idleMs === undefined) return;
+      if (idle === undefined) idle = setTimeout(() => finish('silent'), idleMs);
+      else idle.refresh();
+    };
+    // From here on this timer, not the socket's, decides when the stream is silent.
+    if (idleMs !== undefined) res.socket?.setTimeout(0);
+    arm();
     const finish = (outcome: StreamOutcome | { error: unknown }): void => {
       if (settled) return;
       settled = true;
+      if (idle !== undefined) clearTimeout(idle);
       signal?.removeEventListener('abort', onAbort);
       res.destroy();
       if (signal?.aborted) reject(signal.reason);
@@ -85,6 +97,7 @@ export function readEvents(res: IncomingMessage, onEvent: (event: SseEvent) => b
     res.setEncoding('utf8');
     res.on('data', (text: string) => {
       if (settled) return;
+      arm();
       try {
         for (const event of parser.push(text)) {
           if (onEvent(event)) return finish('stopped');

@@ -33,6 +33,10 @@ export const HELPER_LIMITS = {
   outputBytes: 4 * 1024 * 1024,
   /** The longest a run may be given. */
   runTimeoutMs: 24 * 60 * 60 * 1000,
+  /** Bytes of stdout in one frame of a stream. */
+  streamChunkBytes: 64 * 1024,
+  /** stdout of a stream the helper buffers for a connection before it pauses the command. */
+  streamBufferBytes: 1024 * 1024,
 } as const;
 
 /**
@@ -81,6 +85,18 @@ export const HelperRequestSchema = z.discriminatedUnion('op', [
     ...onNode,
     command: z.string().max(HELPER_LIMITS.commandBytes).refine(noNul, 'must not contain a NUL byte'),
     timeoutMs: z.number().int().min(1).max(HELPER_LIMITS.runTimeoutMs).optional(),
+  }),
+  /**
+   * Run `/bin/sh -c command` as the account in the node directory (as `run`), answering its
+   * stdout as it comes, in chunk frames (`chunk: true`, the bytes as payload), then once with
+   * its exit code. No timeout: it runs until it exits, is aborted, or this connection closes,
+   * and each of those ends its whole process group.
+   */
+  z.strictObject({
+    id: Id,
+    op: z.literal('stream'),
+    ...onNode,
+    command: z.string().max(HELPER_LIMITS.commandBytes).refine(noNul, 'must not contain a NUL byte'),
   }),
   /** Bytes of a file from `offset` (at most `max`), read as the account; the bytes are the frame's payload. */
   z.strictObject({ id: Id, op: z.literal('read'), ...onNode, path: HelperPathSchema, offset: Count, max: z.number().int().min(0).max(HELPER_LIMITS.readBytes) }),
@@ -147,6 +163,7 @@ export const HelperResultSchemas = {
   statNodeDir: z.object({ exists: z.boolean() }),
   removeNodeDir: z.object({ removed: z.boolean() }),
   run: z.object({ code: z.number().int(), stdout: z.string(), stderr: z.string() }),
+  stream: z.object({ code: z.number().int(), stderr: z.string() }),
   read: z.object({ size: z.number().int().min(-1) }),
   writeFiles: z.object({ written: Count }),
   syncPlan: z.object({ need: z.array(Count) }),
@@ -156,9 +173,13 @@ export const HelperResultSchemas = {
 } satisfies Record<HelperOp, z.ZodType>;
 export type HelperResult<O extends HelperOp> = z.infer<(typeof HelperResultSchemas)[O]>;
 
-/** The answer to one request: a result (with payload bytes for `read`), or an error with a catalogue code. */
+/**
+ * The answer to one request: a result (with payload bytes for `read`), or an error with a
+ * catalogue code; before the result of a `stream`, any number of chunks of its output.
+ */
 export const HelperResponseSchema = z.union([
   z.strictObject({ id: Id, ok: z.literal(true), result: z.unknown() }),
+  z.strictObject({ id: Id, ok: z.literal(true), chunk: z.literal(true) }),
   z.strictObject({
     id: z.number().int().min(0),
     ok: z.literal(false),

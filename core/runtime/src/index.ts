@@ -27,3 +27,4 @@ export {
   type CommandOptions,
   type JobState,
 } from './commands.js';
+export { streamScript } from './stream-script.js';

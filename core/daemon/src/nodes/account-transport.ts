@@ -1,5 +1,5 @@
 import type { NodeHelper } from '@sky/plugin-api';
-import type { CommandResult, NodeTransport, SyncFile } from './transport.js';
+import type { CommandResult, NodeTransport, StreamOptions, SyncFile } from './transport.js';
 
 /**
  * A local node that belongs to an OS account (a team member's): every command runs, and every
@@ -17,6 +17,11 @@ export class AccountTransport implements NodeTransport {
 
   run(command: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<CommandResult> {
     return this.helper.run(this.account, this.root, command, options);
+  }
+
+  /** Through the helper's `stream` call: the command runs as the account, its output comes in bounded frames. */
+  stream(command: string, options: StreamOptions): AsyncIterable<Buffer> {
+    return this.helper.stream(this.account, this.root, command, options.signal);
   }
 
   writeFiles(dir: string, files: Record<string, string>, privateFiles: readonly string[] = []): Promise<void> {

@@ -5,11 +5,15 @@ import { chmod, lstat, mkdir, open, rename, rm, utimes, writeFile } from 'node:f
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { SkyError } from '@sky/protocol';
-import type { CommandResult, NodeTransport, SyncFile } from './transport.js';
+import { streamScript } from '@sky/runtime';
+import type { CommandResult, NodeTransport, StreamOptions, SyncFile } from './transport.js';
+import { pullChunks, Tail } from './chunk-queue.js';
 import { parallel } from './parallel.js';
 import { assertSyncPath } from './sync-paths.js';
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
+/** How long a stopped stream's processes get between TERM and KILL. */
+const KILL_GRACE_MS = 2_000;
 
 export interface LocalOptions {
   /**
@@ -54,6 +58,50 @@ export class LocalTransport implements NodeTransport {
         reject(new SkyError('NODE_UNREACHABLE', `cannot run a command on local node ${this.root}: ${err.message}`, { cause: err })),
       );
       child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    });
+  }
+
+  /**
+   * The command runs detached (a process group of its own) under the stream script, whose
+   * watcher holds a pipe from this process: stopping the stream ends the group, and so does this
+   * process's death (the pipe closes).
+   */
+  stream(command: string, options: StreamOptions): AsyncIterable<Buffer> {
+    return pullChunks(options.signal, (queue) => {
+      const child = spawn('/bin/sh', ['-c', this.prefix + streamScript(command)], {
+        cwd: this.root,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+      });
+      const stderr = new Tail();
+      queue.flow = { pause: () => child.stdout.pause(), resume: () => child.stdout.resume() };
+      child.stdin.on('error', () => undefined);
+      child.stdout.on('data', (chunk: Buffer) => queue.push(chunk));
+      child.stderr.on('data', (chunk: Buffer) => stderr.add(chunk));
+      child.on('error', (err) =>
+        queue.end(new SkyError('NODE_UNREACHABLE', `cannot run a command on local node ${this.root}: ${err.message}`, { cause: err })),
+      );
+      child.on('close', (code, signal) => {
+        child.stdin.destroy();
+        queue.end(code === 0 ? undefined : streamFailed(`local node ${this.root}`, code, signal, stderr.value));
+      });
+      let killTimer: NodeJS.Timeout | undefined;
+      return () => {
+        const pid = child.pid;
+        child.stdin.destroy();
+        if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+        const kill = (sig: NodeJS.Signals): void => {
+          try {
+            process.kill(-pid, sig);
+          } catch {
+            // the group is gone already
+          }
+        };
+        kill('SIGTERM');
+        killTimer ??= setTimeout(() => kill('SIGKILL'), KILL_GRACE_MS);
+        killTimer.unref();
+        child.once('close', () => clearTimeout(killTimer));
+      };
     });
   }
 
@@ -161,3 +209,11 @@ export class LocalTransport implements NodeTransport {
 }
 
 const FILES_IN_FLIGHT = 8;
+
+/** A streamed command that ended with another code than 0. */
+export function streamFailed(where: string, code: number | null, signal: NodeJS.Signals | string | null | undefined, stderr: string): SkyError {
+  const how = code !== null ? `exited with code ${code}` : `was killed by ${signal ?? 'a signal'}`;
+  return new SkyError('NODE_RUNTIME_ERROR', `a streamed command on ${where} ${how}${stderr ? `: ${stderr}` : ''}`, {
+    hint: 'The command ended on its own; check it on the node.',
+  });
+}

@@ -320,7 +320,8 @@ export class SshConnection {
    * Open an exec channel for `command` (as the remote login shell will run it). `done` must be
    * called when the channel has closed, to free its slot. `lost()` says why, when the channel
    * ended because the connection dropped. `urgent` skips the channel limit (for the few
-   * commands that end others, which must not wait behind them). `attach` is called with the
+   * commands that end others, which must not wait behind them, and the host's first streams, which
+   * have sessions of their own beside the limit). `attach` is called with the
    * channel synchronously, before any of its events can fire: listen there (ssh2 emits `exit`
    * as a plain event, which a listener added a tick later can miss).
    */

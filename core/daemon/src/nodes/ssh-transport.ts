@@ -1,7 +1,8 @@
 import { posix } from 'node:path';
 import type { Stats } from 'ssh2';
 import { SkyError } from '@sky/protocol';
-import type { CommandResult, NodeTransport, SyncFile } from './transport.js';
+import type { CommandResult, NodeTransport, StreamOptions, SyncFile } from './transport.js';
+import { SshStreams } from './ssh-stream.js';
 import { SshConnection, type SshOptions, type SshTarget } from './ssh-connection.js';
 import { ExecRunner, type RunOptions, type SshCommandRunner } from './ssh-exec.js';
 import { Sftp } from './ssh-sftp.js';
@@ -26,11 +27,14 @@ export { TIMEOUT_EXIT_CODE } from './ssh-exec.js';
 export class SshTransport implements NodeTransport {
   readonly connection: SshConnection;
   private readonly runner: SshCommandRunner;
+  /** Long-lived commands: beside commands on the host's connection, then on overflow connections (see SshStreams). */
+  readonly streams: SshStreams;
 
   /** `via`: the connection to a jump host to go through (ProxyJump). */
   constructor(target: SshTarget, options: SshOptions = {}, via?: SshConnection) {
     this.connection = new SshConnection(target, options, via);
     this.runner = new ExecRunner(this.connection);
+    this.streams = new SshStreams(this.connection, target, options, via);
   }
 
   get label(): string {
@@ -39,6 +43,10 @@ export class SshTransport implements NodeTransport {
 
   run(command: string, options: RunOptions = {}): Promise<CommandResult> {
     return this.runner.run(command, options);
+  }
+
+  stream(command: string, options: StreamOptions): AsyncIterable<Buffer> {
+    return this.streams.stream(command, options.signal);
   }
 
   /** Run `fn` with the SFTP session; file errors name the host, a drop is NODE_UNREACHABLE. */
@@ -123,6 +131,7 @@ export class SshTransport implements NodeTransport {
   /** Close the connection; `final` refuses later use (daemon stop), else the next use reconnects. */
   async close(final = false): Promise<void> {
     await this.runner.close();
+    await this.streams.close(final);
     await this.connection.close(final);
   }
 }

@@ -29,8 +29,13 @@ interface Waiting {
   op: HelperOp;
   resolve: (answer: { result: unknown; payload: Buffer }) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
+  /** A piece of a stream's output. */
+  chunk?: (payload: Buffer) => void;
 }
+
+/** Output of a stream held for a reader that has not taken it yet; past this the stream is ended. */
+const STREAM_BACKLOG_BYTES = 16 * 1024 * 1024;
 
 export interface NodeHelperClientOptions {
   /** How long a call waits for its answer (a run: its timeout plus this). */
@@ -90,6 +95,85 @@ export class NodeHelperClient implements NodeHelper {
     const fields: Fields<'run'> = { account, node, command, ...(options.timeoutMs !== undefined ? { timeoutMs: Math.max(1, Math.round(options.timeoutMs)) } : {}) };
     const wait = options.timeoutMs !== undefined ? options.timeoutMs + this.callTimeoutMs : undefined;
     return this.call('run', fields, undefined, options.signal, wait ?? 24 * 60 * 60 * 1000);
+  }
+
+  async *stream(account: string, node: string, command: string, signal: AbortSignal): AsyncGenerator<Buffer> {
+    if (Buffer.byteLength(command) > HELPER_LIMITS.commandBytes) {
+      throw new SkyError('VALIDATION_FAILED', `a command for account ${account} is longer than ${HELPER_LIMITS.commandBytes} bytes`);
+    }
+    if (signal.aborted) return;
+    const socket = await this.open();
+    if (signal.aborted) return;
+    const id = this.nextId++;
+    const chunks: Buffer[] = [];
+    let backlog = 0;
+    let finished = false;
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const notify = (): void => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const cancel = (): void => {
+      if (finished) return;
+      finished = true;
+      this.waiting.delete(id);
+      if (!socket.destroyed) socket.write(encodeHelperFrame({ id: this.nextId++, op: 'abort', target: id }));
+      notify();
+    };
+    this.waiting.set(id, {
+      op: 'stream',
+      timer: undefined,
+      chunk: (payload) => {
+        if (finished) return;
+        chunks.push(payload);
+        backlog += payload.length;
+        if (backlog > STREAM_BACKLOG_BYTES) {
+          cancel();
+          failure = new SkyError('NODE_RUNTIME_ERROR', `a stream from account ${account} was ended: its reader fell more than ${STREAM_BACKLOG_BYTES} bytes behind`);
+        }
+        notify();
+      },
+      resolve: (answer) => {
+        finished = true;
+        const parsed = HelperResultSchemas.stream.safeParse(answer.result);
+        if (!parsed.success) failure = new SkyError('NODE_RUNTIME_ERROR', 'sky-node-helper answered stream with something this daemon cannot read; are both the same sky version?');
+        else if (parsed.data.code !== 0) {
+          const tail = parsed.data.stderr.trim();
+          failure = new SkyError('NODE_RUNTIME_ERROR', `a streamed command as account ${account} exited with code ${parsed.data.code}${tail ? `: ${tail}` : ''}`, {
+            hint: 'The command ended on its own; check it on the node.',
+          });
+        }
+        notify();
+      },
+      reject: (err) => {
+        finished = true;
+        failure = err;
+        notify();
+      },
+    });
+    signal.addEventListener('abort', cancel, { once: true });
+    try {
+      socket.write(encodeHelperFrame({ account, node, command, id, op: 'stream' }));
+      for (;;) {
+        if (chunks.length > 0) {
+          const out = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, backlog);
+          chunks.length = 0;
+          backlog = 0;
+          yield out;
+          continue;
+        }
+        if (finished) {
+          if (failure !== undefined && !signal.aborted) throw failure;
+          return;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    } finally {
+      signal.removeEventListener('abort', cancel);
+      cancel();
+    }
   }
 
   async read(account: string, node: string, path: string, offset: number, max: number): Promise<{ data: Buffer; size: number }> {
@@ -242,7 +326,7 @@ export class NodeHelperClient implements NodeHelper {
     const waiting = this.waiting.get(id);
     if (waiting === undefined) return;
     this.waiting.delete(id);
-    clearTimeout(waiting.timer);
+    if (waiting.timer !== undefined) clearTimeout(waiting.timer);
     if (err !== undefined) waiting.reject(err);
     else waiting.resolve(answer ?? { result: undefined, payload: Buffer.alloc(0) });
   }
@@ -291,7 +375,8 @@ export class NodeHelperClient implements NodeHelper {
     const parsed = HelperResponseSchema.safeParse(header);
     if (!parsed.success) return;
     const answer = parsed.data;
-    if (answer.ok) this.settle(answer.id, undefined, { result: answer.result, payload });
+    if (answer.ok && 'chunk' in answer) this.waiting.get(answer.id)?.chunk?.(payload);
+    else if (answer.ok) this.settle(answer.id, undefined, { result: answer.result, payload });
     else if (answer.id === 0) this.failAll(new SkyError(answer.error.code, `sky-node-helper: ${answer.error.message}`));
     else {
       const { code, message, hint } = answer.error;

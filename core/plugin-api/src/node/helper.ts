@@ -41,6 +41,13 @@ export interface NodeHelper {
   removeNodeDir(account: string, dir: string): Promise<boolean>;
   /** `sh -c command` as the account in the node directory, with a clean environment. */
   run(account: string, node: string, command: string, options?: HelperRunOptions): Promise<{ code: number; stdout: string; stderr: string }>;
+  /**
+   * `sh -c command` as the account in the node directory, its stdout yielded as it arrives; ends
+   * when the command exits 0 (another code: NODE_RUNTIME_ERROR with the end of its stderr).
+   * Aborting `signal`, leaving the loop early, or the connection's end ends the command's whole
+   * process group; an abort ends the iteration quietly.
+   */
+  stream(account: string, node: string, command: string, signal: AbortSignal): AsyncIterable<Buffer>;
   /** Bytes of a file from `offset` (at most `max`); size -1 when it does not exist. */
   read(account: string, node: string, path: string, offset: number, max: number): Promise<{ data: Buffer; size: number }>;
   writeFiles(account: string, node: string, dir: string, files: ReadonlyArray<{ path: string; mode: number; data: string | Uint8Array }>): Promise<void>;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { HELPER_LIMITS, SkyError } from '@sky/protocol';
+import { streamScript } from '../stream-script.js';
 import { accountEnv } from './workers.js';
 import type { Account } from './accounts.js';
 
@@ -77,3 +78,85 @@ export function runAs(
     });
   });
 }
+
+/** Where a stream's output goes: the connection it was asked on. */
+export interface StreamSink {
+  /** One piece of stdout (at most HELPER_LIMITS.streamChunkBytes). */
+  chunk(data: Buffer): void;
+  /** Whether the connection holds more unsent bytes than a stream may add to. */
+  congested(): boolean;
+  /** Call `fn` once the connection has sent what it held. */
+  onDrain(fn: () => void): void;
+}
+
+/**
+ * `/bin/sh -c command` as the account (the same identity, environment and directory as runAs)
+ * under the stream script, its stdout passed to `sink` as it comes; resolves with the exit code
+ * and the end of stderr. The command pauses while the connection is congested. Aborting ends the
+ * process group (TERM, then KILL); so does the helper's death, through the script's watcher.
+ */
+export function streamAs(
+  account: Account,
+  nodeDir: string,
+  command: string,
+  sink: StreamSink,
+  options: { jobPath: string; signal: AbortSignal },
+): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    if (options.signal.aborted) {
+      reject(new SkyError('CANCELLED', 'the command was abandoned before it started'));
+      return;
+    }
+    const child = spawn('/bin/sh', ['-c', `cd -- "$HOME" || exit 125\n${streamScript(command)}`], {
+      cwd: '/',
+      uid: account.uid,
+      gid: account.gid,
+      env: accountEnv(account, nodeDir, options.jobPath),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    child.stdin.on('error', () => undefined);
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr = (stderr + c).slice(-STREAM_STDERR_KEEP);
+    });
+    const max = HELPER_LIMITS.streamChunkBytes;
+    child.stdout.on('data', (data: Buffer) => {
+      for (let at = 0; at < data.length; at += max) sink.chunk(data.subarray(at, at + max));
+      if (sink.congested()) {
+        child.stdout.pause();
+        sink.onDrain(() => child.stdout.resume());
+      }
+    });
+    let killTimer: NodeJS.Timeout | undefined;
+    const end = (): void => {
+      child.stdin.destroy();
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      killTimer ??= setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, KILL_GRACE_MS);
+    };
+    options.signal.addEventListener('abort', end, { once: true });
+    child.on('error', (err) => {
+      options.signal.removeEventListener('abort', end);
+      reject(new SkyError('NODE_RUNTIME_ERROR', `sky-node-helper: cannot run a command as ${account.name}: ${err.message}`));
+    });
+    child.on('close', (code, signal) => {
+      if (killTimer) clearTimeout(killTimer);
+      child.stdin.destroy();
+      options.signal.removeEventListener('abort', end);
+      resolve({ code: code ?? (signal ? 128 : 1), stderr });
+    });
+  });
+}
+
+const STREAM_STDERR_KEEP = 2048;

@@ -17,7 +17,7 @@ import { ensureAccountDir, type Account, type AccountBook } from './accounts.js'
 import type { CallLog, LogEntry } from './call-log.js';
 import type { HelperConfig } from './config.js';
 import type { NodePaths } from './paths.js';
-import { runAs } from './run.js';
+import { runAs, streamAs, type StreamSink } from './run.js';
 import type { WorkerReply } from './worker.js';
 import type { WorkerPool } from './workers.js';
 
@@ -118,6 +118,12 @@ export class HelperServer {
     this.sockets.add(socket);
     const decoder = new HelperFrameDecoder();
     const inflight = new Map<number, AbortController>();
+    const afterDrain = new Set<() => void>();
+    socket.on('drain', () => {
+      const waiting = [...afterDrain];
+      afterDrain.clear();
+      for (const fn of waiting) fn();
+    });
     this.deps.log.write({ event: 'connected', connection });
     const send = (header: unknown, payload?: Uint8Array): void => {
       if (!socket.writable) return;
@@ -139,7 +145,7 @@ export class HelperServer {
         socket.end();
         return;
       }
-      for (const frame of frames) this.dispatch(connection, frame.header, frame.payload, inflight, send);
+      for (const frame of frames) this.dispatch(connection, socket, afterDrain, frame.header, frame.payload, inflight, send);
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -149,7 +155,15 @@ export class HelperServer {
     });
   }
 
-  private dispatch(connection: number, header: unknown, payload: Uint8Array, inflight: Map<number, AbortController>, send: (h: unknown, p?: Uint8Array) => void): void {
+  private dispatch(
+    connection: number,
+    socket: Socket,
+    afterDrain: Set<() => void>,
+    header: unknown,
+    payload: Uint8Array,
+    inflight: Map<number, AbortController>,
+    send: (h: unknown, p?: Uint8Array) => void,
+  ): void {
     const started = performance.now();
     const parsed = HelperRequestSchema.safeParse(header);
     if (!parsed.success) {
@@ -180,7 +194,12 @@ export class HelperServer {
     if (inflight.size >= HELPER_LIMITS.inFlight) return refuse(new SkyError('VALIDATION_FAILED', `more than ${HELPER_LIMITS.inFlight} calls at once on one connection`));
     const controller = new AbortController();
     inflight.set(req.id, controller);
-    this.execute(req, payload, controller.signal)
+    const sink: StreamSink = {
+      chunk: (data) => send({ id: req.id, ok: true, chunk: true }, data),
+      congested: () => socket.writableLength > HELPER_LIMITS.streamBufferBytes,
+      onDrain: (fn) => afterDrain.add(fn),
+    };
+    this.execute(req, payload, controller.signal, sink)
       .then((outcome) => {
         const checked = HelperResultSchemas[req.op].safeParse(outcome.result);
         if (!checked.success) throw new SkyError('NODE_RUNTIME_ERROR', `sky-node-helper: the ${req.op} answer is malformed`);
@@ -194,7 +213,7 @@ export class HelperServer {
       .finally(() => inflight.delete(req.id));
   }
 
-  private async execute(req: Exclude<HelperRequest, { op: 'abort' }>, payload: Uint8Array, signal: AbortSignal): Promise<Outcome> {
+  private async execute(req: Exclude<HelperRequest, { op: 'abort' }>, payload: Uint8Array, signal: AbortSignal, sink: StreamSink): Promise<Outcome> {
     const { config, accounts, paths } = this.deps;
     switch (req.op) {
       case 'hello':
@@ -234,6 +253,11 @@ export class HelperServer {
         const node = paths.nodeDir(account.name, req.node);
         const result = await runAs(account, node, req.command, { jobPath: config.jobPath, signal, ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}) });
         return { result: { ...result } };
+      }
+      case 'stream': {
+        const account = await accounts.get(req.account);
+        const node = paths.nodeDir(account.name, req.node);
+        return { result: await streamAs(account, node, req.command, sink, { jobPath: config.jobPath, signal }) };
       }
       case 'read': {
         const account = await accounts.get(req.account);
@@ -300,7 +324,7 @@ function describe(req: HelperRequest): LogEntry {
   if ('dir' in req) out['dir'] = req.dir;
   if ('dest' in req) out['dest'] = req.dest;
   if ('path' in req) out['path'] = req.path;
-  if (req.op === 'run') out['command'] = req.command.length > 200 ? `${req.command.slice(0, 200)}…` : req.command;
+  if (req.op === 'run' || req.op === 'stream') out['command'] = req.command.length > 200 ? `${req.command.slice(0, 200)}…` : req.command;
   if (req.op === 'writeFiles' || req.op === 'syncPlan') out['files'] = req.files.length;
   if (req.op === 'signal') {
     out['pgid'] = req.pgid;

@@ -63,20 +63,20 @@ export function clusterRoutes(router: Router, deps: ClusterRouteDeps): void {
     const cluster = await visible(ctx, params.name, 'job.logs');
     const job = await store.jobs.get(params.name, params.job);
     if (job) await policyOf(ctx).assertJobLog(callerOf(ctx), cluster, job, { action: 'job.logs', target: `${params.name}/${params.job}` });
-    const stream = logs.stream(params.name, params.job, query.follow ?? true, query.tail, new AbortController().signal);
-    const first = await stream.next(); // errors (unknown cluster or job) answer 404 before the stream opens
+    // Errors (unknown cluster or job) answer 404 before the stream opens; then it opens at once,
+    // heartbeats included, whether or not the job has written anything yet.
+    const follow = await logs.open(params.name, params.job, query.follow ?? true, query.tail);
     const sse = openSse(ctx);
     void (async () => {
       try {
-        for (let item = first; !item.done && !sse.signal.aborted; item = await stream.next()) {
-          const event = item.value;
-          if (event.type === 'log') sse.send('log', event.line);
-          else sse.send('end', { status: event.status });
+        for await (const event of follow(sse.signal)) {
+          const sent = event.type === 'log' ? sse.send('log', event.line) : sse.send('end', { status: event.status });
+          // A reader that falls behind holds the followers (and through them the nodes' tails) back.
+          if (!sent) await sse.drained();
         }
       } catch (err) {
         sse.send('error', { message: err instanceof Error ? err.message : String(err) });
       } finally {
-        await stream.return(undefined);
         sse.close();
       }
     })();
