@@ -134,7 +134,14 @@ async function main() {
     console.log(`1-minute load average: ${f(load[0])} before, ${f(load[1])} after`);
     if (jsonFile !== undefined) {
       mkdirSync(dirname(resolve(jsonFile)), { recursive: true });
-      writeFileSync(jsonFile, JSON.stringify({ latency, loop, quick, load_average: load }, null, 2) + '\n');
+      const metrics = [
+        { id: 'cli.exec_d_p50_ms', label: 'sky exec -d, median wall time', value: latency['sky exec -d'].p50, unit: 'ms', better: 'lower', target: { op: '<=', value: 80 } },
+        { id: 'cli.status_p50_ms', label: 'sky status, median wall time', value: latency['sky status'].p50, unit: 'ms', better: 'lower' },
+        { id: 'cli.queue_p50_ms', label: 'sky queue, median wall time', value: latency['sky queue'].p50, unit: 'ms', better: 'lower' },
+        { id: 'cli.node_p50_ms', label: 'node -e 0 (the floor), median', value: latency['node -e 0'].p50, unit: 'ms', better: 'lower' },
+        { id: 'cli.exec_loop_jobs_per_s', label: 'sky exec -d in a shell loop', value: loop.jobs_per_s, unit: '/s', better: 'higher', target: { op: '>=', value: 12 } },
+      ];
+      writeFileSync(jsonFile, JSON.stringify({ bench: 'cli', metrics, latency, loop, quick, load_average: load }, null, 2) + '\n');
     }
   } finally {
     if (child.exitCode === null && child.signalCode === null) {

@@ -4,10 +4,10 @@
 // the change against bench/baseline.json. Figures are reported, never asserted: the exit code
 // is non-zero only when a bench itself breaks.
 //
-//   node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs|jobs|idle-jobs] [--ssh] [--profile] [--write-baseline]
+//   node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs|completion|cli|memory|jobs|idle-jobs] [--ssh] [--profile] [--write-baseline]
 //
 //   --quick           shorter runs (smoke test of the benches; figures are rougher)
-//   --only NAME       run one of the benches; jobs (beside Slurm, installs slurm-wlm and munge
+//   --only NAME       run one of the benches; memory (a 150 s soak), jobs (beside Slurm, installs slurm-wlm and munge
 //                     when missing) and idle-jobs run only when named (they take 10-40 minutes)
 //   --ssh             with jobs / idle-jobs: also (jobs) or instead (idle-jobs) on SSH pool hosts
 //   --profile         also take CPU profiles (.bench-out/profile/) of the in-process suite and
@@ -24,7 +24,7 @@ const outDir = join(root, '.bench-out');
 const baselineFile = join(root, 'bench/baseline.json');
 
 const args = process.argv.slice(2);
-const BENCHES = ['dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs', 'jobs', 'idle-jobs'];
+const BENCHES = ['dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs', 'completion', 'cli', 'memory', 'jobs', 'idle-jobs'];
 const KNOWN = new Set(['--quick', '--only', '--ssh', '--profile', '--write-baseline', ...BENCHES]);
 const unknown = args.filter((a) => !KNOWN.has(a));
 if (unknown.length > 0) {
@@ -167,6 +167,30 @@ if (only === undefined || only === 'logs') {
     [process.execPath, '--conditions=sky-source', '--import', 'tsx', 'bench/log-latency.mjs', '--json', file, ...(quick ? ['--quick'] : [])],
     { TSX_TSCONFIG_PATH: join(root, 'test/tsconfig.json') },
   );
+  if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
+  else broken = true;
+}
+
+if (only === undefined || only === 'completion') {
+  const file = join(outDir, 'completion.json');
+  rmSync(file, { force: true });
+  const ok = run('job completion: trivial jobs on a 2-CPU local node, first submit → every job ended', [process.execPath, 'bench/job-completion.mjs', '--json', file, ...(quick ? ['--quick'] : [])], {});
+  if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
+  else broken = true;
+}
+
+if (only === undefined || only === 'cli') {
+  const file = join(outDir, 'cli-latency.json');
+  rmSync(file, { force: true });
+  const ok = run('the CLI against a warm daemon: sky exec -d, status, queue', [process.execPath, 'bench/cli-latency.mjs', '--json', file, ...(quick ? ['--quick'] : [])]);
+  if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
+  else broken = true;
+}
+
+if (only === 'memory') {
+  const file = join(outDir, 'memory.json');
+  rmSync(file, { force: true });
+  const ok = run('daemon memory: idle, after jobs, soak', [process.execPath, 'bench/memory.mjs', '--json', file, ...(quick ? ['--quick'] : [])]);
   if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
   else broken = true;
 }

@@ -24,19 +24,59 @@ writeFileSync(join(dist, 'build-info.json'), JSON.stringify({ version, commit })
 // The daemon ships as one bundled file: fewer modules to load means a faster start and a
 // smaller idle footprint (bench/README.md). Native addons stay external; plugins are
 // still resolved from node_modules at run time.
+//
+// @sky/protocol (with zod and yaml) stays a package too: @sky/runtime and the plugins import
+// it from node_modules, and a second copy inside the bundle would hold every schema twice.
 const { build } = await import('esbuild');
+
+/**
+ * koa finds content types through mime-types, which loads all of mime-db (two copies, ~440 KB
+ * of JSON kept in memory). The daemon answers JSON, event streams, plain text and the
+ * dashboard's few file types: this table is what it needs of mime-db.
+ */
+const MIME_TYPES = {
+  'application/json': { charset: 'UTF-8', compressible: true, extensions: ['json', 'map'] },
+  'application/octet-stream': { compressible: false, extensions: ['bin'] },
+  'application/javascript': { charset: 'UTF-8', compressible: true },
+  'application/x-www-form-urlencoded': { compressible: true },
+  'application/xml': { compressible: true, extensions: ['xml'] },
+  'multipart/form-data': { compressible: false },
+  'text/css': { charset: 'UTF-8', compressible: true, extensions: ['css'] },
+  'text/event-stream': { compressible: true },
+  'text/html': { compressible: true, extensions: ['html', 'htm'] },
+  'text/javascript': { charset: 'UTF-8', compressible: true, extensions: ['js', 'mjs'] },
+  'text/plain': { compressible: true, extensions: ['txt', 'text', 'log'] },
+  'image/png': { compressible: false, extensions: ['png'] },
+  'image/svg+xml': { compressible: true, extensions: ['svg'] },
+};
+const smallMimeDb = {
+  name: 'small-mime-db',
+  setup(b) {
+    b.onResolve({ filter: /^mime-db$/ }, () => ({ path: 'mime-db', namespace: 'small-mime-db' }));
+    b.onLoad({ filter: /.*/, namespace: 'small-mime-db' }, () => ({ contents: `module.exports = ${JSON.stringify(MIME_TYPES)};`, loader: 'js' }));
+  },
+};
+
+const daemonBundle = join(dist, 'sky-daemon.mjs');
 await build({
   entryPoints: [join(dist, 'main.js')],
-  outfile: join(dist, 'sky-daemon.mjs'),
+  outfile: daemonBundle,
   bundle: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
   // @sky/runtime reads its shell script next to its own files, so it stays a package.
-  external: ['classic-level', '@sky/runtime'],
+  external: ['classic-level', '@sky/runtime', '@sky/protocol', '@sky/protocol/*', 'zod', 'yaml'],
+  plugins: [smallMimeDb],
   banner: { js: "import { createRequire as __skyCreateRequire } from 'node:module'; const require = __skyCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+// V8 keeps a script's source in memory, two bytes a character once one character is not
+// Latin-1. esbuild escapes such characters in code but leaves some comments as they are:
+// escape those too (an escape in a comment is still a comment), so the source is kept at one
+// byte a character.
+const bundled = readFileSync(daemonBundle, 'utf8');
+writeFileSync(daemonBundle, bundled.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 
 /**
  * The protocol's modules have no side effects a CLI command depends on (they define schemas,

@@ -60,7 +60,7 @@ function follow(cluster: string, id: number): Follow {
 
 /** tail followers of this job's log running on this machine (the namespace hosts share its process table). */
 async function followers(clusterId: string, id: number): Promise<number> {
-  const pattern = new RegExp(`^tail\\x00-c\\x00\\+\\d+\\x00-f\\x00[^\\x00]*${clusterId}-${id}/log\\x00$`);
+  const pattern = new RegExp(`^tail\\x00-c\\x00\\+\\d+\\x00-f\\x00[^\\x00]*${clusterId}-${id}-r\\d+/log\\x00$`);
   let n = 0;
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -118,6 +118,33 @@ for (const [driver, infra] of [
         );
       }
       await waitFor(async () => (await followers(cid, id)) === 0, 10_000, 'the followers to end with the job');
+      // Replayed with tail=2: the last two lines of each rank.
+      const replay = await http(`${d.url}/api/v1/clusters/${cluster}/jobs/${id}/logs?follow=false&tail=2`, { headers: ALICE });
+      const texts = replay.text
+        .split('\n\n')
+        .filter((b) => b.startsWith('event: log'))
+        .map((b) => JSON.parse(b.split('data: ')[1]!) as { rank: number; text: string });
+      assert.deepEqual(texts, [
+        { rank: 0, text: 'middle' },
+        { rank: 0, text: 'last of 0' },
+        { rank: 1, text: 'middle' },
+        { rank: 1, text: 'last of 1' },
+      ]);
+    });
+
+    it('a large log, written while followed, arrives whole and in order', async () => {
+      await rm(gate, { force: true });
+      const run = `while [ ! -e ${gate} ]; do sleep 0.05; done; seq 1 100000`;
+      const rec = await runOperation<Rec>(d.url, 'exec', { cluster, task: { num_nodes: 1, resources: { infra }, run } }, ALICE);
+      assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+      const id = rec.result!.jobId!;
+      const cid = await clusterId(cluster);
+      const f = follow(cluster, id);
+      await waitFor(async () => (await followers(cid, id)) === 1, 30_000, 'the follower to start');
+      await writeFile(gate, '');
+      assert.equal(await f.end, 'SUCCEEDED');
+      assert.equal(f.lines.length, 100_000);
+      assert.ok(f.lines.every((l, i) => l.text === String(i + 1)), 'every line once, in order');
     });
 
     it('a reader that leaves mid-follow ends the followers on the nodes; the job runs on', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -269,6 +270,45 @@ describe('a team daemon through sky-node-helper', () => {
     await d?.stop();
     await killAllDaemons();
     if (d) removeHome(d.home);
+  });
+
+  it('a log followed through the helper picks up again after a helper restart, with no line lost or repeated', async () => {
+    const gate = `/tmp/sky-helper-follow-${process.pid}`;
+    const rec = await runOperation<{ status: string; result?: { jobId: number }; error?: unknown }>(
+      d.url,
+      'launch',
+      { cluster: 'f1', task: { run: `echo one; while [ ! -e ${gate} ]; do sleep 0.05; done; echo two; printf three` } },
+      asUser('alice'),
+    );
+    assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+    const lines: string[] = [];
+    let status: string | undefined;
+    const ended = new Promise<void>((resolve, reject) => {
+      request(`${d.url}/api/v1/clusters/f1/jobs/${rec.result!.jobId}/logs?follow=true`, { headers: asUser('alice') }, (res) => {
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          const blocks = (buf + c).split('\n\n');
+          buf = blocks.pop() ?? '';
+          for (const b of blocks) {
+            const data = b.split('data: ')[1];
+            if (b.startsWith('event: log')) lines.push((JSON.parse(data!) as { text: string }).text);
+            if (b.startsWith('event: end')) status = (JSON.parse(data!) as { status: string }).status;
+          }
+        });
+        res.on('close', () => resolve());
+      })
+        .on('error', reject)
+        .end();
+    });
+    await waitFor(() => lines.includes('one'), 30_000, 'the first line through the helper');
+    await d.helper.restart();
+    execFileSync('touch', [gate]);
+    await ended;
+    execFileSync('rm', ['-f', gate]);
+    assert.equal(status, 'SUCCEEDED');
+    assert.deepEqual(lines, ['one', 'two', 'three']);
+    await runOperation(d.url, 'down', { cluster: 'f1' }, asUser('alice'));
   });
 
   it('keeps following a running job across a helper restart, and stop/down end its processes and remove its directories', async () => {

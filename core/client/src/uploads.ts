@@ -1,7 +1,6 @@
 // Client side of uploads: a directory (or file) becomes a manifest of chunk digests; only the
 // chunks the API server lacks for this user are sent, so a re-launch sends nothing new and an
 // interrupted upload resumes where it stopped.
-import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { ChunkStored, UploadCreated } from '@sky/protocol';
 import { chunkCount, chunkLength, fillPath, ROUTE_PATHS, SkyError, UPLOAD_CHUNK_BYTES, type UploadManifest } from '@sky/protocol/wire';
@@ -73,6 +72,9 @@ async function readPiece(file: string, offset: number, length: number): Promise<
 }
 
 async function digests(file: string, size: number): Promise<string[]> {
+  // Loaded here, not with the module: the CLI loads this module for every launch and exec, and
+  // only one that has files to upload hashes anything.
+  const { createHash } = await import('node:crypto');
   const out: string[] = [];
   for (let i = 0; i < chunkCount(size); i += 1) {
     const piece = await readPiece(file, i * UPLOAD_CHUNK_BYTES, chunkLength(size, i));

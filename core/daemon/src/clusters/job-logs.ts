@@ -5,13 +5,15 @@ import { TOKENS } from '../tokens.js';
 import { NodeRuntime } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
 import { clusterNotFound } from './cluster-updates.js';
-import { jobName } from './job-queue.js';
+import { rankRef } from './job-ranks.js';
 import { RankLog } from './rank-log.js';
 
 export type JobLogEvent = { type: 'log'; line: JobLogLine } | { type: 'end'; status: JobStatus };
 
 /** How often a follower looks at the job's record itself, besides the change feed (a safety net). */
 const RECHECK_MS = 5_000;
+/** Lines followed but not yet taken by the reader, past which the followers wait. */
+const PENDING_LINES = 10_000;
 
 /**
  * A job's log, from the files the runtime keeps on each node (so logs survive daemon restarts).
@@ -38,20 +40,25 @@ export class JobLogs {
     if (!cluster) throw clusterNotFound(clusterName);
     const job = await this.store.jobs.get(clusterName, jobId);
     if (!job) throw new SkyError('JOB_NOT_FOUND', `cluster ${clusterName} has no job ${jobId}`, { hint: `List its jobs with: sky queue ${clusterName}` });
-    return (signal) => this.events(cluster, job, follow, tail, signal);
+    const ranks = cluster.nodes.slice(0, job.numNodes).map((node) => new RankLog(node, this.transports.for(node), this.runtime.logPath(rankRef(job, node.rank))));
+    // A file the node refuses to open answers the request itself (403, 404), before any stream.
+    if (cluster.status === 'UP') await Promise.all(ranks.map((rank) => rank.probe()));
+    return (signal) => this.events(cluster, job, ranks, follow, tail, signal);
   }
 
-  private async *events(cluster: ClusterRecord, job: JobRecord, follow: boolean, tail: number | undefined, signal: AbortSignal): AsyncGenerator<JobLogEvent> {
-    const path = this.runtime.logPath(jobName(job));
-    const ranks = cluster.nodes.slice(0, job.numNodes).map((node) => new RankLog(node, this.transports.for(node), path));
+  private async *events(cluster: ClusterRecord, job: JobRecord, ranks: readonly RankLog[], follow: boolean, tail: number | undefined, signal: AbortSignal): AsyncGenerator<JobLogEvent> {
     const current = (await this.store.jobs.get(cluster.name, job.id)) ?? job;
     const done = isJobTerminal(current.status);
     const readable = cluster.status === 'UP';
     if (readable) {
       for (const rank of ranks) {
-        let lines = await rank.catchUp(done);
-        if (tail !== undefined) lines = tail === 0 ? [] : lines.slice(-tail);
-        for (const text of lines) yield { type: 'log', line: { rank: rank.node.rank, text } };
+        // With `tail`, only the last lines are kept while reading; without, each batch goes out as read.
+        let last: string[] = [];
+        for await (const lines of rank.catchUp(done)) {
+          if (tail === undefined) for (const text of lines) yield { type: 'log', line: { rank: rank.node.rank, text } };
+          else if (tail > 0) last = [...last, ...lines].slice(-tail);
+        }
+        for (const text of last) yield { type: 'log', line: { rank: rank.node.rank, text } };
       }
     }
     if (done || !follow || !readable || signal.aborted) {
@@ -92,17 +99,27 @@ export class JobLogs {
     };
     const timer = setInterval(() => void recheck(), RECHECK_MS);
     timer.unref();
+    // Followers wait while this many lines are not yet taken by the reader (bounded memory, and
+    // a slow reader slows the tails on the nodes rather than the daemon buffering for it).
+    let room: Array<() => void> = [];
+    const freeRoom = (): void => {
+      const waiting = room;
+      room = [];
+      for (const resume of waiting) resume();
+    };
     let running = ranks.length;
     for (const rank of ranks) {
       void rank
         .follow(
-          (lines) => {
+          async (lines) => {
             for (const text of lines) pending.push({ type: 'log', line: { rank: rank.node.rank, text } });
             notify();
+            if (pending.length >= PENDING_LINES && !stop.signal.aborted) await new Promise<void>((resume) => room.push(resume));
           },
           over.signal,
           stop.signal,
         )
+        .catch(() => undefined)
         .finally(() => {
           running -= 1;
           notify();
@@ -115,7 +132,9 @@ export class JobLogs {
     try {
       for (;;) {
         if (pending.length > 0) {
-          yield* pending.splice(0, pending.length);
+          const batch = pending.splice(0, pending.length);
+          freeRoom();
+          yield* batch;
           continue;
         }
         if (stop.signal.aborted) return;
@@ -130,6 +149,7 @@ export class JobLogs {
       clearInterval(timer);
       signal.removeEventListener('abort', onAbort);
       stop.abort();
+      freeRoom();
     }
   }
 }

@@ -40,25 +40,41 @@ export class RankLog {
     return rest === '' ? [] : [rest];
   }
 
-  /** Read the file from where we are to its end; `final`: the job is over, so a last unterminated line counts too. */
-  async catchUp(final: boolean): Promise<string[]> {
-    const lines: string[] = [];
+  /** Open the file once without reading (a refusal — a link the job planted, a node gone — is thrown here). */
+  async probe(): Promise<void> {
+    await this.transport.readFrom(this.path, 0, 0);
+  }
+
+  /**
+   * Read the file from where we are to its end, in batches of lines (one per chunk read, so a
+   * large log is never held whole); `final`: the job is over, so a last unterminated line counts too.
+   */
+  async *catchUp(final: boolean): AsyncGenerator<string[]> {
     for (;;) {
       const { data } = await this.transport.readFrom(this.path, this.offset, CHUNK);
       if (data.length === 0) break;
-      lines.push(...this.take(data));
+      const lines = this.take(data);
+      if (lines.length > 0) yield lines;
     }
-    if (final) lines.push(...this.flush());
-    return lines;
+    if (final) {
+      const rest = this.flush();
+      if (rest.length > 0) yield rest;
+    }
+  }
+
+  /** catchUp, handing each batch to `emit` (and waiting for it: a reader that is behind holds the reading back). */
+  private async catchUpInto(emit: (lines: string[]) => Promise<void>, final: boolean): Promise<void> {
+    for await (const lines of this.catchUp(final)) await emit(lines);
   }
 
   /**
    * Follow the file from where we are with `tail -f` on the node (once the file exists),
-   * passing each batch of complete lines to `emit`, until `over` is aborted (the
+   * passing each batch of complete lines to `emit` (awaited: while it waits, the follow is not
+   * read, and its output pauses down to the node), until `over` is aborted (the
    * job ended) or `stop` (the reader left). Then, unless stopped, read what the follow had not
    * delivered yet, so the end of the log is never lost.
    */
-  async follow(emit: (lines: string[]) => void, over: AbortSignal, stop: AbortSignal): Promise<void> {
+  async follow(emit: (lines: string[]) => Promise<void>, over: AbortSignal, stop: AbortSignal): Promise<void> {
     while (!over.aborted && !stop.aborted) {
       const both = AbortSignal.any([over, stop]);
       try {
@@ -67,25 +83,18 @@ export class RankLog {
         const command = `p=${shellQuote(this.path)}; while [ ! -e "$p" ]; do sleep 0.2; done; exec tail -c +${this.offset + 1} -f "$p"`;
         for await (const chunk of this.transport.stream(command, { signal: both })) {
           const lines = this.take(chunk);
-          if (lines.length > 0) emit(lines);
+          if (lines.length > 0) await emit(lines);
         }
       } catch {
         // The follow broke (connection lost, helper restarted, no tail on the node): read what
         // there is, then try again from there.
-        if (!over.aborted && !stop.aborted) {
-          const lines = await this.catchUp(false).catch(() => []);
-          if (lines.length > 0) emit(lines);
-        }
+        if (!over.aborted && !stop.aborted) await this.catchUpInto(emit, false).catch(() => undefined);
       }
       if (!over.aborted && !stop.aborted) await pause(RETRY_MS, both);
     }
     if (stop.aborted) return;
-    try {
-      const rest = await this.catchUp(true);
-      if (rest.length > 0) emit(rest);
-    } catch {
-      // The node is gone: what was followed is all there is.
-    }
+    // The node may be gone: then what was followed is all there is.
+    await this.catchUpInto(emit, true).catch(() => undefined);
   }
 }
 

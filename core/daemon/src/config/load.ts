@@ -1,11 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter } from 'yaml';
 import { formatPath, SkyError } from '@sky/protocol';
 import { DaemonConfigSchema, type DaemonConfig, type DaemonPaths } from './schema.js';
 
 type Plain = Record<string, unknown>;
+
+/** The YAML parser, loaded only when there is a config file to read (a default personal daemon has none). */
+function yamlLib(): typeof import('yaml') {
+  return createRequire(import.meta.url)('yaml') as typeof import('yaml');
+}
 
 interface Source {
   file: string;
@@ -45,6 +51,7 @@ function readYaml(file: string, required: boolean): Source | undefined {
       hint: 'Check the path given with --config (or SKY_DAEMON_CONFIG) and its permissions.',
     });
   }
+  const { LineCounter, parseDocument } = yamlLib();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const first = doc.errors[0];
@@ -79,7 +86,7 @@ function locate(sources: readonly Source[], path: readonly PropertyKey[]): strin
       const node = source.doc.getIn(full.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
       const parent = depth === full.length ? source.doc.getIn(full.slice(0, depth - 1), true) : undefined;
       const range = node?.range;
-      if (range || (isMap(parent) && parent.has(full[depth - 1]))) {
+      if (range || (yamlLib().isMap(parent) && parent.has(full[depth - 1]))) {
         const offset = range ? range[0] : 0;
         const pos = source.lines.linePos(offset);
         return `${source.file}:${pos.line}:${pos.col}`;

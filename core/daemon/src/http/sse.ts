@@ -2,7 +2,10 @@ import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 
 export interface SseWriter {
-  send(event: string, data: unknown): void;
+  /** Queue one event; false when the client is behind (wait for `drained()` before sending more). */
+  send(event: string, data: unknown): boolean;
+  /** Resolves once the client has taken what was queued (or has gone away). */
+  drained(): Promise<void>;
   close(): void;
   /** Aborted when the client goes away. */
   readonly signal: AbortSignal;
@@ -35,7 +38,20 @@ export function openSse(ctx: Context): SseWriter {
   ctx.res.on('close', end);
   return {
     send(event, data) {
-      if (!stream.writableEnded) stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (stream.writableEnded) return true;
+      return stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    drained() {
+      if (!stream.writableNeedDrain || controller.signal.aborted) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          stream.off('drain', done);
+          controller.signal.removeEventListener('abort', done);
+          resolve();
+        };
+        stream.once('drain', done);
+        controller.signal.addEventListener('abort', done, { once: true });
+      });
     },
     close() {
       end();

@@ -1,8 +1,8 @@
 // Command-line overrides of a task (sky launch / sky exec flags), checked with the same rules as
 // the YAML and reported by flag: `--cpus: expected a CPU count like 4, …`.
 import { SkyError } from '../wire/errors.js';
-import { createRequire } from 'node:module';
 import { parseAccelerators } from './accelerators.js';
+import { yamlLib } from './yaml-lib.js';
 import { checkName, checkNumNodes, text } from './fields.js';
 import { parseInfra } from './infra.js';
 import { envNameProblem } from './names.js';
@@ -60,19 +60,11 @@ function checkEnvMap(flag: string, map: Readonly<Record<string, string>> | undef
   return Object.fromEntries(out);
 }
 
-/**
- * The YAML parser, loaded the first time a flag needs it: most commands never do, and loading
- * it costs a short-lived CLI more than the rest of its work.
- */
-function yamlParser(): typeof import('yaml') {
-  return createRequire(import.meta.url)('yaml') as typeof import('yaml');
-}
-
 /** --gpus takes what `accelerators:` takes; a value starting with [ or { is read as YAML. */
 function parseGpusFlag(value: string, report: Report) {
   const trimmed = value.trim();
   if (!trimmed.startsWith('[') && !trimmed.startsWith('{')) return parseAccelerators(value, report);
-  const doc = yamlParser().parseDocument(trimmed, { prettyErrors: false });
+  const doc = yamlLib().parseDocument(trimmed, { prettyErrors: false });
   if (doc.errors.length > 0) {
     report(`cannot read ${JSON.stringify(value)}: ${doc.errors[0]!.message.split('\n')[0]}`);
     return undefined;

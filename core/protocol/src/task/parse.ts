@@ -1,10 +1,11 @@
 // Entry points that turn user input into a Task: a YAML file, a JSON body, or a bare command.
-import { isMap, isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import type { Document } from 'yaml';
 import { formatTaskPath, isPlainObject, lineFor, problemsError, taskError, type TaskIssue, type TaskProblem } from './problems.js';
 import { validateTask } from './schema.js';
 import type { Task } from './types.js';
 import { unsupportedMessage } from './unsupported.js';
-import { yamlPosition } from './yaml-position.js';
+import { isMap, isScalar, yamlPosition } from './yaml-position.js';
+import { yamlLib } from './yaml-lib.js';
 
 /** How many YAML syntax errors are listed before the rest are summarized. */
 const MAX_SYNTAX_ERRORS = 10;
@@ -58,6 +59,7 @@ function keepScalarText(doc: Document, value: Record<string, unknown>): void {
  * problem and whose `details.issues` lists them as { path, line, column, message }.
  */
 export function parseTaskYaml(text: string, source: string): Task {
+  const { LineCounter, parseAllDocuments } = yamlLib();
   const lines = new LineCounter();
   const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, merge: true, uniqueKeys: true });
   const docs = Array.isArray(parsed) ? parsed : [];

@@ -1,6 +1,21 @@
 // Where a field path (as zod reports it) sits in a YAML document: line and column, 1-based.
 // Not task-specific: any YAML validated with a schema can point its errors at the source.
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
+import type { Alias, Document, LineCounter, Node, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
+import { yamlLib } from './yaml-lib.js';
+
+// yaml's node tests, through the parser loaded on first use.
+export function isMap(node: unknown): node is YAMLMap {
+  return yamlLib().isMap(node);
+}
+export function isSeq(node: unknown): node is YAMLSeq {
+  return yamlLib().isSeq(node);
+}
+export function isScalar(node: unknown): node is Scalar {
+  return yamlLib().isScalar(node);
+}
+function isAlias(node: unknown): node is Alias {
+  return yamlLib().isAlias(node);
+}
 
 export interface YamlPosition {
   line: number;

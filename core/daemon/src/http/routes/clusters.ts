@@ -70,8 +70,9 @@ export function clusterRoutes(router: Router, deps: ClusterRouteDeps): void {
     void (async () => {
       try {
         for await (const event of follow(sse.signal)) {
-          if (event.type === 'log') sse.send('log', event.line);
-          else sse.send('end', { status: event.status });
+          const sent = event.type === 'log' ? sse.send('log', event.line) : sse.send('end', { status: event.status });
+          // A reader that falls behind holds the followers (and through them the nodes' tails) back.
+          if (!sent) await sse.drained();
         }
       } catch (err) {
         sse.send('error', { message: err instanceof Error ? err.message : String(err) });
