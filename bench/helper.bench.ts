@@ -20,6 +20,7 @@ import { NodeHelperClient } from '@sky/plugin-api';
 import { AccountTransport } from '../core/daemon/src/nodes/account-transport.js';
 import { LocalTransport } from '../core/daemon/src/nodes/local-transport.js';
 import { NodeRuntime, type RankSpec } from '../core/daemon/src/nodes/node-runtime.js';
+import { RUNTIME_VERSION } from '@sky/runtime';
 import type { NodeTransport } from '../core/daemon/src/nodes/transport.js';
 import { startNodeHelper, type NodeHelperHandle } from '../test/helpers/node-helper.js';
 
@@ -80,10 +81,10 @@ try {
       const jobId = `j${round}`;
       const start = await timed(async () => {
         await runtime.install(side.transport, side.name);
-        await runtime.start(side.transport, side.name, spec(jobId, side.home));
+        await runtime.start(side.transport, side.name, spec(jobId, side.home), runtime.journalOf({ reach: { kind: 'local', root: side.home } }));
       });
       // The status of the first job (finished by now): what the monitor pays per node and poll.
-      const status = await timed(() => runtime.status(side.transport, side.name, ['j0']));
+      const status = await timed(() => runtime.status(side.transport, side.name, [{ job: 'j0', rank: 0, version: RUNTIME_VERSION }]));
       const read = await timed(() => side.transport.readFrom('.sky/jobs/logged/log', (round * 65536) % (1024 * 1024), 65536));
       if (round >= WARMUP) {
         samples['start']![side.name].push(start);

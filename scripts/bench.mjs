@@ -4,10 +4,12 @@
 // the change against bench/baseline.json. Figures are reported, never asserted: the exit code
 // is non-zero only when a bench itself breaks.
 //
-//   node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs|cli|memory] [--profile] [--write-baseline]
+//   node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs|completion|cli|memory|jobs|idle-jobs] [--ssh] [--profile] [--write-baseline]
 //
 //   --quick           shorter runs (smoke test of the benches; figures are rougher)
-//   --only NAME       run one of the two benches
+//   --only NAME       run one of the benches; memory (a 150 s soak), jobs (beside Slurm, installs slurm-wlm and munge
+//                     when missing) and idle-jobs run only when named (they take 10-40 minutes)
+//   --ssh             with jobs / idle-jobs: also (jobs) or instead (idle-jobs) on SSH pool hosts
 //   --profile         also take CPU profiles (.bench-out/profile/) of the in-process suite and
 //                     of the daemon under HTTP load, and print where the time went; the profiler
 //                     slows things down, so a profiled run never becomes the baseline
@@ -22,11 +24,11 @@ const outDir = join(root, '.bench-out');
 const baselineFile = join(root, 'bench/baseline.json');
 
 const args = process.argv.slice(2);
-const KNOWN = new Set(['--quick', '--only', '--profile', '--write-baseline', 'dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs', 'cli', 'memory']);
+const BENCHES = ['dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs', 'completion', 'cli', 'memory', 'jobs', 'idle-jobs'];
+const KNOWN = new Set(['--quick', '--only', '--ssh', '--profile', '--write-baseline', ...BENCHES]);
 const unknown = args.filter((a) => !KNOWN.has(a));
 if (unknown.length > 0) {
-  console.error(`bench: unknown argument ${unknown.join(' ')}
-usage: node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs|cli|memory] [--profile] [--write-baseline]`);
+  console.error(`bench: unknown argument ${unknown.join(' ')}\nusage: node scripts/bench.mjs [--quick] [--only ${BENCHES.join('|')}] [--ssh] [--profile] [--write-baseline]`);
   process.exit(2);
 }
 const quick = args.includes('--quick');
@@ -34,8 +36,9 @@ const profile = args.includes('--profile');
 const writeBaseline = args.includes('--write-baseline');
 const onlyIndex = args.indexOf('--only');
 const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
-if (only !== undefined && !['dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs', 'cli', 'memory'].includes(only)) {
-  console.error('bench: --only takes dispatch, status, e2e, ssh, helper, logs, cli or memory');
+const ssh = args.includes('--ssh');
+if (only !== undefined && !BENCHES.includes(only)) {
+  console.error(`bench: --only takes ${BENCHES.join(', ')}`);
   process.exit(2);
 }
 if (writeBaseline && (profile || quick)) {
@@ -168,6 +171,14 @@ if (only === undefined || only === 'logs') {
   else broken = true;
 }
 
+if (only === undefined || only === 'completion') {
+  const file = join(outDir, 'completion.json');
+  rmSync(file, { force: true });
+  const ok = run('job completion: trivial jobs on a 2-CPU local node, first submit → every job ended', [process.execPath, 'bench/job-completion.mjs', '--json', file, ...(quick ? ['--quick'] : [])], {});
+  if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
+  else broken = true;
+}
+
 if (only === undefined || only === 'cli') {
   const file = join(outDir, 'cli-latency.json');
   rmSync(file, { force: true });
@@ -176,10 +187,23 @@ if (only === undefined || only === 'cli') {
   else broken = true;
 }
 
-if (only === undefined || only === 'memory') {
+if (only === 'memory') {
   const file = join(outDir, 'memory.json');
   rmSync(file, { force: true });
   const ok = run('daemon memory: idle, after jobs, soak', [process.execPath, 'bench/memory.mjs', '--json', file, ...(quick ? ['--quick'] : [])]);
+  if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
+  else broken = true;
+}
+
+for (const name of ['jobs', 'idle-jobs']) {
+  if (only !== name) continue;
+  const file = join(outDir, `${name}.json`);
+  rmSync(file, { force: true });
+  const ok = run(
+    name === 'jobs' ? 'the job path beside Slurm (interleaved rounds)' : 'idle RUNNING jobs: daemon CPU and CLI listings',
+    [process.execPath, '--conditions=sky-source', '--import', 'tsx', `bench/${name}.mjs`, '--json', file, ...(quick ? ['--quick'] : []), ...(ssh ? ['--ssh'] : [])],
+    { TSX_TSCONFIG_PATH: join(root, 'test/tsconfig.json') },
+  );
   if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
   else broken = true;
 }

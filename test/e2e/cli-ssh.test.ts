@@ -103,7 +103,7 @@ describe(`sky check, sky ssh up/down and sky show-gpus on an SSH node pool`, () 
     const up = await exits(['ssh', 'up'], 0);
     for (const h of set.hosts) {
       assert.match(up.stdout, new RegExp(`^✓ pool-a/${label(h).replace(/\./g, '\\.')}: ready: \\d+ CPUs`, 'm'));
-      assert.ok(existsSync(join(h.home, '.sky/bin/sky-node.sh')), `runtime on ${h.ip}`);
+      assert.ok(existsSync(join(h.home, '.sky/runtime/2/sky-node.sh')), `runtime on ${h.ip}`);
     }
     assert.match(up.stdout, /^2 of 2 hosts ready\.$/m);
     assert.match(up.stderr, /Preparing the hosts of every SSH node pool/);

@@ -78,6 +78,8 @@ export interface TestHosts {
 export interface CreateHostsOptions {
   /** `auto` (default): namespaces when permitted, else loopback with a warning (an error under CI=true). */
   mode?: 'auto' | 'netns' | 'loopback';
+  /** Every host logs in to one home directory, `<dir>/shared-home` (like NFS-mounted homes of a lab pool). */
+  sharedHome?: boolean;
 }
 
 interface Exec {
@@ -294,6 +296,7 @@ export async function createHosts(n: number, options: CreateHostsOptions = {}): 
   const seq = sequence++;
   const dir = await mkdtemp(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
   const set = mode === 'netns' ? new NetnsHosts(dir, seq) : new LoopbackHosts(dir);
+  set.sharedHome = options.sharedHome === true;
   try {
     await set.create(n);
   } catch (err) {
@@ -314,6 +317,14 @@ abstract class HostSet implements TestHosts {
   constructor(readonly dir: string) {
     this.knownHostsFile = join(dir, 'known_hosts');
     this.identityFile = join(dir, 'id_ed25519');
+  }
+
+  /** Set by createHosts before create(): one home for every host. */
+  sharedHome = false;
+
+  /** The login user's home on host i. */
+  protected homeOf(i: number): string {
+    return this.sharedHome ? join(this.dir, 'shared-home') : join(this.dir, `host-${i}`, 'home');
   }
 
   abstract create(n: number): Promise<void>;
@@ -428,7 +439,7 @@ class NetnsHosts extends HostSet {
     await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
 
-    const home = join(this.dir, `host-${i}`, 'home');
+    const home = this.homeOf(i);
     // Root's home inside this namespace only: `ip netns exec` binds /etc/netns/<ns>/* over /etc.
     // The shadow file has no password hashes at all (key-only auth; '*' = no password, not locked).
     const etc = join('/etc/netns', ns);
@@ -532,7 +543,7 @@ class LoopbackHosts extends HostSet {
     for (let i = 0; i < n; i++) {
       const ip = `127.0.0.${10 + i}`;
       const port = await freePortOn(ip);
-      const home = join(this.dir, `host-${i}`, 'home');
+      const home = this.homeOf(i);
       const { config, logFile, pubKey } = await this.prepareHost(i, `${ip}:${port}`, port, home, (hostDir) => forcedHome(hostDir, home));
       const child = await this.startSshd([SSHD, '-D', '-f', config, '-E', logFile], ip, port, logFile);
       this.hosts.push({

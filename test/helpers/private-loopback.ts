@@ -60,7 +60,10 @@ async function removeStale(): Promise<void> {
 }
 
 export async function privateLoopback(): Promise<PrivateLoopback | undefined> {
-  if (process.getuid?.() !== 0) return undefined;
+  if (process.getuid?.() !== 0) {
+    if (process.env.CI === 'true') throw new Error('a private loopback needs root (ip netns), and CI=true runs every test: run the suite as root');
+    return undefined;
+  }
   await removeStale();
   const name = `${PREFIX}${process.pid}-${counter++}`;
   try {

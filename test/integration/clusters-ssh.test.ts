@@ -145,7 +145,8 @@ describe(`clusters on an SSH node pool`, () => {
     await until('ssh3', id, ['RUNNING']);
     await d.kill9();
     d = await startDaemon({ home, port, config });
-    assert.equal((await until('ssh3', id, ['SUCCEEDED', 'FAILED'])).status, 'SUCCEEDED');
+    const ended = await until('ssh3', id, ['SUCCEEDED', 'FAILED']);
+    assert.equal(ended.status, 'SUCCEEDED', JSON.stringify(ended));
     const texts = (await logLines('ssh3', id)).filter((l) => l.rank === 0).map((l) => l.text);
     assert.deepEqual(texts, ['start', 'end']);
   });
@@ -195,7 +196,7 @@ describe(`clusters on an SSH node pool`, () => {
     const upHosts = (up as unknown as { result: { hosts: Array<{ ok: boolean; message: string }> } }).result.hosts;
     assert.equal(upHosts.length, 3);
     assert.ok(upHosts.every((h) => h.ok), JSON.stringify(upHosts));
-    for (const h of set.hosts) assert.ok(existsSync(join(h.home, '.sky/bin/sky-node.sh')), `runtime on ${h.ip}`);
+    for (const h of set.hosts) assert.ok(existsSync(join(h.home, '.sky/runtime/2/sky-node.sh')), `runtime on ${h.ip}`);
     const held = await op('launch', { cluster: 'keep', task: { resources: { infra: 'ssh/pool-a' }, run: 'true' } });
     assert.equal(held.status, 'SUCCEEDED', JSON.stringify(held.error));
     const down = await op('ssh_down', { infra: 'ssh/pool-a' });

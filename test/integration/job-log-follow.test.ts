@@ -60,7 +60,7 @@ function follow(cluster: string, id: number): Follow {
 
 /** tail followers of this job's log running on this machine (the namespace hosts share its process table). */
 async function followers(clusterId: string, id: number): Promise<number> {
-  const pattern = new RegExp(`^tail\\x00-c\\x00\\+\\d+\\x00-f\\x00[^\\x00]*${clusterId}-${id}/log\\x00$`);
+  const pattern = new RegExp(`^tail\\x00-c\\x00\\+\\d+\\x00-f\\x00[^\\x00]*${clusterId}-${id}-r\\d+/log\\x00$`);
   let n = 0;
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

@@ -16,6 +16,7 @@ import { SshTransport, detectionBoundMs, TIMEOUT_EXIT_CODE, type SshOptions } fr
 import { fingerprint } from '../../core/daemon/src/nodes/ssh-known-hosts.js';
 import { TransportPool } from '../../core/daemon/src/nodes/transports.js';
 import { NodeRuntime } from '../../core/daemon/src/nodes/node-runtime.js';
+import { journalPath, RUNTIME_VERSION } from '@sky/runtime';
 
 let set: TestHosts;
 let scratch: string;
@@ -436,14 +437,14 @@ describe('SSH transport over namespace hosts', () => {
           setup: 'echo setting up',
           run: 'echo "rank $SKYPILOT_NODE_RANK of $SKYPILOT_NUM_NODES on $(ip -o -4 addr show dev eth0 2>/dev/null | awk \'{print $4}\')"; echo "ips: $(echo $SKYPILOT_NODE_IPS)"; exit $SKYPILOT_NODE_RANK',
           envs: { GREETING: 'hi' },
-        }),
+        }, journalPath('', `test-${rank}`)),
       ),
     );
     const states = await Promise.all(
       ts.map(async (t, rank) => {
-        let state = (await runtime.status(t, host(rank).ip, [jobId]))[0]!;
+        let state = (await runtime.status(t, host(rank).ip, [{ job: jobId, rank, version: RUNTIME_VERSION }]))[0]!;
         await waitFor(async () => {
-          state = (await runtime.status(t, host(rank).ip, [jobId]))[0]!;
+          state = (await runtime.status(t, host(rank).ip, [{ job: jobId, rank, version: RUNTIME_VERSION }]))[0]!;
           return ['SUCCEEDED', 'FAILED', 'FAILED_SETUP', 'CANCELLED'].includes(state.status);
         }, 15_000, `job rank ${rank} to finish`);
         return state;
@@ -455,7 +456,7 @@ describe('SSH transport over namespace hosts', () => {
       { status: 'FAILED', exitCode: 2 },
     ]);
     for (const [rank, t] of ts.entries()) {
-      const log = (await t.readFrom(runtime.logPath(jobId), 0, 100_000)).data.toString();
+      const log = (await t.readFrom(runtime.logPath({ job: jobId, rank, version: RUNTIME_VERSION }), 0, 100_000)).data.toString();
       assert.match(log, /setting up/);
       assert.match(log, new RegExp(`rank ${rank} of 3`));
       assert.match(log, new RegExp(`ips: ${nodeIps.join(' ').replaceAll('.', '\\.')}`));

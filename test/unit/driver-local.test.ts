@@ -6,13 +6,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, homedir, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PLUGIN_API_VERSION, PLUGIN_BRAND, type DriverCallOptions, type ProvisionRequest, type ResourceRequest } from '@sky/plugin-api';
 import { SkyError } from '@sky/protocol';
-import { jobDir, jobFiles, NODE_SCRIPT_PATH, parseStartOutput, parseStatus, runtimeScriptPath, startCommand, statusCommand } from '@sky/runtime';
+import { jobDir, jobFiles, journalPath, NODE_SCRIPT_PATH, parseStartOutput, parseStatus, runtimeScriptPath, startCommand, statusCommand } from '@sky/runtime';
 import localPlugin, {
   canonicalGpuName,
   DEFAULT_ROOT,
@@ -349,13 +349,13 @@ describe('driver-local: stop, start and terminate', () => {
 
   /** Start a real job on a node with the node runtime; resolves with the runner pid and the job dir. */
   async function startJob(nodeRoot: string, jobId: string, run: string): Promise<{ runner: number; dir: string }> {
-    await mkdir(join(nodeRoot, '.sky', 'bin'), { recursive: true });
+    await mkdir(dirname(join(nodeRoot, NODE_SCRIPT_PATH)), { recursive: true });
     await writeFile(join(nodeRoot, NODE_SCRIPT_PATH), await readFile(runtimeScriptPath()));
     const dir = jobDir(nodeRoot, jobId);
     await mkdir(dir, { recursive: true });
     const files = jobFiles({ jobId, rank: 0, nodeIps: ['127.0.0.1'], taskId: jobId, clusterInfo: { cluster_name: 'c', cloud: 'local', region: null, zone: null }, home: nodeRoot, run });
     for (const [rel, content] of Object.entries(files)) await writeFile(join(dir, rel), content);
-    const out = execFileSync('/bin/sh', ['-c', startCommand(dir)], { cwd: nodeRoot, encoding: 'utf8' });
+    const out = execFileSync('/bin/sh', ['-c', startCommand(dir, journalPath('', 'local'))], { cwd: nodeRoot, encoding: 'utf8' });
     return { runner: parseStartOutput(out), dir };
   }
 

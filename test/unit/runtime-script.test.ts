@@ -5,16 +5,19 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   cancelCommand,
+  followCommand,
   gcCommand,
   isFinalJobStatus,
   jobDir,
   jobFiles,
+  journalPath,
   NODE_SCRIPT_PATH,
+  parseEvent,
   parseStartOutput,
   parseStatus,
   parseStatusOutput,
@@ -96,7 +99,7 @@ let counter = 0;
 async function makeNode(options: { workdir?: boolean } = {}): Promise<string> {
   counter += 1;
   const root = join(base, `node-${counter}`);
-  await mkdir(join(root, '.sky', 'bin'), { recursive: true });
+  await mkdir(dirname(join(root, NODE_SCRIPT_PATH)), { recursive: true });
   await copyFile(runtimeScriptPath(), join(root, NODE_SCRIPT_PATH));
   if (options.workdir === true) await mkdir(join(root, 'sky_workdir'));
   return root;
@@ -129,8 +132,11 @@ function opts(sh: Shell): CommandOptions {
   return { shell: sh.shell };
 }
 
+/** The node's journal in these tests (relative to the node root, as the daemon passes it). */
+const JOURNAL = journalPath('', 'test-node');
+
 async function start(sh: Shell, root: string, dir: string, env: NodeJS.ProcessEnv = {}): Promise<number> {
-  const out = await exec(startCommand(dir, opts(sh)), root, env);
+  const out = await exec(startCommand(dir, JOURNAL, opts(sh)), root, env);
   assert.equal(out.code, 0, `start failed: ${out.stderr}`);
   return parseStartOutput(out.stdout);
 }
@@ -183,9 +189,10 @@ for (const sh of SHELLS) {
       );
       assert.equal(await read(root, 'ips'), '127.0.0.1\n127.0.0.2');
       assert.deepEqual(JSON.parse(await read(root, 'info')), spec.clusterInfo);
-      assert.equal((await read(dir, 'exit_code')).trim(), '0');
-      assert.match(await read(dir, 'started_at'), /^\d+\n$/);
-      assert.match(await read(dir, 'ended_at'), /^\d+\n$/);
+      assert.equal(await read(dir, 'state'), 'SETTING_UP\nRUNNING\nSUCCEEDED 0\n');
+      assert.equal((await read(dir, 'status')).trim(), 'SUCCEEDED');
+      const name = dir.split('/').at(-1)!;
+      assert.equal(await read(root, JOURNAL), `${name} 0 SETTING_UP -\n${name} 0 RUNNING -\n${name} 0 SUCCEEDED 0\n`);
     });
 
     it('runs in sky_workdir when the node has one', async () => {
@@ -257,7 +264,7 @@ for (const sh of SHELLS) {
       const root = await makeNode();
       const dir = await writeJob(root, jobSpec(root, { run: 'sleep 1\necho finished alone\nexit 5' }));
       // The "daemon": starts the job, then lingers until it is killed with its whole process group.
-      const daemon = spawn('/bin/sh', ['-c', `${startCommand(dir, opts(sh))} > started; sleep 60`], {
+      const daemon = spawn('/bin/sh', ['-c', `${startCommand(dir, JOURNAL, opts(sh))} > started; sleep 60`], {
         cwd: root,
         detached: true,
         stdio: 'ignore',
@@ -348,9 +355,66 @@ for (const sh of SHELLS) {
       await exec(cancelCommand(running, opts(sh)), root);
     });
 
+    it('journal: concurrent ranks append whole lines, one per phase and end, with exit codes', async () => {
+      const root = await makeNode();
+      const dirs: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        dirs.push(await writeJob(root, jobSpec(root, { jobId: `many-${counter}-r${i % 3}`, rank: 0, run: `exit ${i}` })));
+      }
+      await Promise.all(dirs.map((d) => start(sh, root, d)));
+      for (const d of dirs) await waitFinal(sh, root, d);
+      const lines = (await read(root, JOURNAL)).split('\n').filter((l) => l !== '');
+      assert.equal(lines.length, 24, 'RUNNING and an end for each of 12 ranks');
+      const events = lines.map((l) => parseEvent(l));
+      assert.ok(events.every((e) => e !== undefined), `every line parses: ${lines.join(' | ')}`);
+      dirs.forEach((d, i) => {
+        const name = d.split('/').at(-1)!;
+        const mine = events.filter((e) => e?.name === name);
+        assert.deepEqual(
+          mine.map((e) => [e?.rank, e?.status, e?.exitCode]),
+          [
+            [i % 3, 'RUNNING', null],
+            [i % 3, i === 0 ? 'SUCCEEDED' : 'FAILED', i],
+          ],
+          name,
+        );
+      });
+    });
+
+    it('a cancel recorded before the runner ends wins; the runner still reports its end to the journal', async () => {
+      const root = await makeNode();
+      const dir = await writeJob(root, jobSpec(root, { run: 'sleep 300' }));
+      await start(sh, root, dir);
+      await waitUntil('RUNNING', async () => (await status(sh, root, dir)).status === 'RUNNING');
+      const out = await exec(cancelCommand(dir, opts(sh)), root, { SKY_CANCEL_GRACE: '5' });
+      assert.equal(parseStatus(out.stdout).status, 'CANCELLED');
+      const name = dir.split('/').at(-1)!;
+      await waitUntil('the end event', async () => (await read(root, JOURNAL)).includes(`${name} 0 CANCELLED`));
+      assert.equal((await read(dir, 'status')).trim(), 'CANCELLED');
+      assert.match(await read(dir, 'state'), /^RUNNING\nCANCELLED\nFAILED \d+\n$/);
+    });
+
+    it('follow prints the journal from an offset and keeps following it', async () => {
+      const root = await makeNode();
+      await mkdir(join(root, '.sky/events'), { recursive: true });
+      await writeFile(join(root, JOURNAL), 'a 0 RUNNING -\n');
+      const child = spawn('/bin/sh', ['-c', followCommand(JOURNAL, 2, opts(sh))], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      let got = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (got += d));
+      try {
+        await waitUntil('the first bytes', async () => got === '0 RUNNING -\n');
+        await writeFile(join(root, JOURNAL), 'b 1 SUCCEEDED 0\n', { flag: 'a' });
+        await waitUntil('the appended line', async () => got === '0 RUNNING -\nb 1 SUCCEEDED 0\n');
+      } finally {
+        process.kill(-child.pid!, 'SIGTERM');
+        await exited;
+      }
+    });
+
     it('refuses a start without a job directory, naming it', async () => {
       const root = await makeNode();
-      const out = await exec(startCommand(join(root, '.sky/jobs/absent'), opts(sh)), root);
+      const out = await exec(startCommand(join(root, '.sky/jobs/absent'), JOURNAL, opts(sh)), root);
       assert.equal(out.code, 2);
       assert.match(out.stderr, /no job directory .*absent/);
     });

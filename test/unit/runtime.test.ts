@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { JOB_STATUSES, SkyError } from '@sky/protocol';
 import {
   cancelCommand,
+  followCommand,
   envFile,
   gcCommand,
   jobDir,
@@ -147,8 +148,10 @@ describe('runtime: job files', () => {
 
 describe('runtime: command lines', () => {
   it('builds sh command lines with every path quoted', () => {
-    assert.equal(startCommand('.sky/jobs/j1'), `sh '${NODE_SCRIPT_PATH}' start '.sky/jobs/j1'`);
-    assert.equal(startCommand("/n/it's/.sky/jobs/j1", { script: '/opt/sky-node.sh' }), `sh '/opt/sky-node.sh' start '/n/it'\\''s/.sky/jobs/j1'`);
+    assert.equal(startCommand('.sky/jobs/j1', '.sky/events/n.log'), `sh '${NODE_SCRIPT_PATH}' start '.sky/jobs/j1' '.sky/events/n.log'`);
+    assert.equal(startCommand("/n/it's/.sky/jobs/j1", 'j.log', { script: '/opt/sky-node.sh' }), `sh '/opt/sky-node.sh' start '/n/it'\\''s/.sky/jobs/j1' 'j.log'`);
+    assert.equal(followCommand('.sky/events/n.log', 120), `sh '${NODE_SCRIPT_PATH}' follow '.sky/events/n.log' 120`);
+    assert.throws(() => followCommand('j.log', -1), code('VALIDATION_FAILED'));
     assert.equal(statusCommand(['a', 'b c']), `sh '${NODE_SCRIPT_PATH}' status 'a' 'b c'`);
     assert.equal(cancelCommand('a'), `sh '${NODE_SCRIPT_PATH}' cancel 'a'`);
     assert.equal(gcCommand('/n', 7), `sh '${NODE_SCRIPT_PATH}' gc '/n' 7`);
@@ -156,9 +159,9 @@ describe('runtime: command lines', () => {
   });
 
   it('names another shell through SKY_NODE_SH so the detached runner uses it too', () => {
-    assert.equal(startCommand('j', { shell: 'dash', script: 's.sh' }), `env SKY_NODE_SH='dash' dash 's.sh' start 'j'`);
-    assert.equal(startCommand('j', { shell: 'busybox sh', script: 's.sh' }), `env SKY_NODE_SH='busybox sh' busybox sh 's.sh' start 'j'`);
-    assert.throws(() => startCommand('j', { shell: 'sh; rm -rf /' }), code('VALIDATION_FAILED'));
+    assert.equal(startCommand('j', 'e', { shell: 'dash', script: 's.sh' }), `env SKY_NODE_SH='dash' dash 's.sh' start 'j' 'e'`);
+    assert.equal(startCommand('j', 'e', { shell: 'busybox sh', script: 's.sh' }), `env SKY_NODE_SH='busybox sh' busybox sh 's.sh' start 'j' 'e'`);
+    assert.throws(() => startCommand('j', 'e', { shell: 'sh; rm -rf /' }), code('VALIDATION_FAILED'));
     assert.throws(() => statusCommand([]), code('VALIDATION_FAILED'));
     assert.throws(() => gcCommand('/n', -1), code('VALIDATION_FAILED'));
   });

@@ -20,6 +20,8 @@ import { UserService } from './auth/user-service.js';
 import { WorkspaceService } from './auth/workspace-service.js';
 import { ClusterService } from './clusters/cluster-service.js';
 import { JobQueue } from './clusters/job-queue.js';
+import { JobReconciler } from './clusters/job-reconciler.js';
+import { JobEvents } from './clusters/job-events.js';
 import { ClusterGate } from './clusters/cluster-gate.js';
 import { ClusterUpdates } from './clusters/cluster-updates.js';
 import { JobLogs } from './clusters/job-logs.js';
@@ -105,6 +107,8 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(ClusterGate);
   c.registerSingleton(ClusterUpdates);
   c.registerSingleton(Provisioner);
+  c.registerSingleton(JobReconciler);
+  c.registerSingleton(JobEvents);
   c.registerSingleton(JobQueue);
   c.registerSingleton(JobLogs);
   c.registerSingleton(StatusView);

@@ -140,6 +140,7 @@ export function applyJobPatch(record: JobRecord, patch: JobPatch): JobRecord {
   if (patch.exitCodes !== undefined) next.exitCodes = [...patch.exitCodes];
   if (patch.reason !== undefined) next.reason = patch.reason;
   if (patch.gpuIndices !== undefined) next.gpuIndices = patch.gpuIndices.map((rank) => [...rank]);
+  if (patch.runtime !== undefined) next.runtime = patch.runtime;
   return next;
 }
 

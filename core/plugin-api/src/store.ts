@@ -121,7 +121,7 @@ export interface ClusterRepository {
  * Fields a job transition may set alongside the new status (undefined fields are left as
  * they are).
  */
-export type JobPatch = Partial<Pick<JobRecord, 'startedAt' | 'endedAt' | 'exitCodes' | 'reason' | 'gpuIndices'>> & { status: JobStatus };
+export type JobPatch = Partial<Pick<JobRecord, 'startedAt' | 'endedAt' | 'exitCodes' | 'reason' | 'gpuIndices' | 'runtime'>> & { status: JobStatus };
 
 /** Options of JobRepository.create. */
 export interface JobCreateOptions {

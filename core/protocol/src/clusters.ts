@@ -110,6 +110,8 @@ export const JobRecordSchema = z
     gpuIndices: z.array(z.array(z.number().int())).optional(),
     reason: z.string().optional(),
     requestId: z.string().optional(),
+    /** The node runtime version that started the job's ranks (absent: 1, or not started yet). */
+    runtime: z.number().int().min(1).optional(),
   })
   .meta({ id: 'Job' });
 export type JobRecord = z.infer<typeof JobRecordSchema>;

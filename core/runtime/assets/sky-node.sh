@@ -1,64 +1,83 @@
 #!/bin/sh
-# sky-node.sh: the sky node runtime. Runs one rank of a job on this node, detached from whoever
-# started it, so the job keeps running (and its log and exit code are kept here) when the daemon
-# or its connection goes away. Needs a POSIX shell and coreutils; uses setsid when present.
+# sky-node.sh: the sky node runtime, version 2. Runs one rank of a job on this node, detached from
+# whoever started it, so the job keeps running (and its log and exit code are kept here) when the
+# daemon or its connection goes away. Needs a POSIX shell and coreutils; uses setsid when present.
 #
-#   sh sky-node.sh start  JOBDIR           start the job; prints the runner's pid (its process group)
-#   sh sky-node.sh status JOBDIR...        one line per job: "STATUS EXIT_CODE" (EXIT_CODE "-" until known)
-#   sh sky-node.sh cancel JOBDIR...        end the job's whole process group; status CANCELLED
-#   sh sky-node.sh gc NODEROOT [DAYS]      remove finished jobs whose status is older than DAYS (30)
-#   sh sky-node.sh version                 the runtime protocol version
+#   sh sky-node.sh start  JOBDIR JOURNAL    start the rank; prints the runner's pid (its process group)
+#   sh sky-node.sh status JOBDIR...         one line per rank: "STATUS EXIT_CODE" (EXIT_CODE "-" until known)
+#   sh sky-node.sh cancel JOBDIR...         end the rank's whole process group; status CANCELLED
+#   sh sky-node.sh follow JOURNAL OFFSET    print JOURNAL from byte OFFSET on, then follow it (tail -f)
+#   sh sky-node.sh gc NODEROOT [DAYS]       remove finished ranks whose status is older than DAYS (30)
+#   sh sky-node.sh version                  the runtime protocol version
 #
-# JOBDIR is NODEROOT/.sky/jobs/JOB and holds: env (KEY='value' lines), setup.sh (optional), run.sh,
-# and, written here: log (stdout+stderr of setup then run), status, exit_code, pid, started_at,
-# ended_at. Statuses: PENDING SETTING_UP RUNNING SUCCEEDED FAILED FAILED_SETUP CANCELLED; a job
-# dir that does not exist reports MISSING.
+# JOBDIR is NODEROOT/.sky/jobs/NAME, one per rank (NAME ends in -r<rank>), and holds: env
+# (KEY='value' lines), setup.sh (optional), run.sh, and, written here: log (stdout+stderr of setup
+# then run), pid, state and status. A JOBDIR that does not exist reports MISSING.
+#
+# state is append-only, one line per change: "SETTING_UP", "RUNNING", "SUCCEEDED 0", "FAILED 7",
+# "FAILED_SETUP 3", "CANCELLED" (from cancel), "FAILED -" (the runner vanished). The first final
+# line wins (so a cancel recorded before the runner's end stays CANCELLED, and an end recorded
+# before a cancel stays); the exit code is the runner's. Every writer appends one short line with
+# one write, so concurrent writers need no lock. status holds the current status as one line, for
+# readers that only look there (drivers stopping a node).
+#
+# JOURNAL (NODEROOT/.sky/events/<node>.log) is the node's event journal, shared by every rank
+# started with it: the runner appends "NAME RANK STATUS EXIT_CODE" for each phase (SETTING_UP,
+# RUNNING) and for its end (a final status and the exit code), each line with a single append, so
+# lines of concurrent runners never interleave. The daemon follows it instead of polling.
+#
 # setup.sh and run.sh run in NODEROOT/sky_workdir (or NODEROOT), under SKY_JOB_SHELL (default:
-# bash when installed, else sh), with the variables of env exported.
+# bash when installed, else sh), with the variables of env exported. The runner uses shell
+# builtins wherever it can: per rank it forks only the job's own shell and one chmod.
 set -u
-SKY_RUNTIME_VERSION=1
+SKY_RUNTIME_VERSION=2
 
 die() {
   printf 'sky-node: %s\n' "$*" >&2
   exit 2
 }
 
-# get FILE: the first line of FILE, or nothing.
+# get FILE: _line is the first line of FILE, or empty.
 get() {
   _line=
-  if [ -r "$1" ]; then IFS= read -r _line < "$1" || :; fi
-  printf '%s' "$_line"
-}
-
-# put FILE VALUE: replace FILE atomically.
-put() {
-  printf '%s\n' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"
+  if [ -r "$1" ]; then { IFS= read -r _line < "$1"; } 2>/dev/null || :; fi
 }
 
 nap() {
   sleep 0.05 2>/dev/null || sleep 1
 }
 
-# lock JOBDIR / unlock JOBDIR: serialises status changes between the runner, status and cancel.
-# Nobody holds it for more than a few writes, so after ~5 s it is taken as abandoned.
-lock() {
-  _tries=0
-  while ! mkdir "$1/.lock" 2>/dev/null; do
-    _tries=$((_tries + 1))
-    if [ "$_tries" -ge 100 ]; then
-      rmdir "$1/.lock" 2>/dev/null
-      _tries=0
-    fi
-    nap
-  done
-}
-unlock() {
-  rmdir "$1/.lock" 2>/dev/null || :
-}
-
 is_final() {
   case "$1" in SUCCEEDED | FAILED | FAILED_SETUP | CANCELLED) return 0 ;; esac
   return 1
+}
+
+# effective JOBDIR: _st and _ec from JOBDIR/state (see above). No state yet: PENDING; a rank
+# started by version 1 has no state but a status and an exit_code file of one line each.
+effective() {
+  _st=
+  _ec=
+  _fin=
+  if [ ! -f "$1/state" ] && { [ -f "$1/exit_code" ] || [ -f "$1/started_at" ]; }; then
+    get "$1/status"
+    _st=${_line:-PENDING}
+    get "$1/exit_code"
+    _ec=$_line
+    return 0
+  fi
+  if [ -r "$1/state" ]; then
+    while read -r _s _c; do
+      case "$_s" in
+        SUCCEEDED | FAILED | FAILED_SETUP | CANCELLED)
+          [ -n "$_fin" ] || _fin=$_s
+          case "${_c:-}" in '' | *[!0-9]*) ;; *) [ -n "$_ec" ] || _ec=$_c ;; esac
+          ;;
+        ?*) _st=$_s ;;
+      esac
+    done < "$1/state"
+  fi
+  [ -z "$_fin" ] || _st=$_fin
+  [ -n "$_st" ] || _st=PENDING
 }
 
 # alive PID: the process exists and is not a zombie (orphans may never be reaped).
@@ -77,9 +96,9 @@ alive() {
 group_alive() {
   _pg=$1
   if [ -r /proc/self/stat ]; then
-    for _st in /proc/[0-9]*/stat; do
+    for _stf in /proc/[0-9]*/stat; do
       _s=
-      { IFS= read -r _s < "$_st"; } 2>/dev/null || [ -n "$_s" ] || continue
+      { IFS= read -r _s < "$_stf"; } 2>/dev/null || [ -n "$_s" ] || continue
       _s=${_s##*) }
       _state=${_s%% *}
       _s=${_s#* }
@@ -112,88 +131,102 @@ end_group() {
   done
 }
 
+# absolute PATH: _abs is PATH made absolute against the current directory (no fork).
 absolute() {
-  (cd "$1" 2>/dev/null && pwd -P)
+  case "$1" in
+    /*) _abs=$1 ;;
+    *) _abs=$PWD/$1 ;;
+  esac
+  while :; do
+    case "$_abs" in */) _abs=${_abs%/} ;; *) break ;; esac
+  done
 }
 
 cmd_start() {
-  [ $# -eq 1 ] || die "usage: sky-node.sh start JOBDIR"
-  jd=$(absolute "$1") || die "no job directory $1"
+  [ $# -eq 2 ] || die "usage: sky-node.sh start JOBDIR JOURNAL"
+  absolute "$1"
+  jd=$_abs
+  [ -d "$jd" ] || die "no job directory $1"
   [ -f "$jd/run.sh" ] || die "$jd has no run.sh"
+  absolute "$2"
+  journal=$_abs
   if [ -s "$jd/pid" ]; then
     get "$jd/pid"
-    echo
+    printf '%s\n' "$_line"
     return 0
   fi
   chmod 700 "$jd"
-  if [ -f "$jd/env" ]; then chmod 600 "$jd/env"; fi
-  if [ ! -f "$jd/status" ]; then put "$jd/status" PENDING; fi
+  [ -d "${journal%/*}" ] || mkdir -p "${journal%/*}" || die "cannot create the journal directory ${journal%/*}"
+  if [ ! -f "$jd/status" ]; then printf 'PENDING\n' > "$jd/status"; fi
   : >> "$jd/log"
-  case "$0" in
-    /*) script=$0 ;;
-    *) script=$(pwd -P)/$0 ;;
-  esac
-  # SKY_NODE_SH may be two words ("busybox sh"): it is split on purpose below.
+  absolute "$0"
+  script=$_abs
+  # SKY_NODE_SH may be two words ("busybox sh"): it is split on purpose below. The background
+  # child becomes the runner itself (setsid and perl exec it), so $! is its pid and process group.
   sh_bin=${SKY_NODE_SH:-sh}
   if command -v setsid > /dev/null 2>&1; then
-    setsid $sh_bin "$script" run "$jd" < /dev/null >> "$jd/log" 2>&1 &
+    setsid $sh_bin "$script" run "$jd" "$journal" < /dev/null >> "$jd/log" 2>&1 &
   elif command -v perl > /dev/null 2>&1; then
-    perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or die "exec: $!"' $sh_bin "$script" run "$jd" < /dev/null >> "$jd/log" 2>&1 &
+    perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or die "exec: $!"' $sh_bin "$script" run "$jd" "$journal" < /dev/null >> "$jd/log" 2>&1 &
   else
-    $sh_bin "$script" run "$jd" < /dev/null >> "$jd/log" 2>&1 &
+    $sh_bin "$script" run "$jd" "$journal" < /dev/null >> "$jd/log" 2>&1 &
   fi
-  _n=0
-  while [ ! -s "$jd/pid" ]; do
-    _n=$((_n + 1))
-    [ "$_n" -le 200 ] || die "the runner for $jd did not start within 10 s; see $jd/log"
-    nap
-  done
-  get "$jd/pid"
-  echo
+  printf '%s\n' "$!" > "$jd/pid"
+  printf '%s\n' "$!"
 }
 
-# set_running STATUS: record a non-final status, unless the job was cancelled meanwhile.
-set_running() {
-  lock "$jd"
-  if [ "$(get "$jd/status")" = CANCELLED ]; then
-    unlock "$jd"
-    exit 0
-  fi
-  put "$jd/status" "$1"
-  unlock "$jd"
+# event STATUS CODE: one line to the node's journal.
+event() {
+  printf '%s %s %s %s\n' "$name" "$rank" "$1" "$2" >> "$journal"
 }
 
-# finish STATUS CODE: record how the job ended; a cancel recorded first wins.
+# phase STATUS: record a non-final status; false (after telling the journal) when the rank was cancelled meanwhile.
+phase() {
+  effective "$jd"
+  if is_final "$_st"; then
+    event "$_st" "${_ec:--}"
+    return 1
+  fi
+  printf '%s\n' "$1" >> "$jd/state"
+  printf '%s\n' "$1" > "$jd/status"
+  event "$1" -
+}
+
+# finish STATUS CODE: record how the rank ended (a cancel recorded first wins) and tell the journal.
 finish() {
-  lock "$jd"
-  put "$jd/exit_code" "$2"
-  date +%s > "$jd/ended_at" 2>/dev/null || :
-  if [ "$(get "$jd/status")" != CANCELLED ]; then put "$jd/status" "$1"; fi
-  unlock "$jd"
+  printf '%s %s\n' "$1" "$2" >> "$jd/state"
+  effective "$jd"
+  printf '%s\n' "$_st" > "$jd/status"
+  event "$_st" "${_ec:--}"
 }
 
 # step SCRIPT: the user's script in the work dir with the job's env, output appended to the log.
+# A cancel appends to state before it signals the group, so the step, once forked (and so in
+# reach of the signal), looks at state once more: a cancel that came first is never missed.
 step() {
   (
-    set -- "$sh_bin" "$1" "$jd/env"
+    effective "$jd"
+    if is_final "$_st"; then exit 143; fi
     cd "$wd" || exit 1
-    if [ -f "$3" ]; then
+    if [ -f "$jd/env" ]; then
       set -a
-      . "$3"
+      . "$jd/env"
       set +a
     fi
-    exec "$1" "$2"
+    exec $sh_bin "$1"
   ) < /dev/null >> "$jd/log" 2>&1
 }
 
 cmd_run() {
   jd=$1
+  journal=$2
   trap '' HUP
   # The job's processes get the signal too; the runner stays to record how they ended.
   trap ':' TERM INT
-  put "$jd/pid" "$$"
-  date +%s > "$jd/started_at" 2>/dev/null || :
-  node_root=$(absolute "$jd/../../..") || node_root=$jd
+  name=${jd##*/}
+  rank=${name##*-r}
+  case "$rank" in '' | *[!0-9]*) rank=0 ;; esac
+  node_root=${jd%/.sky/jobs/*}
   wd=$node_root
   if [ -d "$node_root/sky_workdir" ]; then wd=$node_root/sky_workdir; fi
   sh_bin=${SKY_JOB_SHELL:-}
@@ -201,7 +234,7 @@ cmd_run() {
     if command -v bash > /dev/null 2>&1; then sh_bin=bash; else sh_bin=sh; fi
   fi
   if [ -f "$jd/setup.sh" ]; then
-    set_running SETTING_UP
+    phase SETTING_UP || exit 0
     step "$jd/setup.sh"
     code=$?
     if [ "$code" -ne 0 ]; then
@@ -209,36 +242,34 @@ cmd_run() {
       exit 0
     fi
   fi
-  set_running RUNNING
+  phase RUNNING || exit 0
   step "$jd/run.sh"
   code=$?
   if [ "$code" -eq 0 ]; then finish SUCCEEDED 0; else finish FAILED "$code"; fi
 }
 
-# report JOBDIR: print "STATUS EXIT_CODE"; a job whose runner is gone without a final status
+# report JOBDIR: print "STATUS EXIT_CODE"; a rank whose runner is gone without a final status
 # (the node stopped or rebooted) is recorded as FAILED.
 report() {
-  _jd=$1
+  absolute "$1"
+  _jd=$_abs
   if [ ! -d "$_jd" ]; then
     echo "MISSING -"
     return 0
   fi
-  _st=$(get "$_jd/status")
-  [ -n "$_st" ] || _st=PENDING
+  effective "$_jd"
   if ! is_final "$_st"; then
-    _pid=$(get "$_jd/pid")
-    if [ -n "$_pid" ] && ! alive "$_pid"; then
-      lock "$_jd"
-      _st=$(get "$_jd/status")
-      if ! is_final "$_st"; then
-        _st=FAILED
-        put "$_jd/status" FAILED
-        printf 'sky-node: the job runner (pid %s) ended without recording an exit code; the node was stopped or restarted\n' "$_pid" >> "$_jd/log"
+    get "$_jd/pid"
+    if [ -n "$_line" ] && ! alive "$_line"; then
+      # Appended after the runner is gone: an end it recorded before exiting still wins.
+      printf 'FAILED -\n' >> "$_jd/state"
+      effective "$_jd"
+      if [ "$_st" = FAILED ] && [ -z "$_ec" ]; then
+        printf 'FAILED\n' > "$_jd/status"
+        printf 'sky-node: the job runner (pid %s) ended without recording an exit code; the node was stopped or restarted\n' "$_line" >> "$_jd/log"
       fi
-      unlock "$_jd"
     fi
   fi
-  _ec=$(get "$_jd/exit_code")
   echo "$_st ${_ec:--}"
 }
 
@@ -251,17 +282,27 @@ cmd_cancel() {
   [ $# -ge 1 ] || die "usage: sky-node.sh cancel JOBDIR..."
   for _arg in "$@"; do
     if [ -d "$_arg" ]; then
-      lock "$_arg"
-      _st=$(get "$_arg/status")
-      if ! is_final "$_st"; then put "$_arg/status" CANCELLED; fi
-      unlock "$_arg"
+      effective "$_arg"
       if ! is_final "$_st"; then
-        _pid=$(get "$_arg/pid")
-        if [ -n "$_pid" ]; then end_group "$_pid"; fi
+        printf 'CANCELLED\n' >> "$_arg/state"
+        effective "$_arg"
+        if [ "$_st" = CANCELLED ]; then
+          printf 'CANCELLED\n' > "$_arg/status"
+          get "$_arg/pid"
+          if [ -n "$_line" ]; then end_group "$_line"; fi
+        fi
       fi
     fi
     report "$_arg"
   done
+}
+
+cmd_follow() {
+  [ $# -eq 2 ] || die "usage: sky-node.sh follow JOURNAL OFFSET"
+  case "$2" in '' | *[!0-9]*) die "OFFSET must be a whole number, got $2" ;; esac
+  [ -d "${1%/*}" ] || mkdir -p "${1%/*}" || die "cannot create the journal directory ${1%/*}"
+  : >> "$1" || die "cannot open the journal $1"
+  exec tail -c "+$(($2 + 1))" -f "$1"
 }
 
 cmd_gc() {
@@ -271,7 +312,8 @@ cmd_gc() {
   _removed=0
   for _jd in "$1/.sky/jobs"/*; do
     [ -d "$_jd" ] || continue
-    is_final "$(get "$_jd/status")" || continue
+    effective "$_jd"
+    is_final "$_st" || continue
     if [ -n "$(find "$_jd/status" -mtime +"$_days" 2>/dev/null)" ]; then
       rm -rf "$_jd" && _removed=$((_removed + 1))
     fi
@@ -279,18 +321,19 @@ cmd_gc() {
   echo "removed $_removed"
 }
 
-[ $# -ge 1 ] || die "usage: sky-node.sh start|status|cancel|gc|version ..."
+[ $# -ge 1 ] || die "usage: sky-node.sh start|status|cancel|follow|gc|version ..."
 _cmd=$1
 shift
 case "$_cmd" in
   start) cmd_start "$@" ;;
   run)
-    [ $# -eq 1 ] || die "usage: sky-node.sh run JOBDIR"
-    cmd_run "$1"
+    [ $# -eq 2 ] || die "usage: sky-node.sh run JOBDIR JOURNAL"
+    cmd_run "$1" "$2"
     ;;
   status) cmd_status "$@" ;;
   cancel) cmd_cancel "$@" ;;
+  follow) cmd_follow "$@" ;;
   gc) cmd_gc "$@" ;;
   version) echo "$SKY_RUNTIME_VERSION" ;;
-  *) die "unknown command $_cmd; expected start, status, cancel, gc or version" ;;
+  *) die "unknown command $_cmd; expected start, status, cancel, follow, gc or version" ;;
 esac

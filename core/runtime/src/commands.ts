@@ -26,9 +26,18 @@ function dirs(jobDirs: string | readonly string[]): string {
   return list.map(shellQuote).join(' ');
 }
 
-/** Start a job whose files are written; prints the runner's pid (parse with parseStartOutput). Idempotent. */
-export function startCommand(jobDir: string, opts: CommandOptions = {}): string {
-  return `${invocation(opts)} start ${shellQuote(jobDir)}`;
+/**
+ * Start a rank whose files are written; prints the runner's pid (parse with parseStartOutput).
+ * The runner appends its events to `journal` (see journalPath). Idempotent.
+ */
+export function startCommand(jobDir: string, journal: string, opts: CommandOptions = {}): string {
+  return `${invocation(opts)} start ${shellQuote(jobDir)} ${shellQuote(journal)}`;
+}
+
+/** Print the journal from byte `offset` on and keep following it (parse lines with parseEvent). */
+export function followCommand(journal: string, offset: number, opts: CommandOptions = {}): string {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new SkyError('VALIDATION_FAILED', `node runtime: journal offset must be a whole number, got ${offset}`);
+  return `${invocation(opts)} follow ${shellQuote(journal)} ${offset}`;
 }
 
 /** One `STATUS EXIT_CODE` line per job directory, in order (parse with parseStatus). */
@@ -80,6 +89,32 @@ export function parseStatusOutput(output: string, count: number): JobState[] {
   const lines = output.split('\n').filter((l) => l.trim() !== '');
   if (lines.length !== count) throw unreadable(`${count} status lines`, output);
   return lines.map(parseStatus);
+}
+
+/** One line of a node's event journal: a rank entered a phase or ended. */
+export interface JobEvent {
+  /** The rank's directory name (see rankDirName). */
+  name: string;
+  rank: number;
+  status: Exclude<RuntimeJobStatus, 'MISSING' | 'PENDING'>;
+  /** The exit code of the step that ended the rank; null for phases and unknown codes. */
+  exitCode: number | null;
+}
+
+const EVENT_STATUSES = new Set<string>(['SETTING_UP', 'RUNNING', 'SUCCEEDED', 'FAILED', 'FAILED_SETUP', 'CANCELLED']);
+const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Parse one journal line (`NAME RANK STATUS EXIT_CODE`); undefined for a line that is not an
+ * event (a follower skips it: a journal is also written by jobs of the node's account).
+ */
+export function parseEvent(line: string): JobEvent | undefined {
+  const parts = line.trim().split(' ');
+  if (parts.length !== 4) return undefined;
+  const [name, rank, status, code] = parts as [string, string, string, string];
+  if (!EVENT_NAME.test(name) || !/^\d{1,4}$/.test(rank) || !EVENT_STATUSES.has(status)) return undefined;
+  if (code !== '-' && !/^\d{1,3}$/.test(code)) return undefined;
+  return { name, rank: Number(rank), status: status as JobEvent['status'], exitCode: code === '-' ? null : Number(code) };
 }
 
 /** The runner's pid (and process group) from the output of `start`. */

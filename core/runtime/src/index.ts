@@ -1,4 +1,4 @@
-export { JOBS_DIR, NODE_SCRIPT_PATH, RUNTIME_VERSION, runtimeScript, runtimeScriptPath, WORKDIR } from './script.js';
+export { EVENTS_DIR, JOBS_DIR, NODE_SCRIPT_PATH, nodeScriptPath, RUNTIME_VERSION, runtimeScript, runtimeScriptPath, WORKDIR } from './script.js';
 export {
   envFile,
   FINAL_JOB_STATUSES,
@@ -6,8 +6,10 @@ export {
   jobDir,
   jobEnv,
   jobFiles,
+  journalPath,
   NODE_JOB_STATUSES,
   PRIVATE_JOB_FILES,
+  rankDirName,
   shellQuote,
   type ClusterInfo,
   type JobSpec,
@@ -17,7 +19,9 @@ export {
 } from './job.js';
 export {
   cancelCommand,
+  followCommand,
   gcCommand,
+  parseEvent,
   parseStartOutput,
   parseStatus,
   parseStatusOutput,
@@ -25,6 +29,7 @@ export {
   statusCommand,
   versionCommand,
   type CommandOptions,
+  type JobEvent,
   type JobState,
 } from './commands.js';
 export { streamScript } from './stream-script.js';

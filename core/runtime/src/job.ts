@@ -1,5 +1,5 @@
 import { SkyError } from '@sky/protocol';
-import { JOBS_DIR } from './script.js';
+import { EVENTS_DIR, JOBS_DIR } from './script.js';
 
 /** Where a job stands on one node, as the runtime records it. */
 export const NODE_JOB_STATUSES = ['PENDING', 'SETTING_UP', 'RUNNING', 'SUCCEEDED', 'FAILED', 'FAILED_SETUP', 'CANCELLED'] as const;
@@ -68,6 +68,29 @@ export function jobDir(nodeRoot: string, jobId: string): string {
   if (!JOB_ID.test(jobId) || jobId.includes('..')) throw invalid(`job id ${JSON.stringify(jobId)} cannot be a directory name`, 'jobId');
   const root = nodeRoot.replace(/\/+$/, '');
   return root === '' || root === '.' ? `${JOBS_DIR}/${jobId}` : `${root}/${JOBS_DIR}/${jobId}`;
+}
+
+/**
+ * The directory name of one rank of a job: `<job>-r<rank>`. Every rank has its own directory,
+ * so ranks on hosts that share one home directory never write the same files.
+ */
+export function rankDirName(job: string, rank: number): string {
+  if (!Number.isInteger(rank) || rank < 0) throw invalid(`rank ${rank} is not a whole number`, 'rank');
+  const name = `${job}-r${rank}`;
+  jobDir('', name);
+  return name;
+}
+
+const NODE_KEY = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+
+/**
+ * `<nodeRoot>/.sky/events/<nodeKey>.log`: a node's event journal. The key names the node as the
+ * daemon reaches it (e.g. `user@host_22`), so hosts that share a home directory keep apart.
+ */
+export function journalPath(nodeRoot: string, nodeKey: string): string {
+  if (!NODE_KEY.test(nodeKey) || nodeKey.includes('..')) throw invalid(`node key ${JSON.stringify(nodeKey)} cannot be a file name`, 'nodeKey');
+  const root = nodeRoot.replace(/\/+$/, '');
+  return root === '' || root === '.' ? `${EVENTS_DIR}/${nodeKey}.log` : `${root}/${EVENTS_DIR}/${nodeKey}.log`;
 }
 
 /** The variables a job rank sees, in the order they are set (later ones win). */

@@ -9,8 +9,12 @@ import { callDriver } from './driver-calls.js';
 import { AccessPolicy } from '../auth/policy.js';
 
 /** What `sky ssh down` removes on a host: sky's runtime, job records and synced workdir, after ending sky's jobs. */
-const CLEAN_COMMAND =
-  'if [ -d .sky/jobs ] && [ -f .sky/bin/sky-node.sh ]; then for d in .sky/jobs/*/; do [ -d "$d" ] && sh .sky/bin/sky-node.sh cancel "$d" >/dev/null 2>&1; done; fi; rm -rf .sky sky_workdir';
+const CLEAN_COMMAND = [
+  // Each rank is cancelled with the newest runtime script on the host (it reads the older versions' ranks too).
+  's=; for v in .sky/bin/sky-node.sh .sky/runtime/*/sky-node.sh; do [ -f "$v" ] && s=$v; done',
+  'if [ -d .sky/jobs ] && [ -n "$s" ]; then for d in .sky/jobs/*/; do [ -d "$d" ] && sh "$s" cancel "$d" >/dev/null 2>&1; done; fi',
+  'rm -rf .sky sky_workdir',
+].join('; ');
 
 const INFRA_CACHE_MS = 5_000;
 

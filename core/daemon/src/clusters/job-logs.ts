@@ -5,7 +5,7 @@ import { TOKENS } from '../tokens.js';
 import { NodeRuntime } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
 import { clusterNotFound } from './cluster-updates.js';
-import { jobName } from './job-queue.js';
+import { rankRef } from './job-ranks.js';
 import { RankLog } from './rank-log.js';
 
 export type JobLogEvent = { type: 'log'; line: JobLogLine } | { type: 'end'; status: JobStatus };
@@ -40,8 +40,7 @@ export class JobLogs {
     if (!cluster) throw clusterNotFound(clusterName);
     const job = await this.store.jobs.get(clusterName, jobId);
     if (!job) throw new SkyError('JOB_NOT_FOUND', `cluster ${clusterName} has no job ${jobId}`, { hint: `List its jobs with: sky queue ${clusterName}` });
-    const path = this.runtime.logPath(jobName(job));
-    const ranks = cluster.nodes.slice(0, job.numNodes).map((node) => new RankLog(node, this.transports.for(node), path));
+    const ranks = cluster.nodes.slice(0, job.numNodes).map((node) => new RankLog(node, this.transports.for(node), this.runtime.logPath(rankRef(job, node.rank))));
     // A file the node refuses to open answers the request itself (403, 404), before any stream.
     if (cluster.status === 'UP') await Promise.all(ranks.map((rank) => rank.probe()));
     return (signal) => this.events(cluster, job, ranks, follow, tail, signal);

@@ -1,10 +1,11 @@
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { StateStore } from '@sky/plugin-api';
-import { isJobTerminal, toSkyError, type ClusterRecord, type JobRecord, type JobSpec, type JobStatus, type NodeRecord, type NodeResources } from '@sky/protocol';
+import { RUNTIME_VERSION } from '@sky/runtime';
+import { isJobTerminal, type ClusterRecord, type JobRecord, type JobSpec, type NodeRecord, type NodeResources } from '@sky/protocol';
 import type { DaemonConfig } from '../config/schema.js';
 import { TOKENS, type Clock } from '../tokens.js';
-import { NodeRuntime, type JobState, type RankSpec } from '../nodes/node-runtime.js';
+import { NodeRuntime, type RankSpec } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
 import { KeyedLock } from './cluster-lock.js';
 import { ClusterUpdates } from './cluster-updates.js';
@@ -13,9 +14,12 @@ import { fits, subtract } from './resources.js';
 import { GpuPins } from './gpu-pins.js';
 import type { SecretCipher } from '../secrets/secret-box.js';
 import { openMap, sealMap } from '../secrets/sealed-values.js';
+import { ACTIVE_ON_NODES, jobName, rankRef } from './job-ranks.js';
+import { JobReconciler } from './job-reconciler.js';
+import { JobEvents } from './job-events.js';
 
-const ACTIVE_ON_NODES: readonly JobStatus[] = ['SETTING_UP', 'RUNNING'];
-const POLL_MS = 1000;
+/** How often jobs started by runtime version 1 are read while any runs. */
+const LEGACY_POLL_MS = 1000;
 
 export interface NewJob {
   name?: string;
@@ -27,44 +31,27 @@ export interface NewJob {
   requestId?: string;
 }
 
-/** The job's directory name on its nodes: unique across incarnations of a cluster name. */
-export function jobName(job: Pick<JobRecord, 'clusterId' | 'id'>): string {
-  return `${job.clusterId}-${job.id}`;
-}
-
-/** Aggregate the ranks' states into the job's status (gang semantics: one failure fails the job). */
-export function aggregate(states: readonly JobState[]): { status: JobStatus; reason?: string } {
-  const has = (s: JobState['status']): boolean => states.some((r) => r.status === s);
-  if (has('MISSING')) return { status: 'FAILED', reason: 'the job disappeared from a node (its files are gone)' };
-  if (has('FAILED_SETUP')) return { status: 'FAILED_SETUP' };
-  if (has('FAILED')) return { status: 'FAILED' };
-  if (has('CANCELLED')) return { status: 'CANCELLED' };
-  if (states.every((r) => r.status === 'SUCCEEDED')) return { status: 'SUCCEEDED' };
-  if (has('RUNNING') || has('SUCCEEDED')) return { status: 'RUNNING' };
-  return { status: 'SETTING_UP' };
-}
+export { aggregate, jobName } from './job-ranks.js';
 
 /**
- * Each cluster's job queue: FIFO with resource fit, gang start of every rank, and a monitor
- * that reads the ranks' states from the nodes. The nodes keep the truth (status files, exit
- * codes, logs), so after a daemon restart the monitor simply picks the active jobs up again.
+ * Each cluster's job queue: FIFO with resource fit and gang start of every rank. How jobs end
+ * is pushed from the nodes: each node's runtime appends its ranks' phases and ends to the node's
+ * event journal, which JobEvents follows, and an end frees the job's resources and runs a
+ * scheduling pass at once. A slow reconciliation (JobReconciler, every
+ * `jobs.reconcile_seconds`, and at start) reads the ranks' status files as a safety net; it is
+ * also what notices a node that stopped answering. The nodes keep the truth (status files, exit
+ * codes, logs), so after a daemon restart the queue follows the journals again and reconciles.
  */
 @injectable()
 export class JobQueue {
   private readonly lock = new KeyedLock();
   private timer: NodeJS.Timeout | undefined;
-  private polling = false;
-  /**
-   * Nodes whose last status read failed to reach them, and since when, by cluster incarnation and
-   * node (a host of a pool is a node of many clusters over time). An entry lives only while the
-   * node keeps failing: it is dropped when the node answers again or its jobs are failed.
-   */
-  private readonly unreachableSince = new Map<string, number>();
-  /**
-   * Jobs whose ranks this daemon is starting right now (`cluster/id`): the monitor leaves them
-   * alone until every rank has its files, or it would read a rank not yet written as gone.
-   */
-  private readonly starting = new Set<string>();
+  private reconciling: Promise<void> | undefined;
+  /** Asked for another reconciliation while one runs (a node's journal was unreadable). */
+  private reconcileAgain = false;
+  /** The next reconciliation, soon, while ranks of runtime version 1 (which write no events) run. */
+  private legacyTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     @inject(TOKENS.Store) private readonly store: StateStore,
@@ -76,7 +63,14 @@ export class JobQueue {
     @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
     @inject(ClusterUpdates) private readonly updates: ClusterUpdates,
     @inject(ClusterGate) private readonly gate: ClusterGate,
-  ) {}
+    @inject(JobReconciler) private readonly reconciler: JobReconciler,
+    @inject(JobEvents) private readonly events: JobEvents,
+  ) {
+    this.events.listen({
+      ended: (clusterName) => this.scheduleSoon(clusterName),
+      trouble: () => this.reconcileSoon(),
+    });
+  }
 
   // ---- Queueing a job (submit): the store write, and the scheduling pass it asks for. ----
 
@@ -144,7 +138,7 @@ export class JobQueue {
     })();
   }
 
-  // ---- Scheduling and monitoring. ----
+  // ---- Scheduling. ----
 
   /** Start pending jobs, oldest first, while they fit; the first that does not fit blocks the rest (FIFO). */
   schedule(clusterName: string): Promise<void> {
@@ -174,25 +168,34 @@ export class JobQueue {
     const claimed = await this.store.jobs.transition(cluster.name, job.id, ['PENDING'], {
       status: 'SETTING_UP',
       startedAt: this.clock.now(),
+      runtime: RUNTIME_VERSION,
       ...(gpuIndices ? { gpuIndices } : {}),
     });
     if (!claimed) return;
-    const key = `${cluster.name}/${job.id}`;
-    this.starting.add(key);
+    this.events.know(claimed);
+    this.reconciler.beginStart(claimed);
+    let asked = false;
     try {
-      await this.startRanks(cluster, job, spec, gpuIndices);
+      await this.startRanks(cluster, claimed, spec, gpuIndices);
     } finally {
-      this.starting.delete(key);
+      asked = this.reconciler.endStart(claimed);
+    }
+    // Events that arrived while the ranks were being started were left for now: read the ranks.
+    if (asked) {
+      const current = await this.store.jobs.get(cluster.name, job.id);
+      if (current && !isJobTerminal(current.status) && (await this.reconciler.reconcile(cluster.name, [current]))) this.scheduleSoon(cluster.name);
     }
   }
 
   private async startRanks(cluster: ClusterRecord, job: JobRecord, spec: JobSpec | undefined, gpuIndices: number[][] | undefined): Promise<void> {
     const nodes = cluster.nodes.slice(0, job.numNodes);
     const name = jobName(job);
-    const started: number[] = [];
+    const started: NodeRecord[] = [];
     try {
       if (!spec) throw new Error('the job spec is missing from the state store');
       const secrets = openMap(this.secrets, spec.secrets);
+      // Follow the nodes' journals first, so every event of the new ranks is seen.
+      await Promise.all(nodes.map((node) => this.events.follow(node)));
       for (const node of nodes) {
         const transport = this.transports.for(node);
         const rank: RankSpec = {
@@ -208,122 +211,81 @@ export class JobQueue {
           ...(node.reach.kind === 'local' ? { home: node.reach.root } : {}),
           ...(gpuIndices ? { extraEnv: { CUDA_VISIBLE_DEVICES: gpuIndices[node.rank]!.join(',') }, numGpusPerNode: gpuIndices[node.rank]!.length } : {}),
         };
-        await this.runtime.start(transport, node.address, rank);
-        started.push(node.rank);
+        await this.runtime.start(transport, node.address, rank, this.runtime.journalOf(node));
+        started.push(node);
       }
-      this.logger.info({ cluster: cluster.name, job: job.id, ranks: nodes.length }, 'job started');
+      this.logger.debug({ cluster: cluster.name, job: job.id, ranks: nodes.length }, 'job started');
     } catch (err) {
       const reason = `could not start on every node: ${err instanceof Error ? err.message : String(err)}`;
       this.logger.warn({ cluster: cluster.name, job: job.id, err }, 'job start failed');
-      for (const node of nodes.filter((n) => started.includes(n.rank))) {
-        await this.runtime.cancel(this.transports.for(node), node.address, [name]).catch(() => undefined);
+      for (const node of started) {
+        await this.runtime.cancel(this.transports.for(node), node.address, [rankRef(job, node.rank)]).catch(() => undefined);
       }
-      await this.store.jobs.transition(cluster.name, job.id, ['SETTING_UP'], { status: 'FAILED', endedAt: this.clock.now(), reason });
-      await this.touch(cluster.name);
+      // A started rank may have moved the job to RUNNING already.
+      await this.store.jobs.transition(cluster.name, job.id, ACTIVE_ON_NODES, { status: 'FAILED', endedAt: this.clock.now(), reason });
+      await this.reconciler.touch(cluster.name);
     }
   }
 
-  /** Read every active job's ranks from their nodes and record what changed. */
-  async pollOnce(): Promise<void> {
+  // ---- Reconciliation: the safety net under the event journals. ----
+
+  /**
+   * Read every active job's ranks from their nodes, record what changed, follow the journals of
+   * the nodes that have active jobs (and let go of the others), and schedule where wanted.
+   */
+  async reconcileOnce(): Promise<void> {
+    const began = this.clock.now();
     const active = await this.store.jobs.listActive();
-    const byCluster = new Map<string, JobRecord[]>();
-    for (const job of active) (byCluster.get(job.cluster) ?? byCluster.set(job.cluster, []).get(job.cluster)!).push(job);
-    await Promise.all(
-      [...byCluster].map(async ([clusterName, jobs]) => {
-        try {
-          await this.pollCluster(clusterName, jobs);
-        } catch (err) {
-          this.logger.warn({ cluster: clusterName, err }, 'job monitor could not read the cluster');
-        }
-      }),
-    );
+    const keys = new Set<string>();
+    const clusters = new Map<string, ClusterRecord | undefined>();
+    let legacy = false;
+    for (const job of active) {
+      this.events.know(job);
+      if (!ACTIVE_ON_NODES.includes(job.status)) continue;
+      if ((job.runtime ?? 1) < 2) legacy = true;
+      if (!clusters.has(job.cluster)) clusters.set(job.cluster, await this.store.clusters.get(job.cluster));
+      const cluster = clusters.get(job.cluster);
+      if (cluster?.status !== 'UP') continue;
+      for (const node of cluster.nodes.slice(0, job.numNodes)) keys.add(this.events.keyOf(node));
+    }
+    // Follow before reading the status files, so nothing ends unseen in between.
+    const toFollow = new Map<string, NodeRecord>();
+    for (const cluster of clusters.values()) {
+      if (cluster?.status !== 'UP') continue;
+      for (const node of cluster.nodes) if (keys.has(this.events.keyOf(node))) toFollow.set(this.events.keyOf(node), node);
+    }
+    await Promise.all([...toFollow.values()].map((node) => this.events.follow(node).catch(() => undefined)));
+    for (const clusterName of await this.reconciler.reconcileAll()) this.scheduleSoon(clusterName);
+    this.events.release(keys, began);
+    // Jobs a daemon before the event journals started write no events: read them every second
+    // (as that daemon did) until they have ended.
+    if (legacy && this.legacyTimer === undefined && !this.stopped) {
+      this.legacyTimer = setTimeout(() => {
+        this.legacyTimer = undefined;
+        this.reconcileSoon();
+      }, LEGACY_POLL_MS);
+      this.legacyTimer.unref();
+    }
   }
 
-  private async pollCluster(clusterName: string, jobs: JobRecord[]): Promise<void> {
-    const cluster = await this.store.clusters.get(clusterName);
-    if (!cluster || cluster.status !== 'UP') return;
-    const running = jobs.filter((j) => ACTIVE_ON_NODES.includes(j.status) && !this.starting.has(`${clusterName}/${j.id}`));
-    const states = new Map<string, JobState[]>();
-    const lost: NodeRecord[] = [];
-    for (const node of cluster.nodes) {
-      const here = running.filter((j) => node.rank < j.numNodes);
-      if (here.length === 0) continue;
-      let answer: JobState[];
+  /** Run a reconciliation now (or right after the one running). */
+  private reconcileSoon(): void {
+    if (this.reconciling) {
+      this.reconcileAgain = true;
+      return;
+    }
+    this.reconciling = (async () => {
       try {
-        answer = await this.runtime.status(this.transports.for(node), node.address, here.map(jobName));
-        await this.reachable(cluster, node);
+        do {
+          this.reconcileAgain = false;
+          await this.reconcileOnce();
+        } while (this.reconcileAgain);
       } catch (err) {
-        if (toSkyError(err)?.code !== 'NODE_UNREACHABLE') throw err;
-        if (await this.unreachable(cluster, node, err)) lost.push(node);
-        continue;
+        this.logger.error({ err }, 'job reconciliation failed');
+      } finally {
+        this.reconciling = undefined;
       }
-      here.forEach((job, i) => {
-        const list = states.get(jobName(job)) ?? [];
-        list[node.rank] = answer[i]!;
-        states.set(jobName(job), list);
-      });
-    }
-    let finished = false;
-    for (const node of lost) {
-      this.unreachableSince.delete(unreachableKey(cluster, node));
-      for (const job of running.filter((j) => node.rank < j.numNodes)) {
-        await this.cancelRanks(cluster, job);
-        const done = await this.store.jobs.transition(clusterName, job.id, [job.status], {
-          status: 'FAILED',
-          endedAt: this.clock.now(),
-          reason: `node ${node.address} unreachable`,
-        });
-        if (done) {
-          finished = true;
-          this.logger.warn({ cluster: clusterName, job: job.id, node: node.address }, 'job failed: node unreachable');
-        }
-      }
-    }
-    for (const job of running) {
-      if (lost.some((n) => n.rank < job.numNodes)) continue;
-      const ranks = states.get(jobName(job));
-      if (!ranks || ranks.filter(Boolean).length < job.numNodes) continue;
-      const { status, reason } = aggregate(ranks);
-      if (status === job.status) continue;
-      if (isJobTerminal(status)) {
-        if (ranks.some((r) => !isRankDone(r))) await this.cancelRanks(cluster, job);
-        await this.store.jobs.transition(clusterName, job.id, [job.status], {
-          status,
-          endedAt: this.clock.now(),
-          exitCodes: ranks.map((r) => r.exitCode),
-          ...(reason !== undefined ? { reason } : {}),
-        });
-        finished = true;
-      } else {
-        await this.store.jobs.transition(clusterName, job.id, [job.status], { status });
-      }
-    }
-    if (finished) await this.touch(clusterName);
-    if (finished || jobs.some((j) => j.status === 'PENDING')) await this.schedule(clusterName);
-  }
-
-  /** Record that a node did not answer; true once it has been unreachable for the grace period. */
-  private async unreachable(cluster: ClusterRecord, node: NodeRecord, err: unknown): Promise<boolean> {
-    const now = this.clock.now();
-    const key = unreachableKey(cluster, node);
-    const since = this.unreachableSince.get(key) ?? now;
-    this.unreachableSince.set(key, since);
-    const reason = `node ${node.address} unreachable: ${err instanceof Error ? err.message : String(err)}`;
-    await this.updates.update(cluster.name, (c) => (c.statusReason === reason ? undefined : { statusReason: reason }));
-    return now - since >= this.config.jobs.unreachable_grace_seconds * 1000;
-  }
-
-  private async reachable(cluster: ClusterRecord, node: NodeRecord): Promise<void> {
-    if (!this.unreachableSince.delete(unreachableKey(cluster, node))) return;
-    await this.updates.update(cluster.name, (c) => (c.statusReason?.startsWith(`node ${node.address} unreachable`) ? { statusReason: undefined } : undefined));
-  }
-
-  private async cancelRanks(cluster: ClusterRecord, job: JobRecord): Promise<void> {
-    for (const node of cluster.nodes.slice(0, job.numNodes)) {
-      await this.runtime.cancel(this.transports.for(node), node.address, [jobName(job)]).catch((err: unknown) => {
-        this.logger.warn({ cluster: cluster.name, job: job.id, node: node.address, err }, 'cancel on node failed');
-      });
-    }
+    })();
   }
 
   /** Cancel jobs: PENDING ones never start; running ones are killed on every node. Returns the ids cancelled. */
@@ -339,50 +301,33 @@ export class JobQueue {
       }
       const current = await this.store.jobs.get(cluster.name, job.id);
       if (!current || isJobTerminal(current.status)) continue;
-      if (cluster.status === 'UP') await this.cancelRanks(cluster, current);
+      if (cluster.status === 'UP') await this.reconciler.cancelRanks(cluster, current);
       const done = await this.store.jobs.transition(cluster.name, job.id, ['PENDING', 'SETTING_UP', 'RUNNING'], {
         status: 'CANCELLED',
         endedAt: this.clock.now(),
         reason: 'cancelled',
       });
-      // The monitor may have seen the killed ranks first and recorded CANCELLED itself.
+      // The ranks' end events may have been applied first and recorded CANCELLED already.
       if (done || (await this.store.jobs.get(cluster.name, job.id))?.status === 'CANCELLED') cancelled.push(job.id);
     }
     if (cancelled.length > 0) {
-      await this.touch(cluster.name);
+      await this.reconciler.touch(cluster.name);
       await this.schedule(cluster.name);
     }
     return cancelled;
   }
 
-  /** Mark the cluster active now (autostop counts idle time from the last job event). */
-  private async touch(clusterName: string): Promise<void> {
-    const now = this.clock.now();
-    await this.updates.update(clusterName, () => ({ lastActiveAt: now }));
-  }
-
+  /** Follow the journals of nodes with active jobs, reconcile them, then reconcile every `jobs.reconcile_seconds`. */
   start(): void {
-    const tick = (): void => {
-      if (this.polling) return;
-      this.polling = true;
-      this.pollOnce()
-        .catch((err: unknown) => this.logger.error({ err }, 'job monitor failed'))
-        .finally(() => (this.polling = false));
-    };
-    this.timer = setInterval(tick, POLL_MS);
+    this.timer = setInterval(() => this.reconcileSoon(), this.config.jobs.reconcile_seconds * 1000);
     this.timer.unref();
-    tick();
+    this.reconcileSoon();
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.legacyTimer) clearTimeout(this.legacyTimer);
+    this.events.stopAll();
   }
-}
-
-function unreachableKey(cluster: ClusterRecord, node: NodeRecord): string {
-  return `${cluster.clusterId}/${node.id}`;
-}
-
-function isRankDone(state: JobState): boolean {
-  return state.status === 'SUCCEEDED' || state.status === 'FAILED' || state.status === 'FAILED_SETUP' || state.status === 'CANCELLED' || state.status === 'MISSING';
 }

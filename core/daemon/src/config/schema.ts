@@ -153,6 +153,11 @@ export const DaemonConfigSchema = z.strictObject({
     .strictObject({
       /** A node that stays unreachable this long fails the jobs running on it. */
       unreachable_grace_seconds: z.number().min(0).max(3600).default(30),
+      /**
+       * How often every running job's status is read from its nodes, as a safety net: how jobs
+       * end reaches the daemon as events from each node's journal, not from this pass.
+       */
+      reconcile_seconds: z.number().min(1).max(3600).default(30),
     })
     .prefault({}),
   node_helper: z

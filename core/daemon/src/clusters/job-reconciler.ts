@@ -1,0 +1,203 @@
+import { inject, injectable } from 'tsyringe';
+import type { Logger } from 'pino';
+import type { StateStore } from '@sky/plugin-api';
+import { isJobTerminal, toSkyError, type ClusterRecord, type JobRecord, type NodeRecord } from '@sky/protocol';
+import type { DaemonConfig } from '../config/schema.js';
+import { TOKENS, type Clock } from '../tokens.js';
+import { NodeRuntime, type JobState } from '../nodes/node-runtime.js';
+import { TransportPool } from '../nodes/transports.js';
+import { ClusterUpdates } from './cluster-updates.js';
+import { ACTIVE_ON_NODES, aggregate, isRankDone, rankRef } from './job-ranks.js';
+
+/**
+ * Reads jobs' ranks from their nodes with the runtime's `status` command and records what
+ * changed: the safety net under the event journals (a slow periodic pass, and right after a
+ * daemon start), the read of a gang's other ranks when one of them ends, and the detection of a
+ * node that stopped answering (its jobs fail once it has been unreachable for
+ * `jobs.unreachable_grace_seconds`). Every write is a compare-and-set transition, so reading a
+ * job that an event already moved on changes nothing.
+ */
+@injectable()
+export class JobReconciler {
+  /**
+   * Nodes whose last status read failed to reach them, and since when, by cluster incarnation and
+   * node (a host of a pool is a node of many clusters over time). An entry lives only while the
+   * node keeps failing: it is dropped when the node answers again or its jobs are failed.
+   */
+  private readonly unreachableSince = new Map<string, number>();
+  /**
+   * Jobs whose ranks this daemon is starting right now (`cluster/id`), and whether a read was
+   * asked for meanwhile: the reads leave them alone until every rank has its files, or they would
+   * read a rank not yet written as gone.
+   */
+  private readonly starting = new Map<string, { asked: boolean }>();
+
+  constructor(
+    @inject(TOKENS.Store) private readonly store: StateStore,
+    @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(TOKENS.Logger) private readonly logger: Logger,
+    @inject(TransportPool) private readonly transports: TransportPool,
+    @inject(NodeRuntime) private readonly runtime: NodeRuntime,
+    @inject(TOKENS.Config) private readonly config: DaemonConfig,
+    @inject(ClusterUpdates) private readonly updates: ClusterUpdates,
+  ) {}
+
+  /** Mark a job as being started; endStart tells whether a read was asked for meanwhile. */
+  beginStart(job: Pick<JobRecord, 'cluster' | 'id'>): void {
+    this.starting.set(`${job.cluster}/${job.id}`, { asked: false });
+  }
+
+  /** Whether the job's ranks are being started now; if so, a read is asked for once they are. */
+  deferWhileStarting(job: Pick<JobRecord, 'cluster' | 'id'>): boolean {
+    const starting = this.starting.get(`${job.cluster}/${job.id}`);
+    if (starting) starting.asked = true;
+    return starting !== undefined;
+  }
+
+  endStart(job: Pick<JobRecord, 'cluster' | 'id'>): boolean {
+    const key = `${job.cluster}/${job.id}`;
+    const asked = this.starting.get(key)?.asked ?? false;
+    this.starting.delete(key);
+    return asked;
+  }
+
+  /**
+   * Read every active job's ranks and record what changed. Returns the clusters where a job
+   * ended or jobs wait (they want a scheduling pass).
+   */
+  async reconcileAll(): Promise<string[]> {
+    const active = await this.store.jobs.listActive();
+    const byCluster = new Map<string, JobRecord[]>();
+    for (const job of active) (byCluster.get(job.cluster) ?? byCluster.set(job.cluster, []).get(job.cluster)!).push(job);
+    const wanted: string[] = [];
+    await Promise.all(
+      [...byCluster].map(async ([clusterName, jobs]) => {
+        try {
+          if (await this.reconcile(clusterName, jobs)) wanted.push(clusterName);
+        } catch (err) {
+          this.logger.warn({ cluster: clusterName, err }, 'job reconciliation could not read the cluster');
+        }
+      }),
+    );
+    return wanted;
+  }
+
+  /**
+   * Read the given jobs of one cluster from their nodes and record what changed; true when a job
+   * ended or one of `jobs` is PENDING (a scheduling pass is wanted).
+   */
+  async reconcile(clusterName: string, jobs: readonly JobRecord[]): Promise<boolean> {
+    const cluster = await this.store.clusters.get(clusterName);
+    if (!cluster || cluster.status !== 'UP') return false;
+    const running = jobs.filter((j) => {
+      if (!ACTIVE_ON_NODES.includes(j.status)) return false;
+      const starting = this.starting.get(`${clusterName}/${j.id}`);
+      if (starting) starting.asked = true;
+      return starting === undefined;
+    });
+    const states = new Map<number, JobState[]>();
+    const lost: NodeRecord[] = [];
+    for (const node of cluster.nodes) {
+      const here = running.filter((j) => node.rank < j.numNodes);
+      if (here.length === 0) continue;
+      let answer: JobState[];
+      try {
+        answer = await this.runtime.status(
+          this.transports.for(node),
+          node.address,
+          here.map((j) => rankRef(j, node.rank)),
+        );
+        await this.reachable(cluster, node);
+      } catch (err) {
+        if (toSkyError(err)?.code !== 'NODE_UNREACHABLE') throw err;
+        if (await this.unreachable(cluster, node, err)) lost.push(node);
+        continue;
+      }
+      here.forEach((job, i) => {
+        const list = states.get(job.id) ?? [];
+        list[node.rank] = answer[i]!;
+        states.set(job.id, list);
+      });
+    }
+    let finished = false;
+    for (const node of lost) {
+      this.unreachableSince.delete(unreachableKey(cluster, node));
+      for (const job of running.filter((j) => node.rank < j.numNodes)) {
+        await this.cancelRanks(cluster, job);
+        const done = await this.store.jobs.transition(clusterName, job.id, ACTIVE_ON_NODES, {
+          status: 'FAILED',
+          endedAt: this.clock.now(),
+          reason: `node ${node.address} unreachable`,
+        });
+        if (done) {
+          finished = true;
+          this.logger.warn({ cluster: clusterName, job: job.id, node: node.address }, 'job failed: node unreachable');
+        }
+      }
+    }
+    for (const job of running) {
+      if (lost.some((n) => n.rank < job.numNodes)) continue;
+      const ranks = states.get(job.id);
+      if (!ranks || ranks.filter(Boolean).length < job.numNodes) continue;
+      if (await this.record(cluster, job, ranks)) finished = true;
+    }
+    if (finished) await this.touch(clusterName);
+    return finished || jobs.some((j) => j.status === 'PENDING');
+  }
+
+  /**
+   * Record the job's status from every rank's state (gang semantics: one failed rank ends the
+   * others). True when the job ended here.
+   */
+  async record(cluster: ClusterRecord, job: JobRecord, ranks: readonly JobState[]): Promise<boolean> {
+    const { status, reason } = aggregate(ranks);
+    if (status === job.status) return false;
+    if (!isJobTerminal(status)) {
+      await this.store.jobs.transition(cluster.name, job.id, ['SETTING_UP'], { status });
+      return false;
+    }
+    if (ranks.some((r) => !isRankDone(r))) await this.cancelRanks(cluster, job);
+    const done = await this.store.jobs.transition(cluster.name, job.id, ACTIVE_ON_NODES, {
+      status,
+      endedAt: this.clock.now(),
+      exitCodes: ranks.map((r) => r.exitCode),
+      ...(reason !== undefined ? { reason } : {}),
+    });
+    return done !== undefined;
+  }
+
+  /** Record that a node did not answer; true once it has been unreachable for the grace period. */
+  private async unreachable(cluster: ClusterRecord, node: NodeRecord, err: unknown): Promise<boolean> {
+    const now = this.clock.now();
+    const key = unreachableKey(cluster, node);
+    const since = this.unreachableSince.get(key) ?? now;
+    this.unreachableSince.set(key, since);
+    const reason = `node ${node.address} unreachable: ${err instanceof Error ? err.message : String(err)}`;
+    await this.updates.update(cluster.name, (c) => (c.statusReason === reason ? undefined : { statusReason: reason }));
+    return now - since >= this.config.jobs.unreachable_grace_seconds * 1000;
+  }
+
+  private async reachable(cluster: ClusterRecord, node: NodeRecord): Promise<void> {
+    if (!this.unreachableSince.delete(unreachableKey(cluster, node))) return;
+    await this.updates.update(cluster.name, (c) => (c.statusReason?.startsWith(`node ${node.address} unreachable`) ? { statusReason: undefined } : undefined));
+  }
+
+  /** End the job's ranks on every node (errors are logged: a node may be gone). */
+  async cancelRanks(cluster: ClusterRecord, job: JobRecord): Promise<void> {
+    for (const node of cluster.nodes.slice(0, job.numNodes)) {
+      await this.runtime.cancel(this.transports.for(node), node.address, [rankRef(job, node.rank)]).catch((err: unknown) => {
+        this.logger.warn({ cluster: cluster.name, job: job.id, node: node.address, err }, 'cancel on node failed');
+      });
+    }
+  }
+
+  /** Mark the cluster active now (autostop counts idle time from the last job event). */
+  async touch(clusterName: string): Promise<void> {
+    const now = this.clock.now();
+    await this.updates.update(clusterName, () => ({ lastActiveAt: now }));
+  }
+}
+
+function unreachableKey(cluster: ClusterRecord, node: NodeRecord): string {
+  return `${cluster.clusterId}/${node.id}`;
+}

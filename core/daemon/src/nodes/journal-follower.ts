@@ -1,0 +1,203 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { NodeTransport } from './transport.js';
+
+/**
+ * How a journal is read:
+ * - `watch`: a file of the daemon's own account, read in-process whenever the kernel says its
+ *   directory changed (no process, no timer);
+ * - `stream`: one long-lived command on the node that prints the journal from an offset on and
+ *   keeps following it (one channel per SSH host, one helper stream per account node);
+ * - `poll`: read the file from the last offset at an interval (no process on the node; for tests
+ *   and nodes whose shell cannot run a follower).
+ */
+export type JournalSource =
+  | { kind: 'watch'; file: string }
+  | { kind: 'stream'; transport: NodeTransport; path: string; command: (offset: number) => string }
+  | { kind: 'poll'; transport: NodeTransport; path: string; intervalMs: number };
+
+export interface JournalSink {
+  /** Whole lines, in journal order; the next read waits for this to settle. */
+  lines(lines: string[]): Promise<void>;
+  /** The journal could not be read (the node is unreachable); retried every `retryMs`. */
+  trouble(err: unknown): void;
+  /** Read again after trouble (what was written meanwhile, before the first read, is not delivered: reconcile). */
+  back(): void;
+}
+
+const CHUNK = 256 * 1024;
+
+/**
+ * Follows one node's event journal from where it ended when the follower started: what was
+ * written before that is the reconciliation's to read (it reads the ranks' status files after
+ * the starting offset is fixed, so an event is never lost between the two, and one seen by both
+ * only repeats a compare-and-set transition). Reconnects resume from the last byte delivered.
+ */
+export class JournalFollower {
+  private offset = 0;
+  private partial = '';
+  private readonly decoder = new StringDecoder('utf8');
+  private readonly abort = new AbortController();
+  private watcher: FSWatcher | undefined;
+  private reading = false;
+  private again = false;
+  private troubled = false;
+  /**
+   * Resolves once the starting offset is fixed (events from there on are delivered), or once the
+   * first attempt failed (the follower keeps trying; the sink hears trouble, then back).
+   */
+  readonly ready: Promise<void>;
+  private settle: () => void = () => undefined;
+
+  constructor(
+    private readonly source: JournalSource,
+    private readonly sink: JournalSink,
+    private readonly retryMs = 1000,
+  ) {
+    this.ready = new Promise((resolve) => (this.settle = resolve));
+    void this.begin().finally(() => this.settle());
+  }
+
+  /** Bytes of the journal delivered (or skipped at the start) so far. */
+  get position(): number {
+    return this.offset;
+  }
+
+  stop(): void {
+    this.abort.abort();
+    this.watcher?.close();
+  }
+
+  private async begin(): Promise<void> {
+    for (;;) {
+      try {
+        this.offset = await this.size();
+        break;
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        this.setTrouble(err);
+        this.settle();
+        await sleep(this.retryMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        if (this.abort.signal.aborted) return;
+      }
+    }
+    if (this.source.kind === 'watch') {
+      try {
+        await mkdir(dirname(this.source.file), { recursive: true });
+        this.watcher = watch(dirname(this.source.file), { persistent: false }, () => this.kick());
+      } catch (err) {
+        this.sink.trouble(err);
+        return;
+      }
+      this.watcher.on('error', (err) => this.sink.trouble(err));
+      this.setBack();
+      this.kick();
+    } else {
+      this.setBack();
+      void this.loop();
+    }
+  }
+
+  private async size(): Promise<number> {
+    if (this.source.kind === 'watch') {
+      const handle = await open(this.source.file, 'r').catch(() => undefined);
+      if (handle === undefined) return 0;
+      try {
+        return (await handle.stat()).size;
+      } finally {
+        await handle.close();
+      }
+    }
+    const { size } = await this.source.transport.readFrom(this.source.path, 0, 1);
+    return Math.max(0, size);
+  }
+
+  private setTrouble(err: unknown): void {
+    this.troubled = true;
+    this.sink.trouble(err);
+  }
+
+  private setBack(): void {
+    if (!this.troubled) return;
+    this.troubled = false;
+    this.sink.back();
+  }
+
+  private async deliver(data: Buffer): Promise<void> {
+    this.offset += data.length;
+    const parts = (this.partial + this.decoder.write(data)).split('\n');
+    this.partial = parts.pop() ?? '';
+    if (parts.length > 0) await this.sink.lines(parts);
+  }
+
+  /** watch: read what was appended since the last read; calls arriving meanwhile make one more read. */
+  private kick(): void {
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = true;
+    void (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.readLocal();
+        } while (this.again && !this.abort.signal.aborted);
+      } catch (err) {
+        this.sink.trouble(err);
+      } finally {
+        this.reading = false;
+      }
+    })();
+  }
+
+  private async readLocal(): Promise<void> {
+    if (this.source.kind !== 'watch') return;
+    const handle = await open(this.source.file, 'r').catch(() => undefined);
+    if (handle === undefined) return;
+    try {
+      const buffer = Buffer.alloc(CHUNK);
+      for (;;) {
+        if (this.abort.signal.aborted) return;
+        const { bytesRead } = await handle.read(buffer, 0, CHUNK, this.offset);
+        if (bytesRead === 0) return;
+        await this.deliver(Buffer.from(buffer.subarray(0, bytesRead)));
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** stream / poll: keep reading until stopped; a failure is reported and retried. */
+  private async loop(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      try {
+        if (this.source.kind === 'stream') {
+          const chunks = this.source.transport.stream(this.source.command(this.offset), { signal });
+          for await (const chunk of chunks) {
+            this.setBack();
+            await this.deliver(chunk);
+          }
+          this.setBack();
+        } else if (this.source.kind === 'poll') {
+          const { data } = await this.source.transport.readFrom(this.source.path, this.offset, CHUNK);
+          this.setBack();
+          if (data.length > 0) {
+            await this.deliver(data);
+            continue;
+          }
+          await sleep(this.source.intervalMs, undefined, { signal }).catch(() => undefined);
+          continue;
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        this.setTrouble(err);
+      }
+      await sleep(this.retryMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+}
