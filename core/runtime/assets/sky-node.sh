@@ -28,7 +28,8 @@
 #
 # setup.sh and run.sh run in NODEROOT/sky_workdir (or NODEROOT), under SKY_JOB_SHELL (default:
 # bash when installed, else sh), with the variables of env exported. The runner uses shell
-# builtins wherever it can: per rank it forks only the job's own shell and one chmod.
+# builtins wherever it can: per rank it forks only the job's own shell, one chmod and the
+# command substitution that waits for the runner to detach.
 set -u
 SKY_RUNTIME_VERSION=2
 
@@ -161,18 +162,20 @@ cmd_start() {
   : >> "$jd/log"
   absolute "$0"
   script=$_abs
-  # SKY_NODE_SH may be two words ("busybox sh"): it is split on purpose below. The background
-  # child becomes the runner itself (setsid and perl exec it), so $! is its pid and process group.
+  # SKY_NODE_SH may be two words ("busybox sh"): it is split on purpose below. The runner writes
+  # its pid to fd 3 and closes it once it runs in its own session, so the command substitution
+  # returns only when the runner no longer depends on whoever started it.
   sh_bin=${SKY_NODE_SH:-sh}
   if command -v setsid > /dev/null 2>&1; then
-    setsid $sh_bin "$script" run "$jd" "$journal" < /dev/null >> "$jd/log" 2>&1 &
+    _pid=$(setsid $sh_bin "$script" run "$jd" "$journal" 3>&1 < /dev/null >> "$jd/log" 2>&1 &)
   elif command -v perl > /dev/null 2>&1; then
-    perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or die "exec: $!"' $sh_bin "$script" run "$jd" "$journal" < /dev/null >> "$jd/log" 2>&1 &
+    _pid=$(perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or die "exec: $!"' $sh_bin "$script" run "$jd" "$journal" 3>&1 < /dev/null >> "$jd/log" 2>&1 &)
   else
-    $sh_bin "$script" run "$jd" "$journal" < /dev/null >> "$jd/log" 2>&1 &
+    _pid=$($sh_bin "$script" run "$jd" "$journal" 3>&1 < /dev/null >> "$jd/log" 2>&1 &)
   fi
-  printf '%s\n' "$!" > "$jd/pid"
-  printf '%s\n' "$!"
+  [ -n "$_pid" ] || die "the runner for $jd did not start; see $jd/log"
+  printf '%s\n' "$_pid" > "$jd/pid"
+  printf '%s\n' "$_pid"
 }
 
 # event STATUS CODE: one line to the node's journal.
@@ -220,6 +223,8 @@ step() {
 cmd_run() {
   jd=$1
   journal=$2
+  # Detached by now (setsid ran before this shell): tell start, which waits for fd 3 to close.
+  { printf '%s\n' "$$" >&3 && exec 3>&-; } 2>/dev/null || :
   trap '' HUP
   # The job's processes get the signal too; the runner stays to record how they ended.
   trap ':' TERM INT
