@@ -197,7 +197,7 @@ const BAD: BadRow[] = [
   {
     name: 'file_mounts destination under another home',
     yaml: 'file_mounts:\n  ~other/data: ./data\n',
-    lines: ['t.yaml:2:3: file_mounts["~other/data"]: remote path "~other/data" must be absolute, start with ~/, or be relative to ~/sky_workdir'],
+    lines: ['t.yaml:2:3: file_mounts["~other/data"]: remote path "~other/data" must be absolute or start with ~/'],
   },
   {
     name: 'file_mounts storage mapping',

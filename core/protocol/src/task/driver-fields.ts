@@ -34,10 +34,8 @@ export function decideFields(fields: ResourceFields, driver: string): FieldDecis
   if (fields.image_id !== undefined) refusals.push(imageRefusal(driver, fields.image_id));
   if (fields.use_spot === true) refusals.push(`${driver} cannot provide spot capacity (use_spot: true); remove use_spot`);
   const infra = fields.infra;
-  if (driver === 'local' && infra?.region !== undefined) {
-    refusals.push(`local cannot place nodes in a region or zone (infra: ${formatInfra(infra) ?? ''}); use infra: local`);
-  } else if (driver === 'ssh' && infra?.zone !== undefined) {
-    refusals.push(`ssh cannot place nodes in a zone (infra: ${formatInfra(infra) ?? ''}); use infra: ssh/<pool>`);
+  if (driver === 'local' && (infra?.region !== undefined || infra?.zone !== undefined)) {
+    refusals.push(`local cannot place nodes in a region or zone (infra: ${formatInfra(infra ?? {}) ?? ''}); use infra: local`);
   }
   const meaningless: Array<[string, unknown]> = [
     ['disk_tier', fields.disk_tier],

@@ -137,8 +137,7 @@ export const WORKDIR_ON_NODE = '~/sky_workdir';
 
 /** Why a file mount destination is unusable: it must be absolute or start with ~/, and never climb out with "..". */
 export function remotePathProblem(path: string): string | undefined {
-  if (path.trim().length === 0) return 'remote path is empty';
-  if (path !== '~' && !path.startsWith('/') && !path.startsWith('~/') && path.startsWith('~')) return `remote path ${JSON.stringify(path)} must be absolute, start with ~/, or be relative to ${WORKDIR_ON_NODE}`;
+  if (path !== '~' && !path.startsWith('/') && !path.startsWith('~/')) return `remote path ${JSON.stringify(path)} must be absolute or start with ~/`;
   if (/[\x00-\x1f\x7f]/.test(path)) return `remote path ${JSON.stringify(path)} has a control character`;
   if (path.split('/').includes('..')) return `remote path ${JSON.stringify(path)} has a ".." segment; name the destination directly`;
   return undefined;
@@ -166,14 +165,15 @@ export const checkFileMounts: FieldCheck<Record<string, string>> = (value, repor
   const out: Array<[string, string]> = [];
   let ok = true;
   for (const [dst, src] of Object.entries(value)) {
-    const badPath = remotePathProblem(dst);
+    // As in SkyPilot, a relative destination is under the workdir on the node (`~user/x` is not relative).
+    const relative = dst.trim().length > 0 && !dst.startsWith('/') && !dst.startsWith('~');
+    const target = relative ? `${WORKDIR_ON_NODE}/${dst.replace(/^(\.\/)+/, '')}` : dst;
+    const badPath = remotePathProblem(target);
     if (badPath !== undefined) {
       report(badPath, [dst], { at: 'key' });
       ok = false;
       continue;
     }
-    // As in SkyPilot, a relative destination is under the workdir on the node.
-    const target = dst === '~' || dst.startsWith('/') || dst.startsWith('~/') ? dst : `${WORKDIR_ON_NODE}/${dst.replace(/^\.\//, '')}`;
     if (typeof src === 'string') {
       const source = localSource(src, report, [dst]);
       if (source === undefined) ok = false;
