@@ -242,6 +242,8 @@ export class ClusterService {
     // have a start ahead of this exec in its line, so that is decided when the exec's turn comes.
     if (checked.status === 'INIT') assertUp(checked);
     const demand = jobDemand(primaryFields(task));
+    const refusals = decideFields(primaryFields(task), checked.driver).refusals;
+    if (refusals.length > 0) throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${body.cluster} cannot run this task: ${refusals.join('; ')}`);
     const unmet = unmetByCluster(checked.nodes, task.num_nodes, demand);
     if (unmet) throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${body.cluster} cannot run this task: ${unmet}`);
     const files = await this.taskFiles.forRun(task, body.uploads, { id: ctx.request.user, name: ctx.request.userName });
