@@ -120,7 +120,7 @@ function sky(env, ...argv) {
 /** The node flags and environment the CLI starts a daemon with (core/client spawnDaemon). */
 async function daemonLaunch() {
   const client = await import(join(ROOT, 'core/client/dist/autostart.js'));
-  return { nodeArgs: [...(client.DAEMON_NODE_ARGS ?? [])], env: process.env };
+  return { nodeArgs: [...client.daemonNodeArgs(process.env)], env: process.env };
 }
 
 async function main() {

@@ -97,6 +97,17 @@ export async function mainPid(reaperPid, timeoutMs = 10_000) {
   }
 }
 
+/** SIGKILL a reaper's whole tree by pid at once (for an exit handler: synchronous). */
+export function killTreeNow(reaperPid) {
+  for (const pid of treeOf(reaperPid).reverse()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /** SIGTERM a reaper's whole tree by pid, SIGKILL what is left after `graceMs`; resolves once the reaper exited. */
 export async function stopTree(child, graceMs = 10_000) {
   if (child.exitCode !== null || child.signalCode !== null) return;

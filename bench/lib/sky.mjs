@@ -8,7 +8,7 @@ import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { mainPid, spawnReaped, stopTree } from './proc.mjs';
+import { killTreeNow, mainPid, spawnReaped, stopTree } from './proc.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const DAEMON_MAIN = join(ROOT, 'core/daemon/dist/sky-daemon.mjs');
@@ -71,13 +71,7 @@ export async function startSky(config, { prefix = 'sky-bench-jobs-' } = {}) {
       rmSync(home, { recursive: true, force: true });
     },
   };
-  const onExit = () => {
-    try {
-      process.kill(reaper.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  };
+  const onExit = () => killTreeNow(reaper.pid);
   process.once('exit', onExit);
   try {
     sky.pid = await mainPid(reaper.pid);

@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './sky.mjs';
-import { mainPid, spawnReaped, stopTree } from './proc.mjs';
+import { killTreeNow, mainPid, spawnReaped, stopTree } from './proc.mjs';
 
 /** The two profiles: Debian's defaults, and the one tuned for trivial jobs (see /bench/README.md). */
 export const PROFILES = {
@@ -99,13 +99,7 @@ export async function startSlurm(profile) {
     },
   };
   const onExit = () => {
-    for (const c of children) {
-      try {
-        process.kill(c.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    for (const c of children) killTreeNow(c.pid);
   };
   process.once('exit', onExit);
   const start = async (name, argv) => {

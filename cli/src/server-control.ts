@@ -1,4 +1,4 @@
-import { DAEMON_NODE_ARGS, SkyClient, checkLocalDaemon, ensureDaemon, parseEndpoint, reachableHost, removeStaleDaemonFile, skyPaths, stopLocalDaemon } from '@sky/client';
+import { daemonNodeArgs, SkyClient, checkLocalDaemon, ensureDaemon, parseEndpoint, reachableHost, removeStaleDaemonFile, skyPaths, stopLocalDaemon } from '@sky/client';
 import { daemonMainPath } from './context.js';
 import { note, print } from './output.js';
 
@@ -36,7 +36,7 @@ export async function startInBackground(as: SkyClient, host: string, port: numbe
  */
 export async function runInForeground(args: readonly string[]): Promise<number> {
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, [...DAEMON_NODE_ARGS, await daemonMainPath(), ...args], { stdio: 'inherit' });
+  const child = spawn(process.execPath, [...daemonNodeArgs(process.env), await daemonMainPath(), ...args], { stdio: 'inherit' });
   const forward = (signal: NodeJS.Signals) => (): void => {
     child.kill(signal);
   };

@@ -49,16 +49,16 @@ describe('GPU pinning', () => {
       const demand = { cpus: 1, memoryGb: 0, accelerators: [{ name: 'H100', count: 1 }] };
       const spec = (run: string) => ({ run, envs: {}, secrets: {}, fileMounts: {} });
       const job = (run: string) => queue.submit(cluster, { user: alice.user, userName: alice.userName, numNodes: 1, demand }, spec(run));
-      const queued = [await job('echo "gpus=$CUDA_VISIBLE_DEVICES"; sleep 1'), await job('echo "gpus=$CUDA_VISIBLE_DEVICES"; sleep 1'), await job('echo "gpus=$CUDA_VISIBLE_DEVICES"')];
+      const queued = [await job('echo "gpus=$CUDA_VISIBLE_DEVICES"; sleep 3'), await job('echo "gpus=$CUDA_VISIBLE_DEVICES"; sleep 3'), await job('echo "gpus=$CUDA_VISIBLE_DEVICES"')];
       // A submit returns once the job is queued; the scheduling pass it asked for starts what fits.
       const current = () => Promise.all(queued.map((j) => p.store.jobs.get('gpu', j.id)));
       const onNodes = (s: string | undefined) => s === 'SETTING_UP' || s === 'RUNNING';
-      for (let i = 0; i < 100 && (await current()).filter((j) => onNodes(j?.status)).length < 2; i++) await delay(20);
+      for (let i = 0; i < 500 && (await current()).filter((j) => onNodes(j?.status)).length < 2; i++) await delay(20);
       const started = await current();
       const [a, b, c] = [started[0]!, started[1]!, started[2]!];
       assert.deepEqual([onNodes(a.status), onNodes(b.status), c.status], [true, true, 'PENDING']);
       assert.notDeepEqual(a.gpuIndices, b.gpuIndices);
-      for (let i = 0; i < 100 && (await p.store.jobs.get('gpu', c.id))?.status !== 'SUCCEEDED'; i++) {
+      for (let i = 0; i < 300 && (await p.store.jobs.get('gpu', c.id))?.status !== 'SUCCEEDED'; i++) {
         await queue.reconcileOnce();
         await delay(100);
       }

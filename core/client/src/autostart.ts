@@ -50,12 +50,19 @@ async function startFailed(what: string, logFile: string, from = 0): Promise<Sky
 
 /**
  * Node flags the daemon runs with. V8 sizes a heap for throughput: a young generation of
- * 3 × 16 MB, and an old generation it lets grow to many times what is live between full
- * collections, so a daemon whose live heap is ~20 MB sat at 90 MB idle and climbed past 300 MB
- * under a stream of requests. A 4 MB semi-space and a 256 MB old-space ceiling keep it small and
- * bounded at a few percent of throughput (bench/README.md, Memory).
+ * 3 x 16 MB, and an old generation it lets grow to many times what is live between full
+ * collections (native memory held by garbage waits for those too), so a daemon whose live heap
+ * is ~20 MB sat at 90 MB idle and climbed past 300 MB under a stream of requests. A 4 MB
+ * semi-space and a 128 MB old-space ceiling keep it small and bounded (bench/README.md,
+ * Memory). SKY_DAEMON_NODE_ARGS replaces them (e.g. a larger --max-old-space-size for a very
+ * large fleet).
  */
-export const DAEMON_NODE_ARGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=256'];
+export const DAEMON_NODE_ARGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128'];
+
+export function daemonNodeArgs(env: NodeJS.ProcessEnv): readonly string[] {
+  const given = env.SKY_DAEMON_NODE_ARGS;
+  return given === undefined ? DAEMON_NODE_ARGS : given.split(/\s+/).filter((a) => a.length > 0);
+}
 
 /**
  * Spawn the daemon detached (it outlives this process; stdout and stderr append to
@@ -69,7 +76,7 @@ export async function spawnDaemon(options: SpawnDaemonOptions): Promise<StartedD
   const log = openSync(paths.serverLog, 'a', 0o600);
   const logStart = fstatSync(log).size;
   let exit: string | undefined;
-  const child = spawn(process.execPath, [...DAEMON_NODE_ARGS, options.daemonMain, ...options.args], {
+  const child = spawn(process.execPath, [...daemonNodeArgs(options.env ?? process.env), options.daemonMain, ...options.args], {
     detached: true,
     stdio: ['ignore', log, log],
     env: options.env ?? process.env,

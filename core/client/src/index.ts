@@ -13,7 +13,7 @@ export type {
 export { resolveEndpoint, resolveCa, parseEndpoint, maskSecrets, isLocalHost, ENDPOINT_ENV, CA_ENV } from './endpoint.js';
 export type { Endpoint, ResolveEndpointOptions, CaSetting } from './endpoint.js';
 export { loadIdentity } from './identity.js';
-export { ensureDaemon, spawnDaemon, probeHealth, DAEMON_NODE_ARGS } from './autostart.js';
+export { ensureDaemon, spawnDaemon, probeHealth, DAEMON_NODE_ARGS, daemonNodeArgs } from './autostart.js';
 export type { EnsureDaemonOptions, EnsuredDaemon, SpawnDaemonOptions, StartedDaemon } from './autostart.js';
 export { readDaemonInfo, tailLines } from './local-daemon.js';
 export type { DaemonInfo } from './local-daemon.js';

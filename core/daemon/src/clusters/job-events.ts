@@ -11,9 +11,6 @@ import { JournalFollower, type JournalSource } from '../nodes/journal-follower.j
 import { ACTIVE_ON_NODES, parseRankName } from './job-ranks.js';
 import { JobReconciler } from './job-reconciler.js';
 
-/** How often the journal of a node of an OS account is read (one small read per node with jobs, not per job). */
-const POLL_MS = 250;
-
 /** What the job queue does when events have been applied. */
 export interface JobEventListener {
   /** Jobs of the cluster ended: free their resources and start what fits. */
@@ -99,9 +96,6 @@ export class JobEvents {
     const path = this.runtime.journalOf(node);
     const reach = node.reach;
     if (reach.kind === 'local' && reach.account === undefined) return { kind: 'watch', file: join(reach.root, path) };
-    // Nodes of an OS account: read through sky-node-helper every POLL_MS. (With a helper stream
-    // here, a job log followed through the helper at the same time came back empty in tests.)
-    if (reach.kind === 'local') return { kind: 'poll', transport: this.transports.for(node), path, intervalMs: POLL_MS };
     return { kind: 'stream', transport: this.transports.for(node), path, command: (offset) => this.runtime.followCommand(node, offset) };
   }
 

@@ -90,6 +90,8 @@ export class JobQueue {
         userName: job.userName,
         status: 'PENDING',
         submittedAt: this.clock.now(),
+        // The version that will start it (the claim records it again: a restarted, newer daemon may start it).
+        runtime: RUNTIME_VERSION,
         numNodes: job.numNodes,
         demand: job.demand,
         ...(job.name !== undefined ? { name: job.name } : {}),

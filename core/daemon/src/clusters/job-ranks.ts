@@ -1,3 +1,4 @@
+import { RUNTIME_VERSION } from '@sky/runtime';
 import type { JobRecord, JobStatus } from '@sky/protocol';
 import type { JobState, RankRef } from '../nodes/node-runtime.js';
 
@@ -9,9 +10,13 @@ export function jobName(job: Pick<JobRecord, 'clusterId' | 'id'>): string {
   return `${job.clusterId}-${job.id}`;
 }
 
-/** One rank of the job, named as the runtime that started it names it. */
-export function rankRef(job: Pick<JobRecord, 'clusterId' | 'id' | 'runtime'>, rank: number): RankRef {
-  return { job: jobName(job), rank, version: job.runtime ?? 1 };
+/**
+ * One rank of the job, named as the runtime that started it names it. A job records that
+ * version; one without it is a job of a daemon from before versions were recorded: started by
+ * version 1, or (still PENDING) to be started by this daemon's version.
+ */
+export function rankRef(job: Pick<JobRecord, 'clusterId' | 'id' | 'runtime' | 'status'>, rank: number): RankRef {
+  return { job: jobName(job), rank, version: job.runtime ?? (job.status === 'PENDING' ? RUNTIME_VERSION : 1) };
 }
 
 /** A rank's directory name (`<clusterId>-<jobId>-r<rank>`) read back: the cluster incarnation, job id and rank. */

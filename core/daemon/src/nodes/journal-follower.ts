@@ -10,14 +10,11 @@ import type { NodeTransport } from './transport.js';
  * - `watch`: a file of the daemon's own account, read in-process whenever the kernel says its
  *   directory changed (no process, no timer);
  * - `stream`: one long-lived command on the node that prints the journal from an offset on and
- *   keeps following it (one channel per SSH host, one helper stream per account node);
- * - `poll`: read the file from the last offset at an interval (no process on the node; for tests
- *   and nodes whose shell cannot run a follower).
+ *   keeps following it (one channel per SSH host, one helper stream per account node).
  */
 export type JournalSource =
   | { kind: 'watch'; file: string }
-  | { kind: 'stream'; transport: NodeTransport; path: string; command: (offset: number) => string }
-  | { kind: 'poll'; transport: NodeTransport; path: string; intervalMs: number };
+  | { kind: 'stream'; transport: NodeTransport; path: string; command: (offset: number) => string };
 
 export interface JournalSink {
   /** Whole lines, in journal order; the next read waits for this to settle. */
@@ -171,7 +168,7 @@ export class JournalFollower {
     }
   }
 
-  /** stream / poll: keep reading until stopped; a failure is reported and retried. */
+  /** stream: keep following until stopped; a failure is reported and retried from the last byte. */
   private async loop(): Promise<void> {
     const signal = this.abort.signal;
     while (!signal.aborted) {
@@ -183,15 +180,6 @@ export class JournalFollower {
             await this.deliver(chunk);
           }
           this.setBack();
-        } else if (this.source.kind === 'poll') {
-          const { data } = await this.source.transport.readFrom(this.source.path, this.offset, CHUNK);
-          this.setBack();
-          if (data.length > 0) {
-            await this.deliver(data);
-            continue;
-          }
-          await sleep(this.source.intervalMs, undefined, { signal }).catch(() => undefined);
-          continue;
         }
       } catch (err) {
         if (signal.aborted) return;
