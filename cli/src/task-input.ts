@@ -102,6 +102,7 @@ export function overridesOf(options: CliOptions, environment: Environment): Task
   }
   if (options.env !== undefined) overrides.env = parseEnvFlags('--env', options.env, environment.env);
   if (options.secret !== undefined) overrides.secrets = parseEnvFlags('--secret', options.secret, environment.env);
+  overrides.environ = environment.env;
   return overrides;
 }
 

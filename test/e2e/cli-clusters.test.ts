@@ -158,6 +158,33 @@ describe('a 2-node cluster through its whole life: launch → exec → queue →
     assert.match((await ok(as, ['status'])).stdout, /^No existing clusters\.$/m);
   });
 
+  it('a SkyPilot task: the dry run and the launch print the same warnings and refuse the same fields', async () => {
+    const dir = await mkdtemp(join(as.home, 'compat-'));
+    const warned = join(dir, 'warned.yaml');
+    await writeFile(warned, 'service:\n  readiness_probe: /\n  replicas: 2\nresources:\n  disk_tier: best\n  autostop: {idle_minutes: 30, down: true}\nrun: echo compat-ran\n');
+    const refused = join(dir, 'refused.yaml');
+    await writeFile(refused, 'resources:\n  image_id: docker:ubuntu:22.04\nrun: echo never\n');
+    const warnings = [
+      /^Warning: service: ignored by sky launch; a service is started with sky serve up$/m,
+      /^Warning: resources\.disk_tier: has no meaning on the local driver \(its nodes are existing machines\); ignored$/m,
+    ];
+    const dry = await ok(as, ['launch', '--dryrun', '-c', 'compat', warned]);
+    for (const w of warnings) assert.match(dry.stderr, w, dry.stderr);
+    const launched = await ok(as, ['launch', '-y', '-c', 'compat', warned]);
+    for (const w of warnings) assert.match(launched.stderr, w, launched.stderr);
+    assert.match(launched.stdout, /compat-ran/);
+    // resources.autostop is the cluster's autostop.
+    assert.match((await ok(as, ['status', 'compat'])).stdout, /^compat\s.*\b30m \(down\)/m);
+    await ok(as, ['down', '-y', 'compat']);
+    const refusal = /local cannot run the task in a container image \(image_id: docker:ubuntu:22\.04\)/;
+    for (const args of [['launch', '--dryrun', '-c', 'compat2', refused], ['launch', '-y', '-c', 'compat2', refused]]) {
+      const r = await sky(as, args);
+      assert.notEqual(r.code, 0, show(args, r));
+      assert.match(r.stderr, refusal, show(args, r));
+    }
+    assert.doesNotMatch((await ok(as, ['status'])).stdout, /compat/);
+  });
+
   it('sky launch -y provisions 2 nodes, shows progress, then both ranks’ output, and the hints', async () => {
     const r = await ok(as, ['launch', '-y', '-c', 'life', 'examples/two-node.yaml']);
     const out = r.stdout.split('\n');
@@ -428,7 +455,7 @@ describe('bad input through sky launch: each gets its exact error and a non-zero
     'zero-nodes.yaml': 'num_nodes: 0\nrun: echo hi\n',
     'accelerator.yaml': 'resources:\n  accelerators: H100:x\nrun: echo hi\n',
     'unknown.yaml': 'run: echo hi\nnum_node: 2\n',
-    'unsupported.yaml': 'run: echo hi\nservice:\n  replicas: 2\n',
+    'unsupported.yaml': 'run: echo hi\nevent_callback: echo done\n',
     'empty.yaml': '',
     'workdir.yaml': 'workdir: ./missing-dir\nrun: ls\n',
     'needs-env.yaml': 'envs:\n  MODEL: null\nrun: echo $MODEL\n',
@@ -472,7 +499,7 @@ describe('bad input through sky launch: each gets its exact error and a non-zero
       args: ['unsupported.yaml'],
       code: 1,
       stderr:
-        'sky: unsupported.yaml:2:1: not supported yet: service (SkyServe service definition)\n' +
+        'sky: unsupported.yaml:2:1: not supported yet: event_callback (a command run when the task changes state)\n' +
         '  hint: sky does not run these SkyPilot features yet; remove them to run the task without them.\n',
     },
     {

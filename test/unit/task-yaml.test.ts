@@ -42,8 +42,10 @@ function task(fields: Partial<Task>): Task {
 /** Parsing the printed-back form gives the same task, as JSON and as YAML. */
 function assertRoundTrip(t: Task): void {
   const config = taskToConfig(t);
-  assert.deepStrictEqual(TaskSchema.parse(JSON.parse(JSON.stringify(config))), t);
-  assert.deepStrictEqual(parseTaskYaml(stringify(config), 'roundtrip.yaml'), t);
+  // Ignored fields are warned about where the task is read and not sent on; listed secrets are resolved then.
+  const { ignored: _ignored, secretsFromEnvironment: _listed, ...sent } = t;
+  assert.deepStrictEqual(TaskSchema.parse(JSON.parse(JSON.stringify(config))), sent);
+  assert.deepStrictEqual(parseTaskYaml(stringify(config), 'roundtrip.yaml'), sent);
 }
 
 interface BadRow {
@@ -88,7 +90,12 @@ const BAD: BadRow[] = [
   { name: 'run is empty', yaml: 'run: ""\n', lines: ['t.yaml:1:6: run: is empty; write the shell commands to run, or remove run'] },
   { name: 'run has no value', yaml: 'name: x\nrun:\n', lines: ['t.yaml:2:5: run: has no value; write the shell commands after run: (use | for several lines), or remove run'] },
   { name: 'setup is blank', yaml: 'setup: "   "\nrun: echo hi\n', lines: ['t.yaml:1:8: setup: is empty; write the shell commands to set up the nodes, or remove setup'] },
-  { name: 'workdir is a mapping', yaml: 'workdir: {path: .}\nrun: echo hi\n', lines: ['t.yaml:1:10: workdir: expected a local directory path, got a mapping'] },
+  {
+    name: 'workdir is a git mapping',
+    code: 'TASK_UNSUPPORTED',
+    yaml: 'workdir: {url: https://example.com/r.git}\nrun: echo hi\n',
+    lines: ['t.yaml:1:10: not supported yet: workdir (a git repository ({url, ref}) as the workdir; give a local directory)'],
+  },
   { name: 'resources is a list', yaml: 'resources: [cpus]\nrun: echo hi\n', lines: ['t.yaml:1:12: resources: expected a mapping of resource fields, got a list'] },
   // accelerators
   { name: 'accelerators H100:0', yaml: 'resources:\n  accelerators: H100:0\n', lines: ['t.yaml:2:17: resources.accelerators: "H100:0": count must be greater than 0, got 0'] },
@@ -152,19 +159,18 @@ const BAD: BadRow[] = [
   { name: 'unknown top-level field', yaml: 'nmae: x\nrun: echo hi\n', lines: ['t.yaml:1:1: nmae: unknown field; did you mean name?'] },
   { name: 'unknown resources field', yaml: 'resources:\n  cpu: 4\n', lines: ['t.yaml:2:3: resources.cpu: unknown field; did you mean cpus?'] },
   { name: 'unknown field that is a common alias', yaml: 'command: echo hi\n', lines: ['t.yaml:1:1: command: unknown field; did you mean run?'] },
-  { name: 'unknown field, nothing close', yaml: 'banana: 1\nrun: echo hi\n', lines: ['t.yaml:1:1: banana: unknown field; valid fields here: name, workdir, num_nodes, resources, envs, secrets, file_mounts, setup, run'] },
+  { name: 'unknown field, nothing close', yaml: 'banana: 1\nrun: echo hi\n', lines: ['t.yaml:1:1: banana: unknown field; valid fields here: name, workdir, num_nodes, resources, envs, secrets, file_mounts, setup, run, service, pool, inputs, outputs'] },
   // unsupported fields
-  { name: 'service', code: 'TASK_UNSUPPORTED', yaml: 'run: echo hi\nservice:\n  readiness_probe: /\n  replicas: 2\n', lines: ['t.yaml:2:1: not supported yet: service (SkyServe service definition)'] },
   { name: 'resources.job_recovery', code: 'TASK_UNSUPPORTED', yaml: 'resources:\n  job_recovery: none\nrun: echo hi\n', lines: ['t.yaml:2:3: not supported yet: resources.job_recovery (recovery strategy of managed jobs)'] },
   {
     name: 'several unsupported fields',
     code: 'TASK_UNSUPPORTED',
-    yaml: 'config:\n  kubernetes: {}\nvolumes: {}\nresources:\n  autostop: 10\n  disk_tier: best\n',
+    yaml: 'config:\n  kubernetes: {}\nvolumes: {}\nresources:\n  local_disk: nvme:1\n  max_hourly_cost: 3\n',
     lines: [
       't.yaml:1:1: not supported yet: config (per-task overrides of the SkyPilot config)',
       't.yaml:3:1: not supported yet: volumes (volumes mounted into the task)',
-      't.yaml:5:3: not supported yet: resources.autostop (autostop set in the task YAML)',
-      't.yaml:6:3: not supported yet: resources.disk_tier (OS disk performance tier)',
+      't.yaml:5:3: not supported yet: resources.local_disk (instance-local NVMe or SSD disks)',
+      't.yaml:6:3: not supported yet: resources.max_hourly_cost (price cap for the optimizer)',
     ],
   },
   {
@@ -188,7 +194,11 @@ const BAD: BadRow[] = [
   { name: 'a name both env and secret', yaml: 'envs:\n  TOKEN: a\nsecrets:\n  TOKEN: b\n', lines: ['t.yaml:4:3: secrets.TOKEN: TOKEN is also set under envs; a name is either an env or a secret'] },
   // file_mounts
   { name: 'file_mounts from a bucket', code: 'TASK_UNSUPPORTED', yaml: 'file_mounts:\n  /data: s3://my-bucket/data\n', lines: ['t.yaml:2:10: not supported yet: file_mounts["/data"] (bucket URIs such as s3:// or gs:// as file mount sources)'] },
-  { name: 'file_mounts relative remote path', yaml: 'file_mounts:\n  data: ./data\n', lines: ['t.yaml:2:3: file_mounts.data: remote path "data" must be absolute or start with ~/'] },
+  {
+    name: 'file_mounts destination under another home',
+    yaml: 'file_mounts:\n  ~other/data: ./data\n',
+    lines: ['t.yaml:2:3: file_mounts["~other/data"]: remote path "~other/data" must be absolute or start with ~/'],
+  },
   {
     name: 'file_mounts storage mapping',
     code: 'TASK_UNSUPPORTED',
@@ -437,6 +447,9 @@ describe('every unsupported field in the table is refused', () => {
     if (field === 'pipelines') return 'run: a\n---\nrun: b\n';
     if (field === 'file_mounts.*') return 'file_mounts:\n  /m: gs://bucket\n';
     if (field === 'file_mounts.*.mode') return 'file_mounts:\n  /m:\n    source: ./x\n    mode: MOUNT_CACHED\n';
+    if (field === 'file_mounts.*.source') return 'file_mounts:\n  /m:\n    source: [./a, ./b]\n';
+    if (field === 'workdir') return 'workdir:\n  url: https://example.com/r.git\n';
+    if (field === 'resources._internal') return 'resources:\n  _requires_fuse: true\n';
     const parts = field.split('.').map((p) => (p === '*' ? '/m' : p));
     let out = '';
     parts.forEach((p, depth) => {
@@ -469,7 +482,6 @@ describe('TaskSchema and parseTask (JSON bodies)', () => {
       [
         ['task.resources.ports.1', 'a port must be a whole number from 1 to 65535, got 0'],
         ['task.resources.cpu', 'unknown field; did you mean cpus?'],
-        ['task.service', 'not supported yet: service (SkyServe service definition)'],
       ],
     );
   });

@@ -36,6 +36,7 @@ export async function run({ action, args, options }: Invocation): Promise<number
     requireLocalPaths(loaded);
   }
   describe(entrypoint);
+  warn(task.ignored);
   try {
     return exec ? await execTask(client, cluster!, task, options) : await launch(client, cluster, task, options, help);
   } finally {
@@ -57,6 +58,11 @@ function runOptions(options: CliOptions): SubmitOptions {
       if (line !== undefined) note(line);
     },
   };
+}
+
+/** Task fields accepted but ignored, on stderr: never silently. */
+function warn(lines: readonly string[] | undefined): void {
+  for (const line of lines ?? []) note(`Warning: ${line}`);
 }
 
 function describe(entrypoint: Entrypoint): void {
@@ -113,6 +119,7 @@ async function launch(client: SkyClient, cluster: string | undefined, task: Task
   if (options.dryrun === true) {
     const planned = await dryrun(client, body, submitOptions(options));
     for (const line of planLines(planned.cluster, planned.plan)) print(line);
+    warn(planned.plan.warnings);
     return 0;
   }
   const confirmed = await confirmLaunch(client, body, options, help);
@@ -129,6 +136,7 @@ async function launch(client: SkyClient, cluster: string | undefined, task: Task
   if (followed.detached) return 130;
   if (followed.status !== 'SUCCEEDED' || followed.record === undefined) throw requestError(followed.record ?? (await client.get(requestId)));
   const result = followed.record.result as LaunchResult;
+  warn(result.plan.warnings);
   if (result.jobId === undefined) {
     note(`Cluster ${result.cluster} is UP; the task has no setup or run, so no job was submitted.`);
     for (const line of jobHints(result.cluster, undefined, true)) note(line);

@@ -48,6 +48,7 @@ export const LaunchPlanSchema = z.object({
   numNodes: z.number().int(),
   resources: z.string(),
   existing: z.boolean().describe('Whether the cluster already exists and is reused.'),
+  warnings: z.array(z.string()).optional().describe('Task fields accepted but ignored on this driver, one line each.'),
 });
 export type LaunchPlan = z.infer<typeof LaunchPlanSchema>;
 

@@ -3,6 +3,7 @@ import { inject, injectable } from 'tsyringe';
 import type { StateStore } from '@sky/plugin-api';
 import {
   assertResolved,
+  decideFields,
   isJobTerminal,
   parseTask,
   SkyError,
@@ -142,7 +143,13 @@ export class ClusterService {
             hint: 'Launch it on a new cluster (another -c name), or ask for less.',
           });
         }
-        const plan = { driver: cluster.driver, infra: cluster.infra, numNodes: cluster.numNodes, resources: cluster.resources, existing: true };
+        const decision = decideFields(primaryFields(task), cluster.driver);
+        if (decision.refusals.length > 0) {
+          throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${name} cannot run this task: ${decision.refusals.join('; ')}`, {
+            hint: 'Change or remove the resource fields named above.',
+          });
+        }
+        const plan = { driver: cluster.driver, infra: cluster.infra, numNodes: cluster.numNodes, resources: cluster.resources, existing: true, ...planWarnings(decision.warnings) };
         if (body.dryrun) return { cluster: name, plan };
         if (cluster.status === 'INIT') {
           throw new SkyError('CLUSTER_NOT_UP', `cluster ${name} is INIT (${cluster.statusReason ?? 'provisioning'})`, {
@@ -155,14 +162,14 @@ export class ClusterService {
       } else {
         const candidates = await this.workspaceCandidates(ctx, name, this.provisioner.candidates(task));
         const first = candidates[0]!;
-        const plan = { driver: first.driverId, infra: first.infra, numNodes: task.num_nodes, resources: describePlan(first.infra, task), existing: false };
+        const plan = { driver: first.driverId, infra: first.infra, numNodes: task.num_nodes, resources: describePlan(first.infra, task), existing: false, ...planWarnings(first.warnings) };
         if (body.dryrun) return { cluster: name, plan };
         cluster = await this.provisioner.provision(name, owner, task, candidates, progressOf(ctx), files);
       }
-      if (body.idle_minutes_to_autostop !== undefined) {
-        cluster = (await this.updates.update(name, () => ({ autostop: { idleMinutes: body.idle_minutes_to_autostop!, down: body.down ?? false } }))) ?? cluster;
-      }
-      const plan = launchPlan(cluster);
+      const autostop = launchAutostop(body, task);
+      if (autostop !== undefined) cluster = (await this.updates.update(name, () => autostop)) ?? cluster;
+      const warnings = decideFields(primaryFields(task), cluster.driver).warnings;
+      const plan = { ...launchPlan(cluster), ...planWarnings(warnings) };
       if (task.setup === undefined && task.run === undefined) return { cluster: name, plan };
       const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, true), ctx.signal);
       await queuedLog(ctx, `Job ${job.id} submitted to cluster ${name}.`);
@@ -235,6 +242,8 @@ export class ClusterService {
     // have a start ahead of this exec in its line, so that is decided when the exec's turn comes.
     if (checked.status === 'INIT') assertUp(checked);
     const demand = jobDemand(primaryFields(task));
+    const refusals = decideFields(primaryFields(task), checked.driver).refusals;
+    if (refusals.length > 0) throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${body.cluster} cannot run this task: ${refusals.join('; ')}`);
     const unmet = unmetByCluster(checked.nodes, task.num_nodes, demand);
     if (unmet) throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${body.cluster} cannot run this task: ${unmet}`);
     const files = await this.taskFiles.forRun(task, body.uploads, { id: ctx.request.user, name: ctx.request.userName });
@@ -385,6 +394,22 @@ export class ClusterService {
 
 function launchPlan(cluster: ClusterRecord): LaunchResult['plan'] {
   return { driver: cluster.driver, infra: cluster.infra, numNodes: cluster.numNodes, resources: cluster.resources, existing: false };
+}
+
+/** Only a non-empty list goes into the plan. */
+function planWarnings(warnings: readonly string[]): { warnings?: string[] } {
+  return warnings.length > 0 ? { warnings: [...warnings] } : {};
+}
+
+/**
+ * The cluster's autostop after a launch: -i / --down win; else resources.autostop from the task
+ * (false turns it off); else it is left as it is.
+ */
+function launchAutostop(body: LaunchBody, task: Task): { autostop: { idleMinutes: number; down: boolean } | undefined } | undefined {
+  if (body.idle_minutes_to_autostop !== undefined) return { autostop: { idleMinutes: body.idle_minutes_to_autostop, down: body.down ?? false } };
+  const fromTask = primaryFields(task).autostop;
+  if (fromTask === undefined) return undefined;
+  return { autostop: fromTask === false ? undefined : { ...fromTask } };
 }
 
 /** A line for the request log once its job is queued: the request's outcome is decided, so a log that cannot be written only warns. */

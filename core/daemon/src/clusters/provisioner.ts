@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { Driver, NodeHandle, ProvisionedCluster, StateStore } from '@sky/plugin-api';
-import { formatInfra, resourceCandidates, SkyError, type ClusterRecord, type NodeRecord, type ResourceFields, type Task } from '@sky/protocol';
+import { decideFields, formatInfra, resourceCandidates, SkyError, type ClusterRecord, type NodeRecord, type ResourceFields, type Task } from '@sky/protocol';
 import { TOKENS, type Clock, type PluginRegistry } from '../tokens.js';
 import { NodeRuntime } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
@@ -19,6 +19,8 @@ export interface Candidate {
   /** What follows the driver id in infra (`ssh/pool` → `pool`). */
   infraRest?: string;
   infra: string;
+  /** Fields of this candidate ignored on its driver (decideFields), for the plan. */
+  warnings: string[];
 }
 
 export interface Progress {
@@ -87,13 +89,25 @@ export class Provisioner {
     const drivers = [...this.plugins.drivers()];
     const { candidates } = resourceCandidates(task.resources);
     const out: Candidate[] = [];
+    const refused: string[] = [];
     for (const fields of candidates) {
       const cloud = fields.infra?.cloud;
       for (const [driverId, driver] of drivers) {
         if (cloud !== undefined && cloud !== driverId) continue;
+        // The same decision for a dry run and a launch: a candidate this driver cannot satisfy is never planned.
+        const decision = decideFields(fields, driverId);
+        if (decision.refusals.length > 0) {
+          refused.push(...decision.refusals);
+          continue;
+        }
         const rest = fields.infra?.region;
-        out.push({ driverId, driver, fields, infra: rest ? `${driverId}/${rest}` : driverId, ...(rest ? { infraRest: rest } : {}) });
+        out.push({ driverId, driver, fields, infra: rest ? `${driverId}/${rest}` : driverId, warnings: decision.warnings, ...(rest ? { infraRest: rest } : {}) });
       }
+    }
+    if (out.length === 0 && refused.length > 0) {
+      throw new SkyError('RESOURCES_UNAVAILABLE', [...new Set(refused)].join('\n'), {
+        hint: 'Change or remove the resource fields named above; sky drivers run on machines that already exist.',
+      });
     }
     if (out.length === 0) {
       const wanted = candidates.map((c) => (c.infra ? formatInfra(c.infra) : undefined)).filter((x) => x !== undefined);

@@ -17,6 +17,11 @@ export interface ResourceFieldsConfig {
   image_id?: string | Record<string, string>;
   ports?: Array<number | string>;
   labels?: Record<string, string>;
+  disk_tier?: string;
+  network_tier?: string;
+  accelerator_args?: Record<string, string | boolean>;
+  priority_class?: string;
+  autostop?: false | { idle_minutes: number; down: boolean };
 }
 
 export interface ResourcesConfig extends ResourceFieldsConfig {
@@ -52,6 +57,11 @@ function fieldsConfig(r: ResourceFields): ResourceFieldsConfig {
   if (r.image_id !== undefined) out.image_id = typeof r.image_id === 'string' ? r.image_id : { ...r.image_id };
   if (r.ports !== undefined) out.ports = r.ports.map(formatPort);
   if (r.labels !== undefined) out.labels = { ...r.labels };
+  if (r.disk_tier !== undefined) out.disk_tier = r.disk_tier;
+  if (r.network_tier !== undefined) out.network_tier = r.network_tier;
+  if (r.accelerator_args !== undefined) out.accelerator_args = { ...r.accelerator_args };
+  if (r.priority_class !== undefined) out.priority_class = r.priority_class;
+  if (r.autostop !== undefined) out.autostop = r.autostop === false ? false : { idle_minutes: r.autostop.idleMinutes, down: r.autostop.down };
   return out;
 }
 

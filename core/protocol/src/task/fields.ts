@@ -111,8 +111,9 @@ export const checkLabels: FieldCheck<Record<string, string>> = (value, report) =
   return ok ? Object.fromEntries(out) : undefined;
 };
 
-/** resources.image_id: one id, or region → id. */
-export const checkImageId: FieldCheck<string | Record<string, string>> = (value, report) => {
+/** resources.image_id: one id, or region → id; `null` (as SkyPilot allows) is no image. */
+export const checkImageId: FieldCheck<string | Record<string, string> | null> = (value, report) => {
+  if (value === null) return null;
   if (typeof value === 'string') return text('an image id')(value, report);
   if (!isPlainObject(value) || Object.keys(value).length === 0) {
     report(`expected an image id, or a mapping of region: image id, got ${describeValue(value)}`);
@@ -130,7 +131,9 @@ export const checkImageId: FieldCheck<string | Record<string, string>> = (value,
 
 const URI = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 const MOUNT_KEYS = ['source', 'mode'];
-const STORAGE_KEYS = ['name', 'store', 'persistent', 'config'] as const;
+const STORAGE_KEYS = ['name', 'store', 'persistent', 'config', 'mount_options', 'type'] as const;
+/** Where SkyPilot puts a relative file mount destination. */
+export const WORKDIR_ON_NODE = '~/sky_workdir';
 
 /** Why a file mount destination is unusable: it must be absolute or start with ~/, and never climb out with "..". */
 export function remotePathProblem(path: string): string | undefined {
@@ -162,7 +165,10 @@ export const checkFileMounts: FieldCheck<Record<string, string>> = (value, repor
   const out: Array<[string, string]> = [];
   let ok = true;
   for (const [dst, src] of Object.entries(value)) {
-    const badPath = remotePathProblem(dst);
+    // As in SkyPilot, a relative destination is under the workdir on the node (`~user/x` is not relative).
+    const relative = dst.trim().length > 0 && !dst.startsWith('/') && !dst.startsWith('~');
+    const target = relative ? `${WORKDIR_ON_NODE}/${dst.replace(/^(\.\/)+/, '')}` : dst;
+    const badPath = remotePathProblem(target);
     if (badPath !== undefined) {
       report(badPath, [dst], { at: 'key' });
       ok = false;
@@ -171,7 +177,7 @@ export const checkFileMounts: FieldCheck<Record<string, string>> = (value, repor
     if (typeof src === 'string') {
       const source = localSource(src, report, [dst]);
       if (source === undefined) ok = false;
-      else out.push([dst, source]);
+      else out.push([target, source]);
       continue;
     }
     if (!isPlainObject(src)) {
@@ -211,9 +217,14 @@ export const checkFileMounts: FieldCheck<Record<string, string>> = (value, repor
         mountOk = false;
       }
     } else {
-      const source = localSource(src.source, report, [dst, 'source']);
-      if (source === undefined) mountOk = false;
-      else if (mountOk) out.push([dst, source]);
+      if (Array.isArray(src.source)) {
+        report('source', [dst, 'source'], { unsupported: 'file_mounts.*.source', at: 'value' });
+        mountOk = false;
+      } else {
+        const source = localSource(src.source, report, [dst, 'source']);
+        if (source === undefined) mountOk = false;
+        else if (mountOk) out.push([target, source]);
+      }
     }
     if (!mountOk) ok = false;
   }

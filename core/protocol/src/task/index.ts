@@ -1,9 +1,11 @@
 // SkyPilot task YAML: parse, validate, override and print back.
-export type { Accelerator, Infra, PortRange, Quantity, ResourceFields, Resources, Task } from './types.js';
+export type { Accelerator, Infra, PortRange, Quantity, ResourceFields, Resources, Task, TaskAutostop } from './types.js';
 export { parseTaskYaml, parseTask } from './parse.js';
 export { taskFromCommand } from './command.js';
 export { TaskSchema, validateTask, type TaskValidation } from './schema.js';
-export { applyOverrides, assertResolved, parseEnvFlags, type TaskOverrides } from './overrides.js';
+export { applyOverrides, assertResolved, parseEnvFlags, substituteEnvs, substituteEnvText, type TaskOverrides } from './overrides.js';
+export { decideFields, type FieldDecision } from './driver-fields.js';
+export { IGNORED_FIELDS, DEFAULT_AUTOSTOP_MINUTES, type IgnoredField } from './compat-fields.js';
 export { taskToConfig, type TaskConfig, type ResourcesConfig, type ResourceFieldsConfig } from './config.js';
 export { resourceCandidates, type ResourceChoices } from './candidates.js';
 export { validateClusterName, clusterNameProblem, CLUSTER_NAME_MAX_LENGTH, taskNameProblem, envNameProblem } from './names.js';

@@ -26,6 +26,8 @@ export interface TaskOverrides {
   numNodes?: string | number;
   infra?: string;
   workdir?: string;
+  /** The client's environment: values of secrets the task lists by name only (`secrets: [HF_TOKEN]`). */
+  environ?: Readonly<Record<string, string | undefined>>;
 }
 
 const SOURCE = '<command line>';
@@ -139,7 +141,12 @@ export function applyOverrides(task: Task, overrides: TaskOverrides): Task {
   const env = checkEnvMap('--env', overrides.env, problems);
   const secrets = checkEnvMap('--secret', overrides.secrets, problems);
   out.envs = Object.fromEntries([...Object.entries(out.envs), ...Object.entries(envFile), ...Object.entries(env)]);
-  out.secrets = Object.fromEntries([...Object.entries(out.secrets), ...Object.entries(secrets)]);
+  const listed = (out.secretsFromEnvironment ?? []).flatMap((name): Array<[string, string]> => {
+    const value = overrides.environ?.[name];
+    return value === undefined ? [] : [[name, value]];
+  });
+  delete out.secretsFromEnvironment;
+  out.secrets = Object.fromEntries([...Object.entries(out.secrets), ...listed, ...Object.entries(secrets)]);
   for (const key of Object.keys(out.envs)) {
     if (!Object.hasOwn(out.secrets, key)) continue;
     if (Object.hasOwn(env, key) || Object.hasOwn(envFile, key)) {
@@ -149,7 +156,7 @@ export function applyOverrides(task: Task, overrides: TaskOverrides): Task {
     }
   }
   problems.throwIfAny();
-  return assertResolved(out, SOURCE);
+  return assertResolved(substituteEnvs(out), SOURCE);
 }
 
 /**
@@ -198,4 +205,24 @@ export function parseEnvFlags(flag: '--env' | '--secret', items: readonly string
   }
   problems.throwIfAny();
   return Object.fromEntries(out);
+}
+
+const ENV_REF = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g;
+
+/** `$NAME` / `${NAME}` replaced by the task's env values, as SkyPilot does; unknown or empty names are left as written. */
+export function substituteEnvText(text: string, envs: Readonly<Record<string, string | null>>): string {
+  return text.replace(ENV_REF, (whole, braced: string | undefined, bare: string | undefined) => {
+    const value = envs[(braced ?? bare)!];
+    return typeof value === 'string' ? value : whole;
+  });
+}
+
+/** SkyPilot substitutes the task's envs into file_mounts (destinations and sources) and workdir. */
+export function substituteEnvs(task: Task): Task {
+  const envs = task.envs;
+  if (Object.keys(envs).length === 0) return task;
+  const out: Task = { ...task, file_mounts: {} };
+  for (const [dst, src] of Object.entries(task.file_mounts)) out.file_mounts[substituteEnvText(dst, envs)] = substituteEnvText(src, envs);
+  if (task.workdir !== undefined) out.workdir = substituteEnvText(task.workdir, envs);
+  return out;
 }

@@ -6,11 +6,22 @@ import { parseAccelerators } from './accelerators.js';
 import { checkFileMounts, checkImageId, checkLabels, checkName, checkNumNodes, envMap, script, text, type FieldCheck } from './fields.js';
 import { legacyInfraText, parseInfra } from './infra.js';
 import { parsePorts } from './ports.js';
+import { envNameProblem } from './names.js';
 import { describeValue, formatTaskPath, isPlainObject, type FieldPath, type ReportOptions, type TaskProblem } from './problems.js';
 import { parseCpus, parseDiskSize, parseMemory } from './quantity.js';
 import { unknownFieldMessage } from './suggest.js';
 import type { Resources, ResourceFields, Task } from './types.js';
 import { unsupportedMessage, type UnsupportedFieldName } from './unsupported.js';
+import {
+  anyValue,
+  checkAcceleratorArgs,
+  checkAutostop,
+  checkDataEstimate,
+  checkPriority,
+  checkTier,
+  ignoredMessage,
+  type IgnoredField,
+} from './compat-fields.js';
 
 /** A field read by a plain check; its problems become zod issues at their sub-paths. */
 function checked<T>(check: FieldCheck<T>) {
@@ -67,6 +78,42 @@ const checkBool: FieldCheck<boolean> = (value, report) => {
   return undefined;
 };
 
+const localWorkdir = text('a local directory path');
+
+/** workdir: a local directory; SkyPilot's git form ({url, ref}) is not supported yet. */
+const checkWorkdir: FieldCheck<string> = (value, report) => {
+  if (isPlainObject(value)) {
+    report('workdir', [], { unsupported: 'workdir', at: 'value' });
+    return undefined;
+  }
+  return localWorkdir(value, report);
+};
+
+interface SecretsInput {
+  values: Record<string, string | null>;
+  fromEnvironment?: string[];
+}
+
+const secretMap = envMap('secrets');
+
+/** secrets: NAME → value, or (as in SkyPilot) a list of names whose values come from the client's environment. */
+const secretsField: FieldCheck<SecretsInput> = (value, report) => {
+  if (!Array.isArray(value)) {
+    const values = secretMap(value, report);
+    return values === undefined ? undefined : { values };
+  }
+  const names: string[] = [];
+  let ok = true;
+  value.forEach((name: unknown, i) => {
+    const bad = typeof name === 'string' ? envNameProblem(name) : `expected a secret name, got ${describeValue(name)}`;
+    if (bad !== undefined) {
+      report(bad, [i]);
+      ok = false;
+    } else names.push(name as string);
+  });
+  return ok ? { values: Object.fromEntries(names.map((n) => [n, null])), fromEnvironment: names } : undefined;
+};
+
 const legacyCloud = text('a cloud name like aws', (v) => (v === '*' || /^[a-z][a-z0-9_-]*$/i.test(v) ? undefined : `${JSON.stringify(v)} is not a cloud name`));
 const legacyPlace = text('a region or zone name', (v) => (/[\s\u0000-\u001f\u007f]/.test(v) ? `${JSON.stringify(v)} must not contain spaces` : undefined));
 
@@ -86,15 +133,26 @@ const RESOURCE_FIELDS = {
   cloud: checked(legacyCloud),
   region: checked(legacyPlace),
   zone: checked(legacyPlace),
+  // SkyPilot's older name for disk_size.
+  ephemeral_storage: checked(parseDiskSize),
+  disk_tier: checked(checkTier('disk')),
+  network_tier: checked(checkTier('network')),
+  accelerator_args: checked(checkAcceleratorArgs),
+  priority_class: checked(text('a Kubernetes priority class name')),
+  autostop: checked(checkAutostop),
+  priority: checked(checkPriority),
 };
 
 const RESOURCE_UNSUPPORTED = {
   job_recovery: unsupported('resources.job_recovery'),
-  autostop: unsupported('resources.autostop'),
-  accelerator_args: unsupported('resources.accelerator_args'),
-  disk_tier: unsupported('resources.disk_tier'),
-  network_tier: unsupported('resources.network_tier'),
+  volumes: unsupported('resources.volumes'),
+  local_disk: unsupported('resources.local_disk'),
   max_hourly_cost: unsupported('resources.max_hourly_cost'),
+  _no_missing_accel_warnings: unsupported('resources._internal'),
+  _docker_login_config: unsupported('resources._internal'),
+  _is_image_managed: unsupported('resources._internal'),
+  _requires_fuse: unsupported('resources._internal'),
+  _cluster_config_overrides: unsupported('resources._internal'),
 };
 
 const RESOURCE_KNOWN = Object.keys(RESOURCE_FIELDS);
@@ -125,23 +183,32 @@ const ResourcesInput = fields(
 
 const TASK_FIELDS = {
   name: checked(checkName),
-  workdir: checked(text('a local directory path')),
+  workdir: checked(checkWorkdir),
   num_nodes: checked(checkNumNodes),
   resources: ResourcesInput,
   envs: checked(envMap('envs')),
-  secrets: checked(envMap('secrets')),
+  secrets: checked(secretsField),
   file_mounts: checked(checkFileMounts),
   setup: checked(script('setup')),
   run: checked(script('run')),
+  service: checked(anyValue),
+  pool: checked(anyValue),
+  inputs: checked(checkDataEstimate),
+  outputs: checked(checkDataEstimate),
 };
 
 const TaskInput = fields(
   {
     ...TASK_FIELDS,
-    service: unsupported('service'),
     config: unsupported('config'),
     experimental: unsupported('experimental'),
     volumes: unsupported('volumes'),
+    volume_mounts: unsupported('volume_mounts'),
+    event_callback: unsupported('event_callback'),
+    managed_secrets: unsupported('managed_secrets'),
+    file_mounts_mapping: unsupported('file_mounts_mapping'),
+    api_server_access: unsupported('api_server_access'),
+    _metadata: unsupported('_metadata'),
   },
   'a mapping of task fields (name, resources, setup, run, …)',
   Object.keys(TASK_FIELDS),
@@ -178,6 +245,9 @@ function resourceConflicts(r: Record<string, unknown>, path: FieldPath, out: Tas
       if (has(r, key)) out.push({ path: [...path, key], message: `give infra or the older ${key} field, not both (infra: <cloud>/<region>/<zone>)`, at: 'key' });
     }
   }
+  if (has(r, 'ephemeral_storage') && has(r, 'disk_size')) {
+    out.push({ path: [...path, 'ephemeral_storage'], message: 'ephemeral_storage is the older name of disk_size; give only disk_size', at: 'key' });
+  }
   if (has(r, 'gpus') && has(r, 'accelerators')) {
     out.push({ path: [...path, 'gpus'], message: 'gpus is another name for accelerators; give only one', at: 'key' });
   }
@@ -198,8 +268,9 @@ function crossFieldProblems(input: Record<string, unknown>): TaskProblem[] {
     }
   }
   const { envs, secrets } = input;
-  if (isPlainObject(envs) && isPlainObject(secrets)) {
-    for (const key of Object.keys(secrets)) {
+  const secretNames = Array.isArray(secrets) ? secrets.filter((s): s is string => typeof s === 'string') : isPlainObject(secrets) ? Object.keys(secrets) : [];
+  if (isPlainObject(envs)) {
+    for (const key of secretNames) {
       if (has(envs, key)) out.push({ path: ['secrets', key], message: `${key} is also set under envs; a name is either an env or a secret`, at: 'key' });
     }
   }
@@ -220,8 +291,14 @@ function buildFields(raw: RawFields, path: FieldPath, problems: TaskProblem[]): 
   if (accelerators !== undefined) out.accelerators = accelerators;
   if (raw.instance_type !== undefined) out.instance_type = raw.instance_type;
   if (raw.use_spot !== undefined) out.use_spot = raw.use_spot;
-  if (raw.disk_size !== undefined) out.disk_size = raw.disk_size;
-  if (raw.image_id !== undefined) out.image_id = raw.image_id;
+  const disk = raw.disk_size ?? raw.ephemeral_storage;
+  if (disk !== undefined) out.disk_size = disk;
+  if (raw.image_id !== undefined && raw.image_id !== null) out.image_id = raw.image_id;
+  if (raw.disk_tier !== undefined) out.disk_tier = raw.disk_tier;
+  if (raw.network_tier !== undefined) out.network_tier = raw.network_tier;
+  if (raw.accelerator_args !== undefined) out.accelerator_args = raw.accelerator_args;
+  if (raw.priority_class !== undefined) out.priority_class = raw.priority_class;
+  if (raw.autostop !== undefined) out.autostop = raw.autostop;
   if (raw.ports !== undefined) out.ports = raw.ports;
   if (raw.labels !== undefined && Object.keys(raw.labels).length > 0) out.labels = raw.labels;
   return out;
@@ -240,14 +317,31 @@ function buildTask(raw: RawTask, problems: TaskProblem[]): Task {
     num_nodes: raw.num_nodes ?? 1,
     resources,
     envs: raw.envs ?? {},
-    secrets: raw.secrets ?? {},
+    secrets: raw.secrets?.values ?? {},
     file_mounts: raw.file_mounts ?? {},
   };
+  if (raw.secrets?.fromEnvironment !== undefined) task.secretsFromEnvironment = raw.secrets.fromEnvironment;
+  const ignored = ignoredFields(raw);
+  if (ignored.length > 0) task.ignored = ignored;
   if (raw.name !== undefined) task.name = raw.name;
   if (raw.workdir !== undefined) task.workdir = raw.workdir;
   if (raw.setup !== undefined) task.setup = raw.setup;
   if (raw.run !== undefined) task.run = raw.run;
   return task;
+}
+
+/** One warning per field SkyPilot accepts that sky launch ignores. */
+function ignoredFields(raw: RawTask): string[] {
+  const out: string[] = [];
+  for (const field of ['service', 'pool', 'inputs', 'outputs'] as const) {
+    if (raw[field] !== undefined) out.push(ignoredMessage(field));
+  }
+  const priority = (path: string, r: { priority?: number | undefined } | undefined) => {
+    if (r?.priority !== undefined) out.push(ignoredMessage('resources.priority' satisfies IgnoredField, path));
+  };
+  priority('resources.priority', raw.resources ?? undefined);
+  for (const key of ['any_of', 'ordered'] as const) raw.resources?.[key]?.forEach((c, i) => priority(`resources.${key}[${i}].priority`, c));
+  return out;
 }
 
 export type TaskValidation = { ok: true; task: Task } | { ok: false; problems: TaskProblem[] };

@@ -45,6 +45,22 @@ export interface ResourceFields {
   image_id?: string | Record<string, string>;
   ports?: PortRange[];
   labels?: Record<string, string>;
+  /** Cloud disk performance tier (low, medium, high, ultra, best); meaningful only where a driver picks disks. */
+  disk_tier?: string;
+  /** Cloud network tier (standard, best); meaningful only where a driver picks networks. */
+  network_tier?: string;
+  /** TPU arguments; meaningful only on a driver with TPUs. */
+  accelerator_args?: Record<string, string | boolean>;
+  /** Kubernetes priority class; meaningful only on a Kubernetes driver. */
+  priority_class?: string;
+  /** The cluster's autostop as written in the task: `false` turns it off. */
+  autostop?: TaskAutostop | false;
+}
+
+/** resources.autostop: stop (or tear down) the cluster after it has been idle this long. */
+export interface TaskAutostop {
+  idleMinutes: number;
+  down: boolean;
 }
 
 /** Per-node resources: defaults, plus optional candidates that override them. */
@@ -72,4 +88,8 @@ export interface Task {
   file_mounts: Record<string, string>;
   setup?: string;
   run?: string;
+  /** Secrets given as a list of names: their values come from the client's environment, as in SkyPilot. */
+  secretsFromEnvironment?: string[];
+  /** Fields SkyPilot accepts whose meaning does not apply to sky launch, one warning each (`service: ignored by …`). */
+  ignored?: string[];
 }
