@@ -40,6 +40,8 @@ interface Following {
 @injectable()
 export class JobEvents {
   private readonly following = new Map<string, Following>();
+  /** Set by stopAll: a job started by a request still finishing after that is left to the next daemon's reconciliation. */
+  private stopped = false;
   /** Cluster names by incarnation id, for the jobs events name. */
   private readonly clusterNames = new Map<string, string>();
   private listener: JobEventListener | undefined;
@@ -71,6 +73,7 @@ export class JobEvents {
 
   /** Follow the node's journal (if not yet); resolves once events from now on will be seen. */
   async follow(node: NodeRecord): Promise<void> {
+    if (this.stopped) return;
     const key = this.keyOf(node);
     let entry = this.following.get(key);
     if (entry === undefined) {
@@ -114,6 +117,7 @@ export class JobEvents {
   }
 
   stopAll(): void {
+    this.stopped = true;
     for (const entry of this.following.values()) entry.follower.stop();
     this.following.clear();
   }

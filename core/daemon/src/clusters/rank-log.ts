@@ -100,7 +100,9 @@ export class RankLog {
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    // A retry wait never keeps the process alive by itself (a stopping daemon must be able to exit).
     const timer = setTimeout(done, ms);
+    timer.unref();
     function done(): void {
       clearTimeout(timer);
       signal.removeEventListener('abort', done);

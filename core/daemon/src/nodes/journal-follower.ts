@@ -77,7 +77,7 @@ export class JournalFollower {
         if (this.abort.signal.aborted) return;
         this.setTrouble(err);
         this.settle();
-        await sleep(this.retryMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        await sleep(this.retryMs, undefined, { signal: this.abort.signal, ref: false }).catch(() => undefined);
         if (this.abort.signal.aborted) return;
       }
     }
@@ -185,7 +185,7 @@ export class JournalFollower {
         if (signal.aborted) return;
         this.setTrouble(err);
       }
-      await sleep(this.retryMs, undefined, { signal }).catch(() => undefined);
+      await sleep(this.retryMs, undefined, { signal, ref: false }).catch(() => undefined);
     }
   }
 }
