@@ -26,6 +26,8 @@ export interface JournalSink {
 }
 
 const CHUNK = 256 * 1024;
+/** Longer lines are not events (a runner's line is `<rank dir> <rank> <STATUS> <code>`). */
+const MAX_LINE = 1024;
 
 /**
  * Follows one node's event journal from where it ended when the follower started: what was
@@ -36,6 +38,8 @@ const CHUNK = 256 * 1024;
 export class JournalFollower {
   private offset = 0;
   private partial = '';
+  /** Inside an over-long line: drop bytes up to its newline. */
+  private skipping = false;
   private readonly decoder = new StringDecoder('utf8');
   private readonly abort = new AbortController();
   private watcher: FSWatcher | undefined;
@@ -127,7 +131,17 @@ export class JournalFollower {
     this.offset += data.length;
     const parts = (this.partial + this.decoder.write(data)).split('\n');
     this.partial = parts.pop() ?? '';
-    if (parts.length > 0) await this.sink.lines(parts);
+    // The journal is writable by the jobs on the node: a line no runner writes (events are a few
+    // dozen bytes) is dropped up to its newline, so a job cannot make the daemon hold an endless line.
+    if (this.skipping && parts.length > 0) {
+      parts.shift();
+      this.skipping = false;
+    }
+    if (this.skipping || this.partial.length > MAX_LINE) {
+      this.partial = '';
+      this.skipping = true;
+    }
+    if (parts.length > 0) await this.sink.lines(parts.filter((line) => line.length <= MAX_LINE));
   }
 
   /** watch: read what was appended since the last read; calls arriving meanwhile make one more read. */
