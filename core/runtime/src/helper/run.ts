@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { HELPER_LIMITS, SkyError } from '@sky/protocol';
 import { streamScript } from '../stream-script.js';
 import { accountEnv } from './workers.js';
@@ -11,6 +11,31 @@ export interface RunResult {
 }
 
 const KILL_GRACE_MS = 2_000;
+
+/**
+ * Ending a child's whole process group: `end` sends SIGTERM now and SIGKILL after KILL_GRACE_MS
+ * (once, however often it is called); `settle` drops the pending SIGKILL once the child is gone.
+ */
+function groupEnder(child: ChildProcess): { end: () => void; settle: () => void } {
+  let killTimer: NodeJS.Timeout | undefined;
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      process.kill(-child.pid!, name);
+    } catch {
+      // already gone
+    }
+  };
+  return {
+    end: () => {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      signal('SIGTERM');
+      killTimer ??= setTimeout(() => signal('SIGKILL'), KILL_GRACE_MS);
+    },
+    settle: () => {
+      if (killTimer) clearTimeout(killTimer);
+    },
+  };
+}
 
 /**
  * `/bin/sh -c command` as the account: uid and gid set by the kernel before exec (and with
@@ -47,22 +72,8 @@ export function runAs(
     child.stderr.setEncoding('utf8').on('data', (c: string) => {
       if (stderr.length < max) stderr += c.slice(0, max - stderr.length);
     });
-    let killTimer: NodeJS.Timeout | undefined;
-    const end = (): void => {
-      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      killTimer ??= setTimeout(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }, KILL_GRACE_MS);
-    };
+    const ender = groupEnder(child);
+    const end = ender.end;
     const timeout = options.timeoutMs !== undefined ? setTimeout(end, options.timeoutMs) : undefined;
     options.signal?.addEventListener('abort', end, { once: true });
     child.on('error', (err) => {
@@ -72,7 +83,7 @@ export function runAs(
     });
     child.on('close', (code, signal) => {
       if (timeout) clearTimeout(timeout);
-      if (killTimer) clearTimeout(killTimer);
+      ender.settle();
       options.signal?.removeEventListener('abort', end);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
@@ -128,22 +139,10 @@ export function streamAs(
         sink.onDrain(() => child.stdout.resume());
       }
     });
-    let killTimer: NodeJS.Timeout | undefined;
+    const ender = groupEnder(child);
     const end = (): void => {
       child.stdin.destroy();
-      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      killTimer ??= setTimeout(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }, KILL_GRACE_MS);
+      ender.end();
     };
     options.signal.addEventListener('abort', end, { once: true });
     child.on('error', (err) => {
@@ -151,7 +150,7 @@ export function streamAs(
       reject(new SkyError('NODE_RUNTIME_ERROR', `sky-node-helper: cannot run a command as ${account.name}: ${err.message}`));
     });
     child.on('close', (code, signal) => {
-      if (killTimer) clearTimeout(killTimer);
+      ender.settle();
       child.stdin.destroy();
       options.signal.removeEventListener('abort', end);
       resolve({ code: code ?? (signal ? 128 : 1), stderr });
