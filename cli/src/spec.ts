@@ -478,9 +478,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'show-gpus',
     args: '',
     maxArgs: 0,
-    summary: 'Show the GPUs of each host of the SSH node pools, and who holds it (hosts: admins; others see GPUs per pool)',
+    summary: 'Show the GPUs of every enabled driver, and of each host of the SSH node pools with who holds it (hosts: admins; others see GPUs per pool)',
     options: ['infra', 'output'],
-    optionHelp: { infra: 'Only these hosts: ssh (every pool) or ssh/POOL' },
+    optionHelp: { infra: 'Only the hosts of the SSH node pools: ssh (every pool) or ssh/POOL' },
     examples: ['sky show-gpus', 'sky show-gpus --infra ssh/gpu-a'],
   },
   {

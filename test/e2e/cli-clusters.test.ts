@@ -215,9 +215,9 @@ describe('a 2-node cluster through its whole life: launch → exec → queue →
     assert.deepEqual(headerOf(all.stdout, 'NAME'), STATUS_HEADERS_ALL_USERS);
     const me = /└── User: (.+) \(\S+\)$/m.exec((await ok(as, ['api', 'info'])).stdout)?.[1] ?? assert.fail('no user in sky api info');
     assert.equal(row(all.stdout, 'life')?.[1], me);
-    const json = JSON.parse((await ok(as, ['status', 'life', '-o', 'json'])).stdout) as { items: Array<{ name: string; numNodes: number; nodes: unknown[] }>; enabledInfra: string[] };
+    const json = JSON.parse((await ok(as, ['status', 'life', '-o', 'json'])).stdout) as { clusters: Array<{ name: string; numNodes: number; nodeIps: string[] }>; enabledInfra: string[] };
     assert.deepEqual(json.enabledInfra, ['local']);
-    assert.deepEqual(json.items.map((c) => [c.name, c.numNodes, c.nodes.length]), [['life', 2, 2]]);
+    assert.deepEqual(json.clusters.map((c) => [c.name, c.numNodes, c.nodeIps.length]), [['life', 2, 2]]);
     const refreshed = await ok(as, ['status', '-r', 'life']);
     assert.equal(row(refreshed.stdout, 'life')?.[3], 'UP', 'the driver reports it UP');
     const missing = await ok(as, ['status', 'life', 'nope']);
