@@ -547,7 +547,7 @@ describe('bad input through sky launch: each gets its exact error and a non-zero
     },
     { args: ['--env-file', 'none.env', 'echo hi'], code: 1, stderr: 'sky: --env-file: cannot read none.env\n  hint: Check the path of the env file.\n' },
     { args: ['--bogus', 'echo hi'], code: 2, stderr: "sky: unknown option --bogus. Run 'sky launch --help'.\n" },
-    { args: ['--refresh', 'echo hi'], code: 2, stderr: "sky: unknown option --refresh. Run 'sky launch --help'.\n" },
+    { args: ['--refresh', 'echo hi'], code: 2, stderr: "sky: option --refresh is not valid for 'sky launch'. Run 'sky launch --help'.\n" },
     { args: ['-i', 'soon', 'echo hi'], code: 2, stderr: "sky: --idle-minutes-to-autostop must be an integer from 0 to 525600, got 'soon'. Run 'sky launch --help'.\n" },
     { args: ['--dryrun', '--async', 'echo hi'], code: 2, stderr: "sky: --dryrun only shows the plan; it does not go with --async. Run 'sky launch --help'.\n" },
   ];
