@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
 import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
 
 /*
@@ -210,5 +210,19 @@ describe('cluster-name globs, launch flags and status views on the local driver'
     assert.match(r.stdout, /auto-?downed after 30 minutes/);
     assert.match(row((await exits(['status', 'web'], 0)).stdout, 'web')?.[4] ?? '', /^30m \(down\)$/);
     await exits(['down', '-y', 'web', 'other'], 0);
+  });
+});
+
+describe('sky dashboard', () => {
+  it('prints a one-time login link (no browser without a desktop terminal) that opens the dashboard once', async () => {
+    const r = await exits(['dashboard'], 0);
+    assert.match(r.stderr, /^Open this link in your browser within \d+ s; it works once/m);
+    const url = r.stdout.trim();
+    assert.ok(url.startsWith(`${daemon.url}/`), url);
+    const opened = await http(url, { anonymous: true });
+    assert.equal(opened.status, 303, opened.text);
+    assert.equal(new URL(String(opened.headers.location), url).pathname, '/dashboard/');
+    const again = await http(url, { anonymous: true });
+    assert.notEqual(again.status, 303, 'the link works once');
   });
 });
