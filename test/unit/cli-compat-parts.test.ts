@@ -108,6 +108,8 @@ describe('sky status -o json and --endpoints', () => {
 describe('sky logs --sync-down layout', () => {
   it('~/sky_logs/CLUSTER/JOB_ID, run.log, and rank-N.log for a multi-node job', () => {
     assert.equal(syncDir('web', 3, '/home/a'), '/home/a/sky_logs/web/3');
+    assert.throws(() => syncDir('../etc', 3, '/home/a'), /invalid cluster name/);
+    assert.throws(() => syncDir('a/b', 3, '/home/a'), /invalid cluster name/);
     const single = logFiles([{ rank: 0, text: 'a' }, { rank: 0, text: 'b\n' }], 1);
     assert.deepEqual([...single], [['run.log', 'a\nb\n']]);
     const multi = logFiles([{ rank: 0, text: 'h' }, { rank: 1, text: 'w' }], 2);
