@@ -204,11 +204,15 @@ describe('cluster-name globs, launch flags and status views on the local driver'
     assert.match((await exits(['logs', 'web', '99', '--sync-down'], 1)).stderr, /cluster web has no job 99/);
   });
 
-  it('sky start -i sets autostop once the cluster is UP again', async () => {
-    await exits(['stop', '-y', 'web'], 0);
-    const r = await exits(['start', '-y', 'web', '-i', '30', '--down'], 0);
+  it("sky start 'we?' -i --down restarts the match and sets autodown once it is UP; sky autostop takes a glob too", async () => {
+    await exits(['stop', '-y', 'we*'], 0);
+    assert.match((await exits(['stop', '-y', 'we*'], 0)).stdout, /Nothing to stop: the matching clusters are already STOPPED/);
+    const r = await exits(['start', '-y', 'we?', '-i', '30', '--down'], 0);
+    assert.match(r.stdout, /Restarting cluster web\.\.\.done\./);
     assert.match(r.stdout, /auto-?downed after 30 minutes/);
     assert.match(row((await exits(['status', 'web'], 0)).stdout, 'web')?.[4] ?? '', /^30m \(down\)$/);
+    await exits(['autostop', 'oth*', '-i', '15'], 0);
+    assert.match(row((await exits(['status', 'other'], 0)).stdout, 'other')?.[4] ?? '', /^15m$/);
     await exits(['down', '-y', 'web', 'other'], 0);
   });
 });
