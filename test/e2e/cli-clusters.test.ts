@@ -597,13 +597,15 @@ describe('bad input through sky launch: each gets its exact error and a non-zero
     assert.equal(r.stdout, '');
   });
 
-  it('a task no enabled infra can fit fails with the capacity left, and leaves no cluster behind', async () => {
+  it('a task no enabled infra could ever fit: the dry run and the launch refuse it alike, naming what the infra has, and leave no cluster behind', async () => {
     const r = await fails(as, ['launch', '-y', '-c', 'huge', '--cpus', '4096', 'echo hi'], 1);
-    assert.match(
-      r.stderr,
-      /\nsky: no enabled infra can fit 1 node\(s\) for this task:\n {2}driver local: provision: local driver cannot fit huge: requested 1 node × 4096 CPUs; free: \d+ CPUs?, [\d.]+ GB memory \(short of CPUs\)\n {2}hint: Ask for fewer or smaller nodes, free capacity \(sky down\), or enable more infra\.\n$/,
-    );
+    const refusal =
+      /\nsky: no enabled infra could ever run 1 node\(s\) of this task:\n {2}local: local driver: 1 node × 4096 CPUs is more than this machine hands out \d+ CPUs?, [\d.]+ GB memory[^\n]*\n {2}hint: Ask for resources a node of the infra has \(sky show-gpus, sky check\), fewer nodes, or another --infra\.\n$/;
+    assert.match(r.stderr, refusal);
     assert.equal(r.stdout, '');
+    const dry = await fails(as, ['launch', '--dryrun', '-c', 'huge', '--cpus', '4096', 'echo hi'], 1);
+    assert.match(dry.stderr, refusal);
+    assert.equal(dry.stderr.slice(dry.stderr.indexOf('\nsky: ')), r.stderr.slice(r.stderr.indexOf('\nsky: ')), 'the same words from the dry run and the launch');
     assert.equal(row((await ok(as, ['status', '-u'])).stdout, 'huge'), undefined, 'no half-created cluster');
   });
 

@@ -160,11 +160,12 @@ export class ClusterService {
         await ctx.log(`Reusing cluster ${name} (${cluster.resources}).`);
         await this.provisioner.prepare(cluster.nodes, files, progressOf(ctx));
       } else {
-        const candidates = await this.workspaceCandidates(ctx, name, this.provisioner.candidates(task));
+        // The same capacity decision for a dry run and a launch: what no node of the infra has is refused here.
+        const { candidates, refused } = await this.provisioner.feasible(task, await this.workspaceCandidates(ctx, name, this.provisioner.candidates(task)), progressOf(ctx));
         const first = candidates[0]!;
         const plan = { driver: first.driverId, infra: first.infra, numNodes: task.num_nodes, resources: describePlan(first.infra, task), existing: false, ...planWarnings(first.warnings) };
         if (body.dryrun) return { cluster: name, plan };
-        cluster = await this.provisioner.provision(name, owner, task, candidates, progressOf(ctx), files);
+        cluster = await this.provisioner.provision(name, owner, task, candidates, progressOf(ctx), files, refused);
       }
       const autostop = launchAutostop(body, task);
       if (autostop !== undefined) cluster = (await this.updates.update(name, () => autostop)) ?? cluster;
