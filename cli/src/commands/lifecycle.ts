@@ -1,4 +1,5 @@
 import type { AutostopBody, ClusterBody, ClusterSummary, RequestRecord } from '@sky/protocol';
+import { syncClusterSsh } from '../ssh-config.js';
 import { isConnectionRefused, type SkyClient } from '@sky/client';
 import { confirmOrAbort } from '../confirm.js';
 import { connect, withServer } from '../context.js';
@@ -171,6 +172,7 @@ export async function run({ action, args, options }: Invocation): Promise<number
         process.off('SIGINT', detach);
       }
     }
+    await syncClusterSsh(client, command, outcomes);
     return report(command, names, outcomes, options);
   } finally {
     client.close();
