@@ -107,16 +107,12 @@ export class SshGateway {
     const openedAt = this.clock.now();
     const label = `${target.cluster}/${target.rank}`;
     let reason: string | undefined;
-    let idle: NodeJS.Timeout | undefined;
-    let total: NodeJS.Timeout | undefined;
-    let recheck: NodeJS.Timeout | undefined;
+    const timers: NodeJS.Timeout[] = [];
 
     const close = (why: string): void => {
       if (reason !== undefined) return;
       reason = why;
-      clearTimeout(idle);
-      clearTimeout(total);
-      clearInterval(recheck);
+      for (const timer of timers) clearTimeout(timer);
       this.open.delete(stop);
       tracker.endAll();
       socket.destroy();
@@ -129,11 +125,9 @@ export class SshGateway {
     const stop = (): void => close('the API server stopped');
     this.open.add(stop);
 
-    idle = setTimeout(() => close(`no traffic for ${bounds.idle_timeout_seconds} s`), bounds.idle_timeout_seconds * 1000);
-    total = setTimeout(() => close(`open for the maximum of ${bounds.max_tunnel_seconds} s`), bounds.max_tunnel_seconds * 1000);
-    idle.unref();
-    total.unref();
-    recheck = setInterval(() => {
+    const idle = setTimeout(() => close(`no traffic for ${bounds.idle_timeout_seconds} s`), bounds.idle_timeout_seconds * 1000);
+    const total = setTimeout(() => close(`open for the maximum of ${bounds.max_tunnel_seconds} s`), bounds.max_tunnel_seconds * 1000);
+    const recheck = setInterval(() => {
       target.stillAllowed().then(
         (ok) => {
           if (!ok) close('the user may no longer use this cluster');
@@ -141,9 +135,14 @@ export class SshGateway {
         () => close('the user could not be authorized again'),
       );
     }, bounds.recheck_seconds * 1000);
-    recheck.unref();
-    socket.on('data', () => idle?.refresh());
+    for (const timer of [idle, total, recheck]) {
+      timer.unref();
+      timers.push(timer);
+    }
+    socket.on('data', () => idle.refresh());
     socket.on('error', () => close('the connection failed'));
+    // The client's end (a half-close included: the HTTP server allows those) ends the tunnel.
+    socket.on('end', () => close('closed by the client'));
     socket.on('close', () => close('closed by the client'));
 
     void this.audit.record({ user: target.user.id, userName: target.user.name, action: 'ssh.open', target: label, result: 'SUCCEEDED', detail: `from ${target.from}` });
