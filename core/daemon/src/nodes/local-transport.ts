@@ -26,11 +26,14 @@ export interface LocalOptions {
 /** A node that is a directory on this machine: commands are child processes with the node root as cwd. */
 export class LocalTransport implements NodeTransport {
   private readonly prefix: string;
+  /** The umask commands start with (undefined: the daemon's own). */
+  readonly umask: number | undefined;
 
   constructor(
-    private readonly root: string,
+    readonly root: string,
     options: LocalOptions = {},
   ) {
+    this.umask = options.umask;
     this.prefix = options.umask === undefined ? '' : `umask ${options.umask.toString(8).padStart(4, '0')}; `;
   }
 
