@@ -147,6 +147,16 @@ describe('job queue (injectable clock, recording runtime)', () => {
     assert.deepEqual(w.runtime.started.map((s) => s.spec.jobId), ['c-1-1', 'c-1-2']);
   });
 
+  it('a queue longer than one pass reads is started whole, in order', async () => {
+    w = await world([sshNode(0, 100)]);
+    for (let i = 0; i < 70; i++) await submit(w, 1);
+    await until(w, Array.from({ length: 70 }, (_, i) => `${i + 1}:SETTING_UP`));
+    assert.deepEqual(
+      w.runtime.started.map((s) => s.spec.jobId),
+      Array.from({ length: 70 }, (_, i) => `c-1-${i + 1}`),
+    );
+  });
+
   it('replayed and stale events change nothing: transitions are compare-and-set', async () => {
     w = await world([sshNode(0, 4)]);
     await submit(w, 1);
