@@ -15,7 +15,7 @@ import { GpuPins } from './gpu-pins.js';
 import type { SecretCipher } from '../secrets/secret-box.js';
 import { openMap, sealMap } from '../secrets/sealed-values.js';
 import { ACTIVE_ON_NODES, jobName, rankRef } from './job-ranks.js';
-import { JobReconciler } from './job-reconciler.js';
+import { JobReconciler, type StartingJob } from './job-reconciler.js';
 import { JobEvents } from './job-events.js';
 
 /** How many queued jobs a scheduling pass reads: it starts them in order until one does not fit. */
@@ -181,14 +181,18 @@ export class JobQueue {
     if (!claimed) return;
     this.events.know(claimed);
     this.reconciler.beginStart(claimed);
-    let asked = false;
+    let kept: StartingJob = { asked: false, events: [] };
     try {
       await this.startRanks(cluster, claimed, spec, gpuIndices);
     } finally {
-      asked = this.reconciler.endStart(claimed);
+      kept = this.reconciler.endStart(claimed);
     }
-    // Events that arrived while the ranks were being started were left for now: read the ranks.
-    if (asked) {
+    // Events that arrived while the ranks were being started were kept: apply them now (a short
+    // job has often ended by then), and read the ranks if a reconciliation asked meanwhile.
+    if (kept.events.length > 0) {
+      for (const ended of await this.events.replay(kept.events)) this.scheduleSoon(ended);
+    }
+    if (kept.asked) {
       const current = await this.store.jobs.get(cluster.name, job.id);
       if (current && !isJobTerminal(current.status) && (await this.reconciler.reconcile(cluster.name, [current]))) this.scheduleSoon(cluster.name);
     }
