@@ -72,6 +72,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.exit(err.code === 'EPIPE' ? 0 : 1);
     });
   }
+  // Internal, run by ssh as the ProxyCommand of generated SSH configs: not in help, not parsed by cac.
+  if (argv[2] === 'ssh-proxy') return (await import('./commands/ssh-proxy.js')).main(argv.slice(3));
   const ver = version();
   const cli = cac('sky');
   const flags = typedFlags(argv.slice(2));

@@ -1,4 +1,5 @@
 import type { ClusterRecord, ExecBody, ExecResult, LaunchBody, LaunchPlan, LaunchResult } from '@sky/protocol';
+import { setUpClusterSsh } from '../ssh-config.js';
 import { taskToConfig, validateClusterName, type Task } from '@sky/protocol/task-core';
 import { isTerminal, type SkyClient, type SubmitOptions } from '@sky/client';
 import { ask, confirmation } from '../confirm.js';
@@ -160,6 +161,7 @@ async function launch(client: SkyClient, cluster: string | undefined, given: Tas
   if (!('value' in submitted)) return 130;
   if ('exitCode' in submitted.value) return submitted.value.exitCode;
   const { result } = submitted.value;
+  await setUpClusterSsh(client, result.cluster);
   warn(result.plan.warnings);
   if (result.jobId === undefined) {
     note(`Cluster ${result.cluster} is UP; the task has no setup or run, so no job was submitted.`);

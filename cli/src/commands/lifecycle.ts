@@ -1,5 +1,6 @@
 import type { AutostopBody, ClusterBody, ClusterSummary, RequestRecord } from '@sky/protocol';
 import { SkyError, isConnectionRefused, type SkyClient } from '@sky/client';
+import { syncClusterSsh } from '../ssh-config.js';
 import { confirmOrAbort } from '../confirm.js';
 import { connect, withServer } from '../context.js';
 import { requestError } from '../follow.js';
@@ -182,6 +183,7 @@ export async function run({ action, args, options }: Invocation): Promise<number
         process.off('SIGINT', detach);
       }
     }
+    await syncClusterSsh(client, command, outcomes);
     const code = report(command, names, outcomes, options);
     if (command === 'start' && (options.idleMinutesToAutostop !== undefined || options.down === true)) {
       const up = names.filter((name) => {

@@ -1,10 +1,11 @@
-import { SkyError, type SkyClient } from '@sky/client';
+import { isSkyError, SkyError, type SkyClient } from '@sky/client';
 import type { JobRecord } from '@sky/protocol';
 import { connect, withServer } from '../context.js';
 import { findJob, jobExitCode, parseJobId, streamJob } from '../jobs.js';
 import { JOB_EXIT_CODES, statusExitCode } from '../job-log.js';
 import { syncDownJob } from '../log-sync.js';
 import { note, print } from '../output.js';
+import { report } from '../report.js';
 import { UsageError, type Invocation } from '../usage.js';
 
 /** The job the command is about: the one named, or the caller's newest on the cluster. */
@@ -12,6 +13,8 @@ async function jobToShow(client: SkyClient, cluster: string, id: number | undefi
   if (id !== undefined) return findJob(client, cluster, id);
   return (await client.listJobs(cluster, {})).items.sort((a, b) => b.id - a.id)[0];
 }
+
+const NOT_FOUND: readonly string[] = ['CLUSTER_NOT_FOUND', 'JOB_NOT_FOUND'];
 
 /** --sync-down: the job's log as files under ~/sky_logs, and where they are. */
 async function syncDown(client: SkyClient, cluster: string, id: number | undefined, job: JobRecord | undefined): Promise<number> {
@@ -58,6 +61,11 @@ export async function run({ args, options }: Invocation): Promise<number> {
     // --no-follow on a job still running is not a failure.
     if (!follow && (followed.status === undefined || statusExitCode(followed.status) === JOB_EXIT_CODES.NOT_FINISHED)) return 0;
     return await jobExitCode(client, cluster, job.id, followed);
+  } catch (err) {
+    // SkyPilot's JobExitCode.NOT_FOUND for a job or cluster that is not there (or not the caller's to see).
+    if (!isSkyError(err) || !NOT_FOUND.includes(err.code)) throw err;
+    await report(err, help);
+    return JOB_EXIT_CODES.NOT_FOUND;
   } finally {
     client.close();
   }
