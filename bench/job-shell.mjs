@@ -33,7 +33,7 @@ const jobsAt = args.indexOf('--jobs');
 const JOBS = jobsAt >= 0 ? Number(args[jobsAt + 1]) : 40;
 const jsonAt = args.indexOf('--json');
 const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
-if (!Number.isInteger(JOBS) || JOBS < 1) throw new Error(`--jobs wants a positive whole number, got ${args[jsonAt + 1]}`);
+if (!Number.isInteger(JOBS) || JOBS < 1) throw new Error(`--jobs wants a positive whole number, got ${args[jobsAt + 1]}`);
 
 const HEAVY_RC = `# Debian's default ~/.bashrc, in short, plus a conda-style hook.
 case $- in *i*) ;; *) return ;; esac
