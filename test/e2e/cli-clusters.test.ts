@@ -215,9 +215,9 @@ describe('a 2-node cluster through its whole life: launch → exec → queue →
     assert.deepEqual(headerOf(all.stdout, 'NAME'), STATUS_HEADERS_ALL_USERS);
     const me = /└── User: (.+) \(\S+\)$/m.exec((await ok(as, ['api', 'info'])).stdout)?.[1] ?? assert.fail('no user in sky api info');
     assert.equal(row(all.stdout, 'life')?.[1], me);
-    const json = JSON.parse((await ok(as, ['status', 'life', '-o', 'json'])).stdout) as { items: Array<{ name: string; numNodes: number; nodes: unknown[] }>; enabledInfra: string[] };
+    const json = JSON.parse((await ok(as, ['status', 'life', '-o', 'json'])).stdout) as { clusters: Array<{ name: string; numNodes: number; nodeIps: string[] }>; enabledInfra: string[] };
     assert.deepEqual(json.enabledInfra, ['local']);
-    assert.deepEqual(json.items.map((c) => [c.name, c.numNodes, c.nodes.length]), [['life', 2, 2]]);
+    assert.deepEqual(json.clusters.map((c) => [c.name, c.numNodes, c.nodeIps.length]), [['life', 2, 2]]);
     const refreshed = await ok(as, ['status', '-r', 'life']);
     assert.equal(row(refreshed.stdout, 'life')?.[3], 'UP', 'the driver reports it UP');
     const missing = await ok(as, ['status', 'life', 'nope']);
@@ -564,7 +564,7 @@ describe('bad input through sky launch: each gets its exact error and a non-zero
     },
     { args: ['--env-file', 'none.env', 'echo hi'], code: 1, stderr: 'sky: --env-file: cannot read none.env\n  hint: Check the path of the env file.\n' },
     { args: ['--bogus', 'echo hi'], code: 2, stderr: "sky: unknown option --bogus. Run 'sky launch --help'.\n" },
-    { args: ['--refresh', 'echo hi'], code: 2, stderr: "sky: unknown option --refresh. Run 'sky launch --help'.\n" },
+    { args: ['--refresh', 'echo hi'], code: 2, stderr: "sky: option --refresh is not valid for 'sky launch'. Run 'sky launch --help'.\n" },
     { args: ['-i', 'soon', 'echo hi'], code: 2, stderr: "sky: --idle-minutes-to-autostop must be an integer from 0 to 525600, got 'soon'. Run 'sky launch --help'.\n" },
     { args: ['--dryrun', '--async', 'echo hi'], code: 2, stderr: "sky: --dryrun only shows the plan; it does not go with --async. Run 'sky launch --help'.\n" },
   ];

@@ -274,6 +274,25 @@ describe('job effects on the local driver', () => {
     assert.deepEqual(job.exitCodes, [0, 0, 0]);
   });
 
+  it('a local rank is started with no shell in between: the daemon starts the runner, a session leader, which starts the job with the umask the daemon was started with', async () => {
+    await api.launch('direct', {});
+    const go = tempDir('sky-go-');
+    const run = ['echo "runner=$PPID"', 'echo "mask=$(umask)"', 'echo "pid=$$"', 'while [ ! -e "$GO/0" ]; do sleep 0.05; done'].join('\n');
+    const id = await api.exec('direct', { envs: { GO: go }, run });
+    const [printed] = await api.printed('direct', id, 1, ['runner', 'mask', 'pid']);
+    remember([printed!], ['pid']);
+    const runner = Number(printed!.runner);
+    const cmdline = readFileSync(`/proc/${runner}/cmdline`, 'utf8').split('\0');
+    assert.ok(cmdline.some((a) => a.endsWith('/sky-node.sh')) && cmdline.includes('run'), `the job's parent is the runner: ${cmdline.join(' ')}`);
+    const stat = readFileSync(`/proc/${runner}/stat`, 'utf8');
+    const [, ppid, , sid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    assert.equal(ppid, api.d.pid, 'the daemon started the runner itself');
+    assert.equal(sid, runner, 'the runner leads a session of its own (it outlives the daemon)');
+    assert.equal(printed!.mask, process.umask().toString(8).padStart(4, '0'), "the job has the daemon's starting umask, not the daemon's own 077");
+    writeFileSync(join(go, '0'), '');
+    assert.equal((await api.ended('direct', id)).status, 'SUCCEEDED');
+  });
+
   it('cancel ends the processes of every rank, also one that ignores SIGTERM, not only the status', async () => {
     const run = ['sleep 600 & child=$!', `sh -c 'trap "" TERM; echo "stubborn=$$"; while :; do sleep 1; done' &`, 'echo "pid=$$"', 'echo "child=$child"', 'wait'].join('\n');
     const id = await api.exec('gang', { num_nodes: 2, run });

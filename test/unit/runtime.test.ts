@@ -19,6 +19,7 @@ import {
   parseStartOutput,
   parseStatus,
   parseStatusOutput,
+  runnerArgv,
   RUNTIME_VERSION,
   runtimeScript,
   runtimeScriptPath,
@@ -168,6 +169,26 @@ describe('runtime: command lines', () => {
     assert.throws(() => startCommand('j', 'e', { shell: 'sh; rm -rf /' }), code('VALIDATION_FAILED'));
     assert.throws(() => statusCommand([]), code('VALIDATION_FAILED'));
     assert.throws(() => gcCommand('/n', -1), code('VALIDATION_FAILED'));
+  });
+
+  it('gives the runner as a program and its arguments, every path absolute under the node root, no shell words to quote', () => {
+    assert.deepEqual(runnerArgv('/n/', '.sky/jobs/j-r0', '.sky/events/local.log'), [
+      'sh',
+      `/n/${NODE_SCRIPT_PATH}`,
+      'run',
+      '/n/.sky/jobs/j-r0',
+      '/n/.sky/events/local.log',
+    ]);
+    assert.deepEqual(runnerArgv("/it's here", 'j', '/abs/e.log', { script: '/opt/sky-node.sh', shell: 'busybox sh' }), [
+      'busybox',
+      'sh',
+      '/opt/sky-node.sh',
+      'run',
+      "/it's here/j",
+      '/abs/e.log',
+    ]);
+    assert.throws(() => runnerArgv('relative', 'j', 'e'), code('VALIDATION_FAILED'));
+    assert.throws(() => runnerArgv('/n', 'j', 'e', { shell: 'sh; rm -rf /' }), code('VALIDATION_FAILED'));
   });
 
   it('parses status lines, and refuses what it cannot read', () => {

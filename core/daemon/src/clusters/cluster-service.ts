@@ -31,7 +31,7 @@ import { provisioned, Provisioner, type Progress } from './provisioner.js';
 import type { Candidate } from './provisioner.js';
 import { infraAllowed, WorkspaceService } from '../auth/workspace-service.js';
 import { AccessPolicy } from '../auth/policy.js';
-import { describeNodes, jobDemand, primaryFields, unmetByCluster } from './resources.js';
+import { describeNodes, fieldsForNodes, jobDemand, primaryFields, unmetByCluster } from './resources.js';
 import { NO_FILES, TaskFilesResolver } from '../uploads/task-files.js';
 
 function progressOf(ctx: OperationContext): Progress {
@@ -134,10 +134,9 @@ export class ClusterService {
     if (existing) await this.assertMayLaunchOn(ctx, existing);
     return this.gate.exclusive(name, async () => {
       let cluster = await this.store.clusters.get(name);
-      const demand = jobDemand(primaryFields(task));
       if (cluster) {
         await this.assertMayLaunchOn(ctx, cluster);
-        const unmet = unmetByCluster(cluster.nodes, task.num_nodes, demand);
+        const unmet = unmetByCluster(cluster.nodes, task.num_nodes, jobDemand(fieldsForNodes(task, cluster.nodes)));
         if (unmet) {
           throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${name} cannot run this task: ${unmet}`, {
             hint: 'Launch it on a new cluster (another -c name), or ask for less.',
@@ -172,6 +171,7 @@ export class ClusterService {
       const warnings = decideFields(primaryFields(task), cluster.driver).warnings;
       const plan = { ...launchPlan(cluster), ...planWarnings(warnings) };
       if (task.setup === undefined && task.run === undefined) return { cluster: name, plan };
+      const demand = jobDemand(fieldsForNodes(task, cluster.nodes));
       const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, true), ctx.signal);
       await queuedLog(ctx, `Job ${job.id} submitted to cluster ${name}.`);
       return { cluster: name, jobId: job.id, plan };
@@ -242,7 +242,7 @@ export class ClusterService {
     // Provisioning takes minutes: fail at once rather than hold a worker. A stopped cluster may
     // have a start ahead of this exec in its line, so that is decided when the exec's turn comes.
     if (checked.status === 'INIT') assertUp(checked);
-    const demand = jobDemand(primaryFields(task));
+    const demand = jobDemand(fieldsForNodes(task, checked.nodes));
     const refusals = decideFields(primaryFields(task), checked.driver).refusals;
     if (refusals.length > 0) throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${body.cluster} cannot run this task: ${refusals.join('; ')}`);
     const unmet = unmetByCluster(checked.nodes, task.num_nodes, demand);

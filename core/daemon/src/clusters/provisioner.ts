@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import { feasibilityExtension, type Driver, type NodeHandle, type ProvisionedCluster, type StateStore } from '@sky/plugin-api';
-import { decideFields, formatInfra, resourceCandidates, SkyError, type ClusterRecord, type NodeRecord, type ResourceFields, type Task } from '@sky/protocol';
+import { decideFields, formatInfra, formatPort, resourceCandidates, SkyError, type ClusterRecord, type NodeRecord, type ResourceFields, type Task } from '@sky/protocol';
 import { TOKENS, type Clock, type PluginRegistry } from '../tokens.js';
 import { NodeRuntime } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
@@ -181,6 +181,7 @@ export class Provisioner {
       updatedAt: now,
       lastActiveAt: now,
       ...(task.run ? { lastCommand: task.run.split('\n')[0]!.slice(0, 200) } : {}),
+      ...(task.resources.ports !== undefined ? { ports: task.resources.ports.map((p) => String(formatPort(p))) } : {}),
     });
     if (!created) throw new SkyError('CLUSTER_NAME_TAKEN', `cluster ${name} already exists (owned by ${initial.ownerName})`);
     const refusals: string[] = [];
