@@ -202,6 +202,7 @@ describe('cluster-name globs, launch flags and status views on the local driver'
     assert.equal(dir, join(daemon.home, 'sky_logs', 'web', '1'));
     assert.match(readFileSync(join(dir, 'run.log'), 'utf8'), /^SETUP-RAN$/m);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
+    // SkyPilot's JobExitCode.NOT_FOUND, as for sky logs without --sync-down.
     assert.match((await exits(['logs', 'web', '99', '--sync-down'], 102)).stderr, /cluster web has no job 99/);
   });
 
