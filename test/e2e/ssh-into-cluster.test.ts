@@ -293,6 +293,14 @@ describe('ssh into an SSH-driver cluster of a team API server', () => {
     assert.equal(errorOf(plain.text).code, 'UPGRADE_REQUIRED');
     const forBob = await teamHttp(`/api/v1/clusters/al/ssh?rank=0`, { headers: { ...asUser('bob'), ...upgrade } });
     assert.equal(forBob.status, 403, forBob.text);
+    // Alice's own browser session (a dashboard login) does not open tunnels either.
+    const link = (await teamHttp('/api/v1/auth/login-links', { method: 'POST', headers: asUser('alice') })).json() as { path: string };
+    const opened = await teamHttp(link.path.replace(/^https?:\/\/[^/]+/, ''));
+    const cookie = String(opened.headers['set-cookie'] ?? '').split(';')[0]!;
+    assert.match(cookie, /=/, JSON.stringify(opened.headers));
+    const bySession = await teamHttp(`/api/v1/clusters/al/ssh?rank=0`, { headers: { cookie, ...upgrade } });
+    assert.equal(bySession.status, 403, bySession.text);
+    assert.match(errorOf(bySession.text).message, /browser session/);
 
     // Bob with alice's generated config, and his own credentials.
     mkdirSync(join(bob.home, '.sky', 'generated', 'ssh'), { recursive: true });
