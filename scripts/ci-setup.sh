@@ -15,9 +15,11 @@ command -v dash >/dev/null 2>&1 || missing+=(dash)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox)
 # The TLS tests make a throwaway CA and server certificates with the openssl command.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# The CLI clones SkyPilot git workdirs (workdir: {url, ref}); the tests serve one over file://.
+command -v git >/dev/null 2>&1 || missing+=(git)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "ci-setup: openssh-server, iproute2, dash, busybox and openssl are present"
+  echo "ci-setup: openssh-server, iproute2, dash, busybox, openssl and git are present"
   exit 0
 fi
 

@@ -447,7 +447,6 @@ describe('every unsupported field in the table is refused', () => {
     if (field === 'pipelines') return 'run: a\n---\nrun: b\n';
     if (field === 'file_mounts.*') return 'file_mounts:\n  /m: gs://bucket\n';
     if (field === 'file_mounts.*.mode') return 'file_mounts:\n  /m:\n    source: ./x\n    mode: MOUNT_CACHED\n';
-    if (field === 'workdir') return 'workdir:\n  url: https://example.com/r.git\n';
     if (field === 'resources._internal') return 'resources:\n  _requires_fuse: true\n';
     const parts = field.split('.').map((p) => (p === '*' ? '/m' : p));
     let out = '';
