@@ -91,10 +91,13 @@ const BAD: BadRow[] = [
   { name: 'run has no value', yaml: 'name: x\nrun:\n', lines: ['t.yaml:2:5: run: has no value; write the shell commands after run: (use | for several lines), or remove run'] },
   { name: 'setup is blank', yaml: 'setup: "   "\nrun: echo hi\n', lines: ['t.yaml:1:8: setup: is empty; write the shell commands to set up the nodes, or remove setup'] },
   {
-    name: 'workdir is a git mapping',
-    code: 'TASK_UNSUPPORTED',
-    yaml: 'workdir: {url: https://example.com/r.git}\nrun: echo hi\n',
-    lines: ['t.yaml:1:10: not supported yet: workdir (a git repository ({url, ref}) as the workdir; give a local directory)'],
+    name: 'a git workdir without url, with an option-like ref and an unknown key',
+    yaml: 'workdir: {ref: -x, branch: main}\nrun: echo hi\n',
+    lines: [
+      't.yaml:1:10: workdir: missing url: the git repository to clone (with ref: the branch, tag or commit)',
+      't.yaml:1:16: workdir.ref: "-x" is not a branch, tag or commit name',
+      't.yaml:1:20: workdir.branch: unknown field; valid fields here: url, ref',
+    ],
   },
   { name: 'resources is a list', yaml: 'resources: [cpus]\nrun: echo hi\n', lines: ['t.yaml:1:12: resources: expected a mapping of resource fields, got a list'] },
   // accelerators
@@ -862,5 +865,15 @@ describe('file_mounts with a list of sources (SkyPilot’s source: [a, b])', () 
       const err = skyError(() => parseTaskYaml(`file_mounts:\n  /m:\n    source: ${list}\nrun: ls\n`, 'u.yaml'));
       assert.match(err.message, pattern, err.message);
     }
+  });
+});
+
+describe('workdir as the git mapping SkyPilot takes', () => {
+  it('is read into workdirGit, and sent back in the same shape', () => {
+    const t = parseTaskYaml('workdir:\n  url: https://example.com/r.git\n  ref: v1.2\nrun: ls\n', 'u.yaml');
+    assert.equal(t.workdir, undefined);
+    assert.deepStrictEqual(t.workdirGit, { url: 'https://example.com/r.git', ref: 'v1.2' });
+    assert.deepStrictEqual(taskToConfig(t).workdir, { url: 'https://example.com/r.git', ref: 'v1.2' });
+    assert.deepStrictEqual(parseTaskYaml('workdir: {url: git@host:r.git}\nrun: ls\n', 'u.yaml').workdirGit, { url: 'git@host:r.git' });
   });
 });

@@ -92,7 +92,8 @@ const checkWorkdir: FieldCheck<string | GitWorkdir> = (value, report) => {
       ok = false;
     }
   }
-  const url = text('a git repository URL')(value.url, (message) => report(message, ['url']));
+  const url = value.url === undefined ? undefined : text('a git repository URL')(value.url, (message) => report(message, ['url']));
+  if (value.url === undefined) report('missing url: the git repository to clone (with ref: the branch, tag or commit)');
   if (url !== undefined && url.startsWith('-')) {
     report(`${JSON.stringify(url)} is not a repository URL`, ['url']);
     ok = false;
