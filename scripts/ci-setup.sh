@@ -15,11 +15,17 @@ command -v dash >/dev/null 2>&1 || missing+=(dash)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox)
 # The TLS tests make a throwaway CA and server certificates with the openssl command.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# ssh CLUSTER is tested with OpenSSH's own client, scp (over SFTP) and rsync; local-node sessions
+# get a terminal from util-linux's script (bsdutils) and SFTP from sftp-server.
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+command -v rsync >/dev/null 2>&1 || missing+=(rsync)
+command -v script >/dev/null 2>&1 || missing+=(bsdutils)
+[ -x /usr/lib/openssh/sftp-server ] || missing+=(openssh-sftp-server)
 # The CLI clones SkyPilot git workdirs (workdir: {url, ref}); the tests serve one over file://.
 command -v git >/dev/null 2>&1 || missing+=(git)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "ci-setup: openssh-server, iproute2, dash, busybox, openssl and git are present"
+  echo "ci-setup: openssh-server, iproute2, dash, busybox, openssl, rsync, script and git are present"
   exit 0
 fi
 

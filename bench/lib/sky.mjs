@@ -36,7 +36,9 @@ export async function startSky(config, { prefix = 'sky-bench-jobs-' } = {}) {
   const configFile = join(home, 'daemon.yaml');
   writeFileSync(configFile, config(home));
   const port = await freePort();
-  const reaper = spawnReaped([process.execPath, DAEMON_MAIN, '--host', HOST, '--port', String(port), '--config', configFile], {
+  // SKY_BENCH_DAEMON_NODE_ARGS: extra node flags for the daemon, e.g. `--cpu-prof --cpu-prof-dir=DIR`.
+  const nodeArgs = (process.env.SKY_BENCH_DAEMON_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+  const reaper = spawnReaped([process.execPath, ...nodeArgs, DAEMON_MAIN, '--host', HOST, '--port', String(port), '--config', configFile], {
     env: { ...process.env, HOME: home },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

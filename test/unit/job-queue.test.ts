@@ -24,13 +24,19 @@ class RecordingRuntime extends NodeRuntime {
   readonly cancelled: Array<{ node: string; ref: RankRef }> = [];
   readonly states = new Map<string, JobState>();
   readonly unreachable = new Set<string>();
+  /** Status reads asked of nodes. */
+  statusReads = 0;
+  /** Runs while a rank is being started (before start returns). */
+  duringStart: ((spec: RankSpec) => Promise<void>) | undefined;
 
   override async start(_t: NodeTransport, node: string, spec: RankSpec): Promise<number> {
     this.started.push({ node, spec });
+    await this.duringStart?.(spec);
     return 1000 + this.started.length;
   }
 
   override async status(_t: NodeTransport, node: string, ranks: readonly RankRef[]): Promise<JobState[]> {
+    this.statusReads += 1;
     if (this.unreachable.has(node)) throw new SkyError('NODE_UNREACHABLE', `cannot connect to ${node}`);
     return ranks.map((r) => this.states.get(`${r.job}/${r.rank}`) ?? { status: 'RUNNING', exitCode: null });
   }
@@ -145,6 +151,30 @@ describe('job queue (injectable clock, recording runtime)', () => {
     assert.equal(first?.endedAt, w.clock.t);
     assert.deepEqual(first?.exitCodes, [0]);
     assert.deepEqual(w.runtime.started.map((s) => s.spec.jobId), ['c-1-1', 'c-1-2']);
+  });
+
+  it('a job that ends while it is being started ends from its journal events once started, with no status read', async () => {
+    w = await world([sshNode(0, 1)]);
+    w.runtime.duringStart = async (spec) => {
+      // A short job: its runner reports its run and its end before start has returned.
+      await w.events.apply([`${spec.jobId}-r0 0 RUNNING -`, `${spec.jobId}-r0 0 FAILED 4`]);
+    };
+    await submit(w, 1);
+    await submit(w, 1);
+    await until(w, ['1:FAILED', '2:FAILED']);
+    assert.deepEqual((await w.store.jobs.get('c', 1))?.exitCodes, [4]);
+    assert.equal(w.runtime.statusReads, 0, 'the events were enough: no node was asked');
+    assert.deepEqual(w.runtime.started.map((s) => s.spec.jobId), ['c-1-1', 'c-1-2'], 'the end freed the node for the next job');
+  });
+
+  it('a queue longer than one pass reads is started whole, in order', async () => {
+    w = await world([sshNode(0, 100)]);
+    for (let i = 0; i < 70; i++) await submit(w, 1);
+    await until(w, Array.from({ length: 70 }, (_, i) => `${i + 1}:SETTING_UP`));
+    assert.deepEqual(
+      w.runtime.started.map((s) => s.spec.jobId),
+      Array.from({ length: 70 }, (_, i) => `c-1-${i + 1}`),
+    );
   });
 
   it('replayed and stale events change nothing: transitions are compare-and-set', async () => {

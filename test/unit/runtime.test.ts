@@ -19,6 +19,7 @@ import {
   parseStartOutput,
   parseStatus,
   parseStatusOutput,
+  runnerArgv,
   RUNTIME_VERSION,
   runtimeScript,
   runtimeScriptPath,
@@ -88,6 +89,10 @@ describe('runtime: job files', () => {
     assert.equal(env.get('SKYPILOT_NUM_GPUS_PER_NODE'), '2');
     assert.equal(env.get('HOME'), '/nodes/c1/node-1');
     assert.equal(jobEnv(spec()).has('HOME'), false, 'HOME is left alone unless given');
+    assert.equal(jobEnv(spec()).get('SKYPILOT_NUM_GPUS_PER_NODE'), '0', 'always set: 0 without GPUs');
+    assert.equal(jobEnv(spec({ user: 'alice' })).get('SKYPILOT_USER'), 'alice');
+    assert.equal(jobEnv(spec({ envs: { SKYPILOT_USER: 'mallory' }, user: 'alice' })).get('SKYPILOT_USER'), 'alice', 'a task cannot claim another submitter');
+    assert.throws(() => jobEnv(spec({ numGpusPerNode: 1.5 })), /numGpusPerNode 1.5 is not a whole number/);
   });
 
   it('lets secrets win over envs, and sky variables win over both', () => {
@@ -164,6 +169,26 @@ describe('runtime: command lines', () => {
     assert.throws(() => startCommand('j', 'e', { shell: 'sh; rm -rf /' }), code('VALIDATION_FAILED'));
     assert.throws(() => statusCommand([]), code('VALIDATION_FAILED'));
     assert.throws(() => gcCommand('/n', -1), code('VALIDATION_FAILED'));
+  });
+
+  it('gives the runner as a program and its arguments, every path absolute under the node root, no shell words to quote', () => {
+    assert.deepEqual(runnerArgv('/n/', '.sky/jobs/j-r0', '.sky/events/local.log'), [
+      'sh',
+      `/n/${NODE_SCRIPT_PATH}`,
+      'run',
+      '/n/.sky/jobs/j-r0',
+      '/n/.sky/events/local.log',
+    ]);
+    assert.deepEqual(runnerArgv("/it's here", 'j', '/abs/e.log', { script: '/opt/sky-node.sh', shell: 'busybox sh' }), [
+      'busybox',
+      'sh',
+      '/opt/sky-node.sh',
+      'run',
+      "/it's here/j",
+      '/abs/e.log',
+    ]);
+    assert.throws(() => runnerArgv('relative', 'j', 'e'), code('VALIDATION_FAILED'));
+    assert.throws(() => runnerArgv('/n', 'j', 'e', { shell: 'sh; rm -rf /' }), code('VALIDATION_FAILED'));
   });
 
   it('parses status lines, and refuses what it cannot read', () => {

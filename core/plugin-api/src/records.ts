@@ -10,7 +10,7 @@
  */
 import { SkyError } from '@sky/protocol/wire';
 import type { AuditRecord, ClusterRecord, JobRecord, RequestRecord, RequestStatus, SessionRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
-import type { AuditFilter, ClusterPatch, JobPatch, RequestFilter, RequestPatch, StoreChange, UserPatch, WorkspacePatch } from './store.js';
+import type { AuditFilter, ClusterPatch, JobListFilter, JobPatch, RequestFilter, RequestPatch, StoreChange, UserPatch, WorkspacePatch } from './store.js';
 
 /**
  * A copy with exactly the shape the value has once stored as JSON and read back (a JSON
@@ -106,7 +106,7 @@ export const FIXED_CLUSTER_FIELDS: ReadonlySet<string> = new Set([
  * (a test checks it against ClusterRecordSchema) so loading this module loads no schema library:
  * plugins import @sky/plugin-api, and the daemon's memory should not pay for a second copy.
  */
-export const OPTIONAL_CLUSTER_FIELDS: ReadonlySet<string> = new Set<keyof ClusterRecord>(['statusReason', 'driverState', 'lastCommand', 'autostop']);
+export const OPTIONAL_CLUSTER_FIELDS: ReadonlySet<string> = new Set<keyof ClusterRecord>(['statusReason', 'driverState', 'lastCommand', 'ports', 'autostop']);
 
 /**
  * The cluster after an update: patch values (copied) replace fields, fixed fields excepted;
@@ -145,6 +145,12 @@ export function applyJobPatch(record: JobRecord, patch: JobPatch): JobRecord {
 }
 
 /** The order of JobRepository.listActive: by submittedAt, then cluster name, then id. */
+/** Put listed jobs in the order a JobListFilter asks for and cut them to its limit (the records are not copied). */
+export function orderJobs(jobs: JobRecord[], filter: JobListFilter): JobRecord[] {
+  jobs.sort(filter.oldestFirst === true ? (a, b) => a.id - b.id : (a, b) => b.id - a.id);
+  return filter.limit !== undefined && jobs.length > filter.limit ? jobs.slice(0, Math.max(0, filter.limit)) : jobs;
+}
+
 export function jobsOldestFirst(a: JobRecord, b: JobRecord): number {
   if (a.submittedAt !== b.submittedAt) return a.submittedAt - b.submittedAt;
   if (a.cluster !== b.cluster) return a.cluster < b.cluster ? -1 : 1;

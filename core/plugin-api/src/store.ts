@@ -138,6 +138,16 @@ export interface JobCreateOptions {
  * reused within it. A job's spec is kept exactly while the job has not ended: it is dropped
  * in the same write that moves the job to SUCCEEDED, FAILED, FAILED_SETUP or CANCELLED.
  */
+/** Which of a cluster's jobs JobRepository.list returns, in which order. */
+export interface JobListFilter {
+  /** Only these statuses, when set and non-empty. */
+  status?: readonly JobStatus[];
+  /** Lowest id first (the queue's order) instead of highest. */
+  oldestFirst?: boolean;
+  /** At most this many, a positive whole number. */
+  limit?: number;
+}
+
 export interface JobRepository {
   /**
    * Assign the next id of the cluster and store the job and its spec atomically (a job
@@ -151,8 +161,11 @@ export interface JobRepository {
   get(cluster: string, id: number): Promise<JobRecord | undefined>;
   /** The spec of a job that has not ended; undefined once it ended (or for no such job). */
   getSpec(cluster: string, id: number): Promise<JobSpec | undefined>;
-  /** A cluster's jobs, newest (highest id) first; only the given statuses when set and non-empty. */
-  list(cluster: string, filter?: { status?: readonly JobStatus[] }): Promise<JobRecord[]>;
+  /**
+   * A cluster's jobs, newest (highest id) first, or oldest first with `filter.oldestFirst`; only
+   * the given statuses when set and non-empty; at most `filter.limit` (the first in that order).
+   */
+  list(cluster: string, filter?: JobListFilter): Promise<JobRecord[]>;
   /**
    * Jobs not yet ended, across all clusters, oldest first: by submittedAt, then cluster name,
    * then id (the job monitor's work list).

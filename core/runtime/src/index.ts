@@ -25,6 +25,7 @@ export {
   parseStartOutput,
   parseStatus,
   parseStatusOutput,
+  runnerArgv,
   startCommand,
   statusCommand,
   versionCommand,

@@ -1,5 +1,5 @@
-import type { ClusterRecord, JobRecord, JobSpec, JobStatus } from '@sky/protocol';
-import { copyJson, jobsOldestFirst } from '@sky/plugin-api';
+import { isJobTerminal, type ClusterRecord, type JobRecord, type JobSpec } from '@sky/protocol';
+import { copyJson, jobsOldestFirst, orderJobs, type JobListFilter } from '@sky/plugin-api';
 import type { ClusterState } from './cluster-state.js';
 import { isJobId, jobKey, prefixRange } from './keys.js';
 import type { Sublevels } from './layout.js';
@@ -36,9 +36,17 @@ export class ClusterReader {
     return isJobId(id) ? this.subs.jobSpecs.get(jobKey(cluster, id)) : undefined;
   }
 
-  async listJobs(cluster: string, statuses: readonly JobStatus[] | undefined): Promise<JobRecord[]> {
+  async listJobs(cluster: string, filter: JobListFilter): Promise<JobRecord[]> {
+    const statuses = filter.status;
+    // Jobs that have not ended are all in the cache: a scheduling pass asks for exactly those, and
+    // must not read every job the cluster ever ran from disk (nor copy more than it asked for).
+    if (statuses !== undefined && statuses.length > 0 && statuses.every((s) => !isJobTerminal(s))) {
+      const found: JobRecord[] = [];
+      for (const job of this.state.activeJobs.values()) if (job.cluster === cluster && statuses.includes(job.status)) found.push(job);
+      return orderJobs(found, filter).map(copyJson);
+    }
     const jobs = await this.subs.jobs.values({ ...prefixRange(cluster), reverse: true }).all();
-    return statuses === undefined || statuses.length === 0 ? jobs : jobs.filter((job) => statuses.includes(job.status));
+    return orderJobs(statuses === undefined || statuses.length === 0 ? jobs : jobs.filter((job) => statuses.includes(job.status)), filter);
   }
 
   listActive(): JobRecord[] {

@@ -22,6 +22,7 @@ import type {
   ClusterRepository,
   CreateResult,
   JobCreateOptions,
+  JobListFilter,
   JobPatch,
   JobRepository,
   RequestFilter,
@@ -369,9 +370,9 @@ class LevelJobRepository implements JobRepository {
     return isKeySafe(cluster) ? open.clusterReader.getSpec(cluster, id) : undefined;
   }
 
-  async list(cluster: string, filter: { status?: readonly JobStatus[] } = {}): Promise<JobRecord[]> {
+  async list(cluster: string, filter: JobListFilter = {}): Promise<JobRecord[]> {
     const open = await this.open();
-    return isKeySafe(cluster) ? open.clusterReader.listJobs(cluster, filter.status) : [];
+    return isKeySafe(cluster) ? open.clusterReader.listJobs(cluster, filter) : [];
   }
 
   async listActive(): Promise<JobRecord[]> {

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { inject, injectable } from 'tsyringe';
 import type { StateStore } from '@sky/plugin-api';
 import {
-  assertResolved,
   decideFields,
   isJobTerminal,
   parseTask,
@@ -25,6 +24,7 @@ import { TOKENS, type Clock } from '../tokens.js';
 import type { AfterRestart, OperationContext } from '../ops/registry.js';
 import { ClusterGate } from './cluster-gate.js';
 import { clusterNotFound, ClusterUpdates } from './cluster-updates.js';
+import { submittedTask, submittedUploads } from './submitted-task.js';
 import { callDriver } from './driver-calls.js';
 import { JobQueue } from './job-queue.js';
 import { provisioned, Provisioner, type Progress } from './provisioner.js';
@@ -123,12 +123,12 @@ export class ClusterService {
   }
 
   async launch(ctx: OperationContext, body: LaunchBody): Promise<LaunchResult> {
-    const task = assertResolved(parseTask(body.task, 'body.task'), 'body.task');
+    const task = submittedTask(body.task);
     const name = body.cluster ?? generatedName(ctx.request);
     validateClusterName(name);
     const owner = { id: ctx.request.user, name: ctx.request.userName, workspace: ctx.request.workspace };
     // Checked again now that it runs: uploads must still be the caller's, server paths still allowed.
-    const files = body.dryrun ? NO_FILES : await this.taskFiles.forRun(task, body.uploads, owner);
+    const files = body.dryrun ? NO_FILES : await this.taskFiles.forRun(task, submittedUploads(body.uploads, task), owner);
     // Refused before it waits for its turn (so another user's launches never hold the owner's requests up), checked again in it.
     const existing = await this.store.clusters.get(name);
     if (existing) await this.assertMayLaunchOn(ctx, existing);
@@ -159,11 +159,12 @@ export class ClusterService {
         await ctx.log(`Reusing cluster ${name} (${cluster.resources}).`);
         await this.provisioner.prepare(cluster.nodes, files, progressOf(ctx));
       } else {
-        const candidates = await this.workspaceCandidates(ctx, name, this.provisioner.candidates(task));
+        // The same capacity decision for a dry run and a launch: what no node of the infra has is refused here.
+        const { candidates, refused } = await this.provisioner.feasible(task, await this.workspaceCandidates(ctx, name, this.provisioner.candidates(task)), progressOf(ctx));
         const first = candidates[0]!;
         const plan = { driver: first.driverId, infra: first.infra, numNodes: task.num_nodes, resources: describePlan(first.infra, task), existing: false, ...planWarnings(first.warnings) };
         if (body.dryrun) return { cluster: name, plan };
-        cluster = await this.provisioner.provision(name, owner, task, candidates, progressOf(ctx), files);
+        cluster = await this.provisioner.provision(name, owner, task, candidates, progressOf(ctx), files, refused);
       }
       const autostop = launchAutostop(body, task);
       if (autostop !== undefined) cluster = (await this.updates.update(name, () => autostop)) ?? cluster;
@@ -236,7 +237,7 @@ export class ClusterService {
   }
 
   async exec(ctx: OperationContext, body: ExecBody): Promise<ExecResult> {
-    const task = assertResolved(parseTask(body.task, 'body.task'), 'body.task');
+    const task = submittedTask(body.task);
     const checked = await this.owned(ctx, body.cluster);
     // Provisioning takes minutes: fail at once rather than hold a worker. A stopped cluster may
     // have a start ahead of this exec in its line, so that is decided when the exec's turn comes.
@@ -246,7 +247,7 @@ export class ClusterService {
     if (refusals.length > 0) throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${body.cluster} cannot run this task: ${refusals.join('; ')}`);
     const unmet = unmetByCluster(checked.nodes, task.num_nodes, demand);
     if (unmet) throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${body.cluster} cannot run this task: ${unmet}`);
-    const files = await this.taskFiles.forRun(task, body.uploads, { id: ctx.request.user, name: ctx.request.userName });
+    const files = await this.taskFiles.forRun(task, submittedUploads(body.uploads, task), { id: ctx.request.user, name: ctx.request.userName });
     return this.gate.shared(body.cluster, async () => {
       // A stop, down or relaunch may have had its turn while this waited: look again.
       let cluster = await this.store.clusters.get(body.cluster);

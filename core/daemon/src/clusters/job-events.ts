@@ -128,11 +128,22 @@ export class JobEvents {
    * fails the compare-and-set, and events of other incarnations or unknown jobs are skipped.
    */
   async apply(lines: readonly string[]): Promise<void> {
-    const latest = new Map<string, JobEvent>();
+    const events: JobEvent[] = [];
     for (const line of lines) {
       const event = parseEvent(line);
-      if (event) latest.set(event.name, event);
+      if (event) events.push(event);
     }
+    for (const cluster of await this.replay(events)) this.listener?.ended(cluster);
+  }
+
+  /**
+   * Apply parsed events, the last of each rank only; returns the clusters where a job ended
+   * (not announced: apply does that, and the job queue for events kept while their job was being
+   * started, see JobReconciler.deferWhileStarting).
+   */
+  async replay(events: readonly JobEvent[]): Promise<Set<string>> {
+    const latest = new Map<string, JobEvent>();
+    for (const event of events) latest.set(event.name, event);
     const ended = new Set<string>();
     for (const event of latest.values()) {
       try {
@@ -142,7 +153,7 @@ export class JobEvents {
         this.logger.warn({ event, err }, 'could not apply a job event; the reconciliation reads the job again');
       }
     }
-    for (const cluster of ended) this.listener?.ended(cluster);
+    return ended;
   }
 
   /** Returns the cluster's name when the event ended its job. */
@@ -153,8 +164,8 @@ export class JobEvents {
     if (clusterName === undefined) return undefined;
     const job = await this.store.jobs.get(clusterName, ref.id);
     if (!job || job.clusterId !== ref.clusterId || !ACTIVE_ON_NODES.includes(job.status) || ref.rank >= job.numNodes) return undefined;
-    // Its other ranks are still being started: their status is read once they all are.
-    if (this.reconciler.deferWhileStarting(job)) return undefined;
+    // Its ranks are still being started: the event is applied once they all are.
+    if (this.reconciler.deferWhileStarting(job, event)) return undefined;
     if (event.status === 'SETTING_UP' || event.status === 'RUNNING') {
       // One rank running makes the job RUNNING (see aggregate).
       if (event.status === 'RUNNING' && job.status === 'SETTING_UP') await this.store.jobs.transition(clusterName, job.id, ['SETTING_UP'], { status: 'RUNNING' });

@@ -15,8 +15,11 @@ import { GpuPins } from './gpu-pins.js';
 import type { SecretCipher } from '../secrets/secret-box.js';
 import { openMap, sealMap } from '../secrets/sealed-values.js';
 import { ACTIVE_ON_NODES, jobName, rankRef } from './job-ranks.js';
-import { JobReconciler } from './job-reconciler.js';
+import { JobReconciler, type StartingJob } from './job-reconciler.js';
 import { JobEvents } from './job-events.js';
+
+/** How many queued jobs a scheduling pass reads: it starts them in order until one does not fit. */
+const PASS_HEAD = 32;
 
 /** How often jobs started by runtime version 1 are read while any runs. */
 const LEGACY_POLL_MS = 1000;
@@ -147,21 +150,23 @@ export class JobQueue {
     return this.lock.run(`schedule:${clusterName}`, async () => {
       const cluster = await this.store.clusters.get(clusterName);
       if (!cluster || cluster.status !== 'UP') return;
-      const jobs = await this.store.jobs.list(clusterName, { status: ['PENDING', 'SETTING_UP', 'RUNNING'] });
+      const running = await this.store.jobs.list(clusterName, { status: ACTIVE_ON_NODES });
       const free = cluster.nodes.map((n) => n.resources);
       const gpus = new GpuPins(cluster.nodes);
-      for (const job of jobs) {
-        if (!ACTIVE_ON_NODES.includes(job.status)) continue;
+      for (const job of running) {
         for (let r = 0; r < job.numNodes && r < free.length; r++) free[r] = subtract(free[r]!, job.demand);
         gpus.hold(job.gpuIndices);
       }
-      const pending = jobs.filter((j) => j.status === 'PENDING').sort((a, b) => a.id - b.id);
+      // The head of the queue only: a long queue is not read (and copied) whole on every pass.
+      const pending = await this.store.jobs.list(clusterName, { status: ['PENDING'], oldestFirst: true, limit: PASS_HEAD });
       for (const job of pending) {
         const ranks = free.slice(0, job.numNodes);
-        if (ranks.length < job.numNodes || !ranks.every((f) => fits(f, job.demand))) break;
+        if (ranks.length < job.numNodes || !ranks.every((f) => fits(f, job.demand))) return;
         for (let r = 0; r < job.numNodes; r++) free[r] = subtract(free[r]!, job.demand);
         await this.startJob(cluster, job, gpus.take(job.numNodes, job.demand.accelerators[0]?.count ?? 0));
       }
+      // Every job of the head started: the queue may go on beyond it.
+      if (pending.length === PASS_HEAD) this.scheduleSoon(clusterName);
     });
   }
 
@@ -176,14 +181,18 @@ export class JobQueue {
     if (!claimed) return;
     this.events.know(claimed);
     this.reconciler.beginStart(claimed);
-    let asked = false;
+    let kept: StartingJob = { asked: false, events: [] };
     try {
       await this.startRanks(cluster, claimed, spec, gpuIndices);
     } finally {
-      asked = this.reconciler.endStart(claimed);
+      kept = this.reconciler.endStart(claimed);
     }
-    // Events that arrived while the ranks were being started were left for now: read the ranks.
-    if (asked) {
+    // Events that arrived while the ranks were being started were kept: apply them now (a short
+    // job has often ended by then), and read the ranks if a reconciliation asked meanwhile.
+    if (kept.events.length > 0) {
+      for (const ended of await this.events.replay(kept.events)) this.scheduleSoon(ended);
+    }
+    if (kept.asked) {
       const current = await this.store.jobs.get(cluster.name, job.id);
       if (current && !isJobTerminal(current.status) && (await this.reconciler.reconcile(cluster.name, [current]))) this.scheduleSoon(cluster.name);
     }
@@ -211,7 +220,10 @@ export class JobQueue {
           ...(spec.setup !== undefined ? { setup: spec.setup } : {}),
           ...(spec.run !== undefined ? { run: spec.run } : {}),
           ...(node.reach.kind === 'local' ? { home: node.reach.root } : {}),
-          ...(gpuIndices ? { extraEnv: { CUDA_VISIBLE_DEVICES: gpuIndices[node.rank]!.join(',') }, numGpusPerNode: gpuIndices[node.rank]!.length } : {}),
+          user: job.userName,
+          // As SkyPilot: the accelerator count the job asked for on each node, 0 without one.
+          numGpusPerNode: gpuIndices ? gpuIndices[node.rank]!.length : Math.ceil(job.demand.accelerators[0]?.count ?? 0),
+          ...(gpuIndices ? { extraEnv: { CUDA_VISIBLE_DEVICES: gpuIndices[node.rank]!.join(',') } } : {}),
         };
         await this.runtime.start(transport, node.address, rank, this.runtime.journalOf(node));
         started.push(node);

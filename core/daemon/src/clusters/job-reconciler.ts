@@ -4,6 +4,7 @@ import type { StateStore } from '@sky/plugin-api';
 import { isJobTerminal, toSkyError, type ClusterRecord, type JobRecord, type NodeRecord } from '@sky/protocol';
 import type { DaemonConfig } from '../config/schema.js';
 import { TOKENS, type Clock } from '../tokens.js';
+import type { JobEvent } from '@sky/runtime';
 import { NodeRuntime, type JobState } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
 import { ClusterUpdates } from './cluster-updates.js';
@@ -26,11 +27,12 @@ export class JobReconciler {
    */
   private readonly unreachableSince = new Map<string, number>();
   /**
-   * Jobs whose ranks this daemon is starting right now (`cluster/id`), and whether a read was
-   * asked for meanwhile: the reads leave them alone until every rank has its files, or they would
-   * read a rank not yet written as gone.
+   * Jobs whose ranks this daemon is starting right now (`cluster/id`): the reads leave them alone
+   * until every rank has its files, or they would read a rank not yet written as gone. What
+   * arrived meanwhile is kept: whether a read was asked for, and the ranks' journal events (a
+   * short job often ends before its start returns), which are applied once the start is done.
    */
-  private readonly starting = new Map<string, { asked: boolean }>();
+  private readonly starting = new Map<string, StartingJob>();
 
   constructor(
     @inject(TOKENS.Store) private readonly store: StateStore,
@@ -42,23 +44,29 @@ export class JobReconciler {
     @inject(ClusterUpdates) private readonly updates: ClusterUpdates,
   ) {}
 
-  /** Mark a job as being started; endStart tells whether a read was asked for meanwhile. */
+  /** Mark a job as being started; endStart tells what was asked for meanwhile. */
   beginStart(job: Pick<JobRecord, 'cluster' | 'id'>): void {
-    this.starting.set(`${job.cluster}/${job.id}`, { asked: false });
+    this.starting.set(`${job.cluster}/${job.id}`, { asked: false, events: [] });
   }
 
-  /** Whether the job's ranks are being started now; if so, a read is asked for once they are. */
-  deferWhileStarting(job: Pick<JobRecord, 'cluster' | 'id'>): boolean {
+  /**
+   * Whether the job's ranks are being started now; if so, `event` (a journal event of one of its
+   * ranks) is kept for after the start, or without an event a read is asked for once they are.
+   */
+  deferWhileStarting(job: Pick<JobRecord, 'cluster' | 'id'>, event?: JobEvent): boolean {
     const starting = this.starting.get(`${job.cluster}/${job.id}`);
-    if (starting) starting.asked = true;
+    if (starting) {
+      if (event === undefined) starting.asked = true;
+      else starting.events.push(event);
+    }
     return starting !== undefined;
   }
 
-  endStart(job: Pick<JobRecord, 'cluster' | 'id'>): boolean {
+  endStart(job: Pick<JobRecord, 'cluster' | 'id'>): StartingJob {
     const key = `${job.cluster}/${job.id}`;
-    const asked = this.starting.get(key)?.asked ?? false;
+    const starting = this.starting.get(key) ?? { asked: false, events: [] };
     this.starting.delete(key);
-    return asked;
+    return starting;
   }
 
   /**
@@ -196,6 +204,14 @@ export class JobReconciler {
     const now = this.clock.now();
     await this.updates.update(clusterName, () => ({ lastActiveAt: now }));
   }
+}
+
+/** What arrived for a job while its ranks were being started. */
+export interface StartingJob {
+  /** A reconciliation wanted to read it. */
+  asked: boolean;
+  /** Its ranks' journal events, in the order they were applied. */
+  events: JobEvent[];
 }
 
 function unreachableKey(cluster: ClusterRecord, node: NodeRecord): string {

@@ -43,6 +43,7 @@ export class JournalFollower {
   private readonly decoder = new StringDecoder('utf8');
   private readonly abort = new AbortController();
   private watcher: FSWatcher | undefined;
+  private buffer: Buffer | undefined;
   private reading = false;
   private again = false;
   private troubled = false;
@@ -170,7 +171,8 @@ export class JournalFollower {
     const handle = await open(this.source.file, 'r').catch(() => undefined);
     if (handle === undefined) return;
     try {
-      const buffer = Buffer.alloc(CHUNK);
+      // One buffer per follower, not one per read: most reads are a line or two.
+      const buffer = (this.buffer ??= Buffer.allocUnsafe(CHUNK));
       for (;;) {
         if (this.abort.signal.aborted) return;
         const { bytesRead } = await handle.read(buffer, 0, CHUNK, this.offset);

@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { SkyError } from '@sky/protocol';
 import { streamScript } from '@sky/runtime';
-import type { CommandResult, NodeTransport, StreamOptions, SyncFile } from './transport.js';
+import type { CommandResult, DetachedProgram, NodeTransport, StreamOptions, SyncFile } from './transport.js';
 import { pullChunks, Tail } from './chunk-queue.js';
 import { parallel } from './parallel.js';
 import { assertSyncPath } from './sync-paths.js';
@@ -26,12 +26,18 @@ export interface LocalOptions {
 /** A node that is a directory on this machine: commands are child processes with the node root as cwd. */
 export class LocalTransport implements NodeTransport {
   private readonly prefix: string;
+  /** The umask commands start with (undefined: the daemon's own). */
+  readonly umask: number | undefined;
+  /** The same umask as an octal word for `umask`. */
+  private readonly umaskWord: string | undefined;
 
   constructor(
-    private readonly root: string,
+    readonly root: string,
     options: LocalOptions = {},
   ) {
-    this.prefix = options.umask === undefined ? '' : `umask ${options.umask.toString(8).padStart(4, '0')}; `;
+    this.umask = options.umask;
+    this.umaskWord = options.umask === undefined ? undefined : options.umask.toString(8).padStart(4, '0');
+    this.prefix = this.umaskWord === undefined ? '' : `umask ${this.umaskWord}; `;
   }
 
   private path(p: string): string {
@@ -105,12 +111,36 @@ export class LocalTransport implements NodeTransport {
     });
   }
 
+  async spawnDetached(program: DetachedProgram): Promise<number> {
+    await chmod(this.path(program.privateDir), 0o700);
+    const log = await open(this.path(program.log), 'a');
+    try {
+      const argv = program.argv(this.root);
+      // The daemon's own umask is stricter than the jobs': one exec of sh sets theirs (node cannot
+      // give a child another umask without changing the whole daemon's for a moment).
+      const [file, ...args] = this.umaskWord === undefined ? argv : ['/bin/sh', '-c', `umask ${this.umaskWord}; exec "$0" "$@"`, ...argv];
+      if (file === undefined) throw new SkyError('INTERNAL', 'spawnDetached: no program given');
+      return await new Promise<number>((resolve, reject) => {
+        const child = spawn(file, args, { cwd: this.root, detached: true, stdio: ['ignore', log.fd, log.fd] });
+        child.once('error', (err) =>
+          reject(new SkyError('NODE_UNREACHABLE', `cannot start ${file} on local node ${this.root}: ${err.message}`, { cause: err })),
+        );
+        child.once('spawn', () => {
+          child.unref();
+          resolve(child.pid!);
+        });
+      });
+    } finally {
+      await log.close();
+    }
+  }
+
   async writeFiles(dir: string, files: Record<string, string>, privateFiles: readonly string[] = []): Promise<void> {
     const base = this.path(dir);
     await mkdir(base, { recursive: true });
     for (const [name, content] of Object.entries(files)) {
       const file = join(base, name);
-      await mkdir(dirname(file), { recursive: true });
+      if (dirname(file) !== base) await mkdir(dirname(file), { recursive: true });
       const mode = privateFiles.includes(name) ? 0o600 : 0o644;
       await writeFile(file, content, { mode });
       await chmod(file, mode);

@@ -10,6 +10,7 @@ import {
   PRIVATE_JOB_FILES,
   rankDirName,
   RUNTIME_VERSION,
+  runnerArgv,
   runtimeScript,
   startCommand,
   statusCommand,
@@ -103,10 +104,36 @@ export class NodeRuntime {
   async start(transport: NodeTransport, node: string, spec: RankSpec, journal: string): Promise<number> {
     await this.ensureInstalled(transport, node);
     const dir = this.dirOf({ job: spec.jobId, rank: spec.rank, version: RUNTIME_VERSION });
+    const spawnDetached = transport.spawnDetached?.bind(transport);
+    if (spawnDetached !== undefined) return this.startDirectly(transport, spawnDetached, dir, spec, journal);
     await transport.writeFiles(dir, jobFiles(spec), PRIVATE_JOB_FILES);
     const out = await transport.run(startCommand(dir, journal, { script: nodeScriptPath() }));
     if (out.code !== 0) throw failed(`starting job ${spec.jobId} rank ${spec.rank}`, node, out);
     return parseStartOutput(out.stdout);
+  }
+
+  /**
+   * `start` without its shells, where the transport can start the runner itself (a local node):
+   * the daemon does start's bookkeeping and the runner is the one process started. Like start,
+   * a rank that has a pid already is not started again.
+   */
+  private async startDirectly(
+    transport: NodeTransport,
+    spawnDetached: NonNullable<NodeTransport['spawnDetached']>,
+    dir: string,
+    spec: RankSpec,
+    journal: string,
+  ): Promise<number> {
+    const known = await transport.readFrom(`${dir}/pid`, 0, 64);
+    if (known.size > 0) return parseStartOutput(known.data.toString('utf8'));
+    await transport.writeFiles(dir, { ...jobFiles(spec), status: 'PENDING\n' }, PRIVATE_JOB_FILES);
+    const pid = await spawnDetached({
+      argv: (root) => runnerArgv(root, dir, journal, { script: nodeScriptPath() }),
+      log: `${dir}/log`,
+      privateDir: dir,
+    });
+    await transport.writeFiles(dir, { pid: `${pid}\n` });
+    return pid;
   }
 
   /** The ranks' states, in order (one command per runtime version among them). */

@@ -1,7 +1,7 @@
 import { SkyError, isJobTerminal } from '@sky/protocol';
 import type { ClusterRecord, JobRecord, JobSpec, JobStatus } from '@sky/protocol';
-import type { ClusterPatch, ClusterRepository, JobCreateOptions, JobPatch, JobRepository, StoreChange, StoreChangeListener } from '../store.js';
-import { applyClusterPatch, applyJobPatch, applyOwnerChange, copyChange, copyJson, jobsOldestFirst } from '../records.js';
+import type { ClusterPatch, ClusterRepository, JobCreateOptions, JobListFilter, JobPatch, JobRepository, StoreChange, StoreChangeListener } from '../store.js';
+import { applyClusterPatch, applyJobPatch, applyOwnerChange, copyChange, copyJson, jobsOldestFirst, orderJobs } from '../records.js';
 
 /** Called when a change-feed listener throws; the default prints a process warning. */
 export type ListenerErrorHandler = (error: unknown, change: StoreChange) => void;
@@ -196,13 +196,11 @@ export class MemoryJobRepository implements JobRepository {
     return spec === undefined ? undefined : copyJson(spec);
   }
 
-  async list(cluster: string, filter: { status?: readonly JobStatus[] } = {}): Promise<JobRecord[]> {
+  async list(cluster: string, filter: JobListFilter = {}): Promise<JobRecord[]> {
     this.data.assertOpen();
     const statuses = filter.status !== undefined && filter.status.length > 0 ? filter.status : undefined;
-    return [...(this.data.jobs.get(cluster)?.values() ?? [])]
-      .filter((job) => statuses === undefined || statuses.includes(job.status))
-      .sort((a, b) => b.id - a.id)
-      .map(copyJson);
+    const jobs = [...(this.data.jobs.get(cluster)?.values() ?? [])].filter((job) => statuses === undefined || statuses.includes(job.status));
+    return orderJobs(jobs, filter).map(copyJson);
   }
 
   async listActive(): Promise<JobRecord[]> {

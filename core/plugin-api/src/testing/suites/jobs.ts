@@ -170,6 +170,26 @@ export function describeJobs(h: StoreHarness): void {
       assert.deepEqual(await ids(h.store, cluster.name), upTo(12).reverse());
     });
 
+    it('lists oldest first and at most `limit`, for active and for ended statuses alike', async () => {
+      const cluster = await createCluster(h.store);
+      const other = await createCluster(h.store);
+      for (let i = 0; i < 7; i++) await h.store.jobs.create(makeJob(cluster), makeSpec());
+      await h.store.jobs.create(makeJob(other), makeSpec());
+      await h.store.jobs.transition(cluster.name, 2, ['PENDING'], { status: 'RUNNING' });
+      await h.store.jobs.transition(cluster.name, 3, ['PENDING'], { status: 'SUCCEEDED' });
+      await h.store.jobs.transition(cluster.name, 6, ['PENDING'], { status: 'FAILED' });
+      const list = async (filter: Parameters<StateStore['jobs']['list']>[1]): Promise<number[]> => (await h.store.jobs.list(cluster.name, filter)).map((j) => j.id);
+      assert.deepEqual(await list({ status: ['PENDING'], oldestFirst: true }), [1, 4, 5, 7]);
+      assert.deepEqual(await list({ status: ['PENDING'], oldestFirst: true, limit: 2 }), [1, 4]);
+      assert.deepEqual(await list({ status: ['PENDING', 'RUNNING'], limit: 3 }), [7, 5, 4]);
+      assert.deepEqual(await list({ status: ['SUCCEEDED', 'FAILED'], oldestFirst: true, limit: 1 }), [3]);
+      assert.deepEqual(await list({ oldestFirst: true, limit: 3 }), [1, 2, 3]);
+      assert.deepEqual(await list({ limit: 2 }), [7, 6]);
+      assert.deepEqual(await list({ status: ['PENDING'], limit: 10 }), [7, 5, 4, 1], 'a limit above the count gives every job');
+      (await h.store.jobs.list(cluster.name, { status: ['PENDING'], oldestFirst: true, limit: 1 }))[0]!.command = 'changed';
+      assert.notEqual((await h.store.jobs.get(cluster.name, 1))!.command, 'changed', 'listed records are copies');
+    });
+
     it('filters by status; an empty status list means every status', async () => {
       const cluster = await createCluster(h.store);
       for (let i = 0; i < 6; i++) await h.store.jobs.create(makeJob(cluster), makeSpec());
