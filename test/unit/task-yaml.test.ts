@@ -66,7 +66,6 @@ const BAD: BadRow[] = [
   // YAML itself
   { name: 'YAML syntax error: unclosed flow list', yaml: 'run: echo hi\nresources:\n  ports: [8080, 8081\n', lines: ['t.yaml:4:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]'] },
   { name: 'YAML syntax error: bad indentation', yaml: 'run: echo hi\n  setup: x\n', lines: ['t.yaml:1:6: YAML syntax error: Nested mappings are not allowed in compact mappings'] },
-  { name: 'YAML syntax error: duplicate key', yaml: 'run: echo a\nrun: echo b\n', lines: ['t.yaml:2:1: YAML syntax error: Map keys must be unique'] },
   { name: 'YAML syntax error: tab indentation', yaml: 'resources:\n\tcpus: 4\n', lines: ['t.yaml:2:1: YAML syntax error: Tabs are not allowed as indentation'] },
   { name: 'YAML alias bomb', yaml: `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [${'*a, '.repeat(9)}*a]\nc: &c [${'*b, '.repeat(9)}*b]\nd: &d [${'*c, '.repeat(9)}*c]\ne: [${'*d, '.repeat(9)}*d]\n`, lines: ['t.yaml:1:1: YAML error: Excessive alias count indicates a resource exhaustion attack'] },
   // the document as a whole
@@ -875,5 +874,18 @@ describe('workdir as the git mapping SkyPilot takes', () => {
     assert.deepStrictEqual(t.workdirGit, { url: 'https://example.com/r.git', ref: 'v1.2' });
     assert.deepStrictEqual(taskToConfig(t).workdir, { url: 'https://example.com/r.git', ref: 'v1.2' });
     assert.deepStrictEqual(parseTaskYaml('workdir: {url: git@host:r.git}\nrun: ls\n', 'u.yaml').workdirGit, { url: 'git@host:r.git' });
+  });
+});
+
+describe('a key given twice', () => {
+  it('keeps the later value, as SkyPilot does, and warns naming both lines', () => {
+    const t = parseTaskYaml('envs:\n  A: one\nrun: echo a\nenvs:\n  B: two\nresources:\n  cpus: 1\n  cpus: 2\nservice: {replicas: 1}\n', 'u.yaml');
+    assert.deepStrictEqual(t.envs, { B: 'two' });
+    assert.equal(t.resources.cpus?.min, 2);
+    assert.deepStrictEqual(t.ignored, [
+      "envs: given twice (lines 1 and 4); the later one is used, as SkyPilot's YAML reader does",
+      "resources.cpus: given twice (lines 7 and 8); the later one is used, as SkyPilot's YAML reader does",
+      'service: ignored by sky launch; a service is started with sky serve up',
+    ]);
   });
 });
