@@ -21,9 +21,11 @@ command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 command -v rsync >/dev/null 2>&1 || missing+=(rsync)
 command -v script >/dev/null 2>&1 || missing+=(bsdutils)
 [ -x /usr/lib/openssh/sftp-server ] || missing+=(openssh-sftp-server)
+# The CLI clones SkyPilot git workdirs (workdir: {url, ref}); the tests serve one over file://.
+command -v git >/dev/null 2>&1 || missing+=(git)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "ci-setup: openssh-server, iproute2, dash, busybox, openssl, rsync and script are present"
+  echo "ci-setup: openssh-server, iproute2, dash, busybox, openssl, rsync, script and git are present"
   exit 0
 fi
 

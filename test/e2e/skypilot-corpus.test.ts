@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
@@ -42,11 +42,11 @@ const manifest = JSON.parse(readFileSync(join(CORPUS, 'manifest.json'), 'utf8'))
 
 let daemon: DaemonHandle;
 
-function sky(args: readonly string[], env: Record<string, string> = {}): Promise<Result> {
+function sky(args: readonly string[], env: Record<string, string> = {}, cwd = CORPUS): Promise<Result> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, HOME: daemon.home, SKYPILOT_API_SERVER_ENDPOINT: daemon.url, ...env };
   delete childEnv.SKY_DEBUG;
   delete childEnv.NODE_OPTIONS;
-  const child = spawn(process.execPath, ['--', SKY_BIN, ...args], { cwd: CORPUS, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], timeout: COMMAND_TIMEOUT_MS });
+  const child = spawn(process.execPath, ['--', SKY_BIN, ...args], { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], timeout: COMMAND_TIMEOUT_MS });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -136,5 +136,81 @@ describe('the SkyPilot task corpus on the local driver', () => {
         if (checked) assert.equal(down.code, 0, show(['down', '-y', name], down));
       }
     });
+  });
+});
+
+describe('a git workdir (workdir: {url, ref}) is cloned by the CLI and uploaded like any workdir', () => {
+  let dir: string;
+  let url: string;
+  let tmp: string;
+  const run = (args: readonly string[], cwd?: string) => {
+    const r = spawnSync('git', ['-c', 'user.name=corpus', '-c', 'user.email=corpus@example.com', ...args], { cwd, encoding: 'utf8' });
+    assert.equal(r.status, 0, `git ${args.join(' ')}: ${r.stderr}`);
+  };
+  const taskFile = (name: string, workdir: string) => {
+    const file = join(dir, name);
+    writeFileSync(file, `workdir:\n${workdir}run: |\n  cat marker.txt\n  ls\n`);
+    return file;
+  };
+
+  before(() => {
+    dir = mkdtempSync(join(daemon.home, 'git-workdir-'));
+    tmp = join(dir, 'tmp');
+    mkdirSync(tmp);
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    run(['init', '--quiet', '--initial-branch=main', src]);
+    writeFileSync(join(src, 'marker.txt'), 'from the main branch\n');
+    run(['add', 'marker.txt'], src);
+    run(['commit', '--quiet', '-m', 'main'], src);
+    run(['checkout', '--quiet', '-b', 'feature'], src);
+    writeFileSync(join(src, 'marker.txt'), 'from the feature branch\n');
+    writeFileSync(join(src, 'feature-only.txt'), 'x\n');
+    run(['add', '.'], src);
+    run(['commit', '--quiet', '-m', 'feature'], src);
+    run(['checkout', '--quiet', 'main'], src);
+    run(['clone', '--quiet', '--bare', src, join(dir, 'repo.git')]);
+    url = `file://${join(dir, 'repo.git')}`;
+  });
+
+  it('the dry run plans it and the launch runs the task in a clone of the ref, then removes the clone', async () => {
+    const file = taskFile('git.yaml', `  url: ${url}\n  ref: feature\n`);
+    const env = { TMPDIR: tmp };
+    const dry = await sky(['launch', '--dryrun', '-c', 'gitwd', '--infra', 'local', file], env);
+    assert.equal(dry.code, 0, show(['launch', '--dryrun'], dry));
+    assert.match(dry.stdout, /^Plan for new cluster 'gitwd'/m);
+    const real = await sky(['launch', '-y', '-c', 'gitwd', '--infra', 'local', file], env);
+    try {
+      assert.equal(real.code, 0, show(['launch', '-y'], real));
+      assert.match(real.stderr, new RegExp(`^Cloned ${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} at feature as the workdir\\.$`, 'm'), real.stderr);
+      assert.match(real.stdout, /^from the feature branch$/m, real.stdout);
+      assert.match(real.stdout, /^feature-only\.txt$/m, real.stdout);
+      assert.deepEqual(readdirSync(tmp), [], 'the clone is removed after the launch');
+      // The default branch when no ref is given, on the same cluster through sky exec.
+      const plain = taskFile('git-main.yaml', `  url: ${url}\n`);
+      const exec = await sky(['exec', 'gitwd', plain], env);
+      assert.equal(exec.code, 0, show(['exec'], exec));
+      assert.match(exec.stdout, /^from the main branch$/m, exec.stdout);
+    } finally {
+      await sky(['down', '-y', 'gitwd']);
+    }
+  });
+
+  it('a ref that does not exist and a repository that does not answer are refused, naming the workdir', async () => {
+    const badRef = taskFile('bad-ref.yaml', `  url: ${url}\n  ref: no-such-branch\n`);
+    const r = await sky(['launch', '-y', '-c', 'gitbad', '--infra', 'local', badRef]);
+    assert.notEqual(r.code, 0, show(['launch'], r));
+    assert.match(r.stderr, /workdir: file:\/\/.* at no-such-branch: no such branch, tag or commit/, r.stderr);
+    const gone = taskFile('gone.yaml', `  url: file://${join(dir, 'missing.git')}\n`);
+    for (const args of [['launch', '--dryrun', '-c', 'gitbad', '--infra', 'local', gone], ['launch', '-y', '-c', 'gitbad', '--infra', 'local', gone]]) {
+      const g = await sky(args);
+      assert.notEqual(g.code, 0, show(args, g));
+      assert.match(g.stderr, /^sky: workdir: cannot (reach the git repository|clone) file:\/\/.*missing\.git/m, g.stderr);
+    }
+    const unknown = taskFile('unknown-key.yaml', `  url: ${url}\n  branch: main\n`);
+    const u = await sky(['launch', '--dryrun', '-c', 'gitbad', '--infra', 'local', unknown]);
+    assert.notEqual(u.code, 0);
+    assert.match(u.stderr, /workdir\.branch: unknown field/, u.stderr);
+    assert.doesNotMatch((await sky(['status'])).stdout, /gitbad/);
   });
 });

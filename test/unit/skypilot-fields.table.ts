@@ -24,7 +24,7 @@ const res = (body: string): string => `resources:\n${body.replace(/^/gm, '  ')}\
 export const TASK_FIELD_ROWS: FieldRow[] = [
   { field: 'name', yaml: 'name: train\nrun: echo hi\n', answer: 'honoured' },
   { field: 'workdir', yaml: 'workdir: .\nrun: echo hi\n', answer: 'honoured' },
-  { field: 'workdir (git url/ref)', yaml: 'workdir:\n  url: https://example.com/r.git\n  ref: main\n', answer: 'refused', pattern: /not supported yet: workdir \(a git repository/ },
+  { field: 'workdir (git url/ref)', yaml: 'workdir:\n  url: https://example.com/r.git\n  ref: main\nrun: echo hi\n', answer: 'honoured' },
   { field: 'event_callback', yaml: 'event_callback: echo done\nrun: echo hi\n', answer: 'refused', pattern: /not supported yet: event_callback/ },
   { field: 'num_nodes', yaml: 'num_nodes: 2\nrun: echo hi\n', answer: 'honoured' },
   { field: 'resources', yaml: 'resources:\n  cpus: 1\nrun: echo hi\n', answer: 'honoured' },

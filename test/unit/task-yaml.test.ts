@@ -66,7 +66,6 @@ const BAD: BadRow[] = [
   // YAML itself
   { name: 'YAML syntax error: unclosed flow list', yaml: 'run: echo hi\nresources:\n  ports: [8080, 8081\n', lines: ['t.yaml:4:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]'] },
   { name: 'YAML syntax error: bad indentation', yaml: 'run: echo hi\n  setup: x\n', lines: ['t.yaml:1:6: YAML syntax error: Nested mappings are not allowed in compact mappings'] },
-  { name: 'YAML syntax error: duplicate key', yaml: 'run: echo a\nrun: echo b\n', lines: ['t.yaml:2:1: YAML syntax error: Map keys must be unique'] },
   { name: 'YAML syntax error: tab indentation', yaml: 'resources:\n\tcpus: 4\n', lines: ['t.yaml:2:1: YAML syntax error: Tabs are not allowed as indentation'] },
   { name: 'YAML alias bomb', yaml: `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [${'*a, '.repeat(9)}*a]\nc: &c [${'*b, '.repeat(9)}*b]\nd: &d [${'*c, '.repeat(9)}*c]\ne: [${'*d, '.repeat(9)}*d]\n`, lines: ['t.yaml:1:1: YAML error: Excessive alias count indicates a resource exhaustion attack'] },
   // the document as a whole
@@ -91,10 +90,13 @@ const BAD: BadRow[] = [
   { name: 'run has no value', yaml: 'name: x\nrun:\n', lines: ['t.yaml:2:5: run: has no value; write the shell commands after run: (use | for several lines), or remove run'] },
   { name: 'setup is blank', yaml: 'setup: "   "\nrun: echo hi\n', lines: ['t.yaml:1:8: setup: is empty; write the shell commands to set up the nodes, or remove setup'] },
   {
-    name: 'workdir is a git mapping',
-    code: 'TASK_UNSUPPORTED',
-    yaml: 'workdir: {url: https://example.com/r.git}\nrun: echo hi\n',
-    lines: ['t.yaml:1:10: not supported yet: workdir (a git repository ({url, ref}) as the workdir; give a local directory)'],
+    name: 'a git workdir without url, with an option-like ref and an unknown key',
+    yaml: 'workdir: {ref: -x, branch: main}\nrun: echo hi\n',
+    lines: [
+      't.yaml:1:10: workdir: missing url: the git repository to clone (with ref: the branch, tag or commit)',
+      't.yaml:1:16: workdir.ref: "-x" is not a branch, tag or commit name',
+      't.yaml:1:20: workdir.branch: unknown field; valid fields here: url, ref',
+    ],
   },
   { name: 'resources is a list', yaml: 'resources: [cpus]\nrun: echo hi\n', lines: ['t.yaml:1:12: resources: expected a mapping of resource fields, got a list'] },
   // accelerators
@@ -447,7 +449,6 @@ describe('every unsupported field in the table is refused', () => {
     if (field === 'pipelines') return 'run: a\n---\nrun: b\n';
     if (field === 'file_mounts.*') return 'file_mounts:\n  /m: gs://bucket\n';
     if (field === 'file_mounts.*.mode') return 'file_mounts:\n  /m:\n    source: ./x\n    mode: MOUNT_CACHED\n';
-    if (field === 'workdir') return 'workdir:\n  url: https://example.com/r.git\n';
     if (field === 'resources._internal') return 'resources:\n  _requires_fuse: true\n';
     const parts = field.split('.').map((p) => (p === '*' ? '/m' : p));
     let out = '';
@@ -863,5 +864,28 @@ describe('file_mounts with a list of sources (SkyPilot’s source: [a, b])', () 
       const err = skyError(() => parseTaskYaml(`file_mounts:\n  /m:\n    source: ${list}\nrun: ls\n`, 'u.yaml'));
       assert.match(err.message, pattern, err.message);
     }
+  });
+});
+
+describe('workdir as the git mapping SkyPilot takes', () => {
+  it('is read into workdirGit, and sent back in the same shape', () => {
+    const t = parseTaskYaml('workdir:\n  url: https://example.com/r.git\n  ref: v1.2\nrun: ls\n', 'u.yaml');
+    assert.equal(t.workdir, undefined);
+    assert.deepStrictEqual(t.workdirGit, { url: 'https://example.com/r.git', ref: 'v1.2' });
+    assert.deepStrictEqual(taskToConfig(t).workdir, { url: 'https://example.com/r.git', ref: 'v1.2' });
+    assert.deepStrictEqual(parseTaskYaml('workdir: {url: git@host:r.git}\nrun: ls\n', 'u.yaml').workdirGit, { url: 'git@host:r.git' });
+  });
+});
+
+describe('a key given twice', () => {
+  it('keeps the later value, as SkyPilot does, and warns naming both lines', () => {
+    const t = parseTaskYaml('envs:\n  A: one\nrun: echo a\nenvs:\n  B: two\nresources:\n  cpus: 1\n  cpus: 2\nservice: {replicas: 1}\n', 'u.yaml');
+    assert.deepStrictEqual(t.envs, { B: 'two' });
+    assert.equal(t.resources.cpus?.min, 2);
+    assert.deepStrictEqual(t.ignored, [
+      "envs: given twice (lines 1 and 4); the later one is used, as SkyPilot's YAML reader does",
+      "resources.cpus: given twice (lines 7 and 8); the later one is used, as SkyPilot's YAML reader does",
+      'service: ignored by sky launch; a service is started with sky serve up',
+    ]);
   });
 });

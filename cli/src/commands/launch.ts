@@ -8,6 +8,7 @@ import { followRequest, requestError, toStderr } from '../follow.js';
 import { table } from '../format.js';
 import { findCluster, jobExitCode, jobHints, streamJob } from '../jobs.js';
 import { note, print } from '../output.js';
+import { checkGitWorkdir, cloneGitWorkdir } from '../git-workdir.js';
 import { loadTask, requireLocalPaths, type Entrypoint } from '../task-input.js';
 import { UsageError, type CliOptions, type Invocation } from '../usage.js';
 import { uploadLine } from '../upload-progress.js';
@@ -30,7 +31,8 @@ export async function run({ action, args, options }: Invocation): Promise<number
   }
   if (cluster !== undefined) validateClusterName(cluster);
   const loaded = await loadTask(words, options);
-  const { entrypoint, task } = loaded;
+  const { entrypoint } = loaded;
+  let { task } = loaded;
   const client = await connect();
   // A local API server shares this file system: a missing path is missing for it too.
   if (client.endpoint.local && loaded.missing.length > 0) {
@@ -39,10 +41,23 @@ export async function run({ action, args, options }: Invocation): Promise<number
   }
   describe(entrypoint);
   warn(task.ignored);
+  let removeClone: (() => Promise<void>) | undefined;
   try {
+    if (task.workdirGit !== undefined) {
+      // A dry run checks that the repository answers; a launch or exec clones it and uploads the clone.
+      if (!exec && options.dryrun === true) await checkGitWorkdir(task.workdirGit);
+      else {
+        const clone = await cloneGitWorkdir(task.workdirGit);
+        removeClone = clone.remove;
+        note(`Cloned ${task.workdirGit.url}${task.workdirGit.ref === undefined ? '' : ` at ${task.workdirGit.ref}`} as the workdir.`);
+        const { workdirGit: _cloned, ...rest } = task;
+        task = { ...rest, workdir: clone.dir };
+      }
+    }
     return exec ? await execTask(client, cluster!, task, options) : await launch(client, cluster, task, options, help);
   } finally {
     client.close();
+    await removeClone?.();
   }
 }
 

@@ -74,7 +74,7 @@ export class TaskFilesResolver {
    * personal daemon's owner (Caller.via 'local', proven by the local token) may name paths of
    * this host outside uploads.server_paths.
    */
-  forSubmit(task: Pick<Task, 'workdir' | 'file_mounts'>, given: TaskUploads | undefined, caller: UploadUser & { via: string }, dryrun: boolean): Promise<TaskFiles> {
+  forSubmit(task: Pick<Task, 'workdir' | 'workdirGit' | 'file_mounts'>, given: TaskUploads | undefined, caller: UploadUser & { via: string }, dryrun: boolean): Promise<TaskFiles> {
     return this.resolve(task, given, { id: caller.id, name: caller.name, serverPaths: mayNameServerPaths(caller.via) }, dryrun);
   }
 
@@ -82,7 +82,7 @@ export class TaskFilesResolver {
    * The sources of a task when its request runs, checked again: only a personal daemon (auth
    * none, where only the owner's local token is let in) reads paths outside uploads.server_paths.
    */
-  forRun(task: Pick<Task, 'workdir' | 'file_mounts'>, given: TaskUploads | undefined, user: UploadUser): Promise<TaskFiles> {
+  forRun(task: Pick<Task, 'workdir' | 'workdirGit' | 'file_mounts'>, given: TaskUploads | undefined, user: UploadUser): Promise<TaskFiles> {
     return this.resolve(task, given, { ...user, serverPaths: this.config.auth.mode === 'none' });
   }
 
@@ -90,7 +90,7 @@ export class TaskFilesResolver {
    * The sources of a task. `dryrun`: nothing will be read, so paths are not checked (uploads
    * named must still be the caller's).
    */
-  async resolve(task: Pick<Task, 'workdir' | 'file_mounts'>, given: TaskUploads | undefined, caller: FilesCaller, dryrun = false): Promise<TaskFiles> {
+  async resolve(task: Pick<Task, 'workdir' | 'workdirGit' | 'file_mounts'>, given: TaskUploads | undefined, caller: FilesCaller, dryrun = false): Promise<TaskFiles> {
     const out: TaskFiles = { mounts: [] };
     if (given?.workdir !== undefined) {
       const upload = await this.uploads.forTask(caller, given.workdir, 'uploads.workdir');
@@ -98,6 +98,11 @@ export class TaskFilesResolver {
       out.workdir = { kind: 'upload', upload, label: task.workdir ?? given.workdir };
     } else if (task.workdir !== undefined) {
       out.workdir = await this.serverPath(task.workdir, 'workdir', caller, dryrun);
+    } else if (task.workdirGit !== undefined && !dryrun) {
+      // The server clones nothing: the client does, with its own credentials, and uploads the clone.
+      throw new SkyError('TASK_INVALID', `workdir: the git repository ${task.workdirGit.url} is cloned by the client, not by the API server`, {
+        hint: 'The sky CLI clones it and uploads the clone; API callers upload a checkout (POST /api/v1/uploads) and name it in uploads.workdir.',
+      });
     }
     const uploaded = given?.file_mounts ?? {};
     for (const [dest, id] of Object.entries(uploaded)) {

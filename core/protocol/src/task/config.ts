@@ -32,7 +32,7 @@ export interface ResourcesConfig extends ResourceFieldsConfig {
 
 export interface TaskConfig {
   name?: string;
-  workdir?: string;
+  workdir?: string | { url: string; ref?: string };
   num_nodes?: number;
   resources?: ResourcesConfig;
   envs?: Record<string, string | null>;
@@ -72,6 +72,7 @@ export function taskToConfig(task: Task): TaskConfig {
   const out: TaskConfig = {};
   if (task.name !== undefined) out.name = task.name;
   if (task.workdir !== undefined) out.workdir = task.workdir;
+  else if (task.workdirGit !== undefined) out.workdir = { ...task.workdirGit };
   if (task.num_nodes !== 1) out.num_nodes = task.num_nodes;
   const resources: ResourcesConfig = fieldsConfig(task.resources);
   if (task.resources.any_of !== undefined) resources.any_of = task.resources.any_of.map(fieldsConfig);

@@ -129,7 +129,10 @@ export function applyOverrides(task: Task, overrides: TaskOverrides): Task {
   }
   if (overrides.workdir !== undefined) {
     const workdir = text('a local directory path')(overrides.workdir, problems.reporter('--workdir'));
-    if (workdir !== undefined) out.workdir = workdir;
+    if (workdir !== undefined) {
+      out.workdir = workdir;
+      delete out.workdirGit; // --workdir replaces a git workdir too
+    }
   }
   if (overrides.numNodes !== undefined) {
     const n = parseNumNodesFlag(overrides.numNodes, problems.reporter('--num-nodes'));

@@ -1,10 +1,10 @@
 // Entry points that turn user input into a Task: a YAML file, a JSON body, or a bare command.
-import type { Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import { formatTaskPath, isPlainObject, lineFor, problemsError, taskError, type TaskIssue, type TaskProblem } from './problems.js';
 import { validateTask } from './schema.js';
 import type { Task } from './types.js';
 import { unsupportedMessage } from './unsupported.js';
-import { isMap, isScalar, yamlPosition } from './yaml-position.js';
+import { isMap, isScalar, isSeq, yamlPosition } from './yaml-position.js';
 import { yamlLib } from './yaml-lib.js';
 
 /** How many YAML syntax errors are listed before the rest are summarized. */
@@ -53,6 +53,29 @@ function keepScalarText(doc: Document, value: Record<string, unknown>): void {
 }
 
 /**
+ * Keys given twice in one mapping. SkyPilot's YAML reader keeps the later value; so does sky, and
+ * says so: one warning per repeated key, naming where it is and which one counts.
+ */
+function repeatedKeys(node: unknown, lines: LineCounter, path: string, out: string[]): void {
+  if (isSeq(node)) {
+    node.items.forEach((item, i) => repeatedKeys(item, lines, `${path}[${i}]`, out));
+    return;
+  }
+  if (!isMap(node)) return;
+  const seen = new Map<string, number>();
+  for (const pair of node.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+    if (key === undefined) continue;
+    const at = pair.key && typeof pair.key === 'object' && 'range' in pair.key && Array.isArray(pair.key.range) ? lines.linePos(pair.key.range[0] as number).line : 0;
+    const field = path === '' ? key : `${path}.${key}`;
+    const first = seen.get(key);
+    if (first !== undefined) out.push(`${field}: given twice (lines ${first} and ${at}); the later one is used, as SkyPilot's YAML reader does`);
+    else seen.set(key, at);
+    repeatedKeys(pair.value, lines, field, out);
+  }
+}
+
+/**
  * Parse a SkyPilot task YAML. Any problem — YAML syntax, wrong types, unknown or unsupported
  * fields — throws one SkyError (TASK_INVALID, or TASK_UNSUPPORTED when only unsupported fields
  * are at fault) whose message has a line `<source>:<line>:<col>: <field>: <what is wrong>` per
@@ -61,7 +84,7 @@ function keepScalarText(doc: Document, value: Record<string, unknown>): void {
 export function parseTaskYaml(text: string, source: string): Task {
   const { LineCounter, parseAllDocuments } = yamlLib();
   const lines = new LineCounter();
-  const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, merge: true, uniqueKeys: true });
+  const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, merge: true, uniqueKeys: false });
   const docs = Array.isArray(parsed) ? parsed : [];
   const syntax: Located[] = [];
   const seen = new Set<number>();
@@ -98,7 +121,12 @@ export function parseTaskYaml(text: string, source: string): Task {
   }
   if (isPlainObject(value)) keepScalarText(doc, value);
   const result = validateTask(value);
-  if (result.ok) return result.task;
+  if (result.ok) {
+    const repeated: string[] = [];
+    repeatedKeys(doc.contents, lines, '', repeated);
+    if (repeated.length > 0) result.task.ignored = [...repeated, ...(result.task.ignored ?? [])];
+    return result.task;
+  }
   fail(
     source,
     result.problems.map((problem) => {

@@ -10,7 +10,7 @@ import { envNameProblem } from './names.js';
 import { describeValue, formatTaskPath, isPlainObject, type FieldPath, type ReportOptions, type TaskProblem } from './problems.js';
 import { parseCpus, parseDiskSize, parseMemory } from './quantity.js';
 import { unknownFieldMessage } from './suggest.js';
-import type { Resources, ResourceFields, Task } from './types.js';
+import type { GitWorkdir, Resources, ResourceFields, Task } from './types.js';
 import { unsupportedMessage, type UnsupportedFieldName } from './unsupported.js';
 import {
   anyValue,
@@ -80,13 +80,35 @@ const checkBool: FieldCheck<boolean> = (value, report) => {
 
 const localWorkdir = text('a local directory path');
 
-/** workdir: a local directory; SkyPilot's git form ({url, ref}) is not supported yet. */
-const checkWorkdir: FieldCheck<string> = (value, report) => {
-  if (isPlainObject(value)) {
-    report('workdir', [], { unsupported: 'workdir', at: 'value' });
-    return undefined;
+const GIT_WORKDIR_KEYS = ['url', 'ref'];
+
+/** workdir: a local directory, or SkyPilot's git form {url, ref} (cloned by the client). */
+const checkWorkdir: FieldCheck<string | GitWorkdir> = (value, report) => {
+  if (!isPlainObject(value)) return localWorkdir(value, report);
+  let ok = true;
+  for (const key of Object.keys(value)) {
+    if (!GIT_WORKDIR_KEYS.includes(key)) {
+      report('unknown field', [key], { unknownAmong: GIT_WORKDIR_KEYS, at: 'key' });
+      ok = false;
+    }
   }
-  return localWorkdir(value, report);
+  const url = value.url === undefined ? undefined : text('a git repository URL')(value.url, (message) => report(message, ['url']));
+  if (value.url === undefined) report('missing url: the git repository to clone (with ref: the branch, tag or commit)');
+  if (url !== undefined && url.startsWith('-')) {
+    report(`${JSON.stringify(url)} is not a repository URL`, ['url']);
+    ok = false;
+  }
+  let ref: string | undefined;
+  if (value.ref !== undefined && value.ref !== null) {
+    ref = text('a branch, tag or commit')(value.ref, (message) => report(message, ['ref']));
+    if (ref !== undefined && (ref.startsWith('-') || /[\s\x00-\x1f\x7f]/.test(ref))) {
+      report(`${JSON.stringify(ref)} is not a branch, tag or commit name`, ['ref']);
+      ok = false;
+    }
+    if (ref === undefined) ok = false;
+  }
+  if (url === undefined || !ok) return undefined;
+  return ref === undefined ? { url } : { url, ref };
 };
 
 interface SecretsInput {
@@ -325,7 +347,8 @@ function buildTask(raw: RawTask, problems: TaskProblem[]): Task {
   const ignored = ignoredFields(raw);
   if (ignored.length > 0) task.ignored = ignored;
   if (raw.name !== undefined) task.name = raw.name;
-  if (raw.workdir !== undefined) task.workdir = raw.workdir;
+  if (typeof raw.workdir === 'string') task.workdir = raw.workdir;
+  else if (raw.workdir !== undefined) task.workdirGit = raw.workdir;
   if (raw.setup !== undefined) task.setup = raw.setup;
   if (raw.run !== undefined) task.run = raw.run;
   return task;

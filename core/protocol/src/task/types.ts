@@ -73,10 +73,22 @@ export interface Resources extends ResourceFields {
   ordered?: ResourceFields[];
 }
 
+export interface GitWorkdir {
+  /** Anything `git clone` takes: https://, ssh, git@host:path, file://. */
+  url: string;
+  /** A branch, tag or commit; the default branch when absent. */
+  ref?: string;
+}
+
 export interface Task {
   name?: string;
   /** Local directory synced to ~/sky_workdir on every node. */
   workdir?: string;
+  /**
+   * SkyPilot's git workdir (`workdir: {url, ref}`): the client clones it and sends the clone as
+   * `workdir`, so nodes need no git and the client's own git credentials are used.
+   */
+  workdirGit?: GitWorkdir;
   num_nodes: number;
   resources: Resources;
   /**

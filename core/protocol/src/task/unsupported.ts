@@ -19,7 +19,6 @@ export const UNSUPPORTED_FIELDS = [
   { field: 'file_mounts_mapping', what: 'an internal SkyPilot field' },
   { field: 'api_server_access', what: 'API server credentials inside the task' },
   { field: '_metadata', what: 'an internal SkyPilot field' },
-  { field: 'workdir', what: 'a git repository ({url, ref}) as the workdir; give a local directory' },
   { field: 'resources.job_recovery', what: 'recovery strategy of managed jobs' },
   { field: 'resources.volumes', what: 'volumes attached to the nodes' },
   { field: 'resources.max_hourly_cost', what: 'price cap for the optimizer' },
