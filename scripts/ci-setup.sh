@@ -15,9 +15,15 @@ command -v dash >/dev/null 2>&1 || missing+=(dash)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox)
 # The TLS tests make a throwaway CA and server certificates with the openssl command.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# ssh CLUSTER is tested with OpenSSH's own client, scp (over SFTP) and rsync; local-node sessions
+# get a terminal from util-linux's script (bsdutils) and SFTP from sftp-server.
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+command -v rsync >/dev/null 2>&1 || missing+=(rsync)
+command -v script >/dev/null 2>&1 || missing+=(bsdutils)
+[ -x /usr/lib/openssh/sftp-server ] || missing+=(openssh-sftp-server)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "ci-setup: openssh-server, iproute2, dash, busybox and openssl are present"
+  echo "ci-setup: openssh-server, iproute2, dash, busybox, openssl, rsync and script are present"
   exit 0
 fi
 

@@ -29,13 +29,13 @@ export function autostopText(autostop: Autostop | undefined): string {
 export interface StatusTableOptions {
   /** sky status -u: a USER column after NAME. */
   showUser: boolean;
+  /** sky status -v: an INFRA column before RESOURCES. */
+  showInfra?: boolean;
   now?: number;
 }
 
-export function statusHeaders(showUser: boolean): string[] {
-  return showUser
-    ? ['NAME', 'USER', 'LAUNCHED', 'RESOURCES', 'STATUS', 'AUTOSTOP', 'COMMAND']
-    : ['NAME', 'LAUNCHED', 'RESOURCES', 'STATUS', 'AUTOSTOP', 'COMMAND'];
+export function statusHeaders(showUser: boolean, showInfra = false): string[] {
+  return ['NAME', ...(showUser ? ['USER'] : []), 'LAUNCHED', ...(showInfra ? ['INFRA'] : []), 'RESOURCES', 'STATUS', 'AUTOSTOP', 'COMMAND'];
 }
 
 /** `sky status` rows, newest launch first. */
@@ -45,10 +45,11 @@ export function statusTable(clusters: readonly ClusterSummary[], options: Status
   const rows = sorted.map((c) => {
     const status = c.status === 'INIT' && c.statusReason !== undefined ? `INIT (${truncate(c.statusReason, 40)})` : c.status;
     const cells = [c.name, age(c.launchedAt, now), c.resources, status, autostopText(c.autostop), truncate(c.lastCommand ?? '-', COMMAND_WIDTH)];
+    if (options.showInfra === true) cells.splice(2, 0, c.infra);
     if (options.showUser) cells.splice(1, 0, c.ownerName);
     return cells;
   });
-  return table(statusHeaders(options.showUser), rows);
+  return table(statusHeaders(options.showUser, options.showInfra), rows);
 }
 
 /** How long something ran, compactly: `5s`, `1m 5s`, `2h 3m`, `3d 4h`. */

@@ -3,6 +3,7 @@ import { cac, type CAC } from 'cac';
 import { actionHelp, commandHelp, globalHelp, nounHelp, type HelpSection } from './help.js';
 import { report } from './report.js';
 import { COMMANDS, NOUNS, OPTIONS, commandNamed, optionsOf } from './spec.js';
+import { camelCaseFlags, typedFlags } from './typed-flags.js';
 import { UsageError, nounNamed, validate, validateCommand, type Invocation } from './usage.js';
 
 function version(): string {
@@ -71,25 +72,28 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.exit(err.code === 'EPIPE' ? 0 : 1);
     });
   }
+  // Internal, run by ssh as the ProxyCommand of generated SSH configs: not in help, not parsed by cac.
+  if (argv[2] === 'ssh-proxy') return (await import('./commands/ssh-proxy.js')).main(argv.slice(3));
   const ver = version();
   const cli = cac('sky');
+  const flags = typedFlags(argv.slice(2));
   for (const noun of NOUNS) {
     const command = cli.command(`${noun.name} [action] [...args]`, noun.summary).ignoreOptionDefaultValue();
     for (const key of optionsOf(noun)) command.option(OPTIONS[key].flags, OPTIONS[key].help);
     command.action((action: string | undefined, args: string[], options: Record<string, unknown>) =>
-      dispatch(validate(noun, action, args, options)),
+      dispatch(validate(noun, action, args, options, flags)),
     );
   }
   for (const spec of COMMANDS) {
     const command = cli.command(`${spec.name} [...args]`, spec.summary).ignoreOptionDefaultValue();
     for (const key of spec.options) command.option(OPTIONS[key].flags, OPTIONS[key].help);
-    command.action((args: unknown[], options: Record<string, unknown>) => dispatch(validateCommand(spec, args, options)));
+    command.action((args: unknown[], options: Record<string, unknown>) => dispatch(validateCommand(spec, args, options, flags)));
   }
   cli.help(() => helpFor(cli, ver));
   cli.version(ver);
   let helpCommand = 'sky --help';
   try {
-    cli.parse([...argv], { run: false });
+    cli.parse([...argv.slice(0, 2), ...camelCaseFlags(argv.slice(2))], { run: false });
     if (cli.options.help === true) return 0;
     const command = cli.matchedCommand;
     if (command === undefined) {
@@ -97,11 +101,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       const first = cli.args[0];
       if (first !== undefined) throw new UsageError(`unknown command '${first}'`);
       const flag = Object.keys(cli.options).find((k) => k !== '--');
-      if (flag !== undefined) throw new UsageError(`unknown option ${flag.length === 1 ? '-' : '--'}${flag}`);
+      if (flag !== undefined) throw new UsageError(`unknown option ${flags.get(flag) ?? (flag.length === 1 ? `-${flag}` : `--${flag}`)}`);
       cli.outputHelp();
       return 0;
     }
     helpCommand = `sky ${command.name} --help`;
+    // Our checks first, so a bad flag is named as typed rather than in cac's camelCase.
+    const noun = nounNamed(command.name);
+    const spec = commandNamed(command.name);
+    if (noun !== undefined) validate(noun, cli.args[0], cli.args.slice(1), cli.options, flags);
+    else if (spec !== undefined) validateCommand(spec, cli.args, cli.options, flags);
     return (await cli.runMatchedCommand()) as number;
   } catch (err) {
     return report(err, helpCommand);

@@ -222,8 +222,27 @@ function poolGpuLines(pools: readonly PoolSummary[]): string[] {
   return [...table(GPU_POOL_HEADERS, rows), '(Per-host details are shown to admins.)'];
 }
 
-/** `sky show-gpus`: per pool a heading and a table with a row per host and GPU type (or per pool, for non-admins). */
+export const GPU_DRIVER_HEADERS = ['GPU', 'TOTAL', 'FREE'] as const;
+
+/** `sky show-gpus` without --infra: each enabled driver, then the SSH node pools when there are any. */
 export function gpuLines(result: ShowGpusResult): string[] {
+  if (result.drivers === undefined) return poolLines(result);
+  const lines: string[] = [];
+  for (const driver of result.drivers) {
+    if (lines.length > 0) lines.push('');
+    if (driver.error !== undefined) lines.push(`${driver.id}: ${driver.error}`);
+    else if (driver.gpus.length === 0) lines.push(`${driver.id}: no GPUs`);
+    else lines.push(`${driver.id}:`, ...table(GPU_DRIVER_HEADERS, driver.gpus.map((g) => [g.name, String(g.total), String(g.free)])));
+  }
+  if (result.hosts.length > 0 || (result.pools ?? []).length > 0) {
+    if (lines.length > 0) lines.push('');
+    lines.push(...poolLines(result));
+  }
+  return lines.length > 0 ? lines : ['No infra is enabled on this API server (see sky check).'];
+}
+
+/** Per pool a heading and a table with a row per host and GPU type (or per pool, for non-admins). */
+function poolLines(result: ShowGpusResult): string[] {
   if (result.hosts.length === 0 && result.pools !== undefined) return poolGpuLines(result.pools);
   if (result.hosts.length === 0) return ['No hosts found in the SSH node pools.'];
   const lines: string[] = [];

@@ -1,4 +1,4 @@
-import type { JobLogLine, JobStatus } from '@sky/protocol';
+import { isJobTerminal, type JobLogLine, type JobStatus } from '@sky/protocol';
 import type { SkyClient } from '@sky/client';
 import { toStdout, type Writer } from './follow.js';
 import { note } from './output.js';
@@ -68,21 +68,17 @@ export async function followJob(client: SkyClient, cluster: string, jobId: numbe
   }
 }
 
-/** SkyPilot's exit codes for `sky logs --status`. */
+/**
+ * SkyPilot's JobExitCode: what `sky launch` and `sky exec` (when they follow the job) and `sky logs`
+ * (also with --status) exit with for a job's status.
+ */
 export const JOB_EXIT_CODES = { SUCCEEDED: 0, FAILED: 100, NOT_FINISHED: 101, NOT_FOUND: 102, CANCELLED: 103 } as const;
 
+/** The one mapping from a job status to an exit code (undefined: no such job). Every failed ending is FAILED. */
 export function statusExitCode(status: JobStatus | undefined): number {
-  switch (status) {
-    case undefined:
-      return JOB_EXIT_CODES.NOT_FOUND;
-    case 'SUCCEEDED':
-      return JOB_EXIT_CODES.SUCCEEDED;
-    case 'FAILED':
-    case 'FAILED_SETUP':
-      return JOB_EXIT_CODES.FAILED;
-    case 'CANCELLED':
-      return JOB_EXIT_CODES.CANCELLED;
-    default:
-      return JOB_EXIT_CODES.NOT_FINISHED;
-  }
+  if (status === undefined) return JOB_EXIT_CODES.NOT_FOUND;
+  if (!isJobTerminal(status)) return JOB_EXIT_CODES.NOT_FINISHED;
+  if (status === 'SUCCEEDED') return JOB_EXIT_CODES.SUCCEEDED;
+  if (status === 'CANCELLED') return JOB_EXIT_CODES.CANCELLED;
+  return JOB_EXIT_CODES.FAILED;
 }

@@ -1,7 +1,7 @@
 // Shared by sky launch, sky exec and sky logs: stream a job to its end and turn its status into an exit code.
 import type { ClusterRecord, JobRecord, JobStatus } from '@sky/protocol';
 import { isSkyError, type SkyClient } from '@sky/client';
-import { followJob, type FollowedJob } from './job-log.js';
+import { followJob, statusExitCode, type FollowedJob } from './job-log.js';
 import { note } from './output.js';
 import { UsageError } from './usage.js';
 
@@ -59,8 +59,9 @@ export function endReason(job: Pick<JobRecord, 'reason' | 'exitCodes'> | undefin
 }
 
 /**
- * The exit code of a streamed job: 0 when it SUCCEEDED, 130 when the user detached, 1
- * otherwise, saying on stderr how it ended (and why, when the daemon recorded a reason).
+ * The exit code of a streamed job: SkyPilot's JobExitCode for its status (0 SUCCEEDED, 100 any
+ * failure, 103 CANCELLED, 102 gone), 130 when the user detached; anything but success is said
+ * on stderr with how it ended (and why, when the daemon recorded a reason).
  */
 export async function jobExitCode(client: SkyClient, cluster: string, jobId: number, followed: FollowedJob): Promise<number> {
   if (followed.detached) return 130;
@@ -75,7 +76,7 @@ export async function jobExitCode(client: SkyClient, cluster: string, jobId: num
   note(`sky: job ${jobId} on cluster ${cluster} ended ${status ?? 'in an unknown state'}${reason === undefined ? '' : `: ${reason}`}`);
   if (status === 'FAILED_SETUP') note(`  hint: the setup commands failed; the log above ends with their output. Fix setup, then: sky launch -c ${cluster} TASK.yaml`);
   else note(`  hint: see the whole log with: sky logs ${cluster} ${jobId}`);
-  return 1;
+  return statusExitCode(status);
 }
 
 /** SkyPilot's closing hints after a job is submitted. */

@@ -91,6 +91,14 @@ export function overridesOf(options: CliOptions, environment: Environment): Task
   if (options.gpus !== undefined) overrides.gpus = options.gpus;
   if (options.numNodes !== undefined) overrides.numNodes = options.numNodes;
   if (options.infra !== undefined) overrides.infra = options.infra;
+  if (options.cloud !== undefined) overrides.cloud = options.cloud;
+  if (options.region !== undefined) overrides.region = options.region;
+  if (options.zone !== undefined) overrides.zone = options.zone;
+  if (options.useSpot === true) overrides.useSpot = true;
+  if (options.instanceType !== undefined) overrides.instanceType = options.instanceType;
+  if (options.imageId !== undefined) overrides.imageId = options.imageId;
+  if (options.ports !== undefined) overrides.ports = options.ports;
+  if (options.noSetup === true) overrides.noSetup = true;
   if (options.envFile !== undefined) {
     let text: string;
     try {

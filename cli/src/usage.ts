@@ -68,6 +68,20 @@ export interface CliOptions {
   allow?: string[];
   workspaceInfra?: string[];
   since?: string;
+  useSpot?: boolean;
+  instanceType?: string;
+  imageId?: string;
+  cloud?: string;
+  region?: string;
+  zone?: string;
+  ports?: string[];
+  fast?: boolean;
+  noSetup?: boolean;
+  retryUntilUp?: boolean;
+  ip?: boolean;
+  endpoints?: boolean;
+  verbose?: boolean;
+  syncDown?: boolean;
 }
 
 type Converter<K extends OptionKey> = (value: unknown, flag: string) => CliOptions[K];
@@ -88,6 +102,7 @@ const bool = (value: unknown, flag: string): boolean => {
 function number(min: number, max: number, integer: boolean): (value: unknown, flag: string) => number {
   return (value, flag) => {
     const v = single(value, flag);
+    if (typeof v === 'boolean') throw new UsageError(`${flag} needs a value`);
     const n = typeof v === 'number' ? v : Number.NaN;
     if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
       throw new UsageError(`${flag} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got '${String(v)}'`);
@@ -114,7 +129,9 @@ function list(maxLength: number): (value: unknown, flag: string) => string[] {
 
 function oneOf<T extends string>(choices: readonly T[]): (value: unknown, flag: string) => T {
   return (value, flag) => {
-    const v = String(single(value, flag));
+    const given = single(value, flag);
+    if (typeof given === 'boolean') throw new UsageError(`${flag} needs a value`);
+    const v = String(given);
     const found = choices.find((c) => c === v);
     if (found === undefined) throw new UsageError(`${flag} must be one of ${choices.join(', ')}, got '${v}'`);
     return found;
@@ -177,13 +194,65 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   allow: list(64),
   workspaceInfra: list(200),
   since: text(64),
+  useSpot: bool,
+  instanceType: text(256),
+  imageId: text(1024),
+  cloud: text(64),
+  region: text(200),
+  zone: text(200),
+  ports: list(64),
+  fast: bool,
+  noSetup: bool,
+  retryUntilUp: bool,
+  ip: bool,
+  endpoints: bool,
+  verbose: bool,
+  syncDown: bool,
 };
 
 const ALL_KEYS = Object.keys(OPTIONS) as OptionKey[];
 
+/** Options whose `--no-` form turns them off (`--no-follow`); any other `--no-x` is an option of its own or unknown. */
+const NEGATABLE: readonly OptionKey[] = ['follow'];
+
 /** Which option a cac key names for this command: its own options first (`-i` differs between launch and autostop). */
 function keyFor(spec: ActionSpec, name: string): OptionKey | undefined {
   return spec.options.find((key) => optionNames(key).includes(name)) ?? ALL_KEYS.find((key) => optionNames(key).includes(name));
+}
+
+/** The option whose flags include exactly this spelling (`--no-setup`). */
+function keyByFlag(spec: ActionSpec, typed: string): OptionKey | undefined {
+  const has = (key: OptionKey): boolean => flagsOf(key).includes(typed);
+  return spec.options.find(has) ?? ALL_KEYS.find(has);
+}
+
+function flagsOf(key: OptionKey): string[] {
+  return OPTIONS[key].flags
+    .replace(/\s*[<[].*$/, '')
+    .split(',')
+    .map((f) => f.trim());
+}
+
+/** The flag as cac's key suggests it was typed, when argv is not at hand: useSpot → --use-spot. */
+function spelled(name: string): string {
+  return name.length === 1 ? `-${name}` : `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/**
+ * The option a cac key stands for, and its value: `--no-setup` (cac: setup=false) is the option
+ * --no-setup set to true; `--no-follow` is --follow set to false; any other `--no-x` is unknown.
+ */
+function resolveOption(spec: ActionSpec, name: string, value: unknown, typed: string | undefined): { key: OptionKey | undefined; value: unknown } {
+  if (typed?.startsWith('--no-') === true) {
+    const own = keyByFlag(spec, typed);
+    if (own !== undefined) return { key: own, value: Array.isArray(value) ? value.map((v) => v === false) : value === false };
+    const key = keyFor(spec, name);
+    return { key: key !== undefined && NEGATABLE.includes(key) ? key : undefined, value };
+  }
+  const key = keyFor(spec, name);
+  // cac would also take `--useSpot` or `--idleMinutes`: only the spellings the option declares count.
+  if (key !== undefined && typed?.startsWith('--') === true && !flagsOf(key).includes(typed)) return { key: undefined, value };
+  return { key, value };
 }
 
 export interface Invocation {
@@ -204,7 +273,13 @@ function plural(n: number, word: string): string {
 }
 
 /** Check the positional arguments and the options of one command; `command` is how the user typed it (`sky api status`). */
-function check(spec: ActionSpec, command: string, args: readonly unknown[], raw: Record<string, unknown>): { args: string[]; options: CliOptions } {
+function check(
+  spec: ActionSpec,
+  command: string,
+  args: readonly unknown[],
+  raw: Record<string, unknown>,
+  flags: ReadonlyMap<string, string> | undefined,
+): { args: string[]; options: CliOptions } {
   const help = `${command} --help`;
   const afterDashes = Array.isArray(raw['--']) ? raw['--'].map(String) : [];
   const positional = [...args.map(String), ...afterDashes];
@@ -215,12 +290,14 @@ function check(spec: ActionSpec, command: string, args: readonly unknown[], raw:
   const min = spec.minArgs ?? 0;
   if (positional.length < min) throw new UsageError(`${command} needs ${spec.args.split(' ').slice(0, min).join(' ')}: ${command} ${spec.args}`, help);
   const options: CliOptions = {};
-  for (const [name, value] of Object.entries(raw)) {
-    if (name === '--' || value === undefined) continue;
-    const key = keyFor(spec, name);
-    const flag = name.length === 1 ? `-${name}` : `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  for (const [name, given] of Object.entries(raw)) {
+    if (name === '--' || given === undefined) continue;
+    const typed = flags?.get(name);
+    const flag = typed ?? spelled(name);
+    const { key, value } = resolveOption(spec, name, given, typed);
     if (key === undefined) throw new UsageError(`unknown option ${flag}`, help);
-    if (!spec.options.includes(key)) throw new UsageError(`option ${longFlag(key)} is not valid for '${command}'`, help);
+    // A short flag means different options to different commands (-i): name the long one.
+    if (!spec.options.includes(key)) throw new UsageError(`option ${typed?.startsWith('--') === true ? typed : longFlag(key)} is not valid for '${command}'`, help);
     try {
       assign(options, key, value);
     } catch (err) {
@@ -230,19 +307,28 @@ function check(spec: ActionSpec, command: string, args: readonly unknown[], raw:
   return { args: positional, options };
 }
 
-/** Check an invocation of `sky <noun> [action] [...args]` against the spec and type its options. */
-export function validate(noun: NounSpec, action: string | undefined, args: readonly unknown[], raw: Record<string, unknown>): Invocation {
+/**
+ * Check an invocation of `sky <noun> [action] [...args]` against the spec and type its options;
+ * `flags` (see typedFlags) says how each option was typed, for the messages.
+ */
+export function validate(
+  noun: NounSpec,
+  action: string | undefined,
+  args: readonly unknown[],
+  raw: Record<string, unknown>,
+  flags?: ReadonlyMap<string, string>,
+): Invocation {
   const help = `sky ${noun.name} --help`;
   const names = noun.actions.map((a) => a.name).join(', ');
   if (action === undefined) throw new UsageError(`missing action: sky ${noun.name} <action>, one of ${names}`, help);
   const spec = noun.actions.find((a) => a.name === String(action));
   if (spec === undefined) throw new UsageError(`unknown action '${action}' for sky ${noun.name}; one of ${names}`, help);
-  return { noun, action: spec, ...check(spec, `sky ${noun.name} ${spec.name}`, args, raw) };
+  return { noun, action: spec, ...check(spec, `sky ${noun.name} ${spec.name}`, args, raw, flags) };
 }
 
 /** Check an invocation of a plain command, `sky <command> [...args]`. */
-export function validateCommand(spec: CommandSpec, args: readonly unknown[], raw: Record<string, unknown>): Invocation {
-  return { action: spec, ...check(spec, `sky ${spec.name}`, args, raw) };
+export function validateCommand(spec: CommandSpec, args: readonly unknown[], raw: Record<string, unknown>, flags?: ReadonlyMap<string, string>): Invocation {
+  return { action: spec, ...check(spec, `sky ${spec.name}`, args, raw, flags) };
 }
 
 export function nounNamed(name: string): NounSpec | undefined {

@@ -215,9 +215,9 @@ describe('a 2-node cluster through its whole life: launch → exec → queue →
     assert.deepEqual(headerOf(all.stdout, 'NAME'), STATUS_HEADERS_ALL_USERS);
     const me = /└── User: (.+) \(\S+\)$/m.exec((await ok(as, ['api', 'info'])).stdout)?.[1] ?? assert.fail('no user in sky api info');
     assert.equal(row(all.stdout, 'life')?.[1], me);
-    const json = JSON.parse((await ok(as, ['status', 'life', '-o', 'json'])).stdout) as { items: Array<{ name: string; numNodes: number; nodes: unknown[] }>; enabledInfra: string[] };
+    const json = JSON.parse((await ok(as, ['status', 'life', '-o', 'json'])).stdout) as { clusters: Array<{ name: string; numNodes: number; nodeIps: string[] }>; enabledInfra: string[] };
     assert.deepEqual(json.enabledInfra, ['local']);
-    assert.deepEqual(json.items.map((c) => [c.name, c.numNodes, c.nodes.length]), [['life', 2, 2]]);
+    assert.deepEqual(json.clusters.map((c) => [c.name, c.numNodes, c.nodeIps.length]), [['life', 2, 2]]);
     const refreshed = await ok(as, ['status', '-r', 'life']);
     assert.equal(row(refreshed.stdout, 'life')?.[3], 'UP', 'the driver reports it UP');
     const missing = await ok(as, ['status', 'life', 'nope']);
@@ -233,7 +233,8 @@ describe('a 2-node cluster through its whole life: launch → exec → queue →
       both.stdout.trimEnd().split('\n').map((l) => l.replace(/, ip=\S+\)/, ')')).sort(),
       ['(head, rank=0) rank 0', '(worker1, rank=1) rank 1'],
     );
-    const failed = await fails(as, ['exec', 'life', 'echo before; exit 3'], 1);
+    // SkyPilot's JobExitCode: 100 for a job that FAILED (whatever its own exit code).
+    const failed = await fails(as, ['exec', 'life', 'echo before; exit 3'], 100);
     assert.equal(failed.stdout, 'before\n');
     assert.match(failed.stderr, /^sky: job 4 on cluster life ended FAILED: exit code 3\n {2}hint: see the whole log with: sky logs life 4$/m);
   });
@@ -268,8 +269,13 @@ describe('a 2-node cluster through its whole life: launch → exec → queue →
     assert.equal((await fails(as, ['logs', 'life', '4', '--status'], 100)).stdout, 'Job 4: FAILED\n');
     assert.match((await fails(as, ['logs', 'life', String(sleeper), '--status'], 101)).stdout, new RegExp(`^Job ${sleeper}: (PENDING|SETTING_UP|RUNNING)\n$`));
     assert.equal((await fails(as, ['logs', 'life', '99', '--status'], 102)).stdout, "Job 99 not found on cluster 'life'.\n");
-    const missing = await fails(as, ['logs', 'life', '99'], 1);
+    const missing = await fails(as, ['logs', 'life', '99'], 102);
     assert.equal(missing.stderr, 'sky: cluster life has no job 99\n  hint: List its jobs with: sky queue life\n');
+    const failed = await fails(as, ['logs', 'life', '4'], 100);
+    assert.match(failed.stderr, /^sky: job 4 on cluster life ended FAILED: exit code 3$/m);
+    const noCluster = await fails(as, ['logs', 'nosuchcluster', '1'], 102);
+    assert.match(noCluster.stderr, /^sky: cluster nosuchcluster does not exist\n/);
+    assert.equal((await fails(as, ['logs', 'nosuchcluster', '1', '--status'], 102)).stdout, '');
   });
 
   it('sky cancel wants -y without a terminal, then cancels the running job', async () => {
@@ -279,6 +285,7 @@ describe('a 2-node cluster through its whole life: launch → exec → queue →
     const r = await ok(as, ['cancel', '-y', 'life', String(sleeper)]);
     assert.equal(r.stdout, `Cancelled job on cluster life: ${sleeper}\n`);
     assert.equal((await fails(as, ['logs', 'life', String(sleeper), '--status'], 103)).stdout, `Job ${sleeper}: CANCELLED\n`);
+    assert.match((await fails(as, ['logs', 'life', String(sleeper)], 103)).stderr, new RegExp(`^sky: job ${sleeper} on cluster life ended CANCELLED(: .*)?$`, 'm'));
     assert.equal((await ok(as, ['cancel', '-y', 'life', String(sleeper)])).stdout, `Already finished: ${sleeper}\n`);
     assert.equal((await ok(as, ['cancel', '-y', 'life'])).stdout, 'No unfinished job of yours on cluster life.\n');
   });
@@ -361,7 +368,7 @@ describe('launch options and other users', () => {
   it('workdir is synced from the directory sky runs in; the exit code is the job’s', async () => {
     const r = await ok(as, ['launch', '-y', '-c', 'opts', 'examples/setup-and-run.yaml']);
     assert.match(r.stdout, /^setup finished at /m);
-    const failed = await fails(as, ['launch', '-y', '-c', 'opts', 'nosuchcommand-xyz'], 1);
+    const failed = await fails(as, ['launch', '-y', '-c', 'opts', 'nosuchcommand-xyz'], 100);
     assert.match(failed.stderr, /ended FAILED: exit code 127 \(command not found\)/);
   });
 
@@ -369,7 +376,7 @@ describe('launch options and other users', () => {
     const dir = await mkdtemp(join(tmpdir(), 'sky-task-'));
     homes.push(dir);
     await writeFile(join(dir, 'setup-fails.yaml'), 'setup: |\n  echo installing deps\n  exit 7\nrun: echo never runs\n');
-    const r = await fails({ ...as, cwd: dir }, ['launch', '-y', '-c', 'opts', 'setup-fails.yaml'], 1);
+    const r = await fails({ ...as, cwd: dir }, ['launch', '-y', '-c', 'opts', 'setup-fails.yaml'], 100);
     assert.equal(r.stdout, 'installing deps\n');
     assert.match(r.stderr, /^sky: job \d+ on cluster opts ended FAILED_SETUP: exit code 7$/m);
   });
@@ -408,6 +415,16 @@ describe('launch options and other users', () => {
     // Still going (the daemon may not have seen setup end yet).
     assert.match((await fails(as, ['logs', 'opts', id, '--status'], 101)).stdout, new RegExp(`^Job ${id}: (SETTING_UP|RUNNING)\n$`));
     await ok(as, ['cancel', '-y', 'opts', id]);
+  });
+
+  it('a job cancelled while sky exec follows it: exec exits 103, as SkyPilot', async () => {
+    const running = start(as, ['exec', 'opts', 'echo started; sleep 300']);
+    await waitFor('the job to print', async () => (running.out().stdout.includes('started') ? true : undefined));
+    const id = /Job (\d+) submitted to cluster opts/.exec(running.out().stderr)?.[1] ?? assert.fail(running.out().stderr);
+    await ok(as, ['cancel', '-y', 'opts', id]);
+    const r = await running.done;
+    assert.equal(r.code, 103, show(['exec'], r));
+    assert.match(r.stderr, new RegExp(`^sky: job ${id} on cluster opts ended CANCELLED(: .*)?$`, 'm'));
   });
 
   it('on a terminal, launch asks before creating a cluster: no aborts, yes (the default) launches', async () => {
@@ -547,7 +564,7 @@ describe('bad input through sky launch: each gets its exact error and a non-zero
     },
     { args: ['--env-file', 'none.env', 'echo hi'], code: 1, stderr: 'sky: --env-file: cannot read none.env\n  hint: Check the path of the env file.\n' },
     { args: ['--bogus', 'echo hi'], code: 2, stderr: "sky: unknown option --bogus. Run 'sky launch --help'.\n" },
-    { args: ['--refresh', 'echo hi'], code: 2, stderr: "sky: unknown option --refresh. Run 'sky launch --help'.\n" },
+    { args: ['--refresh', 'echo hi'], code: 2, stderr: "sky: option --refresh is not valid for 'sky launch'. Run 'sky launch --help'.\n" },
     { args: ['-i', 'soon', 'echo hi'], code: 2, stderr: "sky: --idle-minutes-to-autostop must be an integer from 0 to 525600, got 'soon'. Run 'sky launch --help'.\n" },
     { args: ['--dryrun', '--async', 'echo hi'], code: 2, stderr: "sky: --dryrun only shows the plan; it does not go with --async. Run 'sky launch --help'.\n" },
   ];
@@ -580,13 +597,15 @@ describe('bad input through sky launch: each gets its exact error and a non-zero
     assert.equal(r.stdout, '');
   });
 
-  it('a task no enabled infra can fit fails with the capacity left, and leaves no cluster behind', async () => {
+  it('a task no enabled infra could ever fit: the dry run and the launch refuse it alike, naming what the infra has, and leave no cluster behind', async () => {
     const r = await fails(as, ['launch', '-y', '-c', 'huge', '--cpus', '4096', 'echo hi'], 1);
-    assert.match(
-      r.stderr,
-      /\nsky: no enabled infra can fit 1 node\(s\) for this task:\n {2}driver local: provision: local driver cannot fit huge: requested 1 node × 4096 CPUs; free: \d+ CPUs?, [\d.]+ GB memory \(short of CPUs\)\n {2}hint: Ask for fewer or smaller nodes, free capacity \(sky down\), or enable more infra\.\n$/,
-    );
+    const refusal =
+      /\nsky: no enabled infra could ever run 1 node\(s\) of this task:\n {2}local: local driver: 1 node × 4096 CPUs is more than this machine hands out \d+ CPUs?, [\d.]+ GB memory[^\n]*\n {2}hint: Ask for resources a node of the infra has \(sky show-gpus, sky check\), fewer nodes, or another --infra\.\n$/;
+    assert.match(r.stderr, refusal);
     assert.equal(r.stdout, '');
+    const dry = await fails(as, ['launch', '--dryrun', '-c', 'huge', '--cpus', '4096', 'echo hi'], 1);
+    assert.match(dry.stderr, refusal);
+    assert.equal(dry.stderr.slice(dry.stderr.indexOf('\nsky: ')), r.stderr.slice(r.stderr.indexOf('\nsky: ')), 'the same words from the dry run and the launch');
     assert.equal(row((await ok(as, ['status', '-u'])).stdout, 'huge'), undefined, 'no half-created cluster');
   });
 

@@ -329,7 +329,7 @@ describe('sky daemon', () => {
 describe('usage errors', () => {
   const cases: Array<[string[], RegExp]> = [
     [['bogus'], /^sky: unknown command 'bogus'\. Run 'sky --help'\.\n$/],
-    [['api', 'status', '--bogus'], /^sky: unknown option --bogus\. Run 'sky api --help'\.\n$/],
+    [['api', 'status', '--bogus'], /^sky: unknown option --bogus\. Run 'sky api status --help'\.\n$/],
     [['api', 'info', '--follow'], /^sky: option --follow is not valid for 'sky api info'\. Run 'sky api info --help'\.\n$/],
     [['api', 'ping', '--lane', 'huge'], /^sky: --lane must be one of short, long, got 'huge'\. Run 'sky api ping --help'\.\n$/],
     [['daemon', 'reboot'], /^sky: unknown action 'reboot' for sky daemon; one of start, stop, status\. Run 'sky daemon --help'\.\n$/],

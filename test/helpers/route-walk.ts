@@ -201,6 +201,8 @@ function probes(f: Fixture, api: TeamClient): Probe[] {
     add({ route: r('openapi'), kind, expect: 'ok' });
     add({ route: r('listPlugins'), kind, expect: 'ok' });
     add({ route: r('whoami'), kind, expect: 'ok' });
+    // The SSH gateway's public host key: what every user's generated SSH config pins.
+    add({ route: r('sshHostKey'), kind, expect: 'ok' });
     add({ route: r('listUsers'), kind, expect: 'ok' });
     add({ route: r('check'), kind, input: { body: {} }, expect: 'ok', check: (_a, o) => (kind !== 'admin' && JSON.stringify(o?.record?.result ?? {}).includes('"hosts"') ? 'check gave a non-admin per-host reports' : undefined) });
     add({ route: r('show_gpus'), kind, input: { body: {} }, expect: 'allowed' });

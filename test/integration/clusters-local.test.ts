@@ -107,7 +107,7 @@ describe('driver fail-over', () => {
       const none = await op('launch', { cluster: 'toobig', task: { resources: { cpus: 64 }, run: 'true' } });
       assert.equal(none.error?.code, 'NO_CAPACITY');
       assert.match(none.error!.message, /full driver cannot fit/);
-      assert.match(none.error!.message, /local driver cannot fit/);
+      assert.match(none.error!.message, /local: local driver: 1 node × 64 CPUs is more than this machine hands out 2 CPUs/, 'a driver that could never fit it says so too');
       const pinned = await op('launch', { cluster: 'pinned', task: { resources: { infra: 'full' }, run: 'true' } });
       assert.equal(pinned.error?.code, 'NO_CAPACITY', 'infra: full never falls over to local');
       assert.equal((await op('down', { cluster: 'fo' })).status, 'SUCCEEDED');
@@ -207,11 +207,11 @@ describe('clusters on the local driver', () => {
     assert.equal(existsSync(root), false, 'node directories removed');
   });
 
-  it('refuses a task that cannot fit, naming the capacity left, and leaves no cluster behind', async () => {
+  it('refuses a task that could never fit, naming what the driver has, and leaves no cluster behind', async () => {
     const rec = await op('launch', { cluster: 'huge', task: { num_nodes: 2, resources: { cpus: 6 }, run: 'true' } });
     assert.equal(rec.status, 'FAILED');
-    assert.equal(rec.error?.code, 'NO_CAPACITY');
-    assert.match(rec.error!.message, /free/);
+    assert.equal(rec.error?.code, 'RESOURCES_UNAVAILABLE');
+    assert.match(rec.error!.message, /2 nodes × 6 CPUs is more than this machine hands out/);
     assert.equal(await cluster('huge'), undefined);
   });
 

@@ -5,7 +5,9 @@
  * records every rank's exit code; ranks that finish in any order end the job only after the last;
  * a cancel leaves no process behind (also one that ignores SIGTERM); CUDA_VISIBLE_DEVICES is what
  * the job printed (GPUs from a fake nvidia-smi); SKYPILOT_NODE_IPS lists the hosts in rank order
- * (SSH hosts in network namespaces, where every rank has its own address); and an exec the
+ * (SSH hosts in network namespaces, where every rank has its own address); SkyPilot's env smoke
+ * test (an export setup appends to ~/.bashrc reaches run) passes on both drivers, with
+ * SKYPILOT_USER and SKYPILOT_NUM_GPUS_PER_NODE as the job printed them; and an exec the
  * daemon answered 202 runs exactly once across a kill -9 before its job started.
  *
  * Jobs wait on files this test creates instead of sleeping, and the test polls for every
@@ -203,6 +205,12 @@ const GANG_RUN = [
   'exit "$code"',
 ].join('\n');
 
+/** SkyPilot's environment smoke test, in its shape: setup appends an export to ~/.bashrc, run needs it. */
+const ENV_SMOKE_TASK = {
+  setup: "echo 'export TEST_VAR=1' >> ~/.bashrc",
+  run: ['if [ -z "$TEST_VAR" ]; then echo "TEST_VAR is not set"; exit 1; fi', 'echo "TEST_VAR=$TEST_VAR"', 'echo "user=$SKYPILOT_USER"', 'echo "ngpus=$SKYPILOT_NUM_GPUS_PER_NODE"'].join('\n'),
+};
+
 describe('job effects on the local driver', () => {
   let api: Api;
   let home: string;
@@ -302,11 +310,12 @@ describe('job effects on the local driver', () => {
     const held = (await api.cluster('gpu')).nodes[0]!.reach.gpuIndices;
     assert.equal(held?.length, 2, `the node holds two GPUs: ${JSON.stringify(held)}`);
     const go = tempDir('sky-go-');
-    const run = 'echo "cuda=$CUDA_VISIBLE_DEVICES"\necho "pid=$$"\nwhile [ ! -e "$GO/0" ]; do sleep 0.05; done';
+    const run = 'echo "cuda=$CUDA_VISIBLE_DEVICES"\necho "ngpus=$SKYPILOT_NUM_GPUS_PER_NODE"\necho "pid=$$"\nwhile [ ! -e "$GO/0" ]; do sleep 0.05; done';
     const task = { resources: { accelerators: 'H100:1' }, envs: { GO: go }, run };
     const ids = [await api.exec('gpu', task), await api.exec('gpu', task)];
-    const printed = await Promise.all(ids.map((id) => api.printed('gpu', id, 1, ['cuda', 'pid'])));
+    const printed = await Promise.all(ids.map((id) => api.printed('gpu', id, 1, ['cuda', 'ngpus', 'pid'])));
     for (const p of printed) remember(p, ['pid']);
+    assert.deepEqual(printed.map((p) => p[0]!.ngpus), ['1', '1'], 'SKYPILOT_NUM_GPUS_PER_NODE is the count each job asked for');
     const jobs = await Promise.all(ids.map((id) => api.job('gpu', id)));
     const seen = printed.map((p) => p[0]!.cuda!);
     jobs.forEach((job, i) => assert.equal(seen[i], job!.gpuIndices?.[0]?.join(','), `job ${job!.id} printed what its record pins`));
@@ -314,11 +323,22 @@ describe('job effects on the local driver', () => {
     assert.deepEqual(seen.map(Number).sort(), [...held!].sort(), 'together they use the GPUs the node holds');
     writeFileSync(join(go, '0'), '');
     for (const id of ids) assert.equal((await api.ended('gpu', id)).status, 'SUCCEEDED');
-    const none = await api.exec('gpu', { run: 'echo "cuda=${CUDA_VISIBLE_DEVICES-unset}"' });
+    const none = await api.exec('gpu', { run: 'echo "cuda=${CUDA_VISIBLE_DEVICES-unset}"\necho "ngpus=${SKYPILOT_NUM_GPUS_PER_NODE-unset}"' });
     assert.equal((await api.ended('gpu', none)).status, 'SUCCEEDED');
     const text = (await api.log('gpu', none)).map((l) => l.text);
-    assert.ok(text.length === 1 && (text[0] === 'cuda=' || text[0] === 'cuda=unset'), `a job without GPUs sees none: ${JSON.stringify(text)}`);
+    assert.ok(text.length === 2 && (text[0] === 'cuda=' || text[0] === 'cuda=unset'), `a job without GPUs sees none: ${JSON.stringify(text)}`);
+    assert.equal(text[1], 'ngpus=0', 'SKYPILOT_NUM_GPUS_PER_NODE is 0 for a job without GPUs, as SkyPilot sets it');
     assert.equal((await api.op('down', { cluster: 'gpu' })).status, 'SUCCEEDED');
+  });
+
+  it("SkyPilot's env smoke test: an export setup appends to ~/.bashrc reaches run; SKYPILOT_USER is the submitter; no shell noise in the log", async () => {
+    const rec = await api.op('launch', { cluster: 'bashrc', task: ENV_SMOKE_TASK });
+    assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+    const job = await api.ended('bashrc', rec.result!.jobId!);
+    const text = (await api.log('bashrc', job.id)).map((l) => l.text);
+    assert.equal(job.status, 'SUCCEEDED', `the job printed ${JSON.stringify(text)}`);
+    assert.deepEqual(text, ['TEST_VAR=1', 'user=alice', 'ngpus=0'], 'exactly what the job printed: no job-control warnings');
+    assert.equal((await api.op('down', { cluster: 'bashrc' })).status, 'SUCCEEDED');
   });
 
   it('an exec answered 202 runs exactly once and ends SUCCEEDED with its job, though the daemon was killed -9 before the job started', async () => {
@@ -397,5 +417,15 @@ describe('SKYPILOT_NODE_IPS on SSH hosts (one address each)', () => {
     }
     assert.equal(new Set(byRank).size, 3, 'three hosts, three addresses');
     assert.equal((await api.op('down', { cluster: 'ips' })).status, 'SUCCEEDED');
+  });
+
+  it("SkyPilot's env smoke test on an SSH host: setup's export in ~/.bashrc reaches run under the host account's bash", async () => {
+    const rec = await api.op('launch', { cluster: 'bashrc', task: { ...ENV_SMOKE_TASK, resources: { infra: 'ssh/pool-a' } } });
+    assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+    const job = await api.ended('bashrc', rec.result!.jobId!);
+    const text = (await api.log('bashrc', job.id)).map((l) => l.text);
+    assert.equal(job.status, 'SUCCEEDED', `the job printed ${JSON.stringify(text)}`);
+    assert.deepEqual(text, ['TEST_VAR=1', 'user=alice', 'ngpus=0']);
+    assert.equal((await api.op('down', { cluster: 'bashrc' })).status, 'SUCCEEDED');
   });
 });

@@ -191,6 +191,42 @@ describe('uploads to a team daemon', () => {
     assert.equal(viaUploads.status, 400, viaUploads.text);
     assert.equal(errorOf(viaUploads.text).code, 'TASK_INVALID');
   });
+
+  it('a task POSTed by another client gets its envs substituted into file_mounts, as the CLI does; a source that is no upload is refused by its substituted name', async () => {
+    const id = await uploadFiles(d.url, asUser('alice'), { 'weights.txt': 'llama weights\n' }, 'file');
+    const task = { envs: { MODEL: 'llama' }, file_mounts: { '~/models/${MODEL}.txt': '/client/${MODEL}.txt' }, run: 'cat ~/models/llama.txt\nls ~/models' };
+    // Keyed as the task writes the destination, as a client that knows nothing of substitution would.
+    const done = await runOperation<{ status: string; error?: unknown; result?: { jobId: number } }>(
+      d.url,
+      'exec',
+      { cluster: 'up1', task, uploads: { file_mounts: { '~/models/${MODEL}.txt': id } } },
+      asUser('alice'),
+    );
+    assert.equal(done.status, 'SUCCEEDED', JSON.stringify(done.error));
+    const jobId = done.result!.jobId;
+    let text = '';
+    for (let tries = 0; tries < 300; tries += 1) {
+      const jobs = (await http(`${d.url}/api/v1/clusters/up1/jobs`, { headers: asUser('alice') })).json() as { items: Array<{ id: number; status: string }> };
+      const status = jobs.items.find((j) => j.id === jobId)?.status;
+      if (status === 'SUCCEEDED' || status === 'FAILED') {
+        assert.equal(status, 'SUCCEEDED');
+        const logs = await http(`${d.url}/api/v1/clusters/up1/jobs/${jobId}/logs?follow=false`, { headers: asUser('alice') });
+        text = logs.text
+          .split('\n\n')
+          .filter((b) => b.startsWith('event: log'))
+          .map((b) => (JSON.parse(b.split('data: ')[1]!) as { text: string }).text)
+          .join('\n');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(text, 'llama weights\nllama.txt', 'the mount landed at ~/models/llama.txt, not at a file named ${MODEL}.txt');
+    const refused = await http(`${d.url}/api/v1/exec`, { method: 'POST', headers: asUser('alice'), body: JSON.stringify({ cluster: 'up1', task }) });
+    assert.equal(refused.status, 400, refused.text);
+    const error = errorOf(refused.text);
+    assert.equal(error.code, 'SERVER_PATH_REFUSED');
+    assert.match(error.message, /^file_mounts\["~\/models\/llama\.txt"\]: \/client\/llama\.txt is a path on the API server's host/);
+  });
 });
 
 describe('garbage collection of uploads', () => {

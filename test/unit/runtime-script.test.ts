@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -161,6 +161,22 @@ async function waitForFile(path: string): Promise<string> {
   let text = '';
   await waitUntil(path, async () => (text = await readFile(path, 'utf8').catch(() => '')).trim() !== '');
   return text.trim();
+}
+
+let noBashPath: string | undefined;
+/** A PATH with every command of /usr/bin and /bin except bash: a node that has only sh + coreutils. */
+async function pathWithoutBash(): Promise<string> {
+  if (noBashPath !== undefined) return noBashPath;
+  const bin = join(base, 'no-bash-bin');
+  await mkdir(bin, { recursive: true });
+  for (const dir of ['/usr/bin', '/bin']) {
+    for (const name of await readdir(dir)) {
+      if (name === 'bash' || name === 'rbash' || existsSync(join(bin, name))) continue;
+      await symlink(join(dir, name), join(bin, name));
+    }
+  }
+  noBashPath = bin;
+  return bin;
 }
 
 for (const sh of SHELLS) {
@@ -410,6 +426,44 @@ for (const sh of SHELLS) {
         process.kill(-child.pid!, 'SIGTERM');
         await exited;
       }
+    });
+
+    it('job shell bash: ~/.bashrc that setup appended to reaches run (SkyPilot\'s env smoke test), with no job-control noise', async () => {
+      const root = await makeNode();
+      await writeFile(join(root, '.bashrc'), 'case $- in *i*) ;; *) return ;; esac\nexport FROM_RC=rc PINNED=rc\necho rc-warning >&2\n');
+      const spec = jobSpec(root, {
+        envs: { PINNED: 'task' },
+        setup: 'echo "export TEST_VAR=1" >> ~/.bashrc',
+        run: ['if [ -z "$TEST_VAR" ]; then echo "TEST_VAR is not set"; exit 1; fi', 'echo "TEST_VAR=$TEST_VAR FROM_RC=$FROM_RC PINNED=$PINNED"', 'read line; echo "read=$?"'].join('\n'),
+      });
+      const dir = await writeJob(root, spec);
+      await start(sh, root, dir, { SKY_JOB_SHELL: 'bash' });
+      assert.deepEqual(await waitFinal(sh, root, dir), { status: 'SUCCEEDED', exitCode: 0 });
+      // The rc's own stderr stays (twice: before setup, before run); bash's tty warnings do not.
+      assert.equal(await read(dir, 'log'), 'rc-warning\nrc-warning\nTEST_VAR=1 FROM_RC=rc PINNED=task\nread=1\n');
+      assert.equal(existsSync(join(root, '.bash_history')), false, 'a job leaves no shell history behind');
+    });
+
+    it('job shell bash: a cancel ends the step, not only the command it was running', async () => {
+      const root = await makeNode();
+      const dir = await writeJob(root, jobSpec(root, { run: 'echo started > started\nsleep 300\necho after > after' }));
+      const runner = await start(sh, root, dir, { SKY_JOB_SHELL: 'bash' });
+      await waitForFile(join(root, 'started'));
+      const out = await exec(cancelCommand(dir, opts(sh)), root, { SKY_CANCEL_GRACE: '30' });
+      assert.equal(out.code, 0, out.stderr);
+      await waitUntil('the runner to end', async () => !(await processAlive(runner)), 10_000);
+      assert.equal((await status(sh, root, dir)).status, 'CANCELLED');
+      assert.equal(existsSync(join(root, 'after')), false, 'the command after the cancelled one must not run');
+    });
+
+    it('on a node without bash the job runs with sh and reads no ~/.bashrc', { skip: sh.shell === 'bash' ? 'the runtime itself runs under bash here' : false }, async () => {
+      const root = await makeNode();
+      await writeFile(join(root, '.bashrc'), 'export FROM_RC=rc\n');
+      const dir = await writeJob(root, jobSpec(root, { run: 'echo "FROM_RC=${FROM_RC:-unset} bash=$(command -v bash || echo none)"' }));
+      await start(sh, root, dir, { PATH: await pathWithoutBash() });
+      assert.deepEqual(await waitFinal(sh, root, dir), { status: 'SUCCEEDED', exitCode: 0 });
+      assert.equal(await read(dir, 'log'), 'FROM_RC=unset bash=none\n');
+      assert.equal(existsSync(join(dir, 'bashrc')), false);
     });
 
     it('refuses a start without a job directory, naming it', async () => {

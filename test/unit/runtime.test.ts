@@ -89,6 +89,10 @@ describe('runtime: job files', () => {
     assert.equal(env.get('SKYPILOT_NUM_GPUS_PER_NODE'), '2');
     assert.equal(env.get('HOME'), '/nodes/c1/node-1');
     assert.equal(jobEnv(spec()).has('HOME'), false, 'HOME is left alone unless given');
+    assert.equal(jobEnv(spec()).get('SKYPILOT_NUM_GPUS_PER_NODE'), '0', 'always set: 0 without GPUs');
+    assert.equal(jobEnv(spec({ user: 'alice' })).get('SKYPILOT_USER'), 'alice');
+    assert.equal(jobEnv(spec({ envs: { SKYPILOT_USER: 'mallory' }, user: 'alice' })).get('SKYPILOT_USER'), 'alice', 'a task cannot claim another submitter');
+    assert.throws(() => jobEnv(spec({ numGpusPerNode: 1.5 })), /numGpusPerNode 1.5 is not a whole number/);
   });
 
   it('lets secrets win over envs, and sky variables win over both', () => {

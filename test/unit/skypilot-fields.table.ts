@@ -65,7 +65,7 @@ export const RESOURCE_FIELD_ROWS: FieldRow[] = [
   { field: 'ephemeral_storage', yaml: res('ephemeral_storage: 50'), answer: 'honoured' },
   { field: 'disk_tier', yaml: res('disk_tier: best'), answer: 'warned', pattern: /^resources\.disk_tier: has no meaning on the local driver/ },
   { field: 'network_tier', yaml: res('network_tier: best'), driver: 'ssh', answer: 'warned', pattern: /^resources\.network_tier: has no meaning on the ssh driver/ },
-  { field: 'local_disk', yaml: res('local_disk: nvme:1'), answer: 'refused', pattern: /not supported yet: resources\.local_disk/ },
+  { field: 'local_disk', yaml: res('local_disk: nvme:1'), answer: 'warned', pattern: /^resources\.local_disk: has no meaning on the local driver/ },
   { field: 'max_hourly_cost', yaml: res('max_hourly_cost: 3'), answer: 'refused', pattern: /not supported yet: resources\.max_hourly_cost/ },
   { field: 'ports', yaml: res('ports: 8080'), answer: 'honoured' },
   { field: 'labels', yaml: res('labels:\n  team: ml'), answer: 'honoured' },

@@ -165,11 +165,11 @@ const BAD: BadRow[] = [
   {
     name: 'several unsupported fields',
     code: 'TASK_UNSUPPORTED',
-    yaml: 'config:\n  kubernetes: {}\nvolumes: {}\nresources:\n  local_disk: nvme:1\n  max_hourly_cost: 3\n',
+    yaml: 'config:\n  kubernetes: {}\nvolumes: {}\nresources:\n  job_recovery: none\n  max_hourly_cost: 3\n',
     lines: [
       't.yaml:1:1: not supported yet: config (per-task overrides of the SkyPilot config)',
       't.yaml:3:1: not supported yet: volumes (volumes mounted into the task)',
-      't.yaml:5:3: not supported yet: resources.local_disk (instance-local NVMe or SSD disks)',
+      't.yaml:5:3: not supported yet: resources.job_recovery (recovery strategy of managed jobs)',
       't.yaml:6:3: not supported yet: resources.max_hourly_cost (price cap for the optimizer)',
     ],
   },
@@ -447,7 +447,6 @@ describe('every unsupported field in the table is refused', () => {
     if (field === 'pipelines') return 'run: a\n---\nrun: b\n';
     if (field === 'file_mounts.*') return 'file_mounts:\n  /m: gs://bucket\n';
     if (field === 'file_mounts.*.mode') return 'file_mounts:\n  /m:\n    source: ./x\n    mode: MOUNT_CACHED\n';
-    if (field === 'file_mounts.*.source') return 'file_mounts:\n  /m:\n    source: [./a, ./b]\n';
     if (field === 'workdir') return 'workdir:\n  url: https://example.com/r.git\n';
     if (field === 'resources._internal') return 'resources:\n  _requires_fuse: true\n';
     const parts = field.split('.').map((p) => (p === '*' ? '/m' : p));
@@ -839,5 +838,30 @@ describe('fuzz: mutated tasks', () => {
     assert.ok(cases >= 200, `only ${cases} cases ran in ${budgetMs} ms`);
     assert.ok(counts.ok > 0 && counts.invalid > 0, `outcomes ${JSON.stringify(counts)}`);
     t.diagnostic(`fuzz: ${cases} cases in ${Date.now() - started} ms, seed ${seed}: ${JSON.stringify(counts)}`);
+  });
+});
+
+describe('file_mounts with a list of sources (SkyPilot’s source: [a, b])', () => {
+  it('each listed path lands in the destination directory under its own name', () => {
+    const t = parseTaskYaml('file_mounts:\n  /inputs:\n    source: [./configs/a.yaml, ../data/shards/, ~/vocab.txt]\n    mode: COPY\n  rel:\n    source: [x/b.txt]\nrun: ls\n', 'u.yaml');
+    assert.deepStrictEqual(t.file_mounts, {
+      '/inputs/a.yaml': './configs/a.yaml',
+      '/inputs/shards': '../data/shards/',
+      '/inputs/vocab.txt': '~/vocab.txt',
+      '~/sky_workdir/rel/b.txt': 'x/b.txt',
+    });
+  });
+
+  it('refuses two sources with the same name, a nameless one, an empty list and buckets in the list', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['[./a/x.txt, ./b/x.txt]', /file_mounts\["\/m"\]\.source: "\.\/a\/x\.txt" and "\.\/b\/x\.txt" would both land at \/m\/x\.txt/],
+      ['[.]', /"\." has no name to place it under in \/m/],
+      ['[]', /expected at least one local path in the list/],
+      ['[./a, s3://bucket/b]', /not supported yet: file_mounts\["\/m"\]\.source\[1\]/],
+    ];
+    for (const [list, pattern] of cases) {
+      const err = skyError(() => parseTaskYaml(`file_mounts:\n  /m:\n    source: ${list}\nrun: ls\n`, 'u.yaml'));
+      assert.match(err.message, pattern, err.message);
+    }
   });
 });

@@ -1,4 +1,5 @@
 import type { ClusterRecord, ExecBody, ExecResult, LaunchBody, LaunchPlan, LaunchResult } from '@sky/protocol';
+import { setUpClusterSsh } from '../ssh-config.js';
 import { taskToConfig, validateClusterName, type Task } from '@sky/protocol/task-core';
 import { isTerminal, type SkyClient, type SubmitOptions } from '@sky/client';
 import { ask, confirmation } from '../confirm.js';
@@ -10,6 +11,7 @@ import { note, print } from '../output.js';
 import { loadTask, requireLocalPaths, type Entrypoint } from '../task-input.js';
 import { UsageError, type CliOptions, type Invocation } from '../usage.js';
 import { uploadLine } from '../upload-progress.js';
+import { retryUntilUp } from '../retry.js';
 
 /** `sky launch` and `sky exec`: the task is read and checked here first, so bad input never reaches the daemon. */
 export async function run({ action, args, options }: Invocation): Promise<number> {
@@ -109,7 +111,37 @@ async function confirmLaunch(client: SkyClient, body: LaunchBody, options: CliOp
   return { ...body, cluster: planned.cluster };
 }
 
-async function launch(client: SkyClient, cluster: string | undefined, task: Task, options: CliOptions, help: string): Promise<number> {
+/**
+ * SkyPilot's --fast: on a cluster that is already UP, the workdir is synced and the task run, but
+ * file_mounts and setup are skipped. On a new or stopped cluster it changes nothing.
+ */
+async function fastTask(client: SkyClient, cluster: string | undefined, task: Task, options: CliOptions): Promise<Task> {
+  if (options.fast !== true || cluster === undefined) return task;
+  const existing = await withServer(client, () => findCluster(client, cluster));
+  if (existing?.status !== 'UP') return task;
+  note(`--fast: cluster '${cluster}' is UP; skipping setup and file_mounts.`);
+  const { setup: _setup, ...rest } = task;
+  return { ...rest, file_mounts: {} };
+}
+
+/** The launch request, submitted and followed to its end; its error (e.g. NO_CAPACITY) is thrown. */
+async function submitLaunch(client: SkyClient, body: LaunchBody, options: CliOptions): Promise<{ result: LaunchResult } | { exitCode: number }> {
+  const { requestId } = await withServer(client, () => client.submit('launch', body, runOptions(options)));
+  if (options.async === true) {
+    print(requestId);
+    note(`Submitted launch request ${requestId}. Follow it with: sky api logs ${requestId}`);
+    return { exitCode: 0 };
+  }
+  note(`Request ID: ${requestId}`);
+  const followed = await followRequest(client, requestId, true, toStderr);
+  if (followed.detached) return { exitCode: 130 };
+  if (followed.status !== 'SUCCEEDED' || followed.record === undefined) throw requestError(followed.record ?? (await client.get(requestId)));
+  return { result: followed.record.result as LaunchResult };
+}
+
+async function launch(client: SkyClient, cluster: string | undefined, given: Task, options: CliOptions, help: string): Promise<number> {
+  if (options.retryUntilUp === true && options.async === true) throw new UsageError('--retry-until-up waits for capacity; it does not go with --async', help);
+  const task = await fastTask(client, cluster, given, options);
   let body: LaunchBody = { task: taskToConfig(task) };
   if (cluster !== undefined) body.cluster = cluster;
   // SkyPilot: --down alone tears the cluster down as soon as it is idle.
@@ -125,17 +157,11 @@ async function launch(client: SkyClient, cluster: string | undefined, task: Task
   const confirmed = await confirmLaunch(client, body, options, help);
   if (confirmed === undefined) return 1;
   body = confirmed;
-  const { requestId } = await withServer(client, () => client.submit('launch', body, runOptions(options)));
-  if (options.async === true) {
-    print(requestId);
-    note(`Submitted launch request ${requestId}. Follow it with: sky api logs ${requestId}`);
-    return 0;
-  }
-  note(`Request ID: ${requestId}`);
-  const followed = await followRequest(client, requestId, true, toStderr);
-  if (followed.detached) return 130;
-  if (followed.status !== 'SUCCEEDED' || followed.record === undefined) throw requestError(followed.record ?? (await client.get(requestId)));
-  const result = followed.record.result as LaunchResult;
+  const submitted = options.retryUntilUp === true ? await retryUntilUp(() => submitLaunch(client, body, options)) : { value: await submitLaunch(client, body, options) };
+  if (!('value' in submitted)) return 130;
+  if ('exitCode' in submitted.value) return submitted.value.exitCode;
+  const { result } = submitted.value;
+  await setUpClusterSsh(client, result.cluster);
   warn(result.plan.warnings);
   if (result.jobId === undefined) {
     note(`Cluster ${result.cluster} is UP; the task has no setup or run, so no job was submitted.`);

@@ -1,8 +1,10 @@
 import type { AutostopBody, ClusterBody, ClusterSummary, RequestRecord } from '@sky/protocol';
-import { isConnectionRefused, type SkyClient } from '@sky/client';
+import { SkyError, isConnectionRefused, type SkyClient } from '@sky/client';
+import { syncClusterSsh } from '../ssh-config.js';
 import { confirmOrAbort } from '../confirm.js';
 import { connect, withServer } from '../context.js';
 import { requestError } from '../follow.js';
+import { expandNames, isGlob } from '../glob.js';
 import { note, print } from '../output.js';
 import { UsageError, type CliOptions, type Invocation } from '../usage.js';
 
@@ -52,6 +54,9 @@ function checkUsage(command: LifecycleCommand, args: readonly string[], options:
     throw new UsageError(`sky ${command} needs cluster names (see sky status), or -a for all your clusters${everyone}`, help);
   }
   if (args.length > 0 && all) throw new UsageError('give cluster names or -a/-u, not both', help);
+  if (command === 'start' && options.async === true && (options.idleMinutesToAutostop !== undefined || options.down === true)) {
+    throw new UsageError('-i/--down set autostop once the cluster is UP; they do not go with --async', help);
+  }
   if (command === 'autostop') {
     if (options.cancel === true && options.idleMinutes !== undefined) throw new UsageError('give -i MINUTES or --cancel, not both', help);
     if (options.cancel === true && options.down === true) throw new UsageError('--cancel turns autostop and autodown off; it does not go with --down', help);
@@ -118,6 +123,10 @@ export async function run({ action, args, options }: Invocation): Promise<number
   const client = await connect();
   try {
     let names = [...new Set(args)];
+    if (args.some(isGlob)) {
+      names = await expandPatterns(client, command, args);
+      if (names.length === 0) return 0;
+    }
     if (names.length === 0) {
       const { items } = await withServer(client, () => client.listClusters({ all_users: options.allUsers, summary: true }));
       const selected = selectForAll(command, items);
@@ -171,10 +180,59 @@ export async function run({ action, args, options }: Invocation): Promise<number
         process.off('SIGINT', detach);
       }
     }
-    return report(command, names, outcomes, options);
+    await syncClusterSsh(client, command, outcomes);
+    const code = report(command, names, outcomes, options);
+    if (command === 'start' && (options.idleMinutesToAutostop !== undefined || options.down === true)) {
+      const up = names.filter((name) => {
+        const outcome = outcomes.get(name);
+        return outcome !== undefined && reasonOf(outcome) === undefined;
+      });
+      return Math.max(code, await autostopAfterStart(client, up, options));
+    }
+    return code;
   } finally {
     client.close();
   }
+}
+
+/**
+ * Cluster-name patterns (`dev-*`) matched against the caller's own clusters, the only ones these
+ * commands act on without -u. A pattern that matches nothing is an error naming it. Clusters a
+ * pattern matched are skipped where -a would skip them (stop: STOPPED, start: UP); names given
+ * literally are kept as given.
+ */
+async function expandPatterns(client: SkyClient, command: LifecycleCommand, args: readonly string[]): Promise<string[]> {
+  const { items } = await withServer(client, () => client.listClusters({ summary: true }));
+  const { names, unmatched } = expandNames(args, items.map((c) => c.name));
+  if (unmatched.length > 0) {
+    const quoted = unmatched.map((p) => `'${p}'`).join(', ');
+    throw new SkyError('CLUSTER_NOT_FOUND', `no cluster of yours matches ${quoted}`, { hint: 'See your clusters with: sky status', details: { patterns: unmatched } });
+  }
+  const literal = new Set(args.filter((a) => !isGlob(a)));
+  const matched = items.filter((c) => names.includes(c.name) && !literal.has(c.name));
+  const { names: kept, skipped } = selectForAll(command, matched);
+  for (const name of skipped) print(`Cluster ${name} already has status UP.`);
+  const keep = new Set([...kept, ...literal]);
+  return names.filter((n) => keep.has(n));
+}
+
+/** `sky start -i N [--down]`: once a cluster is UP again, its autostop (or autodown) is set, as SkyPilot does. */
+async function autostopAfterStart(client: SkyClient, names: readonly string[], options: CliOptions): Promise<number> {
+  let code = 0;
+  const autostop: CliOptions = { idleMinutes: options.idleMinutesToAutostop ?? 0, down: options.down };
+  for (const name of names) {
+    const { requestId } = await client.submit('autostop', autostopBody(name, autostop));
+    const record = await client.waitUntilDone(requestId);
+    if (record.status === 'SUCCEEDED') {
+      for (const line of successLines('autostop', name, autostop)) print(line);
+      continue;
+    }
+    const error = requestError(record);
+    note(`Setting auto${options.down === true ? 'down' : 'stop'} on cluster ${name}...failed.`);
+    note(`  Reason: ${error.message}`);
+    code = 1;
+  }
+  return code;
 }
 
 function reasonOf(outcome: Outcome): { message: string; hint?: string } | undefined {

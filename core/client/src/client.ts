@@ -31,6 +31,7 @@ import type {
   CreateWorkspaceBody,
   UpdateWorkspaceBody,
   WorkspaceView,
+  SshHostKey,
 } from '@sky/protocol';
 import { resolveEndpoint, type Endpoint, type ResolveEndpointOptions } from './endpoint.js';
 import { loadIdentity } from './identity.js';
@@ -39,7 +40,8 @@ import { readEvents, type SseEvent } from './sse.js';
 import { Transport } from './transport.js';
 import { prepareUpload, sendUpload, type UploadOptions, type UploadResult } from './uploads.js';
 import { uploadTaskFiles, type TaskBody, type TaskUploadProgress } from './task-uploads.js';
-import { IDEMPOTENCY_KEY_HEADER, PREFER_HEADER, WORKSPACE_HEADER, ROUTE_PATHS, SkyError, fillPath, isTerminal, operationPath } from '@sky/protocol/wire';
+import { IDEMPOTENCY_KEY_HEADER, PREFER_HEADER, WORKSPACE_HEADER, ROUTE_PATHS, SSH_TUNNEL_PATH, SSH_TUNNEL_PROTOCOL, SkyError, fillPath, isTerminal, operationPath } from '@sky/protocol/wire';
+import type { Duplex } from 'node:stream';
 
 export interface SkyClientOptions {
   endpoint: Endpoint;
@@ -321,6 +323,19 @@ export class SkyClient {
   }
 
   /** One cluster; CLUSTER_NOT_FOUND when there is none by that name. */
+  /** The API server's SSH host key (what the generated SSH config of a cluster pins). */
+  async sshHostKey(): Promise<SshHostKey> {
+    return this.transport.json<SshHostKey>({ path: ROUTE_PATHS.sshHostKey });
+  }
+
+  /**
+   * A tunnel to one node of a cluster (rank 0 is the head): a byte stream carrying an SSH session
+   * with the API server, authorized like sky exec on that cluster.
+   */
+  async openSshTunnel(cluster: string, rank: number): Promise<{ socket: Duplex; head: Buffer }> {
+    return this.transport.upgrade({ path: fillPath(SSH_TUNNEL_PATH, { name: cluster }), query: { rank } }, SSH_TUNNEL_PROTOCOL);
+  }
+
   async getCluster(name: string): Promise<ClusterRecord> {
     return this.transport.json<ClusterRecord>({ path: fillPath(ROUTE_PATHS.getCluster, { name }) });
   }

@@ -5,7 +5,7 @@ import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { SkyError } from '@sky/protocol/wire';
-import type { TaskUploads } from '@sky/protocol';
+import { sourceListEntries, type TaskUploads } from '@sky/protocol';
 import type { UploadProgress, UploadResult } from './uploads.js';
 
 /** The parts of a launch or exec body this looks at. */
@@ -49,6 +49,25 @@ function sourceOf(value: unknown): string | undefined {
   return undefined;
 }
 
+/** `{source: [a, b]}`: the listed paths, when every one is a string. */
+function listedSources(value: unknown): string[] | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const source = (value as { source?: unknown }).source;
+  return Array.isArray(source) && source.every((s) => typeof s === 'string') ? source : undefined;
+}
+
+/** Each list-form mount becomes one mount per listed path (the server parses them the same way), so each is uploaded on its own. */
+function expandSourceLists(mounts: Record<string, unknown>): void {
+  for (const [dest, value] of Object.entries(mounts)) {
+    const list = listedSources(value);
+    if (list === undefined) continue;
+    const entries = sourceListEntries(dest, list);
+    if (typeof entries === 'string') continue; // left as written: the server refuses it and says why
+    delete mounts[dest];
+    for (const [d, path] of entries) mounts[d] = path;
+  }
+}
+
 function withSource(value: unknown, path: string): unknown {
   return typeof value === 'string' ? path : { ...(value as object), source: path };
 }
@@ -63,6 +82,7 @@ export async function uploadTaskFiles<B extends TaskBody>(body: B, hooks: TaskUp
   if (body.dryrun === true || typeof body.task !== 'object' || body.task === null || Array.isArray(body.task)) return body;
   const task = { ...(body.task as Record<string, unknown>) };
   const mounts = typeof task.file_mounts === 'object' && task.file_mounts !== null && !Array.isArray(task.file_mounts) ? { ...(task.file_mounts as Record<string, unknown>) } : undefined;
+  if (mounts !== undefined) expandSourceLists(mounts);
   const workdir = typeof task.workdir === 'string' ? task.workdir : undefined;
   const sources: Array<{ field: string; dest?: string; path: string }> = [];
   if (workdir !== undefined && body.uploads?.workdir === undefined) sources.push({ field: 'workdir', path: workdir });

@@ -1,4 +1,5 @@
 import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Identity } from '@sky/protocol';
 import type { Endpoint } from './endpoint.js';
 import { API_VERSION, API_VERSION_HEADER, DEFAULT_ENDPOINT, LOCAL_TOKEN_HEADER, SkyError, USER_ID_HEADER, USER_NAME_HEADER } from '@sky/protocol/wire';
@@ -249,6 +250,73 @@ export class Transport {
         else reject(Object.assign(err, { reusedSocket: req.reusedSocket }));
       });
       req.end(body);
+    });
+  }
+
+  /**
+   * Ask the server to turn this call's connection into a raw byte stream (`Upgrade: protocol`):
+   * resolves with the socket (and any bytes that came with the 101) once it switched, rejects
+   * with the server's error otherwise. Always a connection of its own, never a pooled one.
+   */
+  async upgrade(call: CallOptions, protocol: string): Promise<{ socket: Duplex; head: Buffer }> {
+    const sent = await this.currentLocalToken(false);
+    try {
+      return await this.upgradeOnce(call, protocol);
+    } catch (err) {
+      if (!(err instanceof SkyError) || err.code !== 'UNAUTHENTICATED' || this.readLocalToken === undefined) throw err;
+      const fresh = await this.currentLocalToken(true);
+      if (fresh === undefined || fresh === sent) throw err;
+      return this.upgradeOnce(call, protocol);
+    }
+  }
+
+  private async upgradeOnce(call: CallOptions, protocol: string): Promise<{ socket: Duplex; head: Buffer }> {
+    const { request, agent, createConnection } = await this.module();
+    const pooled = agent as (Agent & { options?: { ca?: unknown } }) | undefined;
+    const ca = pooled?.options?.ca;
+    return new Promise((resolve, reject) => {
+      let connectTimer: NodeJS.Timeout | undefined;
+      const req = request(
+        {
+          host: this.endpoint.host,
+          port: this.endpoint.port,
+          path: this.url(call),
+          method: 'GET',
+          headers: { ...this.headers(call, undefined), connection: 'Upgrade', upgrade: protocol },
+          agent: false,
+          ...(ca === undefined ? {} : { ca }),
+          ...(createConnection === undefined ? {} : { createConnection }),
+        } as RequestOptions,
+        (res) => {
+          clearTimeout(connectTimer);
+          // No switch: the server's answer is an error (or a server that does not know the route).
+          this.checkResponse(res, call).then(
+            () => reject(new SkyError('INTERNAL', `the API server at ${this.endpoint.url} did not switch ${call.path} to ${protocol}`, { hint: 'Upgrade the API server to a release that has this route.' })),
+            reject,
+          );
+        },
+      );
+      req.on('upgrade', (res, socket, head) => {
+        clearTimeout(connectTimer);
+        const header = res.headers[API_VERSION_HEADER];
+        if (typeof header === 'string' && Number(header) !== API_VERSION) {
+          socket.destroy();
+          void this.versionMismatch(header).then(reject);
+          return;
+        }
+        socket.setTimeout(0);
+        resolve({ socket, head });
+      });
+      req.on('socket', (socket) => {
+        if (!socket.connecting) return;
+        connectTimer = setTimeout(() => req.destroy(codedError('SKY_CONNECT_TIMEOUT', `no connection within ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+        socket.once('connect', () => clearTimeout(connectTimer));
+      });
+      req.on('error', (err) => {
+        clearTimeout(connectTimer);
+        this.unreachable(err).then(reject, reject);
+      });
+      req.end();
     });
   }
 

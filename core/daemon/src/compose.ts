@@ -36,6 +36,7 @@ import { readBuildInfo } from './build-info.js';
 import { expandHome, secretsKeyFile } from './config/load.js';
 import { SecretBox } from './secrets/secret-box.js';
 import { AuditLog } from './audit/audit-log.js';
+import { SshGateway } from './ssh-gateway/gateway.js';
 import { FsUploadStore } from './uploads/fs-upload-store.js';
 import { UploadService } from './uploads/upload-service.js';
 import { TaskFilesResolver } from './uploads/task-files.js';
@@ -129,6 +130,7 @@ export function compose(options: ComposeOptions): DependencyContainer {
     ),
   });
   c.registerSingleton(AuditLog);
+  c.registerSingleton(SshGateway);
   c.registerSingleton(Scheduler);
   c.registerSingleton(RequestService);
   c.registerSingleton(RequestPruner);

@@ -34,6 +34,8 @@ import { AuditLog } from './audit/audit-log.js';
 import { auditRoutes } from './http/routes/audit.js';
 import { expandHome, secretsKeyFile } from './config/load.js';
 import { HttpListener, type Listening } from './listen/http-listener.js';
+import { SshGateway } from './ssh-gateway/gateway.js';
+import { sshRoutes } from './http/routes/ssh.js';
 import { checkListenPolicy } from './listen/policy.js';
 import { normalizeAddress } from './listen/addresses.js';
 import { loadTls, type TlsMaterial } from './listen/tls.js';
@@ -105,6 +107,7 @@ export class Daemon {
     @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
     @inject(AccessPolicy) private readonly policy: AccessPolicy,
     @inject(Offboarding) private readonly offboarding: Offboarding,
+    @inject(SshGateway) private readonly sshGateway: SshGateway,
   ) {
     this.startedAt = clock.now();
   }
@@ -177,6 +180,7 @@ export class Daemon {
         workspaceRoutes(router, this.workspaces, max, this.audit);
         uploadRoutes(router, this.uploads, this.config.uploads.max_manifest_bytes);
         clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });
+        sshRoutes(router, { gateway: this.sshGateway, store: this.store, transports: this.transports, auth: this.auth, clientAddress: (ctx) => this.listener?.guard.clientOf(ctx.req) ?? normalizeAddress(ctx.req.socket.remoteAddress), maxBodyBytes: max });
       },
     });
     this.listener = new HttpListener({ listen: this.config.listen, logger: this.logger, handler: app.callback(), ...(this.tls === undefined ? {} : { tls: this.tls }) });
@@ -207,6 +211,7 @@ export class Daemon {
     this.logger.info('draining: no new requests accepted');
     const drained = await this.scheduler.drain(this.config.shutdown.drain_seconds * 1000);
     this.shutdown.begin();
+    this.sshGateway.closeAll();
     this.logger.info(drained, 'drained');
     await this.listener?.close();
     await this.closeResources();

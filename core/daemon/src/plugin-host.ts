@@ -8,6 +8,7 @@ import type { Driver } from '@sky/plugin-api';
 import { TOKENS, type PluginRegistry } from './tokens.js';
 import { isMultiUser, type DaemonConfig, type DaemonPaths } from './config/schema.js';
 import { PluginLoader, type LoadedPlugins } from './plugins/index.js';
+import { withPoolsFileDriver } from './plugins/pools-file-driver.js';
 import { TransportPool } from './nodes/transports.js';
 import { PooledPluginSsh } from './nodes/plugin-ssh.js';
 import { NodeHelperConnection } from './nodes/node-helper.js';
@@ -39,7 +40,9 @@ export class PluginHost implements PluginRegistry {
       nodeHelper: this.helper.client,
       signal,
     });
-    this.loaded = await loader.load(this.config.drivers);
+    const { drivers, added } = withPoolsFileDriver(this.config.drivers);
+    if (added !== undefined) this.logger.info({ plugin: 'ssh', poolsFile: added }, `drivers.ssh: enabled because ${added} exists`);
+    this.loaded = await loader.load(drivers);
   }
 
   states(): PluginState[] {

@@ -326,3 +326,25 @@ export function poolExtensions(driver: object): PoolDriverExtensions | undefined
   const d = driver as Partial<PoolDriverExtensions>;
   return typeof d.pools === 'function' && typeof d.check === 'function' ? (d as PoolDriverExtensions) : undefined;
 }
+
+/** What a feasibility question is about: a provision request without the cluster's identity. */
+export type FeasibilityRequest = Pick<ProvisionRequest, 'numNodes' | 'resources' | 'infra'>;
+
+/**
+ * Optional driver extension (plugin API 1.3): why a request could never be provisioned by this
+ * driver, even with all of its capacity free — an accelerator kind or count no node has, a disk
+ * larger than a node's, more nodes than exist, a pool that does not exist — one line each, or
+ * `[]` when it could. It books and creates nothing. The daemon asks it when it plans a launch,
+ * for `sky launch --dryrun` and for the launch itself alike, so the dry run refuses what the
+ * launch would; provision still answers NO_CAPACITY for what is busy right now. A driver
+ * without it is planned for as if every request could fit.
+ */
+export interface FeasibilityExtension {
+  feasible(req: FeasibilityRequest, opts: DriverCallOptions): Promise<string[]>;
+}
+
+/** Whether a driver answers feasibility questions. */
+export function feasibilityExtension(driver: object): FeasibilityExtension | undefined {
+  const d = driver as Partial<FeasibilityExtension>;
+  return typeof d.feasible === 'function' ? (d as FeasibilityExtension) : undefined;
+}

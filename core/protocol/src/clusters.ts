@@ -80,6 +80,8 @@ export const ClusterRecordSchema = z
     /** When the last job ended or was submitted; autostop counts idle time from here. */
     lastActiveAt: z.number().int(),
     lastCommand: z.string().optional(),
+    /** The ports the task that created the cluster asked for (resources.ports), as written: "8080", "9000-9002". */
+    ports: z.array(z.string()).optional(),
     autostop: AutostopSchema.optional(),
     /** Incremented on every update; updates are compare-and-set on it. */
     version: z.number().int(),

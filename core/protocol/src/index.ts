@@ -15,5 +15,6 @@ export * from './auth-routes.js';
 export * from './workspace-routes.js';
 export * from './audit-routes.js';
 export * from './upload-routes.js';
+export * from './ssh-routes.js';
 export * from './helper.js';
 export * from './helper-frames.js';

@@ -172,6 +172,16 @@ export const ShowGpusResultSchema = z
   .object({
     hosts: z.array(HostCheckSchema).describe('Per-host reports (admins; empty for others).'),
     pools: z.array(PoolSummarySchema).optional().describe('Per-pool capacity, for callers who do not see the hosts.'),
+    drivers: z
+      .array(
+        z.object({
+          id: z.string(),
+          gpus: z.array(z.object({ name: z.string(), total: z.number(), free: z.number() })),
+          error: z.string().optional().describe('Why the driver could not say (details for admins).'),
+        }),
+      )
+      .optional()
+      .describe('Without infra: the GPUs of each enabled driver that has no host pools (e.g. local).'),
   })
   .meta({ id: 'ShowGpusResult' });
 export type ShowGpusResult = z.infer<typeof ShowGpusResultSchema>;

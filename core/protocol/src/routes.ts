@@ -41,6 +41,7 @@ import {
 import { CreateWorkspaceBodySchema, UpdateWorkspaceBodySchema, WorkspaceListSchema, WorkspaceNameParamsSchema, WorkspaceViewSchema } from './workspace-routes.js';
 import { AuditPageSchema, AuditQuerySchema } from './audit-routes.js';
 import { ChunkParamsSchema, ChunkStoredSchema, UploadCreatedSchema, UploadIdParamsSchema, UploadManifestSchema, UploadViewSchema } from './upload-routes.js';
+import { SshHostKeySchema } from './ssh-routes.js';
 import type { Access } from './access.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
@@ -260,6 +261,14 @@ export const ROUTES = {
     access: 'user',
     summary: 'Log this browser out: revoke its session and clear the cookie.',
     success: { status: 200, body: ClosedSessionSchema },
+  },
+  sshHostKey: {
+    id: 'sshHostKey',
+    method: 'get',
+    path: ROUTE_PATHS.sshHostKey,
+    access: 'user',
+    summary: "The API server's SSH host key: `ssh CLUSTER` reaches nodes through an SSH session with the API server, whose key the generated SSH config pins.",
+    success: { status: 200, body: SshHostKeySchema },
   },
 } as const satisfies Record<string, RouteSpec>;
 

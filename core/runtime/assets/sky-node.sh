@@ -27,9 +27,10 @@
 # lines of concurrent runners never interleave. The daemon follows it instead of polling.
 #
 # setup.sh and run.sh run in NODEROOT/sky_workdir (or NODEROOT), under SKY_JOB_SHELL (default:
-# bash when installed, else sh), with the variables of env exported. The runner uses shell
-# builtins wherever it can: per rank it forks only the job's own shell, one chmod and the
-# command substitution that waits for the runner to detach.
+# bash when installed, else sh), with the variables of env exported. bash runs them as an
+# interactive shell that reads ~/.bashrc first (SkyPilot's `bash -i`); sh reads no rc file. The
+# runner uses shell builtins wherever it can: per rank it forks only the job's own shell, one
+# chmod and the command substitution that waits for the runner to detach.
 set -u
 SKY_RUNTIME_VERSION=2
 
@@ -216,8 +217,25 @@ step() {
       . "$jd/env"
       set +a
     fi
+    if [ "$sh_bin" = bash ]; then
+      # As SkyPilot: an interactive bash, so ~/.bashrc (conda init, exports setup appended there)
+      # reaches the step. It starts with stderr on /dev/null, where its job-control warnings (no
+      # tty) go; the rc file below puts stderr back before anything of the user's runs. The
+      # task's env is applied again after ~/.bashrc, so the task's values win over the rc's.
+      exec bash --rcfile "$jd/bashrc" -i -c 'set -a; . "$1"; set +a; . "$0"' "$1" "$jd/env" 3>&2 2> /dev/null
+    fi
     exec $sh_bin "$1"
   ) < /dev/null >> "$jd/log" 2>&1
+}
+
+# bash_rc: the rc file of an interactive job bash. An interactive bash ignores SIGTERM, so it
+# gets a trap: a cancel ends the step instead of only the command that was running.
+bash_rc() {
+  printf '%s\n' \
+    '# Written by sky-node.sh: the job step'"'"'s bash rc file.' \
+    'exec 2>&3 3>&-' \
+    "trap 'exit 143' TERM" \
+    'if [ -f ~/.bashrc ]; then . ~/.bashrc; fi' > "$jd/bashrc"
 }
 
 cmd_run() {
@@ -238,6 +256,7 @@ cmd_run() {
   if [ -z "$sh_bin" ]; then
     if command -v bash > /dev/null 2>&1; then sh_bin=bash; else sh_bin=sh; fi
   fi
+  if [ "$sh_bin" = bash ]; then bash_rc; fi
   if [ -f "$jd/setup.sh" ]; then
     phase SETTING_UP || exit 0
     step "$jd/setup.sh"

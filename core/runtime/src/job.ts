@@ -47,8 +47,10 @@ export interface JobSpec {
   home?: string;
   /** Variables sky sets for this node, e.g. CUDA_VISIBLE_DEVICES (win over envs and secrets). */
   extraEnv?: Record<string, string>;
-  /** SKYPILOT_NUM_GPUS_PER_NODE, when the node has GPUs. */
+  /** SKYPILOT_NUM_GPUS_PER_NODE: the GPUs the job holds on each node (absent: 0, as SkyPilot sets it without GPUs). */
   numGpusPerNode?: number;
+  /** SKYPILOT_USER: the name of the sky user who submitted the job (absent: not set). */
+  user?: string;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -124,7 +126,10 @@ export function jobEnv(spec: JobSpec): Map<string, string> {
     SKYPILOT_TASK_ID: spec.taskId,
     SKYPILOT_CLUSTER_INFO: JSON.stringify(spec.clusterInfo),
   });
-  if (spec.numGpusPerNode !== undefined) sky['SKYPILOT_NUM_GPUS_PER_NODE'] = String(spec.numGpusPerNode);
+  const gpus = spec.numGpusPerNode ?? 0;
+  if (!Number.isInteger(gpus) || gpus < 0) throw invalid(`numGpusPerNode ${gpus} is not a whole number`, 'numGpusPerNode');
+  sky['SKYPILOT_NUM_GPUS_PER_NODE'] = String(gpus);
+  if (spec.user !== undefined) sky['SKYPILOT_USER'] = spec.user;
   add('sky', sky);
   return vars;
 }

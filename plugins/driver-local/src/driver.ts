@@ -9,6 +9,7 @@ import {
   type Driver,
   type DriverCallOptions,
   type DriverCapacity,
+  type FeasibilityRequest,
   type JsonValue,
   type NodeHandle,
   type NodeHelper,
@@ -149,6 +150,32 @@ export class LocalDriver implements Driver {
       free: this.free(usage),
       detail: `${parts.join(', ')}, under ${this.root}`,
     };
+  }
+
+  /**
+   * What provision would refuse with every CPU, GB and GPU free: more than this machine hands
+   * out, a GPU kind or count it lacks, more nodes than max_nodes, a disk larger than the root's
+   * free space, spot capacity, a sub-pool.
+   */
+  async feasible(req: FeasibilityRequest, opts: DriverCallOptions): Promise<string[]> {
+    throwIfAborted(opts.signal, 'local driver: feasible');
+    const out: string[] = [];
+    if (req.infra !== undefined && req.infra !== '') out.push(`local driver: infra "local/${req.infra}" names a sub-pool, but the local driver has only this machine; use infra: local`);
+    const size = nodeSize(req.resources);
+    const nodes = plural(req.numNodes, 'node');
+    const total = `this machine hands out ${describeResources({ cpus: this.total.cpus, memoryGb: this.total.memoryGb, accelerators: countByName(this.gpus) })}`;
+    if (round(size.cpus * req.numNodes) > this.total.cpus) out.push(`local driver: ${nodes} × ${formatNumber(size.cpus)} CPUs is more than ${total}`);
+    if (round(size.memoryGb * req.numNodes) > this.total.memoryGb) out.push(`local driver: ${nodes} × ${formatNumber(size.memoryGb)} GB memory is more than ${total}`);
+    if (size.accelerators.length > 0 && this.pickGpus(size.accelerators, req.numNodes, new Set()) === undefined) {
+      const have = this.gpus.length === 0 ? 'no GPUs' : countByName(this.gpus).map((a) => `${a.name}:${a.count}`).join(', ');
+      const want = size.accelerators.map((a) => `${a.name}:${formatNumber(a.count)}`).join(' or ');
+      out.push(`local driver: ${nodes} × ${want} cannot fit: this machine has ${have}`);
+    }
+    if (this.maxNodes !== undefined && req.numNodes > this.maxNodes) out.push(`local driver: ${nodes} is more than max_nodes (${this.maxNodes})`);
+    if (req.resources.useSpot === true) out.push('local driver: has no spot capacity (use_spot)');
+    const disk = await this.checkDisk(req.resources).catch(() => undefined);
+    if (disk !== undefined) out.push(`local driver: not enough ${disk}`);
+    return out;
   }
 
   async provision(req: ProvisionRequest, opts: DriverCallOptions): Promise<ProvisionedCluster> {

@@ -7,6 +7,7 @@ import {
   type AmountRequest,
   type Driver,
   type DriverCallOptions,
+  type FeasibilityRequest,
   type DriverCapacity,
   type HostCheck as ApiHostCheck,
   type JsonValue,
@@ -189,7 +190,7 @@ export function nodeResources(probe: Pick<HostProbe, 'cpus' | 'memoryGb' | 'gpus
   return { cpus, memoryGb, accelerators };
 }
 
-function describeRequest(req: ProvisionRequest): string {
+function describeRequest(req: Pick<ProvisionRequest, 'numNodes' | 'resources'>): string {
   const parts: string[] = [];
   const r = req.resources;
   if (r.cpus !== undefined) parts.push(`${amount(r.cpus)} CPUs`);
@@ -307,6 +308,50 @@ export class SshDriver implements Driver, SshDriverExtensions {
       return `${freeHosts} of ${plural(pool.hosts.length, 'host')} free in pool ${pool.name}${down > 0 ? ` (${down} unreachable)` : ''}`;
     });
     return { total, free, detail: parts.join('; ') };
+  }
+
+  /**
+   * What provision would refuse with every host of the pool free: an unknown pool, spot, or fewer
+   * hosts than nodes that can hold a node of the request. Hosts probed before are judged by what
+   * that probe found; the others (and all of them when a disk size is asked, which is not kept)
+   * are probed now, and the probes recorded.
+   */
+  async feasible(req: FeasibilityRequest, opts: DriverCallOptions): Promise<string[]> {
+    throwIfAborted(opts.signal, 'ssh driver: feasible');
+    let pool: Pool;
+    try {
+      pool = choosePool(await this.loadPools(), req.infra, this.sources);
+    } catch (err) {
+      if (err instanceof SkyError) return [err.message];
+      throw err;
+    }
+    if (req.resources.useSpot === true) return [`ssh driver: pool ${pool.name} has no spot capacity (use_spot)`];
+    const recorded = (await this.ledger.read()).probes;
+    const probeNow = pool.hosts.filter((h) => req.resources.diskGb !== undefined || !usable(recorded[h.endpoint]));
+    const fresh = new Map<string, HostProbe>();
+    if (probeNow.length > 0) {
+      const results = await mapLimit(probeNow, PROBE_CONCURRENCY, (h) => probeHost(this.ssh, targetOf(h), opts.signal, this.probeTimeoutMs));
+      probeNow.forEach((h, i) => fresh.set(h.endpoint, results[i] as HostProbe));
+      const at = new Date().toISOString();
+      await this.ledger.update(opts.signal, (d) => {
+        for (const [endpoint, probe] of fresh) recordProbe(d, endpoint, probe, at);
+      });
+    }
+    const why: string[] = [];
+    let fitting = 0;
+    for (const host of pool.hosts) {
+      const probe = fresh.get(host.endpoint);
+      const found = probe === undefined ? recorded[host.endpoint]?.found : probe.error === undefined ? probe : undefined;
+      if (found === undefined) {
+        why.push(`${host.label}: unreachable (${probe?.error ?? recorded[host.endpoint]?.error ?? 'not probed'})`);
+        continue;
+      }
+      const short = [...hostShortfalls({ ...found, ...(probe?.diskFreeGb !== undefined ? { diskFreeGb: probe.diskFreeGb } : {}) }, req.resources), ...unmetResources(nodeResources(found, req.resources), req.resources)];
+      if (short.length === 0) fitting += 1;
+      else why.push(`${host.label}: ${short.join('; ')}`);
+    }
+    if (fitting >= req.numNodes) return [];
+    return [`ssh driver: pool ${pool.name} has ${plural(fitting, 'host')} that can hold a node of ${describeRequest({ numNodes: req.numNodes, resources: req.resources })} (${why.join('; ')})`];
   }
 
   async provision(req: ProvisionRequest, opts: DriverCallOptions): Promise<ProvisionedCluster> {

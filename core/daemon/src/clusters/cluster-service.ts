@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { inject, injectable } from 'tsyringe';
 import type { StateStore } from '@sky/plugin-api';
 import {
-  assertResolved,
   decideFields,
   isJobTerminal,
   parseTask,
@@ -25,13 +24,14 @@ import { TOKENS, type Clock } from '../tokens.js';
 import type { AfterRestart, OperationContext } from '../ops/registry.js';
 import { ClusterGate } from './cluster-gate.js';
 import { clusterNotFound, ClusterUpdates } from './cluster-updates.js';
+import { submittedTask, submittedUploads } from './submitted-task.js';
 import { callDriver } from './driver-calls.js';
 import { JobQueue } from './job-queue.js';
 import { provisioned, Provisioner, type Progress } from './provisioner.js';
 import type { Candidate } from './provisioner.js';
 import { infraAllowed, WorkspaceService } from '../auth/workspace-service.js';
 import { AccessPolicy } from '../auth/policy.js';
-import { describeNodes, jobDemand, primaryFields, unmetByCluster } from './resources.js';
+import { describeNodes, fieldsForNodes, jobDemand, primaryFields, unmetByCluster } from './resources.js';
 import { NO_FILES, TaskFilesResolver } from '../uploads/task-files.js';
 
 function progressOf(ctx: OperationContext): Progress {
@@ -123,21 +123,20 @@ export class ClusterService {
   }
 
   async launch(ctx: OperationContext, body: LaunchBody): Promise<LaunchResult> {
-    const task = assertResolved(parseTask(body.task, 'body.task'), 'body.task');
+    const task = submittedTask(body.task);
     const name = body.cluster ?? generatedName(ctx.request);
     validateClusterName(name);
     const owner = { id: ctx.request.user, name: ctx.request.userName, workspace: ctx.request.workspace };
     // Checked again now that it runs: uploads must still be the caller's, server paths still allowed.
-    const files = body.dryrun ? NO_FILES : await this.taskFiles.forRun(task, body.uploads, owner);
+    const files = body.dryrun ? NO_FILES : await this.taskFiles.forRun(task, submittedUploads(body.uploads, task), owner);
     // Refused before it waits for its turn (so another user's launches never hold the owner's requests up), checked again in it.
     const existing = await this.store.clusters.get(name);
     if (existing) await this.assertMayLaunchOn(ctx, existing);
     return this.gate.exclusive(name, async () => {
       let cluster = await this.store.clusters.get(name);
-      const demand = jobDemand(primaryFields(task));
       if (cluster) {
         await this.assertMayLaunchOn(ctx, cluster);
-        const unmet = unmetByCluster(cluster.nodes, task.num_nodes, demand);
+        const unmet = unmetByCluster(cluster.nodes, task.num_nodes, jobDemand(fieldsForNodes(task, cluster.nodes)));
         if (unmet) {
           throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${name} cannot run this task: ${unmet}`, {
             hint: 'Launch it on a new cluster (another -c name), or ask for less.',
@@ -160,17 +159,19 @@ export class ClusterService {
         await ctx.log(`Reusing cluster ${name} (${cluster.resources}).`);
         await this.provisioner.prepare(cluster.nodes, files, progressOf(ctx));
       } else {
-        const candidates = await this.workspaceCandidates(ctx, name, this.provisioner.candidates(task));
+        // The same capacity decision for a dry run and a launch: what no node of the infra has is refused here.
+        const { candidates, refused } = await this.provisioner.feasible(task, await this.workspaceCandidates(ctx, name, this.provisioner.candidates(task)), progressOf(ctx));
         const first = candidates[0]!;
         const plan = { driver: first.driverId, infra: first.infra, numNodes: task.num_nodes, resources: describePlan(first.infra, task), existing: false, ...planWarnings(first.warnings) };
         if (body.dryrun) return { cluster: name, plan };
-        cluster = await this.provisioner.provision(name, owner, task, candidates, progressOf(ctx), files);
+        cluster = await this.provisioner.provision(name, owner, task, candidates, progressOf(ctx), files, refused);
       }
       const autostop = launchAutostop(body, task);
       if (autostop !== undefined) cluster = (await this.updates.update(name, () => autostop)) ?? cluster;
       const warnings = decideFields(primaryFields(task), cluster.driver).warnings;
       const plan = { ...launchPlan(cluster), ...planWarnings(warnings) };
       if (task.setup === undefined && task.run === undefined) return { cluster: name, plan };
+      const demand = jobDemand(fieldsForNodes(task, cluster.nodes));
       const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, true), ctx.signal);
       await queuedLog(ctx, `Job ${job.id} submitted to cluster ${name}.`);
       return { cluster: name, jobId: job.id, plan };
@@ -236,17 +237,17 @@ export class ClusterService {
   }
 
   async exec(ctx: OperationContext, body: ExecBody): Promise<ExecResult> {
-    const task = assertResolved(parseTask(body.task, 'body.task'), 'body.task');
+    const task = submittedTask(body.task);
     const checked = await this.owned(ctx, body.cluster);
     // Provisioning takes minutes: fail at once rather than hold a worker. A stopped cluster may
     // have a start ahead of this exec in its line, so that is decided when the exec's turn comes.
     if (checked.status === 'INIT') assertUp(checked);
-    const demand = jobDemand(primaryFields(task));
+    const demand = jobDemand(fieldsForNodes(task, checked.nodes));
     const refusals = decideFields(primaryFields(task), checked.driver).refusals;
     if (refusals.length > 0) throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${body.cluster} cannot run this task: ${refusals.join('; ')}`);
     const unmet = unmetByCluster(checked.nodes, task.num_nodes, demand);
     if (unmet) throw new SkyError('RESOURCES_UNAVAILABLE', `cluster ${body.cluster} cannot run this task: ${unmet}`);
-    const files = await this.taskFiles.forRun(task, body.uploads, { id: ctx.request.user, name: ctx.request.userName });
+    const files = await this.taskFiles.forRun(task, submittedUploads(body.uploads, task), { id: ctx.request.user, name: ctx.request.userName });
     return this.gate.shared(body.cluster, async () => {
       // A stop, down or relaunch may have had its turn while this waited: look again.
       let cluster = await this.store.clusters.get(body.cluster);

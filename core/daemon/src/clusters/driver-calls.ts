@@ -1,9 +1,13 @@
 import { SkyError, toSkyError, type ErrorCode } from '@sky/protocol';
 import type { Driver, DriverCallOptions, DriverOperation } from '@sky/plugin-api';
 
+/** A driver operation, or an optional extension the daemon calls the same way. */
+export type DriverCall = DriverOperation | 'feasible';
+
 /** Deadlines per driver operation (provisioning real machines can take minutes). */
-export const DRIVER_DEADLINES_MS: Record<DriverOperation, number> = {
+export const DRIVER_DEADLINES_MS: Record<DriverCall, number> = {
   capacity: 30_000,
+  feasible: 60_000,
   provision: 20 * 60_000,
   status: 60_000,
   stop: 10 * 60_000,
@@ -21,7 +25,7 @@ const KEEP_CODES: readonly ErrorCode[] = ['NO_CAPACITY', 'CANCELLED', 'NODE_UNRE
 export async function callDriver<T>(
   driverId: string,
   driver: Driver,
-  op: DriverOperation,
+  op: DriverCall,
   options: { signal: AbortSignal; log: (line: string) => void },
   call: (driver: Driver, opts: DriverCallOptions) => Promise<T>,
 ): Promise<T> {

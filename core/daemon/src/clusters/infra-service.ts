@@ -161,9 +161,29 @@ export class InfraService {
 
   async showGpus(ctx: OperationContext, body: PoolBody): Promise<ShowGpusResult> {
     const details = await this.hostDetails(ctx);
-    const { ext, pool } = this.poolDriver(body.infra);
-    const hosts = await ext.check(pool, { signal: ctx.signal, log: details ? (l) => void ctx.log(l) : () => undefined });
-    return details ? { hosts: hosts.map(report) } : { hosts: [], pools: summarize(hosts) };
+    const log = details ? (l: string): void => void ctx.log(l) : (): void => undefined;
+    if (body.infra !== undefined) {
+      const { ext, pool } = this.poolDriver(body.infra);
+      const hosts = await ext.check(pool, { signal: ctx.signal, log });
+      return details ? { hosts: hosts.map(report) } : { hosts: [], pools: summarize(hosts) };
+    }
+    // Without --infra: every enabled driver, as SkyPilot lists every enabled cloud's GPUs.
+    const hosts: HostCheck[] = [];
+    const drivers: NonNullable<ShowGpusResult['drivers']> = [];
+    for (const [id, driver] of this.plugins.drivers()) {
+      const ext = poolExtensions(driver);
+      try {
+        if (ext) {
+          hosts.push(...(await ext.check(undefined, { signal: ctx.signal, log })));
+          continue;
+        }
+        const { free, total } = await callDriver(id, driver, 'capacity', { signal: ctx.signal, log }, (d, o) => d.capacity(o));
+        drivers.push({ id, gpus: total.accelerators.map((t) => ({ name: t.name, total: t.count, free: free.accelerators.find((f) => f.name === t.name)?.count ?? 0 })) });
+      } catch (err) {
+        drivers.push({ id, gpus: [], error: details ? (err instanceof Error ? err.message : String(err)) : 'not ready (an admin sees why with sky check)' });
+      }
+    }
+    return details ? { hosts: hosts.map(report), drivers } : { hosts: [], pools: summarize(hosts), drivers };
   }
 
   private poolDriver(infra: string | undefined): { id: string; ext: PoolDriverExtensions; pool: string | undefined } {

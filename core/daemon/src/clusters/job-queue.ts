@@ -224,7 +224,10 @@ export class JobQueue {
           ...(spec.setup !== undefined ? { setup: spec.setup } : {}),
           ...(spec.run !== undefined ? { run: spec.run } : {}),
           ...(node.reach.kind === 'local' ? { home: node.reach.root } : {}),
-          ...(gpuIndices ? { extraEnv: { CUDA_VISIBLE_DEVICES: gpuIndices[node.rank]!.join(',') }, numGpusPerNode: gpuIndices[node.rank]!.length } : {}),
+          user: job.userName,
+          // As SkyPilot: the accelerator count the job asked for on each node, 0 without one.
+          numGpusPerNode: gpuIndices ? gpuIndices[node.rank]!.length : Math.ceil(job.demand.accelerators[0]?.count ?? 0),
+          ...(gpuIndices ? { extraEnv: { CUDA_VISIBLE_DEVICES: gpuIndices[node.rank]!.join(',') } } : {}),
         };
         await this.runtime.start(transport, node.address, rank, this.runtime.journalOf(node));
         started.push(node);

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
-import type { Driver, NodeHandle, ProvisionedCluster, StateStore } from '@sky/plugin-api';
-import { decideFields, formatInfra, resourceCandidates, SkyError, type ClusterRecord, type NodeRecord, type ResourceFields, type Task } from '@sky/protocol';
+import { feasibilityExtension, type Driver, type NodeHandle, type ProvisionedCluster, type StateStore } from '@sky/plugin-api';
+import { decideFields, formatInfra, formatPort, resourceCandidates, SkyError, type ClusterRecord, type NodeRecord, type ResourceFields, type Task } from '@sky/protocol';
 import { TOKENS, type Clock, type PluginRegistry } from '../tokens.js';
 import { NodeRuntime } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
@@ -21,6 +21,12 @@ export interface Candidate {
   infra: string;
   /** Fields of this candidate ignored on its driver (decideFields), for the plan. */
   warnings: string[];
+}
+
+/** The candidates a driver could ever provision, and why the others were left out. */
+export interface Feasible {
+  candidates: Candidate[];
+  refused: string[];
 }
 
 export interface Progress {
@@ -122,10 +128,38 @@ export class Provisioner {
   }
 
   /**
+   * The candidates whose driver could ever provision them, asked of each driver that answers
+   * feasibility (an accelerator, disk or node count no node of it has is refused here). The dry
+   * run and the launch both plan through this, so a dry run refuses what the launch would.
+   * None left: RESOURCES_UNAVAILABLE with every driver's reasons. The reasons of the candidates
+   * left out go into provision's NO_CAPACITY, should every kept one be busy.
+   */
+  async feasible(task: Task, candidates: readonly Candidate[], progress: Progress): Promise<Feasible> {
+    const kept: Candidate[] = [];
+    const refused: string[] = [];
+    for (const candidate of candidates) {
+      const ext = feasibilityExtension(candidate.driver);
+      if (ext === undefined) {
+        kept.push(candidate);
+        continue;
+      }
+      const req = { numNodes: task.num_nodes, resources: toResourceRequest(candidate.fields), ...(candidate.infraRest !== undefined ? { infra: candidate.infraRest } : {}) };
+      const reasons = await callDriver(candidate.driverId, candidate.driver, 'feasible', progress, (_d, o) => ext.feasible(req, o));
+      if (reasons.length === 0) kept.push(candidate);
+      else refused.push(...reasons.map((r) => `${candidate.infra}: ${r}`));
+    }
+    if (kept.length > 0) return { candidates: kept, refused: [...new Set(refused)] };
+    throw new SkyError('RESOURCES_UNAVAILABLE', `no enabled infra could ever run ${task.num_nodes} node(s) of this task:\n  ${[...new Set(refused)].join('\n  ')}`, {
+      hint: 'Ask for resources a node of the infra has (sky show-gpus, sky check), fewer nodes, or another --infra.',
+      details: { reasons: [...new Set(refused)] },
+    });
+  }
+
+  /**
    * Record the cluster (INIT) first, so a crash leaves it visible; then try each candidate
    * until one has capacity. On any failure nothing is left behind: nodes terminated, record deleted.
    */
-  async provision(name: string, owner: Owner, task: Task, candidates: Candidate[], progress: Progress, files: TaskFiles): Promise<ClusterRecord> {
+  async provision(name: string, owner: Owner, task: Task, candidates: Candidate[], progress: Progress, files: TaskFiles, infeasible: readonly string[] = []): Promise<ClusterRecord> {
     const clusterId = `${name.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 40)}-${randomBytes(4).toString('hex')}`;
     const now = this.clock.now();
     const first = candidates[0]!;
@@ -147,6 +181,7 @@ export class Provisioner {
       updatedAt: now,
       lastActiveAt: now,
       ...(task.run ? { lastCommand: task.run.split('\n')[0]!.slice(0, 200) } : {}),
+      ...(task.resources.ports !== undefined ? { ports: task.resources.ports.map((p) => String(formatPort(p))) } : {}),
     });
     if (!created) throw new SkyError('CLUSTER_NAME_TAKEN', `cluster ${name} already exists (owned by ${initial.ownerName})`);
     const refusals: string[] = [];
@@ -205,7 +240,7 @@ export class Provisioner {
       return up;
     }
     await this.store.clusters.delete(name);
-    throw new SkyError('NO_CAPACITY', `no enabled infra can fit ${task.num_nodes} node(s) for this task:\n  ${refusals.join('\n  ')}`, {
+    throw new SkyError('NO_CAPACITY', `no enabled infra can fit ${task.num_nodes} node(s) for this task:\n  ${[...refusals, ...infeasible].join('\n  ')}`, {
       hint: 'Ask for fewer or smaller nodes, free capacity (sky down), or enable more infra.',
     });
   }

@@ -1,4 +1,4 @@
-import type { NodeRecord, NodeResources, ResourceFields, Task } from '@sky/protocol';
+import { resourceCandidates, type NodeRecord, type NodeResources, type ResourceFields, type Task } from '@sky/protocol';
 import type { ResourceRequest } from '@sky/plugin-api';
 
 /** A job that names no CPUs takes half of one, as in SkyPilot, so several fit on a node. */
@@ -76,4 +76,16 @@ export function unmetByCluster(nodes: readonly NodeRecord[], numNodes: number, d
 export function primaryFields(task: Task): ResourceFields {
   const { any_of, ordered, ...defaults } = task.resources;
   return { ...defaults, ...(ordered?.[0] ?? any_of?.[0] ?? {}) };
+}
+
+/**
+ * The candidate a job runs with on existing nodes: the first any_of / ordered candidate whose
+ * demand a whole node covers (so an any_of task that was placed by its second candidate asks
+ * for what that candidate asks, not the first's), else the first candidate.
+ */
+export function fieldsForNodes(task: Task, nodes: readonly NodeRecord[]): ResourceFields {
+  const node = nodes[0];
+  if (node === undefined) return primaryFields(task);
+  const { candidates } = resourceCandidates(task.resources);
+  return candidates.find((c) => fits(node.resources, jobDemand(c))) ?? primaryFields(task);
 }

@@ -117,6 +117,18 @@ export const DaemonConfigSchema = z.strictObject({
       keepalive_count_max: z.number().int().min(1).max(100).default(3),
     })
     .prefault({}),
+  ssh_gateway: z
+    .strictObject({
+      /** SSH tunnels (`ssh CLUSTER`) one user may hold open at a time. */
+      max_tunnels_per_user: z.number().int().min(1).max(1000).default(8),
+      /** A tunnel that carries no byte from the user's ssh client for this long is closed (the generated config sends keepalives every 30 s). */
+      idle_timeout_seconds: z.number().int().min(10).max(7 * 86400).default(600),
+      /** A tunnel is closed this long after it opened, whatever it carries. */
+      max_tunnel_seconds: z.number().int().min(10).max(30 * 86400).default(86400),
+      /** How often an open tunnel's user is authorized again (a revoked token or a removal from the workspace ends it). */
+      recheck_seconds: z.number().int().min(1).max(3600).default(30),
+    })
+    .prefault({}),
   secrets: z
     .strictObject({
       /** The AES-256-GCM key that encrypts task secrets at rest; default <state_dir>/secrets.key. */

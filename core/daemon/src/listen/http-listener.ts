@@ -9,6 +9,7 @@ import type { DaemonConfig } from '../config/schema.js';
 import { budgetKey, normalizeAddress, TrustedProxies } from './addresses.js';
 import { ConnectionGuard, RefusalLog } from './connection-guard.js';
 import type { TlsMaterial } from './tls.js';
+import { upgradeListener } from './upgrade.js';
 
 export interface Listening {
   host: string;
@@ -137,6 +138,7 @@ export class HttpListener {
     this.server.on('drop', (data?: { remoteAddress?: string }) => {
       this.refusals.note('total', data?.remoteAddress === undefined ? undefined : budgetKey(data.remoteAddress));
     });
+    this.server.on('upgrade', upgradeListener(handler));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
     if (tls !== undefined) this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onTlsError(err, socket));
   }

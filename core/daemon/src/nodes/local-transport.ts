@@ -26,15 +26,18 @@ export interface LocalOptions {
 /** A node that is a directory on this machine: commands are child processes with the node root as cwd. */
 export class LocalTransport implements NodeTransport {
   private readonly prefix: string;
-  /** The umask as an octal word for `umask`, when jobs get another one than the daemon's. */
-  private readonly umask: string | undefined;
+  /** The umask commands start with (undefined: the daemon's own). */
+  readonly umask: number | undefined;
+  /** The same umask as an octal word for `umask`. */
+  private readonly umaskWord: string | undefined;
 
   constructor(
-    private readonly root: string,
+    readonly root: string,
     options: LocalOptions = {},
   ) {
-    this.umask = options.umask === undefined ? undefined : options.umask.toString(8).padStart(4, '0');
-    this.prefix = this.umask === undefined ? '' : `umask ${this.umask}; `;
+    this.umask = options.umask;
+    this.umaskWord = options.umask === undefined ? undefined : options.umask.toString(8).padStart(4, '0');
+    this.prefix = this.umaskWord === undefined ? '' : `umask ${this.umaskWord}; `;
   }
 
   private path(p: string): string {
@@ -115,7 +118,7 @@ export class LocalTransport implements NodeTransport {
       const argv = program.argv(this.root);
       // The daemon's own umask is stricter than the jobs': one exec of sh sets theirs (node cannot
       // give a child another umask without changing the whole daemon's for a moment).
-      const [file, ...args] = this.umask === undefined ? argv : ['/bin/sh', '-c', `umask ${this.umask}; exec "$0" "$@"`, ...argv];
+      const [file, ...args] = this.umaskWord === undefined ? argv : ['/bin/sh', '-c', `umask ${this.umaskWord}; exec "$0" "$@"`, ...argv];
       if (file === undefined) throw new SkyError('INTERNAL', 'spawnDetached: no program given');
       return await new Promise<number>((resolve, reject) => {
         const child = spawn(file, args, { cwd: this.root, detached: true, stdio: ['ignore', log.fd, log.fd] });

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as Ssh2 from 'ssh2';
-import type { Client as ClientType, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
+import type { Client as ClientType, ClientChannel, ConnectConfig, PseudoTtyOptions, SFTPWrapper } from 'ssh2';
 import { SkyError } from '@sky/protocol';
 import { appendKnownHost, fingerprint, hostKeyAlgorithmsFor, knownKeysFor } from './ssh-known-hosts.js';
 import { connectError, hostKeyChanged, hostKeyRevoked, hostKeyUnknown, lostError, type SshErrorContext } from './ssh-errors.js';
@@ -13,10 +13,16 @@ import { connectError, hostKeyChanged, hostKeyRevoked, hostKeyUnknown, lostError
  * loads it, and the daemon's bundle leaves it (and its optional native addons) in node_modules.
  */
 let ssh2Module: typeof Ssh2 | undefined;
-function ssh2(): typeof Ssh2 {
+export function ssh2(): typeof Ssh2 {
   ssh2Module ??= createRequire(import.meta.url)('ssh2') as typeof Ssh2;
   return ssh2Module;
 }
+
+/** What SshConnection.session opens. */
+export type SessionOpen =
+  | { kind: 'shell'; pty: PseudoTtyOptions | undefined; env: Readonly<Record<string, string>> }
+  | { kind: 'exec'; command: string; pty: PseudoTtyOptions | undefined; env: Readonly<Record<string, string>> }
+  | { kind: 'subsystem'; name: string };
 
 /** One SSH endpoint. */
 export interface SshTarget {
@@ -405,6 +411,27 @@ export class SshConnection {
       const sftp = await live.sftp;
       return { sftp, lost: () => (live.closed ? this.lost(live) : undefined) };
     });
+  }
+
+  /**
+   * A session channel the SSH gateway asked for on a user's behalf: a login shell, a command
+   * (each with the pty and environment the user's client sent) or a subsystem. Outside the
+   * channel limit: the gateway opens a connection of its own per tunnel.
+   */
+  async session(open: SessionOpen): Promise<ClientChannel> {
+    return this.withLive(
+      (live) =>
+        new Promise((resolve, reject) => {
+          const done = (err: Error | undefined, channel: ClientChannel): void => {
+            if (err) reject(live.closed ? this.lost(live) : new SkyError('NODE_UNREACHABLE', `${this.label} refused the session: ${err.message}`, { cause: err }));
+            else resolve(channel);
+          };
+          const env = open.kind === 'subsystem' ? {} : { env: { ...open.env } };
+          if (open.kind === 'shell') live.client.shell(open.pty ?? false, env, done);
+          else if (open.kind === 'exec') live.client.exec(open.command, { ...env, ...(open.pty ? { pty: open.pty } : {}) }, done);
+          else live.client.subsys(open.name, done);
+        }),
+    );
   }
 
   /** A TCP stream from this host to host:port (direct-tcpip), for jumping through it. */

@@ -6,7 +6,7 @@ import { SshConnection, type SshOptions, type SshTarget } from './ssh-connection
 import { SshTransport } from './ssh-transport.js';
 import type { NodeTransport } from './transport.js';
 
-type SshReach = Extract<NodeRecord['reach'], { kind: 'ssh' }>;
+export type SshReach = Extract<NodeRecord['reach'], { kind: 'ssh' }>;
 
 /**
  * One transport per node, kept for the daemon's lifetime. Local ones are stateless (those of an
@@ -70,6 +70,15 @@ export class TransportPool {
       this.byNode.set(key, transport);
     }
     return transport;
+  }
+
+  /**
+   * A new SSH connection to a node's host, made like the pooled ones (known_hosts, keepalives,
+   * the pooled jump hosts) but owned by the caller: the SSH gateway opens one per tunnel.
+   */
+  dedicatedSsh(reach: SshReach, label: string): SshConnection {
+    if (this.closed) throw new SkyError('NODE_UNREACHABLE', `node ${label}: the daemon is stopping and opens no SSH connections`);
+    return new SshConnection(sshTarget(reach), this.ssh, this.jumpChain(reach));
   }
 
   /** The connection to the last jump host of `reach.proxyJump` (`[user@]host[:port]`, comma-separated for a chain). */

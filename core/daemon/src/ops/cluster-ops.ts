@@ -1,5 +1,6 @@
-import { assertResolved, parseTask, validateClusterName, type AutostopBody, type CancelJobsBody, type ClusterBody, type ExecBody, type LaunchBody } from '@sky/protocol';
+import { validateClusterName, type AutostopBody, type CancelJobsBody, type ClusterBody, type ExecBody, type LaunchBody } from '@sky/protocol';
 import type { ClusterService } from '../clusters/cluster-service.js';
+import { submittedTask, submittedUploads } from '../clusters/submitted-task.js';
 import type { TaskFilesResolver } from '../uploads/task-files.js';
 import type { OperationHandler } from './registry.js';
 
@@ -11,9 +12,9 @@ export function clusterOperations(service: ClusterService, taskFiles: TaskFilesR
       resumable: false,
       validate: async (body, caller) => {
         const { task, cluster, uploads, dryrun } = body as LaunchBody;
-        const parsed = assertResolved(parseTask(task, 'body.task'), 'body.task');
+        const parsed = submittedTask(task);
         if (cluster !== undefined) validateClusterName(cluster);
-        await taskFiles.forSubmit(parsed, uploads, caller, dryrun === true);
+        await taskFiles.forSubmit(parsed, submittedUploads(uploads, parsed), caller, dryrun === true);
       },
       afterRestart: (request) => service.launchAfterRestart(request),
       resultWithJob: (request) => service.launchResultWithJob(request),
@@ -25,7 +26,8 @@ export function clusterOperations(service: ClusterService, taskFiles: TaskFilesR
       resumable: true,
       validate: async (body, caller) => {
         const { task, uploads } = body as ExecBody;
-        await taskFiles.forSubmit(assertResolved(parseTask(task, 'body.task'), 'body.task'), uploads, caller, false);
+        const parsed = submittedTask(task);
+        await taskFiles.forSubmit(parsed, submittedUploads(uploads, parsed), caller, false);
       },
       resultWithJob: async (request) => ({ cluster: request.job!.cluster, jobId: request.job!.id }),
       run: (ctx, body) => service.exec(ctx, body as ExecBody),

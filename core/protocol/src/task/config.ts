@@ -19,6 +19,7 @@ export interface ResourceFieldsConfig {
   labels?: Record<string, string>;
   disk_tier?: string;
   network_tier?: string;
+  local_disk?: string;
   accelerator_args?: Record<string, string | boolean>;
   priority_class?: string;
   autostop?: false | { idle_minutes: number; down: boolean };
@@ -59,6 +60,7 @@ function fieldsConfig(r: ResourceFields): ResourceFieldsConfig {
   if (r.labels !== undefined) out.labels = { ...r.labels };
   if (r.disk_tier !== undefined) out.disk_tier = r.disk_tier;
   if (r.network_tier !== undefined) out.network_tier = r.network_tier;
+  if (r.local_disk !== undefined) out.local_disk = r.local_disk;
   if (r.accelerator_args !== undefined) out.accelerator_args = { ...r.accelerator_args };
   if (r.priority_class !== undefined) out.priority_class = r.priority_class;
   if (r.autostop !== undefined) out.autostop = r.autostop === false ? false : { idle_minutes: r.autostop.idleMinutes, down: r.autostop.down };

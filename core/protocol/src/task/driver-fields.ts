@@ -40,6 +40,7 @@ export function decideFields(fields: ResourceFields, driver: string): FieldDecis
   const meaningless: Array<[string, unknown]> = [
     ['disk_tier', fields.disk_tier],
     ['network_tier', fields.network_tier],
+    ['local_disk', fields.local_disk],
     ['accelerator_args', fields.accelerator_args],
     ['priority_class', fields.priority_class],
   ];

@@ -143,6 +143,27 @@ export function remotePathProblem(path: string): string | undefined {
   return undefined;
 }
 
+/**
+ * SkyPilot's list form of a file mount's source (`/dst: {source: [a, b]}`): each listed path
+ * lands in the destination directory under its own name (`/dst/a`, `/dst/b`), as SkyPilot lays
+ * them out in the bucket it mounts there. Either the entries (destination → path) or why not.
+ */
+export function sourceListEntries(dest: string, sources: readonly string[]): Array<[string, string]> | string {
+  if (sources.length === 0) return 'expected at least one local path in the list';
+  const base = dest.replace(/\/+$/, '');
+  const seen = new Map<string, string>();
+  const out: Array<[string, string]> = [];
+  for (const source of sources) {
+    const name = source.replace(/\/+$/, '').split('/').pop() ?? '';
+    if (name === '' || name === '.' || name === '..' || name === '~') return `${JSON.stringify(source)} has no name to place it under in ${dest}; name a file or directory`;
+    const other = seen.get(name);
+    if (other !== undefined) return `${JSON.stringify(other)} and ${JSON.stringify(source)} would both land at ${base}/${name}; give them separate destinations`;
+    seen.set(name, source);
+    out.push([`${base}/${name}`, source]);
+  }
+  return out;
+}
+
 function localSource(value: unknown, report: Report, path: Array<string | number>): string | undefined {
   if (typeof value !== 'string' || value.trim().length === 0) {
     report(`expected a local path to copy, got ${describeValue(value)}`, path);
@@ -218,8 +239,17 @@ export const checkFileMounts: FieldCheck<Record<string, string>> = (value, repor
       }
     } else {
       if (Array.isArray(src.source)) {
-        report('source', [dst, 'source'], { unsupported: 'file_mounts.*.source', at: 'value' });
-        mountOk = false;
+        const items: string[] = [];
+        src.source.forEach((item, i) => {
+          const source = localSource(item, report, [dst, 'source', i]);
+          if (source === undefined) mountOk = false;
+          else items.push(source);
+        });
+        const entries = mountOk ? sourceListEntries(target, items) : [];
+        if (typeof entries === 'string') {
+          report(entries, [dst, 'source']);
+          mountOk = false;
+        } else if (mountOk) out.push(...entries);
       } else {
         const source = localSource(src.source, report, [dst, 'source']);
         if (source === undefined) mountOk = false;

@@ -16,4 +16,4 @@ export { parsePorts, formatPort } from './ports.js';
 export { parseInfra, formatInfra } from './infra.js';
 export { formatTaskPath, type TaskIssue, type TaskProblem, type Report, type FieldPath } from './problems.js';
 export { yamlPosition, type YamlPosition } from './yaml-position.js';
-export { remotePathProblem } from './fields.js';
+export { remotePathProblem, sourceListEntries } from './fields.js';

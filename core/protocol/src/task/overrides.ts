@@ -4,7 +4,8 @@ import { SkyError } from '../wire/errors.js';
 import { parseAccelerators } from './accelerators.js';
 import { yamlLib } from './yaml-lib.js';
 import { checkName, checkNumNodes, text } from './fields.js';
-import { parseInfra } from './infra.js';
+import { legacyInfraText, parseInfra } from './infra.js';
+import { parsePorts } from './ports.js';
 import { envNameProblem } from './names.js';
 import { formatTaskPath, TASK_DOCS, type Report, type TaskIssue } from './problems.js';
 import { parseCpus, parseMemory } from './quantity.js';
@@ -25,6 +26,20 @@ export interface TaskOverrides {
   gpus?: string;
   numNodes?: string | number;
   infra?: string;
+  /** --cloud / --region / --zone: SkyPilot's older spelling of the parts of --infra; each replaces its part of the task's infra. */
+  cloud?: string;
+  region?: string;
+  zone?: string;
+  /** --use-spot */
+  useSpot?: boolean;
+  /** --instance-type */
+  instanceType?: string;
+  /** --image-id */
+  imageId?: string;
+  /** --ports, each a port or a range. */
+  ports?: readonly (string | number)[];
+  /** --no-setup: the task's setup commands are dropped. */
+  noSetup?: boolean;
   workdir?: string;
   /** The client's environment: values of secrets the task lists by name only (`secrets: [HF_TOKEN]`). */
   environ?: Readonly<Record<string, string | undefined>>;
@@ -137,6 +152,21 @@ export function applyOverrides(task: Task, overrides: TaskOverrides): Task {
     // `--infra '*'` means anywhere: it clears the task's infra.
     if (infra !== undefined) setResource(out, 'infra', Object.keys(infra).length > 0 ? infra : undefined);
   }
+  applyLegacyInfra(out, overrides, problems);
+  if (overrides.useSpot === true) setResource(out, 'use_spot', true);
+  if (overrides.instanceType !== undefined) {
+    const type = text('an instance type like p3.8xlarge')(overrides.instanceType, problems.reporter('--instance-type'));
+    if (type !== undefined) setResource(out, 'instance_type', type);
+  }
+  if (overrides.imageId !== undefined) {
+    const image = text('an image id like docker:ubuntu:22.04')(overrides.imageId, problems.reporter('--image-id'));
+    if (image !== undefined) setResource(out, 'image_id', image);
+  }
+  if (overrides.ports !== undefined) {
+    const ports = parsePorts([...overrides.ports], problems.reporter('--ports'));
+    if (ports !== undefined) setResource(out, 'ports', ports);
+  }
+  if (overrides.noSetup === true) delete out.setup;
   const envFile = checkEnvMap('--env-file', overrides.envFile, problems);
   const env = checkEnvMap('--env', overrides.env, problems);
   const secrets = checkEnvMap('--secret', overrides.secrets, problems);
@@ -157,6 +187,27 @@ export function applyOverrides(task: Task, overrides: TaskOverrides): Task {
   }
   problems.throwIfAny();
   return assertResolved(substituteEnvs(out), SOURCE);
+}
+
+/**
+ * --cloud / --region / --zone replace their part of the task's infra, as SkyPilot's flags do
+ * (`--region us-west-2` on a task with `infra: aws/us-east-1` is aws/us-west-2). With --infra
+ * they would say the same thing twice: refused.
+ */
+function applyLegacyInfra(task: Task, overrides: TaskOverrides, problems: FlagProblems): void {
+  const given = (['cloud', 'region', 'zone'] as const).filter((k) => overrides[k] !== undefined);
+  if (given.length === 0) return;
+  const flags = given.map((k) => `--${k}`).join(', ');
+  if (overrides.infra !== undefined) {
+    problems.reporter(flags)('give either --infra or --cloud/--region/--zone, not both (--infra CLOUD/REGION/ZONE says all three)');
+    return;
+  }
+  const current = task.resources.infra ?? {};
+  const cloud = overrides.cloud ?? current.cloud;
+  const region = overrides.region ?? current.region;
+  const zone = overrides.zone ?? current.zone;
+  const infra = parseInfra(legacyInfraText(cloud, region, zone), problems.reporter(flags));
+  if (infra !== undefined) setResource(task, 'infra', Object.keys(infra).length > 0 ? infra : undefined);
 }
 
 /**

@@ -137,6 +137,7 @@ const RESOURCE_FIELDS = {
   ephemeral_storage: checked(parseDiskSize),
   disk_tier: checked(checkTier('disk')),
   network_tier: checked(checkTier('network')),
+  local_disk: checked(text('instance-local disks like nvme:2 or ssd:1')),
   accelerator_args: checked(checkAcceleratorArgs),
   priority_class: checked(text('a Kubernetes priority class name')),
   autostop: checked(checkAutostop),
@@ -146,7 +147,6 @@ const RESOURCE_FIELDS = {
 const RESOURCE_UNSUPPORTED = {
   job_recovery: unsupported('resources.job_recovery'),
   volumes: unsupported('resources.volumes'),
-  local_disk: unsupported('resources.local_disk'),
   max_hourly_cost: unsupported('resources.max_hourly_cost'),
   _no_missing_accel_warnings: unsupported('resources._internal'),
   _docker_login_config: unsupported('resources._internal'),
@@ -296,6 +296,7 @@ function buildFields(raw: RawFields, path: FieldPath, problems: TaskProblem[]): 
   if (raw.image_id !== undefined && raw.image_id !== null) out.image_id = raw.image_id;
   if (raw.disk_tier !== undefined) out.disk_tier = raw.disk_tier;
   if (raw.network_tier !== undefined) out.network_tier = raw.network_tier;
+  if (raw.local_disk !== undefined) out.local_disk = raw.local_disk;
   if (raw.accelerator_args !== undefined) out.accelerator_args = raw.accelerator_args;
   if (raw.priority_class !== undefined) out.priority_class = raw.priority_class;
   if (raw.autostop !== undefined) out.autostop = raw.autostop;

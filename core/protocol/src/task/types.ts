@@ -49,6 +49,8 @@ export interface ResourceFields {
   disk_tier?: string;
   /** Cloud network tier (standard, best); meaningful only where a driver picks networks. */
   network_tier?: string;
+  /** SkyPilot's instance-local disks (`nvme:2`); no meaning on existing machines. */
+  local_disk?: string;
   /** TPU arguments; meaningful only on a driver with TPUs. */
   accelerator_args?: Record<string, string | boolean>;
   /** Kubernetes priority class; meaningful only on a Kubernetes driver. */

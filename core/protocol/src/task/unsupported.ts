@@ -22,7 +22,6 @@ export const UNSUPPORTED_FIELDS = [
   { field: 'workdir', what: 'a git repository ({url, ref}) as the workdir; give a local directory' },
   { field: 'resources.job_recovery', what: 'recovery strategy of managed jobs' },
   { field: 'resources.volumes', what: 'volumes attached to the nodes' },
-  { field: 'resources.local_disk', what: 'instance-local NVMe or SSD disks' },
   { field: 'resources.max_hourly_cost', what: 'price cap for the optimizer' },
   { field: 'resources._internal', what: 'an internal SkyPilot field, not written in task files' },
   { field: 'file_mounts.*.name', what: 'object-store buckets and volumes as file mounts' },
@@ -32,7 +31,6 @@ export const UNSUPPORTED_FIELDS = [
   { field: 'file_mounts.*.mount_options', what: 'mount options of bucket mounts' },
   { field: 'file_mounts.*.type', what: 'bucket and volume file mount types' },
   { field: 'file_mounts.*.mode', what: 'MOUNT and MOUNT_CACHED modes; only COPY is supported' },
-  { field: 'file_mounts.*.source', what: 'several sources for one destination (SkyPilot uploads them to a bucket)' },
   { field: 'file_mounts.*', what: 'bucket URIs such as s3:// or gs:// as file mount sources' },
   { field: 'pipelines', what: 'multi-task pipelines: several YAML documents separated by ---' },
 ] as const satisfies readonly UnsupportedField[];

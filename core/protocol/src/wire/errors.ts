@@ -67,6 +67,8 @@ export const ERROR_CATALOGUE = {
   NODE_RUNTIME_ERROR: { status: 502, summary: 'The node runtime gave an answer sky cannot read.' },
   NODE_HELPER_REFUSED: { status: 403, summary: 'sky-node-helper refused: the OS account or path is outside what it allows.' },
   NOT_SUPPORTED: { status: 400, summary: 'The driver cannot do this operation' },
+  UPGRADE_REQUIRED: { status: 426, summary: 'The route carries an SSH tunnel: it must be called with Upgrade: sky-ssh (sky ssh-proxy does).' },
+  TOO_MANY_TUNNELS: { status: 429, summary: 'The user already holds as many SSH tunnels as the API server allows at a time.' },
   UPLOAD_NOT_FOUND: { status: 404, summary: 'No upload (manifest or chunk) with this id among yours.' },
   UPLOAD_INVALID: { status: 400, summary: 'An upload manifest is malformed (paths, sizes, chunk lists, duplicates).' },
   UPLOAD_INCOMPLETE: { status: 409, summary: 'An upload still lacks some of its chunks.' },

@@ -37,7 +37,17 @@ export const ROUTE_PATHS = {
   createLoginLink: `${API_PREFIX}/auth/login-links`,
   openSession: `${API_PREFIX}/auth/session`,
   closeSession: `${API_PREFIX}/auth/session`,
+  sshHostKey: `${API_PREFIX}/ssh/host-key`,
 } as const;
+
+/**
+ * The SSH tunnel to one node of a cluster: a GET that upgrades the connection (Upgrade: sky-ssh)
+ * to a raw byte stream carrying an SSH session with the API server. Not a JSON route, so it is
+ * kept out of the route table (and the OpenAPI document); its access is that of `sky exec`.
+ */
+export const SSH_TUNNEL_PATH = `${API_PREFIX}/clusters/:name/ssh`;
+/** The Upgrade protocol name of the SSH tunnel. */
+export const SSH_TUNNEL_PROTOCOL = 'sky-ssh';
 
 /** Path of an operation's submit route: POST /api/v1/<name>. */
 export function operationPath(name: string): string {
