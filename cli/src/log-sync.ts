@@ -5,11 +5,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { JobLogLine } from '@sky/protocol';
+import { validateClusterName } from '@sky/protocol/task-core';
 import type { SkyClient } from '@sky/client';
 
 /** Where a job's log goes: ~/sky_logs/CLUSTER/JOB_ID/. */
 export function syncDir(cluster: string, jobId: number, home: string = homedir()): string {
-  return join(home, 'sky_logs', cluster, String(jobId));
+  // The name becomes a directory: only a valid cluster name (no '/', never '..') gets there.
+  if (!Number.isSafeInteger(jobId) || jobId < 1) throw new RangeError(`invalid job ID ${jobId}`);
+  return join(home, 'sky_logs', validateClusterName(cluster), String(jobId));
 }
 
 /**

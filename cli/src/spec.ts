@@ -488,8 +488,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'dashboard',
     args: '',
     maxArgs: 0,
-    summary: 'Print a one-time login link to the dashboard (it works once, for two minutes, and opens a browser session as you)',
+    summary: 'Open the dashboard: print a one-time login link (it works once, for two minutes, and opens a browser session as you), and open it in a browser on a desktop terminal',
     options: ['open'],
+    optionHelp: { open: 'Open the link in the default web browser even where no desktop was detected' },
     examples: ['sky dashboard', 'sky dashboard --open'],
   },
 ];

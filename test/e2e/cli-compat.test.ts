@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
 import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
 
 /*
@@ -93,8 +93,9 @@ describe('SSH node pools the SkyPilot way: the pools file alone enables the ssh 
 
   it('sky ssh up, then sky launch --infra ssh/gpu-a runs on the host; --retry-until-up waits for the host to be free', async () => {
     await exits(['ssh', 'up'], 0);
-    const first = await exits(['launch', '-y', '-c', 'pool1', '--infra', 'ssh/gpu-a', 'echo ran-on-$(hostname -I 2>/dev/null | cut -d" " -f1)'], 0);
-    assert.match(first.stdout, new RegExp(`ran-on-${set.hosts[0]!.ip.replace(/\./g, '\\.')}|ran-on-`));
+    const first = await exits(['launch', '-y', '-c', 'pool1', '--infra', 'ssh/gpu-a', 'echo first-ran; touch "$HOME/pool1-ran-here"'], 0);
+    assert.match(first.stdout, /^first-ran$/m);
+    assert.ok(existsSync(join(set.hosts[0]!.home, 'pool1-ran-here')), 'the job ran on the pool host');
     // The only host is held by pool1: a second cluster has no capacity until it is down.
     const refused = await exits(['launch', '-y', '-c', 'pool2', '--infra', 'ssh/gpu-a', 'echo second'], 1);
     assert.match(refused.stderr, /no enabled infra can fit|NO_CAPACITY|free: 0/i, show(['launch'], refused));
@@ -201,14 +202,33 @@ describe('cluster-name globs, launch flags and status views on the local driver'
     assert.equal(dir, join(daemon.home, 'sky_logs', 'web', '1'));
     assert.match(readFileSync(join(dir, 'run.log'), 'utf8'), /^SETUP-RAN$/m);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
-    assert.match((await exits(['logs', 'web', '99', '--sync-down'], 1)).stderr, /cluster web has no job 99/);
+    // SkyPilot's JobExitCode.NOT_FOUND, as for sky logs without --sync-down.
+    assert.match((await exits(['logs', 'web', '99', '--sync-down'], 102)).stderr, /cluster web has no job 99/);
   });
 
-  it('sky start -i sets autostop once the cluster is UP again', async () => {
-    await exits(['stop', '-y', 'web'], 0);
-    const r = await exits(['start', '-y', 'web', '-i', '30', '--down'], 0);
+  it("sky start 'we?' -i --down restarts the match and sets autodown once it is UP; sky autostop takes a glob too", async () => {
+    await exits(['stop', '-y', 'we*'], 0);
+    assert.match((await exits(['stop', '-y', 'we*'], 0)).stdout, /Nothing to stop: the matching clusters are already STOPPED/);
+    const r = await exits(['start', '-y', 'we?', '-i', '30', '--down'], 0);
+    assert.match(r.stdout, /Restarting cluster web\.\.\.done\./);
     assert.match(r.stdout, /auto-?downed after 30 minutes/);
     assert.match(row((await exits(['status', 'web'], 0)).stdout, 'web')?.[4] ?? '', /^30m \(down\)$/);
+    await exits(['autostop', 'oth*', '-i', '15'], 0);
+    assert.match(row((await exits(['status', 'other'], 0)).stdout, 'other')?.[4] ?? '', /^15m$/);
     await exits(['down', '-y', 'web', 'other'], 0);
+  });
+});
+
+describe('sky dashboard', () => {
+  it('prints a one-time login link (no browser without a desktop terminal) that opens the dashboard once', async () => {
+    const r = await exits(['dashboard'], 0);
+    assert.match(r.stderr, /^Open this link in your browser within \d+ s; it works once/m);
+    const url = r.stdout.trim();
+    assert.ok(url.startsWith(`${daemon.url}/`), url);
+    const opened = await http(url, { anonymous: true });
+    assert.equal(opened.status, 303, opened.text);
+    assert.equal(new URL(String(opened.headers.location), url).pathname, '/dashboard/');
+    const again = await http(url, { anonymous: true });
+    assert.notEqual(again.status, 303, 'the link works once');
   });
 });

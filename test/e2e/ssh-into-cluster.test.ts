@@ -1,11 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
 import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
 import { sshDaemonConfig } from '../helpers/ssh-daemon-config.js';
+import { makeTestPki, type TestPki } from '../helpers/test-pki.js';
 import { TEAM_ADMIN, asAdmin, asUser, errorOf } from '../helpers/team.js';
 
 /*
@@ -58,9 +59,11 @@ function show(what: string, r: Result): string {
 interface User {
   home: string;
   endpoint: string;
+  /** The team CA, for an https endpoint. */
+  ca?: string;
 }
 
-const envOf = (u: User): NodeJS.ProcessEnv => ({ HOME: u.home, SKYPILOT_API_SERVER_ENDPOINT: u.endpoint });
+const envOf = (u: User): NodeJS.ProcessEnv => ({ HOME: u.home, SKYPILOT_API_SERVER_ENDPOINT: u.endpoint, ...(u.ca === undefined ? {} : { SKYPILOT_API_SERVER_CA: u.ca }) });
 const sky = (u: User, args: readonly string[]): Promise<Result> => run(process.execPath, ['--', SKY_BIN, ...args], envOf(u));
 const configOf = (u: User, cluster: string): string => join(u.home, '.sky', 'generated', 'ssh', cluster);
 /** OpenSSH's client with the cluster's generated config (ssh reads ~ from the passwd entry, not $HOME, so the file is named). */
@@ -73,7 +76,30 @@ async function ok(u: User, args: readonly string[]): Promise<Result> {
   return r;
 }
 
+/** A call to the team server, verified against the team CA. */
+const teamHttp = (path: string, options: Parameters<typeof http>[1] = {}): ReturnType<typeof http> => http(`${team.url}${path}`, { ...options, ca: readFileSync(pki.ca) });
+
+/** An ssh session kept open (a remote `sleep`): resolves once the node answered, with a way to end it. */
+async function hold(u: User, cluster: string, host: string): Promise<{ end: () => Promise<Result>; done: Promise<Result> }> {
+  let ready: () => void = () => undefined;
+  const up = new Promise<void>((resolve) => (ready = resolve));
+  const before = new Set(children);
+  const done = run('ssh', ['-F', configOf(u, cluster), '-o', 'BatchMode=yes', host, 'echo held; sleep 120'], envOf(u), undefined, 60_000, (out) => {
+    if (out.includes('held')) ready();
+  });
+  const child = [...children].find((c) => !before.has(c))!;
+  await Promise.race([up, done.then((r) => assert.fail(show('a held ssh session', r)))]);
+  return {
+    done,
+    end: () => {
+      child.kill('SIGTERM');
+      return done;
+    },
+  };
+}
+
 let hosts: TestHosts;
+let pki: TestPki;
 let personal: DaemonHandle;
 let team: DaemonHandle;
 let me: User;
@@ -86,18 +112,21 @@ before(async () => {
   hosts = await createHosts(2);
   personal = await startDaemon();
   me = { home: personal.home, endpoint: personal.url };
+  // The team server speaks HTTPS only: tunnels go through its TLS, checked against the team CA.
+  pki = await makeTestPki();
   team = await startDaemon({
-    config: `auth:\n  mode: basic\nssh_gateway:\n  recheck_seconds: 1\n${sshDaemonConfig(hosts)}`,
+    config: `listen:\n  tls:\n    cert: ${pki.server.cert}\n    key: ${pki.server.key}\nauth:\n  mode: basic\nssh_gateway:\n  recheck_seconds: 1\n  max_tunnels_per_user: 2\n${sshDaemonConfig(hosts)}`,
     env: { SKY_ADMIN_USERNAME: TEAM_ADMIN.name, SKY_ADMIN_PASSWORD: TEAM_ADMIN.password },
+    tlsCa: pki.ca,
   });
   const port = new URL(team.url).port;
   for (const name of ['alice', 'bob', 'carol']) {
-    const res = await http(`${team.url}/api/v1/users`, { method: 'POST', headers: asAdmin(), body: JSON.stringify({ name, password: `${name}-password` }) });
+    const res = await teamHttp('/api/v1/users', { method: 'POST', headers: asAdmin(), body: JSON.stringify({ name, password: `${name}-password` }) });
     assert.equal(res.status, 201, res.text);
   }
-  const ws = await http(`${team.url}/api/v1/workspaces`, { method: 'POST', headers: asAdmin(), body: JSON.stringify({ name: 'research', private: true, allowed_users: ['carol'] }) });
+  const ws = await teamHttp(`/api/v1/workspaces`, { method: 'POST', headers: asAdmin(), body: JSON.stringify({ name: 'research', private: true, allowed_users: ['carol'] }) });
   assert.equal(ws.status, 201, ws.text);
-  const member = (name: string): User => ({ home: tempHome(), endpoint: `http://${name}:${name}-password@127.0.0.1:${port}` });
+  const member = (name: string): User => ({ home: tempHome(), endpoint: `https://${name}:${name}-password@localhost:${port}`, ca: pki.ca });
   alice = member('alice');
   bob = member('bob');
   carol = member('carol');
@@ -109,6 +138,7 @@ after(async () => {
   await team?.stop();
   await killAllDaemons();
   await hosts?.destroy();
+  await pki?.destroy();
   for (const u of [me, alice, bob, carol]) if (u) removeHome(u.home);
 });
 
@@ -208,6 +238,18 @@ describe('ssh into a local-driver cluster of a personal API server', () => {
     }
   });
 
+  it('sky stop leaves a stopped cluster unreachable (not UP); sky start writes the SSH config again', async () => {
+    await ok(me, ['stop', '-y', 'loc']);
+    const stopped = await ssh(me, 'loc', ['loc', 'echo should-not-run']);
+    assert.equal(stopped.code, 255, show('ssh into a stopped cluster', stopped));
+    assert.match(stopped.stderr, /cluster loc is STOPPED[^\n]*\n {2}hint: Start it with: sky start loc/);
+    rmSync(configOf(me, 'loc'));
+    await ok(me, ['start', '-y', 'loc']);
+    const back = await ssh(me, 'loc', ['loc-worker1', 'echo back']);
+    assert.equal(back.code, 0, show('ssh after sky start', back));
+    assert.equal(back.stdout, 'back\n');
+  });
+
   it('sky down removes the cluster SSH config; the Include line stays, once', async () => {
     await ok(me, ['down', '-y', 'loc']);
     assert.equal(existsSync(configOf(me, 'loc')), false);
@@ -244,13 +286,21 @@ describe('ssh into an SSH-driver cluster of a team API server', () => {
 
   it('the tunnel refuses a call without credentials (401), a plain GET (426), and bob on alice’s cluster (403, audited)', async () => {
     const upgrade = { connection: 'Upgrade', upgrade: 'sky-ssh' };
-    const anonymous = await http(`${team.url}/api/v1/clusters/al/ssh?rank=0`, { headers: upgrade });
+    const anonymous = await teamHttp(`/api/v1/clusters/al/ssh?rank=0`, { headers: upgrade });
     assert.equal(anonymous.status, 401, anonymous.text);
-    const plain = await http(`${team.url}/api/v1/clusters/al/ssh`, { headers: asUser('alice') });
+    const plain = await teamHttp(`/api/v1/clusters/al/ssh`, { headers: asUser('alice') });
     assert.equal(plain.status, 426, plain.text);
     assert.equal(errorOf(plain.text).code, 'UPGRADE_REQUIRED');
-    const forBob = await http(`${team.url}/api/v1/clusters/al/ssh?rank=0`, { headers: { ...asUser('bob'), ...upgrade } });
+    const forBob = await teamHttp(`/api/v1/clusters/al/ssh?rank=0`, { headers: { ...asUser('bob'), ...upgrade } });
     assert.equal(forBob.status, 403, forBob.text);
+    // Alice's own browser session (a dashboard login) does not open tunnels either.
+    const link = (await teamHttp('/api/v1/auth/login-links', { method: 'POST', headers: asUser('alice') })).json() as { path: string };
+    const opened = await teamHttp(link.path.replace(/^https?:\/\/[^/]+/, ''));
+    const cookie = String(opened.headers['set-cookie'] ?? '').split(';')[0]!;
+    assert.match(cookie, /=/, JSON.stringify(opened.headers));
+    const bySession = await teamHttp(`/api/v1/clusters/al/ssh?rank=0`, { headers: { cookie, ...upgrade } });
+    assert.equal(bySession.status, 403, bySession.text);
+    assert.match(errorOf(bySession.text).message, /browser session/);
 
     // Bob with alice's generated config, and his own credentials.
     mkdirSync(join(bob.home, '.sky', 'generated', 'ssh'), { recursive: true });
@@ -259,8 +309,27 @@ describe('ssh into an SSH-driver cluster of a team API server', () => {
     assert.equal(r.code, 255, show('bob: ssh al', r));
     assert.doesNotMatch(r.stdout, /should-not-run/);
     assert.match(r.stderr, /cluster al belongs to alice/);
-    const audit = (await http(`${team.url}/api/v1/audit?user=bob`, { headers: asAdmin() })).json() as { items: Array<{ action: string; result: string; target?: string }> };
+    const audit = (await teamHttp(`/api/v1/audit?user=bob`, { headers: asAdmin() })).json() as { items: Array<{ action: string; result: string; target?: string }> };
     assert.ok(audit.items.some((e) => e.action === 'ssh' && e.result === 'DENIED' && e.target === 'al/0'), JSON.stringify(audit.items));
+  });
+
+  it('a user holds at most ssh_gateway.max_tunnels_per_user tunnels at a time (429), and gets one back when one closes', async () => {
+    const first = await hold(alice, 'al', 'al');
+    const second = await hold(alice, 'al', 'al');
+    try {
+      const third = await ssh(alice, 'al', ['al', 'echo should-not-run']);
+      assert.equal(third.code, 255, show('a third tunnel', third));
+      assert.match(third.stderr, /alice already has 2 SSH sessions open through this API server \(at most 2 at a time\)/);
+    } finally {
+      await first.end();
+    }
+    let again: Result | undefined;
+    for (let i = 0; i < 50 && again?.code !== 0; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      again = await ssh(alice, 'al', ['al', 'echo again']);
+    }
+    assert.equal(again?.code, 0, show('a tunnel once one closed', again!));
+    await second.end();
   });
 
   it('a member removed from the private workspace is cut off while connected and refused after (audited)', async () => {
@@ -276,7 +345,7 @@ describe('ssh into an SSH-driver cluster of a team API server', () => {
     });
     await Promise.race([isConnected, held]);
     assert.ok(!(await Promise.race([held.then(() => true), Promise.resolve(false)])), 'the session is open before the removal');
-    const removed = await http(`${team.url}/api/v1/workspaces/research`, { method: 'POST', headers: asAdmin(), body: JSON.stringify({ allowed_users: [] }) });
+    const removed = await teamHttp(`/api/v1/workspaces/research`, { method: 'POST', headers: asAdmin(), body: JSON.stringify({ allowed_users: [] }) });
     assert.equal(removed.status, 200, removed.text);
     const cut = await held;
     assert.notEqual(cut.code, 0, show('the held session', cut));
@@ -285,7 +354,7 @@ describe('ssh into an SSH-driver cluster of a team API server', () => {
     const after = await ssh(carol, 'cr', ['cr', 'echo should-not-run']);
     assert.equal(after.code, 255, show('carol after removal', after));
     assert.match(after.stderr, /private workspace research/);
-    const audit = (await http(`${team.url}/api/v1/audit?user=carol`, { headers: asAdmin() })).json() as { items: Array<{ action: string; result: string; detail?: string }> };
+    const audit = (await teamHttp(`/api/v1/audit?user=carol`, { headers: asAdmin() })).json() as { items: Array<{ action: string; result: string; detail?: string }> };
     assert.ok(audit.items.some((e) => e.action === 'ssh' && e.result === 'DENIED'), JSON.stringify(audit.items));
     assert.ok(audit.items.some((e) => e.action === 'ssh.open'));
     assert.ok(audit.items.some((e) => e.action === 'ssh.close' && /may no longer use this cluster/.test(e.detail ?? '')), JSON.stringify(audit.items));

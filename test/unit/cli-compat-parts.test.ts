@@ -9,6 +9,7 @@ import { logFiles, syncDir } from '../../cli/src/log-sync.js';
 import { gapSeconds, MAX_GAP_SECONDS } from '../../cli/src/retry.js';
 import { endpointLines, statusJson } from '../../cli/src/status-json.js';
 import { statusLines } from '../../cli/src/commands/status.js';
+import { canShowBrowser } from '../../cli/src/commands/dashboard.js';
 import { poolsFilePath, withPoolsFileDriver } from '../../core/daemon/src/plugins/pools-file-driver.js';
 
 describe('cluster-name globs (fnmatch)', () => {
@@ -107,6 +108,8 @@ describe('sky status -o json and --endpoints', () => {
 describe('sky logs --sync-down layout', () => {
   it('~/sky_logs/CLUSTER/JOB_ID, run.log, and rank-N.log for a multi-node job', () => {
     assert.equal(syncDir('web', 3, '/home/a'), '/home/a/sky_logs/web/3');
+    assert.throws(() => syncDir('../etc', 3, '/home/a'), /invalid cluster name/);
+    assert.throws(() => syncDir('a/b', 3, '/home/a'), /invalid cluster name/);
     const single = logFiles([{ rank: 0, text: 'a' }, { rank: 0, text: 'b\n' }], 1);
     assert.deepEqual([...single], [['run.log', 'a\nb\n']]);
     const multi = logFiles([{ rank: 0, text: 'h' }, { rank: 1, text: 'w' }], 2);
@@ -143,5 +146,15 @@ describe('the ssh driver is enabled by the pools file', () => {
     assert.deepEqual(withPoolsFileDriver(off, '/home/admin', exists([file])), { drivers: off, added: undefined });
     const renamed = { pools: { package: 'sky-driver-ssh' } };
     assert.deepEqual(withPoolsFileDriver(renamed, '/home/admin', exists([file])), { drivers: renamed, added: undefined });
+  });
+});
+
+describe('sky dashboard opens a browser only where one can be shown', () => {
+  it('a terminal with a desktop: yes; no terminal, or Linux without a display: no', () => {
+    assert.equal(canShowBrowser({ DISPLAY: ':0' }, 'linux', true), true);
+    assert.equal(canShowBrowser({ WAYLAND_DISPLAY: 'wayland-0' }, 'linux', true), true);
+    assert.equal(canShowBrowser({}, 'linux', true), false);
+    assert.equal(canShowBrowser({ DISPLAY: ':0' }, 'linux', false), false);
+    assert.equal(canShowBrowser({}, 'darwin', true), true);
   });
 });

@@ -177,6 +177,23 @@ describe('job queue (injectable clock, recording runtime)', () => {
     );
   });
 
+  it('job ends mark the cluster active, but a stream of them within a second writes its record once', async () => {
+    w = await world([sshNode(0, 4)]);
+    for (let i = 0; i < 3; i++) await submit(w, 1);
+    await until(w, ['1:SETTING_UP', '2:SETTING_UP', '3:SETTING_UP']);
+    w.clock.t += 60_000;
+    const first = w.clock.t;
+    await w.events.apply(['c-1-1-r0 0 SUCCEEDED 0']);
+    const marked = (await w.store.clusters.get('c'))!;
+    assert.equal(marked.lastActiveAt, first);
+    w.clock.t += 400;
+    await w.events.apply(['c-1-2-r0 0 SUCCEEDED 0']);
+    assert.equal((await w.store.clusters.get('c'))!.version, marked.version, 'an end 0.4 s later leaves the record as it is');
+    w.clock.t += 1_000;
+    await w.events.apply(['c-1-3-r0 0 SUCCEEDED 0']);
+    assert.equal((await w.store.clusters.get('c'))!.lastActiveAt, w.clock.t, 'an end a second after the mark moves it');
+  });
+
   it('replayed and stale events change nothing: transitions are compare-and-set', async () => {
     w = await world([sshNode(0, 4)]);
     await submit(w, 1);

@@ -199,6 +199,9 @@ for (const sh of SHELLS) {
       const pid = await start(sh, root, dir);
       assert.equal(Number((await read(dir, 'pid')).trim()), pid, 'start prints the pid it recorded');
       assert.deepEqual(await waitFinal(sh, root, dir), { status: 'SUCCEEDED', exitCode: 0 });
+      // The runner writes the status file, then the journal line, after the final state line.
+      const name = dir.split('/').at(-1)!;
+      await waitUntil('the end event', async () => (await read(root, JOURNAL)).endsWith(`${name} 0 SUCCEEDED 0\n`));
       assert.equal(
         await read(dir, 'log'),
         `setup says hello world\nto-stderr\nrun in ${root}\nhome=${root} rank=1 nodes=2 task=${spec.taskId}\n`,
@@ -207,7 +210,6 @@ for (const sh of SHELLS) {
       assert.deepEqual(JSON.parse(await read(root, 'info')), spec.clusterInfo);
       assert.equal(await read(dir, 'state'), 'SETTING_UP\nRUNNING\nSUCCEEDED 0\n');
       assert.equal((await read(dir, 'status')).trim(), 'SUCCEEDED');
-      const name = dir.split('/').at(-1)!;
       assert.equal(await read(root, JOURNAL), `${name} 0 SETTING_UP -\n${name} 0 RUNNING -\n${name} 0 SUCCEEDED 0\n`);
     });
 

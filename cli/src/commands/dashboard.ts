@@ -24,9 +24,20 @@ async function openBrowser(url: string): Promise<boolean> {
 }
 
 /**
- * `sky dashboard [--open]`: ask the API server for a one-time login link and print it (the
- * browser that opens it gets an HttpOnly session cookie as this user). The link is the
- * credential: it works once and only for a short while.
+ * Whether a browser can be shown to the person at this terminal: SkyPilot's `sky dashboard`
+ * opens one, which only makes sense on a terminal with a desktop (not over plain SSH, not in CI).
+ */
+export function canShowBrowser(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, interactive = process.stdout.isTTY === true): boolean {
+  if (!interactive) return false;
+  if (platform === 'darwin' || platform === 'win32') return true;
+  return (env.DISPLAY ?? '') !== '' || (env.WAYLAND_DISPLAY ?? '') !== '';
+}
+
+/**
+ * `sky dashboard [--open]`: ask the API server for a one-time login link, print it, and open it
+ * in a browser where one can be shown (as SkyPilot's `sky dashboard` opens the dashboard), or
+ * always with --open. The browser that opens it gets an HttpOnly session cookie as this user.
+ * The link is the credential: it works once and only for a short while.
  */
 export async function run({ options }: Invocation): Promise<number> {
   const client = await connect();
@@ -34,9 +45,11 @@ export async function run({ options }: Invocation): Promise<number> {
     const link = await withServer(client, () => client.createLoginLink());
     const url = `${client.endpoint.url}${link.path}`;
     const seconds = Math.max(1, Math.round((link.expiresAt - Date.now()) / 1000));
-    note(`Open this link in your browser within ${seconds} s; it works once, and the session it opens lasts until ${new Date(link.sessionExpiresAt).toLocaleString()}:`);
+    const open = options.open === true || canShowBrowser();
+    if (open) note(`Opening the dashboard in your browser (the link works once; the session lasts until ${new Date(link.sessionExpiresAt).toLocaleString()}):`);
+    else note(`Open this link in your browser within ${seconds} s; it works once, and the session it opens lasts until ${new Date(link.sessionExpiresAt).toLocaleString()}:`);
     print(url);
-    if (options.open === true && !(await openBrowser(url))) note('Could not start a browser here: open the link yourself.');
+    if (open && !(await openBrowser(url))) note('Could not start a browser here: open the link yourself.');
     return 0;
   } finally {
     client.close();

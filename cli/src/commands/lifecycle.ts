@@ -125,7 +125,10 @@ export async function run({ action, args, options }: Invocation): Promise<number
     let names = [...new Set(args)];
     if (args.some(isGlob)) {
       names = await expandPatterns(client, command, args);
-      if (names.length === 0) return 0;
+      if (names.length === 0) {
+        if (command === 'stop') print('Nothing to stop: the matching clusters are already STOPPED.');
+        return 0;
+      }
     }
     if (names.length === 0) {
       const { items } = await withServer(client, () => client.listClusters({ all_users: options.allUsers, summary: true }));

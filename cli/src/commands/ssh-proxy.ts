@@ -2,7 +2,8 @@ import { connect, withServer } from '../context.js';
 import { report } from '../report.js';
 import { UsageError } from '../usage.js';
 
-const HELP = 'sky ssh-proxy CLUSTER RANK (run by the ProxyCommand of the SSH config sky launch writes)';
+/** Where the generated SSH configs, which run this command, are explained. */
+const HELP = 'sky launch --help';
 
 /**
  * `sky ssh-proxy CLUSTER RANK`: internal, run by ssh as ProxyCommand. Opens a tunnel to the
@@ -13,7 +14,7 @@ const HELP = 'sky ssh-proxy CLUSTER RANK (run by the ProxyCommand of the SSH con
 export async function main(args: readonly string[]): Promise<number> {
   try {
     const [cluster, rankText, ...rest] = args;
-    if (cluster === undefined || rankText === undefined || rest.length > 0) throw new UsageError('sky ssh-proxy takes a cluster name and a node rank', HELP);
+    if (cluster === undefined || rankText === undefined || rest.length > 0) throw new UsageError('sky ssh-proxy CLUSTER RANK is run by ssh, as the ProxyCommand of the SSH config sky launch writes: it takes a cluster name and a node rank', HELP);
     if (!/^\d{1,6}$/.test(rankText)) throw new UsageError(`the node rank must be a number (0 is the head), not ${JSON.stringify(rankText)}`, HELP);
     const client = await connect();
     const { socket, head } = await withServer(client, () => client.openSshTunnel(cluster, Number(rankText)));

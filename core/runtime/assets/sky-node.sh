@@ -228,13 +228,17 @@ step() {
   ) < /dev/null >> "$jd/log" 2>&1
 }
 
-# bash_rc: the rc file of an interactive job bash. An interactive bash ignores SIGTERM, so it
-# gets a trap: a cancel ends the step instead of only the command that was running.
+# bash_rc: the rc file of an interactive job bash ($1 there is the job's env file). An
+# interactive bash ignores SIGTERM, so it gets a trap: a cancel ends the step instead of only the
+# command that was running. A cancel that came while bash started (before the trap; its SIGTERM
+# ignored) is in state already, since cancel appends there before it signals: read it once.
 bash_rc() {
   printf '%s\n' \
     '# Written by sky-node.sh: the job step'"'"'s bash rc file.' \
     'exec 2>&3 3>&-' \
     "trap 'exit 143' TERM" \
+    'while IFS= read -r _sky_state; do case $_sky_state in CANCELLED*) exit 143 ;; esac; done < "${1%/*}/state"' \
+    'unset _sky_state' \
     'if [ -f ~/.bashrc ]; then . ~/.bashrc; fi' > "$jd/bashrc"
 }
 

@@ -15,7 +15,7 @@ import { GpuPins } from './gpu-pins.js';
 import type { SecretCipher } from '../secrets/secret-box.js';
 import { openMap, sealMap } from '../secrets/sealed-values.js';
 import { ACTIVE_ON_NODES, jobName, rankRef } from './job-ranks.js';
-import { JobReconciler, type StartingJob } from './job-reconciler.js';
+import { activeSince, JobReconciler, type StartingJob } from './job-reconciler.js';
 import { JobEvents } from './job-events.js';
 
 /** How many queued jobs a scheduling pass reads: it starts them in order until one does not fit. */
@@ -107,7 +107,11 @@ export class JobQueue {
     );
     const now = this.clock.now();
     await this.updates
-      .update(cluster.name, () => ({ lastActiveAt: now, ...(job.command !== undefined ? { lastCommand: job.command } : {}) }))
+      .update(cluster.name, (c) =>
+        activeSince(c, now) && (job.command === undefined || c.lastCommand === job.command)
+          ? undefined
+          : { lastActiveAt: now, ...(job.command !== undefined ? { lastCommand: job.command } : {}) },
+      )
       .catch((err: unknown) => this.logger.warn({ cluster: cluster.name, job: record.id, err }, 'could not mark the cluster active after queueing a job'));
     this.scheduleSoon(cluster.name);
     return record;

@@ -199,10 +199,14 @@ export class JobReconciler {
     }
   }
 
-  /** Mark the cluster active now (autostop counts idle time from the last job event). */
+  /**
+   * Mark the cluster active now (autostop counts idle time from the last job event, in minutes):
+   * a cluster marked less than ACTIVE_GRAIN_MS ago is left as it is, so a stream of short jobs
+   * does not rewrite its record at every end.
+   */
   async touch(clusterName: string): Promise<void> {
     const now = this.clock.now();
-    await this.updates.update(clusterName, () => ({ lastActiveAt: now }));
+    await this.updates.update(clusterName, (c) => (activeSince(c, now) ? undefined : { lastActiveAt: now }));
   }
 }
 
@@ -212,6 +216,14 @@ export interface StartingJob {
   asked: boolean;
   /** Its ranks' journal events, in the order they were applied. */
   events: JobEvent[];
+}
+
+/** How stale a cluster's lastActiveAt may be left (autostop works in minutes). */
+export const ACTIVE_GRAIN_MS = 1000;
+
+/** Whether the cluster was marked active at most ACTIVE_GRAIN_MS before `now`. */
+export function activeSince(cluster: Pick<ClusterRecord, 'lastActiveAt'>, now: number): boolean {
+  return now >= cluster.lastActiveAt && now - cluster.lastActiveAt < ACTIVE_GRAIN_MS;
 }
 
 function unreachableKey(cluster: ClusterRecord, node: NodeRecord): string {

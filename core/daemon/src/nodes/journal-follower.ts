@@ -178,6 +178,9 @@ export class JournalFollower {
         const { bytesRead } = await handle.read(buffer, 0, CHUNK, this.offset);
         if (bytesRead === 0) return;
         await this.deliver(Buffer.from(buffer.subarray(0, bytesRead)));
+        // A short read reached the end: what is appended later comes with a change event of its
+        // own (one arriving during this read makes kick read again), so no empty read is needed.
+        if (bytesRead < CHUNK) return;
       }
     } finally {
       await handle.close();

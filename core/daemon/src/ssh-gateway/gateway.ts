@@ -33,9 +33,6 @@ class Tracker implements ChannelTracker {
     this.ends.add(end);
     return () => this.ends.delete(end);
   }
-  get count(): number {
-    return this.ends.size;
-  }
   endAll(): void {
     for (const end of [...this.ends]) end();
     this.ends.clear();

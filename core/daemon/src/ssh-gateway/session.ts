@@ -9,7 +9,6 @@ export const MAX_CHANNELS_PER_TUNNEL = 16;
 /** Processes and sockets a tunnel holds, so that closing it ends them all. */
 export interface ChannelTracker {
   add(end: () => void): () => void;
-  readonly count: number;
 }
 
 function message(err: unknown): string {
@@ -121,20 +120,38 @@ export function serveConnection(conn: Connection, backend: NodeBackend, tracker:
   // cluster's owner, an admin, within its workspace) before it opened; the SSH layer inside it
   // only encrypts and multiplexes, so any method is accepted ("none" comes first).
   conn.on('authentication', (ctx) => ctx.accept());
+  // Channels open (or being opened) on this connection: sessions and forwards alike.
+  let channels = 0;
+  const opened = (channel: { once(event: 'close', listener: () => void): unknown }): void => {
+    channel.once('close', () => (channels -= 1));
+  };
   conn.on('ready', () => {
     conn.on('session', (accept, reject) => {
-      if (tracker.count >= MAX_CHANNELS_PER_TUNNEL) {
+      if (channels >= MAX_CHANNELS_PER_TUNNEL) {
         reject();
         return;
       }
-      serveSession(accept(), backend, tracker);
+      channels += 1;
+      const session = accept();
+      opened(session);
+      serveSession(session, backend, tracker);
     });
     conn.on('tcpip', (accept, reject, info) => {
-      if (tracker.count >= MAX_CHANNELS_PER_TUNNEL || !Number.isInteger(info.destPort) || info.destPort < 1 || info.destPort > 65535) {
+      if (channels >= MAX_CHANNELS_PER_TUNNEL || !Number.isInteger(info.destPort) || info.destPort < 1 || info.destPort > 65535) {
         reject();
         return;
       }
-      serveForward(accept, reject, backend, tracker, info.destIP, info.destPort);
+      channels += 1;
+      const accepted = (): ServerChannel => {
+        const channel = accept();
+        opened(channel);
+        return channel;
+      };
+      const refused = (): void => {
+        channels -= 1;
+        reject();
+      };
+      serveForward(accepted, refused, backend, tracker, info.destIP, info.destPort);
     });
     // Remote forwards (ssh -R), streamlocal and the like would let the node reach back: refused.
     conn.on('request', (_accept, reject) => reject?.());

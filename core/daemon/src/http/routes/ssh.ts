@@ -46,6 +46,10 @@ export function sshRoutes(router: Router, deps: SshRouteDeps): void {
     const caller = callerOf(ctx);
     const policy = policyOf(ctx);
     const target = `${name}/${rank}`;
+    // A browser cannot send this Upgrade, and a dashboard session is not meant to hold shells: refused outright.
+    if (caller.via === 'session') {
+      throw await policy.refuse(caller, { action: 'ssh', target }, 'an SSH tunnel cannot be opened with a browser session', 'Run ssh CLUSTER where the sky CLI is logged in (sky api login).');
+    }
     // Authorized exactly like sky exec on the cluster: its owner or an admin, while they may use its workspace.
     const cluster = await store.clusters.get(name);
     if (!cluster) throw clusterNotFound(name);

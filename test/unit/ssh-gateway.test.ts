@@ -1,0 +1,69 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { ClusterRecord, NodeRecord } from '@sky/protocol';
+import { TransportPool } from '../../core/daemon/src/nodes/transports.js';
+import type { NodeHelperConnection } from '../../core/daemon/src/nodes/node-helper.js';
+import { backendFor, nodeOfRank } from '../../core/daemon/src/ssh-gateway/backends.js';
+import { LocalNodeBackend } from '../../core/daemon/src/ssh-gateway/local-backend.js';
+import { SshNodeBackend } from '../../core/daemon/src/ssh-gateway/ssh-backend.js';
+import { HOST_KEY_FILE, loadOrCreateHostKey } from '../../core/daemon/src/ssh-gateway/host-key.js';
+import { acceptedEnv } from '../../core/daemon/src/ssh-gateway/node-backend.js';
+
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const resources = { cpus: 1, memoryGb: 1, accelerators: {} } as unknown as NodeRecord['resources'];
+const node = (rank: number, reach: NodeRecord['reach']): NodeRecord => ({ id: `n${rank}`, rank, address: `node-${rank}`, reach, resources });
+const cluster = (nodes: NodeRecord[]): ClusterRecord => ({ name: 'c', nodes }) as unknown as ClusterRecord;
+
+describe('the SSH gateway: which node, and how it is reached', () => {
+  it('rank 0 is the head; an absent rank names the ranks there are', () => {
+    const c = cluster([node(0, { kind: 'local', root: '/n0' }), node(1, { kind: 'local', root: '/n1' })]);
+    assert.equal(nodeOfRank(c, 1).address, 'node-1');
+    assert.throws(() => nodeOfRank(c, 2), (err: Error & { code?: string; hint?: string }) => {
+      assert.equal(err.code, 'VALIDATION_FAILED');
+      assert.match(err.message, /cluster c has no node of rank 2: it has 2 \(rank 0 is the head, 1\.\.1 the workers\)/);
+      assert.match(err.hint ?? '', /ssh c-worker1/);
+      return true;
+    });
+  });
+
+  it("SSH nodes get a connection of the tunnel's own; local nodes of the daemon's account run child processes", () => {
+    const pool = new TransportPool();
+    assert.ok(backendFor(pool, node(0, { kind: 'ssh', host: '10.0.0.1', port: 22, user: 'u' } as NodeRecord['reach'])) instanceof SshNodeBackend);
+    assert.ok(backendFor(pool, node(0, { kind: 'local', root: '/n0' })) instanceof LocalNodeBackend);
+  });
+
+  it('a team server refuses local nodes without an OS account, and has no sessions into account nodes yet', () => {
+    const team = new TransportPool({}, { client: {} } as unknown as NodeHelperConnection, true);
+    assert.throws(() => backendFor(team, node(0, { kind: 'local', root: '/n0' })), { code: 'FORBIDDEN' });
+    assert.throws(() => backendFor(team, node(0, { kind: 'local', root: '/n0', account: 'sky-alice' })), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'NOT_SUPPORTED');
+      assert.match(err.message, /OS account sky-alice/);
+      return true;
+    });
+  });
+
+  it('only LANG and LC_* are taken from the client environment', () => {
+    assert.equal(acceptedEnv('LANG'), true);
+    assert.equal(acceptedEnv('LC_ALL'), true);
+    for (const name of ['PATH', 'LD_PRELOAD', 'SKYPILOT_NODE_RANK', 'lc_all', 'LC_']) assert.equal(acceptedEnv(name), false, name);
+  });
+
+  it('the host key is made once (0600) and read back the same', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sky-gateway-key-'));
+    dirs.push(dir);
+    const made = loadOrCreateHostKey(dir);
+    assert.match(made.pub.publicKey, /^ssh-ed25519 [A-Za-z0-9+/=]+$/);
+    assert.match(made.pub.fingerprint, /^SHA256:/);
+    assert.equal(statSync(join(dir, HOST_KEY_FILE)).mode & 0o777, 0o600);
+    const again = loadOrCreateHostKey(dir);
+    assert.deepEqual(again.pub, made.pub);
+    assert.ok(readFileSync(join(dir, HOST_KEY_FILE)).equals(made.privateKey));
+  });
+});
