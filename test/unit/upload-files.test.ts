@@ -197,7 +197,8 @@ describe('uploadTaskFiles (SDK, before launch and exec)', () => {
     const dir = await tree('sdk-list-dir', { 'b.txt': 'b' });
     const uploaded: string[] = [];
     const upload = async (path: string) => (uploaded.push(path), { id: `up-${String(uploaded.length).repeat(64)}`, files: 1, bytes: 1, chunks: 1, sentChunks: 1, sentBytes: 1 });
-    const body = await uploadTaskFiles({ task: { run: 'ls', file_mounts: { '/inputs/': { source: ['one.txt', 'sdk-list-dir/'], mode: 'COPY' } } } }, { serverPaths: async () => false, upload, cwd: scratch, home: scratch });
+    const input: TaskBody = { task: { run: 'ls', file_mounts: { '/inputs/': { source: ['one.txt', 'sdk-list-dir/'], mode: 'COPY' } } } };
+    const body = await uploadTaskFiles(input, { serverPaths: async () => false, upload, cwd: scratch, home: scratch });
     assert.deepEqual(uploaded, [join(scratch, 'one.txt'), dir]);
     assert.deepEqual((body.task as { file_mounts: Record<string, unknown> }).file_mounts, { '/inputs/one.txt': join(scratch, 'one.txt'), '/inputs/sdk-list-dir': dir });
     assert.deepEqual(body.uploads?.file_mounts, { '/inputs/one.txt': `up-${'1'.repeat(64)}`, '/inputs/sdk-list-dir': `up-${'2'.repeat(64)}` });
