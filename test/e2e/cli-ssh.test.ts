@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
+import { nodeScriptPath } from '@sky/runtime';
 import { createHosts, type TestHost, type TestHosts } from '../helpers/netns-hosts.js';
 import { sshDaemonConfig } from '../helpers/ssh-daemon-config.js';
 
@@ -103,7 +104,7 @@ describe(`sky check, sky ssh up/down and sky show-gpus on an SSH node pool`, () 
     const up = await exits(['ssh', 'up'], 0);
     for (const h of set.hosts) {
       assert.match(up.stdout, new RegExp(`^✓ pool-a/${label(h).replace(/\./g, '\\.')}: ready: \\d+ CPUs`, 'm'));
-      assert.ok(existsSync(join(h.home, '.sky/runtime/2/sky-node.sh')), `runtime on ${h.ip}`);
+      assert.ok(existsSync(join(h.home, nodeScriptPath())), `runtime on ${h.ip}`);
     }
     assert.match(up.stdout, /^2 of 2 hosts ready\.$/m);
     assert.match(up.stderr, /Preparing the hosts of every SSH node pool/);

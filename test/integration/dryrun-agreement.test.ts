@@ -103,6 +103,44 @@ describe('the dry run and the launch take the same decision', () => {
     if (bin !== undefined) rmSync(bin, { recursive: true, force: true });
   });
 
+  it('a host that does not answer is not known never to fit: the dry run plans, the launch finds no capacity now', async () => {
+    // A daemon of its own whose pool is one of the hosts and an address where nothing answers.
+    const first = set.hosts[0]!;
+    const config = [
+      'ssh:',
+      `  known_hosts: ${set.knownHostsFile}`,
+      'drivers:',
+      '  ssh:',
+      '    pools:',
+      '      pool-b:',
+      `        user: ${first.user}`,
+      `        identity_file: ${first.identityFile}`,
+      '        hosts:',
+      `          - {ip: ${first.ip}, port: ${first.port}}`,
+      '          - {ip: 127.0.0.1, port: 9}',
+      '',
+    ].join('\n');
+    const otherHome = tempHome();
+    const other = await startDaemon({ home: otherHome, config });
+    try {
+      await oneHostDown(other);
+    } finally {
+      await other.stop();
+      removeHome(otherHome);
+    }
+  });
+
+  async function oneHostDown(other: DaemonHandle): Promise<void> {
+    const task = { num_nodes: 2, resources: { infra: 'ssh/pool-b' } };
+    const dry = await runOperation<Rec>(other.url, 'launch', { cluster: 'agree-down', task, dryrun: true }, HEADERS);
+    assert.equal(dry.status, 'SUCCEEDED', JSON.stringify(dry.error));
+    assert.equal(dry.result?.plan.driver, 'ssh');
+    const real = await runOperation<Rec>(other.url, 'launch', { cluster: 'agree-down', task }, HEADERS);
+    assert.equal(real.status, 'FAILED');
+    assert.equal(real.error?.code, 'NO_CAPACITY', JSON.stringify(real.error));
+    assert.match(real.error!.message, /127\.0\.0\.1:9/);
+  }
+
   TABLE.forEach((row, i) => {
     it(row.what, async () => {
       const cluster = `agree-${i}`;

@@ -339,10 +339,14 @@ export class SshDriver implements Driver, SshDriverExtensions {
     }
     const why: string[] = [];
     let fitting = 0;
+    // A host that cannot be reached now is not known never to fit: it may answer by the launch
+    // (or a --retry-until-up round). Only hosts whose probe says what they have can rule it out.
+    let unknown = 0;
     for (const host of pool.hosts) {
       const probe = fresh.get(host.endpoint);
       const found = probe === undefined ? recorded[host.endpoint]?.found : probe.error === undefined ? probe : undefined;
       if (found === undefined) {
+        unknown += 1;
         why.push(`${host.label}: unreachable (${probe?.error ?? recorded[host.endpoint]?.error ?? 'not probed'})`);
         continue;
       }
@@ -350,7 +354,7 @@ export class SshDriver implements Driver, SshDriverExtensions {
       if (short.length === 0) fitting += 1;
       else why.push(`${host.label}: ${short.join('; ')}`);
     }
-    if (fitting >= req.numNodes) return [];
+    if (fitting + unknown >= req.numNodes) return [];
     return [`ssh driver: pool ${pool.name} has ${plural(fitting, 'host')} that can hold a node of ${describeRequest({ numNodes: req.numNodes, resources: req.resources })} (${why.join('; ')})`];
   }
 
