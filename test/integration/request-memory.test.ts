@@ -121,7 +121,7 @@ describe('memory kept per finished request', { timeout: 180_000 }, () => {
 
     // The daemon's own structures hold nothing per finished request.
     assert.deepEqual(store.inMemory(), { activeRequests: 0, logSequences: 0, activeJobs: 0, clusters: 0, jobCounters: 0, sessions: 0 });
-    assert.deepEqual(scheduler.stats(), { queued: { short: 0, long: 0 }, running: { short: 0, long: 0 } });
+    assert.deepEqual(scheduler.stats(), { queued: { short: 0, long: 0 }, running: { short: 0, long: 0 }, reserved: { requests: 0, users: 0, bodyBytes: 0 } });
     assert.equal(bus.listenerCount(), listenersAtRest, 'streams and waiters left no listener behind');
 
     // Weak references survive until the turn that made them ends; then a full collection.
