@@ -109,7 +109,7 @@ function call(agent, port, method, path, body) {
         } catch {
           json = undefined;
         }
-        resolveCall({ status: res.statusCode, json, text });
+        resolveCall({ status: res.statusCode, headers: res.headers, json, text });
       });
       res.on('error', reject);
     });
@@ -242,6 +242,7 @@ async function main() {
       const t0 = performance.now();
       const stopAt = t0 + SOAK_SECONDS * 1000;
       let started = 0;
+      let deferred = 0;
       let requests = 0;
       let errors = 0;
       const latency = [];
@@ -252,7 +253,13 @@ async function main() {
             const a = performance.now();
             try {
               const res = await call(agent, port, 'POST', '/api/v1/ping', {});
-              if (res.status !== 202) errors += 1;
+              if (res.status === 503 && res.json?.error?.code === 'QUEUE_FULL') {
+                // The daemon's queue is full (submits outran the workers): back off as asked.
+                deferred += 1;
+                started -= 1;
+                await sleep(Number(res.headers['retry-after'] ?? 1) * 1000);
+                continue;
+              } else if (res.status !== 202) errors += 1;
             } catch {
               errors += 1;
             }
@@ -268,8 +275,8 @@ async function main() {
       latency.sort((a, b) => a - b);
       const n = rss.samples_mb.length;
       const steps = Array.from({ length: 11 }, (_, i) => rss.samples_mb[Math.min(n - 1, Math.round((i * (n - 1)) / 10))]);
-      out.soak = { clients: SOAK_CLIENTS, seconds, requests, errors, requests_per_s: requests / seconds, p99_ms: percentile(latency, 99), max_mb: rss.max_mb, end_mb: endMb, at_tenths_mb: steps };
-      console.log(`soak: ${requests} no-op requests from ${SOAK_CLIENTS} keep-alive clients in ${f(seconds)} s (${f(out.soak.requests_per_s)}/s, ${errors} errors, p99 ${f(out.soak.p99_ms)} ms); VmRSS max ${f(rss.max_mb)} MB, ${f(endMb)} MB 2 s after`);
+      out.soak = { clients: SOAK_CLIENTS, seconds, requests, errors, queue_full: deferred, requests_per_s: requests / seconds, p99_ms: percentile(latency, 99), max_mb: rss.max_mb, end_mb: endMb, at_tenths_mb: steps };
+      console.log(`soak: ${requests} no-op requests from ${SOAK_CLIENTS} keep-alive clients in ${f(seconds)} s (${f(out.soak.requests_per_s)}/s, ${errors} errors, ${deferred} refused QUEUE_FULL and retried, p99 ${f(out.soak.p99_ms)} ms); VmRSS max ${f(rss.max_mb)} MB, ${f(endMb)} MB 2 s after`);
       console.log(`  VmRSS at each tenth of the soak: ${steps.map((v) => f(v)).join(' → ')} MB`);
       await heapSnapshot(child, health, 'soak');
     }
