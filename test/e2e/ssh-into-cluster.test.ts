@@ -284,6 +284,52 @@ describe('ssh into an SSH-driver cluster of a team API server', () => {
     assert.equal(readFileSync(copy, 'utf8'), 'pong\n');
   });
 
+  it('on the SSH node: a terminal, and ssh -L to a port a job of the cluster listens on', async () => {
+    const tty = await ssh(alice, 'al', ['-tt', 'al', 'tty; exit 6']);
+    assert.equal(tty.code, 6, show('ssh -tt al COMMAND', tty));
+    assert.match(tty.stdout, /\/dev\/pts\/\d+/);
+    // An interactive shell: typed once its prompt is there, as a person would.
+    const shell = spawn('ssh', ['-F', configOf(alice, 'al'), '-o', 'BatchMode=yes', '-tt', 'al'], { env: { ...process.env, ...envOf(alice) }, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.add(shell);
+    let seen = '';
+    const closed = new Promise<number | null>((resolve) => shell.on('close', resolve));
+    await new Promise<void>((resolve) => {
+      shell.stdout.on('data', (d: Buffer) => {
+        seen += d.toString();
+        if (/[$#] $/.test(seen)) resolve();
+      });
+      void closed.then(() => resolve());
+      setTimeout(resolve, 20_000).unref();
+    });
+    shell.stdin.write('tty; exit 7\n');
+    const code = await Promise.race([closed, new Promise((r) => setTimeout(() => r('no exit within 30 s'), 30_000))]);
+    shell.kill('SIGKILL');
+    assert.equal(code, 7, seen);
+    children.delete(shell);
+    assert.match(seen, /\/dev\/pts\/\d+/);
+
+    const port = 47000 + Math.floor(Math.random() * 2000);
+    const serve = `require('http').createServer((q, s) => s.end('served on the pool host')).listen(${port}, '127.0.0.1')`;
+    await ok(alice, ['exec', '-d', 'al', `exec ${process.execPath} -e "${serve}"`]);
+    const local = await freePort();
+    const forward = spawn('ssh', ['-F', configOf(alice, 'al'), '-o', 'BatchMode=yes', '-N', '-L', `${local}:127.0.0.1:${port}`, 'al'], { env: { ...process.env, ...envOf(alice) }, stdio: 'ignore' });
+    children.add(forward);
+    try {
+      let answer = '';
+      for (let i = 0; i < 200 && answer === ''; i++) {
+        answer = await http(`http://127.0.0.1:${local}/`, { anonymous: true }).then(
+          (a) => a.text,
+          () => '',
+        );
+        if (answer === '') await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(answer, 'served on the pool host');
+    } finally {
+      forward.kill('SIGTERM');
+      children.delete(forward);
+    }
+  });
+
   it('the tunnel refuses a call without credentials (401), a plain GET (426), and bob on alice’s cluster (403, audited)', async () => {
     const upgrade = { connection: 'Upgrade', upgrade: 'sky-ssh' };
     const anonymous = await teamHttp(`/api/v1/clusters/al/ssh?rank=0`, { headers: upgrade });

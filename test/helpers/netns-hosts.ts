@@ -505,8 +505,8 @@ class NetnsHosts extends HostSet {
 const SFTP_SERVERS = ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/lib/ssh/sftp-server', '/usr/libexec/sftp-server'];
 
 /**
- * A host's own home, whoever the login user is: a ForceCommand runs commands as `sh -c` in that
- * home with HOME set to it, and SFTP starts there (sftp-server -d), so relative paths of both
+ * A host's own home, whoever the login user is: a ForceCommand runs commands as `sh -c` (and a
+ * shell, when none is given, as `sh -i`) in that home with HOME set to it, and SFTP starts there (sftp-server -d), so relative paths of both
  * land in the host's own directory. (Loopback hosts log in as the current user, whose real home
  * they would otherwise share.)
  */
@@ -523,6 +523,8 @@ async function forcedHome(hostDir: string, home: string): Promise<string[]> {
       'cd "$HOME" || exit 1',
       'case "$SSH_ORIGINAL_COMMAND" in',
       `  ${q(sftp)}*) exec ${q(sftp)} -d "$HOME" ;;`,
+      // No command: a login shell was asked for (ssh HOST), interactive as sshd would start it.
+      "  '') exec /bin/sh -i ;;",
       'esac',
       'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"',
       '',

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, it, type TestContext } from 'node:test';
 import {
+  feasibilityExtension,
   unmetResources,
   type DriverCallOptions,
   type DriverCapacity,
@@ -157,7 +158,8 @@ function skipUnlessTracked(h: Harness, t: TestContext): boolean {
  * Register the driver conformance suite with node:test. Every driver (first-party or from npm)
  * must pass it unchanged: provision → UP with ranks 0..N-1 → stop → STOPPED → start → UP →
  * terminate → gone; NO_CAPACITY naming what is left; node sizes that satisfy the request;
- * capacity held and given back; abort honoured; idempotent provision; state that survives JSON.
+ * capacity held and given back; abort honoured; idempotent provision; state that survives JSON;
+ * and, for a driver that answers feasibility, answers that agree with provision.
  */
 export function runDriverConformance(name: string, factory: DriverFactory): void {
   describe(`Driver conformance: ${name}`, () => {
@@ -300,6 +302,24 @@ export function runDriverConformance(name: string, factory: DriverFactory): void
         `the message must name the free CPUs (${before.free.cpus}): ${text}`,
       );
       assertSameCapacity(await h().driver.capacity(callOptions(h())), before, 'after a refused provision');
+    });
+
+    it('answers feasibility (when it does) as provision decides: a request that fits is feasible, one larger than all it has is not, and asking books nothing', async (t) => {
+      const ext = feasibilityExtension(h().driver);
+      if (ext === undefined) {
+        t.skip('SKIPPED: this driver does not answer feasibility (optional, plugin API 1.3)');
+        return;
+      }
+      const before = await h().driver.capacity(callOptions(h()));
+      const fits = clusterRequest(h().fixture);
+      assert.deepEqual(await ext.feasible({ numNodes: fits.numNodes, resources: fits.resources }, callOptions(h())), [], 'the request the suite provisions must be feasible');
+      const impossible = { numNodes: 1, resources: { ...(h().fixture.nodeRequest ?? DEFAULT_NODE), cpus: { min: Math.ceil(before.total.cpus) * 2 + 1, orMore: false } } };
+      const reasons = await ext.feasible(impossible, callOptions(h()));
+      assert.ok(reasons.length > 0 && reasons.every((r) => typeof r === 'string' && r.length > 0), `more CPUs than the total (${before.total.cpus}) must be infeasible, with a reason: ${JSON.stringify(reasons)}`);
+      assertSameCapacity(await h().driver.capacity(callOptions(h())), before, 'after feasibility questions');
+      const cluster = await provision(h(), fits);
+      assert.deepEqual(await ext.feasible({ numNodes: fits.numNodes, resources: fits.resources }, callOptions(h())), [], 'feasibility does not depend on what is busy');
+      assert.equal(cluster.nodes.length, fits.numNodes);
     });
 
     it('holds capacity while provisioned and gives it all back after terminate', async (t) => {
