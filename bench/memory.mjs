@@ -16,10 +16,17 @@
  * Every loop is bounded; the daemon is stopped by its pid at the end, also when the bench
  * fails. Figures are reported, never asserted.
  *
+ * --soak-requests N ends the soak after N requests (or S seconds, whichever comes first).
+ * --heap-snapshots DIR: the daemon also gets `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR`
+ * and writes a heap snapshot (after a full collection) when idle and 2 s after each phase, named
+ * for it (idle.heapsnapshot, jobs.heapsnapshot, soak.heapsnapshot); compare two with
+ * `node bench/heap-diff.mjs A B` to see what a phase left on the heap.
+ *
  *   node bench/memory.mjs [--json FILE] [--quick] [--only idle|jobs|soak] [--jobs N] [--soak-seconds S]
+ *                         [--soak-requests N] [--heap-snapshots DIR]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -43,6 +50,8 @@ const jsonFile = valueOf('--json');
 const only = valueOf('--only');
 const JOBS = Number(valueOf('--jobs') ?? (quick ? 1000 : 10_000));
 const SOAK_SECONDS = Number(valueOf('--soak-seconds') ?? (quick ? 20 : 150));
+const SOAK_REQUESTS = Number(valueOf('--soak-requests') ?? Infinity);
+const snapshotDir = valueOf('--heap-snapshots');
 const SOAK_CLIENTS = 50;
 const JOB_CLIENTS = 4;
 const JOBS_LIMIT_MS = quick ? 120_000 : 900_000;
@@ -100,7 +109,7 @@ function call(agent, port, method, path, body) {
         } catch {
           json = undefined;
         }
-        resolveCall({ status: res.statusCode, json, text });
+        resolveCall({ status: res.statusCode, headers: res.headers, json, text });
       });
       res.on('error', reject);
     });
@@ -120,10 +129,34 @@ function sky(env, ...argv) {
 /** The node flags and environment the CLI starts a daemon with (core/client spawnDaemon). */
 async function daemonLaunch() {
   const client = await import(join(ROOT, 'core/client/dist/autostart.js'));
-  return { nodeArgs: [...client.daemonNodeArgs(process.env)], env: process.env };
+  const nodeArgs = [...client.daemonNodeArgs(process.env)];
+  if (snapshotDir !== undefined) nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${resolve(snapshotDir)}`);
+  return { nodeArgs, env: process.env };
+}
+
+/**
+ * Have the daemon write a heap snapshot and name it `<label>.heapsnapshot`. The daemon writes it
+ * synchronously, so once it answers again the file is complete.
+ */
+async function heapSnapshot(child, health, label) {
+  if (snapshotDir === undefined) return;
+  const before = new Set(readdirSync(snapshotDir));
+  child.kill('SIGUSR2');
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const fresh = readdirSync(snapshotDir).filter((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    if (fresh.length > 0 && (await health().catch(() => false))) {
+      renameSync(join(snapshotDir, fresh[0]), join(snapshotDir, `${label}.heapsnapshot`));
+      console.log(`  heap snapshot: ${join(snapshotDir, `${label}.heapsnapshot`)}`);
+      return;
+    }
+    if (Date.now() > deadline) throw new Error('the daemon wrote no heap snapshot in 120 s');
+    await sleep(200);
+  }
 }
 
 async function main() {
+  if (snapshotDir !== undefined) mkdirSync(snapshotDir, { recursive: true });
   const home = mkdtempSync(join(tmpdir(), 'sky-bench-memory-'));
   mkdirSync(join(home, '.sky'), { recursive: true });
   const port = await freePort();
@@ -165,6 +198,8 @@ async function main() {
     out.idle_mb = rssMb(pid);
     console.log(`daemon node flags: ${launch.nodeArgs.join(' ') || '(none)'}`);
     console.log(`idle: VmRSS ${f(out.idle_mb)} MB (${f(out.started_mb)} MB just after start)`);
+    const health = async () => (await call(agent, port, 'GET', '/api/health')).status === 200;
+    await heapSnapshot(child, health, 'idle');
 
     if (only === undefined || only === 'jobs') {
       const s = sampler(pid);
@@ -199,22 +234,32 @@ async function main() {
       await sleep(2000);
       out.jobs = { submitted: ids.length, refused: failed, all_ended: ended === ids.length && ids.length === JOBS, seconds, max_mb: rss.max_mb, after_mb: rssMb(pid) };
       console.log(`jobs: ${ids.length} exec requests (${failed} refused) from ${JOB_CLIENTS} clients, ${out.jobs.all_ended ? 'every job ended' : 'NOT every job ended within the time limit'} in ${f(seconds)} s; VmRSS max ${f(rss.max_mb)} MB, ${f(out.jobs.after_mb)} MB 2 s after`);
+      await heapSnapshot(child, health, 'jobs');
     }
 
     if (only === undefined || only === 'soak') {
       const s = sampler(pid);
       const t0 = performance.now();
       const stopAt = t0 + SOAK_SECONDS * 1000;
+      let started = 0;
+      let deferred = 0;
       let requests = 0;
       let errors = 0;
       const latency = [];
       await Promise.all(
         Array.from({ length: SOAK_CLIENTS }, async () => {
-          while (performance.now() < stopAt) {
+          while (performance.now() < stopAt && started < SOAK_REQUESTS) {
+            started += 1;
             const a = performance.now();
             try {
               const res = await call(agent, port, 'POST', '/api/v1/ping', {});
-              if (res.status !== 202) errors += 1;
+              if (res.status === 503 && res.json?.error?.code === 'QUEUE_FULL') {
+                // The daemon's queue is full (submits outran the workers): back off as asked.
+                deferred += 1;
+                started -= 1;
+                await sleep(Number(res.headers['retry-after'] ?? 1) * 1000);
+                continue;
+              } else if (res.status !== 202) errors += 1;
             } catch {
               errors += 1;
             }
@@ -226,12 +271,14 @@ async function main() {
       const seconds = (performance.now() - t0) / 1000;
       await sleep(2000);
       const rss = s.stop();
+      const endMb = rssMb(pid);
       latency.sort((a, b) => a - b);
       const n = rss.samples_mb.length;
       const steps = Array.from({ length: 11 }, (_, i) => rss.samples_mb[Math.min(n - 1, Math.round((i * (n - 1)) / 10))]);
-      out.soak = { clients: SOAK_CLIENTS, seconds, requests, errors, requests_per_s: requests / seconds, p99_ms: percentile(latency, 99), max_mb: rss.max_mb, at_tenths_mb: steps };
-      console.log(`soak: ${requests} no-op requests from ${SOAK_CLIENTS} keep-alive clients in ${f(seconds)} s (${f(out.soak.requests_per_s)}/s, ${errors} errors, p99 ${f(out.soak.p99_ms)} ms); VmRSS max ${f(rss.max_mb)} MB`);
+      out.soak = { clients: SOAK_CLIENTS, seconds, requests, errors, queue_full: deferred, requests_per_s: requests / seconds, p99_ms: percentile(latency, 99), max_mb: rss.max_mb, end_mb: endMb, at_tenths_mb: steps };
+      console.log(`soak: ${requests} no-op requests from ${SOAK_CLIENTS} keep-alive clients in ${f(seconds)} s (${f(out.soak.requests_per_s)}/s, ${errors} errors, ${deferred} refused QUEUE_FULL and retried, p99 ${f(out.soak.p99_ms)} ms); VmRSS max ${f(rss.max_mb)} MB, ${f(endMb)} MB 2 s after`);
       console.log(`  VmRSS at each tenth of the soak: ${steps.map((v) => f(v)).join(' → ')} MB`);
+      await heapSnapshot(child, health, 'soak');
     }
     out.load_average.push(loadavg()[0]);
     console.log(`1-minute load average: ${f(out.load_average[0])} before, ${f(out.load_average[1])} after`);

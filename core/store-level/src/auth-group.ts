@@ -4,7 +4,7 @@ import { applyUserPatch, applyWorkspacePatch, copyJson, revokedToken, touchedTok
 import type { AuthDelta, AuthState } from './auth-state.js';
 import type { Settle } from './cluster-group.js';
 import { userKey } from './keys.js';
-import { getMany, type Sublevels, type WriteOp } from './layout.js';
+import { getMany, INDEX_MARK, type Sublevels, type WriteOp } from './layout.js';
 
 /** User, token, workspace and audit writes waiting in the writer's queue. Inputs are private copies. */
 export type AuthWriteRequest =
@@ -261,7 +261,7 @@ export class AuthGroup {
     this.#audit.add(record.id);
     this.ops.push(
       { type: 'put', sublevel: this.subs.audit, key: record.id, value: JSON.stringify(record), valueEncoding: 'utf8' },
-      { type: 'put', sublevel: this.subs.auditByUser, key: userKey(record.user, record.id), value: '' },
+      { type: 'put', sublevel: this.subs.auditByUser, key: userKey(record.user, record.id), value: INDEX_MARK },
     );
     this.outcomes.push(() => settle.resolve());
   }

@@ -3,7 +3,7 @@ import type { ClusterRecord, JobRecord, JobSpec, JobStatus } from '@sky/protocol
 import { applyClusterPatch, applyJobPatch, applyOwnerChange, copyJson, type ClusterPatch, type JobPatch, type StoreChange } from '@sky/plugin-api';
 import type { ClusterDelta, ClusterState } from './cluster-state.js';
 import { isJobId, jobKey, parseJobKey, prefixRange } from './keys.js';
-import { getMany, type Sublevels, type WriteOp } from './layout.js';
+import { getMany, INDEX_MARK, type Sublevels, type WriteOp } from './layout.js';
 
 export interface Settle<T> {
   resolve(value: T): void;
@@ -251,7 +251,7 @@ export class ClusterGroup {
     if (!isJobTerminal(stored.status)) {
       this.ops.push(
         { type: 'put', sublevel: subs.jobSpecs, key, value: JSON.stringify(spec), valueEncoding: 'utf8' },
-        { type: 'put', sublevel: subs.activeJobs, key, value: '' },
+        { type: 'put', sublevel: subs.activeJobs, key, value: INDEX_MARK },
       );
     }
     this.#jobs.set(key, stored);
@@ -279,7 +279,7 @@ export class ClusterGroup {
       // The spec (it may hold secrets) goes in the same batch that ends the job.
       this.ops.push({ type: 'del', sublevel: subs.jobSpecs, key }, { type: 'del', sublevel: subs.activeJobs, key });
     } else if (isJobTerminal(current.status)) {
-      this.ops.push({ type: 'put', sublevel: subs.activeJobs, key, value: '' });
+      this.ops.push({ type: 'put', sublevel: subs.activeJobs, key, value: INDEX_MARK });
     }
     this.#jobs.set(key, stored);
     this.changes.push({ kind: 'job', cluster, id, record: stored });

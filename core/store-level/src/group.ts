@@ -8,7 +8,7 @@ import { ClusterGroup, isClusterWrite, type ClusterWriteRequest, type Settle } f
 import type { ClusterState } from './cluster-state.js';
 import type { ChangeFeed } from './feed.js';
 import { idempotencyKey, logKey, logRange, statusKey, userKey } from './keys.js';
-import { getMany, type Sublevels, type WriteOp } from './layout.js';
+import { getMany, INDEX_MARK, type Sublevels, type WriteOp } from './layout.js';
 import { isSessionWrite, SessionGroup, type SessionWriteRequest } from './session-group.js';
 import type { SessionState } from './session-state.js';
 
@@ -184,8 +184,8 @@ export class Group {
     this.#nextSeq.set(record.id, 0);
     this.ops.push(
       { type: 'put', sublevel: subs.requests, key: record.id, value: json, valueEncoding: 'utf8' },
-      { type: 'put', sublevel: subs.byStatus, key: statusKey(record.status, record.id), value: '' },
-      { type: 'put', sublevel: subs.byUser, key: userKey(record.user, record.id), value: '' },
+      { type: 'put', sublevel: subs.byStatus, key: statusKey(record.status, record.id), value: INDEX_MARK },
+      { type: 'put', sublevel: subs.byUser, key: userKey(record.user, record.id), value: INDEX_MARK },
     );
     this.#outcomes.push(() => settle.resolve({ record: JSON.parse(json) as RequestRecord, created: true }));
   }
@@ -218,7 +218,7 @@ export class Group {
     if (next.status !== current.status) {
       this.ops.push(
         { type: 'del', sublevel: this.subs.byStatus, key: statusKey(current.status, id) },
-        { type: 'put', sublevel: this.subs.byStatus, key: statusKey(next.status, id), value: '' },
+        { type: 'put', sublevel: this.subs.byStatus, key: statusKey(next.status, id), value: INDEX_MARK },
       );
     }
     this.#outcomes.push(() => settle.resolve(JSON.parse(json) as RequestRecord));

@@ -1,3 +1,3 @@
-export { LevelStateStore, type LevelStateStoreOptions, type StoreHealthEvent } from './level-store.js';
+export { LevelStateStore, type LevelStateStoreOptions, type StoreHealthEvent, type StoreMemoryCounts } from './level-store.js';
 export { MIGRATIONS, type Migration } from './migrations.js';
 export { sublevels, type LevelDb, type Sublevels } from './layout.js';

@@ -85,8 +85,19 @@ const REOPEN_HEADROOM_BYTES = 1024 * 1024;
 const PROBE_BYTES = 64 * 1024;
 const PROBE_FILE = 'SKY-SPACE-PROBE';
 
+/** Entries held on the JS heap, by kind (LevelStateStore.inMemory). */
+export interface StoreMemoryCounts {
+  activeRequests: number;
+  logSequences: number;
+  activeJobs: number;
+  clusters: number;
+  jobCounters: number;
+  sessions: number;
+}
+
 interface OpenState {
   db: LevelDb;
+  writerState: { requests: ActiveState; clusters: ClusterState };
   writer: Writer;
   reader: Reader;
   clusterReader: ClusterReader;
@@ -169,6 +180,26 @@ export class LevelStateStore implements StateStore {
     return this.#require().version;
   }
 
+  /**
+   * How many entries this store holds on the JS heap (zero while closed): the requests that have
+   * not finished and the next log sequence number of each, the jobs that have not ended, the
+   * clusters and their job counters, and the auth records. Finished requests and ended jobs live
+   * on disk only, so none of these counts grows with them.
+   */
+  inMemory(): StoreMemoryCounts {
+    const open = this.#open;
+    if (open === undefined) return { activeRequests: 0, logSequences: 0, activeJobs: 0, clusters: 0, jobCounters: 0, sessions: 0 };
+    const { requests, clusters } = open.writerState;
+    return {
+      activeRequests: requests.records.size,
+      logSequences: requests.nextSeq.size,
+      activeJobs: clusters.activeJobs.size,
+      clusters: clusters.clusters.size,
+      jobCounters: clusters.counters.size,
+      sessions: open.sessions.sessions.size,
+    };
+  }
+
   async #doOpen(): Promise<void> {
     const db = openLevel(this.path);
     try {
@@ -188,6 +219,7 @@ export class LevelStateStore implements StateStore {
       });
       this.#open = {
         db,
+        writerState: { requests, clusters },
         writer,
         reader: new Reader(subs, requests),
         clusterReader: new ClusterReader(subs, clusters),

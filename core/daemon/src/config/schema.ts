@@ -46,6 +46,14 @@ export const DaemonConfigSchema = z.strictObject({
       max_running_per_user: z.strictObject({ short: positiveInt.max(10000).default(16), long: positiveInt.max(1000).default(2) }).prefault({}),
       /** The same for admins (and for a daemon's owner without authentication). */
       max_running_per_admin: z.strictObject({ short: positiveInt.max(10000).default(32), long: positiveInt.max(1000).default(3) }).prefault({}),
+      /**
+       * Requests waiting for a worker are held in memory: at most this many at once (all users),
+       * this many of one user, and this many bytes of their bodies; a submit beyond is refused
+       * with QUEUE_FULL (503). The defaults fit the daemon's 128 MB heap ceiling.
+       */
+      max_queued: positiveInt.max(1_000_000).default(20_000),
+      max_queued_per_user: positiveInt.max(1_000_000).default(10_000),
+      max_queued_body_bytes: positiveInt.default(16 * 1024 * 1024),
     })
     .prefault({}),
   shutdown: z.strictObject({ drain_seconds: z.number().min(0).default(30) }).prefault({}),

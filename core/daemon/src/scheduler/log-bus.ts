@@ -49,6 +49,11 @@ export class LogBus {
     return () => this.emitter.off('refused', listener);
   }
 
+  /** Listeners attached now, over every request (streams and waiters unsubscribe when they end). */
+  listenerCount(): number {
+    return this.emitter.eventNames().reduce((sum, name) => sum + this.emitter.listenerCount(name), 0);
+  }
+
   subscribe(id: string, events: Partial<RequestEvents>): () => void {
     const { log, end } = events;
     if (log) this.emitter.on(`log:${id}`, log);

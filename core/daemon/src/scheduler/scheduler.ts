@@ -7,6 +7,7 @@ import type { DaemonConfig } from '../config/schema.js';
 import { OperationRegistry, type AfterRestart } from '../ops/registry.js';
 import { RequestIdFactory } from './ids.js';
 import { LaneQueue } from './lane.js';
+import { QueueBudget } from './queue-budget.js';
 import { LogBus } from './log-bus.js';
 import type { SecretCipher } from '../secrets/secret-box.js';
 import { openBodySecrets, sealBodySecrets } from '../secrets/sealed-values.js';
@@ -68,6 +69,8 @@ export class Scheduler {
   /** Whether each user with requests was an admin when they last submitted (their running cap). */
   private readonly privileged = new Map<string, boolean>();
   private readonly ids = new RequestIdFactory();
+  /** Room for requests waiting to be dispatched (they are held in memory until then). */
+  private readonly budget: QueueBudget;
   private accepting = true;
   private dispatching = true;
 
@@ -81,6 +84,7 @@ export class Scheduler {
     @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
     @inject(AccessPolicy) private readonly policy: AccessPolicy,
   ) {
+    this.budget = new QueueBudget(config.requests);
     this.lanes = {
       short: new LaneQueue('short', config.requests.short_workers),
       long: new LaneQueue('long', config.requests.long_workers),
@@ -125,8 +129,18 @@ export class Scheduler {
       record.idempotencyKey = input.idempotencyKey;
       record.idempotencyHash = idempotencyHash(input.name, input.workspace, input.body);
     }
-    const result = await this.store.requests.create(record);
-    if (!result.created) this.assertSameRequest(result.record, record);
+    this.budget.reserve(record.id, record.user, record.userName, JSON.stringify(record.body)?.length ?? 0);
+    let result: Awaited<ReturnType<StateStore['requests']['create']>>;
+    try {
+      result = await this.store.requests.create(record);
+    } catch (err) {
+      this.budget.release(record.id);
+      throw err;
+    }
+    if (!result.created) {
+      this.budget.release(record.id);
+      this.assertSameRequest(result.record, record);
+    }
     if (result.created) {
       const privileged = input.privileged ?? this.policy.isAdmin({ id: input.user, name: input.userName, role: 'user' });
       this.privileged.set(record.user, privileged);
@@ -244,6 +258,7 @@ export class Scheduler {
     const controller = new AbortController();
     let resolveDone!: () => void;
     const entry: Running = { controller, done: new Promise<void>((r) => (resolveDone = r)) };
+    this.budget.release(record.id);
     this.running.set(record.id, entry);
     this.execute(record, entry)
       .catch((err: unknown) => this.logger.error({ err, request: record.id }, 'dispatcher error'))
@@ -456,10 +471,11 @@ export class Scheduler {
     return this.accepting;
   }
 
-  stats(): { queued: Record<Lane, number>; running: Record<Lane, number> } {
+  stats(): { queued: Record<Lane, number>; running: Record<Lane, number>; reserved: { requests: number; users: number; bodyBytes: number } } {
     return {
       queued: { short: this.lanes.short.queued, long: this.lanes.long.queued },
       running: { short: this.lanes.short.running, long: this.lanes.long.running },
+      reserved: this.budget.usage(),
     };
   }
 }

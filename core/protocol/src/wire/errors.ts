@@ -17,6 +17,7 @@ export const ERROR_CATALOGUE = {
   METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists but not with this HTTP method.' },
   REQUEST_NOT_FOUND: { status: 404, summary: 'No request with this id.' },
   IDEMPOTENCY_CONFLICT: { status: 409, summary: 'The idempotency key was already used by this user for another operation or body.' },
+  QUEUE_FULL: { status: 503, summary: 'Too many requests are waiting to start (in total, of this user, or in body bytes); retry shortly.' },
   SHUTTING_DOWN: { status: 503, summary: 'The daemon is draining and accepts no new requests.' },
   CANCELLED: { status: 409, summary: 'The request was cancelled.' },
   DAEMON_RESTARTED: { status: 500, summary: 'The daemon restarted while the request was running and it could neither be resumed nor completed; the message says what was left behind.' },
