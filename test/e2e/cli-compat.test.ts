@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { DAEMON_MAIN, REPO_ROOT, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
 import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
+import { showRun, spawnSky, type CliResult } from '../helpers/sky-cli.js';
 
 /*
  * End to end, SkyPilot's CLI habits through the built `sky` binary and a real personal daemon
@@ -13,32 +13,14 @@ import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
  * --ip/--endpoints/-v/-o json; sky start -i; sky logs --sync-down; sky show-gpus of every driver.
  */
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 let set: TestHosts;
 let daemon: DaemonHandle;
 
-function spawnSky(args: readonly string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: daemon.home, SKYPILOT_API_SERVER_ENDPOINT: daemon.url };
-  delete env.SKY_DEBUG;
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, ['--', SKY_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = { stdout: '', stderr: '' };
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
-  const done = new Promise<Result>((resolve) => child.on('close', (code) => resolve({ code, ...out })));
-  return { child, out, done };
-}
-
-const sky = (args: readonly string[]): Promise<Result> => spawnSky(args).done;
-
-function show(args: readonly string[], r: Result): string {
-  return `sky ${args.join(' ')} exited ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
-}
+const spawnCli = (args: readonly string[]) => spawnSky(args, { home: daemon.home, endpoint: daemon.url });
+const sky = (args: readonly string[]): Promise<Result> => spawnCli(args).done;
+const show = showRun;
 
 async function exits(args: readonly string[], code: number): Promise<Result> {
   const r = await sky(args);
@@ -99,7 +81,7 @@ describe('SSH node pools the SkyPilot way: the pools file alone enables the ssh 
     // The only host is held by pool1: a second cluster has no capacity until it is down.
     const refused = await exits(['launch', '-y', '-c', 'pool2', '--infra', 'ssh/gpu-a', 'echo second'], 1);
     assert.match(refused.stderr, /no enabled infra can fit|NO_CAPACITY|free: 0/i, show(['launch'], refused));
-    const retrying = spawnSky(['launch', '-y', '-c', 'pool2', '--infra', 'ssh/gpu-a', '--retry-until-up', 'echo second-ran']);
+    const retrying = spawnCli(['launch', '-y', '-c', 'pool2', '--infra', 'ssh/gpu-a', '--retry-until-up', 'echo second-ran']);
     await waitFor('the launch to retry', () => (retrying.out.stderr.includes('Retrying until up') ? true : undefined));
     await exits(['down', '-y', 'pool1'], 0);
     const done = await retrying.done;
@@ -110,7 +92,7 @@ describe('SSH node pools the SkyPilot way: the pools file alone enables the ssh 
 
   it('--retry-until-up stops on Ctrl-C without launching anything', async () => {
     await exits(['launch', '-y', '-c', 'hold', '--infra', 'ssh/gpu-a'], 0);
-    const retrying = spawnSky(['launch', '-y', '-c', 'never', '--infra', 'ssh/gpu-a', '--retry-until-up', 'echo no']);
+    const retrying = spawnCli(['launch', '-y', '-c', 'never', '--infra', 'ssh/gpu-a', '--retry-until-up', 'echo no']);
     await waitFor('the launch to retry', () => (retrying.out.stderr.includes('Retrying until up') ? true : undefined));
     retrying.child.kill('SIGINT');
     const done = await retrying.done;

@@ -1,11 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
+import { DAEMON_MAIN, REPO_ROOT, killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
 import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
 import { sshDaemonConfig } from '../helpers/ssh-daemon-config.js';
+import { runSky, type CliResult } from '../helpers/sky-cli.js';
 
 /*
  * A job that prints nothing for longer than the client's inactivity timeout (45 s) keeps its
@@ -14,26 +14,12 @@ import { sshDaemonConfig } from '../helpers/ssh-daemon-config.js';
  * the same time, so the file costs about one minute.
  */
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 let set: TestHosts;
 let daemon: DaemonHandle;
 
-function sky(args: readonly string[]): Promise<Result> {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: daemon.home, SKYPILOT_API_SERVER_ENDPOINT: daemon.url };
-  delete env.SKY_DEBUG;
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, ['--', SKY_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+const sky = (args: readonly string[]): Promise<Result> => runSky(args, { home: daemon.home, endpoint: daemon.url });
 
 before(async () => {
   for (const file of [join(REPO_ROOT, 'cli/dist'), DAEMON_MAIN]) assert.ok(existsSync(file), `${file} is missing: run npm run build before the e2e tests`);

@@ -1,12 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
+import { DAEMON_MAIN, REPO_ROOT, killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
 import { nodeScriptPath } from '@sky/runtime';
 import { createHosts, type TestHost, type TestHosts } from '../helpers/netns-hosts.js';
 import { sshDaemonConfig } from '../helpers/ssh-daemon-config.js';
+import { runSky, showRun, type CliResult } from '../helpers/sky-cli.js';
 
 /*
  * End to end: the built `sky` binary against a real daemon whose SSH node pool is two sshd hosts
@@ -15,30 +15,13 @@ import { sshDaemonConfig } from '../helpers/ssh-daemon-config.js';
  * off and a host held by a cluster.
  */
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 let set: TestHosts;
 let daemon: DaemonHandle;
 
-function sky(args: readonly string[]): Promise<Result> {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: daemon.home, SKYPILOT_API_SERVER_ENDPOINT: daemon.url };
-  delete env.SKY_DEBUG;
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, ['--', SKY_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-function show(args: readonly string[], r: Result): string {
-  return `sky ${args.join(' ')} exited ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
-}
+const sky = (args: readonly string[]): Promise<Result> => runSky(args, { home: daemon.home, endpoint: daemon.url });
+const show = showRun;
 
 async function exits(args: readonly string[], code: number): Promise<Result> {
   const r = await sky(args);

@@ -1,9 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, http, killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
+import { DAEMON_MAIN, REPO_ROOT, http, killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
+import { runSky, showRun, type CliResult } from '../helpers/sky-cli.js';
 
 /*
  * The SkyPilot task corpus (test/fixtures/skypilot-corpus): every file goes through the built
@@ -29,11 +30,7 @@ interface Entry {
   why: string;
 }
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 /** A command that hangs (a job that never starts) is ended and fails its test rather than the file's. */
 const COMMAND_TIMEOUT_MS = 90_000;
@@ -42,21 +39,9 @@ const manifest = JSON.parse(readFileSync(join(CORPUS, 'manifest.json'), 'utf8'))
 
 let daemon: DaemonHandle;
 
-function sky(args: readonly string[], env: Record<string, string> = {}, cwd = CORPUS): Promise<Result> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, HOME: daemon.home, SKYPILOT_API_SERVER_ENDPOINT: daemon.url, ...env };
-  delete childEnv.SKY_DEBUG;
-  delete childEnv.NODE_OPTIONS;
-  const child = spawn(process.execPath, ['--', SKY_BIN, ...args], { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], timeout: COMMAND_TIMEOUT_MS });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-function show(args: readonly string[], r: Result): string {
-  return `sky ${args.join(' ')} exited ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
-}
+const sky = (args: readonly string[], env: Record<string, string> = {}, cwd = CORPUS): Promise<Result> =>
+  runSky(args, { home: daemon.home, endpoint: daemon.url, env, cwd, timeoutMs: COMMAND_TIMEOUT_MS });
+const show = showRun;
 
 function warningsOf(r: Result): string[] {
   return r.stderr.split('\n').filter((l) => l.startsWith('Warning: '));

@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, SKY_BIN, killAllDaemons, removeHome, tempHome } from '../helpers/daemon-process.js';
+import { killAllDaemons, removeHome, tempHome } from '../helpers/daemon-process.js';
 import { startTeamDaemon, type TeamDaemonHandle } from '../helpers/team.js';
+import { runSky, type CliResult } from '../helpers/sky-cli.js';
 
 /*
  * Cluster-name globs on a team daemon, as a plain member who tries them on other people's
@@ -10,11 +10,7 @@ import { startTeamDaemon, type TeamDaemonHandle } from '../helpers/team.js';
  * tears down his dev cluster and never alice's, and a glob that matches only hers is an error.
  */
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 let daemon: TeamDaemonHandle;
 const homes: string[] = [];
@@ -22,16 +18,7 @@ const homes: string[] = [];
 function sky(user: string, args: readonly string[]): Promise<Result> {
   const home = tempHome();
   homes.push(home);
-  const endpoint = daemon.url.replace('http://', `http://${user}:${user}-password@`);
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, SKYPILOT_API_SERVER_ENDPOINT: endpoint };
-  delete env.SKY_DEBUG;
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, ['--', SKY_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return runSky(args, { home, endpoint: daemon.url.replace('http://', `http://${user}:${user}-password@`) });
 }
 
 async function exits(user: string, args: readonly string[], code: number): Promise<Result> {
