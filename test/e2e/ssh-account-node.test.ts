@@ -197,13 +197,14 @@ describe('sky-node-helper sessions keep every account check', () => {
   });
 
   it('refuses a session as root, as an account outside what it allows, and in another account\'s node', async () => {
-    await refusal('root', aliceNode, 'NODE_HELPER_REFUSED', /root|not allowed|uid/i);
-    await refusal('nobody', aliceNode, 'NODE_HELPER_REFUSED', /nobody/);
+    await refusal('root', aliceNode, 'NODE_HELPER_REFUSED', /account "root" is not one sky-node-helper may act as/);
+    await refusal('nobody', aliceNode, 'NODE_HELPER_REFUSED', /account "nobody" is not one sky-node-helper may act as/);
+    await refusal(aliceAccount, `${aliceNode}/../..`, 'NODE_HELPER_REFUSED', /is not under/);
     // A member's account in alice's node directory: bob's account is allowed, the path is not his.
     const bobId = ((await http(`${team.url}/api/v1/users/me`, { headers: asUser('bob') })).json() as { id: string }).id;
     const bobAccount = deriveAccountName(team.helper.prefix, 'bob', bobId);
     await client.ensureAccount(bobAccount);
-    await refusal(bobAccount, aliceNode, 'NODE_HELPER_REFUSED', /node|outside|directory|not/i);
+    await refusal(bobAccount, aliceNode, 'NODE_HELPER_REFUSED', new RegExp(`is not under .*the node root of account ${bobAccount}`));
     assert.throws(() => statSync('/tmp/sky-session-should-not-run'));
   });
 

@@ -8,6 +8,7 @@ import { TransportPool } from '../../core/daemon/src/nodes/transports.js';
 import type { NodeHelperConnection } from '../../core/daemon/src/nodes/node-helper.js';
 import { backendFor, nodeOfRank } from '../../core/daemon/src/ssh-gateway/backends.js';
 import { LocalNodeBackend } from '../../core/daemon/src/ssh-gateway/local-backend.js';
+import { AccountNodeBackend } from '../../core/daemon/src/ssh-gateway/account-backend.js';
 import { SshNodeBackend } from '../../core/daemon/src/ssh-gateway/ssh-backend.js';
 import { HOST_KEY_FILE, loadOrCreateHostKey } from '../../core/daemon/src/ssh-gateway/host-key.js';
 import { acceptedEnv } from '../../core/daemon/src/ssh-gateway/node-backend.js';
@@ -39,12 +40,15 @@ describe('the SSH gateway: which node, and how it is reached', () => {
     assert.ok(backendFor(pool, node(0, { kind: 'local', root: '/n0' })) instanceof LocalNodeBackend);
   });
 
-  it('a team server refuses local nodes without an OS account, and has no sessions into account nodes yet', () => {
+  it("a team server refuses local nodes without an OS account; account nodes go through the helper, which refuses ssh -L", async () => {
     const team = new TransportPool({}, { client: {} } as unknown as NodeHelperConnection, true);
     assert.throws(() => backendFor(team, node(0, { kind: 'local', root: '/n0' })), { code: 'FORBIDDEN' });
-    assert.throws(() => backendFor(team, node(0, { kind: 'local', root: '/n0', account: 'sky-alice' })), (err: Error & { code?: string }) => {
+    const backend = backendFor(team, node(0, { kind: 'local', root: '/n0', account: 'sky-alice' }));
+    assert.ok(backend instanceof AccountNodeBackend);
+    await assert.rejects(backend.connect('127.0.0.1', 8888), (err: Error & { code?: string; hint?: string }) => {
       assert.equal(err.code, 'NOT_SUPPORTED');
-      assert.match(err.message, /OS account sky-alice/);
+      assert.match(err.message, /port forwarding \(to 127\.0\.0\.1:8888\) from local node \/n0 is not supported on a team server: the connection would come from the API server's account, not sky-alice/);
+      assert.match(err.hint ?? '', /ssh CLUSTER curl localhost:PORT/);
       return true;
     });
   });

@@ -108,9 +108,9 @@ export class AccountNodeBackend implements NodeBackend {
     return this.start({ command: `exec ${quote(server)}` });
   }
 
-  connect(): Promise<Duplex> {
+  connect(host: string, port: number): Promise<Duplex> {
     return Promise.reject(
-      new SkyError('NOT_SUPPORTED', `port forwarding to local node ${this.node} is not supported on a team server: the connection would come from the API server's account, not ${this.account}`, {
+      new SkyError('NOT_SUPPORTED', `port forwarding (to ${host}:${port}) from local node ${this.node} is not supported on a team server: the connection would come from the API server's account, not ${this.account}`, {
         hint: 'Reach a job\'s port from a shell on the node (ssh CLUSTER curl localhost:PORT), or run the cluster on an SSH node pool, where ssh -L works.',
       }),
     );
