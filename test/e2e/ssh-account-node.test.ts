@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -47,6 +47,19 @@ function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv, i
       resolve({ code, stdout, stderr });
     }),
   );
+}
+
+/** Whether a process whose argv[0] is `name` runs on this machine. */
+function processNamed(name: string): boolean {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === name) return true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
 }
 
 const show = (what: string, r: Result): string => `${what} exited ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
@@ -107,6 +120,21 @@ describe("ssh into a local node of a team server runs as the member's own OS acc
     assert.match(r.stdout, /\/dev\/pts\/\d+/);
     assert.ok(r.stdout.includes(aliceAccount), r.stdout);
     assert.match(r.stdout, /TERM=\S+/);
+  });
+
+  it("closing the ssh client ends what the session started on the node (with and without a terminal)", async () => {
+    for (const tty of [['-tt'], ['-T']]) {
+      const marker = `sky-held-${tty[0]!.slice(1)}-${process.pid}`;
+      const client = spawn('ssh', ['-F', configOf(alice, 'acct'), '-o', 'BatchMode=yes', ...tty, 'acct', `exec -a ${marker} sleep 300`], { env: { ...process.env, ...envOf(alice) }, stdio: 'ignore' });
+      children.add(client);
+      const running = (): boolean => processNamed(marker);
+      for (let i = 0; i < 200 && !running(); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(running(), `the session's command (${tty[0]}) started`);
+      client.kill('SIGTERM');
+      children.delete(client);
+      for (let i = 0; i < 200 && running(); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(running(), false, `the session's command (${tty[0]}) was ended with the tunnel`);
+    }
   });
 
   it('stdin streams in: a command reads what the client sends', async () => {
