@@ -3,12 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { ClusterRecord, NodeRecord } from '@sky/protocol';
+import { PassThrough } from 'node:stream';
+import type { HelperSession, HelperSessionEnd } from '@sky/plugin-api';
+import { SkyError, type ClusterRecord, type NodeRecord } from '@sky/protocol';
 import { TransportPool } from '../../core/daemon/src/nodes/transports.js';
 import type { NodeHelperConnection } from '../../core/daemon/src/nodes/node-helper.js';
 import { backendFor, nodeOfRank } from '../../core/daemon/src/ssh-gateway/backends.js';
 import { LocalNodeBackend } from '../../core/daemon/src/ssh-gateway/local-backend.js';
-import { AccountNodeBackend } from '../../core/daemon/src/ssh-gateway/account-backend.js';
+import { AccountNodeBackend, sessionProcess } from '../../core/daemon/src/ssh-gateway/account-backend.js';
 import { SshNodeBackend } from '../../core/daemon/src/ssh-gateway/ssh-backend.js';
 import { HOST_KEY_FILE, loadOrCreateHostKey } from '../../core/daemon/src/ssh-gateway/host-key.js';
 import { acceptedEnv } from '../../core/daemon/src/ssh-gateway/node-backend.js';
@@ -51,6 +53,45 @@ describe('the SSH gateway: which node, and how it is reached', () => {
       assert.match(err.hint ?? '', /ssh CLUSTER curl localhost:PORT/);
       return true;
     });
+  });
+
+  it('a session on an account node: output and exit status pass through; a refusal reaches stderr with status 255', async () => {
+    const fake = (ended: Promise<HelperSessionEnd>, out: string, err: string): { session: HelperSession; writes: string[]; eof: () => boolean } => {
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      const writes: string[] = [];
+      let eof = false;
+      stdout.end(out);
+      stderr.end(err);
+      ended.catch(() => undefined);
+      const session: HelperSession = {
+        stdout,
+        stderr,
+        ended,
+        write: async (data) => void writes.push(Buffer.from(data).toString()),
+        endInput: async () => void (eof = true),
+        resize: () => undefined,
+        signal: () => undefined,
+        abort: () => undefined,
+      };
+      return { session, writes, eof: () => eof };
+    };
+    const collect = async (proc: ReturnType<typeof sessionProcess>): Promise<{ out: string; err: string; exit: unknown }> => {
+      let out = '';
+      let err = '';
+      proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exit = await new Promise((resolve) => proc.onClose(resolve));
+      return { out, err, exit };
+    };
+    const good = fake(Promise.resolve({ code: 3 }), 'hello\n', 'warn\n');
+    const proc = sessionProcess(good.session);
+    proc.stdin.end('typed');
+    assert.deepEqual(await collect(proc), { out: 'hello\n', err: 'warn\n', exit: { code: 3 } });
+    assert.deepEqual(good.writes, ['typed']);
+    assert.equal(good.eof(), true);
+    const refused = fake(Promise.reject(new SkyError('NODE_HELPER_REFUSED', 'account "root" is not one sky-node-helper may act as')), '', '');
+    assert.deepEqual(await collect(sessionProcess(refused.session)), { out: '', err: 'sky: account "root" is not one sky-node-helper may act as\n', exit: { code: 255 } });
   });
 
   it('only LANG and LC_* are taken from the client environment', () => {

@@ -1,5 +1,5 @@
 import { accessSync, constants } from 'node:fs';
-import { Writable, type Duplex } from 'node:stream';
+import { PassThrough, Writable, type Duplex } from 'node:stream';
 import type { HelperSession, HelperSessionOptions, NodeHelper } from '@sky/plugin-api';
 import { HELPER_SESSION_SIGNALS, SkyError, toSkyError } from '@sky/protocol';
 import type { NodeBackend, NodeExit, NodeProcess, PtyRequest } from './node-backend.js';
@@ -23,37 +23,50 @@ function quote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-/** A helper session as the gateway's NodeProcess: stdin paced by the helper's answers. */
-function sessionProcess(session: HelperSession): NodeProcess {
+/** Resolves once a readable stream has ended (at once when it already has). */
+function drained(stream: NodeJS.ReadableStream & { readableEnded: boolean }): Promise<void> {
+  return stream.readableEnded ? Promise.resolve() : new Promise((resolve) => stream.once('end', () => resolve()));
+}
+
+/**
+ * A helper session as the gateway's NodeProcess: stdin paced by the helper's answers; a refusal
+ * (or a lost helper) reaches the user on stderr with exit status 255, as sshd would print its own.
+ */
+export function sessionProcess(session: HelperSession): NodeProcess {
   const stdin = new Writable({
     highWaterMark: 256 * 1024,
     write(chunk: Buffer, _encoding, callback) {
-      session.write(chunk).then(() => callback(), (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))));
+      session.write(chunk).then(
+        () => callback(),
+        (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
+      );
     },
     final(callback) {
-      session.endInput().then(() => callback(), () => callback());
+      session.endInput().then(
+        () => callback(),
+        () => callback(),
+      );
     },
   });
   stdin.on('error', () => undefined);
-  const closed = session.ended.then(
-    (end): NodeExit => end,
-    (err: unknown): NodeExit => {
-      // A refusal (or a lost helper) reaches the user on stderr, as sshd would print its own.
-      const e = toSkyError(err);
-      if (!session.stderr.destroyed) session.stderr.emit('data', Buffer.from(`sky: ${e?.message ?? String(err)}\n`));
-      return { code: 255 };
-    },
+  const stderr = new PassThrough();
+  session.stderr.pipe(stderr, { end: false });
+  const outcome = session.ended.then(
+    (end): { exit: NodeExit; why?: string } => ({ exit: end }),
+    (err: unknown) => ({ exit: { code: 255 }, why: toSkyError(err)?.message ?? String(err) }),
   );
+  const closed = outcome.then(async ({ exit, why }): Promise<NodeExit> => {
+    await drained(session.stderr);
+    if (why !== undefined) stderr.write(`sky: ${why}\n`);
+    stderr.end();
+    await Promise.all([drained(session.stdout), drained(stderr)]);
+    return exit;
+  });
   return {
     stdin,
     stdout: session.stdout,
-    stderr: session.stderr,
-    onClose: (listener) => {
-      void closed.then((exit) => {
-        const drained = (s: NodeJS.ReadableStream & { readableEnded: boolean }): Promise<void> => (s.readableEnded ? Promise.resolve() : new Promise((r) => s.once('end', () => r())));
-        void Promise.all([drained(session.stdout), drained(session.stderr)]).then(() => listener(exit));
-      });
-    },
+    stderr,
+    onClose: (listener) => void closed.then(listener),
     resize: (rows, cols) => session.resize(rows, cols),
     signal: (name) => {
       const full = `SIG${name}`;
@@ -84,7 +97,8 @@ export class AccountNodeBackend implements NodeBackend {
     return {
       ...(command === undefined ? {} : { command }),
       ...(pty === undefined ? {} : { pty: { term: /^[A-Za-z0-9._+-]{1,64}$/.test(pty.term) ? pty.term : 'xterm', rows: clamp(pty.rows), cols: clamp(pty.cols) } }),
-      env: { ...env },
+      // What the helper takes: LANG and LC_* (the gateway's filter) with values of at most 256 characters.
+      env: Object.fromEntries(Object.entries(env).filter(([name, value]) => /^(LANG|LC_[A-Z_]{1,32})$/.test(name) && value.length <= 256 && !value.includes('\0'))),
     };
   }
 
