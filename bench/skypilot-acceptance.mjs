@@ -71,12 +71,18 @@ function needs(docs) {
   return { envs: [...envs], secrets: [...secrets], paths };
 }
 
-/** Create a local path the task names, under the scratch dir (relative) or the throwaway HOME (~). */
-function createPath({ path, dir: isDir }, cwd, home) {
+/**
+ * Create a local path the task names: relative ones in the scratch dir the CLI runs from, ~ ones
+ * in the daemon's throwaway HOME, absolute ones only under the system temp dir (and removed at
+ * the end); any other absolute path is left missing. Returns what it created at the top.
+ */
+function createPath({ path, dir: isDir }, cwd, home, created) {
   if (path.trim() === '' || URI.test(path) || path.includes('$')) return;
-  const target = path === '~' ? home : path.startsWith('~/') ? join(home, path.slice(2)) : isAbsolute(path) ? undefined : resolve(cwd, path);
-  if (target === undefined || existsSync(target)) return;
-  if (!target.startsWith(cwd) && !target.startsWith(home)) return;
+  const target = path === '~' ? home : path.startsWith('~/') ? join(home, path.slice(2)) : isAbsolute(path) ? path : resolve(cwd, path);
+  if (existsSync(target)) return;
+  const underTmp = isAbsolute(path) && target.startsWith(`${tmpdir()}/`);
+  if (!target.startsWith(cwd) && !target.startsWith(home) && !underTmp) return;
+  if (underTmp) created.add(join(tmpdir(), relative(tmpdir(), target).split('/')[0]));
   if (isDir) {
     mkdirSync(target, { recursive: true });
     writeFileSync(join(target, 'placeholder.txt'), 'created for the acceptance run\n');
@@ -86,9 +92,29 @@ function createPath({ path, dir: isDir }, cwd, home) {
   }
 }
 
+/**
+ * A refusal only for this machine's size (no GPUs, too few CPUs, too little memory or disk):
+ * what it lacks, e.g. `GPUs, disk`; undefined when a field is refused for what it means.
+ */
+function capacityShortage(stderr) {
+  if (!/could ever run|cannot fit|short of/.test(stderr)) return undefined;
+  const reasons = stderr.split('\n').filter((l) => /^\s+\S+: .*driver/.test(l));
+  const lacks = new Set();
+  for (const line of reasons) {
+    if (/no GPUs|short of GPUs|accelerator/i.test(line)) lacks.add('GPUs');
+    else if (/CPUs? is more than|short of CPUs/.test(line)) lacks.add('CPUs');
+    else if (/memory is more than|short of memory/.test(line)) lacks.add('memory');
+    else if (/disk/.test(line)) lacks.add('disk');
+    else return undefined;
+  }
+  return lacks.size > 0 ? [...lacks].sort().join(', ') : undefined;
+}
+
 /** The field a refusal names, as one histogram key. */
 function refusalKey(stderr) {
   const text = stderr.replace(/^YAML to run: .*\n/gm, '').replace(/^Warning: .*\n/gm, '');
+  const lacks = capacityShortage(text);
+  if (lacks !== undefined) return `capacity of this machine: ${lacks}`;
   const unsupported = /not supported yet: ([^\s(]+)/.exec(text);
   if (unsupported) return `not supported yet: ${unsupported[1].replace(/\["[^"]*"\]/g, '.*').replace(/\[\d+\]/g, '[]')}`;
   const driver = /\b(local|ssh) cannot [^(]*\((\w+)(?:: |\))/.exec(text);
@@ -111,6 +137,7 @@ function isCrash(r) {
 const files = taskFiles(resolve(dir));
 const sky = await startSky(() => 'drivers:\n  local: {}\n', { prefix: 'sky-acceptance-' });
 const scratch = mkdtempSync(join(tmpdir(), 'sky-acceptance-work-'));
+const created = new Set();
 const results = [];
 try {
   files.forEach((file, i) => {
@@ -119,7 +146,7 @@ try {
     const need = needs(docs);
     const cwd = join(scratch, String(i));
     mkdirSync(cwd, { recursive: true });
-    for (const p of need.paths) createPath(p, cwd, sky.home);
+    for (const p of need.paths) createPath(p, cwd, sky.home, created);
     const argv = ['launch', '--dryrun', '-c', `acceptance-${i}`, '--infra', 'local'];
     for (const e of need.envs) argv.push('--env', `${e}=placeholder`);
     for (const s of need.secrets) argv.push('--secret', `${s}=placeholder`);
@@ -136,6 +163,7 @@ try {
 } finally {
   await sky.stop();
   rmSync(scratch, { recursive: true, force: true });
+  for (const path of created) rmSync(path, { recursive: true, force: true });
 }
 
 const count = (o) => results.filter((r) => r.outcome === o).length;
@@ -146,12 +174,14 @@ const histogram = (key, list) => {
   return [...m.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
 };
 const accepted = count('accepted');
+const capacity = results.filter((r) => r.outcome === 'refused' && r.field.startsWith('capacity')).length;
 console.log(`SkyPilot task files: ${results.length}`);
 console.log(`accepted: ${accepted} (${pct(accepted)})  refused: ${count('refused')} (${pct(count('refused'))})  crashed: ${count('crashed')}`);
+console.log(`  of the refused, only for this machine's size (GPUs, CPUs, memory, disk): ${capacity}; accepted apart from size: ${accepted + capacity} (${pct(accepted + capacity)})`);
 console.log('\nrefusals by field:');
 for (const [k, n] of histogram('field', results.filter((r) => r.outcome === 'refused'))) console.log(`  ${String(n).padStart(3)}  ${k}`);
 console.log('\nwarnings (accepted files) by field:');
 for (const [k, n] of histogram('warnings', results.filter((r) => r.outcome === 'accepted' && r.warnings.length > 0))) console.log(`  ${String(n).padStart(3)}  ${k}`);
 for (const r of results.filter((x) => x.outcome === 'crashed')) console.log(`CRASH ${r.file}: ${r.crash}: ${r.message}`);
-if (jsonOut !== undefined) writeFileSync(jsonOut, `${JSON.stringify({ total: results.length, accepted, refused: count('refused'), crashed: count('crashed'), results }, null, 2)}\n`);
+if (jsonOut !== undefined) writeFileSync(jsonOut, `${JSON.stringify({ total: results.length, accepted, refused: count('refused'), refusedForCapacity: capacity, crashed: count('crashed'), results }, null, 2)}\n`);
 process.exit(count('crashed') > 0 ? 1 : 0);

@@ -1,4 +1,5 @@
-import { isJobTerminal, type JobLogLine, type JobStatus } from '@sky/protocol';
+import type { JobLogLine } from '@sky/protocol';
+import { isJobTerminal, type JobStatus } from '@sky/protocol/wire';
 import type { SkyClient } from '@sky/client';
 import { toStdout, type Writer } from './follow.js';
 import { note } from './output.js';

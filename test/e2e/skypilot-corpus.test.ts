@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
+import { DAEMON_MAIN, REPO_ROOT, SKY_BIN, http, killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
 
 /*
  * The SkyPilot task corpus (test/fixtures/skypilot-corpus): every file goes through the built
@@ -194,6 +194,18 @@ describe('a git workdir (workdir: {url, ref}) is cloned by the CLI and uploaded 
     } finally {
       await sky(['down', '-y', 'gitwd']);
     }
+  });
+
+  it('the API server clones nothing: a launch naming a git workdir and no upload is refused at submit', async () => {
+    const body = { cluster: 'gitapi', task: { workdir: { url, ref: 'feature' }, run: 'ls' } };
+    const post = (b: object) => http(`${daemon.url}/api/v1/launch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
+    const refused = await post(body);
+    assert.equal(refused.status, 400, refused.text);
+    assert.match(refused.text, /"code":"TASK_INVALID"/, refused.text);
+    assert.match(refused.text, /workdir: the git repository file:\/\/\S+ is cloned by the client, not by the API server/, refused.text);
+    const planned = await post({ ...body, dryrun: true });
+    assert.equal(planned.status, 202, planned.text);
+    assert.doesNotMatch((await sky(['status'])).stdout, /gitapi/);
   });
 
   it('a ref that does not exist and a repository that does not answer are refused, naming the workdir', async () => {

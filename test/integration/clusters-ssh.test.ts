@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, withLocalToken, type DaemonHandle } from '../helpers/daemon-process.js';
 import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
 import { sshDaemonConfig } from '../helpers/ssh-daemon-config.js';
+import { nodeScriptPath } from '@sky/runtime';
 import { runOperation } from '../helpers/team.js';
 import { uploadFiles } from '../helpers/uploads.js';
 
@@ -196,7 +197,7 @@ describe(`clusters on an SSH node pool`, () => {
     const upHosts = (up as unknown as { result: { hosts: Array<{ ok: boolean; message: string }> } }).result.hosts;
     assert.equal(upHosts.length, 3);
     assert.ok(upHosts.every((h) => h.ok), JSON.stringify(upHosts));
-    for (const h of set.hosts) assert.ok(existsSync(join(h.home, '.sky/runtime/2/sky-node.sh')), `runtime on ${h.ip}`);
+    for (const h of set.hosts) assert.ok(existsSync(join(h.home, nodeScriptPath())), `runtime on ${h.ip}`);
     const held = await op('launch', { cluster: 'keep', task: { resources: { infra: 'ssh/pool-a' }, run: 'true' } });
     assert.equal(held.status, 'SUCCEEDED', JSON.stringify(held.error));
     const down = await op('ssh_down', { infra: 'ssh/pool-a' });

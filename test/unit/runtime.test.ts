@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 // The TypeScript half of the node runtime: the files a job needs, the command lines, and reading the answers.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -223,5 +224,15 @@ describe('runtime: command lines', () => {
     const usage = spawnSync('/bin/sh', [runtimeScriptPath(), 'frobnicate'], { encoding: 'utf8' });
     assert.equal(usage.status, 2);
     assert.match(usage.stderr, /unknown command frobnicate/);
+  });
+
+  it('ships a new version whenever the script changes, so installed nodes get the change', async () => {
+    // Nodes keep the script of a version once it is installed: an edit without a bump would
+    // never reach them. Record the new version's digest here together with the bump.
+    const digests: Record<number, string> = {
+      3: '141580b9a76e0ad9fced52e791ffb603f4bf88bf9856de131dd41a8d6f1e85d5',
+    };
+    const digest = createHash('sha256').update(await runtimeScript()).digest('hex');
+    assert.equal(digests[RUNTIME_VERSION], digest, `sky-node.sh differs from what version ${RUNTIME_VERSION} shipped: bump RUNTIME_VERSION and SKY_RUNTIME_VERSION, and record the digest`);
   });
 });

@@ -192,6 +192,22 @@ describe('uploadTaskFiles (SDK, before launch and exec)', () => {
     assert.equal(task.file_mounts['/shared'], '/srv/shared-data');
   });
 
+  it('a list of sources becomes one mount per listed path, each uploaded on its own', async () => {
+    await writeFile(join(scratch, 'one.txt'), '1\n');
+    const dir = await tree('sdk-list-dir', { 'b.txt': 'b' });
+    const uploaded: string[] = [];
+    const upload = async (path: string) => (uploaded.push(path), { id: `up-${String(uploaded.length).repeat(64)}`, files: 1, bytes: 1, chunks: 1, sentChunks: 1, sentBytes: 1 });
+    const input: TaskBody = { task: { run: 'ls', file_mounts: { '/inputs/': { source: ['one.txt', 'sdk-list-dir/'], mode: 'COPY' } } } };
+    const body = await uploadTaskFiles(input, { serverPaths: async () => false, upload, cwd: scratch, home: scratch });
+    assert.deepEqual(uploaded, [join(scratch, 'one.txt'), dir]);
+    assert.deepEqual((body.task as { file_mounts: Record<string, unknown> }).file_mounts, { '/inputs/one.txt': join(scratch, 'one.txt'), '/inputs/sdk-list-dir': dir });
+    assert.deepEqual(body.uploads?.file_mounts, { '/inputs/one.txt': `up-${'1'.repeat(64)}`, '/inputs/sdk-list-dir': `up-${'2'.repeat(64)}` });
+    // Two sources of the same name are left as written: the server refuses them, saying why.
+    const clash = { task: { run: 'ls', file_mounts: { '/m': { source: ['a/x.txt', 'b/x.txt'] } } } };
+    const left = await uploadTaskFiles(clash, { serverPaths: async () => false, upload: async () => assert.fail('nothing is uploaded'), cwd: scratch });
+    assert.deepEqual((left.task as { file_mounts: unknown }).file_mounts, clash.task.file_mounts);
+  });
+
   it("uploads nothing for the server's owner (its own paths), but a missing path is an error at once; nothing on a dry run", async () => {
     const never = async (): Promise<never> => assert.fail('nothing is uploaded');
     const mine: TaskBody = { task: { workdir: scratch } };

@@ -5,7 +5,8 @@ import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { SkyError } from '@sky/protocol/wire';
-import { sourceListEntries, type TaskUploads } from '@sky/protocol';
+import type { TaskUploads } from '@sky/protocol';
+import { sourceListEntries } from '@sky/protocol/task-core';
 import type { UploadProgress, UploadResult } from './uploads.js';
 
 /** The parts of a launch or exec body this looks at. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ClusterRecordSchema, JobRecordSchema, JOB_STATUSES } from './clusters.js';
+import { ClusterRecordSchema, JobRecordSchema } from './clusters.js';
+import { JOB_STATUSES } from './wire/status.js';
 import { ClusterNameSchema } from './ops.js';
 
 const boolFlag = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());

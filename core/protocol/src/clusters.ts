@@ -1,18 +1,13 @@
 import { z } from 'zod';
+import { JOB_STATUSES } from './wire/status.js';
 
 /** Cluster lifecycle, as in SkyPilot. */
 export const CLUSTER_STATUSES = ['INIT', 'UP', 'STOPPED'] as const;
 export const ClusterStatusSchema = z.enum(CLUSTER_STATUSES);
 export type ClusterStatus = z.infer<typeof ClusterStatusSchema>;
 
-/** Job lifecycle on a cluster, as in SkyPilot. */
-export const JOB_STATUSES = ['PENDING', 'SETTING_UP', 'RUNNING', 'SUCCEEDED', 'FAILED', 'FAILED_SETUP', 'CANCELLED'] as const;
+// Job statuses and isJobTerminal live in the zod-free wire/status.ts (clients use them).
 export const JobStatusSchema = z.enum(JOB_STATUSES);
-export type JobStatus = z.infer<typeof JobStatusSchema>;
-
-export function isJobTerminal(status: JobStatus): boolean {
-  return status === 'SUCCEEDED' || status === 'FAILED' || status === 'FAILED_SETUP' || status === 'CANCELLED';
-}
 
 const AcceleratorSchema = z.object({ name: z.string(), count: z.number() });
 

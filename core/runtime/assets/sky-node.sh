@@ -32,7 +32,7 @@
 # runner uses shell builtins wherever it can: per rank it forks only the job's own shell, one
 # chmod and the command substitution that waits for the runner to detach.
 set -u
-SKY_RUNTIME_VERSION=2
+SKY_RUNTIME_VERSION=3
 
 die() {
   printf 'sky-node: %s\n' "$*" >&2

@@ -8,5 +8,13 @@ export function isTerminal(status: RequestStatus): boolean {
   return status === 'SUCCEEDED' || status === 'FAILED' || status === 'CANCELLED';
 }
 
+/** Job lifecycle on a cluster, as in SkyPilot. */
+export const JOB_STATUSES = ['PENDING', 'SETTING_UP', 'RUNNING', 'SUCCEEDED', 'FAILED', 'FAILED_SETUP', 'CANCELLED'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export function isJobTerminal(status: JobStatus): boolean {
+  return status === 'SUCCEEDED' || status === 'FAILED' || status === 'FAILED_SETUP' || status === 'CANCELLED';
+}
+
 export const LANES = ['short', 'long'] as const;
 export type Lane = (typeof LANES)[number];
