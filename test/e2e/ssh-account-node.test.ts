@@ -143,7 +143,7 @@ describe("ssh into a local node of a team server runs as the member's own OS acc
     assert.equal(r.stdout.trim(), '200000');
   });
 
-  it("scp both ways: an upload lands as the member's account, a result comes back", async () => {
+  it("scp both ways and rsync -e ssh: an upload lands as the member's account, a result comes back", async () => {
     const here = join(alice.home, 'copies');
     mkdirSync(here, { recursive: true });
     const data = `weights-${'w'.repeat(100_000)}\n`;
@@ -159,6 +159,9 @@ describe("ssh into a local node of a team server runs as the member's own OS acc
     const legacy = await run('scp', ['-O', '-F', configOf(alice, 'acct'), '-o', 'BatchMode=yes', 'acct:metrics.txt', join(here, 'legacy.txt')], envOf(alice));
     assert.equal(legacy.code, 0, show('scp -O', legacy));
     assert.equal(readFileSync(join(here, 'legacy.txt'), 'utf8'), 'loss=0.12\n');
+    const rsync = await run('rsync', ['-a', '-e', `ssh -F ${configOf(alice, 'acct')} -o BatchMode=yes`, 'acct:metrics.txt', join(here, 'rsynced.txt')], envOf(alice));
+    assert.equal(rsync.code, 0, show('rsync', rsync));
+    assert.equal(readFileSync(join(here, 'rsynced.txt'), 'utf8'), 'loss=0.12\n');
   });
 
   it('port forwarding (ssh -W, as ssh -L) is refused there, with the reason', async () => {
