@@ -303,6 +303,8 @@ describe('sky-node-helper messages', () => {
       { id: 11, op: 'signal', account: 'sky-a', pgid: 1234, signal: 'SIGTERM' },
       { id: 12, op: 'abort', target: 3 },
       { id: 13, op: 'stream', ...ok, command: 'tail -f log' },
+      { id: 14, op: 'session', ...ok, pty: { term: 'xterm-256color', rows: 24, cols: 80 }, env: { LANG: 'C.UTF-8' } },
+      { id: 15, op: 'sessionInput', target: 14, eof: true, size: { rows: 30, cols: 100 }, signal: 'SIGINT' },
     ];
     assert.deepEqual(valid.map((v) => v.op).sort(), [...HELPER_OPS].sort(), 'every operation is covered');
     for (const v of valid) assert.ok(HelperRequestSchema.safeParse(v).success, JSON.stringify(v));
@@ -330,6 +332,14 @@ describe('sky-node-helper messages', () => {
       { id: 1, op: 'run', ...ok, command: 'true', timeoutMs: 0 },
       { id: 1, op: 'run', ...ok, command: 'true', env: { LD_PRELOAD: '/x.so' } },
       { id: 1, op: 'run', ...ok, command: 'true', uid: 0 },
+      { id: 1, op: 'session', ...ok, env: { LD_PRELOAD: '/x.so' } },
+      { id: 1, op: 'session', ...ok, env: { PATH: '/tmp' } },
+      { id: 1, op: 'session', ...ok, pty: { term: 'xterm; id', rows: 24, cols: 80 } },
+      { id: 1, op: 'session', ...ok, pty: { term: 'xterm', rows: 0, cols: 80 } },
+      { id: 1, op: 'session', ...ok, command: 'a\0b' },
+      { id: 1, op: 'session', account: 'root', node: '/srv/nodes/root/c/node-0', uid: 0 },
+      { id: 1, op: 'sessionInput', target: 14, signal: 'SIGSTOP' },
+      { id: 1, op: 'sessionInput', target: 0 },
       { id: 1, op: 'read', ...ok, path: 'log', offset: -1, max: 10 },
       { id: 1, op: 'read', ...ok, path: 'log', offset: 0, max: HELPER_LIMITS.readBytes + 1 },
       { id: 1, op: 'read', ...ok, path: '', offset: 0, max: 1 },

@@ -3,11 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { ClusterRecord, NodeRecord } from '@sky/protocol';
+import { PassThrough } from 'node:stream';
+import type { HelperSession, HelperSessionEnd } from '@sky/plugin-api';
+import { SkyError, type ClusterRecord, type NodeRecord } from '@sky/protocol';
 import { TransportPool } from '../../core/daemon/src/nodes/transports.js';
 import type { NodeHelperConnection } from '../../core/daemon/src/nodes/node-helper.js';
 import { backendFor, nodeOfRank } from '../../core/daemon/src/ssh-gateway/backends.js';
 import { LocalNodeBackend } from '../../core/daemon/src/ssh-gateway/local-backend.js';
+import { AccountNodeBackend, sessionProcess } from '../../core/daemon/src/ssh-gateway/account-backend.js';
 import { SshNodeBackend } from '../../core/daemon/src/ssh-gateway/ssh-backend.js';
 import { HOST_KEY_FILE, loadOrCreateHostKey } from '../../core/daemon/src/ssh-gateway/host-key.js';
 import { acceptedEnv } from '../../core/daemon/src/ssh-gateway/node-backend.js';
@@ -39,14 +42,56 @@ describe('the SSH gateway: which node, and how it is reached', () => {
     assert.ok(backendFor(pool, node(0, { kind: 'local', root: '/n0' })) instanceof LocalNodeBackend);
   });
 
-  it('a team server refuses local nodes without an OS account, and has no sessions into account nodes yet', () => {
+  it("a team server refuses local nodes without an OS account; account nodes go through the helper, which refuses ssh -L", async () => {
     const team = new TransportPool({}, { client: {} } as unknown as NodeHelperConnection, true);
     assert.throws(() => backendFor(team, node(0, { kind: 'local', root: '/n0' })), { code: 'FORBIDDEN' });
-    assert.throws(() => backendFor(team, node(0, { kind: 'local', root: '/n0', account: 'sky-alice' })), (err: Error & { code?: string }) => {
+    const backend = backendFor(team, node(0, { kind: 'local', root: '/n0', account: 'sky-alice' }));
+    assert.ok(backend instanceof AccountNodeBackend);
+    await assert.rejects(backend.connect('127.0.0.1', 8888), (err: Error & { code?: string; hint?: string }) => {
       assert.equal(err.code, 'NOT_SUPPORTED');
-      assert.match(err.message, /OS account sky-alice/);
+      assert.match(err.message, /port forwarding \(to 127\.0\.0\.1:8888\) from local node \/n0 is not supported on a team server: the connection would come from the API server's account, not sky-alice/);
+      assert.match(err.hint ?? '', /ssh CLUSTER curl localhost:PORT/);
       return true;
     });
+  });
+
+  it('a session on an account node: output and exit status pass through; a refusal reaches stderr with status 255', async () => {
+    const fake = (ended: Promise<HelperSessionEnd>, out: string, err: string): { session: HelperSession; writes: string[]; eof: () => boolean } => {
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      const writes: string[] = [];
+      let eof = false;
+      stdout.end(out);
+      stderr.end(err);
+      ended.catch(() => undefined);
+      const session: HelperSession = {
+        stdout,
+        stderr,
+        ended,
+        write: async (data) => void writes.push(Buffer.from(data).toString()),
+        endInput: async () => void (eof = true),
+        resize: () => undefined,
+        signal: () => undefined,
+        abort: () => undefined,
+      };
+      return { session, writes, eof: () => eof };
+    };
+    const collect = async (proc: ReturnType<typeof sessionProcess>): Promise<{ out: string; err: string; exit: unknown }> => {
+      let out = '';
+      let err = '';
+      proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exit = await new Promise((resolve) => proc.onClose(resolve));
+      return { out, err, exit };
+    };
+    const good = fake(Promise.resolve({ code: 3 }), 'hello\n', 'warn\n');
+    const proc = sessionProcess(good.session);
+    proc.stdin.end('typed');
+    assert.deepEqual(await collect(proc), { out: 'hello\n', err: 'warn\n', exit: { code: 3 } });
+    assert.deepEqual(good.writes, ['typed']);
+    assert.equal(good.eof(), true);
+    const refused = fake(Promise.reject(new SkyError('NODE_HELPER_REFUSED', 'account "root" is not one sky-node-helper may act as')), '', '');
+    assert.deepEqual(await collect(sessionProcess(refused.session)), { out: '', err: 'sky: account "root" is not one sky-node-helper may act as\n', exit: { code: 255 } });
   });
 
   it('only LANG and LC_* are taken from the client environment', () => {

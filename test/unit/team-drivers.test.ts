@@ -53,6 +53,7 @@ function fakeHelper(answer: () => Promise<HelperResult<'hello'>>): NodeHelper {
     writeFiles: no,
     syncFiles: no,
     signal: no,
+    session: no,
   };
 }
 

@@ -65,6 +65,9 @@ const Id = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 export const HELPER_SIGNALS = ['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP', 0] as const;
 export type HelperSignal = (typeof HELPER_SIGNALS)[number];
 
+/** Signals an interactive session may be sent (RFC 4254 §6.10 names, with "SIG"). */
+export const HELPER_SESSION_SIGNALS = ['SIGABRT', 'SIGALRM', 'SIGFPE', 'SIGHUP', 'SIGILL', 'SIGINT', 'SIGKILL', 'SIGPIPE', 'SIGQUIT', 'SIGSEGV', 'SIGTERM', 'SIGUSR1', 'SIGUSR2'] as const;
+
 const onNode = { account: HelperAccountSchema, node: HelperAbsolutePathSchema };
 
 export const HelperRequestSchema = z.discriminatedUnion('op', [
@@ -141,6 +144,36 @@ export const HelperRequestSchema = z.discriminatedUnion('op', [
     pgid: z.number().int().min(2).max(2 ** 22),
     signal: z.union([z.enum(['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP']), z.literal(0)]),
   }),
+  /**
+   * An interactive session as the account in the node directory (what `ssh CLUSTER` gets): a
+   * login shell, or `command` run by that shell; on a pseudo-terminal (through util-linux
+   * `script`) when `pty` is given. Its stdout and stderr come back as chunk frames (`fd: 2` for
+   * stderr), its stdin goes in with `sessionInput`, and it answers once, when it has ended, with
+   * its exit code or the signal that ended it. Like `stream`: no timeout; an abort or the end of
+   * this connection ends its whole process group.
+   */
+  z.strictObject({
+    id: Id,
+    op: z.literal('session'),
+    ...onNode,
+    command: z.string().max(HELPER_LIMITS.commandBytes).refine(noNul, 'must not contain a NUL byte').optional(),
+    pty: z.strictObject({ term: z.string().regex(/^[A-Za-z0-9._+-]{1,64}$/), rows: z.number().int().min(1).max(10_000), cols: z.number().int().min(1).max(10_000) }).optional(),
+    /** LANG and LC_* only (what sshd accepts from a client by default). */
+    env: z.record(z.string().regex(/^(LANG|LC_[A-Z_]{1,32})$/), z.string().max(256).refine(noNul, 'must not contain a NUL byte')).optional(),
+  }),
+  /**
+   * Something for the session `target` of this connection: bytes for its stdin (the payload),
+   * the end of its stdin (`eof`), a new terminal size, or a signal for its process group. Answered
+   * once the bytes were taken by the session's stdin, so a client that waits paces itself.
+   */
+  z.strictObject({
+    id: Id,
+    op: z.literal('sessionInput'),
+    target: Id,
+    eof: z.boolean().optional(),
+    size: z.strictObject({ rows: z.number().int().min(1).max(10_000), cols: z.number().int().min(1).max(10_000) }).optional(),
+    signal: z.enum(HELPER_SESSION_SIGNALS).optional(),
+  }),
   /** Abandon the call `target` of this connection (a run is killed with its process group). */
   z.strictObject({ id: Id, op: z.literal('abort'), target: Id }),
 ]);
@@ -169,17 +202,20 @@ export const HelperResultSchemas = {
   syncPlan: z.object({ need: z.array(Count) }),
   syncChunk: z.object({ written: Count }),
   signal: z.object({ alive: z.boolean() }),
+  session: z.union([z.object({ code: z.number().int() }), z.object({ signal: z.string().max(16) })]),
+  sessionInput: z.object({ taken: z.boolean() }),
   abort: z.object({ aborted: z.boolean() }),
 } satisfies Record<HelperOp, z.ZodType>;
 export type HelperResult<O extends HelperOp> = z.infer<(typeof HelperResultSchemas)[O]>;
 
 /**
  * The answer to one request: a result (with payload bytes for `read`), or an error with a
- * catalogue code; before the result of a `stream`, any number of chunks of its output.
+ * catalogue code; before the result of a `stream` or `session`, any number of chunks of its output
+ * (a session's stderr with `fd: 2`).
  */
 export const HelperResponseSchema = z.union([
   z.strictObject({ id: Id, ok: z.literal(true), result: z.unknown() }),
-  z.strictObject({ id: Id, ok: z.literal(true), chunk: z.literal(true) }),
+  z.strictObject({ id: Id, ok: z.literal(true), chunk: z.literal(true), fd: z.literal(2).optional() }),
   z.strictObject({
     id: z.number().int().min(0),
     ok: z.literal(false),

@@ -10,7 +10,7 @@ import type { CommandResult, NodeTransport, StreamOptions, SyncFile } from './tr
  */
 export class AccountTransport implements NodeTransport {
   constructor(
-    private readonly helper: NodeHelper,
+    readonly helper: NodeHelper,
     readonly account: string,
     readonly root: string,
   ) {}

@@ -2,6 +2,7 @@ import { SkyError, type ClusterRecord, type NodeRecord } from '@sky/protocol';
 import { AccountTransport } from '../nodes/account-transport.js';
 import { LocalTransport } from '../nodes/local-transport.js';
 import type { TransportPool } from '../nodes/transports.js';
+import { AccountNodeBackend } from './account-backend.js';
 import { LocalNodeBackend } from './local-backend.js';
 import type { NodeBackend } from './node-backend.js';
 import { SshNodeBackend } from './ssh-backend.js';
@@ -19,17 +20,14 @@ export function nodeOfRank(cluster: ClusterRecord, rank: number): NodeRecord {
   return node;
 }
 
-/** How the gateway reaches a node: its own SSH connection for SSH nodes, child processes for local ones. */
+/** How the gateway reaches a node: its own SSH connection for SSH nodes, child processes for local ones (through sky-node-helper for a member's account). */
 export function backendFor(transports: TransportPool, node: NodeRecord): NodeBackend {
   const { reach } = node;
   if (reach.kind === 'ssh') return new SshNodeBackend(transports.dedicatedSsh(reach, node.address));
   // The transport decides whether this daemon may run anything there (a team server refuses local nodes without an account).
   const transport = transports.for(node);
   if (transport instanceof LocalTransport) return new LocalNodeBackend(transport.root, transport.umask);
-  if (transport instanceof AccountTransport) {
-    throw new SkyError('NOT_SUPPORTED', `node ${node.address} runs as OS account ${transport.account} through sky-node-helper, which has no interactive sessions yet`, {
-      hint: 'Run commands there with sky exec; ssh into local-driver nodes works on a personal API server.',
-    });
-  }
+  // A team server's local node: the helper runs the session as the member's account, as it runs the jobs.
+  if (transport instanceof AccountTransport) return new AccountNodeBackend(transport.helper, transport.account, transport.root);
   throw new SkyError('NOT_SUPPORTED', `node ${node.address} cannot be reached over SSH through the API server`);
 }

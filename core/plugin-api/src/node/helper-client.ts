@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import {
   encodeHelperFrame,
   HELPER_LIMITS,
@@ -12,7 +12,7 @@ import {
   type HelperResult,
   type HelperSignal,
 } from '@sky/protocol';
-import type { HelperRunOptions, HelperSyncFile, NodeHelper } from './helper.js';
+import type { HelperRunOptions, HelperSession, HelperSessionEnd, HelperSessionOptions, HelperSyncFile, NodeHelper } from './helper.js';
 
 /** Bytes of one syncChunk (well under the frame's payload limit). */
 export const SYNC_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -30,8 +30,8 @@ interface Waiting {
   resolve: (answer: { result: unknown; payload: Buffer }) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout | undefined;
-  /** A piece of a stream's output. */
-  chunk?: (payload: Buffer) => void;
+  /** A piece of a stream's output (a session's stderr: fd 2). */
+  chunk?: (payload: Buffer, fd?: 2) => void;
 }
 
 /** Output of a stream held for a reader that has not taken it yet; past this the stream is ended. */
@@ -229,6 +229,69 @@ export class NodeHelperClient implements NodeHelper {
     return written;
   }
 
+  async session(account: string, node: string, options: HelperSessionOptions): Promise<HelperSession> {
+    if (options.command !== undefined && Buffer.byteLength(options.command) > HELPER_LIMITS.commandBytes) {
+      throw new SkyError('VALIDATION_FAILED', `a command for account ${account} is longer than ${HELPER_LIMITS.commandBytes} bytes`);
+    }
+    const socket = await this.open();
+    const id = this.nextId++;
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let finished = false;
+    const abort = (): void => {
+      if (finished) return;
+      if (!socket.destroyed) socket.write(encodeHelperFrame({ id: this.nextId++, op: 'abort', target: id }));
+    };
+    const ended = new Promise<HelperSessionEnd>((resolve, reject) => {
+      const done = (): void => {
+        finished = true;
+        stdout.end();
+        stderr.end();
+      };
+      this.waiting.set(id, {
+        op: 'session',
+        timer: undefined,
+        chunk: (payload, fd) => {
+          const out = fd === 2 ? stderr : stdout;
+          out.write(payload);
+          // A reader that stopped taking output (a stalled client) must not fill the daemon's memory.
+          if (out.writableLength > STREAM_BACKLOG_BYTES) abort();
+        },
+        resolve: (answer) => {
+          done();
+          const parsed = HelperResultSchemas.session.safeParse(answer.result);
+          if (parsed.success) resolve(parsed.data);
+          else reject(new SkyError('NODE_RUNTIME_ERROR', 'sky-node-helper answered session with something this daemon cannot read; are both the same sky version?'));
+        },
+        reject: (err) => {
+          done();
+          reject(err);
+        },
+      });
+    });
+    ended.catch(() => undefined);
+    const { command, pty, env } = options;
+    socket.write(encodeHelperFrame({ id, op: 'session', account, node, ...(command === undefined ? {} : { command }), ...(pty === undefined ? {} : { pty }), ...(env === undefined ? {} : { env }) }));
+    const input = async (fields: Omit<Fields<'sessionInput'>, 'target'>, payload?: Uint8Array): Promise<void> => {
+      if (finished) return;
+      await this.call('sessionInput', { target: id, ...fields }, payload);
+    };
+    const quietly = (p: Promise<void>): void => void p.catch(() => undefined);
+    return {
+      stdout,
+      stderr,
+      ended,
+      write: async (data) => {
+        const max = HELPER_LIMITS.streamChunkBytes;
+        for (let at = 0; at < data.length; at += max) await input({}, data.subarray(at, at + max));
+      },
+      endInput: () => input({ eof: true }),
+      resize: (rows, cols) => quietly(input({ size: { rows, cols } })),
+      signal: (name) => quietly(input({ signal: name })),
+      abort,
+    };
+  }
+
   async signal(account: string, pgid: number, signal: HelperSignal): Promise<boolean> {
     return (await this.call('signal', { account, pgid, signal })).alive;
   }
@@ -375,7 +438,7 @@ export class NodeHelperClient implements NodeHelper {
     const parsed = HelperResponseSchema.safeParse(header);
     if (!parsed.success) return;
     const answer = parsed.data;
-    if (answer.ok && 'chunk' in answer) this.waiting.get(answer.id)?.chunk?.(payload);
+    if (answer.ok && 'chunk' in answer) this.waiting.get(answer.id)?.chunk?.(payload, answer.fd);
     else if (answer.ok) this.settle(answer.id, undefined, { result: answer.result, payload });
     else if (answer.id === 0) this.failAll(new SkyError(answer.error.code, `sky-node-helper: ${answer.error.message}`));
     else {

@@ -1,4 +1,5 @@
-import type { HelperResult, HelperSignal } from '@sky/protocol';
+import type { Readable } from 'node:stream';
+import type { HELPER_SESSION_SIGNALS, HelperResult, HelperSignal } from '@sky/protocol';
 
 /** One file to place on an account node; the same shape as the daemon's NodeTransport SyncFile. */
 export interface HelperSyncFile {
@@ -15,6 +16,33 @@ export interface HelperSyncFile {
 export interface HelperRunOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
+}
+
+/** What a session on an account node is to run: a login shell (no command) or a command, with or without a terminal. */
+export interface HelperSessionOptions {
+  command?: string;
+  pty?: { term: string; rows: number; cols: number };
+  /** LANG and LC_* only. */
+  env?: Record<string, string>;
+}
+
+/** How a session ended: its exit code, or the signal (without "SIG") that ended it. */
+export type HelperSessionEnd = { code: number } | { signal: string };
+
+/** An interactive session running as an account on one of its nodes (see NodeHelper.session). */
+export interface HelperSession {
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Resolves when the session ended (after its output), rejects when the helper refused or lost it. */
+  readonly ended: Promise<HelperSessionEnd>;
+  /** Bytes for its stdin; resolves once the session took them. */
+  write(data: Uint8Array): Promise<void>;
+  /** The end of its stdin. */
+  endInput(): Promise<void>;
+  resize(rows: number, cols: number): void;
+  signal(name: (typeof HELPER_SESSION_SIGNALS)[number]): void;
+  /** End it (its whole process group) at once. */
+  abort(): void;
 }
 
 /**
@@ -53,6 +81,12 @@ export interface NodeHelper {
   writeFiles(account: string, node: string, dir: string, files: ReadonlyArray<{ path: string; mode: number; data: string | Uint8Array }>): Promise<void>;
   /** Place files (and empty `dirs`) under `dest`, skipping those whose size and mtime match; resolves with the number written. */
   syncFiles(account: string, node: string, dest: string, files: readonly HelperSyncFile[], dirs?: readonly string[]): Promise<number>;
+  /**
+   * A login shell or a command as the account in the node directory, its stdin, stdout and stderr
+   * streamed both ways (what `ssh CLUSTER` gets on an account node). A refusal (an account or
+   * node the helper does not allow) rejects `ended`.
+   */
+  session(account: string, node: string, options: HelperSessionOptions): Promise<HelperSession>;
   /** Signal a process group of the account (0: only ask); resolves with whether the group was alive. */
   signal(account: string, pgid: number, signal: HelperSignal): Promise<boolean>;
 }

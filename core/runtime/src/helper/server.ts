@@ -17,7 +17,8 @@ import { ensureAccountDir, type Account, type AccountBook } from './accounts.js'
 import type { CallLog, LogEntry } from './call-log.js';
 import type { HelperConfig } from './config.js';
 import type { NodePaths } from './paths.js';
-import { runAs, streamAs, type StreamSink } from './run.js';
+import { runAs, streamAs } from './run.js';
+import { AccountSession, type SessionSink } from './session.js';
 import type { WorkerReply } from './worker.js';
 import type { WorkerPool } from './workers.js';
 
@@ -118,6 +119,7 @@ export class HelperServer {
     this.sockets.add(socket);
     const decoder = new HelperFrameDecoder();
     const inflight = new Map<number, AbortController>();
+    const sessions = new Map<number, Promise<AccountSession | undefined>>();
     const afterDrain = new Set<() => void>();
     socket.on('drain', () => {
       const waiting = [...afterDrain];
@@ -145,7 +147,7 @@ export class HelperServer {
         socket.end();
         return;
       }
-      for (const frame of frames) this.dispatch(connection, socket, afterDrain, frame.header, frame.payload, inflight, send);
+      for (const frame of frames) this.dispatch(connection, socket, afterDrain, frame.header, frame.payload, inflight, sessions, send);
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -162,6 +164,7 @@ export class HelperServer {
     header: unknown,
     payload: Uint8Array,
     inflight: Map<number, AbortController>,
+    sessions: Map<number, Promise<AccountSession | undefined>>,
     send: (h: unknown, p?: Uint8Array) => void,
   ): void {
     const started = performance.now();
@@ -177,6 +180,8 @@ export class HelperServer {
     const req = parsed.data;
     const entry: LogEntry = { connection, id: req.id, op: req.op, ...describe(req), bytesIn: payload.length || undefined };
     const finish = (error?: SkyError, bytesOut?: number): void => {
+      // A session's input (keystrokes, an upload's pieces) is logged only when refused; the session itself is logged when it ends.
+      if (req.op === 'sessionInput' && error === undefined) return;
       this.deps.log.write({ ...entry, ok: error === undefined, code: error?.code, message: error?.message.slice(0, 500), bytesOut, ms: Math.round((performance.now() - started) * 10) / 10 });
     };
     if (req.op === 'abort') {
@@ -194,12 +199,13 @@ export class HelperServer {
     if (inflight.size >= HELPER_LIMITS.inFlight) return refuse(new SkyError('VALIDATION_FAILED', `more than ${HELPER_LIMITS.inFlight} calls at once on one connection`));
     const controller = new AbortController();
     inflight.set(req.id, controller);
-    const sink: StreamSink = {
+    const sink: SessionSink = {
       chunk: (data) => send({ id: req.id, ok: true, chunk: true }, data),
+      stderr: (data) => send({ id: req.id, ok: true, chunk: true, fd: 2 }, data),
       congested: () => socket.writableLength > HELPER_LIMITS.streamBufferBytes,
       onDrain: (fn) => afterDrain.add(fn),
     };
-    this.execute(req, payload, controller.signal, sink)
+    this.execute(req, payload, controller.signal, sink, sessions)
       .then((outcome) => {
         const checked = HelperResultSchemas[req.op].safeParse(outcome.result);
         if (!checked.success) throw new SkyError('NODE_RUNTIME_ERROR', `sky-node-helper: the ${req.op} answer is malformed`);
@@ -213,7 +219,7 @@ export class HelperServer {
       .finally(() => inflight.delete(req.id));
   }
 
-  private async execute(req: Exclude<HelperRequest, { op: 'abort' }>, payload: Uint8Array, signal: AbortSignal, sink: StreamSink): Promise<Outcome> {
+  private async execute(req: Exclude<HelperRequest, { op: 'abort' }>, payload: Uint8Array, signal: AbortSignal, sink: SessionSink, sessions: Map<number, Promise<AccountSession | undefined>>): Promise<Outcome> {
     const { config, accounts, paths } = this.deps;
     switch (req.op) {
       case 'hello':
@@ -258,6 +264,33 @@ export class HelperServer {
         const account = await accounts.get(req.account);
         const node = paths.nodeDir(account.name, req.node);
         return { result: await streamAs(account, node, req.command, sink, { jobPath: config.jobPath, signal }) };
+      }
+      case 'session': {
+        // Registered before the first await: input sent right behind the request waits for the session, in order.
+        let started: (session: AccountSession | undefined) => void = () => undefined;
+        sessions.set(req.id, new Promise((resolve) => (started = resolve)));
+        try {
+          const account = await accounts.get(req.account);
+          const node = paths.nodeDir(account.name, req.node);
+          if (signal.aborted) throw new SkyError('CANCELLED', 'the session was abandoned before it started');
+          const { session, ended } = AccountSession.start(account, node, req, sink, config.jobPath);
+          started(session);
+          const end = (): void => session.end();
+          signal.addEventListener('abort', end, { once: true });
+          try {
+            return { result: await ended };
+          } finally {
+            signal.removeEventListener('abort', end);
+          }
+        } finally {
+          started(undefined);
+          sessions.delete(req.id);
+        }
+      }
+      case 'sessionInput': {
+        // Only a session this connection opened: ids are per connection.
+        const session = await sessions.get(req.target);
+        return { result: { taken: session === undefined ? false : await session.input(req, payload) } };
       }
       case 'read': {
         const account = await accounts.get(req.account);
@@ -324,6 +357,11 @@ function describe(req: HelperRequest): LogEntry {
   if ('dir' in req) out['dir'] = req.dir;
   if ('dest' in req) out['dest'] = req.dest;
   if ('path' in req) out['path'] = req.path;
+  if (req.op === 'session') {
+    out['command'] = req.command === undefined ? '(login shell)' : req.command.length > 200 ? `${req.command.slice(0, 200)}…` : req.command;
+    out['pty'] = req.pty !== undefined;
+  }
+  if (req.op === 'sessionInput') out['target'] = req.target;
   if (req.op === 'run' || req.op === 'stream') out['command'] = req.command.length > 200 ? `${req.command.slice(0, 200)}…` : req.command;
   if (req.op === 'writeFiles' || req.op === 'syncPlan') out['files'] = req.files.length;
   if (req.op === 'signal') {
