@@ -213,6 +213,11 @@ function sshdConfig(dir: string, listen: string, port: number, authorizedKeys: s
     'PrintLastLog no',
     'LogLevel VERBOSE',
     'MaxStartups 100',
+    // sshd runs the ForceCommand with the login user's shell. When a parallel useradd replaces
+    // /etc/passwd, the namespace's passwd bind falls away and that shell is this machine's bash
+    // with this machine's ~/.bashrc, which bash reads for ssh commands at shell level 1 only
+    // (a pyenv or conda hook there can stall every login). SHLVL=1 makes the shell level 2.
+    'SetEnv SHLVL=1',
     ...(extra.length > 0 ? extra : ['Subsystem sftp internal-sftp']),
     '',
   ].join('\n');
