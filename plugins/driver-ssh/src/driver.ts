@@ -339,14 +339,14 @@ export class SshDriver implements Driver, SshDriverExtensions {
     }
     const why: string[] = [];
     let fitting = 0;
-    // A host that cannot be reached now is not known never to fit: it may answer by the launch
-    // (or a --retry-until-up round). Only hosts whose probe says what they have can rule it out.
+    // A host that did not answer in time is not known never to fit: it may answer by the launch
+    // (or a --retry-until-up round). A refused connection or refused credentials rule it out.
     let unknown = 0;
     for (const host of pool.hosts) {
       const probe = fresh.get(host.endpoint);
       const found = probe === undefined ? recorded[host.endpoint]?.found : probe.error === undefined ? probe : undefined;
       if (found === undefined) {
-        unknown += 1;
+        if (probe?.transient === true) unknown += 1;
         why.push(`${host.label}: unreachable (${probe?.error ?? recorded[host.endpoint]?.error ?? 'not probed'})`);
         continue;
       }

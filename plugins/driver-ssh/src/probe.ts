@@ -18,6 +18,11 @@ export interface HostProbe {
   diskFreeGb?: number;
   /** Why the host cannot be used, in a few words (`connection refused`); absent when it can. */
   error?: string;
+  /**
+   * The host did not answer in time (a connect or the probe timed out): it may answer later, so
+   * what it has is unknown, not absent. Refused connections and credentials are not transient.
+   */
+  transient?: boolean;
   /** nvidia-smi exists on the host but failed: the host is usable, without GPUs. */
   gpuNote?: string;
 }
@@ -131,9 +136,12 @@ export function shortReason(message: string): string {
   return first || 'unreachable';
 }
 
-function failed(reachable: boolean, authOk: boolean, error: string): HostProbe {
-  return { reachable, authOk, cpus: 0, memoryGb: 0, gpus: [], accelerators: [], error };
+function failed(reachable: boolean, authOk: boolean, error: string, transient = false): HostProbe {
+  return { reachable, authOk, cpus: 0, memoryGb: 0, gpus: [], accelerators: [], error, ...(transient ? { transient } : {}) };
 }
+
+/** The exit code the daemon's SSH layer gives a command it stopped at its timeout. */
+const TIMED_OUT = 124;
 
 function firstLine(text: string): string {
   return (text.split('\n').find((l) => l.trim() !== '') ?? '').trim();
@@ -156,13 +164,13 @@ export async function probeHost(ssh: PluginSsh, target: SshTarget, signal: Abort
     if (signal.aborted) throw new SkyError('CANCELLED', `probing ${target.host} was cancelled`, { cause: signal.reason });
     const message = error instanceof Error ? error.message : String(error);
     if (isAuthFailure(message)) return failed(true, false, shortReason(message));
-    return failed(false, false, shortReason(message));
+    return failed(false, false, shortReason(message), /timed out|timeout|no answer within/i.test(message));
   }
   if (signal.aborted) throw new SkyError('CANCELLED', `probing ${target.host} was cancelled`, { cause: signal.reason });
   if (result.code !== 0) {
     const why = firstLine(result.stderr) || firstLine(result.stdout);
     if (result.code === 127) return failed(true, true, `no POSIX shell: sh was not found on the host${why ? ` (${why})` : ''}`);
-    return failed(true, true, `the probe exited with ${result.code}${why ? `: ${why}` : ''}`);
+    return failed(true, true, `the probe exited with ${result.code}${why ? `: ${why}` : ''}`, result.code === TIMED_OUT);
   }
   try {
     const parsed = parseProbeOutput(result.stdout);
