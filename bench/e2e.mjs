@@ -150,7 +150,7 @@ function call(port, method, path, body) {
         } catch {
           json = undefined;
         }
-        resolveCall({ status: res.statusCode, json, text });
+        resolveCall({ status: res.statusCode, headers: res.headers, json, text });
       });
       res.on('error', reject);
     });
@@ -288,6 +288,7 @@ async function loadPhase(daemon, total) {
   const ids = [];
   const failures = new Map();
   let issued = 0;
+  let deferred = 0;
   const cpuStart = cpuMsOf(daemon.pid);
   const t0 = performance.now();
   const deadline = t0 + LOAD_TIME_LIMIT_MS;
@@ -300,6 +301,11 @@ async function loadPhase(daemon, total) {
         if (res.status === 202 && typeof res.json?.requestId === 'string') {
           latencies.push(performance.now() - start);
           ids.push(res.json.requestId);
+        } else if (res.status === 503 && res.json?.error?.code === 'QUEUE_FULL') {
+          // The bounded queue asks clients to come back: do as told, and submit this one again.
+          deferred += 1;
+          issued -= 1;
+          await sleep(Number(res.headers['retry-after'] ?? 1) * 1000);
         } else {
           const key = `${res.status} ${res.json?.error?.code ?? res.text.slice(0, 80)}`;
           failures.set(key, (failures.get(key) ?? 0) + 1);
@@ -343,6 +349,7 @@ async function loadPhase(daemon, total) {
     clients: CLIENTS,
     planned: total,
     accepted: ids.length,
+    deferred_queue_full: deferred,
     failed: Object.fromEntries(failures),
     stopped_by_time_limit: issued < total,
     submit_seconds: submitSeconds,
@@ -426,6 +433,7 @@ function report(out) {
   console.log(`  daemon CPU: ${f(l.daemon_cpu_ms, 0)} ms over the phase = ${f(l.daemon_cpu_us_per_request, 0)} µs per request`);
   console.log(`  submit latency ms: p50 ${f(s.p50, 2)} · p90 ${f(s.p90, 2)} · p99 ${f(s.p99, 2)} · max ${f(s.max, 2)}`);
   if (Object.keys(l.failed).length > 0) console.log(`  failures: ${JSON.stringify(l.failed)}`);
+  if (l.deferred_queue_full > 0) console.log(`  refused QUEUE_FULL and submitted again after Retry-After: ${l.deferred_queue_full}`);
   if (l.spot_check.not_succeeded.length > 0) console.log(`  spot check: NOT SUCCEEDED: ${l.spot_check.not_succeeded.slice(0, 5).join(', ')}`);
   else console.log(`  spot check: ${l.spot_check.checked} sampled requests all SUCCEEDED`);
   const r = out.round_trip_ms;
