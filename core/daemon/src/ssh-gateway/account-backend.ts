@@ -1,27 +1,12 @@
-import { accessSync, constants } from 'node:fs';
 import { PassThrough, Writable, type Duplex } from 'node:stream';
 import type { HelperSession, HelperSessionOptions, NodeHelper } from '@sky/plugin-api';
 import { HELPER_SESSION_SIGNALS, SkyError, toSkyError } from '@sky/protocol';
 import type { NodeBackend, NodeExit, NodeProcess, PtyRequest } from './node-backend.js';
+import { executable, quote, SFTP_SERVERS } from './programs.js';
 
-const SFTP_SERVERS = ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/libexec/sftp-server', '/usr/lib/ssh/sftp-server'];
 
 type SessionSignal = (typeof HELPER_SESSION_SIGNALS)[number];
 const SESSION_SIGNALS = new Set<string>(HELPER_SESSION_SIGNALS);
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Single-quoted for sh. */
-function quote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
 
 /** Resolves once a readable stream has ended (at once when it already has). */
 function drained(stream: NodeJS.ReadableStream & { readableEnded: boolean }): Promise<void> {

@@ -1,30 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SkyError } from '@sky/protocol';
 import type { NodeBackend, NodeExit, NodeProcess, PtyRequest } from './node-backend.js';
+import { executable, firstExecutable, quote, SFTP_SERVERS } from './programs.js';
 
-const SFTP_SERVERS = ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/libexec/sftp-server', '/usr/lib/ssh/sftp-server'];
 const SCRIPT = ['/usr/bin/script', '/bin/script'];
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function firstExecutable(paths: readonly string[]): string | undefined {
-  return paths.find(executable);
-}
-
-/** Single-quoted for sh. */
-function quote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The login shell of the daemon's account: $SHELL when it is an absolute, runnable path, else /bin/sh. */
 function loginShell(): string {
