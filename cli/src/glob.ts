@@ -2,6 +2,8 @@
 // `?` one character, `[abc]` / `[a-z]` one of a set, `[!abc]` one not in it. Cluster names
 // never contain these characters, so a name that has one is a pattern.
 
+import { UsageError } from './usage.js';
+
 export function isGlob(name: string): boolean {
   return /[*?[]/.test(name);
 }
@@ -33,7 +35,12 @@ export function globToRegExp(pattern: string): RegExp {
       i = j;
     } else out += escape(c);
   }
-  return new RegExp(`^${out}$`);
+  try {
+    return new RegExp(`^${out}$`);
+  } catch {
+    // A set whose range runs backwards ([z-a]): no name could match what was meant.
+    throw new UsageError(`'${pattern}' is not a valid cluster-name pattern (a [...] set has a range that runs backwards, such as [z-a])`, 'sky status --help');
+  }
 }
 
 /** Names matching the pattern, in the order given. */

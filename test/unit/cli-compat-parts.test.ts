@@ -33,6 +33,10 @@ describe('cluster-name globs (fnmatch)', () => {
     assert.equal(globToRegExp('dev.x').test('devxx'), false);
   });
 
+  it('a set whose range runs backwards is a usage error naming the pattern, not a crash', () => {
+    assert.throws(() => globToRegExp('dev-[z-a]'), (err: Error) => err.name === 'UsageError' && err.message.includes("'dev-[z-a]'"));
+  });
+
   it('expandNames keeps plain names, expands patterns, drops duplicates and reports patterns that matched nothing', () => {
     assert.deepEqual(expandNames(['dev-a', 'dev-*', 'zz*'], names), { names: ['dev-a', 'dev-b', 'dev-10'], unmatched: ['zz*'] });
   });
