@@ -3,8 +3,15 @@ import { cac, type CAC } from 'cac';
 import { actionHelp, commandHelp, globalHelp, nounHelp, type HelpSection } from './help.js';
 import { report } from './report.js';
 import { COMMANDS, NOUNS, OPTIONS, commandNamed, optionsOf } from './spec.js';
-import { camelCaseFlags, typedFlags } from './typed-flags.js';
+import { camelCaseFlags, typedFlags, valuedSwitch } from './typed-flags.js';
 import { UsageError, nounNamed, validate, validateCommand, type Invocation } from './usage.js';
+
+/** Long names of the options that take no value (on/off flags). */
+const SWITCHES: ReadonlySet<string> = new Set(
+  Object.values(OPTIONS)
+    .filter((o) => !/[<[]/.test(o.flags))
+    .flatMap((o) => [...o.flags.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!)),
+);
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -106,6 +113,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     helpCommand = `sky ${command.name} --help`;
+    const valued = valuedSwitch(argv.slice(2), SWITCHES);
+    if (valued !== undefined) throw new UsageError(`option ${valued.slice(0, valued.indexOf('='))} takes no value (got ${valued})`, helpCommand);
     // Our checks first, so a bad flag is named as typed rather than in cac's camelCase.
     const noun = nounNamed(command.name);
     const spec = commandNamed(command.name);

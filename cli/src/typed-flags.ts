@@ -49,3 +49,18 @@ export function camelCaseFlags(argv: readonly string[]): string[] {
     return `${cacKey(name)}${eq < 0 ? '' : token.slice(eq)}`;
   });
 }
+
+/**
+ * The first long on/off flag of argv given a value (`--use-spot=maybe`), which cac would set and
+ * then read the value as a word of the command. `booleans` are the long names that take none.
+ */
+export function valuedSwitch(argv: readonly string[], booleans: ReadonlySet<string>): string | undefined {
+  for (const token of argv) {
+    if (token === '--') break;
+    const eq = token.indexOf('=');
+    if (!token.startsWith('--') || eq < 0) continue;
+    const name = token.slice(2, eq);
+    if (booleans.has(name) || (name.startsWith('no-') && booleans.has(name.slice(3)))) return token;
+  }
+  return undefined;
+}

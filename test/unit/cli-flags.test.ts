@@ -43,6 +43,8 @@ describe('flag errors name the flag as typed', () => {
     [['--use-spot'], "sky: unknown option --use-spot. Run 'sky --help'."],
     [['api', 'info', '--no-output'], "sky: unknown option --no-output. Run 'sky api info --help'."],
     [['launch', '--ports'], "sky: --ports needs a value. Run 'sky launch --help'."],
+    [['launch', '--use-spot=maybe', 'echo'], "sky: option --use-spot takes no value (got --use-spot=maybe). Run 'sky launch --help'."],
+    [['launch', '--no-setup=1', 'echo'], "sky: option --no-setup takes no value (got --no-setup=1). Run 'sky launch --help'."],
     [['start', 'dev', '-i', 'soon'], "sky: --idle-minutes-to-autostop must be an integer from 0 to 525600, got 'soon'. Run 'sky start --help'."],
   ];
   for (const [args, message] of cases) {
