@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -7,9 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import { NodeHelperClient } from '@sky/plugin-api';
 import { encodeHelperFrame, HelperFrameDecoder, SkyError } from '@sky/protocol';
 import { deriveAccountName } from 'sky-driver-local';
-import { REPO_ROOT, SKY_BIN, http, killAllDaemons, removeHome, tempHome } from '../helpers/daemon-process.js';
+import { SKY_BIN, http, killAllDaemons, removeHome, tempHome } from '../helpers/daemon-process.js';
 import { accountsWithPrefix } from '../helpers/node-helper.js';
 import { asUser, startTeamDaemon, type TeamDaemonHandle } from '../helpers/team.js';
+import { clientRuns, type RunResult } from '../helpers/client-runs.js';
 
 /*
  * `ssh CLUSTER` into a local-driver node of a team server, where each member's jobs run under
@@ -19,35 +20,9 @@ import { asUser, startTeamDaemon, type TeamDaemonHandle } from '../helpers/team.
  * opens a session as root, as an account it does not allow, or in another account's node.
  */
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = RunResult;
 
-const children = new Set<ChildProcess>();
-
-function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv, input = '', timeoutMs = 60_000): Promise<Result> {
-  const full: NodeJS.ProcessEnv = { ...process.env, ...env };
-  delete full.SKY_DEBUG;
-  delete full.NODE_OPTIONS;
-  const child = spawn(command, args, { cwd: REPO_ROOT, env: full, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  child.stdin!.on('error', () => undefined);
-  child.stdin!.end(input);
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
+const { children, run } = clientRuns();
 
 /** Whether a process whose argv[0] is `name` runs on this machine. */
 function processNamed(name: string): boolean {

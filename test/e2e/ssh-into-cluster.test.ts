@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
 import { sshDaemonConfig } from '../helpers/ssh-daemon-config.js';
 import { makeTestPki, type TestPki } from '../helpers/test-pki.js';
 import { TEAM_ADMIN, asAdmin, asUser, errorOf } from '../helpers/team.js';
+import { clientRuns, type RunResult } from '../helpers/client-runs.js';
 
 /*
  * `ssh CLUSTER` with OpenSSH's own client, through the config `sky launch` writes: its
@@ -18,38 +19,9 @@ import { TEAM_ADMIN, asAdmin, asUser, errorOf } from '../helpers/team.js';
  * connected), a server whose host key is not the pinned one.
  */
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = RunResult;
 
-const children = new Set<ChildProcess>();
-
-function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv, input?: string, timeoutMs = 60_000, onStdout?: (text: string) => void): Promise<Result> {
-  const full: NodeJS.ProcessEnv = { ...process.env, ...env };
-  delete full.SKY_DEBUG;
-  delete full.NODE_OPTIONS;
-  const child = spawn(command, args, { cwd: REPO_ROOT, env: full, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-    onStdout?.(stdout);
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  child.stdin!.on('error', () => undefined);
-  child.stdin!.end(input ?? '');
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
+const { children, run } = clientRuns();
 
 function show(what: string, r: Result): string {
   return `${what} exited ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
@@ -78,6 +50,27 @@ async function ok(u: User, args: readonly string[]): Promise<Result> {
 
 /** A call to the team server, verified against the team CA. */
 const teamHttp = (path: string, options: Parameters<typeof http>[1] = {}): ReturnType<typeof http> => http(`${team.url}${path}`, { ...options, ca: readFileSync(pki.ca) });
+
+/** What an HTTP server on the node's 127.0.0.1:`port` answers through `ssh -N -L` to the cluster's head. */
+async function throughForward(u: User, cluster: string, port: number): Promise<string> {
+  const local = await freePort();
+  const forward = spawn('ssh', ['-F', configOf(u, cluster), '-o', 'BatchMode=yes', '-N', '-L', `${local}:127.0.0.1:${port}`, cluster], { env: { ...process.env, ...envOf(u) }, stdio: 'ignore' });
+  children.add(forward);
+  try {
+    let answer = '';
+    for (let i = 0; i < 200 && answer === ''; i++) {
+      answer = await http(`http://127.0.0.1:${local}/`, { anonymous: true }).then(
+        (a) => a.text,
+        () => '',
+      );
+      if (answer === '') await new Promise((r) => setTimeout(r, 100));
+    }
+    return answer;
+  } finally {
+    forward.kill('SIGTERM');
+    children.delete(forward);
+  }
+}
 
 /** An ssh session kept open (a remote `sleep`): resolves once the node answered, with a way to end it. */
 async function hold(u: User, cluster: string, host: string): Promise<{ end: () => Promise<Result>; done: Promise<Result> }> {
@@ -204,23 +197,7 @@ describe('ssh into a local-driver cluster of a personal API server', () => {
   });
 
   it('ssh -L reaches a port the job listens on', async () => {
-    const local = await freePort();
-    const forward = spawn('ssh', ['-F', configOf(me, 'loc'), '-o', 'BatchMode=yes', '-N', '-L', `${local}:127.0.0.1:${port}`, 'loc'], { env: { ...process.env, ...envOf(me) }, stdio: 'ignore' });
-    children.add(forward);
-    try {
-      let answer = '';
-      for (let i = 0; i < 200 && answer === ''; i++) {
-        answer = await http(`http://127.0.0.1:${local}/`, { anonymous: true }).then(
-          (a) => a.text,
-          () => '',
-        );
-        if (answer === '') await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.equal(answer, 'served by the job');
-    } finally {
-      forward.kill('SIGTERM');
-      children.delete(forward);
-    }
+    assert.equal(await throughForward(me, 'loc', port), 'served by the job');
   });
 
   it('a server whose key is not the pinned one is refused by ssh itself', async () => {
@@ -311,23 +288,7 @@ describe('ssh into an SSH-driver cluster of a team API server', () => {
     const port = 47000 + Math.floor(Math.random() * 2000);
     const serve = `require('http').createServer((q, s) => s.end('served on the pool host')).listen(${port}, '127.0.0.1')`;
     await ok(alice, ['exec', '-d', 'al', `exec ${process.execPath} -e "${serve}"`]);
-    const local = await freePort();
-    const forward = spawn('ssh', ['-F', configOf(alice, 'al'), '-o', 'BatchMode=yes', '-N', '-L', `${local}:127.0.0.1:${port}`, 'al'], { env: { ...process.env, ...envOf(alice) }, stdio: 'ignore' });
-    children.add(forward);
-    try {
-      let answer = '';
-      for (let i = 0; i < 200 && answer === ''; i++) {
-        answer = await http(`http://127.0.0.1:${local}/`, { anonymous: true }).then(
-          (a) => a.text,
-          () => '',
-        );
-        if (answer === '') await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.equal(answer, 'served on the pool host');
-    } finally {
-      forward.kill('SIGTERM');
-      children.delete(forward);
-    }
+    assert.equal(await throughForward(alice, 'al', port), 'served on the pool host');
   });
 
   it('the tunnel refuses a call without credentials (401), a plain GET (426), and bob on alice’s cluster (403, audited)', async () => {
