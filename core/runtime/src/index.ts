@@ -34,3 +34,4 @@ export {
   type JobState,
 } from './commands.js';
 export { streamScript } from './stream-script.js';
+export { executable, firstExecutable, SCRIPT_PATHS, terminalUnder } from './programs.js';

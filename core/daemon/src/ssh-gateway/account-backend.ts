@@ -2,7 +2,8 @@ import { PassThrough, Writable, type Duplex } from 'node:stream';
 import type { HelperSession, HelperSessionOptions, NodeHelper } from '@sky/plugin-api';
 import { HELPER_SESSION_SIGNALS, SkyError, toSkyError } from '@sky/protocol';
 import type { NodeBackend, NodeExit, NodeProcess, PtyRequest } from './node-backend.js';
-import { executable, quote, SFTP_SERVERS } from './programs.js';
+import { executable, shellQuote as quote } from '@sky/runtime';
+import { SFTP_SERVERS } from './programs.js';
 
 
 type SessionSignal = (typeof HELPER_SESSION_SIGNALS)[number];

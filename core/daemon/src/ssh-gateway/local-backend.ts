@@ -1,41 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SkyError } from '@sky/protocol';
 import type { NodeBackend, NodeExit, NodeProcess, PtyRequest } from './node-backend.js';
-import { executable, firstExecutable, quote, SFTP_SERVERS } from './programs.js';
+import { executable, firstExecutable, SCRIPT_PATHS, shellQuote as quote, terminalUnder } from '@sky/runtime';
+import { SFTP_SERVERS } from './programs.js';
 
-const SCRIPT = ['/usr/bin/script', '/bin/script'];
 
 /** The login shell of the daemon's account: $SHELL when it is an absolute, runnable path, else /bin/sh. */
 function loginShell(): string {
   const shell = process.env.SHELL;
   return shell !== undefined && shell.startsWith('/') && executable(shell) ? shell : '/bin/sh';
-}
-
-/** The terminal device a process has on stdin (/dev/pts/N), if any. */
-function ttyOf(pid: number): string | undefined {
-  try {
-    const link = readlinkSync(`/proc/${pid}/fd/0`);
-    return link.startsWith('/dev/pts/') ? link : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Child process ids of `pid` (Linux /proc). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      const text = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
-      if (text !== '') out.push(...text.split(/\s+/).map(Number));
-    }
-  } catch {
-    // gone already
-  }
-  return out;
 }
 
 function childProcess(child: ChildProcess, onResize?: (rows: number, cols: number) => void): NodeProcess {
@@ -88,7 +63,7 @@ export class LocalNodeBackend implements NodeBackend {
 
   /** `command` on a new pseudo-terminal sized as the client's, through `script`. */
   private withPty(command: string, pty: PtyRequest, env: Readonly<Record<string, string>>): NodeProcess {
-    const script = firstExecutable(SCRIPT);
+    const script = firstExecutable(SCRIPT_PATHS);
     if (script === undefined) {
       throw new SkyError('NOT_SUPPORTED', 'this machine has no `script` (util-linux), which gives local-node sessions a terminal', {
         hint: 'Install util-linux (bsdutils on Debian) on the API server host, or connect without a terminal: ssh -T CLUSTER COMMAND.',
@@ -99,7 +74,7 @@ export class LocalNodeBackend implements NodeBackend {
     const resize = (rows: number, cols: number): void => {
       if (child.pid === undefined) return;
       // script's child holds the terminal; resizing it signals the foreground program (SIGWINCH).
-      const tty = childrenOf(child.pid).map(ttyOf).find((t) => t !== undefined);
+      const tty = terminalUnder(child.pid);
       if (tty === undefined) return;
       spawn('stty', ['-F', tty, 'rows', String(rows), 'cols', String(cols)], { stdio: 'ignore' }).on('error', () => undefined);
     };

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { HELPER_LIMITS, SkyError, type HelperRequest } from '@sky/protocol';
+import { shellQuote as quote } from '../job.js';
+import { firstExecutable, SCRIPT_PATHS, terminalUnder } from '../programs.js';
 import type { Account } from './accounts.js';
 import type { StreamSink } from './run.js';
 import { accountEnv } from './workers.js';
@@ -16,48 +17,8 @@ export interface SessionSink extends StreamSink {
 /** How a session ended. */
 export type SessionEnd = { code: number } | { signal: string };
 
-const SCRIPT = ['/usr/bin/script', '/bin/script'];
 const SHELLS = ['/bin/bash', '/bin/sh'];
 const KILL_GRACE_MS = 2_000;
-
-function firstExecutable(paths: readonly string[]): string | undefined {
-  return paths.find((p) => {
-    try {
-      accessSync(p, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** Single-quoted for sh. */
-function quote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The terminal of a descendant of `pid` (script's child holds it), through /proc. */
-function terminalUnder(pid: number): string | undefined {
-  const queue = [pid];
-  for (let seen = 0; queue.length > 0 && seen < 64; seen++) {
-    const next = queue.shift()!;
-    try {
-      const link = readlinkSync(`/proc/${next}/fd/0`);
-      if (link.startsWith('/dev/pts/')) return link;
-    } catch {
-      // gone, or no stdin
-    }
-    try {
-      for (const task of readdirSync(`/proc/${next}/task`)) {
-        const text = readFileSync(`/proc/${next}/task/${task}/children`, 'utf8').trim();
-        if (text !== '') queue.push(...text.split(/\s+/).map(Number));
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return undefined;
-}
 
 /**
  * One interactive session (`ssh CLUSTER`), run as the account exactly as `run` runs a command:
@@ -122,7 +83,7 @@ export class AccountSession {
     if (req.pty === undefined) {
       argv = req.command === undefined ? [shell, '-l'] : [shell, '-c', req.command];
     } else {
-      const script = firstExecutable(SCRIPT);
+      const script = firstExecutable(SCRIPT_PATHS);
       if (script === undefined) {
         throw new SkyError('NOT_SUPPORTED', 'this machine has no `script` (util-linux), which gives sessions on account nodes a terminal', {
           hint: 'Install bsdutils (util-linux) on the API server host, or connect without a terminal: ssh -T CLUSTER COMMAND.',
