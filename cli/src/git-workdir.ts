@@ -15,11 +15,13 @@ interface GitResult {
 
 function git(args: readonly string[], cwd?: string): Promise<GitResult> {
   return new Promise((resolve, reject) => {
-    // No prompt for credentials (it would hang a non-interactive launch); no pager.
+    // No prompt for credentials (it would hang a non-interactive launch); no pager. Only network
+    // and file transports: a task file must not run commands here through `ext::` or `fd::`
+    // URLs, whatever the user's git config allows.
     const child = spawn('git', args, {
       cwd,
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat' },
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat', GIT_ALLOW_PROTOCOL: 'file:git:http:https:ssh' },
     });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
