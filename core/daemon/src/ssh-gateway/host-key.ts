@@ -40,9 +40,28 @@ export function loadOrCreateHostKey(stateDir: string): GatewayHostKey {
     chmodSync(file, 0o600);
     return describe(existing, file);
   }
-  const pair = ssh2().utils.generateKeyPairSync('ed25519', { comment: 'sky API server SSH gateway' });
+  const { privateKey, key } = newHostKey(file);
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, pair.private, { mode: 0o600 });
+  writeFileSync(tmp, privateKey, { mode: 0o600 });
   renameSync(tmp, file);
-  return describe(Buffer.from(pair.private), file);
+  return key;
+}
+
+/** Tries at making a key ssh2 can read back (see newHostKey). */
+const KEY_TRIES = 8;
+
+/**
+ * A new ed25519 key that ssh2 reads back. ssh2's generator now and then writes an OpenSSH key its
+ * own parser calls malformed (about 3 in 1,000 measured); its Server would refuse that key too,
+ * so such a key is never kept: another is made.
+ */
+function newHostKey(file: string): { privateKey: Buffer; key: GatewayHostKey } {
+  for (let attempt = 1; ; attempt++) {
+    const privateKey = Buffer.from(ssh2().utils.generateKeyPairSync('ed25519', { comment: 'sky API server SSH gateway' }).private);
+    try {
+      return { privateKey, key: describe(privateKey, file) };
+    } catch (err) {
+      if (attempt >= KEY_TRIES) throw err;
+    }
+  }
 }
