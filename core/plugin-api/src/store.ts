@@ -5,6 +5,9 @@ import type {
   JobSpec,
   JobStatus,
   LogChunk,
+  ManagedJobEvent,
+  ManagedJobRecord,
+  ManagedJobSpec,
   RequestRecord,
   RequestStatus,
   SessionRecord,
@@ -179,6 +182,49 @@ export interface JobRepository {
 }
 
 /**
+ * Fields of a managed job an update may change. A key present with the value undefined
+ * removes an optional field (reason, endedAt, recoveringSince).
+ */
+export type ManagedJobPatch = Partial<Pick<ManagedJobRecord, 'name' | 'status' | 'reason' | 'endedAt' | 'recoveringSince' | 'currentTask' | 'attempts' | 'tasks'>>;
+
+/** Which managed jobs ManagedJobRepository.list returns: newest (highest id) first. */
+export interface ManagedJobFilter {
+  /** Only this owner's (a user id). */
+  user?: string;
+  /** Only those not ended (PENDING, STARTING, RUNNING, RECOVERING, CANCELLING). */
+  active?: boolean;
+  /** Only the one a given jobs_launch request created. */
+  requestId?: string;
+  /** At most this many, a positive whole number. */
+  limit?: number;
+}
+
+/**
+ * Managed jobs. Ids count up from 1 for the whole store and are never reused. A managed job's
+ * spec (its tasks as submitted, secrets included) is kept exactly while it has not ended: it
+ * is dropped in the same write that moves it to a terminal status. Its controller log is kept
+ * apart from the record (listings never read it), the last 1,000 lines.
+ */
+export interface ManagedJobRepository {
+  /** Assign the next id and store the record (version 1) and its spec atomically. */
+  create(job: Omit<ManagedJobRecord, 'id' | 'version'>, spec: ManagedJobSpec): Promise<ManagedJobRecord>;
+  get(id: number): Promise<ManagedJobRecord | undefined>;
+  /** The spec of a managed job that has not ended; undefined once it ended (or for no such job). */
+  getSpec(id: number): Promise<ManagedJobSpec | undefined>;
+  list(filter?: ManagedJobFilter): Promise<ManagedJobRecord[]>;
+  /**
+   * Compare-and-set on `version`: applies the patch and increments the version only when the
+   * stored version is `expectedVersion`. Returns the updated record, or undefined when it is
+   * missing or its version moved. Moving to a terminal status drops the spec in the same write.
+   */
+  update(id: number, expectedVersion: number, patch: ManagedJobPatch): Promise<ManagedJobRecord | undefined>;
+  /** Append lines to the controller log (oldest lines beyond the last 1,000 are dropped). No-op for no such job. */
+  appendEvents(id: number, events: readonly ManagedJobEvent[]): Promise<void>;
+  /** The controller log, oldest first; empty for no such job. */
+  events(id: number): Promise<ManagedJobEvent[]>;
+}
+
+/**
  * Fields of a user an update may change. A key present with the value undefined removes an
  * optional field (passwordHash, disabled); for a required one it is ignored. `updatedAt` is
  * set from the patch or left as it was (the store reads no clock).
@@ -310,7 +356,8 @@ export interface AuditRepository {
  */
 export type StoreChange =
   | { kind: 'cluster'; name: string; record: ClusterRecord | undefined }
-  | { kind: 'job'; cluster: string; id: number; record: JobRecord | undefined };
+  | { kind: 'job'; cluster: string; id: number; record: JobRecord | undefined }
+  | { kind: 'managedJob'; id: number; record: ManagedJobRecord };
 
 /** A change-feed subscriber. Each call gets its own copy of the record. */
 export type StoreChangeListener = (change: StoreChange) => void;
@@ -337,13 +384,14 @@ export interface StateStore {
   readonly requests: RequestRepository;
   readonly clusters: ClusterRepository;
   readonly jobs: JobRepository;
+  readonly managedJobs: ManagedJobRepository;
   readonly users: UserRepository;
   readonly tokens: TokenRepository;
   readonly sessions: SessionRepository;
   readonly workspaces: WorkspaceRepository;
   readonly audit: AuditRepository;
   /**
-   * Subscribe to committed cluster and job changes, so views can be kept incrementally
+   * Subscribe to committed cluster, job and managed-job changes, so views can be kept incrementally
    * instead of re-reading the store. Changes are delivered synchronously, in commit order,
    * once their write is durable and before the write's promise resolves; reads made from a
    * listener already see the change. A listener that throws is reported (see the store's

@@ -3,6 +3,7 @@ import { LaneSchema } from './requests.js';
 import { TaskUploadsSchema } from './upload-routes.js';
 import type { Lane } from './wire/status.js';
 import { PING_USER_MAX_SLEEP_SECONDS } from './access.js';
+import { JobsCancelBodySchema, JobsCancelResultSchema, JobsLaunchBodySchema, JobsLaunchResultSchema } from './managed-jobs.js';
 
 /**
  * Operations a client submits as asynchronous requests. Each has a body schema and a
@@ -254,6 +255,25 @@ export const OPERATIONS = {
     mutating: false,
     access: 'user',
     adminWhen: (body) => (body.all_users === true ? "refreshing every user's clusters" : undefined),
+  }),
+  jobs_launch: op({
+    name: 'jobs_launch',
+    summary: 'Submit a managed job: the daemon provisions a cluster for each task, runs it, recovers it and tears the cluster down.',
+    body: JobsLaunchBodySchema,
+    result: JobsLaunchResultSchema,
+    defaultLane: 'short',
+    mutating: true,
+    access: 'user',
+  }),
+  jobs_cancel: op({
+    name: 'jobs_cancel',
+    summary: 'Cancel managed jobs: none starts once this returns; each ends CANCELLED with its cluster torn down.',
+    body: JobsCancelBodySchema,
+    result: JobsCancelResultSchema,
+    defaultLane: 'short',
+    mutating: true,
+    access: 'user',
+    adminWhen: (body) => (body.all_users === true ? "cancelling every user's managed jobs" : undefined),
   }),
 } as const;
 

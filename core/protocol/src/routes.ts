@@ -42,6 +42,7 @@ import { CreateWorkspaceBodySchema, UpdateWorkspaceBodySchema, WorkspaceListSche
 import { AuditPageSchema, AuditQuerySchema } from './audit-routes.js';
 import { ChunkParamsSchema, ChunkStoredSchema, UploadCreatedSchema, UploadIdParamsSchema, UploadManifestSchema, UploadViewSchema } from './upload-routes.js';
 import { SshHostKeySchema } from './ssh-routes.js';
+import { ManagedJobListSchema, ManagedJobLogsQuerySchema, ManagedJobParamsSchema, ManagedJobQuerySchema, ManagedJobDetailSchema } from './managed-jobs.js';
 import type { Access } from './access.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
@@ -199,6 +200,34 @@ export const ROUTES = {
     access: 'user',
     params: JobLogParamsSchema,
     query: JobLogsQuerySchema,
+    success: { status: 200, body: 'event-stream' },
+  },
+  listManagedJobs: {
+    id: 'listManagedJobs',
+    method: 'get',
+    path: ROUTE_PATHS.listManagedJobs,
+    summary: "Managed jobs, newest first: the caller's, or every user's with all_users (the -u view).",
+    access: 'user',
+    query: ManagedJobQuerySchema,
+    success: { status: 200, body: ManagedJobListSchema },
+  },
+  getManagedJob: {
+    id: 'getManagedJob',
+    method: 'get',
+    path: ROUTE_PATHS.getManagedJob,
+    summary: 'One managed job with its controller log.',
+    access: 'user',
+    params: ManagedJobParamsSchema,
+    success: { status: 200, body: ManagedJobDetailSchema },
+  },
+  managedJobLogs: {
+    id: 'managedJobLogs',
+    method: 'get',
+    path: ROUTE_PATHS.managedJobLogs,
+    summary: "A managed job's log as server-sent events (log {rank, text}, then end {status}); controller=true gives the controller's log.",
+    access: 'user',
+    params: ManagedJobParamsSchema,
+    query: ManagedJobLogsQuerySchema,
     success: { status: 200, body: 'event-stream' },
   },
   whoami: { id: 'whoami', method: 'get', path: ROUTE_PATHS.whoami, access: 'user', summary: 'Who the credentials belong to (what sky api login checks).', success: { status: 200, body: WhoAmISchema } },

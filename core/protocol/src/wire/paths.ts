@@ -38,6 +38,9 @@ export const ROUTE_PATHS = {
   openSession: `${API_PREFIX}/auth/session`,
   closeSession: `${API_PREFIX}/auth/session`,
   sshHostKey: `${API_PREFIX}/ssh/host-key`,
+  listManagedJobs: `${API_PREFIX}/managed-jobs`,
+  getManagedJob: `${API_PREFIX}/managed-jobs/:id`,
+  managedJobLogs: `${API_PREFIX}/managed-jobs/:id/logs`,
 } as const;
 
 /**

@@ -18,3 +18,24 @@ export function isJobTerminal(status: JobStatus): boolean {
 
 export const LANES = ['short', 'long'] as const;
 export type Lane = (typeof LANES)[number];
+
+/** A managed job's lifecycle, as in SkyPilot. */
+export const MANAGED_JOB_STATUSES = [
+  'PENDING',
+  'STARTING',
+  'RUNNING',
+  'RECOVERING',
+  'CANCELLING',
+  'SUCCEEDED',
+  'FAILED',
+  'FAILED_SETUP',
+  'FAILED_NO_RESOURCE',
+  'FAILED_CONTROLLER',
+  'CANCELLED',
+] as const;
+export type ManagedJobStatus = (typeof MANAGED_JOB_STATUSES)[number];
+export const MANAGED_JOB_TERMINAL: readonly ManagedJobStatus[] = ['SUCCEEDED', 'FAILED', 'FAILED_SETUP', 'FAILED_NO_RESOURCE', 'FAILED_CONTROLLER', 'CANCELLED'];
+
+export function isManagedJobTerminal(status: ManagedJobStatus): boolean {
+  return MANAGED_JOB_TERMINAL.includes(status);
+}
