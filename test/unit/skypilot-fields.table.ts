@@ -59,7 +59,7 @@ export const RESOURCE_FIELD_ROWS: FieldRow[] = [
   { field: 'instance_type', yaml: res('instance_type: p3.2xlarge'), answer: 'refused', pattern: /^local cannot pick an instance type \(instance_type: p3\.2xlarge\)/ },
   { field: 'use_spot', yaml: res('use_spot: true'), driver: 'ssh', answer: 'refused', pattern: /^ssh cannot provide spot capacity/ },
   { field: 'use_spot: false', yaml: res('use_spot: false'), answer: 'honoured' },
-  { field: 'job_recovery', yaml: res('job_recovery: FAILOVER'), answer: 'refused', pattern: /not supported yet: resources\.job_recovery/ },
+  { field: 'job_recovery', yaml: res('job_recovery: FAILOVER'), answer: 'warned', pattern: /^resources\.job_recovery: only managed jobs recover \(sky jobs launch\); ignored by sky launch$/ },
   { field: 'volumes', yaml: res('volumes: []'), answer: 'refused', pattern: /not supported yet: resources\.volumes/ },
   { field: 'disk_size', yaml: res('disk_size: 50'), answer: 'honoured' },
   { field: 'ephemeral_storage', yaml: res('ephemeral_storage: 50'), answer: 'honoured' },

@@ -74,7 +74,7 @@ const BAD: BadRow[] = [
   { name: 'a null document', yaml: '~\n', lines: ['t.yaml:1:1: the task is empty; write at least a run command (see the SkyPilot task format)'] },
   { name: 'a list at the top level', yaml: '- run: echo a\n- run: echo b\n', lines: ['t.yaml:1:1: expected a mapping of task fields (name, resources, setup, run, …), got a list'] },
   { name: 'a bare command instead of a task', yaml: 'echo hi\n', lines: ['t.yaml:1:1: expected a mapping of task fields (name, resources, setup, run, …), got "echo hi"'] },
-  { name: 'two documents: a pipeline', code: 'TASK_UNSUPPORTED', yaml: 'name: a\nrun: echo a\n---\nname: b\nrun: echo b\n', lines: ['t.yaml:4:1: not supported yet: pipelines (multi-task pipelines: several YAML documents separated by ---)'] },
+  { name: 'two documents: a pipeline', code: 'TASK_UNSUPPORTED', yaml: 'name: a\nrun: echo a\n---\nname: b\nrun: echo b\n', lines: ['t.yaml:4:1: not supported yet: pipelines (several YAML documents separated by ---; sky launch runs one task, sky jobs launch runs a pipeline)'] },
   // num_nodes
   { name: 'num_nodes: 0', yaml: 'num_nodes: 0\nrun: echo hi\n', lines: ['t.yaml:1:12: num_nodes: must be a whole number of at least 1, got 0'] },
   { name: 'num_nodes: -1', yaml: 'num_nodes: -1\nrun: echo hi\n', lines: ['t.yaml:1:12: num_nodes: must be a whole number of at least 1, got -1'] },
@@ -163,22 +163,32 @@ const BAD: BadRow[] = [
   { name: 'unknown field that is a common alias', yaml: 'command: echo hi\n', lines: ['t.yaml:1:1: command: unknown field; did you mean run?'] },
   { name: 'unknown field, nothing close', yaml: 'banana: 1\nrun: echo hi\n', lines: ['t.yaml:1:1: banana: unknown field; valid fields here: name, workdir, num_nodes, resources, envs, secrets, file_mounts, setup, run, service, pool, inputs, outputs'] },
   // unsupported fields
-  { name: 'resources.job_recovery', code: 'TASK_UNSUPPORTED', yaml: 'resources:\n  job_recovery: none\nrun: echo hi\n', lines: ['t.yaml:2:3: not supported yet: resources.job_recovery (recovery strategy of managed jobs)'] },
+  { name: 'resources.max_hourly_cost', code: 'TASK_UNSUPPORTED', yaml: 'resources:\n  max_hourly_cost: 3\nrun: echo hi\n', lines: ['t.yaml:2:3: not supported yet: resources.max_hourly_cost (price cap for the optimizer)'] },
+  { name: 'resources.job_recovery with a bad strategy', yaml: 'resources:\n  job_recovery: SOMETIMES\n', lines: ['t.yaml:2:17: resources.job_recovery: expected a recovery strategy (FAILOVER, EAGER_NEXT_REGION, or none), got "SOMETIMES"'] },
+  {
+    name: 'resources.job_recovery mapping with bad values',
+    yaml: 'resources:\n  job_recovery:\n    max_restarts_on_errors: -1\n    recover_on_exit_codes: [3, 300]\n    retries: 2\n',
+    lines: [
+      't.yaml:3:29: resources.job_recovery.max_restarts_on_errors: expected a whole number of restarts from 0 to 1000, got -1',
+      't.yaml:4:32: resources.job_recovery.recover_on_exit_codes[1]: expected an exit code (a whole number 0-255) or a list of them, got 300',
+      't.yaml:5:5: resources.job_recovery.retries: unknown field; resources.job_recovery takes strategy, max_restarts_on_errors, recover_on_exit_codes',
+    ],
+  },
   {
     name: 'several unsupported fields',
     code: 'TASK_UNSUPPORTED',
-    yaml: 'config:\n  kubernetes: {}\nvolumes: {}\nresources:\n  job_recovery: none\n  max_hourly_cost: 3\n',
+    yaml: 'config:\n  kubernetes: {}\nvolumes: {}\nresources:\n  volumes: []\n  max_hourly_cost: 3\n',
     lines: [
       't.yaml:1:1: not supported yet: config (per-task overrides of the SkyPilot config)',
       't.yaml:3:1: not supported yet: volumes (volumes mounted into the task)',
-      't.yaml:5:3: not supported yet: resources.job_recovery (recovery strategy of managed jobs)',
+      't.yaml:5:3: not supported yet: resources.volumes (volumes attached to the nodes)',
       't.yaml:6:3: not supported yet: resources.max_hourly_cost (price cap for the optimizer)',
     ],
   },
   {
     name: 'unsupported and invalid together are TASK_INVALID',
-    yaml: 'resources:\n  job_recovery: none\nnum_nodes: 0\n',
-    lines: ['t.yaml:2:3: not supported yet: resources.job_recovery (recovery strategy of managed jobs)', 't.yaml:3:12: num_nodes: must be a whole number of at least 1, got 0'],
+    yaml: 'resources:\n  max_hourly_cost: 3\nnum_nodes: 0\n',
+    lines: ['t.yaml:2:3: not supported yet: resources.max_hourly_cost (price cap for the optimizer)', 't.yaml:3:12: num_nodes: must be a whole number of at least 1, got 0'],
   },
   // envs, secrets
   { name: 'envs with a nested map', yaml: 'envs:\n  A: {x: 1}\nrun: echo hi\n', lines: [`t.yaml:2:6: envs.A: ${ENV_VALUE}, got a mapping`] },
@@ -494,9 +504,9 @@ describe('TaskSchema and parseTask (JSON bodies)', () => {
       { path: 'num_nodes', message: 'must be a whole number of at least 1, got 0' },
       { path: 'resources.accelerators', message: '"H100:x": count "x" is not a number' },
     ]);
-    const unsupported = skyError(() => parseTask({ run: 'x', resources: { job_recovery: 'none' } }));
+    const unsupported = skyError(() => parseTask({ run: 'x', resources: { max_hourly_cost: 3 } }));
     assert.equal(unsupported.code, 'TASK_UNSUPPORTED');
-    assert.equal(unsupported.message, 'task: not supported yet: resources.job_recovery (recovery strategy of managed jobs)');
+    assert.equal(unsupported.message, 'task: not supported yet: resources.max_hourly_cost (price cap for the optimizer)');
     assert.equal(skyError(() => parseTask([1])).message, 'task: expected a mapping of task fields (name, resources, setup, run, …), got a list');
   });
 

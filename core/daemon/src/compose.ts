@@ -14,6 +14,10 @@ import { PluginHost } from './plugin-host.js';
 import { Daemon } from './daemon.js';
 import { clusterOperations } from './ops/cluster-ops.js';
 import { infraOperations } from './ops/infra-ops.js';
+import { managedJobOperations } from './ops/managed-job-ops.js';
+import { ManagedJobController } from './managed-jobs/controller.js';
+import { ManagedJobService } from './managed-jobs/managed-job-service.js';
+import { ManagedJobLogs } from './managed-jobs/managed-job-logs.js';
 import { InfraService } from './clusters/infra-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { UserService } from './auth/user-service.js';
@@ -116,6 +120,9 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(ClusterService);
   c.registerSingleton(AutostopMonitor);
   c.registerSingleton(InfraService);
+  c.registerSingleton(ManagedJobController);
+  c.registerSingleton(ManagedJobService);
+  c.registerSingleton(ManagedJobLogs);
   c.registerSingleton(PasswordHasher);
   c.registerSingleton(SessionService);
   c.registerSingleton(Refusals);
@@ -126,7 +133,7 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(WorkspaceService);
   c.register(OperationRegistry, {
     useFactory: instanceCachingFactory(
-      (r) => new OperationRegistry([pingHandler, ...clusterOperations(r.resolve(ClusterService), r.resolve(TaskFilesResolver)), ...infraOperations(r.resolve(InfraService))]),
+      (r) => new OperationRegistry([pingHandler, ...clusterOperations(r.resolve(ClusterService), r.resolve(TaskFilesResolver)), ...infraOperations(r.resolve(InfraService)), ...managedJobOperations(r.resolve(ManagedJobService))]),
     ),
   });
   c.registerSingleton(AuditLog);

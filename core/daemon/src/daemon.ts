@@ -18,6 +18,10 @@ import { requestRoutes } from './http/routes/requests.js';
 import { operationRoutes } from './http/routes/operations.js';
 import { serverRoutes } from './http/routes/server.js';
 import { clusterRoutes } from './http/routes/clusters.js';
+import { managedJobRoutes } from './http/routes/managed-jobs.js';
+import { ManagedJobController } from './managed-jobs/controller.js';
+import { ManagedJobService } from './managed-jobs/managed-job-service.js';
+import { ManagedJobLogs } from './managed-jobs/managed-job-logs.js';
 import { StatusView } from './clusters/status-view.js';
 import { JobQueue } from './clusters/job-queue.js';
 import { JobLogs } from './clusters/job-logs.js';
@@ -108,6 +112,9 @@ export class Daemon {
     @inject(AccessPolicy) private readonly policy: AccessPolicy,
     @inject(Offboarding) private readonly offboarding: Offboarding,
     @inject(SshGateway) private readonly sshGateway: SshGateway,
+    @inject(ManagedJobController) private readonly managedJobs: ManagedJobController,
+    @inject(ManagedJobService) private readonly managedJobService: ManagedJobService,
+    @inject(ManagedJobLogs) private readonly managedJobLogs: ManagedJobLogs,
   ) {
     this.startedAt = clock.now();
   }
@@ -135,6 +142,7 @@ export class Daemon {
       await this.uploadStore.open();
       this.uploadCollector.start();
       this.jobQueue.start();
+      await this.managedJobs.start();
       this.autostop.start();
       const listening = await this.listen(host, port);
       this.writePidFile(listening);
@@ -180,6 +188,7 @@ export class Daemon {
         workspaceRoutes(router, this.workspaces, max, this.audit);
         uploadRoutes(router, this.uploads, this.config.uploads.max_manifest_bytes);
         clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });
+        managedJobRoutes(router, { service: this.managedJobService, logs: this.managedJobLogs, maxBodyBytes: max });
         sshRoutes(router, { gateway: this.sshGateway, store: this.store, transports: this.transports, auth: this.auth, clientAddress: (ctx) => this.listener?.guard.clientOf(ctx.req) ?? normalizeAddress(ctx.req.socket.remoteAddress), maxBodyBytes: max });
       },
     });
@@ -222,6 +231,7 @@ export class Daemon {
   private async closeResources(): Promise<void> {
     this.pruner.stop();
     await this.uploadCollector.stop();
+    await this.managedJobs.stop();
     this.jobQueue.stop();
     this.autostop.stop();
     this.view.close();

@@ -6,6 +6,7 @@ import {
   SkyError,
   type ClusterRecord,
   type JobRecord,
+  type ManagedJobRecord,
   type RequestRecord,
   type Role,
   type RouteSpec,
@@ -245,6 +246,39 @@ export class AccessPolicy {
     if (foreign !== undefined) {
       throw await this.refuse(actor, where, `job ${foreign.id} on ${cluster.name} belongs to ${foreign.userName}`, 'Only the job owner, the cluster owner or an admin can cancel it.');
     }
+  }
+
+  // ------------------------------------------------------------------ managed jobs
+
+  /** Listings of managed jobs: those in private workspaces the actor is not in are left out (their own excepted). */
+  async managedJobListing(actor: Actor): Promise<(job: Pick<ManagedJobRecord, 'user' | 'workspace'>) => boolean> {
+    const hidden = await this.hiddenWorkspaces(actor);
+    if (hidden.size === 0) return () => true;
+    return (job) => job.user === actor.id || !hidden.has(job.workspace);
+  }
+
+  /** Looking at one managed job (its record, its controller log): its owner, or anyone who may use its workspace. */
+  async assertManagedJobVisible(actor: Actor, job: ManagedJobRecord, where: DenialContext): Promise<void> {
+    if (job.user === actor.id) return;
+    await this.assertVisible(actor, job.workspace, `managed job ${job.id}`, where);
+  }
+
+  /** A managed job's task log: its owner and admins (like a job's log on a cluster). */
+  async assertManagedJobLog(actor: Actor, job: ManagedJobRecord, where: DenialContext): Promise<void> {
+    await this.assertManagedJobVisible(actor, job, where);
+    if (!this.isAdmin(actor) && job.user !== actor.id) {
+      throw await this.refuse(actor, where, `managed job ${job.id} belongs to ${job.userName}: only they or an admin may read its log`, 'Ask its owner or an admin.');
+    }
+  }
+
+  /** Cancelling managed jobs: each one's owner (while they may use its workspace) or an admin. */
+  async assertCancelManagedJobs(actor: Actor, jobs: readonly ManagedJobRecord[], where: DenialContext): Promise<void> {
+    if (this.isAdmin(actor)) return;
+    const foreign = jobs.find((j) => j.user !== actor.id);
+    if (foreign !== undefined) {
+      throw await this.refuse(actor, { ...where, target: String(foreign.id) }, `managed job ${foreign.id} belongs to ${foreign.userName}`, 'Only its owner or an admin can cancel it.');
+    }
+    for (const job of jobs) await this.assertVisible(actor, job.workspace, `managed job ${job.id}`, { ...where, target: String(job.id) });
   }
 
   // ------------------------------------------------------------------ users and tokens

@@ -122,7 +122,7 @@ export class ClusterService {
     return kept;
   }
 
-  async launch(ctx: OperationContext, body: LaunchBody): Promise<LaunchResult> {
+  async launch(ctx: OperationContext, body: LaunchBody, options: LaunchOptions = {}): Promise<LaunchResult> {
     const task = submittedTask(body.task);
     const name = body.cluster ?? generatedName(ctx.request);
     validateClusterName(name);
@@ -160,7 +160,8 @@ export class ClusterService {
         await this.provisioner.prepare(cluster.nodes, files, progressOf(ctx));
       } else {
         // The same capacity decision for a dry run and a launch: what no node of the infra has is refused here.
-        const { candidates, refused } = await this.provisioner.feasible(task, await this.workspaceCandidates(ctx, name, this.provisioner.candidates(task)), progressOf(ctx));
+        const allowed = await this.workspaceCandidates(ctx, name, this.provisioner.candidates(task));
+        const { candidates, refused } = await this.provisioner.feasible(task, options.order ? options.order(allowed) : allowed, progressOf(ctx));
         const first = candidates[0]!;
         const plan = { driver: first.driverId, infra: first.infra, numNodes: task.num_nodes, resources: describePlan(first.infra, task), existing: false, ...planWarnings(first.warnings) };
         if (body.dryrun) return { cluster: name, plan };
@@ -172,7 +173,7 @@ export class ClusterService {
       const plan = { ...launchPlan(cluster), ...planWarnings(warnings) };
       if (task.setup === undefined && task.run === undefined) return { cluster: name, plan };
       const demand = jobDemand(fieldsForNodes(task, cluster.nodes));
-      const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, true), ctx.signal);
+      const job = await this.jobs.submit(cluster, { ...this.newJob(ctx, task, demand), ...(options.tagOnly ? { attachToRequest: false } : {}) }, specOf(task, true), ctx.signal);
       await queuedLog(ctx, `Job ${job.id} submitted to cluster ${name}.`);
       return { cluster: name, jobId: job.id, plan };
     }, ctx.signal);
@@ -323,6 +324,21 @@ export class ClusterService {
     }, ctx.signal);
   }
 
+  /**
+   * Tear a cluster down on the daemon's own behalf (a managed job's cluster once its task is
+   * over): no owner check, since the daemon made it; true when there was one to tear down.
+   */
+  async teardown(name: string, progress: Progress): Promise<boolean> {
+    return this.gate.exclusive(name, async () => {
+      const cluster = await this.store.clusters.get(name);
+      if (!cluster) return false;
+      if (cluster.status === 'UP') await this.cancelActive(cluster);
+      await this.provisioner.terminate(cluster, progress);
+      await this.store.clusters.delete(name);
+      return true;
+    }, progress.signal);
+  }
+
   async autostop(ctx: OperationContext, body: AutostopBody): Promise<ClusterResult> {
     const cluster = await this.owned(ctx, body.cluster);
     if (!body.cancel && body.idle_minutes === undefined) {
@@ -393,6 +409,14 @@ export class ClusterService {
   }
 }
 
+/** How a launch made for the daemon itself (a managed job's attempt) differs from a user's launch request. */
+export interface LaunchOptions {
+  /** The request id only tags the queued job; no stored request records it (ctx.request is not stored). */
+  tagOnly?: boolean;
+  /** Reorder the candidates the workspace allows before the capacity check (recovery strategies). */
+  order?: (candidates: Candidate[]) => Candidate[];
+}
+
 function launchPlan(cluster: ClusterRecord): LaunchResult['plan'] {
   return { driver: cluster.driver, infra: cluster.infra, numNodes: cluster.numNodes, resources: cluster.resources, existing: false };
 }
@@ -418,7 +442,7 @@ async function queuedLog(ctx: OperationContext, line: string): Promise<void> {
   await ctx.log(line).catch((err: unknown) => ctx.logger.warn({ err }, 'could not log that the job was queued'));
 }
 
-function describePlan(infra: string, task: Task): string {
+export function describePlan(infra: string, task: Task): string {
   const r = primaryFields(task);
   const parts = [r.cpus ? `cpus=${r.cpus.min}${r.cpus.orMore ? '+' : ''}` : undefined, r.memory ? `mem=${r.memory.min}${r.memory.orMore ? '+' : ''}GB` : undefined, ...(r.accelerators ?? []).slice(0, 1).map((a) => `${a.name}:${a.count}`)].filter(
     (p) => p !== undefined,

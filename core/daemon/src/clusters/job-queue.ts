@@ -32,6 +32,11 @@ export interface NewJob {
   demand: NodeResources;
   command?: string;
   requestId?: string;
+  /**
+   * Whether `requestId` names a stored RUNNING request the job is recorded on atomically (the
+   * default), or only tags the job (a managed job's launch attempt, found again by it after a restart).
+   */
+  attachToRequest?: boolean;
 }
 
 export { aggregate, jobName } from './job-ranks.js';
@@ -103,7 +108,7 @@ export class JobQueue {
       },
       // Secrets are sealed at rest; startJob opens them for the nodes.
       { ...spec, secrets: sealMap(this.secrets, spec.secrets) },
-      job.requestId !== undefined ? { request: job.requestId } : undefined,
+      job.requestId !== undefined && job.attachToRequest !== false ? { request: job.requestId } : undefined,
     );
     const now = this.clock.now();
     await this.updates

@@ -180,6 +180,20 @@ export const DaemonConfigSchema = z.strictObject({
       reconcile_seconds: z.number().min(1).max(3600).default(30),
     })
     .prefault({}),
+  managed_jobs: z
+    .strictObject({
+      /** How many managed jobs provision their clusters at once (the rest wait their turn, PENDING or RECOVERING). */
+      launch_parallelism: z.number().int().min(1).max(256).default(8),
+      /** A managed job that cannot be relaunched after a lost node keeps trying this long, then ends FAILED_NO_RESOURCE. */
+      recovery_wait_seconds: z.number().min(0).max(30 * 86400).default(3600),
+      /** How often a RECOVERING job that found no capacity tries again (it also tries whenever a cluster is torn down). */
+      retry_seconds: z.number().min(1).max(3600).default(30),
+      /** A task's first launch retries this many times on a failure to provision before FAILED_NO_RESOURCE. */
+      launch_retries: z.number().int().min(0).max(100).default(2),
+      /** The most relaunches for exit codes in recover_on_exit_codes, whatever max_restarts_on_errors says. */
+      max_exit_code_restarts: z.number().int().min(0).max(10000).default(100),
+    })
+    .prefault({}),
   node_helper: z
     .strictObject({
       /** sky-node-helper's unix socket; absent: no helper (the local driver then cannot run jobs as other accounts). */

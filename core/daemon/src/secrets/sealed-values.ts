@@ -49,7 +49,7 @@ export function openBodySecrets(cipher: SecretCipher, body: unknown): unknown {
 
 /**
  * The keys that sealed secrets the daemon will still open: those of queued or running
- * requests and of jobs that have not ended (finished requests are never run again, and a
+ * requests, of jobs and of managed jobs that have not ended (finished requests are never run again, and a
  * job's spec is dropped when it ends). Key id → how many values.
  */
 export async function keysInUse(cipher: SecretCipher, store: StateStore): Promise<Map<string, number>> {
@@ -67,6 +67,11 @@ export async function keysInUse(cipher: SecretCipher, store: StateStore): Promis
   for (const job of await store.jobs.listActive()) {
     const spec = await store.jobs.getSpec(job.cluster, job.id);
     if (spec) count(spec.secrets);
+  }
+  // A managed job relaunches its tasks from its spec for as long as it has not ended.
+  for (const job of await store.managedJobs.list({ active: true })) {
+    const spec = await store.managedJobs.getSpec(job.id);
+    if (spec) mapSecrets(spec, count);
   }
   return found;
 }

@@ -23,6 +23,7 @@ export interface ResourceFieldsConfig {
   accelerator_args?: Record<string, string | boolean>;
   priority_class?: string;
   autostop?: false | { idle_minutes: number; down: boolean };
+  job_recovery?: { strategy: string | null; max_restarts_on_errors: number; recover_on_exit_codes: number[] };
 }
 
 export interface ResourcesConfig extends ResourceFieldsConfig {
@@ -64,6 +65,10 @@ function fieldsConfig(r: ResourceFields): ResourceFieldsConfig {
   if (r.accelerator_args !== undefined) out.accelerator_args = { ...r.accelerator_args };
   if (r.priority_class !== undefined) out.priority_class = r.priority_class;
   if (r.autostop !== undefined) out.autostop = r.autostop === false ? false : { idle_minutes: r.autostop.idleMinutes, down: r.autostop.down };
+  if (r.job_recovery !== undefined) {
+    const j = r.job_recovery;
+    out.job_recovery = { strategy: j.strategy, max_restarts_on_errors: j.maxRestartsOnErrors, recover_on_exit_codes: [...j.recoverOnExitCodes] };
+  }
   return out;
 }
 

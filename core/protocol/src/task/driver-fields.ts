@@ -27,6 +27,7 @@ function imageRefusal(driver: string, image: string | Record<string, string>): s
 export function decideFields(fields: ResourceFields, driver: string): FieldDecision {
   const warnings: string[] = [];
   const refusals: string[] = [];
+  if (fields.job_recovery !== undefined) warnings.push('resources.job_recovery: only managed jobs recover (sky jobs launch); ignored by sky launch');
   if (!EXISTING_MACHINES.has(driver)) return { warnings, refusals };
   if (fields.instance_type !== undefined) {
     refusals.push(`${driver} cannot pick an instance type (instance_type: ${fields.instance_type}); ask for cpus, memory and accelerators instead`);

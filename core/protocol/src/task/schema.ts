@@ -11,6 +11,7 @@ import { describeValue, formatTaskPath, isPlainObject, type FieldPath, type Repo
 import { parseCpus, parseDiskSize, parseMemory } from './quantity.js';
 import { unknownFieldMessage } from './suggest.js';
 import type { GitWorkdir, Resources, ResourceFields, Task } from './types.js';
+import { checkJobRecovery } from './job-recovery.js';
 import { unsupportedMessage, type UnsupportedFieldName } from './unsupported.js';
 import {
   anyValue,
@@ -164,10 +165,10 @@ const RESOURCE_FIELDS = {
   priority_class: checked(text('a Kubernetes priority class name')),
   autostop: checked(checkAutostop),
   priority: checked(checkPriority),
+  job_recovery: checked(checkJobRecovery),
 };
 
 const RESOURCE_UNSUPPORTED = {
-  job_recovery: unsupported('resources.job_recovery'),
   volumes: unsupported('resources.volumes'),
   max_hourly_cost: unsupported('resources.max_hourly_cost'),
   _no_missing_accel_warnings: unsupported('resources._internal'),
@@ -322,6 +323,7 @@ function buildFields(raw: RawFields, path: FieldPath, problems: TaskProblem[]): 
   if (raw.accelerator_args !== undefined) out.accelerator_args = raw.accelerator_args;
   if (raw.priority_class !== undefined) out.priority_class = raw.priority_class;
   if (raw.autostop !== undefined) out.autostop = raw.autostop;
+  if (raw.job_recovery !== undefined) out.job_recovery = raw.job_recovery;
   if (raw.ports !== undefined) out.ports = raw.ports;
   if (raw.labels !== undefined && Object.keys(raw.labels).length > 0) out.labels = raw.labels;
   return out;

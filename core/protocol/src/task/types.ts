@@ -57,6 +57,20 @@ export interface ResourceFields {
   priority_class?: string;
   /** The cluster's autostop as written in the task: `false` turns it off. */
   autostop?: TaskAutostop | false;
+  /** How a managed job recovers; `sky launch` ignores it (with a warning). */
+  job_recovery?: JobRecovery;
+}
+
+export type RecoveryStrategy = 'FAILOVER' | 'EAGER_NEXT_REGION';
+
+/** resources.job_recovery, normalized. */
+export interface JobRecovery {
+  /** null: `none` (a lost node still relaunches the task: managed jobs always recover from lost nodes). */
+  strategy: RecoveryStrategy | null;
+  /** Relaunches after the task's own failure (non-zero exit), 0 by default. */
+  maxRestartsOnErrors: number;
+  /** Exit codes relaunched whatever maxRestartsOnErrors says (under the daemon's ceiling). */
+  recoverOnExitCodes: number[];
 }
 
 /** resources.autostop: stop (or tear down) the cluster after it has been idle this long. */

@@ -19,7 +19,6 @@ export const UNSUPPORTED_FIELDS = [
   { field: 'file_mounts_mapping', what: 'an internal SkyPilot field' },
   { field: 'api_server_access', what: 'API server credentials inside the task' },
   { field: '_metadata', what: 'an internal SkyPilot field' },
-  { field: 'resources.job_recovery', what: 'recovery strategy of managed jobs' },
   { field: 'resources.volumes', what: 'volumes attached to the nodes' },
   { field: 'resources.max_hourly_cost', what: 'price cap for the optimizer' },
   { field: 'resources._internal', what: 'an internal SkyPilot field, not written in task files' },
@@ -31,7 +30,7 @@ export const UNSUPPORTED_FIELDS = [
   { field: 'file_mounts.*.type', what: 'bucket and volume file mount types' },
   { field: 'file_mounts.*.mode', what: 'MOUNT and MOUNT_CACHED modes; only COPY is supported' },
   { field: 'file_mounts.*', what: 'bucket URIs such as s3:// or gs:// as file mount sources' },
-  { field: 'pipelines', what: 'multi-task pipelines: several YAML documents separated by ---' },
+  { field: 'pipelines', what: 'several YAML documents separated by ---; sky launch runs one task, sky jobs launch runs a pipeline' },
 ] as const satisfies readonly UnsupportedField[];
 
 export type UnsupportedFieldName = (typeof UNSUPPORTED_FIELDS)[number]['field'];
@@ -42,7 +41,7 @@ export function unsupportedWhat(field: UnsupportedFieldName): string {
   return entry.what;
 }
 
-/** `not supported yet: resources.job_recovery (recovery strategy of managed jobs)`. */
+/** `not supported yet: resources.max_hourly_cost (price cap for the optimizer)`. */
 export function unsupportedMessage(field: UnsupportedFieldName, shownPath: string): string {
   return `not supported yet: ${shownPath} (${unsupportedWhat(field)})`;
 }

@@ -1,0 +1,46 @@
+import type Router from '@koa/router';
+import { ROUTES, type ManagedJobList } from '@sky/protocol';
+import type { ManagedJobService } from '../../managed-jobs/managed-job-service.js';
+import type { ManagedJobLogs } from '../../managed-jobs/managed-job-logs.js';
+import { bindRoute } from '../bind.js';
+import { callerOf } from '../identity.js';
+import { openSse } from '../sse.js';
+import { policyOf } from '../access.js';
+
+export interface ManagedJobRouteDeps {
+  service: ManagedJobService;
+  logs: ManagedJobLogs;
+  maxBodyBytes: number;
+}
+
+/** Managed jobs: the queue (-u), one job with its controller log, and its log stream. */
+export function managedJobRoutes(router: Router, deps: ManagedJobRouteDeps): void {
+  const { service, logs, maxBodyBytes } = deps;
+  bindRoute(router, ROUTES.listManagedJobs, maxBodyBytes, async (ctx, { query }) => {
+    const body: ManagedJobList = { items: await service.list(callerOf(ctx), query) };
+    ctx.body = body;
+  });
+  bindRoute(router, ROUTES.getManagedJob, maxBodyBytes, async (ctx, { params }) => {
+    ctx.body = await service.detail(callerOf(ctx), params.id);
+  });
+  bindRoute(router, ROUTES.managedJobLogs, maxBodyBytes, async (ctx, { params, query }) => {
+    const caller = callerOf(ctx);
+    const job = await service.visible(caller, params.id, 'jobs.logs');
+    if (!query.controller) await policyOf(ctx).assertManagedJobLog(caller, job, { action: 'jobs.logs', target: String(params.id) });
+    const follow = query.follow ?? true;
+    const sse = openSse(ctx);
+    void (async () => {
+      try {
+        const events = query.controller ? logs.controllerLog(params.id, follow, sse.signal) : logs.task(params.id, follow, sse.signal);
+        for await (const event of events) {
+          const sent = event.type === 'log' ? sse.send('log', event.line) : sse.send('end', { status: event.status });
+          if (!sent) await sse.drained();
+        }
+      } catch (err) {
+        sse.send('error', { message: err instanceof Error ? err.message : String(err) });
+      } finally {
+        sse.close();
+      }
+    })();
+  });
+}

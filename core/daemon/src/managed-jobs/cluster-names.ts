@@ -1,0 +1,16 @@
+/** The cluster a managed job's tasks run on: `sky-jobs-<id>-<user>` (one at a time; each task gets a fresh one). */
+export function managedClusterName(id: number, userName: string): string {
+  const clean = userName.toLowerCase().replace(/[^a-z0-9-]/g, '').slice(0, 20) || 'user';
+  return `sky-jobs-${id}-${clean}`;
+}
+
+/** The managed job id a cluster name belongs to, if it is one of theirs. */
+export function managedJobOfCluster(name: string): number | undefined {
+  const m = /^sky-jobs-(\d+)-/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The tag of one launch attempt, written on the cluster job it queues so a restarted daemon finds that job again. */
+export function attemptTag(id: number, attempt: number): string {
+  return `mj-${id}-${attempt}`;
+}
