@@ -27,6 +27,14 @@ export function managedJobNotFound(id: number | string): SkyError {
   return new SkyError('MANAGED_JOB_NOT_FOUND', `no managed job ${id}`, { hint: 'List your managed jobs with: sky jobs queue (or -u for everyone\'s).' });
 }
 
+/** A cancel names its jobs one way: ids, a name, or all. */
+export function checkCancelSelection(body: JobsCancelBody): void {
+  const selectors = [body.job_ids !== undefined && body.job_ids.length > 0, body.name !== undefined, body.all === true].filter(Boolean).length;
+  if (selectors !== 1) {
+    throw new SkyError('VALIDATION_FAILED', 'jobs_cancel needs exactly one of job_ids, name or all: true', { hint: 'sky jobs cancel ID..., sky jobs cancel -n NAME, or sky jobs cancel -a' });
+  }
+}
+
 /** Use cases of managed jobs: submit, cancel, list, look at one. The controller does the rest. */
 @injectable()
 export class ManagedJobService {
@@ -120,10 +128,7 @@ export class ManagedJobService {
   }
 
   private async targets(actor: Actor, body: JobsCancelBody): Promise<ManagedJobRecord[]> {
-    const selectors = [body.job_ids !== undefined && body.job_ids.length > 0, body.name !== undefined, body.all === true].filter(Boolean).length;
-    if (selectors !== 1) {
-      throw new SkyError('VALIDATION_FAILED', 'jobs_cancel needs exactly one of job_ids, name or all: true', { hint: 'sky jobs cancel ID..., sky jobs cancel -n NAME, or sky jobs cancel -a' });
-    }
+    checkCancelSelection(body);
     if (body.job_ids !== undefined && body.job_ids.length > 0) {
       const visible = await this.policy.managedJobListing(actor);
       const found: ManagedJobRecord[] = [];

@@ -1,5 +1,5 @@
 import type { JobsCancelBody, JobsLaunchBody } from '@sky/protocol';
-import type { ManagedJobService } from '../managed-jobs/managed-job-service.js';
+import { checkCancelSelection, type ManagedJobService } from '../managed-jobs/managed-job-service.js';
 import type { OperationHandler } from './registry.js';
 
 /** The managed-job operations: thin adapters from a request to the managed-job service. */
@@ -13,6 +13,6 @@ export function managedJobOperations(service: ManagedJobService): OperationHandl
       run: (ctx, body) => service.launch(ctx, body as JobsLaunchBody),
     },
     // Cancelling again is harmless: CANCELLING is recorded once, and ended jobs are reported as such.
-    { name: 'jobs_cancel', resumable: true, run: (ctx, body) => service.cancel(ctx, body as JobsCancelBody) },
+    { name: 'jobs_cancel', resumable: true, validate: (body) => checkCancelSelection(body as JobsCancelBody), run: (ctx, body) => service.cancel(ctx, body as JobsCancelBody) },
   ];
 }
