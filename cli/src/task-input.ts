@@ -60,7 +60,20 @@ export async function baseTask(entrypoint: Entrypoint, readText: (file: string) 
   const text = readTaskFile(entrypoint.file, readText);
   // The YAML reader and the task schema are loaded only for a task file (a command needs neither).
   const { parseTaskYaml } = await import('./task-yaml.js');
-  return parseTaskYaml(text, entrypoint.file);
+  try {
+    return parseTaskYaml(text, entrypoint.file);
+  } catch (err) {
+    throw pipelineAdvice(err, entrypoint.file);
+  }
+}
+
+/** A file of several tasks (a pipeline) given to sky launch or sky exec: the error says what runs it. */
+function pipelineAdvice(err: unknown, file: string): unknown {
+  if (!(err instanceof SkyError) || err.code !== 'TASK_UNSUPPORTED') return err;
+  const issues = err.details?.issues;
+  const onlyPipeline = Array.isArray(issues) && issues.length === 1 && /^not supported yet: pipelines\b/.test(String((issues[0] as { message?: unknown }).message));
+  if (!onlyPipeline) return err;
+  return new SkyError(err.code, err.message, { hint: `A pipeline (several tasks in one file) runs as a managed job: sky jobs launch ${file}`, details: err.details });
 }
 
 /** The text of a task file, or the error saying why it cannot be read. */

@@ -79,6 +79,8 @@ describe('sky jobs on the local driver', { timeout: 240_000 }, () => {
 
   it('sky jobs launch runs a pipeline of two tasks in order, streams both logs and exits 0', async () => {
     await writeFile(join(dir, 'pipe.yaml'), 'name: pipe\n---\nname: first\nrun: echo first-task-ran\n---\nname: second\nrun: echo second-task-ran\n');
+    // sky launch takes one task, and says what runs a pipeline.
+    assert.match((await expectCode(['launch', '--dryrun', 'pipe.yaml'], 1)).stderr, /hint: A pipeline \(several tasks in one file\) runs as a managed job: sky jobs launch pipe\.yaml/);
     const r = await expectCode(['jobs', 'launch', '-y', 'pipe.yaml'], 0);
     pipelineId = managedJobIdOf(r);
     const first = r.stdout.indexOf('first-task-ran');

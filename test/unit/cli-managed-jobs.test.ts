@@ -9,7 +9,7 @@ import { jobRunningMs, managedJobHeaders, managedJobJson, managedJobTable, place
 import { nodesOfResources } from '../../cli/src/managed-job-log.js';
 import { loadPipeline } from '../../cli/src/pipeline-input.js';
 import { JOBS } from '../../cli/src/spec.js';
-import type { Environment, PathKind } from '../../cli/src/task-input.js';
+import { loadTask, type Environment, type PathKind } from '../../cli/src/task-input.js';
 import { UsageError, validate, type CliOptions } from '../../cli/src/usage.js';
 
 /*
@@ -262,5 +262,13 @@ describe('sky jobs launch: the tasks it sends', () => {
     assert.match(flag.message, /--num-nodes/);
     const unreadable = await rejection(() => loadPipeline(['gone.yaml'], {}, fakeEnvironment({})));
     assert.match(unreadable.message, /^task file not found: gone\.yaml/);
+  });
+
+  it('sky launch and sky exec refuse a pipeline file, pointing at sky jobs launch', async () => {
+    const err = await rejection(() => loadTask(['p.yaml'], {}, fakeEnvironment({ '/work/p.yaml': PIPE })));
+    assert.ok(err instanceof SkyError);
+    assert.equal(err.code, 'TASK_UNSUPPORTED');
+    assert.match(err.message, /^p\.yaml:3:1: not supported yet: pipelines/);
+    assert.equal(err.hint, 'A pipeline (several tasks in one file) runs as a managed job: sky jobs launch p.yaml');
   });
 });

@@ -1,4 +1,6 @@
 import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SkyError, parseTaskPipelineYaml, parseTaskYaml } from '@sky/protocol';
 
@@ -28,6 +30,16 @@ describe('parseTaskPipelineYaml', () => {
         ['b', 'echo b', 2],
       ],
     );
+  });
+
+  it("the corpus's SkyPilot pipeline reads as its two stages", () => {
+    const file = join(import.meta.dirname, '../fixtures/skypilot-corpus/32-pipeline.yaml');
+    const p = parseTaskPipelineYaml(readFileSync(file, 'utf8'), '32-pipeline.yaml');
+    assert.equal(p.name, 'pipeline');
+    assert.deepEqual(p.tasks.map((t) => [t.name, t.run]), [
+      ['preprocess', 'echo preprocess'],
+      ['train', 'echo train'],
+    ]);
   });
 
   it('without a header there is no pipeline name; a first document with more than a name is a task', () => {
