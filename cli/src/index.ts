@@ -61,6 +61,8 @@ async function dispatch(invocation: Invocation): Promise<number> {
       return (await import('./commands/users.js')).run(invocation);
     case 'workspace':
       return (await import('./commands/workspace.js')).run(invocation);
+    case 'jobs':
+      return (await import('./commands/jobs.js')).run(invocation);
     case 'dashboard':
       return (await import('./commands/dashboard.js')).run(invocation);
     default:

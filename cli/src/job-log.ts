@@ -1,5 +1,5 @@
 import type { JobLogLine } from '@sky/protocol';
-import { isJobTerminal, type JobStatus } from '@sky/protocol/wire';
+import { isJobTerminal, isManagedJobTerminal, type JobStatus, type ManagedJobStatus } from '@sky/protocol/wire';
 import type { SkyClient } from '@sky/client';
 import { toStdout, type Writer } from './follow.js';
 import { note } from './output.js';
@@ -79,6 +79,18 @@ export const JOB_EXIT_CODES = { SUCCEEDED: 0, FAILED: 100, NOT_FINISHED: 101, NO
 export function statusExitCode(status: JobStatus | undefined): number {
   if (status === undefined) return JOB_EXIT_CODES.NOT_FOUND;
   if (!isJobTerminal(status)) return JOB_EXIT_CODES.NOT_FINISHED;
+  if (status === 'SUCCEEDED') return JOB_EXIT_CODES.SUCCEEDED;
+  if (status === 'CANCELLED') return JOB_EXIT_CODES.CANCELLED;
+  return JOB_EXIT_CODES.FAILED;
+}
+
+/**
+ * The same mapping for a managed job (`sky jobs launch`, `sky jobs logs`): SUCCEEDED 0, CANCELLED
+ * 103, every FAILED* 100, not finished (PENDING … CANCELLING) 101, no such job 102.
+ */
+export function managedStatusExitCode(status: ManagedJobStatus | undefined): number {
+  if (status === undefined) return JOB_EXIT_CODES.NOT_FOUND;
+  if (!isManagedJobTerminal(status)) return JOB_EXIT_CODES.NOT_FINISHED;
   if (status === 'SUCCEEDED') return JOB_EXIT_CODES.SUCCEEDED;
   if (status === 'CANCELLED') return JOB_EXIT_CODES.CANCELLED;
   return JOB_EXIT_CODES.FAILED;

@@ -64,6 +64,7 @@ export const OPTIONS = {
   skipFinished: { flags: '-s, --skip-finished', help: 'Show only pending and running jobs' },
   status: { flags: '--status', help: "Print the job's status and exit 0 if it SUCCEEDED (100 failed, 101 not finished, 102 not found, 103 cancelled)" },
   tail: { flags: '--tail <n>', help: 'Only the last N lines of each node before following' },
+  controller: { flags: '--controller', help: "Stream the controller's log (what sky decided and did for the job) instead of the task's" },
   // The team server: login, users and tokens.
   endpoint: { flags: '-e, --endpoint <url>', help: 'API server URL, e.g. http://user:password@host:46580 (asked for when missing)' },
   token: { flags: '--token <token>', help: 'Log in with this bearer token instead of a password' },
@@ -313,9 +314,7 @@ export const WORKSPACE: NounSpec = {
   ],
 };
 
-export const NOUNS: readonly NounSpec[] = [API, DAEMON, SSH, USERS, WORKSPACE];
-
-/** The task flags of sky launch and sky exec: they override the task YAML. */
+/** The task flags of sky launch, sky exec and sky jobs launch: they override the task YAML. */
 const TASK_OPTIONS = [
   'name',
   'workdir',
@@ -335,6 +334,66 @@ const TASK_OPTIONS = [
   'envFile',
   'secret',
 ] as const satisfies readonly OptionKey[];
+
+export const JOBS: NounSpec = {
+  name: 'jobs',
+  summary: 'Managed jobs: sky provisions, runs, recovers and cleans up for you',
+  actions: [
+    {
+      name: 'launch',
+      args: 'TASK.yaml | COMMAND...',
+      maxArgs: many,
+      summary: 'Launch a managed job (a task, or a pipeline: YAML documents separated by ---) and stream its log',
+      options: ['yes', 'detach', 'async', ...TASK_OPTIONS, 'workspace'],
+      optionHelp: {
+        name: "Name of the managed job (default: the pipeline's name, else the first task's); with one task, also the task's name",
+        yes: 'Do not ask before launching',
+        detach: 'Return once the managed job is submitted instead of streaming its log',
+        async: 'Print the request ID and return as soon as the request is accepted',
+      },
+      examples: ['sky jobs launch -n train task.yaml', "sky jobs launch -y 'python train.py'", 'sky jobs launch -d --infra ssh/gpu-a pipeline.yaml'],
+    },
+    {
+      name: 'queue',
+      args: '',
+      maxArgs: 0,
+      summary: 'Show managed jobs, newest first (default: yours)',
+      options: ['allUsers', 'all', 'skipFinished', 'refresh', 'output'],
+      optionHelp: {
+        allUsers: "Show every user's managed jobs, with a USER column",
+        all: 'Show all details: WORKSPACE, INFRA/CLUSTER and the whole failure reason',
+        skipFinished: 'Show only unfinished managed jobs',
+        refresh: 'Accepted for compatibility: managed job statuses are always live',
+        output: 'Output format: text (default) or json ({"jobs": [...]}, see the README)',
+      },
+      examples: ['sky jobs queue', 'sky jobs queue -u -s', 'sky jobs queue -o json'],
+    },
+    {
+      name: 'cancel',
+      args: '[IDS...]',
+      maxArgs: many,
+      summary: 'Cancel managed jobs by ID, by name (-n) or all of yours (-a); their clusters are torn down',
+      options: ['name', 'all', 'allUsers', 'yes'],
+      optionHelp: {
+        name: 'Cancel the unfinished managed jobs of this name',
+        all: 'Cancel all your unfinished managed jobs',
+        allUsers: "With -a or -n: every user's (admins)",
+      },
+      examples: ['sky jobs cancel 3 4', 'sky jobs cancel -n train -y', 'sky jobs cancel -a -y'],
+    },
+    {
+      name: 'logs',
+      args: '[ID]',
+      maxArgs: 1,
+      summary: 'Stream the log of a managed job (default: your newest one) until it ends',
+      options: ['follow', 'controller'],
+      optionHelp: { follow: 'Keep streaming until the managed job ends (default); --no-follow prints what is there and returns' },
+      examples: ['sky jobs logs', 'sky jobs logs 3 --no-follow', 'sky jobs logs --controller 3'],
+    },
+  ],
+};
+
+export const NOUNS: readonly NounSpec[] = [API, DAEMON, SSH, USERS, WORKSPACE, JOBS];
 
 const CLUSTERS = 'Clusters and jobs';
 const INFRA = 'Infrastructure';

@@ -57,16 +57,33 @@ const COMMAND_TASK_NAME = 'sky-cmd';
 export async function baseTask(entrypoint: Entrypoint, readText: (file: string) => string = (f) => readFileSync(f, 'utf8')): Promise<Task> {
   if (entrypoint.kind === 'none') return emptyTask();
   if (entrypoint.kind === 'command') return { ...taskFromCommand(entrypoint.command), name: COMMAND_TASK_NAME };
-  let text: string;
-  try {
-    text = readText(entrypoint.file);
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new SkyError('TASK_INVALID', `cannot read task file ${entrypoint.file}: ${reason}`, { details: { source: entrypoint.file } });
-  }
+  const text = readTaskFile(entrypoint.file, readText);
   // The YAML reader and the task schema are loaded only for a task file (a command needs neither).
   const { parseTaskYaml } = await import('./task-yaml.js');
-  return parseTaskYaml(text, entrypoint.file);
+  try {
+    return parseTaskYaml(text, entrypoint.file);
+  } catch (err) {
+    throw pipelineAdvice(err, entrypoint.file);
+  }
+}
+
+/** A file of several tasks (a pipeline) given to sky launch or sky exec: the error says what runs it. */
+function pipelineAdvice(err: unknown, file: string): unknown {
+  if (!(err instanceof SkyError) || err.code !== 'TASK_UNSUPPORTED') return err;
+  const issues = err.details?.issues;
+  const onlyPipeline = Array.isArray(issues) && issues.length === 1 && /^not supported yet: pipelines\b/.test(String((issues[0] as { message?: unknown }).message));
+  if (!onlyPipeline) return err;
+  return new SkyError(err.code, err.message, { hint: `A pipeline (several tasks in one file) runs as a managed job: sky jobs launch ${file}`, details: err.details });
+}
+
+/** The text of a task file, or the error saying why it cannot be read. */
+export function readTaskFile(file: string, readText: (file: string) => string): string {
+  try {
+    return readText(file);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new SkyError('TASK_INVALID', `cannot read task file ${file}: ${reason}`, { details: { source: file } });
+  }
 }
 
 export interface Environment {

@@ -53,6 +53,7 @@ export interface CliOptions {
   skipFinished?: boolean;
   status?: boolean;
   tail?: number;
+  controller?: boolean;
   endpoint?: string;
   token?: string;
   password?: string;
@@ -179,6 +180,7 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   skipFinished: bool,
   status: bool,
   tail: number(0, 100_000, true),
+  controller: bool,
   endpoint: text(4096),
   token: text(4096),
   password: text(1024),

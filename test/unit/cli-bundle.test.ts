@@ -32,10 +32,10 @@ function reached(entry: string): string[] {
 const holdsZod = (file: string): boolean => /^\/\/ node_modules\/zod\//m.test(readFileSync(file, 'utf8'));
 
 describe('CLI bundle', { skip: existsSync(CHUNKS) ? false : 'cli/dist is not built (npm run build)' }, () => {
-  it('loads no zod for the job commands (exec, launch, status, queue, logs, cancel and the rest)', () => {
+  it('loads no zod for the job commands (exec, launch, status, queue, logs, cancel, jobs and the rest)', () => {
     const entries = readdirSync(CHUNKS).filter((f) => !f.startsWith('chunk-'));
     const commands = entries.map((f) => ({ name: f.replace(/-[A-Z0-9]+\.js$/, ''), file: join(CHUNKS, f) }));
-    for (const name of ['launch', 'status', 'queue', 'logs', 'cancel']) {
+    for (const name of ['launch', 'status', 'queue', 'logs', 'cancel', 'jobs', 'jobs-launch']) {
       assert.ok(commands.some((c) => c.name === name), `the bundle has a chunk for ${name}: ${entries.join(' ')}`);
     }
     const withZod = [{ name: 'sky', file: join(DIST, 'sky.js') }, ...commands]

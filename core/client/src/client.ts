@@ -32,7 +32,10 @@ import type {
   UpdateWorkspaceBody,
   WorkspaceView,
   SshHostKey,
+  ManagedJobDetail,
+  ManagedJobList,
 } from '@sky/protocol';
+import type { ManagedJobStatus } from '@sky/protocol/wire';
 import { resolveEndpoint, type Endpoint, type ResolveEndpointOptions } from './endpoint.js';
 import { loadIdentity } from './identity.js';
 import { readLocalToken } from './local-token.js';
@@ -106,6 +109,26 @@ export interface ListJobsQuery {
   all_users?: boolean;
   skip_finished?: boolean;
   status?: readonly JobStatus[];
+}
+
+export interface ListManagedJobsQuery {
+  /** Every user's managed jobs (the -u view); default the caller's. */
+  all_users?: boolean;
+  /** Only unfinished ones. */
+  skip_finished?: boolean;
+  /** At most this many, newest first. */
+  limit?: number;
+}
+
+export interface ManagedJobLogsOptions extends StreamOptions {
+  /** The controller's log (what the daemon decided and did for the job) instead of the task's. */
+  controller?: boolean;
+}
+
+/** One line of a managed job's log: the rank of the node it came from (0 for the controller's) and its text. */
+export interface ManagedJobLogLine {
+  rank: number;
+  text: string;
 }
 
 export interface CreateTokenOptions {
@@ -267,10 +290,20 @@ export class SkyClient {
     });
   }
 
+  /** A jobs_launch body with each task's local workdir and file_mounts sources uploaded, task by task, as for a launch. */
+  async withPipelineUploads(body: OperationBody<'jobs_launch'>, options: Pick<SubmitOptions, 'onUpload' | 'signal'> = {}): Promise<OperationBody<'jobs_launch'>> {
+    const tasks: OperationBody<'jobs_launch'>['tasks'] = [];
+    for (const entry of body.tasks) tasks.push(await this.withTaskUploads(entry, options));
+    return { ...body, tasks };
+  }
+
   /** Submit an operation; resolves once the daemon has stored the request. launch and exec upload their local files first. */
   async submit<N extends OperationName>(op: N, body: OperationBody<N>, options: SubmitOptions = {}): Promise<SubmitResponse> {
     if ((op === 'launch' || op === 'exec') && options.uploadFiles !== false) {
       body = (await this.withTaskUploads(body as OperationBody<'launch' | 'exec'>, options)) as OperationBody<N>;
+    }
+    if (op === 'jobs_launch' && options.uploadFiles !== false) {
+      body = (await this.withPipelineUploads(body as OperationBody<'jobs_launch'>, options)) as OperationBody<N>;
     }
     const headers: Record<string, string> = {};
     if (options.idempotencyKey !== undefined) headers[IDEMPOTENCY_KEY_HEADER] = options.idempotencyKey;
@@ -375,6 +408,46 @@ export class SkyClient {
     throw new SkyError('SERVER_UNREACHABLE', `lost connection to the API server at ${this.endpoint.url} while streaming the log of job ${jobId} on cluster ${cluster}; the job keeps running`, {
       hint: `Re-attach with: ${again}`,
       details: { cluster, jobId },
+    });
+  }
+
+  /** Managed jobs, newest first (the caller's unless all_users). */
+  async listManagedJobs(query: ListManagedJobsQuery = {}): Promise<ManagedJobList> {
+    return this.transport.json<ManagedJobList>({ path: ROUTE_PATHS.listManagedJobs, query: { ...query } });
+  }
+
+  /** One managed job with its controller log; MANAGED_JOB_NOT_FOUND when the caller may see none by that id. */
+  async getManagedJob(id: number): Promise<ManagedJobDetail> {
+    return this.transport.json<ManagedJobDetail>({ path: fillPath(ROUTE_PATHS.getManagedJob, { id: String(id) }) });
+  }
+
+  /**
+   * Stream a managed job's log (its current task's, or with `controller` the controller's), one
+   * line per call; resolves with the managed job's final status (with follow: false, the status
+   * it has now). Throws a SkyError when the connection drops before the end, and the signal's
+   * reason when aborted.
+   */
+  async streamManagedJobLogs(id: number, options: ManagedJobLogsOptions, onLine: (line: ManagedJobLogLine) => void): Promise<ManagedJobStatus> {
+    let status: ManagedJobStatus | undefined;
+    let failure: string | undefined;
+    const path = fillPath(ROUTE_PATHS.managedJobLogs, { id: String(id) });
+    const query = { follow: options.follow ?? true, controller: options.controller === true ? true : undefined };
+    const again = `sky jobs logs${options.controller === true ? ' --controller' : ''} ${id}`;
+    const ended = await this.stream(path, query, options, `the log of managed job ${id}`, again, (event) => {
+      if (event.event === 'log') {
+        const line = JSON.parse(event.data) as Partial<ManagedJobLogLine>;
+        onLine({ rank: typeof line.rank === 'number' ? line.rank : 0, text: typeof line.text === 'string' ? line.text : '' });
+      } else if (event.event === 'end') status = (JSON.parse(event.data) as { status: ManagedJobStatus }).status;
+      else if (event.event === 'error') failure = errorMessageOf(event.data);
+      return event.event === 'end' || event.event === 'error';
+    });
+    if (failure !== undefined) {
+      throw new SkyError('INTERNAL', `the API server failed while streaming the log of managed job ${id}: ${failure}`, { hint: `Retry with: ${again}` });
+    }
+    if (ended && status !== undefined) return status;
+    throw new SkyError('SERVER_UNREACHABLE', `lost connection to the API server at ${this.endpoint.url} while streaming the log of managed job ${id}; the job keeps running`, {
+      hint: `Re-attach with: ${again}`,
+      details: { managedJobId: id },
     });
   }
 

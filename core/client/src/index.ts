@@ -9,6 +9,9 @@ export type {
   JobLogsOptions,
   ListClustersQuery,
   ListJobsQuery,
+  ListManagedJobsQuery,
+  ManagedJobLogsOptions,
+  ManagedJobLogLine,
 } from './client.js';
 export { resolveEndpoint, resolveCa, parseEndpoint, maskSecrets, isLocalHost, ENDPOINT_ENV, CA_ENV } from './endpoint.js';
 export type { Endpoint, ResolveEndpointOptions, CaSetting } from './endpoint.js';

@@ -1,7 +1,7 @@
 // SkyPilot task YAML: parse, validate, override and print back.
 export type { Accelerator, Infra, JobRecovery, PortRange, Quantity, RecoveryStrategy, ResourceFields, Resources, Task, TaskAutostop } from './types.js';
 export { RECOVERY_STRATEGIES, MAX_RESTARTS_ON_ERRORS } from './job-recovery.js';
-export { parseTaskYaml, parseTask } from './parse.js';
+export { parseTaskYaml, parseTaskPipelineYaml, parseTask, type TaskPipeline } from './parse.js';
 export { taskFromCommand } from './command.js';
 export { TaskSchema, validateTask, type TaskValidation } from './schema.js';
 export { applyOverrides, assertResolved, parseEnvFlags, substituteEnvs, substituteEnvText, type TaskOverrides } from './overrides.js';

@@ -31,6 +31,8 @@ export interface TaskIssue {
   message: string;
   line?: number;
   column?: number;
+  /** The YAML document (from 1) of a pipeline file the problem is in. */
+  document?: number;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
