@@ -24,6 +24,8 @@ export const CALLER_KINDS: readonly CallerKind[] = ['outsider', 'user', 'other',
 export const ADMIN_ONLY_BODIES: Readonly<Record<string, unknown>> = {
   ping: { sleep: 60 },
   refresh: { all_users: true },
+  // A name no job has: the admin's call is allowed but cancels nothing the walk still uses.
+  jobs_cancel: { name: 'walk-no-such-job', all_users: true },
 };
 
 export interface WalkOptions {
@@ -86,6 +88,10 @@ interface Fixture {
   tokens: string[];
   /** The user's upload (one small file, complete). */
   upload: string;
+  /** Managed jobs (ids): the user's in default and in the private workspace, the removed member's there. */
+  mjPub: string;
+  mjPriv: string;
+  mjRemoved: string;
 }
 
 function has<T>(items: readonly T[], pred: (x: T) => boolean): boolean {
@@ -126,6 +132,13 @@ async function setup(api: TeamClient, prefix: string): Promise<Fixture> {
   await api.must(user, 'launch', { cluster: priv, task: { run: secretCommand } }, ws);
   await api.must(user, 'launch', { cluster: tmp, task: { run: 'true' } });
   const removedReq = (await api.must(removed, 'launch', { cluster: removedCluster, task: { run: 'true' } }, ws)).id;
+  const managed = async (who: Account, workspace?: string): Promise<string> => {
+    const made = await api.must(who, 'jobs_launch', { tasks: [{ task: { run: secretCommand } }] }, workspace);
+    return String((made.result as { jobId: number }).jobId);
+  };
+  const mjPub = await managed(user);
+  const mjPriv = await managed(user, ws);
+  const mjRemoved = await managed(removed, ws);
   const reqPub = (await api.must(user, 'ping', {})).id;
   const reqPriv = (await api.must(user, 'ping', {}, ws)).id;
   const running = await api.call(user, route('ping'), { body: { sleep: 5 } });
@@ -159,6 +172,9 @@ async function setup(api: TeamClient, prefix: string): Promise<Fixture> {
     removedReq,
     tokens,
     upload: upload.body.id,
+    mjPub,
+    mjPriv,
+    mjRemoved,
   };
 }
 
@@ -299,6 +315,44 @@ function probes(f: Fixture, api: TeamClient): Probe[] {
   add({ route: r('jobLogs'), kind: 'removed', input: job1(f.priv), expect: 'denied' });
   add({ route: r('jobLogs'), kind: 'admin', input: job1(f.pub), expect: 'ok' });
 
+  // Managed jobs: another user sees them in listings, not their logs; a private workspace's are
+  // hidden from non-members, and answered as if they did not exist (audited).
+  const mjIds = (a: HttpAnswer): string[] => items<{ id: number }>(a).map((j) => String(j.id));
+  const mjList = (want: string[], not: string[]) => (a: HttpAnswer) => {
+    const got = mjIds(a);
+    const missing = want.filter((id) => !got.includes(id));
+    const extra = not.filter((id) => got.includes(id));
+    return missing.length > 0 ? `managed jobs ${missing.join(', ')} are missing from jobs queue -u` : extra.length > 0 ? `managed jobs ${extra.join(', ')} of a private workspace are listed` : undefined;
+  };
+  add({ route: r('listManagedJobs'), kind: 'user', input: listed, expect: 'ok', check: mjList([f.mjPub, f.mjPriv], []) });
+  add({ route: r('listManagedJobs'), kind: 'other', input: listed, expect: 'ok', check: mjList([f.mjPub], [f.mjPriv, f.mjRemoved]) });
+  add({ route: r('listManagedJobs'), kind: 'removed', input: listed, expect: 'ok', check: mjList([f.mjPub, f.mjRemoved], [f.mjPriv]) });
+  add({ route: r('listManagedJobs'), kind: 'admin', input: listed, expect: 'ok', check: mjList([f.mjPub, f.mjPriv, f.mjRemoved], []) });
+  const mj = (id: string, query?: string): CallInput => ({ params: { id }, ...(query !== undefined ? { query } : {}) });
+  const hiddenMj = { hidden: 'MANAGED_JOB_NOT_FOUND' } as const;
+  add({ route: r('getManagedJob'), kind: 'user', input: mj(f.mjPriv), expect: 'ok' });
+  add({ route: r('getManagedJob'), kind: 'other', input: mj(f.mjPub), expect: 'ok' });
+  add({ route: r('getManagedJob'), kind: 'other', input: mj(f.mjPriv), expect: hiddenMj });
+  add({ route: r('getManagedJob'), kind: 'removed', input: mj(f.mjPriv), expect: hiddenMj });
+  add({ route: r('getManagedJob'), kind: 'removed', input: mj(f.mjRemoved), expect: 'ok' });
+  add({ route: r('getManagedJob'), kind: 'admin', input: mj(f.mjPriv), expect: 'ok' });
+  add({ route: r('managedJobLogs'), kind: 'user', input: mj(f.mjPub, 'follow=false'), expect: 'ok' });
+  add({ route: r('managedJobLogs'), kind: 'other', input: mj(f.mjPub, 'follow=false'), expect: 'denied' });
+  add({ route: r('managedJobLogs'), kind: 'other', input: mj(f.mjPriv, 'follow=false'), expect: hiddenMj });
+  add({ route: r('managedJobLogs'), kind: 'removed', input: mj(f.mjPriv, 'follow=false'), expect: hiddenMj });
+  add({ route: r('managedJobLogs'), kind: 'admin', input: mj(f.mjPriv, 'follow=false'), expect: 'ok' });
+  const mjTask = { tasks: [{ task: { run: 'true' } }] };
+  add({ route: r('jobs_launch'), kind: 'user', input: { body: mjTask }, expect: 'ok' });
+  add({ route: r('jobs_launch'), kind: 'other', input: { body: mjTask, workspace: f.ws }, expect: 'denied' });
+  add({ route: r('jobs_launch'), kind: 'removed', input: { body: mjTask, workspace: f.ws }, expect: 'denied' });
+  add({ route: r('jobs_launch'), kind: 'admin', input: { body: mjTask, workspace: f.ws }, expect: 'ok' });
+  const cancelMj = (id: string): CallInput => ({ body: { job_ids: [Number(id)] } });
+  add({ route: r('jobs_cancel'), kind: 'other', input: cancelMj(f.mjPub), expect: 'denied' });
+  add({ route: r('jobs_cancel'), kind: 'other', input: cancelMj(f.mjPriv), expect: { failed: 'MANAGED_JOB_NOT_FOUND' } });
+  add({ route: r('jobs_cancel'), kind: 'removed', input: cancelMj(f.mjRemoved), expect: 'denied' });
+  add({ route: r('jobs_cancel'), kind: 'user', input: cancelMj(f.mjPub), expect: 'ok' });
+  add({ route: r('jobs_cancel'), kind: 'admin', input: cancelMj(f.mjRemoved), expect: 'ok' });
+
   // Users and tokens.
   add({ route: r('createUser'), kind: 'admin', input: { body: { name: `${f.spare.name}-2`, password: 'spare-password-2' } }, expect: 'ok' });
   add({ route: r('importUsers'), kind: 'admin', input: { body: { users: [{ name: `${f.spare.name}-3`, password: 'spare-password-3' }] } }, expect: 'ok' });
@@ -420,7 +474,8 @@ function metadataProbes(f: Fixture): { probes: Probe[]; problems: string[] } {
         continue;
       }
       for (const kind of ['user', 'other', 'removed'] as const) out.push({ route: spec, kind, input: { body }, expect: 'refused' });
-      out.push({ route: spec, kind: 'admin', input: { body }, expect: spec.operation === 'ping' ? 'submitted' : 'ok' });
+      // The admin's ping is long (only submitted); their cancel of a job nobody has is allowed and finds nothing.
+      out.push({ route: spec, kind: 'admin', input: { body }, expect: spec.operation === 'ping' ? 'submitted' : spec.operation === 'jobs_cancel' ? 'allowed' : 'ok' });
     }
   }
   return { probes: out, problems };

@@ -257,15 +257,30 @@ export class AccessPolicy {
     return (job) => job.user === actor.id || !hidden.has(job.workspace);
   }
 
-  /** Looking at one managed job (its record, its controller log): its owner, or anyone who may use its workspace. */
-  async assertManagedJobVisible(actor: Actor, job: ManagedJobRecord, where: DenialContext): Promise<void> {
-    if (job.user === actor.id) return;
-    await this.assertVisible(actor, job.workspace, `managed job ${job.id}`, where);
+  /**
+   * Looking a managed job up by id (its record, logs, a cancel): its owner, or anyone who may use
+   * its workspace. For anyone else it does not exist: `hidden` (the caller's not-found error) is
+   * thrown, so a private workspace's jobs and name stay unknown, and the refusal is audited.
+   */
+  async assertManagedJobVisible(actor: Actor, job: ManagedJobRecord, where: DenialContext, hidden: SkyError): Promise<void> {
+    if (job.user === actor.id || !(await this.inHiddenWorkspace(actor, job.workspace))) return;
+    await this.audit.denied(
+      {
+        user: actor.id,
+        userName: actor.name,
+        action: where.action,
+        result: 'DENIED',
+        detail: hidden.code,
+        ...(where.target !== undefined ? { target: where.target } : {}),
+        ...(where.requestId !== undefined ? { requestId: where.requestId } : {}),
+      },
+      hidden,
+    );
+    throw hidden;
   }
 
-  /** A managed job's task log: its owner and admins (like a job's log on a cluster). */
+  /** A managed job's task log (once it is visible to the actor): its owner and admins (like a job's log on a cluster). */
   async assertManagedJobLog(actor: Actor, job: ManagedJobRecord, where: DenialContext): Promise<void> {
-    await this.assertManagedJobVisible(actor, job, where);
     if (!this.isAdmin(actor) && job.user !== actor.id) {
       throw await this.refuse(actor, where, `managed job ${job.id} belongs to ${job.userName}: only they or an admin may read its log`, 'Ask its owner or an admin.');
     }

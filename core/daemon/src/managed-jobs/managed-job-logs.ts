@@ -49,25 +49,31 @@ export class ManagedJobLogs {
         for (const line of await this.controller.attemptLogs.read(id, key)) yield { type: 'log', line };
       }
       // The controller keeps an attempt's copy before it records the end, so an ended job's log is whole here.
-      if (isManagedJobTerminal(job.status) || !follow || signal.aborted) {
+      if (isManagedJobTerminal(job.status) || signal.aborted) {
         yield { type: 'end', status: job.status };
         return;
       }
-      const live = await this.live(job, sent, signal);
+      const live = await this.live(job, sent, follow, signal);
+      if (!follow) {
+        // What the running attempt has logged so far, then the job's status now.
+        if (live) yield* live;
+        yield { type: 'end', status: job.status };
+        return;
+      }
       if (live) yield* live;
       else await next;
     }
   }
 
-  /** The running attempt's log from its cluster, marked sent so its kept copy is not read again. */
-  private async live(job: ManagedJobRecord, sent: Set<string>, signal: AbortSignal): Promise<AsyncGenerator<ManagedLogEvent> | undefined> {
+  /** The running attempt's log from its cluster (followed, or as far as it goes now), marked sent so its kept copy is not read again. */
+  private async live(job: ManagedJobRecord, sent: Set<string>, follow: boolean, signal: AbortSignal): Promise<AsyncGenerator<ManagedLogEvent> | undefined> {
     const task = job.tasks[job.currentTask]!;
     if (task.cluster === undefined || task.clusterJobId === undefined) return undefined;
     const name = attemptName({ task: job.currentTask, attempt: job.attempts });
     if (sent.has(name)) return undefined;
     let open;
     try {
-      open = await this.jobLogs.open(task.cluster, task.clusterJobId, true, undefined);
+      open = await this.jobLogs.open(task.cluster, task.clusterJobId, follow, undefined);
     } catch {
       return undefined; // torn down meanwhile: its copy comes on the next round
     }

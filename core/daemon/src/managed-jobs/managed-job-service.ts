@@ -103,7 +103,7 @@ export class ManagedJobService {
   async cancel(ctx: OperationContext, body: JobsCancelBody): Promise<JobsCancelResult> {
     const actor = await this.policy.actorOf(ctx.request);
     const where = { action: 'jobs.cancel', requestId: ctx.request.id };
-    const targets = await this.targets(actor, body);
+    const targets = await this.targets(actor, body, where);
     await this.policy.assertCancelManagedJobs(actor, targets, where);
     const alreadyFinished = targets.filter((j) => isManagedJobTerminal(j.status)).map((j) => j.id);
     const cancelling: number[] = [];
@@ -127,16 +127,13 @@ export class ManagedJobService {
     return { cancelled, alreadyFinished: alreadyFinished.sort((a, b) => a - b) };
   }
 
-  private async targets(actor: Actor, body: JobsCancelBody): Promise<ManagedJobRecord[]> {
+  private async targets(actor: Actor, body: JobsCancelBody, where: { requestId: string }): Promise<ManagedJobRecord[]> {
     checkCancelSelection(body);
     if (body.job_ids !== undefined && body.job_ids.length > 0) {
-      const visible = await this.policy.managedJobListing(actor);
       const found: ManagedJobRecord[] = [];
       for (const id of new Set(body.job_ids)) {
-        const job = await this.store.managedJobs.get(id);
-        // A job in a private workspace the caller is not in is "not found", not "forbidden": its existence is not theirs to learn.
-        if (!job || !visible(job)) throw managedJobNotFound(id);
-        found.push(job);
+        // A job in a private workspace the caller is not in is "not found" (audited), not "forbidden": its existence is not theirs to learn.
+        found.push(await this.visible(actor, id, 'jobs.cancel', where.requestId));
       }
       return found;
     }
@@ -159,11 +156,11 @@ export class ManagedJobService {
     return items.filter(visible);
   }
 
-  /** One job the caller may see (404 for one they may not even know of). */
-  async visible(actor: Actor, id: number, action: string): Promise<ManagedJobRecord> {
+  /** One job the caller may see (404 for one they may not even know of, the same as for none). */
+  async visible(actor: Actor, id: number, action: string, requestId?: string): Promise<ManagedJobRecord> {
     const job = await this.store.managedJobs.get(id);
     if (!job) throw managedJobNotFound(id);
-    await this.policy.assertManagedJobVisible(actor, job, { action, target: String(id) });
+    await this.policy.assertManagedJobVisible(actor, job, { action, target: String(id), ...(requestId !== undefined ? { requestId } : {}) }, managedJobNotFound(id));
     return job;
   }
 
