@@ -120,7 +120,16 @@ describe('memory kept per finished request', { timeout: 180_000 }, () => {
     assert.equal(records.length, REQUESTS, 'every request ended');
 
     // The daemon's own structures hold nothing per finished request.
-    assert.deepEqual(store.inMemory(), { activeRequests: 0, logSequences: 0, activeJobs: 0, clusters: 0, jobCounters: 0, sessions: 0 });
+    assert.deepEqual(store.inMemory(), {
+      activeRequests: 0,
+      logSequences: 0,
+      activeJobs: 0,
+      clusters: 0,
+      jobCounters: 0,
+      sessions: 0,
+      activeManagedJobs: 0,
+      managedJobLogSequences: 0,
+    });
     assert.deepEqual(scheduler.stats(), { queued: { short: 0, long: 0 }, running: { short: 0, long: 0 }, reserved: { requests: 0, users: 0, bodyBytes: 0 } });
     assert.equal(bus.listenerCount(), listenersAtRest, 'streams and waiters left no listener behind');
 

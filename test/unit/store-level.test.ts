@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Level } from 'level';
 import { SkyError } from '@sky/protocol';
-import { makeAudit, makeCluster, makeJob, makeRequest, makeSpec, makeToken, makeUser, makeWorkspace } from '@sky/plugin-api/testing';
+import { makeAudit, makeCluster, makeJob, makeManagedJob, makeManagedJobSpec, makeRequest, makeSpec, makeToken, makeUser, makeWorkspace } from '@sky/plugin-api/testing';
 import { LevelStateStore, MIGRATIONS, sublevels, type Migration } from '@sky/store-level';
 import { idempotencyKey, statusKey, userKey } from '../../core/store-level/src/keys.js';
 
@@ -237,7 +237,8 @@ describe('LevelStateStore migrations', () => {
     await v2.close();
     const before = await dump(path);
 
-    const s = store();
+    const v3Ladder = MIGRATIONS.filter((m) => m.version <= 3);
+    const s = store({ migrations: v3Ladder });
     await s.open();
     assert.equal(await s.schemaVersion(), 3);
     assert.deepEqual(await s.requests.get(pending.id), pending);
@@ -273,13 +274,55 @@ describe('LevelStateStore migrations', () => {
     }
 
     await assert.rejects(store({ migrations: v2Ladder }).open(), isSkyError('STATE_TOO_NEW'));
-    const again = store();
+    const again = store({ migrations: v3Ladder });
     await again.open();
     assert.equal(await again.schemaVersion(), 3);
     assert.deepEqual(await again.tokens.findByHash(token.hash), token);
     assert.deepEqual(await again.users.getByName('admin'), user);
     assert.deepEqual((await again.audit.list({ user: user.id, limit: 10 })).items, [entry]);
     assert.deepEqual(await again.clusters.get('v2-cluster'), cluster);
+  });
+
+  it('upgrades a v3 store to v4 keeping everything, and adds managed jobs', async () => {
+    const v3Ladder = MIGRATIONS.filter((m) => m.version <= 3);
+    const v3 = store({ migrations: v3Ladder });
+    await v3.open();
+    assert.equal(await v3.schemaVersion(), 3);
+    const pending = makeRequest({ user: 'u-v3', idempotencyKey: 'k-v3' });
+    await v3.requests.create(pending);
+    const cluster = (await v3.clusters.create(makeCluster({ name: 'v3-cluster', owner: 'u-v3' }))).record;
+    const job = await v3.jobs.create(makeJob(cluster), makeSpec());
+    const user = makeUser({ name: 'v3-admin', role: 'admin' });
+    await v3.users.create(user);
+    await v3.close();
+    const before = await dump(path);
+
+    const s = store({ migrations: MIGRATIONS.filter((m) => m.version <= 4) });
+    await s.open();
+    assert.equal(await s.schemaVersion(), 4);
+    assert.deepEqual(await s.requests.get(pending.id), pending);
+    assert.deepEqual(await s.jobs.get('v3-cluster', 1), job);
+    assert.deepEqual(await s.users.getByName('v3-admin'), user);
+    assert.deepEqual(await s.managedJobs.list(), []);
+    const managed = await s.managedJobs.create(makeManagedJob({ user: user.id, requestId: pending.id }), makeManagedJobSpec());
+    assert.equal(managed.id, 1);
+    await s.managedJobs.appendEvents(managed.id, [{ at: 1, text: 'submitted' }]);
+    await s.close();
+
+    const after = await dump(path);
+    for (const [key, value] of before) {
+      if (key === SCHEMA_VERSION_KEY) continue;
+      assert.equal(after.get(key), value, `the upgrade changed or removed ${JSON.stringify(key)}`);
+    }
+    assert.equal(before.get(SCHEMA_VERSION_KEY), '3');
+    assert.equal(after.get(SCHEMA_VERSION_KEY), '4');
+
+    // A sky that knows only v3 would not see the managed jobs: it refuses the store.
+    await assert.rejects(store({ migrations: v3Ladder }).open(), isSkyError('STATE_TOO_NEW'));
+    const again = store();
+    await again.open();
+    assert.deepEqual(await again.managedJobs.list({ requestId: pending.id }), [managed]);
+    assert.deepEqual(await again.managedJobs.events(managed.id), [{ at: 1, text: 'submitted' }]);
   });
 
   it('rejects a ladder with a repeated version', async () => {

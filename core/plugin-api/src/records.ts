@@ -8,9 +8,32 @@
  *   version by one;
  * - patch values are copied, so the new record never shares objects with the caller.
  */
-import { SkyError } from '@sky/protocol/wire';
-import type { AuditRecord, ClusterRecord, JobRecord, RequestRecord, RequestStatus, SessionRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
-import type { AuditFilter, ClusterPatch, JobListFilter, JobPatch, RequestFilter, RequestPatch, StoreChange, UserPatch, WorkspacePatch } from './store.js';
+import { SkyError, isManagedJobTerminal } from '@sky/protocol/wire';
+import type {
+  AuditRecord,
+  ClusterRecord,
+  JobRecord,
+  ManagedJobRecord,
+  RequestRecord,
+  RequestStatus,
+  SessionRecord,
+  TokenRecord,
+  UserRecord,
+  WorkspaceRecord,
+} from '@sky/protocol';
+import type {
+  AuditFilter,
+  ClusterPatch,
+  JobListFilter,
+  JobPatch,
+  ManagedJobFilter,
+  ManagedJobPatch,
+  RequestFilter,
+  RequestPatch,
+  StoreChange,
+  UserPatch,
+  WorkspacePatch,
+} from './store.js';
 
 /**
  * A copy with exactly the shape the value has once stored as JSON and read back (a JSON
@@ -236,4 +259,71 @@ export function matchesAuditFilter(record: AuditRecord, filter: AuditFilter): bo
 /** Ascending name: the order of user and workspace listings. */
 export function byName(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+const MANAGED_JOB_PATCH_FIELDS: ReadonlySet<string> = new Set<keyof ManagedJobRecord>([
+  'name',
+  'status',
+  'reason',
+  'endedAt',
+  'recoveringSince',
+  'currentTask',
+  'attempts',
+  'tasks',
+]);
+
+/** Optional fields of a managed job a patch key present with undefined removes (ManagedJobPatch). */
+export const OPTIONAL_MANAGED_JOB_FIELDS: ReadonlySet<string> = new Set<keyof ManagedJobRecord>(['reason', 'endedAt', 'recoveringSince']);
+
+/** How many lines of a managed job's controller log a store keeps (the newest). */
+export const MANAGED_JOB_EVENT_CAP = 1000;
+
+/** A new managed job as stored: the caller's fields (copied), the assigned id, version 1. */
+export function newManagedJob(input: Omit<ManagedJobRecord, 'id' | 'version'>, id: number): ManagedJobRecord {
+  return { ...copyJson(input), id, version: 1 } as ManagedJobRecord;
+}
+
+/**
+ * The managed job after an update: only the ManagedJobPatch fields change (copied); a key
+ * present with undefined removes reason, endedAt or recoveringSince and is ignored for any
+ * other field; the version moves up by one.
+ */
+export function applyManagedJobPatch(current: ManagedJobRecord, patch: ManagedJobPatch): ManagedJobRecord {
+  const next = applyPatch(current, patch, MANAGED_JOB_PATCH_FIELDS, OPTIONAL_MANAGED_JOB_FIELDS);
+  next.version = current.version + 1;
+  return next;
+}
+
+/** Whether a managed job is listed by `list({ active: true })`: it has not ended. */
+export function isManagedJobActive(record: ManagedJobRecord): boolean {
+  return !isManagedJobTerminal(record.status);
+}
+
+/** Whether a managed job passes a ManagedJobFilter (user, active, requestId; the limit aside). */
+export function matchesManagedJobFilter(record: ManagedJobRecord, filter: ManagedJobFilter): boolean {
+  if (filter.user !== undefined && record.user !== filter.user) return false;
+  if (filter.active === true && !isManagedJobActive(record)) return false;
+  if (filter.requestId !== undefined && record.requestId !== filter.requestId) return false;
+  return true;
+}
+
+/** Reject a ManagedJobFilter.limit that is not a positive whole number (absent is fine: no limit). */
+export function checkManagedJobLimit(filter: ManagedJobFilter): void {
+  const { limit } = filter;
+  if (limit === undefined || (Number.isSafeInteger(limit) && limit >= 1)) return;
+  throw new SkyError('VALIDATION_FAILED', `limit must be a positive whole number, got ${String(limit)}`, {
+    hint: 'pass a limit of 1 or more, or none for every managed job',
+    details: { field: 'limit' },
+  });
+}
+
+/** Managed jobs newest (highest id) first: the order of ManagedJobRepository.list. */
+export function managedJobsNewestFirst(a: { id: number }, b: { id: number }): number {
+  return b.id - a.id;
+}
+
+/** The controller log after appending `added` to `current`: the newest MANAGED_JOB_EVENT_CAP lines, oldest first. */
+export function cappedEvents<T>(current: readonly T[], added: readonly T[]): T[] {
+  const all = [...current, ...added];
+  return all.length > MANAGED_JOB_EVENT_CAP ? all.slice(all.length - MANAGED_JOB_EVENT_CAP) : all;
 }

@@ -99,7 +99,6 @@ export class ClusterGroup {
   readonly #deleted = new Set<string>();
   /** Ids of jobs this group created per cluster since the group last deleted that cluster. */
   readonly #created = new Map<string, number[]>();
-  readonly changes: StoreChange[] = [];
 
   constructor(
     private readonly subs: Sublevels,
@@ -107,6 +106,8 @@ export class ClusterGroup {
     private readonly fetched: ClusterPrefetch,
     private readonly ops: WriteOp[],
     private readonly outcomes: Array<() => void>,
+    /** The group's change-feed events, shared with its other parts so they stay in commit order. */
+    private readonly changes: StoreChange[],
   ) {}
 
   /** Read what `requests` need from disk; run before the group applies anything. */

@@ -1,6 +1,6 @@
 import { SkyError } from '@sky/protocol';
 import type { RequestRecord, RequestStatus } from '@sky/protocol';
-import { applyRequestPatch, copyRecord, mayTransitionRequest, requestLinkRefusal, type CreateResult, type RequestPatch } from '@sky/plugin-api';
+import { applyRequestPatch, copyRecord, mayTransitionRequest, requestLinkRefusal, type CreateResult, type RequestPatch, type StoreChange } from '@sky/plugin-api';
 import type { ActiveState } from './active-state.js';
 import { AuthGroup, isAuthWrite, type AuthWriteRequest } from './auth-group.js';
 import type { AuthState } from './auth-state.js';
@@ -9,6 +9,8 @@ import type { ClusterState } from './cluster-state.js';
 import type { ChangeFeed } from './feed.js';
 import { idempotencyKey, logKey, logRange, statusKey, userKey } from './keys.js';
 import { getMany, INDEX_MARK, type Sublevels, type WriteOp } from './layout.js';
+import { isManagedJobWrite, ManagedJobGroup, type ManagedJobWriteRequest } from './managed-job-group.js';
+import type { ManagedJobState } from './managed-job-state.js';
 import { isSessionWrite, SessionGroup, type SessionWriteRequest } from './session-group.js';
 import type { SessionState } from './session-state.js';
 
@@ -21,10 +23,11 @@ export type WriteRequest =
   | { kind: 'audit-prune'; before: number; settle: Settle<number> }
   | ClusterWriteRequest
   | AuthWriteRequest
-  | SessionWriteRequest;
+  | SessionWriteRequest
+  | ManagedJobWriteRequest;
 
 export type GroupedRequest = Exclude<WriteRequest, { kind: 'prune' | 'audit-prune' }>;
-type RequestWrite = Exclude<GroupedRequest, ClusterWriteRequest | AuthWriteRequest | SessionWriteRequest>;
+type RequestWrite = Exclude<GroupedRequest, ClusterWriteRequest | AuthWriteRequest | SessionWriteRequest | ManagedJobWriteRequest>;
 
 /** The committed state the writer decides against and publishes to. */
 export interface StoreState {
@@ -32,6 +35,7 @@ export interface StoreState {
   clusters: ClusterState;
   auth: AuthState;
   sessions: SessionState;
+  managedJobs: ManagedJobState;
   feed: ChangeFeed;
 }
 
@@ -95,7 +99,10 @@ export class Group {
   readonly #idempotency = new Map<string, string>();
   readonly #nextSeq = new Map<string, number>();
   readonly #outcomes: Array<() => void> = [];
+  /** Cluster, job and managed job changes, in the order the group applied them. */
+  readonly #changes: StoreChange[] = [];
   #clusters: ClusterGroup | undefined;
+  #managedJobs: ManagedJobGroup | undefined;
   #auth: AuthGroup | undefined;
   #sessions: SessionGroup | undefined;
 
@@ -109,6 +116,7 @@ export class Group {
     const requestWrites: RequestWrite[] = [];
     const clusterWrites: ClusterWriteRequest[] = [];
     const authWrites: AuthWriteRequest[] = [];
+    const managedJobWrites: ManagedJobWriteRequest[] = [];
     const linked: string[] = [];
     let sessionWrites = false;
     for (const req of requests) {
@@ -116,15 +124,20 @@ export class Group {
       if (isClusterWrite(req)) clusterWrites.push(req);
       else if (isAuthWrite(req)) authWrites.push(req);
       else if (isSessionWrite(req)) sessionWrites = true;
+      else if (isManagedJobWrite(req)) managedJobWrites.push(req);
       else requestWrites.push(req);
     }
-    const [fetched, clusters, audit] = await Promise.all([
+    const [fetched, clusters, audit, managedJobs] = await Promise.all([
       prefetch(subs, state.requests, requestWrites, linked),
       clusterWrites.length === 0 ? undefined : ClusterGroup.prefetch(subs, state.clusters, clusterWrites),
       authWrites.length === 0 ? undefined : AuthGroup.prefetch(subs, authWrites),
+      managedJobWrites.length === 0 ? undefined : ManagedJobGroup.prefetch(subs, state.managedJobs, managedJobWrites),
     ]);
     const group = new Group(subs, state, fetched);
-    if (clusters !== undefined) group.#clusters = new ClusterGroup(subs, state.clusters, clusters, group.ops, group.#outcomes);
+    if (clusters !== undefined) group.#clusters = new ClusterGroup(subs, state.clusters, clusters, group.ops, group.#outcomes, group.#changes);
+    if (managedJobs !== undefined) {
+      group.#managedJobs = new ManagedJobGroup(subs, state.managedJobs, managedJobs, group.ops, group.#outcomes, group.#changes);
+    }
     if (audit !== undefined) group.#auth = new AuthGroup(subs, state.auth, audit, group.ops, group.#outcomes);
     if (sessionWrites) group.#sessions = new SessionGroup(subs, state.sessions, group.ops, group.#outcomes);
     for (const req of requests) group.#apply(req);
@@ -150,6 +163,10 @@ export class Group {
     }
     if (isSessionWrite(req)) {
       this.#sessions?.apply(req);
+      return;
+    }
+    if (isManagedJobWrite(req)) {
+      this.#managedJobs?.apply(req);
       return;
     }
     switch (req.kind) {
@@ -247,10 +264,9 @@ export class Group {
     this.state.requests.apply(this.#records, this.#nextSeq);
     if (this.#auth !== undefined) this.state.auth.apply(this.#auth.delta);
     if (this.#sessions !== undefined) this.state.sessions.apply(this.#sessions.delta);
-    if (this.#clusters !== undefined) {
-      this.state.clusters.apply(this.#clusters.delta);
-      this.state.feed.publish(this.#clusters.changes);
-    }
+    if (this.#clusters !== undefined) this.state.clusters.apply(this.#clusters.delta);
+    if (this.#managedJobs !== undefined) this.state.managedJobs.apply(this.#managedJobs.delta);
+    this.state.feed.publish(this.#changes);
     for (const outcome of this.#outcomes) outcome();
   }
 }

@@ -100,3 +100,42 @@ export function decodeCursor(cursor: string): string {
   }
   return raw.slice(CURSOR_PREFIX.length);
 }
+
+/** Managed job ids are fixed width so that they sort numerically. */
+const MANAGED_JOB_ID_WIDTH = 16;
+
+/** managed-jobs, managed-job-specs, managed-jobs-active: the id, fixed width. */
+export function managedJobKey(id: number): string {
+  return String(id).padStart(MANAGED_JOB_ID_WIDTH, '0');
+}
+
+/** The id a managed-jobs key (or the end of an index key) names. */
+export function parseManagedJobKey(key: string): number {
+  return Number(key.slice(key.lastIndexOf(SEP) + 1));
+}
+
+/**
+ * managed-jobs-by-user: `user NUL id`; managed-jobs-by-request: `requestId NUL id`. Read
+ * with prefixRange(user) (or requestId), in reverse for newest first.
+ */
+export function managedJobIndexKey(prefix: string, id: number): string {
+  return prefix + SEP + managedJobKey(id);
+}
+
+/** Controller log sequence numbers are fixed width so that they sort numerically. */
+const EVENT_SEQ_WIDTH = 16;
+
+/** managed-job-events: `id NUL seq` → one line of the managed job's controller log. */
+export function managedJobEventKey(id: number, seq: number): string {
+  return managedJobKey(id) + SEP + String(seq).padStart(EVENT_SEQ_WIDTH, '0');
+}
+
+/** Every controller log line of one managed job. */
+export function managedJobEventRange(id: number): KeyRange {
+  return prefixRange(managedJobKey(id));
+}
+
+/** The sequence number at the end of a managed-job-events key. */
+export function seqOfEventKey(key: string): number {
+  return Number(key.slice(key.lastIndexOf(SEP) + 1));
+}

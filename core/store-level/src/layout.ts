@@ -1,5 +1,19 @@
 import { Level } from 'level';
-import type { AuditRecord, ClusterRecord, JobRecord, JobSpec, LogChunk, RequestRecord, SessionRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
+import type {
+  AuditRecord,
+  ClusterRecord,
+  JobRecord,
+  JobSpec,
+  LogChunk,
+  ManagedJobEvent,
+  ManagedJobRecord,
+  ManagedJobSpec,
+  RequestRecord,
+  SessionRecord,
+  TokenRecord,
+  UserRecord,
+  WorkspaceRecord,
+} from '@sky/protocol';
 
 /** The root database: JSON values unless a sublevel says otherwise. */
 export type LevelDb = Level<string, unknown>;
@@ -40,6 +54,14 @@ export function openLevel(path: string): LevelDb {
  * Browser sessions: sessions by id, with session-hashes (hash → session id) in the same batch.
  * They came without a schema step: a sky that does not know them ignores them, which only
  * means its users open their dashboard sessions again.
+ *
+ * Managed jobs (schema v4): managed-jobs by id (fixed width, see keys.ts), managed-job-specs
+ * of those not ended, managed-job-counter (key `last`: the last id handed out, so ids are
+ * never reused), the indexes managed-jobs-by-user (`user NUL id`), managed-jobs-by-request
+ * (`requestId NUL id`) and managed-jobs-active (id, for jobs not ended), and apart from the
+ * records, managed-job-events (`id NUL seq`): each job's controller log, its last 1,000 lines,
+ * with managed-job-event-seqs (id → the next sequence number, written in the same batch as the
+ * lines; the log holds sequence numbers max(0, next - 1000) to next - 1).
  */
 export function sublevels(db: LevelDb) {
   return {
@@ -62,6 +84,14 @@ export function sublevels(db: LevelDb) {
     auditByUser: db.sublevel<string, string>('audit-by-user', { valueEncoding: 'utf8' }),
     sessions: db.sublevel<string, SessionRecord>('sessions', { valueEncoding: 'json' }),
     sessionHashes: db.sublevel<string, string>('session-hashes', { valueEncoding: 'utf8' }),
+    managedJobs: db.sublevel<string, ManagedJobRecord>('managed-jobs', { valueEncoding: 'json' }),
+    managedJobSpecs: db.sublevel<string, ManagedJobSpec>('managed-job-specs', { valueEncoding: 'json' }),
+    managedJobCounter: db.sublevel<string, number>('managed-job-counter', { valueEncoding: 'json' }),
+    managedJobsByUser: db.sublevel<string, string>('managed-jobs-by-user', { valueEncoding: 'utf8' }),
+    managedJobsByRequest: db.sublevel<string, string>('managed-jobs-by-request', { valueEncoding: 'utf8' }),
+    managedJobsActive: db.sublevel<string, string>('managed-jobs-active', { valueEncoding: 'utf8' }),
+    managedJobEvents: db.sublevel<string, ManagedJobEvent>('managed-job-events', { valueEncoding: 'json' }),
+    managedJobEventSeqs: db.sublevel<string, number>('managed-job-event-seqs', { valueEncoding: 'json' }),
   };
 }
 

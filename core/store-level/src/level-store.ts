@@ -25,6 +25,7 @@ import type {
   JobListFilter,
   JobPatch,
   JobRepository,
+  ManagedJobRepository,
   RequestFilter,
   RequestPageResult,
   RequestPatch,
@@ -48,6 +49,9 @@ import { degradedError, notOpenError, openError } from './errors.js';
 import { ChangeFeed, warnListenerError, type ListenerErrorHandler } from './feed.js';
 import { isKeySafe } from './keys.js';
 import { openLevel, sublevels, type LevelDb } from './layout.js';
+import { ManagedJobReader } from './managed-job-queries.js';
+import { LevelManagedJobRepository } from './managed-job-repository.js';
+import { ManagedJobState } from './managed-job-state.js';
 import { MIGRATIONS, migrate, type Migration } from './migrations.js';
 import { Reader } from './queries.js';
 import { LevelSessionRepository } from './session-repository.js';
@@ -93,15 +97,18 @@ export interface StoreMemoryCounts {
   clusters: number;
   jobCounters: number;
   sessions: number;
+  activeManagedJobs: number;
+  managedJobLogSequences: number;
 }
 
 interface OpenState {
   db: LevelDb;
-  writerState: { requests: ActiveState; clusters: ClusterState };
+  writerState: { requests: ActiveState; clusters: ClusterState; managedJobs: ManagedJobState };
   writer: Writer;
   reader: Reader;
   clusterReader: ClusterReader;
   authReader: AuthReader;
+  managedJobReader: ManagedJobReader;
   sessions: SessionState;
   version: number;
 }
@@ -113,6 +120,7 @@ export class LevelStateStore implements StateStore {
   readonly requests: RequestRepository;
   readonly clusters: ClusterRepository;
   readonly jobs: JobRepository;
+  readonly managedJobs: ManagedJobRepository;
   readonly users: UserRepository;
   readonly tokens: TokenRepository;
   readonly sessions: SessionRepository;
@@ -143,6 +151,7 @@ export class LevelStateStore implements StateStore {
     this.requests = new LevelRequestRepository(open);
     this.clusters = new LevelClusterRepository(open);
     this.jobs = new LevelJobRepository(open);
+    this.managedJobs = new LevelManagedJobRepository(open);
     this.users = new LevelUserRepository(open);
     this.tokens = new LevelTokenRepository(open);
     this.sessions = new LevelSessionRepository(open);
@@ -188,8 +197,10 @@ export class LevelStateStore implements StateStore {
    */
   inMemory(): StoreMemoryCounts {
     const open = this.#open;
-    if (open === undefined) return { activeRequests: 0, logSequences: 0, activeJobs: 0, clusters: 0, jobCounters: 0, sessions: 0 };
-    const { requests, clusters } = open.writerState;
+    if (open === undefined) {
+      return { activeRequests: 0, logSequences: 0, activeJobs: 0, clusters: 0, jobCounters: 0, sessions: 0, activeManagedJobs: 0, managedJobLogSequences: 0 };
+    }
+    const { requests, clusters, managedJobs } = open.writerState;
     return {
       activeRequests: requests.records.size,
       logSequences: requests.nextSeq.size,
@@ -197,6 +208,8 @@ export class LevelStateStore implements StateStore {
       clusters: clusters.clusters.size,
       jobCounters: clusters.counters.size,
       sessions: open.sessions.sessions.size,
+      activeManagedJobs: managedJobs.active.size,
+      managedJobLogSequences: managedJobs.nextSeq.size,
     };
   }
 
@@ -211,19 +224,26 @@ export class LevelStateStore implements StateStore {
       const subs = sublevels(db);
       // Migrations run before anything else reads or writes.
       const version = await migrate(db, subs.meta, this.#migrations, this.path);
-      const [requests, clusters, auth, sessions] = await Promise.all([ActiveState.load(subs), ClusterState.load(subs), AuthState.load(subs), SessionState.load(subs)]);
-      const writer = new Writer(db, subs, { requests, clusters, auth, sessions, feed: this.#feed }, {
+      const [requests, clusters, auth, sessions, managedJobs] = await Promise.all([
+        ActiveState.load(subs),
+        ClusterState.load(subs),
+        AuthState.load(subs),
+        SessionState.load(subs),
+        ManagedJobState.load(subs),
+      ]);
+      const writer = new Writer(db, subs, { requests, clusters, auth, sessions, managedJobs, feed: this.#feed }, {
         path: this.path,
         sync: this.#sync,
         onFailure: (error) => this.#writeFailed(error),
       });
       this.#open = {
         db,
-        writerState: { requests, clusters },
+        writerState: { requests, clusters, managedJobs },
         writer,
         reader: new Reader(subs, requests),
         clusterReader: new ClusterReader(subs, clusters),
         authReader: new AuthReader(subs, auth),
+        managedJobReader: new ManagedJobReader(subs, managedJobs),
         sessions,
         version,
       };

@@ -32,6 +32,14 @@ export const MIGRATIONS: readonly Migration[] = [
     // changes; the stamp keeps a sky that knows only v2 from running without its users.
     up: async () => {},
   },
+  {
+    version: 4,
+    description: 'managed jobs: the managed-jobs, managed-job-specs, managed-job-counter, managed-jobs-by-user, managed-jobs-by-request, managed-jobs-active, managed-job-events and managed-job-event-seqs sublevels',
+    // Additive like v2 and v3. The stamp matters more here: a sky that knows only v3 would
+    // run without seeing the managed jobs, leaving their clusters up with nothing to follow
+    // them; it refuses this store instead.
+    up: async () => {},
+  },
 ];
 
 const VERSION_KEY = 'schemaVersion';

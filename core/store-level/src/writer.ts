@@ -4,6 +4,9 @@ import type {
   JobRecord,
   JobSpec,
   JobStatus,
+  ManagedJobEvent,
+  ManagedJobRecord,
+  ManagedJobSpec,
   RequestRecord,
   RequestStatus,
   SessionRecord,
@@ -16,6 +19,7 @@ import {
   type ClusterPatch,
   type CreateResult,
   type JobPatch,
+  type ManagedJobPatch,
   type RequestPatch,
   type UserPatch,
   type WorkspacePatch,
@@ -27,7 +31,7 @@ import type { LevelDb, Sublevels } from './layout.js';
 import { pruneAudit, pruneFinished } from './prune.js';
 
 /** A private copy of a patch: like copyJson, but keys whose value is undefined stay (they clear fields). */
-function copyPatch<T extends object>(patch: T): T {
+export function copyPatch<T extends object>(patch: T): T {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(patch)) out[key] = copyJson(value);
   return out as T;
@@ -114,6 +118,20 @@ export class Writer {
     const fromCopy = [...from];
     const copy = copyPatch(patch);
     return this.#submit((settle) => ({ kind: 'job-transition', cluster, id, from: fromCopy, patch: copy, settle }));
+  }
+
+  // Managed job writes take private copies of their input (LevelManagedJobRepository makes them before it waits for the store).
+
+  createManagedJob(job: Omit<ManagedJobRecord, 'id' | 'version'>, spec: ManagedJobSpec): Promise<ManagedJobRecord> {
+    return this.#submit((settle) => ({ kind: 'managed-job-create', job, spec, settle }));
+  }
+
+  updateManagedJob(id: number, expectedVersion: number, patch: ManagedJobPatch): Promise<ManagedJobRecord | undefined> {
+    return this.#submit((settle) => ({ kind: 'managed-job-update', id, expectedVersion, patch, settle }));
+  }
+
+  appendManagedJobEvents(id: number, events: ManagedJobEvent[]): Promise<void> {
+    return this.#submit<void>((settle) => ({ kind: 'managed-job-events', id, events, settle }));
   }
 
   // User, token, workspace and audit writes copy their input now, like cluster writes.

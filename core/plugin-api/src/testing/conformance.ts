@@ -9,6 +9,7 @@ import { describeIdempotency } from './suites/idempotency.js';
 import { describeJobs } from './suites/jobs.js';
 import { describeListing } from './suites/listing.js';
 import { describeLogs } from './suites/logs.js';
+import { describeManagedJobs } from './suites/managed-jobs.js';
 import { describePrune } from './suites/prune.js';
 import { describeLifecycle, describeRecords } from './suites/records.js';
 import { describeRequestJobs } from './suites/request-jobs.js';
@@ -90,6 +91,7 @@ export function runStateStoreConformance(name: string, factory: StoreFactory): v
     describeJobs(harness);
     describeRequestJobs(harness);
     describeChanges(harness);
+    describeManagedJobs(harness);
     describeUsers(harness);
     describeTokens(harness);
     describeSessions(harness);

@@ -1,4 +1,16 @@
-import type { AuditRecord, ClusterRecord, JobRecord, JobSpec, RequestRecord, SessionRecord, TokenRecord, UserRecord, WorkspaceRecord } from '@sky/protocol';
+import type {
+  AuditRecord,
+  ClusterRecord,
+  JobRecord,
+  JobSpec,
+  ManagedJobRecord,
+  ManagedJobSpec,
+  RequestRecord,
+  SessionRecord,
+  TokenRecord,
+  UserRecord,
+  WorkspaceRecord,
+} from '@sky/protocol';
 
 let lastMs = 0;
 let counter = 0;
@@ -156,6 +168,31 @@ export function makeAudit(overrides: Partial<AuditRecord> = {}): AuditRecord {
     action: 'launch',
     target: 'c-1',
     result: 'SUCCEEDED',
+    ...overrides,
+  };
+}
+
+/** A PENDING one-task managed job (without `id` and `version`, as create takes it); `overrides` replace any field. */
+export function makeManagedJob(overrides: Partial<Omit<ManagedJobRecord, 'id' | 'version'>> = {}): Omit<ManagedJobRecord, 'id' | 'version'> {
+  return {
+    name: 'train',
+    user: 'u-alice',
+    userName: 'alice',
+    workspace: 'default',
+    requestId: nextRequestId(),
+    status: 'PENDING',
+    submittedAt: Date.now(),
+    currentTask: 0,
+    attempts: 0,
+    tasks: [{ index: 0, name: 'train', resources: '1x local(cpus=1)', status: 'PENDING', runningMs: 0, recoveries: 0, restarts: 0 }],
+    ...overrides,
+  };
+}
+
+/** A managed job spec with a secret in it, as the daemon keeps it until the managed job ends. */
+export function makeManagedJobSpec(overrides: Partial<ManagedJobSpec> = {}): ManagedJobSpec {
+  return {
+    tasks: [{ task: { name: 'train', run: 'python train.py', secrets: { HF_TOKEN: 'hf_s3cr3t' } } }],
     ...overrides,
   };
 }

@@ -5,6 +5,7 @@ import type {
   ClusterRepository,
   CreateResult,
   JobRepository,
+  ManagedJobRepository,
   RequestFilter,
   RequestPageResult,
   RequestPatch,
@@ -25,6 +26,7 @@ import {
   warnListenerError,
   type ListenerErrorHandler,
 } from './memory-clusters.js';
+import { MemoryManagedJobRepository } from './memory-managed-jobs.js';
 import { MemorySessionRepository } from './memory-sessions.js';
 import { MemoryAuditRepository, MemoryAuthData, MemoryTokenRepository, MemoryUserRepository, MemoryWorkspaceRepository } from './memory-auth.js';
 
@@ -173,6 +175,7 @@ export class MemoryStateStore implements StateStore {
   readonly requests: RequestRepository;
   readonly clusters: ClusterRepository;
   readonly jobs: JobRepository;
+  readonly managedJobs: ManagedJobRepository;
   readonly users: UserRepository;
   readonly tokens: TokenRepository;
   readonly sessions: SessionRepository;
@@ -194,6 +197,7 @@ export class MemoryStateStore implements StateStore {
     this.#clusterData = new MemoryClusterData(assertOpen, options.onListenerError ?? warnListenerError);
     this.clusters = new MemoryClusterRepository(this.#clusterData);
     this.jobs = new MemoryJobRepository(this.#clusterData, requests);
+    this.managedJobs = new MemoryManagedJobRepository(assertOpen, (change) => this.#clusterData.emit(change));
     const auth = new MemoryAuthData(assertOpen);
     this.users = new MemoryUserRepository(auth);
     this.tokens = new MemoryTokenRepository(auth);

@@ -25,7 +25,7 @@ class View {
     if (change.kind === 'cluster') {
       if (change.record === undefined) this.clusters.delete(change.name);
       else this.clusters.set(change.name, change.record);
-    } else {
+    } else if (change.kind === 'job') {
       const key = `${change.cluster}#${change.id}`;
       if (change.record === undefined) this.jobs.delete(key);
       else this.jobs.set(key, change.record);
@@ -96,7 +96,12 @@ export function describeChanges(h: StoreHarness): void {
     it('lets a listener read the change from the store', async () => {
       const reads: Array<Promise<[StoreChange, unknown]>> = [];
       h.store.subscribe((change) => {
-        const read = change.kind === 'cluster' ? h.store.clusters.get(change.name) : h.store.jobs.get(change.cluster, change.id);
+        const read =
+          change.kind === 'cluster'
+            ? h.store.clusters.get(change.name)
+            : change.kind === 'job'
+              ? h.store.jobs.get(change.cluster, change.id)
+              : h.store.managedJobs.get(change.id);
         reads.push(read.then((got) => [change, got]));
       });
       const settle = async (): Promise<void> => {
