@@ -70,7 +70,7 @@ async function main() {
   const load = [loadavg()[0]];
   try {
     const t0 = performance.now();
-    const task = { run: `exec sleep 1200 ${MARKER}`, resources: { cpus: 1, memory: 1 } };
+    const task = { run: `exec -a ${MARKER} sleep 1200`, resources: { cpus: 1, memory: 1 } };
     for (let i = 0; i < JOBS; i += 1) await submit(sky, 'jobs_launch', { tasks: [{ task }] });
     const submittedMs = performance.now() - t0;
     let counts = {};
