@@ -12,10 +12,11 @@
  *   node bench/managed-jobs.mjs [--jobs N] [--json FILE]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setInterval, clearInterval } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SKY_BIN, operation, startSky, submit } from './lib/sky.mjs';
 import { median, rssMib } from './lib/proc.mjs';
@@ -68,8 +69,11 @@ async function main() {
   }, 1000);
   const load = [loadavg()[0]];
   try {
+    // Submit as the CLI's user, so that the CLI's queue and cancel (without -u) see these jobs as theirs.
+    sky.cli(['jobs', 'queue']);
+    sky.headers = { 'x-sky-user-id': readFileSync(join(sky.home, '.sky/user_hash'), 'utf8').trim(), 'x-sky-user-name': userInfo().username };
     const t0 = performance.now();
-    const task = { run: `exec sleep 1200 ${MARKER}`, resources: { cpus: 1, memory: 1 } };
+    const task = { run: `exec -a ${MARKER} sleep 1200`, resources: { cpus: 1, memory: 1 } };
     for (let i = 0; i < JOBS; i += 1) await submit(sky, 'jobs_launch', { tasks: [{ task }] });
     const submittedMs = performance.now() - t0;
     let counts = {};
@@ -99,6 +103,7 @@ async function main() {
     const cancel = spawnSync(process.execPath, [SKY_BIN, 'jobs', 'cancel', '-a', '-y'], { env: sky.cliEnv(), encoding: 'utf8', timeout: 600_000 });
     const cancelMs = performance.now() - c0;
     if (cancel.status !== 0) throw new Error(`sky jobs cancel -a -y: ${cancel.status} ${cancel.stderr}`);
+    if (process.env.SKY_BENCH_VERBOSE) console.log(cancel.stdout, cancel.stderr);
     const after = countBy(await listAll(sky));
     const left = running(MARKER);
     const clusters = (await sky.call('GET', '/api/v1/clusters?all_users=true')).json.items.filter((c) => c.name.startsWith('sky-jobs-')).length;

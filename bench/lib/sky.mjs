@@ -52,6 +52,8 @@ export async function startSky(config, { prefix = 'sky-bench-jobs-' } = {}) {
     reaperPid: reaper.pid,
     pid: 0,
     token: '',
+    /** Extra headers of every REST call, e.g. the CLI's identity (x-sky-user-id / x-sky-user-name) to act as the CLI's user. */
+    headers: {},
     call(method, path, body) {
       return call(sky, agent, method, path, body);
     },
@@ -99,7 +101,7 @@ export async function startSky(config, { prefix = 'sky-bench-jobs-' } = {}) {
 function call(sky, agent, method, path, body) {
   return new Promise((resolveCall, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers = { 'x-sky-local-token': sky.token };
+    const headers = { 'x-sky-local-token': sky.token, ...sky.headers };
     if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
     const req = request({ host: HOST, port: sky.port, method, path, headers, agent, timeout: 120_000 }, (res) => {
       const chunks = [];

@@ -194,7 +194,7 @@ describe('managed jobs on the local driver', () => {
   it('recovers from a lost node: the driver reports it gone, the task is relaunched on a new cluster', async () => {
     const counter = join(scratch, 'count-lost');
     const marker = `sky-mj-lost-${Date.now()}`;
-    const id = await submit([{ run: `n=$(cat ${counter} 2>/dev/null || echo 0); echo $((n+1)) > ${counter}; if [ "$n" = 0 ]; then exec sleep 600 ${marker}; fi; echo recovered` }]);
+    const id = await submit([{ run: `n=$(cat ${counter} 2>/dev/null || echo 0); echo $((n+1)) > ${counter}; if [ "$n" = 0 ]; then exec -a ${marker} sleep 600; fi; echo recovered` }]);
     const job = await until(id, (j) => j.status === 'RUNNING');
     const name = job.tasks[0]!.cluster!;
     const res = await http(`${d.url}/api/v1/clusters/${name}`, { headers: HEADERS });
@@ -214,7 +214,7 @@ describe('managed jobs on the local driver', () => {
 
   it('cancels a running job: CANCELLED, its processes gone, its cluster torn down', async () => {
     const marker = `sky-mj-cancel-${Date.now()}`;
-    const id = await submit([{ run: `exec sleep 600 ${marker}` }]);
+    const id = await submit([{ run: `exec -a ${marker} sleep 600` }]);
     await until(id, (j) => j.status === 'RUNNING');
     await until(id, () => running(marker).length > 0, 10_000);
     const rec = await op('jobs_cancel', { job_ids: [id] });
@@ -225,17 +225,30 @@ describe('managed jobs on the local driver', () => {
     assert.ok(!(await clusters()).some((c) => c.startsWith(`sky-jobs-${id}-`)));
   });
 
-  it('cancel -a after a burst of submits: none of them starts its task after the cancel returns', async () => {
+  it('cancel -a after a burst of async submits: every one is cancelled, none starts its task after the cancel returns', async () => {
     const ran = join(scratch, 'burst-ran');
-    const ids: number[] = [];
-    for (let i = 0; i < 12; i += 1) ids.push(await submit([{ run: `touch ${ran}-${i}; sleep 600` }]));
+    const requests: string[] = [];
+    for (let i = 0; i < 30; i += 1) {
+      const res = await http(`${d.url}/api/v1/jobs_launch`, { method: 'POST', headers: HEADERS, body: JSON.stringify({ tasks: [{ task: { name: `burst-${i}`, run: `touch ${ran}-${i}; sleep 600` } }] }) });
+      assert.equal(res.status, 202, res.text);
+      requests.push((res.json() as { requestId: string }).requestId);
+    }
     const rec = await op('jobs_cancel', { all: true });
     assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
-    for (const id of ids) assert.equal((await get(id)).job.status, 'CANCELLED');
-    const before = ids.filter((_, i) => existsSync(`${ran}-${i}`)).length;
+    const made: number[] = [];
+    for (const id of requests) {
+      const r = (await http(`${d.url}/api/v1/requests/${id}`, { headers: HEADERS })).json() as Rec;
+      assert.ok(r.status === 'CANCELLED' || r.status === 'SUCCEEDED', `submit ${id} is ${r.status}`);
+      if (r.status === 'SUCCEEDED') made.push(r.result!.jobId);
+    }
+    for (const id of made) assert.equal((await get(id)).job.status, 'CANCELLED', `managed job ${id}`);
+    const started = (): number => requests.filter((_, i) => existsSync(`${ran}-${i}`)).length;
+    const before = started();
     await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(ids.filter((_, i) => existsSync(`${ran}-${i}`)).length, before, 'no task started after the cancel returned');
-    assert.deepEqual((await clusters()).filter((c) => ids.some((id) => c.startsWith(`sky-jobs-${id}-`))), []);
+    assert.equal(started(), before, 'no task started after the cancel returned');
+    const active = (await http(`${d.url}/api/v1/managed-jobs?skip_finished=true`, { headers: HEADERS })).json() as { items: ManagedJob[] };
+    assert.deepEqual(active.items.map((j) => j.id), []);
+    assert.deepEqual((await clusters()).filter((c) => c.startsWith('sky-jobs-')), []);
   });
 
   it('continues every job from its stored state after kill -9 of the daemon: nothing provisioned twice, nothing leaked', async () => {

@@ -120,6 +120,8 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(ClusterService);
   c.registerSingleton(AutostopMonitor);
   c.registerSingleton(InfraService);
+  // Resolved when a cancel runs, not when the service is built: the scheduler depends on the operations.
+  c.register(TOKENS.RequestCanceller, { useValue: { cancel: (id: string) => c.resolve(Scheduler).cancel(id) } });
   c.registerSingleton(ManagedJobController);
   c.registerSingleton(ManagedJobService);
   c.registerSingleton(ManagedJobLogs);

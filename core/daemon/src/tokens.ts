@@ -33,6 +33,11 @@ export interface ShutdownSignal {
   begin(): void;
 }
 
+/** Out-of-band cancel of a request (the scheduler's), for use cases the scheduler itself depends on. */
+export interface RequestCanceller {
+  cancel(id: string): Promise<'cancelled' | 'finished' | 'missing'>;
+}
+
 /** DI tokens: the only way components reach each other. */
 export const TOKENS = {
   Config: Symbol('Config') as InjectionToken<DaemonConfig>,
@@ -46,4 +51,5 @@ export const TOKENS = {
   UploadStore: Symbol('UploadStore') as InjectionToken<UploadStore>,
   /** Seals task secrets before they are persisted; opens them where they are used. */
   Secrets: Symbol('SecretCipher') as InjectionToken<SecretCipher>,
+  RequestCanceller: Symbol('RequestCanceller') as InjectionToken<RequestCanceller>,
 } as const;

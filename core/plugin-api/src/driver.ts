@@ -348,3 +348,18 @@ export function feasibilityExtension(driver: object): FeasibilityExtension | und
   const d = driver as Partial<FeasibilityExtension>;
   return typeof d.feasible === 'function' ? (d as FeasibilityExtension) : undefined;
 }
+
+/**
+ * Optional driver declaration (plugin API 1.4): terminate ends every process on the cluster's
+ * nodes (its nodes are deleted, or the driver kills what runs there), so the daemon need not end
+ * the cluster's jobs through the node runtime before it terminates. Drivers of machines that
+ * outlive a cluster (SSH hosts) leave it unset: the daemon then ends the jobs first.
+ */
+export interface TerminateEndsJobs {
+  readonly terminateEndsJobs: true;
+}
+
+/** Whether terminating a cluster of this driver ends its jobs' processes by itself. */
+export function terminateEndsJobs(driver: object): boolean {
+  return (driver as Partial<TerminateEndsJobs>).terminateEndsJobs === true;
+}

@@ -120,6 +120,8 @@ function invalid(message: string, hint?: string): SkyError {
  * ends the nodes' jobs, removes the directories and frees everything.
  */
 export class LocalDriver implements Driver {
+  /** terminate ends every process of the cluster's nodes (endJobs) before it removes them. */
+  readonly terminateEndsJobs = true;
   readonly root: string;
   readonly ledger: Ledger;
   private readonly total: { cpus: number; memoryGb: number };

@@ -34,31 +34,44 @@ export async function unfinishedJobGroups(nodeDir: string): Promise<number[]> {
   return groups;
 }
 
-/**
- * Whether any live (not zombie) process is in the group. Reads /proc where there is one, because
- * an orphan that nobody reaps still answers kill(0) as a zombie; elsewhere asks kill(0).
- */
-export async function groupAlive(pgid: number): Promise<boolean> {
+/** Process groups with a live (not zombie) process, from one read of /proc; undefined where there is no /proc. */
+async function scanLiveGroups(): Promise<Set<number> | undefined> {
   let entries: string[];
   try {
     entries = await readdir('/proc');
   } catch {
-    try {
-      process.kill(-pgid, 0);
-      return true;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'EPERM';
-    }
+    return undefined;
   }
+  const live = new Set<number>();
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = await readTrimmed(join('/proc', entry, 'stat'));
     if (stat === undefined) continue;
     // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ')'.
     const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
+    if (state !== 'Z' && state !== 'X') live.add(Number(pgrp));
   }
-  return false;
+  return live;
+}
+
+/** A scan of /proc shared by the checks made within a few milliseconds (many clusters torn down at once). */
+let shared: { at: number; groups: Promise<Set<number> | undefined> } | undefined;
+const SHARED_SCAN_MS = 20;
+
+/**
+ * Whether any live (not zombie) process is in the group. kill(0) first: a group with no process
+ * at all is gone without reading /proc. Otherwise /proc decides, because an orphan that nobody
+ * reaps still answers kill(0) as a zombie; without /proc, kill(0) decides.
+ */
+export async function groupAlive(pgid: number): Promise<boolean> {
+  try {
+    process.kill(-pgid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  if (shared === undefined || Date.now() - shared.at > SHARED_SCAN_MS) shared = { at: Date.now(), groups: scanLiveGroups() };
+  const live = await shared.groups;
+  return live === undefined ? true : live.has(pgid);
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { inject, injectable } from 'tsyringe';
-import type { StateStore } from '@sky/plugin-api';
+import { terminateEndsJobs, type StateStore } from '@sky/plugin-api';
 import {
   decideFields,
   isJobTerminal,
@@ -315,7 +315,8 @@ export class ClusterService {
     return this.gate.exclusive(name, async () => {
       if (await gone()) return { cluster: name, status: 'TERMINATED' };
       const cluster = await this.owned(ctx, name);
-      if (cluster.status === 'UP') await this.cancelActive(cluster);
+      // A driver whose terminate ends the nodes' processes needs no runtime command per node first.
+      if (cluster.status === 'UP' && !terminateEndsJobs(this.provisioner.driver(cluster.driver))) await this.cancelActive(cluster);
       await ctx.log(`Tearing down cluster ${name}...`);
       await this.provisioner.terminate(cluster, progressOf(ctx));
       await this.store.clusters.delete(name);
@@ -332,7 +333,7 @@ export class ClusterService {
     return this.gate.exclusive(name, async () => {
       const cluster = await this.store.clusters.get(name);
       if (!cluster) return false;
-      if (cluster.status === 'UP') await this.cancelActive(cluster);
+      if (cluster.status === 'UP' && !terminateEndsJobs(this.provisioner.driver(cluster.driver))) await this.cancelActive(cluster);
       await this.provisioner.terminate(cluster, progress);
       await this.store.clusters.delete(name);
       return true;

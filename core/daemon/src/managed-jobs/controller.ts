@@ -138,18 +138,16 @@ export class ManagedJobController {
     this.timers.delete(id);
   }
 
-  /** Resolves once every one of the jobs has ended (or the signal aborts). */
+  /** Resolves once every one of the jobs has ended (or the signal aborts). Each notice reads only its own job. */
   async waitEnded(ids: readonly number[], signal: AbortSignal): Promise<void> {
     const left = new Set(ids);
-    const check = async (): Promise<void> => {
-      for (const id of [...left]) {
-        const job = await this.store.managedJobs.get(id);
-        if (!job || isManagedJobTerminal(job.status)) left.delete(id);
-      }
-    };
+    if (left.size === 0) return;
     await new Promise<void>((resolve, reject) => {
       const listeners = new Map<string, () => void>();
+      let settled = false;
       const done = (err?: unknown): void => {
+        if (settled) return;
+        settled = true;
         for (const [key, fn] of listeners) this.notices.off(key, fn);
         signal.removeEventListener('abort', onAbort);
         if (err) reject(err);
@@ -157,14 +155,24 @@ export class ManagedJobController {
       };
       const onAbort = (): void => done(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
+      const check = (id: number): void => {
+        if (!left.has(id)) return;
+        void this.store.managedJobs.get(id).then((job) => {
+          if (!job || isManagedJobTerminal(job.status)) {
+            left.delete(id);
+            const fn = listeners.get(String(id));
+            if (fn) this.notices.off(String(id), fn);
+            listeners.delete(String(id));
+            if (left.size === 0) done();
+          }
+        }, done);
+      };
       for (const id of ids) {
-        const fn = (): void => {
-          void check().then(() => left.size === 0 && done(), done);
-        };
+        const fn = (): void => check(id);
         listeners.set(String(id), fn);
         this.notices.on(String(id), fn);
+        check(id);
       }
-      void check().then(() => left.size === 0 && done(), done);
     });
   }
 

@@ -12,7 +12,7 @@ import {
   type ManagedJobRecord,
   type ManagedTaskState,
 } from '@sky/protocol';
-import { TOKENS, type Clock } from '../tokens.js';
+import { TOKENS, type Clock, type RequestCanceller } from '../tokens.js';
 import type { SecretCipher } from '../secrets/secret-box.js';
 import { sealBodySecrets } from '../secrets/sealed-values.js';
 import type { OperationContext, SubmitCaller } from '../ops/registry.js';
@@ -25,6 +25,14 @@ import { ManagedJobController } from './controller.js';
 
 export function managedJobNotFound(id: number | string): SkyError {
   return new SkyError('MANAGED_JOB_NOT_FOUND', `no managed job ${id}`, { hint: 'List your managed jobs with: sky jobs queue (or -u for everyone\'s).' });
+}
+
+/** The name a jobs_launch body gives its job: its own, or its first task's. */
+function submittedName(body: unknown): string | undefined {
+  const b = body as Partial<JobsLaunchBody> | undefined;
+  if (typeof b?.name === 'string') return b.name;
+  const task = b?.tasks?.[0]?.task as { name?: unknown } | undefined;
+  return typeof task?.name === 'string' ? task.name : undefined;
 }
 
 /** A cancel names its jobs one way: ids, a name, or all. */
@@ -45,6 +53,7 @@ export class ManagedJobService {
     @inject(AccessPolicy) private readonly policy: AccessPolicy,
     @inject(TaskFilesResolver) private readonly taskFiles: TaskFilesResolver,
     @inject(ManagedJobController) private readonly controller: ManagedJobController,
+    @inject(TOKENS.RequestCanceller) private readonly requests: RequestCanceller,
   ) {}
 
   /** Bad tasks and foreign uploads are a 400 at submit, never a managed job that fails later. */
@@ -74,6 +83,8 @@ export class ManagedJobService {
       };
     });
     const name = body.name ?? tasks[0]!.name;
+    // A cancel of this submit that came first wins: no managed job is made after it.
+    ctx.signal.throwIfAborted();
     const job = await this.store.managedJobs.create(
       {
         ...(name !== undefined ? { name } : {}),
@@ -103,6 +114,9 @@ export class ManagedJobService {
   async cancel(ctx: OperationContext, body: JobsCancelBody): Promise<JobsCancelResult> {
     const actor = await this.policy.actorOf(ctx.request);
     const where = { action: 'jobs.cancel', requestId: ctx.request.id };
+    checkCancelSelection(body);
+    // Submits still waiting to run (sky jobs launch --async) are cancelled first, so no job they would make starts later.
+    if (body.job_ids === undefined || body.job_ids.length === 0) await this.cancelSubmits(ctx, body);
     const targets = await this.targets(actor, body, where);
     await this.policy.assertCancelManagedJobs(actor, targets, where);
     const alreadyFinished = targets.filter((j) => isManagedJobTerminal(j.status)).map((j) => j.id);
@@ -127,8 +141,18 @@ export class ManagedJobService {
     return { cancelled, alreadyFinished: alreadyFinished.sort((a, b) => a - b) };
   }
 
+  /** The caller's (or, with all_users, everyone's) jobs_launch requests not yet done, matching the name when one is given. */
+  private async cancelSubmits(ctx: OperationContext, body: JobsCancelBody): Promise<void> {
+    for (const status of ['PENDING', 'RUNNING'] as const) {
+      for (const request of await this.store.requests.listByStatus(status)) {
+        if (request.name !== 'jobs_launch' || (!body.all_users && request.user !== ctx.request.user)) continue;
+        if (body.name !== undefined && submittedName(request.body) !== body.name) continue;
+        if ((await this.requests.cancel(request.id)) === 'cancelled') await ctx.log(`Cancelled the submit ${request.id} before it made its managed job.`);
+      }
+    }
+  }
+
   private async targets(actor: Actor, body: JobsCancelBody, where: { requestId: string }): Promise<ManagedJobRecord[]> {
-    checkCancelSelection(body);
     if (body.job_ids !== undefined && body.job_ids.length > 0) {
       const found: ManagedJobRecord[] = [];
       for (const id of new Set(body.job_ids)) {

@@ -37,6 +37,24 @@ export interface JsonLedgerOptions<T> {
   unknownFormatHint?: string;
 }
 
+interface PendingChange<T> {
+  signal: AbortSignal;
+  change: (data: T) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Aborted once every one of the signals is (the lock is waited for while anyone still wants it). */
+function whenAllAborted(signals: readonly AbortSignal[]): AbortSignal {
+  const controller = new AbortController();
+  const check = (): void => {
+    if (signals.every((s) => s.aborted)) controller.abort(signals[0]?.reason);
+  };
+  for (const s of signals) s.addEventListener('abort', check, { once: true });
+  check();
+  return controller.signal;
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -100,22 +118,72 @@ export class JsonLedger<T> {
     return parsed;
   }
 
+  /** Changes waiting for this process's next turn at the lock, applied together in one write. */
+  private readonly waiting: Array<PendingChange<T>> = [];
+  private draining = false;
+
   /**
    * Run `change` on the current document under the lock and save what it leaves, unless it throws
-   * (then nothing is saved). Returns what `change` returns.
+   * (then nothing of it is saved). Returns what `change` returns. Changes made in this process
+   * while another holds the lock wait in line and are then applied in arrival order, each on what
+   * the one before left, and saved with one write: many clusters launched or torn down at once
+   * cost one lock and one fsync per turn, not one each.
    */
-  async update<R>(signal: AbortSignal, change: (data: T) => R | Promise<R>): Promise<R> {
-    if (this.options.createDir === true) await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const release = await this.lock(signal);
+  update<R>(signal: AbortSignal, change: (data: T) => R | Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.push({ signal, change, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
     try {
-      const data = await this.read();
-      const before = JSON.stringify(data);
-      const result = await change(data);
-      if (JSON.stringify(data) !== before) await this.write(data);
-      return result;
+      while (this.waiting.length > 0) {
+        const batch = this.waiting.splice(0).filter((p) => {
+          if (!p.signal.aborted) return true;
+          p.reject(new SkyError('CANCELLED', `${this.options.owner}: cancelled while waiting for the ledger lock`, { cause: p.signal.reason }));
+          return false;
+        });
+        if (batch.length > 0) await this.apply(batch);
+      }
     } finally {
-      await release();
+      this.draining = false;
     }
+  }
+
+  private async apply(batch: Array<PendingChange<T>>): Promise<void> {
+    let release: (() => Promise<void>) | undefined;
+    const settled: Array<() => void> = [];
+    let failed = false;
+    let failure: unknown;
+    try {
+      if (this.options.createDir === true) await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      release = await this.lock(whenAllAborted(batch.map((p) => p.signal)));
+      let data: T = await this.read();
+      const original = JSON.stringify(data);
+      let kept = original;
+      for (const pending of batch) {
+        try {
+          const result = await pending.change(data);
+          kept = JSON.stringify(data);
+          settled.push(() => pending.resolve(result));
+        } catch (error) {
+          // What the failed change did to the document is undone; the others' changes stay.
+          data = JSON.parse(kept) as T;
+          settled.push(() => pending.reject(error));
+        }
+      }
+      if (kept !== original) await this.write(data);
+    } catch (error) {
+      failed = true;
+      failure = error;
+    } finally {
+      // Callers hear back once the lock is free again.
+      await release?.();
+    }
+    if (failed) for (const pending of batch) pending.reject(failure);
+    else for (const settle of settled) settle();
   }
 
   private async write(data: T): Promise<void> {
