@@ -146,8 +146,16 @@ describe('managed jobs on a team server', () => {
     assert.match(errorOf(bobs.text).message, /belongs to mj-alice/);
     assert.doesNotMatch(bobs.text, /mj-alice-up/);
     await deniedEntry(bob, since, 'jobs.logs', String(aliceJob), 'FORBIDDEN');
+    since = Date.now() - 5;
+    const controller = await logs(bob, aliceJob, true);
+    assert.equal(controller.status, 403, 'the controller log (provisioning, hosts, errors) is for the owner and admins too');
+    await deniedEntry(bob, since, 'jobs.logs', String(aliceJob), 'FORBIDDEN');
     assert.ok((await logs(alice, aliceJob)).lines.includes('mj-alice-up'), 'the owner reads it');
-    assert.equal((await get(bob, aliceJob)).status, 200, 'a job of the default workspace is in everyone\'s queue, so its record is too');
+    assert.ok((await logs(alice, aliceJob, true)).lines.length > 0, 'and its controller log');
+    const record = await get(bob, aliceJob);
+    assert.equal(record.status, 200, "a job of the default workspace is in everyone's queue, so its record is too");
+    assert.deepEqual(record.body.events, [], 'without its controller log');
+    assert.ok((await get(alice, aliceJob)).body.events.length > 0);
 
     // A private workspace's job, to a non-member: the same answer as an id nobody has.
     assertNotFound(await api.json(bob, '/api/v1/managed-jobs/99999'), 99999);

@@ -77,7 +77,7 @@ export const ManagedJobRecordSchema = z
   .meta({ id: 'ManagedJob' });
 export type ManagedJobRecord = z.infer<typeof ManagedJobRecordSchema>;
 
-/** One managed job with its controller log (oldest line first; the store keeps the last 1,000). */
+/** One managed job with its controller log (oldest line first; the store keeps the last 1,000; empty for callers other than its owner and admins). */
 export const ManagedJobDetailSchema = z.object({ job: ManagedJobRecordSchema, events: z.array(ManagedJobEventSchema) }).meta({ id: 'ManagedJobDetail' });
 export type ManagedJobDetail = z.infer<typeof ManagedJobDetailSchema>;
 

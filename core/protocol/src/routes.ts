@@ -215,7 +215,7 @@ export const ROUTES = {
     id: 'getManagedJob',
     method: 'get',
     path: ROUTE_PATHS.getManagedJob,
-    summary: 'One managed job with its controller log.',
+    summary: 'One managed job with its controller log (the log for its owner and admins only).',
     access: 'user',
     params: ManagedJobParamsSchema,
     success: { status: 200, body: ManagedJobDetailSchema },

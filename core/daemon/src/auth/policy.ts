@@ -279,9 +279,17 @@ export class AccessPolicy {
     throw hidden;
   }
 
-  /** A managed job's task log (once it is visible to the actor): its owner and admins (like a job's log on a cluster). */
+  /**
+   * A managed job's logs, the task's and the controller's (what the daemon did for it: provisioning
+   * progress, per-host reports, errors): its owner and admins, like a request's log.
+   */
+  mayReadManagedJobLogs(actor: Actor, job: Pick<ManagedJobRecord, 'user'>): boolean {
+    return this.isAdmin(actor) || job.user === actor.id;
+  }
+
+  /** The same, once the job is visible to the actor: refused (audited) for anyone else. */
   async assertManagedJobLog(actor: Actor, job: ManagedJobRecord, where: DenialContext): Promise<void> {
-    if (!this.isAdmin(actor) && job.user !== actor.id) {
+    if (!this.mayReadManagedJobLogs(actor, job)) {
       throw await this.refuse(actor, where, `managed job ${job.id} belongs to ${job.userName}: only they or an admin may read its log`, 'Ask its owner or an admin.');
     }
   }

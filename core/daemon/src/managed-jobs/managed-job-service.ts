@@ -188,8 +188,9 @@ export class ManagedJobService {
     return job;
   }
 
+  /** The record for whoever may see the job; its controller log only for its owner and admins. */
   async detail(actor: Actor, id: number): Promise<ManagedJobDetail> {
     const job = await this.visible(actor, id, 'jobs.read');
-    return { job, events: await this.store.managedJobs.events(id) };
+    return { job, events: this.policy.mayReadManagedJobLogs(actor, job) ? await this.store.managedJobs.events(id) : [] };
   }
 }

@@ -26,7 +26,7 @@ export function managedJobRoutes(router: Router, deps: ManagedJobRouteDeps): voi
   bindRoute(router, ROUTES.managedJobLogs, maxBodyBytes, async (ctx, { params, query }) => {
     const caller = callerOf(ctx);
     const job = await service.visible(caller, params.id, 'jobs.logs');
-    if (!query.controller) await policyOf(ctx).assertManagedJobLog(caller, job, { action: 'jobs.logs', target: String(params.id) });
+    await policyOf(ctx).assertManagedJobLog(caller, job, { action: 'jobs.logs', target: String(params.id) });
     const follow = query.follow ?? true;
     const sse = openSse(ctx);
     void (async () => {
