@@ -187,6 +187,10 @@ describe('managed jobs on a team server', () => {
     assert.match(byId.record!.error!.message, new RegExp(`managed job ${aliceJob} belongs to mj-alice`));
     await deniedEntry(bob, since, 'jobs.cancel', String(aliceJob), 'FORBIDDEN');
     assert.equal((await get(alice, aliceJob)).body.job.status, 'RUNNING', 'untouched');
+    const mixed = await api.op(bob, 'jobs_cancel', { job_ids: [bobJob, aliceJob] });
+    assert.equal(mixed.record?.error?.code, 'FORBIDDEN', JSON.stringify(mixed.record));
+    assert.equal((await get(alice, aliceJob)).body.job.status, 'RUNNING', 'a refused cancel cancels none of its ids');
+    assert.ok(!['CANCELLING', 'CANCELLED'].includes((await get(bob, bobJob)).body.job.status), "not even the caller's own");
 
     const mine = await api.op(bob, 'jobs_cancel', { all: true });
     assert.equal(mine.record?.status, 'SUCCEEDED', JSON.stringify(mine.record));
