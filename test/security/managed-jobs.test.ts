@@ -90,8 +90,12 @@ async function logs(who: Account, id: number, controller = false): Promise<{ sta
 
 async function untilLogged(id: number, line: string): Promise<void> {
   for (const end = Date.now() + 60_000; ; ) {
-    if ((await logs(api.admin, id)).lines.includes(line)) return;
-    assert.ok(Date.now() < end, `managed job ${id} never logged ${line}`);
+    const got = await logs(api.admin, id);
+    if (got.lines.includes(line)) return;
+    if (Date.now() >= end) {
+      const { body } = await get(api.admin, id);
+      assert.fail(`managed job ${id} never logged ${line}: it is ${body.job.status}, its log ${JSON.stringify(got.text)}, its controller's ${body.events.map((e) => e.text).join(' | ')}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -13,7 +13,7 @@ import {
   HelperResponseSchema,
   SkyError,
 } from '@sky/protocol';
-import { AccountBook, accountAllowed, checkConfigFileSafe, loadHelperConfig, NodePaths, parsePasswdLine } from '@sky/runtime/helper';
+import { AccountBook, accountAllowed, checkConfigFileSafe, ensureAccountDir, loadHelperConfig, NodePaths, parsePasswdLine } from '@sky/runtime/helper';
 import { accountFor, ACCOUNT_HASH_CHARS, deriveAccountName, validateLocalConfig } from 'sky-driver-local';
 
 const code = (c: string) => (err: unknown) => err instanceof SkyError && err.code === c;
@@ -224,6 +224,29 @@ describe('sky-node-helper accounts', () => {
     await assert.rejects(book.ensure('sky-missing'), /may not create accounts/);
     assert.deepEqual(parsePasswdLine('alice:x:1001:1002:Alice,,,:/home/alice:/bin/bash'), { name: 'alice', uid: 1001, gid: 1002 });
     assert.equal(parsePasswdLine('garbage'), undefined);
+  });
+
+  it("makes an account's directory once when its first clusters are launched together, and refuses one another uid owns", async (t) => {
+    if (process.getuid?.() !== 0 && process.env.CI !== 'true') {
+      t.skip('NOT RUN: giving a directory to an account needs root (this test runs as root on CI)');
+      return;
+    }
+    const root = mkdtempSync(join(tmpdir(), 'sky-accdir-'));
+    try {
+      // Between one call's mkdir and its chown the directory is root's: a call in that gap must wait, not refuse.
+      for (let i = 0; i < 40; i++) {
+        const dirs = await Promise.all(Array.from({ length: 4 }, () => ensureAccountDir(root, { name: `sky-accdir${i}`, uid: 65534, gid: 65534 })));
+        assert.deepEqual(new Set(dirs), new Set([join(root, `sky-accdir${i}`)]));
+      }
+      const account = { name: 'sky-accdir', uid: 65534, gid: 65534 };
+      await ensureAccountDir(root, account);
+      const st = statSync(join(root, 'sky-accdir'));
+      assert.deepEqual([st.uid, st.mode & 0o777], [65534, 0o700]);
+      assert.equal(await ensureAccountDir(root, account), join(root, 'sky-accdir'), 'an existing one of the account is taken as it is');
+      await assert.rejects(ensureAccountDir(root, { ...account, uid: 65533 }), /belongs to uid 65534, not to account sky-accdir \(uid 65533\)/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

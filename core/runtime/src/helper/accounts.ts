@@ -146,13 +146,25 @@ export class AccountBook {
   }
 }
 
+/** Account directories being made now: a second call for one waits for the first (between its mkdir and chown the directory is root's). */
+const makingDirs = new Map<string, Promise<string>>();
+
 /**
  * `<node root>/<account>`: made by root inside the root-owned node root (nothing there can be
  * swapped by an account), then given to the account, mode 0700. An existing one must be a real
  * directory the account owns: a directory left by a deleted account whose uid was reused is refused.
+ * Calls for one account at once (its first clusters launched together) share one creation.
  */
-export async function ensureAccountDir(nodeRoot: string, account: Account): Promise<string> {
+export function ensureAccountDir(nodeRoot: string, account: Account): Promise<string> {
   const dir = join(nodeRoot, account.name);
+  const making = makingDirs.get(dir);
+  if (making !== undefined) return making;
+  const made = makeAccountDir(dir, account).finally(() => makingDirs.delete(dir));
+  makingDirs.set(dir, made);
+  return made;
+}
+
+async function makeAccountDir(dir: string, account: Account): Promise<string> {
   try {
     await mkdir(dir, { mode: 0o700 });
     await chown(dir, account.uid, account.gid);
