@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,15 @@ function logs(id: number, query = 'follow=true'): Promise<{ lines: string[]; end
   });
 }
 
+/** The cluster of a managed job is torn down right after its end is recorded: wait for that. */
+async function noClusterOf(id: number): Promise<void> {
+  const end = Date.now() + 30_000;
+  while ((await clusters()).some((c) => c.startsWith(`sky-jobs-${id}-`))) {
+    if (Date.now() > end) throw new Error(`the cluster of managed job ${id} is still there`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Processes whose command line holds `marker`. */
 function running(marker: string): string[] {
   try {
@@ -131,7 +140,7 @@ describe('managed jobs on the local driver', () => {
     assert.equal(job.status, 'SUCCEEDED', job.reason);
     assert.equal(job.name, 'hello');
     assert.equal(job.tasks[0]!.recoveries, 0);
-    assert.ok(!(await clusters()).some((c) => c.startsWith(`sky-jobs-${id}-`)), 'its cluster is gone');
+    await noClusterOf(id);
     const log = await logs(id);
     assert.equal(log.end, 'SUCCEEDED');
     assert.equal(log.lines.length, 2, log.lines.join('\n'));
@@ -199,11 +208,11 @@ describe('managed jobs on the local driver', () => {
     const name = job.tasks[0]!.cluster!;
     const res = await http(`${d.url}/api/v1/clusters/${name}`, { headers: HEADERS });
     const root = (res.json() as { nodes: Array<{ reach: { root: string } }> }).nodes[0]!.reach.root;
-    // The machine is gone: its processes and its directory.
+    // The machine is gone: its directory, then its processes (so whenever the end is noticed, the driver already reports the node gone).
     await until(id, () => running(marker).length > 0, 10_000);
-    execFileSync('pkill', ['-9', '-f', root]);
-    execFileSync('pkill', ['-9', '-f', marker]);
     rmSync(root, { recursive: true, force: true });
+    spawnSync('pkill', ['-9', '-f', root]);
+    spawnSync('pkill', ['-9', '-f', marker]);
     const done = await ended(id);
     assert.equal(done.status, 'SUCCEEDED', done.reason);
     assert.equal(done.tasks[0]!.recoveries, 1);
@@ -222,7 +231,7 @@ describe('managed jobs on the local driver', () => {
     assert.deepEqual(rec.result?.cancelled, [id]);
     assert.equal((await get(id)).job.status, 'CANCELLED', 'CANCELLED is recorded before the cancel returns');
     assert.deepEqual(running(marker), []);
-    assert.ok(!(await clusters()).some((c) => c.startsWith(`sky-jobs-${id}-`)));
+    await noClusterOf(id);
   });
 
   it('cancel -a after a burst of async submits: every one is cancelled, none starts its task after the cancel returns', async () => {
@@ -278,6 +287,9 @@ describe('managed jobs on the local driver', () => {
     assert.equal(none.error?.code, 'MANAGED_JOB_NOT_FOUND');
     const two = await http(`${d.url}/api/v1/jobs_cancel`, { method: 'POST', headers: HEADERS, body: JSON.stringify({ all: true, name: 'x' }) });
     assert.equal(two.status, 400, two.text);
+    const reserved = await http(`${d.url}/api/v1/launch`, { method: 'POST', headers: HEADERS, body: JSON.stringify({ cluster: 'sky-jobs-1-alice', task: { run: 'true' } }) });
+    assert.equal(reserved.status, 400, 'the names of managed jobs\' clusters are the daemon\'s');
+    assert.match(reserved.text, /reserved/);
     const bad = await http(`${d.url}/api/v1/jobs_launch`, { method: 'POST', headers: HEADERS, body: JSON.stringify({ tasks: [{ task: { run: 'x' } }, { task: { num_nodes: 0 } }] }) });
     assert.equal(bad.status, 400);
     assert.match(bad.text, /tasks\[1\]\.task: num_nodes/);

@@ -23,6 +23,7 @@ import {
 import { TOKENS, type Clock } from '../tokens.js';
 import type { AfterRestart, OperationContext } from '../ops/registry.js';
 import { ClusterGate } from './cluster-gate.js';
+import { assertNotReserved } from './reserved-names.js';
 import { clusterNotFound, ClusterUpdates } from './cluster-updates.js';
 import { submittedTask, submittedUploads } from './submitted-task.js';
 import { callDriver } from './driver-calls.js';
@@ -126,6 +127,7 @@ export class ClusterService {
     const task = submittedTask(body.task);
     const name = body.cluster ?? generatedName(ctx.request);
     validateClusterName(name);
+    if (options.tagOnly !== true) assertNotReserved(name);
     const owner = { id: ctx.request.user, name: ctx.request.userName, workspace: ctx.request.workspace };
     // Checked again now that it runs: uploads must still be the caller's, server paths still allowed.
     const files = body.dryrun ? NO_FILES : await this.taskFiles.forRun(task, submittedUploads(body.uploads, task), owner);

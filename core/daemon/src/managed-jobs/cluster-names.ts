@@ -1,12 +1,15 @@
+import { MANAGED_CLUSTER_PREFIX } from '../clusters/reserved-names.js';
+
 /** The cluster a managed job's tasks run on: `sky-jobs-<id>-<user>` (one at a time; each task gets a fresh one). */
 export function managedClusterName(id: number, userName: string): string {
   const clean = userName.toLowerCase().replace(/[^a-z0-9-]/g, '').slice(0, 20) || 'user';
-  return `sky-jobs-${id}-${clean}`;
+  return `${MANAGED_CLUSTER_PREFIX}${id}-${clean}`;
 }
 
 /** The managed job id a cluster name belongs to, if it is one of theirs. */
 export function managedJobOfCluster(name: string): number | undefined {
-  const m = /^sky-jobs-(\d+)-/.exec(name);
+  if (!name.startsWith(MANAGED_CLUSTER_PREFIX)) return undefined;
+  const m = /^(\d+)-/.exec(name.slice(MANAGED_CLUSTER_PREFIX.length));
   return m ? Number(m[1]) : undefined;
 }
 

@@ -291,6 +291,11 @@ export class ManagedJobController {
       return;
     }
     const existing = await this.store.clusters.get(name);
+    if (existing && existing.owner !== job.user) {
+      // Made before the name was reserved, by someone else: never torn down on their behalf.
+      await this.end(job, 'FAILED', `cluster name ${name} is held by ${existing.ownerName}'s cluster`);
+      return;
+    }
     if (existing) {
       const adopted = job.attempts > 0 ? await this.attemptJob(existing, attemptTag(job.id, job.attempts)) : undefined;
       if (adopted) {
@@ -367,7 +372,7 @@ export class ManagedJobController {
     const job = await this.store.managedJobs.get(id);
     if (!job || isManagedJobTerminal(job.status)) return;
     // Whatever the failed launch left (an INIT record, nodes) goes before anything else.
-    if (await this.store.clusters.get(name)) await this.teardown(job, name, 'the launch failed');
+    if (await this.ownCluster(job, name)) await this.teardown(job, name, 'the launch failed');
     if (job.status === 'CANCELLING' || aborted) {
       this.kick(id);
       return;
@@ -544,7 +549,7 @@ export class ManagedJobController {
       `${status}: ${reason}`,
     );
     const name = managedClusterName(job.id, job.userName);
-    if (await this.store.clusters.get(name)) await this.teardown(job, name, `the managed job is ${status}`);
+    if (await this.ownCluster(job, name)) await this.teardown(job, name, `the managed job is ${status}`);
     this.forget(job);
   }
 
@@ -552,7 +557,7 @@ export class ManagedJobController {
   private async finishCancel(job: ManagedJobRecord): Promise<void> {
     await this.saveLogs(job);
     const name = managedClusterName(job.id, job.userName);
-    if (await this.store.clusters.get(name)) await this.teardown(job, name, 'cancelled');
+    if (await this.ownCluster(job, name)) await this.teardown(job, name, 'cancelled');
     const at = this.clock.now();
     await this.change(
       job.id,
@@ -587,6 +592,12 @@ export class ManagedJobController {
     }
   }
 
+  /** The job's cluster of that name, if there is one and it is the job owner's. */
+  private async ownCluster(job: ManagedJobRecord, name: string): Promise<ClusterRecord | undefined> {
+    const cluster = await this.store.clusters.get(name);
+    return cluster?.owner === job.user ? cluster : undefined;
+  }
+
   private async teardown(job: ManagedJobRecord, name: string, why: string): Promise<void> {
     this.clusterJobs.delete(name);
     await this.event(job.id, `tearing down ${name} (${why})`);
@@ -605,8 +616,8 @@ export class ManagedJobController {
       const id = managedJobOfCluster(cluster.name);
       if (id === undefined) continue;
       const job = await this.store.managedJobs.get(id);
-      if (job && !isManagedJobTerminal(job.status)) continue;
-      if (job) await this.teardown(job, cluster.name, 'its managed job has ended').catch(() => undefined);
+      if (!job || !isManagedJobTerminal(job.status) || cluster.owner !== job.user) continue;
+      await this.teardown(job, cluster.name, 'its managed job has ended').catch(() => undefined);
     }
   }
 

@@ -20,6 +20,8 @@ import {
 } from '@sky/runtime';
 import { SkyError, type NodeRecord } from '@sky/protocol';
 import type { NodeTransport } from './transport.js';
+import { LocalTransport } from './local-transport.js';
+import { LocalStatusBatch } from './local-status-batch.js';
 
 export type { RankSpec, JobState };
 
@@ -61,12 +63,22 @@ export class NodeRuntime {
   /** Upload the runtime script unless the node already has this version. */
   async install(transport: NodeTransport, node: string): Promise<void> {
     const script = nodeScriptPath();
+    this.script ??= runtimeScript();
+    // A node on this machine is checked by reading the script back (no process per node, which
+    // matters when hundreds of local clusters are launched at once); others by asking it.
+    if (transport instanceof LocalTransport) {
+      const wanted = Buffer.from(await this.script);
+      const found = await transport.readFrom(script, 0, wanted.length + 1);
+      if (found.size === wanted.length && found.data.equals(wanted)) {
+        this.ready.set(transport, Promise.resolve());
+        return;
+      }
+    }
     const probe = await transport.run(`${versionCommand({ script })} 2>/dev/null`);
     if (probe.code === 0 && probe.stdout.trim() === String(RUNTIME_VERSION)) {
       this.ready.set(transport, Promise.resolve());
       return;
     }
-    this.script ??= runtimeScript();
     const path = script.split('/');
     const name = path.pop()!;
     await transport.writeFiles(path.join('/'), { [name]: await this.script });
@@ -136,9 +148,13 @@ export class NodeRuntime {
     return pid;
   }
 
+  /** Status reads of local nodes made in one turn of the event loop, answered by one command. */
+  private readonly localStatus = new LocalStatusBatch();
+
   /** The ranks' states, in order (one command per runtime version among them). */
   status(transport: NodeTransport, node: string, ranks: readonly RankRef[]): Promise<JobState[]> {
     return this.byVersion(ranks, async (version, dirs) => {
+      if (transport instanceof LocalTransport) return this.localStatus.read(transport, version, dirs);
       const out = await transport.run(statusCommand(dirs, { script: nodeScriptPath(version) }));
       if (out.code !== 0) throw failed('reading job status', node, out);
       return parseStatusOutput(out.stdout, dirs.length);

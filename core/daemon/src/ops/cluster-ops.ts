@@ -3,6 +3,7 @@ import type { ClusterService } from '../clusters/cluster-service.js';
 import { submittedTask, submittedUploads } from '../clusters/submitted-task.js';
 import type { TaskFilesResolver } from '../uploads/task-files.js';
 import type { OperationHandler } from './registry.js';
+import { assertNotReserved } from '../clusters/reserved-names.js';
 
 /** The cluster operations, each a thin adapter from a request to the cluster service. */
 export function clusterOperations(service: ClusterService, taskFiles: TaskFilesResolver): OperationHandler[] {
@@ -13,7 +14,10 @@ export function clusterOperations(service: ClusterService, taskFiles: TaskFilesR
       validate: async (body, caller) => {
         const { task, cluster, uploads, dryrun } = body as LaunchBody;
         const parsed = submittedTask(task);
-        if (cluster !== undefined) validateClusterName(cluster);
+        if (cluster !== undefined) {
+          validateClusterName(cluster);
+          assertNotReserved(cluster);
+        }
         await taskFiles.forSubmit(parsed, submittedUploads(uploads, parsed), caller, dryrun === true);
       },
       afterRestart: (request) => service.launchAfterRestart(request),
