@@ -7,7 +7,8 @@
  *   - `sky jobs cancel -a -y`: time until it returns with every job CANCELLED, then the job
  *     processes left (`pgrep` on a marker) and the clusters left in the driver's listing,
  *   - the daemon's VmRSS, sampled every second throughout (maximum reported).
- * Figures are reported, never asserted; the daemon is stopped by its pid at the end.
+ * The daemon runs with the node flags the CLI starts it with. Figures are reported, never
+ * asserted; the daemon is stopped by its pid at the end.
  *
  *   node bench/managed-jobs.mjs [--jobs N] [--json FILE]
  */
@@ -20,6 +21,7 @@ import { setInterval, clearInterval } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SKY_BIN, operation, startSky, submit } from './lib/sky.mjs';
 import { median, rssMib } from './lib/proc.mjs';
+import { DAEMON_NODE_ARGS } from '../core/client/dist/index.js';
 
 const args = process.argv.slice(2);
 const flag = (name) => {
@@ -57,7 +59,8 @@ async function main() {
     (home) =>
       `drivers:\n  local:\n    root: ${join(home, 'nodes')}\n    cpus: ${JOBS + 8}\n    memory_gb: ${(JOBS + 8) * 2}\n` +
       `managed_jobs:\n  launch_parallelism: 16\n`,
-    { prefix: 'sky-bench-mj-' },
+    // The daemon as the CLI starts it (its heap flags), so memory is what a user's daemon shows.
+    { prefix: 'sky-bench-mj-', nodeArgs: [...DAEMON_NODE_ARGS] },
   );
   let maxRss = rssMib(sky.pid);
   const sampler = setInterval(() => {

@@ -30,14 +30,15 @@ export function freePort() {
  * Start a daemon whose config is `config(home)` (YAML text). Resolves once /api/health answers;
  * `stop()` ends the daemon and everything it started, by pid, and removes the HOME.
  */
-export async function startSky(config, { prefix = 'sky-bench-jobs-' } = {}) {
+export async function startSky(config, { prefix = 'sky-bench-jobs-', nodeArgs: given } = {}) {
   const home = mkdtempSync(join(tmpdir(), prefix));
   mkdirSync(join(home, '.sky'), { recursive: true });
   const configFile = join(home, 'daemon.yaml');
   writeFileSync(configFile, config(home));
   const port = await freePort();
   // SKY_BENCH_DAEMON_NODE_ARGS: extra node flags for the daemon, e.g. `--cpu-prof --cpu-prof-dir=DIR`.
-  const nodeArgs = (process.env.SKY_BENCH_DAEMON_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+  // `nodeArgs` (e.g. the flags the CLI starts the daemon with) come first; the variable adds to them.
+  const nodeArgs = [...(given ?? []), ...(process.env.SKY_BENCH_DAEMON_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '')];
   const reaper = spawnReaped([process.execPath, ...nodeArgs, DAEMON_MAIN, '--host', HOST, '--port', String(port), '--config', configFile], {
     env: { ...process.env, HOME: home },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -54,8 +55,14 @@ export async function startSky(config, { prefix = 'sky-bench-jobs-' } = {}) {
     token: '',
     /** Extra headers of every REST call, e.g. the CLI's identity (x-sky-user-id / x-sky-user-name) to act as the CLI's user. */
     headers: {},
-    call(method, path, body) {
-      return call(sky, agent, method, path, body);
+    async call(method, path, body) {
+      try {
+        return await call(sky, agent, method, path, body);
+      } catch (err) {
+        // A keep-alive socket the server closed just as it was reused: a GET is safely sent again once.
+        if (method !== 'GET' || !/socket hang up|ECONNRESET/.test(err.message)) throw err;
+        return call(sky, agent, method, path, body);
+      }
     },
     /** Run the CLI against this daemon; resolves with its exit status and output. */
     cli(argv) {
@@ -72,7 +79,8 @@ export async function startSky(config, { prefix = 'sky-bench-jobs-' } = {}) {
     async stop() {
       agent.destroy();
       await stopTree(reaper, 15_000);
-      rmSync(home, { recursive: true, force: true });
+      if (process.env.SKY_BENCH_KEEP_HOME) console.error(`kept ${home}`);
+      else rmSync(home, { recursive: true, force: true });
     },
   };
   const onExit = () => killTreeNow(reaper.pid);
@@ -119,7 +127,7 @@ function call(sky, agent, method, path, body) {
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in 120 s`)));
-    req.on('error', reject);
+    req.on('error', (err) => reject(new Error(`${method} ${path}: ${err.message}`, { cause: err })));
     if (payload !== undefined) req.write(payload);
     req.end();
   });

@@ -54,15 +54,16 @@ describe('JsonLedger', () => {
       const l = ledger(dir);
       await l.update(never, (d) => void (d.count = 1));
       const outcomes = await Promise.allSettled([
-        l.update(never, (d) => void (d.count += 1)),
+        l.update(never, (d) => (d.count += 1)),
         l.update(never, (d) => {
           d.count += 100;
           d.seen.push(-1);
           throw new Error('refused');
         }),
-        l.update(never, (d) => void (d.count += 1)),
+        l.update(never, (d) => (d.count += 1)),
       ]);
       assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.deepEqual([(outcomes[0] as PromiseFulfilledResult<number>).value, (outcomes[2] as PromiseFulfilledResult<number>).value], [2, 3], 'each saw what the ones before it left');
       assert.equal((outcomes[1] as PromiseRejectedResult).reason.message, 'refused');
       assert.deepEqual(await l.read(), { count: 3, seen: [] });
     } finally {
@@ -91,6 +92,27 @@ describe('JsonLedger', () => {
       const refused = await l.update(gone.signal, (d) => void (d.count = 99)).catch((err: unknown) => err);
       assert.ok(refused instanceof SkyError && refused.code === 'CANCELLED', String(refused));
       assert.equal((await l.read()).count, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads made at once share one copy, read-only, and a change is seen by the next read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sky-ledger-'));
+    try {
+      const l = ledger(dir);
+      await l.update(never, (d) => void (d.count = 5));
+      const [a, b] = await Promise.all([l.read(), l.read()]);
+      assert.equal(a, b, 'one parse for reads made at once');
+      assert.throws(() => {
+        a.seen.push(1);
+      }, TypeError);
+      assert.equal(await l.read(), a, 'the file did not change: the same copy');
+      await l.update(never, (d) => void (d.count = 6));
+      assert.equal((await l.read()).count, 6);
+      // A write by another process (another ledger object on the directory) is seen too.
+      await ledger(dir).update(never, (d) => void (d.count = 7));
+      assert.equal((await l.read()).count, 7);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -55,6 +55,15 @@ function whenAllAborted(signals: readonly AbortSignal[]): AbortSignal {
   return controller.signal;
 }
 
+/** Freeze a parsed JSON document all the way down (a reader that changes it fails loudly instead of corrupting the shared copy). */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value as object)) deepFreeze(item);
+  }
+  return value;
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -88,8 +97,36 @@ export class JsonLedger<T> {
     this.staleMs = options.staleMs ?? 60_000;
   }
 
-  /** The current document. Needs no lock: the file is only ever replaced whole. */
-  async read(): Promise<T> {
+  /** The last document read, by the file's identity (a write replaces the file, so a new inode). */
+  private cached: { key: string; doc: T } | undefined;
+  private reading: Promise<T> | undefined;
+
+  /**
+   * The current document, read-only (frozen: change it with update). Needs no lock: the file is
+   * only ever replaced whole. Reads made at once share one read, and the document is parsed again
+   * only when the file changed, so a driver asked about hundreds of clusters at once holds one
+   * copy of it, not hundreds.
+   */
+  read(): Promise<T> {
+    this.reading ??= this.load().finally(() => (this.reading = undefined));
+    return this.reading;
+  }
+
+  private async load(): Promise<T> {
+    const { owner } = this.options;
+    const info = await stat(this.path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw new SkyError('DRIVER_FAILED', `${owner}: cannot read its ledger ${this.path}: ${error.message}`, { cause: error });
+    });
+    if (info === undefined) return deepFreeze(this.options.empty());
+    const key = `${info.ino}:${info.size}:${info.mtimeMs}`;
+    if (this.cached?.key === key) return this.cached.doc;
+    const doc = deepFreeze(await this.parseFile());
+    this.cached = { key, doc };
+    return doc;
+  }
+
+  private async parseFile(): Promise<T> {
     const { owner } = this.options;
     let text: string;
     try {
@@ -160,21 +197,28 @@ export class JsonLedger<T> {
     try {
       if (this.options.createDir === true) await mkdir(this.dir, { recursive: true, mode: 0o700 });
       release = await this.lock(whenAllAborted(batch.map((p) => p.signal)));
-      let data: T = await this.read();
-      const original = JSON.stringify(data);
-      let kept = original;
+      const original = JSON.stringify(await this.read());
+      // Changes are applied one after another to one copy; the document is serialised once per turn,
+      // not once per change (a turn of 2,000 teardowns would otherwise make 2,000 copies of it).
+      // A change that throws is left out: the copy is made again from the turn's start and the
+      // changes that succeeded are applied again, in order.
+      let data = JSON.parse(original) as T;
+      let good: Array<PendingChange<T>> = [];
+      const results = new Map<PendingChange<T>, { ok: true; value: unknown } | { ok: false; error: unknown }>();
       for (const pending of batch) {
         try {
-          const result = await pending.change(data);
-          kept = JSON.stringify(data);
-          settled.push(() => pending.resolve(result));
+          results.set(pending, { ok: true, value: await pending.change(data) });
+          good.push(pending);
         } catch (error) {
-          // What the failed change did to the document is undone; the others' changes stay.
-          data = JSON.parse(kept) as T;
-          settled.push(() => pending.reject(error));
+          results.set(pending, { ok: false, error });
+          ({ data, good } = await this.replay(original, good, results));
         }
       }
-      if (kept !== original) await this.write(data);
+      for (const pending of batch) {
+        const outcome = results.get(pending)!;
+        settled.push(outcome.ok ? () => pending.resolve(outcome.value) : () => pending.reject(outcome.error));
+      }
+      if (JSON.stringify(data) !== original) await this.write(data);
     } catch (error) {
       failed = true;
       failure = error;
@@ -184,6 +228,31 @@ export class JsonLedger<T> {
     }
     if (failed) for (const pending of batch) pending.reject(failure);
     else for (const settle of settled) settle();
+  }
+
+  /** The document of the turn's start with `good` applied again (a change that now throws is dropped too). */
+  private async replay(
+    original: string,
+    good: Array<PendingChange<T>>,
+    results: Map<PendingChange<T>, { ok: true; value: unknown } | { ok: false; error: unknown }>,
+  ): Promise<{ data: T; good: Array<PendingChange<T>> }> {
+    for (;;) {
+      const data = JSON.parse(original) as T;
+      const kept: Array<PendingChange<T>> = [];
+      let failed = false;
+      for (const pending of good) {
+        try {
+          results.set(pending, { ok: true, value: await pending.change(data) });
+          kept.push(pending);
+        } catch (error) {
+          results.set(pending, { ok: false, error });
+          failed = true;
+          break;
+        }
+      }
+      if (!failed) return { data, good: kept };
+      good = good.filter((p) => results.get(p)?.ok === true);
+    }
   }
 
   private async write(data: T): Promise<void> {
