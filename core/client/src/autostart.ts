@@ -52,12 +52,13 @@ async function startFailed(what: string, logFile: string, from = 0): Promise<Sky
  * Node flags the daemon runs with. V8 sizes a heap for throughput: a young generation of
  * 3 x 16 MB, and an old generation it lets grow to many times what is live between full
  * collections (native memory held by garbage waits for those too), so a daemon whose live heap
- * is ~20 MB sat at 90 MB idle and climbed past 300 MB under a stream of requests. A 4 MB
- * semi-space and a 128 MB old-space ceiling keep it small and bounded (bench/README.md,
- * Memory). SKY_DAEMON_NODE_ARGS replaces them (e.g. a larger --max-old-space-size for a very
- * large fleet).
+ * is ~20 MB sat at 90 MB idle and climbed past 300 MB under a stream of requests. A 2 MB
+ * semi-space (both halves of the young generation stay committed until V8's memory reducer runs,
+ * ~8 s after the last full collection; 2 MB gave the same job and request rates as 4 MB) and a
+ * 128 MB old-space ceiling keep it small and bounded (bench/README.md, Memory).
+ * SKY_DAEMON_NODE_ARGS replaces them (e.g. a larger --max-old-space-size for a very large fleet).
  */
-export const DAEMON_NODE_ARGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128'];
+export const DAEMON_NODE_ARGS: readonly string[] = ['--max-semi-space-size=2', '--max-old-space-size=128'];
 
 export function daemonNodeArgs(env: NodeJS.ProcessEnv): readonly string[] {
   const given = env.SKY_DAEMON_NODE_ARGS;
