@@ -60,3 +60,27 @@ export function openSse(ctx: Context): SseWriter {
     signal: controller.signal,
   };
 }
+
+/** A log stream's events: lines, then its end with the final status. */
+export type LogStreamEvent<L, S> = { type: 'log'; line: L } | { type: 'end'; status: S };
+
+/**
+ * Open an event stream and pump a log into it in the background: `log` events, then `end`
+ * {status}; an error becomes an `error` event. A reader that falls behind holds the producer
+ * back (and through it whatever it follows) instead of being buffered without bound.
+ */
+export function streamLog<L, S>(ctx: Context, events: (signal: AbortSignal) => AsyncIterable<LogStreamEvent<L, S>>): void {
+  const sse = openSse(ctx);
+  void (async () => {
+    try {
+      for await (const event of events(sse.signal)) {
+        const sent = event.type === 'log' ? sse.send('log', event.line) : sse.send('end', { status: event.status });
+        if (!sent) await sse.drained();
+      }
+    } catch (err) {
+      sse.send('error', { message: err instanceof Error ? err.message : String(err) });
+    } finally {
+      sse.close();
+    }
+  })();
+}

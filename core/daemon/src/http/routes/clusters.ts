@@ -5,7 +5,7 @@ import type { StatusView } from '../../clusters/status-view.js';
 import type { JobLogs } from '../../clusters/job-logs.js';
 import { bindRoute } from '../bind.js';
 import { callerOf } from '../identity.js';
-import { openSse } from '../sse.js';
+import { streamLog } from '../sse.js';
 import { policyOf } from '../access.js';
 import { clusterNotFound } from '../../clusters/cluster-updates.js';
 
@@ -66,19 +66,6 @@ export function clusterRoutes(router: Router, deps: ClusterRouteDeps): void {
     // Errors (unknown cluster or job) answer 404 before the stream opens; then it opens at once,
     // heartbeats included, whether or not the job has written anything yet.
     const follow = await logs.open(params.name, params.job, query.follow ?? true, query.tail);
-    const sse = openSse(ctx);
-    void (async () => {
-      try {
-        for await (const event of follow(sse.signal)) {
-          const sent = event.type === 'log' ? sse.send('log', event.line) : sse.send('end', { status: event.status });
-          // A reader that falls behind holds the followers (and through them the nodes' tails) back.
-          if (!sent) await sse.drained();
-        }
-      } catch (err) {
-        sse.send('error', { message: err instanceof Error ? err.message : String(err) });
-      } finally {
-        sse.close();
-      }
-    })();
+    streamLog(ctx, follow);
   });
 }

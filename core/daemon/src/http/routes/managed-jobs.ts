@@ -4,7 +4,7 @@ import type { ManagedJobService } from '../../managed-jobs/managed-job-service.j
 import type { ManagedJobLogs } from '../../managed-jobs/managed-job-logs.js';
 import { bindRoute } from '../bind.js';
 import { callerOf } from '../identity.js';
-import { openSse } from '../sse.js';
+import { streamLog } from '../sse.js';
 import { policyOf } from '../access.js';
 
 export interface ManagedJobRouteDeps {
@@ -28,19 +28,6 @@ export function managedJobRoutes(router: Router, deps: ManagedJobRouteDeps): voi
     const job = await service.visible(caller, params.id, 'jobs.logs');
     await policyOf(ctx).assertManagedJobLog(caller, job, { action: 'jobs.logs', target: String(params.id) });
     const follow = query.follow ?? true;
-    const sse = openSse(ctx);
-    void (async () => {
-      try {
-        const events = query.controller ? logs.controllerLog(params.id, follow, sse.signal) : logs.task(params.id, follow, sse.signal);
-        for await (const event of events) {
-          const sent = event.type === 'log' ? sse.send('log', event.line) : sse.send('end', { status: event.status });
-          if (!sent) await sse.drained();
-        }
-      } catch (err) {
-        sse.send('error', { message: err instanceof Error ? err.message : String(err) });
-      } finally {
-        sse.close();
-      }
-    })();
+    streamLog(ctx, (signal) => (query.controller ? logs.controllerLog(params.id, follow, signal) : logs.task(params.id, follow, signal)));
   });
 }
