@@ -115,6 +115,9 @@ export const JobsCancelBodySchema = z
     all: z.boolean().optional().describe('Every unfinished managed job of the caller.'),
     all_users: z.boolean().optional().describe("With all or name: every user's (admins)."),
   })
+  .refine((b) => [b.job_ids !== undefined && b.job_ids.length > 0, b.name !== undefined, b.all === true].filter(Boolean).length === 1, {
+    message: 'give exactly one of job_ids (non-empty), name or all: true',
+  })
   .meta({ id: 'JobsCancelBody' });
 export type JobsCancelBody = z.infer<typeof JobsCancelBodySchema>;
 
