@@ -27,6 +27,9 @@ export function managedJobNotFound(id: number | string): SkyError {
   return new SkyError('MANAGED_JOB_NOT_FOUND', `no managed job ${id}`, { hint: 'List your managed jobs with: sky jobs queue (or -u for everyone\'s).' });
 }
 
+/** Managed jobs a cancel marks CANCELLING at once. */
+const CANCEL_BATCH = 64;
+
 /** The name a jobs_launch body gives its job: its own, or its first task's. */
 function submittedName(body: unknown): string | undefined {
   const b = body as Partial<JobsLaunchBody> | undefined;
@@ -121,14 +124,20 @@ export class ManagedJobService {
     await this.policy.assertCancelManagedJobs(actor, targets, where);
     const alreadyFinished = targets.filter((j) => isManagedJobTerminal(j.status)).map((j) => j.id);
     const cancelling: number[] = [];
-    for (const job of targets.filter((j) => !isManagedJobTerminal(j.status))) {
-      const updated = await this.controller.change(job.id, (j) => (isManagedJobTerminal(j.status) || j.status === 'CANCELLING' ? undefined : { status: 'CANCELLING' }), `cancel requested by ${ctx.request.userName}`);
-      if (updated && !isManagedJobTerminal(updated.status)) cancelling.push(job.id);
-      else alreadyFinished.push(job.id);
-    }
-    for (const id of cancelling) {
-      this.controller.interrupt(id);
-      this.controller.kick(id);
+    // Recorded many at a time (their writes share group commits), and each job's teardown starts
+    // as soon as its CANCELLING is recorded, not after every other one's.
+    const open = targets.filter((j) => !isManagedJobTerminal(j.status));
+    for (let at = 0; at < open.length; at += CANCEL_BATCH) {
+      await Promise.all(
+        open.slice(at, at + CANCEL_BATCH).map(async (job) => {
+          const updated = await this.controller.change(job.id, (j) => (isManagedJobTerminal(j.status) || j.status === 'CANCELLING' ? undefined : { status: 'CANCELLING' }), `cancel requested by ${ctx.request.userName}`);
+          if (updated && !isManagedJobTerminal(updated.status)) {
+            cancelling.push(job.id);
+            this.controller.interrupt(job.id);
+            this.controller.kick(job.id);
+          } else alreadyFinished.push(job.id);
+        }),
+      );
     }
     await this.controller.waitEnded(cancelling, ctx.signal);
     const cancelled: number[] = [];
@@ -137,7 +146,11 @@ export class ManagedJobService {
       if (job?.status === 'CANCELLED') cancelled.push(id);
       else alreadyFinished.push(id);
     }
-    for (const id of cancelled) await ctx.log(`Managed job ${id} cancelled.`);
+    cancelled.sort((a, b) => a - b);
+    if (cancelled.length > 0) {
+      const shown = cancelled.length > 20 ? `${cancelled.slice(0, 20).join(', ')}, … (${cancelled.length} in all)` : cancelled.join(', ');
+      await ctx.log(`Cancelled managed job${cancelled.length === 1 ? '' : 's'} ${shown}.`);
+    }
     return { cancelled, alreadyFinished: alreadyFinished.sort((a, b) => a - b) };
   }
 
