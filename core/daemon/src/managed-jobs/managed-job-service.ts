@@ -124,8 +124,8 @@ export class ManagedJobService {
     await this.policy.assertCancelManagedJobs(actor, targets, where);
     const alreadyFinished = targets.filter((j) => isManagedJobTerminal(j.status)).map((j) => j.id);
     const cancelling: number[] = [];
-    // Recorded many at a time (their writes share group commits), and each job's teardown starts
-    // as soon as its CANCELLING is recorded, not after every other one's.
+    // Recorded many at a time (their writes share group commits); then every teardown starts
+    // together, so the driver's bookkeeping for all of them shares as few turns as it can.
     const open = targets.filter((j) => !isManagedJobTerminal(j.status));
     for (let at = 0; at < open.length; at += CANCEL_BATCH) {
       await Promise.all(
@@ -133,12 +133,13 @@ export class ManagedJobService {
           const updated = await this.controller.change(job.id, (j) => (isManagedJobTerminal(j.status) || j.status === 'CANCELLING' ? undefined : { status: 'CANCELLING' }), `cancel requested by ${ctx.request.userName}`);
           if (updated && !isManagedJobTerminal(updated.status)) {
             cancelling.push(job.id);
+            // Launches in flight stop now; the teardown waits for the others to be recorded.
             this.controller.interrupt(job.id);
-            this.controller.kick(job.id);
           } else alreadyFinished.push(job.id);
         }),
       );
     }
+    for (const id of cancelling) this.controller.kick(id);
     await this.controller.waitEnded(cancelling, ctx.signal);
     const cancelled: number[] = [];
     for (const id of cancelling) {
