@@ -18,6 +18,7 @@ import { managedJobOperations } from './ops/managed-job-ops.js';
 import { ManagedJobController } from './managed-jobs/controller.js';
 import { ManagedJobService } from './managed-jobs/managed-job-service.js';
 import { ManagedJobLogs } from './managed-jobs/managed-job-logs.js';
+import { ManagedJobView } from './managed-jobs/managed-job-view.js';
 import { InfraService } from './clusters/infra-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { UserService } from './auth/user-service.js';
@@ -123,6 +124,7 @@ export function compose(options: ComposeOptions): DependencyContainer {
   // Resolved when a cancel runs, not when the service is built: the scheduler depends on the operations.
   c.register(TOKENS.RequestCanceller, { useValue: { cancel: (id: string) => c.resolve(Scheduler).cancel(id) } });
   c.registerSingleton(ManagedJobController);
+  c.registerSingleton(ManagedJobView);
   c.registerSingleton(ManagedJobService);
   c.registerSingleton(ManagedJobLogs);
   c.registerSingleton(PasswordHasher);

@@ -22,6 +22,7 @@ import { managedJobRoutes } from './http/routes/managed-jobs.js';
 import { ManagedJobController } from './managed-jobs/controller.js';
 import { ManagedJobService } from './managed-jobs/managed-job-service.js';
 import { ManagedJobLogs } from './managed-jobs/managed-job-logs.js';
+import { ManagedJobView } from './managed-jobs/managed-job-view.js';
 import { StatusView } from './clusters/status-view.js';
 import { JobQueue } from './clusters/job-queue.js';
 import { JobLogs } from './clusters/job-logs.js';
@@ -115,6 +116,7 @@ export class Daemon {
     @inject(ManagedJobController) private readonly managedJobs: ManagedJobController,
     @inject(ManagedJobService) private readonly managedJobService: ManagedJobService,
     @inject(ManagedJobLogs) private readonly managedJobLogs: ManagedJobLogs,
+    @inject(ManagedJobView) private readonly managedJobView: ManagedJobView,
   ) {
     this.startedAt = clock.now();
   }
@@ -134,6 +136,7 @@ export class Daemon {
       await this.workspaces.ensureDefault();
       await this.plugins.load(this.shutdown.signal);
       await this.view.load();
+      await this.managedJobView.load();
       this.audit.start();
       const recovered = await this.scheduler.recover();
       this.logger.info(recovered, 'recovered requests from the state store');
@@ -235,6 +238,7 @@ export class Daemon {
     this.jobQueue.stop();
     this.autostop.stop();
     this.view.close();
+    this.managedJobView.close();
     await this.transports.closeAll();
     await this.plugins.closeAll();
     await this.helper.close();

@@ -22,6 +22,7 @@ import { describePlan } from '../clusters/cluster-service.js';
 import { primaryFields } from '../clusters/resources.js';
 import { TaskFilesResolver } from '../uploads/task-files.js';
 import { ManagedJobController } from './controller.js';
+import { ManagedJobView } from './managed-job-view.js';
 
 export function managedJobNotFound(id: number | string): SkyError {
   return new SkyError('MANAGED_JOB_NOT_FOUND', `no managed job ${id}`, { hint: 'List your managed jobs with: sky jobs queue (or -u for everyone\'s).' });
@@ -57,6 +58,7 @@ export class ManagedJobService {
     @inject(TaskFilesResolver) private readonly taskFiles: TaskFilesResolver,
     @inject(ManagedJobController) private readonly controller: ManagedJobController,
     @inject(TOKENS.RequestCanceller) private readonly requests: RequestCanceller,
+    @inject(ManagedJobView) private readonly view: ManagedJobView,
   ) {}
 
   /** Bad tasks and foreign uploads are a 400 at submit, never a managed job that fails later. */
@@ -184,14 +186,17 @@ export class ManagedJobService {
     return named;
   }
 
-  async list(actor: Actor, query: { all_users?: boolean; skip_finished?: boolean; limit?: number }): Promise<ManagedJobRecord[]> {
+  /** The queue as JSON (`{"items": [...]}`), newest first: the caller's, or with all_users everyone's they may see. */
+  async listJson(actor: Actor, query: { all_users?: boolean; skip_finished?: boolean; limit?: number }): Promise<string> {
     const visible = await this.policy.managedJobListing(actor);
-    const items = await this.store.managedJobs.list({
-      ...(query.all_users ? {} : { user: actor.id }),
-      ...(query.skip_finished ? { active: true } : {}),
-      ...(query.limit !== undefined ? { limit: query.limit } : {}),
-    });
-    return items.filter(visible);
+    return this.view.listJson(
+      {
+        ...(query.all_users ? {} : { user: actor.id }),
+        ...(query.skip_finished ? { active: true } : {}),
+        ...(query.limit !== undefined ? { limit: query.limit } : {}),
+      },
+      visible,
+    );
   }
 
   /** One job the caller may see (404 for one they may not even know of, the same as for none). */
