@@ -33,6 +33,8 @@ import { LaunchSlots } from './launch-slots.js';
 
 /** Provisioning errors that say "not now, not here" (retried, then FAILED_NO_RESOURCE), not "never". */
 const CAPACITY_CODES = new Set(['NO_CAPACITY', 'RESOURCES_UNAVAILABLE', 'NO_DRIVER', 'DRIVER_FAILED', 'NODE_UNREACHABLE', 'CLUSTER_NOT_UP']);
+/** Cancelled jobs whose clusters are torn down at once. */
+const TEARDOWN_PARALLELISM = 1000;
 /** Consecutive unexpected errors of one job's steps before it ends FAILED_CONTROLLER. */
 const MAX_STEP_ERRORS = 5;
 
@@ -69,6 +71,7 @@ export class ManagedJobController {
   private readonly stepErrors = new Map<number, number>();
   private readonly launchFailures = new Map<number, number>();
   private readonly slots: LaunchSlots;
+  private readonly teardownSlots = new LaunchSlots(TEARDOWN_PARALLELISM);
   private readonly stopping = new AbortController();
   private unsubscribe: (() => void) | undefined;
 
@@ -555,9 +558,15 @@ export class ManagedJobController {
 
   /** A cancel was recorded (CANCELLING): keep the task's log, tear its cluster down, record CANCELLED. */
   private async finishCancel(job: ManagedJobRecord): Promise<void> {
-    await this.saveLogs(job);
     const name = managedClusterName(job.id, job.userName);
-    if (await this.ownCluster(job, name)) await this.teardown(job, name, 'cancelled');
+    // Bounded like launches: thousands of teardowns at once would hold thousands of log copies and file handles.
+    await this.teardownSlots.acquire(this.stopping.signal);
+    try {
+      await this.saveLogs(job);
+      if (await this.ownCluster(job, name)) await this.teardown(job, name, 'cancelled');
+    } finally {
+      this.teardownSlots.release();
+    }
     const at = this.clock.now();
     await this.change(
       job.id,

@@ -55,6 +55,11 @@ function whenAllAborted(signals: readonly AbortSignal[]): AbortSignal {
   return controller.signal;
 }
 
+/** The file's text for a document (what write stores, and what a turn compares against). */
+function render(data: unknown): string {
+  return `${JSON.stringify(data, null, 2)}\n`;
+}
+
 /** Freeze a parsed JSON document all the way down (a reader that changes it fails loudly instead of corrupting the shared copy). */
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -127,14 +132,24 @@ export class JsonLedger<T> {
   }
 
   private async parseFile(): Promise<T> {
+    const text = await this.fileText();
+    return text === undefined ? this.options.empty() : this.parseText(text);
+  }
+
+  /** The file's text, or undefined when there is none yet. */
+  private async fileText(): Promise<string | undefined> {
     const { owner } = this.options;
-    let text: string;
     try {
-      text = await readFile(this.path, 'utf8');
+      return await readFile(this.path, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return this.options.empty();
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new SkyError('DRIVER_FAILED', `${owner}: cannot read its ledger ${this.path}: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  /** The document in `text`, checked by the owner's parse (DRIVER_FAILED for bad JSON or an unknown format). */
+  private parseText(text: string): T {
+    const { owner } = this.options;
     let data: unknown;
     try {
       data = JSON.parse(text);
@@ -197,12 +212,14 @@ export class JsonLedger<T> {
     try {
       if (this.options.createDir === true) await mkdir(this.dir, { recursive: true, mode: 0o700 });
       release = await this.lock(whenAllAborted(batch.map((p) => p.signal)));
-      const original = JSON.stringify(await this.read());
-      // Changes are applied one after another to one copy; the document is serialised once per turn,
-      // not once per change (a turn of 2,000 teardowns would otherwise make 2,000 copies of it).
+      // The file's own text is the turn's starting point: parsed once into the copy the changes
+      // work on, and compared with what they leave, serialised once, to know whether to write.
+      const text = await this.fileText();
+      const original = text ?? render(this.options.empty());
+      const fresh = (): T => (text === undefined ? this.options.empty() : this.parseText(text));
       // A change that throws is left out: the copy is made again from the turn's start and the
       // changes that succeeded are applied again, in order.
-      let data = JSON.parse(original) as T;
+      let data = fresh();
       let good: Array<PendingChange<T>> = [];
       const results = new Map<PendingChange<T>, { ok: true; value: unknown } | { ok: false; error: unknown }>();
       for (const pending of batch) {
@@ -211,14 +228,15 @@ export class JsonLedger<T> {
           good.push(pending);
         } catch (error) {
           results.set(pending, { ok: false, error });
-          ({ data, good } = await this.replay(original, good, results));
+          ({ data, good } = await this.replay(fresh, good, results));
         }
       }
       for (const pending of batch) {
         const outcome = results.get(pending)!;
         settled.push(outcome.ok ? () => pending.resolve(outcome.value) : () => pending.reject(outcome.error));
       }
-      if (JSON.stringify(data) !== original) await this.write(data);
+      const after = render(data);
+      if (after !== original) await this.write(after);
     } catch (error) {
       failed = true;
       failure = error;
@@ -232,12 +250,12 @@ export class JsonLedger<T> {
 
   /** The document of the turn's start with `good` applied again (a change that now throws is dropped too). */
   private async replay(
-    original: string,
+    fresh: () => T,
     good: Array<PendingChange<T>>,
     results: Map<PendingChange<T>, { ok: true; value: unknown } | { ok: false; error: unknown }>,
   ): Promise<{ data: T; good: Array<PendingChange<T>> }> {
     for (;;) {
-      const data = JSON.parse(original) as T;
+      const data = fresh();
       const kept: Array<PendingChange<T>> = [];
       let failed = false;
       for (const pending of good) {
@@ -255,11 +273,11 @@ export class JsonLedger<T> {
     }
   }
 
-  private async write(data: T): Promise<void> {
+  private async write(text: string): Promise<void> {
     const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     const file = await open(tmp, 'w', 0o600);
     try {
-      await file.writeFile(`${JSON.stringify(data, null, 2)}\n`);
+      await file.writeFile(text);
       await file.sync();
     } finally {
       await file.close();
