@@ -256,3 +256,44 @@ describe('garbage collection of uploads', () => {
     }
   });
 });
+
+describe('uploads an unfinished managed job names', () => {
+  let m: DaemonHandle;
+  const HEADERS = { 'content-type': 'application/json', 'x-sky-user-id': 'u-alice', 'x-sky-user-name': 'alice' };
+
+  before(async () => {
+    const home = tempHome();
+    // Unused after ~0.2 s; collected every 0.3 s.
+    m = await startDaemon({ home, config: `uploads:\n  unused_days: 0.0000025\n  gc_interval_seconds: 0.3\ndrivers:\n  local:\n    root: ${join(home, 'nodes')}\n    cpus: 4\n    memory_gb: 8\n` });
+  });
+
+  after(async () => {
+    await m?.stop();
+    if (m) removeHome(m.home);
+  });
+
+  it('are kept while the job may launch its tasks again, and collected once it ended', async () => {
+    const id = await uploadFiles(m.url, HEADERS, { 'train.sh': 'echo training' });
+    const rec = await runOperation<{ status: string; result?: { jobId: number }; error?: unknown }>(
+      m.url,
+      'jobs_launch',
+      { tasks: [{ task: { workdir: '.', run: 'cat train.sh; sleep 600' }, uploads: { workdir: id } }] },
+      HEADERS,
+    );
+    assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+    const jobId = rec.result!.jobId;
+    // Many collections pass while the job runs (unused_days is ~0.2 s here): the upload stays.
+    const until = Date.now() + 2_000;
+    while (Date.now() < until) {
+      assert.equal((await http(`${m.url}/api/v1/uploads/${id}`, { headers: HEADERS })).status, 200, 'the upload of a running managed job is kept');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const cancel = await runOperation<{ status: string }>(m.url, 'jobs_cancel', { job_ids: [jobId] }, HEADERS);
+    assert.equal(cancel.status, 'SUCCEEDED');
+    const deadline = Date.now() + 15_000;
+    while ((await http(`${m.url}/api/v1/uploads/${id}`, { headers: HEADERS })).status !== 404) {
+      if (Date.now() > deadline) assert.fail('the upload of an ended managed job was never collected');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { inject, injectable } from 'tsyringe';
+import type { StateStore } from '@sky/plugin-api';
 import type { Logger } from 'pino';
 import {
   chunkLength,
@@ -71,6 +72,7 @@ export class UploadService {
     @inject(TOKENS.Clock) private readonly clock: Clock,
     @inject(TOKENS.Logger) private readonly logger: Logger,
     @inject(AuditLog) private readonly audit: AuditLog,
+    @inject(TOKENS.Store) private readonly state: StateStore,
   ) {}
 
   get limits(): ManifestLimits {
@@ -206,7 +208,23 @@ export class UploadService {
   }
 
   /**
-   * Garbage collection: delete uploads unused for `unused_days`, then every chunk no remaining
+   * Uploads an unfinished managed job names: it may launch its tasks again (a lost node, a
+   * restart) long after it was submitted, so these are kept however long they go unused.
+   */
+  private async pinnedByManagedJobs(): Promise<Set<string>> {
+    const pinned = new Set<string>();
+    for (const job of await this.state.managedJobs.list({ active: true })) {
+      for (const task of (await this.state.managedJobs.getSpec(job.id))?.tasks ?? []) {
+        if (task.uploads?.workdir !== undefined) pinned.add(task.uploads.workdir);
+        for (const id of Object.values(task.uploads?.file_mounts ?? {})) pinned.add(id);
+      }
+    }
+    return pinned;
+  }
+
+  /**
+   * Garbage collection: delete uploads unused for `unused_days` (but not those an unfinished
+   * managed job names), then every chunk no remaining
    * upload of its owner refers to (except chunks stored or announced within the last hour).
    */
   async collect(): Promise<{ uploads: number; chunks: number; bytes: number }> {
@@ -215,9 +233,10 @@ export class UploadService {
     const unusedBefore = now - unusedMs;
     const grace = Math.min(CHUNK_GRACE_MS, unusedMs);
     const referenced = new Map<string, Set<string>>();
+    const pinned = await this.pinnedByManagedJobs();
     let uploads = 0;
     for (const upload of await this.store.listManifests()) {
-      if (upload.lastUsedAt < unusedBefore) {
+      if (upload.lastUsedAt < unusedBefore && !pinned.has(upload.id)) {
         await this.lock.run(upload.owner, () => this.store.deleteManifest(upload.id));
         uploads += 1;
         continue;
