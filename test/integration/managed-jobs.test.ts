@@ -127,6 +127,8 @@ before(async () => {
 });
 
 after(async () => {
+  // Jobs outlive their daemon by design: whatever a failed test left running is cancelled.
+  await op('jobs_cancel', { all: true }).catch(() => undefined);
   await d.stop();
   await killAllDaemons();
   removeHome(home);

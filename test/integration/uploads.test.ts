@@ -268,6 +268,8 @@ describe('uploads an unfinished managed job names', () => {
   });
 
   after(async () => {
+    // Jobs outlive their daemon by design: a failed run must not leave its sleep behind.
+    if (m) await runOperation(m.url, 'jobs_cancel', { all: true }, HEADERS).catch(() => undefined);
     await m?.stop();
     if (m) removeHome(m.home);
   });
