@@ -17,6 +17,7 @@ import localPlugin, {
   canonicalGpuName,
   DEFAULT_ROOT,
   detectGpus,
+  groupAlive,
   LEDGER_FILE,
   LocalDriver,
   LOCK_FILE,
@@ -429,6 +430,48 @@ describe('driver-local: stop, start and terminate', () => {
     await driver.stop(cluster, opts());
     await driver.stop(cluster, opts());
     assert.deepEqual((await driver.status(cluster, opts())).map((r) => r.status), ['STOPPED']);
+  });
+});
+
+describe('driver-local: whether a process group lives', () => {
+  async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+    for (let i = 0; i < 200; i += 1) {
+      if (await check()) return;
+      await sleep(25);
+    }
+    assert.fail(`timed out waiting until ${what}`);
+  }
+
+  it('a live leader settles it; with the leader gone a live member still counts; a killed group is gone', async () => {
+    // The leader is the group's own first process; it exits at once and leaves a member behind.
+    const child = spawn('sh', ['-c', 'sleep 30 & echo $!; exit 0'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    const pgid = child.pid!;
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await new Promise((done) => child.once('exit', done));
+    const member = Number(out.trim());
+    try {
+      assert.ok(member > 1, `the member's pid was printed (${out})`);
+      await until(async () => !(await processAlive(pgid)), 'the leader is reaped');
+      assert.equal(await groupAlive(pgid), true, 'a member of the group is alive although its leader is gone');
+      process.kill(-pgid, 'SIGKILL');
+      await until(async () => !(await groupAlive(pgid)), 'the killed group is gone');
+    } finally {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+
+    const leader = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    try {
+      assert.equal(await groupAlive(leader.pid!), true, 'a sleeping leader is alive');
+    } finally {
+      leader.kill('SIGKILL');
+      await new Promise((done) => leader.once('exit', done));
+    }
+    assert.equal(await groupAlive(leader.pid!), false, 'a reaped leader with no member is gone');
   });
 });
 
