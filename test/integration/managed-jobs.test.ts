@@ -274,7 +274,10 @@ describe('managed jobs on the local driver', () => {
     assert.equal(readFileSync(counter, 'utf8'), 'x\n', 'the running task was not started again');
     const b = await ended(starting);
     assert.equal(b.status, 'SUCCEEDED', b.reason);
-    assert.ok(!(await clusters()).some((c) => c.startsWith('sky-jobs-')), 'no cluster of a managed job is left');
+    // Torn down right after the end is recorded, and only once: nothing is left once that is done.
+    await noClusterOf(running1);
+    await noClusterOf(starting);
+    assert.deepEqual((await clusters()).filter((c) => c.startsWith('sky-jobs-')), [], 'no cluster of a managed job is left');
   });
 
   it('lists the caller\'s jobs (newest first) and refuses bad selections', async () => {
