@@ -55,6 +55,20 @@ describe('what one caller sees of the event stream', () => {
     assert.equal((aliceOwn.show(event({ kind: 'cluster', name: 'hidden', record: hidden }))?.record as ClusterRecord).lastCommand, 'python secret.py');
   });
 
+  it('shows a deletion to whoever could list the cluster, from whose it was, though this daemon never knew it (a restart)', async () => {
+    const { view } = await fixture();
+    const deleted = { owner: alice.id, workspace: 'default' };
+    const gone = event({ kind: 'cluster', name: 'before-restart', record: undefined, deleted });
+    assert.equal((await view(false, alice)).show(gone)?.record, null, 'its owner hears of it');
+    assert.equal((await view(true, bob)).show(gone)?.key, 'before-restart', 'so does anyone who lists every cluster');
+    assert.equal((await view(false, bob)).show(gone), undefined, 'nobody else without all_users');
+    const hidden = event({ kind: 'cluster', name: 'lab-gone', record: undefined, deleted: { owner: alice.id, workspace: 'lab' } });
+    assert.equal((await view(true, bob)).show(hidden), undefined, "nor a private workspace's, to a non-member");
+    const job = event({ kind: 'job', cluster: 'before-restart', id: 3, record: undefined, deleted });
+    assert.equal((await view(false, alice)).show(job)?.key, 'before-restart/3');
+    assert.equal((await view(false, bob)).show(job), undefined);
+  });
+
   it('shows jobs as listJobs would: by cluster visibility, their user, and without others\' commands', async () => {
     const { view, owners } = await fixture();
     const shared = cluster('shared', alice.id, 'default');

@@ -93,7 +93,11 @@ export function describeEvents(h: StoreHarness): void {
       assert.equal(await h.store.clusters.delete('doomed'), true);
       const after = await h.store.events.read(before, 10);
       assert.deepEqual(after.map((e) => label(e.change)), ['job:doomed/1:deleted', 'job:doomed/2:deleted', 'cluster:doomed:deleted']);
-      for (const e of after) assert.equal(e.change.record, undefined);
+      for (const e of after) {
+        assert.equal(e.change.record, undefined);
+        // Whose the cluster was travels with its deletion: after a restart nobody else remembers it.
+        assert.deepEqual((e.change as { deleted?: unknown }).deleted, { owner: cluster.owner, workspace: cluster.workspace });
+      }
     });
 
     it('adds nothing for writes that change nothing', async () => {
