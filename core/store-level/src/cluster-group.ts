@@ -1,6 +1,6 @@
 import { SkyError, isJobTerminal } from '@sky/protocol';
 import type { ClusterRecord, JobRecord, JobSpec, JobStatus } from '@sky/protocol';
-import { applyClusterPatch, applyJobPatch, applyOwnerChange, copyJson, type ClusterPatch, type JobPatch, type StoreChange } from '@sky/plugin-api';
+import { applyClusterPatch, applyJobPatch, applyOwnerChange, copyJson, type ClusterPatch, type JobPatch, type FeedChange } from '@sky/plugin-api';
 import type { ClusterDelta, ClusterState } from './cluster-state.js';
 import { isJobId, jobKey, parseJobKey, prefixRange } from './keys.js';
 import { getMany, INDEX_MARK, type Sublevels, type WriteOp } from './layout.js';
@@ -107,7 +107,7 @@ export class ClusterGroup {
     private readonly ops: WriteOp[],
     private readonly outcomes: Array<() => void>,
     /** The group's change-feed events, shared with its other parts so they stay in commit order. */
-    private readonly changes: StoreChange[],
+    private readonly changes: FeedChange[],
   ) {}
 
   /** Read what `requests` need from disk; run before the group applies anything. */
@@ -218,7 +218,8 @@ export class ClusterGroup {
       );
       this.#jobs.set(key, null);
     }
-    for (const id of existing) this.changes.push({ kind: 'job', cluster: name, id, record: undefined });
+    const deleted = { owner: current.owner, workspace: current.workspace };
+    for (const id of existing) this.changes.push({ kind: 'job', cluster: name, id, record: undefined, deleted: { ...deleted } });
     this.ops.push(
       { type: 'del', sublevel: subs.clusters, key: name },
       { type: 'del', sublevel: subs.jobCounters, key: name },
@@ -227,7 +228,7 @@ export class ClusterGroup {
     this.#counters.set(name, null);
     this.#deleted.add(name);
     this.#created.delete(name);
-    this.changes.push({ kind: 'cluster', name, record: undefined });
+    this.changes.push({ kind: 'cluster', name, record: undefined, deleted });
     this.outcomes.push(() => settle.resolve(true));
   }
 
