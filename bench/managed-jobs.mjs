@@ -63,9 +63,14 @@ async function main() {
     { prefix: 'sky-bench-mj-', nodeArgs: [...DAEMON_NODE_ARGS] },
   );
   let maxRss = rssMib(sky.pid);
+  // The peak of each phase too, so a peak can be traced to launching, listing or cancelling.
+  let phase = 'launch';
+  const phaseRss = {};
   const sampler = setInterval(() => {
     try {
-      maxRss = Math.max(maxRss, rssMib(sky.pid));
+      const rss = rssMib(sky.pid);
+      maxRss = Math.max(maxRss, rss);
+      phaseRss[phase] = Math.max(phaseRss[phase] ?? 0, rss);
     } catch {
       // the daemon is gone
     }
@@ -90,6 +95,7 @@ async function main() {
     const processes = running(MARKER);
 
     // sky jobs queue -u beside the REST list, interleaved.
+    phase = 'queue';
     const cli = [];
     const rest = [];
     for (let i = 0; i < 7; i += 1) {
@@ -102,6 +108,7 @@ async function main() {
       rest.push(performance.now() - t);
     }
 
+    phase = 'cancel';
     const c0 = performance.now();
     const cancel = spawnSync(process.execPath, [SKY_BIN, 'jobs', 'cancel', '-a', '-y'], { env: sky.cliEnv(), encoding: 'utf8', timeout: 600_000 });
     const cancelMs = performance.now() - c0;
@@ -126,13 +133,14 @@ async function main() {
       job_processes_left: left,
       clusters_left: clusters,
       max_rss_mib: maxRss,
+      max_rss_mib_by_phase: phaseRss,
       load_average: load,
     };
     const f = (n) => n.toFixed(1);
     console.log(`${JOBS} managed jobs: submitted in ${f(submittedMs)} ms (${f(result.submits_per_s)}/s); all RUNNING after ${f(allRunningMs)} ms (${f(result.launches_per_s)} launches/s): ${JSON.stringify(counts)}, ${processes} job processes`);
     console.log(`sky jobs queue -u: median ${f(result.queue_u_cli_median_ms)} ms (REST list ${f(result.queue_rest_median_ms)} ms)`);
     console.log(`sky jobs cancel -a -y: ${f(cancelMs)} ms; after: ${JSON.stringify(after)}; job processes left ${left}; clusters left ${clusters}`);
-    console.log(`daemon VmRSS max ${f(maxRss)} MiB; 1-minute load ${f(load[0])} before, ${f(load[1])} after`);
+    console.log(`daemon VmRSS max ${f(maxRss)} MiB (${Object.entries(phaseRss).map(([k, v]) => `${k} ${f(v)}`).join(', ')}); 1-minute load ${f(load[0])} before, ${f(load[1])} after`);
     if (jsonFile !== undefined) {
       mkdirSync(dirname(resolve(jsonFile)), { recursive: true });
       writeFileSync(jsonFile, JSON.stringify(result, null, 2) + '\n');

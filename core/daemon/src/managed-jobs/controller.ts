@@ -34,7 +34,7 @@ import { LaunchSlots } from './launch-slots.js';
 /** Provisioning errors that say "not now, not here" (retried, then FAILED_NO_RESOURCE), not "never". */
 const CAPACITY_CODES = new Set(['NO_CAPACITY', 'RESOURCES_UNAVAILABLE', 'NO_DRIVER', 'DRIVER_FAILED', 'NODE_UNREACHABLE', 'CLUSTER_NOT_UP']);
 /** Cancelled jobs whose clusters are torn down at once. */
-const TEARDOWN_PARALLELISM = 1000;
+const TEARDOWN_PARALLELISM = 500;
 /** Consecutive unexpected errors of one job's steps before it ends FAILED_CONTROLLER. */
 const MAX_STEP_ERRORS = 5;
 
