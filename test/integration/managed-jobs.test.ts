@@ -280,6 +280,52 @@ describe('managed jobs on the local driver', () => {
     assert.deepEqual((await clusters()).filter((c) => c.startsWith('sky-jobs-')), [], 'no cluster of a managed job is left');
   });
 
+  it('kill -9 while STARTING (its setup running): the job goes on where it was, its cluster provisioned once', async () => {
+    const setupCount = join(scratch, 'count-setup');
+    const id = await submit([{ setup: `echo s >> ${setupCount}; sleep 3`, run: 'echo ran after setup' }]);
+    await until(id, (j) => j.status === 'STARTING' && existsSync(setupCount), 30_000);
+    await d.kill9();
+    d = await startDaemon({ home, port, config: config() });
+    const done = await ended(id);
+    assert.equal(done.status, 'SUCCEEDED', done.reason);
+    assert.equal(readFileSync(setupCount, 'utf8'), 's\n', 'the setup ran once: the restart followed the queued job instead of launching again');
+    const { job, events } = await get(id);
+    assert.equal(events.filter((e) => /launching on cluster/.test(e.text)).length, 1, events.map((e) => e.text).join(' | '));
+    assert.equal(job.tasks[0]!.recoveries, 0);
+    assert.ok((await logs(id)).lines.includes('ran after setup'));
+    await noClusterOf(id);
+  });
+
+  it('kill -9 while RECOVERING (no capacity to relaunch): it keeps waiting, then relaunches once capacity is back', async () => {
+    const counter = join(scratch, 'count-recovering');
+    const marker = `sky-mj-recovering-${Date.now()}`;
+    const id = await submit([
+      { run: `n=$(cat ${counter} 2>/dev/null || echo 0); echo $((n+1)) > ${counter}; if [ "$n" = 0 ]; then exec -a ${marker} sleep 600; fi; echo recovered`, resources: { cpus: 8 } },
+    ]);
+    const job = await until(id, (j) => j.status === 'RUNNING');
+    await until(id, () => running(marker).length > 0, 10_000);
+    const res = await http(`${d.url}/api/v1/clusters/${job.tasks[0]!.cluster!}`, { headers: HEADERS });
+    const root = (res.json() as { nodes: Array<{ reach: { root: string } }> }).nodes[0]!.reach.root;
+    // The node is lost while the daemon is down, and the daemon comes back on a machine too small to relaunch it.
+    await d.kill9();
+    rmSync(root, { recursive: true, force: true });
+    spawnSync('pkill', ['-9', '-f', root]);
+    spawnSync('pkill', ['-9', '-f', marker]);
+    const small = config().replace('cpus: 64', 'cpus: 4').replace('recovery_wait_seconds: 4', 'recovery_wait_seconds: 600');
+    d = await startDaemon({ home, port, config: small });
+    const waiting = await until(id, (j) => j.status === 'RECOVERING' && /waiting for capacity/.test(j.reason ?? ''), 60_000);
+    assert.equal(waiting.tasks[0]!.recoveries, 1);
+    await d.kill9();
+    d = await startDaemon({ home, port, config: config() });
+    const done = await ended(id);
+    assert.equal(done.status, 'SUCCEEDED', done.reason);
+    assert.equal(done.tasks[0]!.recoveries, 1, 'one recovery, counted once across both restarts');
+    assert.equal(readFileSync(counter, 'utf8').trim(), '2', 'the task ran twice: first, and once relaunched');
+    assert.ok((await logs(id)).lines.includes('recovered'));
+    await noClusterOf(id);
+    assert.deepEqual(running(marker), []);
+  });
+
   it('lists the caller\'s jobs (newest first) and refuses bad selections', async () => {
     const res = await http(`${d.url}/api/v1/managed-jobs`, { headers: HEADERS });
     const items = (res.json() as { items: ManagedJob[] }).items;

@@ -18,7 +18,7 @@ import {
   type JobSpec as RankSpec,
   type JobState,
 } from '@sky/runtime';
-import { SkyError, type NodeRecord } from '@sky/protocol';
+import { SkyError, toSkyError, type NodeRecord } from '@sky/protocol';
 import type { NodeTransport } from './transport.js';
 import { LocalTransport } from './local-transport.js';
 import { LocalStatusBatch } from './local-status-batch.js';
@@ -151,13 +151,27 @@ export class NodeRuntime {
   /** Status reads of local nodes made in one turn of the event loop, answered by one command. */
   private readonly localStatus = new LocalStatusBatch();
 
-  /** The ranks' states, in order (one command per runtime version among them). */
+  /**
+   * The ranks' states, in order (one command per runtime version among them). A node that no
+   * longer holds the runtime its ranks were started with was wiped (a machine reinstalled, a local
+   * node's files removed): that is NODE_UNREACHABLE, as for a node that does not answer, so its
+   * jobs fail once the grace period has passed instead of the read failing forever.
+   */
   status(transport: NodeTransport, node: string, ranks: readonly RankRef[]): Promise<JobState[]> {
     return this.byVersion(ranks, async (version, dirs) => {
-      if (transport instanceof LocalTransport) return this.localStatus.read(transport, version, dirs);
-      const out = await transport.run(statusCommand(dirs, { script: nodeScriptPath(version) }));
-      if (out.code !== 0) throw failed('reading job status', node, out);
-      return parseStatusOutput(out.stdout, dirs.length);
+      try {
+        if (transport instanceof LocalTransport) return await this.localStatus.read(transport, version, dirs);
+        const out = await transport.run(statusCommand(dirs, { script: nodeScriptPath(version) }));
+        if (out.code !== 0) throw failed('reading job status', node, out);
+        return parseStatusOutput(out.stdout, dirs.length);
+      } catch (err) {
+        if (toSkyError(err)?.code !== 'NODE_RUNTIME_ERROR') throw err;
+        const script = await transport.readFrom(nodeScriptPath(version), 0, 1).catch(() => undefined);
+        if (script?.size !== -1) throw err;
+        throw new SkyError('NODE_UNREACHABLE', `node ${node} no longer has the sky runtime its jobs were started with (${nodeScriptPath(version)} is gone): the node was wiped`, {
+          cause: err,
+        });
+      }
     });
   }
 
