@@ -56,11 +56,16 @@ export function UsersPage() {
   ];
 
   return (
-    <Page name="users" title="Users and tokens" ready={users.value !== undefined && tokens.value !== undefined} error={users.error ?? tokens.error}>
+    <Page name="users" title="Users and tokens" ready={users.value !== undefined} error={users.error}>
       <h2>Users</h2>
       {admin && <CreateUser done={users.reload} />}
       <VirtualTable label="Users" columns={userColumns} rows={users.value?.items ?? []} rowKey={(u) => u.name} empty={users.value !== undefined ? 'No users.' : 'Loading…'} />
       <h2>Your tokens</h2>
+      {tokens.error !== undefined && (
+        <p role="alert" class="error">
+          {tokens.error}
+        </p>
+      )}
       <CreateToken
         done={(name, token) => {
           setSecret({ name, token });
@@ -78,7 +83,7 @@ export function UsersPage() {
           </button>
         </div>
       )}
-      <VirtualTable label="Tokens" columns={tokenColumns} rows={tokens.value?.items ?? []} rowKey={(t) => t.id} empty={tokens.value !== undefined ? 'No tokens yet.' : 'Loading…'} />
+      <VirtualTable label="Tokens" columns={tokenColumns} rows={tokens.value?.items ?? []} rowKey={(t) => t.id} empty={tokens.value !== undefined ? 'No tokens yet.' : tokens.error !== undefined ? 'Tokens are not available here.' : 'Loading…'} />
     </Page>
   );
 }
