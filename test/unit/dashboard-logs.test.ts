@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LineQueue, LineSplitter, LogLines, rankLine } from '../../dashboard-static/src/logic/log-lines.js';
+import { SseParser } from '../../dashboard-static/src/logic/sse-parser.js';
 
 describe('dashboard log lines', () => {
   it('splits streamed text into lines, joining a line cut across chunks', () => {
@@ -68,5 +69,30 @@ describe('dashboard log lines', () => {
     assert.equal(rankLine(1, 'hello', true), '(rank 1) hello');
     assert.equal(rankLine(0, 'hello', false), 'hello');
     assert.equal(rankLine(undefined, 'hello', true), 'hello');
+  });
+});
+
+describe('dashboard event-stream parser', () => {
+  it('reads events cut anywhere across chunks, with comments, ids and multi-line data', () => {
+    const p = new SseParser();
+    const all = [
+      ...p.push(': open\n\nretry: 3000\n\nid: 4'),
+      ...p.push('2\nevent: log\ndata: {"rank":0,"te'),
+      ...p.push('xt":"hi"}\n\n: ping\n\nevent: end\r\ndata: {"status":"SUCCEEDED"}\r\n\r\n'),
+      ...p.push('data: a\ndata: b\n\n'),
+    ];
+    assert.deepEqual(all, [
+      { event: 'log', data: '{"rank":0,"text":"hi"}', id: '42' },
+      { event: 'end', data: '{"status":"SUCCEEDED"}', id: '42' },
+      { event: 'message', data: 'a\nb', id: '42' },
+    ]);
+  });
+
+  it('holds an unfinished event until its blank line comes', () => {
+    const p = new SseParser();
+    assert.deepEqual(p.push('event: log\ndata: x\n'), []);
+    assert.deepEqual(p.push('\n'), [{ event: 'log', data: 'x' }]);
+    // An event without data is not dispatched.
+    assert.deepEqual(p.push('event: nothing\n\n'), []);
   });
 });
