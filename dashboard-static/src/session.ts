@@ -37,20 +37,29 @@ export function isAdmin(): boolean {
   return me.value?.role === 'admin';
 }
 
-/** Where a 401 sends the browser: the login page (never behind a trusted auth proxy). */
+let methodsLoaded: Promise<AuthMethods | undefined> = Promise.resolve(undefined);
+let leaving = false;
+
+/** Where a 401 sends the browser: the login page (never behind a trusted auth proxy, which signs users in itself). */
 export function goToLogin(): void {
-  if (authMethods.value?.mode === 'proxy') return;
-  if (location.pathname === href('login')) return;
-  const next = location.pathname + location.search;
-  location.assign(`${href('login')}?next=${encodeURIComponent(next)}`);
+  if (leaving || location.pathname === href('login')) return;
+  void methodsLoaded.then((m) => {
+    if (m?.mode === 'proxy' || leaving) return;
+    leaving = true;
+    const next = location.pathname + location.search;
+    location.assign(`${href('login')}?next=${encodeURIComponent(next)}`);
+  });
 }
 
 /** Start: the feed and who-am-I in parallel (the page's own list fetch runs beside them). */
 export function startSession(onLoginPage: boolean): void {
   setUnauthorizedHandler(goToLogin);
-  void call<AuthMethods>('/auth/methods', { quiet401: true }).then(
-    (m) => authMethods.set(m),
-    () => authMethods.set(undefined),
+  methodsLoaded = call<AuthMethods>('/auth/methods', { quiet401: true }).then(
+    (m) => {
+      authMethods.set(m);
+      return m;
+    },
+    () => undefined,
   );
   if (onLoginPage) return;
   live.connect(allUsers.value);
