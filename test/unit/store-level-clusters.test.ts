@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Level } from 'level';
 import { SkyError, isJobTerminal } from '@sky/protocol';
-import type { StoreChange } from '@sky/plugin-api';
+import type { FeedChange, StoreChange } from '@sky/plugin-api';
 import { makeCluster, makeJob, makeSpec } from '@sky/plugin-api/testing';
 import { LevelStateStore, sublevels, type LevelStateStoreOptions } from '@sky/store-level';
 import { jobKey, parseJobKey } from '../../core/store-level/src/keys.js';
@@ -108,7 +108,7 @@ describe('LevelStateStore cluster layout', () => {
 
 describe('LevelStateStore change feed', () => {
   it('hands a throwing listener\'s error and the change to onListenerError', async () => {
-    const reported: Array<[unknown, StoreChange]> = [];
+    const reported: Array<[unknown, FeedChange]> = [];
     const s = await open({ onListenerError: (error, change) => reported.push([error, change]) });
     const boom = new Error('listener on fire');
     s.subscribe(() => {

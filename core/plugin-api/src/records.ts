@@ -30,7 +30,7 @@ import type {
   ManagedJobPatch,
   RequestFilter,
   RequestPatch,
-  StoreChange,
+  FeedChange,
   UserPatch,
   WorkspacePatch,
 } from './store.js';
@@ -69,8 +69,8 @@ export function copyJson<T>(value: T): T {
 }
 
 /** A change-feed event with its own copy of the record (each listener gets one). */
-export function copyChange(change: StoreChange): StoreChange {
-  return change.record === undefined ? { ...change } : ({ ...change, record: copyJson(change.record) } as StoreChange);
+export function copyChange<C extends FeedChange>(change: C): C {
+  return change.record === undefined ? { ...change } : ({ ...change, record: copyJson(change.record) } as C);
 }
 
 /**

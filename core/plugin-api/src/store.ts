@@ -359,8 +359,78 @@ export type StoreChange =
   | { kind: 'job'; cluster: string; id: number; record: JobRecord | undefined }
   | { kind: 'managedJob'; id: number; record: ManagedJobRecord };
 
-/** A change-feed subscriber. Each call gets its own copy of the record. */
-export type StoreChangeListener = (change: StoreChange) => void;
+/**
+ * A request created or transitioned (its `job` set counts too); `record` is the request as
+ * stored. Requests are never deleted through the feed (pruned ones simply stop appearing).
+ */
+export interface RequestChange {
+  kind: 'request';
+  id: string;
+  record: RequestRecord;
+}
+
+/** Every kind of change the persisted feed holds: StoreChange plus requests. */
+export type FeedChange = StoreChange | RequestChange;
+
+/**
+ * Where a committed change sits in the persisted feed: `seq` counts up by one per change for
+ * the life of the store (never reused, also across reopen and prune) and `at` is the commit
+ * time (ms since the epoch; never below the `at` of an earlier change).
+ */
+export interface FeedPosition {
+  seq: number;
+  at: number;
+}
+
+/**
+ * A change-feed subscriber. Each call gets its own copy of the record, and the change's
+ * position in the persisted feed (listeners written before it existed may ignore it).
+ */
+export type StoreChangeListener = (change: StoreChange, position: FeedPosition) => void;
+
+/** A subscriber to the whole feed, requests included (see EventRepository.subscribe). */
+export type FeedListener = (change: FeedChange, position: FeedPosition) => void;
+
+/**
+ * One change as read back from the feed. For a request the record is the request as it is
+ * stored when the feed is read (its latest state; undefined once it was pruned): the feed
+ * keeps only which request changed, so request bodies are not stored twice.
+ */
+export interface StoredEvent extends FeedPosition {
+  change: FeedChange | { kind: 'request'; id: string; record: undefined };
+}
+
+/** The retained part of the feed. */
+export interface FeedBounds {
+  /** The lowest retained seq; undefined when nothing is retained. */
+  first: number | undefined;
+  /** The highest seq ever given (0 before the first change), retained or pruned. */
+  last: number;
+}
+
+/** The largest page EventRepository.read returns. */
+export const MAX_EVENT_PAGE = 1000;
+
+/**
+ * The persisted change feed. Every change the store delivers to subscribers (and every
+ * request create or transition) is written with its seq and commit time in the same atomic
+ * write as the change itself, so after a crash the feed and the data agree.
+ */
+export interface EventRepository {
+  /**
+   * Changes with seq > afterSeq, ascending, at most `limit` (1..MAX_EVENT_PAGE, else
+   * VALIDATION_FAILED). Fewer than `limit` means the end of the feed was reached.
+   */
+  read(afterSeq: number, limit: number): Promise<StoredEvent[]>;
+  bounds(): Promise<FeedBounds>;
+  /** Delete changes committed before `before` (at < before); returns how many. `last` is kept. */
+  prune(before: number): Promise<number>;
+  /**
+   * Like StateStore.subscribe, for every change of the feed, requests included, in seq order
+   * (delivered in the same way: synchronously, once durable, before the write resolves).
+   */
+  subscribe(listener: FeedListener): () => void;
+}
 
 export interface StoreCapabilities {
   /** Whether several daemon replicas may share this store at once. */
@@ -390,6 +460,7 @@ export interface StateStore {
   readonly sessions: SessionRepository;
   readonly workspaces: WorkspaceRepository;
   readonly audit: AuditRepository;
+  readonly events: EventRepository;
   /**
    * Subscribe to committed cluster, job and managed-job changes, so views can be kept incrementally
    * instead of re-reading the store. Changes are delivered synchronously, in commit order,

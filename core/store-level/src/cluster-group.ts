@@ -1,6 +1,6 @@
 import { SkyError, isJobTerminal } from '@sky/protocol';
 import type { ClusterRecord, JobRecord, JobSpec, JobStatus } from '@sky/protocol';
-import { applyClusterPatch, applyJobPatch, applyOwnerChange, copyJson, type ClusterPatch, type JobPatch, type StoreChange } from '@sky/plugin-api';
+import { applyClusterPatch, applyJobPatch, applyOwnerChange, copyJson, type ClusterPatch, type JobPatch, type FeedChange } from '@sky/plugin-api';
 import type { ClusterDelta, ClusterState } from './cluster-state.js';
 import { isJobId, jobKey, parseJobKey, prefixRange } from './keys.js';
 import { getMany, INDEX_MARK, type Sublevels, type WriteOp } from './layout.js';
@@ -107,7 +107,7 @@ export class ClusterGroup {
     private readonly ops: WriteOp[],
     private readonly outcomes: Array<() => void>,
     /** The group's change-feed events, shared with its other parts so they stay in commit order. */
-    private readonly changes: StoreChange[],
+    private readonly changes: FeedChange[],
   ) {}
 
   /** Read what `requests` need from disk; run before the group applies anything. */

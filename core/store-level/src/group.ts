@@ -1,11 +1,12 @@
 import { SkyError } from '@sky/protocol';
 import type { RequestRecord, RequestStatus } from '@sky/protocol';
-import { applyRequestPatch, copyRecord, mayTransitionRequest, requestLinkRefusal, type CreateResult, type RequestPatch, type StoreChange } from '@sky/plugin-api';
+import { applyRequestPatch, copyRecord, mayTransitionRequest, requestLinkRefusal, type CreateResult, type FeedChange, type FeedPosition, type RequestPatch } from '@sky/plugin-api';
 import type { ActiveState } from './active-state.js';
 import { AuthGroup, isAuthWrite, type AuthWriteRequest } from './auth-group.js';
 import type { AuthState } from './auth-state.js';
 import { ClusterGroup, isClusterWrite, type ClusterWriteRequest, type Settle } from './cluster-group.js';
 import type { ClusterState } from './cluster-state.js';
+import type { EventState } from './event-state.js';
 import type { ChangeFeed } from './feed.js';
 import { idempotencyKey, logKey, logRange, statusKey, userKey } from './keys.js';
 import { getMany, INDEX_MARK, type Sublevels, type WriteOp } from './layout.js';
@@ -21,12 +22,13 @@ export type WriteRequest =
   | { kind: 'append'; id: string; text: string; at: number; settle: Settle<number> }
   | { kind: 'prune'; before: number; settle: Settle<number> }
   | { kind: 'audit-prune'; before: number; settle: Settle<number> }
+  | { kind: 'events-prune'; before: number; settle: Settle<number> }
   | ClusterWriteRequest
   | AuthWriteRequest
   | SessionWriteRequest
   | ManagedJobWriteRequest;
 
-export type GroupedRequest = Exclude<WriteRequest, { kind: 'prune' | 'audit-prune' }>;
+export type GroupedRequest = Exclude<WriteRequest, { kind: 'prune' | 'audit-prune' | 'events-prune' }>;
 type RequestWrite = Exclude<GroupedRequest, ClusterWriteRequest | AuthWriteRequest | SessionWriteRequest | ManagedJobWriteRequest>;
 
 /** The committed state the writer decides against and publishes to. */
@@ -36,6 +38,7 @@ export interface StoreState {
   auth: AuthState;
   sessions: SessionState;
   managedJobs: ManagedJobState;
+  events: EventState;
   feed: ChangeFeed;
 }
 
@@ -99,8 +102,10 @@ export class Group {
   readonly #idempotency = new Map<string, string>();
   readonly #nextSeq = new Map<string, number>();
   readonly #outcomes: Array<() => void> = [];
-  /** Cluster, job and managed job changes, in the order the group applied them. */
-  readonly #changes: StoreChange[] = [];
+  /** Cluster, job, managed job and request changes, in the order the group applied them. */
+  readonly #changes: FeedChange[] = [];
+  /** Where each change sits in the feed (set once every write is applied). */
+  #positions: FeedPosition[] = [];
   #clusters: ClusterGroup | undefined;
   #managedJobs: ManagedJobGroup | undefined;
   #auth: AuthGroup | undefined;
@@ -141,6 +146,8 @@ export class Group {
     if (audit !== undefined) group.#auth = new AuthGroup(subs, state.auth, audit, group.ops, group.#outcomes);
     if (sessionWrites) group.#sessions = new SessionGroup(subs, state.sessions, group.ops, group.#outcomes);
     for (const req of requests) group.#apply(req);
+    // One more key per change, in this same batch: after a crash the feed and the data agree.
+    group.#positions = state.events.stamp(group.#changes, subs, group.ops, Date.now());
     return group;
   }
 
@@ -204,6 +211,7 @@ export class Group {
       { type: 'put', sublevel: subs.byStatus, key: statusKey(record.status, record.id), value: INDEX_MARK },
       { type: 'put', sublevel: subs.byUser, key: userKey(record.user, record.id), value: INDEX_MARK },
     );
+    this.#changes.push({ kind: 'request', id: record.id, record });
     this.#outcomes.push(() => settle.resolve({ record: JSON.parse(json) as RequestRecord, created: true }));
   }
 
@@ -219,6 +227,7 @@ export class Group {
     if (job === undefined) return;
     const next: RequestRecord = { ...current, job: { cluster: job.cluster, id: job.id } };
     this.#records.set(requestId, next);
+    this.#changes.push({ kind: 'request', id: requestId, record: next });
     this.ops.push({ type: 'put', sublevel: this.subs.requests, key: requestId, value: JSON.stringify(next), valueEncoding: 'utf8' });
   }
 
@@ -231,6 +240,7 @@ export class Group {
     const next = applyRequestPatch(current, patch);
     const json = JSON.stringify(next);
     this.#records.set(id, next);
+    this.#changes.push({ kind: 'request', id, record: next });
     this.ops.push({ type: 'put', sublevel: this.subs.requests, key: id, value: json, valueEncoding: 'utf8' });
     if (next.status !== current.status) {
       this.ops.push(
@@ -266,7 +276,8 @@ export class Group {
     if (this.#sessions !== undefined) this.state.sessions.apply(this.#sessions.delta);
     if (this.#clusters !== undefined) this.state.clusters.apply(this.#clusters.delta);
     if (this.#managedJobs !== undefined) this.state.managedJobs.apply(this.#managedJobs.delta);
-    this.state.feed.publish(this.#changes);
+    this.state.events.advance(this.#positions);
+    this.state.feed.publish(this.#changes, this.#positions);
     for (const outcome of this.#outcomes) outcome();
   }
 }

@@ -139,3 +139,11 @@ export function managedJobEventRange(id: number): KeyRange {
 export function seqOfEventKey(key: string): number {
   return Number(key.slice(key.lastIndexOf(SEP) + 1));
 }
+
+/** Feed sequence numbers are fixed width so that they sort numerically. */
+const FEED_SEQ_WIDTH = 16;
+
+/** events: the seq, fixed width. */
+export function eventKey(seq: number): string {
+  return String(seq).padStart(FEED_SEQ_WIDTH, '0');
+}

@@ -14,6 +14,13 @@ import type {
   UserRecord,
   WorkspaceRecord,
 } from '@sky/protocol';
+import type { StoreChange } from '@sky/plugin-api';
+
+/** One stored change of the feed (its seq is the key). */
+export interface EventValue {
+  at: number;
+  change: StoreChange | { kind: 'request'; id: string };
+}
 
 /** The root database: JSON values unless a sublevel says otherwise. */
 export type LevelDb = Level<string, unknown>;
@@ -62,6 +69,11 @@ export function openLevel(path: string): LevelDb {
  * records, managed-job-events (`id NUL seq`): each job's controller log, its last 1,000 lines,
  * with managed-job-event-seqs (id → the next sequence number, written in the same batch as the
  * lines; the log holds sequence numbers max(0, next - 1000) to next - 1).
+ *
+ * The change feed (schema v5): events by seq (fixed width, see keys.ts), each written in the
+ * same batch as the change it records; a request's event holds only its id (the record is read
+ * from requests when the feed is read). meta/eventFloor is the highest seq pruned, so seqs are
+ * never reused after everything retained was pruned.
  */
 export function sublevels(db: LevelDb) {
   return {
@@ -92,6 +104,7 @@ export function sublevels(db: LevelDb) {
     managedJobsActive: db.sublevel<string, string>('managed-jobs-active', { valueEncoding: 'utf8' }),
     managedJobEvents: db.sublevel<string, ManagedJobEvent>('managed-job-events', { valueEncoding: 'json' }),
     managedJobEventSeqs: db.sublevel<string, number>('managed-job-event-seqs', { valueEncoding: 'json' }),
+    events: db.sublevel<string, EventValue>('events', { valueEncoding: 'json' }),
   };
 }
 

@@ -21,6 +21,7 @@ import type {
   ClusterPatch,
   ClusterRepository,
   CreateResult,
+  EventRepository,
   JobCreateOptions,
   JobListFilter,
   JobPatch,
@@ -45,10 +46,12 @@ import { AuthReader } from './auth-queries.js';
 import { AuthState } from './auth-state.js';
 import { ClusterReader } from './cluster-queries.js';
 import { ClusterState } from './cluster-state.js';
+import { LevelEventRepository } from './event-repository.js';
+import { EventState } from './event-state.js';
 import { degradedError, notOpenError, openError } from './errors.js';
 import { ChangeFeed, warnListenerError, type ListenerErrorHandler } from './feed.js';
 import { isKeySafe } from './keys.js';
-import { openLevel, sublevels, type LevelDb } from './layout.js';
+import { openLevel, sublevels, type LevelDb, type Sublevels } from './layout.js';
 import { ManagedJobReader } from './managed-job-queries.js';
 import { LevelManagedJobRepository } from './managed-job-repository.js';
 import { ManagedJobState } from './managed-job-state.js';
@@ -103,6 +106,9 @@ export interface StoreMemoryCounts {
 
 interface OpenState {
   db: LevelDb;
+  subs: Sublevels;
+  events: EventState;
+  requests: ActiveState;
   writerState: { requests: ActiveState; clusters: ClusterState; managedJobs: ManagedJobState };
   writer: Writer;
   reader: Reader;
@@ -126,6 +132,7 @@ export class LevelStateStore implements StateStore {
   readonly sessions: SessionRepository;
   readonly workspaces: WorkspaceRepository;
   readonly audit: AuditRepository;
+  readonly events: EventRepository;
   readonly path: string;
   readonly #sync: boolean;
   readonly #migrations: readonly Migration[];
@@ -157,6 +164,7 @@ export class LevelStateStore implements StateStore {
     this.sessions = new LevelSessionRepository(open);
     this.workspaces = new LevelWorkspaceRepository(open);
     this.audit = new LevelAuditRepository(open);
+    this.events = new LevelEventRepository(open, this.#feed);
   }
 
   subscribe(listener: StoreChangeListener): () => void {
@@ -224,20 +232,24 @@ export class LevelStateStore implements StateStore {
       const subs = sublevels(db);
       // Migrations run before anything else reads or writes.
       const version = await migrate(db, subs.meta, this.#migrations, this.path);
-      const [requests, clusters, auth, sessions, managedJobs] = await Promise.all([
+      const [requests, clusters, auth, sessions, managedJobs, events] = await Promise.all([
         ActiveState.load(subs),
         ClusterState.load(subs),
         AuthState.load(subs),
         SessionState.load(subs),
         ManagedJobState.load(subs),
+        EventState.load(subs, this.path),
       ]);
-      const writer = new Writer(db, subs, { requests, clusters, auth, sessions, managedJobs, feed: this.#feed }, {
+      const writer = new Writer(db, subs, { requests, clusters, auth, sessions, managedJobs, events, feed: this.#feed }, {
         path: this.path,
         sync: this.#sync,
         onFailure: (error) => this.#writeFailed(error),
       });
       this.#open = {
         db,
+        subs,
+        events,
+        requests,
         writerState: { requests, clusters, managedJobs },
         writer,
         reader: new Reader(subs, requests),

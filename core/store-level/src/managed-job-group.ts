@@ -1,6 +1,6 @@
 import { isManagedJobTerminal } from '@sky/protocol';
 import type { ManagedJobEvent, ManagedJobRecord, ManagedJobSpec } from '@sky/protocol';
-import { applyManagedJobPatch, MANAGED_JOB_EVENT_CAP, newManagedJob, type ManagedJobPatch, type StoreChange } from '@sky/plugin-api';
+import { applyManagedJobPatch, MANAGED_JOB_EVENT_CAP, newManagedJob, type ManagedJobPatch, type FeedChange } from '@sky/plugin-api';
 import type { Settle } from './cluster-group.js';
 import { isJobId, managedJobEventKey, managedJobIndexKey, managedJobKey, parseManagedJobKey } from './keys.js';
 import { getMany, INDEX_MARK, type Sublevels, type WriteOp } from './layout.js';
@@ -61,7 +61,7 @@ export class ManagedJobGroup {
     private readonly fetched: ManagedJobPrefetch,
     private readonly ops: WriteOp[],
     private readonly outcomes: Array<() => void>,
-    private readonly changes: StoreChange[],
+    private readonly changes: FeedChange[],
   ) {
     this.#lastId = state.lastId;
   }

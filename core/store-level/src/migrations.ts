@@ -40,6 +40,13 @@ export const MIGRATIONS: readonly Migration[] = [
     // them; it refuses this store instead.
     up: async () => {},
   },
+  {
+    version: 5,
+    description: 'the change feed: the events sublevel (seq → commit time and change) and meta/eventFloor',
+    // Additive: a v4 store has no feed yet and starts it at seq 1. The stamp keeps a sky that
+    // knows only v4 from writing changes the feed would miss (resumed streams would skip them).
+    up: async () => {},
+  },
 ];
 
 const VERSION_KEY = 'schemaVersion';

@@ -1,5 +1,6 @@
 import { TERMINAL_STATUSES } from '@sky/protocol';
 import type { ActiveState } from './active-state.js';
+import { EVENT_FLOOR_KEY } from './event-state.js';
 import { idOfIndexKey, idempotencyKey, logRange, prefixRange, statusKey, userKey } from './keys.js';
 import { getMany, type LevelDb, type Sublevels, type WriteOp } from './layout.js';
 
@@ -76,6 +77,33 @@ export async function pruneAudit(db: LevelDb, subs: Sublevels, before: number, s
         pruned += 1;
       }
       if (ops.length > 0) await (sync ? db.batch(ops, { sync: true }) : db.batch(ops));
+    }
+  } finally {
+    await iterator.close();
+  }
+  return pruned;
+}
+
+/**
+ * Delete feed events committed before `before`, oldest first, a chunk per batch; each batch
+ * also records the highest seq it deleted (meta/eventFloor), so seqs are never reused. Commit
+ * times never go down along the feed, so the first event at or after `before` ends the walk.
+ */
+export async function pruneEvents(db: LevelDb, subs: Sublevels, before: number, sync: boolean): Promise<number> {
+  let pruned = 0;
+  const iterator = subs.events.iterator();
+  try {
+    for (;;) {
+      const entries = await iterator.nextv(CHUNK);
+      const doomed = entries.filter(([, value]) => value.at < before);
+      const lastDoomed = doomed[doomed.length - 1];
+      if (lastDoomed !== undefined) {
+        const ops: WriteOp[] = doomed.map(([key]) => ({ type: 'del', sublevel: subs.events, key }));
+        ops.push({ type: 'put', sublevel: subs.meta, key: EVENT_FLOOR_KEY, value: Number(lastDoomed[0]) });
+        await (sync ? db.batch(ops, { sync: true }) : db.batch(ops));
+        pruned += doomed.length;
+      }
+      if (entries.length < CHUNK || doomed.length < entries.length) break;
     }
   } finally {
     await iterator.close();

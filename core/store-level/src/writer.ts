@@ -28,7 +28,7 @@ import { degradedError, ioError, isIoFailure, notOpenError } from './errors.js';
 import type { SkyError } from '@sky/protocol';
 import { Group, type GroupedRequest, type StoreState, type WriteRequest } from './group.js';
 import type { LevelDb, Sublevels } from './layout.js';
-import { pruneAudit, pruneFinished } from './prune.js';
+import { pruneAudit, pruneEvents, pruneFinished } from './prune.js';
 
 /** A private copy of a patch: like copyJson, but keys whose value is undefined stay (they clear fields). */
 export function copyPatch<T extends object>(patch: T): T {
@@ -38,8 +38,8 @@ export function copyPatch<T extends object>(patch: T): T {
 }
 
 /** Prunes run alone: they read and delete in several batches with nothing else in flight. */
-function isExclusive(req: WriteRequest | undefined): boolean {
-  return req?.kind === 'prune' || req?.kind === 'audit-prune';
+function isExclusive(req: WriteRequest | undefined): req is Extract<WriteRequest, { kind: 'prune' | 'audit-prune' | 'events-prune' }> {
+  return req?.kind === 'prune' || req?.kind === 'audit-prune' || req?.kind === 'events-prune';
 }
 
 /** Upper bound on requests in one batch, so one commit never grows without limit. */
@@ -199,6 +199,10 @@ export class Writer {
     return this.#submit<number>((settle) => ({ kind: 'session-revoke-user', userId, at, settle }));
   }
 
+  pruneEvents(before: number): Promise<number> {
+    return this.#submit<number>((settle) => ({ kind: 'events-prune', before, settle }));
+  }
+
   pruneSessions(before: number): Promise<number> {
     return this.#submit<number>((settle) => ({ kind: 'session-prune', before, settle }));
   }
@@ -232,7 +236,7 @@ export class Writer {
           break;
         }
         const first = this.#queue[0];
-        if (first?.kind === 'prune' || first?.kind === 'audit-prune') {
+        if (isExclusive(first)) {
           this.#queue.shift();
           await this.#prune(first);
           continue;
@@ -272,13 +276,13 @@ export class Writer {
     this.options.onFailure?.(error);
   }
 
-  async #prune(req: Extract<WriteRequest, { kind: 'prune' | 'audit-prune' }>): Promise<void> {
+  async #prune(req: Extract<WriteRequest, { kind: 'prune' | 'audit-prune' | 'events-prune' }>): Promise<void> {
     try {
-      req.settle.resolve(
-        req.kind === 'prune'
-          ? await pruneFinished(this.db, this.subs, this.state.requests, req.before, this.options.sync)
-          : await pruneAudit(this.db, this.subs, req.before, this.options.sync),
-      );
+      const { db, subs } = this;
+      const { sync } = this.options;
+      if (req.kind === 'prune') req.settle.resolve(await pruneFinished(db, subs, this.state.requests, req.before, sync));
+      else if (req.kind === 'audit-prune') req.settle.resolve(await pruneAudit(db, subs, req.before, sync));
+      else req.settle.resolve(await pruneEvents(db, subs, req.before, sync));
     } catch (err) {
       const error = ioError(this.options.path, 'prune', err);
       if (isIoFailure(err)) this.#fail(error);

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe } from 'node:test';
 import type { StateStore } from '../store.js';
 import { describeAudit, describeSessions, describeTokens, describeUsers, describeWorkspaces } from './suites/auth.js';
 import { describeChanges } from './suites/changes.js';
+import { describeEvents } from './suites/events.js';
 import { describeClusters } from './suites/clusters.js';
 import { describeConcurrency } from './suites/concurrency.js';
 import type { StoreHarness } from './suites/harness.js';
@@ -91,6 +92,7 @@ export function runStateStoreConformance(name: string, factory: StoreFactory): v
     describeJobs(harness);
     describeRequestJobs(harness);
     describeChanges(harness);
+    describeEvents(harness);
     describeManagedJobs(harness);
     describeUsers(harness);
     describeTokens(harness);

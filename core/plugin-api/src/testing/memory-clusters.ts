@@ -1,15 +1,8 @@
 import { SkyError, isJobTerminal } from '@sky/protocol';
 import type { ClusterRecord, JobRecord, JobSpec, JobStatus } from '@sky/protocol';
-import type { ClusterPatch, ClusterRepository, JobCreateOptions, JobListFilter, JobPatch, JobRepository, StoreChange, StoreChangeListener } from '../store.js';
-import { applyClusterPatch, applyJobPatch, applyOwnerChange, copyChange, copyJson, jobsOldestFirst, orderJobs } from '../records.js';
-
-/** Called when a change-feed listener throws; the default prints a process warning. */
-export type ListenerErrorHandler = (error: unknown, change: StoreChange) => void;
-
-export function warnListenerError(error: unknown): void {
-  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  process.emitWarning(`a state store change listener threw: ${text}`, { code: 'SKY_STORE_LISTENER' });
-}
+import type { ClusterPatch, ClusterRepository, JobCreateOptions, JobListFilter, JobPatch, JobRepository, StoreChange } from '../store.js';
+import { applyClusterPatch, applyJobPatch, applyOwnerChange, copyJson, jobsOldestFirst, orderJobs } from '../records.js';
+import type { MemoryFeed } from './memory-events.js';
 
 /** Clusters, their job queues and the change feed of the in-memory store. */
 export class MemoryClusterData {
@@ -20,38 +13,15 @@ export class MemoryClusterData {
   readonly specs = new Map<string, Map<number, JobSpec>>();
   /** Per cluster: the last job id handed out in this incarnation. */
   readonly counters = new Map<string, number>();
-  readonly #listeners = new Set<StoreChangeListener>();
   #sortedNames: string[] | undefined;
 
   constructor(
     readonly assertOpen: () => void,
-    private readonly onListenerError: ListenerErrorHandler,
+    private readonly feed: MemoryFeed,
   ) {}
 
-  subscribe(listener: StoreChangeListener): () => void {
-    // A wrapper per subscription, so the same function subscribed twice is two subscriptions.
-    const entry: StoreChangeListener = (change) => listener(change);
-    this.#listeners.add(entry);
-    return () => {
-      this.#listeners.delete(entry);
-    };
-  }
-
   emit(change: StoreChange): void {
-    if (this.#listeners.size === 0) return;
-    for (const listener of [...this.#listeners]) {
-      // Unsubscribed by an earlier listener of this change: deliver nothing more.
-      if (!this.#listeners.has(listener)) continue;
-      try {
-        listener(copyChange(change));
-      } catch (err) {
-        try {
-          this.onListenerError(err, copyChange(change));
-        } catch {
-          // The reporter failing must not fail the write either.
-        }
-      }
-    }
+    this.feed.emit(change);
   }
 
   sortedNames(): string[] {
@@ -179,8 +149,8 @@ export class MemoryJobRepository implements JobRepository {
       }
       specs.set(id, copyJson(spec));
     }
-    if (options.request !== undefined) this.requests.link(options.request, { cluster: record.cluster, id });
     data.emit({ kind: 'job', cluster: record.cluster, id, record });
+    if (options.request !== undefined) this.requests.link(options.request, { cluster: record.cluster, id });
     return copyJson(record);
   }
 

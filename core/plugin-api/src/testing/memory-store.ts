@@ -13,19 +13,16 @@ import type {
   SessionRepository,
   StateStore,
   StoreCapabilities,
+  EventRepository,
+  FeedChange,
   StoreChangeListener,
   TokenRepository,
   UserRepository,
   WorkspaceRepository,
 } from '../store.js';
 import { applyRequestPatch, byIdAscending, byIdDescending, copyJson, matchesRequestFilter, mayTransitionRequest, requestLinkRefusal } from '../records.js';
-import {
-  MemoryClusterData,
-  MemoryClusterRepository,
-  MemoryJobRepository,
-  warnListenerError,
-  type ListenerErrorHandler,
-} from './memory-clusters.js';
+import { MemoryClusterData, MemoryClusterRepository, MemoryJobRepository } from './memory-clusters.js';
+import { MemoryFeed, warnListenerError, type ListenerErrorHandler } from './memory-events.js';
 import { MemoryManagedJobRepository } from './memory-managed-jobs.js';
 import { MemorySessionRepository } from './memory-sessions.js';
 import { MemoryAuditRepository, MemoryAuthData, MemoryTokenRepository, MemoryUserRepository, MemoryWorkspaceRepository } from './memory-auth.js';
@@ -53,9 +50,16 @@ class MemoryRequestRepository implements RequestRepository {
   readonly #idempotency = new Map<string, string>();
   readonly #logs = new Map<string, LogChunk[]>();
   readonly #assertOpen: () => void;
+  readonly #emit: (change: FeedChange) => void;
 
-  constructor(assertOpen: () => void) {
+  constructor(assertOpen: () => void, emit: (change: FeedChange) => void) {
     this.#assertOpen = assertOpen;
+    this.#emit = emit;
+  }
+
+  /** The stored record itself (the feed copies what it hands out). */
+  peek(id: string): RequestRecord | undefined {
+    return this.#records.get(id);
   }
 
   async create(record: RequestRecord): Promise<CreateResult> {
@@ -68,6 +72,7 @@ class MemoryRequestRepository implements RequestRepository {
     }
     const stored = copyJson(record);
     this.#records.set(stored.id, stored);
+    this.#emit({ kind: 'request', id: stored.id, record: stored });
     return { record: copyJson(stored), created: true };
   }
 
@@ -83,6 +88,7 @@ class MemoryRequestRepository implements RequestRepository {
     if (current === undefined || !mayTransitionRequest(current, from, patch)) return undefined;
     const next = applyRequestPatch(current, patch);
     this.#records.set(id, next);
+    this.#emit({ kind: 'request', id, record: next });
     return copyJson(next);
   }
 
@@ -94,7 +100,10 @@ class MemoryRequestRepository implements RequestRepository {
   /** Record the job request `id` queued (after linkRefusal said it may, with nothing awaited in between). */
   link(id: string, job: RequestJob): void {
     const current = this.#records.get(id);
-    if (current !== undefined) this.#records.set(id, { ...current, job: { cluster: job.cluster, id: job.id } });
+    if (current === undefined) return;
+    const next = { ...current, job: { cluster: job.cluster, id: job.id } };
+    this.#records.set(id, next);
+    this.#emit({ kind: 'request', id, record: next });
   }
 
   async list(filter: RequestFilter): Promise<RequestPageResult> {
@@ -181,7 +190,8 @@ export class MemoryStateStore implements StateStore {
   readonly sessions: SessionRepository;
   readonly workspaces: WorkspaceRepository;
   readonly audit: AuditRepository;
-  readonly #clusterData: MemoryClusterData;
+  readonly events: EventRepository;
+  readonly #feed: MemoryFeed;
   #open = false;
 
   constructor(options: MemoryStateStoreOptions = {}) {
@@ -192,12 +202,14 @@ export class MemoryStateStore implements StateStore {
         });
       }
     };
-    const requests = new MemoryRequestRepository(assertOpen);
+    const requests = new MemoryRequestRepository(assertOpen, (change) => this.#feed.emit(change));
     this.requests = requests;
-    this.#clusterData = new MemoryClusterData(assertOpen, options.onListenerError ?? warnListenerError);
-    this.clusters = new MemoryClusterRepository(this.#clusterData);
-    this.jobs = new MemoryJobRepository(this.#clusterData, requests);
-    this.managedJobs = new MemoryManagedJobRepository(assertOpen, (change) => this.#clusterData.emit(change));
+    this.#feed = new MemoryFeed(assertOpen, options.onListenerError ?? warnListenerError, (id) => requests.peek(id));
+    this.events = this.#feed;
+    const clusterData = new MemoryClusterData(assertOpen, this.#feed);
+    this.clusters = new MemoryClusterRepository(clusterData);
+    this.jobs = new MemoryJobRepository(clusterData, requests);
+    this.managedJobs = new MemoryManagedJobRepository(assertOpen, (change) => this.#feed.emit(change));
     const auth = new MemoryAuthData(assertOpen);
     this.users = new MemoryUserRepository(auth);
     this.tokens = new MemoryTokenRepository(auth);
@@ -219,6 +231,6 @@ export class MemoryStateStore implements StateStore {
   }
 
   subscribe(listener: StoreChangeListener): () => void {
-    return this.#clusterData.subscribe(listener);
+    return this.#feed.subscribeStore(listener);
   }
 }

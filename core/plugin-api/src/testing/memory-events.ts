@@ -1,0 +1,125 @@
+import { SkyError } from '@sky/protocol';
+import type { RequestRecord } from '@sky/protocol';
+import {
+  MAX_EVENT_PAGE,
+  type EventRepository,
+  type FeedBounds,
+  type FeedChange,
+  type FeedListener,
+  type FeedPosition,
+  type StoreChange,
+  type StoreChangeListener,
+  type StoredEvent,
+} from '../store.js';
+import { copyChange, copyJson } from '../records.js';
+
+/** Called when a change-feed listener throws; the default prints a process warning. */
+export type ListenerErrorHandler = (error: unknown, change: FeedChange) => void;
+
+export function warnListenerError(error: unknown): void {
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.emitWarning(`a state store change listener threw: ${text}`, { code: 'SKY_STORE_LISTENER' });
+}
+
+/** Check a page size of EventRepository.read. */
+export function checkEventLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_EVENT_PAGE) {
+    throw new SkyError('VALIDATION_FAILED', `limit must be a whole number from 1 to ${MAX_EVENT_PAGE}, got ${limit}`, { details: { field: 'limit' } });
+  }
+}
+
+interface Entry {
+  seq: number;
+  at: number;
+  /** Requests keep only their id (like a durable store, which does not store the body twice). */
+  change: StoreChange | { kind: 'request'; id: string };
+}
+
+/**
+ * The in-memory store's change feed: numbers every change, keeps it for read(), and delivers
+ * it to subscribers (cluster, job and managed job changes to `subscribe`, everything to
+ * `events.subscribe`).
+ */
+export class MemoryFeed implements EventRepository {
+  readonly #store = new Set<StoreChangeListener>();
+  readonly #all = new Set<FeedListener>();
+  readonly #entries: Entry[] = [];
+  #last = 0;
+  #lastAt = 0;
+
+  constructor(
+    private readonly assertOpen: () => void,
+    private readonly onListenerError: ListenerErrorHandler,
+    private readonly request: (id: string) => RequestRecord | undefined,
+  ) {}
+
+  subscribeStore(listener: StoreChangeListener): () => void {
+    // A wrapper per subscription, so the same function subscribed twice is two subscriptions.
+    const entry: StoreChangeListener = (change, position) => listener(change, position);
+    this.#store.add(entry);
+    return () => {
+      this.#store.delete(entry);
+    };
+  }
+
+  subscribe(listener: FeedListener): () => void {
+    const entry: FeedListener = (change, position) => listener(change, position);
+    this.#all.add(entry);
+    return () => {
+      this.#all.delete(entry);
+    };
+  }
+
+  emit(change: FeedChange): void {
+    this.#last += 1;
+    this.#lastAt = Math.max(this.#lastAt, Date.now());
+    const position: FeedPosition = { seq: this.#last, at: this.#lastAt };
+    this.#entries.push({ ...position, change: change.kind === 'request' ? { kind: 'request', id: change.id } : copyChange(change) });
+    if (change.kind !== 'request') this.#deliver(this.#store, change, position);
+    this.#deliver(this.#all, change, position);
+  }
+
+  #deliver<C extends FeedChange>(listeners: Set<(change: C, position: FeedPosition) => void>, change: C, position: FeedPosition): void {
+    for (const listener of [...listeners]) {
+      // Unsubscribed by an earlier listener of this change: deliver nothing more.
+      if (!listeners.has(listener)) continue;
+      try {
+        listener(copyChange(change), { ...position });
+      } catch (err) {
+        try {
+          this.onListenerError(err, copyChange(change));
+        } catch {
+          // The reporter failing must not fail the write either.
+        }
+      }
+    }
+  }
+
+  async read(afterSeq: number, limit: number): Promise<StoredEvent[]> {
+    this.assertOpen();
+    checkEventLimit(limit);
+    const out: StoredEvent[] = [];
+    for (const entry of this.#entries) {
+      if (entry.seq <= afterSeq) continue;
+      if (out.length >= limit) break;
+      if (entry.change.kind === 'request') {
+        const record = this.request(entry.change.id);
+        out.push({ seq: entry.seq, at: entry.at, change: { kind: 'request', id: entry.change.id, record: record === undefined ? undefined : copyJson(record) } });
+      } else out.push({ seq: entry.seq, at: entry.at, change: copyChange(entry.change) });
+    }
+    return out;
+  }
+
+  async bounds(): Promise<FeedBounds> {
+    this.assertOpen();
+    return { first: this.#entries[0]?.seq, last: this.#last };
+  }
+
+  async prune(before: number): Promise<number> {
+    this.assertOpen();
+    let n = 0;
+    while (n < this.#entries.length && this.#entries[n]!.at < before) n += 1;
+    this.#entries.splice(0, n);
+    return n;
+  }
+}
