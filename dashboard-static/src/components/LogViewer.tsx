@@ -76,7 +76,8 @@ export function LogViewer(props: LogViewerProps) {
           // A job's log: one event per line of one rank.
           queue.push([rankLine(rank, text.endsWith('\n') ? text.slice(0, -1) : text, props.multiNode === true)]);
         } else {
-          queue.push(splitter.push(text));
+          // A request's log: each chunk ends a line, with or without its newline (as the CLI prints it).
+          queue.push(splitter.push(text.endsWith('\n') ? text : `${text}\n`));
         }
         schedule();
       } else if (m.event === 'end') {
