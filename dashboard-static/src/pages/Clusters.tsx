@@ -66,13 +66,14 @@ export function ClustersPage() {
     <Page name="clusters" title="Clusters" ready={live.loaded} error={live.error}>
       <div class="filters" role="search">
         <AllUsersToggle />
-        <label>
-          Filter <input type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder="name, user, resources…" />
-        </label>
+        <span class="field">
+          <label for="clusters-filter">Filter</label>
+          <input id="clusters-filter" type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder="name, user, resources…" />
+        </span>
         {FACETS.map((f) => (
-          <label key={f.id}>
-            {f.label}{' '}
-            <select value={facets[f.id] ?? ''} onChange={(e) => setFacets({ ...facets, [f.id]: e.currentTarget.value })}>
+          <span class="field" key={f.id}>
+            <label for={`clusters-${f.id}`}>{f.label}</label>
+            <select id={`clusters-${f.id}`} value={facets[f.id] ?? ''} onChange={(e) => setFacets({ ...facets, [f.id]: e.currentTarget.value })}>
               <option value="">Any</option>
               {(options[f.id] ?? []).map((v) => (
                 <option key={v} value={v}>
@@ -80,7 +81,7 @@ export function ClustersPage() {
                 </option>
               ))}
             </select>
-          </label>
+          </span>
         ))}
         <span class="count" aria-live="polite">
           {live.loaded ? `${shown.length.toLocaleString()} of ${indexed.length.toLocaleString()}` : 'loading…'}

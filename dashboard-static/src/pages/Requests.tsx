@@ -73,12 +73,13 @@ export function RequestsPage() {
     <Page name="requests" title="Requests" ready={list.loaded} error={list.error}>
       <div class="filters" role="search">
         <AllUsersToggle />
-        <label>
-          Filter <input type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} />
-        </label>
-        <label>
-          Status{' '}
-          <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+        <span class="field">
+          <label for="requests-filter">Filter</label>
+          <input id="requests-filter" type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} />
+        </span>
+        <span class="field">
+          <label for="requests-status">Status</label>
+          <select id="requests-status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
             <option value="">Any</option>
             {['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'].map((s) => (
               <option key={s} value={s}>
@@ -86,7 +87,7 @@ export function RequestsPage() {
               </option>
             ))}
           </select>
-        </label>
+        </span>
         <span class="count">{list.loaded ? `${rows.length.toLocaleString()} of the newest ${list.rows.size.toLocaleString()}` : 'loading…'}</span>
       </div>
       <VirtualTable label="Requests" columns={columns} rows={rows} rowKey={(r) => r.id} empty={list.loaded ? 'No requests.' : 'Loading…'} />
