@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { facetValues, filterRows, indexRow, nextSort, sortRows } from '../../dashboard-static/src/logic/table.js';
+import { cachedIndexer, facetValues, filterRows, indexRow, nextSort, sortRows } from '../../dashboard-static/src/logic/table.js';
 import { clusterIndexer, type ClusterRow } from '../../dashboard-static/src/logic/views.js';
 
 function cluster(name: string, user: string, extra: Partial<ClusterRow> = {}): ClusterRow {
@@ -78,5 +78,19 @@ describe('dashboard tables: sort', () => {
     }
     for (let i = 1; i < filtered.length; i++) assert.ok(filtered[i - 1]!.row.numNodes >= filtered[i]!.row.numNodes);
     assert.equal(filterRows(many, { text: '', facets: { user: 'user-7' } }).length, 100);
+  });
+});
+
+describe('dashboard tables: index cache', () => {
+  it('indexes a row object once, and a replaced row again', () => {
+    let calls = 0;
+    const counting = { ...clusterIndexer, key: (c: ClusterRow) => (calls++, c.name) };
+    const index = cachedIndexer(counting);
+    const a = cluster('a', 'alice');
+    assert.equal(index(a), index(a));
+    assert.equal(calls, 1);
+    const a2 = { ...a, status: 'STOPPED' };
+    assert.equal(index(a2).facets.status, 'STOPPED');
+    assert.equal(calls, 2);
   });
 });

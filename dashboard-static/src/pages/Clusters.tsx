@@ -6,7 +6,7 @@ import { VirtualTable, type ColumnDef } from '../components/VirtualTable.js';
 import { useLiveRows, useNow } from '../hooks.js';
 import { ago, autostopText } from '../logic/format.js';
 import { href } from '../logic/route.js';
-import { facetValues, filterRows, indexRow, nextSort, sortRows, type IndexedRow, type SortDir } from '../logic/table.js';
+import { cachedIndexer, facetValues, filterRows, nextSort, sortRows, type IndexedRow, type SortDir } from '../logic/table.js';
 import { clusterIndexer, clusterRules, type ClusterRow } from '../logic/views.js';
 import { allUsers, setAllUsers } from '../session.js';
 import { useStore } from '../store.js';
@@ -39,13 +39,14 @@ export function ClustersPage() {
   const [text, setText] = useState('');
   const [facets, setFacets] = useState<Record<string, string>>({});
   const [sort, setSort] = useState<{ column: string; dir: SortDir }>({ column: 'name', dir: 'asc' });
+  const [index] = useState(() => cachedIndexer(clusterIndexer));
 
   // Indexing happens once per list change; filter and sort only compare precomputed keys.
   const indexed = useMemo(() => {
     const out: IndexedRow<ClusterRow>[] = [];
-    for (const c of live.rows.values()) out.push(indexRow(c, clusterIndexer));
+    for (const c of live.rows.values()) out.push(index(c));
     return out;
-  }, [live.rows]);
+  }, [live.rows, index]);
   const options = useMemo(() => Object.fromEntries(FACETS.map((f) => [f.id, facetValues(indexed, f.id)])), [indexed]);
   const sorted = useMemo(() => sortRows(indexed, sort.column, sort.dir), [indexed, sort]);
   const shown = useMemo(() => filterRows(sorted, { text, facets }), [sorted, text, facets]);
