@@ -11,7 +11,7 @@ import type { SseMessage } from '../logic/sse-parser.js';
 import { bottomScrollTop, isAtBottom, visibleWindow } from '../logic/virtual.js';
 
 const LINE_HEIGHT = 18;
-const LINE_CAP = 1_000_000;
+const LINE_CAP = 300_000;
 /** Lines added per frame at most: the rest waits for the next frame. */
 const LINES_PER_FRAME = 20_000;
 
