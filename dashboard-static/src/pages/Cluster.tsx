@@ -84,7 +84,7 @@ export function ClusterPage(props: { name: string }) {
   ];
 
   return (
-    <Page name="cluster" title={`Cluster ${name}`} ready={c !== undefined && jobs.loaded} error={cluster.error}>
+    <Page name="cluster" title={`Cluster ${name}`} ready={c !== undefined && (jobs.loaded || jobs.error !== undefined)} error={cluster.error}>
       <p>
         <a href={href('clusters')}>← Clusters</a>
       </p>
