@@ -196,6 +196,8 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     // Refused by the API: either at once (an alert) or as the request's outcome.
     await page.waitForSelector('[role="alert"]:has-text("not allowed"), [role="alert"]:has-text("FORBIDDEN"), [role="status"]:has-text("FAILED")', { timeout: 60_000 });
     await screenshot(page, 'refused-stop');
+    // The API's own words reach the page.
+    assert.match((await page.locator('[role="status"], [role="alert"]').allTextContents()).join(' '), /dash-b1 belongs to dash-bob, not to you/);
     assert.equal(await clusterStatus(bob, 'dash-b1'), 'UP');
     const entries = await waitFor('the refusal in the audit log', async () => {
       const found = (await api.auditOf(alice.name, since)).filter((e) => e.result === 'DENIED');
