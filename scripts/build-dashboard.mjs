@@ -30,6 +30,7 @@ export async function buildDashboard(root = resolve(import.meta.dirname, '..')) 
   });
   copyFileSync(join(src, 'app.css'), join(dist, 'app.css'));
   copyFileSync(join(src, 'index.html'), join(dist, 'index.html'));
+  copyFileSync(join(src, 'favicon.svg'), join(dist, 'favicon.svg'));
   const js = readFileSync(join(dist, 'app.js'));
   const gz = gzipSync(js, { level: constants.Z_BEST_COMPRESSION });
   writeFileSync(join(dist, 'app.js.gz'), gz);

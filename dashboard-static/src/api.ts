@@ -18,6 +18,21 @@ export class ApiError extends Error {
 }
 
 let onUnauthorized: (() => void) | undefined;
+let gate: Promise<void> = Promise.resolve();
+
+/**
+ * Hold every API call until this settles: the app first learns (from public routes) whether the
+ * browser is signed in at all, so that a signed-out browser goes to the login page instead of
+ * drawing a 401 whose Basic challenge would make the browser prompt for a password.
+ */
+export function holdCallsUntil(ready: Promise<void>): void {
+  gate = ready;
+}
+
+/** Resolves when API calls may go out. */
+export function callsReleased(): Promise<void> {
+  return gate;
+}
 
 /** What to do when any API call answers 401 (go to the login page). */
 export function setUnauthorizedHandler(handler: () => void): void {
@@ -42,6 +57,8 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Do not hand a 401 to the app (the login page's own calls). */
   readonly quiet401?: boolean;
+  /** A public route: goes out at once, before the app knows whether it is signed in. */
+  readonly ungated?: boolean;
 }
 
 /** A path under /api/v1 with its query. */
@@ -56,6 +73,7 @@ export function apiUrl(path: string, query?: CallOptions['query']): string {
 export async function call<T>(path: string, options: CallOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (options.ungated !== true) await gate;
   let res: Response;
   try {
     res = await fetch(apiUrl(path, options.query), {

@@ -20,7 +20,7 @@ export const outcomes = new Store<readonly Outcome[]>([]);
 export const alerts = new Store<string | undefined>(undefined);
 
 let nextId = 1;
-const KEEP = 5;
+const KEEP = 3;
 
 function put(o: Outcome): void {
   outcomes.update((list) => [o, ...list.filter((x) => x.id !== o.id)].slice(0, KEEP));

@@ -1,5 +1,5 @@
 /** Who is signed in, how this server authenticates, and the team-wide view preference. */
-import { call, setUnauthorizedHandler } from './api.js';
+import { call, callsReleased, holdCallsUntil, setUnauthorizedHandler } from './api.js';
 import { href } from './logic/route.js';
 import { live } from './live.js';
 import { Store } from './store.js';
@@ -37,23 +37,61 @@ export function isAdmin(): boolean {
   return me.value?.role === 'admin';
 }
 
-/** Where a 401 sends the browser: the login page (never behind a trusted auth proxy). */
+let methodsLoaded: Promise<AuthMethods | undefined> = Promise.resolve(undefined);
+let leaving = false;
+
+/** Where a 401 sends the browser: the login page (never behind a trusted auth proxy, which signs users in itself). */
 export function goToLogin(): void {
-  if (authMethods.value?.mode === 'proxy') return;
-  if (location.pathname === href('login')) return;
-  const next = location.pathname + location.search;
-  location.assign(`${href('login')}?next=${encodeURIComponent(next)}`);
+  if (leaving || location.pathname === href('login')) return;
+  void methodsLoaded.then((m) => {
+    if (m?.mode === 'proxy' || leaving) return;
+    leaving = true;
+    const next = location.pathname + location.search;
+    location.assign(`${href('login')}?next=${encodeURIComponent(next)}`);
+  });
 }
 
-/** Start: the feed and who-am-I in parallel (the page's own list fetch runs beside them). */
+interface Health {
+  user?: { id?: string };
+}
+
+/** Whether the browser is signed in, from the public health route (it names the caller it resolved). */
+async function signedIn(): Promise<boolean | undefined> {
+  try {
+    const res = await fetch('/api/health', { credentials: 'same-origin', headers: { accept: 'application/json' } });
+    if (!res.ok) return undefined;
+    const health = (await res.json()) as Health;
+    return health.user?.id === undefined ? undefined : health.user.id !== 'anonymous';
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Start: how the server authenticates and whether this browser is signed in (two public calls,
+ * in parallel); then the feed and who-am-I, beside the page's own list fetch. A browser that is
+ * not signed in goes straight to the login page (except behind an auth proxy).
+ */
 export function startSession(onLoginPage: boolean): void {
   setUnauthorizedHandler(goToLogin);
-  void call<AuthMethods>('/auth/methods', { quiet401: true }).then(
-    (m) => authMethods.set(m),
-    () => authMethods.set(undefined),
+  methodsLoaded = call<AuthMethods>('/auth/methods', { quiet401: true, ungated: true }).then(
+    (m) => {
+      authMethods.set(m);
+      return m;
+    },
+    () => undefined,
   );
   if (onLoginPage) return;
-  live.connect(allUsers.value);
+  holdCallsUntil(
+    Promise.all([methodsLoaded, signedIn()]).then(([methods, signed]) => {
+      if (signed === false && methods !== undefined && methods.mode !== 'proxy') {
+        goToLogin();
+        return new Promise<void>(() => undefined);
+      }
+      return undefined;
+    }),
+  );
+  void callsReleased().then(() => live.connect(allUsers.value));
   void call<WhoAmI>('/users/me').then(
     (who) => me.set(who),
     () => undefined,

@@ -66,14 +66,16 @@ export class TeamClient {
     return workspace === undefined ? base : { ...base, [WORKSPACE_HEADER]: workspace };
   }
 
-  /** One call of a route of the table. Event streams are asked for without follow, so they end. */
+  /** One call of a route of the table. Event streams are asked for without follow, so they end (the change feed is cut at ready). */
   async call(who: Account | undefined, spec: RouteSpec, input: CallInput = {}): Promise<HttpAnswer> {
     const path = routePath(spec, input.params ?? {}) + (input.query ? `?${input.query}` : '');
     const body = spec.method === 'get' ? undefined : (input.raw?.data ?? Buffer.from(JSON.stringify(input.body ?? {})));
     // With a length: node sends the body of a DELETE unframed otherwise.
     const headers = body === undefined ? this.headers(who, input.workspace) : { ...this.headers(who, input.workspace), 'content-length': String(body.length) };
     if (input.raw !== undefined) headers['content-type'] = input.raw.contentType;
-    return http(`${this.url}${path}`, { method: spec.method.toUpperCase(), headers, ...(body !== undefined ? { body } : {}) });
+    // The change feed has no end: its backlog is read up to `ready`.
+    const until = spec.id === 'streamEvents' ? { until: (text: string) => text.includes('event: ready\n') } : {};
+    return http(`${this.url}${path}`, { method: spec.method.toUpperCase(), headers, ...until, ...(body !== undefined ? { body } : {}) });
   }
 
   /** Submit an operation and, once accepted, wait for its end. */

@@ -106,6 +106,8 @@ export interface HttpOptions {
   localAddress?: string;
   /** Verify an https URL against this CA. */
   ca?: string | Buffer;
+  /** For a stream that never ends by itself: a 200 answers with what came so far once this says it is enough. */
+  until?: (textSoFar: string) => boolean;
 }
 
 /**
@@ -122,11 +124,18 @@ export function http(url: string, options: HttpOptions = {}): Promise<HttpAnswer
     const extra = { ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress, agent: false as const }), ...(options.ca === undefined ? {} : { ca: options.ca }) };
     const req = send(url, { method: options.method ?? 'GET', headers, ...extra }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
+      const answer = (): void => {
         const text = Buffer.concat(chunks).toString('utf8');
         resolveAnswer({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as unknown });
+      };
+      res.on('data', (c: Buffer) => {
+        chunks.push(c);
+        if (res.statusCode === 200 && options.until?.(Buffer.concat(chunks).toString('utf8')) === true) {
+          answer();
+          res.destroy();
+        }
       });
+      res.on('end', answer);
       res.on('error', reject);
     });
     req.on('error', reject);

@@ -289,6 +289,26 @@ function probes(f: Fixture, api: TeamClient): Probe[] {
   add({ route: r('listClusters'), kind: 'removed', input: listed, expect: 'ok', check: (a) => (has(clusters(a), (c) => c.name === f.priv) ? 'a removed member sees the private workspace' : has(clusters(a), (c) => c.name === f.removedCluster) ? undefined : 'a removed member does not see their own cluster') });
   add({ route: r('listClusters'), kind: 'admin', input: listed, expect: 'ok', check: (a) => (has(clusters(a), (c) => c.name === f.priv) && clusters(a).find((c) => c.name === f.pub)?.lastCommand !== undefined ? undefined : 'an admin does not see every cluster whole') });
 
+  // The event stream, its backlog from the start: each caller sees exactly the clusters status -u shows them.
+  const feedKeys = (a: HttpAnswer): Set<string> =>
+    new Set([...a.text.matchAll(/^event: change\ndata: (.*)$/gm)].map((m) => (JSON.parse(m[1]!) as { key: string }).key));
+  const fromStart = { query: 'after=0&all_users=true' };
+  add({ route: r('streamEvents'), kind: 'user', input: { query: 'after=0' }, expect: 'ok', check: (a) => (feedKeys(a).has(f.pub) && feedKeys(a).has(f.priv) ? undefined : 'the owner does not see their own clusters in the event stream') });
+  add({
+    route: r('streamEvents'),
+    kind: 'other',
+    input: fromStart,
+    expect: 'ok',
+    check: (a) => {
+      const keys = feedKeys(a);
+      if (keys.has(f.priv) || keys.has(f.removedCluster)) return 'the event stream shows a non-member clusters of a private workspace';
+      if (!keys.has(f.pub)) return "another user's cluster is missing from the event stream with all_users";
+      return a.text.includes(f.secretCommand) ? "the event stream shows another user's command line" : undefined;
+    },
+  });
+  add({ route: r('streamEvents'), kind: 'removed', input: fromStart, expect: 'ok', check: (a) => (feedKeys(a).has(f.priv) ? 'the event stream shows a removed member the private workspace' : feedKeys(a).has(f.removedCluster) ? undefined : 'the event stream does not show a removed member their own cluster') });
+  add({ route: r('streamEvents'), kind: 'admin', input: fromStart, expect: 'ok', check: (a) => (feedKeys(a).has(f.priv) && a.text.includes(f.secretCommand) ? undefined : 'the event stream does not show an admin every cluster whole') });
+
   const lastCommand = (want: boolean) => (a: HttpAnswer) => (((a.json() as Cl).lastCommand !== undefined) === want ? undefined : want ? 'the command line is missing' : "another user's command line is shown");
   add({ route: r('getCluster'), kind: 'user', input: { params: { name: f.priv } }, expect: 'ok', check: lastCommand(true) });
   add({ route: r('getCluster'), kind: 'other', input: { params: { name: f.priv } }, expect: 'denied' });

@@ -284,6 +284,28 @@ const ROWS: Row[] = [
     },
   },
   {
+    name: 'the event stream answers at once: its retry time, then ready',
+    method: 'GET',
+    path: '/api/v1/events',
+    timeoutMs: 3000,
+    status: 200,
+    check: (a) => {
+      assert.match(String(a.headers['content-type']), /^text\/event-stream/);
+      assert.equal(a.streamCut, true, 'the event stream stays open');
+      assert.match(a.text, /^retry: 3000\n\n/);
+      assert.match(a.text, /id: \d+\nevent: ready\ndata: \{"seq":\d+\}\n\n/);
+    },
+  },
+  {
+    name: 'a Last-Event-ID that is not a sequence number is refused before the event stream opens',
+    method: 'GET',
+    path: '/api/v1/events',
+    headers: { 'last-event-id': 'seven' },
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    message: ['Last-Event-ID', 'seven'],
+  },
+  {
     name: 'a follow stream with nothing to send yet still answers at once',
     method: 'GET',
     path: '/api/v1/server/logs?follow=true&tail=0',

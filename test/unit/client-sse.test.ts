@@ -15,10 +15,11 @@ const STREAM = [
 ].join('');
 
 const EXPECTED: SseEvent[] = [
-  { event: 'log', data: '{"seq":1,"at":1,"text":"héllo ✓"}' },
-  { event: 'log', data: '{"seq":2,\n"at":2,"text":"two"}' },
-  { event: 'message', data: 'unnamed' },
-  { event: 'end', data: '{"status":"SUCCEEDED"}' },
+  { event: 'log', data: '{"seq":1,"at":1,"text":"héllo ✓"}', id: '' },
+  { event: 'log', data: '{"seq":2,\n"at":2,"text":"two"}', id: '' },
+  { event: 'message', data: 'unnamed', id: '7' },
+  // The last event id stays until another id field replaces it.
+  { event: 'end', data: '{"status":"SUCCEEDED"}', id: '7' },
 ];
 
 describe('SseParser', () => {
@@ -39,7 +40,13 @@ describe('SseParser', () => {
   it('keeps an event that has not been terminated by a blank line until it is', () => {
     const parser = new SseParser();
     assert.deepEqual(parser.push('event: log\ndata: x\n'), []);
-    assert.deepEqual(parser.push('\n'), [{ event: 'log', data: 'x' }]);
+    assert.deepEqual(parser.push('\n'), [{ event: 'log', data: 'x', id: '' }]);
+  });
+
+  it('moves the last event id on with an id-only block, which dispatches nothing', () => {
+    const parser = new SseParser();
+    assert.deepEqual(parser.push('id: 4\nevent: change\ndata: a\n\n: keepalive\nid: 9\n\n'), [{ event: 'change', data: 'a', id: '4' }]);
+    assert.equal(parser.lastEventId, '9');
   });
 });
 

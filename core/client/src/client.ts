@@ -40,6 +40,7 @@ import { resolveEndpoint, type Endpoint, type ResolveEndpointOptions } from './e
 import { loadIdentity } from './identity.js';
 import { readLocalToken } from './local-token.js';
 import { readEvents, type SseEvent } from './sse.js';
+import { followEvents, type EventFeedHandlers, type FollowEventsOptions } from './event-feed.js';
 import { Transport } from './transport.js';
 import { prepareUpload, sendUpload, type UploadOptions, type UploadResult } from './uploads.js';
 import { uploadTaskFiles, type TaskBody, type TaskUploadProgress } from './task-uploads.js';
@@ -491,6 +492,16 @@ export class SkyClient {
         hint: 'Retry with: sky api logs --server-logs',
       });
     }
+  }
+
+  /**
+   * Follow the event stream (GET /api/v1/events) until `options.signal` aborts: changes of the
+   * clusters, jobs, managed jobs and requests this caller may see, in order, reconnecting with
+   * Last-Event-ID when the connection drops (see followEvents).
+   */
+  followEvents(options: FollowEventsOptions, handlers: EventFeedHandlers): Promise<void> {
+    const idleTimeoutMs = options.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS;
+    return followEvents((query, headers, signal) => this.transport.open({ path: ROUTE_PATHS.streamEvents, query, headers, idleTimeoutMs, signal }), { ...options, idleTimeoutMs }, handlers);
   }
 
   /**

@@ -30,6 +30,7 @@ export type { SkyPaths } from './paths.js';
 export { isSkyError, isAbortError } from './errors.js';
 export { isConnectionRefused } from './transport.js';
 export { SseParser } from './sse.js';
+export { followEvents, type EventFeedHandlers, type FollowEventsOptions, type OpenEventStream } from './event-feed.js';
 export type { SseEvent } from './sse.js';
 export { SkyError, isTerminal, DEFAULT_ENDPOINT, DEFAULT_HOST, DEFAULT_PORT } from '@sky/protocol/wire';
 export { login, logout } from './login.js';

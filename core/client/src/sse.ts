@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 
-/** One server-sent event: its type (`message` when unnamed) and its data lines joined by "\n". */
+/** One server-sent event: its type (`message` when unnamed), its data lines joined by "\n", and the last event id seen so far ('' when none). */
 export interface SseEvent {
   event: string;
   data: string;
+  id: string;
 }
 
 /**
@@ -16,6 +17,12 @@ export class SseParser {
   private skipLeadingLf = false;
   private event = '';
   private data: string[] = [];
+  private idBuffer = '';
+  /**
+   * The stream's last event id: set by an `id:` field once its block ends, even a block with
+   * no data (which dispatches nothing), as a browser's EventSource does.
+   */
+  lastEventId = '';
 
   /** Feed decoded text; returns the events it completed. */
   push(text: string): SseEvent[] {
@@ -43,7 +50,8 @@ export class SseParser {
 
   private line(line: string): SseEvent | undefined {
     if (line === '') {
-      const event = this.data.length > 0 ? { event: this.event === '' ? 'message' : this.event, data: this.data.join('\n') } : undefined;
+      this.lastEventId = this.idBuffer;
+      const event = this.data.length > 0 ? { event: this.event === '' ? 'message' : this.event, data: this.data.join('\n'), id: this.lastEventId } : undefined;
       this.event = '';
       this.data = [];
       return event;
@@ -55,6 +63,7 @@ export class SseParser {
     if (value.startsWith(' ')) value = value.slice(1);
     if (field === 'event') this.event = value;
     else if (field === 'data') this.data.push(value);
+    else if (field === 'id' && !value.includes('\0')) this.idBuffer = value;
     return undefined;
   }
 }
@@ -68,9 +77,8 @@ export type StreamOutcome = 'stopped' | 'dropped' | 'silent';
  * heartbeat comment — for `idleMs` ('silent'; counted from the last byte, so a quiet job whose
  * stream keeps beating never trips it). An abort of `signal` rejects with its reason.
  */
-export function readEvents(res: IncomingMessage, onEvent: (event: SseEvent) => boolean, signal?: AbortSignal, idleMs?: number): Promise<StreamOutcome> {
+export function readEvents(res: IncomingMessage, onEvent: (event: SseEvent) => boolean, signal?: AbortSignal, idleMs?: number, parser = new SseParser()): Promise<StreamOutcome> {
   return new Promise<StreamOutcome>((resolve, reject) => {
-    const parser = new SseParser();
     let settled = false;
     let idle: NodeJS.Timeout | undefined;
     const arm = (): void => {

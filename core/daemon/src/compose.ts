@@ -19,6 +19,8 @@ import { ManagedJobController } from './managed-jobs/controller.js';
 import { ManagedJobService } from './managed-jobs/managed-job-service.js';
 import { ManagedJobLogs } from './managed-jobs/managed-job-logs.js';
 import { ManagedJobView } from './managed-jobs/managed-job-view.js';
+import { EventHub } from './events/event-hub.js';
+import { EventStreams } from './events/event-streams.js';
 import { InfraService } from './clusters/infra-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { UserService } from './auth/user-service.js';
@@ -125,6 +127,8 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.register(TOKENS.RequestCanceller, { useValue: { cancel: (id: string) => c.resolve(Scheduler).cancel(id) } });
   c.registerSingleton(ManagedJobController);
   c.registerSingleton(ManagedJobView);
+  c.registerSingleton(EventHub);
+  c.registerSingleton(EventStreams);
   c.registerSingleton(ManagedJobService);
   c.registerSingleton(ManagedJobLogs);
   c.registerSingleton(PasswordHasher);

@@ -19,6 +19,9 @@ import { operationRoutes } from './http/routes/operations.js';
 import { serverRoutes } from './http/routes/server.js';
 import { clusterRoutes } from './http/routes/clusters.js';
 import { managedJobRoutes } from './http/routes/managed-jobs.js';
+import { eventRoutes } from './http/routes/events.js';
+import { EventHub } from './events/event-hub.js';
+import { EventStreams } from './events/event-streams.js';
 import { ManagedJobController } from './managed-jobs/controller.js';
 import { ManagedJobService } from './managed-jobs/managed-job-service.js';
 import { ManagedJobLogs } from './managed-jobs/managed-job-logs.js';
@@ -118,6 +121,8 @@ export class Daemon {
     @inject(ManagedJobService) private readonly managedJobService: ManagedJobService,
     @inject(ManagedJobLogs) private readonly managedJobLogs: ManagedJobLogs,
     @inject(ManagedJobView) private readonly managedJobView: ManagedJobView,
+    @inject(EventHub) private readonly eventHub: EventHub,
+    @inject(EventStreams) private readonly eventStreams: EventStreams,
   ) {
     this.startedAt = clock.now();
   }
@@ -138,6 +143,7 @@ export class Daemon {
       await this.plugins.load(this.shutdown.signal);
       await this.view.load();
       await this.managedJobView.load();
+      await this.eventHub.start();
       this.audit.start();
       const recovered = await this.scheduler.recover();
       this.logger.info(recovered, 'recovered requests from the state store');
@@ -193,6 +199,7 @@ export class Daemon {
         uploadRoutes(router, this.uploads, this.config.uploads.max_manifest_bytes);
         clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });
         managedJobRoutes(router, { service: this.managedJobService, logs: this.managedJobLogs, maxBodyBytes: max });
+        eventRoutes(router, this.eventStreams, max);
         sshRoutes(router, { gateway: this.sshGateway, store: this.store, transports: this.transports, auth: this.auth, clientAddress: (ctx) => this.listener?.guard.clientOf(ctx.req) ?? normalizeAddress(ctx.req.socket.remoteAddress), maxBodyBytes: max });
       },
     });
@@ -225,6 +232,7 @@ export class Daemon {
     const drained = await this.scheduler.drain(this.config.shutdown.drain_seconds * 1000);
     this.shutdown.begin();
     this.sshGateway.closeAll();
+    this.eventHub.stop();
     this.logger.info(drained, 'drained');
     await this.listener?.close();
     await this.closeResources();
@@ -234,6 +242,7 @@ export class Daemon {
 
   private async closeResources(): Promise<void> {
     this.pruner.stop();
+    this.eventHub.stop();
     await this.uploadCollector.stop();
     await this.managedJobs.stop();
     this.jobQueue.stop();

@@ -10,6 +10,7 @@ export { issueLines, parseOrThrow, type IssueLine } from './issues.js';
 export * from './task/index.js';
 export * from './clusters.js';
 export * from './cluster-routes.js';
+export * from './event-routes.js';
 export * from './managed-jobs.js';
 export * from './auth.js';
 export * from './auth-routes.js';

@@ -45,6 +45,7 @@ import { AuditPageSchema, AuditQuerySchema } from './audit-routes.js';
 import { ChunkParamsSchema, ChunkStoredSchema, UploadCreatedSchema, UploadIdParamsSchema, UploadManifestSchema, UploadViewSchema } from './upload-routes.js';
 import { SshHostKeySchema } from './ssh-routes.js';
 import { ManagedJobListSchema, ManagedJobLogsQuerySchema, ManagedJobParamsSchema, ManagedJobQuerySchema, ManagedJobDetailSchema } from './managed-jobs.js';
+import { EventStreamQuerySchema } from './event-routes.js';
 import type { Access } from './access.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
@@ -230,6 +231,16 @@ export const ROUTES = {
     access: 'user',
     params: ManagedJobParamsSchema,
     query: ManagedJobLogsQuerySchema,
+    success: { status: 200, body: 'event-stream' },
+  },
+  streamEvents: {
+    id: 'streamEvents',
+    method: 'get',
+    path: ROUTE_PATHS.streamEvents,
+    summary:
+      'Changes of clusters, jobs, managed jobs and requests the caller may see, as server-sent events: change (id = seq), ready once live, reset when the position cannot be resumed. Resumable with Last-Event-ID across reconnects and restarts.',
+    access: 'user',
+    query: EventStreamQuerySchema,
     success: { status: 200, body: 'event-stream' },
   },
   whoami: { id: 'whoami', method: 'get', path: ROUTE_PATHS.whoami, access: 'user', summary: 'Who the credentials belong to (what sky api login checks).', success: { status: 200, body: WhoAmISchema } },

@@ -1,10 +1,13 @@
 /**
- * A log followed live over server-sent events (`log` then `end`), virtualised: only the lines in
+ * A log followed live over server-sent events (`log` then `end`, read with fetch), virtualised: only the lines in
  * view are in the DOM (fixed line height), lines arriving in between are added once per
  * animation frame, and at most LINE_CAP lines are kept (Download has the whole log).
  */
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { errorText } from '../api.js';
+import { readEventStream } from '../logstream.js';
 import { LineQueue, LineSplitter, LogLines, rankLine } from '../logic/log-lines.js';
+import type { SseMessage } from '../logic/sse-parser.js';
 import { bottomScrollTop, isAtBottom, visibleWindow } from '../logic/virtual.js';
 
 const LINE_HEIGHT = 18;
@@ -58,59 +61,66 @@ export function LogViewer(props: LogViewerProps) {
     const schedule = (): void => {
       if (frame === 0) frame = requestAnimationFrame(paint);
     };
-    const source = new EventSource(props.src, { withCredentials: true });
-    source.addEventListener('open', () => setState((s) => (s.phase === 'loading' ? { phase: 'streaming' } : s)));
-    source.addEventListener('log', (ev) => {
-      let data: LogData;
-      try {
-        data = JSON.parse((ev as MessageEvent<string>).data) as LogData;
-      } catch {
-        return;
-      }
-      const text = typeof data.text === 'string' ? data.text : '';
-      const rank = typeof data.rank === 'number' ? data.rank : undefined;
-      if (rank !== undefined) {
-        // A job's log: one event per line of one rank.
-        queue.push([rankLine(rank, text.endsWith('\n') ? text.slice(0, -1) : text, props.multiNode === true)]);
-      } else {
-        queue.push(splitter.push(text));
-      }
-      schedule();
-    });
-    source.addEventListener('end', (ev) => {
-      queue.push(splitter.flush());
-      schedule();
-      let status: string | undefined;
-      try {
-        const data = JSON.parse((ev as MessageEvent<string>).data) as { status?: unknown };
-        status = typeof data.status === 'string' ? data.status : undefined;
-      } catch {
-        status = undefined;
-      }
-      source.close();
-      setState({ phase: 'ended', ...(status !== undefined ? { status } : {}) });
-    });
-    source.addEventListener('error', (ev) => {
-      // The server's own `error` event carries data; a broken connection does not. Either
-      // way the stream is closed: reconnecting would replay the log from its start.
-      let message = 'the log stream broke off';
-      const data = (ev as MessageEvent<unknown>).data;
-      if (typeof data === 'string') {
+    const controller = new AbortController();
+    const onMessage = (m: SseMessage): void => {
+      if (m.event === 'log') {
+        let data: LogData;
         try {
-          const parsed = JSON.parse(data) as { message?: unknown; error?: { message?: unknown } };
-          const m = parsed.message ?? parsed.error?.message;
-          if (typeof m === 'string') message = m;
+          data = JSON.parse(m.data) as LogData;
         } catch {
-          message = data;
+          return;
         }
+        const text = typeof data.text === 'string' ? data.text : '';
+        const rank = typeof data.rank === 'number' ? data.rank : undefined;
+        if (rank !== undefined) {
+          // A job's log: one event per line of one rank.
+          queue.push([rankLine(rank, text.endsWith('\n') ? text.slice(0, -1) : text, props.multiNode === true)]);
+        } else {
+          // A request's log: each chunk ends a line, with or without its newline (as the CLI prints it).
+          queue.push(splitter.push(text.endsWith('\n') ? text : `${text}\n`));
+        }
+        schedule();
+      } else if (m.event === 'end') {
+        let status: string | undefined;
+        try {
+          const data = JSON.parse(m.data) as { status?: unknown };
+          status = typeof data.status === 'string' ? data.status : undefined;
+        } catch {
+          status = undefined;
+        }
+        ended = true;
+        setState({ phase: 'ended', ...(status !== undefined ? { status } : {}) });
+      } else if (m.event === 'error') {
+        let message = m.data;
+        try {
+          const parsed = JSON.parse(m.data) as { message?: unknown; error?: { message?: unknown } };
+          const text = parsed.message ?? parsed.error?.message;
+          if (typeof text === 'string') message = text;
+        } catch {
+          // keep the raw text
+        }
+        failed = message;
       }
-      source.close();
-      queue.push(splitter.flush());
-      schedule();
-      setState((s) => (s.phase === 'ended' ? s : { phase: 'broken', error: message }));
-    });
+    };
+    let ended = false;
+    let failed: string | undefined;
+    setState({ phase: 'streaming' });
+    readEventStream(props.src, onMessage, controller.signal).then(
+      () => {
+        queue.push(splitter.flush());
+        schedule();
+        if (failed !== undefined) setState({ phase: 'broken', error: failed });
+        else if (!ended) setState({ phase: 'broken', error: 'the log stream ended before the log did' });
+      },
+      (err: unknown) => {
+        if (controller.signal.aborted) return;
+        queue.push(splitter.flush());
+        schedule();
+        setState({ phase: 'broken', error: errorText(err) });
+      },
+    );
     return () => {
-      source.close();
+      controller.abort();
       cancelAnimationFrame(frame);
     };
   }, [props.src, props.multiNode, attempt]);
@@ -161,8 +171,8 @@ export function LogViewer(props: LogViewerProps) {
           Download
         </a>
         <span class="log-state" data-log-state={state.phase}>
-          {total.toLocaleString()} lines
-          {dropped > 0 ? ` (first ${dropped.toLocaleString()} dropped: Download has them)` : ''}
+          {(total + dropped).toLocaleString()} lines
+          {dropped > 0 ? ` (the first ${dropped.toLocaleString()} are no longer shown: Download has them)` : ''}
           {props.note !== undefined ? ` · ${props.note}` : ''}
           {state.phase === 'loading' ? ' · connecting…' : state.phase === 'streaming' ? ' · live' : state.phase === 'ended' ? ` · ended${state.status !== undefined ? `: ${state.status}` : ''}` : ''}
         </span>

@@ -37,6 +37,22 @@ export function indexRow<T>(row: T, indexer: RowIndexer<T>): IndexedRow<T> {
   return { key: indexer.key(row), row, search, facets: indexer.facets(row), sort: indexer.sortKeys(row) };
 }
 
+/**
+ * indexRow with a cache per row object: when a change in the feed replaces a few rows of a big
+ * table, only those are indexed again.
+ */
+export function cachedIndexer<T extends object>(indexer: RowIndexer<T>): (row: T) => IndexedRow<T> {
+  const cache = new WeakMap<T, IndexedRow<T>>();
+  return (row) => {
+    let hit = cache.get(row);
+    if (hit === undefined) {
+      hit = indexRow(row, indexer);
+      cache.set(row, hit);
+    }
+    return hit;
+  };
+}
+
 /** What the user asked for: a text and, per facet, one value ('' = any). */
 export interface RowFilter {
   readonly text: string;

@@ -1,5 +1,5 @@
 /** One cluster: its details, actions, job queue and each job's log. */
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { apiUrl, call, seg, submit } from '../api.js';
 import { ConfirmAction, invalidInput } from '../components/ConfirmAction.js';
 import { LogViewer } from '../components/LogViewer.js';
@@ -13,7 +13,6 @@ import { jobKey, jobRank } from '../logic/views.js';
 import { allUsers } from '../session.js';
 import { useStore } from '../store.js';
 import { TERMINAL_JOB, type ClusterRecord, type JobRecord } from '../types.js';
-import { useEffect } from 'preact/hooks';
 
 /** How many lines of each rank the log starts with. */
 const LOG_TAIL = 1000;
@@ -84,7 +83,7 @@ export function ClusterPage(props: { name: string }) {
   ];
 
   return (
-    <Page name="cluster" title={`Cluster ${name}`} ready={c !== undefined && jobs.loaded} error={cluster.error ?? jobs.error}>
+    <Page name="cluster" title={`Cluster ${name}`} ready={c !== undefined && jobs.loaded} error={cluster.error}>
       <p>
         <a href={href('clusters')}>← Clusters</a>
       </p>
@@ -111,7 +110,7 @@ export function ClusterPage(props: { name: string }) {
       )}
       {gone && <p>This cluster does not exist (any more), or is not yours to see.</p>}
       <h2>Jobs</h2>
-      <VirtualTable label="Jobs" columns={columns} rows={jobList} rowKey={jobKey} empty={jobs.loaded ? 'No jobs on this cluster.' : 'Loading…'} />
+      <VirtualTable label="Jobs" columns={columns} rows={jobList} rowKey={jobKey} empty={jobs.loaded ? 'No jobs on this cluster.' : (jobs.error ?? 'Loading…')} />
       {selected !== undefined && (
         <section class="job-log">
           <h2>

@@ -6,7 +6,7 @@ import { VirtualTable, type ColumnDef } from '../components/VirtualTable.js';
 import { useLiveRows, useNow } from '../hooks.js';
 import { ago, autostopText } from '../logic/format.js';
 import { href } from '../logic/route.js';
-import { facetValues, filterRows, indexRow, nextSort, sortRows, type IndexedRow, type SortDir } from '../logic/table.js';
+import { cachedIndexer, facetValues, filterRows, nextSort, sortRows, type IndexedRow, type SortDir } from '../logic/table.js';
 import { clusterIndexer, clusterRules, type ClusterRow } from '../logic/views.js';
 import { allUsers, setAllUsers } from '../session.js';
 import { useStore } from '../store.js';
@@ -39,13 +39,14 @@ export function ClustersPage() {
   const [text, setText] = useState('');
   const [facets, setFacets] = useState<Record<string, string>>({});
   const [sort, setSort] = useState<{ column: string; dir: SortDir }>({ column: 'name', dir: 'asc' });
+  const [index] = useState(() => cachedIndexer(clusterIndexer));
 
   // Indexing happens once per list change; filter and sort only compare precomputed keys.
   const indexed = useMemo(() => {
     const out: IndexedRow<ClusterRow>[] = [];
-    for (const c of live.rows.values()) out.push(indexRow(c, clusterIndexer));
+    for (const c of live.rows.values()) out.push(index(c));
     return out;
-  }, [live.rows]);
+  }, [live.rows, index]);
   const options = useMemo(() => Object.fromEntries(FACETS.map((f) => [f.id, facetValues(indexed, f.id)])), [indexed]);
   const sorted = useMemo(() => sortRows(indexed, sort.column, sort.dir), [indexed, sort]);
   const shown = useMemo(() => filterRows(sorted, { text, facets }), [sorted, text, facets]);
@@ -66,13 +67,14 @@ export function ClustersPage() {
     <Page name="clusters" title="Clusters" ready={live.loaded} error={live.error}>
       <div class="filters" role="search">
         <AllUsersToggle />
-        <label>
-          Filter <input type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder="name, user, resources…" />
-        </label>
+        <span class="field">
+          <label for="clusters-filter">Filter</label>
+          <input id="clusters-filter" type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder="name, user, resources…" />
+        </span>
         {FACETS.map((f) => (
-          <label key={f.id}>
-            {f.label}{' '}
-            <select value={facets[f.id] ?? ''} onChange={(e) => setFacets({ ...facets, [f.id]: e.currentTarget.value })}>
+          <span class="field" key={f.id}>
+            <label for={`clusters-${f.id}`}>{f.label}</label>
+            <select id={`clusters-${f.id}`} value={facets[f.id] ?? ''} onChange={(e) => setFacets({ ...facets, [f.id]: e.currentTarget.value })}>
               <option value="">Any</option>
               {(options[f.id] ?? []).map((v) => (
                 <option key={v} value={v}>
@@ -80,7 +82,7 @@ export function ClustersPage() {
                 </option>
               ))}
             </select>
-          </label>
+          </span>
         ))}
         <span class="count" aria-live="polite">
           {live.loaded ? `${shown.length.toLocaleString()} of ${indexed.length.toLocaleString()}` : 'loading…'}

@@ -18,10 +18,6 @@ export function LoginPage() {
   const [error, setError] = useState<string | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const m = methods.value;
-  if (m?.mode === 'proxy') {
-    // Behind a trusted auth proxy there is no login page: the proxy signs the user in.
-    location.replace(nextPath());
-  }
   const submitLogin = async (e: Event): Promise<void> => {
     e.preventDefault();
     setBusy(true);
@@ -38,7 +34,11 @@ export function LoginPage() {
   return (
     <main id="main" data-page="login" data-ready={methods.value !== undefined || methods.error !== undefined ? 'true' : undefined} class="login">
       <h1>Sign in to sky</h1>
-      {password_ ? (
+      {m?.mode === 'proxy' ? (
+        <p>
+          This server signs you in through its authentication proxy: there is no login here. <a href={nextPath()}>Open the dashboard</a>.
+        </p>
+      ) : password_ ? (
         <form onSubmit={(e) => void submitLogin(e)}>
           <label>
             User name <input type="text" name="username" autoComplete="username" value={name} onInput={(e) => setName(e.currentTarget.value)} required />

@@ -92,7 +92,7 @@ export function ManagedJobPage(props: { id: string }) {
             key={controller ? 'controller' : 'task'}
             src={apiUrl(logPath, { follow: true, controller })}
             downloadHref={apiUrl(logPath, { format: 'text', controller })}
-            multiNode={!controller}
+            multiNode={false}
             note={controller ? "the controller's log" : "the current task's log"}
           />
         </>

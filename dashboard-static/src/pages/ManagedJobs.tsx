@@ -65,9 +65,10 @@ export function ManagedJobsPage() {
     <Page name="jobs" title="Managed jobs" ready={jobs.loaded} error={jobs.error}>
       <div class="filters" role="search">
         <AllUsersToggle />
-        <label>
-          Filter <input type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} />
-        </label>
+        <span class="field">
+          <label for="jobs-filter">Filter</label>
+          <input id="jobs-filter" type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} />
+        </span>
         <span class="count">{jobs.loaded ? `${rows.length.toLocaleString()} of ${jobs.rows.size.toLocaleString()}` : 'loading…'}</span>
       </div>
       <VirtualTable label="Managed jobs" columns={columns} rows={rows} rowKey={(j) => String(j.id)} empty={jobs.loaded ? 'No managed jobs. Submit one with sky jobs launch.' : 'Loading…'} />

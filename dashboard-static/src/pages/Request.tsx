@@ -8,7 +8,7 @@ import { live } from '../live.js';
 import { duration, timestamp } from '../logic/format.js';
 import { href } from '../logic/route.js';
 import { TERMINAL_REQUEST, type RequestRecord } from '../types.js';
-import { RequestCancel } from './Requests.js';
+import { RequestCancel, requestCluster } from './Requests.js';
 
 function json(value: unknown): string {
   try {
@@ -58,7 +58,7 @@ export function RequestPage(props: { id: string }) {
               ['Operation', r.name],
               ['User', r.userName],
               ['Workspace', r.workspace],
-              ['Cluster', r.cluster !== undefined ? <a href={href('clusters', r.cluster)}>{r.cluster}</a> : '-'],
+              ['Cluster', requestCluster(r) !== undefined ? <a href={href('clusters', requestCluster(r) ?? '')}>{requestCluster(r)}</a> : '-'],
               ['Lane', r.lane],
               ['Created', timestamp(r.createdAt)],
               ['Duration', r.startedAt === undefined ? '-' : duration((r.finishedAt ?? now) - r.startedAt)],

@@ -30,6 +30,17 @@ export function RequestCancel(props: { id: string; done?: () => void }) {
   );
 }
 
+/** The cluster a request is about: its own field, or the cluster its body names. */
+export function requestCluster(r: RequestRecord): string | undefined {
+  if (r.cluster !== undefined) return r.cluster;
+  const body = r.body;
+  if (typeof body === 'object' && body !== null && 'cluster' in body) {
+    const c = (body as { cluster?: unknown }).cluster;
+    if (typeof c === 'string') return c;
+  }
+  return undefined;
+}
+
 export function RequestsPage() {
   const all = useStore(allUsers);
   const now = useNow(5_000);
@@ -44,13 +55,13 @@ export function RequestsPage() {
   const rows = useMemo(() => {
     const words = text.toLowerCase().split(/\s+/).filter((w) => w !== '');
     return [...list.rows.values()]
-      .filter((r) => (status === '' || r.status === status) && words.every((w) => `${r.id} ${r.name} ${r.userName} ${r.cluster ?? ''} ${r.lane}`.toLowerCase().includes(w)))
+      .filter((r) => (status === '' || r.status === status) && words.every((w) => `${r.id} ${r.name} ${r.userName} ${requestCluster(r) ?? ''} ${r.lane}`.toLowerCase().includes(w)))
       .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
   }, [list.rows, status, text]);
   const columns: ColumnDef<RequestRecord>[] = [
     { id: 'id', title: 'ID', cell: (r) => <a href={href('requests', r.id)}>{r.id}</a> },
     { id: 'name', title: 'Operation', cell: (r) => r.name },
-    { id: 'cluster', title: 'Cluster', cell: (r) => (r.cluster !== undefined ? <a href={href('clusters', r.cluster)}>{r.cluster}</a> : '-') },
+    { id: 'cluster', title: 'Cluster', cell: (r) => (requestCluster(r) !== undefined ? <a href={href('clusters', requestCluster(r) ?? '')}>{requestCluster(r)}</a> : '-') },
     { id: 'user', title: 'User', cell: (r) => r.userName },
     { id: 'lane', title: 'Lane', cell: (r) => r.lane },
     { id: 'created', title: 'Created', cell: (r) => ago(r.createdAt, now) },
@@ -62,12 +73,13 @@ export function RequestsPage() {
     <Page name="requests" title="Requests" ready={list.loaded} error={list.error}>
       <div class="filters" role="search">
         <AllUsersToggle />
-        <label>
-          Filter <input type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} />
-        </label>
-        <label>
-          Status{' '}
-          <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+        <span class="field">
+          <label for="requests-filter">Filter</label>
+          <input id="requests-filter" type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} />
+        </span>
+        <span class="field">
+          <label for="requests-status">Status</label>
+          <select id="requests-status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
             <option value="">Any</option>
             {['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'].map((s) => (
               <option key={s} value={s}>
@@ -75,7 +87,7 @@ export function RequestsPage() {
               </option>
             ))}
           </select>
-        </label>
+        </span>
         <span class="count">{list.loaded ? `${rows.length.toLocaleString()} of the newest ${list.rows.size.toLocaleString()}` : 'loading…'}</span>
       </div>
       <VirtualTable label="Requests" columns={columns} rows={rows} rowKey={(r) => r.id} empty={list.loaded ? 'No requests.' : 'Loading…'} />

@@ -56,11 +56,16 @@ export function UsersPage() {
   ];
 
   return (
-    <Page name="users" title="Users and tokens" ready={users.value !== undefined && tokens.value !== undefined} error={users.error ?? tokens.error}>
+    <Page name="users" title="Users and tokens" ready={users.value !== undefined} error={users.error}>
       <h2>Users</h2>
       {admin && <CreateUser done={users.reload} />}
       <VirtualTable label="Users" columns={userColumns} rows={users.value?.items ?? []} rowKey={(u) => u.name} empty={users.value !== undefined ? 'No users.' : 'Loading…'} />
       <h2>Your tokens</h2>
+      {tokens.error !== undefined && (
+        <p role="alert" class="error">
+          {tokens.error}
+        </p>
+      )}
       <CreateToken
         done={(name, token) => {
           setSecret({ name, token });
@@ -78,14 +83,22 @@ export function UsersPage() {
           </button>
         </div>
       )}
-      <VirtualTable label="Tokens" columns={tokenColumns} rows={tokens.value?.items ?? []} rowKey={(t) => t.id} empty={tokens.value !== undefined ? 'No tokens yet.' : 'Loading…'} />
+      <VirtualTable label="Tokens" columns={tokenColumns} rows={tokens.value?.items ?? []} rowKey={(t) => t.id} empty={tokens.value !== undefined ? 'No tokens yet.' : tokens.error !== undefined ? 'Tokens are not available here.' : 'Loading…'} />
     </Page>
   );
 }
 
+/** How many days a token may live at most when the credential in use expires (a browser session). */
+function maxTokenDays(expiresAt: number | undefined, now: number): number | undefined {
+  if (expiresAt === undefined) return undefined;
+  return Math.max(0.01, Math.floor(((expiresAt - now) / 86_400_000) * 100) / 100);
+}
+
 function CreateToken(props: { done: (name: string, token: string) => void }) {
+  const who = useStore(me);
   const [name, setName] = useState('');
   const [days, setDays] = useState('');
+  const limit = maxTokenDays(who?.expiresAt, Date.now());
   return (
     <div class="actions">
       <ConfirmAction
@@ -94,8 +107,8 @@ function CreateToken(props: { done: (name: string, token: string) => void }) {
         run={async () => {
           const n = name.trim();
           if (n === '') throw invalidInput('Name: give the token a name (e.g. ci).');
-          const d = days.trim() === '' ? undefined : Number(days);
-          if (d !== undefined && (!Number.isFinite(d) || d <= 0 || d > 3650)) throw invalidInput('Expires in days: a number from 1 to 3650, or empty for never.');
+          const d = days.trim() === '' ? maxTokenDays(who?.expiresAt, Date.now()) : Number(days);
+          if (d !== undefined && (!Number.isFinite(d) || d <= 0 || d > (limit ?? 3650))) throw invalidInput(`Expires in days: a number above 0 and at most ${limit ?? 3650}${limit === undefined ? ', or empty for never' : ''}.`);
           const created = await call<{ token: string; record: TokenView }>('/tokens', { method: 'POST', body: { name: n, ...(d !== undefined ? { expires_in_days: d } : {}) } });
           props.done(created.record.name, created.token);
           setName('');
@@ -107,8 +120,10 @@ function CreateToken(props: { done: (name: string, token: string) => void }) {
           Name <input type="text" value={name} onInput={(e) => setName(e.currentTarget.value)} maxLength={100} required />
         </label>
         <label>
-          Expires in days <input type="number" min="1" max="3650" value={days} onInput={(e) => setDays(e.currentTarget.value)} placeholder="never" />
+          Expires in days{' '}
+          <input type="number" min="0.01" max={limit ?? 3650} step="any" value={days} onInput={(e) => setDays(e.currentTarget.value)} placeholder={limit !== undefined ? String(limit) : 'never'} />
         </label>
+        {limit !== undefined && <p class="muted">You are signed in with a session that expires in {limit} days: a token created here expires no later.</p>}
       </ConfirmAction>
     </div>
   );

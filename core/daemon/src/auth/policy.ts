@@ -33,8 +33,8 @@ export interface DenialContext {
 
 /** How a listing shows clusters to one caller: which records at all, and which whole (else without their command line). */
 export interface ClusterListing {
-  visible(cluster: ClusterRecord): boolean;
-  whole(cluster: ClusterRecord): boolean;
+  visible(cluster: Pick<ClusterRecord, 'owner' | 'workspace'>): boolean;
+  whole(cluster: Pick<ClusterRecord, 'owner'>): boolean;
 }
 
 const NONE: ReadonlySet<string> = new Set();
@@ -221,7 +221,7 @@ export class AccessPolicy {
   /** Listings: clusters in private workspaces the actor is not in are left out (their own excepted). */
   async clusterListing(actor: Actor): Promise<ClusterListing> {
     const hidden = await this.hiddenWorkspaces(actor);
-    const whole = (cluster: ClusterRecord): boolean => this.mayReadClusterCommand(actor, cluster);
+    const whole = (cluster: Pick<ClusterRecord, 'owner'>): boolean => this.mayReadClusterCommand(actor, cluster);
     if (hidden.size === 0) return { visible: () => true, whole };
     return { visible: (cluster) => cluster.owner === actor.id || !hidden.has(cluster.workspace), whole };
   }

@@ -151,6 +151,14 @@ export const DaemonConfigSchema = z.strictObject({
       retention_days: z.number().positive().default(90),
     })
     .prefault({}),
+  events: z
+    .strictObject({
+      /** Changes stay in the event stream's feed this long: a client away longer re-fetches its lists (event reset). */
+      retention_hours: z.number().positive().max(24 * 365).default(24),
+      /** How often changes past retention are deleted. */
+      prune_interval_seconds: z.number().min(1).max(86_400).default(300),
+    })
+    .prefault({}),
   uploads: z
     .strictObject({
       /** Largest upload (a workdir or one file mount source), in bytes. */

@@ -2,8 +2,8 @@ import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 
 export interface SseWriter {
-  /** Queue one event; false when the client is behind (wait for `drained()` before sending more). */
-  send(event: string, data: unknown): boolean;
+  /** Queue one event (with an `id:` line when given); false when the client is behind (wait for `drained()` before sending more). */
+  send(event: string, data: unknown, id?: string): boolean;
   /** Resolves once the client has taken what was queued (or has gone away). */
   drained(): Promise<void>;
   close(): void;
@@ -13,8 +13,17 @@ export interface SseWriter {
 
 const HEARTBEAT_MS = 10_000;
 
+export interface SseOptions {
+  /** Sent first as `retry:`: how long a browser waits before it reconnects. */
+  retryMs?: number;
+  /** How often a heartbeat is written (default 10 s). */
+  heartbeatMs?: number;
+  /** The heartbeat block, written as it is (default a `: ping` comment). */
+  heartbeat?: () => string;
+}
+
 /** Switch the response to server-sent events; heartbeats keep proxies from closing idle streams. */
-export function openSse(ctx: Context): SseWriter {
+export function openSse(ctx: Context, options: SseOptions = {}): SseWriter {
   const stream = new PassThrough();
   const controller = new AbortController();
   ctx.req.socket.setTimeout(0);
@@ -27,8 +36,11 @@ export function openSse(ctx: Context): SseWriter {
   // Node sends the status line and headers with the first byte of the body: without this, a
   // follow stream with nothing to say yet (tail=0, a PENDING request) answers nothing at all
   // until the first heartbeat, and clients take it for a dead daemon.
-  stream.write(': open\n\n');
-  const heartbeat = setInterval(() => stream.write(': ping\n\n'), HEARTBEAT_MS);
+  stream.write(options.retryMs === undefined ? ': open\n\n' : `retry: ${options.retryMs}\n\n`);
+  const beat = options.heartbeat ?? ((): string => ': ping\n\n');
+  const heartbeat = setInterval(() => {
+    if (!stream.writableEnded) stream.write(beat());
+  }, options.heartbeatMs ?? HEARTBEAT_MS);
   heartbeat.unref();
   const end = (): void => {
     clearInterval(heartbeat);
@@ -37,9 +49,9 @@ export function openSse(ctx: Context): SseWriter {
   ctx.req.on('close', end);
   ctx.res.on('close', end);
   return {
-    send(event, data) {
+    send(event, data, id) {
       if (stream.writableEnded) return true;
-      return stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      return stream.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     },
     drained() {
       if (!stream.writableNeedDrain || controller.signal.aborted) return Promise.resolve();

@@ -43,6 +43,7 @@ export const ROUTE_PATHS = {
   listManagedJobs: `${API_PREFIX}/managed-jobs`,
   getManagedJob: `${API_PREFIX}/managed-jobs/:id`,
   managedJobLogs: `${API_PREFIX}/managed-jobs/:id/logs`,
+  streamEvents: `${API_PREFIX}/events`,
 } as const;
 
 /**

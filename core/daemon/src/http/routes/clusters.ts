@@ -19,7 +19,7 @@ export interface ClusterRouteDeps {
 }
 
 /** A job as others see it: without its command line (nor its name when that is the command). */
-function withoutCommand(job: JobRecord): JobRecord {
+export function withoutCommand(job: JobRecord): JobRecord {
   const { command, name, ...rest } = job;
   if (command === undefined) return job;
   return name !== undefined && name !== command ? { ...rest, name } : rest;

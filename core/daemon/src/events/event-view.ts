@@ -1,0 +1,100 @@
+import type { StoredEvent } from '@sky/plugin-api';
+import { jobEventKey, type ClusterRecord, type FeedEvent, type ManagedJobRecord, type RequestRecord } from '@sky/protocol';
+import type { AccessPolicy, Actor, ClusterListing } from '../auth/policy.js';
+import { withoutCommand } from '../http/routes/clusters.js';
+import type { Viewer } from '../services/requests.js';
+
+/** Who owns a cluster, as far as visibility goes (also for one that is gone). */
+export type ClusterOwner = Pick<ClusterRecord, 'owner' | 'workspace'>;
+
+/** What a viewer needs beyond the policy: who owned a cluster (deleted ones included), and how a request is shown. */
+export interface ViewDeps {
+  policy: AccessPolicy;
+  clusterOwner(name: string): ClusterOwner | undefined;
+  showRequest(viewer: Viewer, record: RequestRecord): RequestRecord;
+}
+
+/** The policy's answers for one caller, refreshed now and then (workspaces and roles change). */
+interface Scope {
+  actor: Actor;
+  admin: boolean;
+  clusters: ClusterListing;
+  managedJobs: (job: Pick<ManagedJobRecord, 'user' | 'workspace'>) => boolean;
+  hidden: ReadonlySet<string>;
+}
+
+/**
+ * What one caller sees of the feed: exactly what the list routes would show them, with the
+ * same policy functions. Without all_users only their own things; with all_users what the
+ * `-u` listings show (private workspaces they are not in left out, their own excepted);
+ * records shown as the GET routes show them (no command lines or request bodies of others).
+ */
+export class EventView {
+  #scope: Scope | undefined;
+
+  constructor(
+    private readonly deps: ViewDeps,
+    private readonly allUsers: boolean,
+  ) {}
+
+  /** (Re)read the policy's view for this actor: at the start, and again on every recheck. */
+  async refresh(actor: Actor): Promise<void> {
+    const { policy } = this.deps;
+    const [clusters, managedJobs, hidden] = await Promise.all([policy.clusterListing(actor), policy.managedJobListing(actor), policy.hiddenWorkspaces(actor)]);
+    this.#scope = { actor, admin: policy.isAdmin(actor), clusters, managedJobs, hidden };
+  }
+
+  /** The event as this caller may see it, or undefined when it is not theirs to see. */
+  show(event: StoredEvent): FeedEvent | undefined {
+    const scope = this.#scope;
+    if (scope === undefined) return undefined;
+    const { change } = event;
+    const base = { seq: event.seq, at: event.at };
+    switch (change.kind) {
+      case 'cluster': {
+        const owner = change.record ?? this.deps.clusterOwner(change.name);
+        if (!this.mayListCluster(scope, owner)) return undefined;
+        return { ...base, kind: 'cluster', key: change.name, record: change.record === undefined ? null : this.clusterRecord(scope, change.record) };
+      }
+      case 'job': {
+        const cluster = this.deps.clusterOwner(change.cluster);
+        const key = jobEventKey(change.cluster, change.id);
+        if (cluster === undefined || !scope.clusters.visible(cluster)) return undefined;
+        if (change.record === undefined) {
+          // A job deleted with its cluster: whoever may list that cluster's jobs hears of it.
+          return this.allUsers || cluster.owner === scope.actor.id ? { ...base, kind: 'job', key, record: null } : undefined;
+        }
+        const job = change.record;
+        if (!this.allUsers && job.user !== scope.actor.id) return undefined;
+        return { ...base, kind: 'job', key, record: this.deps.policy.mayReadJob(scope.actor, cluster, job) ? job : withoutCommand(job) };
+      }
+      case 'managedJob': {
+        const job = change.record;
+        if (!this.allUsers && job.user !== scope.actor.id) return undefined;
+        if (!scope.managedJobs(job)) return undefined;
+        return { ...base, kind: 'managedJob', key: String(change.id), record: job };
+      }
+      case 'request': {
+        const request = change.record;
+        // Pruned since: nothing to show.
+        if (request === undefined) return undefined;
+        const mine = request.user === scope.actor.id;
+        if (!mine && (!this.allUsers || scope.hidden.has(request.workspace))) return undefined;
+        return { ...base, kind: 'request', key: change.id, record: this.deps.showRequest(scope.actor, request) };
+      }
+    }
+  }
+
+  private mayListCluster(scope: Scope, owner: ClusterOwner | undefined): boolean {
+    // A cluster gone before this daemon knew its owner: only for those who see every cluster.
+    if (owner === undefined) return this.allUsers && scope.admin;
+    if (!this.allUsers && owner.owner !== scope.actor.id) return false;
+    return scope.clusters.visible(owner);
+  }
+
+  private clusterRecord(scope: Scope, record: ClusterRecord): ClusterRecord {
+    if (record.lastCommand === undefined || scope.clusters.whole(record)) return record;
+    const { lastCommand: _command, ...rest } = record;
+    return rest;
+  }
+}
