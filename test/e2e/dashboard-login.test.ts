@@ -75,6 +75,17 @@ describe('dashboard login on a basic-auth server', () => {
     assert.equal(res.headers['cache-control'], 'no-store');
   });
 
+  it("a page script's 401 carries no Basic challenge (the browser would prompt over the login page); other clients get it", async () => {
+    const script = await http(`${d.url}/api/v1/users/me`, { headers: { 'sec-fetch-mode': 'cors', 'sec-fetch-site': 'same-origin' } });
+    assert.equal(script.status, 401, script.text);
+    assert.doesNotMatch(String(script.headers['www-authenticate'] ?? ''), /Basic/);
+    const cli = await http(`${d.url}/api/v1/users/me`);
+    assert.equal(cli.status, 401, cli.text);
+    assert.match(String(cli.headers['www-authenticate']), /^Basic realm="sky"/);
+    const navigation = await http(`${d.url}/api/v1/users/me`, { headers: { 'sec-fetch-mode': 'navigate' } });
+    assert.match(String(navigation.headers['www-authenticate']), /^Basic realm="sky"/);
+  });
+
   it('a password login sets an HttpOnly, SameSite=Strict session cookie that authenticates; it is audited', async () => {
     const since = Date.now() - 1;
     const res = await login(d, 'Alice', 'alice-password');
