@@ -27,12 +27,10 @@ class LiveFeed {
   private waiters: Array<(mode: FeedMode) => void> = [];
   private pending: ChangeEvent[] = [];
   private frame = 0;
-  private everReady = false;
 
   connect(allUsers: boolean): void {
     this.source?.close();
     this.mode = 'connecting';
-    this.everReady = false;
     this.pending = [];
     let source: EventSource;
     try {
@@ -44,11 +42,8 @@ class LiveFeed {
     this.source = source;
     source.addEventListener('ready', () => {
       if (this.source !== source) return;
-      const wasUnavailable = this.mode === 'unavailable';
+      // After a reconnect, what happened meanwhile was replayed (from Last-Event-ID) before `ready`.
       this.mode = 'live';
-      // Reconnected after a break: what happened meanwhile was replayed before `ready`.
-      if (this.everReady && wasUnavailable) for (const l of this.listeners) l.onReset();
-      this.everReady = true;
       this.wake();
     });
     source.addEventListener('change', (ev) => {

@@ -90,6 +90,8 @@ function App() {
     const update = (): void => {
       setRoute(currentRoute());
       window.scrollTo(0, 0);
+      // The new page's content takes the focus (as a page load would put it at the top).
+      requestAnimationFrame(() => document.getElementById('main')?.focus({ preventScroll: true }));
     };
     interceptLinks(update);
     window.addEventListener('popstate', () => setRoute(currentRoute()));

@@ -28,8 +28,9 @@ export function setAllUsers(value: boolean): void {
   } catch {
     // private mode: the choice lasts for this page only
   }
-  // Reconnect first: pages that refetch for the new view wait for this connection's `ready`.
-  live.connect(value);
+  // Reconnect first (a microtask, before the pages' effects run): pages that refetch for the new
+  // view wait for this connection's `ready`.
+  void callsReleased().then(() => live.connect(value));
   allUsers.set(value);
 }
 

@@ -16,24 +16,27 @@ describe('dashboard log lines', () => {
     assert.deepEqual(s.flush(), []);
   });
 
-  it('keeps at most its cap of lines, dropping the oldest in big steps, and counts what it dropped', () => {
+  it('keeps at most its cap of lines, dropping the oldest, and counts what it dropped', () => {
     const lines = new LogLines(100);
     lines.append(Array.from({ length: 100 }, (_, i) => `l${i}`));
     assert.equal(lines.length, 100);
     assert.equal(lines.dropped, 0);
     lines.append(['l100']);
-    // One over the cap drops a tenth of it at once.
-    assert.equal(lines.dropped, 10);
-    assert.equal(lines.length, 91);
-    assert.deepEqual(lines.slice(0, 2), ['l10', 'l11']);
-    assert.deepEqual(lines.slice(90, 91), ['l100']);
-    lines.append(Array.from({ length: 500 }, (_, i) => `m${i}`));
-    assert.ok(lines.length <= 100);
-    assert.equal(lines.slice(lines.length - 1, lines.length)[0], 'm499');
-    assert.equal(lines.dropped + lines.length, 601);
+    assert.equal(lines.dropped, 1);
+    assert.equal(lines.length, 100);
+    assert.deepEqual(lines.slice(0, 2), ['l1', 'l2']);
+    assert.deepEqual(lines.slice(99, 100), ['l100']);
+    lines.append(Array.from({ length: 250 }, (_, i) => `m${i}`));
+    assert.equal(lines.length, 100);
+    assert.equal(lines.dropped, 251);
+    // The window wraps around the ring: still oldest first, in order.
+    assert.deepEqual(lines.slice(0, 3), ['m150', 'm151', 'm152']);
+    assert.deepEqual(lines.slice(98, 105), ['m248', 'm249']);
+    assert.deepEqual(lines.slice(-5, 1), ['m150']);
     lines.clear();
     assert.equal(lines.length, 0);
     assert.equal(lines.dropped, 0);
+    assert.deepEqual(lines.slice(0, 10), []);
   });
 
   it('batches lines per frame: a drain takes at most its limit, in order, and the rest waits', () => {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { href, parseRoute } from '../../dashboard-static/src/logic/route.js';
+import { href, parseRoute, safeNext } from '../../dashboard-static/src/logic/route.js';
 import { ago, autostopText, duration } from '../../dashboard-static/src/logic/format.js';
 import { managedDurations } from '../../dashboard-static/src/logic/managed.js';
 
@@ -47,5 +47,18 @@ describe('dashboard formats', () => {
     const job = { submittedAt: 0, tasks: [{ runningMs: 60_000, startedAt: 10 }, { runningMs: 30_000, runningSince: 500_000, startedAt: 400_000 }] };
     assert.deepEqual(managedDurations(job, 600_000), { total: 600_000, running: 60_000 + 30_000 + 100_000 });
     assert.deepEqual(managedDurations({ submittedAt: 0, endedAt: 1000, tasks: [{ runningMs: 0 }] }, 5000), { total: 1000, running: undefined });
+  });
+});
+
+describe('dashboard login: where to go next', () => {
+  it('returns to the dashboard page that sent the browser to the login page', () => {
+    assert.equal(safeNext('/dashboard/clusters/dev?job=2'), '/dashboard/clusters/dev?job=2');
+    assert.equal(safeNext('/dashboard/requests'), '/dashboard/requests');
+  });
+
+  it('never leaves the dashboard, and never loops back to the login page', () => {
+    for (const bad of [null, '', 'https://evil.example/', '//evil.example/dashboard/', '/dashboard//evil.example', '/dashboard\\evil', '/api/v1/users', '/dashboardx', '/dashboard/login', '/dashboard/login?next=/x', '/dashboard/nope', '/dashboard/clusters\n']) {
+      assert.equal(safeNext(bad), '/dashboard/clusters', String(bad));
+    }
   });
 });

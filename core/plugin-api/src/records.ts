@@ -70,7 +70,9 @@ export function copyJson<T>(value: T): T {
 
 /** A change-feed event with its own copy of the record (each listener gets one). */
 export function copyChange<C extends FeedChange>(change: C): C {
-  return change.record === undefined ? { ...change } : ({ ...change, record: copyJson(change.record) } as C);
+  const copy = change.record === undefined ? { ...change } : ({ ...change, record: copyJson(change.record) } as C);
+  if ('deleted' in copy && copy.deleted !== undefined) copy.deleted = { owner: copy.deleted.owner, workspace: copy.deleted.workspace };
+  return copy;
 }
 
 /**

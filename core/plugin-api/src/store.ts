@@ -348,15 +348,21 @@ export interface AuditRepository {
   prune(before: number): Promise<number>;
 }
 
+/** Whose a deleted cluster was (also on the deletes of its jobs): who may hear of the deletion. */
+export interface DeletedFrom {
+  owner: string;
+  workspace: string;
+}
+
 /**
  * One committed change of a cluster or job; `record` is the new record, undefined when it
- * was deleted. Deleting a cluster yields a delete for each of its jobs (ascending id), then
- * the cluster's delete. Writes that change nothing (a create of a taken name, a lost
- * compare-and-set) yield nothing.
+ * was deleted, and then `deleted` says whose the cluster was. Deleting a cluster yields a
+ * delete for each of its jobs (ascending id), then the cluster's delete. Writes that change
+ * nothing (a create of a taken name, a lost compare-and-set) yield nothing.
  */
 export type StoreChange =
-  | { kind: 'cluster'; name: string; record: ClusterRecord | undefined }
-  | { kind: 'job'; cluster: string; id: number; record: JobRecord | undefined }
+  | { kind: 'cluster'; name: string; record: ClusterRecord | undefined; deleted?: DeletedFrom }
+  | { kind: 'job'; cluster: string; id: number; record: JobRecord | undefined; deleted?: DeletedFrom }
   | { kind: 'managedJob'; id: number; record: ManagedJobRecord };
 
 /**

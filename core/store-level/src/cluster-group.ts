@@ -218,7 +218,8 @@ export class ClusterGroup {
       );
       this.#jobs.set(key, null);
     }
-    for (const id of existing) this.changes.push({ kind: 'job', cluster: name, id, record: undefined });
+    const deleted = { owner: current.owner, workspace: current.workspace };
+    for (const id of existing) this.changes.push({ kind: 'job', cluster: name, id, record: undefined, deleted: { ...deleted } });
     this.ops.push(
       { type: 'del', sublevel: subs.clusters, key: name },
       { type: 'del', sublevel: subs.jobCounters, key: name },
@@ -227,7 +228,7 @@ export class ClusterGroup {
     this.#counters.set(name, null);
     this.#deleted.add(name);
     this.#created.delete(name);
-    this.changes.push({ kind: 'cluster', name, record: undefined });
+    this.changes.push({ kind: 'cluster', name, record: undefined, deleted });
     this.outcomes.push(() => settle.resolve(true));
   }
 

@@ -5,7 +5,7 @@ import type { ActiveState } from './active-state.js';
 import type { EventState } from './event-state.js';
 import type { ChangeFeed } from './feed.js';
 import { eventKey } from './keys.js';
-import { getMany, type Sublevels } from './layout.js';
+import { getMany, type EventValue, type Sublevels } from './layout.js';
 import type { Writer } from './writer.js';
 
 /** What the feed's reads need from the open store. */
@@ -31,18 +31,34 @@ export class LevelEventRepository implements EventRepository {
       throw new SkyError('VALIDATION_FAILED', `afterSeq must be a whole number, got ${afterSeq}`, { details: { field: 'afterSeq' } });
     }
     const { subs, requests } = await this.open();
-    const entries = await subs.events.iterator({ gt: eventKey(Math.max(0, afterSeq)), limit }).all();
-    // Request events name the request only: read the records (active ones from the cache).
+    const from = Math.max(0, afterSeq) + 1;
+    // The batch holding `from` starts at or below it: the last entry keyed at most `from`.
+    const [holding] = await subs.events.keys({ lte: eventKey(from), reverse: true, limit: 1 }).all();
+    const entries: Array<{ seq: number; at: number; change: EventValue['changes'][number] }> = [];
+    const iterator = subs.events.iterator(holding === undefined ? { gt: eventKey(from - 1) } : { gte: holding });
+    try {
+      while (entries.length < limit) {
+        const batch = await iterator.nextv(Math.min(64, limit));
+        for (const [key, value] of batch) {
+          const first = Number(key);
+          value.changes.forEach((change, i) => {
+            if (first + i >= from && entries.length < limit) entries.push({ seq: first + i, at: value.at, change });
+          });
+        }
+        if (batch.length === 0) break;
+      }
+    } finally {
+      await iterator.close();
+    }
+    // Request changes name the request only: read the records (active ones from the cache).
     const wanted = new Set<string>();
-    for (const [, value] of entries) if (value.change.kind === 'request' && !requests.records.has(value.change.id)) wanted.add(value.change.id);
+    for (const { change } of entries) if (change.kind === 'request' && !requests.records.has(change.id)) wanted.add(change.id);
     const stored = wanted.size === 0 ? new Map<string, RequestRecord>() : await getMany((keys) => subs.requests.getMany(keys), [...wanted]);
-    return entries.map(([key, value]) => {
-      const seq = Number(key);
-      const { change } = value;
-      if (change.kind !== 'request') return { seq, at: value.at, change };
+    return entries.map(({ seq, at, change }) => {
+      if (change.kind !== 'request') return { seq, at, change };
       const cached = requests.records.get(change.id);
       const record = cached === undefined ? stored.get(change.id) : (JSON.parse(JSON.stringify(cached)) as RequestRecord);
-      return { seq, at: value.at, change: { kind: 'request', id: change.id, record } };
+      return { seq, at, change: { kind: 'request', id: change.id, record } };
     });
   }
 

@@ -6,6 +6,11 @@ import type { FeedChange, FeedPosition } from '@sky/plugin-api';
 /** meta key: the highest seq a prune deleted (so seqs are never reused once the feed is empty). */
 export const EVENT_FLOOR_KEY = 'eventFloor';
 
+/** The seq of the last change of a stored batch. */
+export function lastSeqOf(key: string, value: EventValue): number {
+  return Number(key) + value.changes.length - 1;
+}
+
 /**
  * Where the feed stands: the last seq given and the last commit time. Seqs are assigned by
  * the writer while it builds a batch and taken over only once the batch is on disk, so a
@@ -22,23 +27,23 @@ export class EventState {
     if (floor !== undefined && (typeof floor !== 'number' || !Number.isSafeInteger(floor) || floor < 0)) {
       throw corruptError(path, `meta/${EVENT_FLOOR_KEY} is ${JSON.stringify(floor)}, not a sequence number`);
     }
-    const lastKept = newest === undefined ? 0 : Number(newest[0]);
+    if (newest !== undefined && (!Array.isArray(newest[1].changes) || newest[1].changes.length === 0)) {
+      throw corruptError(path, `events/${newest[0]} holds no changes`);
+    }
+    const lastKept = newest === undefined ? 0 : lastSeqOf(newest[0], newest[1]);
     return new EventState(Math.max(lastKept, floor ?? 0), newest?.[1].at ?? 0);
   }
 
   /**
-   * The positions of a group's changes and the puts that persist them (one key per change).
-   * A request's event holds only its id: its record is read from requests when the feed is read.
+   * The positions of a group's changes and the one put that persists them all. A request's
+   * change holds only its id: its record is read from requests when the feed is read.
    */
   stamp(changes: readonly FeedChange[], subs: Sublevels, ops: WriteOp[], now: number): FeedPosition[] {
     if (changes.length === 0) return [];
     const at = Math.max(this.lastAt, now);
-    return changes.map((change, i) => {
-      const seq = this.last + i + 1;
-      const value: EventValue = { at, change: change.kind === 'request' ? { kind: 'request', id: change.id } : change };
-      ops.push({ type: 'put', sublevel: subs.events, key: eventKey(seq), value });
-      return { seq, at };
-    });
+    const value: EventValue = { at, changes: changes.map((change) => (change.kind === 'request' ? { kind: 'request', id: change.id } : change)) };
+    ops.push({ type: 'put', sublevel: subs.events, key: eventKey(this.last + 1), value });
+    return changes.map((_change, i) => ({ seq: this.last + i + 1, at }));
   }
 
   /** The batch holding these positions is on disk. */

@@ -16,10 +16,13 @@ import type {
 } from '@sky/protocol';
 import type { StoreChange } from '@sky/plugin-api';
 
-/** One stored change of the feed (its seq is the key). */
+/**
+ * The changes of one committed batch, in the feed: its key is the seq of the first, the others
+ * follow one by one; they share the commit time.
+ */
 export interface EventValue {
   at: number;
-  change: StoreChange | { kind: 'request'; id: string };
+  changes: Array<StoreChange | { kind: 'request'; id: string }>;
 }
 
 /** The root database: JSON values unless a sublevel says otherwise. */
@@ -70,10 +73,11 @@ export function openLevel(path: string): LevelDb {
  * with managed-job-event-seqs (id → the next sequence number, written in the same batch as the
  * lines; the log holds sequence numbers max(0, next - 1000) to next - 1).
  *
- * The change feed (schema v5): events by seq (fixed width, see keys.ts), each written in the
- * same batch as the change it records; a request's event holds only its id (the record is read
- * from requests when the feed is read). meta/eventFloor is the highest seq pruned, so seqs are
- * never reused after everything retained was pruned.
+ * The change feed (schema v5): events, one entry per committed batch that changed anything,
+ * written in that same batch, keyed by the seq of its first change (fixed width, see keys.ts);
+ * a request's change holds only its id (the record is read from requests when the feed is
+ * read). meta/eventFloor is the highest seq pruned, so seqs are never reused after everything
+ * retained was pruned.
  */
 export function sublevels(db: LevelDb) {
   return {

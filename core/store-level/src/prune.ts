@@ -1,6 +1,6 @@
 import { TERMINAL_STATUSES } from '@sky/protocol';
 import type { ActiveState } from './active-state.js';
-import { EVENT_FLOOR_KEY } from './event-state.js';
+import { EVENT_FLOOR_KEY, lastSeqOf } from './event-state.js';
 import { idOfIndexKey, idempotencyKey, logRange, prefixRange, statusKey, userKey } from './keys.js';
 import { getMany, type LevelDb, type Sublevels, type WriteOp } from './layout.js';
 
@@ -85,9 +85,10 @@ export async function pruneAudit(db: LevelDb, subs: Sublevels, before: number, s
 }
 
 /**
- * Delete feed events committed before `before`, oldest first, a chunk per batch; each batch
+ * Delete feed entries committed before `before`, oldest first, a chunk per batch; each batch
  * also records the highest seq it deleted (meta/eventFloor), so seqs are never reused. Commit
- * times never go down along the feed, so the first event at or after `before` ends the walk.
+ * times never go down along the feed, so the first entry at or after `before` ends the walk.
+ * Returns how many changes it deleted.
  */
 export async function pruneEvents(db: LevelDb, subs: Sublevels, before: number, sync: boolean): Promise<number> {
   let pruned = 0;
@@ -99,9 +100,9 @@ export async function pruneEvents(db: LevelDb, subs: Sublevels, before: number, 
       const lastDoomed = doomed[doomed.length - 1];
       if (lastDoomed !== undefined) {
         const ops: WriteOp[] = doomed.map(([key]) => ({ type: 'del', sublevel: subs.events, key }));
-        ops.push({ type: 'put', sublevel: subs.meta, key: EVENT_FLOOR_KEY, value: Number(lastDoomed[0]) });
+        ops.push({ type: 'put', sublevel: subs.meta, key: EVENT_FLOOR_KEY, value: lastSeqOf(lastDoomed[0], lastDoomed[1]) });
         await (sync ? db.batch(ops, { sync: true }) : db.batch(ops));
-        pruned += doomed.length;
+        for (const [, value] of doomed) pruned += value.changes.length;
       }
       if (entries.length < CHUNK || doomed.length < entries.length) break;
     }

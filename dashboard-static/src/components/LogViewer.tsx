@@ -11,7 +11,7 @@ import type { SseMessage } from '../logic/sse-parser.js';
 import { bottomScrollTop, isAtBottom, visibleWindow } from '../logic/virtual.js';
 
 const LINE_HEIGHT = 18;
-const LINE_CAP = 1_000_000;
+const LINE_CAP = 300_000;
 /** Lines added per frame at most: the rest waits for the next frame. */
 const LINES_PER_FRAME = 20_000;
 
@@ -171,7 +171,7 @@ export function LogViewer(props: LogViewerProps) {
           Download
         </a>
         <span class="log-state" data-log-state={state.phase}>
-          {(total + dropped).toLocaleString()} lines
+          {(total + dropped).toLocaleString()} {total + dropped === 1 ? 'line' : 'lines'}
           {dropped > 0 ? ` (the first ${dropped.toLocaleString()} are no longer shown: Download has them)` : ''}
           {props.note !== undefined ? ` · ${props.note}` : ''}
           {state.phase === 'loading' ? ' · connecting…' : state.phase === 'streaming' ? ' · live' : state.phase === 'ended' ? ` · ended${state.status !== undefined ? `: ${state.status}` : ''}` : ''}
@@ -185,7 +185,7 @@ export function LogViewer(props: LogViewerProps) {
           </>
         )}
       </div>
-      <div class="log" role="log" aria-label="Log" tabIndex={0} ref={box} onScroll={onScroll}>
+      <div class="log" role="log" aria-label="Log" tabIndex={0} ref={box} onScroll={onScroll} style={{ height: `min(60vh, ${Math.max(total, 8) * LINE_HEIGHT + 16}px)` }}>
         <div class="log-space" style={{ height: `${total * LINE_HEIGHT}px` }}>
           <div class="log-lines" style={{ transform: `translateY(${win.padTop}px)` }}>
             {shown.map((l, i) => (

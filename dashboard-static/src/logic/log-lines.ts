@@ -28,36 +28,50 @@ function stripCr(line: string): string {
   return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
-/** Lines of one log, with the oldest dropped past `cap`. */
+/**
+ * Lines of one log, with the oldest dropped past `cap`: a ring buffer, so a log far longer than
+ * the cap costs no copying of the lines kept when old ones go.
+ */
 export class LogLines {
-  private lines: string[] = [];
+  private ring: string[] = [];
+  /** Index in the ring of the oldest line kept. */
+  private head = 0;
+  private count = 0;
   /** How many of the oldest lines were dropped to stay under the cap. */
   dropped = 0;
 
   constructor(readonly cap: number) {}
 
   get length(): number {
-    return this.lines.length;
+    return this.count;
   }
 
   append(batch: readonly string[]): void {
-    if (batch.length === 0) return;
-    for (const l of batch) this.lines.push(l);
-    const over = this.lines.length - this.cap;
-    if (over > 0) {
-      // Drop in big steps: splicing a million-line array on every batch would cost more than the batch.
-      const drop = Math.max(over, Math.floor(this.cap / 10));
-      this.lines.splice(0, drop);
-      this.dropped += drop;
+    for (const line of batch) {
+      if (this.count < this.cap) {
+        this.ring.push(line);
+        this.count++;
+      } else {
+        this.ring[this.head] = line;
+        this.head = (this.head + 1) % this.cap;
+        this.dropped++;
+      }
     }
   }
 
+  /** Lines [start, end) counted from the oldest line kept. */
   slice(start: number, end: number): string[] {
-    return this.lines.slice(start, end);
+    const from = Math.max(0, start);
+    const to = Math.min(this.count, end);
+    const out: string[] = [];
+    for (let i = from; i < to; i++) out.push(this.ring[(this.head + i) % this.cap] as string);
+    return out;
   }
 
   clear(): void {
-    this.lines = [];
+    this.ring = [];
+    this.head = 0;
+    this.count = 0;
     this.dropped = 0;
   }
 }

@@ -56,3 +56,13 @@ export function parseRoute(pathname: string): Route {
 export function href(section: 'clusters' | 'jobs' | 'requests' | 'infra' | 'users' | 'workspaces' | 'audit' | 'login', id?: string | number): string {
   return id === undefined ? `${BASE}/${section}` : `${BASE}/${section}/${encodeURIComponent(String(id))}`;
 }
+
+/**
+ * Where to go after logging in: the `next` page the login page was sent with, when it is a page
+ * of the dashboard on this server (never another site, never the login page itself); else Clusters.
+ */
+export function safeNext(next: string | null): string {
+  if (next === null || !next.startsWith(`${BASE}/`) || next.includes('\\') || next.includes('//') || /[\u0000-\u001f]/.test(next)) return href('clusters');
+  const route = parseRoute(next.split(/[?#]/)[0] ?? '');
+  return route.page === 'login' || route.page === 'notfound' ? href('clusters') : next;
+}

@@ -46,6 +46,7 @@ export function ClusterPage(props: { name: string }) {
     [name, all],
   );
   const [selected, setSelected] = useState<number | undefined>(jobFromQuery);
+  const [fromStart, setFromStart] = useState(false);
   const c = cluster.value;
   const gone = cluster.error !== undefined && c === undefined;
 
@@ -83,7 +84,7 @@ export function ClusterPage(props: { name: string }) {
   ];
 
   return (
-    <Page name="cluster" title={`Cluster ${name}`} ready={c !== undefined && jobs.loaded} error={cluster.error}>
+    <Page name="cluster" title={`Cluster ${name}`} ready={c !== undefined && (jobs.loaded || jobs.error !== undefined)} error={cluster.error}>
       <p>
         <a href={href('clusters')}>← Clusters</a>
       </p>
@@ -117,12 +118,17 @@ export function ClusterPage(props: { name: string }) {
             Log of job {selected}
             {selectedJob !== undefined ? ` (${selectedJob.status})` : ''}
           </h2>
+          <div class="filters">
+            <label>
+              <input type="checkbox" checked={fromStart} onChange={(e) => setFromStart(e.currentTarget.checked)} /> From the start
+            </label>
+          </div>
           <LogViewer
-            key={`${name}/${selected}`}
-            src={apiUrl(`/clusters/${seg(name)}/jobs/${selected}/logs`, { follow: true, tail: LOG_TAIL })}
+            key={`${name}/${selected}/${fromStart ? 'all' : 'tail'}`}
+            src={apiUrl(`/clusters/${seg(name)}/jobs/${selected}/logs`, { follow: true, ...(fromStart ? {} : { tail: LOG_TAIL }) })}
             downloadHref={apiUrl(`/clusters/${seg(name)}/jobs/${selected}/logs`, { format: 'text' })}
             multiNode={(selectedJob?.numNodes ?? c?.numNodes ?? 1) > 1}
-            note={`the last ${LOG_TAIL.toLocaleString()} lines of each node, then live`}
+            note={fromStart ? 'from the start, then live' : `the last ${LOG_TAIL.toLocaleString()} lines of each node, then live`}
           />
         </section>
       )}

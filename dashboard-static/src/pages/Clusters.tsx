@@ -61,6 +61,7 @@ export function ClustersPage() {
     { id: 'launched', title: 'Launched', sortable: true, cell: (r) => ago(r.row.launchedAt, now) },
     { id: 'status', title: 'Status', sortable: true, status: (r) => r.row.status, cell: (r) => <Status status={r.row.status} reason={r.row.statusReason} /> },
     { id: 'autostop', title: 'Autostop', sortable: true, cell: (r) => autostopText(r.row.autostop) },
+    { id: 'command', title: 'Command', cell: (r) => (r.row.lastCommand !== undefined ? <code title={r.row.lastCommand}>{r.row.lastCommand}</code> : '-') },
   ];
 
   return (

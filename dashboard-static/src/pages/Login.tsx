@@ -2,13 +2,12 @@
 import { useState } from 'preact/hooks';
 import { call, errorText } from '../api.js';
 import { useLoad } from '../hooks.js';
-import { href } from '../logic/route.js';
+import { safeNext } from '../logic/route.js';
 import type { AuthMethods } from '../types.js';
 
 /** Where to go after logging in: the page that sent us here, if it is one of ours. */
 function nextPath(): string {
-  const next = new URLSearchParams(location.search).get('next');
-  return next !== null && next.startsWith('/dashboard') && !next.startsWith('//') && !next.startsWith(href('login')) ? next : href('clusters');
+  return safeNext(new URLSearchParams(location.search).get('next'));
 }
 
 export function LoginPage() {

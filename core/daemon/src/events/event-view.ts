@@ -52,12 +52,12 @@ export class EventView {
     const base = { seq: event.seq, at: event.at };
     switch (change.kind) {
       case 'cluster': {
-        const owner = change.record ?? this.deps.clusterOwner(change.name);
+        const owner = change.record ?? change.deleted ?? this.deps.clusterOwner(change.name);
         if (!this.mayListCluster(scope, owner)) return undefined;
         return { ...base, kind: 'cluster', key: change.name, record: change.record === undefined ? null : this.clusterRecord(scope, change.record) };
       }
       case 'job': {
-        const cluster = this.deps.clusterOwner(change.cluster);
+        const cluster = (change.record === undefined ? change.deleted : undefined) ?? this.deps.clusterOwner(change.cluster);
         const key = jobEventKey(change.cluster, change.id);
         if (cluster === undefined || !scope.clusters.visible(cluster)) return undefined;
         if (change.record === undefined) {
@@ -86,7 +86,7 @@ export class EventView {
   }
 
   private mayListCluster(scope: Scope, owner: ClusterOwner | undefined): boolean {
-    // A cluster gone before this daemon knew its owner: only for those who see every cluster.
+    // A deletion from a store that does not say whose the cluster was, of one this daemon never knew: only for those who see every cluster.
     if (owner === undefined) return this.allUsers && scope.admin;
     if (!this.allUsers && owner.owner !== scope.actor.id) return false;
     return scope.clusters.visible(owner);

@@ -42,6 +42,9 @@ export type MergeEnd = 'closed' | 'overflow';
 export async function mergeFeed(source: FeedSource, sink: FeedSink, after: number | undefined, options: MergeOptions): Promise<MergeEnd> {
   const buffer: StoredEvent[] = [];
   let overflow = false;
+  let overflowed: () => void = () => {};
+  // A client that stopped reading may never drain: falling too far behind ends the wait too.
+  const tooFarBehind = new Promise<void>((resolve) => (overflowed = resolve));
   let wake: (() => void) | undefined;
   const notify = (): void => {
     const w = wake;
@@ -50,8 +53,10 @@ export async function mergeFeed(source: FeedSource, sink: FeedSink, after: numbe
   };
   const unsubscribe = source.subscribe((event) => {
     if (overflow) return;
-    if (buffer.length >= options.maxBuffered) overflow = true;
-    else buffer.push(event);
+    if (buffer.length >= options.maxBuffered) {
+      overflow = true;
+      overflowed();
+    } else buffer.push(event);
     notify();
   });
   const onAbort = (): void => notify();
@@ -61,7 +66,7 @@ export async function mergeFeed(source: FeedSource, sink: FeedSink, after: numbe
     last = event.seq;
     const sent = sink.change(event);
     options.progress?.(event.seq);
-    if (!sent) await sink.drained();
+    if (!sent) await Promise.race([sink.drained(), tooFarBehind]);
   };
   try {
     const bounds = await source.bounds();
@@ -85,7 +90,10 @@ export async function mergeFeed(source: FeedSource, sink: FeedSink, after: numbe
           sink.reset(last, `changes after ${after} were pruned while the stream caught up`);
           break;
         }
-        for (const event of page) if (event.seq > last) await deliver(event);
+        for (const event of page) {
+          if (event.seq > last) await deliver(event);
+          if (overflow) return 'overflow';
+        }
         if (page.length < options.pageSize) break;
       }
     }
@@ -102,6 +110,7 @@ export async function mergeFeed(source: FeedSource, sink: FeedSink, after: numbe
         if (event.seq <= last) continue;
         await deliver(event);
         if (sink.signal.aborted) return 'closed';
+        if (overflow) return 'overflow';
       }
     }
   } finally {

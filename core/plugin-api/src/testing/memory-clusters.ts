@@ -99,8 +99,9 @@ export class MemoryClusterRepository implements ClusterRepository {
     data.specs.delete(name);
     data.counters.delete(name);
     data.namesChanged();
-    for (const id of [...(jobs?.keys() ?? [])].sort((a, b) => a - b)) data.emit({ kind: 'job', cluster: name, id, record: undefined });
-    data.emit({ kind: 'cluster', name, record: undefined });
+    const deleted = { owner: current.owner, workspace: current.workspace };
+    for (const id of [...(jobs?.keys() ?? [])].sort((a, b) => a - b)) data.emit({ kind: 'job', cluster: name, id, record: undefined, deleted: { ...deleted } });
+    data.emit({ kind: 'cluster', name, record: undefined, deleted });
     return true;
   }
 }

@@ -13,8 +13,12 @@ function collect(store: StateStore): { changes: StoreChange[]; stop: () => void 
   return { changes, stop };
 }
 
-const clusterChange = (name: string, record: ClusterRecord | undefined): StoreChange => ({ kind: 'cluster', name, record });
-const jobChange = (cluster: string, id: number, record: JobRecord | undefined): StoreChange => ({ kind: 'job', cluster, id, record });
+/** A delete says whose the cluster was (`of`). */
+type Of = Pick<ClusterRecord, 'owner' | 'workspace'>;
+const clusterChange = (name: string, record: ClusterRecord | undefined, of?: Of): StoreChange =>
+  of === undefined ? { kind: 'cluster', name, record } : { kind: 'cluster', name, record, deleted: { owner: of.owner, workspace: of.workspace } };
+const jobChange = (cluster: string, id: number, record: JobRecord | undefined, of?: Of): StoreChange =>
+  of === undefined ? { kind: 'job', cluster, id, record } : { kind: 'job', cluster, id, record, deleted: { owner: of.owner, workspace: of.workspace } };
 
 /** The clusters and jobs a view folded from list() and the feed holds. */
 class View {
@@ -41,7 +45,7 @@ export function describeChanges(h: StoreHarness): void {
       const updated = await h.store.clusters.update('fed', 1, { status: 'STOPPED', autostop: { idleMinutes: 3, down: false } });
       const cleared = await h.store.clusters.update('fed', 2, { autostop: undefined });
       assert.equal(await h.store.clusters.delete('fed'), true);
-      assert.deepEqual(changes, [clusterChange('fed', created), clusterChange('fed', updated), clusterChange('fed', cleared), clusterChange('fed', undefined)]);
+      assert.deepEqual(changes, [clusterChange('fed', created), clusterChange('fed', updated), clusterChange('fed', cleared), clusterChange('fed', undefined, created)]);
     });
 
     it('delivers job creates and transitions with the committed record', async () => {
@@ -61,7 +65,7 @@ export function describeChanges(h: StoreHarness): void {
       await h.store.jobs.transition('gone', 4, ['PENDING'], { status: 'CANCELLED' });
       const { changes } = collect(h.store);
       assert.equal(await h.store.clusters.delete('gone'), true);
-      assert.deepEqual(changes, [...Array.from({ length: 11 }, (_, i) => jobChange('gone', i + 1, undefined)), clusterChange('gone', undefined)]);
+      assert.deepEqual(changes, [...Array.from({ length: 11 }, (_, i) => jobChange('gone', i + 1, undefined, cluster)), clusterChange('gone', undefined, cluster)]);
     });
 
     it('delivers nothing for writes that change nothing', async () => {

@@ -93,7 +93,11 @@ export function describeEvents(h: StoreHarness): void {
       assert.equal(await h.store.clusters.delete('doomed'), true);
       const after = await h.store.events.read(before, 10);
       assert.deepEqual(after.map((e) => label(e.change)), ['job:doomed/1:deleted', 'job:doomed/2:deleted', 'cluster:doomed:deleted']);
-      for (const e of after) assert.equal(e.change.record, undefined);
+      for (const e of after) {
+        assert.equal(e.change.record, undefined);
+        // Whose the cluster was travels with its deletion: after a restart nobody else remembers it.
+        assert.deepEqual((e.change as { deleted?: unknown }).deleted, { owner: cluster.owner, workspace: cluster.workspace });
+      }
     });
 
     it('adds nothing for writes that change nothing', async () => {
@@ -134,6 +138,25 @@ export function describeEvents(h: StoreHarness): void {
       await rejectsWithCode(h.store.events.read(0, 0), 'VALIDATION_FAILED');
       await rejectsWithCode(h.store.events.read(0, MAX_EVENT_PAGE + 1), 'VALIDATION_FAILED');
       await rejectsWithCode(h.store.events.read(0, 2.5), 'VALIDATION_FAILED');
+    });
+
+    it('pages through changes committed together, from any position inside them', async () => {
+      await createCluster(h.store, makeCluster({ name: 'alone' }));
+      // Written in one turn: a store may commit them in one write.
+      await Promise.all(Array.from({ length: 7 }, (_, i) => createCluster(h.store, makeCluster({ name: `together-${i}` }))));
+      const cluster = await createCluster(h.store, makeCluster({ name: 'with-jobs' }));
+      await Promise.all(Array.from({ length: 4 }, () => h.store.jobs.create(makeJob(cluster), makeSpec())));
+      await h.store.clusters.delete('with-jobs');
+      const all = await readAll(h.store, 0, MAX_EVENT_PAGE);
+      assert.equal(all.length, 1 + 7 + 1 + 4 + 5);
+      assert.deepEqual(all.map((e) => e.seq), Array.from({ length: all.length }, (_, i) => all[0]!.seq + i));
+      for (const page of [1, 2, 3, 5]) {
+        for (const start of [0, all[1]!.seq, all[3]!.seq, all[9]!.seq]) {
+          const got = await readAll(h.store, start, page);
+          assert.deepEqual(got.map((e) => e.seq), all.filter((e) => e.seq > start).map((e) => e.seq), `pages of ${page} after ${start}`);
+        }
+      }
+      assert.deepEqual(await readAll(h.store, 0, 4), all);
     });
 
     it('prunes by commit time, keeping the last seq so numbers are never reused', async () => {
