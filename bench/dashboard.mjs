@@ -13,6 +13,8 @@
 //   node bench/dashboard.mjs [--json FILE] [--quick]
 // Needs `npm run build` and Chromium (/usr/lib/chromium/chromium or /usr/bin/chromium). Only
 // 127.0.0.1 is contacted; the daemons and the browser are stopped by pid at the end.
+// The functions handed to page.evaluate and addInitScript run in the browser, with its globals:
+/* global window, sessionStorage, requestAnimationFrame, MutationObserver, PerformanceObserver, Event */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';

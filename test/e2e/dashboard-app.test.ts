@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { http, killAllDaemons, removeHome, type DaemonHandle } from '../helpers/daemon-process.js';
-import { startTeamDaemon, TEAM_ADMIN } from '../helpers/team.js';
+import { asUser, startTeamDaemon, TEAM_ADMIN } from '../helpers/team.js';
 import { TeamClient, type Account } from '../helpers/authz-client.js';
 import { browserSkipReason, launchBrowser, openPage, screenshot, type TestBrowser } from '../helpers/browser.js';
 
@@ -103,6 +103,16 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     await allUsers(page);
     await page.waitForSelector('table[aria-label="Clusters"] tr[data-key="dash-b1"]');
     assert.ok(await page.locator('nav[aria-label="Main"] a', { hasText: 'Audit' }).count(), 'an admin has the Audit link');
+    // The filter box and the selects narrow the table in place.
+    await page.getByLabel('Filter', { exact: true }).fill('dash-b');
+    await page.locator('table[aria-label="Clusters"] tr[data-key="dash-a1"]').waitFor({ state: 'detached' });
+    assert.equal(await page.locator('table[aria-label="Clusters"] tr[data-key="dash-b1"]').count(), 1);
+    await page.getByLabel('Filter', { exact: true }).fill('');
+    await page.getByLabel('User', { exact: true }).selectOption('dash-alice');
+    await page.locator('table[aria-label="Clusters"] tr[data-key="dash-b1"]').waitFor({ state: 'detached' });
+    assert.equal(await page.locator('table[aria-label="Clusters"] tr[data-key="dash-a1"]').count(), 1);
+    await page.getByLabel('User', { exact: true }).selectOption('');
+    for (const name of ['Status', 'Workspace', 'Infra']) assert.equal(await page.getByLabel(name, { exact: true }).count(), 1, `a select labelled ${name}`);
     const pages: Array<{ path: string; name: string; row?: string; screenshot: string }> = [
       { path: '/dashboard/', name: 'clusters', row: 'table[aria-label="Clusters"] tr[data-key="dash-a1"]', screenshot: 'clusters' },
       { path: '/dashboard/clusters', name: 'clusters', row: 'table[aria-label="Clusters"] tr[data-key="dash-a1"] [data-status="UP"]', screenshot: 'clusters-all-users' },
@@ -134,6 +144,33 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     const unknown = await page.goto('/dashboard/no/such/page');
     assert.equal(unknown?.status(), 200);
     await screenshot(await logIn(admin, await newContext()), 'login-landing');
+  });
+
+  it("whole-log downloads (format=text) of a job and a managed job: their owner gets the text, another user is refused (audited)", { timeout: 180_000 }, async () => {
+    const job = await http(`${d.url}/api/v1/clusters/dash-a1/jobs/1/logs?format=text`, { headers: asUser(alice.name) });
+    assert.equal(job.status, 200, job.text);
+    assert.match(String(job.headers['content-type']), /^text\/plain; charset=utf-8/);
+    assert.equal(job.headers['content-disposition'], 'attachment; filename="dash-a1-1.log"');
+    assert.equal(job.text, 'dash-line-1\ndash-line-2\ndash-line-3\n');
+    await waitFor('the managed job to end', async () => {
+      const res = await api.json<{ job: { status: string } }>(alice, `/api/v1/managed-jobs/${made.managedJob}`);
+      return ['SUCCEEDED', 'FAILED', 'FAILED_SETUP', 'CANCELLED'].includes(res.body.job.status) ? res.body.job.status : undefined;
+    }, 120_000);
+    const managed = await http(`${d.url}/api/v1/managed-jobs/${made.managedJob}/logs?format=text`, { headers: asUser(alice.name) });
+    assert.equal(managed.status, 200, managed.text);
+    assert.equal(managed.headers['content-disposition'], `attachment; filename="managed-job-${made.managedJob}.log"`);
+    assert.match(managed.text, /^managed$/m);
+    const since = Date.now() - 5;
+    const bobAuth = asUser(bob.name);
+    for (const path of [`/api/v1/clusters/dash-a1/jobs/1/logs?format=text`, `/api/v1/managed-jobs/${made.managedJob}/logs?format=text`]) {
+      const refused = await http(`${d.url}${path}`, { headers: bobAuth });
+      assert.ok(refused.status === 403 || refused.status === 404, `${path} to another user answered ${refused.status} ${refused.text.slice(0, 200)}`);
+      assert.doesNotMatch(refused.text, /dash-line|^managed$/m);
+    }
+    await waitFor("bob's refusals in the audit log", async () => {
+      const denied = (await api.auditOf(bob.name, since)).filter((e) => e.result === 'DENIED');
+      return denied.length >= 2 ? denied : undefined;
+    }, 20_000);
   });
 
   it('a cluster launched from the API appears on the Clusters page live, without a reload', { timeout: 180_000 }, async () => {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { http, killAllDaemons, removeHome, startDaemon, type DaemonHandle, type HttpAnswer } from '../helpers/daemon-process.js';
 import { asAdmin, asUser, errorOf, TEAM_ADMIN } from '../helpers/team.js';
@@ -218,8 +220,14 @@ describe('dashboard login on token and proxy servers', () => {
   });
 
   it('a token-only server offers no password login (a clear 400), and says so', async () => {
-    const d = await startDaemon({ config: 'auth:\n  mode: token\n', env: { SKY_ADMIN_USERNAME: TEAM_ADMIN.name, SKY_ADMIN_PASSWORD: TEAM_ADMIN.password } });
+    const d = await startDaemon({ config: 'auth:\n  mode: token\n', env: { SKY_ADMIN_USERNAME: TEAM_ADMIN.name, SKY_ADMIN_PASSWORD: TEAM_ADMIN.password, SKY_DASHBOARD_DIR: join(tmpdir(), 'sky-no-such-dashboard-build') } });
     daemons.push(d);
+    // No build to serve: a page says how to make one, and names no server path.
+    const page = await http(`${d.url}/dashboard/clusters`);
+    assert.equal(page.status, 404, page.text);
+    assert.equal(errorOf(page.text).code, 'ROUTE_NOT_FOUND');
+    assert.match(page.text, /not built.*npm run build/);
+    assert.doesNotMatch(page.text, /sky-no-such-dashboard-build/);
     assert.deepEqual((await http(`${d.url}/api/v1/auth/methods`)).json(), { mode: 'token', passwordLogin: false });
     const res = await login(d, TEAM_ADMIN.name, TEAM_ADMIN.password);
     assert.equal(res.status, 400, res.text);
