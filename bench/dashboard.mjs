@@ -267,7 +267,7 @@ async function clustersBench(b) {
 function longTaskProbe() {
   window.__longTasks = [];
   new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) window.__longTasks.push(e.duration);
+    for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration });
   }).observe({ type: 'longtask', buffered: true });
 }
 
@@ -303,7 +303,10 @@ async function logBench(b) {
       const seenMs = performance.now() - t0;
       // Scroll to the end and check that the last line is there.
       const lastShown = await page.evaluate(() => document.querySelector('[role="log"]')?.textContent ?? '');
-      const tasks = await page.evaluate(() => window.__longTasks);
+      const entries = await page.evaluate(() => window.__longTasks);
+      const tasks = entries.map((e) => e.duration);
+      const worst = [...entries].sort((a, b) => b.duration - a.duration).slice(0, 5);
+      console.log(`  longest tasks: ${worst.map((e) => `${fmt(e.duration)} at ${(e.start / 1000).toFixed(1)} s`).join(', ') || 'none'} (times from the page's navigation start)`);
       await ctx.close();
       return { longest: tasks.length > 0 ? max(tasks) : 0, over50: tasks.length, over100: tasks.filter((t) => t > 100).length, seenMs, lastLineShown: lastShown.includes(last) };
     } finally {
