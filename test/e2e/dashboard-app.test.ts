@@ -180,9 +180,15 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     await page.evaluate(() => {
       (window as unknown as { notReloaded: boolean }).notReloaded = true;
     });
+    const listCalls: string[] = [];
+    page.on('request', (req) => {
+      if (new URL(req.url()).pathname === '/api/v1/clusters') listCalls.push(req.url());
+    });
     await api.must(alice, 'launch', { cluster: 'dash-live', task: { run: 'true' } });
     await page.waitForSelector('table[aria-label="Clusters"] tr[data-key="dash-live"] [data-status="UP"]', { timeout: 30_000 });
     assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page was reloaded');
+    // It came from the event stream, not from fetching the list again.
+    assert.deepEqual(listCalls, []);
   });
 
   it("Stop from the UI asks first, shows the request it made, and the cluster becomes STOPPED", { timeout: 180_000 }, async () => {
