@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
-import { http, killAllDaemons, removeHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { http, killAllDaemons, removeHome, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { runSky, showRun } from '../helpers/sky-cli.js';
 import { asUser, startTeamDaemon, TEAM_ADMIN } from '../helpers/team.js';
 import { TeamClient, type Account } from '../helpers/authz-client.js';
 import { browserSkipReason, launchBrowser, openPage, screenshot, type TestBrowser } from '../helpers/browser.js';
@@ -173,7 +174,7 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     }, 20_000);
   });
 
-  it('a cluster launched from the API appears on the Clusters page live, without a reload', { timeout: 180_000 }, async () => {
+  it('a cluster launched from the CLI appears on the Clusters page live, without a reload', { timeout: 180_000 }, async () => {
     const page = await logIn(admin);
     await allUsers(page);
     await page.waitForSelector('table[aria-label="Clusters"] tr[data-key="dash-a1"]');
@@ -184,7 +185,15 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     page.on('request', (req) => {
       if (new URL(req.url()).pathname === '/api/v1/clusters') listCalls.push(req.url());
     });
-    await api.must(alice, 'launch', { cluster: 'dash-live', task: { run: 'true' } });
+    // From alice's terminal: the CLI with her credentials in the endpoint.
+    const home = tempHome();
+    try {
+      const args = ['launch', '-c', 'dash-live', '-y', 'echo launched from the CLI'];
+      const run = await runSky(args, { home, endpoint: d.url.replace('http://', `http://${alice.name}:${alice.password}@`), timeoutMs: 120_000 });
+      assert.equal(run.code, 0, showRun(args, run));
+    } finally {
+      removeHome(home);
+    }
     await page.waitForSelector('table[aria-label="Clusters"] tr[data-key="dash-live"] [data-status="UP"]', { timeout: 30_000 });
     assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page was reloaded');
     // It came from the event stream, not from fetching the list again.
