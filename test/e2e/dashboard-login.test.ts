@@ -134,6 +134,11 @@ describe('dashboard login on a basic-auth server', () => {
     const limited = answers.find((a) => a.status === 429)!;
     assert.equal(errorOf(limited.text).code, 'TOO_MANY_ATTEMPTS');
     assert.match(String(limited.headers['retry-after']), /^[0-9]+$/);
+    // Two attempts at once on a locked name: one is held, the other answered 429 at once.
+    const both = await Promise.all([login(d, 'carol', 'guess-a-wrong'), login(d, 'carol', 'guess-b-wrong')]);
+    const busy = both.find((a) => a.status === 429);
+    assert.ok(busy, `no 429 among ${both.map((a) => a.status).join(', ')}`);
+    assert.match(String(busy.headers['retry-after']), /^[0-9]+$/);
     // The limiter holds a locked name's attempt back rather than shutting it out.
     const ok = await login(d, 'carol', 'carol-password');
     assert.equal(ok.status, 200, ok.text);
