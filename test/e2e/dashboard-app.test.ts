@@ -316,6 +316,44 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     await waitFor('auth.csrf in the audit log', async () => ((await api.auditOf(alice.name, since)).some((e) => e.action === 'auth.csrf' && e.result === 'DENIED') ? true : undefined), 20_000);
   });
 
+  it('a user creates a token and revokes it from the Users page; an admin creates a user; a non-admin has no user actions', { timeout: 120_000 }, async () => {
+    const page = await logIn(alice);
+    await openPage(page, '/dashboard/users', 'users');
+    assert.equal(await page.getByRole('button', { name: 'Create user', exact: true }).count(), 0, 'a non-admin is offered Create user');
+    assert.equal(await page.getByRole('button', { name: 'Delete user', exact: true }).count(), 0);
+    await page.getByRole('button', { name: 'Create token', exact: true }).click();
+    const dialog = page.locator('dialog[open]');
+    await dialog.getByLabel('Name', { exact: true }).fill('dash-ci');
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    const secret = await page.getByLabel('Token secret').inputValue();
+    assert.match(secret, /\S{20,}/);
+    const me = await http(`${d.url}/api/v1/users/me`, { headers: { authorization: `Bearer ${secret}` } });
+    assert.equal(me.status, 200, me.text);
+    assert.equal((me.json() as { name: string }).name, alice.name);
+    const tokens = await api.json<{ items: Array<{ id: string; name: string; expiresAt?: number }> }>(alice, '/api/v1/tokens');
+    const made = tokens.body.items.find((t) => t.name === 'dash-ci');
+    assert.ok(made, 'the token is not listed');
+    assert.ok(made.expiresAt !== undefined, 'a token made from a browser session must expire');
+    const row = page.locator(`table[aria-label="Tokens"] tr[data-key="${made.id}"]`);
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('dialog[open]').getByRole('button', { name: 'Confirm' }).click();
+    await row.locator('[data-status="revoked"]').waitFor({ timeout: 20_000 });
+    const after = await http(`${d.url}/api/v1/users/me`, { headers: { authorization: `Bearer ${secret}` } });
+    assert.equal(after.status, 401, after.text);
+
+    const adminPage = await logIn(admin);
+    await openPage(adminPage, '/dashboard/users', 'users');
+    await adminPage.getByRole('button', { name: 'Create user', exact: true }).click();
+    const create = adminPage.locator('dialog[open]');
+    await create.getByLabel('User name').fill('dash-carol');
+    await create.getByLabel('Password').fill('dash-carol-password');
+    await create.getByRole('button', { name: 'Confirm' }).click();
+    await adminPage.locator('table[aria-label="Users"] tr[data-key="dash-carol"]').waitFor({ timeout: 20_000 });
+    const carol = await http(`${d.url}/api/v1/users/me`, { headers: asUser('dash-carol') });
+    assert.equal(carol.status, 200, carol.text);
+    await screenshot(adminPage, 'users-after-create');
+  });
+
   it('keyboard: Tab reaches the navigation, Enter follows a link, Escape closes a dialog', { timeout: 120_000 }, async () => {
     const page = await logIn(admin);
     await page.goto('/dashboard/clusters');
