@@ -396,6 +396,19 @@ const ROWS: Row[] = [
       assert.equal(a.headers['cache-control'], 'no-cache');
     },
   },
+  {
+    name: 'HEAD of a dashboard page: its headers, no body',
+    method: 'HEAD',
+    path: '/dashboard/clusters/dev',
+    status: 200,
+    check: (a) => {
+      assert.match(String(a.headers['content-type']), /^text\/html/);
+      assert.equal(a.headers['content-length'], String(Buffer.byteLength(FIXTURE_INDEX)));
+      assert.equal(a.text, '');
+      assertDashboardHeaders(a);
+    },
+  },
+  { name: 'no POST to the dashboard', method: 'POST', path: '/dashboard/clusters', json: {}, status: 404, code: 'ROUTE_NOT_FOUND' },
   { name: 'a missing asset is 404', method: 'GET', path: '/dashboard/nope.js', status: 404, code: 'ROUTE_NOT_FOUND' },
   {
     name: 'how a browser signs in (public)',
