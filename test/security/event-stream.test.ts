@@ -129,6 +129,37 @@ describe('event stream: who sees what', () => {
   });
 });
 
+describe('event stream: a member removed from a private workspace', () => {
+  it("stops receiving the workspace's changes on a stream that stays open", async () => {
+    const team = 'ev-team';
+    const made = await http(`${d.url}/api/v1/workspaces`, { method: 'POST', headers: asAdmin(), body: JSON.stringify({ name: team, private: true, allowed_users: ['alice', 'carol'] }) });
+    assert.equal(made.status, 201, made.text);
+    const carol = await stream(asUser('carol'), { query: 'all_users=true' });
+    try {
+      await carol.waitFor((e) => e.event === 'ready', 'ready');
+      /** One round: a ping of Alice's in the team workspace, then one in default as a marker; whether Carol got the first. */
+      const round = async (): Promise<boolean> => {
+        const inTeam = await must(asUser('alice', team), 'ping', {});
+        const marker = await must(asUser('alice'), 'ping', {});
+        await carol.waitFor((e) => e.data.key === marker.id && (e.data.record as Rec).status === 'SUCCEEDED', 'the marker ping');
+        return carol.changes.some((e) => e.data.key === inTeam.id);
+      };
+      assert.equal(await round(), true, 'a member sees the private workspace with all_users');
+      const update = await http(`${d.url}/api/v1/workspaces/${team}`, { method: 'POST', headers: asAdmin(), body: JSON.stringify({ allowed_users: ['alice'] }) });
+      assert.equal(update.status, 200, update.text);
+      // The open stream takes the change at its next check: rounds until one is left out, then none may get through.
+      const deadline = Date.now() + 30_000;
+      while (await round()) {
+        assert.ok(Date.now() < deadline, 'the removed member kept receiving the workspace');
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      for (let i = 0; i < 3; i++) assert.equal(await round(), false, 'once left out, the workspace stays out');
+    } finally {
+      carol.close();
+    }
+  });
+});
+
 describe('event stream: credentials that end', () => {
   it("ends a revoked token's stream", async () => {
     const created = await http(`${d.url}/api/v1/tokens`, { method: 'POST', headers: asUser('carol'), body: JSON.stringify({ name: 'events' }) });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyChanges, ChangeBuffer, parseChange, type ChangeEvent } from '../../dashboard-static/src/logic/changes.js';
-import { clusterRules, jobKey, jobRank, requestRank, type ClusterRow } from '../../dashboard-static/src/logic/views.js';
+import { clusterRules, hasShape, jobKey, jobRank, MANAGED_JOB_SHAPE, requestRank, type ClusterRow } from '../../dashboard-static/src/logic/views.js';
 
 let seq = 0;
 function change(kind: ChangeEvent['kind'], key: string, record: Record<string, unknown> | null): ChangeEvent {
@@ -124,5 +124,23 @@ describe('dashboard change feed: merging into tables', () => {
     const fetched = new Map<string, ClusterRow>([['old', clusterRules.toRow(clusterRecord('old', 'UP', 1), undefined)]]);
     applyChanges(fetched, buffer.release(), clusterRules);
     assert.deepEqual([...fetched.keys()], ['new']);
+  });
+});
+
+describe('dashboard change feed: malformed records', () => {
+  it('ignores a record without the fields the table reads, and keeps the row it had', () => {
+    const rows = new Map<string, ClusterRow>();
+    applyChanges(rows, [change('cluster', 'a', clusterRecord('a', 'UP', 1))], clusterRules);
+    const broken = { ...clusterRecord('a', 'STOPPED', 2), name: 42 };
+    assert.equal(applyChanges(rows, [change('cluster', 'a', broken), change('cluster', 'b', { name: 'b' })], clusterRules), false);
+    assert.equal(rows.get('a')?.status, 'UP');
+    assert.equal(rows.has('b'), false);
+    // A deletion needs no fields.
+    assert.equal(applyChanges(rows, [change('cluster', 'a', null)], clusterRules), true);
+  });
+
+  it('checks arrays too (a managed job without its tasks)', () => {
+    assert.equal(hasShape({ id: 1, userName: 'a', status: 'RUNNING', submittedAt: 1, currentTask: 0, tasks: [] }, MANAGED_JOB_SHAPE), true);
+    assert.equal(hasShape({ id: 1, userName: 'a', status: 'RUNNING', submittedAt: 1, currentTask: 0, tasks: 'x' }, MANAGED_JOB_SHAPE), false);
   });
 });

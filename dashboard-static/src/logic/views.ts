@@ -55,9 +55,27 @@ export const clusterIndexer: RowIndexer<ClusterRow> = {
   }),
 };
 
+type Shape = Record<string, 'string' | 'number' | 'array'>;
+
+/** Whether a record from the feed has the fields a table reads, of the right types (else it is ignored, never rendered half). */
+export function hasShape(record: Record<string, unknown> | null, shape: Shape): boolean {
+  if (record === null) return true;
+  for (const [field, type] of Object.entries(shape)) {
+    const v = record[field];
+    if (type === 'array' ? !Array.isArray(v) : typeof v !== type) return false;
+  }
+  return true;
+}
+
+const CLUSTER_SHAPE: Shape = { name: 'string', ownerName: 'string', workspace: 'string', infra: 'string', status: 'string', numNodes: 'number', resources: 'string', launchedAt: 'number' };
+export const JOB_SHAPE: Shape = { cluster: 'string', id: 'number', userName: 'string', status: 'string', submittedAt: 'number' };
+export const MANAGED_JOB_SHAPE: Shape = { id: 'number', userName: 'string', status: 'string', submittedAt: 'number', currentTask: 'number', tasks: 'array' };
+export const REQUEST_SHAPE: Shape = { id: 'string', name: 'string', userName: 'string', status: 'string', lane: 'string', createdAt: 'number' };
+
 /** Cluster events merge into summary rows: the record cut down to the summary's fields. */
 export const clusterRules: MergeRules<ClusterRow> = {
   kind: 'cluster',
+  accept: (_key, record) => hasShape(record, CLUSTER_SHAPE),
   toRow: (record) => pickFields<ClusterRow>(record, CLUSTER_SUMMARY_FIELDS),
   rank: (row) => row.version,
 };

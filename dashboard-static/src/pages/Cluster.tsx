@@ -9,7 +9,7 @@ import { useLiveRows, useLoad, useNow } from '../hooks.js';
 import { live } from '../live.js';
 import { ago, autostopText, duration, timestamp } from '../logic/format.js';
 import { href } from '../logic/route.js';
-import { jobKey, jobRank } from '../logic/views.js';
+import { hasShape, JOB_SHAPE, jobKey, jobRank } from '../logic/views.js';
 import { allUsers } from '../session.js';
 import { useStore } from '../store.js';
 import { TERMINAL_JOB, type ClusterRecord, type JobRecord } from '../types.js';
@@ -42,7 +42,7 @@ export function ClusterPage(props: { name: string }) {
   const jobs = useLiveRows<JobRecord>(
     async (signal) => (await call<{ items: JobRecord[] }>(`/clusters/${seg(name)}/jobs`, { query: { all_users: true }, signal })).items,
     jobKey,
-    { kind: 'job', accept: (key) => key.startsWith(`${name}/`), toRow: (r) => r as unknown as JobRecord, rank: jobRank },
+    { kind: 'job', accept: (key, r) => key.startsWith(`${name}/`) && hasShape(r, JOB_SHAPE), toRow: (r) => r as unknown as JobRecord, rank: jobRank },
     [name, all],
   );
   const [selected, setSelected] = useState<number | undefined>(jobFromQuery);

@@ -1,6 +1,7 @@
 /** Clusters: the team's `sky status` (with All users, `-u`), filterable and sortable, live. */
 import { useMemo, useState } from 'preact/hooks';
-import { call } from '../api.js';
+import { call, submit } from '../api.js';
+import { clearAlert, showAlert, track } from '../outcomes.js';
 import { Page, Status } from '../components/Page.js';
 import { VirtualTable, type ColumnDef } from '../components/VirtualTable.js';
 import { useLiveRows, useNow } from '../hooks.js';
@@ -8,7 +9,7 @@ import { ago, autostopText } from '../logic/format.js';
 import { href } from '../logic/route.js';
 import { cachedIndexer, facetValues, filterRows, nextSort, sortRows, type IndexedRow, type SortDir } from '../logic/table.js';
 import { clusterIndexer, clusterRules, type ClusterRow } from '../logic/views.js';
-import { allUsers, setAllUsers } from '../session.js';
+import { allUsers, me, setAllUsers } from '../session.js';
 import { useStore } from '../store.js';
 
 const FACETS: ReadonlyArray<{ id: string; label: string }> = [
@@ -64,8 +65,35 @@ export function ClustersPage() {
     { id: 'command', title: 'Command', cell: (r) => (r.row.lastCommand !== undefined ? <code title={r.row.lastCommand}>{r.row.lastCommand}</code> : '-') },
   ];
 
+  const who = useStore(me);
+  const [refreshing, setRefreshing] = useState(false);
+  // sky status --refresh: the drivers are asked for the real state (every user's clusters: admins).
+  const refresh = async (): Promise<void> => {
+    setRefreshing(true);
+    clearAlert();
+    try {
+      const sent = await submit('refresh', all && who?.role === 'admin' ? { all_users: true } : {});
+      await track(sent.requestId, 'Refresh', sent.status);
+      live.refetch();
+    } catch (err) {
+      showAlert(err);
+    } finally {
+      setRefreshing(false);
+    }
+  };
+
   return (
-    <Page name="clusters" title="Clusters" ready={live.loaded} error={live.error}>
+    <Page
+      name="clusters"
+      title="Clusters"
+      ready={live.loaded}
+      error={live.error}
+      actions={
+        <button type="button" onClick={() => void refresh()} disabled={refreshing} title="Ask the drivers for the real state of the clusters (sky status --refresh)">
+          {refreshing ? 'Refreshing…' : 'Refresh'}
+        </button>
+      }
+    >
       <div class="filters" role="search">
         <AllUsersToggle />
         <span class="field">

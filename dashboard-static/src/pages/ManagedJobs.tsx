@@ -12,9 +12,11 @@ import { useStore } from '../store.js';
 import { TERMINAL_MANAGED, type ManagedJob } from '../types.js';
 import { AllUsersToggle } from './Clusters.js';
 import { managedDurations } from '../logic/managed.js';
+import { hasShape, MANAGED_JOB_SHAPE } from '../logic/views.js';
 
 export const managedRules = {
   kind: 'managedJob' as const,
+  accept: (_key: string, r: Record<string, unknown> | null) => hasShape(r, MANAGED_JOB_SHAPE),
   toRow: (r: Record<string, unknown>) => r as unknown as ManagedJob,
   rank: (j: ManagedJob) => j.version,
 };

@@ -7,7 +7,7 @@ import { VirtualTable, type ColumnDef } from '../components/VirtualTable.js';
 import { useLiveRows, useNow } from '../hooks.js';
 import { ago, duration } from '../logic/format.js';
 import { href } from '../logic/route.js';
-import { requestRank } from '../logic/views.js';
+import { hasShape, REQUEST_SHAPE, requestRank } from '../logic/views.js';
 import { allUsers } from '../session.js';
 import { useStore } from '../store.js';
 import { TERMINAL_REQUEST, type RequestRecord } from '../types.js';
@@ -47,7 +47,7 @@ export function RequestsPage() {
   const list = useLiveRows<RequestRecord>(
     async (signal) => (await call<{ items: RequestRecord[] }>('/requests', { query: { all_users: all, limit: PAGE }, signal })).items,
     (r) => r.id,
-    { kind: 'request', toRow: (r) => r as unknown as RequestRecord, rank: requestRank },
+    { kind: 'request', accept: (_key, r) => hasShape(r, REQUEST_SHAPE), toRow: (r) => r as unknown as RequestRecord, rank: requestRank },
     [all],
   );
   const [status, setStatus] = useState('');
