@@ -219,6 +219,27 @@ describe('event stream', () => {
   });
 });
 
+describe('event stream and a graceful stop', () => {
+  it('ends open streams when the daemon stops, and resumes after it starts again', async () => {
+    const reader = await open({ query: 'all_users=true' });
+    await reader.waitFor((e) => e.event === 'ready', 'ready');
+    const ping = await op('ping', {});
+    const seen = await reader.waitFor((e) => e.data.key === ping.id && (e.data.record as Rec).status === 'SUCCEEDED', 'the ping');
+    const port = d.port;
+    assert.equal(await d.stop(), 0, 'the daemon stops cleanly with a stream open');
+    await reader.waitEnd(10_000);
+    d = await startDaemon({ home, port, config: config(join(home, 'nodes')) });
+    const next = await op('ping', {});
+    const resumed = await open({ query: 'all_users=true', lastEventId: seen.id });
+    try {
+      await resumed.waitFor((e) => e.data.key === next.id && (e.data.record as Rec).status === 'SUCCEEDED', 'the ping after the restart');
+      assert.equal(resumed.changes[0]?.data.seq, seen.data.seq + 1, 'nothing between the two is lost');
+    } finally {
+      resumed.close();
+    }
+  });
+});
+
 describe('event stream retention', () => {
   let r: DaemonHandle;
   let rHome: string;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FeedBounds, StoredEvent } from '@sky/plugin-api';
 import { mergeFeed, type FeedSink, type FeedSource } from '../../core/daemon/src/events/feed-merge.js';
+import { StreamPosition } from '../../core/daemon/src/events/stream-position.js';
 
 /** An in-memory feed whose reads can be held, so a test decides what commits while a stream catches up. */
 class FakeFeed implements FeedSource {
@@ -195,5 +196,28 @@ describe('event stream merge of backlog and live changes', () => {
     assert.equal(await done, 'overflow');
     assert.equal(feed.subscribers, 0);
     sink.unblock();
+  });
+});
+
+describe('the position keepalives carry', () => {
+  it('tells the client of changes it went past without sending them, once', () => {
+    const p = new StreamPosition(undefined);
+    p.restart(10);
+    assert.equal(p.keepalive(), ': keepalive\n\n', 'nothing new since ready');
+    p.passed(11);
+    p.passed(12);
+    assert.equal(p.keepalive(), ': keepalive\nid: 12\n\n');
+    assert.equal(p.keepalive(), ': keepalive\n\n', 'told once');
+    p.passed(13);
+    p.told(14);
+    assert.equal(p.keepalive(), ': keepalive\n\n', 'a sent change carried its id already');
+  });
+
+  it('never moves a client back to a position a reset left', () => {
+    const p = new StreamPosition(999_999);
+    p.restart(40);
+    assert.equal(p.keepalive(), ': keepalive\n\n');
+    p.passed(41);
+    assert.equal(p.keepalive(), ': keepalive\nid: 41\n\n');
   });
 });

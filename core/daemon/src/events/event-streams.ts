@@ -12,6 +12,7 @@ import { recheckCaller } from './caller-check.js';
 import { EventHub } from './event-hub.js';
 import { EventView } from './event-view.js';
 import { mergeFeed } from './feed-merge.js';
+import { StreamPosition } from './stream-position.js';
 
 /** Events read from the feed per page while a stream catches up. */
 const PAGE = 500;
@@ -62,15 +63,8 @@ export class EventStreams {
 
   /** Pump the feed into an open stream until the client leaves, its credentials end, it falls too far behind, or the daemon stops. */
   async run(open: (heartbeat: () => string) => SseWriter, caller: Caller, view: EventView, after: number | undefined): Promise<void> {
-    let seen = after ?? 0;
-    let sentId = after ?? 0;
-    // Events left out still move the client's position on (an `id:` with no data changes Last-Event-ID
-    // and dispatches nothing), so a resume after a quiet hour does not replay, nor reset, for nothing.
-    const sse = open(() => {
-      if (seen <= sentId) return ': keepalive\n\n';
-      sentId = seen;
-      return `: keepalive\nid: ${seen}\n\n`;
-    });
+    const position = new StreamPosition(after);
+    const sse = open(() => position.keepalive());
     let checking = false;
     const recheck = setInterval(() => {
       if (checking) return;
@@ -98,22 +92,23 @@ export class EventStreams {
           change: (event) => {
             const shown = view.show(event);
             if (shown === undefined) return true;
-            sentId = event.seq;
+            position.told(event.seq);
             return sse.send('change', shown, String(event.seq));
           },
+          // Both carry the position the stream goes on from (a reset's may be below the one asked for).
           ready: (seq) => {
-            sentId = Math.max(sentId, seq);
+            position.restart(seq);
             sse.send('ready', { seq }, String(seq));
           },
           reset: (seq, reason) => {
-            sentId = seq;
+            position.restart(seq);
             sse.send('reset', { seq, reason }, String(seq));
           },
           drained: () => sse.drained(),
           signal: sse.signal,
         },
         after,
-        { pageSize: PAGE, maxBuffered: MAX_BUFFERED, progress: (seq) => (seen = seq) },
+        { pageSize: PAGE, maxBuffered: MAX_BUFFERED, progress: (seq) => position.passed(seq) },
       );
       if (end === 'overflow') this.logger.info({ user: caller.name }, 'event stream ended: the client fell too far behind (it resumes with Last-Event-ID)');
     } catch (err) {
