@@ -391,5 +391,13 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     const box = await row.boundingBox();
     assert.ok(box !== null && box.x >= 0 && box.x < 375, `the row starts off screen: ${JSON.stringify(box)}`);
     await screenshot(page, 'clusters-375px');
+    // The navigation folds behind Menu on a narrow screen, and opens from it.
+    const requests = page.locator('nav[aria-label="Main"]').getByRole('link', { name: 'Requests', exact: true });
+    if (!(await requests.isVisible())) await page.getByRole('button', { name: 'Menu' }).click();
+    await requests.click();
+    await page.waitForSelector('main[data-page="requests"][data-ready="true"]');
+    const table = await page.locator('table[aria-label="Requests"]').boundingBox();
+    assert.ok(table !== null && table.x >= 0 && table.x < 375, `the Requests table starts off screen: ${JSON.stringify(table)}`);
+    await screenshot(page, 'requests-375px');
   });
 });
