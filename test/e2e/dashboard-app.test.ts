@@ -316,7 +316,7 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     await waitFor('auth.csrf in the audit log', async () => ((await api.auditOf(alice.name, since)).some((e) => e.action === 'auth.csrf' && e.result === 'DENIED') ? true : undefined), 20_000);
   });
 
-  it('a user creates a token and revokes it from the Users page; an admin creates a user; a non-admin has no user actions', { timeout: 120_000 }, async () => {
+  it('a user creates a token and revokes it from the Users page; an admin creates a user, then deletes them (their session ends); a non-admin has no user actions', { timeout: 120_000 }, async () => {
     const page = await logIn(alice);
     await openPage(page, '/dashboard/users', 'users');
     assert.equal(await page.getByRole('button', { name: 'Create user', exact: true }).count(), 0, 'a non-admin is offered Create user');
@@ -352,6 +352,19 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     const carol = await http(`${d.url}/api/v1/users/me`, { headers: asUser('dash-carol') });
     assert.equal(carol.status, 200, carol.text);
     await screenshot(adminPage, 'users-after-create');
+
+    // The new member signs in; an admin deletes them from the page: their session ends with them.
+    const carolCtx = await newContext();
+    const carolPage = await logIn({ name: 'dash-carol', password: 'dash-carol-password' }, carolCtx);
+    const carolCookie = (await sessionCookie(carolCtx))!;
+    await openPage(adminPage, '/dashboard/users', 'users');
+    await adminPage.locator('table[aria-label="Users"] tr[data-key="dash-carol"]').getByRole('button', { name: 'Delete user' }).click();
+    await adminPage.locator('dialog[open]').getByRole('button', { name: 'Confirm' }).click();
+    await adminPage.locator('table[aria-label="Users"] tr[data-key="dash-carol"]').waitFor({ state: 'detached', timeout: 20_000 });
+    const gone = await http(`${d.url}/api/v1/users/me`, { headers: { cookie: carolCookie } });
+    assert.equal(gone.status, 401, gone.text);
+    await carolPage.goto('/dashboard/requests');
+    await carolPage.waitForURL(/\/dashboard\/login/);
   });
 
   it('keyboard: Tab reaches the navigation, Enter follows a link, Escape closes a dialog', { timeout: 120_000 }, async () => {
