@@ -387,6 +387,24 @@ const ROWS: Row[] = [
     },
   },
   {
+    name: 'a hashed asset is sent plain to a client that names no encoding',
+    method: 'GET',
+    path: '/dashboard/app-0123abcd.js',
+    status: 200,
+    check: (a) => {
+      assert.equal(a.headers['content-encoding'], undefined);
+      assert.match(a.text, /^console\.log\("x+"\);\n$/);
+    },
+  },
+  {
+    name: 'gzip refused by the client (q=0) is not sent',
+    method: 'GET',
+    path: '/dashboard/app-0123abcd.js',
+    headers: { 'accept-encoding': 'gzip;q=0, identity' },
+    status: 200,
+    check: (a) => assert.equal(a.headers['content-encoding'], undefined),
+  },
+  {
     name: 'an asset without a hash in its name is revalidated',
     method: 'GET',
     path: '/dashboard/style.css',
