@@ -10,7 +10,7 @@
 //      `longtask`), how many passed 50 ms and 100 ms, and when the viewer saw the end.
 // Targets: first row ≤ 1 s, filter/sort ≤ 100 ms, no long task > 100 ms.
 //
-//   node bench/dashboard.mjs [--json FILE] [--quick]
+//   node bench/dashboard.mjs [--json FILE] [--quick] [--screenshot FILE.png]
 // Needs `npm run build` and Chromium (/usr/lib/chromium/chromium or /usr/bin/chromium). Only
 // 127.0.0.1 is contacted; the daemons and the browser are stopped by pid at the end.
 // The functions handed to page.evaluate and addInitScript run in the browser, with its globals:
@@ -30,6 +30,9 @@ const args = process.argv.slice(2);
 const jsonIndex = args.indexOf('--json');
 const jsonFile = jsonIndex >= 0 ? args[jsonIndex + 1] : undefined;
 const QUICK = args.includes('--quick');
+const shotIndex = args.indexOf('--screenshot');
+/** Where to save a picture of the loaded Clusters page (the README's is made so). */
+const screenshotFile = shotIndex >= 0 ? args[shotIndex + 1] : undefined;
 const CLUSTERS = 10_000;
 const USERS = 100;
 const COLD_LOADS = 5;
@@ -236,6 +239,11 @@ async function clustersBench(b) {
         if (i < COLD_LOADS - 1) await ctx.close();
       }
       await page.waitForSelector('main[data-page="clusters"][data-ready="true"]');
+      if (screenshotFile !== undefined) {
+        await page.setViewportSize({ width: 1280, height: 560 });
+        await page.screenshot({ path: screenshotFile });
+        await page.setViewportSize({ width: 1400, height: 900 });
+      }
       const filters = [];
       for (const text of ['user42', 'user4', 'c-99', 'ssh/pool-a', 'STOPPED', 'nothing-matches-this', '']) {
         filters.push(await page.evaluate(timeTableChange, { kind: 'filter', text }));
@@ -267,7 +275,7 @@ async function clustersBench(b) {
 function longTaskProbe() {
   window.__longTasks = [];
   new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) window.__longTasks.push(e.duration);
+    for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration });
   }).observe({ type: 'longtask', buffered: true });
 }
 
@@ -303,7 +311,10 @@ async function logBench(b) {
       const seenMs = performance.now() - t0;
       // Scroll to the end and check that the last line is there.
       const lastShown = await page.evaluate(() => document.querySelector('[role="log"]')?.textContent ?? '');
-      const tasks = await page.evaluate(() => window.__longTasks);
+      const entries = await page.evaluate(() => window.__longTasks);
+      const tasks = entries.map((e) => e.duration);
+      const worst = [...entries].sort((a, b) => b.duration - a.duration).slice(0, 5);
+      console.log(`  longest tasks: ${worst.map((e) => `${fmt(e.duration)} at ${(e.start / 1000).toFixed(1)} s`).join(', ') || 'none'} (times from the page's navigation start)`);
       await ctx.close();
       return { longest: tasks.length > 0 ? max(tasks) : 0, over50: tasks.length, over100: tasks.filter((t) => t > 100).length, seenMs, lastLineShown: lastShown.includes(last) };
     } finally {

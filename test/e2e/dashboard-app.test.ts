@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
-import { http, killAllDaemons, removeHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { http, killAllDaemons, removeHome, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { runSky, showRun } from '../helpers/sky-cli.js';
 import { asUser, startTeamDaemon, TEAM_ADMIN } from '../helpers/team.js';
 import { TeamClient, type Account } from '../helpers/authz-client.js';
 import { browserSkipReason, launchBrowser, openPage, screenshot, type TestBrowser } from '../helpers/browser.js';
@@ -173,16 +174,30 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     }, 20_000);
   });
 
-  it('a cluster launched from the API appears on the Clusters page live, without a reload', { timeout: 180_000 }, async () => {
+  it('a cluster launched from the CLI appears on the Clusters page live, without a reload', { timeout: 180_000 }, async () => {
     const page = await logIn(admin);
     await allUsers(page);
     await page.waitForSelector('table[aria-label="Clusters"] tr[data-key="dash-a1"]');
     await page.evaluate(() => {
       (window as unknown as { notReloaded: boolean }).notReloaded = true;
     });
-    await api.must(alice, 'launch', { cluster: 'dash-live', task: { run: 'true' } });
+    const listCalls: string[] = [];
+    page.on('request', (req) => {
+      if (new URL(req.url()).pathname === '/api/v1/clusters') listCalls.push(req.url());
+    });
+    // From alice's terminal: the CLI with her credentials in the endpoint.
+    const home = tempHome();
+    try {
+      const args = ['launch', '-c', 'dash-live', '-y', 'echo launched from the CLI'];
+      const run = await runSky(args, { home, endpoint: d.url.replace('http://', `http://${alice.name}:${alice.password}@`), timeoutMs: 120_000 });
+      assert.equal(run.code, 0, showRun(args, run));
+    } finally {
+      removeHome(home);
+    }
     await page.waitForSelector('table[aria-label="Clusters"] tr[data-key="dash-live"] [data-status="UP"]', { timeout: 30_000 });
     assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page was reloaded');
+    // It came from the event stream, not from fetching the list again.
+    assert.deepEqual(listCalls, []);
   });
 
   it("Stop from the UI asks first, shows the request it made, and the cluster becomes STOPPED", { timeout: 180_000 }, async () => {
@@ -301,6 +316,57 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     await waitFor('auth.csrf in the audit log', async () => ((await api.auditOf(alice.name, since)).some((e) => e.action === 'auth.csrf' && e.result === 'DENIED') ? true : undefined), 20_000);
   });
 
+  it('a user creates a token and revokes it from the Users page; an admin creates a user, then deletes them (their session ends); a non-admin has no user actions', { timeout: 120_000 }, async () => {
+    const page = await logIn(alice);
+    await openPage(page, '/dashboard/users', 'users');
+    assert.equal(await page.getByRole('button', { name: 'Create user', exact: true }).count(), 0, 'a non-admin is offered Create user');
+    assert.equal(await page.getByRole('button', { name: 'Delete user', exact: true }).count(), 0);
+    await page.getByRole('button', { name: 'Create token', exact: true }).click();
+    const dialog = page.locator('dialog[open]');
+    await dialog.getByLabel('Name', { exact: true }).fill('dash-ci');
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    const secret = await page.getByLabel('Token secret').inputValue();
+    assert.match(secret, /\S{20,}/);
+    const me = await http(`${d.url}/api/v1/users/me`, { headers: { authorization: `Bearer ${secret}` } });
+    assert.equal(me.status, 200, me.text);
+    assert.equal((me.json() as { name: string }).name, alice.name);
+    const tokens = await api.json<{ items: Array<{ id: string; name: string; expiresAt?: number }> }>(alice, '/api/v1/tokens');
+    const made = tokens.body.items.find((t) => t.name === 'dash-ci');
+    assert.ok(made, 'the token is not listed');
+    assert.ok(made.expiresAt !== undefined, 'a token made from a browser session must expire');
+    const row = page.locator(`table[aria-label="Tokens"] tr[data-key="${made.id}"]`);
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('dialog[open]').getByRole('button', { name: 'Confirm' }).click();
+    await row.locator('[data-status="revoked"]').waitFor({ timeout: 20_000 });
+    const after = await http(`${d.url}/api/v1/users/me`, { headers: { authorization: `Bearer ${secret}` } });
+    assert.equal(after.status, 401, after.text);
+
+    const adminPage = await logIn(admin);
+    await openPage(adminPage, '/dashboard/users', 'users');
+    await adminPage.getByRole('button', { name: 'Create user', exact: true }).click();
+    const create = adminPage.locator('dialog[open]');
+    await create.getByLabel('User name').fill('dash-carol');
+    await create.getByLabel('Password').fill('dash-carol-password');
+    await create.getByRole('button', { name: 'Confirm' }).click();
+    await adminPage.locator('table[aria-label="Users"] tr[data-key="dash-carol"]').waitFor({ timeout: 20_000 });
+    const carol = await http(`${d.url}/api/v1/users/me`, { headers: asUser('dash-carol') });
+    assert.equal(carol.status, 200, carol.text);
+    await screenshot(adminPage, 'users-after-create');
+
+    // The new member signs in; an admin deletes them from the page: their session ends with them.
+    const carolCtx = await newContext();
+    const carolPage = await logIn({ name: 'dash-carol', password: 'dash-carol-password' }, carolCtx);
+    const carolCookie = (await sessionCookie(carolCtx))!;
+    await openPage(adminPage, '/dashboard/users', 'users');
+    await adminPage.locator('table[aria-label="Users"] tr[data-key="dash-carol"]').getByRole('button', { name: 'Delete user' }).click();
+    await adminPage.locator('dialog[open]').getByRole('button', { name: 'Confirm' }).click();
+    await adminPage.locator('table[aria-label="Users"] tr[data-key="dash-carol"]').waitFor({ state: 'detached', timeout: 20_000 });
+    const gone = await http(`${d.url}/api/v1/users/me`, { headers: { cookie: carolCookie } });
+    assert.equal(gone.status, 401, gone.text);
+    await carolPage.goto('/dashboard/requests');
+    await carolPage.waitForURL(/\/dashboard\/login/);
+  });
+
   it('keyboard: Tab reaches the navigation, Enter follows a link, Escape closes a dialog', { timeout: 120_000 }, async () => {
     const page = await logIn(admin);
     await page.goto('/dashboard/clusters');
@@ -338,5 +404,13 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     const box = await row.boundingBox();
     assert.ok(box !== null && box.x >= 0 && box.x < 375, `the row starts off screen: ${JSON.stringify(box)}`);
     await screenshot(page, 'clusters-375px');
+    // The navigation folds behind Menu on a narrow screen, and opens from it.
+    const requests = page.locator('nav[aria-label="Main"]').getByRole('link', { name: 'Requests', exact: true });
+    if (!(await requests.isVisible())) await page.getByRole('button', { name: 'Menu' }).click();
+    await requests.click();
+    await page.waitForSelector('main[data-page="requests"][data-ready="true"]');
+    const table = await page.locator('table[aria-label="Requests"]').boundingBox();
+    assert.ok(table !== null && table.x >= 0 && table.x < 375, `the Requests table starts off screen: ${JSON.stringify(table)}`);
+    await screenshot(page, 'requests-375px');
   });
 });

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { http, killAllDaemons, removeHome, startDaemon, type DaemonHandle, type HttpAnswer } from '../helpers/daemon-process.js';
 import { asAdmin, asUser, errorOf, TEAM_ADMIN } from '../helpers/team.js';
+import { hasOpenssl, makeTestPki, type TestPki } from '../helpers/test-pki.js';
 
 /*
  * The dashboard's login, over HTTP against real daemon processes: which methods a server
@@ -134,6 +136,11 @@ describe('dashboard login on a basic-auth server', () => {
     const limited = answers.find((a) => a.status === 429)!;
     assert.equal(errorOf(limited.text).code, 'TOO_MANY_ATTEMPTS');
     assert.match(String(limited.headers['retry-after']), /^[0-9]+$/);
+    // Two attempts at once on a locked name: one is held, the other answered 429 at once.
+    const both = await Promise.all([login(d, 'carol', 'guess-a-wrong'), login(d, 'carol', 'guess-b-wrong')]);
+    const busy = both.find((a) => a.status === 429);
+    assert.ok(busy, `no 429 among ${both.map((a) => a.status).join(', ')}`);
+    assert.match(String(busy.headers['retry-after']), /^[0-9]+$/);
     // The limiter holds a locked name's attempt back rather than shutting it out.
     const ok = await login(d, 'carol', 'carol-password');
     assert.equal(ok.status, 200, ok.text);
@@ -251,5 +258,41 @@ describe('dashboard login on token and proxy servers', () => {
     assert.match(res.text, /auth proxy/);
     const me = await http(`${d.url}/api/v1/users/me`, { headers: { 'x-forwarded-user': 'root-admin', 'x-sky-proxy-secret': secret }, localAddress: '127.0.0.2' });
     assert.equal(me.status, 200, me.text);
+  });
+});
+
+describe('dashboard login over HTTPS', () => {
+  let pki: TestPki | undefined;
+  let d: DaemonHandle | undefined;
+
+  before(async () => {
+    if (!(await hasOpenssl())) assert.fail('openssl is needed for the TLS tests (scripts/ci-setup.sh installs it)');
+    pki = await makeTestPki();
+    d = await startDaemon({
+      config: `listen:\n  tls:\n    cert: ${pki.server.cert}\n    key: ${pki.server.key}\nauth:\n  mode: basic\n`,
+      env: { SKY_ADMIN_USERNAME: TEAM_ADMIN.name, SKY_ADMIN_PASSWORD: TEAM_ADMIN.password },
+      tlsCa: pki.ca,
+    });
+  });
+
+  after(async () => {
+    await d?.stop();
+    await killAllDaemons();
+    if (d) removeHome(d.home);
+    await pki?.destroy();
+  });
+
+  it('the password login sets a Secure session cookie', async () => {
+    const res = await http(`${d!.url}/api/v1/auth/password-session`, {
+      method: 'POST',
+      headers: { ...JSON_TYPE, origin: d!.url },
+      body: JSON.stringify({ name: TEAM_ADMIN.name, password: TEAM_ADMIN.password }),
+      ca: readFileSync(pki!.ca),
+    });
+    assert.equal(res.status, 200, res.text);
+    const { line } = sessionCookieOf(res);
+    assert.match(line, /; HttpOnly/);
+    assert.match(line, /; SameSite=Strict/);
+    assert.match(line, /; Secure/);
   });
 });

@@ -387,6 +387,24 @@ const ROWS: Row[] = [
     },
   },
   {
+    name: 'a hashed asset is sent plain to a client that names no encoding',
+    method: 'GET',
+    path: '/dashboard/app-0123abcd.js',
+    status: 200,
+    check: (a) => {
+      assert.equal(a.headers['content-encoding'], undefined);
+      assert.match(a.text, /^console\.log\("x+"\);\n$/);
+    },
+  },
+  {
+    name: 'gzip refused by the client (q=0) is not sent',
+    method: 'GET',
+    path: '/dashboard/app-0123abcd.js',
+    headers: { 'accept-encoding': 'gzip;q=0, identity' },
+    status: 200,
+    check: (a) => assert.equal(a.headers['content-encoding'], undefined),
+  },
+  {
     name: 'an asset without a hash in its name is revalidated',
     method: 'GET',
     path: '/dashboard/style.css',
@@ -396,6 +414,19 @@ const ROWS: Row[] = [
       assert.equal(a.headers['cache-control'], 'no-cache');
     },
   },
+  {
+    name: 'HEAD of a dashboard page: its headers, no body',
+    method: 'HEAD',
+    path: '/dashboard/clusters/dev',
+    status: 200,
+    check: (a) => {
+      assert.match(String(a.headers['content-type']), /^text\/html/);
+      assert.equal(a.headers['content-length'], String(Buffer.byteLength(FIXTURE_INDEX)));
+      assert.equal(a.text, '');
+      assertDashboardHeaders(a);
+    },
+  },
+  { name: 'no POST to the dashboard', method: 'POST', path: '/dashboard/clusters', json: {}, status: 404, code: 'ROUTE_NOT_FOUND' },
   { name: 'a missing asset is 404', method: 'GET', path: '/dashboard/nope.js', status: 404, code: 'ROUTE_NOT_FOUND' },
   {
     name: 'how a browser signs in (public)',

@@ -112,7 +112,8 @@ export function dashboardMiddleware(root: string) {
     let send = found;
     if (gz !== undefined) {
       ctx.vary('accept-encoding');
-      if (ctx.acceptsEncodings('gzip', 'identity') === 'gzip') {
+      // Only when asked for: a client that sends no Accept-Encoding gets the plain file.
+      if (/\bgzip\b/i.test(ctx.get('accept-encoding')) && ctx.acceptsEncodings('gzip', 'identity') === 'gzip') {
         ctx.set('content-encoding', 'gzip');
         send = gz;
       }

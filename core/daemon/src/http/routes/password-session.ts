@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ROUTES, SESSION_COOKIE, SkyError, type AuthMethods, type WhoAmI } from '@sky/protocol';
 import type { AuditLog } from '../../audit/audit-log.js';
-import type { AuthService } from '../../auth/auth-service.js';
+import type { AuthService, PasswordCheck } from '../../auth/auth-service.js';
 import type { SessionService } from '../../auth/session-service.js';
 import { sessionCookie } from '../../auth/cookies.js';
 import { bindRoute } from '../bind.js';
@@ -57,7 +57,18 @@ export function passwordSessionRoutes(router: Router, deps: PasswordSessionDeps,
         hint: 'Open the dashboard of this server and log in there.',
       });
     }
-    const checked = await auth.checkPassword(body.name, body.password, { header: (name) => ctx.get(name), remoteAddress: deps.clientAddress(ctx), peerAddress: ctx.req.socket.remoteAddress });
+    let checked: PasswordCheck;
+    try {
+      checked = await auth.checkPassword(body.name, body.password, { header: (name) => ctx.get(name), remoteAddress: deps.clientAddress(ctx), peerAddress: ctx.req.socket.remoteAddress });
+    } catch (err) {
+      // Refused before any check (another attempt of this name is being held): 429, audited too.
+      if (err instanceof SkyError && err.code === 'TOO_MANY_ATTEMPTS') {
+        void audit.record({ user: NO_NAME.id, userName: NO_NAME.name, action: 'session.password', result: 'DENIED', detail: err.code });
+        const retry = err.details?.retryAfterSeconds;
+        if (typeof retry === 'number') ctx.set('retry-after', String(retry));
+      }
+      throw err;
+    }
     if (!checked.ok) {
       const who = checked.user ?? NO_NAME;
       void audit.record({ user: who.id, userName: who.name, action: 'session.password', result: 'DENIED', detail: checked.error.code });
