@@ -116,3 +116,7 @@ await build({
   banner: { js: "import { createRequire as __skyCreateRequire } from 'node:module'; const require = __skyCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+
+// The dashboard: a static single-page app bundled into dashboard-static/dist (served at /dashboard/).
+const { buildDashboard } = await import('./build-dashboard.mjs');
+await buildDashboard(root);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests need to start real components themselves:
 # openssh-server (sshd hosts in network namespaces, ssh-keygen for their keys), iproute2
-# (`ip netns`, veth pairs, bridges), dash and busybox (shells the node runtime is tested with), and openssl (throwaway certificates for the TLS tests). Only what is missing is installed, so a prepared machine
+# (`ip netns`, veth pairs, bridges), dash and busybox (shells the node runtime is tested with), openssl (throwaway certificates for the TLS tests), and chromium (the dashboard's browser tests). Only what is missing is installed, so a prepared machine
 # does nothing here. Needs root for the install; a machine without apt-get or without root
 # is told what to install by hand, and the tests then say what they could not start.
 set -euo pipefail
@@ -23,9 +23,11 @@ command -v script >/dev/null 2>&1 || missing+=(bsdutils)
 [ -x /usr/lib/openssh/sftp-server ] || missing+=(openssh-sftp-server)
 # The CLI clones SkyPilot git workdirs (workdir: {url, ref}); the tests serve one over file://.
 command -v git >/dev/null 2>&1 || missing+=(git)
+# The dashboard is tested in Debian's Chromium, driven by playwright-core (which downloads no browser).
+[ -x /usr/lib/chromium/chromium ] || [ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "ci-setup: openssh-server, iproute2, dash, busybox, openssl, rsync, script and git are present"
+  echo "ci-setup: openssh-server, iproute2, dash, busybox, openssl, rsync, script, git and chromium are present"
   exit 0
 fi
 

@@ -426,6 +426,15 @@ function probes(f: Fixture, api: TeamClient): Probe[] {
       },
     });
     add({ route: r('closeSession'), kind, expect: 'ok' });
+    // The login page: how to sign in (public), and a password login as oneself.
+    add({ route: r('authMethods'), kind, expect: 'ok', check: (a) => ((a.json() as { passwordLogin?: boolean }).passwordLogin === true ? undefined : 'a basic-auth server does not offer its password login') });
+    add({
+      route: r('passwordSession'),
+      kind,
+      expect: 'ok',
+      prepare: async (who) => ({ body: { name: who.name, password: who.password } }),
+      check: (a) => (String(a.headers['set-cookie'] ?? '').includes('sky_session=sks_') ? undefined : 'a password login set no session cookie'),
+    });
   }
 
   // Workspaces.

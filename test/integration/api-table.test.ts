@@ -15,6 +15,7 @@ import {
 } from '@sky/protocol';
 import { killAllDaemons, removeHome, startDaemon, type DaemonHandle } from '../helpers/daemon-process.js';
 import { errorBodyProblem, send, type WireAnswer, type WireRequest } from '../helpers/fuzz.js';
+import { FIXTURE_INDEX, makeDashboardFixture, type DashboardFixture } from '../helpers/dashboard-fixture.js';
 
 /**
  * The REST contract as a table, against one real daemon process: for each malformed (or
@@ -55,6 +56,13 @@ const longId = 'a'.repeat(201);
 /** What must never leak through /dashboard/: the repository's package.json or the system's passwd. */
 const LEAKS = [/"name":\s*"sky-monorepo"/, /root:.*:0:0:/];
 
+/** The headers every dashboard answer carries. */
+function assertDashboardHeaders(a: WireAnswer): void {
+  assert.equal(a.headers['content-security-policy'], "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'");
+  assert.equal(a.headers['x-content-type-options'], 'nosniff');
+  assert.equal(a.headers['referrer-policy'], 'same-origin');
+}
+
 function jsonOf(answer: WireAnswer): Record<string, unknown> {
   return JSON.parse(answer.text) as Record<string, unknown>;
 }
@@ -77,6 +85,11 @@ const traversals = [
   '/dashboard/%00',
   '/dashboard/..',
   '/dashboard/%E0%A4%A',
+  '/dashboard/leak.json',
+  '/dashboard/etc/ssl/openssl.cnf',
+  '/dashboard/etc/hostname.txt/..%2F..%2Fpasswd',
+  '/dashboard/./index.html',
+  '/dashboard/a%5c..%5c..%5cpackage.json',
 ];
 
 const ROWS: Row[] = [
@@ -329,9 +342,129 @@ const ROWS: Row[] = [
     status: 200,
     check: (a) => {
       assert.match(String(a.headers['content-type']), /^text\/html/);
-      assert.match(a.text, /<html/i);
+      assert.equal(a.text, FIXTURE_INDEX);
+      assertDashboardHeaders(a);
+      assert.equal(a.headers['cache-control'], 'no-cache');
     },
   },
+  ...['/dashboard/clusters', '/dashboard/clusters/dev', '/dashboard/requests/abc-123/', '/dashboard/etc/passwd'].map(
+    (path): Row => ({
+      name: `deep link ${path} answers the app`,
+      method: 'GET',
+      path,
+      status: 200,
+      check: (a) => {
+        assert.match(String(a.headers['content-type']), /^text\/html/);
+        assert.equal(a.text, FIXTURE_INDEX);
+        assertDashboardHeaders(a);
+      },
+    }),
+  ),
+  {
+    name: 'a hashed asset is immutable and gzipped for a browser that accepts gzip',
+    method: 'GET',
+    path: '/dashboard/app-0123abcd.js',
+    headers: { 'accept-encoding': 'gzip, deflate, br' },
+    status: 200,
+    check: (a) => {
+      assert.match(String(a.headers['content-type']), /^text\/javascript/);
+      assert.equal(a.headers['content-encoding'], 'gzip');
+      assert.match(String(a.headers.vary), /accept-encoding/i);
+      assert.match(String(a.headers['cache-control']), /immutable/);
+      assertDashboardHeaders(a);
+    },
+  },
+  {
+    name: 'a hashed asset is sent plain to a client that does not accept gzip',
+    method: 'GET',
+    path: '/dashboard/app-0123abcd.js',
+    headers: { 'accept-encoding': 'identity' },
+    status: 200,
+    check: (a) => {
+      assert.equal(a.headers['content-encoding'], undefined);
+      assert.match(String(a.headers.vary), /accept-encoding/i);
+      assert.match(a.text, /^console\.log\("x+"\);\n$/);
+    },
+  },
+  {
+    name: 'a hashed asset is sent plain to a client that names no encoding',
+    method: 'GET',
+    path: '/dashboard/app-0123abcd.js',
+    status: 200,
+    check: (a) => {
+      assert.equal(a.headers['content-encoding'], undefined);
+      assert.match(a.text, /^console\.log\("x+"\);\n$/);
+    },
+  },
+  {
+    name: 'gzip refused by the client (q=0) is not sent',
+    method: 'GET',
+    path: '/dashboard/app-0123abcd.js',
+    headers: { 'accept-encoding': 'gzip;q=0, identity' },
+    status: 200,
+    check: (a) => assert.equal(a.headers['content-encoding'], undefined),
+  },
+  {
+    name: 'an asset without a hash in its name is revalidated',
+    method: 'GET',
+    path: '/dashboard/style.css',
+    status: 200,
+    check: (a) => {
+      assert.match(String(a.headers['content-type']), /^text\/css/);
+      assert.equal(a.headers['cache-control'], 'no-cache');
+    },
+  },
+  {
+    name: 'HEAD of a dashboard page: its headers, no body',
+    method: 'HEAD',
+    path: '/dashboard/clusters/dev',
+    status: 200,
+    check: (a) => {
+      assert.match(String(a.headers['content-type']), /^text\/html/);
+      assert.equal(a.headers['content-length'], String(Buffer.byteLength(FIXTURE_INDEX)));
+      assert.equal(a.text, '');
+      assertDashboardHeaders(a);
+    },
+  },
+  { name: 'no POST to the dashboard', method: 'POST', path: '/dashboard/clusters', json: {}, status: 404, code: 'ROUTE_NOT_FOUND' },
+  { name: 'a missing asset is 404', method: 'GET', path: '/dashboard/nope.js', status: 404, code: 'ROUTE_NOT_FOUND' },
+  {
+    name: 'how a browser signs in (public)',
+    method: 'GET',
+    path: '/api/v1/auth/methods',
+    status: 200,
+    check: (a) => assert.deepEqual(jsonOf(a), { mode: 'none', passwordLogin: false }),
+  },
+  {
+    name: 'no password login on a personal server',
+    method: 'POST',
+    path: '/api/v1/auth/password-session',
+    json: { name: 'alice', password: 'alice-password' },
+    status: 400,
+    code: 'LOGIN_METHOD_DISABLED',
+    message: ['auth mode none', 'password login'],
+  },
+  {
+    name: 'a password login with an unknown field',
+    method: 'POST',
+    path: '/api/v1/auth/password-session',
+    json: { name: 'alice', password: 'alice-password', remember: true },
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    message: ['remember'],
+  },
+  {
+    name: "a finished request's log as a text download",
+    method: 'GET',
+    path: (f) => `/api/v1/requests/${f.done}/logs?format=text`,
+    status: 200,
+    check: (a, f) => {
+      assert.match(String(a.headers['content-type']), /^text\/plain; charset=utf-8/);
+      assert.equal(a.headers['content-disposition'], `attachment; filename="request-${f.done}.log"`);
+      assert.doesNotMatch(a.text, /event: |data: /);
+    },
+  },
+  { name: 'an unknown log format', method: 'GET', path: (f) => `/api/v1/requests/${f.done}/logs?format=html`, status: 400, code: 'VALIDATION_FAILED', message: ['format'] },
 
   // ---- bodies
   { name: 'malformed JSON', method: 'POST', path: '/api/v1/ping', headers: JSON_CT, raw: '{"sleep": 1,', status: 400, code: 'INVALID_JSON', message: ['not valid JSON'] },
@@ -514,6 +647,7 @@ const ROWS: Row[] = [
 ];
 
 let daemon: DaemonHandle | undefined;
+let dashboard: DashboardFixture | undefined;
 let fixtures: Fixtures;
 
 function call(req: WireRequest, timeoutMs = 15_000): Promise<WireAnswer> {
@@ -537,7 +671,8 @@ function wireOf(row: Row): WireRequest {
 
 describe('REST API contract table (one real daemon)', () => {
   before(async () => {
-    daemon = await startDaemon({ config: `requests: {max_body_bytes: ${MAX_BODY}}\nshutdown: {drain_seconds: 1}\n` });
+    dashboard = makeDashboardFixture();
+    daemon = await startDaemon({ config: `requests: {max_body_bytes: ${MAX_BODY}}\nshutdown: {drain_seconds: 1}\n`, env: { SKY_DASHBOARD_DIR: dashboard.dir } });
     const submit = async (body: unknown): Promise<string> => {
       const a = await call({ method: 'POST', path: '/api/v1/ping', headers: JSON_CT, body: Buffer.from(JSON.stringify(body)) });
       assert.equal(a.status, 202, a.text);
@@ -555,6 +690,7 @@ describe('REST API contract table (one real daemon)', () => {
       removeHome(daemon.home);
     }
     await killAllDaemons();
+    dashboard?.remove();
   });
 
   it('has the rows the contract needs', () => {

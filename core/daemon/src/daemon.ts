@@ -62,7 +62,8 @@ import { makeStatePrivate } from './state-permissions.js';
 import { AccessPolicy } from './auth/policy.js';
 import { Offboarding } from './auth/offboarding.js';
 
-const DASHBOARD_ROOT = fileURLToPath(new URL('../../../dashboard-static', import.meta.url));
+/** The built dashboard (npm run build writes it); SKY_DASHBOARD_DIR serves another build, e.g. while developing it. */
+const DASHBOARD_ROOT = process.env.SKY_DASHBOARD_DIR || fileURLToPath(new URL('../../../dashboard-static/dist', import.meta.url));
 
 export type { Listening };
 
@@ -193,7 +194,7 @@ export class Daemon {
         serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
         userRoutes(router, this.users, max, this.audit, this.offboarding);
         auditRoutes(router, this.audit, max);
-        sessionRoutes(router, this.sessions, max, this.audit);
+        sessionRoutes(router, { sessions: this.sessions, auth: this.auth, audit: this.audit, clientAddress: (ctx) => this.listener?.guard.clientOf(ctx.req) ?? normalizeAddress(ctx.req.socket.remoteAddress) }, max);
         workspaceRoutes(router, this.workspaces, max, this.audit);
         uploadRoutes(router, this.uploads, this.config.uploads.max_manifest_bytes);
         clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });

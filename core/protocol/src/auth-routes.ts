@@ -130,3 +130,25 @@ export const LoginLinkSchema = z
 export type LoginLink = z.infer<typeof LoginLinkSchema>;
 export const OpenSessionQuerySchema = z.strictObject({ code: z.string().min(1).max(200).describe('The one-time code of a login link.') });
 export const ClosedSessionSchema = z.object({ closed: z.boolean() }).meta({ id: 'ClosedSession' });
+
+/** The auth modes of an API server: none (personal), basic (passwords), token (bearer tokens only), proxy (a trusted SSO proxy). */
+export const AUTH_MODES = ['none', 'basic', 'token', 'proxy'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+/** How a browser signs in here, before it is signed in: what the dashboard's login page asks. */
+export const AuthMethodsSchema = z
+  .object({
+    mode: z.enum(AUTH_MODES).describe('none: a personal server (open the link sky dashboard prints); proxy: the auth proxy in front signs you in; basic or token: log in.'),
+    passwordLogin: z.boolean().describe('Whether POST /api/v1/auth/password-session accepts a user name and password (auth mode basic).'),
+  })
+  .meta({ id: 'AuthMethods' });
+export type AuthMethods = z.infer<typeof AuthMethodsSchema>;
+
+/** A browser's password login. Any name is checked the same way: a name nobody has fails exactly like a wrong password. */
+export const PasswordLoginBodySchema = z
+  .strictObject({
+    name: z.string().min(1).max(256).describe('The user name.'),
+    password: z.string().min(1).max(1024).describe('The password.'),
+  })
+  .meta({ id: 'PasswordLoginBody' });
+export type PasswordLoginBody = z.infer<typeof PasswordLoginBodySchema>;

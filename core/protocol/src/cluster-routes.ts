@@ -60,6 +60,7 @@ export const JobLogParamsSchema = z.strictObject({
 export const JobLogsQuerySchema = z.strictObject({
   follow: boolFlag.optional().describe('Keep streaming until the job ends (default true).'),
   tail: z.coerce.number().int().min(0).max(100000).optional().describe('Only the last N lines of each rank.'),
+  format: z.enum(['events', 'text']).optional().describe('events (default): server-sent events; text: the whole log as a plain-text download (follow defaults to false).'),
 });
 
 /** One line of a job's log, from one rank. */

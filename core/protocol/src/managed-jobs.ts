@@ -143,4 +143,5 @@ export const ManagedJobParamsSchema = z.strictObject({ id: z.coerce.number().int
 export const ManagedJobLogsQuerySchema = z.strictObject({
   follow: boolFlag.optional().describe('Keep streaming until the managed job ends (default true).'),
   controller: boolFlag.optional().describe("The controller's log (what the daemon did for the job) instead of the task's."),
+  format: z.enum(['events', 'text']).optional().describe('events (default): server-sent events; text: the whole log as a plain-text download (follow defaults to false).'),
 });

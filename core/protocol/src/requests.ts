@@ -77,6 +77,7 @@ export const WaitQuerySchema = z.strictObject({
 
 export const LogsQuerySchema = z.strictObject({
   follow: boolFlag.optional().describe('Keep streaming until the request finishes.'),
+  format: z.enum(['events', 'text']).optional().describe('events (default): server-sent events; text: the whole log as a plain-text download (follow defaults to false).'),
 });
 
 export const CancelBodySchema = z

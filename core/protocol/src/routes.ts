@@ -16,7 +16,9 @@ import { OPERATIONS, OPERATION_NAMES, type OperationName, type OperationSpec } f
 import { ClusterListSchema, ClusterNameParamsSchema, ClusterQuerySchema, JobListSchema, JobLogParamsSchema, JobLogsQuerySchema, JobQuerySchema } from './cluster-routes.js';
 import { ClusterRecordSchema } from './clusters.js';
 import {
+  AuthMethodsSchema,
   ClosedSessionSchema,
+  PasswordLoginBodySchema,
   CreateTokenBodySchema,
   CreateUserBodySchema,
   LoginLinkSchema,
@@ -301,6 +303,23 @@ export const ROUTES = {
     access: 'user',
     summary: 'Log this browser out: revoke its session and clear the cookie.',
     success: { status: 200, body: ClosedSessionSchema },
+  },
+  authMethods: {
+    id: 'authMethods',
+    method: 'get',
+    path: ROUTE_PATHS.authMethods,
+    access: 'public',
+    summary: 'How a browser signs in to this API server (its auth mode, and whether a password login is offered). Needs no credentials.',
+    success: { status: 200, body: AuthMethodsSchema },
+  },
+  passwordSession: {
+    id: 'passwordSession',
+    method: 'post',
+    path: ROUTE_PATHS.passwordSession,
+    access: 'public',
+    summary: "Log a browser in with a user name and password (auth mode basic): sets the session cookie (HttpOnly, SameSite=Strict) and answers who it belongs to. Failed attempts are slowed down like basic auth's, and audited.",
+    body: PasswordLoginBodySchema,
+    success: { status: 200, body: WhoAmISchema },
   },
   sshHostKey: {
     id: 'sshHostKey',

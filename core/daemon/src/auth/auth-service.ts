@@ -50,6 +50,9 @@ function both(name: LoginAttempt, address: LoginAttempt): LoginAttempt {
   };
 }
 
+/** How a password check went: the caller, or the error to answer (with the named user, when one exists, for the audit log only). */
+export type PasswordCheck = { ok: true; caller: Caller } | { ok: false; error: SkyError; user?: { id: string; name: string } };
+
 function unauthenticated(message: string, hint = 'Log in with: sky api login -e http://USER:PASSWORD@HOST:PORT (or --token TOKEN)'): SkyError {
   return new SkyError('UNAUTHENTICATED', message, { hint });
 }
@@ -224,12 +227,25 @@ export class AuthService {
     const colon = decoded.indexOf(':');
     const typed = colon >= 0 ? decoded.slice(0, colon) : decoded;
     const password = colon >= 0 ? decoded.slice(colon + 1) : '';
+    const checked = await this.checkPassword(typed, password, creds);
+    if (!checked.ok) throw checked.error;
+    return checked.caller;
+  }
+
+  /**
+   * Check a user name and password exactly as basic auth does (the same limiter, a dummy hash
+   * for unknown names, the same answer whether or not the user exists). A refusal comes back
+   * with the error to answer and, for the audit log only, the user the name belongs to when
+   * there is one. A busy limiter (429 before any check) throws.
+   */
+  async checkPassword(typed: string, password: string, creds: Credentials): Promise<PasswordCheck> {
+    const decoded = `${typed}:${password}`;
     const user = await findUserByName(this.store, typed);
     const now = this.clock.now();
     // Credentials verified a moment ago (the CLI sends them with every call) need no limiter and no scrypt.
     const cached = user?.passwordHash === undefined ? undefined : this.verified.get(tokenHash(decoded));
     if (user && !user.disabled && cached && cached.passwordHash === user.passwordHash && cached.until > now) {
-      return { id: user.id, name: user.name, role: user.role, via: 'basic' };
+      return { ok: true, caller: { id: user.id, name: user.name, role: user.role, via: 'basic' } };
     }
     const address = creds.remoteAddress === undefined ? '?' : plainAddress(creds.remoteAddress);
     const fromAddress = await this.addresses.admit(address, () => this.clock.now());
@@ -247,12 +263,12 @@ export class AuthService {
     if (!ok || user === undefined || user.passwordHash === undefined) {
       // Never the typed name: it may be a password typed into the wrong field.
       this.logger.warn({ user: user?.name, knownUser: user !== undefined, from: creds.remoteAddress, locked: locked !== undefined }, 'failed login');
-      if (locked !== undefined) throw locked;
-      throw unauthenticated(`authentication failed for ${typed.slice(0, 64)}`, 'Check the user name and password (sky api login -e http://USER:PASSWORD@HOST:PORT).');
+      const error = locked ?? unauthenticated(`authentication failed for ${typed.slice(0, 64)}`, 'Check the user name and password (sky api login -e http://USER:PASSWORD@HOST:PORT).');
+      return { ok: false, error, ...(user === undefined ? {} : { user: { id: user.id, name: user.name } }) };
     }
     if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(tokenHash(decoded), { passwordHash: user.passwordHash, until: now + VERIFIED_TTL_MS });
-    return { id: user.id, name: user.name, role: user.role, via: 'basic' };
+    return { ok: true, caller: { id: user.id, name: user.name, role: user.role, via: 'basic' } };
   }
 
   /** Run a check for an admitted attempt and report its outcome to the limiter (a failure may lock the key: then its 429 comes back). */

@@ -88,6 +88,22 @@ export class SessionService {
     return { secret, record: await this.store.sessions.create(record) };
   }
 
+  /** A session for a caller who just proved who they are (a password login in the browser): it lasts auth.session.lifetime_hours. */
+  async openFor(caller: Caller): Promise<OpenedSession> {
+    const now = this.clock.now();
+    const secret = newSecret('sks_');
+    const record: SessionRecord = {
+      id: newId('ses-'),
+      userId: caller.id,
+      userName: caller.name,
+      hash: tokenHash(secret),
+      createdAt: now,
+      expiresAt: now + this.config.auth.session.lifetime_hours * 3_600_000,
+      ...(this.local ? { local: true } : {}),
+    };
+    return { secret, record: await this.store.sessions.create(record) };
+  }
+
   /**
    * The live session a cookie's secret belongs to, or undefined (unknown, expired, revoked,
    * or opened under another auth mode: a personal daemon's sessions never count on a team

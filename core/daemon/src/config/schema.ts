@@ -108,7 +108,7 @@ export const DaemonConfigSchema = z.strictObject({
       hash_queue: z.number().int().min(1).max(100_000).default(256),
       session: z
         .strictObject({
-          /** How long a browser session (opened by the link of sky dashboard) lasts. */
+          /** How long a browser session (opened by the link of sky dashboard, or by the dashboard's password login) lasts. */
           lifetime_hours: z.number().positive().max(24 * 30).default(12),
           /** How long a login link can be used (once). */
           link_seconds: z.number().int().min(10).max(3600).default(120),

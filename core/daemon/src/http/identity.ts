@@ -27,7 +27,10 @@ export function identityMiddleware(auth: AuthService, clientAddress: (req: Incom
     try {
       (ctx.state as IdentityState).identity = await auth.identify({ header: (name) => ctx.get(name), remoteAddress: clientAddress(ctx.req), peerAddress: ctx.req.socket.remoteAddress }, isOpenRoute(ctx));
     } catch (err) {
-      if (auth.mode === 'basic') ctx.set('www-authenticate', 'Basic realm="sky", charset="UTF-8"');
+      // A script's fetch (the dashboard's) gets its 401 without a Basic challenge: browsers
+      // answer one with their own password prompt, over the dashboard's login page.
+      const fromScript = ctx.get('sec-fetch-mode') !== '' && ctx.get('sec-fetch-mode') !== 'navigate';
+      if (auth.mode === 'basic' && !fromScript) ctx.set('www-authenticate', 'Basic realm="sky", charset="UTF-8"');
       else if (auth.mode !== 'none') ctx.set('www-authenticate', 'Bearer realm="sky"');
       const retry = (err as { details?: { retryAfterSeconds?: number } }).details?.retryAfterSeconds;
       if (retry !== undefined) ctx.set('retry-after', String(retry));

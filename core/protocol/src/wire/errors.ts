@@ -48,6 +48,7 @@ export const ERROR_CATALOGUE = {
   TOO_MANY_ATTEMPTS: { status: 429, summary: 'Too many failed logins (or password changes); retry after the given time.' },
   HOST_NOT_ALLOWED: { status: 421, summary: 'The Host header names a host this API server does not serve (a personal server answers loopback names only).' },
   ORIGIN_NOT_ALLOWED: { status: 403, summary: 'The Origin header names another site (cross-site request or DNS rebinding).' },
+  LOGIN_METHOD_DISABLED: { status: 400, summary: 'This way of logging in is not offered by this API server (GET /api/v1/auth/methods says which is).' },
   AUTH_BUSY: { status: 503, summary: 'Too many password checks are waiting; retry shortly.' },
   USER_NOT_FOUND: { status: 404, summary: 'No user with this name.' },
   USER_EXISTS: { status: 409, summary: 'A user with this name already exists.' },

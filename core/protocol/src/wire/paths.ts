@@ -37,6 +37,8 @@ export const ROUTE_PATHS = {
   createLoginLink: `${API_PREFIX}/auth/login-links`,
   openSession: `${API_PREFIX}/auth/session`,
   closeSession: `${API_PREFIX}/auth/session`,
+  authMethods: `${API_PREFIX}/auth/methods`,
+  passwordSession: `${API_PREFIX}/auth/password-session`,
   sshHostKey: `${API_PREFIX}/ssh/host-key`,
   listManagedJobs: `${API_PREFIX}/managed-jobs`,
   getManagedJob: `${API_PREFIX}/managed-jobs/:id`,

@@ -6,6 +6,7 @@ import type { JobLogs } from '../../clusters/job-logs.js';
 import { bindRoute } from '../bind.js';
 import { callerOf } from '../identity.js';
 import { streamLog } from '../sse.js';
+import { jobLineText, sendTextLog } from '../text-log.js';
 import { policyOf } from '../access.js';
 import { clusterNotFound } from '../../clusters/cluster-updates.js';
 
@@ -65,6 +66,15 @@ export function clusterRoutes(router: Router, deps: ClusterRouteDeps): void {
     if (job) await policyOf(ctx).assertJobLog(callerOf(ctx), cluster, job, { action: 'job.logs', target: `${params.name}/${params.job}` });
     // Errors (unknown cluster or job) answer 404 before the stream opens; then it opens at once,
     // heartbeats included, whether or not the job has written anything yet.
+    if (query.format === 'text') {
+      const open = await logs.open(params.name, params.job, query.follow ?? false, query.tail);
+      const addresses = cluster.nodes.map((n) => n.address);
+      const numNodes = job?.numNodes;
+      sendTextLog(ctx, `${params.name}-${params.job}.log`, async function* (signal) {
+        for await (const event of open(signal)) if (event.type === 'log') yield jobLineText(event.line, numNodes ?? 1, addresses);
+      });
+      return;
+    }
     const follow = await logs.open(params.name, params.job, query.follow ?? true, query.tail);
     streamLog(ctx, follow);
   });

@@ -1,10 +1,11 @@
 import type Router from '@koa/router';
 import { ROUTES } from '@sky/protocol';
 import type { ManagedJobService } from '../../managed-jobs/managed-job-service.js';
-import type { ManagedJobLogs } from '../../managed-jobs/managed-job-logs.js';
+import type { ManagedJobLogs, ManagedLogEvent } from '../../managed-jobs/managed-job-logs.js';
 import { bindRoute } from '../bind.js';
 import { callerOf } from '../identity.js';
 import { streamLog } from '../sse.js';
+import { jobLineText, sendTextLog } from '../text-log.js';
 import { policyOf } from '../access.js';
 
 export interface ManagedJobRouteDeps {
@@ -28,7 +29,15 @@ export function managedJobRoutes(router: Router, deps: ManagedJobRouteDeps): voi
     const caller = callerOf(ctx);
     const job = await service.visible(caller, params.id, 'jobs.logs');
     await policyOf(ctx).assertManagedJobLog(caller, job, { action: 'jobs.logs', target: String(params.id) });
-    const follow = query.follow ?? true;
-    streamLog(ctx, (signal) => (query.controller ? logs.controllerLog(params.id, follow, signal) : logs.task(params.id, follow, signal)));
+    const text = query.format === 'text';
+    const follow = query.follow ?? !text;
+    const events = (signal: AbortSignal): AsyncIterable<ManagedLogEvent> => (query.controller ? logs.controllerLog(params.id, follow, signal) : logs.task(params.id, follow, signal));
+    if (text) {
+      sendTextLog(ctx, `managed-job-${params.id}${query.controller ? '-controller' : ''}.log`, async function* (signal) {
+        for await (const event of events(signal)) if (event.type === 'log') yield jobLineText(event.line, undefined);
+      });
+      return;
+    }
+    streamLog(ctx, events);
   });
 }

@@ -4,6 +4,7 @@ import type { RequestService } from '../../services/requests.js';
 import { bindRoute } from '../bind.js';
 import { callerOf } from '../identity.js';
 import { openSse } from '../sse.js';
+import { sendTextLog } from '../text-log.js';
 
 /** Requests: list, get, long-poll, log stream, out-of-band cancel. */
 export function requestRoutes(router: Router, service: RequestService, maxBodyBytes: number): void {
@@ -22,6 +23,13 @@ export function requestRoutes(router: Router, service: RequestService, maxBodyBy
   });
   bindRoute(router, ROUTES.requestLogs, maxBodyBytes, async (ctx, { params, query }) => {
     await service.assertMayReadLogs(callerOf(ctx), params.id); // 404 or 403 before switching to a stream
+    if (query.format === 'text') {
+      const follow = query.follow ?? false;
+      sendTextLog(ctx, `request-${params.id}.log`, async function* (signal) {
+        for await (const event of service.logs(params.id, follow, signal)) if (event.type === 'log') yield event.chunk.text;
+      });
+      return;
+    }
     const sse = openSse(ctx);
     void (async () => {
       try {

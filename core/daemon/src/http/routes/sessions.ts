@@ -1,16 +1,17 @@
 import type Router from '@koa/router';
 import { ROUTES, SESSION_COOKIE } from '@sky/protocol';
-import type { AuditLog } from '../../audit/audit-log.js';
-import type { SessionService } from '../../auth/session-service.js';
 import { sessionCookie } from '../../auth/cookies.js';
 import { bindRoute } from '../bind.js';
 import { callerOf } from '../identity.js';
+import { passwordSessionRoutes, type PasswordSessionDeps } from './password-session.js';
 
 /** Where a browser lands once logged in: relative, so it stays right behind a proxy that serves sky under a path prefix. */
 const DASHBOARD_FROM_SESSION_ROUTE = '../../../dashboard/';
 
-/** Browser login: a one-time link (sky dashboard), its exchange for a session cookie, and logging out. */
-export function sessionRoutes(router: Router, sessions: SessionService, maxBodyBytes: number, audit: AuditLog): void {
+/** Browser login: a one-time link (sky dashboard), its exchange for a session cookie, a password login, and logging out. */
+export function sessionRoutes(router: Router, deps: PasswordSessionDeps, maxBodyBytes: number): void {
+  const { sessions, audit } = deps;
+  passwordSessionRoutes(router, deps, maxBodyBytes);
   bindRoute(router, ROUTES.createLoginLink, maxBodyBytes, async (ctx) => {
     const caller = callerOf(ctx);
     ctx.body = await audit.guard(caller, 'session.link', caller.name, async () => sessions.createLink(caller));
