@@ -106,7 +106,7 @@ describe('event stream: who sees what', () => {
         assert.equal(record.result, undefined, `the result of ${e.data.key} is hidden`);
       }
     }
-    for (const e of seen.filter((x) => x.data.kind === 'job')) assert.equal((e.data.record as { command?: string }).command, undefined, `the command of job ${e.data.key} is hidden`);
+    for (const e of seen.filter((x) => x.data.kind === 'job')) assert.equal((e.data.record as { command?: string } | null)?.command, undefined, `the command of job ${e.data.key} is hidden`);
     // Alice herself sees her command line and her request bodies.
     const hers = await backlog(asUser('alice'), false);
     assert.ok(JSON.stringify(hers).includes('SECRET_ALICE_COMMAND_7731'));
