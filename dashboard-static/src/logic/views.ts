@@ -2,6 +2,7 @@
 import type { MergeRules } from './changes.js';
 import { pickFields } from './changes.js';
 import type { RowIndexer } from './table.js';
+import type { ClusterSummary } from '../types.js';
 
 /** The fields of a cluster summary (GET /clusters?summary=true), plus the record's version when known. */
 export const CLUSTER_SUMMARY_FIELDS = [
@@ -21,22 +22,8 @@ export const CLUSTER_SUMMARY_FIELDS = [
   'version',
 ] as const;
 
-export interface ClusterRow {
-  name: string;
-  owner: string;
-  ownerName: string;
-  workspace: string;
-  infra: string;
-  status: string;
-  statusReason?: string;
-  numNodes: number;
-  resources: string;
-  launchedAt: number;
-  lastActiveAt: number;
-  lastCommand?: string;
-  autostop?: { idleMinutes: number; down: boolean };
-  version?: number;
-}
+/** A row of the Clusters table: the summary fields (and the version once a whole record was merged). */
+export type ClusterRow = ClusterSummary;
 
 export const clusterIndexer: RowIndexer<ClusterRow> = {
   key: (c) => c.name,
