@@ -2,7 +2,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
-import { http, killAllDaemons, removeHome, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, http, killAllDaemons, removeHome, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
 import { runSky, showRun } from '../helpers/sky-cli.js';
 import { asUser, startTeamDaemon, TEAM_ADMIN } from '../helpers/team.js';
 import { TeamClient, type Account } from '../helpers/authz-client.js';
@@ -23,6 +27,7 @@ let api: TeamClient;
 let alice: Account;
 let bob: Account;
 let tb: TestBrowser;
+let keyDir: string | undefined;
 const admin: Account = TEAM_ADMIN;
 const contexts: BrowserContext[] = [];
 /** A request, a managed job and a cluster job made in the setup, for the detail pages. */
@@ -77,7 +82,15 @@ async function allUsers(page: Page): Promise<void> {
 
 describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
   before(async () => {
-    d = await startTeamDaemon([]);
+    // An SSH pool whose one host answers on no port: the Infra page's check must show it unreachable.
+    keyDir = mkdtempSync(join(tmpdir(), 'sky-dash-key-'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'id'), '-C', 'sky-dashboard-test']);
+    const closedPort = await freePort();
+    d = await startTeamDaemon(
+      [],
+      '',
+      `  ssh:\n    pools:\n      lab:\n        user: sky\n        identity_file: ${join(keyDir, 'id')}\n        hosts:\n          - ip: 127.0.0.1\n            port: ${closedPort}\n`,
+    );
     api = new TeamClient(d.url, TEAM_ADMIN);
     alice = await api.createUser('dash-alice');
     bob = await api.createUser('dash-bob');
@@ -96,6 +109,7 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
       await d?.stop();
       await killAllDaemons();
       if (d) removeHome(d.home);
+      if (keyDir) rmSync(keyDir, { recursive: true, force: true });
     }
   });
 
@@ -145,6 +159,27 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     const unknown = await page.goto('/dashboard/no/such/page');
     assert.equal(unknown?.status(), 200);
     await screenshot(await logIn(admin, await newContext()), 'login-landing');
+  });
+
+  it('Infra: Run check shows each driver, the SSH pool with its capacity and, to admins only, its unreachable host', { timeout: 180_000 }, async () => {
+    const page = await logIn(admin);
+    await openPage(page, '/dashboard/infra', 'infra');
+    await page.waitForSelector('table[aria-label="Drivers"] tr[data-key="driver/ssh"]');
+    await page.getByRole('button', { name: 'Run check' }).click();
+    await page.waitForSelector('table[aria-label="Checks"] tr[data-key="local"]', { timeout: 60_000 });
+    await page.waitForSelector('table[aria-label="Checks"] tr[data-key="ssh"]');
+    const pool = page.locator('table[aria-label="Pools"] tr[data-key="lab"]');
+    await pool.waitFor();
+    const host = page.locator('table[aria-label="Hosts"] tr[data-key^="lab/"]');
+    await host.waitFor();
+    assert.match((await host.innerText()).toLowerCase(), /unreachable/, await host.innerText());
+    await screenshot(page, 'infra-checked');
+    // A member sees the pools and their capacity, not the hosts (addresses, login users, errors).
+    const member = await logIn(alice);
+    await openPage(member, '/dashboard/infra', 'infra');
+    await member.getByRole('button', { name: 'Run check' }).click();
+    await member.locator('table[aria-label="Pools"] tr[data-key="lab"]').waitFor({ timeout: 60_000 });
+    assert.equal(await member.locator('table[aria-label="Hosts"]').count(), 0, 'no host table for a member');
   });
 
   it("whole-log downloads (format=text) of a job and a managed job: their owner gets the text, another user is refused (audited)", { timeout: 180_000 }, async () => {

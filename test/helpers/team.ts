@@ -52,16 +52,17 @@ export function teamDriverConfig(home: string, helper: NodeHelperHandle, size = 
  * A basic-auth daemon with the local driver (8 CPUs, 16 GB) in a temp HOME, its first admin
  * from the environment, and the given users created by that admin. Jobs run as OS accounts made
  * for each user by a sky-node-helper started for this daemon; stop() also stops the helper and
- * removes those accounts. `authExtra`: more lines under `auth:` (indented two spaces).
+ * removes those accounts. `authExtra`: more lines under `auth:` (indented two spaces);
+ * `driversExtra`: more drivers under `drivers:` (indented two spaces).
  */
-export async function startTeamDaemon(users: readonly string[], authExtra = ''): Promise<TeamDaemonHandle> {
+export async function startTeamDaemon(users: readonly string[], authExtra = '', driversExtra = ''): Promise<TeamDaemonHandle> {
   const home = tempHome();
   const helper = await startNodeHelper();
   let d: DaemonHandle;
   try {
     d = await startDaemon({
       home,
-      config: `auth:\n  mode: basic\n${authExtra}${teamDriverConfig(home, helper)}`,
+      config: `auth:\n  mode: basic\n${authExtra}${teamDriverConfig(home, helper)}${driversExtra}`,
       env: { SKY_ADMIN_USERNAME: TEAM_ADMIN.name, SKY_ADMIN_PASSWORD: TEAM_ADMIN.password },
     });
   } catch (err) {

@@ -5,6 +5,7 @@ import { Page, Status } from '../components/Page.js';
 import { VirtualTable, type ColumnDef } from '../components/VirtualTable.js';
 import { useLoad } from '../hooks.js';
 import { clearAlert, showAlert, track } from '../outcomes.js';
+import { poolsFromHosts } from '../logic/pools.js';
 import type { Accelerator, CheckResult, HostCheck, PluginState, PoolSummary } from '../types.js';
 
 function gpus(list: readonly Accelerator[]): string {
@@ -67,7 +68,8 @@ export function InfraPage() {
   ];
   const drivers = check?.drivers ?? [];
   const hosts = drivers.flatMap((d) => d.hosts ?? []);
-  const pools = drivers.flatMap((d) => d.pools ?? []);
+  // Members get pool summaries; an admin gets the hosts, summed up here the same way.
+  const pools = drivers.flatMap((d) => d.pools ?? poolsFromHosts(d.hosts ?? []));
   return (
     <Page
       name="infra"
