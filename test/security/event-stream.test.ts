@@ -133,6 +133,42 @@ describe('event stream: who sees what', () => {
   });
 });
 
+describe('event stream: one user cannot hold unbounded streams', () => {
+  it('refuses the stream past events.max_streams_per_user (503 TOO_MANY_CONNECTIONS), for that user only, until one closes', async () => {
+    const max = 32; // the default
+    const open: EventReader[] = [];
+    try {
+      for (let i = 0; i < max; i += 1) {
+        const reader = await stream(asUser('carol'));
+        await reader.waitFor((e) => e.event === 'ready', 'ready');
+        open.push(reader);
+      }
+      const body = await refusedWith(stream(asUser('carol')), 503);
+      assert.match(body, /TOO_MANY_CONNECTIONS/);
+      assert.match(body, /32 event streams open/);
+      // Another user is not held back by Carol's streams.
+      const bobs = await stream(asUser('bob'));
+      await bobs.waitFor((e) => e.event === 'ready', 'ready');
+      bobs.close();
+      // Once one of hers closes, she may open one again (the daemon notices the close).
+      open.pop()!.close();
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const again = await stream(asUser('carol')).catch((e: unknown) => e as { status?: number });
+        if (again instanceof EventReader) {
+          open.push(again);
+          break;
+        }
+        assert.equal(again.status, 503, 'only the cap refuses it');
+        if (Date.now() > deadline) assert.fail('the closed stream\'s slot was never given back');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      for (const reader of open) reader.close();
+    }
+  });
+});
+
 describe('event stream: a member removed from a private workspace', () => {
   it("stops receiving the workspace's changes on a stream that stays open", async () => {
     const team = 'ev-team';

@@ -157,6 +157,8 @@ export const DaemonConfigSchema = z.strictObject({
       retention_hours: z.number().positive().max(24 * 365).default(24),
       /** How often changes past retention are deleted. */
       prune_interval_seconds: z.number().min(1).max(86_400).default(300),
+      /** Event streams one user may hold open at once (browser tabs, SDK clients); one more is refused with TOO_MANY_CONNECTIONS. */
+      max_streams_per_user: z.number().int().min(1).max(10_000).default(32),
     })
     .prefault({}),
   uploads: z

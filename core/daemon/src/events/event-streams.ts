@@ -51,18 +51,46 @@ export class EventStreams {
     @inject(EventHub) private readonly hub: EventHub,
   ) {}
 
-  /** The caller's view, ready before the stream opens (a failure here is still an HTTP error). */
+  /** Open streams by user id: one user cannot hold the daemon's memory with thousands of them. */
+  readonly #open = new Map<string, number>();
+
+  /**
+   * The caller's view, ready before the stream opens (a failure here is still an HTTP error).
+   * It takes one of the caller's stream slots (events.max_streams_per_user), which run() gives back.
+   */
   async view(caller: Caller, allUsers: boolean): Promise<EventView> {
     const view = new EventView(
       { policy: this.policy, clusterOwner: (name) => this.hub.clusterOwner(name), showRequest: (viewer, record) => this.requests.visibleTo(viewer, record) },
       allUsers,
     );
     await view.refresh({ id: caller.id, name: caller.name, role: caller.role });
+    const open = this.#open.get(caller.id) ?? 0;
+    const max = this.config.events.max_streams_per_user;
+    if (open >= max) {
+      throw new SkyError('TOO_MANY_CONNECTIONS', `${caller.name} already has ${open} event streams open (events.max_streams_per_user is ${max})`, {
+        hint: 'Close dashboard tabs or clients you no longer use; an admin can raise events.max_streams_per_user.',
+      });
+    }
+    this.#open.set(caller.id, open + 1);
     return view;
+  }
+
+  private release(caller: Caller): void {
+    const open = (this.#open.get(caller.id) ?? 1) - 1;
+    if (open <= 0) this.#open.delete(caller.id);
+    else this.#open.set(caller.id, open);
   }
 
   /** Pump the feed into an open stream until the client leaves, its credentials end, it falls too far behind, or the daemon stops. */
   async run(open: (heartbeat: () => string) => SseWriter, caller: Caller, view: EventView, after: number | undefined): Promise<void> {
+    try {
+      await this.pump(open, caller, view, after);
+    } finally {
+      this.release(caller);
+    }
+  }
+
+  private async pump(open: (heartbeat: () => string) => SseWriter, caller: Caller, view: EventView, after: number | undefined): Promise<void> {
     const position = new StreamPosition(after);
     const sse = open(() => position.keepalive());
     let checking = false;
