@@ -100,8 +100,19 @@ describe('what one caller sees of the event stream', () => {
 
 describe('events config', () => {
   it('defaults to 24 hours of retention and refuses values out of bounds', () => {
-    assert.deepEqual(DaemonConfigSchema.parse({}).events, { retention_hours: 24, prune_interval_seconds: 300 });
-    for (const events of [{ retention_hours: 0 }, { retention_hours: -1 }, { retention_hours: 24 * 366 }, { retention_hours: '24' }, { prune_interval_seconds: 0 }, { other: 1 }]) {
+    assert.deepEqual(DaemonConfigSchema.parse({}).events, { retention_hours: 24, prune_interval_seconds: 300, max_streams_per_user: 32 });
+    assert.equal(DaemonConfigSchema.parse({ events: { max_streams_per_user: 4 } }).events.max_streams_per_user, 4);
+    const bad = [
+      { retention_hours: 0 },
+      { retention_hours: -1 },
+      { retention_hours: 24 * 366 },
+      { retention_hours: '24' },
+      { prune_interval_seconds: 0 },
+      { max_streams_per_user: 0 },
+      { max_streams_per_user: 1.5 },
+      { other: 1 },
+    ];
+    for (const events of bad) {
       assert.equal(DaemonConfigSchema.safeParse({ events }).success, false, JSON.stringify(events));
     }
   });
