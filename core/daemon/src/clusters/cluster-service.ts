@@ -23,7 +23,7 @@ import {
 import { TOKENS, type Clock } from '../tokens.js';
 import type { AfterRestart, OperationContext } from '../ops/registry.js';
 import { ClusterGate } from './cluster-gate.js';
-import { assertNotReserved } from './reserved-names.js';
+import { assertNotReserved, userNamePart } from './reserved-names.js';
 import { clusterNotFound, ClusterUpdates } from './cluster-updates.js';
 import { submittedTask, submittedUploads } from './submitted-task.js';
 import { callDriver } from './driver-calls.js';
@@ -54,8 +54,7 @@ function specOf(task: Task, withSetup: boolean): JobSpec {
 
 /** The name of a cluster launched without one: derived from the request, so a resumed launch finds the cluster it made. */
 function generatedName(request: Pick<RequestRecord, 'id' | 'userName'>): string {
-  const clean = request.userName.toLowerCase().replace(/[^a-z0-9-]/g, '').slice(0, 20) || 'user';
-  return `sky-${createHash('sha256').update(request.id).digest('hex').slice(0, 4)}-${clean}`;
+  return `sky-${createHash('sha256').update(request.id).digest('hex').slice(0, 4)}-${userNamePart(request.userName)}`;
 }
 
 function assertUp(cluster: ClusterRecord): void {

@@ -10,3 +10,8 @@ export function assertNotReserved(name: string): void {
     hint: 'Choose another cluster name with -c.',
   });
 }
+
+/** The user part of a name the daemon makes up for a cluster: lowercase letters, digits and "-", at most 20 (or "user"). */
+export function userNamePart(userName: string): string {
+  return userName.toLowerCase().replace(/[^a-z0-9-]/g, '').slice(0, 20) || 'user';
+}

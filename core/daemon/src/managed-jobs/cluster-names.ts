@@ -1,9 +1,8 @@
-import { MANAGED_CLUSTER_PREFIX } from '../clusters/reserved-names.js';
+import { MANAGED_CLUSTER_PREFIX, userNamePart } from '../clusters/reserved-names.js';
 
 /** The cluster a managed job's tasks run on: `sky-jobs-<id>-<user>` (one at a time; each task gets a fresh one). */
 export function managedClusterName(id: number, userName: string): string {
-  const clean = userName.toLowerCase().replace(/[^a-z0-9-]/g, '').slice(0, 20) || 'user';
-  return `${MANAGED_CLUSTER_PREFIX}${id}-${clean}`;
+  return `${MANAGED_CLUSTER_PREFIX}${id}-${userNamePart(userName)}`;
 }
 
 /** The managed job id a cluster name belongs to, if it is one of theirs. */
