@@ -18,12 +18,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
+import { fillClusters } from './lib/clusters.mjs';
+import { freePort } from './lib/sky.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -41,7 +42,6 @@ const LINE_BYTES = 100;
 const TARGETS = { firstRowMs: 1000, filterMs: 100, longTaskMs: 100 };
 const ADMIN = { name: 'admin', password: 'bench-admin-pass' };
 
-const { LevelStateStore } = await import(join(ROOT, 'core/store-level/dist/index.js'));
 const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => existsSync(p));
 if (CHROMIUM === undefined) {
   console.error('bench/dashboard: Chromium is not installed (apt-get install chromium; scripts/ci-setup.sh does it)');
@@ -50,17 +50,6 @@ if (CHROMIUM === undefined) {
 if (!existsSync(join(ROOT, 'dashboard-static/dist/index.html'))) {
   console.error('bench/dashboard: the dashboard is not built: run npm run build');
   process.exit(1);
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
 }
 
 /** One HTTP call; resolves with status, headers and text. */
@@ -103,37 +92,20 @@ async function stopDaemon(child) {
   await Promise.race([new Promise((r) => child.once('exit', r)), sleep(10_000).then(() => child.kill('SIGKILL'))]);
 }
 
-async function fillStore(home) {
-  const store = new LevelStateStore({ path: join(home, '.sky/api_server/state') });
-  await store.open();
-  const now = Date.now();
-  const pending = [];
-  for (let i = 0; i < CLUSTERS; i++) {
+/** 10,000 clusters of 100 users, over workspaces and infra, of 1–4 nodes. */
+function fillStore(home) {
+  return fillClusters(home, CLUSTERS, (i, now) => {
     const u = i % USERS;
-    pending.push(
-      store.clusters.create({
-        name: `c-${i}`,
-        clusterId: `c-${i}-0000`,
-        owner: `u-bench-${u}`,
-        ownerName: `user${u}`,
-        workspace: u % 4 === 0 ? 'research' : 'default',
-        driver: 'local',
-        infra: u % 3 === 0 ? 'ssh/pool-a' : 'local',
-        status: i % 7 === 0 ? 'STOPPED' : 'UP',
-        numNodes: 1 + (i % 4),
-        nodes: [{ id: `c-${i}-n0`, rank: 0, address: '127.0.0.1', reach: { kind: 'local', root: `/nonexistent/c-${i}` }, resources: { cpus: 1, memoryGb: 1, accelerators: [] } }],
-        resources: `${1 + (i % 4)}x local(cpus=${1 + (i % 8)}, mem=${4 * (1 + (i % 4))}GB)`,
-        driverState: null,
-        launchedAt: now - i * 60_000,
-        updatedAt: now,
-        lastActiveAt: now,
-        lastCommand: 'python train.py',
-      }),
-    );
-    if (pending.length >= 500) await Promise.all(pending.splice(0));
-  }
-  await Promise.all(pending);
-  await store.close();
+    return {
+      owner: `u-bench-${u}`,
+      ownerName: `user${u}`,
+      workspace: u % 4 === 0 ? 'research' : 'default',
+      infra: u % 3 === 0 ? 'ssh/pool-a' : 'local',
+      numNodes: 1 + (i % 4),
+      resources: `${1 + (i % 4)}x local(cpus=${1 + (i % 8)}, mem=${4 * (1 + (i % 4))}GB)`,
+      launchedAt: now - i * 60_000,
+    };
+  });
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

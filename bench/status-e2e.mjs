@@ -8,11 +8,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fillClusters } from './lib/clusters.mjs';
+import { freePort } from './lib/sky.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -23,18 +24,6 @@ const CLUSTERS = 10_000;
 const USERS = 100;
 const TARGET_MS = 150;
 
-const { LevelStateStore } = await import(join(ROOT, 'core/store-level/dist/index.js'));
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
 
 function get(url) {
   return new Promise((ok, fail) => {
@@ -50,37 +39,11 @@ function get(url) {
 const home = mkdtempSync(join(tmpdir(), 'sky-status-bench-'));
 let daemon;
 try {
-  const store = new LevelStateStore({ path: join(home, '.sky/api_server/state') });
-  await store.open();
-  const fillStart = performance.now();
-  const now = Date.now();
-  const batch = [];
-  for (let i = 0; i < CLUSTERS; i++) {
-    batch.push(
-      store.clusters.create({
-        name: `c-${i}`,
-        clusterId: `c-${i}-0000`,
-        owner: i % USERS === 0 ? 'benchusr' : `u${i % USERS}`,
-        ownerName: i % USERS === 0 ? 'bench' : `user${i % USERS}`,
-        workspace: 'default',
-        driver: 'local',
-        infra: 'local',
-        status: i % 7 === 0 ? 'STOPPED' : 'UP',
-        numNodes: 1,
-        nodes: [{ id: `c-${i}-n0`, rank: 0, address: '127.0.0.1', reach: { kind: 'local', root: `/nonexistent/c-${i}` }, resources: { cpus: 1, memoryGb: 1, accelerators: [] } }],
-        resources: '1x local(cpus=1, mem=1GB)',
-        driverState: null,
-        launchedAt: now - i * 1000,
-        updatedAt: now,
-        lastActiveAt: now,
-        lastCommand: 'python train.py',
-      }),
-    );
-    if (batch.length >= 500) await Promise.all(batch.splice(0));
-  }
-  await Promise.all(batch);
-  await store.close();
-  console.log(`filled the store with ${CLUSTERS} clusters in ${(performance.now() - fillStart).toFixed(0)} ms`);
+  const fillMs = await fillClusters(home, CLUSTERS, (i) => ({
+    owner: i % USERS === 0 ? 'benchusr' : `u${i % USERS}`,
+    ownerName: i % USERS === 0 ? 'bench' : `user${i % USERS}`,
+  }));
+  console.log(`filled the store with ${CLUSTERS} clusters in ${fillMs.toFixed(0)} ms`);
 
   const port = await freePort();
   const env = { ...process.env, HOME: home, SKYPILOT_API_SERVER_ENDPOINT: `http://127.0.0.1:${port}` };
