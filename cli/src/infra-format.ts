@@ -12,7 +12,7 @@ const INFRA = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
 const POOL = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Names users type for a driver, as SkyPilot accepts them (`sky check SSH`, `sky check k8s`). */
-const DRIVER_ALIASES: Record<string, string> = { k8s: 'kubernetes' };
+const DRIVER_ALIASES: Record<string, string> = { kubernetes: 'k8s' };
 
 function driverId(word: string): string {
   const id = word.toLowerCase();

@@ -52,8 +52,8 @@ function usageError(fn: () => unknown): UsageError {
 }
 
 describe('infra names on the command line', () => {
-  it('sky check INFRA...: driver part lower-cased (k8s is kubernetes), pool names kept, duplicates dropped', () => {
-    assert.deepEqual(checkInfra(['SSH', 'ssh/GPU-a', 'k8s', 'ssh', 'Local']), ['ssh', 'ssh/GPU-a', 'kubernetes', 'local']);
+  it('sky check INFRA...: driver part lower-cased (kubernetes is k8s), pool names kept, duplicates dropped', () => {
+    assert.deepEqual(checkInfra(['SSH', 'ssh/GPU-a', 'k8s', 'ssh', 'Local']), ['ssh', 'ssh/GPU-a', 'k8s', 'local']);
     assert.equal(normalizeInfra(' ssh/gpu-a ', 'h'), 'ssh/gpu-a');
     for (const bad of ['ssh/a/b', '/a', 'ssh/', 'a b', '-x']) {
       const err = usageError(() => checkInfra([bad]));

@@ -49,6 +49,12 @@ export interface ResourceRequest {
   useSpot?: boolean;
   /** Labels/tags to attach to whatever the driver creates. */
   labels?: Record<string, string>;
+  /**
+   * Plugin API 1.6: the container image to run each node in, from the task's `image_id:
+   * docker:<image>` (without the `docker:` prefix). Only container drivers (Kubernetes) get it:
+   * the daemon refuses the field for the others before it asks them.
+   */
+  image?: string;
 }
 
 /** One provisioning request: `numNodes` nodes, each satisfying `resources`. */
@@ -64,6 +70,8 @@ export interface ProvisionRequest {
   owner: string;
   /** The owner's display name, for messages such as who holds a host. */
   ownerName?: string;
+  /** Plugin API 1.6: the workspace the cluster belongs to (drivers may place or label by it). */
+  workspace?: string;
   /** Number of nodes; rank 0 is the head. At least 1. */
   numNodes: number;
   resources: ResourceRequest;
@@ -110,6 +118,13 @@ export interface SshReach {
   identityFile?: string;
   /** `user@host:port` of a jump host, as in OpenSSH's ProxyJump. */
   proxyJump?: string;
+  /**
+   * Plugin API 1.6: the host keys the node's sshd presents, as OpenSSH public key lines
+   * (`ssh-ed25519 AAAA… [comment]`), for a driver that made them (fresh pods, fresh VMs). The
+   * daemon pins them for this node: the host must present one of them, and known_hosts and trust
+   * on first use are not consulted. Absent: the host is checked against the daemon's known_hosts.
+   */
+  hostKeys?: string[];
 }
 
 /** How the daemon reaches a node. */

@@ -4,6 +4,7 @@ export * from './plugin.js';
 export * from './driver.js';
 export * from './records.js';
 export * from './ssh.js';
+export * from './targets.js';
 export * from './node/json-ledger.js';
 export * from './node/gpus.js';
 export * from './node/helper.js';

@@ -35,6 +35,8 @@ export const NodeReachSchema = z.discriminatedUnion('kind', [
     user: z.string(),
     identityFile: z.string().optional(),
     proxyJump: z.string().optional(),
+    /** Host keys the driver pinned for this node (OpenSSH public key lines); known_hosts is not consulted for it. */
+    hostKeys: z.array(z.string()).optional(),
   }),
 ]);
 export type NodeReach = z.infer<typeof NodeReachSchema>;

@@ -196,6 +196,7 @@ export class Provisioner {
               clusterId,
               owner: owner.id,
               ownerName: owner.name,
+              workspace: owner.workspace,
               numNodes: task.num_nodes,
               resources: toResourceRequest(candidate.fields),
               ...(candidate.infraRest !== undefined ? { infra: candidate.infraRest } : {}),

@@ -16,6 +16,7 @@ export function toResourceRequest(fields: ResourceFields): ResourceRequest {
   }
   if (fields.use_spot !== undefined) req.useSpot = fields.use_spot;
   if (fields.labels) req.labels = { ...fields.labels };
+  if (typeof fields.image_id === 'string' && fields.image_id.startsWith('docker:')) req.image = fields.image_id.slice('docker:'.length);
   return req;
 }
 

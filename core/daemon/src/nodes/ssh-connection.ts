@@ -5,8 +5,8 @@ import { createRequire } from 'node:module';
 import type * as Ssh2 from 'ssh2';
 import type { Client as ClientType, ClientChannel, ConnectConfig, PseudoTtyOptions, SFTPWrapper } from 'ssh2';
 import { SkyError } from '@sky/protocol';
-import { appendKnownHost, fingerprint, hostKeyAlgorithmsFor, knownKeysFor } from './ssh-known-hosts.js';
-import { connectError, hostKeyChanged, hostKeyRevoked, hostKeyUnknown, lostError, type SshErrorContext } from './ssh-errors.js';
+import { appendKnownHost, fingerprint, hostKeyAlgorithmsFor, knownKeysFor, pinnedKeys } from './ssh-known-hosts.js';
+import { connectError, hostKeyChanged, hostKeyNotPinned, hostKeyRevoked, hostKeyUnknown, lostError, type SshErrorContext } from './ssh-errors.js';
 
 /**
  * ssh2 is loaded on first use, with Node's own require: a daemon that only has local nodes never
@@ -31,6 +31,11 @@ export interface SshTarget {
   user: string;
   /** Private key file (unencrypted; keys with a passphrase belong in ssh-agent). */
   identityFile?: string | undefined;
+  /**
+   * Host keys the node's driver pinned (OpenSSH public key lines): when set, the host must
+   * present one of them, and known_hosts and trust on first use are not consulted.
+   */
+  hostKeys?: readonly string[] | undefined;
 }
 
 /** How connections are made and watched; the same for every host of a pool. */
@@ -228,11 +233,17 @@ export class SshConnection {
         details: { host, port },
       });
     }
-    const known = await knownKeysFor(this.knownHostsFile, host, port);
+    const pinned = this.target.hostKeys === undefined ? undefined : pinnedKeys(this.target.hostKeys);
+    const known = pinned ?? (await knownKeysFor(this.knownHostsFile, host, port));
     let hostKeyProblem: SkyError | undefined;
     let tofuKey: Buffer | undefined;
     const verify = (key: Buffer): boolean => {
       const got = fingerprint(key);
+      if (pinned !== undefined) {
+        if (pinned.some((k) => k.blob.equals(key))) return true;
+        hostKeyProblem = hostKeyNotPinned(host, port, pinned.map((k) => fingerprint(k.blob)), got);
+        return false;
+      }
       if (known.some((k) => k.revoked && k.blob.equals(key))) {
         hostKeyProblem = hostKeyRevoked(host, port, this.knownHostsFile, got);
         return false;
@@ -284,7 +295,8 @@ export class SshConnection {
         if (!ready) {
           if (!hostKeyProblem && known.length > 0 && /no matching host key/i.test(err.message)) {
             // known_hosts restricts the offer to the key types it holds, and the host has none of them.
-            hostKeyProblem = hostKeyChanged(host, port, this.knownHostsFile, known.filter((k) => !k.revoked).map((k) => fingerprint(k.blob)), 'a key of another type');
+            const expected = known.filter((k) => !k.revoked).map((k) => fingerprint(k.blob));
+            hostKeyProblem = pinned !== undefined ? hostKeyNotPinned(host, port, expected, 'a key of another type') : hostKeyChanged(host, port, this.knownHostsFile, expected, 'a key of another type');
           }
           reject(hostKeyProblem ?? connectError(err, this.ctx));
           client.end();

@@ -104,6 +104,16 @@ export function hostKeyChanged(host: string, port: number, knownHostsFile: strin
   );
 }
 
+/** A node whose driver pinned its host keys presented another key. */
+export function hostKeyNotPinned(host: string, port: number, expected: string[], got: string): SkyError {
+  const name = port === 22 ? host : `${host} (port ${port})`;
+  const want = expected.length === 0 ? 'none usable was recorded' : `expected ${expected.join(' or ')}`;
+  return new SkyError('NODE_UNREACHABLE', `host key of ${name} is not the one its driver recorded for this node: ${want}, got ${got}`, {
+    hint: 'The node was replaced or someone is intercepting the connection; sky down the cluster and launch it again if the node was recreated.',
+    details: { host, port, expected, got },
+  });
+}
+
 export function hostKeyRevoked(host: string, port: number, knownHostsFile: string, got: string): SkyError {
   return new SkyError('NODE_UNREACHABLE', `host key of ${host} (port ${port}) is revoked in ${knownHostsFile}: ${got}`, {
     hint: 'The host presents a key marked @revoked; give it a new host key.',

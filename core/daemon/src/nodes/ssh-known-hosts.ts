@@ -97,6 +97,23 @@ export function parseKnownHosts(text: string, host: string, port: number): Known
   return keys;
 }
 
+/**
+ * Host keys a driver pinned for a node (`ssh-ed25519 AAAA… [comment]`, OpenSSH's public key
+ * line): the only keys that node may present. Lines that are not a key are dropped, so a node
+ * whose every line is bad has no key and is refused.
+ */
+export function pinnedKeys(lines: readonly string[]): KnownKey[] {
+  const keys: KnownKey[] = [];
+  for (const line of lines) {
+    const [type, base64] = line.trim().split(/\s+/);
+    if (type === undefined || base64 === undefined) continue;
+    const blob = Buffer.from(base64, 'base64');
+    if (blob.length === 0 || keyTypeOf(blob) !== type) continue;
+    keys.push({ type, blob, revoked: false });
+  }
+  return keys;
+}
+
 /** The one line that records `blob` for host:port. */
 export function knownHostsLine(host: string, port: number, blob: Buffer): string {
   return `${knownHostsName(host, port)} ${keyTypeOf(blob)} ${blob.toString('base64')}`;

@@ -44,7 +44,7 @@ export class TransportPool {
         ? reach.account !== undefined
           ? `account:${reach.account}:${reach.root}`
           : `local:${reach.root}`
-        : `ssh:${reach.user}@${reach.host}:${reach.port}|${reach.identityFile ?? ''}|${reach.proxyJump ?? ''}`;
+        : `ssh:${reach.user}@${reach.host}:${reach.port}|${reach.identityFile ?? ''}|${reach.proxyJump ?? ''}|${reach.hostKeys?.join(',') ?? ''}`;
     let transport = this.byNode.get(key);
     if (transport === undefined) {
       if (reach.kind === 'local' && reach.account !== undefined) {
@@ -123,7 +123,7 @@ export class TransportPool {
 }
 
 function sshTarget(reach: SshReach): SshTarget {
-  return { host: reach.host, port: reach.port, user: reach.user, identityFile: reach.identityFile };
+  return { host: reach.host, port: reach.port, user: reach.user, identityFile: reach.identityFile, hostKeys: reach.hostKeys };
 }
 
 /** `[user@]host[:port]` or `[user@][v6]:port`; user defaults to the target's, port to 22, identity to the target's. */

@@ -29,9 +29,13 @@ export interface BlockProblem {
   readonly error: SkyError;
 }
 
-/** `x` → `sky-driver-x`; a scoped or slashed id is a package name used as given. */
+/** Driver ids whose package is named for the infra rather than the id (`--infra k8s` is Kubernetes). */
+const PACKAGE_FOR_ID: Readonly<Record<string, string>> = { k8s: 'sky-driver-kubernetes' };
+
+/** `x` → `sky-driver-x` (`k8s` → `sky-driver-kubernetes`); a scoped or slashed id is a package name used as given. */
 export function driverPackageName(id: string): string {
-  return id.startsWith('@') || id.includes('/') ? id : `${DRIVER_PACKAGE_PREFIX}${id}`;
+  if (id.startsWith('@') || id.includes('/')) return id;
+  return PACKAGE_FOR_ID[id] ?? `${DRIVER_PACKAGE_PREFIX}${id}`;
 }
 
 export function isPackageName(name: string): boolean {

@@ -28,6 +28,7 @@ export function decideFields(fields: ResourceFields, driver: string): FieldDecis
   const warnings: string[] = [];
   const refusals: string[] = [];
   if (fields.job_recovery !== undefined) warnings.push('resources.job_recovery: only managed jobs recover (sky jobs launch); ignored by sky launch');
+  if (driver === 'k8s') return decideKubernetes(fields, warnings, refusals);
   if (!EXISTING_MACHINES.has(driver)) return { warnings, refusals };
   if (fields.instance_type !== undefined) {
     refusals.push(`${driver} cannot pick an instance type (instance_type: ${fields.instance_type}); ask for cpus, memory and accelerators instead`);
@@ -47,6 +48,31 @@ export function decideFields(fields: ResourceFields, driver: string): FieldDecis
   ];
   for (const [name, value] of meaningless) {
     if (value !== undefined) warnings.push(`resources.${name}: has no meaning on the ${driver} driver (its nodes are existing machines); ignored`);
+  }
+  return { warnings, refusals };
+}
+
+/** Kubernetes nodes are pods: a container image (`docker:`) is their image; machine images, instance types and spot are not. */
+function decideKubernetes(fields: ResourceFields, warnings: string[], refusals: string[]): FieldDecision {
+  const image = fields.image_id;
+  if (image !== undefined) {
+    if (typeof image !== 'string') {
+      refusals.push(`k8s takes one container image, not one per region (image_id: ${JSON.stringify(image)}); write image_id: docker:<image>`);
+    } else if (!image.startsWith('docker:') || image.length === 'docker:'.length) {
+      refusals.push(`k8s runs nodes as pods and needs a container image (image_id: ${image}); write image_id: docker:<image>`);
+    }
+  }
+  if (fields.instance_type !== undefined) {
+    refusals.push(`k8s cannot pick an instance type (instance_type: ${fields.instance_type}); ask for cpus, memory and accelerators instead`);
+  }
+  if (fields.use_spot === true) refusals.push('k8s has no spot capacity (use_spot: true); remove use_spot');
+  if (fields.infra?.zone !== undefined) refusals.push(`k8s has contexts, not zones (infra: ${formatInfra(fields.infra) ?? ''}); use infra: k8s/<context>`);
+  for (const [name, value] of [
+    ['disk_tier', fields.disk_tier],
+    ['network_tier', fields.network_tier],
+    ['local_disk', fields.local_disk],
+  ] as const) {
+    if (value !== undefined) warnings.push(`resources.${name}: has no meaning on the k8s driver (nodes are pods); ignored`);
   }
   return { warnings, refusals };
 }
