@@ -1,4 +1,4 @@
-import type { CheckResult, HostCheckReport, PoolHostsResult, PoolSummary, ShowGpusResult } from '@sky/protocol';
+import type { CheckResult, HostCheckReport, PoolHostsResult, PoolSummary, ShowGpusResult, TargetCheckReport } from '@sky/protocol';
 import { table } from './format.js';
 import { UsageError } from './usage.js';
 
@@ -8,7 +8,7 @@ import { UsageError } from './usage.js';
  */
 
 /** A driver id, optionally /pool: what the daemon accepts as an infra filter. */
-const INFRA = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
+const INFRA = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._:@/-]*)?$/;
 const POOL = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Names users type for a driver, as SkyPilot accepts them (`sky check SSH`, `sky check k8s`). */
@@ -24,7 +24,13 @@ export function normalizeInfra(value: string, help: string, what = 'infra'): str
   const v = value.trim();
   if (!INFRA.test(v)) throw new UsageError(`${what} '${value}' is not a driver or driver/pool (e.g. ssh or ssh/gpu-a)`, help);
   const slash = v.indexOf('/');
-  return slash < 0 ? driverId(v) : `${driverId(v.slice(0, slash))}${v.slice(slash)}`;
+  if (slash < 0) return driverId(v);
+  const id = driverId(v.slice(0, slash));
+  // Only a Kubernetes context may hold ':', '@' or '/' (EKS and GKE name them so); a pool name may not.
+  if (id !== 'k8s' && !POOL.test(v.slice(slash + 1))) {
+    throw new UsageError(`${what} '${value}' is not a driver or driver/pool (e.g. ssh or ssh/gpu-a)`, help);
+  }
+  return `${id}${v.slice(slash)}`;
 }
 
 /** `sky check [INFRA...]`: each name normalized, duplicates dropped, in the order given. */
@@ -124,6 +130,33 @@ export function checkLines(result: CheckResult, asked: readonly string[] = []): 
   for (const driver of result.drivers) {
     if (!driver.ok) ok = false;
     const hosts = driver.hosts;
+    if (driver.targets !== undefined) {
+      const usable = driver.targets.filter(targetUsable).map((t) => `${driver.id}/${t.name}`);
+      const on = driver.error === undefined && usable.length > 0;
+      if (!driver.ok) ok = false;
+      const offered = driver.targets.map((t) => `${driver.id}/${t.name}`);
+      lines.push(`  ${driver.id}: ${on ? 'enabled' : 'disabled'}${offered.length > 0 ? ` [${offered.join(', ')}]` : ''}`);
+      if (on) enabled.push(...usable);
+      if (driver.detail !== undefined) lines.push(`    ${driver.detail}`);
+      if (driver.error !== undefined) lines.push(`    Reason: ${driver.error}`);
+      if (driver.targets.length === 0) {
+        if (driver.error === undefined) lines.push('    No contexts allowed.');
+        continue;
+      }
+      lines.push('    Contexts:');
+      driver.targets.forEach((t, i) => {
+        const last = i === driver.targets!.length - 1;
+        const indent = `    ${last ? '    ' : '│   '}`;
+        lines.push(`    ${last ? '└── ' : '├── '}${t.name}: ${targetState(t)}`);
+        const facts: string[] = [];
+        if (t.endpoint !== undefined) facts.push(`server ${t.endpoint}`);
+        if (t.error !== undefined) facts.push(`reason: ${t.error}`);
+        if (t.missingPermissions.length > 0) facts.push(`missing permissions: ${t.missingPermissions.join('; ')}`);
+        facts.push(...t.nodes.map((n) => `node ${n.name}: ${n.ready ? 'ready' : 'not ready'}, ${plural(n.cpus, 'CPU')}, ${memory(n.memoryGb)} memory, ${targetGpus(n.gpus)}`));
+        lines.push(...tree(facts, indent, (f) => f));
+      });
+      continue;
+    }
     if (hosts === undefined && driver.pools !== undefined) {
       // Capacity per pool: what callers who do not see the hosts (non-admins) get.
       const usable = driver.pools.filter((p) => p.ready > 0).map((p) => `${driver.id}/${p.pool}`);
@@ -179,6 +212,62 @@ export function checkLines(result: CheckResult, asked: readonly string[] = []): 
   return { lines, ok, enabled };
 }
 
+/** A target (a Kubernetes context) the driver can launch on: reachable, no error, nothing missing. */
+export function targetUsable(t: TargetCheckReport): boolean {
+  return t.reachable && t.error === undefined && t.missingPermissions.length === 0;
+}
+
+function targetState(t: TargetCheckReport): string {
+  if (!t.reachable) return 'unreachable';
+  const scope = t.scope === undefined ? '' : ` (namespace ${t.scope})`;
+  if (!targetUsable(t)) return `reachable${scope}, not usable`;
+  const ready = t.nodes.filter((n) => n.ready).length;
+  return `reachable${scope}, ${ready} of ${plural(t.nodes.length, 'node')} ready`;
+}
+
+/** `GPUs: H100 2 of 4 free`, or `no GPUs`. */
+function targetGpus(gpus: TargetCheckReport['nodes'][number]['gpus']): string {
+  return gpus.length === 0 ? 'no GPUs' : `GPUs: ${gpus.map((g) => `${g.name} ${g.free} of ${g.total} free`).join(', ')}`;
+}
+
+export const GPU_TARGET_HEADERS = ['CONTEXT', 'NODE', 'GPU', 'TOTAL', 'FREE'] as const;
+
+/** `sky show-gpus --infra k8s`: a row per context, node and GPU type, then the totals per GPU type. */
+function targetGpuLines(targets: NonNullable<ShowGpusResult['targets']>): string[] {
+  const lines: string[] = [];
+  for (const driver of [...new Set(targets.map((t) => t.driver))]) {
+    const mine = targets.filter((t) => t.driver === driver);
+    if (lines.length > 0) lines.push('');
+    lines.push(`${driver === 'k8s' ? 'Kubernetes' : driver} GPUs:`);
+    const rows: string[][] = [];
+    const totals = new Map<string, { total: number; free: number }>();
+    for (const t of mine) {
+      if (!t.reachable || t.error !== undefined) {
+        rows.push([t.name, '-', '-', '-', t.error ?? 'unreachable']);
+        continue;
+      }
+      for (const n of t.nodes) {
+        for (const g of n.gpus) {
+          rows.push([t.name, n.name, g.name, String(g.total), String(n.ready ? g.free : 0)]);
+          const sum = totals.get(g.name) ?? { total: 0, free: 0 };
+          sum.total += g.total;
+          sum.free += n.ready ? g.free : 0;
+          totals.set(g.name, sum);
+        }
+      }
+    }
+    if (rows.length === 0) {
+      lines.push(`No GPUs found on the nodes of ${mine.map((t) => `${driver}/${t.name}`).join(', ')}.`);
+      continue;
+    }
+    lines.push(...table(GPU_TARGET_HEADERS, rows));
+    if (totals.size > 0) {
+      lines.push('', 'Total:', ...table(GPU_DRIVER_HEADERS, [...totals].map(([name, c]) => [name, String(c.total), String(c.free)])));
+    }
+  }
+  return lines;
+}
+
 /** One pool's capacity: `gpu-a: 2 of 3 hosts ready, 1 free, 16 CPUs, 64 GB, GPUs: H100:8`. */
 export function poolSummaryLine(p: PoolSummary): string {
   const state = p.hosts === 0 ? 'no hosts' : `${p.ready} of ${plural(p.hosts, 'host')} ready, ${p.free} free`;
@@ -226,6 +315,7 @@ export const GPU_DRIVER_HEADERS = ['GPU', 'TOTAL', 'FREE'] as const;
 
 /** `sky show-gpus` without --infra: each enabled driver, then the SSH node pools when there are any. */
 export function gpuLines(result: ShowGpusResult): string[] {
+  if (result.drivers === undefined && result.targets !== undefined) return targetGpuLines(result.targets);
   if (result.drivers === undefined) return poolLines(result);
   const lines: string[] = [];
   for (const driver of result.drivers) {
@@ -233,6 +323,10 @@ export function gpuLines(result: ShowGpusResult): string[] {
     if (driver.error !== undefined) lines.push(`${driver.id}: ${driver.error}`);
     else if (driver.gpus.length === 0) lines.push(`${driver.id}: no GPUs`);
     else lines.push(`${driver.id}:`, ...table(GPU_DRIVER_HEADERS, driver.gpus.map((g) => [g.name, String(g.total), String(g.free)])));
+  }
+  if (result.targets !== undefined && result.targets.length > 0) {
+    if (lines.length > 0) lines.push('');
+    lines.push(...targetGpuLines(result.targets));
   }
   if (result.hosts.length > 0 || (result.pools ?? []).length > 0) {
     if (lines.length > 0) lines.push('');

@@ -285,6 +285,31 @@ describe('SSH transport over namespace hosts', () => {
     assert.equal((await transport(h, { knownHostsFile: file }).run('echo again')).stdout, 'again\n');
   });
 
+  it('a node whose driver pinned its host keys: the pinned key is the only one accepted, known_hosts and TOFU are not consulted', async () => {
+    const h0 = host(0);
+    const h1 = host(1);
+    const keyLine = (h: TestHost): string => h.knownHostsLine.split(' ').slice(1).join(' ');
+    const empty = join(scratch, 'pinned', 'known_hosts');
+    const pinned = (h: TestHost, keys: string[], options: SshOptions = {}): SshTransport => {
+      const t = new SshTransport({ host: h.ip, port: h.port, user: h.user, identityFile: h.identityFile, hostKeys: keys }, { knownHostsFile: empty, ...FAST, ...options });
+      opened.push(t);
+      return t;
+    };
+    // Host 0 pinned with its own key: accepted with no known_hosts line, and nothing is written there.
+    assert.equal((await pinned(h0, [`${keyLine(h0)} pod-0`]).run('echo pinned')).stdout, 'pinned\n');
+    assert.equal(existsSync(empty), false);
+    // Host 1 pinned with host 0's key: refused, naming both fingerprints, even with trust on first use.
+    const expected = fingerprint(pubKeyBlob(h0.knownHostsLine));
+    const got = fingerprint(pubKeyBlob(h1.knownHostsLine));
+    const err = await rejectsWith(pinned(h1, [keyLine(h0)], { trustOnFirstUse: true }).run('true'), 'NODE_UNREACHABLE', /is not the one its driver recorded for this node/);
+    assert.ok(err.message.includes(expected) && err.message.includes(got), err.message);
+    assert.equal(existsSync(empty), false);
+    // A known_hosts that trusts host 1 does not override the pin either.
+    await rejectsWith(pinned(h1, [keyLine(h0)], { knownHostsFile: set.knownHostsFile }).run('true'), 'NODE_UNREACHABLE', /not the one its driver recorded/);
+    // Lines that are no key at all pin nothing usable: refused.
+    await rejectsWith(pinned(h0, ['garbage', 'ssh-ed25519 !!!']).run('true'), 'NODE_UNREACHABLE', /host key of .* is not the one its driver recorded/);
+  });
+
   it('rejects a command with NODE_UNREACHABLE within the detection bound when the link is cut, and reconnects after', async () => {
     const i = 2;
     const h = host(i);

@@ -106,8 +106,8 @@ const InfraFilterSchema = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/, 'infra is a driver id, optionally /pool (e.g. ssh or ssh/gpu-a)')
-  .describe('A driver id, or driver/pool.');
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._:@/-]*)?$/, 'infra is a driver id, optionally /pool or /context (e.g. ssh, ssh/gpu-a or k8s/my-context)')
+  .describe('A driver id, or driver/pool (driver/context for Kubernetes).');
 
 const HostCheckSchema = z.object({
   pool: z.string(),
@@ -124,6 +124,24 @@ const HostCheckSchema = z.object({
   heldBy: z.object({ owner: z.string(), clusterName: z.string() }).optional(),
 });
 export type HostCheckReport = z.infer<typeof HostCheckSchema>;
+
+const TargetGpusSchema = z.object({ name: z.string(), total: z.number(), free: z.number() });
+
+/** One named target of a driver (a Kubernetes context) as `sky check` and `sky show-gpus` report it. */
+export const TargetCheckSchema = z
+  .object({
+    name: z.string().describe('The target as written after the driver id in infra (k8s/<name>).'),
+    reachable: z.boolean(),
+    error: z.string().optional().describe('Why it cannot be used (details for admins).'),
+    endpoint: z.string().optional().describe('Its server (admins).'),
+    scope: z.string().optional().describe('The namespace the driver works in there.'),
+    missingPermissions: z.array(z.string()).describe('Permissions the driver needs there and lacks.'),
+    nodes: z.array(
+      z.object({ name: z.string(), cpus: z.number(), memoryGb: z.number(), ready: z.boolean(), gpus: z.array(TargetGpusSchema) }),
+    ),
+  })
+  .meta({ id: 'TargetCheck' });
+export type TargetCheckReport = z.infer<typeof TargetCheckSchema>;
 
 /**
  * A host pool's capacity without its hosts: what non-admins get from check and show_gpus
@@ -155,13 +173,14 @@ export const CheckResultSchema = z
         error: z.string().optional(),
         hosts: z.array(HostCheckSchema).optional().describe('Per-host reports (admins).'),
         pools: z.array(PoolSummarySchema).optional().describe('Per-pool capacity, for callers who do not see the hosts.'),
+        targets: z.array(TargetCheckSchema).optional().describe('Per-target reports of drivers with named targets (Kubernetes contexts).'),
       }),
     ),
   })
   .meta({ id: 'CheckResult' });
 export type CheckResult = z.infer<typeof CheckResultSchema>;
 
-export const PoolBodySchema = z.strictObject({ infra: InfraFilterSchema.optional().describe('ssh, or ssh/<pool>; default every pool.') }).meta({ id: 'PoolBody' });
+export const PoolBodySchema = z.strictObject({ infra: InfraFilterSchema.optional().describe('ssh, or ssh/<pool> (k8s or k8s/<context> for show_gpus); default every pool.') }).meta({ id: 'PoolBody' });
 export type PoolBody = z.infer<typeof PoolBodySchema>;
 export const PoolHostsResultSchema = z
   .object({
@@ -183,6 +202,10 @@ export const ShowGpusResultSchema = z
       )
       .optional()
       .describe('Without infra: the GPUs of each enabled driver that has no host pools (e.g. local).'),
+    targets: z
+      .array(TargetCheckSchema.extend({ driver: z.string() }))
+      .optional()
+      .describe('Drivers with named targets (Kubernetes contexts): the GPUs of each node, total and free.'),
   })
   .meta({ id: 'ShowGpusResult' });
 export type ShowGpusResult = z.infer<typeof ShowGpusResultSchema>;

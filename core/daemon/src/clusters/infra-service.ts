@@ -1,6 +1,6 @@
 import { inject, injectable } from 'tsyringe';
-import { poolExtensions, type Driver, type DriverCapacity, type HostCheck, type PoolDriverExtensions, type PoolHost } from '@sky/plugin-api';
-import { SkyError, type CheckBody, type CheckResult, type PoolBody, type PoolHostsResult, type PoolSummary, type ShowGpusResult } from '@sky/protocol';
+import { poolExtensions, targetCheckExtension, type Driver, type DriverCapacity, type HostCheck, type PoolDriverExtensions, type PoolHost, type TargetCheck } from '@sky/plugin-api';
+import { SkyError, type CheckBody, type CheckResult, type PoolBody, type PoolHostsResult, type PoolSummary, type ShowGpusResult, type TargetCheckReport } from '@sky/protocol';
 import { TOKENS, type PluginRegistry } from '../tokens.js';
 import type { OperationContext } from '../ops/registry.js';
 import { NodeRuntime } from '../nodes/node-runtime.js';
@@ -20,8 +20,9 @@ const INFRA_CACHE_MS = 5_000;
 
 function split(infra: string | undefined): { driverId: string | undefined; pool: string | undefined } {
   if (infra === undefined) return { driverId: undefined, pool: undefined };
-  const [driverId, pool] = infra.split('/');
-  return { driverId, pool };
+  const slash = infra.indexOf('/');
+  // A pool name has no '/', a Kubernetes context may have some: all after the first is the name.
+  return slash < 0 ? { driverId: infra, pool: undefined } : { driverId: infra.slice(0, slash), pool: infra.slice(slash + 1) };
 }
 
 function hostOk(h: HostCheck): boolean {
@@ -89,7 +90,14 @@ export class InfraService {
         const detail = details ? capacity.detail : capacitySummary(capacity);
         if (detail !== undefined) entry.detail = detail;
         const ext = poolExtensions(driver);
-        if (ext) {
+        const targets = targetCheckExtension(driver);
+        if (targets) {
+          const target = wanted.find((w) => w.driverId === id)?.pool;
+          const found = await targets.checkTargets(target, { signal: ctx.signal, log });
+          entry.targets = found.map((t) => targetReport(t, details));
+          entry.ok = found.length > 0 && found.every((t) => t.reachable && t.error === undefined && t.missingPermissions.length === 0);
+          entry.infra = found.filter((t) => t.reachable && t.error === undefined).map((t) => `${id}/${t.name}`);
+        } else if (ext) {
           const pool = wanted.find((w) => w.driverId === id)?.pool;
           const hosts = await ext.check(pool, { signal: ctx.signal, log });
           if (details) entry.hosts = hosts.map(report);
@@ -162,7 +170,15 @@ export class InfraService {
   async showGpus(ctx: OperationContext, body: PoolBody): Promise<ShowGpusResult> {
     const details = await this.hostDetails(ctx);
     const log = details ? (l: string): void => void ctx.log(l) : (): void => undefined;
+    const targetsOf = async (id: string, driver: Driver, target: string | undefined): Promise<NonNullable<ShowGpusResult['targets']>> => {
+      const ext = targetCheckExtension(driver)!;
+      const found = await ext.checkTargets(target, { signal: ctx.signal, log });
+      return found.map((t) => ({ driver: id, ...targetReport(t, details) }));
+    };
     if (body.infra !== undefined) {
+      const { driverId, pool: target } = split(body.infra);
+      const driver = driverId === undefined ? undefined : this.plugins.drivers().get(driverId);
+      if (driver !== undefined && driverId !== undefined && targetCheckExtension(driver)) return { hosts: [], targets: await targetsOf(driverId, driver, target) };
       const { ext, pool } = this.poolDriver(body.infra);
       const hosts = await ext.check(pool, { signal: ctx.signal, log });
       return details ? { hosts: hosts.map(report) } : { hosts: [], pools: summarize(hosts) };
@@ -170,9 +186,14 @@ export class InfraService {
     // Without --infra: every enabled driver, as SkyPilot lists every enabled cloud's GPUs.
     const hosts: HostCheck[] = [];
     const drivers: NonNullable<ShowGpusResult['drivers']> = [];
+    const targets: NonNullable<ShowGpusResult['targets']> = [];
     for (const [id, driver] of this.plugins.drivers()) {
       const ext = poolExtensions(driver);
       try {
+        if (targetCheckExtension(driver)) {
+          targets.push(...(await targetsOf(id, driver, undefined)));
+          continue;
+        }
         if (ext) {
           hosts.push(...(await ext.check(undefined, { signal: ctx.signal, log })));
           continue;
@@ -183,7 +204,8 @@ export class InfraService {
         drivers.push({ id, gpus: [], error: details ? (err instanceof Error ? err.message : String(err)) : 'not ready (an admin sees why with sky check)' });
       }
     }
-    return details ? { hosts: hosts.map(report), drivers } : { hosts: [], pools: summarize(hosts), drivers };
+    const withTargets = targets.length > 0 ? { targets } : {};
+    return details ? { hosts: hosts.map(report), drivers, ...withTargets } : { hosts: [], pools: summarize(hosts), drivers, ...withTargets };
   }
 
   private poolDriver(infra: string | undefined): { id: string; ext: PoolDriverExtensions; pool: string | undefined } {
@@ -272,5 +294,22 @@ function report(h: HostCheck): HostCheck {
   };
   if (h.error !== undefined) out.error = h.error;
   if (h.heldBy) out.heldBy = { owner: h.heldBy.owner, clusterName: h.heldBy.clusterName };
+  return out;
+}
+
+/**
+ * A target as the caller may see it: its server and the driver's error texts (which name
+ * servers and files of the daemon's machine) only for those who see host details.
+ */
+function targetReport(t: TargetCheck, details: boolean): TargetCheckReport {
+  const out: TargetCheckReport = {
+    name: t.name,
+    reachable: t.reachable,
+    missingPermissions: [...t.missingPermissions],
+    nodes: t.nodes.map((n) => ({ name: n.name, cpus: n.cpus, memoryGb: n.memoryGb, ready: n.ready, gpus: n.gpus.map((g) => ({ ...g })) })),
+  };
+  if (t.scope !== undefined) out.scope = t.scope;
+  if (details && t.endpoint !== undefined) out.endpoint = t.endpoint;
+  if (t.error !== undefined) out.error = details ? t.error : t.reachable ? 'not usable (an admin sees why with sky check)' : 'unreachable (an admin sees why with sky check)';
   return out;
 }
