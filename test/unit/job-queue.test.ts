@@ -16,6 +16,8 @@ import { JobQueue } from '../../core/daemon/src/clusters/job-queue.js';
 import { JobEvents } from '../../core/daemon/src/clusters/job-events.js';
 import { NodeRuntime, type JobState, type RankRef, type RankSpec } from '../../core/daemon/src/nodes/node-runtime.js';
 import type { NodeTransport } from '../../core/daemon/src/nodes/transport.js';
+import type { Driver, NodeStatusReport, ProvisionedCluster } from '@sky/plugin-api';
+import type { PluginRegistry } from '../../core/daemon/src/tokens.js';
 import { noPlugins } from '../helpers/in-process.js';
 
 /** Records what the queue asks of nodes; answers status from `states` (RUNNING by default). */
@@ -74,7 +76,21 @@ interface World {
   cluster: ClusterRecord;
 }
 
-async function world(nodes: NodeRecord[]): Promise<World> {
+/** A stand-in ssh driver whose status answers from `gone` (node id → why it is TERMINATED). */
+function statusDriver(gone: Map<string, string>): PluginRegistry {
+  const driver = {
+    capacity: async () => ({ total: { cpus: 0, memoryGb: 0, accelerators: [] }, free: { cpus: 0, memoryGb: 0, accelerators: [] } }),
+    provision: async () => ({ nodes: [], state: null }),
+    status: async (cluster: ProvisionedCluster): Promise<NodeStatusReport[]> =>
+      cluster.nodes.map((n) => (gone.has(n.id) ? { nodeId: n.id, status: 'TERMINATED' as const, reason: gone.get(n.id)! } : { nodeId: n.id, status: 'UP' as const })),
+    stop: async () => undefined,
+    start: async (c: ProvisionedCluster) => c,
+    terminate: async () => undefined,
+  } satisfies Driver;
+  return { ...noPlugins, drivers: () => new Map([['ssh', driver]]) };
+}
+
+async function world(nodes: NodeRecord[], plugins: PluginRegistry = noPlugins): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'sky-jobqueue-'));
   dirs.push(dir);
   const clock = {
@@ -91,7 +107,7 @@ async function world(nodes: NodeRecord[]): Promise<World> {
     logger: pino({ level: 'silent' }),
     store,
     clock,
-    plugins: noPlugins,
+    plugins,
   });
   const runtime = new RecordingRuntime();
   container.register(NodeRuntime, { useValue: runtime });
@@ -250,6 +266,27 @@ describe('job queue (injectable clock, recording runtime)', () => {
     assert.equal(job?.status, 'FAILED');
     assert.equal(job?.reason, 'node 10.9.0.2 unreachable');
     assert.equal(job?.endedAt, w.clock.t);
+  });
+
+  it('a node its driver reports gone (a pod evicted) fails its jobs at once, with the driver\'s reason', async () => {
+    const gone = new Map<string, string>();
+    w = await world([sshNode(0, 2), sshNode(1, 2)], statusDriver(gone));
+    await submit(w, 1, 2);
+    await until(w, ['1:SETTING_UP']);
+    await w.events.apply(['c-1-1-r0 0 RUNNING -']);
+    await until(w, ['1:RUNNING']);
+    // Unreachable while the driver still has the node: the grace applies as before.
+    w.runtime.unreachable.add('10.9.0.2');
+    await w.queue.reconcileOnce();
+    assert.deepEqual(await statuses(w), ['1:RUNNING']);
+    // The driver now says the node is gone: no grace is waited for.
+    gone.set('n1', 'evicted: The node was low on resource: memory.');
+    w.clock.t += 1_000;
+    await w.queue.reconcileOnce();
+    const job = await w.store.jobs.get('c', 1);
+    assert.equal(job?.status, 'FAILED');
+    assert.equal(job?.reason, 'node 10.9.0.2 lost: evicted: The node was low on resource: memory.');
+    assert.ok(w.runtime.cancelled.some((c) => c.node === '10.9.0.1'), 'the rank on the node still up is ended');
   });
 
   it('a node that answers again within the grace keeps its jobs', async () => {

@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { StateStore } from '@sky/plugin-api';
 import { isJobTerminal, toSkyError, type ClusterRecord, type JobRecord, type NodeRecord } from '@sky/protocol';
 import type { DaemonConfig } from '../config/schema.js';
-import { TOKENS, type Clock } from '../tokens.js';
+import { TOKENS, type Clock, type PluginRegistry } from '../tokens.js';
+import { callDriver } from './driver-calls.js';
+import { provisioned } from './provisioner.js';
 import type { JobEvent } from '@sky/runtime';
 import { NodeRuntime, type JobState } from '../nodes/node-runtime.js';
 import { TransportPool } from '../nodes/transports.js';
@@ -42,6 +44,7 @@ export class JobReconciler {
     @inject(NodeRuntime) private readonly runtime: NodeRuntime,
     @inject(TOKENS.Config) private readonly config: DaemonConfig,
     @inject(ClusterUpdates) private readonly updates: ClusterUpdates,
+    @inject(TOKENS.Plugins) private readonly plugins: PluginRegistry,
   ) {}
 
   /** Mark a job as being started; endStart tells what was asked for meanwhile. */
@@ -104,7 +107,7 @@ export class JobReconciler {
       return starting === undefined;
     });
     const states = new Map<number, JobState[]>();
-    const lost: NodeRecord[] = [];
+    const lost: Array<{ node: NodeRecord; why: string }> = [];
     for (const node of cluster.nodes) {
       const here = running.filter((j) => node.rank < j.numNodes);
       if (here.length === 0) continue;
@@ -118,7 +121,8 @@ export class JobReconciler {
         await this.reachable(cluster, node);
       } catch (err) {
         if (toSkyError(err)?.code !== 'NODE_UNREACHABLE') throw err;
-        if (await this.unreachable(cluster, node, err)) lost.push(node);
+        const why = await this.unreachable(cluster, node, err);
+        if (why !== undefined) lost.push({ node, why });
         continue;
       }
       here.forEach((job, i) => {
@@ -128,14 +132,14 @@ export class JobReconciler {
       });
     }
     let finished = false;
-    for (const node of lost) {
+    for (const { node, why } of lost) {
       this.unreachableSince.delete(unreachableKey(cluster, node));
       for (const job of running.filter((j) => node.rank < j.numNodes)) {
         await this.cancelRanks(cluster, job);
         const done = await this.store.jobs.transition(clusterName, job.id, ACTIVE_ON_NODES, {
           status: 'FAILED',
           endedAt: this.clock.now(),
-          reason: `node ${node.address} unreachable`,
+          reason: why,
         });
         if (done) {
           finished = true;
@@ -144,7 +148,7 @@ export class JobReconciler {
       }
     }
     for (const job of running) {
-      if (lost.some((n) => n.rank < job.numNodes)) continue;
+      if (lost.some((l) => l.node.rank < job.numNodes)) continue;
       const ranks = states.get(job.id);
       if (!ranks || ranks.filter(Boolean).length < job.numNodes) continue;
       if (await this.record(cluster, job, ranks)) finished = true;
@@ -174,15 +178,38 @@ export class JobReconciler {
     return done !== undefined;
   }
 
-  /** Record that a node did not answer; true once it has been unreachable for the grace period. */
-  private async unreachable(cluster: ClusterRecord, node: NodeRecord, err: unknown): Promise<boolean> {
+  /**
+   * Record that a node did not answer. Returns why its jobs fail — at once when its driver says
+   * the node is gone (a pod evicted or deleted), else once it has been unreachable for the grace
+   * period — or undefined while it may still come back.
+   */
+  private async unreachable(cluster: ClusterRecord, node: NodeRecord, err: unknown): Promise<string | undefined> {
     const now = this.clock.now();
     const key = unreachableKey(cluster, node);
     const since = this.unreachableSince.get(key) ?? now;
     this.unreachableSince.set(key, since);
     const reason = `node ${node.address} unreachable: ${err instanceof Error ? err.message : String(err)}`;
     await this.updates.update(cluster.name, (c) => (c.statusReason === reason ? undefined : { statusReason: reason }));
-    return now - since >= this.config.jobs.unreachable_grace_seconds * 1000;
+    const gone = await this.goneReason(cluster, node);
+    if (gone !== undefined) return `node ${node.address} lost: ${gone}`;
+    return now - since >= this.config.jobs.unreachable_grace_seconds * 1000 ? `node ${node.address} unreachable` : undefined;
+  }
+
+  /** What the cluster's driver says about a node that does not answer: why it is gone (TERMINATED), or undefined. */
+  private async goneReason(cluster: ClusterRecord, node: NodeRecord): Promise<string | undefined> {
+    const driver = this.plugins.drivers().get(cluster.driver);
+    if (driver === undefined) return undefined;
+    try {
+      const signal = AbortSignal.timeout(STATUS_ASK_MS);
+      const reports = await callDriver(cluster.driver, driver, 'status', { signal, log: () => undefined }, (d, o) => d.status(provisioned(cluster), o));
+      const report = reports.find((r) => r.nodeId === node.id);
+      // A node left out of the answer is one the driver no longer has.
+      if (report === undefined) return reports.length > 0 ? 'its driver no longer has it' : undefined;
+      return report.status === 'TERMINATED' ? (report.reason ?? 'terminated') : undefined;
+    } catch (driverErr) {
+      this.logger.warn({ cluster: cluster.name, node: node.address, err: driverErr }, 'could not ask the driver about an unreachable node');
+      return undefined;
+    }
   }
 
   private async reachable(cluster: ClusterRecord, node: NodeRecord): Promise<void> {
@@ -217,6 +244,9 @@ export interface StartingJob {
   /** Its ranks' journal events, in the order they were applied. */
   events: JobEvent[];
 }
+
+/** How long the reconciler waits for a driver's word on an unreachable node before it keeps counting the grace period. */
+const STATUS_ASK_MS = 10_000;
 
 /** How stale a cluster's lastActiveAt may be left (autostop works in minutes). */
 export const ACTIVE_GRAIN_MS = 1000;
