@@ -205,6 +205,17 @@ export interface PoolSummary {
   accelerators: Accelerator[];
 }
 
+/** A named target of a driver (a Kubernetes context), as `sky check` reports it. */
+export interface TargetCheck {
+  name: string;
+  reachable: boolean;
+  error?: string;
+  endpoint?: string;
+  scope?: string;
+  missingPermissions: string[];
+  nodes: { name: string; cpus: number; memoryGb: number; ready: boolean; gpus: { name: string; total: number; free: number }[] }[];
+}
+
 export interface CheckResult {
   drivers: {
     id: string;
@@ -214,6 +225,7 @@ export interface CheckResult {
     error?: string;
     hosts?: HostCheck[];
     pools?: PoolSummary[];
+    targets?: TargetCheck[];
   }[];
 }
 

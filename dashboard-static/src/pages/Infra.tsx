@@ -1,4 +1,4 @@
-/** Infra: the drivers and plugins (with load errors) and, on demand, `sky check`: pools, hosts, capacity. */
+/** Infra: the drivers and plugins (with load errors) and, on demand, `sky check`: pools, hosts, Kubernetes contexts, capacity. */
 import { useState } from 'preact/hooks';
 import { call, submit } from '../api.js';
 import { Page, Status } from '../components/Page.js';
@@ -6,13 +6,24 @@ import { VirtualTable, type ColumnDef } from '../components/VirtualTable.js';
 import { useLoad } from '../hooks.js';
 import { clearAlert, showAlert, track } from '../outcomes.js';
 import { poolsFromHosts } from '../logic/pools.js';
-import type { Accelerator, CheckResult, HostCheck, PluginState, PoolSummary } from '../types.js';
+import type { Accelerator, CheckResult, HostCheck, PluginState, PoolSummary, TargetCheck } from '../types.js';
 
 function gpus(list: readonly Accelerator[]): string {
   return list.length === 0 ? '-' : list.map((a) => `${a.name}:${a.count}`).join(', ');
 }
 
 type DriverCheck = CheckResult['drivers'][number];
+
+/** A row of the contexts table: a context with one of its nodes (or none, when it has none or cannot be read). */
+interface ContextRow {
+  driver: string;
+  target: TargetCheck;
+  node?: TargetCheck['nodes'][number];
+}
+
+function contextUsable(t: TargetCheck): boolean {
+  return t.reachable && t.error === undefined && t.missingPermissions.length === 0;
+}
 
 export function InfraPage() {
   const plugins = useLoad((signal) => call<{ items: PluginState[] }>('/plugins', { signal }), []);
@@ -66,7 +77,24 @@ export function InfraPage() {
     { id: 'mem', title: 'Memory (GB)', className: 'num', cell: (p) => p.memoryGb },
     { id: 'gpus', title: 'GPUs', cell: (p) => gpus(p.accelerators) },
   ];
+  const contextColumns: ColumnDef<ContextRow>[] = [
+    { id: 'context', title: 'Context', cell: (r) => `${r.driver}/${r.target.name}` },
+    {
+      id: 'status',
+      title: 'State',
+      status: (r) => (contextUsable(r.target) ? 'ok' : 'error'),
+      cell: (r) => <Status status={!r.target.reachable ? 'unreachable' : contextUsable(r.target) ? 'ok' : 'not usable'} reason={r.target.error ?? (r.target.missingPermissions.join('; ') || undefined)} />,
+    },
+    { id: 'namespace', title: 'Namespace', cell: (r) => r.target.scope ?? '-' },
+    { id: 'node', title: 'Node', cell: (r) => (r.node === undefined ? '-' : `${r.node.name}${r.node.ready ? '' : ' (not ready)'}`) },
+    { id: 'cpus', title: 'CPUs', className: 'num', cell: (r) => r.node?.cpus ?? '-' },
+    { id: 'mem', title: 'Memory (GB)', className: 'num', cell: (r) => r.node?.memoryGb ?? '-' },
+    { id: 'gpus', title: 'GPUs (free of total)', cell: (r) => (r.node === undefined || r.node.gpus.length === 0 ? '-' : r.node.gpus.map((g) => `${g.name}: ${g.free} of ${g.total}`).join(', ')) },
+  ];
   const drivers = check?.drivers ?? [];
+  const contexts: ContextRow[] = drivers.flatMap((d) =>
+    (d.targets ?? []).flatMap((target) => (target.nodes.length === 0 ? [{ driver: d.id, target }] : target.nodes.map((node) => ({ driver: d.id, target, node })))),
+  );
   const hosts = drivers.flatMap((d) => d.hosts ?? []);
   // Members get pool summaries; an admin gets the hosts, summed up here the same way.
   const pools = drivers.flatMap((d) => d.pools ?? poolsFromHosts(d.hosts ?? []));
@@ -94,6 +122,12 @@ export function InfraPage() {
             <>
               <h3>Pools</h3>
               <VirtualTable label="Pools" columns={poolColumns} rows={pools} rowKey={(p) => p.pool} />
+            </>
+          )}
+          {contexts.length > 0 && (
+            <>
+              <h3>Kubernetes contexts</h3>
+              <VirtualTable label="Contexts" columns={contextColumns} rows={contexts} rowKey={(r) => `${r.driver}/${r.target.name}/${r.node?.name ?? ''}`} />
             </>
           )}
           {hosts.length > 0 && (
