@@ -1,4 +1,4 @@
-import { AuthorizationV1Api, CoreV1Api, KubeConfig, VersionApi, type ConfigurationOptions, type Middleware as PromiseMiddleware } from '@kubernetes/client-node';
+import { AuthorizationV1Api, CoreV1Api, KubeConfig, VersionApi, type ConfigurationOptions, Observable, type ObservableMiddleware } from '@kubernetes/client-node';
 import { SkyError } from '@sky/protocol/wire';
 import { IN_CLUSTER_CONTEXT, type KubeDriverConfig } from './config.js';
 
@@ -12,19 +12,16 @@ export interface ContextClient {
   version: VersionApi;
 }
 
-/**
- * Per-call options that abort the HTTP request when `signal` aborts. The object API runs
- * promise middleware (it wraps it itself), though its declared type names the observable one.
- */
+/** Per-call options that abort the HTTP request when `signal` aborts. */
 export function withSignal(signal: AbortSignal): ConfigurationOptions {
-  const middleware: PromiseMiddleware = {
+  const middleware: ObservableMiddleware = {
     pre: (ctx) => {
       ctx.setSignal(signal);
-      return Promise.resolve(ctx);
+      return new Observable(Promise.resolve(ctx));
     },
-    post: (ctx) => Promise.resolve(ctx),
+    post: (ctx) => new Observable(Promise.resolve(ctx)),
   };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' } as unknown as ConfigurationOptions;
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
 
 /**

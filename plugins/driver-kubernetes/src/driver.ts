@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type {
   DriverCallOptions,
@@ -427,8 +428,11 @@ export class KubernetesDriver {
     );
   }
 
-  private async missingPermissions(client: ContextClient, namespace: string, signal: AbortSignal): Promise<string[]> {
+  private async missingPermissions(client: ContextClient, namespace: string, outer: AbortSignal): Promise<string[]> {
     const wanted = requiredPermissions(this.opts.config.reach);
+    // One review per permission, all at once: each call listens on the signal.
+    const signal = AbortSignal.any([outer]);
+    setMaxListeners(4 * wanted.length + 10, signal);
     const answers = await Promise.all(
       wanted.map(async (p) => {
         try {
