@@ -5,6 +5,8 @@ import { describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
   clusterBaseName,
+  ed25519,
+  keyWithoutComment,
   cpuQuantity,
   labelValue,
   memoryQuantity,
@@ -20,6 +22,7 @@ import {
   type ClusterIdentity,
   type KubeDriverConfig,
 } from 'sky-driver-kubernetes';
+import ssh2 from 'ssh2';
 import { Rng } from '../helpers/fuzz.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -174,5 +177,21 @@ describe('quantities', () => {
     assert.ok(Number.isNaN(parseQuantity('x')));
     assert.equal(cpuQuantity(0.5), '500m');
     assert.equal(memoryQuantity(0.5), '512Mi');
+  });
+});
+
+describe('ssh keys', () => {
+  it('makes OpenSSH ed25519 key pairs that sign and verify', () => {
+    const pair = ed25519('pod-0');
+    assert.match(pair.public, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5[A-Za-z0-9+/=]+ pod-0$/);
+    assert.match(pair.private, /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
+    const priv = ssh2.utils.parseKey(pair.private);
+    const pub = ssh2.utils.parseKey(pair.public);
+    assert.ok(!(priv instanceof Error) && !(pub instanceof Error));
+    assert.equal(priv.type, 'ssh-ed25519');
+    assert.equal(priv.getPublicSSH().toString('base64'), keyWithoutComment(pair.public).split(' ')[1]);
+    const data = Buffer.from('challenge');
+    assert.equal(pub.verify(data, priv.sign(data)), true);
+    assert.notEqual(ed25519('x').public, ed25519('x').public);
   });
 });

@@ -21,6 +21,7 @@ export {
 } from './config.js';
 export { KubernetesDriver, readState, type KubeClusterState, type KubeDriverOptions } from './driver.js';
 export { apiError, apiFailure } from './errors.js';
+export { ed25519, keyWithoutComment } from './keys.js';
 export * from './names.js';
 export { capacityOf, infeasibility, nodeViews, targetNode, type NodeView } from './nodes.js';
 export { nodeStatus, podProgress, terminationReason, type PodProgress } from './pod-state.js';
