@@ -59,6 +59,12 @@ export interface KubeControlPlane {
   auditCount(filter?: AuditFilter): number;
   /** A mark for `since` in audit filters. */
   auditMark(): number;
+  /**
+   * The sum of a metric of the API server's /metrics over the series whose labels include
+   * `labels`, e.g. `metric('apiserver_longrunning_gauge', { resource: 'pods', verb: 'WATCH' })`
+   * for the watches open right now (the audit log records a watch only when it ends).
+   */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
   /** Kill every process by PID (SIGTERM, then SIGKILL), remove the temp dir. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -294,6 +300,7 @@ export async function startKubeControlPlane(options: ControlPlaneOptions = {}): 
       auditEvents: (filter) => auditEvents(auditLog, filter),
       auditCount: (filter) => auditEvents(auditLog, filter).length,
       auditMark: () => auditMark(auditLog),
+      metric: async (name, labels = {}) => sumMetric((await api.request<string>('GET', '/metrics')).text, name, labels),
       stop: async () => {
         api.close();
         await stop();
@@ -303,6 +310,20 @@ export async function startKubeControlPlane(options: ControlPlaneOptions = {}): 
     await stop();
     throw err;
   }
+}
+
+/** Sum the samples of `name` in Prometheus text whose labels include `labels`. */
+export function sumMetric(text: string, name: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const close = line.lastIndexOf('}');
+    const labelText = close > 0 ? line.slice(name.length + 1, close) : '';
+    const have = new Map<string, string>();
+    for (const m of labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) have.set(m[1]!, m[2]!);
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) sum += Number(line.slice(close > 0 ? close + 1 : name.length).trim().split(' ')[0]);
+  }
+  return sum;
 }
 
 /** Kill the processes and remove the temp dirs of control planes whose test process is dead. */
