@@ -43,6 +43,6 @@ export function kubeBinaries(): KubeBinaries {
   const why = `${(run.stderr ?? '').trim() || run.error?.message || `exit ${run.status}`}`;
   if (ci) throw new Error(`the Kubernetes control plane could not be built (CI=true never skips): ${why}`);
   return {
-    skip: `no cached Kubernetes control plane: ${why}. Build it once with 'bash scripts/kube-build.sh' (or run with SKY_KUBE_BUILD=1, or set SKY_KUBE_BIN)`,
+    skip: `${why} (or run the tests with SKY_KUBE_BUILD=1 to build it now, or set SKY_KUBE_BIN to a folder holding the binaries)`,
   };
 }

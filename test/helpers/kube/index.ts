@@ -32,7 +32,16 @@
  * - pod status (Running, podIP, conditions, container statuses), eviction (`evict`), container
  *   exit (`crash`), and finishing a graceful deletion (kill, then delete with grace period 0);
  * - no kubelet streaming endpoint: port-forward, exec, attach and logs through the API server do
- *   NOT work here; drivers are tested with `reach: pod-ip`.
+ *   NOT work here; drivers are tested with `reach: pod-ip`;
+ * - no kube-proxy and no DNS: Services are real API objects (a ClusterIP is allocated) but
+ *   nothing forwards their traffic; no node heartbeats or Leases (nobody watches them here).
+ *
+ * Good to know when writing tests: a new namespace accepts pods only once the controller manager
+ * made its `default` service account (`createNamespace` waits for it); the audit log records a
+ * watch only when it ends (count open watches with `metric('apiserver_longrunning_gauge', ...)`);
+ * the control plane's API clients are users of their own (`system:kube-controller-manager`,
+ * `system:kube-scheduler`, `sky-fake-kubelet`), so counts per user are not mixed up with the
+ * driver's.
  *
  * Needs root (network namespaces). Binaries: SKY_KUBE_BIN, or scripts/kube-build.sh (under CI it
  * builds when needed and never skips; elsewhere a missing build skips, see binaries.ts).

@@ -1,7 +1,8 @@
 /**
  * List-then-watch of one collection, as a kubelet or controller does it: the list's items come
  * first as ADDED, then the watch from the list's resourceVersion; a watch the server ends is
- * resumed from the last resourceVersion seen (bookmarks included), and a 410 Gone relists.
+ * resumed from the last resourceVersion seen (bookmarks included), and a 410 Gone or an error
+ * relists (objects gone meanwhile are then reported DELETED).
  */
 import type { KubeApi, KubeList, KubeObject, WatchEvent } from './api.js';
 
@@ -24,9 +25,21 @@ export function inform<T extends KubeObject>(
     markReady = resolve;
   });
 
+  // What the last list and watch events said exists, by uid: a relist reports what vanished meanwhile as DELETED.
+  const known = new Map<string, T>();
   const relist = async (): Promise<string> => {
     const list = await api.get<KubeList<T>>(path);
-    for (const item of list.items) onEvent('ADDED', item);
+    const listed = new Set(list.items.map((item) => item.metadata.uid ?? item.metadata.name));
+    for (const [id, object] of known) {
+      if (!listed.has(id)) {
+        known.delete(id);
+        onEvent('DELETED', object);
+      }
+    }
+    for (const item of list.items) {
+      known.set(item.metadata.uid ?? item.metadata.name, item);
+      onEvent('ADDED', item);
+    }
     markReady();
     return list.metadata.resourceVersion;
   };
@@ -45,7 +58,11 @@ export function inform<T extends KubeObject>(
           }
           const next = event.object.metadata.resourceVersion;
           if (next) rv = next;
-          if (event.type !== 'BOOKMARK') onEvent(event.type, event.object);
+          if (event.type === 'BOOKMARK') return;
+          const id = event.object.metadata.uid ?? event.object.metadata.name;
+          if (event.type === 'DELETED') known.delete(id);
+          else known.set(id, event.object);
+          onEvent(event.type, event.object);
         });
         current = watch;
         await watch.done;

@@ -46,7 +46,7 @@ export interface SshPodFixture {
 }
 
 export async function sshPodFixture(): Promise<SshPodFixture> {
-  const dir = await mkdtemp(join(tmpdir(), 'sky-kube-fixture-'));
+  const dir = await mkdtemp(join(tmpdir(), `sky-kube-${process.pid}-fixture-`));
   const hostKey = join(dir, 'ssh_host_ed25519_key');
   const clientKey = join(dir, 'id_ed25519');
   await Promise.all([
