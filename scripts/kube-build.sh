@@ -6,7 +6,12 @@
 # for the source package's version, so only the first run on a machine pays the ~6 minutes.
 # Prints the folder holding the binaries on its last line of stdout. Needs root for apt-get when
 # something is missing; run again after a failure (the build starts from a fresh tree).
+# `--check`: build nothing, install nothing: print the folder when everything is there, else say
+# what is missing on stderr and exit 3 (the tests use it outside CI to skip instead of building).
 set -euo pipefail
+
+check_only=0
+[ "${1:-}" = "--check" ] && check_only=1
 
 # The version of Debian bookworm's source package; bumping it rebuilds into a new folder.
 version="${SKY_KUBE_DEB_VERSION:-1.20.5+really1.20.2-1.1+deb12u1}"
@@ -34,6 +39,10 @@ apt_install() {
 if have_all; then
   echo "$out/bin"
   exit 0
+fi
+if [ "$check_only" -eq 1 ]; then
+  echo "kube-build: no cached control plane in $out/bin (or etcd is not installed): run 'bash scripts/kube-build.sh' (about 6 minutes on 2 cores)" >&2
+  exit 3
 fi
 
 missing=()

@@ -1,0 +1,57 @@
+/**
+ * A Kubernetes for tests: a real control plane, and the harness playing the kubelet.
+ *
+ * REAL (the binaries of Kubernetes 1.20, built from Debian's source package by
+ * scripts/kube-build.sh and cached per version; etcd from Debian's etcd-server):
+ * - etcd (temp data dir, --unsafe-no-fsync) and kube-apiserver on 127.0.0.1, free ports; TLS with
+ *   the API server's self-signed certificate, verified by every client (kubeconfigs carry its CA);
+ * - authentication by static tokens (`admin` in system:masters; `limited`, `user-a`, `user-b` and
+ *   any `users` option: authenticated, with no RBAC binding), authorization by RBAC (bindings the
+ *   tests create are enforced, SelfSubjectAccessReviews answer truthfully), admission plugins;
+ * - kube-scheduler (real binding, real Unschedulable reasons from resource requests, node
+ *   selectors and extended resources such as `nvidia.com/gpu`);
+ * - kube-controller-manager with the garbage collector (ownerReferences cascade on delete), the
+ *   namespace, service-account and token controllers, replicaset, deployment, job, ... (the node
+ *   lifecycle, node IPAM, cloud, route, service, attach/detach, volume expansion and CSR signing
+ *   controllers are off: nothing here could serve them);
+ * - watches, resourceVersions, the status subresource, server-side apply;
+ * - an audit log (level Metadata) counting every API request by user, verb and resource;
+ * - pod-IP reach: each pod's IP is a real address in a network namespace on a bridge this test
+ *   process routes to, and SSH to <pod IP>:<ssh port> reaches the pod's own sshd with the host
+ *   key and authorized_keys of the pod's Secret.
+ *
+ * SIMULATED (the harness plays the kubelet, fake-kubelet.ts; there is no kubelet binary):
+ * - node registration: Node objects with capacity/allocatable (cpu, memory, pods 110, fake
+ *   `nvidia.com/gpu` with a `nvidia.com/gpu.product` label), Ready=True, no heartbeats or leases;
+ * - "containers": no image is pulled or run. Init containers succeed at once; container 0 is an
+ *   sshd in the pod's network namespace on the container port named `ssh` (default 22), root
+ *   logging in with a HOME of the pod's own; the command, args and image of the pod are ignored
+ *   (only literal `env` values of container 0 are exported to login shells); images listed in
+ *   `unpullableImages` report ErrImagePull, then ImagePullBackOff;
+ * - secret volumes (fetched through the API and written to a per-pod dir); other volumes ignored;
+ * - pod status (Running, podIP, conditions, container statuses), eviction (`evict`), container
+ *   exit (`crash`), and finishing a graceful deletion (kill, then delete with grace period 0);
+ * - no kubelet streaming endpoint: port-forward, exec, attach and logs through the API server do
+ *   NOT work here; drivers are tested with `reach: pod-ip`;
+ * - no kube-proxy and no DNS: Services are real API objects (a ClusterIP is allocated) but
+ *   nothing forwards their traffic; no node heartbeats or Leases (nobody watches them here).
+ *
+ * Good to know when writing tests: a new namespace accepts pods only once the controller manager
+ * made its `default` service account (`createNamespace` waits for it); the audit log records a
+ * watch only when it ends (count open watches with `metric('apiserver_longrunning_gauge', ...)`);
+ * the control plane's API clients are users of their own (`system:kube-controller-manager`,
+ * `system:kube-scheduler`, `sky-fake-kubelet`), so counts per user are not mixed up with the
+ * driver's.
+ *
+ * Needs root (network namespaces). Binaries: SKY_KUBE_BIN, or scripts/kube-build.sh (under CI it
+ * builds when needed and never skips; elsewhere a missing build skips, see binaries.ts).
+ */
+export { kubeBinaries, type KubeBinaries } from './binaries.js';
+export { startKubeControlPlane, cleanupStaleControlPlanes, BUILTIN_USERS, type ControlPlaneOptions, type KubeControlPlane } from './control-plane.js';
+export { startFakeKubelet, cleanupStaleKubelets, type FakeKubelet, type FakeKubeletOptions, type FakePod, type FakePodState } from './fake-kubelet.js';
+export type { FakeNodeSpec } from './nodes.js';
+export type { KubeconfigContext, KubeconfigOptions } from './kubeconfig.js';
+export type { AuditEvent, AuditFilter } from './audit.js';
+export { KubeApi, type KubeAnswer, type KubeList, type KubeObject, type WatchEvent } from './api.js';
+export type { Pod, PodContainer } from './pod-status.js';
+export { sshPodFixture, type SshPodFixture } from './pod-fixture.js';
