@@ -224,6 +224,7 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
         authorizedKeys,
         home: rec.pod.home,
         env,
+        hostname: rec.pod.name.slice(0, 63),
       });
       rec.child = child;
       rec.pod.sshdPid = child.pid;
