@@ -98,6 +98,8 @@ describe('Kubernetes test harness', { skip: bins.skip ?? false }, () => {
 
     const sshA = await fx.ssh(a.status!.podIP!, 2222, 'echo $HOME');
     assert.equal(sshA.code, 0, sshA.stderr);
+    assert.equal((await fx.ssh(a.status!.podIP!, 2222, 'hostname')).stdout.trim(), 'pod-a');
+    assert.equal(kubelet.pod(NS, 'pod-a')?.sshdPid, Number(readFileSync(join(kubelet.pod(NS, 'pod-a')!.dir, 'sshd.pid'), 'utf8').trim()));
     const sshB = await fx.ssh(b.status!.podIP!, 22, 'echo $HOME');
     assert.equal(sshB.code, 0, sshB.stderr);
     assert.equal(sshA.stdout.trim(), kubelet.podHome(NS, 'pod-a'));

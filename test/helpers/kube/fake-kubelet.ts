@@ -68,7 +68,7 @@ export interface FakeKubelet {
   stop(): Promise<void>;
 }
 
-interface Record_ {
+interface PodRecord {
   pod: FakePod;
   latest: Pod;
   chain: Promise<void>;
@@ -97,8 +97,8 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
   const api: KubeApi = cp.client('sky-fake-kubelet');
   const dir = await mkdtemp(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
   const net = new PodNetwork();
-  const records = new Map<string, Record_>();
-  const byName = new Map<string, Record_>();
+  const records = new Map<string, PodRecord>();
+  const byName = new Map<string, PodRecord>();
   const errors: Error[] = [];
   const unpullableImages = new Set(options.unpullableImages ?? []);
   const nodes = options.nodes.map((n, i) => ({ spec: n, name: n.name, ip: '', index: i }));
@@ -113,24 +113,24 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
     console.error(error.message);
   };
 
-  const patchStatus = async (rec: Record_, patch: unknown): Promise<void> => {
+  const patchStatus = async (rec: PodRecord, patch: unknown): Promise<void> => {
     const path = `/api/v1/namespaces/${seg(rec.pod.namespace)}/pods/${seg(rec.pod.name)}/status`;
     const answer = await api.request('PATCH', path, patch, { expectOk: false });
     if (answer.status === 404) return; // deleted meanwhile
     if (answer.status < 200 || answer.status > 299) throw new Error(`PATCH ${path} answered ${answer.status}: ${answer.text.slice(0, 500)}`);
   };
 
-  const enqueue = (rec: Record_, what: string, step: () => Promise<void>): void => {
+  const enqueue = (rec: PodRecord, what: string, step: () => Promise<void>): void => {
     rec.chain = rec.chain.then(step).catch((err: unknown) => report(err, `${what} ${rec.pod.namespace}/${rec.pod.name}`));
   };
 
-  const clearTimer = (rec: Record_): void => {
+  const clearTimer = (rec: PodRecord): void => {
     if (rec.timer) clearTimeout(rec.timer);
     rec.timer = undefined;
   };
 
   /** Stop the container: kill sshd and everything in the pod's namespace, remove the namespace. */
-  const endContainer = async (rec: Record_): Promise<void> => {
+  const endContainer = async (rec: PodRecord): Promise<void> => {
     rec.ending = true;
     clearTimer(rec);
     const pid = rec.child?.pid;
@@ -142,7 +142,7 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
     rec.pod.sshdPid = undefined;
   };
 
-  const retryLater = (rec: Record_, what: string): void => {
+  const retryLater = (rec: PodRecord, what: string): void => {
     clearTimer(rec);
     rec.timer = setTimeout(() => {
       rec.timer = undefined;
@@ -151,7 +151,7 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
   };
 
   /** Secret volumes → files; undefined when a secret is missing (the pod waits, as on a real node). */
-  const mountSecrets = async (rec: Record_): Promise<Map<string, string> | undefined> => {
+  const mountSecrets = async (rec: PodRecord): Promise<Map<string, string> | undefined> => {
     const mounted = new Map<string, string>(); // file name → path, of every secret volume
     for (const volume of rec.latest.spec.volumes ?? []) {
       if (!volume.secret) continue;
@@ -180,7 +180,7 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
     return mounted;
   };
 
-  const startContainer = async (rec: Record_): Promise<void> => {
+  const startContainer = async (rec: PodRecord): Promise<void> => {
     if (stopped || rec.ending) return;
     const image = rec.latest.spec.containers[0]?.image ?? '';
     if (unpullableImages.has(image)) {
@@ -207,6 +207,17 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
       return;
     }
     rec.pod.state = 'starting';
+    try {
+      await runContainer(rec, files);
+    } catch (err) {
+      // As a kubelet shows a container that could not start; the error is also reported.
+      const message = (err as Error).message.slice(0, 1000);
+      await patchStatus(rec, waitingStatus(rec.latest, rec.ctx, 'RunContainerError', () => message)).catch(() => undefined);
+      throw err;
+    }
+  };
+
+  const runContainer = async (rec: PodRecord, files: Map<string, string>): Promise<void> => {
     const netns = await net.add();
     rec.netns = netns.namespace;
     rec.pod.ip = netns.ip;
@@ -224,6 +235,7 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
         authorizedKeys,
         home: rec.pod.home,
         env,
+        hostname: rec.pod.name.slice(0, 63),
       });
       rec.child = child;
       rec.pod.sshdPid = child.pid;
@@ -245,7 +257,7 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
     await patchStatus(rec, runningStatus(rec.latest, rec.ctx, netns.ip));
   };
 
-  const finalizeDeletion = async (rec: Record_): Promise<void> => {
+  const finalizeDeletion = async (rec: PodRecord): Promise<void> => {
     await endContainer(rec);
     const { namespace, name, uid } = rec.pod;
     const answer = await api.request(
@@ -259,7 +271,7 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
     }
   };
 
-  const forget = (rec: Record_): void => {
+  const forget = (rec: PodRecord): void => {
     records.delete(rec.pod.uid);
     if (byName.get(key(rec.pod.namespace, rec.pod.name)) === rec) byName.delete(key(rec.pod.namespace, rec.pod.name));
     enqueue(rec, 'cleanup', () => rm(rec.pod.dir, { recursive: true, force: true }));
@@ -299,10 +311,10 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
     enqueue(r, 'start', () => startContainer(r));
   };
 
-  const track = (pod: Pod, node: string, uid: string): Record_ => {
+  const track = (pod: Pod, node: string, uid: string): PodRecord => {
     const namespace = pod.metadata.namespace ?? 'default';
     const podDir = join(dir, 'pods', uid);
-    const rec: Record_ = {
+    const rec: PodRecord = {
       pod: {
         namespace,
         name: pod.metadata.name,
@@ -328,13 +340,13 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
     return rec;
   };
 
-  const find = (namespace: string, name: string): Record_ => {
+  const find = (namespace: string, name: string): PodRecord => {
     const rec = byName.get(key(namespace, name));
     if (!rec) throw new Error(`the fake kubelet runs no pod ${namespace}/${name} (it runs ${[...byName.keys()].join(', ') || 'none'})`);
     return rec;
   };
 
-  const run = (rec: Record_, what: string, step: () => Promise<void>): Promise<void> =>
+  const run = (rec: PodRecord, what: string, step: () => Promise<void>): Promise<void> =>
     new Promise((resolve, reject) => {
       rec.chain = rec.chain.then(step).then(resolve, (err: unknown) => reject(new Error(`${what} ${rec.pod.namespace}/${rec.pod.name}: ${(err as Error).message}`)));
     });

@@ -25,7 +25,8 @@
  *   `nvidia.com/gpu` with a `nvidia.com/gpu.product` label), Ready=True, no heartbeats or leases;
  * - "containers": no image is pulled or run. Init containers succeed at once; container 0 is an
  *   sshd in the pod's network namespace on the container port named `ssh` (default 22), root
- *   logging in with a HOME of the pod's own; the command, args and image of the pod are ignored
+ *   logging in with a HOME of the pod's own, its hostname the pod's name (a UTS namespace of its
+ *   own; the mount and PID namespaces are the machine's); the command, args and image are ignored
  *   (only literal `env` values of container 0 are exported to login shells); images listed in
  *   `unpullableImages` report ErrImagePull, then ImagePullBackOff;
  * - secret volumes (fetched through the API and written to a per-pod dir); other volumes ignored;

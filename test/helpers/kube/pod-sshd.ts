@@ -4,6 +4,7 @@
  * logging root in with a HOME of the pod's own. As in netns-hosts, a ForceCommand sets HOME and
  * the starting directory (the /etc/netns/<ns>/passwd bind of `ip netns exec` does too, but a
  * parallel useradd replacing /etc/passwd drops it), and exports the container's literal `env`.
+ * The pod's hostname is its name (a UTS namespace of its own).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,6 +25,8 @@ export interface PodSshdInput {
   authorizedKeys: string;
   home: string;
   env: Record<string, string>;
+  /** The pod's name (its hostname, at most 63 characters as Kubernetes keeps it). */
+  hostname: string;
 }
 
 const q = (v: string): string => `'${v.replaceAll("'", `'\\''`)}'`;
@@ -120,7 +123,13 @@ export async function startPodSshd(input: PodSshdInput): Promise<{ child: ChildP
       '',
     ].join('\n'),
   );
-  const child = spawn('ip', ['netns', 'exec', input.namespace, SSHD, '-D', '-f', config, '-E', logFile], { stdio: 'ignore' });
+  // Its own UTS namespace too, so `hostname` in the pod answers the pod's name as in a real pod;
+  // unshare and sh exec in turn, so the child's PID is sshd's.
+  const child = spawn(
+    'ip',
+    ['netns', 'exec', input.namespace, 'unshare', '--uts', '/bin/sh', '-c', 'hostname "$0" && exec "$@"', input.hostname, SSHD, '-D', '-f', config, '-E', logFile],
+    { stdio: 'ignore' },
+  );
   child.on('error', () => undefined);
   const deadline = Date.now() + 10_000;
   for (;;) {
