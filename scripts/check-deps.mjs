@@ -12,9 +12,10 @@ const ALLOWED_SKY = {
   '@sky/protocol': [],
   '@sky/plugin-api': ['@sky/protocol'],
   '@sky/store-level': ['@sky/protocol', '@sky/plugin-api'],
+  '@sky/store-postgres': ['@sky/protocol', '@sky/plugin-api'],
   '@sky/runtime': ['@sky/protocol'],
   '@sky/client': ['@sky/protocol'],
-  '@sky/daemon': ['@sky/protocol', '@sky/plugin-api', '@sky/store-level', '@sky/runtime'],
+  '@sky/daemon': ['@sky/protocol', '@sky/plugin-api', '@sky/store-level', '@sky/store-postgres', '@sky/runtime'],
   '@sky/cli': ['@sky/protocol', '@sky/client'],
 };
 const PLUGIN_SKY = ['@sky/protocol', '@sky/plugin-api'];
