@@ -152,6 +152,7 @@ export function checkLines(result: CheckResult, asked: readonly string[] = []): 
         if (t.endpoint !== undefined) facts.push(`server ${t.endpoint}`);
         if (t.error !== undefined) facts.push(`reason: ${t.error}`);
         if (t.missingPermissions.length > 0) facts.push(`missing permissions: ${t.missingPermissions.join('; ')}`);
+        facts.push(...(t.warnings ?? []).map((w) => `note: ${w}`));
         facts.push(...t.nodes.map((n) => `node ${n.name}: ${n.ready ? 'ready' : 'not ready'}, ${plural(n.cpus, 'CPU')}, ${memory(n.memoryGb)} memory, ${targetGpus(n.gpus)}`));
         lines.push(...tree(facts, indent, (f) => f));
       });

@@ -213,6 +213,7 @@ export interface TargetCheck {
   endpoint?: string;
   scope?: string;
   missingPermissions: string[];
+  warnings?: string[];
   nodes: { name: string; cpus: number; memoryGb: number; ready: boolean; gpus: { name: string; total: number; free: number }[] }[];
 }
 

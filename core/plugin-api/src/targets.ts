@@ -39,6 +39,8 @@ export interface TargetCheck {
   scope?: string;
   /** Permissions the driver needs there and lacks, one line each (`create pods in namespace x`). */
   missingPermissions: string[];
+  /** What works less well there without making it unusable (an optional permission missing), one line each. */
+  warnings?: string[];
   nodes: TargetNode[];
 }
 

@@ -136,6 +136,7 @@ export const TargetCheckSchema = z
     endpoint: z.string().optional().describe('Its server (admins).'),
     scope: z.string().optional().describe('The namespace the driver works in there.'),
     missingPermissions: z.array(z.string()).describe('Permissions the driver needs there and lacks.'),
+    warnings: z.array(z.string()).optional().describe('What works less well there without making it unusable.'),
     nodes: z.array(
       z.object({ name: z.string(), cpus: z.number(), memoryGb: z.number(), ready: z.boolean(), gpus: z.array(TargetGpusSchema) }),
     ),

@@ -416,19 +416,31 @@ export class KubernetesDriver {
         const missing = await this.missingPermissions(client, scope, opts.signal);
         let nodes: TargetCheck['nodes'] = [];
         let error: string | undefined;
+        // Namespace-scoped RBAC is the usual team set-up: without the cluster-wide reads the
+        // context still works, only capacity and GPU types are unknown, so those are warnings.
+        const warnings = missing.filter((m) => m.optional).map((m) => `missing ${m.text}`);
         try {
           const { views, detail } = await this.views(client, opts.signal);
           nodes = (views ?? []).map(targetNode);
-          error = views === undefined ? detail : undefined;
+          if (detail !== undefined) warnings.push(detail);
         } catch (e) {
           error = (e as Error).message;
         }
-        return { name, reachable: true, endpoint: client.server, scope, missingPermissions: missing, nodes, ...(error === undefined ? {} : { error }) };
+        return {
+          name,
+          reachable: true,
+          endpoint: client.server,
+          scope,
+          missingPermissions: missing.filter((m) => !m.optional).map((m) => m.text),
+          nodes,
+          ...(warnings.length > 0 ? { warnings } : {}),
+          ...(error === undefined ? {} : { error }),
+        };
       }),
     );
   }
 
-  private async missingPermissions(client: ContextClient, namespace: string, outer: AbortSignal): Promise<string[]> {
+  private async missingPermissions(client: ContextClient, namespace: string, outer: AbortSignal): Promise<Array<{ text: string; optional: boolean }>> {
     const wanted = requiredPermissions(this.opts.config.reach);
     // One review per permission, all at once: each call listens on the signal.
     const signal = AbortSignal.any([outer]);
@@ -455,9 +467,9 @@ export class KubernetesDriver {
           // Could not ask: report it as missing.
         }
         const what = `${p.verb} ${p.resource}${p.subresource === undefined ? '' : `/${p.subresource}`}`;
-        return `${what} ${p.clusterWide ? 'cluster-wide' : `in namespace ${namespace}`}${p.optional === undefined ? '' : ` (optional: ${p.optional})`}`;
+        return { text: `${what} ${p.clusterWide ? 'cluster-wide' : `in namespace ${namespace}`}${p.optional === undefined ? '' : ` (optional: ${p.optional})`}`, optional: p.optional !== undefined };
       }),
     );
-    return answers.filter((a): a is string => a !== undefined);
+    return answers.filter((a): a is { text: string; optional: boolean } => a !== undefined);
   }
 }

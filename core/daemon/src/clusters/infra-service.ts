@@ -309,6 +309,7 @@ function targetReport(t: TargetCheck, details: boolean): TargetCheckReport {
     nodes: t.nodes.map((n) => ({ name: n.name, cpus: n.cpus, memoryGb: n.memoryGb, ready: n.ready, gpus: n.gpus.map((g) => ({ ...g })) })),
   };
   if (t.scope !== undefined) out.scope = t.scope;
+  if (t.warnings !== undefined && t.warnings.length > 0) out.warnings = [...t.warnings];
   if (details && t.endpoint !== undefined) out.endpoint = t.endpoint;
   if (t.error !== undefined) out.error = details ? t.error : t.reachable ? 'not usable (an admin sees why with sky check)' : 'unreachable (an admin sees why with sky check)';
   return out;
