@@ -3,5 +3,5 @@ export type { StoreHealthEvent } from './health.js';
 export type { Leases } from './leases.js';
 export type { FeedFollower, FollowOptions } from './follower.js';
 export { MIGRATIONS, planMigrations, type Migration, type MigrationPlan } from './migrations.js';
-export { checkSchemaName, parseDatabaseUrl, redactUrl, type DatabaseAddress } from './url.js';
+export { SCHEMA_NAME, checkSchemaName, parseDatabaseUrl, redactUrl, type DatabaseAddress } from './url.js';
 export { isConnectionFailure } from './errors.js';

@@ -5,21 +5,11 @@ export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
  * The URL with its password (and any `password=` query parameter) replaced by `***`, for
- * errors and logs. Text that does not parse as a URL is redacted as a whole after `//`.
+ * errors and logs. Works on the text, so URLs that do not parse (or parse oddly, like
+ * `user:secret@host/db` without a scheme) are redacted as well.
  */
 export function redactUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    // user:secret@host shapes that URL cannot parse: hide everything between "//" and "@".
-    return url.replace(/\/\/[^@/]*@/, '//***@').replace(/(password=)[^&\s]*/gi, '$1***');
-  }
-  if (parsed.password !== '') parsed.password = '***';
-  for (const key of [...parsed.searchParams.keys()]) {
-    if (key.toLowerCase() === 'password') parsed.searchParams.set(key, '***');
-  }
-  return parsed.toString().replace(/%2A%2A%2A/g, '***');
+  return url.replace(/(\/\/|^|\s)([^\s/@:]*):([^/]*)@/g, '$1$2:***@').replace(/([?&]password=)[^&\s]*/gi, '$1***');
 }
 
 /** Where the store's database is, as a URL checked for shape (reachability is open()'s to find out). */
