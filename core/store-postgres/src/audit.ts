@@ -21,7 +21,7 @@ export class PgAuditRepository implements AuditRepository {
   constructor(private readonly db: () => Db) {}
 
   async append(record: AuditRecord): Promise<void> {
-    await this.db().rows('append to the audit log', 'INSERT INTO audit (id, user_id, at, doc) VALUES ($1, $2, $3, $4)', [record.id, record.user ?? null, record.at, JSON.stringify(record)], (err) =>
+    await this.db().writeRows('append to the audit log', 'INSERT INTO audit (id, user_id, at, doc) VALUES ($1, $2, $3, $4)', [record.id, record.user ?? null, record.at, JSON.stringify(record)], (err) =>
       isUniqueViolation(err) ? invalid(`audit entry ${JSON.stringify(record.id)} already exists`, 'id') : undefined,
     );
   }
@@ -59,7 +59,7 @@ export class PgAuditRepository implements AuditRepository {
   }
 
   async prune(before: number): Promise<number> {
-    const rows = await this.db().rows<{ n: number }>('prune the audit log', 'WITH d AS (DELETE FROM audit WHERE at < $1 RETURNING 1) SELECT count(*)::int AS n FROM d', [before]);
+    const rows = await this.db().writeRows<{ n: number }>('prune the audit log', 'WITH d AS (DELETE FROM audit WHERE at < $1 RETURNING 1) SELECT count(*)::int AS n FROM d', [before]);
     return rows[0]?.n ?? 0;
   }
 }

@@ -47,11 +47,14 @@ export class PgClusterRepository implements ClusterRepository {
   }
 
   async list(filter: { owner?: string } = {}): Promise<ClusterRecord[]> {
+    // The stored JSON texts, joined into one array and parsed once: a whole view (10,000
+    // clusters) costs one JSON.parse instead of a parse and a row object each.
     const rows =
       filter.owner === undefined
-        ? await this.db().rows<{ doc: ClusterRecord }>('list clusters', 'SELECT doc FROM clusters ORDER BY name')
-        : await this.db().rows<{ doc: ClusterRecord }>('list clusters', 'SELECT doc FROM clusters WHERE owner = $1 ORDER BY name', [filter.owner]);
-    return rows.map((r) => r.doc);
+        ? await this.db().rows<{ doc: string }>('list clusters', 'SELECT doc::text AS doc FROM clusters ORDER BY name')
+        : await this.db().rows<{ doc: string }>('list clusters', 'SELECT doc::text AS doc FROM clusters WHERE owner = $1 ORDER BY name', [filter.owner]);
+    if (rows.length === 0) return [];
+    return JSON.parse(`[${rows.map((r) => r.doc).join(',')}]`) as ClusterRecord[];
   }
 
   async update(name: string, expectedVersion: number, patchInput: ClusterPatch): Promise<ClusterRecord | undefined> {

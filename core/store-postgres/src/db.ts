@@ -24,14 +24,15 @@ const types = {
 };
 
 /** Client settings shared by the pool and the feed's LISTEN connection. */
-export function clientConfig(settings: PoolSettings): pg.ClientConfig {
+export function clientConfig(settings: PoolSettings, role = 'sky'): pg.ClientConfig {
   return {
     connectionString: settings.url,
     options: `-c search_path=${settings.schema}`,
     statement_timeout: settings.statementTimeoutMs,
     idle_in_transaction_session_timeout: Math.max(settings.statementTimeoutMs * 2, 60_000),
     connectionTimeoutMillis: settings.connectTimeoutMs,
-    application_name: 'sky',
+    // Names the schema, so an operator (or a test) can tell replicas' connections apart.
+    application_name: `${role} ${settings.schema}`.slice(0, 63),
     types,
   };
 }
@@ -111,8 +112,9 @@ export class Db {
 
   /**
    * Run `fn` in one transaction (READ COMMITTED; `fn` locks what it guards) that may put
-   * changes on the feed. Such transactions run one at a time in this process, in call order,
-   * so that the feed shows a replica's concurrent writes in the order they were made. The
+   * changes on the feed. A process's writes run one at a time, in call order, so that the
+   * feed shows a replica's concurrent writes in the order they were made (replicas write
+   * concurrently with each other; row locks and the feed_state row order them). The
    * changes get their seqs, are written to the events table and notified in the same
    * transaction, and are delivered to this process's listeners after the commit, in seq
    * order, before the returned promise resolves.
@@ -121,9 +123,17 @@ export class Db {
     return this.#ordered.run(() => this.#run(action, fn, true));
   }
 
-  /** Run `fn` in one transaction that puts nothing on the feed (runs concurrently with others). */
+  /** Run `fn` in one transaction that puts nothing on the feed (in call order with every other write of this process). */
   async tx<T>(action: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.#run(action, fn, false);
+    return this.#ordered.run(() => this.#run(action, fn, false));
+  }
+
+  /**
+   * One writing statement, in call order with every other write of this process (so that,
+   * as with the other stores, a write issued after another in the same turn sees its effect).
+   */
+  async writeRows<R extends pg.QueryResultRow>(action: string, text: string, values: unknown[] = [], translate?: (err: unknown) => Error | undefined): Promise<R[]> {
+    return this.#ordered.run(() => this.rows<R>(action, text, values, translate));
   }
 
   async #run<T>(action: string, fn: (tx: Tx) => Promise<T>, feed: boolean): Promise<T> {

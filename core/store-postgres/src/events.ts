@@ -59,7 +59,7 @@ export class PgEventRepository implements EventRepository {
   }
 
   async prune(before: number): Promise<number> {
-    const rows = await this.db().rows<{ n: number }>('prune the change feed', 'WITH d AS (DELETE FROM events WHERE at < $1 RETURNING 1) SELECT count(*)::int AS n FROM d', [before]);
+    const rows = await this.db().writeRows<{ n: number }>('prune the change feed', 'WITH d AS (DELETE FROM events WHERE at < $1 RETURNING 1) SELECT count(*)::int AS n FROM d', [before]);
     return rows[0]?.n ?? 0;
   }
 

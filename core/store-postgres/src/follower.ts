@@ -60,7 +60,7 @@ export class PgFeedFollower implements FeedFollower {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client(clientConfig(this.db.settings));
+    const client = new pg.Client(clientConfig(this.db.settings, 'sky-feed'));
     client.on('error', (err) => this.#lost(client, err));
     client.on('end', () => this.#lost(client, new Error('the LISTEN connection ended')));
     client.on('notification', () => this.#catchUp());

@@ -29,8 +29,7 @@ export class PgLeases implements Leases {
 
   async acquire(name: string, holder: string, ttlMs: number): Promise<boolean> {
     checkTtl(ttlMs);
-    const rows = await this.db().rows(
-      'acquire a lease',
+    const rows = await this.db().rows('acquire a lease',
       `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
        ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
         WHERE leases.expires_at <= clock_timestamp() OR leases.holder = excluded.holder
@@ -42,8 +41,7 @@ export class PgLeases implements Leases {
 
   async renew(name: string, holder: string, ttlMs: number): Promise<boolean> {
     checkTtl(ttlMs);
-    const rows = await this.db().rows(
-      'renew a lease',
+    const rows = await this.db().rows('renew a lease',
       `UPDATE leases SET expires_at = clock_timestamp() + $3 * interval '1 millisecond'
         WHERE name = $1 AND holder = $2 AND expires_at > clock_timestamp() RETURNING holder`,
       [name, holder, ttlMs],

@@ -102,8 +102,7 @@ export class PgManagedJobRepository implements ManagedJobRepository {
     if (events.length === 0 || !isId(id)) return;
     const added = events.map((event) => ({ at: event.at, text: event.text }));
     // Appended and capped in one statement: the row lock of the UPDATE orders concurrent appends.
-    await this.db().rows(
-      'append to a managed job log',
+    await this.db().writeRows('append to a managed job log',
       `UPDATE managed_jobs SET log = (
          SELECT COALESCE(jsonb_agg(e.value ORDER BY e.ord), '[]'::jsonb) FROM (
            SELECT value, ord FROM jsonb_array_elements(log || $2::jsonb) WITH ORDINALITY AS x(value, ord)

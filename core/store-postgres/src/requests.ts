@@ -28,8 +28,7 @@ function columns(record: RequestRecord): unknown[] {
 
 /** Write a request's new state (the row is locked by the caller) and put it on the feed. */
 export async function storeRequest(tx: Tx, record: RequestRecord): Promise<void> {
-  await tx.rows(
-    'UPDATE requests SET user_id = $2, status = $3, name = $4, cluster = $5, idempotency_key = $6, finished_at = $7, doc = $8 WHERE id = $1',
+  await tx.rows('UPDATE requests SET user_id = $2, status = $3, name = $4, cluster = $5, idempotency_key = $6, finished_at = $7, doc = $8 WHERE id = $1',
     columns(record),
   );
   tx.emit({ kind: 'request', id: record.id, record });
@@ -122,8 +121,7 @@ export class PgRequestRepository implements RequestRepository {
   }
 
   async prune(before: number): Promise<number> {
-    const rows = await this.db().rows<{ n: number }>(
-      'prune finished requests',
+    const rows = await this.db().writeRows<{ n: number }>('prune finished requests',
       `WITH d AS (DELETE FROM requests WHERE finished_at < $1 AND status = ANY($2) RETURNING 1) SELECT count(*)::int AS n FROM d`,
       [before, [...TERMINAL_STATUSES]],
     );

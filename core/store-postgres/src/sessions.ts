@@ -46,8 +46,7 @@ export class PgSessionRepository implements SessionRepository {
   }
 
   async revokeByUser(userId: string, at: number): Promise<number> {
-    const rows = await this.db().rows<{ n: number }>(
-      'revoke the sessions of a user',
+    const rows = await this.db().writeRows<{ n: number }>('revoke the sessions of a user',
       `WITH u AS (UPDATE sessions SET doc = jsonb_set(doc, '{revokedAt}', to_jsonb($2::bigint))
                    WHERE user_id = $1 AND NOT (doc ? 'revokedAt') RETURNING 1)
        SELECT count(*)::int AS n FROM u`,
@@ -57,8 +56,7 @@ export class PgSessionRepository implements SessionRepository {
   }
 
   async prune(before: number): Promise<number> {
-    const rows = await this.db().rows<{ n: number }>(
-      'prune sessions',
+    const rows = await this.db().writeRows<{ n: number }>('prune sessions',
       `WITH d AS (DELETE FROM sessions WHERE (doc->>'expiresAt')::float8 < $1 OR (doc->>'revokedAt')::float8 < $1 RETURNING 1)
        SELECT count(*)::int AS n FROM d`,
       [before],

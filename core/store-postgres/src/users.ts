@@ -48,7 +48,7 @@ export class PgUserRepository implements UserRepository {
 
   async delete(id: string): Promise<boolean> {
     // Its tokens go with it (ON DELETE CASCADE), hash index included.
-    const rows = await this.db().rows('delete a user', 'DELETE FROM users WHERE id = $1 RETURNING id', [id]);
+    const rows = await this.db().writeRows('delete a user', 'DELETE FROM users WHERE id = $1 RETURNING id', [id]);
     return rows.length > 0;
   }
 }
@@ -96,7 +96,7 @@ export class PgTokenRepository implements TokenRepository {
   }
 
   async delete(id: string): Promise<boolean> {
-    return (await this.db().rows('delete a token', 'DELETE FROM tokens WHERE id = $1 RETURNING id', [id])).length > 0;
+    return (await this.db().writeRows('delete a token', 'DELETE FROM tokens WHERE id = $1 RETURNING id', [id])).length > 0;
   }
 
   async #change(action: string, id: string, change: (t: TokenRecord) => TokenRecord): Promise<TokenRecord | undefined> {

@@ -37,6 +37,6 @@ export class PgWorkspaceRepository implements WorkspaceRepository {
   }
 
   async delete(name: string): Promise<boolean> {
-    return (await this.db().rows('delete a workspace', 'DELETE FROM workspaces WHERE name = $1 RETURNING name', [name])).length > 0;
+    return (await this.db().writeRows('delete a workspace', 'DELETE FROM workspaces WHERE name = $1 RETURNING name', [name])).length > 0;
   }
 }
