@@ -281,3 +281,37 @@ describe('PostgreSQL store: scale', () => {
     }
   });
 });
+
+describe('PostgreSQL store: lost connections', () => {
+  it('answers STATE_UNAVAILABLE (never crashes) while its connections are cut, and works again with new ones', async () => {
+    const fixture = await pgStoreFixture();
+    const events: string[] = [];
+    const store = fixture.make({ onHealth: (e) => events.push(e.state) });
+    await store.open();
+    try {
+      await Promise.all(Array.from({ length: 4 }, (_, i) => store.clusters.create(makeCluster({ name: `cut-${i}` }))));
+      const killed = await adminQuery<{ pid: number }>(
+        'SELECT pg_terminate_backend(pid), pid FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+        [`sky ${fixture.schema}`],
+      );
+      assert.ok(killed.length >= 1, 'the pool had connections to cut');
+      const failures: unknown[] = [];
+      await until('the store to answer again', async () => {
+        try {
+          await store.clusters.list();
+          return true;
+        } catch (err) {
+          failures.push(err);
+          return false;
+        }
+      });
+      for (const err of failures) assert.ok(err instanceof SkyError && err.code === 'STATE_UNAVAILABLE', String(err));
+      if (failures.length > 0) assert.deepEqual(events, ['degraded', 'recovered']);
+      assert.equal((await store.clusters.list()).length, 4);
+      assert.ok((await store.clusters.update('cut-0', 1, { lastActiveAt: 5 })) !== undefined);
+    } finally {
+      await store.close();
+      await fixture.cleanup();
+    }
+  });
+});
