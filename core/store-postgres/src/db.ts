@@ -189,7 +189,7 @@ export class Db {
   }
 
   #failure(action: string, err: unknown): Error {
-    const error = operationError(this.settings.url, action, err);
+    const error = operationError(action, err);
     if (isConnectionFailure(err)) this.health.failed(error);
     return error;
   }

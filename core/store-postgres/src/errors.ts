@@ -65,21 +65,24 @@ export function openError(url: string, err: unknown): SkyError {
   });
 }
 
-/** A failure of an operation on an open store. Connection failures say to retry; anything else is reported as it is. */
-export function operationError(url: string, action: string, err: unknown): SkyError {
+/**
+ * A failure of an operation on an open store. Connection failures say to retry. The message
+ * reaches API clients (as a 503 body), so it names no host or URL; the cause, logged by the
+ * daemon, has the details.
+ */
+export function operationError(action: string, err: unknown): SkyError {
   if (err instanceof SkyError) return err;
-  const where = redactUrl(url);
   if (isConnectionFailure(err)) {
-    return new SkyError('STATE_UNAVAILABLE', `the state store cannot reach PostgreSQL at ${where} to ${action}: ${messageOf(err)}`, {
+    return new SkyError('STATE_UNAVAILABLE', `the state store cannot reach its PostgreSQL database to ${action}: ${messageOf(err)}`, {
       hint: 'the store reconnects by itself once the database answers again; retry shortly',
-      details: { url: where, retryAfterSeconds: RETRY_AFTER_SECONDS },
+      details: { retryAfterSeconds: RETRY_AFTER_SECONDS },
       cause: err,
     });
   }
   const code = field(err, 'code');
-  return new SkyError('STATE_UNAVAILABLE', `the state store failed to ${action} in PostgreSQL at ${where}: ${messageOf(err)}`, {
+  return new SkyError('STATE_UNAVAILABLE', `the state store failed to ${action} in its PostgreSQL database: ${messageOf(err)}`, {
     hint: 'the daemon log and the database server\'s log have the details',
-    details: { url: where, ...(typeof code === 'string' ? { reason: code } : {}) },
+    details: typeof code === 'string' ? { reason: code } : {},
     cause: err,
   });
 }

@@ -99,7 +99,7 @@ export class PgFeedFollower implements FeedFollower {
 
   #report(err: unknown): void {
     if (this.#closed) return;
-    const error = operationError(this.db.settings.url, 'follow the change feed', err);
+    const error = operationError('follow the change feed', err);
     try {
       this.options.onError?.(error);
     } catch {
