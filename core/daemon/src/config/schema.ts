@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_HOST, DEFAULT_PORT } from '@sky/protocol';
+import { SCHEMA_NAME, parseDatabaseUrl } from '@sky/store-postgres';
 import { listenTransportKeys } from './listen-schema.js';
 
 const positiveInt = z.number().int().min(1);
@@ -14,6 +15,57 @@ export function isAddressOrRange(value: string): boolean {
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
+/**
+ * SKY_DB_URL chooses PostgreSQL when no store block says otherwise: with no `kind` it sets
+ * kind postgres and the url; with kind postgres and no url it gives the url; any other kind,
+ * or a url in the block, wins over it.
+ */
+export function withDatabaseUrlFromEnv(block: unknown, env: Readonly<Record<string, string | undefined>>): unknown {
+  const url = env.SKY_DB_URL;
+  if (url === undefined || url === '') return block;
+  if (block === undefined || block === null) return { kind: 'postgres', url };
+  if (typeof block !== 'object' || Array.isArray(block)) return block;
+  const given = block as Record<string, unknown>;
+  if (given.kind === undefined) return { ...given, kind: 'postgres', ...(given.url === undefined ? { url } : {}) };
+  if (given.kind === 'postgres' && given.url === undefined) return { ...given, url };
+  return block;
+}
+
+/** Where the state lives: LevelDB in the state directory (default), memory (tests), or PostgreSQL shared by replicas. */
+const storeSchema = z
+  .strictObject({
+    kind: z.enum(['level', 'memory', 'postgres']).default('level'),
+    /** level: the LevelDB directory (default <state_dir>/state). */
+    path: z.string().min(1).optional(),
+    /** level: fsync every group commit. */
+    sync: z.boolean().default(false),
+    /** postgres: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (or SKY_DB_URL); never logged with its password. */
+    url: z.string().min(1).optional(),
+    /** postgres: the schema holding the tables (default sky), created if missing. */
+    schema: z.string().regex(SCHEMA_NAME, 'must be lower-case letters, digits and underscores, starting with a letter or underscore, at most 63 characters').optional(),
+    /** postgres: most pooled connections per replica (default 10). */
+    pool_max: z.number().int().min(1).max(1000).optional(),
+  })
+  .superRefine((store, ctx) => {
+    if (store.kind === 'postgres') {
+      if (store.url === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required with kind postgres (or set SKY_DB_URL), e.g. postgres://sky@db.example:5432/sky' });
+        return;
+      }
+      try {
+        parseDatabaseUrl(store.url);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['url'], message: err instanceof Error ? err.message : String(err) });
+      }
+      if (store.path !== undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'is for kind level only; PostgreSQL is named by url' });
+      return;
+    }
+    for (const key of ['url', 'schema', 'pool_max'] as const) {
+      if (store[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `is for kind postgres only (kind is ${store.kind})` });
+    }
+  })
+  .prefault({});
+
 /** The daemon config. Every key is documented in sky.config.example.yaml; unknown keys are errors. */
 export const DaemonConfigSchema = z.strictObject({
   listen: z
@@ -26,13 +78,7 @@ export const DaemonConfigSchema = z.strictObject({
     })
     .prefault({}),
   state_dir: z.string().min(1).default('~/.sky/api_server'),
-  store: z
-    .strictObject({
-      kind: z.enum(['level', 'memory']).default('level'),
-      path: z.string().min(1).optional(),
-      sync: z.boolean().default(false),
-    })
-    .prefault({}),
+  store: z.preprocess((block) => withDatabaseUrlFromEnv(block, process.env), storeSchema),
   requests: z
     .strictObject({
       short_workers: positiveInt.max(10000).default(64),
