@@ -66,7 +66,8 @@ await build({
   format: 'esm',
   target: 'node20',
   // @sky/runtime reads its shell script next to its own files, so it stays a package.
-  external: ['classic-level', '@sky/runtime', '@sky/protocol', '@sky/protocol/*', 'zod', 'yaml'],
+  // The PostgreSQL store (with pg) is imported only by daemons configured for it.
+  external: ['classic-level', '@sky/runtime', '@sky/protocol', '@sky/protocol/*', '@sky/store-postgres', 'zod', 'yaml'],
   plugins: [smallMimeDb],
   banner: { js: "import { createRequire as __skyCreateRequire } from 'node:module'; const require = __skyCreateRequire(import.meta.url);" },
   logLevel: 'warning',

@@ -5,6 +5,7 @@ import { SkyError } from '@sky/protocol';
 import { daemonPaths, loadDaemonConfig } from './config/load.js';
 import { createLogger, writeStderr } from './logging.js';
 import { compose } from './compose.js';
+import { loadStore } from './store-factory.js';
 import { Daemon } from './daemon.js';
 import { installProcessGuards } from './process-guards.js';
 
@@ -90,7 +91,8 @@ async function main(): Promise<void> {
   const paths = daemonPaths(config);
   const { logger, file } = createLogger(paths.logFile, config.log.level, config.log.stdout);
   installProcessGuards({ logger, logFailing: () => file.dropping > 0, stderr: writeStderr, exit: (code) => process.exit(code) });
-  const daemon = compose({ config, paths, logger, jobUmask: startedUmask }).resolve(Daemon);
+  const store = await loadStore(config, paths, logger);
+  const daemon = compose({ config, paths, logger, jobUmask: startedUmask, store }).resolve(Daemon);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import type { StateStore } from '@sky/plugin-api';
 import { MemoryStateStore } from '@sky/plugin-api/testing';
 import { LevelStateStore, type StoreHealthEvent } from '@sky/store-level';
-import { DEFAULT_POOL_MAX, DEFAULT_SCHEMA, PostgresStateStore, type StoreHealthEvent as PgHealthEvent } from '@sky/store-postgres';
 import { SkyError } from '@sky/protocol';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
 
@@ -19,21 +18,17 @@ function logHealth(logger: Logger, event: StoreHealthEvent): void {
   }
 }
 
-function logDatabaseHealth(logger: Logger, event: PgHealthEvent): void {
-  switch (event.state) {
-    case 'degraded':
-      // The error's message and details carry the URL with its password hidden.
-      logger.error({ err: event.error, code: event.error.code }, 'the state store lost its database (requests answer 503 with Retry-After until it is back)');
-      return;
-    case 'recovered':
-      logger.warn({ downMs: event.downMs }, 'the state store reaches its database again');
-      return;
-    case 'recovery-failed':
-      logger.warn({ err: event.error }, 'the state store could not reach its database yet; retrying');
-  }
+/**
+ * A store for the config, with the PostgreSQL store's module (and pg) loaded only when the config
+ * asks for it, so a daemon on LevelDB never loads them.
+ */
+export async function loadStore(config: DaemonConfig, paths: DaemonPaths, logger?: Logger): Promise<StateStore> {
+  if (config.store.kind !== 'postgres') return createStore(config, paths, logger);
+  const { createPostgresStore } = await import('./store-postgres.js');
+  return createPostgresStore(config, logger);
 }
 
-/** The one place that knows concrete stores, chosen by name from config. */
+/** The one place that knows the embedded stores, chosen by name from config (PostgreSQL: loadStore). */
 export function createStore(config: DaemonConfig, paths: DaemonPaths, logger?: Logger): StateStore {
   switch (config.store.kind) {
     case 'memory':
@@ -44,20 +39,10 @@ export function createStore(config: DaemonConfig, paths: DaemonPaths, logger?: L
         sync: config.store.sync,
         ...(logger ? { onHealth: (event: StoreHealthEvent) => logHealth(logger, event) } : {}),
       });
-    case 'postgres': {
-      const { url } = config.store;
-      if (url === undefined) {
-        // The config schema requires it; a config built in code may still leave it out.
-        throw new SkyError('CONFIG_INVALID', 'store.kind is postgres but store.url is not set', {
-          hint: 'set store.url to postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or SKY_DB_URL',
-        });
-      }
-      return new PostgresStateStore({
-        url,
-        schema: config.store.schema ?? DEFAULT_SCHEMA,
-        poolMax: config.store.pool_max ?? DEFAULT_POOL_MAX,
-        ...(logger ? { onHealth: (event: PgHealthEvent) => logDatabaseHealth(logger, event) } : {}),
+    case 'postgres':
+      // pg is loaded only by daemons that use it: loadStore opens it before compose.
+      throw new SkyError('CONFIG_INVALID', 'store.kind postgres is opened through loadStore(), not createStore()', {
+        hint: 'Call loadStore(config, paths, logger) and pass the store to compose().',
       });
-    }
   }
 }

@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_HOST, DEFAULT_PORT } from '@sky/protocol';
-import { SCHEMA_NAME, parseDatabaseUrl } from '@sky/store-postgres';
+// The URL rules without pg itself: a daemon on LevelDB never loads the database driver.
+import { SCHEMA_NAME, parseDatabaseUrl } from '@sky/store-postgres/url';
 import { listenTransportKeys } from './listen-schema.js';
 
 const positiveInt = z.number().int().min(1);
