@@ -3,7 +3,7 @@ import { MAX_EVENT_PAGE, type EventRepository, type FeedBounds, type FeedListene
 import { SkyError } from '@sky/protocol';
 import type { ActiveState } from './active-state.js';
 import type { EventState } from './event-state.js';
-import type { ChangeFeed } from './feed.js';
+import type { ChangeFeed } from '@sky/plugin-api';
 import { eventKey } from './keys.js';
 import { getMany, type EventValue, type Sublevels } from './layout.js';
 import type { Writer } from './writer.js';

@@ -7,7 +7,7 @@ import type { AuthState } from './auth-state.js';
 import { ClusterGroup, isClusterWrite, type ClusterWriteRequest, type Settle } from './cluster-group.js';
 import type { ClusterState } from './cluster-state.js';
 import type { EventState } from './event-state.js';
-import type { ChangeFeed } from './feed.js';
+import type { ChangeFeed } from '@sky/plugin-api';
 import { idempotencyKey, logKey, logRange, statusKey, userKey } from './keys.js';
 import { getMany, INDEX_MARK, type Sublevels, type WriteOp } from './layout.js';
 import { isManagedJobWrite, ManagedJobGroup, type ManagedJobWriteRequest } from './managed-job-group.js';

@@ -49,7 +49,7 @@ import { ClusterState } from './cluster-state.js';
 import { LevelEventRepository } from './event-repository.js';
 import { EventState } from './event-state.js';
 import { degradedError, notOpenError, openError } from './errors.js';
-import { ChangeFeed, warnListenerError, type ListenerErrorHandler } from './feed.js';
+import { ChangeFeed, warnListenerError, type ListenerErrorHandler } from '@sky/plugin-api';
 import { isKeySafe } from './keys.js';
 import { openLevel, sublevels, type LevelDb, type Sublevels } from './layout.js';
 import { ManagedJobReader } from './managed-job-queries.js';

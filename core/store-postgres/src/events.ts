@@ -3,7 +3,7 @@ import type { RequestRecord } from '@sky/protocol';
 import { MAX_EVENT_PAGE } from '@sky/plugin-api';
 import type { EventRepository, FeedBounds, FeedChange, FeedListener, StoredEvent } from '@sky/plugin-api';
 import type { Db } from './db.js';
-import type { LocalListeners } from './listeners.js';
+import type { ChangeFeed } from '@sky/plugin-api';
 
 /** Check a page size of EventRepository.read. */
 export function checkEventLimit(limit: number): void {
@@ -40,7 +40,7 @@ export async function readEvents(db: Db, afterSeq: number, limit: number): Promi
 export class PgEventRepository implements EventRepository {
   constructor(
     private readonly db: () => Db,
-    private readonly listeners: LocalListeners,
+    private readonly listeners: ChangeFeed,
   ) {}
 
   async read(afterSeq: number, limit: number): Promise<StoredEvent[]> {

@@ -24,7 +24,7 @@ import { PgFeedFollower, type FeedFollower, type FollowOptions } from './followe
 import { HealthTracker, type StoreHealthEvent } from './health.js';
 import { PgJobRepository } from './jobs.js';
 import { PgLeases, type Leases } from './leases.js';
-import { LocalListeners, warnListenerError, type ListenerErrorHandler } from './listeners.js';
+import { ChangeFeed, warnListenerError, type ListenerErrorHandler } from '@sky/plugin-api';
 import { PgManagedJobRepository } from './managed-jobs.js';
 import { MIGRATIONS, runMigrations, type Migration } from './migrations.js';
 import { PgRequestRepository } from './requests.js';
@@ -77,7 +77,7 @@ export class PostgresStateStore implements StateStore {
   readonly schema: string;
   readonly #settings: PoolSettings;
   readonly #migrations: readonly Migration[];
-  readonly #listeners: LocalListeners;
+  readonly #listeners: ChangeFeed;
   readonly #health: HealthTracker;
   readonly #followers = new Set<PgFeedFollower>();
   #db: Db | undefined;
@@ -92,7 +92,7 @@ export class PostgresStateStore implements StateStore {
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     };
     this.#migrations = options.migrations ?? MIGRATIONS;
-    this.#listeners = new LocalListeners(options.onListenerError ?? warnListenerError);
+    this.#listeners = new ChangeFeed(options.onListenerError ?? warnListenerError);
     this.#health = new HealthTracker(options.onHealth);
     const db = (): Db => {
       if (this.#db === undefined) throw notOpenError(this.#settings.url);
@@ -142,7 +142,12 @@ export class PostgresStateStore implements StateStore {
     } finally {
       client?.release();
     }
-    this.#db = new Db(pool, this.#settings, `sky_feed_${this.schema}`, this.#health, (changes) => this.#listeners.deliver(changes));
+    this.#db = new Db(pool, this.#settings, `sky_feed_${this.schema}`, this.#health, (changes) =>
+      this.#listeners.publish(
+        changes.map((c) => c.change),
+        changes.map((c) => c.position),
+      ),
+    );
   }
 
   async close(): Promise<void> {
@@ -162,7 +167,7 @@ export class PostgresStateStore implements StateStore {
   }
 
   subscribe(listener: StoreChangeListener): () => void {
-    return this.#listeners.subscribeStore(listener);
+    return this.#listeners.subscribe(listener);
   }
 
   /**

@@ -12,14 +12,9 @@ import {
   type StoredEvent,
 } from '../store.js';
 import { copyChange, copyJson } from '../records.js';
+import { ChangeFeed, type ListenerErrorHandler } from '../node/change-feed.js';
 
-/** Called when a change-feed listener throws; the default prints a process warning. */
-export type ListenerErrorHandler = (error: unknown, change: FeedChange) => void;
-
-export function warnListenerError(error: unknown): void {
-  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  process.emitWarning(`a state store change listener threw: ${text}`, { code: 'SKY_STORE_LISTENER' });
-}
+export { warnListenerError, type ListenerErrorHandler } from '../node/change-feed.js';
 
 /** Check a page size of EventRepository.read. */
 export function checkEventLimit(limit: number): void {
@@ -41,33 +36,25 @@ interface Entry {
  * `events.subscribe`).
  */
 export class MemoryFeed implements EventRepository {
-  readonly #store = new Set<StoreChangeListener>();
-  readonly #all = new Set<FeedListener>();
+  readonly #feed: ChangeFeed;
   readonly #entries: Entry[] = [];
   #last = 0;
   #lastAt = 0;
 
   constructor(
     private readonly assertOpen: () => void,
-    private readonly onListenerError: ListenerErrorHandler,
+    onListenerError: ListenerErrorHandler,
     private readonly request: (id: string) => RequestRecord | undefined,
-  ) {}
+  ) {
+    this.#feed = new ChangeFeed(onListenerError);
+  }
 
   subscribeStore(listener: StoreChangeListener): () => void {
-    // A wrapper per subscription, so the same function subscribed twice is two subscriptions.
-    const entry: StoreChangeListener = (change, position) => listener(change, position);
-    this.#store.add(entry);
-    return () => {
-      this.#store.delete(entry);
-    };
+    return this.#feed.subscribe(listener);
   }
 
   subscribe(listener: FeedListener): () => void {
-    const entry: FeedListener = (change, position) => listener(change, position);
-    this.#all.add(entry);
-    return () => {
-      this.#all.delete(entry);
-    };
+    return this.#feed.subscribeAll(listener);
   }
 
   emit(change: FeedChange): void {
@@ -75,24 +62,7 @@ export class MemoryFeed implements EventRepository {
     this.#lastAt = Math.max(this.#lastAt, Date.now());
     const position: FeedPosition = { seq: this.#last, at: this.#lastAt };
     this.#entries.push({ ...position, change: change.kind === 'request' ? { kind: 'request', id: change.id } : copyChange(change) });
-    if (change.kind !== 'request') this.#deliver(this.#store, change, position);
-    this.#deliver(this.#all, change, position);
-  }
-
-  #deliver<C extends FeedChange>(listeners: Set<(change: C, position: FeedPosition) => void>, change: C, position: FeedPosition): void {
-    for (const listener of [...listeners]) {
-      // Unsubscribed by an earlier listener of this change: deliver nothing more.
-      if (!listeners.has(listener)) continue;
-      try {
-        listener(copyChange(change), { ...position });
-      } catch (err) {
-        try {
-          this.onListenerError(err, copyChange(change));
-        } catch {
-          // The reporter failing must not fail the write either.
-        }
-      }
-    }
+    this.#feed.publish([change], [position]);
   }
 
   async read(afterSeq: number, limit: number): Promise<StoredEvent[]> {

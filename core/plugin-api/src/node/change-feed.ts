@@ -1,4 +1,5 @@
-import { copyChange, type FeedChange, type FeedListener, type FeedPosition, type StoreChangeListener } from '@sky/plugin-api';
+import { copyChange } from '../records.js';
+import type { FeedChange, FeedListener, FeedPosition, StoreChangeListener } from '../store.js';
 
 /** Called when a change-feed listener throws. */
 export type ListenerErrorHandler = (error: unknown, change: FeedChange) => void;
@@ -10,7 +11,7 @@ export function warnListenerError(error: unknown): void {
 }
 
 /**
- * The change feed: the writer publishes each committed group's changes here, in order,
+ * For stores (plugin API 1.6; LevelDB and PostgreSQL use it). The change feed: the writer publishes each committed group's changes here, in order,
  * before it answers the group's callers. Every listener gets its own copy of each record,
  * and one that throws is reported and skipped, never allowed to fail the writer. Store
  * listeners get cluster, job and managed job changes; feed listeners get requests too.
