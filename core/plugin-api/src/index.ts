@@ -7,6 +7,7 @@ export * from './ssh.js';
 export * from './targets.js';
 export * from './node/json-ledger.js';
 export * from './node/change-feed.js';
+export * from './node/page-cursor.js';
 export * from './node/gpus.js';
 export * from './node/helper.js';
 export * from './node/helper-client.js';

@@ -1,5 +1,5 @@
-import { SkyError } from '@sky/protocol';
 import type { RequestStatus } from '@sky/protocol';
+import { pageCursor } from '@sky/plugin-api';
 
 /**
  * Composite keys inside the index sublevels. Parts are joined with NUL, which sorts below
@@ -83,23 +83,8 @@ export function isKeySafe(name: string): boolean {
   return typeof name === 'string' && !name.includes(SEP);
 }
 
-const CURSOR_PREFIX = 'l1:';
-
 /** list() cursors carry the last id of the page: the next page starts strictly below it. */
-export function encodeCursor(lastId: string): string {
-  return Buffer.from(CURSOR_PREFIX + lastId, 'utf8').toString('base64url');
-}
-
-export function decodeCursor(cursor: string): string {
-  const raw = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!raw.startsWith(CURSOR_PREFIX) || raw.length === CURSOR_PREFIX.length) {
-    throw new SkyError('VALIDATION_FAILED', `cursor "${cursor}" is not a cursor this store issued`, {
-      hint: 'pass the nextCursor of the previous page unchanged',
-      details: { field: 'cursor' },
-    });
-  }
-  return raw.slice(CURSOR_PREFIX.length);
-}
+export const { encode: encodeCursor, decode: decodeCursor } = pageCursor('l1:');
 
 /** Managed job ids are fixed width so that they sort numerically. */
 const MANAGED_JOB_ID_WIDTH = 16;

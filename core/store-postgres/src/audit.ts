@@ -1,21 +1,10 @@
 import { SkyError } from '@sky/protocol';
 import type { AuditRecord } from '@sky/protocol';
-import type { AuditFilter, AuditPageResult, AuditRepository } from '@sky/plugin-api';
+import { pageCursor, type AuditFilter, type AuditPageResult, type AuditRepository } from '@sky/plugin-api';
 import type { Db } from './db.js';
 import { invalid, isUniqueViolation } from './errors.js';
 
-const CURSOR_PREFIX = 'pa1:';
-
-function decodeCursor(cursor: string): string {
-  const raw = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!raw.startsWith(CURSOR_PREFIX) || raw.length === CURSOR_PREFIX.length) {
-    throw new SkyError('VALIDATION_FAILED', `cursor "${cursor}" is not a cursor this store issued`, {
-      hint: 'pass the nextCursor of the previous page unchanged',
-      details: { field: 'cursor' },
-    });
-  }
-  return raw.slice(CURSOR_PREFIX.length);
-}
+const { encode: encodeCursor, decode: decodeCursor } = pageCursor('pa1:');
 
 export class PgAuditRepository implements AuditRepository {
   constructor(private readonly db: () => Db) {}
@@ -53,7 +42,7 @@ export class PgAuditRepository implements AuditRepository {
     const items = rows.slice(0, filter.limit).map((r) => r.doc);
     const last = items[items.length - 1];
     if (rows.length > filter.limit && last !== undefined) {
-      return { items, nextCursor: Buffer.from(CURSOR_PREFIX + last.id, 'utf8').toString('base64url') };
+      return { items, nextCursor: encodeCursor(last.id) };
     }
     return { items };
   }

@@ -1,25 +1,10 @@
 import { SkyError, TERMINAL_STATUSES } from '@sky/protocol';
 import type { LogChunk, RequestRecord, RequestStatus } from '@sky/protocol';
-import { applyRequestPatch, copyJson, mayTransitionRequest } from '@sky/plugin-api';
+import { applyRequestPatch, copyJson, mayTransitionRequest, pageCursor } from '@sky/plugin-api';
 import type { CreateResult, RequestFilter, RequestPageResult, RequestPatch, RequestRepository } from '@sky/plugin-api';
 import type { Db, Tx } from './db.js';
 
-const CURSOR_PREFIX = 'p1:';
-
-function encodeCursor(id: string): string {
-  return Buffer.from(CURSOR_PREFIX + id, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const raw = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!raw.startsWith(CURSOR_PREFIX) || raw.length === CURSOR_PREFIX.length) {
-    throw new SkyError('VALIDATION_FAILED', `cursor "${cursor}" is not a cursor this store issued`, {
-      hint: 'pass the nextCursor of the previous page unchanged',
-      details: { field: 'cursor' },
-    });
-  }
-  return raw.slice(CURSOR_PREFIX.length);
-}
+const { encode: encodeCursor, decode: decodeCursor } = pageCursor('p1:');
 
 /** The indexed columns of a request, in the order of the INSERT/UPDATE statements below. */
 function columns(record: RequestRecord): unknown[] {

@@ -25,24 +25,10 @@ import { MemoryClusterData, MemoryClusterRepository, MemoryJobRepository } from 
 import { MemoryFeed, warnListenerError, type ListenerErrorHandler } from './memory-events.js';
 import { MemoryManagedJobRepository } from './memory-managed-jobs.js';
 import { MemorySessionRepository } from './memory-sessions.js';
+import { pageCursor } from '../node/page-cursor.js';
 import { MemoryAuditRepository, MemoryAuthData, MemoryTokenRepository, MemoryUserRepository, MemoryWorkspaceRepository } from './memory-auth.js';
 
-const CURSOR_PREFIX = 'm1:';
-
-function encodeCursor(id: string): string {
-  return Buffer.from(CURSOR_PREFIX + id, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const raw = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!raw.startsWith(CURSOR_PREFIX)) {
-    throw new SkyError('VALIDATION_FAILED', `cursor "${cursor}" is not a cursor this store issued`, {
-      hint: 'pass the nextCursor of the previous page unchanged',
-      details: { field: 'cursor' },
-    });
-  }
-  return raw.slice(CURSOR_PREFIX.length);
-}
+const { encode: encodeCursor, decode: decodeCursor } = pageCursor('m1:');
 
 class MemoryRequestRepository implements RequestRepository {
   readonly #records = new Map<string, RequestRecord>();
