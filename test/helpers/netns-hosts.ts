@@ -27,12 +27,13 @@
  * sshd processes (and every process in the namespaces) by PID, then deletes namespaces, veths,
  * the bridge and the temp directory by name.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { alive, descendants, freePort, isRoot, sh, signal } from './os.js';
 
 const SSHD = '/usr/sbin/sshd';
 const SUBNET_PREFIX = '10.201';
@@ -80,67 +81,6 @@ export interface CreateHostsOptions {
   mode?: 'auto' | 'netns' | 'loopback';
   /** Every host logs in to one home directory, `<dir>/shared-home` (like NFS-mounted homes of a lab pool). */
   sharedHome?: boolean;
-}
-
-interface Exec {
-  stdout: string;
-  stderr: string;
-}
-
-function sh(cmd: string, args: string[], options: { allowFail?: boolean } = {}): Promise<Exec> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err && !options.allowFail) reject(new Error(`${cmd} ${args.join(' ')} failed: ${(stderr || err.message).trim()}`));
-      else resolve({ stdout, stderr });
-    });
-  });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function kill(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // gone already
-  }
-}
-
-/** Every process whose ancestry leads to `root` (from /proc), children first. */
-function descendants(root: number): number[] {
-  const parent = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parent.set(Number(entry), ppid);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (pid: number): void => {
-    for (const [child, ppid] of parent) {
-      if (ppid === pid) {
-        walk(child);
-        out.push(child);
-      }
-    }
-  };
-  walk(root);
-  return out;
-}
-
-function isRoot(): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
 let sequence = 0;
@@ -248,18 +188,6 @@ async function waitForSshd(ip: string, port: number, child: ChildProcess, logFil
     if (Date.now() > deadline) throw new Error(`sshd for ${ip}:${port} did not answer within 10 s: ${readFileSafe(logFile).slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-function freePortOn(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function namespacesPermitted(): Promise<boolean> {
@@ -388,8 +316,8 @@ abstract class HostSet implements TestHosts {
     await this.teardown();
     for (const child of this.children) {
       if (child.pid !== undefined) {
-        for (const pid of descendants(child.pid)) kill(pid, 'SIGKILL');
-        kill(child.pid, 'SIGKILL');
+        for (const pid of descendants(child.pid)) signal(pid, 'SIGKILL');
+        signal(child.pid, 'SIGKILL');
       }
     }
     await rm(this.dir, { recursive: true, force: true });
@@ -495,7 +423,7 @@ class NetnsHosts extends HostSet {
   protected async teardown(): Promise<void> {
     for (const ns of this.namespaces) {
       const pids = (await sh('ip', ['netns', 'pids', ns], { allowFail: true })).stdout.split('\n').filter((l) => /^\d+$/.test(l.trim()));
-      for (const pid of pids) kill(Number(pid), 'SIGKILL');
+      for (const pid of pids) signal(Number(pid), 'SIGKILL');
     }
     for (const ns of this.namespaces) {
       await sh('ip', ['netns', 'del', ns], { allowFail: true });
@@ -549,7 +477,7 @@ class LoopbackHosts extends HostSet {
     this.hosts = [];
     for (let i = 0; i < n; i++) {
       const ip = `127.0.0.${10 + i}`;
-      const port = await freePortOn(ip);
+      const port = await freePort(ip);
       const home = this.homeOf(i);
       const { config, logFile, pubKey } = await this.prepareHost(i, `${ip}:${port}`, port, home, (hostDir) => forcedHome(hostDir, home));
       const child = await this.startSshd([SSHD, '-D', '-f', config, '-E', logFile], ip, port, logFile);
@@ -569,10 +497,10 @@ class LoopbackHosts extends HostSet {
     await this.writeKnownHosts();
   }
 
-  private signalTree(i: number, signal: NodeJS.Signals): void {
+  private signalTree(i: number, sig: NodeJS.Signals): void {
     const pid = this.host(i).sshdPid;
-    kill(pid, signal);
-    for (const child of descendants(pid)) kill(child, signal);
+    signal(pid, sig);
+    for (const child of descendants(pid)) signal(child, sig);
   }
 
   async cutLink(i: number): Promise<void> {
@@ -605,7 +533,7 @@ export async function cleanupStale(): Promise<void> {
       const pid = Number(/^sky-t(\d+)/.exec(ns)![1]);
       if (pid === process.pid || alive(pid)) continue;
       const pids = (await sh('ip', ['netns', 'pids', ns], { allowFail: true })).stdout.split('\n').filter((l) => /^\d+$/.test(l.trim()));
-      for (const p of pids) kill(Number(p), 'SIGKILL');
+      for (const p of pids) signal(Number(p), 'SIGKILL');
       await sh('ip', ['netns', 'del', ns], { allowFail: true });
     }
     if (existsSync('/etc/netns')) {
@@ -635,8 +563,8 @@ export async function cleanupStale(): Promise<void> {
       if (!sshd) continue;
       const sshdPid = Number(sshd[1]);
       if (alive(sshdPid) && readFileSafe(`/proc/${sshdPid}/cmdline`).includes(dir)) {
-        for (const p of descendants(sshdPid)) kill(p, 'SIGKILL');
-        kill(sshdPid, 'SIGKILL');
+        for (const p of descendants(sshdPid)) signal(p, 'SIGKILL');
+        signal(sshdPid, 'SIGKILL');
       }
     }
     rmSync(dir, { recursive: true, force: true });
