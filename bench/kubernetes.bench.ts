@@ -18,7 +18,7 @@
  * (scripts/kube-build.sh). Every process (daemon, control plane, pod sshds) is stopped by PID at
  * the end, also on failure. Figures are reported, never asserted.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -96,6 +96,9 @@ function daemonRequests(cp: KubeControlPlane, from: number, to: number): { total
 const openWatches = (cp: KubeControlPlane): Promise<number> => cp.metric('apiserver_longrunning_gauge', { verb: 'WATCH' });
 const openPodWatches = (cp: KubeControlPlane): Promise<number> => cp.metric('apiserver_longrunning_gauge', { resource: 'pods', verb: 'WATCH' });
 
+/** The CLIs running now, killed by PID if the bench is stopped. */
+const running = new Set<ChildProcess>();
+
 /** Run `sky ARGS`; resolves with the wall-clock µs when stdout first shows `marker` (if given), the exit code and output. */
 function sky(env: NodeJS.ProcessEnv, skyArgs: string[], marker?: string): Promise<{ code: number | null; markerAtUs: number | undefined; out: string }> {
   return new Promise((resolve, reject) => {
@@ -103,6 +106,7 @@ function sky(env: NodeJS.ProcessEnv, skyArgs: string[], marker?: string): Promis
     let out = '';
     let err = '';
     const child = spawn(process.execPath, ['--', SKY_BIN, ...skyArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
     const timer = setTimeout(() => child.kill('SIGKILL'), PHASE_LIMIT_MS);
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
       out += c;
@@ -111,6 +115,7 @@ function sky(env: NodeJS.ProcessEnv, skyArgs: string[], marker?: string): Promis
     child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
     child.on('error', reject);
     child.on('exit', (code) => {
+      running.delete(child);
       clearTimeout(timer);
       resolve({ code, markerAtUs, out: `${out}${err}` });
     });
@@ -174,12 +179,17 @@ let kubelet: FakeKubelet | undefined;
 let daemon: DaemonHandle | undefined;
 const home = tempHome();
 const loadStart = load();
-const stopAll = async (): Promise<void> => {
-  await daemon?.stop();
-  await kubelet?.stop();
-  await cp?.stop();
-  removeHome(home);
-};
+// One stop, however many ask for it (a signal, and the main flow's finally once its calls fail):
+// each waits until every process is gone.
+let stopping: Promise<void> | undefined;
+const stopAll = (): Promise<void> =>
+  (stopping ??= (async () => {
+    for (const child of running) child.kill('SIGKILL');
+    await daemon?.stop();
+    await kubelet?.stop();
+    await cp?.stop();
+    removeHome(home);
+  })());
 const onSignal = (): void => {
   void stopAll().finally(() => process.exit(130));
 };
