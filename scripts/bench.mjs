@@ -9,7 +9,7 @@
 //   --quick           shorter runs (smoke test of the benches; figures are rougher)
 //   --only NAME       run one of the benches; memory (a 150 s soak), jobs (beside Slurm, installs slurm-wlm and munge
 //                     when missing) and idle-jobs run only when named (they take 10-40 minutes); k8s (about
-//                     30 s) runs by default when root and the control plane is built (scripts/kube-build.sh)
+//                     45 s) runs by default when root and the control plane is built (scripts/kube-build.sh)
 //   --ssh             with jobs / idle-jobs: also (jobs) or instead (idle-jobs) on SSH pool hosts
 //   --profile         also take CPU profiles (.bench-out/profile/) of the in-process suite and
 //                     of the daemon under HTTP load, and print where the time went; the profiler
