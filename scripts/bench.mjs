@@ -4,11 +4,12 @@
 // the change against bench/baseline.json. Figures are reported, never asserted: the exit code
 // is non-zero only when a bench itself breaks.
 //
-//   node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs|completion|cli|memory|jobs|idle-jobs] [--ssh] [--profile] [--write-baseline]
+//   node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs|completion|cli|k8s|memory|jobs|idle-jobs] [--ssh] [--profile] [--write-baseline]
 //
 //   --quick           shorter runs (smoke test of the benches; figures are rougher)
 //   --only NAME       run one of the benches; memory (a 150 s soak), jobs (beside Slurm, installs slurm-wlm and munge
-//                     when missing) and idle-jobs run only when named (they take 10-40 minutes)
+//                     when missing) and idle-jobs run only when named (they take 10-40 minutes); k8s (about
+//                     45 s) runs by default when root and the control plane is built (scripts/kube-build.sh)
 //   --ssh             with jobs / idle-jobs: also (jobs) or instead (idle-jobs) on SSH pool hosts
 //   --profile         also take CPU profiles (.bench-out/profile/) of the in-process suite and
 //                     of the daemon under HTTP load, and print where the time went; the profiler
@@ -24,7 +25,7 @@ const outDir = join(root, '.bench-out');
 const baselineFile = join(root, 'bench/baseline.json');
 
 const args = process.argv.slice(2);
-const BENCHES = ['dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs', 'completion', 'cli', 'memory', 'jobs', 'idle-jobs'];
+const BENCHES = ['dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs', 'completion', 'cli', 'k8s', 'memory', 'jobs', 'idle-jobs'];
 const KNOWN = new Set(['--quick', '--only', '--ssh', '--profile', '--write-baseline', ...BENCHES]);
 const unknown = args.filter((a) => !KNOWN.has(a));
 if (unknown.length > 0) {
@@ -185,6 +186,26 @@ if (only === undefined || only === 'cli') {
   const ok = run('the CLI against a warm daemon: sky exec -d, status, queue', [process.execPath, 'bench/cli-latency.mjs', '--json', file, ...(quick ? ['--quick'] : [])]);
   if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
   else broken = true;
+}
+
+if (only === undefined || only === 'k8s') {
+  const file = join(outDir, 'k8s.json');
+  rmSync(file, { force: true });
+  // Run by default only where it can run; named, it runs and says what is missing.
+  const built = spawnSync('bash', [join(root, 'scripts/kube-build.sh'), '--check'], { cwd: root, stdio: 'ignore' }).status === 0 || process.env.SKY_KUBE_BIN !== undefined;
+  if (only === undefined && process.getuid?.() !== 0) {
+    console.log('\n== Kubernetes driver on a real control plane: skipped (needs root: the harness kubelet uses network namespaces)');
+  } else if (only === undefined && !built) {
+    console.log('\n== Kubernetes driver on a real control plane: skipped (no control plane build: run bash scripts/kube-build.sh, or set SKY_KUBE_BIN)');
+  } else {
+    const ok = run(
+      'Kubernetes driver on a real control plane: launch → first line, API requests per job and per launch',
+      [process.execPath, '--conditions=sky-source', '--import', 'tsx', 'bench/kubernetes.bench.ts', '--json', file, ...(quick ? ['--quick'] : [])],
+      { TSX_TSCONFIG_PATH: join(root, 'test/tsconfig.json') },
+    );
+    if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
+    else broken = true;
+  }
 }
 
 if (only === 'memory') {
