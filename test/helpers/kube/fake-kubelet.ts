@@ -17,6 +17,7 @@ import { registerNode, type FakeNodeSpec } from './nodes.js';
 import { alive, exited, exitedEarly, isRoot, signal } from './os.js';
 import { cleanupStalePodNetworks, PodNetwork } from './pod-network.js';
 import { startPodSshd } from './pod-sshd.js';
+import { kubeletCertificate, startKubeletStreaming, type KubeletStreaming } from './kubelet-streaming.js';
 import { failedStatus, imagePullMessage, runningStatus, waitingStatus, type Pod, type StatusContext } from './pod-status.js';
 
 const DIR_PREFIX = 'sky-kubelet-';
@@ -49,7 +50,10 @@ export interface FakeKubeletOptions {
 }
 
 export interface FakeKubelet {
-  nodes: Array<{ name: string; ip: string }>;
+  /** `kubeletPort`: the node's streaming endpoint (port-forward) at `ip`, where the API server proxies it. */
+  nodes: Array<{ name: string; ip: string; kubeletPort: number }>;
+  /** Port-forward streams the API server opened to pods (one TCP connection to a pod each). */
+  portForwards(): number;
   /** Change at run time: a pod backing off retries its pull every 0.5 s. */
   unpullableImages: Set<string>;
   /** The pod network's gateway (the bridge's address in the root namespace) and /24. */
@@ -101,7 +105,8 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
   const byName = new Map<string, PodRecord>();
   const errors: Error[] = [];
   const unpullableImages = new Set(options.unpullableImages ?? []);
-  const nodes = options.nodes.map((n, i) => ({ spec: n, name: n.name, ip: '', index: i }));
+  const nodes = options.nodes.map((n, i) => ({ spec: n, name: n.name, ip: '', index: i, kubeletPort: 0 }));
+  const streaming: KubeletStreaming[] = [];
   const nodeIp = new Map<string, string>();
   let informer: Informer | undefined;
   let stopped = false;
@@ -355,6 +360,7 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
     if (stopped) return;
     stopped = true;
     informer?.stop();
+    await Promise.all(streaming.map((s) => s.close()));
     for (const rec of records.values()) {
       rec.ending = true;
       clearTimer(rec);
@@ -369,11 +375,22 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
 
   try {
     await net.create();
+    const tls = await kubeletCertificate(dir);
+    const lookup = (namespace: string, name: string): { ip: string | undefined; uid: string } | undefined => {
+      const rec = byName.get(key(namespace, name));
+      return rec === undefined || rec.ending ? undefined : { ip: rec.pod.state === 'running' ? rec.pod.ip : undefined, uid: rec.pod.uid };
+    };
     for (const n of nodes) {
       n.ip = net.nodeIp(n.index);
       nodeIp.set(n.name, n.ip);
+      await net.addNodeAddress(n.ip);
+      const server = await startKubeletStreaming(n.ip, tls, (namespace, name) => (byName.get(key(namespace, name))?.pod.node === n.name ? lookup(namespace, name) : undefined), (err) =>
+        report(err, `node ${n.name} streaming`),
+      );
+      streaming.push(server);
+      n.kubeletPort = server.port;
     }
-    await Promise.all(nodes.map((n) => registerNode(api, n.spec, n.ip)));
+    await Promise.all(nodes.map((n) => registerNode(api, n.spec, n.ip, n.kubeletPort)));
     informer = inform<Pod>(api, '/api/v1/pods?fieldSelector=spec.nodeName%21%3D', onPod, (err) => report(err, 'pod watch'));
     await informer.ready;
   } catch (err) {
@@ -382,7 +399,8 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
   }
 
   return {
-    nodes: nodes.map((n) => ({ name: n.name, ip: n.ip })),
+    nodes: nodes.map((n) => ({ name: n.name, ip: n.ip, kubeletPort: n.kubeletPort })),
+    portForwards: () => streaming.reduce((sum, s) => sum + s.forwards, 0),
     unpullableImages,
     gateway: net.gateway,
     subnet: `${net.gateway.replace(/\.1$/, '.0')}/24`,

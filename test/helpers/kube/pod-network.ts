@@ -2,8 +2,9 @@
  * The fake kubelet's pod network: a private /24 (10.202.<x>.0/24, x claimed atomically per run,
  * as netns-hosts does with 10.201) on a bridge in the root namespace holding <x>.1, so this
  * process (and a daemon it starts) routes to pod IPs; each pod is a network namespace whose
- * `eth0` is a veth on that bridge with the pod's IP. Node addresses are <x>.2.. (reported only,
- * nothing listens on them); pod IPs are <x>.20 to <x>.254, handed out round robin.
+ * `eth0` is a veth on that bridge with the pod's IP. Node addresses are <x>.2.., also held by the
+ * bridge (`addNodeAddress`): the fake kubelet's streaming servers listen there, where the API
+ * server reaches a node's kubelet; pod IPs are <x>.20 to <x>.254, handed out round robin.
  *
  * Names carry this process's pid (namespaces `sky-k<pid>-<seq>-<n>`, links `kk[bvp]<pid base 36>-…`)
  * so `cleanupStalePodNetworks()` can remove what a dead run left behind.
@@ -100,6 +101,11 @@ export class PodNetwork {
     await sh('ip', ['link', 'add', this.bridge, 'type', 'bridge']);
     await sh('ip', ['addr', 'add', `${this.gateway}/24`, 'dev', this.bridge]);
     await sh('ip', ['link', 'set', this.bridge, 'up']);
+  }
+
+  /** Give the bridge (root namespace) a node's address, so servers can listen there. */
+  async addNodeAddress(ip: string): Promise<void> {
+    await sh('ip', ['addr', 'add', `${ip}/32`, 'dev', this.bridge]);
   }
 
   /** A namespace with a fresh pod IP on the bridge. */
