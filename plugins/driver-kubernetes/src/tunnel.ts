@@ -35,7 +35,7 @@ export async function openPortForward(kc: KubeConfig, namespace: string, pod: st
   if (signal.aborted) throw cancelled(what, signal);
   const toPod = new PassThrough();
   const fromPod = new PassThrough();
-  const stream = Duplex.from({ readable: fromPod, writable: toPod });
+  const stream = new TunnelStream(toPod, fromPod);
   // The kubelet's error channel for the port: text there means the port could not be reached.
   let errorText = '';
   const failIfErrored = (): void => {
@@ -75,6 +75,42 @@ export async function openPortForward(kc: KubeConfig, namespace: string, pod: st
   ws.on('error', (error: Error) => stream.destroy(new SkyError('NODE_UNREACHABLE', `the ${what} failed: ${error.message}`)));
   stream.on('close', () => ws.close());
   return stream;
+}
+
+/**
+ * The stream handed out: what is written goes to the WebSocket's input (`toPod`), what the pod
+ * sends (`fromPod`) is read. Destroying it (without an error) is a plain close, not an error.
+ */
+class TunnelStream extends Duplex {
+  constructor(
+    private readonly toPod: PassThrough,
+    private readonly fromPod: PassThrough,
+  ) {
+    super();
+    fromPod.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) fromPod.pause();
+    });
+    fromPod.on('end', () => this.push(null));
+  }
+
+  override _read(): void {
+    this.fromPod.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.toPod.write(chunk, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.toPod.end();
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.toPod.destroy();
+    this.fromPod.destroy();
+    callback(error);
+  }
 }
 
 /**
