@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import ssh2 from 'ssh2';
@@ -82,7 +83,8 @@ describe('Kubernetes driver, reach: port-forward, on a real control plane', { sk
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sky-kube-pf-'));
     cp = await startKubeControlPlane(bins.binDir ? { binDir: bins.binDir } : {});
-    kubelet = await startFakeKubelet(cp, { nodes: [{ name: 'node-pf', cpus: 4, memoryGi: 16 }] });
+    // Pods are reachable from the node addresses only: this process cannot connect to a pod IP.
+    kubelet = await startFakeKubelet(cp, { nodes: [{ name: 'node-pf', cpus: 4, memoryGi: 16 }], isolatePods: true });
     await cp.createNamespace(NS);
     kubeconfig = join(dir, 'kubeconfig');
     cp.kubeconfig(kubeconfig, { contexts: [{ name: 'test', user: 'admin' }, { name: 'limited', user: 'limited' }], current: 'test' });
@@ -113,6 +115,12 @@ describe('Kubernetes driver, reach: port-forward, on a real control plane', { sk
       if (node.reach.kind !== 'ssh') continue;
       assert.equal(node.reach.tunnel, `test/${NS}/${pods[rank]}`);
       assert.equal(node.reach.host, node.address);
+      // No route to the pod IP from here: only the tunnel reaches its sshd.
+      const direct = await new Promise<string>((resolve) => {
+        const socket = connect({ host: node.address, port: node.reach.port }, () => resolve('connected'));
+        socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      });
+      assert.equal(direct, 'EACCES');
       const identity = await readFile(node.reach.identityFile ?? '', 'utf8');
       const forwards = kubelet.portForwards();
       const before = cp.auditMark();

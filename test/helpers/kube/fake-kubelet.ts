@@ -47,6 +47,12 @@ export interface FakeKubeletOptions {
   nodes: FakeNodeSpec[];
   /** Images whose pull fails (ErrImagePull, then ImagePullBackOff); the set stays changeable through `unpullableImages`. */
   unpullableImages?: Iterable<string>;
+  /**
+   * Only the nodes' addresses reach pod IPs (the kubelet's port-forward streams, its readiness
+   * probe): any other connection from this machine to the pod network (a daemon's) is refused
+   * at once, so pods are reachable through the API server's port-forward only.
+   */
+  isolatePods?: boolean;
 }
 
 export interface FakeKubelet {
@@ -241,6 +247,7 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
         home: rec.pod.home,
         env,
         hostname: rec.pod.name.slice(0, 63),
+        sourceIp: rec.ctx.hostIP,
       });
       rec.child = child;
       rec.pod.sshdPid = child.pid;
@@ -390,6 +397,7 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
       streaming.push(server);
       n.kubeletPort = server.port;
     }
+    if (options.isolatePods) await net.isolate(nodes.map((n) => n.ip));
     await Promise.all(nodes.map((n) => registerNode(api, n.spec, n.ip, n.kubeletPort)));
     informer = inform<Pod>(api, '/api/v1/pods?fieldSelector=spec.nodeName%21%3D', onPod, (err) => report(err, 'pod watch'));
     await informer.ready;

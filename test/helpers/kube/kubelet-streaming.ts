@@ -7,7 +7,8 @@
  * speaks the kubelet's WebSocket port-forward protocol (`v4.channel.k8s.io`, binary): per port
  * `n`, a data channel 2n and an error channel 2n+1; the first frame of each channel carries the
  * port as 2 little-endian bytes; every frame is prefixed by its channel byte. Each data channel
- * is one TCP connection to the pod's IP and port (this process routes to pod IPs); a failure to
+ * is one TCP connection to the pod's IP and port, from the node's address (the one source that
+ * reaches pods when the kubelet isolates them); a failure to
  * connect is reported on the error channel, then the WebSocket closes. SPDY is not served.
  */
 import { execFile } from 'node:child_process';
@@ -101,7 +102,8 @@ export async function startKubeletStreaming(
         ws.close();
         return;
       }
-      const conn = connect({ host: target.ip, port });
+      // From the node's address: with isolated pods, only it reaches the pod network.
+      const conn = connect({ host: target.ip, port, localAddress: host });
       state.forwards += 1;
       sockets.add(conn);
       conns[i] = conn;
