@@ -113,11 +113,12 @@ describe('Kubernetes driver, reach: port-forward, on a real control plane', { sk
     for (const [rank, node] of cluster.nodes.entries()) {
       assert.ok(node.reach.kind === 'ssh');
       if (node.reach.kind !== 'ssh') continue;
+      const sshPort = node.reach.port;
       assert.equal(node.reach.tunnel, `test/${NS}/${pods[rank]}`);
       assert.equal(node.reach.host, node.address);
       // No route to the pod IP from here: only the tunnel reaches its sshd.
       const direct = await new Promise<string>((resolve) => {
-        const socket = connect({ host: node.address, port: node.reach.port }, () => resolve('connected'));
+        const socket = connect({ host: node.address, port: sshPort }, () => resolve('connected'));
         socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
       });
       assert.equal(direct, 'EACCES');
