@@ -3,7 +3,9 @@
  * registers the Nodes, watches (a real watch) the pods bound to them, and runs each pod's
  * "container" as an sshd in a network namespace with the pod's IP (see pod-sshd.ts and
  * pod-network.ts), reporting pod status through the `status` subresource. A pod marked for
- * deletion is stopped and then deleted with grace period 0, as a kubelet does. See index.ts.
+ * deletion is stopped and then deleted with grace period 0, as a kubelet does. Each node's
+ * kubelet endpoint serves port-forward (kubelet-streaming.ts), which the API server proxies to.
+ * See index.ts.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readdirSync, rmSync } from 'node:fs';
