@@ -17,7 +17,7 @@ export function driverTunnels(drivers: () => ReadonlyMap<string, Driver>): Tunne
       const driver = drivers().get(driverId);
       if (driver === undefined) {
         throw new SkyError('NODE_UNREACHABLE', `node ${label} is reached through driver ${driverId}, which is not loaded`, {
-          hint: `Configure and load driver ${driverId} again (sky api info lists the loaded plugins), or tear the cluster down.`,
+          hint: `Configure driver ${driverId} in the daemon config again (it made this node), or tear the cluster down.`,
           details: { host: reach.host, port: reach.port },
         });
       }
