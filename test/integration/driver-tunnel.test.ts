@@ -13,6 +13,7 @@ import type { Driver } from '@sky/plugin-api';
 import { SkyError, type NodeRecord } from '@sky/protocol';
 import { createHosts, type TestHosts } from '../helpers/netns-hosts.js';
 import { TransportPool, type SshReach } from '../../core/daemon/src/nodes/transports.js';
+import { SshTransport } from '../../core/daemon/src/nodes/ssh-transport.js';
 import { driverTunnels } from '../../core/daemon/src/nodes/driver-tunnels.js';
 
 let set: TestHosts;
@@ -92,6 +93,23 @@ describe('SSH through a driver tunnel', () => {
     assert.match((await t.run('echo again')).stdout, /again/);
     assert.equal(calls.length, before);
     assert.equal(pool.openSshConnections, 1);
+  });
+
+  it('streams, and opens overflow stream connections through the tunnel too', async () => {
+    const t = pool.forReach(reach('ctx/ns/pod-0'), 'pod-0');
+    assert.ok(t instanceof SshTransport);
+    const before = calls.length;
+    // More concurrent streams than the main connection carries: the rest go on an overflow connection.
+    const texts = await Promise.all(
+      [0, 1, 2, 3].map(async (i) => {
+        let out = '';
+        for await (const chunk of t.stream(`sleep 0.3; echo stream-${i}`, { signal: new AbortController().signal })) out += chunk.toString();
+        return out;
+      }),
+    );
+    assert.deepEqual(texts.map((x) => x.trim()), ['stream-0', 'stream-1', 'stream-2', 'stream-3']);
+    assert.ok(calls.length > before, 'no tunnel opened for the overflow connection');
+    assert.ok(calls.slice(before).every((c) => c.id === 'ctx/ns/pod-0'));
   });
 
   it('keys the pool by tunnel: another tunnel id is another connection', async () => {
