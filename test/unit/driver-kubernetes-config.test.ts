@@ -81,6 +81,10 @@ describe('drivers.k8s config', () => {
     assert.equal(namespaceFor(c, 'b', 'other'), 'team');
   });
 
+  it('takes reach: port-forward', () => {
+    assert.equal(ok({ reach: 'port-forward' }).reach, 'port-forward');
+  });
+
   const table: Array<[string, unknown, string, RegExp]> = [
     ['unknown key', { nope: 1 }, 'nope', /unknown key; the Kubernetes driver takes kubeconfig/],
     ['relative kubeconfig', { kubeconfig: 'kc' }, 'kubeconfig', /absolute path/],
@@ -102,7 +106,6 @@ describe('drivers.k8s config', () => {
     ['ssh_port range', { ssh_port: 70000 }, 'ssh_port', /whole number from 1 to 65535/],
     ['ssh_port fraction', { ssh_port: 22.5 }, 'ssh_port', /whole number/],
     ['reach unknown', { reach: 'vpn' }, 'reach', /one of pod-ip, port-forward/],
-    ['reach port-forward', { reach: 'port-forward' }, 'reach', /not supported by this version.*pod-ip/],
     ['service type', { ports_service_type: 'Ingress' }, 'ports_service_type', /one of ClusterIP, NodePort, LoadBalancer/],
     ['label key', { labels: { 'a b': 'x' } }, 'labels.a b', /not a label or annotation key/],
     ['label value', { labels: { team: 'x y' } }, 'labels.team', /not a label value/],

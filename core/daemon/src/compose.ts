@@ -37,6 +37,7 @@ import { StatusView } from './clusters/status-view.js';
 import { AutostopMonitor } from './clusters/autostop.js';
 import { NodeRuntime } from './nodes/node-runtime.js';
 import { TransportPool } from './nodes/transports.js';
+import { driverTunnels } from './nodes/driver-tunnels.js';
 import { NodeHelperConnection } from './nodes/node-helper.js';
 import { createStore } from './store-factory.js';
 import { readBuildInfo } from './build-info.js';
@@ -104,6 +105,8 @@ export function compose(options: ComposeOptions): DependencyContainer {
           r.resolve(NodeHelperConnection),
           isMultiUser(options.config),
           options.jobUmask !== undefined ? { umask: options.jobUmask } : {},
+          // Looked up when a tunnel opens: the plugins load after the pool exists (they use it).
+          driverTunnels(() => r.resolve<PluginRegistry>(TOKENS.Plugins).drivers()),
         ),
     ),
   });

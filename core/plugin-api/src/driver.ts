@@ -125,6 +125,13 @@ export interface SshReach {
    * on first use are not consulted. Absent: the host is checked against the daemon's known_hosts.
    */
   hostKeys?: string[];
+  /**
+   * Plugin API 1.6: the node is reached through its driver, not by TCP to host:port — an opaque
+   * id the driver understands (the Kubernetes driver: `<context>/<namespace>/<pod>`). The daemon
+   * asks the driver that made the node for a stream (TunnelExtension.openTunnel, tunnel.ts) and
+   * speaks SSH over it; `host` and `port` still name the node's sshd in messages.
+   */
+  tunnel?: string;
 }
 
 /** How the daemon reaches a node. */

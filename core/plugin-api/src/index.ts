@@ -5,6 +5,7 @@ export * from './driver.js';
 export * from './records.js';
 export * from './ssh.js';
 export * from './targets.js';
+export * from './tunnel.js';
 export * from './node/json-ledger.js';
 export * from './node/change-feed.js';
 export * from './node/page-cursor.js';

@@ -37,6 +37,11 @@ export const NodeReachSchema = z.discriminatedUnion('kind', [
     proxyJump: z.string().optional(),
     /** Host keys the driver pinned for this node (OpenSSH public key lines); known_hosts is not consulted for it. */
     hostKeys: z.array(z.string()).optional(),
+    /**
+     * Reached through its driver (plugin API 1.6 TunnelExtension): `driver` is the daemon's id of
+     * the driver that made the node, `id` the driver's opaque tunnel id; no TCP to host:port.
+     */
+    tunnel: z.object({ driver: z.string(), id: z.string() }).optional(),
   }),
 ]);
 export type NodeReach = z.infer<typeof NodeReachSchema>;

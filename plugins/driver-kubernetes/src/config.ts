@@ -237,12 +237,6 @@ export function validateKubeConfig(raw: unknown, e: ConfigEnv = realEnv()): Conf
   }
   const sshPort = integer(block, 'ssh_port', 1, 65535, issues) ?? DEFAULT_SSH_PORT;
   const reach = oneOf(block, 'reach', REACH_MODES, 'pod-ip', issues);
-  if (reach === 'port-forward') {
-    issues.push({
-      message: 'reach: port-forward is not supported by this version of the driver; use pod-ip and run the sky daemon where it can route to pod IPs (inside the cluster)',
-      path: ['reach'],
-    });
-  }
   const portsServiceType = oneOf(block, 'ports_service_type', PORTS_SERVICE_TYPES, 'ClusterIP', issues);
   const labels = stringMap(block, 'labels', issues, userKeyProblem, (v) => (validLabelValue(v) ? undefined : `${JSON.stringify(v)} is not a label value (at most 63 of letters, digits, '-', '_', '.')`));
   const annotations = stringMap(block, 'annotations', issues, userKeyProblem, anything);

@@ -14,7 +14,8 @@ import type {
 } from '@sky/plugin-api';
 import { describeResources } from '@sky/plugin-api';
 import { SkyError } from '@sky/protocol/wire';
-import { namespaceFor, type KubeDriverConfig } from './config.js';
+import type { Duplex } from 'node:stream';
+import { namespaceFor, type KubeDriverConfig, type ReachMode } from './config.js';
 import { Contexts, withSignal, type ContextClient } from './contexts.js';
 import { abortable, apiError, apiFailure, isConflict, isNotFound } from './errors.js';
 import { ClusterKeys, ed25519, keyWithoutComment } from './keys.js';
@@ -25,6 +26,7 @@ import { nodeStatus } from './pod-state.js';
 import { clusterSelector, nodePod, ownerConfigMap, ownerReference, podSecret, portsService, type ClusterIdentity } from './spec.js';
 import { waitForPods, waitForTcp } from './wait.js';
 import { requiredPermissions } from './permissions.js';
+import { openPortForward, parseTunnelId, tunnelId, waitForTunnel } from './tunnel.js';
 
 /** What the driver keeps in ProvisionedCluster.state. */
 export interface KubeClusterState {
@@ -34,7 +36,7 @@ export interface KubeClusterState {
   clusterId: string;
   owner: { name: string; uid: string };
   pods: string[];
-  reach: 'pod-ip';
+  reach: ReachMode;
 }
 
 export function readState(state: JsonValue): KubeClusterState {
@@ -57,7 +59,10 @@ export interface KubeDriverOptions {
 const TEARDOWN_MS = 60_000;
 const CHECK_TIMEOUT_MS = 5_000;
 
-/** The Kubernetes driver: each node of a cluster is a pod, reached over SSH at its pod IP. */
+/**
+ * The Kubernetes driver: each node of a cluster is a pod, reached over SSH at its pod IP
+ * (`reach: pod-ip`) or through the API server's port-forward (`reach: port-forward`, openTunnel).
+ */
 export class KubernetesDriver {
   readonly terminateEndsJobs = true as const;
   private readonly contexts: Contexts;
@@ -261,8 +266,18 @@ export class KubernetesDriver {
       }
       opts.log('waiting for the scheduler and the pods to start');
       const ips = await waitForPods(cache, names, { context, timeoutMs: config.provisionTimeoutMs, signal: opts.signal, log: opts.log });
-      await Promise.all(ips.map((ip) => waitForTcp(ip, config.sshPort, Math.min(config.provisionTimeoutMs, 120_000), opts.signal)));
-      opts.log(`sshd answers on ${ips.length} pod(s)`);
+      const sshWaitMs = Math.min(config.provisionTimeoutMs, 120_000);
+      if (config.reach === 'port-forward') {
+        await Promise.all(
+          names.map((name) =>
+            waitForTunnel((signal) => openPortForward(client.kc, namespace, name, config.sshPort, signal), `pod ${name}`, sshWaitMs, opts.signal),
+          ),
+        );
+        opts.log(`sshd answers through the API server's port-forward on ${names.length} pod(s)`);
+      } else {
+        await Promise.all(ips.map((ip) => waitForTcp(ip, config.sshPort, sshWaitMs, opts.signal)));
+        opts.log(`sshd answers on ${ips.length} pod(s)`);
+      }
       const nodes: NodeHandle[] = names.map((name, rank) => ({
         id: nodeId(context, namespace, name),
         rank,
@@ -274,6 +289,7 @@ export class KubernetesDriver {
           user: config.runAsUser === undefined ? 'root' : String(config.runAsUser),
           identityFile: this.keys.identityFile(req.clusterId),
           hostKeys: [hostKeys[rank] ?? ''],
+          ...(config.reach === 'port-forward' ? { tunnel: tunnelId(context, namespace, name) } : {}),
         },
         resources: {
           cpus: req.resources.cpus?.min ?? 1,
@@ -281,7 +297,7 @@ export class KubernetesDriver {
           accelerators: req.resources.accelerators?.[0] === undefined ? [] : [{ ...req.resources.accelerators[0] }],
         },
       }));
-      const state: KubeClusterState = { context, namespace, base, clusterId: req.clusterId, owner, pods: names, reach: 'pod-ip' };
+      const state: KubeClusterState = { context, namespace, base, clusterId: req.clusterId, owner, pods: names, reach: config.reach };
       return { nodes, state: state as unknown as JsonValue };
     } catch (error) {
       opts.log(`provisioning in context ${context} failed; removing what was created`);
@@ -292,6 +308,23 @@ export class KubernetesDriver {
       await this.keys.remove(req.clusterId).catch(() => undefined);
       throw error;
     }
+  }
+
+  // ---- tunnels (reach: port-forward) --------------------------------------------------------
+
+  /**
+   * Plugin API TunnelExtension: a stream to `port` of the pod named by `tunnel`
+   * (`<context>/<namespace>/<pod>`, from a node's reach) through the API server's port-forward.
+   */
+  async openTunnel(tunnel: string, port: number, opts: { signal: AbortSignal }): Promise<Duplex> {
+    const target = parseTunnelId(tunnel);
+    if (target === undefined) {
+      throw new SkyError('NODE_UNREACHABLE', `${JSON.stringify(tunnel)} is not a Kubernetes tunnel id (<context>/<namespace>/<pod>)`, {
+        hint: 'The node was not made by this driver; terminate it with the driver that made it.',
+      });
+    }
+    const client = this.contexts.client(target.context);
+    return openPortForward(client.kc, target.namespace, target.pod, port, opts.signal);
   }
 
   // ---- status, stop, start, terminate -------------------------------------------------------

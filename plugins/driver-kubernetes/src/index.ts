@@ -27,11 +27,13 @@ export { capacityOf, infeasibility, nodeViews, targetNode, type NodeView } from 
 export { nodeStatus, podProgress, terminationReason, type PodProgress } from './pod-state.js';
 export { requiredPermissions, type Permission } from './permissions.js';
 export { cpuQuantity, memoryQuantity, parseQuantity } from './quantity.js';
+export { openPortForward, parseTunnelId, tunnelId, waitForTunnel } from './tunnel.js';
 export * from './spec.js';
 
 /**
  * `drivers: {k8s: {kubeconfig, allowed_contexts, namespace, …}}`: clusters as pods on Kubernetes,
- * one pod per node, reached over SSH at the pod IP. The kubeconfig is read at init.
+ * one pod per node, reached over SSH at the pod IP or through the API server's port-forward
+ * (`reach: port-forward`). The kubeconfig is read at init.
  */
 export default defineDriverPlugin<KubeDriverConfig>({
   name: 'sky-driver-kubernetes',

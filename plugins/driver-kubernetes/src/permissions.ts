@@ -21,6 +21,8 @@ export function requiredPermissions(reach: ReachMode): Permission[] {
     { verb: 'list', resource: 'nodes', clusterWide: true, optional: 'for capacity and GPU types' },
     { verb: 'list', resource: 'pods', clusterWide: true, optional: 'for free capacity' },
   ];
-  if (reach === 'port-forward') perms.push({ verb: 'create', resource: 'pods', subresource: 'portforward' });
+  // Port-forward is a WebSocket upgrade of a GET: API servers before 1.30 authorize it as `get`,
+  // later ones ask `create` as well (what SPDY clients such as kubectl always needed).
+  if (reach === 'port-forward') perms.push(...['create', 'get'].map((verb) => ({ verb, resource: 'pods', subresource: 'portforward' })));
   return perms;
 }

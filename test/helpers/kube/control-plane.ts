@@ -199,6 +199,10 @@ export async function startKubeControlPlane(options: ControlPlaneOptions = {}): 
       '--audit-log-maxsize=0',
       '--profiling=false',
       '--enable-priority-and-fairness=false',
+      // Port-forward is proxied to the node's kubelet endpoint at its InternalIP (the harness's
+      // streaming server, fake-kubelet.ts); no --kubelet-certificate-authority: its certificate is
+      // self-signed and not verified, as with any kubelet serving one.
+      '--kubelet-preferred-address-types=InternalIP',
     ]);
     children.push(apiserver.child);
     const certFile = join(certDir, 'apiserver.crt');

@@ -3,7 +3,9 @@
  * registers the Nodes, watches (a real watch) the pods bound to them, and runs each pod's
  * "container" as an sshd in a network namespace with the pod's IP (see pod-sshd.ts and
  * pod-network.ts), reporting pod status through the `status` subresource. A pod marked for
- * deletion is stopped and then deleted with grace period 0, as a kubelet does. See index.ts.
+ * deletion is stopped and then deleted with grace period 0, as a kubelet does. Each node's
+ * kubelet endpoint serves port-forward (kubelet-streaming.ts), which the API server proxies to.
+ * See index.ts.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readdirSync, rmSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { registerNode, type FakeNodeSpec } from './nodes.js';
 import { alive, exited, exitedEarly, isRoot, signal } from './os.js';
 import { cleanupStalePodNetworks, PodNetwork } from './pod-network.js';
 import { startPodSshd } from './pod-sshd.js';
+import { kubeletCertificate, startKubeletStreaming, type KubeletStreaming } from './kubelet-streaming.js';
 import { failedStatus, imagePullMessage, runningStatus, waitingStatus, type Pod, type StatusContext } from './pod-status.js';
 
 const DIR_PREFIX = 'sky-kubelet-';
@@ -46,10 +49,19 @@ export interface FakeKubeletOptions {
   nodes: FakeNodeSpec[];
   /** Images whose pull fails (ErrImagePull, then ImagePullBackOff); the set stays changeable through `unpullableImages`. */
   unpullableImages?: Iterable<string>;
+  /**
+   * Only the nodes' addresses reach pod IPs (the kubelet's port-forward streams, its readiness
+   * probe): any other connection from this machine to the pod network (a daemon's) is refused
+   * at once, so pods are reachable through the API server's port-forward only.
+   */
+  isolatePods?: boolean;
 }
 
 export interface FakeKubelet {
-  nodes: Array<{ name: string; ip: string }>;
+  /** `kubeletPort`: the node's streaming endpoint (port-forward) at `ip`, where the API server proxies it. */
+  nodes: Array<{ name: string; ip: string; kubeletPort: number }>;
+  /** Port-forward streams the API server opened to pods (one TCP connection to a pod each). */
+  portForwards(): number;
   /** Change at run time: a pod backing off retries its pull every 0.5 s. */
   unpullableImages: Set<string>;
   /** The pod network's gateway (the bridge's address in the root namespace) and /24. */
@@ -101,7 +113,8 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
   const byName = new Map<string, PodRecord>();
   const errors: Error[] = [];
   const unpullableImages = new Set(options.unpullableImages ?? []);
-  const nodes = options.nodes.map((n, i) => ({ spec: n, name: n.name, ip: '', index: i }));
+  const nodes = options.nodes.map((n, i) => ({ spec: n, name: n.name, ip: '', index: i, kubeletPort: 0 }));
+  const streaming: KubeletStreaming[] = [];
   const nodeIp = new Map<string, string>();
   let informer: Informer | undefined;
   let stopped = false;
@@ -236,6 +249,7 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
         home: rec.pod.home,
         env,
         hostname: rec.pod.name.slice(0, 63),
+        sourceIp: rec.ctx.hostIP,
       });
       rec.child = child;
       rec.pod.sshdPid = child.pid;
@@ -355,6 +369,7 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
     if (stopped) return;
     stopped = true;
     informer?.stop();
+    await Promise.all(streaming.map((s) => s.close()));
     for (const rec of records.values()) {
       rec.ending = true;
       clearTimer(rec);
@@ -369,11 +384,23 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
 
   try {
     await net.create();
+    const tls = await kubeletCertificate(dir);
+    const lookup = (namespace: string, name: string): { ip: string | undefined; uid: string } | undefined => {
+      const rec = byName.get(key(namespace, name));
+      return rec === undefined || rec.ending ? undefined : { ip: rec.pod.state === 'running' ? rec.pod.ip : undefined, uid: rec.pod.uid };
+    };
     for (const n of nodes) {
       n.ip = net.nodeIp(n.index);
       nodeIp.set(n.name, n.ip);
+      await net.addNodeAddress(n.ip);
+      const server = await startKubeletStreaming(n.ip, tls, (namespace, name) => (byName.get(key(namespace, name))?.pod.node === n.name ? lookup(namespace, name) : undefined), (err) =>
+        report(err, `node ${n.name} streaming`),
+      );
+      streaming.push(server);
+      n.kubeletPort = server.port;
     }
-    await Promise.all(nodes.map((n) => registerNode(api, n.spec, n.ip)));
+    if (options.isolatePods) await net.isolate(nodes.map((n) => n.ip));
+    await Promise.all(nodes.map((n) => registerNode(api, n.spec, n.ip, n.kubeletPort)));
     informer = inform<Pod>(api, '/api/v1/pods?fieldSelector=spec.nodeName%21%3D', onPod, (err) => report(err, 'pod watch'));
     await informer.ready;
   } catch (err) {
@@ -382,7 +409,8 @@ export async function startFakeKubelet(cp: KubeControlPlane, options: FakeKubele
   }
 
   return {
-    nodes: nodes.map((n) => ({ name: n.name, ip: n.ip })),
+    nodes: nodes.map((n) => ({ name: n.name, ip: n.ip, kubeletPort: n.kubeletPort })),
+    portForwards: () => streaming.reduce((sum, s) => sum + s.forwards, 0),
     unpullableImages,
     gateway: net.gateway,
     subnet: `${net.gateway.replace(/\.1$/, '.0')}/24`,

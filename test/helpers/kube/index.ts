@@ -18,7 +18,11 @@
  * - an audit log (level Metadata) counting every API request by user, verb and resource;
  * - pod-IP reach: each pod's IP is a real address in a network namespace on a bridge this test
  *   process routes to, and SSH to <pod IP>:<ssh port> reaches the pod's own sshd with the host
- *   key and authorized_keys of the pod's Secret.
+ *   key and authorized_keys of the pod's Secret;
+ * - port-forward through the API server: `pods/portforward` is authorized by RBAC, audited, and
+ *   proxied by the API server (--kubelet-preferred-address-types=InternalIP, kubelet certificate
+ *   not verified) to the node's kubelet endpoint (`status.daemonEndpoints.kubeletEndpoint.Port`
+ *   at its InternalIP). The kubelet end of it is the harness's (below).
  *
  * SIMULATED (the harness plays the kubelet, fake-kubelet.ts; there is no kubelet binary):
  * - node registration: Node objects with capacity/allocatable (cpu, memory, pods 110, fake
@@ -32,8 +36,13 @@
  * - secret volumes (fetched through the API and written to a per-pod dir); other volumes ignored;
  * - pod status (Running, podIP, conditions, container statuses), eviction (`evict`), container
  *   exit (`crash`), and finishing a graceful deletion (kill, then delete with grace period 0);
- * - no kubelet streaming endpoint: port-forward, exec, attach and logs through the API server do
- *   NOT work here; drivers are tested with `reach: pod-ip`;
+ * - the kubelet's streaming endpoint, port-forward only (kubelet-streaming.ts): an HTTPS server
+ *   per node on its InternalIP (an address the harness gives the pod bridge), self-signed, speaking
+ *   the WebSocket port-forward protocol (`v4.channel.k8s.io`; no SPDY, so clients must use
+ *   WebSockets as client-node does) and connecting each stream to <pod IP>:<port> from the node's
+ *   address; exec, attach and logs through the API server do NOT work here;
+ * - `isolatePods`: an `ip rule` lets only the node addresses reach the pod network, so anything
+ *   else on this machine (a daemon) gets EACCES at a pod IP and must use port-forward;
  * - no kube-proxy and no DNS: Services are real API objects (a ClusterIP is allocated) but
  *   nothing forwards their traffic; no node heartbeats or Leases (nobody watches them here).
  *

@@ -15,7 +15,8 @@ export interface FakeNodeSpec {
   labels?: Record<string, string>;
 }
 
-export async function registerNode(api: KubeApi, node: FakeNodeSpec, ip: string): Promise<void> {
+/** `kubeletPort`: where the node's kubelet streaming endpoint listens at `ip` (port-forward). */
+export async function registerNode(api: KubeApi, node: FakeNodeSpec, ip: string, kubeletPort: number): Promise<void> {
   const labels: Record<string, string> = {
     'kubernetes.io/hostname': node.name,
     'kubernetes.io/os': 'linux',
@@ -55,6 +56,7 @@ export async function registerNode(api: KubeApi, node: FakeNodeSpec, ip: string)
         condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
         condition('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status (sky test harness)'),
       ],
+      daemonEndpoints: { kubeletEndpoint: { Port: kubeletPort } },
       addresses: [
         { type: 'InternalIP', address: ip },
         { type: 'Hostname', address: node.name },

@@ -2,8 +2,9 @@
  * The fake kubelet's pod network: a private /24 (10.202.<x>.0/24, x claimed atomically per run,
  * as netns-hosts does with 10.201) on a bridge in the root namespace holding <x>.1, so this
  * process (and a daemon it starts) routes to pod IPs; each pod is a network namespace whose
- * `eth0` is a veth on that bridge with the pod's IP. Node addresses are <x>.2.. (reported only,
- * nothing listens on them); pod IPs are <x>.20 to <x>.254, handed out round robin.
+ * `eth0` is a veth on that bridge with the pod's IP. Node addresses are <x>.2.., also held by the
+ * bridge (`addNodeAddress`): the fake kubelet's streaming servers listen there, where the API
+ * server reaches a node's kubelet; pod IPs are <x>.20 to <x>.254, handed out round robin.
  *
  * Names carry this process's pid (namespaces `sky-k<pid>-<seq>-<n>`, links `kk[bvp]<pid base 36>-…`)
  * so `cleanupStalePodNetworks()` can remove what a dead run left behind.
@@ -17,6 +18,8 @@ import { alive, exited, readFileSafe, sh, signal } from './os.js';
 const SUBNET_PREFIX = '10.202';
 const CLAIMS_DIR = join(tmpdir(), 'sky-kube-net-claims');
 const FIRST_POD_HOST = 20;
+/** `ip rule` priorities of isolate(): base + 4 × subnet octet (allow), + 1 (prohibit). */
+const RULE_BASE = 10_000;
 
 let sequence = 0;
 
@@ -102,6 +105,29 @@ export class PodNetwork {
     await sh('ip', ['link', 'set', this.bridge, 'up']);
   }
 
+  /** Give the bridge (root namespace) a node's address, so servers can listen there. */
+  async addNodeAddress(ip: string): Promise<void> {
+    await sh('ip', ['addr', 'add', `${ip}/32`, 'dev', this.bridge]);
+  }
+
+  private isolated = false;
+
+  get subnet(): string {
+    return `${SUBNET_PREFIX}.${this.octet}.0/24`;
+  }
+
+  /**
+   * Only connections from `sources` (node addresses, bound explicitly) reach the pod subnet from
+   * this machine's root namespace; any other (a daemon's, from the bridge's primary address) is
+   * refused at once (EACCES) by an `ip rule ... prohibit`. Removed by destroy().
+   */
+  async isolate(sources: readonly string[]): Promise<void> {
+    const priority = RULE_BASE + 4 * this.octet;
+    this.isolated = true;
+    for (const source of sources) await sh('ip', ['rule', 'add', 'priority', String(priority), 'from', `${source}/32`, 'to', this.subnet, 'lookup', 'main']);
+    await sh('ip', ['rule', 'add', 'priority', String(priority + 1), 'to', this.subnet, 'prohibit']);
+  }
+
   /** A namespace with a fresh pod IP on the bridge. */
   async add(): Promise<PodNetns> {
     // Round robin, so a freed IP is reused as late as possible (and its neighbour entry is flushed).
@@ -145,14 +171,36 @@ export class PodNetwork {
 
   async destroy(): Promise<void> {
     for (const namespace of [...this.live.keys()]) await this.remove(namespace);
+    if (this.isolated) await deleteRules(RULE_BASE + 4 * this.octet);
+    this.isolated = false;
     await sh('ip', ['link', 'del', this.bridge], { allowFail: true });
     this.release?.();
     this.release = undefined;
   }
 }
 
-/** Remove namespaces, links, /etc/netns entries and subnet claims of runs whose process is dead. */
+/** Delete the `ip rule`s of isolate() at `priority` and `priority + 1` (bounded: a few per node). */
+async function deleteRules(priority: number): Promise<void> {
+  for (const p of [priority, priority + 1]) {
+    for (let i = 0; i < 64; i++) {
+      const deleted = await sh('ip', ['rule', 'del', 'priority', String(p)]).then(
+        () => true,
+        () => false,
+      );
+      if (!deleted) break;
+    }
+  }
+}
+
+/** Remove namespaces, links, /etc/netns entries, isolation rules and subnet claims of runs whose process is dead. */
 export async function cleanupStalePodNetworks(): Promise<void> {
+  // A live run's subnet has its bridge route; rules for a subnet without one are a dead run's.
+  const routes = (await sh('ip', ['-4', 'route', 'show'], { allowFail: true })).stdout;
+  for (const line of (await sh('ip', ['rule', 'show'], { allowFail: true })).stdout.split('\n')) {
+    const m = new RegExp(`^(\\d+):.*to ${SUBNET_PREFIX.replace('.', '\\.')}\\.(\\d+)\\.0/24`).exec(line);
+    if (!m || Number(m[1]) !== RULE_BASE + 4 * Number(m[2]) + 1) continue;
+    if (!routes.includes(`${SUBNET_PREFIX}.${m[2]}.0/24`)) await deleteRules(RULE_BASE + 4 * Number(m[2]));
+  }
   const namespaces = (await sh('ip', ['netns', 'list'], { allowFail: true })).stdout
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')

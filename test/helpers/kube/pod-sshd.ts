@@ -27,6 +27,8 @@ export interface PodSshdInput {
   env: Record<string, string>;
   /** The pod's name (its hostname, at most 63 characters as Kubernetes keeps it). */
   hostname: string;
+  /** The node's address, the source of the readiness probe (pods may be reachable from it only, see PodNetwork.isolate). */
+  sourceIp?: string;
 }
 
 const q = (v: string): string => `'${v.replaceAll("'", `'\\''`)}'`;
@@ -68,9 +70,9 @@ async function passwdFor(namespace: string, home: string): Promise<void> {
   await writeFile(join(etc, 'shadow'), users.map((l) => `${l.split(':')[0]}:*:19000:0:99999:7:::`).join('\n') + '\n', { mode: 0o640 });
 }
 
-async function banner(ip: string, port: number): Promise<string> {
+async function banner(ip: string, port: number, sourceIp: string | undefined): Promise<string> {
   return new Promise<string>((resolve) => {
-    const socket = connect({ host: ip, port });
+    const socket = connect({ host: ip, port, ...(sourceIp !== undefined ? { localAddress: sourceIp } : {}) });
     let text = '';
     const done = (value: string): void => {
       socket.destroy();
@@ -134,7 +136,7 @@ export async function startPodSshd(input: PodSshdInput): Promise<{ child: ChildP
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (exitedEarly(child)) throw new Error(`sshd for ${input.ip}:${input.port} exited (${child.exitCode ?? child.signalCode}): ${readFileSafe(logFile).slice(-2000)}`);
-    if ((await banner(input.ip, input.port)).startsWith('SSH-')) return { child, logFile };
+    if ((await banner(input.ip, input.port, input.sourceIp)).startsWith('SSH-')) return { child, logFile };
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`sshd for ${input.ip}:${input.port} did not answer within 10 s: ${readFileSafe(logFile).slice(-2000)}`);

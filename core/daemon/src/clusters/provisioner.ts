@@ -40,7 +40,8 @@ export interface Owner {
   workspace: string;
 }
 
-function toNodeRecord(node: NodeHandle): NodeRecord {
+/** A driver's node as the daemon records it; a tunnel id gets the id of the driver that opens it. */
+function toNodeRecord(node: NodeHandle, driverId: string): NodeRecord {
   return {
     id: node.id,
     rank: node.rank,
@@ -53,13 +54,18 @@ function toNodeRecord(node: NodeHandle): NodeRecord {
             ...(node.reach.gpuIndices ? { gpuIndices: node.reach.gpuIndices } : {}),
             ...(node.reach.account !== undefined ? { account: node.reach.account } : {}),
           }
-        : { ...node.reach },
+        : (({ tunnel, ...rest }) => ({ ...rest, ...(tunnel !== undefined ? { tunnel: { driver: driverId, id: tunnel } } : {}) }))(node.reach),
     resources: { cpus: node.resources.cpus, memoryGb: node.resources.memoryGb, accelerators: node.resources.accelerators.map((a) => ({ ...a })) },
   };
 }
 
 export function provisioned(cluster: ClusterRecord): ProvisionedCluster {
-  return { nodes: cluster.nodes.map((n) => ({ ...n, reach: { ...n.reach } })) as NodeHandle[], state: (cluster.driverState ?? null) as ProvisionedCluster['state'] };
+  const nodes: NodeHandle[] = cluster.nodes.map((n) => {
+    if (n.reach.kind === 'local') return { ...n, reach: { ...n.reach } };
+    const { tunnel, ...rest } = n.reach;
+    return { ...n, reach: { ...rest, ...(tunnel !== undefined ? { tunnel: tunnel.id } : {}) } };
+  });
+  return { nodes, state: (cluster.driverState ?? null) as ProvisionedCluster['state'] };
 }
 
 /** Chooses drivers for a task, provisions with fail-over, prepares nodes (runtime, workdir, file mounts), and tears down. */
@@ -213,7 +219,7 @@ export class Provisioner {
         await this.store.clusters.delete(name);
         throw err;
       }
-      const nodes = result.nodes.map(toNodeRecord);
+      const nodes = result.nodes.map((n) => toNodeRecord(n, candidate.driverId));
       try {
         await this.prepare(nodes, files, progress);
       } catch (err) {

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as Ssh2 from 'ssh2';
+import type { Duplex } from 'node:stream';
 import type { Client as ClientType, ClientChannel, ConnectConfig, PseudoTtyOptions, SFTPWrapper } from 'ssh2';
 import { SkyError } from '@sky/protocol';
 import { appendKnownHost, fingerprint, hostKeyAlgorithmsFor, knownKeysFor, pinnedKeys } from './ssh-known-hosts.js';
@@ -37,6 +38,13 @@ export interface SshTarget {
    */
   hostKeys?: readonly string[] | undefined;
 }
+
+/**
+ * Opens the byte stream SSH runs over, instead of TCP to host:port (a node reached through its
+ * driver, e.g. the Kubernetes API server's port-forward). `signal` aborts at the connect timeout.
+ * Rejects with SkyError NODE_UNREACHABLE saying why.
+ */
+export type SocketOpener = (signal: AbortSignal) => Promise<Duplex>;
 
 /** How connections are made and watched; the same for every host of a pool. */
 export interface SshOptions {
@@ -149,6 +157,8 @@ export class SshConnection {
     private readonly options: SshOptions = {},
     /** A connection to the jump host to go through (ProxyJump). */
     private readonly via?: SshConnection,
+    /** Where the stream comes from when not TCP (nor a jump host): the node's driver. */
+    private readonly opener?: SocketOpener,
   ) {
     this.label = sshLabel(target);
     this.knownHostsFile = options.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts');
@@ -262,7 +272,11 @@ export class SshConnection {
       return false;
     };
 
-    const sock = this.via ? await this.via.forward(host, port, this.ctx) : undefined;
+    const sock = this.opener
+      ? await this.opener(AbortSignal.timeout(this.ctx.connectTimeoutMs))
+      : this.via
+        ? await this.via.forward(host, port, this.ctx)
+        : undefined;
     const algorithms = hostKeyAlgorithmsFor(known);
     const config: ConnectConfig = {
       host,

@@ -3,7 +3,7 @@ import { shellQuote, streamScript } from '@sky/runtime';
 import type { SkyError } from '@sky/protocol';
 import { pullChunks, Tail } from './chunk-queue.js';
 import { streamFailed } from './local-transport.js';
-import { SshConnection, type SshOptions, type SshTarget } from './ssh-connection.js';
+import { SshConnection, type SocketOpener, type SshOptions, type SshTarget } from './ssh-connection.js';
 
 /**
  * Streams that share the host's command connection. sshd allows MaxSessions (10 by default)
@@ -40,6 +40,8 @@ export class SshStreams {
     private readonly target: SshTarget,
     private readonly options: SshOptions,
     private readonly via: SshConnection | undefined,
+    /** The node's driver tunnel, when it is reached through one. */
+    private readonly opener?: SocketOpener,
   ) {
     this.main = { connection, streams: 0, main: true, idle: undefined };
   }
@@ -53,7 +55,7 @@ export class SshStreams {
     let carrier: Carrier | undefined = this.main.streams < STREAMS_ON_MAIN ? this.main : this.overflow.find((c) => c.streams < STREAMS_PER_CONNECTION);
     if (carrier === undefined) {
       carrier = {
-        connection: new SshConnection(this.target, { ...this.options, maxChannels: STREAMS_PER_CONNECTION }, this.via),
+        connection: new SshConnection(this.target, { ...this.options, maxChannels: STREAMS_PER_CONNECTION }, this.via, this.opener),
         streams: 0,
         main: false,
         idle: undefined,

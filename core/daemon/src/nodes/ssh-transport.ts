@@ -3,7 +3,7 @@ import type { Stats } from 'ssh2';
 import { SkyError } from '@sky/protocol';
 import type { CommandResult, NodeTransport, StreamOptions, SyncFile } from './transport.js';
 import { SshStreams } from './ssh-stream.js';
-import { SshConnection, type SshOptions, type SshTarget } from './ssh-connection.js';
+import { SshConnection, type SocketOpener, type SshOptions, type SshTarget } from './ssh-connection.js';
 import { ExecRunner, type RunOptions, type SshCommandRunner } from './ssh-exec.js';
 import { Sftp } from './ssh-sftp.js';
 import { parallel } from './parallel.js';
@@ -31,10 +31,10 @@ export class SshTransport implements NodeTransport {
   readonly streams: SshStreams;
 
   /** `via`: the connection to a jump host to go through (ProxyJump). */
-  constructor(target: SshTarget, options: SshOptions = {}, via?: SshConnection) {
-    this.connection = new SshConnection(target, options, via);
+  constructor(target: SshTarget, options: SshOptions = {}, via?: SshConnection, opener?: SocketOpener) {
+    this.connection = new SshConnection(target, options, via, opener);
     this.runner = new ExecRunner(this.connection);
-    this.streams = new SshStreams(this.connection, target, options, via);
+    this.streams = new SshStreams(this.connection, target, options, via, opener);
   }
 
   get label(): string {

@@ -2,11 +2,18 @@ import { SkyError, type NodeRecord } from '@sky/protocol';
 import { AccountTransport } from './account-transport.js';
 import { LocalTransport, type LocalOptions } from './local-transport.js';
 import type { NodeHelperConnection } from './node-helper.js';
-import { SshConnection, type SshOptions, type SshTarget } from './ssh-connection.js';
+import { SshConnection, type SocketOpener, type SshOptions, type SshTarget } from './ssh-connection.js';
 import { SshTransport } from './ssh-transport.js';
 import type { NodeTransport } from './transport.js';
 
 export type SshReach = Extract<NodeRecord['reach'], { kind: 'ssh' }>;
+
+/**
+ * How SSH nodes with a `tunnel` are reached: the opener of their stream, from the driver named by
+ * `reach.tunnel.driver` (plugin API TunnelExtension); throws SkyError NODE_UNREACHABLE naming the
+ * node when that driver is not loaded or opens no tunnels.
+ */
+export type TunnelResolver = (reach: SshReach & { tunnel: { driver: string; id: string } }, label: string) => SocketOpener;
 
 /**
  * One transport per node, kept for the daemon's lifetime. Local ones are stateless (those of an
@@ -31,6 +38,8 @@ export class TransportPool {
     /** A team server: a local node without an OS account is refused (its jobs would run as the daemon). */
     private readonly multiUser = false,
     private readonly local: LocalOptions = {},
+    /** Nodes reached through their driver (a `tunnel` in the reach); absent: such nodes are refused. */
+    private readonly tunnels?: TunnelResolver,
   ) {}
 
   for(node: NodeRecord): NodeTransport {
@@ -44,7 +53,7 @@ export class TransportPool {
         ? reach.account !== undefined
           ? `account:${reach.account}:${reach.root}`
           : `local:${reach.root}`
-        : `ssh:${reach.user}@${reach.host}:${reach.port}|${reach.identityFile ?? ''}|${reach.proxyJump ?? ''}|${reach.hostKeys?.join(',') ?? ''}`;
+        : `ssh:${reach.user}@${reach.host}:${reach.port}|${reach.identityFile ?? ''}|${reach.proxyJump ?? ''}|${reach.hostKeys?.join(',') ?? ''}|${reach.tunnel === undefined ? '' : `${reach.tunnel.driver}:${reach.tunnel.id}`}`;
     let transport = this.byNode.get(key);
     if (transport === undefined) {
       if (reach.kind === 'local' && reach.account !== undefined) {
@@ -65,7 +74,7 @@ export class TransportPool {
       }
       else {
         if (this.closed) throw new SkyError('NODE_UNREACHABLE', `node ${label}: the daemon is stopping and opens no SSH connections`);
-        transport = new SshTransport(sshTarget(reach), this.ssh, this.jumpChain(reach));
+        transport = new SshTransport(sshTarget(reach), this.ssh, this.jumpChain(reach), this.opener(reach, label));
       }
       this.byNode.set(key, transport);
     }
@@ -78,7 +87,24 @@ export class TransportPool {
    */
   dedicatedSsh(reach: SshReach, label: string): SshConnection {
     if (this.closed) throw new SkyError('NODE_UNREACHABLE', `node ${label}: the daemon is stopping and opens no SSH connections`);
-    return new SshConnection(sshTarget(reach), this.ssh, this.jumpChain(reach));
+    return new SshConnection(sshTarget(reach), this.ssh, this.jumpChain(reach), this.opener(reach, label));
+  }
+
+  /** The stream opener of a node reached through its driver; undefined for TCP (direct or through jump hosts). */
+  private opener(reach: SshReach, label: string): SocketOpener | undefined {
+    const tunnel = reach.tunnel;
+    if (tunnel === undefined) return undefined;
+    if (reach.proxyJump) {
+      throw new SkyError('NODE_UNREACHABLE', `node ${label} is reached through driver ${tunnel.driver} and through jump hosts (${reach.proxyJump}): only one of them can carry the connection`, {
+        hint: 'This is a driver bug: a node reached through its driver has no proxy jump.',
+      });
+    }
+    if (this.tunnels === undefined) {
+      throw new SkyError('NODE_UNREACHABLE', `node ${label} is reached through driver ${tunnel.driver}, and this daemon opens no driver tunnels`, {
+        hint: 'Run the node through a daemon that loads the driver.',
+      });
+    }
+    return this.tunnels({ ...reach, tunnel }, label);
   }
 
   /** The connection to the last jump host of `reach.proxyJump` (`[user@]host[:port]`, comma-separated for a chain). */
