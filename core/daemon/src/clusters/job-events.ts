@@ -6,7 +6,7 @@ import { parseEvent, type JobEvent } from '@sky/runtime';
 import type { JobRecord, NodeRecord } from '@sky/protocol';
 import { TOKENS, type Clock } from '../tokens.js';
 import { NodeRuntime } from '../nodes/node-runtime.js';
-import { TransportPool } from '../nodes/transports.js';
+import { reachKey, TransportPool } from '../nodes/transports.js';
 import { JournalFollower, type JournalSource } from '../nodes/journal-follower.js';
 import { ACTIVE_ON_NODES, parseRankName } from './job-ranks.js';
 import { JobReconciler } from './job-reconciler.js';
@@ -66,9 +66,7 @@ export class JobEvents {
 
   /** The follower's identity: one per node as reached (an SSH host serves many clusters). */
   keyOf(node: NodeRecord): string {
-    const reach = node.reach;
-    if (reach.kind === 'local') return reach.account !== undefined ? `account:${reach.account}:${reach.root}` : `local:${reach.root}`;
-    return `ssh:${reach.user}@${reach.host}:${reach.port}`;
+    return reachKey(node.reach);
   }
 
   /** Follow the node's journal (if not yet); resolves once events from now on will be seen. */

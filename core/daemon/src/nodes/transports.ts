@@ -48,12 +48,7 @@ export class TransportPool {
 
   /** The transport for a way of reaching a host (`label` names it in errors). */
   forReach(reach: NodeRecord['reach'], label: string): NodeTransport {
-    const key =
-      reach.kind === 'local'
-        ? reach.account !== undefined
-          ? `account:${reach.account}:${reach.root}`
-          : `local:${reach.root}`
-        : `ssh:${reach.user}@${reach.host}:${reach.port}|${reach.identityFile ?? ''}|${reach.proxyJump ?? ''}|${reach.hostKeys?.join(',') ?? ''}|${reach.tunnel === undefined ? '' : `${reach.tunnel.driver}:${reach.tunnel.id}`}`;
+    const key = reachKey(reach);
     let transport = this.byNode.get(key);
     if (transport === undefined) {
       if (reach.kind === 'local' && reach.account !== undefined) {
@@ -146,6 +141,17 @@ export class TransportPool {
     for (const [key, t] of this.byNode) if (t instanceof SshTransport) this.byNode.delete(key);
     this.jumps.clear();
   }
+}
+
+/**
+ * One key per way of reaching a host: what a transport (and a journal follower) is shared by.
+ * An SSH host reached with other credentials, other pinned host keys or through another tunnel
+ * is another host (a pod IP reused by a new pod is a new node).
+ */
+export function reachKey(reach: NodeRecord['reach']): string {
+  if (reach.kind === 'local') return reach.account !== undefined ? `account:${reach.account}:${reach.root}` : `local:${reach.root}`;
+  const tunnel = reach.tunnel === undefined ? '' : `${reach.tunnel.driver}:${reach.tunnel.id}`;
+  return `ssh:${reach.user}@${reach.host}:${reach.port}|${reach.identityFile ?? ''}|${reach.proxyJump ?? ''}|${reach.hostKeys?.join(',') ?? ''}|${tunnel}`;
 }
 
 function sshTarget(reach: SshReach): SshTarget {
