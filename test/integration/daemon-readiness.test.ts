@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Health, Readiness, RequestRecord } from '@sky/protocol';
-import { DAEMON_MAIN, freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, useLocalToken, type DaemonHandle } from '../helpers/daemon-process.js';
+import { DAEMON_MAIN, freePort, http, killAllDaemons, readDaemonJson, removeHome, startDaemon, tempHome, useLocalToken, type DaemonHandle } from '../helpers/daemon-process.js';
 import { ownPostgres, type OwnPostgres } from '../helpers/own-postgres.js';
 import { runSky, showRun } from '../helpers/sky-cli.js';
 import { dropSchema, testDatabaseUrl, testSchemaName } from './store-postgres-fixture.js';
@@ -120,6 +122,19 @@ describe('daemon readiness with a database that is not there yet', () => {
     await until('the daemon to be ready again', () => ready(daemon.url));
     assert.equal((await ping(daemon.url)).replica, after.replica);
     assert.equal(await daemon.stop(), 0, daemon.stderr());
+  });
+});
+
+describe('stopping a daemon that is not ready', () => {
+  it('drains and exits 0 on SIGTERM while it waits for its database, removing daemon.json', async () => {
+    const home = tempHome();
+    homes.push(home);
+    const daemon = await startDaemon({ home, env: { SKY_DB_URL: `postgres://root@127.0.0.1:${await freePort()}/postgres` } });
+    daemons.push(daemon);
+    assert.equal((await health(daemon.url)).ready, false);
+    assert.equal(readDaemonJson(home).pid, daemon.pid, 'daemon.json names the not-ready daemon, so sky api stop finds it');
+    assert.equal(await daemon.stop(), 0, daemon.stderr());
+    assert.equal(existsSync(join(home, '.sky/api_server/daemon.json')), false);
   });
 });
 
