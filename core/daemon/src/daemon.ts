@@ -160,11 +160,11 @@ export class Daemon {
         this.readiness.markStarted();
       } else {
         this.readiness.markOpenFailed(unreachable);
-        this.logger.warn({ err: unreachable, replica: this.replicaId }, 'the state store cannot be reached; listening as not ready (health answers, requests get 503 with Retry-After) and retrying');
+        this.logger.warn({ err: unreachable }, 'the state store cannot be reached; listening as not ready (health answers, requests get 503 with Retry-After) and retrying');
       }
       const listening = await this.listen(host, port);
       this.writePidFile(listening);
-      this.logger.info({ ...listening, version: this.build.version, commit: this.build.commit, store: this.store.kind, replica: this.replicaId, ready: this.readiness.ready }, 'sky API server listening');
+      this.logger.info({ ...listening, version: this.build.version, commit: this.build.commit, store: this.store.kind, ready: this.readiness.ready }, 'sky API server listening');
       if (unreachable !== undefined) this.readyPromise = this.openLater(keyFile);
       return listening;
     } catch (err) {
@@ -213,7 +213,7 @@ export class Daemon {
     }
     await this.startServices(keyFile);
     this.readiness.markStarted();
-    this.logger.info({ store: this.store.kind, replica: this.replicaId }, 'the state store is open: the API server is ready');
+    this.logger.info({ store: this.store.kind }, 'the state store is open: the API server is ready');
   }
 
   /** Everything that needs the open store: secrets key, accounts, plugins, views, request recovery, background loops. */

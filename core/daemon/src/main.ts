@@ -92,9 +92,12 @@ async function main(): Promise<void> {
   const flags = parseFlags();
   const config = loadDaemonConfig(flags);
   const paths = daemonPaths(config);
-  const { logger, file } = createLogger(paths.logFile, config.log.level, config.log.stdout);
-  installProcessGuards({ logger, logFailing: () => file.dropping > 0, stderr: writeStderr, exit: (code) => process.exit(code) });
   const replicaId = resolveReplicaId(config.replica_id);
+  const created = createLogger(paths.logFile, config.log.level, config.log.stdout);
+  const { file } = created;
+  // Every line names the replica, for logs gathered from several replicas in one place.
+  const logger = created.logger.child({ replica: replicaId });
+  installProcessGuards({ logger, logFailing: () => file.dropping > 0, stderr: writeStderr, exit: (code) => process.exit(code) });
   const readiness = new Readiness();
   const store = await loadStore(config, paths, logger, followStoreHealth(readiness));
   const daemon = compose({ config, paths, logger, jobUmask: startedUmask, store, readiness, replicaId }).resolve(Daemon);
