@@ -184,6 +184,21 @@ describe('a store that refuses the daemon for good', () => {
     assert.doesNotMatch(stderr, /hunter2/);
   });
 
+  it('stops (exit 78) a daemon that waited for its database once the server that appears has no such database', async () => {
+    const server = ownPostgres(await freePort());
+    servers.push(server);
+    const home = tempHome();
+    homes.push(home);
+    const daemon = await startDaemon({ home, env: { SKY_DB_URL: server.url.replace(/\/postgres$/, '/sky_missing') } });
+    daemons.push(daemon);
+    assert.equal((await health(daemon.url)).ready, false);
+    const exited = new Promise<number | null>((resolve) => daemon.child.once('exit', (code) => resolve(code)));
+    await server.start();
+    assert.equal(await exited, 78, daemon.stderr());
+    assert.match(daemon.stderr(), /has no such database/);
+    assert.equal(existsSync(join(home, '.sky/api_server/daemon.json')), false, 'it stopped cleanly');
+  });
+
   it('refuses a second daemon on the same LevelDB directory and points to PostgreSQL', async () => {
     const home = tempHome();
     homes.push(home);
