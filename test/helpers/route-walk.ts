@@ -214,6 +214,7 @@ function probes(f: Fixture, api: TeamClient): Probe[] {
 
   for (const kind of ['user', 'other', 'removed', 'admin'] as const) {
     add({ route: r('health'), kind, expect: 'ok' });
+    add({ route: r('healthReady'), kind, expect: 'ok' });
     add({ route: r('openapi'), kind, expect: 'ok' });
     add({ route: r('listPlugins'), kind, expect: 'ok' });
     add({ route: r('whoami'), kind, expect: 'ok' });

@@ -254,8 +254,9 @@ describe('start-up errors', () => {
     const h = home();
     const d = await startDaemon({ home: h });
     const res = runDaemon(h, ['--port', String(await freePort())]);
-    assert.equal(res.status, 1);
+    assert.equal(res.status, 78, res.stderr);
     assert.match(res.stderr, /another sky daemon|locked|in use/i);
+    assert.match(res.stderr, /several replicas.*PostgreSQL/);
     assert.equal(readDaemonJson(h).pid, d.pid, 'the running daemon is untouched');
     await d.stop();
   });

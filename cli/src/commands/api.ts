@@ -1,4 +1,4 @@
-import type { AuditRecord, PingBody, PingResult, RequestRecord } from '@sky/protocol';
+import type { AuditRecord, Health, PingBody, PingResult, RequestRecord } from '@sky/protocol';
 import { DEFAULT_HOST, SkyError, type SkyClient } from '@sky/client';
 import { connect, withServer } from '../context.js';
 import { exitCodeOf, followRequest } from '../follow.js';
@@ -48,7 +48,13 @@ async function info(client: SkyClient, options: CliOptions): Promise<number> {
     return 0;
   }
   print(`Using SkyPilot API server: ${url} Dashboard: ${url}/dashboard`);
-  print(`├── Status: ${health.status}, commit: ${health.commit}, version: ${health.version}`);
+  const status = health.ready === false ? `not ready (state store ${health.store?.state ?? 'unavailable'})` : health.status;
+  print(`├── Status: ${status}, commit: ${health.commit}, version: ${health.version}`);
+  if (health.store !== undefined) {
+    const where = health.store.location === undefined ? '' : ` ${health.store.location}`;
+    print(`├── Store: ${health.store.kind}${where}${health.store.error === undefined ? '' : ` (${health.store.error})`}`);
+  }
+  if (health.replica !== undefined) print(`├── Replica: ${health.replica}`);
   print(`└── User: ${health.user.name} (${health.user.id})`);
   return 0;
 }
@@ -81,8 +87,11 @@ async function status(client: SkyClient, ids: string[], options: CliOptions): Pr
   if (ids.length > 0 && (options.all === true || options.allUsers === true || options.limit !== undefined)) {
     throw new UsageError('request IDs cannot be combined with -a, -u or -l', 'sky api status --help');
   }
-  const records = await withServer(client, () =>
-    ids.length > 0 ? Promise.all(ids.map((id) => client.get(id))) : listRequests(client, options),
+  const [records, local] = await withServer(client, () =>
+    Promise.all([
+      ids.length > 0 ? Promise.all(ids.map((id) => client.get(id))) : listRequests(client, options),
+      options.output === 'json' ? undefined : client.health().then((h) => h, () => undefined),
+    ]),
   );
   if (options.output === 'json') {
     printJson(records);
@@ -93,9 +102,27 @@ async function status(client: SkyClient, ids: string[], options: CliOptions): Pr
     return 0;
   }
   const now = Date.now();
+  if (showsReplicas(records, local)) {
+    const rows = records.map((r) => [r.id, r.userName, r.name, age(r.createdAt, now), r.status, r.replica ?? '-']);
+    for (const line of table(['ID', 'USER', 'NAME', 'CREATED', 'STATUS', 'REPLICA'], rows)) print(line);
+    return 0;
+  }
   const rows = records.map((r) => [r.id, r.userName, r.name, age(r.createdAt, now), r.status]);
   for (const line of table(['ID', 'USER', 'NAME', 'CREATED', 'STATUS'], rows)) print(line);
   return 0;
+}
+
+/**
+ * Whether `sky api status` shows the REPLICA column: when some request was run by a replica
+ * other than the one answering, on a store several replicas share. One daemon keeps the
+ * table as it always was (-o json always has each request's replica).
+ */
+export function showsReplicas(records: readonly RequestRecord[], server: Pick<Health, 'replica' | 'store'> | undefined): boolean {
+  // A store of one daemon (LevelDB, memory): replica ids only differ across its restarts.
+  if (server?.store !== undefined && (server.store.kind === 'level' || server.store.kind === 'memory')) return false;
+  const seen = new Set(records.flatMap((r) => (r.replica === undefined ? [] : [r.replica])));
+  if (server?.replica !== undefined) seen.add(server.replica);
+  return seen.size > 1;
 }
 
 async function newestRequestId(client: SkyClient): Promise<string> {

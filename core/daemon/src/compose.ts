@@ -55,6 +55,8 @@ import { Refusals } from './auth/refusals.js';
 import { SessionService } from './auth/session-service.js';
 import { AccessPolicy } from './auth/policy.js';
 import { Offboarding } from './auth/offboarding.js';
+import { followStoreHealth, Readiness } from './readiness.js';
+import { resolveReplicaId } from './replica.js';
 
 export interface ComposeOptions {
   config: DaemonConfig;
@@ -67,6 +69,10 @@ export interface ComposeOptions {
   build?: BuildInfo;
   /** The umask jobs on local nodes run with (main passes the one the daemon was started with). */
   jobUmask?: number;
+  /** Whether the store is open and reachable (main passes the one its store reports to). */
+  readiness?: Readiness;
+  /** This process's replica id; default: config replica_id, else <hostname>-<random>. */
+  replicaId?: string;
 }
 
 function shutdownSignal(): ShutdownSignal {
@@ -86,7 +92,10 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.register(TOKENS.Clock, { useValue: options.clock ?? { now: () => Date.now() } });
   c.register(TOKENS.BuildInfo, { useValue: options.build ?? readBuildInfo() });
   c.register(TOKENS.Shutdown, { useValue: shutdownSignal() });
-  c.register(TOKENS.Store, { useValue: options.store ?? createStore(options.config, options.paths, options.logger) });
+  const readiness = options.readiness ?? new Readiness();
+  c.register(Readiness, { useValue: readiness });
+  c.register(TOKENS.ReplicaId, { useValue: options.replicaId ?? resolveReplicaId(options.config.replica_id) });
+  c.register(TOKENS.Store, { useValue: options.store ?? createStore(options.config, options.paths, options.logger, followStoreHealth(readiness)) });
   c.register(TOKENS.Secrets, { useValue: new SecretBox({ keyFile: secretsKeyFile(options.config, options.paths) }) });
   c.register(LogBus, { useValue: new LogBus() });
   const ssh = options.config.ssh;

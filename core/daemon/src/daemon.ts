@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -61,6 +62,10 @@ import { loadSecretsKey } from './secrets/load-key.js';
 import { makeStatePrivate } from './state-permissions.js';
 import { AccessPolicy } from './auth/policy.js';
 import { Offboarding } from './auth/offboarding.js';
+import { Readiness } from './readiness.js';
+import { readinessGateMiddleware } from './http/readiness-gate.js';
+import { storeLocation } from './store-location.js';
+import { openBackoffMs, retryableOpenFailure, storeRefusal } from './store-open.js';
 
 /** The built dashboard (npm run build writes it); SKY_DASHBOARD_DIR serves another build, e.g. while developing it. */
 const DASHBOARD_ROOT = process.env.SKY_DASHBOARD_DIR || fileURLToPath(new URL('../../../dashboard-static/dist', import.meta.url));
@@ -83,6 +88,10 @@ export class Daemon {
   private tls: TlsMaterial | undefined;
   private readonly startedAt: number;
   private stopping: Promise<void> | undefined;
+  /** Settles once the store is open and everything on it started; rejects when the store refuses the daemon. */
+  private readyPromise: Promise<void> = Promise.resolve();
+  /** Ends the wait between open attempts when the daemon stops before its store opened. */
+  private readonly openRetry = new AbortController();
 
   constructor(
     @inject(TOKENS.Config) private readonly config: DaemonConfig,
@@ -123,10 +132,19 @@ export class Daemon {
     @inject(ManagedJobView) private readonly managedJobView: ManagedJobView,
     @inject(EventHub) private readonly eventHub: EventHub,
     @inject(EventStreams) private readonly eventStreams: EventStreams,
+    @inject(Readiness) private readonly readiness: Readiness,
+    @inject(TOKENS.ReplicaId) private readonly replicaId: string,
   ) {
     this.startedAt = clock.now();
   }
 
+  /**
+   * Open the store and start everything on it, then listen. When the database cannot be
+   * reached yet, listen anyway (not ready: health answers, everything else 503 with
+   * Retry-After) and keep trying in the background (whenReady()). A store that refuses the
+   * daemon for good (credentials, missing database, newer schema, locked LevelDB directory)
+   * rejects start() or whenReady() with an error isStoreRefusal() recognises.
+   */
   async start(): Promise<Listening> {
     const { host, port, tls } = this.config.listen;
     this.tls = tls === undefined ? undefined : loadTls(this.absolute(tls.cert), this.absolute(tls.key));
@@ -135,33 +153,88 @@ export class Daemon {
     if (this.store.capabilities.durable) ensureDir(this.paths.storePath, 'state store');
     const keyFile = secretsKeyFile(this.config, this.paths);
     this.makePrivate(keyFile);
-    await this.store.open();
+    const unreachable = await this.tryOpen();
     try {
-      await loadSecretsKey(this.secrets, this.store, { keyFile, allowUnreadable: this.config.secrets.allow_unreadable, logger: this.logger });
-      await this.auth.bootstrap();
-      await this.workspaces.ensureDefault();
-      await this.plugins.load(this.shutdown.signal);
-      await this.view.load();
-      await this.managedJobView.load();
-      await this.eventHub.start();
-      this.audit.start();
-      const recovered = await this.scheduler.recover();
-      this.logger.info(recovered, 'recovered requests from the state store');
-      await this.pruner.pruneOnce();
-      this.pruner.start();
-      await this.uploadStore.open();
-      this.uploadCollector.start();
-      this.jobQueue.start();
-      await this.managedJobs.start();
-      this.autostop.start();
+      if (unreachable === undefined) {
+        await this.startServices(keyFile);
+        this.readiness.markStarted();
+      } else {
+        this.readiness.markOpenFailed(unreachable);
+        this.logger.warn({ err: unreachable }, 'the state store cannot be reached; listening as not ready (health answers, requests get 503 with Retry-After) and retrying');
+      }
       const listening = await this.listen(host, port);
       this.writePidFile(listening);
-      this.logger.info({ ...listening, version: this.build.version, commit: this.build.commit, store: this.store.kind }, 'sky API server listening');
+      this.logger.info({ ...listening, version: this.build.version, commit: this.build.commit, store: this.store.kind, ready: this.readiness.ready }, 'sky API server listening');
+      if (unreachable !== undefined) this.readyPromise = this.openLater(keyFile);
       return listening;
     } catch (err) {
       await this.closeResources();
       throw err;
     }
+  }
+
+  /** Resolves once the store is open and the daemon serves; rejects if the store refuses the daemon for good meanwhile. */
+  whenReady(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  /** Undefined once open; the failure when the database is unreachable (worth retrying); throws a store refusal otherwise. */
+  private async tryOpen(): Promise<SkyError | undefined> {
+    try {
+      await this.store.open();
+      return undefined;
+    } catch (err) {
+      const retryable = retryableOpenFailure(err);
+      if (retryable === undefined) throw storeRefusal(err);
+      await this.store.close().catch(() => undefined);
+      return retryable;
+    }
+  }
+
+  /** Retry open with backoff until it works (then start everything on the store) or the daemon stops. */
+  private async openLater(keyFile: string): Promise<void> {
+    const { signal } = this.openRetry;
+    for (let attempt = 1; ; attempt++) {
+      await new Promise<void>((resolveWait) => {
+        const timer = setTimeout(resolveWait, openBackoffMs(attempt));
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolveWait();
+        }, { once: true });
+      });
+      if (signal.aborted) return;
+      const failure = await this.tryOpen();
+      if (signal.aborted) return;
+      if (failure === undefined) break;
+      this.readiness.markOpenFailed(failure);
+      // Every attempt at debug; at warn on the 1st, 2nd, 4th, 8th, … so a long outage does not flood the log.
+      const level = (attempt & (attempt - 1)) === 0 ? 'warn' : 'debug';
+      this.logger[level]({ err: failure, attempt }, 'the state store still cannot be reached; retrying');
+    }
+    await this.startServices(keyFile);
+    this.readiness.markStarted();
+    this.logger.info({ store: this.store.kind }, 'the state store is open: the API server is ready');
+  }
+
+  /** Everything that needs the open store: secrets key, accounts, plugins, views, request recovery, background loops. */
+  private async startServices(keyFile: string): Promise<void> {
+    await loadSecretsKey(this.secrets, this.store, { keyFile, allowUnreadable: this.config.secrets.allow_unreadable, logger: this.logger });
+    await this.auth.bootstrap();
+    await this.workspaces.ensureDefault();
+    await this.plugins.load(this.shutdown.signal);
+    await this.view.load();
+    await this.managedJobView.load();
+    await this.eventHub.start();
+    this.audit.start();
+    const recovered = await this.scheduler.recover();
+    this.logger.info(recovered, 'recovered requests from the state store');
+    await this.pruner.pruneOnce();
+    this.pruner.start();
+    await this.uploadStore.open();
+    this.uploadCollector.start();
+    this.jobQueue.start();
+    await this.managedJobs.start();
+    this.autostop.start();
   }
 
   /** The state directory (and the store, log and key file wherever they are) readable by the daemon's account only. */
@@ -179,16 +252,32 @@ export class Daemon {
 
   private listen(host: string, port: number): Promise<Listening> {
     const max = this.config.requests.max_body_bytes;
+    const location = storeLocation(this.config, this.paths);
+    const clientAddress = (req: IncomingMessage): string => this.listener?.guard.clientOf(req) ?? normalizeAddress(req.socket.remoteAddress);
     const app = buildApp({
       logger: this.logger,
       auth: this.auth,
       refusals: this.refusals,
       loopbackOnly: this.config.auth.mode === 'none' && !this.config.listen.allow_remote_without_auth,
-      clientAddress: (req) => this.listener?.guard.clientOf(req) ?? normalizeAddress(req.socket.remoteAddress),
+      clientAddress,
       policy: this.policy,
       dashboardRoot: DASHBOARD_ROOT,
+      gate: readinessGateMiddleware({ readiness: this.readiness, auth: this.auth, clientAddress, storeLocation: location }),
       register: (router) => {
-        healthRoutes(router, { build: this.build, startedAt: this.startedAt, maxBodyBytes: max, isDraining: () => !this.scheduler.isAccepting, serverPaths: mayNameServerPaths });
+        healthRoutes(router, {
+          build: this.build,
+          startedAt: this.startedAt,
+          maxBodyBytes: max,
+          isDraining: () => !this.scheduler.isAccepting,
+          serverPaths: mayNameServerPaths,
+          readiness: this.readiness,
+          replicaId: this.replicaId,
+          storeKind: this.store.kind,
+          storeLocation: location,
+          probeStore: async () => {
+            await this.store.schemaVersion();
+          },
+        });
         requestRoutes(router, this.requests, max);
         operationRoutes(router, this.scheduler, this.requests, max);
         serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
@@ -228,6 +317,7 @@ export class Daemon {
   }
 
   private async doStop(): Promise<void> {
+    this.openRetry.abort();
     this.logger.info('draining: no new requests accepted');
     const drained = await this.scheduler.drain(this.config.shutdown.drain_seconds * 1000);
     this.shutdown.begin();

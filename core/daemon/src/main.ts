@@ -8,6 +8,9 @@ import { compose } from './compose.js';
 import { loadStore } from './store-factory.js';
 import { Daemon } from './daemon.js';
 import { installProcessGuards } from './process-guards.js';
+import { followStoreHealth, Readiness } from './readiness.js';
+import { resolveReplicaId } from './replica.js';
+import { isStoreRefusal, STORE_REFUSED_EXIT_CODE } from './store-open.js';
 
 /**
  * Everything the daemon creates (state store, log, key files, daemon.json) is private to its
@@ -89,10 +92,15 @@ async function main(): Promise<void> {
   const flags = parseFlags();
   const config = loadDaemonConfig(flags);
   const paths = daemonPaths(config);
-  const { logger, file } = createLogger(paths.logFile, config.log.level, config.log.stdout);
+  const replicaId = resolveReplicaId(config.replica_id);
+  const created = createLogger(paths.logFile, config.log.level, config.log.stdout);
+  const { file } = created;
+  // Every line names the replica, for logs gathered from several replicas in one place.
+  const logger = created.logger.child({ replica: replicaId });
   installProcessGuards({ logger, logFailing: () => file.dropping > 0, stderr: writeStderr, exit: (code) => process.exit(code) });
-  const store = await loadStore(config, paths, logger);
-  const daemon = compose({ config, paths, logger, jobUmask: startedUmask, store }).resolve(Daemon);
+  const readiness = new Readiness();
+  const store = await loadStore(config, paths, logger, followStoreHealth(readiness));
+  const daemon = compose({ config, paths, logger, jobUmask: startedUmask, store, readiness, replicaId }).resolve(Daemon);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -110,10 +118,19 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   try {
     const listening = await daemon.start();
-    process.stdout.write(`sky API server listening on ${listening.url} (pid ${process.pid})\n`);
+    process.stdout.write(`sky API server listening on ${listening.url} (pid ${process.pid}, replica ${replicaId})${readiness.ready ? '' : ', not ready: waiting for the state store'}\n`);
   } catch (err) {
     logger.error({ err }, 'start failed');
-    fail(err, 1);
+    fail(err, isStoreRefusal(err) ? STORE_REFUSED_EXIT_CODE : 1);
+  }
+  try {
+    await daemon.whenReady();
+  } catch (err) {
+    // The store refused the daemon while it listened as not ready (or what runs on it failed to start).
+    logger.error({ err }, 'start failed');
+    stopping = true;
+    await daemon.stop().catch((stopErr: unknown) => logger.error({ err: stopErr }, 'shutdown failed'));
+    fail(err, isStoreRefusal(err) ? STORE_REFUSED_EXIT_CODE : 1);
   }
 }
 

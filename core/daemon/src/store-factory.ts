@@ -5,6 +5,9 @@ import { LevelStateStore, type StoreHealthEvent } from '@sky/store-level';
 import { SkyError } from '@sky/protocol';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
 
+/** Told when the store loses or regains its disk or database (the daemon's readiness follows it). */
+export type StoreHealthListener = (event: { state: 'degraded'; error: SkyError } | { state: 'recovered' } | { state: 'recovery-failed' }) => void;
+
 function logHealth(logger: Logger, event: StoreHealthEvent): void {
   switch (event.state) {
     case 'degraded':
@@ -22,14 +25,14 @@ function logHealth(logger: Logger, event: StoreHealthEvent): void {
  * A store for the config, with the PostgreSQL store's module (and pg) loaded only when the config
  * asks for it, so a daemon on LevelDB never loads them.
  */
-export async function loadStore(config: DaemonConfig, paths: DaemonPaths, logger?: Logger): Promise<StateStore> {
-  if (config.store.kind !== 'postgres') return createStore(config, paths, logger);
+export async function loadStore(config: DaemonConfig, paths: DaemonPaths, logger?: Logger, onHealth?: StoreHealthListener): Promise<StateStore> {
+  if (config.store.kind !== 'postgres') return createStore(config, paths, logger, onHealth);
   const { createPostgresStore } = await import('./store-postgres.js');
-  return createPostgresStore(config, logger);
+  return createPostgresStore(config, logger, onHealth);
 }
 
 /** The one place that knows the embedded stores, chosen by name from config (PostgreSQL: loadStore). */
-export function createStore(config: DaemonConfig, paths: DaemonPaths, logger?: Logger): StateStore {
+export function createStore(config: DaemonConfig, paths: DaemonPaths, logger?: Logger, onHealth?: StoreHealthListener): StateStore {
   switch (config.store.kind) {
     case 'memory':
       return new MemoryStateStore();
@@ -37,7 +40,14 @@ export function createStore(config: DaemonConfig, paths: DaemonPaths, logger?: L
       return new LevelStateStore({
         path: paths.storePath,
         sync: config.store.sync,
-        ...(logger ? { onHealth: (event: StoreHealthEvent) => logHealth(logger, event) } : {}),
+        ...(logger || onHealth
+          ? {
+              onHealth: (event: StoreHealthEvent) => {
+                if (logger) logHealth(logger, event);
+                onHealth?.(event);
+              },
+            }
+          : {}),
       });
     case 'postgres':
       // pg is loaded only by daemons that use it: loadStore opens it before compose.

@@ -3,6 +3,7 @@ import type { StateStore } from '@sky/plugin-api';
 import { SkyError } from '@sky/protocol';
 import type { StoreHealthEvent as PgHealthEvent } from '@sky/store-postgres';
 import type { DaemonConfig } from './config/schema.js';
+import type { StoreHealthListener } from './store-factory.js';
 
 function logDatabaseHealth(logger: Logger, event: PgHealthEvent): void {
   switch (event.state) {
@@ -22,7 +23,7 @@ function logDatabaseHealth(logger: Logger, event: PgHealthEvent): void {
  * The PostgreSQL store of `store: {kind: postgres, url, schema, pool_max}`. The package (and pg)
  * is imported here, on demand, and stays outside the daemon's bundle.
  */
-export async function createPostgresStore(config: DaemonConfig, logger?: Logger): Promise<StateStore> {
+export async function createPostgresStore(config: DaemonConfig, logger?: Logger, onHealth?: StoreHealthListener): Promise<StateStore> {
   const { DEFAULT_POOL_MAX, DEFAULT_SCHEMA, PostgresStateStore } = await import('@sky/store-postgres');
   const { url } = config.store;
   if (url === undefined) {
@@ -35,6 +36,13 @@ export async function createPostgresStore(config: DaemonConfig, logger?: Logger)
     url,
     schema: config.store.schema ?? DEFAULT_SCHEMA,
     poolMax: config.store.pool_max ?? DEFAULT_POOL_MAX,
-    ...(logger ? { onHealth: (event: PgHealthEvent) => logDatabaseHealth(logger, event) } : {}),
+    ...(logger || onHealth
+      ? {
+          onHealth: (event: PgHealthEvent) => {
+            if (logger) logDatabaseHealth(logger, event);
+            onHealth?.(event);
+          },
+        }
+      : {}),
   });
 }

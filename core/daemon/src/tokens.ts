@@ -52,4 +52,6 @@ export const TOKENS = {
   /** Seals task secrets before they are persisted; opens them where they are used. */
   Secrets: Symbol('SecretCipher') as InjectionToken<SecretCipher>,
   RequestCanceller: Symbol('RequestCanceller') as InjectionToken<RequestCanceller>,
+  /** This daemon process's replica id (config replica_id, else <hostname>-<random>), stable for the process's life. */
+  ReplicaId: Symbol('ReplicaId') as InjectionToken<string>,
 } as const;

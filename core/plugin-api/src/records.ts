@@ -86,6 +86,7 @@ export function applyRequestPatch(record: RequestRecord, patch: RequestPatch): R
   if (patch.result !== undefined) next.result = copyRecord(patch.result);
   if (patch.error !== undefined) next.error = copyRecord(patch.error);
   if (patch.attempts !== undefined) next.attempts = patch.attempts;
+  if (patch.replica !== undefined) next.replica = patch.replica;
   return next;
 }
 

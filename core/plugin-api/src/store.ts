@@ -41,7 +41,7 @@ export interface CreateResult {
 }
 
 /** Fields a transition may set alongside the new status. */
-export type RequestPatch = Partial<Pick<RequestRecord, 'startedAt' | 'finishedAt' | 'result' | 'error' | 'attempts'>> & {
+export type RequestPatch = Partial<Pick<RequestRecord, 'startedAt' | 'finishedAt' | 'result' | 'error' | 'attempts' | 'replica'>> & {
   status: RequestStatus;
 };
 

@@ -3,9 +3,42 @@ import { z } from 'zod';
 export const IdentitySchema = z.object({ id: z.string(), name: z.string() }).meta({ id: 'Identity' });
 export type Identity = z.infer<typeof IdentitySchema>;
 
+/** Whether the state store is usable: still opening (the database not reached yet), open, or unavailable (lost; it reconnects by itself). */
+export const StoreStateSchema = z.enum(['opening', 'open', 'unavailable']);
+export type StoreState = z.infer<typeof StoreStateSchema>;
+
+export const StoreHealthSchema = z
+  .object({
+    kind: z.string().describe('level, memory or postgres (or a store plugin\'s kind).'),
+    state: StoreStateSchema,
+    location: z
+      .string()
+      .optional()
+      .describe('Where the state lives (PostgreSQL: host, port, database and schema, never a password; LevelDB: the directory). Shown to admins only.'),
+    error: z.string().optional().describe('Why the store is not open, when it is not (admins only).'),
+  })
+  .meta({ id: 'StoreHealth' });
+export type StoreHealth = z.infer<typeof StoreHealthSchema>;
+
+/** The readiness answer (GET /api/health/ready): 200 when ready, 503 with Retry-After otherwise. */
+export const ReadinessSchema = z
+  .object({
+    ready: z.boolean(),
+    replica: z.string().describe('The id of the daemon process that answered.'),
+    store: StoreHealthSchema,
+  })
+  .meta({ id: 'Readiness' });
+export type Readiness = z.infer<typeof ReadinessSchema>;
+
 export const HealthSchema = z
   .object({
     status: z.enum(['healthy', 'draining']),
+    ready: z
+      .boolean()
+      .optional()
+      .describe('Whether this replica serves requests: its state store is open and reachable (the same as GET /api/health/ready). /api/health itself answers 200 while the process serves (liveness).'),
+    replica: z.string().optional().describe('The id of the daemon process (replica) that answered: config replica_id, else <hostname>-<random>.'),
+    store: StoreHealthSchema.optional(),
     version: z.string(),
     commit: z.string(),
     apiVersion: z.number().int(),

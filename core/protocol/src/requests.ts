@@ -29,6 +29,7 @@ export const RequestRecordSchema = z
     idempotencyKey: z.string().optional(),
     idempotencyHash: z.string().optional().describe('Digest of operation, workspace and body, to tell a retry from a reuse of its key (kept by the store, never served).'),
     attempts: z.number().int().describe('How many times the daemon has started it.'),
+    replica: z.string().optional().describe('The daemon replica that ran it (set when a worker claims it; the latest one when it was run again).'),
     job: RequestJobSchema.optional().describe(
       'The job this request queued (launch, exec), recorded in the same write that queued it: a request with a job ends SUCCEEDED with it, also across a daemon restart.',
     ),

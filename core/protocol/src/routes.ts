@@ -11,7 +11,7 @@ import {
   SubmitResponseSchema,
   WaitQuerySchema,
 } from './requests.js';
-import { HealthSchema, PluginListSchema, ServerLogsQuerySchema } from './health.js';
+import { HealthSchema, ReadinessSchema, PluginListSchema, ServerLogsQuerySchema } from './health.js';
 import { OPERATIONS, OPERATION_NAMES, type OperationName, type OperationSpec } from './ops.js';
 import { ClusterListSchema, ClusterNameParamsSchema, ClusterQuerySchema, JobListSchema, JobLogParamsSchema, JobLogsQuerySchema, JobQuerySchema } from './cluster-routes.js';
 import { ClusterRecordSchema } from './clusters.js';
@@ -94,6 +94,14 @@ export const ROUTES = {
     summary: 'Liveness, version and the caller\'s identity. Unversioned so any client can read it.',
     access: 'public',
     success: { status: 200, body: HealthSchema },
+  },
+  healthReady: {
+    id: 'healthReady',
+    method: 'get',
+    path: ROUTE_PATHS.healthReady,
+    summary: 'Readiness, for load balancers and Kubernetes probes: 200 while the state store is open and reachable, 503 with Retry-After otherwise.',
+    access: 'public',
+    success: { status: 200, body: ReadinessSchema },
   },
   openapi: {
     id: 'openapi',

@@ -4,6 +4,7 @@ import { DEFAULT_HOST, DEFAULT_PORT } from '@sky/protocol';
 // The URL rules without pg itself: a daemon on LevelDB never loads the database driver.
 import { SCHEMA_NAME, parseDatabaseUrl } from '@sky/store-postgres/url';
 import { listenTransportKeys } from './listen-schema.js';
+import { REPLICA_ID } from '../replica.js';
 
 const positiveInt = z.number().int().min(1);
 
@@ -79,6 +80,11 @@ export const DaemonConfigSchema = z.strictObject({
     })
     .prefault({}),
   state_dir: z.string().min(1).default('~/.sky/api_server'),
+  /** This daemon's name among the replicas sharing one store; absent: <hostname>-<random>, new at each start. */
+  replica_id: z
+    .string()
+    .regex(REPLICA_ID, 'a replica id is 1-63 letters, digits, ".", "_" or "-", starting and ending with a letter or digit')
+    .optional(),
   store: z.preprocess((block) => withDatabaseUrlFromEnv(block, process.env), storeSchema),
   requests: z
     .strictObject({

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import Koa from 'koa';
+import Koa, { type Middleware } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
 import { ROUTE_LIST, SkyError } from '@sky/protocol';
@@ -24,6 +24,8 @@ export interface AppParts {
   /** Authorization: the route table's access is enforced with it for every route. */
   policy: AccessPolicy;
   dashboardRoot: string;
+  /** Answers 503 to everything but the health routes until the state store is open. */
+  gate?: Middleware;
   /** Registers every route of the protocol's table. */
   register: (router: Router) => void;
 }
@@ -45,6 +47,7 @@ export function buildApp(parts: AppParts): Koa {
   if (parts.loopbackOnly) app.use(loopbackOnlyMiddleware(parts.refusals, parts.clientAddress));
   app.use(dashboardMiddleware(parts.dashboardRoot));
   app.use(versionMiddleware);
+  if (parts.gate !== undefined) app.use(parts.gate);
   app.use(identityMiddleware(parts.auth, parts.clientAddress));
   app.use(sameOriginMiddleware(parts.refusals, parts.clientAddress));
   app.use(policyMiddleware(parts.policy));

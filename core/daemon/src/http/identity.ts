@@ -24,6 +24,11 @@ function isOpenRoute(ctx: Context): boolean {
  */
 export function identityMiddleware(auth: AuthService, clientAddress: (req: IncomingMessage) => string) {
   return async (ctx: Context, next: Next): Promise<void> => {
+    // The readiness gate identified the caller of a health route already (the store is not open yet).
+    if ((ctx.state as Partial<IdentityState>).identity !== undefined) {
+      await next();
+      return;
+    }
     try {
       (ctx.state as IdentityState).identity = await auth.identify({ header: (name) => ctx.get(name), remoteAddress: clientAddress(ctx.req), peerAddress: ctx.req.socket.remoteAddress }, isOpenRoute(ctx));
     } catch (err) {

@@ -83,6 +83,7 @@ export class Scheduler {
     @inject(OperationRegistry) private readonly operations: OperationRegistry,
     @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
     @inject(AccessPolicy) private readonly policy: AccessPolicy,
+    @inject(TOKENS.ReplicaId) private readonly replica: string,
   ) {
     this.budget = new QueueBudget(config.requests);
     this.lanes = {
@@ -277,6 +278,7 @@ export class Scheduler {
         status: 'RUNNING',
         startedAt: this.clock.now(),
         attempts: pending.attempts + 1,
+        replica: this.replica,
       });
     } catch (err) {
       if (!storeUnavailable(err)) throw err;

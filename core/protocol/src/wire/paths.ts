@@ -3,6 +3,7 @@ import { API_PREFIX } from './version.js';
 /** Path templates of every fixed route (koa style, `:param`). The route table and the client both use these. */
 export const ROUTE_PATHS = {
   health: '/api/health',
+  healthReady: '/api/health/ready',
   openapi: `${API_PREFIX}/openapi.json`,
   listRequests: `${API_PREFIX}/requests`,
   cancelRequests: `${API_PREFIX}/requests/cancel`,
