@@ -69,6 +69,7 @@ export interface CliOptions {
   allow?: string[];
   workspaceInfra?: string[];
   since?: string;
+  gzip?: boolean;
   useSpot?: boolean;
   instanceType?: string;
   imageId?: string;
@@ -196,6 +197,7 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   allow: list(64),
   workspaceInfra: list(200),
   since: text(64),
+  gzip: bool,
   useSpot: bool,
   instanceType: text(256),
   imageId: text(1024),
