@@ -137,9 +137,8 @@ describe('sky api export → sky-daemon --import: moving a team from LevelDB to 
     assert.equal((JSON.parse(lines[lines.length - 1]!) as { type: string }).type, 'end');
     assert.doesNotMatch(lines.join('\n'), new RegExp(aliceToken), 'a token travels as its hash only');
     assert.doesNotMatch(lines.join('\n'), /alice-password/, 'passwords travel as hashes only');
-    const audit = (await http(`${level.url}/api/v1/audit?limit=50`, { headers: asAdmin() })).json() as { items: Array<{ action: string; result: string; userName: string }> };
     await until('the export audit entry', async () => {
-      const now = (await http(`${level.url}/api/v1/audit?limit=50`, { headers: asAdmin() })).json() as typeof audit;
+      const now = (await http(`${level.url}/api/v1/audit?limit=50`, { headers: asAdmin() })).json() as { items: Array<{ action: string; result: string; userName: string }> };
       return now.items.some((a) => a.action === 'state.export' && a.result === 'SUCCEEDED' && a.userName === TEAM_ADMIN.name) ? true : undefined;
     }, 50);
     const plain = await http(`${level.url}/api/v1/admin/export`, { headers: asAdmin() });

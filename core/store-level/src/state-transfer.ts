@@ -1,6 +1,6 @@
 import { isJobTerminal, isManagedJobTerminal } from '@sky/protocol';
 import type { JobSpec, ManagedJobSpec } from '@sky/protocol';
-import { checkedStateItems, importInconsistency, stateNotEmptyError, type ImportSummary, type StateItem } from '@sky/plugin-api';
+import { checkedStateItems, importInconsistency, type ImportSummary, type StateItem } from '@sky/plugin-api';
 import { EVENT_FLOOR_KEY, lastSeqOf } from './event-state.js';
 import {
   eventKey,
