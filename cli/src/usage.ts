@@ -70,6 +70,7 @@ export interface CliOptions {
   workspaceInfra?: string[];
   since?: string;
   gzip?: boolean;
+  importFile?: string;
   useSpot?: boolean;
   instanceType?: string;
   imageId?: string;
@@ -198,6 +199,7 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   workspaceInfra: list(200),
   since: text(64),
   gzip: bool,
+  importFile: text(4096),
   useSpot: bool,
   instanceType: text(256),
   imageId: text(1024),
