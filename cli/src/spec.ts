@@ -81,6 +81,8 @@ export const OPTIONS = {
   public: { flags: '--public', help: 'Anyone may use the workspace' },
   allow: { flags: '--allow <user>', help: 'A user allowed in the private workspace (repeatable; replaces the list)' },
   workspaceInfra: { flags: '--infra <infra>', help: 'Infra the workspace may use: a driver (ssh) or driver/pool (repeatable; default: any)' },
+  importFile: { flags: '--import <file>', help: 'First load this state file (sky api export) into the configured store, which must be empty; then serve' },
+  gzip: { flags: '--gzip', help: 'Compress the state file with gzip (the default when FILE ends in .gz)' },
   since: { flags: '--since <time>', help: 'Only entries at or after this time: an ISO date or time, or relative like 30m, 1h, 2d, 1w' },
 } as const;
 
@@ -182,6 +184,14 @@ export const API: NounSpec = {
       optionHelp: { user: 'Only entries of this user', limit: 'Show at most N entries (default 100)' },
       examples: ['sky api audit --since 1d', 'sky api audit --user alice --since 2026-01-31 -o json'],
     },
+    {
+      name: 'export',
+      args: '[FILE]',
+      maxArgs: 1,
+      summary: "Write the whole state of the API server's store, from one point in time, to FILE or standard output (admins); load it into an empty store with sky daemon start --import FILE",
+      options: ['gzip'],
+      examples: ['sky api export backup.jsonl.gz', 'sky api export > backup.jsonl'],
+    },
   ],
 };
 
@@ -248,7 +258,7 @@ export const DAEMON: NounSpec = {
       args: '',
       maxArgs: 0,
       summary: 'Start the API server in the background (or --foreground)',
-      options: ['host', 'port', 'config', 'auth', 'tlsCert', 'tlsKey', 'foreground'],
+      options: ['host', 'port', 'config', 'auth', 'tlsCert', 'tlsKey', 'foreground', 'importFile'],
     },
     { name: 'stop', args: '', maxArgs: 0, summary: 'Stop the API server on this machine', options: [] },
     { name: 'status', args: '', maxArgs: 0, summary: 'Show whether the API server on this machine runs (exit 1 if not)', options: [] },

@@ -69,6 +69,8 @@ export interface CliOptions {
   allow?: string[];
   workspaceInfra?: string[];
   since?: string;
+  gzip?: boolean;
+  importFile?: string;
   useSpot?: boolean;
   instanceType?: string;
   imageId?: string;
@@ -196,6 +198,8 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   allow: list(64),
   workspaceInfra: list(200),
   since: text(64),
+  gzip: bool,
+  importFile: text(4096),
   useSpot: bool,
   instanceType: text(256),
   imageId: text(1024),

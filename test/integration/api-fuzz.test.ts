@@ -648,6 +648,10 @@ function check(c: FuzzCase, a: WireAnswer, seenIds: Set<string>): string[] {
       // A log route asked for format=text answers the whole log as a plain-text download instead.
       const want = query.format === 'text' ? 'text/plain' : 'text/event-stream';
       if (!String(a.headers['content-type']).startsWith(want)) problems.push(`stream answered with content-type ${String(a.headers['content-type'])}`);
+    } else if (success === 'state-file') {
+      // The state export: a sky-state file (JSON lines, or gzip with gzip=true).
+      const want = query.gzip === 'true' || query.gzip === '1' ? 'application/gzip' : 'application/x-ndjson';
+      if (!String(a.headers['content-type']).startsWith(want)) problems.push(`state export answered with content-type ${String(a.headers['content-type'])}`);
     } else {
       let json: unknown;
       try {

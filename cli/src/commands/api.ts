@@ -32,6 +32,8 @@ export async function run({ action, args, options }: Invocation): Promise<number
         return await start(client, options);
       case 'audit':
         return await audit(client, options);
+      case 'export':
+        return await (await import('./api-export.js')).exportState(client, args, options);
       default:
         throw new UsageError(`unknown action '${action.name}' for sky api`, 'sky api --help');
     }

@@ -33,6 +33,7 @@ async function start(options: CliOptions): Promise<number> {
     throw new UsageError('--tls-cert and --tls-key go together (the certificate and its private key)', 'sky daemon start --help');
   }
   if (options.tlsCert !== undefined && options.tlsKey !== undefined) args.push('--tls-cert', resolve(options.tlsCert), '--tls-key', resolve(options.tlsKey));
+  if (options.importFile !== undefined) args.push('--import', resolve(options.importFile));
   if (options.foreground === true) return runInForeground(args);
   const as = await connect();
   const clients = new Map<string, SkyClient>();

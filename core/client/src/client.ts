@@ -46,6 +46,7 @@ import { prepareUpload, sendUpload, type UploadOptions, type UploadResult } from
 import { uploadTaskFiles, type TaskBody, type TaskUploadProgress } from './task-uploads.js';
 import { IDEMPOTENCY_KEY_HEADER, PREFER_HEADER, WORKSPACE_HEADER, ROUTE_PATHS, SSH_TUNNEL_PATH, SSH_TUNNEL_PROTOCOL, SkyError, fillPath, isTerminal, operationPath } from '@sky/protocol/wire';
 import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
 
 export interface SkyClientOptions {
   endpoint: Endpoint;
@@ -449,6 +450,20 @@ export class SkyClient {
     throw new SkyError('SERVER_UNREACHABLE', `lost connection to the API server at ${this.endpoint.url} while streaming the log of managed job ${id}; the job keeps running`, {
       hint: `Re-attach with: ${again}`,
       details: { managedJobId: id },
+    });
+  }
+
+  /**
+   * GET /api/v1/admin/export (admins): the whole state as a sky-state file, as the bytes
+   * arrive (gzip-compressed with `gzip`). Rejects with the server's error (FORBIDDEN, ...)
+   * before any byte; a stream that breaks off later errors (or lacks the file's trailer).
+   */
+  exportState(options: { gzip?: boolean; signal?: AbortSignal; idleTimeoutMs?: number } = {}): Promise<IncomingMessage> {
+    return this.transport.open({
+      path: ROUTE_PATHS.exportState,
+      query: { gzip: options.gzip },
+      idleTimeoutMs: options.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
   }
 

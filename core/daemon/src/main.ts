@@ -11,6 +11,7 @@ import { installProcessGuards } from './process-guards.js';
 import { followStoreHealth, Readiness } from './readiness.js';
 import { resolveReplicaId } from './replica.js';
 import { isStoreRefusal, STORE_REFUSED_EXIT_CODE } from './store-open.js';
+import { importStateFile } from './state-import.js';
 
 /**
  * Everything the daemon creates (state store, log, key files, daemon.json) is private to its
@@ -18,8 +19,9 @@ import { isStoreRefusal, STORE_REFUSED_EXIT_CODE } from './store-open.js';
  */
 const startedUmask = process.umask(0o077);
 
-const USAGE = `usage: sky-daemon [--config FILE] [--host HOST] [--port PORT] [--auth none|basic|token|proxy] [--tls-cert FILE --tls-key FILE] [--allow-remote-without-auth] [--log-stdout]
-  Runs the sky API server in the foreground. SIGTERM drains and stops it.`;
+const USAGE = `usage: sky-daemon [--config FILE] [--host HOST] [--port PORT] [--auth none|basic|token|proxy] [--tls-cert FILE --tls-key FILE] [--allow-remote-without-auth] [--log-stdout] [--import FILE]
+  Runs the sky API server in the foreground. SIGTERM drains and stops it.
+  --import FILE  first load a state file (sky api export) into the configured store, which must be empty`;
 
 function fail(err: unknown, exitCode: number): never {
   if (err instanceof SkyError) {
@@ -30,7 +32,7 @@ function fail(err: unknown, exitCode: number): never {
   process.exit(exitCode);
 }
 
-function parseFlags(): { configFile?: string; overrides: Record<string, unknown> } {
+function parseFlags(): { configFile?: string; importFile?: string; overrides: Record<string, unknown> } {
   let values: {
     config?: string;
     host?: string;
@@ -40,6 +42,7 @@ function parseFlags(): { configFile?: string; overrides: Record<string, unknown>
     'tls-key'?: string;
     'allow-remote-without-auth'?: boolean;
     'log-stdout'?: boolean;
+    import?: string;
     help?: boolean;
   };
   try {
@@ -53,6 +56,7 @@ function parseFlags(): { configFile?: string; overrides: Record<string, unknown>
         'tls-key': { type: 'string' },
         'allow-remote-without-auth': { type: 'boolean' },
         'log-stdout': { type: 'boolean' },
+        import: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -85,7 +89,8 @@ function parseFlags(): { configFile?: string; overrides: Record<string, unknown>
     overrides.auth = { mode: values.auth };
   }
   const configFile = values.config ?? process.env.SKY_DAEMON_CONFIG;
-  return configFile !== undefined ? { configFile, overrides } : { overrides };
+  const importFile = values.import === undefined ? {} : { importFile: values.import };
+  return configFile !== undefined ? { configFile, overrides, ...importFile } : { overrides, ...importFile };
 }
 
 async function main(): Promise<void> {
@@ -100,6 +105,16 @@ async function main(): Promise<void> {
   installProcessGuards({ logger, logFailing: () => file.dropping > 0, stderr: writeStderr, exit: (code) => process.exit(code) });
   const readiness = new Readiness();
   const store = await loadStore(config, paths, logger, followStoreHealth(readiness));
+  if (flags.importFile !== undefined) {
+    try {
+      const report = await importStateFile(store, flags.importFile, logger);
+      const counts = Object.entries(report.summary).map(([type, n]) => `${n} ${type}`).join(', ');
+      process.stdout.write(`imported ${flags.importFile} (from a ${report.from.storeKind} store) into the ${report.into} store: ${counts}\n`);
+    } catch (err) {
+      logger.error({ err }, 'state import failed');
+      fail(err, 1);
+    }
+  }
   const daemon = compose({ config, paths, logger, jobUmask: startedUmask, store, readiness, replicaId }).resolve(Daemon);
   let stopping = false;
   const stop = (signal: string): void => {

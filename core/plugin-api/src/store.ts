@@ -15,6 +15,7 @@ import type {
   UserRecord,
   WorkspaceRecord,
 } from '@sky/protocol';
+import type { ImportSummary, StateItem } from './state-transfer.js';
 
 /** Filter for listing requests; newest first. */
 export interface RequestFilter {
@@ -476,4 +477,11 @@ export interface StateStore {
    * through this store instance are delivered. Returns the unsubscribe function.
    */
   subscribe(listener: StoreChangeListener): () => void;
+  /**
+   * Plugin API 1.7 (optional, see StateTransfer): the whole state from one consistent point in
+   * time, for backups and for moving to another kind of store.
+   */
+  exportState?(): AsyncIterable<StateItem>;
+  /** Plugin API 1.7 (optional, see StateTransfer): load an export into this store, which must be empty. */
+  importState?(items: AsyncIterable<StateItem>): Promise<ImportSummary>;
 }

@@ -16,6 +16,7 @@ export * from './auth.js';
 export * from './auth-routes.js';
 export * from './workspace-routes.js';
 export * from './audit-routes.js';
+export * from './state-routes.js';
 export * from './upload-routes.js';
 export * from './ssh-routes.js';
 export * from './helper.js';

@@ -70,6 +70,11 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Ope
         description: 'Redirect (with a Set-Cookie header)',
         headers: { location: { schema: { type: 'string' } }, 'set-cookie': { schema: { type: 'string' } } },
       };
+    } else if (body === 'state-file') {
+      responses[status] = {
+        description: 'A sky-state file: a header line, one JSON line per record, a trailer line (gzip-compressed with gzip=true)',
+        content: { 'application/x-ndjson': { schema: { type: 'string' } }, 'application/gzip': { schema: { type: 'string', format: 'binary' } } },
+      };
     } else if (body === 'openapi') {
       responses[status] = { description: 'OpenAPI document', content: { 'application/json': { schema: { type: 'object' } } } };
     } else {

@@ -47,11 +47,12 @@ import { SshHostKeySchema } from './ssh-routes.js';
 import { ManagedJobListSchema, ManagedJobLogsQuerySchema, ManagedJobParamsSchema, ManagedJobQuerySchema, ManagedJobDetailSchema } from './managed-jobs.js';
 import { EventStreamQuerySchema } from './event-routes.js';
 import type { Access } from './access.js';
+import { ExportStateQuerySchema } from './state-routes.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 
 /** What a route answers: a JSON schema per status, a stream, or a redirect (a browser navigation). */
-export type RouteResponse = z.ZodType | 'event-stream' | 'openapi' | 'redirect';
+export type RouteResponse = z.ZodType | 'event-stream' | 'openapi' | 'redirect' | 'state-file';
 
 export interface RouteSpec {
   readonly id: string;
@@ -166,6 +167,15 @@ export const ROUTES = {
     access: 'admin',
     query: ServerLogsQuerySchema,
     success: { status: 200, body: 'event-stream' },
+  },
+  exportState: {
+    id: 'exportState',
+    method: 'get',
+    path: ROUTE_PATHS.exportState,
+    summary: 'The whole state of the store from one point in time, as a sky-state file (JSON lines, gzip with ?gzip=true), for backups and for moving to another store (admins; audited). Tokens and sessions travel as hashes.',
+    access: 'admin',
+    query: ExportStateQuerySchema,
+    success: { status: 200, body: 'state-file' },
   },
   listPlugins: {
     id: 'listPlugins',

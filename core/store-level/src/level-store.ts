@@ -32,7 +32,10 @@ import type {
   RequestPatch,
   RequestRepository,
   SessionRepository,
+  ImportSummary,
+  StateItem,
   StateStore,
+  StateTransfer,
   StoreCapabilities,
   StoreChangeListener,
   TokenRepository,
@@ -51,6 +54,7 @@ import { EventState } from './event-state.js';
 import { degradedError, notOpenError, openError } from './errors.js';
 import { ChangeFeed, warnListenerError, type ListenerErrorHandler } from '@sky/plugin-api';
 import { isKeySafe } from './keys.js';
+import { stateNotEmptyError } from '@sky/plugin-api';
 import { openLevel, sublevels, type LevelDb, type Sublevels } from './layout.js';
 import { ManagedJobReader } from './managed-job-queries.js';
 import { LevelManagedJobRepository } from './managed-job-repository.js';
@@ -60,6 +64,7 @@ import { Reader } from './queries.js';
 import { LevelSessionRepository } from './session-repository.js';
 import { SessionState } from './session-state.js';
 import { Writer } from './writer.js';
+import { exportLevelState, importLevelState, levelHolds } from './state-transfer.js';
 
 export interface LevelStateStoreOptions {
   /** The state directory; created if missing. One daemon process at a time may hold it. */
@@ -120,7 +125,7 @@ interface OpenState {
 }
 
 /** The default StateStore: LevelDB in a local directory, one writer process. */
-export class LevelStateStore implements StateStore {
+export class LevelStateStore implements StateStore, StateTransfer {
   readonly kind = 'level';
   readonly capabilities: StoreCapabilities = { multiReplica: false, durable: true };
   readonly requests: RequestRepository;
@@ -195,6 +200,27 @@ export class LevelStateStore implements StateStore {
 
   async schemaVersion(): Promise<number> {
     return this.#require().version;
+  }
+
+  /** The whole state from one LevelDB snapshot taken at the call; writes go on meanwhile (StateTransfer). */
+  async *exportState(): AsyncIterable<StateItem> {
+    const open = await this.#ready();
+    yield* exportLevelState(open.db, open.subs);
+  }
+
+  /**
+   * Load an export into this store, which must be empty (StateTransfer): one atomic batch, then
+   * the store reopens so that what it keeps in memory is read from what was written.
+   */
+  async importState(items: AsyncIterable<StateItem>): Promise<ImportSummary> {
+    const open = await this.#ready();
+    const holds = await levelHolds(open.subs);
+    if (holds !== undefined) throw stateNotEmptyError(`the LevelDB state store at ${this.path}`, holds);
+    try {
+      return await importLevelState(open.db, open.subs, items);
+    } finally {
+      await this.#reopen();
+    }
   }
 
   /**

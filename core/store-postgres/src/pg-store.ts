@@ -6,9 +6,12 @@ import type {
   EventRepository,
   JobRepository,
   ManagedJobRepository,
+  ImportSummary,
   RequestRepository,
   SessionRepository,
+  StateItem,
   StateStore,
+  StateTransfer,
   StoreCapabilities,
   StoreChangeListener,
   TokenRepository,
@@ -32,6 +35,7 @@ import { PgSessionRepository } from './sessions.js';
 import { checkSchemaName, parseDatabaseUrl, redactUrl } from './url.js';
 import { PgTokenRepository, PgUserRepository } from './users.js';
 import { PgWorkspaceRepository } from './workspaces.js';
+import { exportPgState, importPgState } from './state-transfer.js';
 
 export interface PostgresStateStoreOptions {
   /** postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE; never logged with its password. */
@@ -60,7 +64,7 @@ export const DEFAULT_POOL_MAX = 10;
  * schema). Writes are transactions; the change feed is a table written in the same
  * transaction as each change, followed across replicas with LISTEN/NOTIFY (see follow()).
  */
-export class PostgresStateStore implements StateStore {
+export class PostgresStateStore implements StateStore, StateTransfer {
   readonly kind = 'postgres';
   readonly capabilities: StoreCapabilities = { multiReplica: true, durable: true };
   readonly requests: RequestRepository;
@@ -168,6 +172,20 @@ export class PostgresStateStore implements StateStore {
 
   subscribe(listener: StoreChangeListener): () => void {
     return this.#listeners.subscribe(listener);
+  }
+
+  /** The whole state from one REPEATABLE READ, READ ONLY transaction; writes go on meanwhile (StateTransfer). */
+  async *exportState(): AsyncIterable<StateItem> {
+    const db = this.#db;
+    if (db === undefined) throw notOpenError(this.#settings.url);
+    yield* exportPgState(db);
+  }
+
+  /** Load an export into this schema, which must be empty, in one transaction (StateTransfer). */
+  async importState(items: AsyncIterable<StateItem>): Promise<ImportSummary> {
+    const db = this.#db;
+    if (db === undefined) throw notOpenError(this.#settings.url);
+    return importPgState(db, `the PostgreSQL state store ${this.where}`, items);
   }
 
   /**

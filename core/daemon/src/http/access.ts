@@ -37,6 +37,7 @@ const AUDIT_ACTIONS: Readonly<Record<string, string>> = {
   deleteWorkspace: 'workspace.delete',
   listAudit: 'audit.read',
   serverLogs: 'server.logs',
+  exportState: 'state.export',
 };
 
 /** The audit action of a route: its operation, or the name of what it changes. */

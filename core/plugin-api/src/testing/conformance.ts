@@ -3,6 +3,7 @@ import type { StateStore } from '../store.js';
 import { describeAudit, describeSessions, describeTokens, describeUsers, describeWorkspaces } from './suites/auth.js';
 import { describeChanges } from './suites/changes.js';
 import { describeEvents } from './suites/events.js';
+import { describeExport } from './suites/export.js';
 import { describeClusters } from './suites/clusters.js';
 import { describeConcurrency } from './suites/concurrency.js';
 import type { StoreHarness } from './suites/harness.js';
@@ -40,6 +41,8 @@ export function runStateStoreConformance(name: string, factory: StoreFactory): v
   describe(`StateStore conformance: ${name}`, () => {
     let fixture: StoreFixture | undefined;
     let current: StateStore | undefined;
+    /** Stores fresh() opened for the current test. */
+    let extras: StoreFixture[] = [];
 
     const harness: StoreHarness = {
       get store(): StateStore {
@@ -60,6 +63,12 @@ export function runStateStoreConformance(name: string, factory: StoreFactory): v
         current = next;
         return next;
       },
+      async fresh(): Promise<StateStore> {
+        const extra = await factory();
+        extras.push(extra);
+        await extra.store.open();
+        return extra.store;
+      },
     };
 
     beforeEach(async () => {
@@ -73,10 +82,14 @@ export function runStateStoreConformance(name: string, factory: StoreFactory): v
       const done = fixture;
       current = undefined;
       fixture = undefined;
+      const more = extras;
+      extras = [];
       try {
         await store?.close();
+        for (const extra of more) await extra.store.close();
       } finally {
         await done?.cleanup();
+        for (const extra of more) await extra.cleanup();
       }
     });
 
@@ -99,5 +112,6 @@ export function runStateStoreConformance(name: string, factory: StoreFactory): v
     describeSessions(harness);
     describeWorkspaces(harness);
     describeAudit(harness);
+    describeExport(harness);
   });
 }

@@ -166,6 +166,16 @@ export class MemoryWorkspaceRepository implements WorkspaceRepository {
 
   constructor(private readonly assertOpen: () => void) {}
 
+  /** Every workspace as stored (state export); a copy. */
+  raw(): WorkspaceRecord[] {
+    return [...this.#workspaces.values()].sort(byName).map(copyJson);
+  }
+
+  /** Store a workspace as it is (state import). */
+  putRaw(record: WorkspaceRecord): void {
+    this.#workspaces.set(record.name, copyJson(record));
+  }
+
   async create(record: WorkspaceRecord): Promise<{ record: WorkspaceRecord; created: boolean }> {
     this.assertOpen();
     const existing = this.#workspaces.get(record.name);
@@ -207,6 +217,16 @@ export class MemoryAuditRepository implements AuditRepository {
   readonly #records = new Map<string, AuditRecord>();
 
   constructor(private readonly assertOpen: () => void) {}
+
+  /** Every audit entry, oldest first (state export); a copy. */
+  raw(): AuditRecord[] {
+    return [...this.#records.values()].sort(byIdAscending).map(copyJson);
+  }
+
+  /** Store an entry as it is (state import). */
+  putRaw(record: AuditRecord): void {
+    this.#records.set(record.id, copyJson(record));
+  }
 
   async append(record: AuditRecord): Promise<void> {
     this.assertOpen();

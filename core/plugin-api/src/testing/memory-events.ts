@@ -49,6 +49,27 @@ export class MemoryFeed implements EventRepository {
     this.#feed = new ChangeFeed(onListenerError);
   }
 
+  /** The feed's position and retained entries (state export); a copy. */
+  raw(): { last: number; lastAt: number; entries: Array<{ seq: number; at: number; change: StoreChange | { kind: 'request'; id: string } }> } {
+    return { last: this.#last, lastAt: this.#lastAt, entries: this.#entries.map((e) => ({ seq: e.seq, at: e.at, change: copyJson(e.change) })) };
+  }
+
+  /** Whether anything was ever put on the feed. */
+  get used(): boolean {
+    return this.#last > 0;
+  }
+
+  /** Set the feed's position (state import, before any entry). */
+  setPosition(last: number, lastAt: number): void {
+    this.#last = last;
+    this.#lastAt = lastAt;
+  }
+
+  /** Keep an entry as it is (state import; ascending seq, none above the position). */
+  putRaw(seq: number, at: number, change: StoreChange | { kind: 'request'; id: string }): void {
+    this.#entries.push({ seq, at, change: copyJson(change) });
+  }
+
   subscribeStore(listener: StoreChangeListener): () => void {
     return this.#feed.subscribe(listener);
   }

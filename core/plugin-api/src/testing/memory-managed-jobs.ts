@@ -23,6 +23,30 @@ export class MemoryManagedJobRepository implements ManagedJobRepository {
     private readonly emit: (change: StoreChange) => void,
   ) {}
 
+  /** Every managed job by id with its spec and controller log, and the last id handed out (state export); a copy. */
+  raw(): { lastId: number; jobs: Array<{ record: ManagedJobRecord; spec: ManagedJobSpec | undefined; events: ManagedJobEvent[] }> } {
+    const jobs = [...this.#jobs.values()]
+      .sort((a, b) => a.id - b.id)
+      .map((record) => {
+        const spec = this.#specs.get(record.id);
+        return { record: copyJson(record), spec: spec === undefined ? undefined : copyJson(spec), events: (this.#events.get(record.id) ?? []).map(copyJson) };
+      });
+    return { lastId: this.#lastId, jobs };
+  }
+
+  /** Set the last id handed out (state import). */
+  setLastId(id: number): void {
+    this.#lastId = Math.max(this.#lastId, id);
+  }
+
+  /** Store a managed job as it is (state import). */
+  putRaw(record: ManagedJobRecord, spec: ManagedJobSpec | undefined, events: readonly ManagedJobEvent[]): void {
+    this.#jobs.set(record.id, copyJson(record));
+    if (spec !== undefined && !isManagedJobTerminal(record.status)) this.#specs.set(record.id, copyJson(spec));
+    if (events.length > 0) this.#events.set(record.id, events.map(copyJson));
+    this.#lastId = Math.max(this.#lastId, record.id);
+  }
+
   async create(job: Omit<ManagedJobRecord, 'id' | 'version'>, spec: ManagedJobSpec): Promise<ManagedJobRecord> {
     this.assertOpen();
     const id = this.#lastId + 1;

@@ -15,6 +15,17 @@ export class MemorySessionRepository implements SessionRepository {
 
   constructor(private readonly assertOpen: () => void) {}
 
+  /** Every session by id (state export); a copy. */
+  raw(): SessionRecord[] {
+    return [...this.#sessions.values()].sort(byIdAscending).map(copyJson);
+  }
+
+  /** Store a session as it is, with its hash index (state import). */
+  putRaw(record: SessionRecord): void {
+    this.#sessions.set(record.id, copyJson(record));
+    this.#byHash.set(record.hash, record.id);
+  }
+
   async create(record: SessionRecord): Promise<SessionRecord> {
     this.assertOpen();
     if (this.#sessions.has(record.id)) throw invalid(`session id ${JSON.stringify(record.id)} is already used`, 'id');

@@ -27,6 +27,8 @@ import { MemoryManagedJobRepository } from './memory-managed-jobs.js';
 import { MemorySessionRepository } from './memory-sessions.js';
 import { pageCursor } from '../node/page-cursor.js';
 import { MemoryAuditRepository, MemoryAuthData, MemoryTokenRepository, MemoryUserRepository, MemoryWorkspaceRepository } from './memory-auth.js';
+import { importMemoryState, memoryStateItems, type MemoryParts } from './memory-transfer.js';
+import type { ImportSummary, StateItem, StateTransfer } from '../state-transfer.js';
 
 const { encode: encodeCursor, decode: decodeCursor } = pageCursor('m1:');
 
@@ -46,6 +48,29 @@ class MemoryRequestRepository implements RequestRepository {
   /** The stored record itself (the feed copies what it hands out). */
   peek(id: string): RequestRecord | undefined {
     return this.#records.get(id);
+  }
+
+  /** Every request by id with its log (state export); a copy. */
+  raw(): { records: RequestRecord[]; logs: Array<{ id: string; chunk: LogChunk }> } {
+    const records = [...this.#records.values()].sort(byIdAscending).map(copyJson);
+    const logs = records.flatMap((r) => (this.#logs.get(r.id) ?? []).map((chunk) => ({ id: r.id, chunk: copyJson(chunk) })));
+    return { records, logs };
+  }
+
+  /** Store a request as it is, with its idempotency key (state import). */
+  putRaw(record: RequestRecord): void {
+    this.#records.set(record.id, copyJson(record));
+    if (record.idempotencyKey !== undefined) this.#idempotency.set(`${record.user}\0${record.idempotencyKey}`, record.id);
+  }
+
+  /** Keep a log chunk as it is (state import; in seq order, no gaps). */
+  putRawLog(id: string, chunk: LogChunk): boolean {
+    if (!this.#records.has(id)) return false;
+    const chunks = this.#logs.get(id) ?? [];
+    if (chunk.seq !== chunks.length) return false;
+    chunks.push(copyJson(chunk));
+    this.#logs.set(id, chunks);
+    return true;
   }
 
   async create(record: RequestRecord): Promise<CreateResult> {
@@ -164,7 +189,7 @@ export interface MemoryStateStoreOptions {
  * A StateStore that keeps everything in this process's memory: for tests and for trying
  * the daemon out. Nothing outlives the process; a closed store rejects every call.
  */
-export class MemoryStateStore implements StateStore {
+export class MemoryStateStore implements StateStore, StateTransfer {
   readonly kind = 'memory';
   readonly capabilities: StoreCapabilities = { multiReplica: false, durable: false };
   readonly requests: RequestRepository;
@@ -178,6 +203,7 @@ export class MemoryStateStore implements StateStore {
   readonly audit: AuditRepository;
   readonly events: EventRepository;
   readonly #feed: MemoryFeed;
+  readonly #parts: MemoryParts;
   #open = false;
 
   constructor(options: MemoryStateStoreOptions = {}) {
@@ -195,13 +221,33 @@ export class MemoryStateStore implements StateStore {
     const clusterData = new MemoryClusterData(assertOpen, this.#feed);
     this.clusters = new MemoryClusterRepository(clusterData);
     this.jobs = new MemoryJobRepository(clusterData, requests);
-    this.managedJobs = new MemoryManagedJobRepository(assertOpen, (change) => this.#feed.emit(change));
+    const managedJobs = new MemoryManagedJobRepository(assertOpen, (change) => this.#feed.emit(change));
+    this.managedJobs = managedJobs;
     const auth = new MemoryAuthData(assertOpen);
     this.users = new MemoryUserRepository(auth);
     this.tokens = new MemoryTokenRepository(auth);
-    this.sessions = new MemorySessionRepository(assertOpen);
-    this.workspaces = new MemoryWorkspaceRepository(assertOpen);
-    this.audit = new MemoryAuditRepository(assertOpen);
+    const sessions = new MemorySessionRepository(assertOpen);
+    this.sessions = sessions;
+    const workspaces = new MemoryWorkspaceRepository(assertOpen);
+    this.workspaces = workspaces;
+    const audit = new MemoryAuditRepository(assertOpen);
+    this.audit = audit;
+    this.#parts = { requests, feed: this.#feed, clusters: clusterData, managedJobs, auth, sessions, workspaces, audit };
+    this.#assertOpen = assertOpen;
+  }
+
+  readonly #assertOpen: () => void;
+
+  /** The whole state, copied at the call (one point in time), then yielded (StateTransfer). */
+  async *exportState(): AsyncIterable<StateItem> {
+    this.#assertOpen();
+    yield* memoryStateItems(this.#parts);
+  }
+
+  /** Load an export into this store, which must be empty (StateTransfer). */
+  async importState(items: AsyncIterable<StateItem>): Promise<ImportSummary> {
+    this.#assertOpen();
+    return importMemoryState(this.#parts, items);
   }
 
   async open(): Promise<void> {

@@ -29,6 +29,8 @@ export const ERROR_CATALOGUE = {
   STATE_LOCKED: { status: 503, summary: 'The state store is held by another daemon.' },
   STATE_UNAVAILABLE: { status: 503, summary: 'The state store cannot be opened or written.' },
   STATE_TOO_NEW: { status: 503, summary: 'The state store was written by a newer version.' },
+  STATE_NOT_EMPTY: { status: 409, summary: 'A state import needs an empty store, and this one already holds records.' },
+  STATE_FILE_INVALID: { status: 400, summary: 'A state file (sky api export) is not one this version can import: not sky-state, a newer format version, truncated or inconsistent.' },
   DISK_FULL: { status: 503, summary: 'The disk (or quota) holding the state store is full; writes resume by themselves once there is room.' },
   SECRETS_KEY_UNAVAILABLE: { status: 503, summary: 'The key that encrypts task secrets at rest is missing, unreadable or not the one that sealed them.' },
   PLUGIN_NOT_FOUND: { status: 500, summary: 'A configured plugin package is not installed.' },

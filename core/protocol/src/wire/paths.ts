@@ -11,6 +11,7 @@ export const ROUTE_PATHS = {
   waitRequest: `${API_PREFIX}/requests/:id/wait`,
   requestLogs: `${API_PREFIX}/requests/:id/logs`,
   serverLogs: `${API_PREFIX}/server/logs`,
+  exportState: `${API_PREFIX}/admin/export`,
   listPlugins: `${API_PREFIX}/plugins`,
   listClusters: `${API_PREFIX}/clusters`,
   getCluster: `${API_PREFIX}/clusters/:name`,

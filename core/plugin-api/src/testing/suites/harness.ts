@@ -11,6 +11,8 @@ export interface StoreHarness {
   readonly canReopen: boolean;
   /** Close the store and open a new instance over the same data (durable stores only). */
   reopen(): Promise<StateStore>;
+  /** Another store of the same kind, new, empty and open (closed and cleaned up after the test). */
+  fresh(): Promise<StateStore>;
 }
 
 /** Skip the current test unless the store is durable; fail if a durable store cannot be reopened. */
