@@ -172,8 +172,11 @@ describe('sky api info and auto-start', () => {
     const lines = stdout.split('\n');
     assert.equal(lines[0], `Using SkyPilot API server: ${e.url} Dashboard: ${e.url}/dashboard`);
     assert.match(lines[1] ?? '', /^├── Status: healthy, commit: [0-9a-z]+, version: \d+\.\d+\.\d+\S*$/);
-    assert.match(lines[2] ?? '', new RegExp(`^└── User: \\S+ \\(${userId}\\)$`));
-    assert.equal(lines.length, 4);
+    // The owner of a personal daemon is its admin: it sees where the state lives, and which replica answered.
+    assert.match(lines[2] ?? '', /^├── Store: level \/\S+\/\.sky\/api_server\/state$/);
+    assert.match(lines[3] ?? '', /^├── Replica: \S+$/);
+    assert.match(lines[4] ?? '', new RegExp(`^└── User: \\S+ \\(${userId}\\)$`));
+    assert.equal(lines.length, 6);
     assert.match(stderr, /Started a local API server/);
     assert.equal((await ok(e, ['api', 'info'])).stderr, '', 'a running server is used as is');
   });
