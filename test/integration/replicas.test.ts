@@ -179,4 +179,79 @@ describe('several replicas on one PostgreSQL', { timeout: 600_000 }, () => {
     assert.equal(await again.stop(), 0, again.stderr());
     assert.equal(await b.stop(), 0, b.stderr());
   });
+
+  it('a burst of 200 mixed requests over two replicas, one killed with kill -9 mid-burst and restarted: each ends once, nothing runs twice', async () => {
+    const { config, marks } = await sharedStore(16);
+    const a = await replica(config('sky-a'));
+    const b = await replica(config('sky-b'));
+    for (let k = 0; k < 2; k++) {
+      const launched = await waitOn(a.url, await submit(a.url, 'launch', { cluster: `k${k}`, task: { run: markRun(marks, `launch-k${k}`) } }));
+      assert.equal(launched.status, 'SUCCEEDED', JSON.stringify(launched.error));
+    }
+    const TOTAL = 200;
+    const KILL_AT = 80;
+    const submitted: Array<{ id: string; op: string; mark?: string }> = [];
+    let target: Array<DaemonHandle | undefined> = [a, b];
+    let killed = false;
+    for (let i = 0; i < TOTAL; i++) {
+      if (i === KILL_AT) {
+        await a.kill9();
+        killed = true;
+        target = [b, b];
+      }
+      if (i === KILL_AT + 40) target = [await replica(config('sky-a2')), b];
+      const to = target[i % 2]!;
+      let op: string;
+      let body: unknown;
+      let mark: string | undefined;
+      switch (i % 5) {
+        case 0:
+          op = 'launch';
+          mark = `launch-b${i}`;
+          body = { cluster: `b${i}`, task: { run: markRun(marks, mark) } };
+          break;
+        case 1:
+        case 2:
+          op = 'exec';
+          mark = `exec-${i}`;
+          body = { cluster: `k${i % 2}`, task: { run: markRun(marks, mark) } };
+          break;
+        case 3:
+          op = 'ping';
+          body = { sleep: i % 3 };
+          break;
+        default:
+          op = 'down';
+          body = { cluster: `b${i - 4}` };
+      }
+      submitted.push({ id: await submit(to.url, op, body), op, ...(mark === undefined ? {} : { mark }) });
+    }
+    assert.ok(killed);
+    const ended = new Map<string, RequestRecord>();
+    for (const { id } of submitted) ended.set(id, await waitOn(b.url, id));
+    for (const [id, rec] of ended) assert.ok(TERMINAL.has(rec.status), `${id} ${rec.status}`);
+    // A terminal request stays as it ended (it ended once).
+    for (const { id } of submitted) assert.equal((await get(b.url, id)).status, ended.get(id)!.status, id);
+
+    // Execs on k0 and k1 (never taken down) that queued their job: each job runs (launches may be taken down before theirs ran).
+    const queued = submitted.filter((s) => s.op === 'exec' && ended.get(s.id)!.job !== undefined);
+    try {
+      await until('every queued job to run', async () => {
+        const counts = runs(marks);
+        return queued.every((s) => (counts.get(s.mark!) ?? 0) >= 1);
+      }, 300, 200);
+    } catch (err) {
+      const counts = runs(marks);
+      const missing = queued.filter((s) => (counts.get(s.mark!) ?? 0) === 0).map((s) => ({ ...s, replica: ended.get(s.id)!.replica, job: ended.get(s.id)!.job }));
+      process.stderr.write(`jobs that never ran: ${JSON.stringify(missing)}\n`);
+      throw err;
+    }
+    for (const [mark, count] of runs(marks)) assert.equal(count, 1, `${mark} ran ${count} times`);
+    const clusters = (await http(`${b.url}/api/v1/clusters?all_users=true`, { headers: HEADERS })).json() as { items: Array<{ name: string }> };
+    const names = clusters.items.map((c) => c.name);
+    assert.equal(new Set(names).size, names.length, 'no duplicate clusters');
+    const statuses = new Map<string, number>();
+    for (const rec of ended.values()) statuses.set(`${rec.name} ${rec.status}`, (statuses.get(`${rec.name} ${rec.status}`) ?? 0) + 1);
+    process.stderr.write(`burst outcomes: ${JSON.stringify(Object.fromEntries(statuses))}\n`);
+  });
 });
