@@ -14,6 +14,7 @@ import { openBodySecrets, sealBodySecrets } from '../secrets/sealed-values.js';
 import { AccessPolicy } from '../auth/policy.js';
 import { idempotencyHash } from './idempotency.js';
 import { ReplicaLease } from '../replicas/replica-lease.js';
+import { cancelOnOtherReplica } from './remote-cancel.js';
 
 export interface SubmitInput {
   name: string;
@@ -54,11 +55,6 @@ export interface TakeoverCounts {
   resumed: number;
   completed: number;
 }
-
-/** A cancel asked of another replica waits its grace period plus this long for the request to end. */
-const REMOTE_CANCEL_EXTRA_SECONDS = 5;
-/** How often that wait looks at the store, besides the shared feed. */
-const REMOTE_CANCEL_POLL_MS = 500;
 
 /** How long a request whose state cannot be written waits before the next try. */
 const STORE_RETRY_MS = 1000;
@@ -501,7 +497,10 @@ export class Scheduler {
     const record = await this.store.requests.get(id);
     if (!record) return 'missing';
     if (record.status === 'RUNNING') {
-      if (record.replica !== undefined && record.replica !== this.replica && (await this.lease.isLive(record.replica))) return this.cancelRemote(id);
+      if (record.replica !== undefined && record.replica !== this.replica && (await this.lease.isLive(record.replica))) {
+        const deps = { store: this.store, bus: this.bus, logger: this.logger, now: () => this.clock.now(), graceSeconds: this.config.requests.cancel_grace_seconds };
+        return cancelOnOtherReplica(deps, id);
+      }
       // Running in no live dispatcher (left by a dead one, or by this id's previous process): settle it here.
       if (record.job !== undefined) {
         await this.completeQueued(record);
@@ -535,42 +534,6 @@ export class Scheduler {
     }
     // It may have ended on its own just before the abort reached it.
     return (await this.store.requests.get(id))?.status === 'CANCELLED' ? 'cancelled' : 'finished';
-  }
-
-  /** Ask the replica running a request to cancel it, and wait (bounded) until it ended. */
-  private async cancelRemote(id: string): Promise<CancelOutcome> {
-    let wake!: () => void;
-    const ended = new Promise<void>((resolve) => (wake = resolve));
-    const unsubscribe = this.bus.subscribe(id, { end: () => wake() });
-    let over = false;
-    try {
-      const asked = await this.store.requests.transition(id, ['RUNNING'], { status: 'RUNNING', cancelRequestedAt: this.clock.now() });
-      if (asked !== undefined) {
-        const boundMs = (this.config.requests.cancel_grace_seconds + REMOTE_CANCEL_EXTRA_SECONDS) * 1000;
-        await Promise.race([ended, this.untilTerminal(id, boundMs, () => over)]);
-      }
-    } finally {
-      over = true;
-      unsubscribe();
-    }
-    const status = (await this.store.requests.get(id))?.status;
-    if (status === undefined) return 'missing';
-    if (status === 'CANCELLED') return 'cancelled';
-    if (status === 'RUNNING' || status === 'PENDING') {
-      this.logger.warn({ request: id }, 'the replica running the request has not ended it yet after the cancel was asked');
-      return 'cancelled';
-    }
-    return 'finished';
-  }
-
-  /** Polls the store until the request is terminal or boundMs passed (in case the shared feed lags). */
-  private async untilTerminal(id: string, boundMs: number, over: () => boolean): Promise<void> {
-    const until = Date.now() + boundMs;
-    while (Date.now() < until && !over()) {
-      await delay(REMOTE_CANCEL_POLL_MS);
-      const record = await this.store.requests.get(id);
-      if (record === undefined || isTerminal(record.status)) return;
-    }
   }
 
   /** Whether this process runs the request now. */
