@@ -22,6 +22,7 @@ import { clusterRoutes } from './http/routes/clusters.js';
 import { managedJobRoutes } from './http/routes/managed-jobs.js';
 import { eventRoutes } from './http/routes/events.js';
 import { EventHub } from './events/event-hub.js';
+import { Replicas } from './replicas/replicas.js';
 import { EventStreams } from './events/event-streams.js';
 import { ManagedJobController } from './managed-jobs/controller.js';
 import { ManagedJobService } from './managed-jobs/managed-job-service.js';
@@ -132,6 +133,7 @@ export class Daemon {
     @inject(ManagedJobLogs) private readonly managedJobLogs: ManagedJobLogs,
     @inject(ManagedJobView) private readonly managedJobView: ManagedJobView,
     @inject(EventHub) private readonly eventHub: EventHub,
+    @inject(Replicas) private readonly replicas: Replicas,
     @inject(EventStreams) private readonly eventStreams: EventStreams,
     @inject(Readiness) private readonly readiness: Readiness,
     @inject(TOKENS.ReplicaId) private readonly replicaId: string,
@@ -227,8 +229,10 @@ export class Daemon {
     await this.managedJobView.load();
     await this.eventHub.start();
     this.audit.start();
+    await this.replicas.start();
     const recovered = await this.scheduler.recover();
     this.logger.info(recovered, 'recovered requests from the state store');
+    this.replicas.startTakeovers();
     await this.pruner.pruneOnce();
     this.pruner.start();
     await this.uploadStore.open();
@@ -325,6 +329,7 @@ export class Daemon {
     this.shutdown.begin();
     this.sshGateway.closeAll();
     this.eventHub.stop();
+    await this.replicas.stop();
     this.logger.info(drained, 'drained');
     await this.listener?.close();
     await this.closeResources();
@@ -333,6 +338,7 @@ export class Daemon {
   }
 
   private async closeResources(): Promise<void> {
+    await this.replicas.stop();
     this.pruner.stop();
     this.eventHub.stop();
     await this.uploadCollector.stop();

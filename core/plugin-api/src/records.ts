@@ -87,6 +87,7 @@ export function applyRequestPatch(record: RequestRecord, patch: RequestPatch): R
   if (patch.error !== undefined) next.error = copyRecord(patch.error);
   if (patch.attempts !== undefined) next.attempts = patch.attempts;
   if (patch.replica !== undefined) next.replica = patch.replica;
+  if (patch.cancelRequestedAt !== undefined) next.cancelRequestedAt = patch.cancelRequestedAt;
   return next;
 }
 

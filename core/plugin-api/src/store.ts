@@ -42,7 +42,7 @@ export interface CreateResult {
 }
 
 /** Fields a transition may set alongside the new status. */
-export type RequestPatch = Partial<Pick<RequestRecord, 'startedAt' | 'finishedAt' | 'result' | 'error' | 'attempts' | 'replica'>> & {
+export type RequestPatch = Partial<Pick<RequestRecord, 'startedAt' | 'finishedAt' | 'result' | 'error' | 'attempts' | 'replica' | 'cancelRequestedAt'>> & {
   status: RequestStatus;
 };
 
@@ -439,6 +439,43 @@ export interface EventRepository {
   subscribe(listener: FeedListener): () => void;
 }
 
+/** Options of StateStore.follow (plugin API 1.7, for stores shared by several replicas). */
+export interface FollowOptions {
+  /** Deliver changes with seq > afterSeq (0: from the start of what is retained). */
+  afterSeq: number;
+  /** Called for every change of the feed, whichever replica wrote it, once, in seq order. */
+  onEvent: (event: StoredEvent) => void;
+  /** Told of a lost connection or a failed catch-up read (the follower retries by itself). */
+  onError?: (error: Error) => void;
+  /** Pause before reconnecting after the connection was lost (the store's default when absent). */
+  reconnectMs?: number;
+}
+
+/** A running follower of a shared feed (StateStore.follow). */
+export interface FeedFollower {
+  /** The highest seq delivered so far. */
+  readonly lastSeq: number;
+  /** Resolves when everything up to at least `seq` was delivered (or rejects after timeoutMs). */
+  waitFor(seq: number, timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Named leases shared by every replica of one store (plugin API 1.7, for stores shared by
+ * several replicas): whatever one replica must own is held under a lease its holder renews;
+ * a holder that stops renewing loses it at expiry (judged by the store's clock).
+ */
+export interface Leases {
+  /** Take the lease for ttlMs when it is free or expired, or extend it when `holder` holds it already. True when `holder` holds it now. */
+  acquire(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Extend a lease `holder` still holds (not expired); false when it was lost (expired, or taken by another). */
+  renew(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Give the lease up; false when `holder` did not hold it. */
+  release(name: string, holder: string): Promise<boolean>;
+  /** Who holds the lease now (undefined when free or expired). */
+  holder(name: string): Promise<string | undefined>;
+}
+
 export interface StoreCapabilities {
   /** Whether several daemon replicas may share this store at once. */
   readonly multiReplica: boolean;
@@ -484,4 +521,23 @@ export interface StateStore {
   exportState?(): AsyncIterable<StateItem>;
   /** Plugin API 1.7 (optional, see StateTransfer): load an export into this store, which must be empty. */
   importState?(items: AsyncIterable<StateItem>): Promise<ImportSummary>;
+  /**
+   * Plugin API 1.7, optional, for stores shared by several replicas: follow the feed every
+   * replica writes (unlike subscribe, which sees this instance's writes only): every change
+   * after `afterSeq`, once, in seq order, across reconnects.
+   */
+  follow?(options: FollowOptions): Promise<FeedFollower>;
+  /** Plugin API 1.7, optional, for stores shared by several replicas: leases every replica sees. */
+  readonly leases?: Leases;
+}
+
+/** The store's shared feed when it has one (a store shared by several replicas), else undefined. */
+export function sharedFeed(store: StateStore): ((options: FollowOptions) => Promise<FeedFollower>) | undefined {
+  const follow = store.follow;
+  return follow === undefined ? undefined : (options) => follow.call(store, options);
+}
+
+/** The store's shared leases when it has them (a store shared by several replicas), else undefined. */
+export function storeLeases(store: StateStore): Leases | undefined {
+  return store.leases;
 }

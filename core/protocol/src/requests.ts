@@ -29,7 +29,8 @@ export const RequestRecordSchema = z
     idempotencyKey: z.string().optional(),
     idempotencyHash: z.string().optional().describe('Digest of operation, workspace and body, to tell a retry from a reuse of its key (kept by the store, never served).'),
     attempts: z.number().int().describe('How many times the daemon has started it.'),
-    replica: z.string().optional().describe('The daemon replica that ran it (set when a worker claims it; the latest one when it was run again).'),
+    replica: z.string().optional().describe('The daemon replica that owns it: the one that accepted it (set at submit), then the one that ran it (the latest one when it was run again, or took it over from a replica that died).'),
+    cancelRequestedAt: z.number().int().optional().describe('When a cancel was asked of a request running on another replica (milliseconds since the epoch); the replica running it cancels it.'),
     job: RequestJobSchema.optional().describe(
       'The job this request queued (launch, exec), recorded in the same write that queued it: a request with a job ends SUCCEEDED with it, also across a daemon restart.',
     ),

@@ -1,30 +1,11 @@
 import pg from 'pg';
-import type { StoredEvent } from '@sky/plugin-api';
+import type { FeedFollower, FollowOptions } from '@sky/plugin-api';
 import { MAX_EVENT_PAGE } from '@sky/plugin-api';
 import { clientConfig, type Db } from './db.js';
 import { operationError } from './errors.js';
 import { readEvents } from './events.js';
 
-/** Options of PostgresStateStore.follow. */
-export interface FollowOptions {
-  /** Deliver changes with seq > afterSeq (0: from the start of what is retained). */
-  afterSeq: number;
-  /** Called for every change of the feed, whichever replica wrote it, once, in seq order. */
-  onEvent: (event: StoredEvent) => void;
-  /** Told of a lost LISTEN connection or a failed catch-up read (the follower retries by itself). */
-  onError?: (error: Error) => void;
-  /** Pause before reconnecting after the LISTEN connection was lost (default 200 ms, doubling up to 5 s). */
-  reconnectMs?: number;
-}
-
-/** A running follower of the shared feed. */
-export interface FeedFollower {
-  /** The highest seq delivered so far. */
-  readonly lastSeq: number;
-  /** Resolves when a catch-up has delivered everything up to at least `seq` (or rejects after timeoutMs). */
-  waitFor(seq: number, timeoutMs: number): Promise<void>;
-  close(): Promise<void>;
-}
+export type { FeedFollower, FollowOptions };
 
 /**
  * Follows the feed every replica writes: a dedicated connection (not from the pool) LISTENs

@@ -1,22 +1,8 @@
 import { SkyError } from '@sky/protocol';
+import type { Leases } from '@sky/plugin-api';
 import type { Db } from './db.js';
 
-/**
- * Named leases shared by every replica on one schema: whatever one replica must own (a
- * cluster's job follower, a managed job's controller, the pruner) is held under a lease
- * that its holder renews; a holder that stops renewing loses it at expiry. Expiry is judged
- * by the database's clock (now()), so the replicas' clocks do not matter.
- */
-export interface Leases {
-  /** Take the lease for ttlMs when it is free or expired, or extend it when `holder` holds it already. True when `holder` holds it now. */
-  acquire(name: string, holder: string, ttlMs: number): Promise<boolean>;
-  /** Extend a lease `holder` still holds (not expired); false when it was lost (expired, or taken by another). */
-  renew(name: string, holder: string, ttlMs: number): Promise<boolean>;
-  /** Give the lease up; false when `holder` did not hold it. */
-  release(name: string, holder: string): Promise<boolean>;
-  /** Who holds the lease now (undefined when free or expired). */
-  holder(name: string): Promise<string | undefined>;
-}
+export type { Leases };
 
 function checkTtl(ttlMs: number): void {
   if (!Number.isInteger(ttlMs) || ttlMs < 1) {

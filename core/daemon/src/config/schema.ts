@@ -85,6 +85,13 @@ export const DaemonConfigSchema = z.strictObject({
     .string()
     .regex(REPLICA_ID, 'a replica id is 1-63 letters, digits, ".", "_" or "-", starting and ending with a letter or digit')
     .optional(),
+  /** Several replicas on one shared store (PostgreSQL); ignored on a store one daemon has to itself. */
+  replicas: z
+    .strictObject({
+      /** Each replica holds a lease this long, renewed every third of it; a replica that stops renewing is taken for dead and its requests are taken over. */
+      lease_seconds: z.number().int().min(3).max(3600).default(15),
+    })
+    .prefault({}),
   store: z.preprocess((block) => withDatabaseUrlFromEnv(block, process.env), storeSchema),
   requests: z
     .strictObject({

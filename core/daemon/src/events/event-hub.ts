@@ -1,6 +1,6 @@
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
-import type { FeedBounds, FeedChange, FeedPosition, StateStore, StoredEvent } from '@sky/plugin-api';
+import { sharedFeed, type FeedBounds, type StateStore, type StoredEvent } from '@sky/plugin-api';
 import { TOKENS, type Clock } from '../tokens.js';
 import type { DaemonConfig } from '../config/schema.js';
 import type { FeedSource } from './feed-merge.js';
@@ -30,9 +30,15 @@ export class EventHub implements FeedSource {
     @inject(TOKENS.Logger) private readonly logger: Logger,
   ) {}
 
-  /** Follow the feed (first, so no change is missed), then learn the clusters stored. */
+  /**
+   * Follow the feed (first, so no change is missed), then learn the clusters stored. On a
+   * store shared by several replicas the changes come from the shared feed instead, every
+   * replica's once (ReplicaFeed hands them over through accept()).
+   */
   async start(): Promise<void> {
-    this.unsubscribe = this.store.events.subscribe((change, position) => this.publish(change, position));
+    if (sharedFeed(this.store) === undefined) {
+      this.unsubscribe = this.store.events.subscribe((change, position) => this.accept({ seq: position.seq, at: position.at, change }));
+    }
     for (const cluster of await this.store.clusters.list()) {
       if (!this.owners.has(cluster.name)) this.owners.set(cluster.name, { owner: cluster.owner, workspace: cluster.workspace });
     }
@@ -94,7 +100,9 @@ export class EventHub implements FeedSource {
     };
   }
 
-  private publish(change: FeedChange, position: FeedPosition): void {
+  /** One change of the feed, fanned out to every open stream (from the store's subscription, or the shared feed). */
+  accept(event: StoredEvent): void {
+    const { change } = event;
     if (change.kind === 'cluster') {
       if (change.record !== undefined) {
         this.owners.set(change.name, { owner: change.record.owner, workspace: change.record.workspace });
@@ -106,7 +114,6 @@ export class EventHub implements FeedSource {
       }
     }
     if (this.listeners.size === 0) return;
-    const event: StoredEvent = { seq: position.seq, at: position.at, change };
     for (const listener of [...this.listeners]) {
       try {
         listener(event);

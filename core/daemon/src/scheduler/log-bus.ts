@@ -16,9 +16,14 @@ export interface RefusedSubmit {
   error: unknown;
 }
 
+/** Ended requests remembered so an end seen twice (locally, then in the shared feed) wakes waiters once. */
+const MAX_WOKEN = 10_000;
+
 /** In-process fan-out of request log chunks and completions to streaming and waiting clients. */
 export class LogBus {
   private readonly emitter = new EventEmitter();
+  /** Requests whose end was announced lately (oldest forgotten first), so each end wakes waiters once. */
+  private readonly woken = new Set<string>();
 
   constructor() {
     this.emitter.setMaxListeners(0);
@@ -28,9 +33,26 @@ export class LogBus {
     this.emitter.emit(`log:${id}`, chunk);
   }
 
+  /** A request of this process reached a terminal status: wake its waiters (once) and tell the audit feed. */
   finish(record: RequestRecord): void {
-    this.emitter.emit(`end:${record.id}`, record);
+    this.wake(record);
     this.emitter.emit('end', record);
+  }
+
+  /**
+   * A request seen terminal in the feed every replica shares (another replica's, or this
+   * one's own change coming back): wake its waiters here unless they were woken already.
+   * Not an audit event: the replica that ended it records that.
+   */
+  ended(record: RequestRecord): void {
+    this.wake(record);
+  }
+
+  private wake(record: RequestRecord): void {
+    if (this.woken.has(record.id)) return;
+    this.woken.add(record.id);
+    if (this.woken.size > MAX_WOKEN) this.woken.delete(this.woken.values().next().value!);
+    this.emitter.emit(`end:${record.id}`, record);
   }
 
   /** Every request that reaches a terminal status (the audit log's feed). */

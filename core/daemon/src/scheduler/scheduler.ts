@@ -13,6 +13,8 @@ import type { SecretCipher } from '../secrets/secret-box.js';
 import { openBodySecrets, sealBodySecrets } from '../secrets/sealed-values.js';
 import { AccessPolicy } from '../auth/policy.js';
 import { idempotencyHash } from './idempotency.js';
+import { ReplicaLease } from '../replicas/replica-lease.js';
+import { cancelOnOtherReplica } from './remote-cancel.js';
 
 export interface SubmitInput {
   name: string;
@@ -46,6 +48,14 @@ function storeUnavailable(err: unknown): boolean {
   return code === 'DISK_FULL' || code === 'STATE_UNAVAILABLE';
 }
 
+/** What start-up recovery and takeovers did. */
+export interface TakeoverCounts {
+  requeued: number;
+  failed: number;
+  resumed: number;
+  completed: number;
+}
+
 /** How long a request whose state cannot be written waits before the next try. */
 const STORE_RETRY_MS = 1000;
 
@@ -73,6 +83,8 @@ export class Scheduler {
   private readonly budget: QueueBudget;
   private accepting = true;
   private dispatching = true;
+  /** Takeovers run one at a time (start-up recovery, then the periodic one). */
+  private takingOver: Promise<unknown> = Promise.resolve();
 
   constructor(
     @inject(TOKENS.Store) private readonly store: StateStore,
@@ -84,6 +96,7 @@ export class Scheduler {
     @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
     @inject(AccessPolicy) private readonly policy: AccessPolicy,
     @inject(TOKENS.ReplicaId) private readonly replica: string,
+    @inject(ReplicaLease) private readonly lease: ReplicaLease,
   ) {
     this.budget = new QueueBudget(config.requests);
     this.lanes = {
@@ -124,6 +137,8 @@ export class Scheduler {
       // Task secrets are sealed before the body is persisted; execute() opens them for the handler.
       body: sealBodySecrets(this.secrets, input.body),
       attempts: 0,
+      // The replica that accepted it runs it: PENDING work has an owner, taken over if it dies.
+      replica: this.replica,
     };
     if (input.cluster !== undefined) record.cluster = input.cluster;
     if (input.idempotencyKey !== undefined) {
@@ -171,41 +186,94 @@ export class Scheduler {
   /**
    * Queue every PENDING request and settle every RUNNING one left by a previous daemon process:
    * one that queued its job completes SUCCEEDED with it; one without is resumed (run again) or
-   * ends FAILED with a reason that says what was left behind, as its operation decides.
+   * ends FAILED with a reason that says what was left behind, as its operation decides. On a
+   * store shared by several replicas, only the requests of this replica id and of replicas
+   * that hold no lease (dead) are taken: a live replica's are never touched.
    */
-  async recover(): Promise<{ requeued: number; failed: number; resumed: number; completed: number }> {
+  recover(): Promise<TakeoverCounts> {
+    return this.serialTakeover('start');
+  }
+
+  /** Take over the PENDING and RUNNING requests of replicas that died (shared stores; nothing to do on others). */
+  takeOverDead(): Promise<TakeoverCounts> {
+    if (!this.lease.shared || !this.dispatching) return Promise.resolve({ requeued: 0, failed: 0, resumed: 0, completed: 0 });
+    return this.serialTakeover('later');
+  }
+
+  private serialTakeover(at: 'start' | 'later'): Promise<TakeoverCounts> {
+    const run = this.takingOver.then(() => this.takeOver(at));
+    this.takingOver = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Whether a request is this replica's to take over: `start` takes this id's leftovers too. */
+  private orphans(at: 'start' | 'later'): (record: RequestRecord) => Promise<boolean> {
+    if (!this.lease.shared) return () => Promise.resolve(at === 'start');
+    const live = new Map<string, Promise<boolean>>();
+    return async (record) => {
+      if (record.replica === undefined) return true;
+      if (record.replica === this.replica) return at === 'start';
+      let alive = live.get(record.replica);
+      if (alive === undefined) live.set(record.replica, (alive = this.lease.isLive(record.replica)));
+      return !(await alive);
+    };
+  }
+
+  private async takeOver(at: 'start' | 'later'): Promise<TakeoverCounts> {
+    const isOrphan = this.orphans(at);
     let failed = 0;
     let resumed = 0;
     let completed = 0;
+    const adopted = new Set<string>();
     for (const record of await this.store.requests.listByStatus('RUNNING')) {
+      if (this.running.has(record.id) || !(await isOrphan(record))) continue;
       const handler = this.operations.get(record.name);
       if (record.job !== undefined) {
         if (await this.finish(record.id, 'SUCCEEDED', { result: await this.queuedResult(record) })) completed += 1;
         continue;
       }
+      if (record.cancelRequestedAt !== undefined) {
+        if (await this.finish(record.id, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled (its replica stopped before it could)' } })) failed += 1;
+        continue;
+      }
       const decision = await this.afterRestart(record);
       if (decision.resume) {
-        const back = await this.store.requests.transition(record.id, ['RUNNING'], { status: 'PENDING' });
-        if (back) resumed += 1;
+        // The status CAS lets exactly one survivor take it back to PENDING (and own it).
+        const back = await this.store.requests.transition(record.id, ['RUNNING'], { status: 'PENDING', replica: this.replica });
+        if (back) {
+          resumed += 1;
+          adopted.add(back.id);
+        }
         continue;
       }
       const done = await this.finish(record.id, 'FAILED', { error: decision.error });
       if (done) failed += 1;
       if (handler === undefined) this.logger.warn({ request: record.id, op: record.name }, 'a request of an unknown operation was left RUNNING');
     }
-    const pending = await this.store.requests.listByStatus('PENDING');
     const seen = new Set<string>();
-    for (const record of pending) {
+    let requeued = 0;
+    for (const found of await this.store.requests.listByStatus('PENDING')) {
+      if (!adopted.has(found.id) && !(await isOrphan(found))) continue;
+      let record: RequestRecord | undefined = found;
+      if (found.replica !== this.replica) {
+        // Owned by a dead replica: claim it for this one (a PENDING request runs only once anyway: its start is a CAS).
+        record = await this.store.requests.transition(found.id, ['PENDING'], { status: 'PENDING', replica: this.replica });
+        if (record === undefined) continue;
+      }
       let admin = this.privileged.get(record.user) ?? false;
       if (!seen.has(record.user)) {
         seen.add(record.user);
         this.privileged.set(record.user, (admin = this.policy.isAdmin(await this.policy.actorOf(record))));
       }
       this.lanes[record.lane].push(record, this.capOf(record.lane, admin));
+      if (!adopted.has(record.id)) requeued += 1;
     }
     this.pump('short');
     this.pump('long');
-    return { requeued: pending.length - resumed, failed, resumed, completed };
+    if (at === 'later' && requeued + resumed + failed + completed > 0) {
+      this.logger.warn({ requeued, resumed, failed, completed }, 'took over the requests of a replica that stopped renewing its lease');
+    }
+    return { requeued, failed, resumed, completed };
   }
 
   /** What to do with a RUNNING request without a job after a restart (its operation decides; by default it fails). */
@@ -410,7 +478,9 @@ export class Scheduler {
 
   /**
    * Cancel out of band. A PENDING request is marked CANCELLED at once and never starts;
-   * a RUNNING one gets its abort signal and is awaited for up to the grace period.
+   * a RUNNING one gets its abort signal and is awaited for up to the grace period. One that
+   * runs on another live replica is asked to stop through the store (`cancelRequestedAt`)
+   * and awaited until it ends, a little longer than that replica's grace period.
    */
   async cancel(id: string): Promise<CancelOutcome> {
     const early = await this.store.requests.transition(id, ['PENDING'], {
@@ -423,23 +493,15 @@ export class Scheduler {
       return 'cancelled';
     }
     const entry = this.running.get(id);
-    if (entry) {
-      entry.reason = 'cancel';
-      entry.controller.abort(new SkyError('CANCELLED', 'cancelled'));
-      const graceMs = this.config.requests.cancel_grace_seconds * 1000;
-      const settled = await Promise.race([entry.done.then(() => true), delay(graceMs).then(() => false)]);
-      if (!settled) {
-        // The handler ignores its signal: record the cancel anyway; its late result is discarded by the CAS.
-        const done = await this.finish(id, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled (the operation did not stop within the grace period)' } });
-        if (done) return 'cancelled';
-      }
-      // It may have ended on its own just before the abort reached it.
-      return (await this.store.requests.get(id))?.status === 'CANCELLED' ? 'cancelled' : 'finished';
-    }
+    if (entry) return this.cancelRunning(id, entry);
     const record = await this.store.requests.get(id);
     if (!record) return 'missing';
     if (record.status === 'RUNNING') {
-      // Running in no live dispatcher of this process (left by a dead one): settle it here.
+      if (record.replica !== undefined && record.replica !== this.replica && (await this.lease.isLive(record.replica))) {
+        const deps = { store: this.store, bus: this.bus, logger: this.logger, now: () => this.clock.now(), graceSeconds: this.config.requests.cancel_grace_seconds };
+        return cancelOnOtherReplica(deps, id);
+      }
+      // Running in no live dispatcher (left by a dead one, or by this id's previous process): settle it here.
       if (record.job !== undefined) {
         await this.completeQueued(record);
         return 'finished';
@@ -448,6 +510,40 @@ export class Scheduler {
       return done ? 'cancelled' : 'finished';
     }
     return 'finished';
+  }
+
+  /**
+   * Another replica asked (through the store) to cancel a request running here: abort it as a
+   * local cancel would. Nothing happens when it does not run here (ended, or not yet claimed).
+   */
+  async cancelRequested(id: string): Promise<void> {
+    const entry = this.running.get(id);
+    if (entry === undefined || entry.reason !== undefined) return;
+    await this.cancelRunning(id, entry);
+  }
+
+  private async cancelRunning(id: string, entry: Running): Promise<CancelOutcome> {
+    entry.reason = 'cancel';
+    entry.controller.abort(new SkyError('CANCELLED', 'cancelled'));
+    const graceMs = this.config.requests.cancel_grace_seconds * 1000;
+    const settled = await Promise.race([entry.done.then(() => true), delay(graceMs).then(() => false)]);
+    if (!settled) {
+      // The handler ignores its signal: record the cancel anyway; its late result is discarded by the CAS.
+      const done = await this.finish(id, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled (the operation did not stop within the grace period)' } });
+      if (done) return 'cancelled';
+    }
+    // It may have ended on its own just before the abort reached it.
+    return (await this.store.requests.get(id))?.status === 'CANCELLED' ? 'cancelled' : 'finished';
+  }
+
+  /** Whether this process runs the request now. */
+  runsHere(id: string): boolean {
+    return this.running.has(id);
+  }
+
+  /** This process's replica id. */
+  get replicaId(): string {
+    return this.replica;
   }
 
   /** Stop taking requests; let running ones finish for up to drainMs, then hand the rest back as PENDING. */

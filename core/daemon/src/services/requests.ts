@@ -1,5 +1,5 @@
 import { inject, injectable } from 'tsyringe';
-import type { StateStore } from '@sky/plugin-api';
+import { sharedFeed, type StateStore } from '@sky/plugin-api';
 import {
   isTerminal,
   SkyError,
@@ -21,6 +21,9 @@ import { AuditLog } from '../audit/audit-log.js';
 export type LogEvent = { type: 'log'; chunk: LogChunk } | { type: 'end'; status: RequestStatus };
 
 const DEFAULT_PAGE = 50;
+
+/** How often the log of a request running on another replica is read from the store while it runs. */
+const REMOTE_LOG_POLL_MS = 250;
 
 /** Who is looking: the owner or an admin sees a request whole; others see it without body, result and job (they may carry secrets, or say what the result says). */
 export interface Viewer {
@@ -195,6 +198,8 @@ export class RequestService {
         yield { type: 'end', status: now.status };
         return;
       }
+      // Its lines are published on the replica that runs it: read them from the store instead.
+      const remote = sharedFeed(this.store) !== undefined && !this.scheduler.runsHere(id) && now.replica !== this.scheduler.replicaId;
       const stop = (): void => notify?.();
       signal.addEventListener('abort', stop);
       this.onShutdown.add(stop);
@@ -204,6 +209,25 @@ export class RequestService {
       };
       while (!signal.aborted && !this.shutdown.signal.aborted) {
         const event = live.shift();
+        if (event === undefined && remote) {
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((resolve) => {
+            notify = resolve;
+            timer = setTimeout(resolve, REMOTE_LOG_POLL_MS);
+          });
+          clearTimeout(timer);
+          notify = undefined;
+          if (live.length > 0 || signal.aborted) continue;
+          for (const chunk of await this.store.requests.readLog(id, lastSeq)) {
+            lastSeq = chunk.seq;
+            yield { type: 'log', chunk };
+          }
+          const record = await this.store.requests.get(id);
+          if (record !== undefined && !isTerminal(record.status)) continue;
+          for (const chunk of await this.store.requests.readLog(id, lastSeq)) yield { type: 'log', chunk };
+          if (record !== undefined) yield { type: 'end', status: record.status };
+          return;
+        }
         if (event === undefined) {
           await new Promise<void>((resolve) => (notify = resolve));
           notify = undefined;

@@ -47,6 +47,19 @@ export function describeTransitions(h: StoreHarness): void {
       assert.deepEqual(await h.store.requests.get(record.id), expectedDone);
     });
 
+    it('keeps the owning replica and a cancel asked from another replica (same-status transitions)', async () => {
+      const record = makeRequest({ replica: 'r-a' });
+      await h.store.requests.create(record);
+      await h.store.requests.transition(record.id, ['PENDING'], { status: 'RUNNING', attempts: 1, replica: 'r-a' });
+      const asked = await h.store.requests.transition(record.id, ['RUNNING'], { status: 'RUNNING', cancelRequestedAt: 300 });
+      assert.deepEqual([asked?.status, asked?.replica, asked?.cancelRequestedAt], ['RUNNING', 'r-a', 300]);
+      const stored = await h.store.requests.get(record.id);
+      assert.deepEqual([stored?.replica, stored?.cancelRequestedAt], ['r-a', 300]);
+      const taken = await h.store.requests.transition(record.id, ['RUNNING'], { status: 'PENDING', replica: 'r-b' });
+      assert.deepEqual([taken?.status, taken?.replica, taken?.cancelRequestedAt], ['PENDING', 'r-b', 300]);
+      await assertIndexedAs(h, record.id, record.user, 'PENDING');
+    });
+
     it('returns undefined and changes nothing from a wrong status', async () => {
       const record = makeRequest();
       await h.store.requests.create(record);

@@ -1,0 +1,257 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { RequestRecord } from '@sky/protocol';
+import { http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { dropSchema, testDatabaseUrl, testSchemaName } from './store-postgres-fixture.js';
+
+const HEADERS = { 'content-type': 'application/json', 'x-sky-user-id': 'u-alice', 'x-sky-user-name': 'alice' };
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+const LEASE_SECONDS = 4;
+
+const homes: string[] = [];
+const dirs: string[] = [];
+const daemons: DaemonHandle[] = [];
+const schemas: string[] = [];
+
+after(async () => {
+  await Promise.allSettled(daemons.map((d) => d.stop()));
+  await killAllDaemons();
+  await Promise.allSettled(schemas.map((s) => dropSchema(s)));
+  for (const home of homes) removeHome(home);
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Poll `check` until it holds, at most `bound` tries `everyMs` apart. */
+async function until(what: string, check: () => Promise<boolean>, bound = 600, everyMs = 100): Promise<void> {
+  for (let i = 0; i < bound; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** One schema on the machine's PostgreSQL shared by the replicas of one test, and a node root for the local driver. */
+async function sharedStore(shortWorkers = 8): Promise<{ config: (replica: string) => string; marks: string }> {
+  const url = await testDatabaseUrl();
+  const schema = testSchemaName();
+  schemas.push(schema);
+  const dir = mkdtempSync(join(tmpdir(), 'sky-replicas-'));
+  dirs.push(dir);
+  const marks = join(dir, 'marks');
+  const config = (replica: string): string =>
+    `replica_id: ${replica}\nreplicas:\n  lease_seconds: ${LEASE_SECONDS}\n` +
+    `store:\n  kind: postgres\n  url: ${url}\n  schema: ${schema}\n` +
+    `requests:\n  cancel_grace_seconds: 2\n  short_workers: ${shortWorkers}\n` +
+    `drivers:\n  local:\n    root: ${join(dir, 'nodes')}\n    cpus: 64\n    memory_gb: 64\n`;
+  return { config, marks };
+}
+
+async function replica(config: string): Promise<DaemonHandle> {
+  const home = tempHome();
+  homes.push(home);
+  const daemon = await startDaemon({ home, config });
+  daemons.push(daemon);
+  await until('the replica to be ready', async () => (await http(`${daemon.url}/api/health/ready`)).status === 200);
+  return daemon;
+}
+
+async function submit(url: string, op: string, body: unknown): Promise<string> {
+  const res = await http(`${url}/api/v1/${op}`, { method: 'POST', headers: HEADERS, body: JSON.stringify(body) });
+  assert.equal(res.status, 202, res.text);
+  return (res.json() as { requestId: string }).requestId;
+}
+
+async function get(url: string, id: string): Promise<RequestRecord> {
+  const res = await http(`${url}/api/v1/requests/${id}`, { headers: HEADERS });
+  assert.equal(res.status, 200, res.text);
+  return res.json() as RequestRecord;
+}
+
+async function waitOn(url: string, id: string): Promise<RequestRecord> {
+  for (let i = 0; i < 20; i++) {
+    const rec = (await http(`${url}/api/v1/requests/${id}/wait?timeout=30`, { headers: HEADERS })).json() as RequestRecord;
+    if (TERMINAL.has(rec.status)) return rec;
+  }
+  throw new Error(`request ${id} did not end`);
+}
+
+/** The request's log lines and end status, followed over SSE until it ends. */
+async function followLog(url: string, id: string): Promise<{ lines: string[]; end: string | undefined }> {
+  const res = await http(`${url}/api/v1/requests/${id}/logs?follow=true`, { headers: HEADERS });
+  assert.equal(res.status, 200, res.text);
+  const lines: string[] = [];
+  let end: string | undefined;
+  for (const block of res.text.split('\n\n')) {
+    const data = block.split('\n').find((l) => l.startsWith('data: '))?.slice(6);
+    if (data === undefined) continue;
+    if (block.includes('event: end')) end = (JSON.parse(data) as { status: string }).status;
+    else if (block.includes('event: log')) lines.push((JSON.parse(data) as { text: string }).text);
+  }
+  return { lines, end };
+}
+
+/** How many times each marked task ran (each run appends one line to marks/<mark>). */
+function runs(marks: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  let names: string[] = [];
+  try {
+    names = readdirSync(marks);
+  } catch {
+    return counts;
+  }
+  for (const name of names) counts.set(name, readFileSync(join(marks, name), 'utf8').split('\n').filter((l) => l !== '').length);
+  return counts;
+}
+
+const markRun = (marks: string, mark: string): string => `mkdir -p ${marks} && echo ran >> ${join(marks, mark)}`;
+
+describe('several replicas on one PostgreSQL', { timeout: 600_000 }, () => {
+  it('waits on, streams, cancels and shows in the event stream, from B, requests that run on A', async () => {
+    const { config } = await sharedStore();
+    const a = await replica(config('sky-a'));
+    const b = await replica(config('sky-b'));
+
+    const events = http(`${b.url}/api/v1/events`, { headers: HEADERS, until: (text) => text.includes('"SUCCEEDED"') && text.includes(pinged) });
+    let pinged = '';
+    pinged = await submit(a.url, 'ping', { sleep: 2 });
+    const log = await followLog(b.url, pinged);
+    assert.deepEqual(log.lines.slice(0, 1), ['ping: sleeping 2s']);
+    assert.equal(log.lines.at(-1), 'pong');
+    assert.equal(log.end, 'SUCCEEDED');
+    const waited = await waitOn(b.url, pinged);
+    assert.equal(waited.status, 'SUCCEEDED');
+    assert.equal(waited.replica, 'sky-a', 'the replica that accepted it ran it');
+    const stream = await events;
+    assert.match(stream.text, new RegExp(pinged), 'the event stream of B shows A\'s request');
+
+    const long = await submit(a.url, 'ping', { sleep: 60 });
+    await until('the long ping to run on A', async () => (await get(b.url, long)).status === 'RUNNING');
+    const cancel = await http(`${b.url}/api/v1/requests/cancel`, { method: 'POST', headers: HEADERS, body: JSON.stringify({ ids: [long] }) });
+    assert.equal(cancel.status, 200, cancel.text);
+    assert.deepEqual((cancel.json() as { cancelled: string[] }).cancelled, [long]);
+    const cancelled = await get(a.url, long);
+    assert.equal(cancelled.status, 'CANCELLED');
+    assert.equal(cancelled.replica, 'sky-a');
+    assert.equal(typeof cancelled.cancelRequestedAt, 'number', 'B asked A through the store');
+
+    const pending = await submit(a.url, 'ping', { sleep: 0 });
+    const ended = await waitOn(b.url, pending);
+    assert.equal(ended.status, 'SUCCEEDED');
+    assert.equal(await a.stop(), 0, a.stderr());
+    assert.equal(await b.stop(), 0, b.stderr());
+  });
+
+  it('takes over the requests of a replica killed with kill -9, each once, and a restarted replica takes nothing twice', async () => {
+    // One short worker each: while A runs a long ping, the execs submitted to it stay PENDING.
+    const { config, marks } = await sharedStore(1);
+    const a = await replica(config('sky-a'));
+    const b = await replica(config('sky-b'));
+    const launch = await submit(a.url, 'launch', { cluster: 'c1', task: { run: markRun(marks, 'launch-c1') } });
+    const launched = await waitOn(a.url, launch);
+    assert.equal(launched.status, 'SUCCEEDED', JSON.stringify(launched.error));
+
+    // A runs a long ping and holds PENDING requests behind it.
+    const long = await submit(a.url, 'ping', { sleep: 600 });
+    await until('the long ping to run on A', async () => (await get(a.url, long)).status === 'RUNNING');
+    const held: string[] = [];
+    for (let i = 0; i < 6; i++) held.push(await submit(a.url, 'exec', { cluster: 'c1', task: { run: markRun(marks, `exec-${i}`) } }));
+    await a.kill9();
+
+    const taken = await Promise.all([long, ...held].map((id) => waitOn(b.url, id)));
+    assert.equal(taken[0]!.status, 'FAILED');
+    assert.equal(taken[0]!.error?.code, 'DAEMON_RESTARTED');
+    for (const rec of taken.slice(1)) {
+      assert.ok(TERMINAL.has(rec.status), JSON.stringify(rec));
+      assert.equal(rec.replica, 'sky-b', 'B took over what A held');
+    }
+
+    const again = await replica(config('sky-a2'));
+    const late = await submit(again.url, 'ping', { sleep: 0 });
+    assert.equal((await waitOn(b.url, late)).status, 'SUCCEEDED');
+    const clusters = (await http(`${b.url}/api/v1/clusters?all_users=true`, { headers: HEADERS })).json() as { items: Array<{ name: string }> };
+    assert.deepEqual(clusters.items.map((c) => c.name), ['c1']);
+    await until('the exec jobs to run', async () => [...runs(marks).keys()].filter((k) => k.startsWith('exec-')).length === held.length, 300);
+    for (const [mark, count] of runs(marks)) assert.equal(count, 1, `${mark} ran ${count} times`);
+    for (const id of held) assert.ok(TERMINAL.has((await get(again.url, id)).status));
+    assert.equal(await again.stop(), 0, again.stderr());
+    assert.equal(await b.stop(), 0, b.stderr());
+  });
+
+  it('a burst of 200 mixed requests over two replicas, one killed with kill -9 mid-burst and restarted: each ends once, nothing runs twice', async () => {
+    const { config, marks } = await sharedStore(16);
+    const a = await replica(config('sky-a'));
+    const b = await replica(config('sky-b'));
+    for (let k = 0; k < 2; k++) {
+      const launched = await waitOn(a.url, await submit(a.url, 'launch', { cluster: `k${k}`, task: { run: markRun(marks, `launch-k${k}`) } }));
+      assert.equal(launched.status, 'SUCCEEDED', JSON.stringify(launched.error));
+    }
+    const TOTAL = 200;
+    const KILL_AT = 80;
+    const submitted: Array<{ id: string; op: string; mark?: string }> = [];
+    let target: Array<DaemonHandle | undefined> = [a, b];
+    let killed = false;
+    for (let i = 0; i < TOTAL; i++) {
+      if (i === KILL_AT) {
+        await a.kill9();
+        killed = true;
+        target = [b, b];
+      }
+      if (i === KILL_AT + 40) target = [await replica(config('sky-a2')), b];
+      const to = target[i % 2]!;
+      let op: string;
+      let body: unknown;
+      let mark: string | undefined;
+      switch (i % 5) {
+        case 0:
+          op = 'launch';
+          mark = `launch-b${i}`;
+          body = { cluster: `b${i}`, task: { run: markRun(marks, mark) } };
+          break;
+        case 1:
+        case 2:
+          op = 'exec';
+          mark = `exec-${i}`;
+          body = { cluster: `k${i % 2}`, task: { run: markRun(marks, mark) } };
+          break;
+        case 3:
+          op = 'ping';
+          body = { sleep: i % 3 };
+          break;
+        default:
+          op = 'down';
+          body = { cluster: `b${i - 4}` };
+      }
+      submitted.push({ id: await submit(to.url, op, body), op, ...(mark === undefined ? {} : { mark }) });
+    }
+    assert.ok(killed);
+    const ended = new Map<string, RequestRecord>();
+    for (const { id } of submitted) ended.set(id, await waitOn(b.url, id));
+    for (const [id, rec] of ended) assert.ok(TERMINAL.has(rec.status), `${id} ${rec.status}`);
+    // A terminal request stays as it ended (it ended once).
+    for (const { id } of submitted) assert.equal((await get(b.url, id)).status, ended.get(id)!.status, id);
+
+    // Execs on k0 and k1 (never taken down) that queued their job: each job runs (launches may be taken down before theirs ran).
+    const queued = submitted.filter((s) => s.op === 'exec' && ended.get(s.id)!.job !== undefined);
+    try {
+      await until('every queued job to run', async () => {
+        const counts = runs(marks);
+        return queued.every((s) => (counts.get(s.mark!) ?? 0) >= 1);
+      }, 300, 200);
+    } catch (err) {
+      const counts = runs(marks);
+      const missing = queued.filter((s) => (counts.get(s.mark!) ?? 0) === 0).map((s) => ({ ...s, replica: ended.get(s.id)!.replica, job: ended.get(s.id)!.job }));
+      process.stderr.write(`jobs that never ran: ${JSON.stringify(missing)}\n`);
+      throw err;
+    }
+    for (const [mark, count] of runs(marks)) assert.equal(count, 1, `${mark} ran ${count} times`);
+    const clusters = (await http(`${b.url}/api/v1/clusters?all_users=true`, { headers: HEADERS })).json() as { items: Array<{ name: string }> };
+    const names = clusters.items.map((c) => c.name);
+    assert.equal(new Set(names).size, names.length, 'no duplicate clusters');
+    const statuses = new Map<string, number>();
+    for (const rec of ended.values()) statuses.set(`${rec.name} ${rec.status}`, (statuses.get(`${rec.name} ${rec.status}`) ?? 0) + 1);
+    process.stderr.write(`burst outcomes: ${JSON.stringify(Object.fromEntries(statuses))}\n`);
+  });
+});
