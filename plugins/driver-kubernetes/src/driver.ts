@@ -58,6 +58,11 @@ export interface KubeDriverOptions {
 /** How long terminate and a failed provision wait for the pods to be gone. */
 const TEARDOWN_MS = 60_000;
 const CHECK_TIMEOUT_MS = 5_000;
+/**
+ * How long the nodes' shapes (allocatable resources and labels, not what is used) read for a
+ * launch's feasibility check serve its provision too: one list of nodes per launch, not two.
+ */
+const SHAPES_TTL_MS = 10_000;
 
 /**
  * The Kubernetes driver: each node of a cluster is a pod, reached over SSH at its pod IP
@@ -67,6 +72,8 @@ export class KubernetesDriver {
   readonly terminateEndsJobs = true as const;
   private readonly contexts: Contexts;
   private readonly caches = new PodCaches();
+  /** Node shapes per context, read by a launch's feasibility check and reused by its provision (nodeShapes). */
+  private readonly shapes = new Map<string, { at: number; views: NodeView[] }>();
   private readonly keys: ClusterKeys;
 
   constructor(private readonly opts: KubeDriverOptions) {
@@ -112,6 +119,27 @@ export class KubernetesDriver {
     return { views: nodeViews(nodes, pods, this.opts.config.gpuLabelKeys), detail };
   }
 
+  /**
+   * The nodes of a context as far as "could any node ever hold this" and the GPU label key need
+   * them: allocatable resources and labels, no usage (so no list of every pod). Kept for
+   * SHAPES_TTL_MS; undefined views when nodes may not be listed.
+   */
+  private async nodeShapes(client: ContextClient, signal: AbortSignal): Promise<NodeView[] | undefined> {
+    const hit = this.shapes.get(client.context);
+    if (hit !== undefined && Date.now() - hit.at < SHAPES_TTL_MS) return hit.views;
+    let nodes: V1Node[];
+    try {
+      nodes = (await abortable(client.core.listNode({}, withSignal(signal)), signal, 'listing nodes')).items;
+    } catch (error) {
+      if (error instanceof SkyError) throw error;
+      if (apiFailure(error).code === 403) return undefined;
+      throw apiError(error, { verb: 'list', resource: 'nodes', context: client.context, server: client.server });
+    }
+    const views = nodeViews(nodes, [], this.opts.config.gpuLabelKeys);
+    this.shapes.set(client.context, { at: Date.now(), views });
+    return views;
+  }
+
   async capacity(opts: DriverCallOptions): Promise<DriverCapacity> {
     const total = { cpus: 0, memoryGb: 0, accelerators: [] as { name: string; count: number }[] };
     const free = { cpus: 0, memoryGb: 0, accelerators: [] as { name: string; count: number }[] };
@@ -154,7 +182,7 @@ export class KubernetesDriver {
       }
       let views: NodeView[] | undefined;
       try {
-        views = (await this.views(this.contexts.client(context), opts.signal)).views;
+        views = await this.nodeShapes(this.contexts.client(context), opts.signal);
       } catch (error) {
         if (error instanceof SkyError && error.code === 'CANCELLED') throw error;
         return []; // unreachable now: provision will say so
@@ -196,7 +224,7 @@ export class KubernetesDriver {
     const { config } = this.opts;
     const context = client.context;
     const namespace = namespaceFor(config, context, req.workspace);
-    const { views } = await this.views(client, opts.signal);
+    const views = await this.nodeShapes(client, opts.signal);
     if (views !== undefined) {
       const problems = infeasibility(views, req, context);
       if (problems.length > 0) {
