@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RequestRecord } from '@sky/protocol';
-import { http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { ownPostgres, type OwnPostgres } from '../helpers/own-postgres.js';
 import { dropSchema, testDatabaseUrl, testSchemaName } from './store-postgres-fixture.js';
 
 const HEADERS = { 'content-type': 'application/json', 'x-sky-user-id': 'u-alice', 'x-sky-user-name': 'alice' };
@@ -15,9 +16,11 @@ const homes: string[] = [];
 const dirs: string[] = [];
 const daemons: DaemonHandle[] = [];
 const schemas: string[] = [];
+const servers: OwnPostgres[] = [];
 
 after(async () => {
   await Promise.allSettled(daemons.map((d) => d.stop()));
+  await Promise.allSettled(servers.map((s) => s.destroy()));
   await killAllDaemons();
   await Promise.allSettled(schemas.map((s) => dropSchema(s)));
   for (const home of homes) removeHome(home);
@@ -34,10 +37,11 @@ async function until(what: string, check: () => Promise<boolean>, bound = 600, e
 }
 
 /** One schema on the machine's PostgreSQL shared by the replicas of one test, and a node root for the local driver. */
-async function sharedStore(shortWorkers = 8): Promise<{ config: (replica: string) => string; marks: string }> {
-  const url = await testDatabaseUrl();
+async function sharedStore(shortWorkers = 8, database?: string): Promise<{ config: (replica: string) => string; marks: string }> {
+  const url = database ?? (await testDatabaseUrl());
   const schema = testSchemaName();
-  schemas.push(schema);
+  // A database of the test's own is removed whole; only the shared one needs its schema dropped.
+  if (database === undefined) schemas.push(schema);
   const dir = mkdtempSync(join(tmpdir(), 'sky-replicas-'));
   dirs.push(dir);
   const marks = join(dir, 'marks');
@@ -180,7 +184,7 @@ describe('several replicas on one PostgreSQL', { timeout: 600_000 }, () => {
     assert.equal(await b.stop(), 0, b.stderr());
   });
 
-  it('a burst of 200 mixed requests over two replicas, one killed with kill -9 mid-burst and restarted: each ends once, nothing runs twice', async () => {
+  it('a burst of 1,000 mixed requests over two replicas, one killed with kill -9 mid-burst and restarted: each ends once, nothing runs twice', async () => {
     const { config, marks } = await sharedStore(16);
     const a = await replica(config('sky-a'));
     const b = await replica(config('sky-b'));
@@ -188,8 +192,8 @@ describe('several replicas on one PostgreSQL', { timeout: 600_000 }, () => {
       const launched = await waitOn(a.url, await submit(a.url, 'launch', { cluster: `k${k}`, task: { run: markRun(marks, `launch-k${k}`) } }));
       assert.equal(launched.status, 'SUCCEEDED', JSON.stringify(launched.error));
     }
-    const TOTAL = 200;
-    const KILL_AT = 80;
+    const TOTAL = 1000;
+    const KILL_AT = 400;
     const submitted: Array<{ id: string; op: string; mark?: string }> = [];
     let target: Array<DaemonHandle | undefined> = [a, b];
     let killed = false;
@@ -199,7 +203,7 @@ describe('several replicas on one PostgreSQL', { timeout: 600_000 }, () => {
         killed = true;
         target = [b, b];
       }
-      if (i === KILL_AT + 40) target = [await replica(config('sky-a2')), b];
+      if (i === KILL_AT + 200) target = [await replica(config('sky-a2')), b];
       const to = target[i % 2]!;
       let op: string;
       let body: unknown;
@@ -253,5 +257,36 @@ describe('several replicas on one PostgreSQL', { timeout: 600_000 }, () => {
     const statuses = new Map<string, number>();
     for (const rec of ended.values()) statuses.set(`${rec.name} ${rec.status}`, (statuses.get(`${rec.name} ${rec.status}`) ?? 0) + 1);
     process.stderr.write(`burst outcomes: ${JSON.stringify(Object.fromEntries(statuses))}\n`);
+  });
+  it('the database restarted mid-burst: both replicas reconnect, accepted requests survive, submissions meanwhile get 503 with Retry-After', async () => {
+    // A PostgreSQL of the test's own: the machine's shared server is never restarted.
+    const db = ownPostgres(await freePort());
+    servers.push(db);
+    await db.start();
+    const { config, marks } = await sharedStore(8, db.url);
+    const a = await replica(config('sky-a'));
+    const b = await replica(config('sky-b'));
+    const launched = await waitOn(a.url, await submit(a.url, 'launch', { cluster: 'd1', task: { run: markRun(marks, 'launch-d1') } }));
+    assert.equal(launched.status, 'SUCCEEDED', JSON.stringify(launched.error));
+    const accepted: string[] = [];
+    for (let i = 0; i < 40; i++) accepted.push(await submit(i % 2 === 0 ? a.url : b.url, i % 4 === 0 ? 'exec' : 'ping', i % 4 === 0 ? { cluster: 'd1', task: { run: markRun(marks, `exec-d${i}`) } } : { sleep: 1 }));
+    await db.stop();
+    // While it is away: not ready, and a submission is refused with 503 and Retry-After (never a 202 that is then lost).
+    for (const r of [a, b]) {
+      await until(`${r.url} to report not ready`, async () => (await http(`${r.url}/api/health/ready`)).status === 503);
+      const refused = await http(`${r.url}/api/v1/ping`, { method: 'POST', headers: HEADERS, body: '{}' });
+      assert.equal(refused.status, 503, refused.text);
+      assert.ok(Number(refused.headers['retry-after']) > 0, JSON.stringify(refused.headers));
+    }
+    await db.start();
+    for (const r of [a, b]) await until(`${r.url} to be ready again`, async () => (await http(`${r.url}/api/health/ready`)).status === 200, 600);
+    for (let i = 0; i < 10; i++) accepted.push(await submit(i % 2 === 0 ? a.url : b.url, 'ping', { sleep: 0 }));
+    const ended = await Promise.all(accepted.map((id) => waitOn(b.url, id)));
+    for (const rec of ended) assert.ok(TERMINAL.has(rec.status), JSON.stringify(rec));
+    const execs = ended.filter((rec) => rec.name === 'exec' && rec.job !== undefined).length;
+    await until('the queued exec jobs to run', async () => [...runs(marks).keys()].filter((k) => k.startsWith('exec-d')).length >= execs, 300, 200);
+    for (const [mark, count] of runs(marks)) assert.equal(count, 1, `${mark} ran ${count} times`);
+    assert.equal(await a.stop(), 0, a.stderr());
+    assert.equal(await b.stop(), 0, b.stderr());
   });
 });
