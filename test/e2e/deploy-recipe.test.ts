@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RequestRecord } from '@sky/protocol';
 import { REPO_ROOT, SKY_BIN, freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle, type HttpAnswer } from '../helpers/daemon-process.js';
+import { parse } from 'yaml';
+import { loadDaemonConfig } from '../../core/daemon/src/config/load.js';
 import { kubeBinaries, startKubeControlPlane, type KubeControlPlane } from '../helpers/kube/index.js';
 import { alive, waitFor } from '../helpers/processes.js';
 import { runSky, showRun } from '../helpers/sky-cli.js';
@@ -79,6 +81,30 @@ describe('Kubernetes manifests of the recipe', () => {
   let cp: KubeControlPlane | undefined;
   after(async () => {
     await cp?.stop();
+  });
+
+  it('hold a daemon config the daemon accepts', () => {
+    const map = parse(readFileSync(join(RECIPE, 'kubernetes/configmap.yaml'), 'utf8')) as { data: Record<string, string> };
+    const dir = tempDir('sky-configmap-');
+    const file = join(dir, 'sky.yaml');
+    writeFileSync(file, map.data['sky.yaml'] ?? '');
+    // The pod's SKY_DB_URL (from the Secret) names the database.
+    const before = process.env.SKY_DB_URL;
+    process.env.SKY_DB_URL = 'postgres://sky:secret@postgres.sky.svc:5432/sky';
+    let config: ReturnType<typeof loadDaemonConfig>;
+    try {
+      config = loadDaemonConfig({ configFile: file, userConfigFile: join(dir, 'no-user-config.yaml') });
+    } finally {
+      if (before === undefined) delete process.env.SKY_DB_URL;
+      else process.env.SKY_DB_URL = before;
+    }
+    assert.deepEqual(
+      { host: config.listen.host, port: config.listen.port, auth: config.auth.mode, store: config.store.kind, behindTls: config.listen.tls_terminated_by_proxy },
+      { host: '0.0.0.0', port: 46580, auth: 'basic', store: 'postgres', behindTls: true },
+    );
+    const deployment = readFileSync(join(RECIPE, 'kubernetes/deployment.yaml'), 'utf8');
+    assert.match(deployment, /containerPort: 46580/);
+    assert.match(deployment, /path: \/api\/health\/ready/);
   });
 
   it('are accepted by kubectl apply --dry-run=server against a real API server, and create nothing', { skip: bins.skip ?? kubectl.skip, timeout: 300_000 }, async () => {
