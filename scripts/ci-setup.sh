@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests need to start real components themselves:
 # openssh-server (sshd hosts in network namespaces, ssh-keygen for their keys), iproute2
-# (`ip netns`, veth pairs, bridges), dash and busybox (shells the node runtime is tested with), openssl (throwaway certificates for the TLS tests), and chromium (the dashboard's browser tests). Only what is missing is installed, so a prepared machine
+# (`ip netns`, veth pairs, bridges), dash and busybox (shells the node runtime is tested with), openssl (throwaway certificates for the TLS tests), chromium (the dashboard's browser tests), and nginx, systemd-analyze and kubectl (the deployment recipe's checks). Only what is missing is installed, so a prepared machine
 # does nothing here. Needs root for the install; a machine without apt-get or without root
 # is told what to install by hand, and the tests then say what they could not start.
 set -euo pipefail
@@ -25,9 +25,15 @@ command -v script >/dev/null 2>&1 || missing+=(bsdutils)
 command -v git >/dev/null 2>&1 || missing+=(git)
 # The dashboard is tested in Debian's Chromium, driven by playwright-core (which downloads no browser).
 [ -x /usr/lib/chromium/chromium ] || [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The deployment recipe (examples/deploy) is tested with Debian's nginx in front of two replicas,
+# its systemd unit with systemd-analyze verify (the tool only: systemd is never started) and its
+# Kubernetes manifests with kubectl apply --dry-run=server.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "ci-setup: openssh-server, iproute2, dash, busybox, openssl, rsync, script, git and chromium are present"
+  echo "ci-setup: openssh-server, iproute2, dash, busybox, openssl, rsync, script, git, chromium, nginx, systemd-analyze and kubectl are present"
   exit 0
 fi
 
@@ -44,7 +50,7 @@ echo "ci-setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # --no-install-recommends keeps the install small; policy-rc.d stops Debian from starting a
-# system-wide sshd on port 22: the tests start their own sshd processes and need nothing else.
+# system-wide sshd on port 22 (or nginx on port 80): the tests start their own processes and need nothing else.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [ ! -e "$policy" ]; then
