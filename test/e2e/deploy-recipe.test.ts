@@ -339,11 +339,20 @@ describe('two replicas behind nginx, as the recipe has them', () => {
     const a = await startDaemon({ home, port: replicas[0]!.port, config: readFileSync(join(replicas[0]!.home, 'daemon.yaml'), 'utf8'), env: { SKY_DB_URL: await testDatabaseUrl() } });
     daemons.push(a);
     await waitFor(async () => (await http(`${a.url}/api/health/ready`)).status === 200, 60_000, 'sky-a ready again');
+    // Pings of 2 s submitted straight to sky-a, waited on through nginx: the long poll is held
+    // while the ping runs, by whichever replica nginx picks (X-Sky-Replica names it).
+    const answeredBy = new Set<string>();
     for (let i = 0; i < 6; i++) {
-      const id = await submitPing();
+      const res = await http(`${a.url}/api/v1/ping`, { method: 'POST', body: '{"sleep": 2}', headers: auth });
+      assert.equal(res.status, 202, res.text);
+      const id = (res.json() as { requestId: string }).requestId;
       const waited = await via(`/api/v1/requests/${id}/wait?timeout=20`);
       assert.equal(waited.status, 200, waited.text);
-      assert.equal((waited.json() as RequestRecord).status, 'SUCCEEDED', waited.text);
+      const record = waited.json() as RequestRecord;
+      assert.equal(record.status, 'SUCCEEDED', waited.text);
+      assert.equal(record.replica, 'sky-a');
+      answeredBy.add(String(waited.headers['x-sky-replica']));
     }
+    assert.ok(answeredBy.has('sky-b'), `a wait held by sky-b for a ping that ran on sky-a (answered by ${[...answeredBy].join(', ')})`);
   });
 });

@@ -268,6 +268,7 @@ export class Daemon {
       policy: this.policy,
       dashboardRoot: DASHBOARD_ROOT,
       gate: readinessGateMiddleware({ readiness: this.readiness, auth: this.auth, clientAddress, storeLocation: location }),
+      replica: this.replicaId,
       register: (router) => {
         healthRoutes(router, {
           build: this.build,

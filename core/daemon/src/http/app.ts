@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import Koa, { type Middleware } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
-import { ROUTE_LIST, SkyError } from '@sky/protocol';
+import { REPLICA_HEADER, ROUTE_LIST, SkyError } from '@sky/protocol';
 import { errorMiddleware } from './errors.js';
 import { versionMiddleware } from './version.js';
 import { identityMiddleware } from './identity.js';
@@ -26,6 +26,8 @@ export interface AppParts {
   dashboardRoot: string;
   /** Answers 503 to everything but the health routes until the state store is open. */
   gate?: Middleware;
+  /** This process's replica id, sent on every answer (REPLICA_HEADER). */
+  replica?: string;
   /** Registers every route of the protocol's table. */
   register: (router: Router) => void;
 }
@@ -43,6 +45,14 @@ export function buildApp(parts: AppParts): Koa {
   parts.register(router);
   const known = compilePaths();
 
+  const replica = parts.replica;
+  if (replica !== undefined) {
+    // First, so that error answers name the replica too.
+    app.use(async (ctx, next) => {
+      ctx.set(REPLICA_HEADER, replica);
+      await next();
+    });
+  }
   app.use(errorMiddleware(parts.logger));
   if (parts.loopbackOnly) app.use(loopbackOnlyMiddleware(parts.refusals, parts.clientAddress));
   app.use(dashboardMiddleware(parts.dashboardRoot));

@@ -3,6 +3,8 @@ export const API_VERSION = 1;
 
 /** Header every client sends and the daemon answers with. */
 export const API_VERSION_HEADER = 'x-sky-api-version';
+/** Header every answer carries: the id of the daemon replica that answered (for load-balanced replicas). */
+export const REPLICA_HEADER = 'x-sky-replica';
 /** Header carrying the id of a request the daemon just accepted. */
 export const REQUEST_ID_HEADER = 'x-sky-request-id';
 /** Header a client may send so a retried submit returns the first request. */
