@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { parseEndpoint, SkyClient } from '@sky/client';
 import type { RequestRecord } from '@sky/protocol';
 import { http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
-import { uploadFiles } from '../helpers/uploads.js';
+import { errorOf } from '../helpers/team.js';
+import { manifestOf, uploadFiles } from '../helpers/uploads.js';
 import { adminQuery, dropSchema, testDatabaseUrl, testSchemaName } from './store-postgres-fixture.js';
 
 /*
@@ -17,17 +18,18 @@ import { adminQuery, dropSchema, testDatabaseUrl, testSchemaName } from './store
  */
 
 const as = (user: string): Record<string, string> => ({ 'content-type': 'application/json', 'x-sky-user-id': `u-${user}`, 'x-sky-user-name': user });
+const QUOTA = 8_000_000;
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
 const homes: string[] = [];
 const daemons: DaemonHandle[] = [];
-let schema: string | undefined;
+const schemas: string[] = [];
 let dir: string | undefined;
 
 after(async () => {
   await Promise.allSettled(daemons.map((d) => d.stop()));
   await killAllDaemons();
-  if (schema !== undefined) await dropSchema(schema);
+  await Promise.allSettled(schemas.map((s) => dropSchema(s)));
   for (const home of homes) removeHome(home);
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
@@ -70,10 +72,12 @@ describe('uploads shared by two replicas on one PostgreSQL', { timeout: 600_000 
   let b: DaemonHandle;
   let proj: string;
   let seen: string;
+  let schema: string;
 
   before(async () => {
     const url = await testDatabaseUrl();
     schema = testSchemaName();
+    schemas.push(schema);
     dir = mkdtempSync(join(tmpdir(), 'sky-uploads-replicas-'));
     seen = join(dir, 'seen');
     proj = join(dir, 'proj');
@@ -82,7 +86,7 @@ describe('uploads shared by two replicas on one PostgreSQL', { timeout: 600_000 
     await writeFile(join(proj, 'src/main.py'), 'print("main")\n');
     await writeFile(join(proj, 'big.bin'), Buffer.alloc(5 * 1024 * 1024, 7));
     const config = (id: string): string =>
-      `replica_id: ${id}\nstore:\n  kind: postgres\n  url: ${url}\n  schema: ${schema}\n` +
+      `replica_id: ${id}\nstore:\n  kind: postgres\n  url: ${url}\n  schema: ${schema}\nuploads:\n  quota_bytes: ${QUOTA}\n` +
       `drivers:\n  local:\n    root: ${join(dir!, 'nodes')}\n    cpus: 16\n    memory_gb: 16\n`;
     a = await replica(config('sky-a'));
     b = await replica(config('sky-b'));
@@ -128,5 +132,34 @@ describe('uploads shared by two replicas on one PostgreSQL', { timeout: 600_000 
       const mine = await http(`${replicaUrl}/api/v1/uploads/${id}`, { headers: as('alice') });
       assert.equal(mine.status, 200, mine.text);
     }
+  });
+
+  it("counts a user's quota over both replicas: what A stores is used on B", async () => {
+    const res = await http(`${b.url}/api/v1/uploads`, { method: 'POST', headers: as('alice'), body: JSON.stringify(manifestOf({ 'more.bin': Buffer.alloc(4_000_000, 3) }).manifest) });
+    assert.equal(res.status, 413, res.text);
+    const error = errorOf(res.text);
+    assert.equal(error.code, 'UPLOAD_QUOTA_EXCEEDED');
+    // alice stores the 5 MiB workdir (and a small file) sent to A and B.
+    assert.match(error.message, /you already store 5\.\d MiB \(52\d{5} bytes\)/);
+    const bob = await http(`${b.url}/api/v1/uploads`, { method: 'POST', headers: as('bob'), body: JSON.stringify(manifestOf({ 'more.bin': Buffer.alloc(4_000_000, 3) }).manifest) });
+    assert.equal(bob.status, 200, bob.text);
+  });
+});
+
+describe('collection of uploads by two replicas at once on one PostgreSQL', { timeout: 600_000 }, () => {
+  it('deletes an unused upload and its chunks while both replicas collect, and logs no failure', async () => {
+    const url = await testDatabaseUrl();
+    const schema = testSchemaName();
+    schemas.push(schema);
+    const config = (id: string): string =>
+      `replica_id: ${id}\nstore:\n  kind: postgres\n  url: ${url}\n  schema: ${schema}\n` + 'uploads:\n  unused_days: 0.0000025\n  gc_interval_seconds: 0.3\ndrivers: {}\n';
+    const a = await replica(config('gc-a'));
+    const b = await replica(config('gc-b'));
+    const id = await uploadFiles(a.url, as('carol'), { 'a.txt': 'collect me', 'b.txt': 'and me' });
+    const chunks = async (): Promise<number> => (await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".blobs WHERE owner = 'u-carol'`))[0]?.n ?? -1;
+    await until('the upload and its chunks to be collected', async () => (await http(`${b.url}/api/v1/uploads/${id}`, { headers: as('carol') })).status === 404 && (await chunks()) === 0);
+    const manifests = await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".blob_manifests`);
+    assert.equal(manifests[0]?.n, 0);
+    for (const d of [a, b]) assert.doesNotMatch(d.stderr(), /collecting unused uploads failed/);
   });
 });
