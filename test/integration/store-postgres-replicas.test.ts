@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { SkyError } from '@sky/protocol';
 import type { StoredEvent } from '@sky/plugin-api';
 import { makeCluster, makeJob, makeRequest, makeSpec } from '@sky/plugin-api/testing';
-import type { PostgresStateStore } from '@sky/store-postgres';
+import { MIGRATIONS, type PostgresStateStore } from '@sky/store-postgres';
 import { adminQuery, pgStoreFixture, testDatabaseUrl } from './store-postgres-fixture.js';
 
 const quiet = (): void => {};
@@ -36,10 +36,10 @@ describe('PostgreSQL store: two replicas on one schema', () => {
   });
 
   it('migrates once when both open at the same time', async () => {
-    assert.equal(await a.schemaVersion(), 1);
-    assert.equal(await b.schemaVersion(), 1);
+    assert.equal(await a.schemaVersion(), MIGRATIONS.length);
+    assert.equal(await b.schemaVersion(), MIGRATIONS.length);
     const rows = await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM "${fixture.schema}".schema_migrations`);
-    assert.equal(rows[0]?.n, 1);
+    assert.equal(rows[0]?.n, MIGRATIONS.length);
   });
 
   it("sees a write of one replica in the other's feed, in seq order", async () => {
@@ -189,17 +189,18 @@ describe('PostgreSQL store: opening', () => {
     const first = fixture.make();
     await first.open();
     await first.close();
-    await adminQuery(`INSERT INTO "${fixture.schema}".schema_migrations (version, name) VALUES (2, 'from the future')`);
+    const known = MIGRATIONS.length;
+    await adminQuery(`INSERT INTO "${fixture.schema}".schema_migrations (version, name) VALUES ($1, 'from the future')`, [known + 1]);
     const old = fixture.make();
     try {
       await assert.rejects(old.open(), (err: unknown) => {
         assert.ok(err instanceof SkyError);
         assert.equal(err.code, 'STATE_TOO_NEW');
-        assert.match(err.message, /schema version 2, but this version of sky knows only up to 1/);
+        assert.match(err.message, new RegExp(`schema version ${known + 1}, but this version of sky knows only up to ${known}`));
         return true;
       });
       const rows = await adminQuery<{ version: number }>(`SELECT version FROM "${fixture.schema}".schema_migrations ORDER BY version`);
-      assert.deepEqual(rows.map((r) => r.version), [1, 2]);
+      assert.deepEqual(rows.map((r) => r.version), [...MIGRATIONS.map((m) => m.version), known + 1]);
       await assert.rejects(old.clusters.list(), /is not open/);
     } finally {
       await old.close();

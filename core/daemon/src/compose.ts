@@ -46,6 +46,7 @@ import { SecretBox } from './secrets/secret-box.js';
 import { AuditLog } from './audit/audit-log.js';
 import { SshGateway } from './ssh-gateway/gateway.js';
 import { FsUploadStore } from './uploads/fs-upload-store.js';
+import { PgUploadStore, blobsOf } from './uploads/pg-upload-store.js';
 import { UploadService } from './uploads/upload-service.js';
 import { TaskFilesResolver } from './uploads/task-files.js';
 import { UploadCollector } from './uploads/upload-collector.js';
@@ -95,7 +96,8 @@ export function compose(options: ComposeOptions): DependencyContainer {
   const readiness = options.readiness ?? new Readiness();
   c.register(Readiness, { useValue: readiness });
   c.register(TOKENS.ReplicaId, { useValue: options.replicaId ?? resolveReplicaId(options.config.replica_id) });
-  c.register(TOKENS.Store, { useValue: options.store ?? createStore(options.config, options.paths, options.logger, followStoreHealth(readiness)) });
+  const store = options.store ?? createStore(options.config, options.paths, options.logger, followStoreHealth(readiness));
+  c.register(TOKENS.Store, { useValue: store });
   c.register(TOKENS.Secrets, { useValue: new SecretBox({ keyFile: secretsKeyFile(options.config, options.paths) }) });
   c.register(LogBus, { useValue: new LogBus() });
   const ssh = options.config.ssh;
@@ -120,7 +122,9 @@ export function compose(options: ComposeOptions): DependencyContainer {
     ),
   });
   c.register(NodeRuntime, { useValue: new NodeRuntime() });
-  c.register(TOKENS.UploadStore, { useValue: new FsUploadStore(join(options.paths.stateDir, 'uploads')) });
+  // Uploads live where every replica reaches them: in the PostgreSQL store when there is one.
+  const blobs = blobsOf(store);
+  c.register(TOKENS.UploadStore, { useValue: blobs !== undefined ? new PgUploadStore(blobs) : new FsUploadStore(join(options.paths.stateDir, 'uploads')) });
   c.registerSingleton(UploadService);
   c.registerSingleton(TaskFilesResolver);
   c.registerSingleton(UploadCollector);

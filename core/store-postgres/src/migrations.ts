@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { SkyError } from '@sky/protocol';
 import { SCHEMA_V1 } from './schema-v1.js';
+import { SCHEMA_V2 } from './schema-v2.js';
 
 /** One step of the schema ladder: the statements that take the schema from version - 1 to version. */
 export interface Migration {
@@ -10,7 +11,10 @@ export interface Migration {
 }
 
 /** The ladder this version of sky ships. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial tables', statements: SCHEMA_V1 }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial tables', statements: SCHEMA_V1 },
+  { version: 2, name: 'blobs and manifests', statements: SCHEMA_V2 },
+];
 
 /** What open() must do: the migrations to apply, in order, or that the schema is newer than the ladder. */
 export type MigrationPlan = { kind: 'apply'; pending: Migration[] } | { kind: 'too-new'; found: number; known: number };

@@ -19,6 +19,7 @@ import type {
   WorkspaceRepository,
 } from '@sky/plugin-api';
 import { PgAuditRepository } from './audit.js';
+import { PgBlobStore } from './blobs.js';
 import { PgClusterRepository } from './clusters.js';
 import { Db, createPool, type PoolSettings } from './db.js';
 import { notOpenError, openError, tooNewError } from './errors.js';
@@ -78,6 +79,8 @@ export class PostgresStateStore implements StateStore, StateTransfer {
   readonly audit: AuditRepository;
   readonly events: EventRepository;
   readonly leases: Leases;
+  /** Blobs and manifests every replica reaches (the daemon's uploads). */
+  readonly blobs: PgBlobStore;
   readonly schema: string;
   readonly #settings: PoolSettings;
   readonly #migrations: readonly Migration[];
@@ -113,6 +116,7 @@ export class PostgresStateStore implements StateStore, StateTransfer {
     this.audit = new PgAuditRepository(db);
     this.events = new PgEventRepository(db, this.#listeners);
     this.leases = new PgLeases(db);
+    this.blobs = new PgBlobStore(db);
   }
 
   /** The URL with its password hidden (for logs and `sky api info`). */
