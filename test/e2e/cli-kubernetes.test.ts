@@ -7,7 +7,7 @@
 // FAILED with the eviction as its reason), a managed job recovering on a new pod after its pod
 // is evicted, and sky down cascading to every object of the cluster.
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +96,9 @@ describe('sky on Kubernetes (real control plane, harness kubelet)', { skip: bins
     const kubeconfig = join(dir, 'kubeconfig');
     cp.kubeconfig(kubeconfig, { contexts: [{ name: 'lab', user: 'admin' }, { name: 'ro', user: 'limited' }], current: 'lab', extraUnreachable: 'old' });
     const config = [
+      // The plugins' files outside the state dir (as replicas sharing one directory have them).
+      'plugins:',
+      `  data_dir: ${join(dir, 'plugin-data')}`,
       'jobs:',
       '  unreachable_grace_seconds: 60',
       '  reconcile_seconds: 2',
@@ -146,6 +149,9 @@ describe('sky on Kubernetes (real control plane, harness kubelet)', { skip: bins
     const list = `${ips.join(',')},`;
     assert.match(r.stdout, new RegExp(`rank=0 ips=${list.replace(/\./g, '\\.')} host=${pods[0]!.metadata.name}`));
     assert.match(r.stdout, new RegExp(`rank=1 ips=${list.replace(/\./g, '\\.')} host=${pods[1]!.metadata.name}`));
+    // The cluster's SSH key is in plugins.data_dir, where every replica would find it.
+    const keys = readdirSync(join(dir, 'plugin-data', 'k8s', 'keys'));
+    assert.ok(keys.some((k) => k.startsWith('kc-')), keys.join(', '));
     const status = await exits(['status', 'kc'], 0);
     assert.match(status.stdout, /kc .*k8s\/lab.*UP/);
     const e = await exits(['exec', 'kc', 'echo exec-on-$(hostname)'], 0);

@@ -33,7 +33,7 @@ export class PluginHost implements PluginRegistry {
     const loader = new PluginLoader({
       pluginDirs: this.config.plugins.dirs.map(expandHome),
       searchFrom: [process.cwd(), DAEMON_DIR],
-      dataDir: (id) => join(this.paths.stateDir, 'plugins', id.replace(/[^A-Za-z0-9._-]/g, '_')),
+      dataDir: (id) => join(this.config.plugins.data_dir !== undefined ? expandHome(this.config.plugins.data_dir) : join(this.paths.stateDir, 'plugins'), id.replace(/[^A-Za-z0-9._-]/g, '_')),
       logger: this.logger.child({ component: 'plugins' }),
       ssh: new PooledPluginSsh(this.transports),
       multiUser: isMultiUser(this.config),

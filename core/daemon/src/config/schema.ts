@@ -124,7 +124,17 @@ export const DaemonConfigSchema = z.strictObject({
       stdout: z.boolean().default(false),
     })
     .prefault({}),
-  plugins: z.strictObject({ dirs: z.array(z.string().min(1)).default([]) }).prefault({}),
+  plugins: z
+    .strictObject({
+      dirs: z.array(z.string().min(1)).default([]),
+      /**
+       * Where each plugin keeps its files (`<data_dir>/<id>`: the ssh driver's host ledger, the
+       * Kubernetes driver's cluster keys). Default `<state_dir>/plugins`. Several replicas on one
+       * PostgreSQL must share one directory (the ledger locks across processes and hosts).
+       */
+      data_dir: z.string().min(1).optional(),
+    })
+    .prefault({}),
   auth: z
     .strictObject({
       /**
