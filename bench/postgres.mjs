@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { clearInterval, setInterval } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fillClusters, fillStore } from './lib/clusters.mjs';
-import { connectAdmin, dropSchema, durabilitySettings, openStore, PG_URL, sampleConnections, schemaName } from './lib/postgres.mjs';
+import { commitLatency, connectAdmin, dropSchema, durabilitySettings, openStore, PG_URL, sampleConnections, schemaName } from './lib/postgres.mjs';
 import { median, percentile, rssMib } from './lib/proc.mjs';
 import { jobs, operation, SKY_BIN, startSky } from './lib/sky.mjs';
 
@@ -326,6 +326,9 @@ async function main() {
   try {
     const settings = await durabilitySettings(admin);
     console.log(`PostgreSQL ${settings.server_version} at ${PG_URL}: synchronous_commit=${settings.synchronous_commit}, fsync=${settings.fsync}, wal_sync_method=${settings.wal_sync_method}, full_page_writes=${settings.full_page_writes}, commit_delay=${settings.commit_delay}, max_connections=${settings.max_connections}`);
+    const commit = await commitLatency(admin);
+    settings.commit_ms = commit;
+    console.log(`one durable commit (single-row INSERT, autocommit) seen from a client: p50 ${f(commit.p50_ms, 2)} ms, p90 ${f(commit.p90_ms, 2)} ms over ${commit.count}`);
     console.log(`LevelDB: store.sync true (fsync per group commit). Daemon pool: pool_max default (10) per replica + 1 feed connection.`);
     console.log(`mix: ${ROUNDS} round(s) of ${SETUPS.map((s) => s.label).join(', ')}; ${CLUSTERS} clusters, ${EXECS} exec requests of \`true\` from ${CLIENTS} clients`);
     const runs = [];

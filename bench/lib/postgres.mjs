@@ -3,6 +3,7 @@
 // connections carry application_name "<role> <schema>", see core/store-postgres/src/db.ts).
 // Only SQL over one admin connection of our own: the server itself is never restarted.
 import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 // pg is a dependency of core/store-postgres; resolved from there (npm workspaces hoist it).
@@ -81,4 +82,27 @@ export async function openStore(schema, url = PG_URL) {
   const store = new PostgresStateStore({ url, schema });
   await store.open();
   return store;
+}
+
+/**
+ * What one durable commit costs on this server, seen from a client: `count` single-row INSERTs,
+ * each its own transaction, into a table of a throwaway schema (dropped after). The floor under
+ * every write of the store (each is at least one such commit).
+ */
+export async function commitLatency(admin, count = 50) {
+  const schema = schemaName('commit');
+  await admin.query(`CREATE SCHEMA "${schema}"`);
+  try {
+    await admin.query(`CREATE TABLE "${schema}".t (id int PRIMARY KEY, at bigint)`);
+    const times = [];
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      await admin.query(`INSERT INTO "${schema}".t VALUES ($1, $2)`, [i, Date.now()]);
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return { count, p50_ms: times[Math.floor(count / 2)], p90_ms: times[Math.floor(count * 0.9)] };
+  } finally {
+    await dropSchema(admin, schema);
+  }
 }
