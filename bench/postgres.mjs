@@ -42,7 +42,7 @@ const option = (name, fallback) => {
   return at >= 0 ? args[at + 1] : fallback;
 };
 const jsonFile = option('--json');
-const ROUNDS = Number(option('--rounds', quick ? 1 : 2));
+const ROUNDS = Number(option('--rounds', quick ? 1 : 3));
 const EXECS = Number(option('--execs', quick ? 120 : 400));
 const CLIENTS = 8;
 const CLUSTERS = 4;

@@ -10,7 +10,7 @@
 //   --only NAME       run one of the benches; memory (a 150 s soak), jobs (beside Slurm, installs slurm-wlm and munge
 //                     when missing) and idle-jobs run only when named (they take 10-40 minutes); k8s (about
 //                     45 s) runs by default when root and the control plane is built (scripts/kube-build.sh);
-//                     postgres (LevelDB vs PostgreSQL ×1 and ×2 replicas, about 10 minutes; needs the
+//                     postgres (LevelDB vs PostgreSQL ×1 and ×2 replicas, about 2-3 minutes; needs the
 //                     PostgreSQL at 127.0.0.1:5432, or SKY_BENCH_PG_URL) runs only when named
 //   --ssh             with jobs / idle-jobs: also (jobs) or instead (idle-jobs) on SSH pool hosts
 //   --profile         also take CPU profiles (.bench-out/profile/) of the in-process suite and
