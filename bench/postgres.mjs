@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { clearInterval, setInterval } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fillClusters, fillStore } from './lib/clusters.mjs';
-import { commitLatency, connectAdmin, dropSchema, durabilitySettings, openStore, PG_URL, sampleConnections, schemaName } from './lib/postgres.mjs';
+import { commitLatency, connectAdmin, dropSchema, durabilitySettings, openStore, PG_URL, sampleConnections, schemaName, writesOf } from './lib/postgres.mjs';
 import { median, percentile, rssMib } from './lib/proc.mjs';
 import { jobs, operation, SKY_BIN, startSky } from './lib/sky.mjs';
 
@@ -110,6 +110,7 @@ async function startReplicas(store, replicas, nodesRoot) {
 
 async function stopReplicas(replicas) {
   for (const sky of replicas) {
+    if (!live.skys.has(sky)) continue; // stopped already
     await sky.stop();
     live.skys.delete(sky);
   }
@@ -229,6 +230,8 @@ async function mix(setup, round) {
     const tDown = performance.now();
     await Promise.all(names.map((cluster, i) => operation(replicas[i % replicas.length], 'down', { cluster })));
     const downMs = performance.now() - tDown;
+    await stopReplicas(replicas);
+    const writes = store.schema ? await writesOf(admin, store.schema) : undefined;
     return {
       setup: setup.id,
       round,
@@ -250,6 +253,8 @@ async function mix(setup, round) {
       jobs_extra: Math.max(0, jobCount - (outcomes.SUCCEEDED ?? 0)),
       connections,
       rss_mib_max: maxRss,
+      // Per exec request, the 4 launches and downs included (server statistics of the schema).
+      writes_per_exec: writes ? { feed_transactions: writes.feed_transactions / EXECS, rows: writes.rows_written / EXECS } : undefined,
       clusters_seen_by_other_replicas: others === 0 ? undefined : `${seenByOthers}/${others}`,
     };
   } finally {
@@ -339,6 +344,7 @@ async function main() {
         console.log(
           `  round ${round} ${setup.label.padEnd(14)} ${f(r.jobs_per_s)} jobs/s (all ended ${f(r.all_jobs_ended_ms, 0)} ms); submit p50 ${f(r.submit_ms.p50)} ms, p99 ${f(r.submit_ms.p99)} ms; FAILED ${r.failed}, jobs ${r.jobs} (lost ${r.jobs_lost}, extra ${r.jobs_extra}, not SUCCEEDED ${r.jobs - r.jobs_succeeded}); launch ${f(r.launch_ms, 0)} ms; ` +
             `${r.connections ? `connections max ${r.connections.max_total} (active ${r.connections.max_active}); ` : ''}RSS ${f(r.rss_mib_max, 0)} MiB` +
+            `${r.writes_per_exec ? `; per exec ${f(r.writes_per_exec.feed_transactions)} feed transactions, ${f(r.writes_per_exec.rows)} rows written` : ''}` +
             `${r.clusters_seen_by_other_replicas ? `; clusters listed by the other replica ${r.clusters_seen_by_other_replicas}` : ''}`,
         );
       }

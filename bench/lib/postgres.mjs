@@ -106,3 +106,19 @@ export async function commitLatency(admin, count = 50) {
     await dropSchema(admin, schema);
   }
 }
+
+/**
+ * What the stores wrote into a schema, from the server's table statistics: feed transactions
+ * (each advances the one feed_state row once) and rows inserted, updated and deleted in all its
+ * tables. A backend reports its statistics when it ends at the latest, so call this once the
+ * daemons are stopped: it first waits (bounded) until the schema has no connection left.
+ */
+export async function writesOf(admin, schema, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while ((await connectionsOf(admin, schema)).total > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const { rows } = await admin.query(
+    "SELECT relname, (n_tup_ins + n_tup_upd + n_tup_del)::int AS rows, n_tup_upd::int AS updates FROM pg_stat_user_tables WHERE schemaname = $1",
+    [schema],
+  );
+  return { feed_transactions: rows.find((r) => r.relname === 'feed_state')?.updates ?? 0, rows_written: rows.reduce((n, r) => n + r.rows, 0) };
+}
