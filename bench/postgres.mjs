@@ -8,11 +8,13 @@
  *
  *   mix      interleaved rounds of (LevelDB ×1, PostgreSQL ×1, PostgreSQL ×2 replicas): 4 local
  *            clusters launched (spread over the replicas), then N exec requests of `true` from 8
- *            keep-alive clients, client k submitting to replica k mod replicas and waiting on the
- *            same replica. Reported: jobs/s (first exec submit → every job ended), submit latency
- *            (POST → 202) p50/p99, requests not SUCCEEDED, jobs lost or run twice (the clusters'
- *            job tables against the requests), PostgreSQL connections of the schema (largest
- *            total and largest active, sampled every 100 ms), daemons' largest VmRSS.
+ *            keep-alive clients, client k submitting to replica k mod replicas (to the clusters
+ *            that replica launched) and waiting on the same replica. Reported: jobs/s (first exec
+ *            submit → every job ended), submit latency (POST → 202) p50/p99, requests not
+ *            SUCCEEDED, jobs lost or run twice (the clusters' job tables against the requests),
+ *            PostgreSQL connections of the schema (largest total and largest active, sampled
+ *            every 100 ms), feed transactions and rows written per exec (the server's table
+ *            statistics), daemons' largest VmRSS.
  *   status   `sky status -u` wall time with 10,000 clusters of 100 users, a PostgreSQL daemon and
  *            a LevelDB daemon, interleaved, median of 20 each (target ≤ 150 ms on PostgreSQL).
  *
@@ -20,7 +22,7 @@
  * Figures are reported, never asserted; the exit code is non-zero only when a request fails, a
  * job is lost or run twice, or the bench breaks.
  *
- *   node bench/postgres.mjs [--json FILE] [--quick] [--rounds N] [--execs N]
+ *   node bench/postgres.mjs [--json FILE] [--quick] [--rounds N] [--execs N] [--setups level,pg1,pg2]
  *   node scripts/bench.mjs --only postgres [--quick]
  */
 import { spawnSync } from 'node:child_process';
@@ -334,7 +336,7 @@ async function main() {
     const commit = await commitLatency(admin);
     settings.commit_ms = commit;
     console.log(`one durable commit (single-row INSERT, autocommit) seen from a client: p50 ${f(commit.p50_ms, 2)} ms, p90 ${f(commit.p90_ms, 2)} ms over ${commit.count}`);
-    console.log(`LevelDB: store.sync true (fsync per group commit). Daemon pool: pool_max default (10) per replica + 1 feed connection.`);
+    console.log(`LevelDB: store.sync true (fsync per group commit). PostgreSQL daemons: pool_max default (10) per replica.`);
     console.log(`mix: ${ROUNDS} round(s) of ${SETUPS.map((s) => s.label).join(', ')}; ${CLUSTERS} clusters, ${EXECS} exec requests of \`true\` from ${CLIENTS} clients`);
     const runs = [];
     for (let round = 1; round <= ROUNDS; round++) {
