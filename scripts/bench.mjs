@@ -4,12 +4,14 @@
 // the change against bench/baseline.json. Figures are reported, never asserted: the exit code
 // is non-zero only when a bench itself breaks.
 //
-//   node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs|completion|cli|k8s|memory|jobs|idle-jobs] [--ssh] [--profile] [--write-baseline]
+//   node scripts/bench.mjs [--quick] [--only dispatch|status|e2e|ssh|helper|logs|completion|cli|k8s|memory|jobs|idle-jobs|postgres] [--ssh] [--profile] [--write-baseline]
 //
 //   --quick           shorter runs (smoke test of the benches; figures are rougher)
 //   --only NAME       run one of the benches; memory (a 150 s soak), jobs (beside Slurm, installs slurm-wlm and munge
 //                     when missing) and idle-jobs run only when named (they take 10-40 minutes); k8s (about
-//                     45 s) runs by default when root and the control plane is built (scripts/kube-build.sh)
+//                     45 s) runs by default when root and the control plane is built (scripts/kube-build.sh);
+//                     postgres (LevelDB vs PostgreSQL ×1 and ×2 replicas, about 2-3 minutes; needs the
+//                     PostgreSQL at 127.0.0.1:5432, or SKY_BENCH_PG_URL) runs only when named
 //   --ssh             with jobs / idle-jobs: also (jobs) or instead (idle-jobs) on SSH pool hosts
 //   --profile         also take CPU profiles (.bench-out/profile/) of the in-process suite and
 //                     of the daemon under HTTP load, and print where the time went; the profiler
@@ -25,7 +27,7 @@ const outDir = join(root, '.bench-out');
 const baselineFile = join(root, 'bench/baseline.json');
 
 const args = process.argv.slice(2);
-const BENCHES = ['dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs', 'completion', 'cli', 'k8s', 'memory', 'jobs', 'idle-jobs'];
+const BENCHES = ['dispatch', 'status', 'e2e', 'ssh', 'helper', 'logs', 'completion', 'cli', 'k8s', 'memory', 'jobs', 'idle-jobs', 'postgres'];
 const KNOWN = new Set(['--quick', '--only', '--ssh', '--profile', '--write-baseline', ...BENCHES]);
 const unknown = args.filter((a) => !KNOWN.has(a));
 if (unknown.length > 0) {
@@ -225,6 +227,14 @@ for (const name of ['jobs', 'idle-jobs']) {
     [process.execPath, '--conditions=sky-source', '--import', 'tsx', `bench/${name}.mjs`, '--json', file, ...(quick ? ['--quick'] : []), ...(ssh ? ['--ssh'] : [])],
     { TSX_TSCONFIG_PATH: join(root, 'test/tsconfig.json') },
   );
+  if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
+  else broken = true;
+}
+
+if (only === 'postgres') {
+  const file = join(outDir, 'postgres.json');
+  rmSync(file, { force: true });
+  const ok = run('PostgreSQL store beside LevelDB: launch/exec mix (×1, ×2 replicas), sky status -u over 10,000 clusters', [process.execPath, 'bench/postgres.mjs', '--json', file, ...(quick ? ['--quick'] : [])]);
   if (ok && existsSync(file)) benches.push(JSON.parse(readFileSync(file, 'utf8')));
   else broken = true;
 }

@@ -1,5 +1,7 @@
-// Clusters written straight into a daemon's LevelDB state before it starts, as the daemon would
-// have written them: for benches of listing many clusters (status, the dashboard).
+// Clusters written straight into a daemon's state before it starts, as the daemon would have
+// written them: for benches of listing many clusters (status, the dashboard, PostgreSQL). Into
+// the LevelDB state under a HOME (fillClusters), or into any open StateStore (fillStore), e.g. a
+// PostgresStateStore on the schema the daemon will use.
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -15,6 +17,17 @@ export async function fillClusters(home, count, shape) {
   const started = performance.now();
   const store = new LevelStateStore({ path: join(home, '.sky/api_server/state') });
   await store.open();
+  try {
+    await fillStore(store, count, shape);
+  } finally {
+    await store.close();
+  }
+  return performance.now() - started;
+}
+
+/** The same clusters into an open store (left open); resolves with the milliseconds it took. */
+export async function fillStore(store, count, shape) {
+  const started = performance.now();
   const now = Date.now();
   const pending = [];
   for (let i = 0; i < count; i++) {
@@ -40,6 +53,5 @@ export async function fillClusters(home, count, shape) {
     if (pending.length >= 500) await Promise.all(pending.splice(0));
   }
   await Promise.all(pending);
-  await store.close();
   return performance.now() - started;
 }

@@ -79,6 +79,7 @@ export async function startSky(config, { prefix = 'sky-bench-jobs-', nodeArgs: g
     async stop() {
       agent.destroy();
       await stopTree(reaper, 15_000);
+      process.off('exit', onExit); // stopped: a bench starting many daemons keeps no listener per daemon
       if (process.env.SKY_BENCH_KEEP_HOME) console.error(`kept ${home}`);
       else rmSync(home, { recursive: true, force: true });
     },
