@@ -177,6 +177,8 @@ export class ManagedJobController {
 
   /** Abort what the job is doing now (a launch waiting for capacity or provisioning): a cancel. */
   interrupt(id: number): void {
+    // A cancel asked here: its change coming back through the shared feed needs nothing more.
+    if (this.driving) this.cancelSeen.add(id);
     this.inflight.get(id)?.abort();
     const timer = this.timers.get(id);
     if (timer) clearTimeout(timer);
@@ -272,7 +274,6 @@ export class ManagedJobController {
     if (isManagedJobTerminal(job.status)) return;
     if (job.status === 'CANCELLING') {
       if (this.cancelSeen.has(job.id)) return;
-      this.cancelSeen.add(job.id);
       this.interrupt(job.id);
       this.kick(job.id);
       return;
