@@ -42,6 +42,9 @@ export async function run({ action, args, options }: Invocation): Promise<number
   }
 }
 
+/** Store kinds one daemon has to itself. */
+const SINGLE_PROCESS_STORES = new Set(['level', 'memory']);
+
 async function info(client: SkyClient, options: CliOptions): Promise<number> {
   const health = await withServer(client, () => client.health());
   const { url } = client.endpoint;
@@ -57,6 +60,10 @@ async function info(client: SkyClient, options: CliOptions): Promise<number> {
     print(`├── Store: ${health.store.kind}${where}${health.store.error === undefined ? '' : ` (${health.store.error})`}`);
   }
   if (health.replica !== undefined) print(`├── Replica: ${health.replica}`);
+  // A store of one daemon (LevelDB, memory): it always leads, nothing to say.
+  if (health.leader !== undefined && health.store !== undefined && !SINGLE_PROCESS_STORES.has(health.store.kind)) {
+    print(`├── Leader: ${health.leader ? 'yes (this replica runs managed jobs, autostop and pruning)' : 'no (another replica runs managed jobs, autostop and pruning)'}`);
+  }
   print(`└── User: ${health.user.name} (${health.user.id})`);
   return 0;
 }

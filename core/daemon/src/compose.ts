@@ -20,6 +20,8 @@ import { ManagedJobService } from './managed-jobs/managed-job-service.js';
 import { ManagedJobLogs } from './managed-jobs/managed-job-logs.js';
 import { ManagedJobView } from './managed-jobs/managed-job-view.js';
 import { EventHub } from './events/event-hub.js';
+import { ReplicaFeed } from './replicas/replica-feed.js';
+import { Leadership } from './replicas/leadership.js';
 import { EventStreams } from './events/event-streams.js';
 import { InfraService } from './clusters/infra-service.js';
 import { AuthService } from './auth/auth-service.js';
@@ -144,6 +146,9 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(ManagedJobController);
   c.registerSingleton(ManagedJobView);
   c.registerSingleton(EventHub);
+  // One of each per process: the daemon listens to the same feed the replicas follow, and asks the same leadership.
+  c.registerSingleton(ReplicaFeed);
+  c.registerSingleton(Leadership);
   c.registerSingleton(EventStreams);
   c.registerSingleton(ManagedJobService);
   c.registerSingleton(ManagedJobLogs);

@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
-import type { StateStore } from '@sky/plugin-api';
+import { sharedFeed, type StateStore, type StoreChange } from '@sky/plugin-api';
 import { procStartTime, SkyError, type DaemonInfo } from '@sky/protocol';
 import { TOKENS, type BuildInfo, type Clock, type PluginRegistry, type ShutdownSignal } from './tokens.js';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
@@ -23,6 +23,8 @@ import { managedJobRoutes } from './http/routes/managed-jobs.js';
 import { eventRoutes } from './http/routes/events.js';
 import { EventHub } from './events/event-hub.js';
 import { Replicas } from './replicas/replicas.js';
+import { ReplicaFeed } from './replicas/replica-feed.js';
+import { Leadership } from './replicas/leadership.js';
 import { EventStreams } from './events/event-streams.js';
 import { ManagedJobController } from './managed-jobs/controller.js';
 import { ManagedJobService } from './managed-jobs/managed-job-service.js';
@@ -94,6 +96,7 @@ export class Daemon {
   private readyPromise: Promise<void> = Promise.resolve();
   /** Ends the wait between open attempts when the daemon stops before its store opened. */
   private readonly openRetry = new AbortController();
+  private dutiesRegistered = false;
 
   constructor(
     @inject(TOKENS.Config) private readonly config: DaemonConfig,
@@ -134,6 +137,8 @@ export class Daemon {
     @inject(ManagedJobView) private readonly managedJobView: ManagedJobView,
     @inject(EventHub) private readonly eventHub: EventHub,
     @inject(Replicas) private readonly replicas: Replicas,
+    @inject(ReplicaFeed) private readonly replicaFeed: ReplicaFeed,
+    @inject(Leadership) private readonly leadership: Leadership,
     @inject(EventStreams) private readonly eventStreams: EventStreams,
     @inject(Readiness) private readonly readiness: Readiness,
     @inject(TOKENS.ReplicaId) private readonly replicaId: string,
@@ -229,17 +234,45 @@ export class Daemon {
     await this.managedJobView.load();
     await this.eventHub.start();
     this.audit.start();
+    this.followManagedJobChanges();
     await this.replicas.start();
     const recovered = await this.scheduler.recover();
     this.logger.info(recovered, 'recovered requests from the state store');
     this.replicas.startTakeovers();
-    await this.pruner.pruneOnce();
-    this.pruner.start();
     await this.uploadStore.open();
     this.uploadCollector.start();
     this.jobQueue.start();
-    await this.managedJobs.start();
-    this.autostop.start();
+    this.registerLeaderDuties();
+    await this.leadership.start();
+  }
+
+  /** The managed-jobs controller hears every replica's changes on a shared store (the feed every replica writes), this process's otherwise. */
+  private followManagedJobChanges(): void {
+    if (sharedFeed(this.store) === undefined) {
+      this.managedJobs.listen((listener) => this.store.subscribe(listener), false);
+      return;
+    }
+    this.managedJobs.listen(
+      (listener: (change: StoreChange) => void) =>
+        this.replicaFeed.listen(({ change }) => {
+          if (change.kind !== 'request') listener(change);
+        }),
+      true,
+    );
+  }
+
+  /**
+   * What one replica does for the whole team runs on the leader only (always this process on a
+   * store of its own): pruning, managed jobs, autostop. Journal followers and per-cluster job
+   * scheduling stay on every replica (their transitions are compare-and-set).
+   */
+  private registerLeaderDuties(): void {
+    if (this.dutiesRegistered) return;
+    this.dutiesRegistered = true;
+    this.leadership.register({ name: 'request pruning', start: () => this.pruner.start(), stop: () => this.pruner.stop() });
+    this.leadership.register({ name: 'event feed pruning', start: () => this.eventHub.startPruning(), stop: () => this.eventHub.stopPruning() });
+    this.leadership.register({ name: 'managed jobs', start: () => this.managedJobs.start(), stop: () => this.managedJobs.stop() });
+    this.leadership.register({ name: 'autostop', start: () => this.autostop.start(), stop: () => this.autostop.stop() });
   }
 
   /** The state directory (and the store, log and key file wherever they are) readable by the daemon's account only. */
@@ -278,6 +311,7 @@ export class Daemon {
           serverPaths: mayNameServerPaths,
           readiness: this.readiness,
           replicaId: this.replicaId,
+          isLeader: () => this.leadership.isLeader,
           storeKind: this.store.kind,
           storeLocation: location,
           probeStore: async () => {
@@ -330,6 +364,7 @@ export class Daemon {
     this.shutdown.begin();
     this.sshGateway.closeAll();
     this.eventHub.stop();
+    await this.leadership.stop();
     await this.replicas.stop();
     this.logger.info(drained, 'drained');
     await this.listener?.close();
@@ -339,11 +374,12 @@ export class Daemon {
   }
 
   private async closeResources(): Promise<void> {
+    await this.leadership.stop();
     await this.replicas.stop();
     this.pruner.stop();
     this.eventHub.stop();
     await this.uploadCollector.stop();
-    await this.managedJobs.stop();
+    await this.managedJobs.close();
     this.jobQueue.stop();
     this.autostop.stop();
     this.view.close();

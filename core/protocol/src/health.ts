@@ -38,6 +38,10 @@ export const HealthSchema = z
       .optional()
       .describe('Whether this replica serves requests: its state store is open and reachable (the same as GET /api/health/ready). /api/health itself answers 200 while the process serves (liveness).'),
     replica: z.string().optional().describe('The id of the daemon process (replica) that answered: config replica_id, else <hostname>-<random>.'),
+    leader: z
+      .boolean()
+      .optional()
+      .describe('Whether this replica is the leader: it holds the lease `leader` and runs what one replica does for all (managed jobs, autostop, pruning). Always true for a daemon on a store of its own; false while the store is not open.'),
     store: StoreHealthSchema.optional(),
     version: z.string(),
     commit: z.string(),

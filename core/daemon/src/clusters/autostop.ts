@@ -71,7 +71,9 @@ export class AutostopMonitor {
     this.logger.warn({ cluster: name }, reason);
   }
 
+  /** Check every few seconds (on the leader replica only: one replica acts for every cluster). */
   start(): void {
+    if (this.timer !== undefined) return;
     this.timer = setInterval(() => {
       this.checkOnce().catch((err: unknown) => this.logger.error({ err }, 'autostop check failed'));
     }, CHECK_MS);
@@ -80,5 +82,6 @@ export class AutostopMonitor {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 }

@@ -12,7 +12,7 @@ const MAX_GONE = 10_000;
 /**
  * The daemon's one subscription to the store's feed: fans live changes out to every open
  * event stream, remembers who owns (or owned) each cluster so deletions are shown to the right
- * people, prunes the feed past `events.retention_hours`, and ends every stream at shutdown.
+ * people, prunes the feed past `events.retention_hours` (startPruning, on the leader), and ends every stream at shutdown.
  */
 @injectable()
 export class EventHub implements FeedSource {
@@ -42,15 +42,24 @@ export class EventHub implements FeedSource {
     for (const cluster of await this.store.clusters.list()) {
       if (!this.owners.has(cluster.name)) this.owners.set(cluster.name, { owner: cluster.owner, workspace: cluster.workspace });
     }
-    await this.pruneOnce();
-    this.timer = setInterval(() => void this.pruneOnce(), this.config.events.prune_interval_seconds * 1000);
-    this.timer.unref();
   }
 
-  /** End every stream and stop following the feed. */
-  stop(): void {
+  /** Prune the feed now, then every `events.prune_interval_seconds` (on the leader replica only: one replica prunes for all). */
+  async startPruning(): Promise<void> {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => void this.pruneOnce(), this.config.events.prune_interval_seconds * 1000);
+    this.timer.unref();
+    await this.pruneOnce();
+  }
+
+  stopPruning(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** End every stream and stop following the feed (and pruning it). */
+  stop(): void {
+    this.stopPruning();
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     for (const close of [...this.closers]) close();

@@ -40,6 +40,12 @@ const MAX_STEP_ERRORS = 5;
 
 type TaskPatch = Partial<ManagedTaskState>;
 
+function stoppedSignal(): AbortController {
+  const controller = new AbortController();
+  controller.abort();
+  return controller;
+}
+
 function withTask(job: ManagedJobRecord, index: number, patch: TaskPatch): ManagedTaskState[] {
   return job.tasks.map((t, i) => (i === index ? { ...t, ...patch } : t));
 }
@@ -72,7 +78,12 @@ export class ManagedJobController {
   private readonly launchFailures = new Map<number, number>();
   private readonly slots: LaunchSlots;
   private readonly teardownSlots = new LaunchSlots(TEARDOWN_PARALLELISM);
-  private readonly stopping = new AbortController();
+  /** Aborted while the controller does not drive jobs (before start, after stop: another replica leads). */
+  private stopping = stoppedSignal();
+  /** Jobs this controller took up since it started, and those whose cancel it has seen (shared feed only). */
+  private readonly known = new Set<number>();
+  private readonly cancelSeen = new Set<number>();
+  private sharedChanges = false;
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -91,9 +102,27 @@ export class ManagedJobController {
     this.slots = new LaunchSlots(config.managed_jobs.launch_parallelism);
   }
 
-  /** Follow the change feed, then take up every unfinished managed job where its record says it is. */
+  /**
+   * Follow the changes (at daemon start, on every replica: notices for waiters and log
+   * followers). `shared`: they come from the feed every replica writes, so a job submitted or
+   * cancelled on another replica is taken up here when this controller drives jobs.
+   */
+  listen(subscribe: (listener: (change: StoreChange) => void) => () => void, shared: boolean): void {
+    this.unsubscribe?.();
+    this.sharedChanges = shared;
+    this.unsubscribe = subscribe((change) => this.onChange(change));
+  }
+
+  /** Whether this controller drives jobs now (it runs on the leader replica only). */
+  get driving(): boolean {
+    return !this.stopping.signal.aborted;
+  }
+
+  /** Drive jobs (this replica became the leader): take up every unfinished managed job where its record says it is. */
   async start(): Promise<void> {
-    this.unsubscribe = this.store.subscribe((change) => this.onChange(change));
+    if (this.driving) return;
+    if (this.unsubscribe === undefined) this.listen((listener) => this.store.subscribe(listener), false);
+    this.stopping = new AbortController();
     for (const job of await this.store.managedJobs.list({ active: true })) {
       const cluster = job.tasks[job.currentTask]?.cluster;
       if (cluster !== undefined) this.clusterJobs.set(cluster, job.id);
@@ -102,19 +131,32 @@ export class ManagedJobController {
     void this.sweep().catch((err: unknown) => this.logger.error({ err }, 'managed jobs: sweeping clusters of ended jobs failed'));
   }
 
-  /** Stop taking steps (a shutdown): in-flight launches are aborted and left to the next start. */
+  /** Stop taking steps (a shutdown, or another replica leads now): in-flight launches are aborted and left to the next start, here or on the new leader. */
   async stop(): Promise<void> {
     this.stopping.abort();
-    this.unsubscribe?.();
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     for (const abort of this.inflight.values()) abort.abort();
     await Promise.allSettled([...this.chains.values()]);
+    this.clusterJobs.clear();
+    this.waitingForCapacity.clear();
+    this.stepErrors.clear();
+    this.launchFailures.clear();
+    this.known.clear();
+    this.cancelSeen.clear();
+  }
+
+  /** Stop driving and stop following the changes (daemon shutdown). */
+  async close(): Promise<void> {
+    await this.stop();
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
   }
 
   /** Run a step for the job soon: steps of one job never overlap, and kicks waiting for their turn merge. */
   kick(id: number): void {
     if (this.stopping.signal.aborted || this.queued.has(id)) return;
+    this.known.add(id);
     this.queued.add(id);
     const previous = this.chains.get(id) ?? Promise.resolve();
     const next = previous.then(async () => {
@@ -135,6 +177,8 @@ export class ManagedJobController {
 
   /** Abort what the job is doing now (a launch waiting for capacity or provisioning): a cancel. */
   interrupt(id: number): void {
+    // A cancel asked here: its change coming back through the shared feed needs nothing more.
+    if (this.driving) this.cancelSeen.add(id);
     this.inflight.get(id)?.abort();
     const timer = this.timers.get(id);
     if (timer) clearTimeout(timer);
@@ -207,6 +251,7 @@ export class ManagedJobController {
   private onChange(change: StoreChange): void {
     if (change.kind === 'managedJob') {
       this.notices.emit(String(change.id));
+      if (this.sharedChanges && this.driving) this.takeUp(change.record);
       return;
     }
     if (change.kind === 'job') {
@@ -222,6 +267,18 @@ export class ManagedJobController {
       this.waitingForCapacity.delete(waiting);
       this.kick(waiting);
     }
+  }
+
+  /** A job submitted or cancelled on any replica (the shared feed): driven here, once. */
+  private takeUp(job: ManagedJobRecord): void {
+    if (isManagedJobTerminal(job.status)) return;
+    if (job.status === 'CANCELLING') {
+      if (this.cancelSeen.has(job.id)) return;
+      this.interrupt(job.id);
+      this.kick(job.id);
+      return;
+    }
+    if (!this.known.has(job.id)) this.kick(job.id);
   }
 
   private async step(id: number): Promise<void> {

@@ -16,6 +16,7 @@ import { EventHub } from '../events/event-hub.js';
 @injectable()
 export class ReplicaFeed {
   private follower: FeedFollower | undefined;
+  private readonly listeners = new Set<(event: StoredEvent) => void>();
 
   constructor(
     @inject(TOKENS.Store) private readonly store: StateStore,
@@ -39,8 +40,24 @@ export class ReplicaFeed {
     return true;
   }
 
+  /** Every change any replica writes, in feed order, once following started; returns the function that stops listening. */
+  listen(listener: (event: StoredEvent) => void): () => void {
+    const entry = (event: StoredEvent): void => listener(event);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
   private take(event: StoredEvent): void {
     this.hub.accept(event);
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.logger.error({ err, seq: event.seq }, 'a listener of the shared change feed failed');
+      }
+    }
     const { change } = event;
     if (change.kind !== 'request' || change.record === undefined) return;
     const record = change.record;

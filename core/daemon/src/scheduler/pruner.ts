@@ -27,14 +27,18 @@ export class RequestPruner {
     return removed;
   }
 
-  start(): void {
+  /** Prune now, then every `requests.prune_interval_seconds` (on the leader replica only: one replica prunes for all). */
+  async start(): Promise<void> {
+    if (this.timer !== undefined) return;
     this.timer = setInterval(() => {
       this.pruneOnce().catch((err: unknown) => this.logger.error({ err }, 'pruning failed'));
     }, this.config.requests.prune_interval_seconds * 1000);
     this.timer.unref();
+    await this.pruneOnce().catch((err: unknown) => this.logger.error({ err }, 'pruning failed'));
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 }

@@ -16,6 +16,8 @@ export interface HealthDeps {
   serverPaths: (via: string) => boolean;
   readiness: Readiness;
   replicaId: string;
+  /** Whether this replica holds the leader lease and runs the duties one replica owns (always true on a store of its own). */
+  isLeader: () => boolean;
   storeKind: string;
   /** Where the state lives (no password), for admins. */
   storeLocation: string | undefined;
@@ -65,6 +67,7 @@ export function healthRoutes(router: Router, deps: HealthDeps): void {
       status: deps.isDraining() ? 'draining' : 'healthy',
       ready: deps.readiness.ready,
       replica: deps.replicaId,
+      leader: deps.isLeader(),
       store: storeHealth(ctx, deps),
       version: deps.build.version,
       commit: deps.build.commit,
