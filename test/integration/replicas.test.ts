@@ -144,6 +144,17 @@ describe('several replicas on one PostgreSQL', { timeout: 600_000 }, () => {
     const pending = await submit(a.url, 'ping', { sleep: 0 });
     const ended = await waitOn(b.url, pending);
     assert.equal(ended.status, 'SUCCEEDED');
+
+    // A cluster launched through A after B started is listed by B (its view follows the shared
+    // feed), and B stops listing it once A has taken it down.
+    const listed = async (url: string): Promise<string[]> =>
+      ((await http(`${url}/api/v1/clusters?all_users=true`, { headers: HEADERS })).json() as { items: Array<{ name: string }> }).items.map((c) => c.name);
+    const launched = await waitOn(a.url, await submit(a.url, 'launch', { cluster: 'seen', task: { run: 'true' } }));
+    assert.equal(launched.status, 'SUCCEEDED', JSON.stringify(launched.error));
+    await until('B to list the cluster launched through A', async () => (await listed(b.url)).includes('seen'));
+    const downed = await waitOn(a.url, await submit(a.url, 'down', { cluster: 'seen' }));
+    assert.equal(downed.status, 'SUCCEEDED', JSON.stringify(downed.error));
+    await until('B to drop the cluster taken down through A', async () => !(await listed(b.url)).includes('seen'));
     assert.equal(await a.stop(), 0, a.stderr());
     assert.equal(await b.stop(), 0, b.stderr());
   });

@@ -230,12 +230,25 @@ export class Daemon {
     await this.auth.bootstrap();
     await this.workspaces.ensureDefault();
     await this.plugins.load(this.shutdown.signal);
+    // On a shared store, where the feed stands before the views read the store: following it
+    // from there, nothing another replica writes meanwhile is missed.
+    const shared = sharedFeed(this.store) !== undefined;
+    const feedFrom = shared ? (await this.store.events.bounds()).last : undefined;
     await this.view.load();
     await this.managedJobView.load();
     await this.eventHub.start();
     this.audit.start();
     this.followManagedJobChanges();
-    await this.replicas.start();
+    if (shared) {
+      // The views keep clusters and managed jobs: request changes (stored without their body) are not theirs.
+      const listen = (listener: (change: StoreChange, seq: number) => void): (() => void) =>
+        this.replicaFeed.listen(({ change, seq }) => {
+          if (change.kind !== 'request') listener(change, seq);
+        });
+      this.view.followShared(listen);
+      this.managedJobView.followShared(listen);
+    }
+    await this.replicas.start(feedFrom);
     const recovered = await this.scheduler.recover();
     this.logger.info(recovered, 'recovered requests from the state store');
     this.replicas.startTakeovers();

@@ -24,24 +24,43 @@ export class StatusView {
   private readonly redactedJson = new Map<string, string>();
   private readonly redactedSummaryJson = new Map<string, string>();
   private unsubscribe: (() => void) | undefined;
+  private unfollow: (() => void) | undefined;
+  /**
+   * The feed position of the last change applied per cluster name. This process's own changes
+   * arrive at once from the store, other replicas' a moment later from the shared feed (which
+   * repeats this process's too): a change is applied only when it is newer than what the view has.
+   */
+  private readonly appliedSeq = new Map<string, number>();
 
   constructor(@inject(TOKENS.Store) private readonly store: StateStore) {}
 
   async load(): Promise<void> {
-    const pending: StoreChange[] = [];
+    const pending: Array<{ change: StoreChange; seq: number }> = [];
     let loaded = false;
-    this.unsubscribe = this.store.subscribe((change) => (loaded ? this.apply(change) : pending.push(change)));
+    this.unsubscribe = this.store.subscribe((change, position) => (loaded ? this.apply(change, position.seq) : pending.push({ change, seq: position.seq })));
     for (const record of await this.store.clusters.list()) this.put(record);
     loaded = true;
-    for (const change of pending) this.apply(change);
+    for (const { change, seq } of pending) this.apply(change, seq);
+  }
+
+  /** On a store shared by several replicas: take the other replicas' changes from the shared feed too. */
+  followShared(listen: (listener: (change: StoreChange, seq: number) => void) => () => void): void {
+    this.unfollow?.();
+    this.unfollow = listen((change, seq) => this.apply(change, seq));
   }
 
   close(): void {
     this.unsubscribe?.();
+    this.unfollow?.();
   }
 
-  apply(change: StoreChange): void {
+  apply(change: StoreChange, seq?: number): void {
     if (change.kind !== 'cluster') return;
+    if (seq !== undefined) {
+      const last = this.appliedSeq.get(change.name);
+      if (last !== undefined && seq <= last) return;
+      this.appliedSeq.set(change.name, seq);
+    }
     if (change.record) this.put(change.record);
     else this.remove(change.name);
   }

@@ -29,6 +29,7 @@ export class ManagedJobView {
   /** Ids in ascending order (new ids are the highest, so this is an append). */
   private readonly ids: number[] = [];
   private unsubscribe: (() => void) | undefined;
+  private unfollow: (() => void) | undefined;
 
   constructor(@inject(TOKENS.Store) private readonly store: StateStore) {}
 
@@ -40,8 +41,17 @@ export class ManagedJobView {
     for (const job of await this.store.managedJobs.list()) this.put(job);
   }
 
+  /** On a store shared by several replicas: take the other replicas' changes from the shared feed too (versions keep the newest). */
+  followShared(listen: (listener: (change: StoreChange, seq: number) => void) => () => void): void {
+    this.unfollow?.();
+    this.unfollow = listen((change) => {
+      if (change.kind === 'managedJob') this.put(change.record);
+    });
+  }
+
   close(): void {
     this.unsubscribe?.();
+    this.unfollow?.();
   }
 
   private put(job: ManagedJobRecord): void {

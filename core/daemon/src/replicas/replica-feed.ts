@@ -27,11 +27,15 @@ export class ReplicaFeed {
     @inject(EventHub) private readonly hub: EventHub,
   ) {}
 
-  /** Follow the shared feed from its current end; false when the store has none (one process, nothing to do). */
-  async start(): Promise<boolean> {
+  /**
+   * Follow the shared feed after `afterSeq` (default: its current end; the daemon passes the end
+   * it read before loading its views, so nothing written meanwhile is missed); false when the
+   * store has none (one process, nothing to do).
+   */
+  async start(afterSeq?: number): Promise<boolean> {
     const follow = sharedFeed(this.store);
     if (follow === undefined || this.follower !== undefined) return false;
-    const { last } = await this.store.events.bounds();
+    const last = afterSeq ?? (await this.store.events.bounds()).last;
     this.follower = await follow({
       afterSeq: last,
       onEvent: (event) => this.take(event),

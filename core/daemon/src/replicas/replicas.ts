@@ -26,11 +26,11 @@ export class Replicas {
     @inject(Scheduler) private readonly scheduler: Scheduler,
   ) {}
 
-  /** Take this replica's lease and follow the shared feed (before start-up recovery). */
-  async start(): Promise<void> {
+  /** Take this replica's lease and follow the shared feed after `afterSeq` (before start-up recovery). */
+  async start(afterSeq?: number): Promise<void> {
     if (!this.lease.shared) return;
     await this.lease.start();
-    await this.feed.start();
+    await this.feed.start(afterSeq);
   }
 
   /** Look for dead replicas' requests every few seconds (after start-up recovery). */
