@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Health } from '@sky/protocol';
-import { http, killAllDaemons, removeHome, startDaemon, tempHome, useLocalToken, type DaemonHandle } from '../helpers/daemon-process.js';
+import { http, useLocalToken, type DaemonHandle } from '../helpers/daemon-process.js';
+import { Replicas, until } from '../helpers/pg-replicas.js';
 import { runOperation } from '../helpers/team.js';
 import { runSky, showRun } from '../helpers/sky-cli.js';
-import { adminQuery, dropSchema, testDatabaseUrl, testSchemaName } from './store-postgres-fixture.js';
+import { adminQuery, testDatabaseUrl } from './store-postgres-fixture.js';
 
 // Two replicas on one PostgreSQL: only the holder of lease `leader` drives managed jobs. A job
 // submitted to the other replica runs once; when the leader is killed with kill -9 the other
@@ -29,34 +29,14 @@ interface Rec {
   error?: { code: string; message: string };
 }
 
-const homes: string[] = [];
-const dirs: string[] = [];
-const daemons: DaemonHandle[] = [];
-const schemas: string[] = [];
+const replicas = new Replicas();
 
-after(async () => {
-  await Promise.allSettled(daemons.map((d) => d.stop()));
-  await killAllDaemons();
-  await Promise.allSettled(schemas.map((s) => dropSchema(s)));
-  for (const home of homes) removeHome(home);
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-/** Poll `check` until it holds, at most `bound` tries `everyMs` apart. */
-async function until(what: string, check: () => Promise<boolean>, bound = 600, everyMs = 100): Promise<void> {
-  for (let i = 0; i < bound; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+after(() => replicas.cleanup());
 
 async function sharedStore(): Promise<{ config: (replica: string) => string; dir: string; schema: string }> {
   const url = await testDatabaseUrl();
-  const schema = testSchemaName();
-  schemas.push(schema);
-  const dir = mkdtempSync(join(tmpdir(), 'sky-leader-'));
-  dirs.push(dir);
+  const schema = replicas.schema();
+  const dir = replicas.dir('sky-leader-');
   const config = (replica: string): string =>
     `replica_id: ${replica}\nreplicas:\n  lease_seconds: ${LEASE_SECONDS}\n` +
     `store:\n  kind: postgres\n  url: ${url}\n  schema: ${schema}\n` +
@@ -66,14 +46,7 @@ async function sharedStore(): Promise<{ config: (replica: string) => string; dir
   return { config, dir, schema };
 }
 
-async function replica(config: string): Promise<DaemonHandle & { home: string }> {
-  const home = tempHome();
-  homes.push(home);
-  const daemon = await startDaemon({ home, config });
-  daemons.push(daemon);
-  await until('the replica to be ready', async () => (await http(`${daemon.url}/api/health/ready`)).status === 200);
-  return Object.assign(daemon, { home });
-}
+const replica = (config: string): Promise<DaemonHandle> => replicas.start(config);
 
 async function leads(d: DaemonHandle): Promise<boolean> {
   const res = await http(`${d.url}/api/health`, { headers: HEADERS });

@@ -1,66 +1,43 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RequestRecord } from '@sky/protocol';
-import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { freePort, http, type DaemonHandle } from '../helpers/daemon-process.js';
+import { Replicas, until, waitOn as waitOnAs } from '../helpers/pg-replicas.js';
 import { ownPostgres, type OwnPostgres } from '../helpers/own-postgres.js';
-import { dropSchema, testDatabaseUrl, testSchemaName } from './store-postgres-fixture.js';
+import { testDatabaseUrl } from './store-postgres-fixture.js';
 
 const HEADERS = { 'content-type': 'application/json', 'x-sky-user-id': 'u-alice', 'x-sky-user-name': 'alice' };
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 const LEASE_SECONDS = 4;
 
-const homes: string[] = [];
-const dirs: string[] = [];
-const daemons: DaemonHandle[] = [];
-const schemas: string[] = [];
+const replicas = new Replicas();
 const servers: OwnPostgres[] = [];
 
 after(async () => {
-  await Promise.allSettled(daemons.map((d) => d.stop()));
+  await replicas.cleanup();
   await Promise.allSettled(servers.map((s) => s.destroy()));
-  await killAllDaemons();
-  await Promise.allSettled(schemas.map((s) => dropSchema(s)));
-  for (const home of homes) removeHome(home);
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-/** Poll `check` until it holds, at most `bound` tries `everyMs` apart. */
-async function until(what: string, check: () => Promise<boolean>, bound = 600, everyMs = 100): Promise<void> {
-  for (let i = 0; i < bound; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** One schema on the machine's PostgreSQL shared by the replicas of one test, and a node root for the local driver. */
 async function sharedStore(shortWorkers = 8, database?: string): Promise<{ config: (replica: string) => string; marks: string }> {
   const url = database ?? (await testDatabaseUrl());
-  const schema = testSchemaName();
-  // A database of the test's own is removed whole; only the shared one needs its schema dropped.
-  if (database === undefined) schemas.push(schema);
-  const dir = mkdtempSync(join(tmpdir(), 'sky-replicas-'));
-  dirs.push(dir);
+  // (A database of the test's own is removed whole; dropping its schema first does no harm.)
+  const schema = replicas.schema();
+  const dir = replicas.dir('sky-replicas-');
   const marks = join(dir, 'marks');
   const config = (replica: string): string =>
     `replica_id: ${replica}\nreplicas:\n  lease_seconds: ${LEASE_SECONDS}\n` +
     `store:\n  kind: postgres\n  url: ${url}\n  schema: ${schema}\n` +
     `requests:\n  cancel_grace_seconds: 2\n  short_workers: ${shortWorkers}\n` +
+    // A job a killed replica claimed but never started is queued again within seconds here.
+    `jobs:\n  reconcile_seconds: 2\n  start_grace_seconds: 5\n` +
     `drivers:\n  local:\n    root: ${join(dir, 'nodes')}\n    cpus: 64\n    memory_gb: 64\n`;
   return { config, marks };
 }
 
-async function replica(config: string): Promise<DaemonHandle> {
-  const home = tempHome();
-  homes.push(home);
-  const daemon = await startDaemon({ home, config });
-  daemons.push(daemon);
-  await until('the replica to be ready', async () => (await http(`${daemon.url}/api/health/ready`)).status === 200);
-  return daemon;
-}
+const replica = (config: string): Promise<DaemonHandle> => replicas.start(config);
 
 async function submit(url: string, op: string, body: unknown): Promise<string> {
   const res = await http(`${url}/api/v1/${op}`, { method: 'POST', headers: HEADERS, body: JSON.stringify(body) });
@@ -74,13 +51,7 @@ async function get(url: string, id: string): Promise<RequestRecord> {
   return res.json() as RequestRecord;
 }
 
-async function waitOn(url: string, id: string): Promise<RequestRecord> {
-  for (let i = 0; i < 20; i++) {
-    const rec = (await http(`${url}/api/v1/requests/${id}/wait?timeout=30`, { headers: HEADERS })).json() as RequestRecord;
-    if (TERMINAL.has(rec.status)) return rec;
-  }
-  throw new Error(`request ${id} did not end`);
-}
+const waitOn = (url: string, id: string): Promise<RequestRecord> => waitOnAs(url, HEADERS, id);
 
 /** The request's log lines and end status, followed over SSE until it ends. */
 async function followLog(url: string, id: string): Promise<{ lines: string[]; end: string | undefined }> {

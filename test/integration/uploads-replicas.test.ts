@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseEndpoint, SkyClient } from '@sky/client';
 import type { RequestRecord } from '@sky/protocol';
-import { http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
+import { http, type DaemonHandle } from '../helpers/daemon-process.js';
+import { Replicas, until, waitOn as waitOnAs } from '../helpers/pg-replicas.js';
 import { errorOf } from '../helpers/team.js';
 import { manifestOf, uploadFiles } from '../helpers/uploads.js';
-import { adminQuery, dropSchema, testDatabaseUrl, testSchemaName } from './store-postgres-fixture.js';
+import { adminQuery, testDatabaseUrl } from './store-postgres-fixture.js';
 
 /*
  * Two daemon replicas on one PostgreSQL schema: an upload sent to replica A is used by a launch
@@ -19,46 +19,14 @@ import { adminQuery, dropSchema, testDatabaseUrl, testSchemaName } from './store
 
 const as = (user: string): Record<string, string> => ({ 'content-type': 'application/json', 'x-sky-user-id': `u-${user}`, 'x-sky-user-name': user });
 const QUOTA = 8_000_000;
-const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
-const homes: string[] = [];
-const daemons: DaemonHandle[] = [];
-const schemas: string[] = [];
+const replicas = new Replicas();
 let dir: string | undefined;
 
-after(async () => {
-  await Promise.allSettled(daemons.map((d) => d.stop()));
-  await killAllDaemons();
-  await Promise.allSettled(schemas.map((s) => dropSchema(s)));
-  for (const home of homes) removeHome(home);
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-});
+after(() => replicas.cleanup());
 
-/** Poll `check` until it holds, at most `bound` tries `everyMs` apart. */
-async function until(what: string, check: () => Promise<boolean>, bound = 600, everyMs = 100): Promise<void> {
-  for (let i = 0; i < bound; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function replica(config: string): Promise<DaemonHandle> {
-  const home = tempHome();
-  homes.push(home);
-  const daemon = await startDaemon({ home, config });
-  daemons.push(daemon);
-  await until('the replica to be ready', async () => (await http(`${daemon.url}/api/health/ready`)).status === 200);
-  return daemon;
-}
-
-async function waitOn(url: string, user: string, id: string): Promise<RequestRecord> {
-  for (let i = 0; i < 20; i++) {
-    const rec = (await http(`${url}/api/v1/requests/${id}/wait?timeout=30`, { headers: as(user) })).json() as RequestRecord;
-    if (TERMINAL.has(rec.status)) return rec;
-  }
-  throw new Error(`request ${id} did not end`);
-}
+const replica = (config: string): Promise<DaemonHandle> => replicas.start(config);
+const waitOn = (url: string, user: string, id: string): Promise<RequestRecord> => waitOnAs(url, as(user), id);
 
 /** Files under a replica's own upload directory (there must be none: uploads are in the database). */
 function localUploadFiles(home: string): string[] {
@@ -76,9 +44,8 @@ describe('uploads shared by two replicas on one PostgreSQL', { timeout: 600_000 
 
   before(async () => {
     const url = await testDatabaseUrl();
-    schema = testSchemaName();
-    schemas.push(schema);
-    dir = mkdtempSync(join(tmpdir(), 'sky-uploads-replicas-'));
+    schema = replicas.schema();
+    dir = replicas.dir('sky-uploads-replicas-');
     seen = join(dir, 'seen');
     proj = join(dir, 'proj');
     await mkdir(join(proj, 'src'), { recursive: true });
@@ -149,8 +116,7 @@ describe('uploads shared by two replicas on one PostgreSQL', { timeout: 600_000 
 describe('collection of uploads by two replicas at once on one PostgreSQL', { timeout: 600_000 }, () => {
   it('deletes an unused upload and its chunks while both replicas collect, and logs no failure', async () => {
     const url = await testDatabaseUrl();
-    const schema = testSchemaName();
-    schemas.push(schema);
+    const schema = replicas.schema();
     const config = (id: string): string =>
       `replica_id: ${id}\nstore:\n  kind: postgres\n  url: ${url}\n  schema: ${schema}\n` + 'uploads:\n  unused_days: 0.0000025\n  gc_interval_seconds: 0.3\ndrivers: {}\n';
     const a = await replica(config('gc-a'));

@@ -289,6 +289,29 @@ describe('job queue (injectable clock, recording runtime)', () => {
     assert.ok(w.runtime.cancelled.some((c) => c.node === '10.9.0.1'), 'the rank on the node still up is ended');
   });
 
+  it('a job claimed to start of which no rank exists anywhere is queued again after the start grace, not failed', async () => {
+    w = await world([sshNode(0, 2)]);
+    await submit(w, 1);
+    await until(w, ['1:SETTING_UP']);
+    assert.equal(w.runtime.started.length, 1);
+    // As if whoever claimed it died before a rank was written: every rank reads MISSING.
+    const ref = w.runtime.started[0]!.spec.jobId;
+    w.runtime.states.set(`${ref}/0`, { status: 'MISSING', exitCode: null });
+    await w.queue.reconcileOnce();
+    assert.deepEqual(await statuses(w), ['1:SETTING_UP'], 'a start may still be under way elsewhere');
+    w.clock.t += 120_000;
+    // Its next start writes the rank: from then on it reads as running.
+    w.runtime.duringStart = async (spec) => {
+      if (spec.jobId === ref) w.runtime.states.delete(`${ref}/0`);
+    };
+    await w.queue.reconcileOnce();
+    for (let i = 0; i < 2000 && w.runtime.started.length < 2; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(w.runtime.started.length, 2, 'queued again and started once more');
+    const job = await w.store.jobs.get('c', 1);
+    assert.ok(job?.status === 'SETTING_UP' || job?.status === 'RUNNING', job?.status);
+    assert.equal(job?.reason, undefined, 'not failed');
+  });
+
   it('a node that answers again within the grace keeps its jobs', async () => {
     w = await world([sshNode(0, 2)]);
     await submit(w, 1);

@@ -162,6 +162,7 @@ export class JobReconciler {
    * others). True when the job ended here.
    */
   async record(cluster: ClusterRecord, job: JobRecord, ranks: readonly JobState[]): Promise<boolean> {
+    if (job.status === 'SETTING_UP' && ranks.every((r) => r.status === 'MISSING')) return this.neverStarted(cluster, job);
     const { status, reason } = aggregate(ranks);
     if (status === job.status) return false;
     if (!isJobTerminal(status)) {
@@ -176,6 +177,19 @@ export class JobReconciler {
       ...(reason !== undefined ? { reason } : {}),
     });
     return done !== undefined;
+  }
+
+  /**
+   * A job claimed to start (SETTING_UP) of which no rank exists on any node: the process that
+   * claimed it (another replica, or this daemon before a kill -9) died before it started a rank.
+   * Nothing of it ran, so after `jobs.start_grace_seconds` (a start under way elsewhere is given
+   * that long) it is queued again rather than failed. True when it was.
+   */
+  private async neverStarted(cluster: ClusterRecord, job: JobRecord): Promise<boolean> {
+    if (this.clock.now() - (job.startedAt ?? 0) < this.config.jobs.start_grace_seconds * 1000) return false;
+    const back = await this.store.jobs.transition(cluster.name, job.id, ['SETTING_UP'], { status: 'PENDING' });
+    if (back !== undefined) this.logger.warn({ cluster: cluster.name, job: job.id }, 'a job claimed to start never started a rank (its starter is gone): queued again');
+    return back !== undefined;
   }
 
   /**

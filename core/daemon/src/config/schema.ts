@@ -258,6 +258,11 @@ export const DaemonConfigSchema = z.strictObject({
        * end reaches the daemon as events from each node's journal, not from this pass.
        */
       reconcile_seconds: z.number().min(1).max(3600).default(30),
+      /**
+       * A job claimed to start of which no rank exists on any node after this long was never
+       * started (its starter died): it is queued again. Longer than a start can take.
+       */
+      start_grace_seconds: z.number().min(1).max(3600).default(120),
     })
     .prefault({}),
   managed_jobs: z
