@@ -1,8 +1,11 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { REPO_ROOT } from '../helpers/daemon-process.js';
 import pino from 'pino';
 import { MemoryStateStore } from '@sky/plugin-api/testing';
 import { loadSecretsKey, openBodySecrets, sealBodySecrets, SecretBox } from '@sky/daemon';
@@ -65,6 +68,31 @@ describe('SecretBox', () => {
     const file = keyFile();
     writeFileSync(file, 'not a key\n', { mode: 0o600 });
     assert.throws(() => new SecretBox({ keyFile: file }).seal('v', 'N'), { code: 'SECRETS_KEY_UNAVAILABLE', message: /does not hold a 32-byte base64 key/ });
+  });
+});
+
+describe('the key file', () => {
+  it('replicas creating one shared key file at once all end up with the one key that was linked into place, whole', async () => {
+    const path = keyFile();
+    // Real threads, each creating the key at the same moment (the build's module: workers do not run TypeScript).
+    const module = pathToFileURL(join(REPO_ROOT, 'core/daemon/dist/secrets/key-file.js')).href;
+    const code = `const { workerData, parentPort } = require('node:worker_threads');
+      import(workerData.module).then(({ createKeyFile }) => {
+        Atomics.wait(new Int32Array(workerData.gate), 0, 0);
+        parentPort.postMessage(createKeyFile(workerData.path).toString('base64'));
+      });`;
+    const gate = new SharedArrayBuffer(4);
+    const workers = Array.from({ length: 6 }, () => new Worker(code, { eval: true, execArgv: [], workerData: { module, path, gate } }));
+    const keys = workers.map((w) => new Promise<string>((resolve, reject) => w.once('message', resolve).once('error', reject)));
+    await new Promise((r) => setTimeout(r, 200));
+    Atomics.store(new Int32Array(gate), 0, 1);
+    Atomics.notify(new Int32Array(gate), 0);
+    const got = await Promise.all(keys);
+    await Promise.all(workers.map((w) => w.terminate()));
+    assert.equal(new Set(got).size, 1, 'every creator got the same key');
+    assert.equal(readFileSync(path, 'utf8'), `${got[0]}\n`);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(dirname(path)), ['secrets.key'], 'no temporary file is left');
   });
 });
 

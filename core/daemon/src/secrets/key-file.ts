@@ -1,4 +1,4 @@
-import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { SkyError } from '@sky/protocol';
 
@@ -33,29 +33,49 @@ export function readKeyFile(path: string): KeyFileRead {
   return { kind: 'key', key };
 }
 
-/** Create a new key file (0600) holding a fresh random key; fails if one appeared meanwhile. */
+/**
+ * Create the key file (0600) holding a fresh random key, or, when another process created it
+ * meanwhile (replicas starting at once on one shared key file), take the key it wrote. The key is
+ * written to a private temporary file first and linked into place, so no reader ever sees a
+ * partly written key file.
+ */
 export function createKeyFile(path: string): Buffer {
   const key = randomBytes(KEY_BYTES);
+  const temp = `${path}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
   let fd: number;
   try {
-    fd = openSync(path, 'wx', 0o600);
+    fd = openSync(temp, 'wx', 0o600);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw unavailable(path, `cannot be created (${code})`, 'The directory of secrets.key_file must exist and be writable by the daemon account.');
   }
-  let written = false;
   try {
-    fchmodSync(fd, 0o600);
-    writeSync(fd, `${key.toString('base64')}\n`);
-    fsyncSync(fd);
-    written = true;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw unavailable(path, `could not be written (${code})`, 'Free space on the filesystem that holds the key file, then start the daemon again.');
+    try {
+      fchmodSync(fd, 0o600);
+      writeSync(fd, `${key.toString('base64')}\n`);
+      fsyncSync(fd);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw unavailable(path, `could not be written (${code})`, 'Free space on the filesystem that holds the key file, then start the daemon again.');
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(temp, path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      if (code !== 'EEXIST') throw unavailable(path, `cannot be created (${code})`, 'The directory of secrets.key_file must be writable by the daemon account.');
+      // Another process won the race: its key is complete (it was linked whole), use it.
+      const theirs = readKeyFile(path);
+      if (theirs.kind === 'key') return theirs.key;
+      throw unavailable(path, 'disappeared while it was being created', 'Start the daemon again.');
+    }
+    return key;
   } finally {
-    closeSync(fd);
-    // A partial key file would be taken for a damaged one at the next start.
-    if (!written) unlinkSync(path);
+    try {
+      unlinkSync(temp);
+    } catch {
+      // already gone
+    }
   }
-  return key;
 }
