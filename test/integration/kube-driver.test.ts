@@ -9,11 +9,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import ssh2 from 'ssh2';
 import type { DriverCallOptions, PluginLogger, ProvisionedCluster, SshReach } from '@sky/plugin-api';
 import { SkyError } from '@sky/protocol/wire';
 import plugin, { validateKubeConfig, type KubernetesDriver } from 'sky-driver-kubernetes';
 import { kubeBinaries, startFakeKubelet, startKubeControlPlane, type FakeKubelet, type KubeControlPlane } from '../helpers/kube/index.js';
+import { sshRunPinned } from '../helpers/kube/ssh-pinned.js';
 
 const NS = 'sky-driver';
 const UNPULLABLE = 'registry.invalid/sky/nope:1';
@@ -39,42 +39,7 @@ async function driver(raw: Record<string, unknown>): Promise<KubernetesDriver> {
   return d;
 }
 
-/** Run `command` over SSH, accepting only the pinned host key. */
-function sshRun(reach: SshReach, identity: string, command: string): Promise<string> {
-  const pinned = (reach.hostKeys ?? []).map((k) => k.split(' ')[1]);
-  return new Promise((resolve, reject) => {
-    const client = new ssh2.Client();
-    const timer = setTimeout(() => {
-      client.end();
-      reject(new Error('ssh timed out'));
-    }, 15_000);
-    client
-      .on('ready', () => {
-        client.exec(command, (err, stream) => {
-          if (err) return reject(err);
-          let out = '';
-          stream.on('data', (d: Buffer) => (out += d.toString()));
-          stream.stderr.on('data', () => undefined);
-          stream.on('close', () => {
-            clearTimeout(timer);
-            client.end();
-            resolve(out);
-          });
-        });
-      })
-      .on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      })
-      .connect({
-        host: reach.host,
-        port: reach.port,
-        username: reach.user,
-        privateKey: identity,
-        hostVerifier: (key: Buffer) => pinned.includes(key.toString('base64')),
-      });
-  });
-}
+const sshRun = (reach: SshReach, identity: string, command: string): Promise<string> => sshRunPinned(reach, identity, command);
 
 async function objects(clusterId: string): Promise<Record<string, number>> {
   const count = async (resource: string): Promise<number> => {

@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import ssh2 from 'ssh2';
 import type { DriverCallOptions, PluginLogger, SshReach } from '@sky/plugin-api';
 import { SkyError } from '@sky/protocol/wire';
 import plugin, { validateKubeConfig, type KubernetesDriver } from 'sky-driver-kubernetes';
 import { kubeBinaries, startFakeKubelet, startKubeControlPlane, type FakeKubelet, type KubeControlPlane } from '../helpers/kube/index.js';
+import { sshRunPinned } from '../helpers/kube/ssh-pinned.js';
 
 const NS = 'sky-pf';
 const bins = kubeBinaries();
@@ -39,36 +39,7 @@ async function driver(raw: Record<string, unknown>): Promise<KubernetesDriver> {
   return d;
 }
 
-/** Run `command` over SSH on `sock`, accepting only the pinned host key. */
-function sshRun(sock: Duplex, reach: SshReach, identity: string, command: string): Promise<string> {
-  const pinned = (reach.hostKeys ?? []).map((k) => k.split(' ')[1]);
-  return new Promise((resolve, reject) => {
-    const client = new ssh2.Client();
-    const timer = setTimeout(() => {
-      client.end();
-      reject(new Error('ssh timed out'));
-    }, 15_000);
-    client
-      .on('ready', () => {
-        client.exec(command, (err, stream) => {
-          if (err) return reject(err);
-          let out = '';
-          stream.on('data', (d: Buffer) => (out += d.toString()));
-          stream.stderr.on('data', () => undefined);
-          stream.on('close', () => {
-            clearTimeout(timer);
-            client.end();
-            resolve(out);
-          });
-        });
-      })
-      .on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      })
-      .connect({ sock, username: reach.user, privateKey: identity, hostVerifier: (key: Buffer) => pinned.includes(key.toString('base64')) });
-  });
-}
+const sshRun = (sock: Duplex, reach: SshReach, identity: string, command: string): Promise<string> => sshRunPinned(reach, identity, command, sock);
 
 /** The first error the stream is destroyed with, or of its end. */
 function streamFailure(stream: Duplex): Promise<Error> {
