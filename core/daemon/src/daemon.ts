@@ -247,6 +247,7 @@ export class Daemon {
         });
       this.view.followShared(listen);
       this.managedJobView.followShared(listen);
+      this.jobQueue.followShared((listener) => listen((change) => listener(change)));
     }
     await this.replicas.start(feedFrom);
     const recovered = await this.scheduler.recover();

@@ -85,6 +85,10 @@ export const ClusterRecordSchema = z
     /** The ports the task that created the cluster asked for (resources.ports), as written: "8080", "9000-9002". */
     ports: z.array(z.string()).optional(),
     autostop: AutostopSchema.optional(),
+    replica: z
+      .string()
+      .optional()
+      .describe('On a state store shared by several daemon replicas: the replica that owns the cluster (runs the requests on it, starts its jobs, holds the SSH connections to its nodes); the one that launched it, or took it over when that one died.'),
     /** Incremented on every update; updates are compare-and-set on it. */
     version: z.number().int(),
   })

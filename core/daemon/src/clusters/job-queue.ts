@@ -17,6 +17,8 @@ import { openMap, sealMap } from '../secrets/sealed-values.js';
 import { ACTIVE_ON_NODES, jobName, rankRef } from './job-ranks.js';
 import { activeSince, JobReconciler, type StartingJob } from './job-reconciler.js';
 import { JobEvents } from './job-events.js';
+import { ClusterOwners } from '../replicas/cluster-owners.js';
+import type { StoreChange } from '@sky/plugin-api';
 
 /** How many queued jobs a scheduling pass reads: it starts them in order until one does not fit. */
 const PASS_HEAD = 32;
@@ -60,6 +62,8 @@ export class JobQueue {
   /** The next reconciliation, soon, while ranks of runtime version 1 (which write no events) run. */
   private legacyTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Jobs submitted here whose change the shared feed has not brought back yet (their pass is asked for already). */
+  private readonly submittedHere = new Set<string>();
 
   constructor(
     @inject(TOKENS.Store) private readonly store: StateStore,
@@ -73,10 +77,25 @@ export class JobQueue {
     @inject(ClusterGate) private readonly gate: ClusterGate,
     @inject(JobReconciler) private readonly reconciler: JobReconciler,
     @inject(JobEvents) private readonly events: JobEvents,
+    @inject(ClusterOwners) private readonly owners: ClusterOwners,
   ) {
     this.events.listen({
       ended: (clusterName) => this.scheduleSoon(clusterName),
       trouble: () => this.reconcileSoon(),
+    });
+    // Clusters taken over from a replica that died: follow their nodes and read their jobs here now.
+    this.owners.onAdopted(() => this.reconcileSoon());
+  }
+
+  /**
+   * On a store shared by several replicas: a job queued by another replica on a cluster this
+   * one owns (a managed job's controller on the leader, say) is started by a pass here.
+   */
+  followShared(listen: (listener: (change: StoreChange) => void) => () => void): () => void {
+    return listen((change) => {
+      if (change.kind !== 'job' || change.record?.status !== 'PENDING') return;
+      if (this.submittedHere.delete(`${change.cluster}/${change.id}`)) return;
+      if (this.owners.owns(change.cluster)) this.scheduleSoon(change.cluster);
     });
   }
 
@@ -118,7 +137,11 @@ export class JobQueue {
           : { lastActiveAt: now, ...(job.command !== undefined ? { lastCommand: job.command } : {}) },
       )
       .catch((err: unknown) => this.logger.warn({ cluster: cluster.name, job: record.id, err }, 'could not mark the cluster active after queueing a job'));
-    this.scheduleSoon(cluster.name);
+    // The cluster's owner starts its jobs: here, or (another replica) when the shared feed brings it the job.
+    if (this.owners.owns(cluster.name)) {
+      if (this.owners.shared) this.submittedHere.add(`${cluster.name}/${record.id}`);
+      this.scheduleSoon(cluster.name);
+    }
     return record;
   }
 
@@ -264,7 +287,8 @@ export class JobQueue {
     let legacy = false;
     for (const job of active) {
       this.events.know(job);
-      if (!ACTIVE_ON_NODES.includes(job.status)) continue;
+      // Another live replica's cluster: its owner follows and reads it.
+      if (!ACTIVE_ON_NODES.includes(job.status) || !this.owners.owns(job.cluster)) continue;
       if ((job.runtime ?? 1) < 2) legacy = true;
       if (!clusters.has(job.cluster)) clusters.set(job.cluster, await this.store.clusters.get(job.cluster));
       const cluster = clusters.get(job.cluster);
@@ -278,7 +302,7 @@ export class JobQueue {
       for (const node of cluster.nodes) if (keys.has(this.events.keyOf(node))) toFollow.set(this.events.keyOf(node), node);
     }
     await Promise.all([...toFollow.values()].map((node) => this.events.follow(node).catch(() => undefined)));
-    for (const clusterName of await this.reconciler.reconcileAll()) this.scheduleSoon(clusterName);
+    for (const clusterName of await this.reconciler.reconcileAll((name) => this.owners.owns(name))) this.scheduleSoon(clusterName);
     this.events.release(keys, began);
     // Jobs a daemon before the event journals started write no events: read them every second
     // (as that daemon did) until they have ended.

@@ -73,13 +73,15 @@ export class JobReconciler {
   }
 
   /**
-   * Read every active job's ranks and record what changed. Returns the clusters where a job
-   * ended or jobs wait (they want a scheduling pass).
+   * Read every active job's ranks (on the clusters `mine` picks: this replica's) and record
+   * what changed. Returns the clusters where a job ended or jobs wait (they want a scheduling pass).
    */
-  async reconcileAll(): Promise<string[]> {
+  async reconcileAll(mine: (clusterName: string) => boolean = () => true): Promise<string[]> {
     const active = await this.store.jobs.listActive();
     const byCluster = new Map<string, JobRecord[]>();
-    for (const job of active) (byCluster.get(job.cluster) ?? byCluster.set(job.cluster, []).get(job.cluster)!).push(job);
+    for (const job of active) {
+      if (mine(job.cluster)) (byCluster.get(job.cluster) ?? byCluster.set(job.cluster, []).get(job.cluster)!).push(job);
+    }
     const wanted: string[] = [];
     await Promise.all(
       [...byCluster].map(async ([clusterName, jobs]) => {

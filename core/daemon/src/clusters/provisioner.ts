@@ -80,6 +80,7 @@ export class Provisioner {
     @inject(NodeRuntime) private readonly runtime: NodeRuntime,
     @inject(TaskFilesResolver) private readonly taskFiles: TaskFilesResolver,
     @inject(ClusterUpdates) private readonly updates: ClusterUpdates,
+    @inject(TOKENS.ReplicaId) private readonly replica: string,
   ) {}
 
   private enabledDrivers(): string[] {
@@ -188,6 +189,8 @@ export class Provisioner {
       lastActiveAt: now,
       ...(task.run ? { lastCommand: task.run.split('\n')[0]!.slice(0, 200) } : {}),
       ...(task.resources.ports !== undefined ? { ports: task.resources.ports.map((p) => String(formatPort(p))) } : {}),
+      // The replica that launches a cluster owns it (see ClusterOwners).
+      replica: this.replica,
     });
     if (!created) throw new SkyError('CLUSTER_NAME_TAKEN', `cluster ${name} already exists (owned by ${initial.ownerName})`);
     const refusals: string[] = [];

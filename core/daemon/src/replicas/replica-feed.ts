@@ -66,7 +66,10 @@ export class ReplicaFeed {
     if (change.kind !== 'request' || change.record === undefined) return;
     const record = change.record;
     if (isTerminal(record.status)) this.bus.ended(record);
-    else if (record.status === 'RUNNING' && record.replica === this.replica && record.cancelRequestedAt !== undefined) {
+    else if (record.status === 'PENDING' && record.replica === this.replica) {
+      // Stored as this replica's by another one (a request on a cluster this replica owns), or seen again: queue it once.
+      this.scheduler.adopt(record.id).catch((err: unknown) => this.logger.error({ err, request: record.id }, 'queueing a request handed over by another replica failed; the takeover pass retries'));
+    } else if (record.status === 'RUNNING' && record.replica === this.replica && record.cancelRequestedAt !== undefined) {
       this.scheduler.cancelRequested(record.id).catch((err: unknown) => this.logger.error({ err, request: record.id }, 'cancelling a request asked by another replica failed'));
     }
   }

@@ -15,6 +15,7 @@ import { AccessPolicy } from '../auth/policy.js';
 import { idempotencyHash } from './idempotency.js';
 import { ReplicaLease } from '../replicas/replica-lease.js';
 import { cancelOnOtherReplica } from './remote-cancel.js';
+import { ClusterOwners } from '../replicas/cluster-owners.js';
 
 export interface SubmitInput {
   name: string;
@@ -76,6 +77,8 @@ function errorInfo(err: unknown): ErrorBody['error'] {
 export class Scheduler {
   private readonly lanes: Record<Lane, LaneQueue>;
   private readonly running = new Map<string, Running>();
+  /** Ids of the requests waiting in this process's lanes. */
+  private readonly queued = new Set<string>();
   /** Whether each user with requests was an admin when they last submitted (their running cap). */
   private readonly privileged = new Map<string, boolean>();
   private readonly ids = new RequestIdFactory();
@@ -97,6 +100,7 @@ export class Scheduler {
     @inject(AccessPolicy) private readonly policy: AccessPolicy,
     @inject(TOKENS.ReplicaId) private readonly replica: string,
     @inject(ReplicaLease) private readonly lease: ReplicaLease,
+    @inject(ClusterOwners) private readonly owners: ClusterOwners,
   ) {
     this.budget = new QueueBudget(config.requests);
     this.lanes = {
@@ -125,6 +129,8 @@ export class Scheduler {
     const handler = this.operations.get(input.name);
     if (handler === undefined) throw new SkyError('ROUTE_NOT_FOUND', `unknown operation ${input.name}`);
     await handler.validate?.(input.body, { id: input.user, name: input.userName, via: input.via ?? 'none' });
+    // A request on a cluster runs on the replica that owns the cluster (this one on a store of its own).
+    const owner = input.cluster !== undefined ? await this.owners.route(input.cluster) : this.replica;
     const record: RequestRecord = {
       id: this.ids.next(this.clock.now()),
       name: input.name,
@@ -137,8 +143,9 @@ export class Scheduler {
       // Task secrets are sealed before the body is persisted; execute() opens them for the handler.
       body: sealBodySecrets(this.secrets, input.body),
       attempts: 0,
-      // The replica that accepted it runs it: PENDING work has an owner, taken over if it dies.
-      replica: this.replica,
+      // The replica that runs it: the one that accepted it, or the owner of the cluster it is
+      // on; PENDING work has an owner, taken over if it dies.
+      replica: owner,
     };
     if (input.cluster !== undefined) record.cluster = input.cluster;
     if (input.idempotencyKey !== undefined) {
@@ -157,13 +164,38 @@ export class Scheduler {
       this.budget.release(record.id);
       this.assertSameRequest(result.record, record);
     }
-    if (result.created) {
+    if (result.created && owner !== this.replica) {
+      // The owner hears of it through the shared feed (adopt) and runs it.
+      this.budget.release(record.id);
+    } else if (result.created) {
       const privileged = input.privileged ?? this.policy.isAdmin({ id: input.user, name: input.userName, role: 'user' });
       this.privileged.set(record.user, privileged);
-      this.lanes[record.lane].push(record, this.capOf(record.lane, privileged));
+      this.enqueue(record, privileged);
       this.pump(record.lane);
     }
     return result;
+  }
+
+  /** Put a PENDING request in its lane (once: a request already queued or running here is left alone). */
+  private enqueue(record: RequestRecord, privileged: boolean): void {
+    if (this.queued.has(record.id) || this.running.has(record.id)) return;
+    this.queued.add(record.id);
+    this.lanes[record.lane].push(record, this.capOf(record.lane, privileged));
+  }
+
+  /**
+   * A request stored as this replica's by another one (it accepted a request on a cluster this
+   * replica owns), heard through the shared feed: queue it here. Nothing happens when it is
+   * queued or running here already, or is no longer PENDING and this replica's.
+   */
+  async adopt(id: string): Promise<void> {
+    if (!this.dispatching || this.queued.has(id) || this.running.has(id)) return;
+    const record = await this.store.requests.get(id);
+    if (record === undefined || record.status !== 'PENDING' || record.replica !== this.replica) return;
+    const privileged = this.policy.isAdmin(await this.policy.actorOf(record));
+    this.privileged.set(record.user, privileged);
+    this.enqueue(record, privileged);
+    this.pump(record.lane);
   }
 
   /** A retry with the same idempotency key must be the same request: same operation, workspace and body. */
@@ -253,7 +285,10 @@ export class Scheduler {
     const seen = new Set<string>();
     let requeued = 0;
     for (const found of await this.store.requests.listByStatus('PENDING')) {
-      if (!adopted.has(found.id) && !(await isOrphan(found))) continue;
+      if (this.queued.has(found.id) || this.running.has(found.id)) continue;
+      // This replica's own PENDING requests not queued here: handed over by another replica and not heard of yet.
+      const handedOver = at === 'later' && found.replica === this.replica;
+      if (!handedOver && !adopted.has(found.id) && !(await isOrphan(found))) continue;
       let record: RequestRecord | undefined = found;
       if (found.replica !== this.replica) {
         // Owned by a dead replica: claim it for this one (a PENDING request runs only once anyway: its start is a CAS).
@@ -265,8 +300,8 @@ export class Scheduler {
         seen.add(record.user);
         this.privileged.set(record.user, (admin = this.policy.isAdmin(await this.policy.actorOf(record))));
       }
-      this.lanes[record.lane].push(record, this.capOf(record.lane, admin));
-      if (!adopted.has(record.id)) requeued += 1;
+      this.enqueue(record, admin);
+      if (!adopted.has(record.id) && !handedOver) requeued += 1;
     }
     this.pump('short');
     this.pump('long');
@@ -328,6 +363,7 @@ export class Scheduler {
     let resolveDone!: () => void;
     const entry: Running = { controller, done: new Promise<void>((r) => (resolveDone = r)) };
     this.budget.release(record.id);
+    this.queued.delete(record.id);
     this.running.set(record.id, entry);
     this.execute(record, entry)
       .catch((err: unknown) => this.logger.error({ err, request: record.id }, 'dispatcher error'))
@@ -375,6 +411,8 @@ export class Scheduler {
         if (lostLines++ === 0) loggerFor().warn({ err }, 'request log lines are being lost: the state store takes no writes');
       });
     try {
+      // Running a request on a cluster whose owner died (taken over from it): own the cluster too, so its jobs start here.
+      if (claimed.cluster !== undefined) await this.owners.route(claimed.cluster);
       const body = openBodySecrets(this.secrets, claimed.body);
       const result = await handler.run(
         {
@@ -421,7 +459,7 @@ export class Scheduler {
   private requeueLater(record: RequestRecord): void {
     setTimeout(() => {
       if (!this.dispatching) return;
-      this.lanes[record.lane].push(record, this.capOf(record.lane, this.privileged.get(record.user) ?? false));
+      this.enqueue(record, this.privileged.get(record.user) ?? false);
       this.pump(record.lane);
     }, STORE_RETRY_MS).unref();
   }

@@ -52,7 +52,8 @@ export function operationRoutes(router: Router, scheduler: Scheduler, requests: 
         });
       }
       const policy = policyOf(ctx);
-      const target = typeof (body as { cluster?: unknown }).cluster === 'string' ? (body as { cluster: string }).cluster : workspace;
+      const cluster = typeof (body as { cluster?: unknown }).cluster === 'string' ? (body as { cluster: string }).cluster : undefined;
+      const target = cluster ?? workspace;
       await policy.assertWorkspace(caller, workspace, { action: name, target });
       const { record, created } = await scheduler.submit({
         name,
@@ -63,6 +64,7 @@ export function operationRoutes(router: Router, scheduler: Scheduler, requests: 
         workspace,
         via: caller.via,
         privileged: policy.isAdmin(caller),
+        ...(cluster !== undefined ? { cluster } : {}),
         ...(key !== '' ? { idempotencyKey: key } : {}),
       });
       let latest = record;
