@@ -41,6 +41,10 @@ export function createPool(settings: PoolSettings, onIdleError: (err: Error) => 
   const pool = new pg.Pool({ ...clientConfig(settings), max: settings.poolMax, idleTimeoutMillis: 30_000 });
   // An idle client losing its connection (server restart) must not crash the process.
   pool.on('error', onIdleError);
+  // Nor one checked out (the pool listens only while a client is idle): a connection the server
+  // ends between two statements of a transaction fails that transaction's next statement, which
+  // releases the client as broken; the event itself needs no more than a listener.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
