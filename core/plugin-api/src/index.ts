@@ -1,6 +1,7 @@
 export * from './version.js';
 export * from './store.js';
 export * from './state-transfer.js';
+export * from './documents.js';
 export * from './state-file.js';
 export * from './plugin.js';
 export * from './driver.js';

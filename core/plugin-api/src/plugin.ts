@@ -1,3 +1,4 @@
+import type { PluginDocuments } from './documents.js';
 import type { DriverOperations } from './driver.js';
 import type { NodeHelper } from './node/helper.js';
 import type { PluginSsh } from './ssh.js';
@@ -51,6 +52,12 @@ export interface PluginContext<C> {
    * runs commands and handles files as allowed OS accounts. Absent when none is configured.
    */
   readonly nodeHelper?: NodeHelper;
+  /**
+   * Plugin API 1.8: JSON documents kept in the daemon's state store, seen alike by every
+   * replica of a daemon on a shared store (see documents.ts). Absent when the store keeps none
+   * (LevelDB: one daemon per state directory, so dataDir serves the same purpose).
+   */
+  readonly documents?: PluginDocuments;
 }
 
 /**

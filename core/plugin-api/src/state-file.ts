@@ -90,6 +90,10 @@ export function stateItemProblem(value: unknown): string | undefined {
     case 'managedJob':
       if (value.spec !== undefined && !isObject(value.spec)) return 'managedJob: spec must be an object';
       return Array.isArray(value.events) ? undefined : 'managedJob: events must be an array';
+    case 'pluginDocument':
+      return isString(value.plugin) && isString(value.name) && isInt(value.revision) && (value.revision as number) > 0 && 'value' in value
+        ? undefined
+        : 'pluginDocument: plugin, name, value and a positive revision are required';
     case 'event':
       return isInt(value.seq) && (value.seq as number) > 0 && isInt(value.at) && isObject(value.change) && isString(value.change.kind)
         ? undefined

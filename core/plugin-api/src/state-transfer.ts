@@ -28,7 +28,7 @@ export type StoredChange = StoreChange | { kind: 'request'; id: string };
  *
  * The order is fixed, so that an importer may write each item as it comes: `feed` first, then
  * `counter`, users, tokens, sessions, workspaces, requests, request log chunks, clusters, jobs,
- * managed jobs, audit entries, and last the retained feed entries (ascending seq). Within a
+ * managed jobs, plugin documents, audit entries, and last the retained feed entries (ascending seq). Within a
  * kind, items come in the order of their key (id, name, or cluster then id).
  */
 export type StateItem =
@@ -48,6 +48,8 @@ export type StateItem =
   | { type: 'job'; record: JobRecord; spec?: JobSpec }
   /** A managed job with its spec while it has not ended, and its controller log (oldest first). */
   | { type: 'managedJob'; record: ManagedJobRecord; spec?: ManagedJobSpec; events: ManagedJobEvent[] }
+  /** A plugin's document (plugin API 1.8, stores that keep them: see documents.ts). */
+  | { type: 'pluginDocument'; plugin: string; name: string; value: unknown; revision: number }
   | { type: 'audit'; record: AuditRecord }
   /** One retained entry of the persisted change feed. */
   | { type: 'event'; seq: number; at: number; change: StoredChange };
@@ -67,6 +69,7 @@ export const STATE_ITEM_ORDER: readonly StateItemType[] = [
   'cluster',
   'job',
   'managedJob',
+  'pluginDocument',
   'audit',
   'event',
 ];

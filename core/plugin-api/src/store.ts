@@ -1,3 +1,4 @@
+import type { PluginDocumentRepository } from './documents.js';
 import type {
   AuditRecord,
   ClusterRecord,
@@ -529,6 +530,8 @@ export interface StateStore {
   follow?(options: FollowOptions): Promise<FeedFollower>;
   /** Plugin API 1.7, optional, for stores shared by several replicas: leases every replica sees. */
   readonly leases?: Leases;
+  /** Plugin API 1.8, optional, for stores shared by several replicas: plugins' documents (see documents.ts). */
+  readonly pluginDocuments?: PluginDocumentRepository;
 }
 
 /** The store's shared feed when it has one (a store shared by several replicas), else undefined. */

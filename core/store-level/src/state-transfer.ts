@@ -1,4 +1,4 @@
-import { isJobTerminal, isManagedJobTerminal } from '@sky/protocol';
+import { isJobTerminal, isManagedJobTerminal, SkyError } from '@sky/protocol';
 import type { JobSpec, ManagedJobSpec } from '@sky/protocol';
 import { checkedStateItems, importInconsistency, type ImportSummary, type StateItem } from '@sky/plugin-api';
 import { EVENT_FLOOR_KEY, lastSeqOf } from './event-state.js';
@@ -170,6 +170,11 @@ export async function importLevelState(db: LevelDb, subs: Sublevels, input: Asyn
           if (item.events.length > 0) put(subs.managedJobEventSeqs, key, item.events.length);
           break;
         }
+        case 'pluginDocument':
+          // Plugins keep their state in their data directory on LevelDB: importing it here would drop it (the SSH driver's hosts held by clusters).
+          throw new SkyError('VALIDATION_FAILED', `the state to import holds plugin ${item.plugin}'s document "${item.name}", which a LevelDB store does not keep`, {
+            hint: 'Import it into a PostgreSQL store (store: {kind: postgres}), which keeps plugin documents for every replica.',
+          });
         case 'audit':
           put(subs.audit, item.record.id, item.record);
           if (item.record.user !== undefined) put(subs.auditByUser, userKey(item.record.user, item.record.id), INDEX_MARK);

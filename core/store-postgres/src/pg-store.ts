@@ -20,6 +20,7 @@ import type {
 } from '@sky/plugin-api';
 import { PgAuditRepository } from './audit.js';
 import { PgBlobStore } from './blobs.js';
+import { PgDocumentRepository } from './documents.js';
 import { PgClusterRepository } from './clusters.js';
 import { Db, createPool, type PoolSettings } from './db.js';
 import { notOpenError, openError, tooNewError } from './errors.js';
@@ -79,6 +80,7 @@ export class PostgresStateStore implements StateStore, StateTransfer {
   readonly audit: AuditRepository;
   readonly events: EventRepository;
   readonly leases: Leases;
+  readonly pluginDocuments: PgDocumentRepository;
   /** Blobs and manifests every replica reaches (the daemon's uploads). */
   readonly blobs: PgBlobStore;
   readonly schema: string;
@@ -116,6 +118,7 @@ export class PostgresStateStore implements StateStore, StateTransfer {
     this.audit = new PgAuditRepository(db);
     this.events = new PgEventRepository(db, this.#listeners);
     this.leases = new PgLeases(db);
+    this.pluginDocuments = new PgDocumentRepository(db);
     this.blobs = new PgBlobStore(db);
   }
 

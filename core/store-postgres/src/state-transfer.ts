@@ -98,13 +98,16 @@ async function* itemsOf(client: pg.PoolClient): AsyncGenerator<StateItem> {
   for await (const row of table<{ id: number; doc: ManagedJobRecord; spec: ManagedJobSpec | null; log: ManagedJobEvent[] }>(client, 'id, doc, spec, log', 'managed_jobs', ['id'], (r) => [r.id])) {
     yield row.spec === null ? { type: 'managedJob', record: row.doc, events: row.log } : { type: 'managedJob', record: row.doc, spec: row.spec, events: row.log };
   }
+  for await (const row of table<{ plugin: string; name: string; revision: string; value: unknown }>(client, 'plugin, name, revision, value', 'plugin_documents', ['plugin', 'name'], (r) => [r.plugin, r.name])) {
+    yield { type: 'pluginDocument', plugin: row.plugin, name: row.name, value: row.value, revision: Number(row.revision) };
+  }
   for await (const row of table<{ id: string; doc: AuditRecord }>(client, 'id, doc', 'audit', ['id'], (r) => [r.id])) yield { type: 'audit', record: row.doc };
   for await (const row of table<{ seq: number; at: number; change: StoredChange }>(client, 'seq, at, change', 'events', ['seq'], (r) => [r.seq])) {
     yield { type: 'event', seq: row.seq, at: row.at, change: row.change };
   }
 }
 
-const TABLES = ['users', 'sessions', 'workspaces', 'requests', 'clusters', 'managed_jobs', 'audit', 'events'] as const;
+const TABLES = ['users', 'sessions', 'workspaces', 'requests', 'clusters', 'managed_jobs', 'plugin_documents', 'audit', 'events'] as const;
 
 /** What the schema holds already, or undefined when it holds nothing. */
 async function pgHolds(tx: Tx): Promise<string | undefined> {
@@ -222,6 +225,9 @@ export async function importPgState(db: Db, where: string, input: AsyncIterable<
           ]);
           break;
         }
+        case 'pluginDocument':
+          await tx.rows('INSERT INTO plugin_documents (plugin, name, revision, value) VALUES ($1, $2, $3, $4::jsonb)', [item.plugin, item.name, item.revision, JSON.stringify(item.value ?? null)]);
+          break;
         case 'audit':
           await tx.rows('INSERT INTO audit (id, user_id, at, doc) VALUES ($1, $2, $3, $4)', [item.record.id, item.record.user ?? null, item.record.at, JSON.stringify(item.record)]);
           break;

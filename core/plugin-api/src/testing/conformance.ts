@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe } from 'node:test';
 import type { StateStore } from '../store.js';
 import { describeAudit, describeSessions, describeTokens, describeUsers, describeWorkspaces } from './suites/auth.js';
 import { describeChanges } from './suites/changes.js';
+import { describeDocuments } from './suites/documents.js';
 import { describeEvents } from './suites/events.js';
 import { describeExport } from './suites/export.js';
 import { describeClusters } from './suites/clusters.js';
@@ -113,5 +114,6 @@ export function runStateStoreConformance(name: string, factory: StoreFactory): v
     describeWorkspaces(harness);
     describeAudit(harness);
     describeExport(harness);
+    describeDocuments(harness);
   });
 }

@@ -28,6 +28,7 @@ import { MemorySessionRepository } from './memory-sessions.js';
 import { pageCursor } from '../node/page-cursor.js';
 import { MemoryAuditRepository, MemoryAuthData, MemoryTokenRepository, MemoryUserRepository, MemoryWorkspaceRepository } from './memory-auth.js';
 import { importMemoryState, memoryStateItems, type MemoryParts } from './memory-transfer.js';
+import { MemoryDocumentRepository } from './memory-documents.js';
 import type { ImportSummary, StateItem, StateTransfer } from '../state-transfer.js';
 
 const { encode: encodeCursor, decode: decodeCursor } = pageCursor('m1:');
@@ -202,6 +203,7 @@ export class MemoryStateStore implements StateStore, StateTransfer {
   readonly workspaces: WorkspaceRepository;
   readonly audit: AuditRepository;
   readonly events: EventRepository;
+  readonly pluginDocuments: MemoryDocumentRepository;
   readonly #feed: MemoryFeed;
   readonly #parts: MemoryParts;
   #open = false;
@@ -232,7 +234,8 @@ export class MemoryStateStore implements StateStore, StateTransfer {
     this.workspaces = workspaces;
     const audit = new MemoryAuditRepository(assertOpen);
     this.audit = audit;
-    this.#parts = { requests, feed: this.#feed, clusters: clusterData, managedJobs, auth, sessions, workspaces, audit };
+    this.pluginDocuments = new MemoryDocumentRepository(assertOpen);
+    this.#parts = { requests, feed: this.#feed, clusters: clusterData, managedJobs, auth, sessions, workspaces, audit, documents: this.pluginDocuments };
     this.#assertOpen = assertOpen;
   }
 

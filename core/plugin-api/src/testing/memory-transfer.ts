@@ -6,6 +6,7 @@ import type { MemoryClusterData } from './memory-clusters.js';
 import type { MemoryFeed } from './memory-events.js';
 import type { MemoryManagedJobRepository } from './memory-managed-jobs.js';
 import type { MemorySessionRepository } from './memory-sessions.js';
+import type { MemoryDocumentRepository } from './memory-documents.js';
 
 /** The request repository's raw access (it lives in memory-store.ts). */
 export interface MemoryRequestRaw {
@@ -24,6 +25,7 @@ export interface MemoryParts {
   sessions: MemorySessionRepository;
   workspaces: MemoryWorkspaceRepository;
   audit: MemoryAuditRepository;
+  documents: MemoryDocumentRepository;
 }
 
 /**
@@ -56,6 +58,7 @@ export function memoryStateItems(parts: MemoryParts): StateItem[] {
     }
   }
   for (const { record, spec, events } of managed.jobs) items.push(spec === undefined ? { type: 'managedJob', record, events } : { type: 'managedJob', record, spec, events });
+  for (const doc of parts.documents.raw()) items.push({ type: 'pluginDocument', ...doc });
   for (const record of parts.audit.raw()) items.push({ type: 'audit', record });
   for (const entry of feed.entries) items.push({ type: 'event', seq: entry.seq, at: entry.at, change: entry.change });
   return items;
@@ -70,6 +73,7 @@ function holds(parts: MemoryParts): string | undefined {
   if (parts.clusters.clusters.size > 0) return 'clusters';
   if (parts.managedJobs.raw().lastId > 0) return 'managed jobs';
   if (parts.audit.raw().length > 0) return 'audit entries';
+  if (parts.documents.size > 0) return 'plugin documents';
   if (parts.feed.used) return 'a change feed';
   return undefined;
 }
@@ -132,6 +136,9 @@ export async function importMemoryState(parts: MemoryParts, input: AsyncIterable
       }
       case 'managedJob':
         parts.managedJobs.putRaw(item.record, item.spec, item.events);
+        break;
+      case 'pluginDocument':
+        parts.documents.putRaw(item.plugin, item.name, item.value, item.revision);
         break;
       case 'audit':
         parts.audit.putRaw(item.record);
