@@ -56,6 +56,8 @@ export interface PostgresStateStoreOptions {
   onListenerError?: ListenerErrorHandler;
   /** Told when the database stops answering, and when it answers again. */
   onHealth?: (event: StoreHealthEvent) => void;
+  /** Told after each write transaction commits, with how many writes it carried (writes called meanwhile share one commit). */
+  onWriteCommit?: (writes: number) => void;
 }
 
 export const DEFAULT_SCHEMA = 'sky';
@@ -63,8 +65,9 @@ export const DEFAULT_POOL_MAX = 10;
 
 /**
  * The StateStore in PostgreSQL: every replica of the daemon may share one database (and
- * schema). Writes are transactions; the change feed is a table written in the same
- * transaction as each change, followed across replicas with LISTEN/NOTIFY (see follow()).
+ * schema). Writes are transactions (those called while one is in flight share the next
+ * commit); the change feed is a table written in the same transaction as each change, followed
+ * across replicas with LISTEN/NOTIFY (see follow()).
  */
 export class PostgresStateStore implements StateStore, StateTransfer {
   readonly kind = 'postgres';
@@ -88,6 +91,7 @@ export class PostgresStateStore implements StateStore, StateTransfer {
   readonly #migrations: readonly Migration[];
   readonly #listeners: ChangeFeed;
   readonly #health: HealthTracker;
+  readonly #onWriteCommit: ((writes: number) => void) | undefined;
   readonly #followers = new Set<PgFeedFollower>();
   #db: Db | undefined;
 
@@ -103,6 +107,7 @@ export class PostgresStateStore implements StateStore, StateTransfer {
     this.#migrations = options.migrations ?? MIGRATIONS;
     this.#listeners = new ChangeFeed(options.onListenerError ?? warnListenerError);
     this.#health = new HealthTracker(options.onHealth);
+    this.#onWriteCommit = options.onWriteCommit;
     const db = (): Db => {
       if (this.#db === undefined) throw notOpenError(this.#settings.url);
       return this.#db;
@@ -153,11 +158,17 @@ export class PostgresStateStore implements StateStore, StateTransfer {
     } finally {
       client?.release();
     }
-    this.#db = new Db(pool, this.#settings, `sky_feed_${this.schema}`, this.#health, (changes) =>
-      this.#listeners.publish(
-        changes.map((c) => c.change),
-        changes.map((c) => c.position),
-      ),
+    this.#db = new Db(
+      pool,
+      this.#settings,
+      `sky_feed_${this.schema}`,
+      this.#health,
+      (changes) =>
+        this.#listeners.publish(
+          changes.map((c) => c.change),
+          changes.map((c) => c.position),
+        ),
+      this.#onWriteCommit,
     );
   }
 

@@ -122,9 +122,9 @@ async function pgHolds(tx: Tx): Promise<string | undefined> {
 }
 
 /**
- * Load the items into the (empty) schema in ONE transaction: a bad item, or a failure half-way,
- * writes nothing. The tables are locked for the transaction, so no replica writes meanwhile
- * (or finds the store half-loaded). Nothing is put on the feed: the feed's own entries and
+ * Load the items into the (empty) schema in ONE transaction of its own (no other write shares
+ * its commit): a bad item, or a failure half-way, writes nothing. The tables are locked for the
+ * transaction, so no replica writes meanwhile (or finds the store half-loaded). Nothing is put on the feed: the feed's own entries and
  * position are imported as they were.
  */
 export async function importPgState(db: Db, where: string, input: AsyncIterable<StateItem>): Promise<ImportSummary> {
@@ -240,7 +240,7 @@ export async function importPgState(db: Db, where: string, input: AsyncIterable<
     }
     await flushLogNext(tx, requests);
     return summary;
-  });
+  }, { alone: true });
 }
 
 /** Set each imported request's next log sequence number (once its chunks are in). */
