@@ -75,7 +75,7 @@ describe('plugin loader: loading', () => {
       { ...(good.driver as Record<string, unknown>), close: undefined },
       { id: 'good', greeting: 'hello', dataDir: join(dataRoot, 'good'), close: undefined },
     );
-    assert.deepEqual(loaded.states, [{ id: 'good', kind: 'driver', package: 'sky-driver-good', state: 'loaded', version: '1.0.0' }]);
+    assert.deepEqual(loaded.states, [{ id: 'good', kind: 'driver', package: 'sky-driver-good', state: 'loaded', version: '1.0.0', apiVersion: '^1.0.0' }]);
     // The plugin's own log lines are tagged with its id.
     assert.ok(logger.lines.some((l) => l.msg === 'good driver up' && l.obj['plugin'] === 'good'));
     await loaded.closeAll();
