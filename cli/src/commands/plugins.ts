@@ -90,7 +90,10 @@ async function verify(target: string, options: CliOptions): Promise<number> {
     args.push('--config', resolve(config));
     note('Running the driver conformance suite: it provisions and terminates real clusters with this configuration (a cloud plugin creates real, billed resources).');
   }
-  const child = spawn(process.execPath, args, { stdio: 'inherit', env: { ...process.env, SKY_VERIFY_CWD: process.cwd() } });
+  const env: NodeJS.ProcessEnv = { ...process.env, SKY_VERIFY_CWD: process.cwd() };
+  // The suite reports to this terminal, never to a test runner this CLI may itself run under.
+  delete env['NODE_TEST_CONTEXT'];
+  const child = spawn(process.execPath, ['--test-reporter=spec', ...args], { stdio: 'inherit', env });
   const code = await new Promise<number>((done) => {
     child.once('error', () => done(1));
     child.once('exit', (status, signal) => {
