@@ -65,6 +65,8 @@ async function dispatch(invocation: Invocation): Promise<number> {
       return (await import('./commands/jobs.js')).run(invocation);
     case 'dashboard':
       return (await import('./commands/dashboard.js')).run(invocation);
+    case 'plugins':
+      return (await import('./commands/plugins.js')).run(invocation);
     default:
       throw new UsageError(`unknown command '${invocation.action.name}'`);
   }

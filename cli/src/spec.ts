@@ -324,6 +324,41 @@ export const WORKSPACE: NounSpec = {
   ],
 };
 
+export const PLUGINS: NounSpec = {
+  name: 'plugins',
+  summary: "Driver plugins: list the daemon's, install new ones into its plugins directory, verify one you are writing",
+  actions: [
+    {
+      name: 'list',
+      args: '',
+      maxArgs: 0,
+      summary: 'List the configured plugins (id, package, version, plugin API range, status, load error) and those installed but not configured',
+      options: ['output'],
+      examples: ['sky plugins list', 'sky plugins list -o json'],
+    },
+    {
+      name: 'install',
+      args: 'PACKAGE | TARBALL...',
+      minArgs: 1,
+      maxArgs: 16,
+      summary: "Install plugin packages into the daemon's plugins directory (admins): npm names, or absolute paths of npm pack tarballs on the daemon's machine; npm runs there with --ignore-scripts. Configure the driver and restart the daemon to load it",
+      options: ['output'],
+      examples: ['sky plugins install sky-driver-acme', 'sky plugins install sky-driver-acme@1.2.0', 'sky plugins install /srv/plugins/sky-driver-acme-1.2.0.tgz'],
+    },
+    {
+      name: 'verify',
+      args: 'PATH | NAME',
+      minArgs: 1,
+      maxArgs: 1,
+      summary:
+        "Check a plugin package on this machine, in a child process: manifest, exports, apiVersion against this sky's plugin API, config schema; with --config, also run the driver conformance suite against that configuration (it provisions and terminates real clusters: a cloud plugin's suite creates real resources)",
+      options: ['config'],
+      optionHelp: { config: 'A YAML or JSON file: the driver config block (or {config: BLOCK, conformance: {num_nodes, stops, tracks_capacity, infra}}) the conformance suite runs against' },
+      examples: ['sky plugins verify ./sky-driver-acme', 'sky plugins verify ./sky-driver-acme --config verify.yaml', 'sky plugins verify sky-driver-acme'],
+    },
+  ],
+};
+
 /** The task flags of sky launch, sky exec and sky jobs launch: they override the task YAML. */
 const TASK_OPTIONS = [
   'name',
@@ -403,7 +438,7 @@ export const JOBS: NounSpec = {
   ],
 };
 
-export const NOUNS: readonly NounSpec[] = [API, DAEMON, SSH, USERS, WORKSPACE, JOBS];
+export const NOUNS: readonly NounSpec[] = [API, DAEMON, SSH, USERS, WORKSPACE, JOBS, PLUGINS];
 
 const CLUSTERS = 'Clusters and jobs';
 const INFRA = 'Infrastructure';

@@ -13,6 +13,10 @@ export const noPlugins: PluginRegistry = {
   states: () => [],
   drivers: () => new Map(),
   closeAll: async () => undefined,
+  list: async () => ({ items: [] }),
+  install: async () => {
+    throw new Error('no plugins directory in an in-process test daemon');
+  },
 };
 
 export interface InProcess {

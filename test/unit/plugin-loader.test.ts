@@ -75,7 +75,7 @@ describe('plugin loader: loading', () => {
       { ...(good.driver as Record<string, unknown>), close: undefined },
       { id: 'good', greeting: 'hello', dataDir: join(dataRoot, 'good'), close: undefined },
     );
-    assert.deepEqual(loaded.states, [{ id: 'good', kind: 'driver', package: 'sky-driver-good', state: 'loaded', version: '1.0.0' }]);
+    assert.deepEqual(loaded.states, [{ id: 'good', kind: 'driver', package: 'sky-driver-good', state: 'loaded', version: '1.0.0', apiVersion: '^1.0.0' }]);
     // The plugin's own log lines are tagged with its id.
     assert.ok(logger.lines.some((l) => l.msg === 'good driver up' && l.obj['plugin'] === 'good'));
     await loaded.closeAll();
@@ -154,8 +154,8 @@ describe('plugin loader: one error code per failure', () => {
     assert.ok(error.message.includes(FIXTURES), error.message);
     assert.ok(error.message.includes(join(scratch, 'nowhere', 'deeper', 'node_modules')), error.message);
     assert.ok(error.message.includes(join(scratch, 'node_modules')), error.message);
-    assert.match(error.message, /npm install sky-driver-nosuch/);
-    assert.match(error.hint ?? '', /npm install sky-driver-nosuch/);
+    assert.match(error.message, /sky plugins install sky-driver-nosuch/);
+    assert.match(error.hint ?? '', /npm install --prefix ~\/\.sky\/plugins sky-driver-nosuch/);
     assert.match(error.hint ?? '', /drivers\.nosuch\.package/);
   });
 
@@ -369,12 +369,29 @@ describe('plugin loader: checks in isolation', () => {
       (e: unknown) => e instanceof SkyError && e.code === 'PLUGIN_API_MISMATCH' && /not a valid semver range/.test(e.message),
     );
     assert.throws(
-      () => checkApiVersion('x', 'sky-driver-x', '^0.9.0', '1.0.0'),
+      () => checkApiVersion('x', 'sky-driver-x', '^1.0.0', '2.0.0'),
       (e: unknown) =>
         e instanceof SkyError &&
         e.code === 'PLUGIN_API_MISMATCH' &&
-        e.message === 'drivers.x: sky-driver-x needs plugin API ^0.9.0; this daemon provides 1.0.0: upgrade sky-driver-x to a release built for 1.x, or run a sky release that provides ^0.9.0',
+        e.message === 'drivers.x: sky-driver-x needs plugin API ^1.0.0; this daemon provides 2.0.0: upgrade sky-driver-x to a release built for 2.x, or run a sky release that provides ^1.0.0',
     );
+  });
+
+  it('a range below the first plugin API (a plugin declaring its own 0.x version) is the plugin\'s mistake, not an upgrade', () => {
+    for (const range of ['^0.1.0', '0.1.0', '<1.0.0', '~0.9.3']) {
+      assert.throws(
+        () => checkApiVersion('x', 'sky-driver-x', range, '1.7.0'),
+        (e: unknown) =>
+          e instanceof SkyError &&
+          e.code === 'PLUGIN_API_MISMATCH' &&
+          e.message ===
+            `drivers.x: sky-driver-x declares plugin API range ${JSON.stringify(range)}, but plugin API versions start at 1.0.0; this daemon provides 1.7.0: ` +
+              `the plugin's apiVersion is wrong (it must be a range of @sky/plugin-api versions, e.g. "^1.0.0"), not its own package version` &&
+          /Report this to the authors of sky-driver-x/.test(e.hint ?? '') &&
+          !/upgrade sky-driver-x/.test(e.message),
+        range,
+      );
+    }
   });
 
   it('kind must be driver, and init a function', () => {

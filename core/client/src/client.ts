@@ -34,6 +34,8 @@ import type {
   SshHostKey,
   ManagedJobDetail,
   ManagedJobList,
+  PluginList,
+  InstallPluginsResult,
 } from '@sky/protocol';
 import type { ManagedJobStatus } from '@sky/protocol/wire';
 import { resolveEndpoint, type Endpoint, type ResolveEndpointOptions } from './endpoint.js';
@@ -251,6 +253,17 @@ export class SkyClient {
   /** Revoke a token and create its replacement (same name and lifetime). */
   async rotateToken(id: string): Promise<NewToken> {
     return this.transport.json<NewToken>({ method: 'POST', path: fillPath(ROUTE_PATHS.rotateToken, { id }) });
+  }
+
+  /** The daemon's plugins: each configured one's state, the plugin API it provides, and packages installed but not configured. */
+  async listPlugins(): Promise<PluginList> {
+    return this.transport.json<PluginList>({ path: ROUTE_PATHS.listPlugins });
+  }
+
+  /** Install plugin packages (names or tarball paths on the daemon's machine) into the daemon's plugins directory (admins). */
+  async installPlugins(packages: string[]): Promise<InstallPluginsResult> {
+    // npm may be silent for minutes while it downloads.
+    return this.transport.json<InstallPluginsResult>({ method: 'POST', path: ROUTE_PATHS.installPlugins, body: { packages }, idleTimeoutMs: 11 * 60_000 });
   }
 
   /** Workspaces the caller may use (admins: all). */

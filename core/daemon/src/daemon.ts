@@ -45,6 +45,7 @@ import { workspaceRoutes } from './http/routes/workspaces.js';
 import { AuditLog } from './audit/audit-log.js';
 import { auditRoutes } from './http/routes/audit.js';
 import { stateRoutes } from './http/routes/state.js';
+import { pluginRoutes } from './http/routes/plugins.js';
 import { expandHome, secretsKeyFile } from './config/load.js';
 import { HttpListener, type Listening } from './listen/http-listener.js';
 import { SshGateway } from './ssh-gateway/gateway.js';
@@ -338,6 +339,7 @@ export class Daemon {
         userRoutes(router, this.users, max, this.audit, this.offboarding);
         auditRoutes(router, this.audit, max);
         stateRoutes(router, { store: this.store, audit: this.audit, logger: this.logger, maxBodyBytes: max });
+        pluginRoutes(router, { plugins: this.plugins, audit: this.audit, maxBodyBytes: max });
         sessionRoutes(router, { sessions: this.sessions, auth: this.auth, audit: this.audit, clientAddress: (ctx) => this.listener?.guard.clientOf(ctx.req) ?? normalizeAddress(ctx.req.socket.remoteAddress) }, max);
         workspaceRoutes(router, this.workspaces, max, this.audit);
         uploadRoutes(router, this.uploads, this.config.uploads.max_manifest_bytes);

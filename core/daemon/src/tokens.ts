@@ -1,6 +1,6 @@
 import type { InjectionToken } from 'tsyringe';
 import type { Driver, StateStore } from '@sky/plugin-api';
-import type { PluginState } from '@sky/protocol';
+import type { InstallPluginsResult, PluginList, PluginState } from '@sky/protocol';
 import type { Logger } from 'pino';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
 import type { UploadStore } from './uploads/upload-store.js';
@@ -19,6 +19,10 @@ export interface PluginRegistry {
   /** Loaded drivers by id, in config order. */
   drivers(): ReadonlyMap<string, Driver>;
   closeAll(): Promise<void>;
+  /** GET /api/v1/plugins: the states, the plugin API version provided, and packages installed but not configured. */
+  list(): Promise<PluginList>;
+  /** Install packages into the plugins directory with npm (scripts off); the caller is an admin. */
+  install(packages: readonly string[], signal?: AbortSignal): Promise<InstallPluginsResult>;
 }
 
 /** Version and commit this daemon reports. */

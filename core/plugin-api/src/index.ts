@@ -15,3 +15,6 @@ export * from './node/page-cursor.js';
 export * from './node/gpus.js';
 export * from './node/helper.js';
 export * from './node/helper-client.js';
+// The error model plugins throw and the daemon reads (codes from the protocol's catalogue), so a
+// plugin needs no dependency besides this package.
+export { SkyError, toSkyError, isErrorCode, type ErrorCode, type SkyErrorOptions } from '@sky/protocol/wire';

@@ -64,11 +64,47 @@ export const PluginStateSchema = z
     package: z.string(),
     state: z.enum(['loaded', 'skipped']),
     version: z.string().optional(),
+    /** The plugin API range the plugin declares (its `apiVersion`), once its package was imported. */
+    apiVersion: z.string().optional(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
   })
   .meta({ id: 'PluginState' });
 export type PluginState = z.infer<typeof PluginStateSchema>;
-export const PluginListSchema = z.object({ items: z.array(PluginStateSchema) }).meta({ id: 'PluginList' });
+
+/** A package in the daemon's plugins directory that no `drivers:` entry names (yet). */
+export const InstalledPluginSchema = z.object({ package: z.string(), version: z.string().optional() }).meta({ id: 'InstalledPlugin' });
+export type InstalledPlugin = z.infer<typeof InstalledPluginSchema>;
+
+export const PluginListSchema = z
+  .object({
+    items: z.array(PluginStateSchema),
+    /** The plugin API version this daemon provides (= the major.minor of the @sky/plugin-api it was built with). */
+    apiVersion: z.string().optional(),
+    /** sky-driver-* packages installed in the plugins directory that the config does not name. */
+    installed: z.array(InstalledPluginSchema).optional(),
+  })
+  .meta({ id: 'PluginList' });
+export type PluginList = z.infer<typeof PluginListSchema>;
+
+/** POST /api/v1/plugins/install (admins): npm package specs (`name`, `name@version`) or absolute paths of packed tarballs. */
+export const InstallPluginsBodySchema = z
+  .strictObject({
+    packages: z.array(z.string().min(1).max(1024)).min(1).max(16),
+  })
+  .meta({ id: 'InstallPluginsBody' });
+export type InstallPluginsBody = z.infer<typeof InstallPluginsBodySchema>;
+
+export const InstallPluginsResultSchema = z
+  .object({
+    /** The plugins directory the packages went into. */
+    dir: z.string(),
+    /** Each package asked for, as installed (name and version from its package.json). */
+    installed: z.array(z.object({ spec: z.string(), package: z.string(), version: z.string().optional() })),
+    /** What npm printed (its last lines). */
+    log: z.string(),
+  })
+  .meta({ id: 'InstallPluginsResult' });
+export type InstallPluginsResult = z.infer<typeof InstallPluginsResultSchema>;
 
 export const ServerLogsQuerySchema = z.strictObject({
   follow: z

@@ -11,7 +11,7 @@ import {
   SubmitResponseSchema,
   WaitQuerySchema,
 } from './requests.js';
-import { HealthSchema, ReadinessSchema, PluginListSchema, ServerLogsQuerySchema } from './health.js';
+import { HealthSchema, ReadinessSchema, PluginListSchema, ServerLogsQuerySchema, InstallPluginsBodySchema, InstallPluginsResultSchema } from './health.js';
 import { OPERATIONS, OPERATION_NAMES, type OperationName, type OperationSpec } from './ops.js';
 import { ClusterListSchema, ClusterNameParamsSchema, ClusterQuerySchema, JobListSchema, JobLogParamsSchema, JobLogsQuerySchema, JobQuerySchema } from './cluster-routes.js';
 import { ClusterRecordSchema } from './clusters.js';
@@ -181,9 +181,18 @@ export const ROUTES = {
     id: 'listPlugins',
     method: 'get',
     path: ROUTE_PATHS.listPlugins,
-    summary: 'Configured plugins and whether each loaded.',
+    summary: 'Configured plugins and whether each loaded (package, version, declared plugin API range, load error), the plugin API version the daemon provides, and plugins installed but not configured.',
     access: 'user',
     success: { status: 200, body: PluginListSchema },
+  },
+  installPlugins: {
+    id: 'installPlugins',
+    method: 'post',
+    path: ROUTE_PATHS.installPlugins,
+    summary: "Install plugin packages into the daemon's plugins directory with npm (always --ignore-scripts; admins; audited). A package takes effect when the daemon starts with it configured.",
+    access: 'admin',
+    body: InstallPluginsBodySchema,
+    success: { status: 200, body: InstallPluginsResultSchema },
   },
   listClusters: {
     id: 'listClusters',

@@ -126,7 +126,16 @@ export const DaemonConfigSchema = z.strictObject({
     .prefault({}),
   plugins: z
     .strictObject({
+      /** Directories holding plugin packages as `<dir>/<package>` (a checkout of a plugin under development), searched first. */
       dirs: z.array(z.string().min(1)).default([]),
+      /**
+       * The plugins directory: an npm prefix (`<install_dir>/package.json`, packages in
+       * `<install_dir>/node_modules`) that `sky plugins install` installs into and the loader
+       * searches after `dirs`. Default `~/.sky/plugins` of the daemon's account.
+       */
+      install_dir: z.string().min(1).default('~/.sky/plugins'),
+      /** Also search npm's global packages (`npm i -g sky-driver-x`), last. */
+      global: z.boolean().default(true),
       /**
        * Where each plugin keeps its files (`<data_dir>/<id>`: the ssh driver's host ledger, the
        * Kubernetes driver's cluster keys). Default `<state_dir>/plugins`. Several replicas on one

@@ -38,6 +38,7 @@ const AUDIT_ACTIONS: Readonly<Record<string, string>> = {
   listAudit: 'audit.read',
   serverLogs: 'server.logs',
   exportState: 'state.export',
+  installPlugins: 'plugin.install',
 };
 
 /** The audit action of a route: its operation, or the name of what it changes. */

@@ -16,6 +16,7 @@ interface Running extends LoadedDriver {
 /** What we learned about a plugin before it failed, for its PluginState. */
 interface Progress {
   version?: string;
+  apiVersion?: string;
 }
 
 function cancelled(id: string): SkyError {
@@ -86,6 +87,7 @@ export class PluginLoader {
       running.set(id, loaded);
       const state: PluginState = { id, kind: 'driver', package: packageName, state: 'loaded' };
       if (loaded.version !== undefined) state.version = loaded.version;
+      state.apiVersion = loaded.plugin.apiVersion;
       states.push(state);
       logger.info(
         { plugin: id, package: packageName, version: loaded.version },
@@ -125,6 +127,7 @@ export class PluginLoader {
       error: { code: error.code, message: error.message },
     };
     if (progress.version !== undefined) state.version = progress.version;
+    if (progress.apiVersion !== undefined) state.apiVersion = progress.apiVersion;
     states.push(state);
   }
 
@@ -152,6 +155,7 @@ export class PluginLoader {
     }
 
     const plugin = checkDriverPlugin(id, packageName, resolved.entry, pickExport(imported.value));
+    progress.apiVersion = plugin.apiVersion;
     checkApiVersion(id, packageName, plugin.apiVersion, this.apiVersion);
 
     const validated = await settleWithin(() => validateConfig(id, packageName, plugin.configSchema, block.config), { ms, signal });

@@ -14,8 +14,12 @@ export interface ResolvedPackage {
 }
 
 export interface SearchPath {
+  /** Searched first, as `<dir>/<package>`. */
   readonly pluginDirs: readonly string[];
+  /** Searched next: every `node_modules` from each of these up to the root. */
   readonly searchFrom: readonly string[];
+  /** Searched last, as `<dir>/<package>` (npm's global packages). */
+  readonly lastDirs?: readonly string[];
 }
 
 /** Conditions the loader imports under, as Node would for `import()`. */
@@ -29,7 +33,7 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-/** Directories to look in, in order: each plugin dir, then every `node_modules` from each searchFrom dir up to the root. */
+/** Directories to look in, in order: each plugin dir, every `node_modules` from each searchFrom dir up to the root, then the last dirs. */
 export function searchDirs(search: SearchPath): string[] {
   const dirs: string[] = search.pluginDirs.map((d) => resolve(d));
   for (const start of search.searchFrom) {
@@ -41,6 +45,7 @@ export function searchDirs(search: SearchPath): string[] {
       dir = parent;
     }
   }
+  for (const dir of search.lastDirs ?? []) dirs.push(resolve(dir));
   return [...new Set(dirs)];
 }
 
@@ -53,13 +58,13 @@ export async function findPackageDir(id: string, packageName: string, search: Se
   }
   const overridden = packageName !== `sky-driver-${id}` && packageName !== id;
   const fix = overridden
-    ? `run \`npm install ${packageName}\` next to the daemon, or correct drivers.${id}.package`
-    : `run \`npm install ${packageName}\` next to the daemon, or set drivers.${id}.package to the plugin's package name`;
+    ? `run \`sky plugins install ${packageName}\` (an admin; it installs into the daemon's plugins directory), or correct drivers.${id}.package`
+    : `run \`sky plugins install ${packageName}\` (an admin; it installs into the daemon's plugins directory), or set drivers.${id}.package to the plugin's package name`;
   throw new SkyError(
     'PLUGIN_NOT_FOUND',
     `drivers.${id}: plugin package ${packageName} is not installed (searched ${dirs.length > 0 ? dirs.join(', ') : 'nowhere: no plugin dirs or search roots are configured'}): ${fix}`,
     {
-      hint: `Run \`npm install ${packageName}\` where the daemon runs, or set drivers.${id}.package to the package that provides this driver.`,
+      hint: `Run \`sky plugins install ${packageName}\` (or \`npm install --prefix ~/.sky/plugins ${packageName}\` as the daemon's account), or set drivers.${id}.package to the package that provides this driver.`,
       details: { plugin: id, package: packageName, searched: dirs },
     },
   );

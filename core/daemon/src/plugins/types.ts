@@ -5,10 +5,12 @@ import type { PluginState } from '@sky/protocol';
 export type LoaderLogger = Pick<PluginLogger, 'info' | 'warn' | 'error'> & Partial<Pick<PluginLogger, 'debug'>>;
 
 export interface PluginLoaderOptions {
-  /** Local plugin directories for development, searched first: `<dir>/<package>/package.json`. */
+  /** Plugin directories searched first, as `<dir>/<package>/package.json`: plugins.dirs, then the plugins directory's node_modules. */
   readonly pluginDirs: readonly string[];
   /** Directories whose `node_modules` (walking up to the filesystem root) are searched next. */
   readonly searchFrom: readonly string[];
+  /** Searched last, as `<dir>/<package>`: npm's global packages. */
+  readonly lastDirs?: readonly string[];
   /** Where a plugin may keep files; created before its init runs. */
   readonly dataDir: (id: string) => string;
   readonly logger: LoaderLogger;

@@ -70,6 +70,9 @@ export function checkDriverPlugin(id: string, packageName: string, entry: string
   return exported as DriverPlugin<unknown>;
 }
 
+/** The first plugin API version: @sky/plugin-api's package version is the plugin API version, from 1.0.0 on. */
+const FIRST_PLUGIN_API = '1.0.0';
+
 /** Refuse a plugin whose apiVersion range doesn't include the daemon's plugin-API version, saying which side to upgrade. */
 export function checkApiVersion(id: string, packageName: string, range: string, provided: string): void {
   const major = semver.valid(provided) === null ? provided : `${semver.major(provided)}.x`;
@@ -83,6 +86,21 @@ export function checkApiVersion(id: string, packageName: string, range: string, 
     );
   }
   if (semver.satisfies(provided, range)) return;
+
+  // Plugin API versions are @sky/plugin-api package versions and start at 1.0.0: a range that
+  // admits nothing from 1.0.0 on (typically the plugin's own 0.x version, or a pre-1.0
+  // @sky/plugin-api) is the plugin's mistake, which no upgrade on either side fixes.
+  if (!semver.intersects(range, `>=${FIRST_PLUGIN_API}`)) {
+    throw new SkyError(
+      'PLUGIN_API_MISMATCH',
+      `drivers.${id}: ${packageName} declares plugin API range ${JSON.stringify(range)}, but plugin API versions start at ${FIRST_PLUGIN_API}; ` +
+        `this daemon provides ${provided}: the plugin's apiVersion is wrong (it must be a range of @sky/plugin-api versions, e.g. "^${semver.valid(provided) === null ? '1.0.0' : `${semver.major(provided)}.0.0`}"), not its own package version`,
+      {
+        hint: `Report this to the authors of ${packageName}: apiVersion must name the @sky/plugin-api version the plugin is built against (its package major = the plugin API major).`,
+        details,
+      },
+    );
+  }
 
   let fix: string;
   let hint: string;

@@ -13,6 +13,7 @@ export const ROUTE_PATHS = {
   serverLogs: `${API_PREFIX}/server/logs`,
   exportState: `${API_PREFIX}/admin/export`,
   listPlugins: `${API_PREFIX}/plugins`,
+  installPlugins: `${API_PREFIX}/plugins/install`,
   listClusters: `${API_PREFIX}/clusters`,
   getCluster: `${API_PREFIX}/clusters/:name`,
   listJobs: `${API_PREFIX}/clusters/:name/jobs`,

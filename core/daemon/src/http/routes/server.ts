@@ -70,6 +70,6 @@ export function serverRoutes(router: Router, deps: ServerDeps): void {
       .finally(() => sse.close());
   });
   bindRoute(router, ROUTES.listPlugins, deps.maxBodyBytes, async (ctx) => {
-    ctx.body = { items: deps.plugins.states() };
+    ctx.body = await deps.plugins.list();
   });
 }
