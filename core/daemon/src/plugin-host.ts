@@ -9,6 +9,8 @@ import { TOKENS, type PluginRegistry } from './tokens.js';
 import { isMultiUser, type DaemonConfig, type DaemonPaths } from './config/schema.js';
 import { PluginLoader, type LoadedPlugins } from './plugins/index.js';
 import { withPoolsFileDriver } from './plugins/pools-file-driver.js';
+import { PluginGuard } from './plugins/guard.js';
+import { quarantineRefusal, readQuarantine } from './plugins/quarantine.js';
 import { TransportPool } from './nodes/transports.js';
 import { PooledPluginSsh } from './nodes/plugin-ssh.js';
 import { NodeHelperConnection } from './nodes/node-helper.js';
@@ -16,7 +18,12 @@ import { NodeHelperConnection } from './nodes/node-helper.js';
 /** Where packages are looked up after the configured plugin dirs: the working directory, then the daemon's own install. */
 const DAEMON_DIR = fileURLToPath(new URL('.', import.meta.url));
 
-/** Holds the plugins the daemon config names, loaded at start-up through the plugin loader. */
+/**
+ * Holds the plugins the daemon config names, loaded at start-up through the plugin loader. A
+ * plugin the guard stopped after a fault in its code is reported failed and serves nothing more;
+ * one quarantined in the state directory (it blocked the event loop of an earlier daemon) is not
+ * loaded at all.
+ */
 @injectable()
 export class PluginHost implements PluginRegistry {
   private loaded: LoadedPlugins | undefined;
@@ -27,9 +34,12 @@ export class PluginHost implements PluginRegistry {
     @inject(TOKENS.Logger) private readonly logger: Logger,
     @inject(TransportPool) private readonly transports: TransportPool,
     @inject(NodeHelperConnection) private readonly helper: NodeHelperConnection,
+    @inject(PluginGuard) private readonly guard: PluginGuard,
   ) {}
 
   async load(signal: AbortSignal): Promise<void> {
+    const quarantine = readQuarantine(this.paths.stateDir);
+    if (quarantine.problem !== undefined) this.logger.warn({ component: 'plugins' }, `plugin quarantine: ${quarantine.problem}`);
     const loader = new PluginLoader({
       pluginDirs: this.config.plugins.dirs.map(expandHome),
       searchFrom: [process.cwd(), DAEMON_DIR],
@@ -39,6 +49,11 @@ export class PluginHost implements PluginRegistry {
       multiUser: isMultiUser(this.config),
       nodeHelper: this.helper.client,
       signal,
+      guard: this.guard,
+      refuse: (id, packageName, version) => {
+        const entry = quarantine.entries.get(id);
+        return entry === undefined ? undefined : quarantineRefusal(this.paths.stateDir, id, entry, packageName, version);
+      },
     });
     const { drivers, added } = withPoolsFileDriver(this.config.drivers);
     if (added !== undefined) this.logger.info({ plugin: 'ssh', poolsFile: added }, `drivers.ssh: enabled because ${added} exists`);
@@ -46,12 +61,17 @@ export class PluginHost implements PluginRegistry {
   }
 
   states(): PluginState[] {
-    return this.loaded ? [...this.loaded.states] : [];
+    return (this.loaded?.states ?? []).map((state) => {
+      const fault = state.state === 'loaded' ? this.guard.failure(state.id) : undefined;
+      return fault === undefined ? { ...state } : { ...state, state: 'failed', error: { code: fault.error.code, message: fault.error.message } };
+    });
   }
 
   drivers(): ReadonlyMap<string, Driver> {
     const out = new Map<string, Driver>();
-    for (const [id, loaded] of this.loaded?.drivers ?? []) out.set(id, loaded.driver);
+    for (const [id, loaded] of this.loaded?.drivers ?? []) {
+      if (this.guard.failure(id) === undefined) out.set(id, loaded.driver);
+    }
     return out;
   }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { driverUnavailable, unavailableDriver } from './plugin-failures.js';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import { feasibilityExtension, type Driver, type NodeHandle, type ProvisionedCluster, type StateStore } from '@sky/plugin-api';
@@ -89,6 +90,8 @@ export class Provisioner {
   driver(id: string): Driver {
     const driver = this.plugins.drivers().get(id);
     if (!driver) {
+      const unavailable = unavailableDriver(this.plugins, id);
+      if (unavailable !== undefined) throw driverUnavailable(unavailable);
       throw new SkyError('NO_DRIVER', `driver ${id} is not enabled on this API server`, {
         hint: `Enabled infra: ${this.enabledDrivers().join(', ') || 'none'}. Enable it under drivers: in the daemon config.`,
       });
@@ -122,6 +125,10 @@ export class Provisioner {
       });
     }
     if (out.length === 0) {
+      for (const fields of candidates) {
+        const unavailable = fields.infra?.cloud === undefined ? undefined : unavailableDriver(this.plugins, fields.infra.cloud);
+        if (unavailable !== undefined) throw driverUnavailable(unavailable);
+      }
       const wanted = candidates.map((c) => (c.infra ? formatInfra(c.infra) : undefined)).filter((x) => x !== undefined);
       throw new SkyError('NO_DRIVER', `no enabled driver can run this task${wanted.length ? ` (infra: ${wanted.join(', ')})` : ''}`, {
         hint:

@@ -117,6 +117,12 @@ export const DaemonConfigSchema = z.strictObject({
     })
     .prefault({}),
   shutdown: z.strictObject({ drain_seconds: z.number().min(0).default(30) }).prefault({}),
+  /**
+   * A thread outside the event loop: when the loop is blocked this long (a busy loop in a
+   * plugin's call), it quarantines the plugin that held it and kills the process, which its
+   * supervisor restarts. 0 turns it off.
+   */
+  watchdog: z.strictObject({ stall_seconds: z.number().min(0).default(30) }).prefault({}),
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
