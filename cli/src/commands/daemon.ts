@@ -92,7 +92,8 @@ async function status(): Promise<number> {
   }
   const { info } = check;
   const health = check.kind === 'running' ? check.health : undefined;
-  print(`API server: running (pid ${info.pid}${info.supervisor === undefined ? '' : `, restarted by its supervisor pid ${info.supervisor} if it dies`}), ${health === undefined ? 'not answering' : health.status}`);
+  print(`API server: running (pid ${info.pid}), ${health === undefined ? 'not answering' : health.status}`);
+  if (info.supervisor !== undefined) print(`Supervisor: pid ${info.supervisor} (restarts it with the same configuration if it dies)`);
   if (check.kind === 'unresponsive') note(`  ${check.reason}`);
   print(`URL: ${info.url}  Dashboard: ${info.url}/dashboard`);
   if (health !== undefined) print(`Version: ${health.version} (commit ${health.commit}, API v${health.apiVersion})`);

@@ -49,12 +49,13 @@ export async function readSupervisorRecord(home?: string): Promise<SupervisorRec
 
 /**
  * The supervisor named in supervisor.json if that very process still runs (its pid alive with the
- * recorded start time); a stale file is removed.
+ * recorded start time); a stale file is removed, and the pid it names is never signalled.
  */
 export async function liveSupervisor(home?: string): Promise<SupervisorRecord | undefined> {
   const record = await readSupervisorRecord(home);
   if (record === undefined) return undefined;
-  const alive = isPidAlive(record.pid) && (record.procStart === undefined || (await processStart(record.pid)) === record.procStart);
+  // Proven by pid and start time both: a record without a start time (no /proc) is never trusted with a signal.
+  const alive = isPidAlive(record.pid) && record.procStart !== undefined && (await processStart(record.pid)) === record.procStart;
   if (alive) return record;
   const again = await readSupervisorRecord(home);
   if (again?.pid === record.pid && again.startedAt === record.startedAt) await unlink(skyPaths(home).supervisorFile).catch(() => undefined);
