@@ -12,7 +12,8 @@ import { runSky, showRun, spawnSky } from '../helpers/sky-cli.js';
  * (supervisor included), and the outcome each fault must have. In-process faults: the daemon
  * keeps serving (same pid), the plugin is failed with the reason, and the log names the plugin,
  * its package and version with the stack. A busy loop cannot be interrupted in-process: the
- * watchdog quarantines the plugin and the supervisor restarts the daemon with the same config.
+ * supervisor's heartbeat watchdog kills the daemon and restarts it with the same config, and the
+ * restarted daemon quarantines the plugin its marker file names.
  */
 
 const VERSION = '2.3.4';
@@ -196,7 +197,7 @@ describe('a daemon a buggy plugin cannot take down', () => {
     assert.equal(await healthPid(), first.pid);
   });
 
-  it('a busy loop in provision: the watchdog quarantines the plugin and the supervisor restarts the daemon with the same config', async () => {
+  it('a busy loop in provision: the supervisor\'s watchdog restarts the daemon with the same config, which quarantines the plugin', async () => {
     const launch = spawnSky(['launch', '--infra', 'busy', '-y', 'echo hi'], { home, endpoint: url, timeoutMs: 60_000 });
     const next = await restartedFrom(first);
     await launch.done;
@@ -204,12 +205,16 @@ describe('a daemon a buggy plugin cannot take down', () => {
     assert.ok(!alive(first.pid), 'the blocked daemon is gone');
     const busy = (await plugins()).find((p) => p.id === 'busy');
     assert.equal(busy?.state, 'failed');
-    assert.match(busy.error?.message ?? '', /sky-driver-fault-busyloop@2\.3\.4 is quarantined since .*: provision blocked the daemon's event loop/);
+    assert.match(busy.error?.message ?? '', new RegExp(`sky-driver-fault-busyloop@2\\.3\\.4 is quarantined since .*: its provision was running when the daemon process \\(pid ${first.pid}\\) died`));
     assert.match(busy.error?.message ?? '', /remove "busy" from .*plugin-quarantine\.json and restart the API server/);
     // The same configuration: every configured driver is there again.
     assert.deepEqual((await plugins()).map((p) => p.id).sort(), ['busy', 'emitter', 'exit', 'provision', 'rejection', 'throwinit', 'timer']);
     const log = readFileSync(join(apiDir, 'server.log'), 'utf8');
-    assert.match(log, /watchdog: drivers\.busy: sky-driver-fault-busyloop@2\.3\.4: provision blocked/);
+    assert.match(log, /sent no heartbeat for \d+ s \(watchdog\.stall_seconds is 2\): its event loop is held by drivers\.busy \(sky-driver-fault-busyloop@2\.3\.4\) in provision; killing it/);
+    const stall = logLines().find((l) => l.level === 50 && l.plugin === 'busy' && l.kind === 'event-loop stall');
+    assert.ok(stall, 'the restarted daemon logs the quarantine');
+    assert.equal(stall.version, VERSION);
+    assert.equal(stall.pid, next.pid);
     assert.match(log, /was killed by SIGKILL after \d+ s; restarting it with the same configuration in 1 s/);
     const r = await sky(['launch', '--infra', 'busy', '-y', 'echo hi']);
     assert.match(r.stderr, /its plugin sky-driver-fault-busyloop@2\.3\.4 is quarantined/);

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,6 +11,7 @@ import { SkyError } from '@sky/protocol';
 import { PluginGuard } from '../../core/daemon/src/plugins/guard.js';
 import { guardProcessExit } from '../../core/daemon/src/exit-guard.js';
 import { guardHandlers } from '../../core/daemon/src/process-guards.js';
+import { CallMarker, markerFile, takeStalls } from '../../core/daemon/src/plugins/call-marker.js';
 
 /** What the guard logged, level by level. */
 function recorder(): { logger: Logger & { lines: Array<{ level: string; obj: Record<string, unknown>; msg: string }> } } {
@@ -142,5 +144,29 @@ describe('process-level handlers', () => {
     assert.deepEqual(exits, []);
     handlers.exception(new Error('a bug in sky'));
     assert.deepEqual(exits, [1]);
+  });
+});
+
+describe('the marker of running plugin code', () => {
+  it('names the plugin while its code runs, and a dead process leaves it for the next daemon', () => {
+    const dir = mkdtempSync(join(root, 'state-'));
+    const file = join(dir, 'plugin-running.me');
+    const marker = new CallMarker(file);
+    const guard = new PluginGuard(recorder().logger, marker);
+    guard.register({ id: 'spin', packageName: 'sky-driver-spin', version: '0.1.0' }, join(dir, 'pkg'));
+    const during = guard.run('spin', 'provision', () => readFileSync(file, 'utf8').trim());
+    assert.deepEqual(JSON.parse(during), { id: 'spin', packageName: 'sky-driver-spin', version: '0.1.0', op: 'provision' });
+    assert.equal(readFileSync(file, 'utf8').trim(), '', 'cleared once the call returns');
+    marker.close();
+    assert.ok(!existsSync(file));
+
+    const dead = spawnSync('true').pid ?? assert.fail('no pid');
+    writeFileSync(markerFile(dir, dead), `${during}   `);
+    writeFileSync(markerFile(dir, dead + 1_000_000), '    ');
+    writeFileSync(markerFile(dir, process.ppid), during);
+    const stalls = takeStalls(dir);
+    assert.deepEqual(stalls.map((s) => [s.pid, s.record.id, s.record.op]), [[dead, 'spin', 'provision']]);
+    assert.ok(!existsSync(markerFile(dir, dead)) && !existsSync(markerFile(dir, dead + 1_000_000)), 'the dead processes\' markers are removed');
+    assert.ok(existsSync(markerFile(dir, process.ppid)), "a live process's marker is left alone");
   });
 });

@@ -14,8 +14,8 @@ import { isStoreRefusal, STORE_REFUSED_EXIT_CODE } from './store-open.js';
 import { importStateFile } from './state-import.js';
 import { PluginGuard } from './plugins/guard.js';
 import { guardProcessExit } from './exit-guard.js';
-import { Watchdog } from './watchdog.js';
-import { releaseSupervisorChannel, reportToSupervisor } from './supervised.js';
+import { CallMarker, markerFile } from './plugins/call-marker.js';
+import { greetSupervisor, releaseSupervisorChannel, reportReady } from './supervised.js';
 
 /**
  * Everything the daemon creates (state store, log, key files, daemon.json) is private to its
@@ -107,9 +107,9 @@ async function main(): Promise<void> {
   const { file } = created;
   // Every line names the replica, for logs gathered from several replicas in one place.
   const logger = created.logger.child({ replica: replicaId });
-  const stallMs = config.watchdog.stall_seconds * 1000;
-  const watchdog = stallMs > 0 ? new Watchdog({ stallMs, stateDir: paths.stateDir, logFile: paths.logFile }) : undefined;
-  const pluginGuard = new PluginGuard(logger.child({ component: 'plugins' }), watchdog);
+  const marker = new CallMarker(markerFile(paths.stateDir));
+  const pluginGuard = new PluginGuard(logger.child({ component: 'plugins' }), marker);
+  greetSupervisor({ stallSeconds: config.watchdog.stall_seconds, markerFile: marker.file });
   installProcessGuards({
     logger,
     logFailing: () => file.dropping > 0,
@@ -137,7 +137,10 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutdown requested');
     daemon.stop().then(
-      () => process.exit(0),
+      () => {
+        marker.close();
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
         process.exit(1);
@@ -162,7 +165,7 @@ async function main(): Promise<void> {
     await daemon.stop().catch((stopErr: unknown) => logger.error({ err: stopErr }, 'shutdown failed'));
     fail(err, isStoreRefusal(err) ? STORE_REFUSED_EXIT_CODE : 1);
   }
-  reportToSupervisor({ stallSeconds: config.watchdog.stall_seconds });
+  reportReady();
 }
 
 main().catch((err: unknown) => fail(err, 1));

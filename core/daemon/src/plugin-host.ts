@@ -10,7 +10,8 @@ import { isMultiUser, type DaemonConfig, type DaemonPaths } from './config/schem
 import { PluginLoader, type LoadedPlugins } from './plugins/index.js';
 import { withPoolsFileDriver } from './plugins/pools-file-driver.js';
 import { PluginGuard } from './plugins/guard.js';
-import { quarantineRefusal, readQuarantine } from './plugins/quarantine.js';
+import { addToQuarantine, quarantineRefusal, readQuarantine, type QuarantineEntry } from './plugins/quarantine.js';
+import { takeStalls } from './plugins/call-marker.js';
 import { TransportPool } from './nodes/transports.js';
 import { PooledPluginSsh } from './nodes/plugin-ssh.js';
 import { NodeHelperConnection } from './nodes/node-helper.js';
@@ -38,6 +39,7 @@ export class PluginHost implements PluginRegistry {
   ) {}
 
   async load(signal: AbortSignal): Promise<void> {
+    this.quarantineStalls();
     const quarantine = readQuarantine(this.paths.stateDir);
     if (quarantine.problem !== undefined) this.logger.warn({ component: 'plugins' }, `plugin quarantine: ${quarantine.problem}`);
     const loader = new PluginLoader({
@@ -58,6 +60,29 @@ export class PluginHost implements PluginRegistry {
     const { drivers, added } = withPoolsFileDriver(this.config.drivers);
     if (added !== undefined) this.logger.info({ plugin: 'ssh', poolsFile: added }, `drivers.ssh: enabled because ${added} exists`);
     this.loaded = await loader.load(drivers);
+  }
+
+  /**
+   * An earlier daemon process that died while a plugin's code ran synchronously (its event loop
+   * held by a busy loop until the supervisor's watchdog, a liveness probe or an operator killed
+   * it) left a marker naming that plugin: it goes into the quarantine list before anything loads.
+   */
+  private quarantineStalls(): void {
+    const added = new Map<string, QuarantineEntry>();
+    for (const { pid, at, record } of takeStalls(this.paths.stateDir)) {
+      const reason = `its ${record.op} was running when the daemon process (pid ${pid}) died at ${new Date(at).toISOString()}: it held the event loop until the process was killed (a busy loop?)`;
+      added.set(record.id, { package: record.packageName, ...(record.version === undefined ? {} : { version: record.version }), reason, at });
+      this.logger.error(
+        { component: 'plugins', plugin: record.id, package: record.packageName, version: record.version, operation: record.op, kind: 'event-loop stall' },
+        `drivers.${record.id}: ${record.packageName}${record.version === undefined ? '' : `@${record.version}`}: ${reason}; it is quarantined`,
+      );
+    }
+    if (added.size === 0) return;
+    try {
+      addToQuarantine(this.paths.stateDir, added);
+    } catch (err) {
+      this.logger.error({ component: 'plugins', err }, 'cannot write the plugin quarantine list; the plugins named above are loaded again');
+    }
   }
 
   states(): PluginState[] {

@@ -7,10 +7,13 @@
 
 const ENV = 'SKY_SUPERVISOR_PID';
 const HEARTBEAT_MS = 1_000;
+/** Read once and removed: the processes the daemon starts (jobs, helpers) are not supervised by it. */
+const GIVEN = process.env[ENV];
+delete process.env[ENV];
 
 /** The pid of the supervisor running this daemon, or undefined when none does. */
 export function supervisorPid(): number | undefined {
-  const value = process.env[ENV];
+  const value = GIVEN;
   if (value === undefined || !/^\d+$/.test(value)) return undefined;
   const pid = Number(value);
   return pid === process.ppid && typeof process.send === 'function' ? pid : undefined;
@@ -30,10 +33,19 @@ export function releaseSupervisorChannel(): void {
   process.channel?.unref();
 }
 
-/** Tell the supervisor (if any) that the daemon serves, and keep telling it that it is alive. */
-export function reportToSupervisor(options: { stallSeconds: number }): void {
+/**
+ * Start talking to the supervisor (if any): how long it may hear nothing, where the marker of
+ * running plugin code is, then a heartbeat every second while the event loop turns.
+ */
+export function greetSupervisor(options: { stallSeconds: number; markerFile: string }): void {
   if (supervisorPid() === undefined) return;
-  send({ type: 'ready', pid: process.pid, stallSeconds: options.stallSeconds });
+  send({ type: 'hello', pid: process.pid, stallSeconds: options.stallSeconds, markerFile: options.markerFile });
   const beat = setInterval(() => send({ type: 'beat' }), HEARTBEAT_MS);
   beat.unref();
+}
+
+/** Tell the supervisor (if any) that the daemon serves: its configuration works. */
+export function reportReady(): void {
+  if (supervisorPid() === undefined) return;
+  send({ type: 'ready', pid: process.pid });
 }

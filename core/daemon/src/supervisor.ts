@@ -34,8 +34,8 @@ export interface SupervisorRecord {
 const FIRST_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 60_000;
 const HEALTHY_RUN_MS = 60_000;
-/** Added to the daemon's watchdog time before the supervisor kills a daemon whose heartbeats stopped. */
-const HEARTBEAT_GRACE_MS = 15_000;
+/** Added to watchdog.stall_seconds before the supervisor kills a daemon whose heartbeats (one a second) stopped. */
+const HEARTBEAT_GRACE_MS = 2_000;
 
 function say(line: string): void {
   try {
@@ -74,6 +74,19 @@ function restartArgs(args: readonly string[]): string[] {
   return out;
 }
 
+/** `: its event loop is held by drivers.x (pkg@1.0.0) in provision`, from the daemon's marker file, or ''. */
+function blockedIn(marker: string | undefined): string {
+  if (marker === undefined) return '';
+  try {
+    const text = readFileSync(marker, 'utf8').trim();
+    if (text === '') return ': no plugin call was running';
+    const r = JSON.parse(text) as { id?: unknown; packageName?: unknown; version?: unknown; op?: unknown };
+    return `: its event loop is held by drivers.${String(r.id)} (${String(r.packageName)}${typeof r.version === 'string' ? `@${r.version}` : ''}) in ${String(r.op)}`;
+  } catch {
+    return '';
+  }
+}
+
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   return signal !== null ? `was killed by ${signal}` : `exited with code ${code ?? '?'}`;
 }
@@ -109,6 +122,7 @@ function run(spec: SupervisorSpec): void {
     let readyAt: number | undefined;
     let lastWord = Date.now();
     let stallMs = 0;
+    let marker: string | undefined;
     const args = runs++ === 0 ? spec.args : restartArgs(spec.args);
     const proc = spawn(process.execPath, [...spec.nodeArgs, spec.main, ...args], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -117,21 +131,25 @@ function run(spec: SupervisorSpec): void {
     child = proc;
     proc.on('message', (message: unknown) => {
       lastWord = Date.now();
-      const m = message as { type?: unknown; stallSeconds?: unknown } | null;
-      if (m?.type === 'ready') {
+      const m = message as { type?: unknown; stallSeconds?: unknown; markerFile?: unknown } | null;
+      if (m?.type === 'hello') {
+        stallMs = typeof m.stallSeconds === 'number' && m.stallSeconds > 0 ? m.stallSeconds * 1000 : 0;
+        marker = typeof m.markerFile === 'string' ? m.markerFile : undefined;
+      } else if (m?.type === 'ready') {
         readyAt = Date.now();
         everReady = true;
-        stallMs = typeof m.stallSeconds === 'number' && m.stallSeconds > 0 ? m.stallSeconds * 1000 : 0;
         say(`the API server (pid ${proc.pid ?? '?'}) is ready`);
       }
     });
     proc.on('error', (err) => say(`cannot start the API server: ${err.message}`));
-    // The backstop for a blocked event loop: the daemon's own watchdog thread normally ends it first.
+    // The watchdog: a daemon whose event loop is blocked sends no heartbeat. The plugin whose
+    // code holds it (if one does) is named in its marker file, which the next daemon reads to
+    // quarantine that plugin.
     const watch = setInterval(() => {
-      if (readyAt === undefined || stallMs === 0 || proc.exitCode !== null || proc.signalCode !== null) return;
+      if (stallMs === 0 || proc.exitCode !== null || proc.signalCode !== null) return;
       const silent = Date.now() - lastWord;
       if (silent > stallMs + HEARTBEAT_GRACE_MS) {
-        say(`the API server (pid ${proc.pid ?? '?'}) sent no heartbeat for ${Math.round(silent / 1000)} s; killing it`);
+        say(`the API server (pid ${proc.pid ?? '?'}) sent no heartbeat for ${Math.round(silent / 1000)} s (watchdog.stall_seconds is ${stallMs / 1000})${blockedIn(marker)}; killing it`);
         proc.kill('SIGKILL');
       }
     }, 1_000);
@@ -150,8 +168,8 @@ function run(spec: SupervisorSpec): void {
         finish(0);
         return;
       }
-      if (!everReady) {
-        // Its configuration never worked: restarting it would only repeat the failure.
+      if (!everReady && signal === null) {
+        // It gave up on its configuration (it exits with a status, not by a signal): restarting it would only repeat the failure.
         say(`the API server ${how} before it was ready; not restarting it (fix the cause above and run sky daemon start again)`);
         finish(code ?? 1);
         return;

@@ -118,9 +118,9 @@ export const DaemonConfigSchema = z.strictObject({
     .prefault({}),
   shutdown: z.strictObject({ drain_seconds: z.number().min(0).default(30) }).prefault({}),
   /**
-   * A thread outside the event loop: when the loop is blocked this long (a busy loop in a
-   * plugin's call), it quarantines the plugin that held it and kills the process, which its
-   * supervisor restarts. 0 turns it off.
+   * Under sky daemon start's supervisor: a daemon that sends no heartbeat for this long (its
+   * event loop is blocked, e.g. by a busy loop in a plugin's call) is killed and restarted; the
+   * plugin whose call held the loop is quarantined by the restarted daemon. 0 turns it off.
    */
   watchdog: z.strictObject({ stall_seconds: z.number().min(0).default(30) }).prefault({}),
   log: z

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SkyError } from '@sky/protocol';
 
@@ -64,4 +64,14 @@ export function quarantineRefusal(stateDir: string, id: string, entry: Quarantin
       details: { plugin: id, package: packageName, ...(version === undefined ? {} : { version }), quarantineFile: file },
     },
   );
+}
+
+/** Add (or replace) entries of the quarantine list, written whole through a temporary file. */
+export function addToQuarantine(stateDir: string, added: ReadonlyMap<string, QuarantineEntry>): void {
+  const { entries } = readQuarantine(stateDir);
+  for (const [id, entry] of added) entries.set(id, entry);
+  const file = quarantinePath(stateDir);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(Object.fromEntries(entries), null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, file);
 }
