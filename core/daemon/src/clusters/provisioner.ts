@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { driverUnavailable, unavailableDriver } from './plugin-failures.js';
+import { driverUnavailable, unavailableDriver, unavailableDrivers, whatWentWrong } from './plugin-failures.js';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import { feasibilityExtension, type Driver, type NodeHandle, type ProvisionedCluster, type StateStore } from '@sky/plugin-api';
@@ -130,9 +130,10 @@ export class Provisioner {
         if (unavailable !== undefined) throw driverUnavailable(unavailable);
       }
       const wanted = candidates.map((c) => (c.infra ? formatInfra(c.infra) : undefined)).filter((x) => x !== undefined);
+      const down = unavailableDrivers(this.plugins).map((d) => `${d.id} (${whatWentWrong(d)})`);
       throw new SkyError('NO_DRIVER', `no enabled driver can run this task${wanted.length ? ` (infra: ${wanted.join(', ')})` : ''}`, {
         hint:
-          `Enabled infra: ${this.enabledDrivers().join(', ') || 'none'}. An admin enables drivers under drivers: in the daemon config: ` +
+          `Enabled infra: ${this.enabledDrivers().join(', ') || 'none'}.${down.length > 0 ? ` Configured but not serving: ${down.join(', ')}; sky check says why.` : ''} An admin enables drivers under drivers: in the daemon config: ` +
           'drivers: {local: {}} on a personal server; on a team server e.g. drivers: {ssh: {}}, or the local driver with an accounts: block ' +
           'and sky-node-helper so jobs run as each user\'s own OS account (sky.config.example.yaml).',
       });
