@@ -129,6 +129,14 @@ export function checkLines(result: CheckResult, asked: readonly string[] = []): 
   const enabled: string[] = [];
   for (const driver of result.drivers) {
     if (!driver.ok) ok = false;
+    if (driver.plugin !== undefined) {
+      // Configured, but its plugin serves nothing: say which plugin and why.
+      const pkg = `${driver.plugin.package}${driver.plugin.version === undefined ? '' : `@${driver.plugin.version}`}`;
+      const what = driver.plugin.state === 'skipped' ? 'failed to load' : driver.plugin.code === 'PLUGIN_FAILED' && driver.error?.includes('quarantined') === true ? 'quarantined' : 'stopped after a fault';
+      lines.push(`  ${driver.id}: ${what} (plugin ${pkg})`);
+      if (driver.error !== undefined) lines.push(`    Reason: ${driver.error}`);
+      continue;
+    }
     const hosts = driver.hosts;
     if (driver.targets !== undefined) {
       const usable = driver.targets.filter(targetUsable).map((t) => `${driver.id}/${t.name}`);

@@ -1,4 +1,4 @@
-import { daemonNodeArgs, SkyClient, checkLocalDaemon, ensureDaemon, parseEndpoint, reachableHost, removeStaleDaemonFile, skyPaths, stopLocalDaemon } from '@sky/client';
+import { daemonNodeArgs, SkyClient, checkLocalDaemon, liveSupervisor, ensureDaemon, parseEndpoint, reachableHost, removeStaleDaemonFile, skyPaths, stopLocalDaemon } from '@sky/client';
 import { daemonMainPath } from './context.js';
 import { note, print } from './output.js';
 
@@ -81,6 +81,13 @@ export async function stopServer(): Promise<number> {
     case 'stopped':
       print(`API server at ${outcome.info.url} (pid ${outcome.info.pid}) stopped.`);
       return 0;
+    case 'stopped-supervised':
+      print(
+        outcome.info === undefined
+          ? `API server supervisor (pid ${outcome.supervisor}) stopped; no API server was running under it.`
+          : `API server at ${outcome.info.url} (pid ${outcome.info.pid}) and its supervisor (pid ${outcome.supervisor}) stopped.`,
+      );
+      return 0;
   }
 }
 
@@ -89,6 +96,14 @@ export async function stopServer(): Promise<number> {
  * exit code), or undefined to go ahead. A stale daemon.json is removed, never trusted.
  */
 export async function reportIfRunning(): Promise<number | undefined> {
+  const supervisor = await liveSupervisor();
+  if (supervisor !== undefined) {
+    const check = await checkLocalDaemon();
+    if (check.kind === 'running') note(`API server already running at ${check.info.url} (pid ${check.info.pid}, supervisor pid ${supervisor.pid}).`);
+    else note(`API server supervisor already running (pid ${supervisor.pid}, with: ${supervisor.args.join(' ') || 'the default configuration'}); it is restarting the API server (see ${skyPaths().serverLog}).`);
+    note('  hint: to start it with other settings, stop it first: sky daemon stop');
+    return check.kind === 'running' ? 0 : 1;
+  }
   const check = await checkLocalDaemon();
   switch (check.kind) {
     case 'none':

@@ -129,7 +129,7 @@ export interface PluginState {
   id: string;
   kind: 'driver' | 'store';
   package: string;
-  state: 'loaded' | 'skipped';
+  state: 'loaded' | 'skipped' | 'failed';
   version?: string;
   error?: { code: string; message: string };
 }

@@ -128,12 +128,30 @@ describe('a stale daemon.json naming an unrelated process', () => {
     assert.equal(start.code, 0, start.stderr);
     assert.match(start.stderr, /Removed a stale \S+daemon\.json \(pid \d+ now belongs to another process/);
     assert.match(start.stdout, new RegExp(`^API server started at http://127\\.0\\.0\\.1:${port} \\(pid (\\d+)`));
-    const info = JSON.parse(readFileSync(daemonFile(h), 'utf8')) as { pid: number; procStart: string };
+    const info = JSON.parse(readFileSync(daemonFile(h), 'utf8')) as { pid: number; procStart: string; supervisor: number };
     assert.notEqual(info.pid, pid);
     assert.equal(info.procStart, startTimeOf(info.pid), 'daemon.json records the start time of the daemon process');
     const stop = await sky(h, ['daemon', 'stop']);
     assert.equal(stop.code, 0, stop.stderr);
-    assert.match(stop.stdout, new RegExp(`^API server at http://127\\.0\\.0\\.1:${port} \\(pid ${info.pid}\\) stopped\\.`));
+    // The supervisor sky daemon start left running is proven by its own pid and start time (supervisor.json), and stopped with the daemon.
+    assert.match(stop.stdout, new RegExp(`^API server at http://127\\.0\\.0\\.1:${port} \\(pid ${info.pid}\\) and its supervisor \\(pid ${info.supervisor}\\) stopped\\.`));
     assert.ok(alive(sleeper));
+  });
+});
+
+describe('a stale supervisor.json', () => {
+  it('naming an unrelated process: sky daemon stop does not signal it and removes the file', async () => {
+    const sleeper = unrelatedProcess();
+    const pid = sleeper.pid ?? assert.fail('no pid');
+    const h = home();
+    mkdirSync(join(h, '.sky/api_server'), { recursive: true });
+    const file = join(h, '.sky/api_server/supervisor.json');
+    // The pid is alive, but its start time is not the recorded one: another process has it now.
+    writeFileSync(file, JSON.stringify({ pid, procStart: '1', startedAt: Date.now(), args: [] }));
+    const stop = await sky(h, ['daemon', 'stop']);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.match(stop.stdout, /^No API server running\./);
+    assert.ok(alive(sleeper), 'the unrelated process was not signalled');
+    assert.ok(!existsSync(file), 'the stale record is removed');
   });
 });

@@ -4,7 +4,8 @@ import type { Health } from '@sky/protocol';
 import { SkyError } from '@sky/protocol/wire';
 import type { SkyClient } from './client.js';
 import { isSkyError } from './errors.js';
-import { tailLines } from './local-daemon.js';
+import { readDaemonInfo, tailLines } from './local-daemon.js';
+import { liveSupervisor, readStartRecord, recordRefusal, supervisorMainNear, supervisorSpec } from './supervisor.js';
 import { tryLock } from './lock.js';
 import { skyPaths } from './paths.js';
 import { sleep } from './process.js';
@@ -23,6 +24,13 @@ export interface SpawnDaemonOptions {
   /** Health of the started daemon, or undefined while it does not answer yet. */
   probe: (pid: number) => Promise<Health | undefined>;
   timeoutMs?: number;
+  /**
+   * Run the daemon under sky's supervisor, which restarts it with these args when it dies; the
+   * pid handed to `probe` is then the supervisor's (daemon.json names it as `supervisor`).
+   */
+  supervised?: boolean;
+  /** The working directory of the started process (default: this one's). */
+  cwd?: string;
 }
 
 export interface StartedDaemon {
@@ -60,6 +68,9 @@ async function startFailed(what: string, logFile: string, from = 0): Promise<Sky
  */
 export const DAEMON_NODE_ARGS: readonly string[] = ['--max-semi-space-size=2', '--max-old-space-size=128'];
 
+/** The supervisor holds a few timers and one child: a small heap is plenty. */
+const SUPERVISOR_NODE_ARGS: readonly string[] = ['--max-semi-space-size=1', '--max-old-space-size=32'];
+
 export function daemonNodeArgs(env: NodeJS.ProcessEnv): readonly string[] {
   const given = env.SKY_DAEMON_NODE_ARGS;
   return given === undefined ? DAEMON_NODE_ARGS : given.split(/\s+/).filter((a) => a.length > 0);
@@ -77,10 +88,16 @@ export async function spawnDaemon(options: SpawnDaemonOptions): Promise<StartedD
   const log = openSync(paths.serverLog, 'a', 0o600);
   const logStart = fstatSync(log).size;
   let exit: string | undefined;
-  const child = spawn(process.execPath, [...daemonNodeArgs(options.env ?? process.env), options.daemonMain, ...options.args], {
+  const nodeArgs = daemonNodeArgs(options.env ?? process.env);
+  const argv =
+    options.supervised === true
+      ? [...SUPERVISOR_NODE_ARGS, supervisorMainNear(options.daemonMain), supervisorSpec(options.daemonMain, nodeArgs, options.args, options.home)]
+      : [...nodeArgs, options.daemonMain, ...options.args];
+  const child = spawn(process.execPath, argv, {
     detached: true,
     stdio: ['ignore', log, log],
     env: options.env ?? process.env,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   closeSync(log);
   child.once('exit', (code, signal) => {
@@ -95,7 +112,7 @@ export async function spawnDaemon(options: SpawnDaemonOptions): Promise<StartedD
   try {
     for (;;) {
       const health = await options.probe(pid);
-      if (health !== undefined) return { pid: health.pid, health, own: health.pid === pid };
+      if (health !== undefined) return { pid: health.pid, health, own: health.pid === pid || options.supervised === true };
       if (exit !== undefined) {
         // Another start may have won the race for the port; then its answer is as good.
         const other = await options.probe(pid);
@@ -111,6 +128,34 @@ export async function spawnDaemon(options: SpawnDaemonOptions): Promise<StartedD
   } finally {
     child.removeAllListeners();
   }
+}
+
+/** Wait for the API server a live supervisor is (re)starting to answer at the client's endpoint. */
+async function waitForSupervised(client: SkyClient, supervisor: number, deadline: number, logFile: string): Promise<Health> {
+  for (;;) {
+    const health = await probeHealth(client);
+    if (health !== undefined) return health;
+    if (Date.now() >= deadline) {
+      throw await startFailed(`the API server's supervisor (pid ${supervisor}, from sky daemon start) is restarting it, and it did not answer at ${client.endpoint.url} in time`, logFile);
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+/**
+ * Health of a server started from the start record: at the client's endpoint; and when the
+ * server it started (daemon.json names the supervisor) listens elsewhere, an error saying where.
+ */
+async function probeRecorded(client: SkyClient, supervisor: number, home?: string): Promise<Health | undefined> {
+  const health = await probeHealth(client);
+  if (health !== undefined) return health;
+  const info = await readDaemonInfo(home);
+  if (info?.supervisor === supervisor && new URL(info.url).port !== String(client.endpoint.port)) {
+    throw new SkyError('SERVER_START_FAILED', `the API server was started again with the configuration sky daemon start recorded, and it listens at ${info.url}, not at ${client.endpoint.url}`, {
+      hint: `Point this client at it: sky api login -e ${info.url} (or set SKYPILOT_API_SERVER_ENDPOINT).`,
+    });
+  }
+  return undefined;
 }
 
 /** The local daemon's directory (state, log, keys), created readable by this account only. */
@@ -166,6 +211,15 @@ export async function ensureDaemon(client: SkyClient, options: EnsureDaemonOptio
   await privateDir(paths.apiServerDir);
   const timeoutMs = options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
+  // sky daemon start's supervisor is restarting it: never start a second one beside it.
+  const supervisor = await liveSupervisor(options.home);
+  if (supervisor !== undefined) return { started: false, health: await waitForSupervised(client, supervisor.pid, deadline, paths.serverLog) };
+  // sky daemon start recorded how this machine's server runs: start it that way, or say how to.
+  const record = options.explicit === true ? undefined : await readStartRecord(options.home);
+  if (record !== undefined) {
+    const refusal = recordRefusal(record, options.home);
+    if (refusal !== undefined) throw refusal;
+  }
   for (;;) {
     const lock = await tryLock(paths.autostartLock, LOCK_STALE_MS);
     if (lock !== undefined) {
@@ -174,11 +228,12 @@ export async function ensureDaemon(client: SkyClient, options: EnsureDaemonOptio
         if (already !== undefined) return { started: false, health: already };
         const started = await spawnDaemon({
           daemonMain: options.daemonMain,
-          args: options.listenArgs ?? ['--host', endpoint.host, '--port', String(endpoint.port)],
-          probe: () => probeHealth(client),
+          args: record?.args ?? options.listenArgs ?? ['--host', endpoint.host, '--port', String(endpoint.port)],
+          probe: record === undefined ? () => probeHealth(client) : (pid) => probeRecorded(client, pid, options.home),
           timeoutMs: Math.max(deadline - Date.now(), 1_000),
           home: options.home,
           env: options.env,
+          ...(record === undefined ? {} : { supervised: true, cwd: record.cwd }),
         });
         return { started: started.own, health: started.health };
       } finally {

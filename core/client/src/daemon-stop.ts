@@ -1,8 +1,12 @@
 import { SkyError, type DaemonInfo } from '@sky/protocol/wire';
 import { checkLocalDaemon, removeStaleDaemonFile, waitForDaemonExit, type CheckOptions } from './daemon-check.js';
+import { readDaemonInfo } from './local-daemon.js';
+import { liveSupervisor } from './supervisor.js';
 
 export type StopOutcome =
   | { kind: 'stopped'; info: DaemonInfo }
+  /** sky daemon start's supervisor was stopped, and with it the API server it ran (info: that server, if one was up). */
+  | { kind: 'stopped-supervised'; supervisor: number; info?: DaemonInfo }
   | { kind: 'not-running' }
   /** daemon.json named a process that is gone or a pid now used by another process: nothing was signalled; the file was removed. */
   | { kind: 'stale'; info: DaemonInfo; reason: string; removed: boolean }
@@ -24,6 +28,8 @@ export interface StopOptions extends CheckOptions {
  * signalled either.
  */
 export async function stopLocalDaemon(options: StopOptions = {}): Promise<StopOutcome> {
+  const supervised = await stopSupervisor(options);
+  if (supervised !== undefined) return supervised;
   const check = await checkLocalDaemon(options);
   if (check.kind === 'none') return { kind: 'not-running' };
   if (check.kind === 'stale') return { kind: 'stale', info: check.info, reason: check.reason, removed: await removeStaleDaemonFile(check.info, options.home) };
@@ -47,4 +53,31 @@ export async function stopLocalDaemon(options: StopOptions = {}): Promise<StopOu
     });
   }
   return { kind: 'stopped', info };
+}
+
+/**
+ * Stop sky daemon start's supervisor, proven by its pid and start time (supervisor.json): it
+ * stops the API server it runs (SIGTERM, drain) and then exits. Undefined when none runs.
+ */
+async function stopSupervisor(options: StopOptions): Promise<StopOutcome | undefined> {
+  const supervisor = await liveSupervisor(options.home);
+  if (supervisor === undefined) return undefined;
+  const daemon = await readDaemonInfo(options.home);
+  const info = daemon?.supervisor === supervisor.pid ? daemon : undefined;
+  try {
+    process.kill(supervisor.pid, 'SIGTERM');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return { kind: 'stopped-supervised', supervisor: supervisor.pid, ...(info === undefined ? {} : { info }) };
+    throw new SkyError('INTERNAL', `cannot signal the API server's supervisor (pid ${supervisor.pid}): ${(err as Error).message}`, { hint: 'Stop it as the user who started it.' });
+  }
+  const target: DaemonInfo = { pid: supervisor.pid, host: '', port: 0, url: '', startedAt: supervisor.startedAt, version: '', ...(supervisor.procStart === undefined ? {} : { procStart: supervisor.procStart }) };
+  const timeoutMs = options.timeoutMs ?? 90_000;
+  const quick = await waitForDaemonExit(target, Math.min(1_000, timeoutMs));
+  if (!quick && info !== undefined) options.onDraining?.(info);
+  if (!quick && !(await waitForDaemonExit(target, timeoutMs - 1_000))) {
+    throw new SkyError('INTERNAL', `the API server's supervisor (pid ${supervisor.pid}) is still running ${Math.round(timeoutMs / 1000)} s after SIGTERM`, {
+      hint: `The API server may be draining long requests; wait, or force both with: kill -9 ${supervisor.pid}${info === undefined ? '' : ` ${info.pid}`}`,
+    });
+  }
+  return { kind: 'stopped-supervised', supervisor: supervisor.pid, ...(info === undefined ? {} : { info }) };
 }

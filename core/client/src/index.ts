@@ -41,3 +41,4 @@ export { prepareUpload, sendUpload } from './uploads.js';
 export type { PreparedUpload, UploadOptions, UploadProgress, UploadResult } from './uploads.js';
 export { uploadTaskFiles } from './task-uploads.js';
 export type { TaskBody, TaskUploadHooks, TaskUploadProgress } from './task-uploads.js';
+export { liveSupervisor, readStartRecord, readSupervisorRecord, recordRefusal, writeStartRecord, type StartRecord, type SupervisorRecord } from './supervisor.js';

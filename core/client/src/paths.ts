@@ -14,6 +14,10 @@ export interface SkyPaths {
   readonly autostartLock: string;
   /** The personal daemon's local token (0600): sent to loopback endpoints only. */
   readonly localTokenFile: string;
+  /** Written by the supervisor `sky daemon start` leaves running: {pid, procStart, startedAt, args}. */
+  readonly supervisorFile: string;
+  /** How `sky daemon start` last started the API server (its flags, config file, working directory), for commands that start it again. */
+  readonly startRecordFile: string;
 }
 
 export function skyPaths(home: string = homedir()): SkyPaths {
@@ -29,5 +33,7 @@ export function skyPaths(home: string = homedir()): SkyPaths {
     serverLog: join(apiServerDir, 'server.log'),
     autostartLock: join(apiServerDir, 'autostart.lock'),
     localTokenFile: join(apiServerDir, 'local_token'),
+    supervisorFile: join(apiServerDir, 'supervisor.json'),
+    startRecordFile: join(apiServerDir, 'daemon-start.json'),
   };
 }

@@ -11,6 +11,7 @@ import { OperationRegistry } from './ops/registry.js';
 import { pingHandler } from './ops/ping.js';
 import { RequestService } from './services/requests.js';
 import { PluginHost } from './plugin-host.js';
+import { PluginGuard } from './plugins/guard.js';
 import { Daemon } from './daemon.js';
 import { clusterOperations } from './ops/cluster-ops.js';
 import { infraOperations } from './ops/infra-ops.js';
@@ -76,6 +77,8 @@ export interface ComposeOptions {
   readiness?: Readiness;
   /** This process's replica id; default: config replica_id, else <hostname>-<random>. */
   replicaId?: string;
+  /** Where plugin faults are attributed (main shares it with the process-level handlers); default: one of its own. */
+  pluginGuard?: PluginGuard;
 }
 
 function shutdownSignal(): ShutdownSignal {
@@ -170,6 +173,7 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(Scheduler);
   c.registerSingleton(RequestService);
   c.registerSingleton(RequestPruner);
+  c.register(PluginGuard, { useValue: options.pluginGuard ?? new PluginGuard(options.logger.child({ component: 'plugins' })) });
   if (options.plugins) c.register(TOKENS.Plugins, { useValue: options.plugins });
   else c.registerSingleton(TOKENS.Plugins, PluginHost);
   c.registerSingleton(Daemon);

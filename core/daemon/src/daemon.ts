@@ -7,6 +7,7 @@ import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import { sharedFeed, type StateStore, type StoreChange } from '@sky/plugin-api';
 import { procStartTime, SkyError, type DaemonInfo } from '@sky/protocol';
+import { supervisorPid } from './supervised.js';
 import { TOKENS, type BuildInfo, type Clock, type PluginRegistry, type ShutdownSignal } from './tokens.js';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -363,6 +364,8 @@ export class Daemon {
     const procStart = ownProcStart();
     if (procStart !== undefined) info.procStart = procStart;
     if (this.tls !== undefined) info.tlsFingerprint256 = this.tls.fingerprint256;
+    const supervisor = supervisorPid();
+    if (supervisor !== undefined) info.supervisor = supervisor;
     writeFileSync(tmp, JSON.stringify(info) + '\n', { mode: 0o600 });
     renameSync(tmp, this.paths.pidFile);
   }

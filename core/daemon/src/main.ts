@@ -12,6 +12,10 @@ import { followStoreHealth, Readiness } from './readiness.js';
 import { resolveReplicaId } from './replica.js';
 import { isStoreRefusal, STORE_REFUSED_EXIT_CODE } from './store-open.js';
 import { importStateFile } from './state-import.js';
+import { PluginGuard } from './plugins/guard.js';
+import { guardProcessExit } from './exit-guard.js';
+import { CallMarker, markerFile } from './plugins/call-marker.js';
+import { greetSupervisor, releaseSupervisorChannel, reportReady } from './supervised.js';
 
 /**
  * Everything the daemon creates (state store, log, key files, daemon.json) is private to its
@@ -94,6 +98,7 @@ function parseFlags(): { configFile?: string; importFile?: string; overrides: Re
 }
 
 async function main(): Promise<void> {
+  releaseSupervisorChannel();
   const flags = parseFlags();
   const config = loadDaemonConfig(flags);
   const paths = daemonPaths(config);
@@ -102,7 +107,17 @@ async function main(): Promise<void> {
   const { file } = created;
   // Every line names the replica, for logs gathered from several replicas in one place.
   const logger = created.logger.child({ replica: replicaId });
-  installProcessGuards({ logger, logFailing: () => file.dropping > 0, stderr: writeStderr, exit: (code) => process.exit(code) });
+  const marker = new CallMarker(markerFile(paths.stateDir));
+  const pluginGuard = new PluginGuard(logger.child({ component: 'plugins' }), marker);
+  greetSupervisor({ stallSeconds: config.watchdog.stall_seconds, markerFile: marker.file });
+  installProcessGuards({
+    logger,
+    logFailing: () => file.dropping > 0,
+    stderr: writeStderr,
+    exit: (code) => process.exit(code),
+    attribute: (kind, err) => pluginGuard.attribute(kind, err),
+  });
+  guardProcessExit(pluginGuard);
   const readiness = new Readiness();
   const store = await loadStore(config, paths, logger, followStoreHealth(readiness));
   if (flags.importFile !== undefined) {
@@ -115,14 +130,17 @@ async function main(): Promise<void> {
       fail(err, 1);
     }
   }
-  const daemon = compose({ config, paths, logger, jobUmask: startedUmask, store, readiness, replicaId }).resolve(Daemon);
+  const daemon = compose({ config, paths, logger, jobUmask: startedUmask, store, readiness, replicaId, pluginGuard }).resolve(Daemon);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutdown requested');
     daemon.stop().then(
-      () => process.exit(0),
+      () => {
+        marker.close();
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
         process.exit(1);
@@ -147,6 +165,7 @@ async function main(): Promise<void> {
     await daemon.stop().catch((stopErr: unknown) => logger.error({ err: stopErr }, 'shutdown failed'));
     fail(err, isStoreRefusal(err) ? STORE_REFUSED_EXIT_CODE : 1);
   }
+  reportReady();
 }
 
 main().catch((err: unknown) => fail(err, 1));

@@ -10,6 +10,9 @@ import { TOKENS, type PluginRegistry } from './tokens.js';
 import { isMultiUser, type DaemonConfig, type DaemonPaths } from './config/schema.js';
 import { installPlugins, PluginLoader, pluginSearchPath, type LoadedPlugins } from './plugins/index.js';
 import { withPoolsFileDriver } from './plugins/pools-file-driver.js';
+import { PluginGuard } from './plugins/guard.js';
+import { addToQuarantine, quarantineRefusal, readQuarantine, type QuarantineEntry } from './plugins/quarantine.js';
+import { takeStalls } from './plugins/call-marker.js';
 import { TransportPool } from './nodes/transports.js';
 import { PooledPluginSsh } from './nodes/plugin-ssh.js';
 import { NodeHelperConnection } from './nodes/node-helper.js';
@@ -17,7 +20,12 @@ import { NodeHelperConnection } from './nodes/node-helper.js';
 /** Where packages are looked up after the plugin dirs: the working directory, then the daemon's own install (and npm's global packages last). */
 const DAEMON_DIR = fileURLToPath(new URL('.', import.meta.url));
 
-/** Holds the plugins the daemon config names, loaded at start-up through the plugin loader. */
+/**
+ * Holds the plugins the daemon config names, loaded at start-up through the plugin loader. A
+ * plugin the guard stopped after a fault in its code is reported failed and serves nothing more;
+ * one quarantined in the state directory (it blocked the event loop of an earlier daemon) is not
+ * loaded at all.
+ */
 @injectable()
 export class PluginHost implements PluginRegistry {
   private loaded: LoadedPlugins | undefined;
@@ -28,6 +36,7 @@ export class PluginHost implements PluginRegistry {
     @inject(TOKENS.Logger) private readonly logger: Logger,
     @inject(TransportPool) private readonly transports: TransportPool,
     @inject(NodeHelperConnection) private readonly helper: NodeHelperConnection,
+    @inject(PluginGuard) private readonly guard: PluginGuard,
   ) {}
 
   /** The plugins directory (plugins.install_dir): an npm prefix that `sky plugins install` fills. */
@@ -36,6 +45,9 @@ export class PluginHost implements PluginRegistry {
   }
 
   async load(signal: AbortSignal): Promise<void> {
+    this.quarantineStalls();
+    const quarantine = readQuarantine(this.paths.stateDir);
+    if (quarantine.problem !== undefined) this.logger.warn({ component: 'plugins' }, `plugin quarantine: ${quarantine.problem}`);
     const search = pluginSearchPath({
       dirs: this.config.plugins.dirs.map(expandHome),
       installDir: this.installDir,
@@ -52,19 +64,52 @@ export class PluginHost implements PluginRegistry {
       multiUser: isMultiUser(this.config),
       nodeHelper: this.helper.client,
       signal,
+      guard: this.guard,
+      refuse: (id, packageName, version) => {
+        const entry = quarantine.entries.get(id);
+        return entry === undefined ? undefined : quarantineRefusal(this.paths.stateDir, id, entry, packageName, version);
+      },
     });
     const { drivers, added } = withPoolsFileDriver(this.config.drivers);
     if (added !== undefined) this.logger.info({ plugin: 'ssh', poolsFile: added }, `drivers.ssh: enabled because ${added} exists`);
     this.loaded = await loader.load(drivers);
   }
 
+  /**
+   * An earlier daemon process that died while a plugin's code ran synchronously (its event loop
+   * held by a busy loop until the supervisor's watchdog, a liveness probe or an operator killed
+   * it) left a marker naming that plugin: it goes into the quarantine list before anything loads.
+   */
+  private quarantineStalls(): void {
+    const added = new Map<string, QuarantineEntry>();
+    for (const { pid, at, record } of takeStalls(this.paths.stateDir)) {
+      const reason = `its ${record.op} was running when the daemon process (pid ${pid}) died at ${new Date(at).toISOString()}: it held the event loop until the process was killed (a busy loop?)`;
+      added.set(record.id, { package: record.packageName, ...(record.version === undefined ? {} : { version: record.version }), reason, at });
+      this.logger.error(
+        { component: 'plugins', plugin: record.id, package: record.packageName, version: record.version, operation: record.op, kind: 'event-loop stall' },
+        `drivers.${record.id}: ${record.packageName}${record.version === undefined ? '' : `@${record.version}`}: ${reason}; it is quarantined`,
+      );
+    }
+    if (added.size === 0) return;
+    try {
+      addToQuarantine(this.paths.stateDir, added);
+    } catch (err) {
+      this.logger.error({ component: 'plugins', err }, 'cannot write the plugin quarantine list; the plugins named above are loaded again');
+    }
+  }
+
   states(): PluginState[] {
-    return this.loaded ? [...this.loaded.states] : [];
+    return (this.loaded?.states ?? []).map((state) => {
+      const fault = state.state === 'loaded' ? this.guard.failure(state.id) : undefined;
+      return fault === undefined ? { ...state } : { ...state, state: 'failed', error: { code: fault.error.code, message: fault.error.message } };
+    });
   }
 
   drivers(): ReadonlyMap<string, Driver> {
     const out = new Map<string, Driver>();
-    for (const [id, loaded] of this.loaded?.drivers ?? []) out.set(id, loaded.driver);
+    for (const [id, loaded] of this.loaded?.drivers ?? []) {
+      if (this.guard.failure(id) === undefined) out.set(id, loaded.driver);
+    }
     return out;
   }
 

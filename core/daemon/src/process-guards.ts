@@ -32,6 +32,11 @@ export interface GuardOptions {
   logFailing: () => boolean;
   stderr: (text: string) => void;
   exit: (code: number) => void;
+  /**
+   * Whether the error comes from a plugin's code; when it does, the callee has stopped that
+   * plugin and logged the fault (stack, plugin id, package, version), and the daemon carries on.
+   */
+  attribute?: (kind: string, err: unknown) => boolean;
 }
 
 function describe(err: unknown): string {
@@ -47,12 +52,13 @@ export interface GuardHandlers {
 /**
  * Process-level handlers. A failure of the environment that escaped its caller (an unhandled
  * rejection from a write on a full disk, an 'error' event of stdout on a closed pipe) is logged
- * and survived. Anything else is a bug: it is logged at fatal level and written to stderr, and
+ * and survived. One whose stack runs through a plugin's package (a throw in the plugin's timer or
+ * event listener, a rejection it left unhandled) stops that plugin and is survived. Anything else is a bug: it is logged at fatal level and written to stderr, and
  * the process exits with status 1 as Node would (the state store keeps every accepted request,
  * so the next start picks them up).
  */
 export function guardHandlers(options: GuardOptions): GuardHandlers {
-  const { logger, logFailing, stderr, exit } = options;
+  const { logger, logFailing, stderr, exit, attribute } = options;
   const log = (write: () => void): void => {
     try {
       write();
@@ -60,10 +66,21 @@ export function guardHandlers(options: GuardOptions): GuardHandlers {
       // the destination never throws; a serializer might, and must not turn a report into a crash
     }
   };
+  const blamedOnPlugin = (kind: string, err: unknown): boolean => {
+    try {
+      return attribute?.(kind, err) ?? false;
+    } catch {
+      return false;
+    }
+  };
   const report = (kind: string, err: unknown): void => {
     if (isEnvironmentFailure(err)) {
       log(() => logger.warn({ err, kind }, `${kind} from a failing disk or stream; the daemon carries on`));
       if (logFailing()) stderr(`sky daemon: ${kind} (survived): ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    if (blamedOnPlugin(kind, err)) {
+      if (logFailing()) stderr(`sky daemon: ${kind} in plugin code (the plugin is stopped; the daemon carries on): ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
     log(() => logger.fatal({ err, kind }, `${kind}: this is a bug in sky; the daemon exits`));

@@ -62,7 +62,7 @@ export const PluginStateSchema = z
     id: z.string(),
     kind: z.enum(['driver', 'store']),
     package: z.string(),
-    state: z.enum(['loaded', 'skipped']),
+    state: z.enum(['loaded', 'skipped', 'failed']).describe('loaded; skipped (disabled, or failed to load with on_failure: skip: see error); failed (stopped after a fault in its code: see error).'),
     version: z.string().optional(),
     /** The plugin API range the plugin declares (its `apiVersion`), once its package was imported. */
     apiVersion: z.string().optional(),

@@ -175,6 +175,10 @@ export const CheckResultSchema = z
         hosts: z.array(HostCheckSchema).optional().describe('Per-host reports (admins).'),
         pools: z.array(PoolSummarySchema).optional().describe('Per-pool capacity, for callers who do not see the hosts.'),
         targets: z.array(TargetCheckSchema).optional().describe('Per-target reports of drivers with named targets (Kubernetes contexts).'),
+        plugin: z
+          .object({ package: z.string(), version: z.string().optional(), state: z.enum(['skipped', 'failed']), code: z.string() })
+          .optional()
+          .describe('Set when the driver is configured but its plugin failed to load or was stopped after a fault; error says why.'),
       }),
     ),
   })

@@ -1,4 +1,5 @@
 import { inject, injectable } from 'tsyringe';
+import { driverUnavailable, unavailableDriver, unavailableDrivers, whatWentWrong } from './plugin-failures.js';
 import { poolExtensions, targetCheckExtension, type Driver, type DriverCapacity, type HostCheck, type PoolDriverExtensions, type PoolHost, type TargetCheck } from '@sky/plugin-api';
 import { SkyError, type CheckBody, type CheckResult, type PoolBody, type PoolHostsResult, type PoolSummary, type ShowGpusResult, type TargetCheckReport } from '@sky/protocol';
 import { TOKENS, type PluginRegistry } from '../tokens.js';
@@ -81,7 +82,8 @@ export class InfraService {
     const log = details ? (l: string): void => void ctx.log(l) : (): void => undefined;
     const wanted = (body.infra ?? []).map(split);
     const drivers = [...this.plugins.drivers()].filter(([id]) => wanted.length === 0 || wanted.some((w) => w.driverId === id));
-    if (wanted.length > 0 && drivers.length === 0) throw this.unknownDriver(wanted.map((w) => w.driverId ?? '').join(', '));
+    const unavailable = unavailableDrivers(this.plugins).filter((s) => wanted.length === 0 || wanted.some((w) => w.driverId === s.id));
+    if (wanted.length > 0 && drivers.length === 0 && unavailable.length === 0) throw this.unknownDriver(wanted.map((w) => w.driverId ?? '').join(', '));
     const result: CheckResult = { drivers: [] };
     for (const [id, driver] of drivers) {
       const entry: CheckResult['drivers'][number] = { id, ok: true, infra: [] };
@@ -113,6 +115,13 @@ export class InfraService {
       }
       await ctx.log(`${id}: ${entry.ok ? 'enabled' : `not ready${entry.error ? `: ${entry.error}` : ''}`}`);
       result.drivers.push(entry);
+    }
+    // Configured but serving nothing: shown with the reason (GET /api/v1/plugins has the same), never left out.
+    for (const state of unavailable) {
+      const plugin: NonNullable<CheckResult['drivers'][number]['plugin']> = { package: state.package, state: state.state === 'failed' ? 'failed' : 'skipped', code: state.error?.code ?? 'PLUGIN_FAILED' };
+      if (state.version !== undefined) plugin.version = state.version;
+      result.drivers.push({ id: state.id, ok: false, infra: [state.id], error: state.error?.message ?? `${whatWentWrong(state)}`, plugin });
+      await ctx.log(`${state.id}: ${whatWentWrong(state)}`);
     }
     return result;
   }
@@ -241,6 +250,8 @@ export class InfraService {
   }
 
   private unknownDriver(id: string): SkyError {
+    const unavailable = unavailableDriver(this.plugins, id);
+    if (unavailable !== undefined) return driverUnavailable(unavailable);
     return new SkyError('NO_DRIVER', `driver ${id} is not enabled on this API server`, {
       hint: `Enabled drivers: ${[...this.plugins.drivers().keys()].join(', ') || 'none'}. Enable it under drivers: in the daemon config.`,
     });

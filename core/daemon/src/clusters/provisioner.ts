@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { driverUnavailable, unavailableDriver, unavailableDrivers, whatWentWrong } from './plugin-failures.js';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import { feasibilityExtension, type Driver, type NodeHandle, type ProvisionedCluster, type StateStore } from '@sky/plugin-api';
@@ -90,6 +91,8 @@ export class Provisioner {
   driver(id: string): Driver {
     const driver = this.plugins.drivers().get(id);
     if (!driver) {
+      const unavailable = unavailableDriver(this.plugins, id);
+      if (unavailable !== undefined) throw driverUnavailable(unavailable);
       throw new SkyError('NO_DRIVER', `driver ${id} is not enabled on this API server`, {
         hint: `Enabled infra: ${this.enabledDrivers().join(', ') || 'none'}. Enable it under drivers: in the daemon config.`,
       });
@@ -123,10 +126,15 @@ export class Provisioner {
       });
     }
     if (out.length === 0) {
+      for (const fields of candidates) {
+        const unavailable = fields.infra?.cloud === undefined ? undefined : unavailableDriver(this.plugins, fields.infra.cloud);
+        if (unavailable !== undefined) throw driverUnavailable(unavailable);
+      }
       const wanted = candidates.map((c) => (c.infra ? formatInfra(c.infra) : undefined)).filter((x) => x !== undefined);
+      const down = unavailableDrivers(this.plugins).map((d) => `${d.id} (${whatWentWrong(d)})`);
       throw new SkyError('NO_DRIVER', `no enabled driver can run this task${wanted.length ? ` (infra: ${wanted.join(', ')})` : ''}`, {
         hint:
-          `Enabled infra: ${this.enabledDrivers().join(', ') || 'none'}. An admin enables drivers under drivers: in the daemon config: ` +
+          `Enabled infra: ${this.enabledDrivers().join(', ') || 'none'}.${down.length > 0 ? ` Configured but not serving: ${down.join(', ')}; sky check says why.` : ''} An admin enables drivers under drivers: in the daemon config: ` +
           'drivers: {local: {}} on a personal server; on a team server e.g. drivers: {ssh: {}}, or the local driver with an accounts: block ' +
           'and sky-node-helper so jobs run as each user\'s own OS account (sky.config.example.yaml).',
       });

@@ -117,6 +117,12 @@ export const DaemonConfigSchema = z.strictObject({
     })
     .prefault({}),
   shutdown: z.strictObject({ drain_seconds: z.number().min(0).default(30) }).prefault({}),
+  /**
+   * Under sky daemon start's supervisor: a daemon that sends no heartbeat for this long (its
+   * event loop is blocked, e.g. by a busy loop in a plugin's call) is killed and restarted; the
+   * plugin whose call held the loop is quarantined by the restarted daemon. 0 turns it off.
+   */
+  watchdog: z.strictObject({ stall_seconds: z.number().min(0).default(30) }).prefault({}),
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

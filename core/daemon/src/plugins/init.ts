@@ -22,6 +22,8 @@ export interface InitRequest {
   readonly nodeHelper?: NodeHelper | undefined;
   /** The daemon's shutdown signal. */
   readonly signal?: AbortSignal | undefined;
+  /** Runs the plugin's init call (marked for the watchdog). */
+  readonly run?: <T>(fn: () => T) => T;
 }
 
 function seconds(ms: number): string {
@@ -57,9 +59,10 @@ export async function initDriver(req: InitRequest): Promise<Driver> {
       });
     }
 
+    const run = req.run ?? (<T>(fn: () => T): T => fn());
     const outcome = await settleWithin(
       () =>
-        req.plugin.init({
+        run(() => req.plugin.init({
           id,
           config: req.config,
           logger: pluginLogger(logger, id),
@@ -68,7 +71,7 @@ export async function initDriver(req: InitRequest): Promise<Driver> {
           multiUser: req.multiUser ?? false,
           ...(req.ssh ? { ssh: req.ssh } : {}),
           ...(req.nodeHelper ? { nodeHelper: req.nodeHelper } : {}),
-        }),
+        })),
       {
         ms: req.timeoutMs,
         signal: req.signal,

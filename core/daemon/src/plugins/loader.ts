@@ -81,6 +81,15 @@ export class PluginLoader {
           await result.closeAll();
           throw error;
         }
+        if (error.code === 'PLUGIN_FAILED') {
+          // Quarantined after it took a daemon down: never a reason to refuse to start (that
+          // would turn one bad plugin into a crash loop), whatever on_failure says.
+          logger.error({ plugin: id, package: packageName, version: progress.version, code: error.code, hint: error.hint }, error.message);
+          const state: PluginState = { id, kind: 'driver', package: packageName, state: 'failed', error: { code: error.code, message: error.message } };
+          if (progress.version !== undefined) state.version = progress.version;
+          states.push(state);
+          continue;
+        }
         await this.fail(id, packageName, block.onFailure, error, progress, states, result);
         continue;
       }
@@ -136,6 +145,11 @@ export class PluginLoader {
     const { signal } = this.options;
     const resolved = await resolvePackage(id, packageName, this.options);
     if (resolved.version !== undefined) progress.version = resolved.version;
+    const refusal = this.options.refuse?.(id, packageName, resolved.version);
+    if (refusal !== undefined) throw refusal;
+    const identity = { id, packageName, version: resolved.version };
+    const { guard } = this.options;
+    guard?.register(identity, resolved.dir);
 
     const imported = await settleWithin(() => import(pathToFileURL(resolved.entry).href) as Promise<Record<string, unknown>>, {
       ms,
@@ -180,8 +194,9 @@ export class PluginLoader {
       multiUser: this.options.multiUser ?? false,
       nodeHelper: this.options.nodeHelper,
       signal,
+      ...(guard === undefined ? {} : { run: <T>(fn: () => T): T => guard.run(id, 'init', fn) }),
     });
-    return { id, packageName, version: resolved.version, plugin, driver, closeTimeoutMs: ms };
+    return { id, packageName, version: resolved.version, plugin, driver: guard === undefined ? driver : guard.wrap(identity, driver), closeTimeoutMs: ms };
   }
 
   private result(running: ReadonlyMap<string, Running>, states: readonly PluginState[]): LoadedPlugins {

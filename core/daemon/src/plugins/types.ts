@@ -1,5 +1,6 @@
 import type { Driver, DriverPlugin, NodeHelper, PluginLogger, PluginSsh } from '@sky/plugin-api';
-import type { PluginState } from '@sky/protocol';
+import type { PluginState, SkyError } from '@sky/protocol';
+import type { PluginGuard } from './guard.js';
 
 /** The logger the loader writes to: the pino subset it needs (debug is optional). */
 export type LoaderLogger = Pick<PluginLogger, 'info' | 'warn' | 'error'> & Partial<Pick<PluginLogger, 'debug'>>;
@@ -24,6 +25,10 @@ export interface PluginLoaderOptions {
   readonly nodeHelper?: NodeHelper | undefined;
   /** Aborted when the daemon shuts down: stops loading and aborts a running init. */
   readonly signal?: AbortSignal;
+  /** Learns where each plugin's code lives before it is imported, marks its calls and wraps its driver. */
+  readonly guard?: PluginGuard;
+  /** A PLUGIN_FAILED refusal for a plugin that must not be loaded (quarantined), checked once its version is known. */
+  readonly refuse?: (id: string, packageName: string, version: string | undefined) => SkyError | undefined;
 }
 
 /** What `on_failure` asks for when a plugin cannot be loaded. */

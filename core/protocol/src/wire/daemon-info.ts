@@ -14,6 +14,8 @@ export interface DaemonInfo {
   procStart?: string;
   /** With listen.tls: the SHA-256 fingerprint of the served certificate (AA:BB:…), pinned by local probes. */
   tlsFingerprint256?: string;
+  /** Under `sky daemon start`: the pid of the sky supervisor that runs this daemon and restarts it. */
+  supervisor?: number;
 }
 
 /**

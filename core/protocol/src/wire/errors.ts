@@ -41,6 +41,7 @@ export const ERROR_CATALOGUE = {
   PLUGIN_INIT_FAILED: { status: 500, summary: "A plugin's init threw." },
   PLUGIN_INIT_TIMEOUT: { status: 500, summary: "A plugin's init did not finish in time." },
   PLUGIN_INSTALL_FAILED: { status: 502, summary: 'npm could not install a plugin package into the plugins directory.' },
+  PLUGIN_FAILED: { status: 409, summary: 'A configured plugin failed to load, or was stopped after a fault in its code; it serves nothing until an operator fixes it.' },
   SERVER_UNREACHABLE: { status: 503, summary: 'The client cannot reach the API server.' },
   SERVER_CERT_INVALID: { status: 502, summary: "The client could not verify the API server's TLS certificate." },
   SERVER_START_FAILED: { status: 503, summary: 'The local API server could not be started.' },
