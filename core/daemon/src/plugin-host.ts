@@ -5,11 +5,12 @@ import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import { expandHome } from './config/load.js';
 import type { InstalledPlugin, InstallPluginsResult, PluginList, PluginState } from '@sky/protocol';
-import { PLUGIN_API_VERSION, type Driver } from '@sky/plugin-api';
+import { PLUGIN_API_VERSION, type Driver, type StateStore } from '@sky/plugin-api';
 import { TOKENS, type PluginRegistry } from './tokens.js';
 import { isMultiUser, type DaemonConfig, type DaemonPaths } from './config/schema.js';
 import { installPlugins, PluginLoader, pluginSearchPath, type LoadedPlugins } from './plugins/index.js';
 import { withPoolsFileDriver } from './plugins/pools-file-driver.js';
+import { StoreDocuments } from './plugins/store-documents.js';
 import { PluginGuard } from './plugins/guard.js';
 import { addToQuarantine, quarantineRefusal, readQuarantine, type QuarantineEntry } from './plugins/quarantine.js';
 import { takeStalls } from './plugins/call-marker.js';
@@ -37,6 +38,7 @@ export class PluginHost implements PluginRegistry {
     @inject(TransportPool) private readonly transports: TransportPool,
     @inject(NodeHelperConnection) private readonly helper: NodeHelperConnection,
     @inject(PluginGuard) private readonly guard: PluginGuard,
+    @inject(TOKENS.Store) private readonly store: StateStore,
   ) {}
 
   /** The plugins directory (plugins.install_dir): an npm prefix that `sky plugins install` fills. */
@@ -63,6 +65,7 @@ export class PluginHost implements PluginRegistry {
       ssh: new PooledPluginSsh(this.transports),
       multiUser: isMultiUser(this.config),
       nodeHelper: this.helper.client,
+      documents: documentsOf(this.store),
       signal,
       guard: this.guard,
       refuse: (id, packageName, version) => {
@@ -157,4 +160,10 @@ async function installedDriverPackages(dir: string): Promise<InstalledPlugin[]> 
     }
   }
   return out;
+}
+
+/** Each plugin's documents in the store, when the store keeps them (stores shared by several replicas). */
+function documentsOf(store: StateStore): ((id: string) => StoreDocuments) | undefined {
+  const repository = store.pluginDocuments;
+  return repository === undefined ? undefined : (id) => new StoreDocuments(repository, id);
 }

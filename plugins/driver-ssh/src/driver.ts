@@ -22,6 +22,7 @@ import {
   type Resources,
   type SshReach,
   type SshTarget,
+  type PluginDocuments,
 } from '@sky/plugin-api';
 import { SkyError } from '@sky/protocol/wire';
 import { countGpus, gpusNamed, type HostGpu } from './gpus.js';
@@ -38,8 +39,10 @@ export const PROBE_CONCURRENCY = 8;
 export interface SshDriverOptions {
   /** The daemon's SSH connections (PluginContext.ssh). */
   ssh: PluginSsh;
-  /** Where the ledger lives (PluginContext.dataDir). */
+  /** Where the ledger lives (PluginContext.dataDir)... */
   dataDir: string;
+  /** ...unless the state store keeps plugin documents (PluginContext.documents, shared by replicas). */
+  documents?: PluginDocuments | undefined;
   /** Where pools come from; read again on every operation, so edits apply without a restart. */
   sources: PoolSources;
   probeTimeoutMs?: number;
@@ -263,7 +266,7 @@ export class SshDriver implements Driver, SshDriverExtensions {
     this.probeTimeoutMs = options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
     this.statusTimeoutMs = options.statusTimeoutMs ?? DEFAULT_STATUS_TIMEOUT_MS;
     this.home = options.home;
-    this.ledger = new Ledger(options.dataDir, options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs });
+    this.ledger = new Ledger(options.dataDir, options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }, options.documents);
   }
 
   /** Every pool, read afresh (pools file, inline pools, ssh config). Throws CONFIG_INVALID naming each problem. */

@@ -39,7 +39,7 @@ export {
   type SshDriverOptions,
 } from './driver.js';
 export { canonicalGpuName, countGpus, gpusNamed, parseGpuLine, type HostGpu } from './gpus.js';
-export { holders, Ledger, LEDGER_FILE, LOCK_FILE, type LedgerCluster, type LedgerData, type LedgerNode, type LedgerOptions, type LedgerProbe } from './ledger.js';
+export { holders, Ledger, LEDGER_DOCUMENT, LEDGER_FILE, LOCK_FILE, MOVED_SUFFIX, type LedgerCluster, type LedgerData, type LedgerNode, type LedgerOptions, type LedgerProbe } from './ledger.js';
 export {
   checkPools,
   configLocator,
@@ -113,6 +113,7 @@ export default defineDriverPlugin<SshDriverConfig>({
     return new SshDriver({
       ssh: ctx.ssh,
       dataDir: ctx.dataDir,
+      documents: ctx.documents,
       sources,
       probeTimeoutMs: ctx.config.probeTimeoutMs,
       statusTimeoutMs: ctx.config.statusTimeoutMs,

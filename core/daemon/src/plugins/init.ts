@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import type { Driver, DriverPlugin, NodeHelper, PluginSsh } from '@sky/plugin-api';
+import type { Driver, DriverPlugin, NodeHelper, PluginDocuments, PluginSsh } from '@sky/plugin-api';
 import { SkyError, toSkyError } from '@sky/protocol';
 import { settleWithin } from './deadline.js';
 import { pluginLogger } from './logger.js';
@@ -20,6 +20,8 @@ export interface InitRequest {
   readonly multiUser?: boolean;
   /** The daemon's connection to sky-node-helper, lent to the plugin. */
   readonly nodeHelper?: NodeHelper | undefined;
+  /** The plugin's documents in the state store, when the store keeps them. */
+  readonly documents?: PluginDocuments | undefined;
   /** The daemon's shutdown signal. */
   readonly signal?: AbortSignal | undefined;
   /** Runs the plugin's init call (marked for the watchdog). */
@@ -71,6 +73,7 @@ export async function initDriver(req: InitRequest): Promise<Driver> {
           multiUser: req.multiUser ?? false,
           ...(req.ssh ? { ssh: req.ssh } : {}),
           ...(req.nodeHelper ? { nodeHelper: req.nodeHelper } : {}),
+          ...(req.documents ? { documents: req.documents } : {}),
         })),
       {
         ms: req.timeoutMs,

@@ -193,6 +193,7 @@ export class PluginLoader {
       ssh: this.options.ssh,
       multiUser: this.options.multiUser ?? false,
       nodeHelper: this.options.nodeHelper,
+      documents: this.options.documents?.(id),
       signal,
       ...(guard === undefined ? {} : { run: <T>(fn: () => T): T => guard.run(id, 'init', fn) }),
     });

@@ -1,4 +1,4 @@
-import type { Driver, DriverPlugin, NodeHelper, PluginLogger, PluginSsh } from '@sky/plugin-api';
+import type { Driver, DriverPlugin, NodeHelper, PluginDocuments, PluginLogger, PluginSsh } from '@sky/plugin-api';
 import type { PluginState, SkyError } from '@sky/protocol';
 import type { PluginGuard } from './guard.js';
 
@@ -23,6 +23,8 @@ export interface PluginLoaderOptions {
   readonly multiUser?: boolean;
   /** The daemon's connection to sky-node-helper, lent to plugins through their context. */
   readonly nodeHelper?: NodeHelper | undefined;
+  /** Each plugin's documents in the state store (PluginContext.documents), when the store keeps them. */
+  readonly documents?: ((id: string) => PluginDocuments) | undefined;
   /** Aborted when the daemon shuts down: stops loading and aborts a running init. */
   readonly signal?: AbortSignal;
   /** Learns where each plugin's code lives before it is imported, marks its calls and wraps its driver. */
