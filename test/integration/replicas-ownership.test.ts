@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ClusterRecord, JobRecord, RequestRecord } from '@sky/protocol';
-import { http, type DaemonHandle } from '../helpers/daemon-process.js';
+import { http, useLocalToken, type DaemonHandle } from '../helpers/daemon-process.js';
 import { Replicas, until } from '../helpers/pg-replicas.js';
 import { runOperation } from '../helpers/team.js';
+import { runSky, showRun } from '../helpers/sky-cli.js';
 import { testDatabaseUrl } from './store-postgres-fixture.js';
 
 // Two replicas on one PostgreSQL: a cluster belongs to the replica that launched it. Requests on
@@ -124,6 +125,21 @@ describe('clusters are owned by one replica', { timeout: 300_000 }, () => {
     assert.equal(lines(mark).filter((l) => l === 'long').length, 1, 'the running job was not started again');
     await until('every job to be recorded SUCCEEDED by the new owner', async () => (await jobStatuses(b.url, 'web')).every((s) => s === 'SUCCEEDED'), 300);
     assert.equal((await jobStatuses(b.url, 'web')).length, 19, 'launch, 16 execs, the long one and the one after');
+
+    // Every replica must load the same plugins: one that loads another set is told, and so are the others.
+    const same = (await http(`${b.url}/api/v1/plugins`, { headers: HEADERS })).json() as { replicaDifferences?: string[] };
+    assert.equal(same.replicaDifferences, undefined);
+    const c = await replicas.start(config('own-c').replace('drivers:\n', 'drivers:\n  ssh: {}\n'));
+    const fromC = (await http(`${c.url}/api/v1/plugins`, { headers: HEADERS })).json() as { replicaDifferences?: string[] };
+    assert.deepEqual(fromC.replicaDifferences?.map((l) => l.replace(/@[0-9.]+/, '@V')), ['replica own-b has no plugin ssh (this replica: ssh sky-driver-ssh@V loaded)']);
+    await until('B to be told as well', async () => {
+      const fromB = (await http(`${b.url}/api/v1/plugins`, { headers: HEADERS })).json() as { replicaDifferences?: string[] };
+      return fromB.replicaDifferences?.some((l) => l.startsWith('replica own-c has ssh sky-driver-ssh@')) === true;
+    }, 100);
+    useLocalToken(c.url, c.home);
+    const listed = await runSky(['plugins', 'list'], { home: c.home, endpoint: c.url });
+    assert.match(listed.stdout, /other replicas of this API server load other plugins/, showRun(['plugins', 'list'], listed));
+    assert.equal(await c.stop(), 0, c.stderr());
 
     const down = await runOperation<Rec>(b.url, 'down', { cluster: 'web' }, HEADERS);
     assert.equal(down.status, 'SUCCEEDED', JSON.stringify(down.error));

@@ -42,6 +42,11 @@ export function pluginRows(list: PluginList): string[] {
     lines.push('', 'Installed but not configured (add drivers.<id> to the daemon config and restart it):');
     for (const p of installed) lines.push(`  ${p.package}${p.version === undefined ? '' : `@${p.version}`}`);
   }
+  const differences = list.replicaDifferences ?? [];
+  if (differences.length > 0) {
+    lines.push('', 'Warning: other replicas of this API server load other plugins (install the same plugins and versions on every replica):');
+    for (const line of differences) lines.push(`  ${line}`);
+  }
   return lines;
 }
 

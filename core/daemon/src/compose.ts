@@ -22,6 +22,9 @@ import { ManagedJobLogs } from './managed-jobs/managed-job-logs.js';
 import { ManagedJobView } from './managed-jobs/managed-job-view.js';
 import { EventHub } from './events/event-hub.js';
 import { ReplicaFeed } from './replicas/replica-feed.js';
+import { PluginCensus } from './replicas/plugin-census.js';
+import { ClusterOwners } from './replicas/cluster-owners.js';
+import { ReplicaLease } from './replicas/replica-lease.js';
 import { Leadership } from './replicas/leadership.js';
 import { EventStreams } from './events/event-streams.js';
 import { InfraService } from './clusters/infra-service.js';
@@ -151,6 +154,9 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(EventHub);
   // One of each per process: the daemon listens to the same feed the replicas follow, and asks the same leadership.
   c.registerSingleton(ReplicaFeed);
+  c.registerSingleton(ReplicaLease);
+  c.registerSingleton(ClusterOwners);
+  c.registerSingleton(PluginCensus);
   c.registerSingleton(Leadership);
   c.registerSingleton(EventStreams);
   c.registerSingleton(ManagedJobService);

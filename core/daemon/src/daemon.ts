@@ -25,6 +25,7 @@ import { eventRoutes } from './http/routes/events.js';
 import { EventHub } from './events/event-hub.js';
 import { Replicas } from './replicas/replicas.js';
 import { ReplicaFeed } from './replicas/replica-feed.js';
+import { PluginCensus } from './replicas/plugin-census.js';
 import { Leadership } from './replicas/leadership.js';
 import { EventStreams } from './events/event-streams.js';
 import { ManagedJobController } from './managed-jobs/controller.js';
@@ -140,6 +141,7 @@ export class Daemon {
     @inject(EventHub) private readonly eventHub: EventHub,
     @inject(Replicas) private readonly replicas: Replicas,
     @inject(ReplicaFeed) private readonly replicaFeed: ReplicaFeed,
+    @inject(PluginCensus) private readonly pluginCensus: PluginCensus,
     @inject(Leadership) private readonly leadership: Leadership,
     @inject(EventStreams) private readonly eventStreams: EventStreams,
     @inject(Readiness) private readonly readiness: Readiness,
@@ -252,6 +254,7 @@ export class Daemon {
       this.jobQueue.followShared((listener) => listen((change) => listener(change)));
     }
     await this.replicas.start(feedFrom);
+    await this.pluginCensus.publish().catch((err: unknown) => this.logger.warn({ err }, 'could not compare this replica\'s plugins with the other replicas\''));
     const recovered = await this.scheduler.recover();
     this.logger.info(recovered, 'recovered requests from the state store');
     this.replicas.startTakeovers();
@@ -336,7 +339,7 @@ export class Daemon {
         });
         requestRoutes(router, this.requests, max);
         operationRoutes(router, this.scheduler, this.requests, max);
-        serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, shutdown: this.shutdown, maxBodyBytes: max });
+        serverRoutes(router, { logFile: this.paths.logFile, plugins: this.plugins, pluginDifferences: () => this.pluginCensus.differences(), shutdown: this.shutdown, maxBodyBytes: max });
         userRoutes(router, this.users, max, this.audit, this.offboarding);
         auditRoutes(router, this.audit, max);
         stateRoutes(router, { store: this.store, audit: this.audit, logger: this.logger, maxBodyBytes: max });

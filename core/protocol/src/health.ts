@@ -82,6 +82,10 @@ export const PluginListSchema = z
     apiVersion: z.string().optional(),
     /** sky-driver-* packages installed in the plugins directory that the config does not name. */
     installed: z.array(InstalledPluginSchema).optional(),
+    replicaDifferences: z
+      .array(z.string())
+      .optional()
+      .describe('On a state store shared by several replicas: how the plugins this replica loaded differ from those of each other live replica (absent when they are the same).'),
   })
   .meta({ id: 'PluginList' });
 export type PluginList = z.infer<typeof PluginListSchema>;

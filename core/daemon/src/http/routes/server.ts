@@ -8,6 +8,8 @@ import { openSse, type SseWriter } from '../sse.js';
 export interface ServerDeps {
   logFile: string;
   plugins: PluginRegistry;
+  /** How this replica's plugins differ from the other replicas' (empty on a store of its own). */
+  pluginDifferences: () => Promise<string[]>;
   shutdown: ShutdownSignal;
   maxBodyBytes: number;
 }
@@ -70,6 +72,7 @@ export function serverRoutes(router: Router, deps: ServerDeps): void {
       .finally(() => sse.close());
   });
   bindRoute(router, ROUTES.listPlugins, deps.maxBodyBytes, async (ctx) => {
-    ctx.body = await deps.plugins.list();
+    const [list, differences] = await Promise.all([deps.plugins.list(), deps.pluginDifferences()]);
+    ctx.body = differences.length > 0 ? { ...list, replicaDifferences: differences } : list;
   });
 }
