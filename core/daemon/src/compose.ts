@@ -44,6 +44,7 @@ import { AutostopMonitor } from './clusters/autostop.js';
 import { NodeRuntime } from './nodes/node-runtime.js';
 import { TransportPool } from './nodes/transports.js';
 import { driverTunnels } from './nodes/driver-tunnels.js';
+import { readIdentityDocument } from './plugins/sealed-documents.js';
 import { NodeHelperConnection } from './nodes/node-helper.js';
 import { createStore } from './store-factory.js';
 import { readBuildInfo } from './build-info.js';
@@ -106,7 +107,8 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.register(TOKENS.ReplicaId, { useValue: options.replicaId ?? resolveReplicaId(options.config.replica_id) });
   const store = options.store ?? createStore(options.config, options.paths, options.logger, followStoreHealth(readiness));
   c.register(TOKENS.Store, { useValue: store });
-  c.register(TOKENS.Secrets, { useValue: new SecretBox({ keyFile: secretsKeyFile(options.config, options.paths) }) });
+  const secrets = new SecretBox({ keyFile: secretsKeyFile(options.config, options.paths) });
+  c.register(TOKENS.Secrets, { useValue: secrets });
   c.register(LogBus, { useValue: new LogBus() });
   const ssh = options.config.ssh;
   c.register(NodeHelperConnection, { useValue: new NodeHelperConnection(options.config.node_helper) });
@@ -126,6 +128,8 @@ export function compose(options: ComposeOptions): DependencyContainer {
           options.jobUmask !== undefined ? { umask: options.jobUmask } : {},
           // Looked up when a tunnel opens: the plugins load after the pool exists (they use it).
           driverTunnels(() => r.resolve<PluginRegistry>(TOKENS.Plugins).drivers()),
+          // Keys drivers keep in the shared store (SshReach.identityDocument), read on every connect.
+          ({ driver, name }) => readIdentityDocument(store.pluginDocuments, secrets, driver, name),
         ),
     ),
   });

@@ -11,6 +11,7 @@ import { isMultiUser, type DaemonConfig, type DaemonPaths } from './config/schem
 import { installPlugins, PluginLoader, pluginSearchPath, type LoadedPlugins } from './plugins/index.js';
 import { withPoolsFileDriver } from './plugins/pools-file-driver.js';
 import { StoreDocuments } from './plugins/store-documents.js';
+import type { SecretCipher } from './secrets/secret-box.js';
 import { PluginGuard } from './plugins/guard.js';
 import { addToQuarantine, quarantineRefusal, readQuarantine, type QuarantineEntry } from './plugins/quarantine.js';
 import { takeStalls } from './plugins/call-marker.js';
@@ -39,6 +40,7 @@ export class PluginHost implements PluginRegistry {
     @inject(NodeHelperConnection) private readonly helper: NodeHelperConnection,
     @inject(PluginGuard) private readonly guard: PluginGuard,
     @inject(TOKENS.Store) private readonly store: StateStore,
+    @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
   ) {}
 
   /** The plugins directory (plugins.install_dir): an npm prefix that `sky plugins install` fills. */
@@ -65,7 +67,7 @@ export class PluginHost implements PluginRegistry {
       ssh: new PooledPluginSsh(this.transports),
       multiUser: isMultiUser(this.config),
       nodeHelper: this.helper.client,
-      documents: documentsOf(this.store),
+      documents: documentsOf(this.store, this.secrets),
       signal,
       guard: this.guard,
       refuse: (id, packageName, version) => {
@@ -163,7 +165,7 @@ async function installedDriverPackages(dir: string): Promise<InstalledPlugin[]> 
 }
 
 /** Each plugin's documents in the store, when the store keeps them (stores shared by several replicas). */
-function documentsOf(store: StateStore): ((id: string) => StoreDocuments) | undefined {
+function documentsOf(store: StateStore, secrets: SecretCipher): ((id: string) => StoreDocuments) | undefined {
   const repository = store.pluginDocuments;
-  return repository === undefined ? undefined : (id) => new StoreDocuments(repository, id);
+  return repository === undefined ? undefined : (id) => new StoreDocuments(repository, id, secrets);
 }

@@ -34,6 +34,11 @@ export interface PluginDocumentOptions<T> {
   parse: (data: unknown) => T | undefined;
   /** Said when the stored value does not parse (which version of the plugin wrote it, what to do). */
   unknownFormatHint?: string;
+  /**
+   * The document holds secrets (private keys): the daemon seals it with its secrets key before it
+   * is stored (and in exports), and opens it when read.
+   */
+  secret?: boolean;
 }
 
 /** One document, as a plugin uses it. */

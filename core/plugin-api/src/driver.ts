@@ -132,6 +132,14 @@ export interface SshReach {
    * speaks SSH over it; `host` and `port` still name the node's sshd in messages.
    */
   tunnel?: string;
+  /**
+   * Plugin API 1.8: the name of one of the driver's documents (PluginContext.documents, opened
+   * with `secret: true`) holding the private key as `{ privateKey: '<OpenSSH or PEM key>' }`,
+   * instead of `identityFile`: every replica of a daemon on a shared store reads the key from the
+   * store, so a key the driver made on one machine works on all (the Kubernetes driver's cluster
+   * keys). Takes precedence over identityFile.
+   */
+  identityDocument?: string;
 }
 
 /** How the daemon reaches a node. */

@@ -133,7 +133,7 @@ export const FIXED_CLUSTER_FIELDS: ReadonlySet<string> = new Set([
  * (a test checks it against ClusterRecordSchema) so loading this module loads no schema library:
  * plugins import @sky/plugin-api, and the daemon's memory should not pay for a second copy.
  */
-export const OPTIONAL_CLUSTER_FIELDS: ReadonlySet<string> = new Set<keyof ClusterRecord>(['statusReason', 'driverState', 'lastCommand', 'ports', 'autostop']);
+export const OPTIONAL_CLUSTER_FIELDS: ReadonlySet<string> = new Set<keyof ClusterRecord>(['statusReason', 'driverState', 'lastCommand', 'ports', 'autostop', 'replica']);
 
 /**
  * The cluster after an update: patch values (copied) replace fields, fixed fields excepted;

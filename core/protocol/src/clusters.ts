@@ -42,6 +42,11 @@ export const NodeReachSchema = z.discriminatedUnion('kind', [
      * the driver that made the node, `id` the driver's opaque tunnel id; no TCP to host:port.
      */
     tunnel: z.object({ driver: z.string(), id: z.string() }).optional(),
+    /**
+     * The private key is a sealed document of the driver that made the node (plugin API 1.8), in
+     * the state store every replica reads: `driver` is its daemon id, `name` the document's.
+     */
+    identityDocument: z.object({ driver: z.string(), name: z.string() }).optional(),
   }),
 ]);
 export type NodeReach = z.infer<typeof NodeReachSchema>;

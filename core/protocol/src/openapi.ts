@@ -51,6 +51,7 @@ function errorStatuses(route: RouteSpec): number[] {
   const statuses = new Set<number>([400, 401, 403, 404, 405, 421, 429, 503]);
   if (route.method === 'post' || route.method === 'put' || route.body !== undefined) [413, 415].forEach((s) => statuses.add(s));
   if (route.operation !== undefined) [409, 503].forEach((s) => statuses.add(s));
+  for (const s of route.errors ?? []) statuses.add(s);
   return [...statuses].sort();
 }
 

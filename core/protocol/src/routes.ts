@@ -68,6 +68,8 @@ export interface RouteSpec {
   /** A body of raw bytes instead of JSON (read by the handler itself). */
   readonly rawBody?: { readonly contentType: string; readonly description: string };
   readonly success: { readonly status: number; readonly body: RouteResponse };
+  /** Error statuses this route answers beyond the ones every route may (the OpenAPI document lists them). */
+  readonly errors?: readonly number[];
   /** Whether the route is an operation submit (answers 202 with a request id). */
   readonly operation?: OperationName;
 }
@@ -193,6 +195,8 @@ export const ROUTES = {
     access: 'admin',
     body: InstallPluginsBodySchema,
     success: { status: 200, body: InstallPluginsResultSchema },
+    // PLUGIN_INSTALL_FAILED: npm could not install (no such package, registry unreachable).
+    errors: [502],
   },
   listClusters: {
     id: 'listClusters',

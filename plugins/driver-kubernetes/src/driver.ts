@@ -7,6 +7,7 @@ import type {
   JsonValue,
   NodeHandle,
   NodeStatusReport,
+  PluginDocuments,
   PluginLogger,
   ProvisionRequest,
   ProvisionedCluster,
@@ -52,6 +53,8 @@ export function readState(state: JsonValue): KubeClusterState {
 export interface KubeDriverOptions {
   config: KubeDriverConfig;
   dataDir: string;
+  /** Where the cluster keys are kept when the store is shared by replicas (PluginContext.documents). */
+  documents?: PluginDocuments | undefined;
   logger: PluginLogger;
 }
 
@@ -78,7 +81,7 @@ export class KubernetesDriver {
 
   constructor(private readonly opts: KubeDriverOptions) {
     this.contexts = new Contexts(opts.config);
-    this.keys = new ClusterKeys(opts.dataDir);
+    this.keys = new ClusterKeys(opts.dataDir, opts.documents);
   }
 
   /** The allowed contexts (the first is the default). */
@@ -242,7 +245,7 @@ export class KubernetesDriver {
     await abortable(cache.ready(), opts.signal, 'starting the pod watch');
     const problem = cache.problem();
     if (problem !== undefined) throw new SkyError('DRIVER_FAILED', problem, { hint: 'Check the context with `sky check k8s`.' });
-    const clientKey = await this.keys.ensure(req.clusterId);
+    const clientKey = await this.keys.ensure(req.clusterId, opts.signal);
     const site = (verb: string, resource: string) => ({ verb, resource, namespace, context, server: client.server });
     const call = <T>(verb: string, resource: string, p: Promise<T>): Promise<T> =>
       abortable(p, opts.signal, `${verb} ${resource}`).catch((error: unknown) => {
@@ -315,7 +318,7 @@ export class KubernetesDriver {
           host: ips[rank] ?? '',
           port: config.sshPort,
           user: config.runAsUser === undefined ? 'root' : String(config.runAsUser),
-          identityFile: this.keys.identityFile(req.clusterId),
+          ...this.keys.reachOf(req.clusterId),
           hostKeys: [hostKeys[rank] ?? ''],
           ...(config.reach === 'port-forward' ? { tunnel: tunnelId(context, namespace, name) } : {}),
         },

@@ -21,7 +21,7 @@ export {
 } from './config.js';
 export { KubernetesDriver, readState, type KubeClusterState, type KubeDriverOptions } from './driver.js';
 export { apiError, apiFailure } from './errors.js';
-export { ed25519, keyWithoutComment } from './keys.js';
+export { ClusterKeys, ed25519, keyWithoutComment } from './keys.js';
 export * from './names.js';
 export { capacityOf, infeasibility, nodeViews, targetNode, type NodeView } from './nodes.js';
 export { nodeStatus, podProgress, terminationReason, type PodProgress } from './pod-state.js';
@@ -40,7 +40,7 @@ export default defineDriverPlugin<KubeDriverConfig>({
   apiVersion: '^1.6.0',
   configSchema: kubeConfigSchema,
   init(ctx) {
-    const driver = new KubernetesDriver({ config: ctx.config, dataDir: ctx.dataDir, logger: ctx.logger });
+    const driver = new KubernetesDriver({ config: ctx.config, dataDir: ctx.dataDir, documents: ctx.documents, logger: ctx.logger });
     try {
       ctx.logger.info({ contexts: driver.allowedContexts() }, 'Kubernetes driver ready');
     } catch (error) {

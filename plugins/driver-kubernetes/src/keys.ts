@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import type { PluginDocument, PluginDocuments } from '@sky/plugin-api';
 
 export interface KeyPair {
   /** OpenSSH private key. */
@@ -51,9 +52,41 @@ export function keyDirName(clusterId: string): string {
   return clusterId.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '_');
 }
 
-/** The daemon's client key of a cluster, under `<dataDir>/keys/<clusterId>/`. */
+/** A cluster's key pair as a secret document in the state store (empty once the cluster is gone). */
+interface KeyDocument {
+  privateKey?: string;
+  publicKey?: string;
+}
+
+function parseKeyDocument(value: unknown): KeyDocument | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { privateKey, publicKey } = value as { privateKey?: unknown; publicKey?: unknown };
+  if ((privateKey !== undefined && typeof privateKey !== 'string') || (publicKey !== undefined && typeof publicKey !== 'string')) return undefined;
+  return { ...(typeof privateKey === 'string' ? { privateKey } : {}), ...(typeof publicKey === 'string' ? { publicKey } : {}) };
+}
+
+/** How the daemon finds a cluster's private key: a document in the shared store, or a file. */
+export type KeyReach = { identityDocument: string } | { identityFile: string };
+
+/**
+ * The daemon's client key of a cluster. On a daemon whose store keeps plugin documents (shared
+ * by replicas), a secret document `key.<clusterId>` there (sealed with the daemon's secrets key),
+ * which every replica reads when it connects; otherwise a file under `<dataDir>/keys/<clusterId>/`.
+ */
 export class ClusterKeys {
-  constructor(private readonly dataDir: string) {}
+  constructor(
+    private readonly dataDir: string,
+    private readonly documents?: PluginDocuments,
+  ) {}
+
+  private document(clusterId: string): PluginDocument<KeyDocument> | undefined {
+    return this.documents?.open(`key.${keyDirName(clusterId)}`, { empty: () => ({}), parse: parseKeyDocument, secret: true });
+  }
+
+  /** What the node's SSH reach names for the key. */
+  reachOf(clusterId: string): KeyReach {
+    return this.documents === undefined ? { identityFile: this.identityFile(clusterId) } : { identityDocument: `key.${keyDirName(clusterId)}` };
+  }
 
   dir(clusterId: string): string {
     return join(this.dataDir, 'keys', keyDirName(clusterId));
@@ -63,8 +96,19 @@ export class ClusterKeys {
     return join(this.dir(clusterId), 'id_ed25519');
   }
 
-  /** The cluster's client key pair: the one on disk, else a new one written 0600. */
-  async ensure(clusterId: string): Promise<KeyPair> {
+  /** The cluster's client key pair: the one kept (store or disk), else a new one (written 0600 on disk). */
+  async ensure(clusterId: string, signal: AbortSignal): Promise<KeyPair> {
+    const document = this.document(clusterId);
+    if (document !== undefined) {
+      return document.update(signal, (data) => {
+        if (data.privateKey === undefined || data.publicKey === undefined) {
+          const pair = ed25519(`sky-cluster-${clusterId}`);
+          data.privateKey = pair.private;
+          data.publicKey = pair.public;
+        }
+        return { private: data.privateKey, public: data.publicKey };
+      });
+    }
     const file = this.identityFile(clusterId);
     try {
       const [priv, pub] = await Promise.all([readFile(file, 'utf8'), readFile(`${file}.pub`, 'utf8')]);
@@ -80,6 +124,13 @@ export class ClusterKeys {
   }
 
   async remove(clusterId: string): Promise<void> {
+    const document = this.document(clusterId);
+    if (document !== undefined) {
+      await document.update(new AbortController().signal, (data) => {
+        delete data.privateKey;
+        delete data.publicKey;
+      });
+    }
     await rm(this.dir(clusterId), { recursive: true, force: true });
   }
 }

@@ -41,7 +41,7 @@ export interface Owner {
   workspace: string;
 }
 
-/** A driver's node as the daemon records it; a tunnel id gets the id of the driver that opens it. */
+/** A driver's node as the daemon records it; a tunnel id and an identity document get the id of the driver they belong to. */
 function toNodeRecord(node: NodeHandle, driverId: string): NodeRecord {
   return {
     id: node.id,
@@ -55,7 +55,11 @@ function toNodeRecord(node: NodeHandle, driverId: string): NodeRecord {
             ...(node.reach.gpuIndices ? { gpuIndices: node.reach.gpuIndices } : {}),
             ...(node.reach.account !== undefined ? { account: node.reach.account } : {}),
           }
-        : (({ tunnel, ...rest }) => ({ ...rest, ...(tunnel !== undefined ? { tunnel: { driver: driverId, id: tunnel } } : {}) }))(node.reach),
+        : (({ tunnel, identityDocument, ...rest }) => ({
+            ...rest,
+            ...(tunnel !== undefined ? { tunnel: { driver: driverId, id: tunnel } } : {}),
+            ...(identityDocument !== undefined ? { identityDocument: { driver: driverId, name: identityDocument } } : {}),
+          }))(node.reach),
     resources: { cpus: node.resources.cpus, memoryGb: node.resources.memoryGb, accelerators: node.resources.accelerators.map((a) => ({ ...a })) },
   };
 }
@@ -63,8 +67,8 @@ function toNodeRecord(node: NodeHandle, driverId: string): NodeRecord {
 export function provisioned(cluster: ClusterRecord): ProvisionedCluster {
   const nodes: NodeHandle[] = cluster.nodes.map((n) => {
     if (n.reach.kind === 'local') return { ...n, reach: { ...n.reach } };
-    const { tunnel, ...rest } = n.reach;
-    return { ...n, reach: { ...rest, ...(tunnel !== undefined ? { tunnel: tunnel.id } : {}) } };
+    const { tunnel, identityDocument, ...rest } = n.reach;
+    return { ...n, reach: { ...rest, ...(tunnel !== undefined ? { tunnel: tunnel.id } : {}), ...(identityDocument !== undefined ? { identityDocument: identityDocument.name } : {}) } };
   });
   return { nodes, state: (cluster.driverState ?? null) as ProvisionedCluster['state'] };
 }

@@ -11,7 +11,10 @@ export function errorMiddleware(logger: Logger) {
       const found = toSkyError(err);
       const known = found !== undefined;
       const sky = found ?? new SkyError('INTERNAL', 'internal error in the API server', { hint: 'See the server log (sky api logs --server-logs).' });
-      if (!known || sky.status >= 500) logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+      // A fault of the daemon (500, or anything not a SkyError) is an error; 502-504 say that
+      // something it depends on failed (npm, the database), which it reports and survives.
+      if (!known || sky.status === 500) logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+      else if (sky.status > 500) logger.warn({ err, method: ctx.method, path: ctx.path }, 'request failed: a service the API server depends on failed');
       if (ctx.headerSent) {
         ctx.res.destroy();
         return;

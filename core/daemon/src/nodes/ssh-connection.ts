@@ -32,6 +32,8 @@ export interface SshTarget {
   user: string;
   /** Private key file (unencrypted; keys with a passphrase belong in ssh-agent). */
   identityFile?: string | undefined;
+  /** The private key from elsewhere (a driver's sealed document in the state store), instead of identityFile; `what` names it in errors. */
+  identityKey?: { what: string; read: () => Promise<Buffer> } | undefined;
   /**
    * Host keys the node's driver pinned (OpenSSH public key lines): when set, the host must
    * present one of them, and known_hosts and trust on first use are not consulted.
@@ -204,15 +206,16 @@ export class SshConnection {
   }
 
   private async privateKey(): Promise<Buffer | undefined> {
-    const file = this.target.identityFile;
+    const source = this.target.identityKey;
+    const file = source?.what ?? this.target.identityFile;
     if (file === undefined) return undefined;
     let key: Buffer;
     try {
-      key = await readFile(file);
+      key = source !== undefined ? await source.read() : await readFile(file);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new SkyError('NODE_UNREACHABLE', `cannot read the identity file ${file} for ${this.label}: ${code}`, {
-        hint: 'Check the identity_file path and that the daemon may read it.',
+      const code = source !== undefined ? (err instanceof Error ? err.message : String(err)) : ((err as NodeJS.ErrnoException).code ?? 'unreadable');
+      throw new SkyError('NODE_UNREACHABLE', `cannot read the identity ${source !== undefined ? 'key' : 'file'} ${file} for ${this.label}: ${code}`, {
+        hint: source !== undefined ? 'The key is a document of the driver that made the node, in the state store: check that the store answers and holds the same secrets key on every replica.' : 'Check the identity_file path and that the daemon may read it.',
         details: { host: this.target.host, port: this.target.port },
       });
     }

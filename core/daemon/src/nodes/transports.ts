@@ -15,6 +15,9 @@ export type SshReach = Extract<NodeRecord['reach'], { kind: 'ssh' }>;
  */
 export type TunnelResolver = (reach: SshReach & { tunnel: { driver: string; id: string } }, label: string) => SocketOpener;
 
+/** Reads a node's private key kept as a driver's document in the state store (`reach.identityDocument`). */
+export type IdentityKeyResolver = (document: { driver: string; name: string }) => Promise<Buffer>;
+
 /**
  * One transport per node, kept for the daemon's lifetime. Local ones are stateless (those of an
  * OS account go through the daemon's one connection to sky-node-helper); SSH ones
@@ -40,6 +43,8 @@ export class TransportPool {
     private readonly local: LocalOptions = {},
     /** Nodes reached through their driver (a `tunnel` in the reach); absent: such nodes are refused. */
     private readonly tunnels?: TunnelResolver,
+    /** Keys kept in the state store (an `identityDocument` in the reach); absent: such nodes have no key but the agent's. */
+    private readonly keys?: IdentityKeyResolver,
   ) {}
 
   for(node: NodeRecord): NodeTransport {
@@ -69,7 +74,7 @@ export class TransportPool {
       }
       else {
         if (this.closed) throw new SkyError('NODE_UNREACHABLE', `node ${label}: the daemon is stopping and opens no SSH connections`);
-        transport = new SshTransport(sshTarget(reach), this.ssh, this.jumpChain(reach), this.opener(reach, label));
+        transport = new SshTransport(this.sshTarget(reach), this.ssh, this.jumpChain(reach), this.opener(reach, label));
       }
       this.byNode.set(key, transport);
     }
@@ -82,7 +87,15 @@ export class TransportPool {
    */
   dedicatedSsh(reach: SshReach, label: string): SshConnection {
     if (this.closed) throw new SkyError('NODE_UNREACHABLE', `node ${label}: the daemon is stopping and opens no SSH connections`);
-    return new SshConnection(sshTarget(reach), this.ssh, this.jumpChain(reach), this.opener(reach, label));
+    return new SshConnection(this.sshTarget(reach), this.ssh, this.jumpChain(reach), this.opener(reach, label));
+  }
+
+  private sshTarget(reach: SshReach): SshTarget {
+    const target: SshTarget = { host: reach.host, port: reach.port, user: reach.user, identityFile: reach.identityFile, hostKeys: reach.hostKeys };
+    const document = reach.identityDocument;
+    const keys = this.keys;
+    if (document !== undefined && keys !== undefined) target.identityKey = { what: `${document.driver}/${document.name}`, read: () => keys(document) };
+    return target;
   }
 
   /** The stream opener of a node reached through its driver; undefined for TCP (direct or through jump hosts). */
@@ -151,11 +164,8 @@ export class TransportPool {
 export function reachKey(reach: NodeRecord['reach']): string {
   if (reach.kind === 'local') return reach.account !== undefined ? `account:${reach.account}:${reach.root}` : `local:${reach.root}`;
   const tunnel = reach.tunnel === undefined ? '' : `${reach.tunnel.driver}:${reach.tunnel.id}`;
-  return `ssh:${reach.user}@${reach.host}:${reach.port}|${reach.identityFile ?? ''}|${reach.proxyJump ?? ''}|${reach.hostKeys?.join(',') ?? ''}|${tunnel}`;
-}
-
-function sshTarget(reach: SshReach): SshTarget {
-  return { host: reach.host, port: reach.port, user: reach.user, identityFile: reach.identityFile, hostKeys: reach.hostKeys };
+  const key = reach.identityDocument === undefined ? (reach.identityFile ?? '') : `doc:${reach.identityDocument.driver}/${reach.identityDocument.name}`;
+  return `ssh:${reach.user}@${reach.host}:${reach.port}|${key}|${reach.proxyJump ?? ''}|${reach.hostKeys?.join(',') ?? ''}|${tunnel}`;
 }
 
 /** `[user@]host[:port]` or `[user@][v6]:port`; user defaults to the target's, port to 22, identity to the target's. */

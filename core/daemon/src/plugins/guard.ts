@@ -23,8 +23,9 @@ export interface PluginFault {
 }
 
 /**
- * Where plugin code runs while the daemon waits for it synchronously: the watchdog thread reads
- * it when the event loop stops turning, to name the plugin that blocked it.
+ * Where plugin code runs while the daemon waits for it synchronously (a file in the state
+ * directory, see call-marker.ts): the daemon started after a process the supervisor's watchdog
+ * killed reads it, to name the plugin that blocked the event loop.
  */
 export interface RunningMarker {
   /** Note that plugin `slot` runs `op` now; returns what to restore after. */

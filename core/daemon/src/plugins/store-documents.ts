@@ -7,6 +7,8 @@ import {
   type PluginDocuments,
 } from '@sky/plugin-api';
 import { SkyError } from '@sky/protocol';
+import type { SecretCipher } from '../secrets/secret-box.js';
+import { openDocument, sealDocument } from './sealed-documents.js';
 
 /** Pause before running a change again after another writer saved first: doubling from 2 ms, capped. */
 function backoffMs(attempt: number): number {
@@ -18,6 +20,8 @@ export class StoreDocuments implements PluginDocuments {
   constructor(
     private readonly repository: PluginDocumentRepository,
     private readonly plugin: string,
+    /** Seals documents opened with `secret: true`; without one they are refused. */
+    private readonly cipher?: SecretCipher,
   ) {}
 
   open<T>(name: string, options: PluginDocumentOptions<T>): PluginDocument<T> {
@@ -26,7 +30,10 @@ export class StoreDocuments implements PluginDocuments {
         hint: 'A document name is 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit.',
       });
     }
-    return new StoreDocument(this.repository, this.plugin, name, options);
+    if (options.secret === true && this.cipher === undefined) {
+      throw new SkyError('INTERNAL', `drivers.${this.plugin}: document "${name}" holds secrets, and these documents have no secrets key to seal them with`);
+    }
+    return new StoreDocument(this.repository, this.plugin, name, options, options.secret === true ? this.cipher : undefined);
   }
 }
 
@@ -36,11 +43,16 @@ class StoreDocument<T> implements PluginDocument<T> {
     private readonly plugin: string,
     private readonly name: string,
     private readonly options: PluginDocumentOptions<T>,
+    private readonly cipher: SecretCipher | undefined,
   ) {}
 
   async read(): Promise<T> {
     const stored = await this.repository.get(this.plugin, this.name);
     return stored === undefined ? this.options.empty() : this.parse(stored.value);
+  }
+
+  private stored(data: T): unknown {
+    return this.cipher === undefined ? data : sealDocument(this.cipher, this.plugin, this.name, data);
   }
 
   async update<R>(signal: AbortSignal, change: (data: T) => R | Promise<R>): Promise<R> {
@@ -49,14 +61,14 @@ class StoreDocument<T> implements PluginDocument<T> {
       const stored = await this.repository.get(this.plugin, this.name);
       const data = stored === undefined ? this.options.empty() : this.parse(stored.value);
       const result = await change(data);
-      if ((await this.repository.put(this.plugin, this.name, data, stored?.revision ?? 0)) !== undefined) return result;
+      if ((await this.repository.put(this.plugin, this.name, this.stored(data), stored?.revision ?? 0)) !== undefined) return result;
       // Another replica saved first: run the change again on what it saved.
       await sleep(backoffMs(attempt), undefined, { signal }).catch(() => undefined);
     }
   }
 
   private parse(value: unknown): T {
-    const parsed = this.options.parse(value);
+    const parsed = this.options.parse(this.cipher === undefined ? value : openDocument(this.cipher, this.plugin, this.name, value));
     if (parsed !== undefined) return parsed;
     throw new SkyError('DRIVER_FAILED', `drivers.${this.plugin}: its document "${this.name}" in the state store is not in a form this version of the plugin knows`, {
       hint: this.options.unknownFormatHint ?? 'Use the version of the plugin that wrote it.',

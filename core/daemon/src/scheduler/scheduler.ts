@@ -57,6 +57,9 @@ export interface TakeoverCounts {
   completed: number;
 }
 
+/** How many of the latest requests queued at submit are remembered (so the shared feed's echo of them costs no read). */
+const SUBMITTED_REMEMBERED = 4096;
+
 /** How long a request whose state cannot be written waits before the next try. */
 const STORE_RETRY_MS = 1000;
 
@@ -79,6 +82,8 @@ export class Scheduler {
   private readonly running = new Map<string, Running>();
   /** Ids of the requests waiting in this process's lanes. */
   private readonly queued = new Set<string>();
+  /** Requests this process queued at submit (the latest ones): their change in the shared feed is not a handover. */
+  private readonly submittedHere = new Set<string>();
   /** Whether each user with requests was an admin when they last submitted (their running cap). */
   private readonly privileged = new Map<string, boolean>();
   private readonly ids = new RequestIdFactory();
@@ -171,9 +176,15 @@ export class Scheduler {
       const privileged = input.privileged ?? this.policy.isAdmin({ id: input.user, name: input.userName, role: 'user' });
       this.privileged.set(record.user, privileged);
       this.enqueue(record, privileged);
+      if (this.lease.shared) this.rememberSubmitted(record.id);
       this.pump(record.lane);
     }
     return result;
+  }
+
+  private rememberSubmitted(id: string): void {
+    this.submittedHere.add(id);
+    if (this.submittedHere.size > SUBMITTED_REMEMBERED) this.submittedHere.delete(this.submittedHere.values().next().value!);
   }
 
   /** Put a PENDING request in its lane (once: a request already queued or running here is left alone). */
@@ -189,7 +200,7 @@ export class Scheduler {
    * queued or running here already, or is no longer PENDING and this replica's.
    */
   async adopt(id: string): Promise<void> {
-    if (!this.dispatching || this.queued.has(id) || this.running.has(id)) return;
+    if (!this.dispatching || this.queued.has(id) || this.running.has(id) || this.submittedHere.has(id)) return;
     const record = await this.store.requests.get(id);
     if (record === undefined || record.status !== 'PENDING' || record.replica !== this.replica) return;
     const privileged = this.policy.isAdmin(await this.policy.actorOf(record));
