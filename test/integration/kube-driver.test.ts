@@ -5,6 +5,8 @@
 // an error naming it; checkTargets with a user lacking RBAC lists what is missing; status makes no
 // API request (watch cache).
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +16,10 @@ import { SkyError } from '@sky/protocol/wire';
 import plugin, { validateKubeConfig, type KubernetesDriver } from 'sky-driver-kubernetes';
 import { kubeBinaries, startFakeKubelet, startKubeControlPlane, type FakeKubelet, type KubeControlPlane } from '../helpers/kube/index.js';
 import { sshRunPinned } from '../helpers/kube/ssh-pinned.js';
+import { MemoryDocumentRepository } from '@sky/plugin-api/testing';
+import { SecretBox } from '../../core/daemon/src/secrets/secret-box.js';
+import { StoreDocuments } from '../../core/daemon/src/plugins/store-documents.js';
+import { readIdentityDocument } from '../../core/daemon/src/plugins/sealed-documents.js';
 
 const NS = 'sky-driver';
 const UNPULLABLE = 'registry.invalid/sky/nope:1';
@@ -118,6 +124,34 @@ describe('Kubernetes driver on a real control plane', { skip: bins.skip ?? false
     await d.terminate(cluster, opts()); // idempotent
     const gone = await d.status(cluster, opts());
     assert.deepEqual(gone.map((s) => s.status), ['TERMINATED', 'TERMINATED']);
+  });
+
+  it('on a shared store keeps the cluster key as a sealed document every replica reads, not as a file, and forgets it at terminate', async () => {
+    const repository = new MemoryDocumentRepository(() => undefined);
+    const secrets = new SecretBox({ keyFile: join(dir, 'unused-key') });
+    secrets.useKey(randomBytes(32));
+    const checked = validateKubeConfig({ kubeconfig, namespace: NS });
+    if (checked.issues !== undefined) throw new Error(checked.issues.map((i) => i.message).join('; '));
+    const dataDir = join(dir, 'data-shared');
+    const documents = new StoreDocuments(repository, 'k8s', secrets);
+    const d = (await plugin.init({ id: 'k8s', config: checked.value, logger: quiet, dataDir, signal: new AbortController().signal, documents })) as KubernetesDriver;
+    drivers.push(d);
+    const cluster = await d.provision(
+      { clusterName: 'shared', clusterId: 'cid-shared', owner: 'u-1', workspace: 'default', numNodes: 1, resources: { cpus: { min: 1, orMore: false }, memoryGb: { min: 1, orMore: false } } },
+      opts(),
+    );
+    const node = cluster.nodes[0]!;
+    assert.ok(node.reach.kind === 'ssh');
+    if (node.reach.kind !== 'ssh') return;
+    assert.equal(node.reach.identityFile, undefined);
+    assert.equal(node.reach.identityDocument, 'key.cid-shared');
+    assert.ok(!existsSync(join(dataDir, 'keys')), 'no key file');
+    // What any replica's daemon reads to connect (with the same secrets key).
+    const identity = (await readIdentityDocument(repository, secrets, 'k8s', 'key.cid-shared')).toString();
+    assert.match(await sshRun(node.reach, identity, 'echo hello-with-the-stored-key'), /hello-with-the-stored-key/);
+    await d.terminate(cluster, opts());
+    await assert.rejects(readIdentityDocument(repository, secrets, 'k8s', 'key.cid-shared'), /holds no privateKey/);
+    assert.deepEqual(await objects('cid-shared'), { pods: 0, secrets: 0, configmaps: 0, services: 0 });
   });
 
   it('answers NO_CAPACITY for a pod that stays Unschedulable, naming what is missing, and leaves nothing', async () => {
