@@ -312,6 +312,25 @@ describe('job queue (injectable clock, recording runtime)', () => {
     assert.equal(job?.reason, undefined, 'not failed');
   });
 
+  it('a job whose rank files were written but whose runner never started (the starter died in between) is queued again after the grace', async () => {
+    w = await world([sshNode(0, 2)]);
+    await submit(w, 1);
+    await until(w, ['1:SETTING_UP']);
+    const ref = w.runtime.started[0]!.spec.jobId;
+    // The rank's files are there (status PENDING), but no runner ever recorded a phase.
+    w.runtime.states.set(`${ref}/0`, { status: 'PENDING', exitCode: null });
+    await w.queue.reconcileOnce();
+    assert.deepEqual(await statuses(w), ['1:SETTING_UP'], 'within the grace a start may still be under way');
+    w.clock.t += 120_000;
+    w.runtime.duringStart = async (spec) => {
+      if (spec.jobId === ref) w.runtime.states.set(`${ref}/0`, { status: 'RUNNING', exitCode: null });
+    };
+    await w.queue.reconcileOnce();
+    for (let i = 0; i < 2000 && w.runtime.started.length < 2; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(w.runtime.started.length, 2, 'queued again and started once more');
+    assert.equal((await w.store.jobs.get('c', 1))?.reason, undefined, 'not failed');
+  });
+
   it('a node that answers again within the grace keeps its jobs', async () => {
     w = await world([sshNode(0, 2)]);
     await submit(w, 1);

@@ -164,7 +164,9 @@ export class JobReconciler {
    * others). True when the job ended here.
    */
   async record(cluster: ClusterRecord, job: JobRecord, ranks: readonly JobState[]): Promise<boolean> {
-    if (job.status === 'SETTING_UP' && ranks.every((r) => r.status === 'MISSING')) return this.neverStarted(cluster, job);
+    // No rank has a runner that recorded anything: none was written, or its files were written
+    // but the runner never started (the starter died in between; a rank reads PENDING until its runner runs).
+    if (job.status === 'SETTING_UP' && ranks.every((r) => r.status === 'MISSING' || r.status === 'PENDING')) return this.neverStarted(cluster, job);
     const { status, reason } = aggregate(ranks);
     if (status === job.status) return false;
     if (!isJobTerminal(status)) {
@@ -182,8 +184,9 @@ export class JobReconciler {
   }
 
   /**
-   * A job claimed to start (SETTING_UP) of which no rank exists on any node: the process that
-   * claimed it (another replica, or this daemon before a kill -9) died before it started a rank.
+   * A job claimed to start (SETTING_UP) of which no rank runs on any node (none exists, or its
+   * files were written but no runner started): the process that claimed it (another replica, or
+   * this daemon before a kill -9) died before it started a rank.
    * Nothing of it ran, so after `jobs.start_grace_seconds` (a start under way elsewhere is given
    * that long) it is queued again rather than failed. True when it was.
    */
