@@ -86,12 +86,17 @@ export class ClusterOwners {
   }
 
   private async sweep(): Promise<string[]> {
+    // The owners the view names (an owner of none is recorded as ''): the store is read only when one of them is dead.
+    const orphaned = new Set<string>();
+    for (const owner of new Set(this.view.list(undefined).map((record) => record.replica ?? ''))) {
+      if (owner !== this.replica && (owner === '' || !(await this.isLive(owner)))) orphaned.add(owner);
+    }
+    if (orphaned.size === 0) return [];
     const taken: string[] = [];
     const busy = new Set((await this.store.jobs.listActive()).map((job) => job.cluster));
     for (const name of busy) {
       const record = this.view.get(name);
-      if (record === undefined || record.replica === this.replica) continue;
-      if (record.replica !== undefined && (await this.isLive(record.replica))) continue;
+      if (record === undefined || !orphaned.has(record.replica ?? '')) continue;
       if ((await this.adopt(record.name, record.replica, false)) === this.replica) taken.push(record.name);
     }
     if (taken.length > 0) {

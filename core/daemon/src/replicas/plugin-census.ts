@@ -11,8 +11,8 @@ const DAEMON_DOCUMENTS = '@daemon';
 
 interface CensusEntry {
   at: number;
-  /** `id package@version state`, sorted. */
-  plugins: string[];
+  /** Each plugin id with what was loaded under it: `package@version state`. */
+  plugins: Record<string, string>;
 }
 
 interface Census {
@@ -26,7 +26,7 @@ function parse(value: unknown): Census | undefined {
 }
 
 function describe(state: PluginState): string {
-  return `${state.id} ${state.package}${state.version === undefined ? '' : `@${state.version}`} ${state.state}`;
+  return `${state.package}${state.version === undefined ? '' : `@${state.version}`} ${state.state}`;
 }
 
 /** How long an answer of differences() is reused. */
@@ -58,8 +58,8 @@ export class PluginCensus {
         : new StoreDocuments(repository, DAEMON_DOCUMENTS).open('plugins', { empty: () => ({ replicas: {} }), parse });
   }
 
-  private mine(): string[] {
-    return this.plugins.states().map(describe).sort();
+  private mine(): Record<string, string> {
+    return Object.fromEntries(this.plugins.states().map((state) => [state.id, describe(state)]));
   }
 
   /** Record this replica's plugins (dropping replicas no longer alive) and log how they differ from the others'. */
@@ -87,17 +87,17 @@ export class PluginCensus {
     if (document === undefined) return [];
     if (this.cached !== undefined && Date.now() - this.cached.at < CACHE_MS) return this.cached.differences;
     const census = await document.read();
-    const mine = new Map(this.mine().map((line) => [line.split(' ')[0]!, line] as const));
+    const mine = this.mine();
     const out: string[] = [];
     for (const [id, entry] of Object.entries(census.replicas).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (id === this.replica || !(await this.lease.isLive(id))) continue;
-      const theirs = new Map(entry.plugins.map((line) => [line.split(' ')[0]!, line] as const));
-      for (const [plugin, line] of mine) {
-        const other = theirs.get(plugin);
-        if (other === undefined) out.push(`replica ${id} has no plugin ${plugin} (this replica: ${line})`);
-        else if (other !== line) out.push(`replica ${id} runs ${other}, this replica ${line}`);
+      const theirs = entry.plugins;
+      for (const [plugin, what] of Object.entries(mine)) {
+        const other = theirs[plugin];
+        if (other === undefined) out.push(`replica ${id} has no plugin ${plugin} (this replica: ${plugin} ${what})`);
+        else if (other !== what) out.push(`replica ${id} runs ${plugin} ${other}, this replica ${plugin} ${what}`);
       }
-      for (const [plugin, line] of theirs) if (!mine.has(plugin)) out.push(`replica ${id} has ${line}, this replica has no plugin ${plugin}`);
+      for (const [plugin, what] of Object.entries(theirs)) if (mine[plugin] === undefined) out.push(`replica ${id} has ${plugin} ${what}, this replica has no plugin ${plugin}`);
     }
     this.cached = { at: Date.now(), differences: out };
     return out;
