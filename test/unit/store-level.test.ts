@@ -460,3 +460,23 @@ describe('LevelStateStore indexes', () => {
     }
   });
 });
+
+describe('LevelDB import of plugin documents', () => {
+  it('refuses a state file holding plugin documents (it keeps none) and writes nothing', async () => {
+    const s = store();
+    await s.open();
+    const items = (async function* () {
+      yield { type: 'feed' as const, last: 0, lastAt: 0 };
+      yield { type: 'user' as const, record: makeUser({ id: 'u-1', name: 'alice' }) };
+      yield { type: 'pluginDocument' as const, plugin: 'ssh', name: 'ledger', value: { clusters: {} }, revision: 3 };
+    })();
+    await assert.rejects(
+      s.importState(items),
+      isSkyError('VALIDATION_FAILED', (err) => {
+        assert.match(err.message, /plugin ssh's document "ledger"/);
+        assert.match(err.hint ?? '', /PostgreSQL/);
+      }),
+    );
+    assert.equal(await s.users.get('u-1'), undefined, 'nothing was written');
+  });
+});
