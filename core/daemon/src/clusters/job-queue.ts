@@ -23,6 +23,9 @@ import type { StoreChange } from '@sky/plugin-api';
 /** How many queued jobs a scheduling pass reads: it starts them in order until one does not fit. */
 const PASS_HEAD = 32;
 
+/** How many jobs submitted here are remembered until the shared feed brings them back. */
+const SUBMITTED_REMEMBERED = 4096;
+
 /** How often jobs started by runtime version 1 are read while any runs. */
 const LEGACY_POLL_MS = 1000;
 
@@ -87,6 +90,12 @@ export class JobQueue {
     this.owners.onAdopted(() => this.reconcileSoon());
   }
 
+  /** Remember a job submitted here (the latest ones only: an echo that never comes must not keep it forever). */
+  private noteSubmitted(key: string): void {
+    this.submittedHere.add(key);
+    if (this.submittedHere.size > SUBMITTED_REMEMBERED) this.submittedHere.delete(this.submittedHere.values().next().value!);
+  }
+
   /**
    * On a store shared by several replicas: a job queued by another replica on a cluster this
    * one owns (a managed job's controller on the leader, say) is started by a pass here.
@@ -129,6 +138,10 @@ export class JobQueue {
       { ...spec, secrets: sealMap(this.secrets, spec.secrets) },
       job.requestId !== undefined && job.attachToRequest !== false ? { request: job.requestId } : undefined,
     );
+    // The cluster's owner starts its jobs: here, or (another replica) when the shared feed brings it
+    // the job. Noted before the next await, so the feed's echo of this job always finds the note.
+    const mine = this.owners.owns(cluster.name);
+    if (mine && this.owners.shared) this.noteSubmitted(`${cluster.name}/${record.id}`);
     const now = this.clock.now();
     await this.updates
       .update(cluster.name, (c) =>
@@ -137,11 +150,7 @@ export class JobQueue {
           : { lastActiveAt: now, ...(job.command !== undefined ? { lastCommand: job.command } : {}) },
       )
       .catch((err: unknown) => this.logger.warn({ cluster: cluster.name, job: record.id, err }, 'could not mark the cluster active after queueing a job'));
-    // The cluster's owner starts its jobs: here, or (another replica) when the shared feed brings it the job.
-    if (this.owners.owns(cluster.name)) {
-      if (this.owners.shared) this.submittedHere.add(`${cluster.name}/${record.id}`);
-      this.scheduleSoon(cluster.name);
-    }
+    if (mine) this.scheduleSoon(cluster.name);
     return record;
   }
 
