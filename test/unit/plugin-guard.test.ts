@@ -11,7 +11,7 @@ import { SkyError } from '@sky/protocol';
 import { PluginGuard } from '../../core/daemon/src/plugins/guard.js';
 import { guardProcessExit } from '../../core/daemon/src/exit-guard.js';
 import { guardHandlers } from '../../core/daemon/src/process-guards.js';
-import { CallMarker, markerFile, takeStalls } from '../../core/daemon/src/plugins/call-marker.js';
+import { CallMarker, markerFile, stalledFile, takeStalls } from '../../core/daemon/src/plugins/call-marker.js';
 
 /** What the guard logged, level by level. */
 function recorder(): { logger: Logger & { lines: Array<{ level: string; obj: Record<string, unknown>; msg: string }> } } {
@@ -164,9 +164,21 @@ describe('the marker of running plugin code', () => {
     writeFileSync(markerFile(dir, dead), `${during}   `);
     writeFileSync(markerFile(dir, dead + 1_000_000), '    ');
     writeFileSync(markerFile(dir, process.ppid), during);
-    const stalls = takeStalls(dir);
-    assert.deepEqual(stalls.map((s) => [s.pid, s.record.id, s.record.op]), [[dead, 'spin', 'provision']]);
+    // A marker the watchdog renamed is its verdict: that process was killed for holding the event loop.
+    const stalledPid = dead + 2_000_000;
+    writeFileSync(stalledFile(markerFile(dir, stalledPid)), during);
+    assert.ok(stalledFile(markerFile(dir, stalledPid)).endsWith(`plugin-stalled.${stalledPid}`));
+    const stalls = takeStalls(dir).sort((a, b) => a.pid - b.pid);
+    assert.deepEqual(
+      stalls.map((s) => [s.pid, s.record.id, s.record.op, s.stalled]),
+      [
+        [dead, 'spin', 'provision', false],
+        [stalledPid, 'spin', 'provision', true],
+      ],
+      'a plain marker of a dead process (a kill -9, a crash) is no stall; the verdict is',
+    );
     assert.ok(!existsSync(markerFile(dir, dead)) && !existsSync(markerFile(dir, dead + 1_000_000)), 'the dead processes\' markers are removed');
+    assert.ok(!existsSync(stalledFile(markerFile(dir, stalledPid))), 'and the verdict too');
     assert.ok(existsSync(markerFile(dir, process.ppid)), "a live process's marker is left alone");
   });
 });

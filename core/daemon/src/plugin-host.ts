@@ -81,13 +81,21 @@ export class PluginHost implements PluginRegistry {
   }
 
   /**
-   * An earlier daemon process that died while a plugin's code ran synchronously (its event loop
-   * held by a busy loop until the supervisor's watchdog, a liveness probe or an operator killed
-   * it) left a marker naming that plugin: it goes into the quarantine list before anything loads.
+   * An earlier daemon process the supervisor's watchdog killed while a plugin's code held its
+   * event loop (a busy loop) left the watchdog's verdict naming that plugin: it goes into the
+   * quarantine list before anything loads. A process that died any other way while plugin code
+   * ran (a kill -9, the OOM killer) is only logged: that is no evidence against the plugin.
    */
   private quarantineStalls(): void {
     const added = new Map<string, QuarantineEntry>();
-    for (const { pid, at, record } of takeStalls(this.paths.stateDir)) {
+    for (const { pid, at, record, stalled } of takeStalls(this.paths.stateDir)) {
+      if (!stalled) {
+        this.logger.warn(
+          { component: 'plugins', plugin: record.id, package: record.packageName, version: record.version, operation: record.op },
+          `the daemon process (pid ${pid}) died while drivers.${record.id}'s ${record.op} ran; no watchdog blamed it, so it is not quarantined`,
+        );
+        continue;
+      }
       const reason = `its ${record.op} was running when the daemon process (pid ${pid}) died at ${new Date(at).toISOString()}: it held the event loop until the process was killed (a busy loop?)`;
       added.set(record.id, { package: record.packageName, ...(record.version === undefined ? {} : { version: record.version }), reason, at });
       this.logger.error(

@@ -11,6 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { stalledFile } from './plugins/marker-names.js';
 
 /** What the supervisor is started with: one JSON argument. */
 export interface SupervisorSpec {
@@ -150,6 +151,14 @@ function run(spec: SupervisorSpec): void {
       const silent = Date.now() - lastWord;
       if (silent > stallMs + HEARTBEAT_GRACE_MS) {
         say(`the API server (pid ${proc.pid ?? '?'}) sent no heartbeat for ${Math.round(silent / 1000)} s (watchdog.stall_seconds is ${stallMs / 1000})${blockedIn(marker)}; killing it`);
+        // The verdict the next daemon quarantines on: the blocked process writes nothing more.
+        if (marker !== undefined) {
+          try {
+            renameSync(marker, stalledFile(marker));
+          } catch {
+            // no marker (no plugin code ran): nothing to name
+          }
+        }
         proc.kill('SIGKILL');
       }
     }, 1_000);

@@ -2,7 +2,9 @@ import { closeSync, openSync, readdirSync, readFileSync, rmSync, statSync, write
 import { join } from 'node:path';
 import type { PluginIdentity, RunningMarker } from './guard.js';
 
-const PREFIX = 'plugin-running.';
+import { PREFIX, STALLED_PREFIX } from './marker-names.js';
+
+export { markerFile, stalledFile, STALLED_PREFIX } from './marker-names.js';
 /** Every write is this long (padded with spaces), so a shorter record never leaves bytes of a longer one behind. */
 const RECORD_BYTES = 1024;
 
@@ -17,9 +19,9 @@ export interface RunningRecord {
 /**
  * Which plugin's code the daemon is running synchronously right now, kept in a small file of the
  * state directory (`plugin-running.<pid>`): two positioned writes per driver call, no thread.
- * A process blocked in a plugin's busy loop cannot say anything, and whoever ends it (the
- * supervisor's heartbeat watchdog, a Kubernetes liveness probe, an operator's kill) leaves the
- * record behind: the next daemon reads it and quarantines that plugin (see takeStalls).
+ * A process blocked in a plugin's busy loop cannot say anything: the supervisor's heartbeat
+ * watchdog renames its marker to `plugin-stalled.<pid>` before it kills it, and the next daemon
+ * quarantines the plugin that verdict names (see takeStalls).
  */
 export class CallMarker implements RunningMarker {
   /** Opened at the first plugin call (the state directory exists by then); -1 once it cannot be. */
@@ -80,9 +82,6 @@ export class CallMarker implements RunningMarker {
   }
 }
 
-export function markerFile(stateDir: string, pid = process.pid): string {
-  return join(stateDir, `${PREFIX}${pid}`);
-}
 
 function isAlive(pid: number): boolean {
   try {
@@ -98,22 +97,26 @@ export interface Stall {
   pid: number;
   record: RunningRecord;
   at: number;
+  /** Whether the watchdog killed it for holding the event loop (else it died some other way while that code ran). */
+  stalled: boolean;
 }
 
 /**
  * The markers earlier daemon processes left in the state directory (their pid is gone): each
- * non-empty one names the plugin whose code ran when that process died. The files are removed.
+ * non-empty one names the plugin whose code ran when that process died, `stalled` when the
+ * watchdog's verdict says it held the event loop. The files are removed.
  */
 export function takeStalls(stateDir: string): Stall[] {
   let names: string[];
   try {
-    names = readdirSync(stateDir).filter((n) => n.startsWith(PREFIX));
+    names = readdirSync(stateDir).filter((n) => n.startsWith(PREFIX) || n.startsWith(STALLED_PREFIX));
   } catch {
     return [];
   }
   const stalls: Stall[] = [];
   for (const name of names) {
-    const pid = Number(name.slice(PREFIX.length));
+    const stalled = name.startsWith(STALLED_PREFIX);
+    const pid = Number(name.slice((stalled ? STALLED_PREFIX : PREFIX).length));
     if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
     const file = join(stateDir, name);
     try {
@@ -123,7 +126,7 @@ export function takeStalls(stateDir: string): Stall[] {
       if (text === '') continue;
       const record = JSON.parse(text) as Partial<RunningRecord>;
       if (typeof record.id === 'string' && typeof record.packageName === 'string' && typeof record.op === 'string') {
-        stalls.push({ pid, at, record: { id: record.id, packageName: record.packageName, op: record.op, ...(typeof record.version === 'string' ? { version: record.version } : {}) } });
+        stalls.push({ pid, at, stalled, record: { id: record.id, packageName: record.packageName, op: record.op, ...(typeof record.version === 'string' ? { version: record.version } : {}) } });
       }
     } catch {
       // unreadable or damaged: nothing to learn from it
