@@ -12,6 +12,7 @@ export * from './clusters.js';
 export * from './cluster-routes.js';
 export * from './event-routes.js';
 export * from './managed-jobs.js';
+export * from './services.js';
 export * from './auth.js';
 export * from './auth-routes.js';
 export * from './workspace-routes.js';

@@ -1,0 +1,145 @@
+import { z } from 'zod';
+
+/**
+ * Services (`sky serve`): a task run on several replica clusters behind an HTTP load balancer
+ * the daemon runs. Each replica is a cluster of the service's owner and workspace; it enters
+ * the load balancer's pool once its readiness probe answers, and is replaced when it fails
+ * its probe past the timeout or loses its node. Updates roll versions over, keeping the
+ * minimum number of replicas READY throughout.
+ */
+
+/** Service statuses, as SkyPilot names them. */
+export const SERVICE_STATUSES = ['CONTROLLER_INIT', 'REPLICA_INIT', 'READY', 'NO_REPLICA', 'SHUTTING_DOWN', 'FAILED', 'FAILED_CLEANUP'] as const;
+export type ServiceStatus = (typeof SERVICE_STATUSES)[number];
+export const ServiceStatusSchema = z.enum(SERVICE_STATUSES);
+
+/** Replica statuses, as SkyPilot names them. */
+export const REPLICA_STATUSES = ['PENDING', 'PROVISIONING', 'STARTING', 'READY', 'NOT_READY', 'SHUTTING_DOWN', 'FAILED', 'FAILED_PROBING', 'PREEMPTED'] as const;
+export type ReplicaStatus = (typeof REPLICA_STATUSES)[number];
+export const ReplicaStatusSchema = z.enum(REPLICA_STATUSES);
+
+/** Replica statuses past which a replica serves no more and only waits to be removed from the record. */
+export const REPLICA_GONE: readonly ReplicaStatus[] = ['FAILED', 'FAILED_PROBING', 'PREEMPTED'];
+
+export const LOAD_BALANCING_POLICIES = ['round_robin', 'least_load'] as const;
+export type LoadBalancingPolicy = (typeof LOAD_BALANCING_POLICIES)[number];
+
+/** Service names are cluster-name-like: replica clusters are named `<service>-<replica id>`. */
+export const ServiceNameSchema = z
+  .string()
+  .min(1)
+  .max(50)
+  .regex(/^[a-z]([a-z0-9-]*[a-z0-9])?$/, 'a service name starts with a lowercase letter and has lowercase letters, digits and "-" (not at the end)')
+  .describe('Name of the service.');
+
+/** The readiness probe, normalized (SkyPilot's `readiness_probe`, a path or a mapping). */
+export const ReadinessProbeSchema = z.object({
+  path: z.string(),
+  /** When set, the probe is a POST with this JSON body; otherwise a GET. */
+  postData: z.unknown().optional(),
+  /** Probes failing before this many seconds after the replica started do not count. */
+  initialDelaySeconds: z.number().int().min(0),
+  /** Each probe's own time limit. */
+  timeoutSeconds: z.number().int().min(1),
+  headers: z.record(z.string(), z.string()),
+});
+export type ReadinessProbe = z.infer<typeof ReadinessProbeSchema>;
+
+/** How many replicas: fixed (min = max), or autoscaled on QPS between min and max. */
+export const ReplicaPolicySchema = z.object({
+  minReplicas: z.number().int().min(0),
+  maxReplicas: z.number().int().min(1),
+  /** Autoscaling target; absent for a fixed count. */
+  targetQpsPerReplica: z.number().positive().optional(),
+  upscaleDelaySeconds: z.number().int().min(0),
+  downscaleDelaySeconds: z.number().int().min(0),
+});
+export type ReplicaPolicy = z.infer<typeof ReplicaPolicySchema>;
+
+/** The `service:` section of a task, normalized (defaults filled in). */
+export const ServiceSpecSchema = z
+  .object({
+    readinessProbe: ReadinessProbeSchema,
+    replicaPolicy: ReplicaPolicySchema,
+    /** The port the replicas serve on (the task's `service.ports`, else its only `resources.ports` entry). */
+    port: z.number().int().min(1).max(65535),
+    loadBalancingPolicy: z.enum(LOAD_BALANCING_POLICIES),
+  })
+  .meta({ id: 'ServiceSpec' });
+export type ServiceSpec = z.infer<typeof ServiceSpecSchema>;
+
+/** One replica of a service. */
+export const ServiceReplicaSchema = z.object({
+  /** 1, 2, … within the service; never reused. */
+  id: z.number().int().min(1),
+  /** The service version it runs. */
+  version: z.number().int().min(1),
+  status: ReplicaStatusSchema,
+  /** The replica's cluster (`<service>-<id>`). */
+  cluster: z.string(),
+  /** `http://host:port` once the cluster has a head node. */
+  endpoint: z.string().optional(),
+  /** The replica's job on its cluster (the task's run command). */
+  jobId: z.number().int().min(1).optional(),
+  /** What it asks for or was given, for listings: "1x local(cpus=1)". */
+  resources: z.string().optional(),
+  launchedAt: z.number().int(),
+  /** When it was last READY (for the probe timeout). */
+  readySince: z.number().int().optional(),
+  /** Consecutive failed probes since the last success. */
+  failedProbes: z.number().int().min(0),
+  /** Why it is not READY (last probe error, launch failure). */
+  reason: z.string().optional(),
+});
+export type ServiceReplica = z.infer<typeof ServiceReplicaSchema>;
+
+export const ServiceRecordSchema = z
+  .object({
+    name: ServiceNameSchema,
+    user: z.string().describe('User id of the owner.'),
+    userName: z.string(),
+    workspace: z.string(),
+    status: ServiceStatusSchema,
+    /** The version new replicas run (1 at `serve up`, one more per update). */
+    version: z.number().int().min(1),
+    /** The newest version all of whose wanted replicas are READY (traffic goes to it and, during a rolling update, to older ones). */
+    activeVersion: z.number().int().min(0),
+    updateMode: z.enum(['rolling', 'blue_green']),
+    /** `http://host:port` of the service's load balancer. */
+    endpoint: z.string().optional(),
+    /** The load balancer's port (from the daemon's `serve.ports` range), kept across restarts. */
+    lbPort: z.number().int().min(1).max(65535).optional(),
+    /** The daemon replica whose load balancer serves it now. */
+    lbReplica: z.string().optional(),
+    /** Endpoints protected: requests need `Authorization: Bearer <token>` (the token itself is in the spec, never listed). */
+    protected: z.boolean(),
+    replicaPolicy: ReplicaPolicySchema,
+    /** The autoscaler's current wish (between min and max). */
+    targetReplicas: z.number().int().min(0),
+    replicas: z.array(ServiceReplicaSchema),
+    nextReplicaId: z.number().int().min(1),
+    createdAt: z.number().int(),
+    updatedAt: z.number().int(),
+    /** Why it FAILED, or what it waits for. */
+    reason: z.string().optional(),
+    /** The serve_up request that created it. */
+    requestId: z.string(),
+    /** Incremented on every update; updates are compare-and-set on it. */
+    revision: z.number().int(),
+  })
+  .meta({ id: 'Service' });
+export type ServiceRecord = z.infer<typeof ServiceRecordSchema>;
+
+/**
+ * What the service's controller needs to launch a replica of each version: the task as
+ * submitted (with its uploads) and its normalized service section. Holds secrets (the task's
+ * secrets, the bearer token): never served by the API.
+ */
+export interface ServiceVersionSpec {
+  version: number;
+  task: unknown;
+  uploads?: unknown;
+  service: ServiceSpec;
+  /** Bearer token the load balancer demands (absent: open endpoint). */
+  token?: string;
+}
