@@ -10,6 +10,9 @@ import { loadOrCreateHostKey, type GatewayHostKey } from './host-key.js';
 import type { NodeBackend } from './node-backend.js';
 import { serveConnection, type ChannelTracker } from './session.js';
 
+/** Failed re-authorizations in a row (errors, not refusals) that end a tunnel. */
+const RECHECK_FAILURES_TOLERATED = 3;
+
 /** Who opened a tunnel to which node, and how to ask again whether they still may. */
 export interface TunnelTarget {
   user: { id: string; name: string };
@@ -124,12 +127,25 @@ export class SshGateway {
 
     const idle = setTimeout(() => close(`no traffic for ${bounds.idle_timeout_seconds} s`), bounds.idle_timeout_seconds * 1000);
     const total = setTimeout(() => close(`open for the maximum of ${bounds.max_tunnel_seconds} s`), bounds.max_tunnel_seconds * 1000);
+    // One check at a time (a slow store must not pile them up); a definite "no" ends the tunnel at
+    // once, a check that fails (the store busy or away) only after three in a row, so that a
+    // passing fault does not cut a user's session.
+    let checking = false;
+    let failedChecks = 0;
     const recheck = setInterval(() => {
+      if (checking) return;
+      checking = true;
       target.stillAllowed().then(
         (ok) => {
+          checking = false;
+          failedChecks = 0;
           if (!ok) close('the user may no longer use this cluster');
         },
-        () => close('the user could not be authorized again'),
+        () => {
+          checking = false;
+          failedChecks += 1;
+          if (failedChecks >= RECHECK_FAILURES_TOLERATED) close('the user could not be authorized again');
+        },
       );
     }, bounds.recheck_seconds * 1000);
     for (const timer of [idle, total, recheck]) {
