@@ -19,6 +19,11 @@ import { managedJobOperations } from './ops/managed-job-ops.js';
 import { ManagedJobController } from './managed-jobs/controller.js';
 import { ManagedJobService } from './managed-jobs/managed-job-service.js';
 import { ManagedJobLogs } from './managed-jobs/managed-job-logs.js';
+import { serveOperations } from './ops/serve-ops.js';
+import { ServiceController } from './serve/controller.js';
+import { LoadBalancers } from './serve/load-balancers.js';
+import { ServeService } from './serve/serve-service.js';
+import { ServiceLogs } from './serve/service-logs.js';
 import { ManagedJobView } from './managed-jobs/managed-job-view.js';
 import { EventHub } from './events/event-hub.js';
 import { ReplicaFeed } from './replicas/replica-feed.js';
@@ -165,6 +170,10 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(EventStreams);
   c.registerSingleton(ManagedJobService);
   c.registerSingleton(ManagedJobLogs);
+  c.registerSingleton(LoadBalancers);
+  c.registerSingleton(ServiceController);
+  c.registerSingleton(ServeService);
+  c.registerSingleton(ServiceLogs);
   c.registerSingleton(PasswordHasher);
   c.registerSingleton(SessionService);
   c.registerSingleton(Refusals);
@@ -175,7 +184,7 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(WorkspaceService);
   c.register(OperationRegistry, {
     useFactory: instanceCachingFactory(
-      (r) => new OperationRegistry([pingHandler, ...clusterOperations(r.resolve(ClusterService), r.resolve(TaskFilesResolver)), ...infraOperations(r.resolve(InfraService)), ...managedJobOperations(r.resolve(ManagedJobService))]),
+      (r) => new OperationRegistry([pingHandler, ...clusterOperations(r.resolve(ClusterService), r.resolve(TaskFilesResolver)), ...infraOperations(r.resolve(InfraService)), ...managedJobOperations(r.resolve(ManagedJobService)), ...serveOperations(r.resolve(ServeService))]),
     ),
   });
   c.registerSingleton(AuditLog);

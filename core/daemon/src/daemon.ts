@@ -31,6 +31,10 @@ import { EventStreams } from './events/event-streams.js';
 import { ManagedJobController } from './managed-jobs/controller.js';
 import { ManagedJobService } from './managed-jobs/managed-job-service.js';
 import { ManagedJobLogs } from './managed-jobs/managed-job-logs.js';
+import { ServiceController } from './serve/controller.js';
+import { ServeService } from './serve/serve-service.js';
+import { ServiceLogs } from './serve/service-logs.js';
+import { serviceRoutes } from './http/routes/services.js';
 import { ManagedJobView } from './managed-jobs/managed-job-view.js';
 import { StatusView } from './clusters/status-view.js';
 import { JobQueue } from './clusters/job-queue.js';
@@ -137,6 +141,9 @@ export class Daemon {
     @inject(ManagedJobController) private readonly managedJobs: ManagedJobController,
     @inject(ManagedJobService) private readonly managedJobService: ManagedJobService,
     @inject(ManagedJobLogs) private readonly managedJobLogs: ManagedJobLogs,
+    @inject(ServiceController) private readonly services: ServiceController,
+    @inject(ServeService) private readonly serveService: ServeService,
+    @inject(ServiceLogs) private readonly serviceLogs: ServiceLogs,
     @inject(ManagedJobView) private readonly managedJobView: ManagedJobView,
     @inject(EventHub) private readonly eventHub: EventHub,
     @inject(Replicas) private readonly replicas: Replicas,
@@ -265,12 +272,18 @@ export class Daemon {
     await this.leadership.start();
   }
 
-  /** The managed-jobs controller hears every replica's changes on a shared store (the feed every replica writes), this process's otherwise. */
+  /** The managed-jobs and services controllers hear every replica's changes on a shared store (the feed every replica writes), this process's otherwise. */
   private followManagedJobChanges(): void {
     if (sharedFeed(this.store) === undefined) {
       this.managedJobs.listen((listener) => this.store.subscribe(listener), false);
+      this.services.listen((listener) => this.store.subscribe(listener));
       return;
     }
+    this.services.listen((listener: (change: StoreChange) => void) =>
+      this.replicaFeed.listen(({ change }) => {
+        if (change.kind !== 'request') listener(change);
+      }),
+    );
     this.managedJobs.listen(
       (listener: (change: StoreChange) => void) =>
         this.replicaFeed.listen(({ change }) => {
@@ -282,7 +295,7 @@ export class Daemon {
 
   /**
    * What one replica does for the whole team runs on the leader only (always this process on a
-   * store of its own): pruning, managed jobs, autostop. Journal followers and per-cluster job
+   * store of its own): pruning, managed jobs, services (and their load balancers), autostop. Journal followers and per-cluster job
    * scheduling stay on every replica (their transitions are compare-and-set).
    */
   private registerLeaderDuties(): void {
@@ -291,6 +304,7 @@ export class Daemon {
     this.leadership.register({ name: 'request pruning', start: () => this.pruner.start(), stop: () => this.pruner.stop() });
     this.leadership.register({ name: 'event feed pruning', start: () => this.eventHub.startPruning(), stop: () => this.eventHub.stopPruning() });
     this.leadership.register({ name: 'managed jobs', start: () => this.managedJobs.start(), stop: () => this.managedJobs.stop() });
+    this.leadership.register({ name: 'services', start: () => this.services.start(), stop: () => this.services.stop() });
     this.leadership.register({ name: 'autostop', start: () => this.autostop.start(), stop: () => this.autostop.stop() });
   }
 
@@ -349,6 +363,7 @@ export class Daemon {
         uploadRoutes(router, this.uploads, this.config.uploads.max_manifest_bytes);
         clusterRoutes(router, { view: this.view, store: this.store, logs: this.jobLogs, enabledInfra: () => this.infra.enabledInfra(), maxBodyBytes: max });
         managedJobRoutes(router, { service: this.managedJobService, logs: this.managedJobLogs, maxBodyBytes: max });
+        serviceRoutes(router, { service: this.serveService, logs: this.serviceLogs, maxBodyBytes: max });
         eventRoutes(router, this.eventStreams, max);
         sshRoutes(router, { gateway: this.sshGateway, store: this.store, transports: this.transports, auth: this.auth, clientAddress: (ctx) => this.listener?.guard.clientOf(ctx.req) ?? normalizeAddress(ctx.req.socket.remoteAddress), maxBodyBytes: max });
       },
@@ -402,6 +417,7 @@ export class Daemon {
     this.eventHub.stop();
     await this.uploadCollector.stop();
     await this.managedJobs.close();
+    await this.services.close();
     this.jobQueue.stop();
     this.autostop.stop();
     this.view.close();

@@ -7,6 +7,7 @@ import {
   type ClusterRecord,
   type JobRecord,
   type ManagedJobRecord,
+  type ServiceRecord,
   type RequestRecord,
   type Role,
   type RouteSpec,
@@ -302,6 +303,38 @@ export class AccessPolicy {
       throw await this.refuse(actor, { ...where, target: String(foreign.id) }, `managed job ${foreign.id} belongs to ${foreign.userName}`, 'Only its owner or an admin can cancel it.');
     }
     for (const job of jobs) await this.assertVisible(actor, job.workspace, `managed job ${job.id}`, { ...where, target: String(job.id) });
+  }
+
+  // ------------------------------------------------------------------ services
+
+  /** Listing services: like managed jobs (the caller's own, and those of workspaces they may use). */
+  async serviceListing(actor: Actor): Promise<(service: Pick<ServiceRecord, 'user' | 'workspace'>) => boolean> {
+    return this.managedJobListing(actor);
+  }
+
+  /** Looking a service up by name: its owner or anyone who may use its workspace; for anyone else it does not exist (audited). */
+  async assertServiceVisible(actor: Actor, service: ServiceRecord, where: DenialContext, hidden: SkyError): Promise<void> {
+    if (service.user === actor.id || !(await this.inHiddenWorkspace(actor, service.workspace))) return;
+    await this.audit.denied(
+      { user: actor.id, userName: actor.name, action: where.action, result: 'DENIED', detail: hidden.code, target: service.name, ...(where.requestId !== undefined ? { requestId: where.requestId } : {}) },
+      hidden,
+    );
+    throw hidden;
+  }
+
+  /** A service's controller log and its replicas' logs: its owner and admins. */
+  mayReadServiceLogs(actor: Actor, service: Pick<ServiceRecord, 'user'>): boolean {
+    return this.isAdmin(actor) || service.user === actor.id;
+  }
+
+  /** Updating or tearing a service down: its owner (while they may use its workspace) or an admin. */
+  async assertChangeServices(actor: Actor, services: readonly ServiceRecord[], where: DenialContext): Promise<void> {
+    if (this.isAdmin(actor)) return;
+    const foreign = services.find((s) => s.user !== actor.id);
+    if (foreign !== undefined) {
+      throw await this.refuse(actor, { ...where, target: foreign.name }, `service ${foreign.name} belongs to ${foreign.userName}`, 'Only its owner or an admin can change it.');
+    }
+    for (const service of services) await this.assertVisible(actor, service.workspace, `service ${service.name}`, { ...where, target: service.name });
   }
 
   // ------------------------------------------------------------------ users and tokens
