@@ -2,16 +2,23 @@ import { readFileSync } from 'node:fs';
 import { cac, type CAC } from 'cac';
 import { actionHelp, commandHelp, globalHelp, nounHelp, type HelpSection } from './help.js';
 import { report } from './report.js';
-import { COMMANDS, NOUNS, OPTIONS, commandNamed, optionsOf } from './spec.js';
+import { COMMANDS, NOUNS, OPTIONS, commandNamed, optionsOf, type OptionKey } from './spec.js';
 import { camelCaseFlags, typedFlags, valuedSwitch } from './typed-flags.js';
 import { UsageError, nounNamed, validate, validateCommand, type Invocation } from './usage.js';
 
-/** Long names of the options that take no value (on/off flags). */
-const SWITCHES: ReadonlySet<string> = new Set(
-  Object.values(OPTIONS)
-    .filter((o) => !/[<[]/.test(o.flags))
-    .flatMap((o) => [...o.flags.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!)),
-);
+/**
+ * Long names of a command's options that take no value (on/off flags). Per command: a long name
+ * may be a switch for one command and take a value for another (`sky serve status --endpoint`,
+ * `sky api login --endpoint URL`).
+ */
+function switchesOf(keys: readonly OptionKey[]): ReadonlySet<string> {
+  return new Set(
+    keys
+      .map((key) => OPTIONS[key].flags)
+      .filter((flags) => !/[<[]/.test(flags))
+      .flatMap((flags) => [...flags.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!)),
+  );
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -63,6 +70,8 @@ async function dispatch(invocation: Invocation): Promise<number> {
       return (await import('./commands/workspace.js')).run(invocation);
     case 'jobs':
       return (await import('./commands/jobs.js')).run(invocation);
+    case 'serve':
+      return (await import('./commands/serve.js')).run(invocation);
     case 'dashboard':
       return (await import('./commands/dashboard.js')).run(invocation);
     case 'plugins':
@@ -117,11 +126,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     helpCommand = `sky ${command.name} --help`;
-    const valued = valuedSwitch(argv.slice(2), SWITCHES);
-    if (valued !== undefined) throw new UsageError(`option ${valued.slice(0, valued.indexOf('='))} takes no value (got ${valued})`, helpCommand);
-    // Our checks first, so a bad flag is named as typed rather than in cac's camelCase.
     const noun = nounNamed(command.name);
     const spec = commandNamed(command.name);
+    const valued = valuedSwitch(argv.slice(2), switchesOf(noun !== undefined ? optionsOf(noun) : (spec?.options ?? [])));
+    if (valued !== undefined) throw new UsageError(`option ${valued.slice(0, valued.indexOf('='))} takes no value (got ${valued})`, helpCommand);
+    // Our checks first, so a bad flag is named as typed rather than in cac's camelCase.
     if (noun !== undefined) validate(noun, cli.args[0], cli.args.slice(1), cli.options, flags);
     else if (spec !== undefined) validateCommand(spec, cli.args, cli.options, flags);
     return (await cli.runMatchedCommand()) as number;

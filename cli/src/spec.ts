@@ -65,6 +65,11 @@ export const OPTIONS = {
   status: { flags: '--status', help: "Print the job's status and exit 0 if it SUCCEEDED (100 failed, 101 not finished, 102 not found, 103 cancelled)" },
   tail: { flags: '--tail <n>', help: 'Only the last N lines of each node before following' },
   controller: { flags: '--controller', help: "Stream the controller's log (what sky decided and did for the job) instead of the task's" },
+  // Services (sky serve).
+  mode: { flags: '--mode <mode>', help: 'How replicas of the new version replace the old: rolling (default) or blue_green' },
+  purge: { flags: '--purge', help: 'Forget the service even when tearing a replica down fails' },
+  loadBalancer: { flags: '--load-balancer', help: "Stream the load balancer's log" },
+  serviceEndpoint: { flags: '--endpoint', help: "Print only the endpoint of the one service named" },
   // The team server: login, users and tokens.
   endpoint: { flags: '-e, --endpoint <url>', help: 'API server URL, e.g. http://user:password@host:46580 (asked for when missing)' },
   token: { flags: '--token <token>', help: 'Log in with this bearer token instead of a password' },
@@ -438,7 +443,72 @@ export const JOBS: NounSpec = {
   ],
 };
 
-export const NOUNS: readonly NounSpec[] = [API, DAEMON, SSH, USERS, WORKSPACE, JOBS, PLUGINS];
+/** The task flags of sky serve up and update: those of sky launch but -n, which names the service. */
+const SERVE_TASK_OPTIONS = TASK_OPTIONS.filter((o) => o !== 'name');
+
+export const SERVE: NounSpec = {
+  name: 'serve',
+  summary: 'Services: a task on several replicas behind one load-balanced endpoint',
+  actions: [
+    {
+      name: 'up',
+      args: 'TASK.yaml',
+      minArgs: 1,
+      maxArgs: 1,
+      summary: 'Start a service from a task YAML with a service section and print its endpoint',
+      options: ['name', 'yes', 'async', ...SERVE_TASK_OPTIONS, 'workspace'],
+      optionHelp: {
+        name: 'Name of the service (default: generated); its replica clusters are NAME-1, NAME-2, …',
+        yes: 'Do not ask before starting the service',
+        async: 'Print the request ID and return as soon as the request is accepted',
+      },
+      examples: ['sky serve up -n llm service.yaml', 'sky serve up -y --env MODEL=small service.yaml'],
+    },
+    {
+      name: 'update',
+      args: 'NAME TASK.yaml',
+      minArgs: 2,
+      maxArgs: 2,
+      summary: "Give a service a new version of its task; its replicas are replaced while it keeps serving",
+      options: ['mode', 'yes', 'async', ...SERVE_TASK_OPTIONS, 'workspace'],
+      optionHelp: { yes: 'Do not ask before updating', async: 'Print the request ID and return as soon as the request is accepted' },
+      examples: ['sky serve update llm service.yaml', 'sky serve update llm service.yaml --mode blue_green -y'],
+    },
+    {
+      name: 'status',
+      args: '[NAMES...]',
+      maxArgs: many,
+      summary: 'Show services and their replicas (default: all of yours)',
+      options: ['allUsers', 'serviceEndpoint'],
+      optionHelp: { allUsers: "Show every user's services, with a USER column" },
+      examples: ['sky serve status', 'sky serve status llm', 'sky serve status --endpoint llm'],
+    },
+    {
+      name: 'down',
+      args: '[NAMES...]',
+      maxArgs: many,
+      summary: 'Tear services down: their replicas and load balancers (-a: all of yours)',
+      options: ['all', 'allUsers', 'yes', 'purge'],
+      optionHelp: { all: 'Tear down all your services', allUsers: "With -a: every user's services (admins)", yes: 'Do not ask before tearing down' },
+      examples: ['sky serve down llm', 'sky serve down -a -y'],
+    },
+    {
+      name: 'logs',
+      args: 'NAME [REPLICA_ID]',
+      minArgs: 1,
+      maxArgs: 2,
+      summary: "Stream a replica's log, or the controller's or load balancer's, of a service",
+      options: ['controller', 'loadBalancer', 'follow'],
+      optionHelp: {
+        controller: "Stream the controller's log (what sky decided and did for the service)",
+        follow: 'Keep streaming until the replica ends or the service is torn down (default); --no-follow prints what is there and returns',
+      },
+      examples: ['sky serve logs llm 1', 'sky serve logs llm --controller', 'sky serve logs llm --load-balancer --no-follow'],
+    },
+  ],
+};
+
+export const NOUNS: readonly NounSpec[] = [API, DAEMON, SSH, USERS, WORKSPACE, JOBS, SERVE, PLUGINS];
 
 const CLUSTERS = 'Clusters and jobs';
 const INFRA = 'Infrastructure';

@@ -54,6 +54,10 @@ export interface CliOptions {
   status?: boolean;
   tail?: number;
   controller?: boolean;
+  mode?: 'rolling' | 'blue_green';
+  purge?: boolean;
+  loadBalancer?: boolean;
+  serviceEndpoint?: boolean;
   endpoint?: string;
   token?: string;
   password?: string;
@@ -183,6 +187,10 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   status: bool,
   tail: number(0, 100_000, true),
   controller: bool,
+  mode: oneOf(['rolling', 'blue_green'] as const),
+  purge: bool,
+  loadBalancer: bool,
+  serviceEndpoint: bool,
   endpoint: text(4096),
   token: text(4096),
   password: text(1024),

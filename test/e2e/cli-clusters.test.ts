@@ -161,7 +161,7 @@ describe('a 2-node cluster through its whole life: launch → exec → queue →
   it('a SkyPilot task: the dry run and the launch print the same warnings and refuse the same fields', async () => {
     const dir = await mkdtemp(join(as.home, 'compat-'));
     const warned = join(dir, 'warned.yaml');
-    await writeFile(warned, 'service:\n  readiness_probe: /\n  replicas: 2\nresources:\n  disk_tier: best\n  autostop: {idle_minutes: 30, down: true}\nrun: echo compat-ran\n');
+    await writeFile(warned, 'service:\n  readiness_probe: /\n  replicas: 2\n  ports: 8080\nresources:\n  disk_tier: best\n  autostop: {idle_minutes: 30, down: true}\nrun: echo compat-ran\n');
     const refused = join(dir, 'refused.yaml');
     await writeFile(refused, 'resources:\n  image_id: docker:ubuntu:22.04\nrun: echo never\n');
     const warnings = [

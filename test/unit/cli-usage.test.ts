@@ -68,7 +68,7 @@ describe('help', () => {
 
   it('sky --help lists every action of every noun, and nothing else', () => {
     const help = text(globalHelp('9.9.9'));
-    const listed = [...help.matchAll(/^ {2}(api|daemon|ssh|users|workspace|jobs|plugins) ([\w-]+)/gm)].map((m) => `${m[1]} ${m[2]}`);
+    const listed = [...help.matchAll(/^ {2}(api|daemon|ssh|users|workspace|jobs|serve|plugins) ([\w-]+)/gm)].map((m) => `${m[1]} ${m[2]}`);
     assert.deepEqual(listed, NOUNS.flatMap((n) => n.actions.map((a) => `${n.name} ${a.name}`)));
   });
 

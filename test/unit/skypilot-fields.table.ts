@@ -29,7 +29,7 @@ export const TASK_FIELD_ROWS: FieldRow[] = [
   { field: 'num_nodes', yaml: 'num_nodes: 2\nrun: echo hi\n', answer: 'honoured' },
   { field: 'resources', yaml: 'resources:\n  cpus: 1\nrun: echo hi\n', answer: 'honoured' },
   { field: 'file_mounts', yaml: 'file_mounts:\n  /data: ./data\n  out: ./out\nrun: echo hi\n', answer: 'honoured' },
-  { field: 'service', yaml: 'service:\n  readiness_probe: /\n  replicas: 2\nrun: echo hi\n', answer: 'warned', pattern: /^service: ignored by sky launch; a service is started with sky serve up$/ },
+  { field: 'service', yaml: 'service:\n  readiness_probe: /\n  replicas: 2\n  ports: 8080\nrun: echo hi\n', answer: 'warned', pattern: /^service: ignored by sky launch; a service is started with sky serve up$/ },
   { field: 'pool', yaml: 'pool:\n  workers: 2\nrun: echo hi\n', answer: 'warned', pattern: /^pool: ignored by sky launch/ },
   { field: 'setup', yaml: 'setup: echo s\nrun: echo hi\n', answer: 'honoured' },
   { field: 'run', yaml: 'run: echo hi\n', answer: 'honoured' },

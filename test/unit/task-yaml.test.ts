@@ -460,6 +460,12 @@ describe('every unsupported field in the table is refused', () => {
     if (field === 'file_mounts.*') return 'file_mounts:\n  /m: gs://bucket\n';
     if (field === 'file_mounts.*.mode') return 'file_mounts:\n  /m:\n    source: ./x\n    mode: MOUNT_CACHED\n';
     if (field === 'resources._internal') return 'resources:\n  _requires_fuse: true\n';
+    // A service section is read whole: the unsupported key sits in an otherwise valid one.
+    if (field === 'service.tls' || field === 'service.pool') return `service:\n  readiness_probe: /\n  ports: 8080\n  ${field === 'service.tls' ? 'tls' : 'pool'}: x\n`;
+    if (field.startsWith('service.replica_policy.')) {
+      const key = field.endsWith('spot_fallback') ? 'dynamic_ondemand_fallback' : 'num_overprovision';
+      return `service:\n  readiness_probe: /\n  ports: 8080\n  replica_policy:\n    min_replicas: 1\n    ${key}: 1\n`;
+    }
     const parts = field.split('.').map((p) => (p === '*' ? '/m' : p));
     let out = '';
     parts.forEach((p, depth) => {
@@ -485,7 +491,7 @@ describe('TaskSchema and parseTask (JSON bodies)', () => {
 
   it('reports problems with paths, also inside another body', () => {
     const Body = z.object({ cluster: z.string(), task: TaskSchema });
-    const result = Body.safeParse({ cluster: 'c', task: { resources: { cpu: 4, ports: [1, 0] }, service: {} } });
+    const result = Body.safeParse({ cluster: 'c', task: { resources: { cpu: 4, ports: [1, 0] }, service: { readiness_probe: '/', replicas: 1 } } });
     assert.equal(result.success, false);
     assert.deepStrictEqual(
       result.error!.issues.map((i) => [i.path.join('.'), i.message]),
@@ -889,7 +895,7 @@ describe('workdir as the git mapping SkyPilot takes', () => {
 
 describe('a key given twice', () => {
   it('keeps the later value, as SkyPilot does, and warns naming both lines', () => {
-    const t = parseTaskYaml('envs:\n  A: one\nrun: echo a\nenvs:\n  B: two\nresources:\n  cpus: 1\n  cpus: 2\nservice: {replicas: 1}\n', 'u.yaml');
+    const t = parseTaskYaml('envs:\n  A: one\nrun: echo a\nenvs:\n  B: two\nresources:\n  cpus: 1\n  cpus: 2\nservice: {readiness_probe: /, replicas: 1, ports: 8080}\n', 'u.yaml');
     assert.deepStrictEqual(t.envs, { B: 'two' });
     assert.equal(t.resources.cpus?.min, 2);
     assert.deepStrictEqual(t.ignored, [

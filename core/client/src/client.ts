@@ -34,6 +34,9 @@ import type {
   SshHostKey,
   ManagedJobDetail,
   ManagedJobList,
+  ServiceDetail,
+  ServiceList,
+  ServiceLogLine,
   PluginList,
   InstallPluginsResult,
 } from '@sky/protocol';
@@ -133,6 +136,15 @@ export interface ManagedJobLogsOptions extends StreamOptions {
 export interface ManagedJobLogLine {
   rank: number;
   text: string;
+}
+
+export interface ServiceLogsOptions extends StreamOptions {
+  /** A replica's log (its job on its cluster). */
+  replicaId?: number;
+  /** The controller's log: what the daemon decided and did for the service. */
+  controller?: boolean;
+  /** The load balancer's log. */
+  loadBalancer?: boolean;
 }
 
 export interface CreateTokenOptions {
@@ -314,8 +326,8 @@ export class SkyClient {
 
   /** Submit an operation; resolves once the daemon has stored the request. launch and exec upload their local files first. */
   async submit<N extends OperationName>(op: N, body: OperationBody<N>, options: SubmitOptions = {}): Promise<SubmitResponse> {
-    if ((op === 'launch' || op === 'exec') && options.uploadFiles !== false) {
-      body = (await this.withTaskUploads(body as OperationBody<'launch' | 'exec'>, options)) as OperationBody<N>;
+    if ((op === 'launch' || op === 'exec' || op === 'serve_up' || op === 'serve_update') && options.uploadFiles !== false) {
+      body = (await this.withTaskUploads(body as OperationBody<'launch' | 'exec' | 'serve_up' | 'serve_update'>, options)) as OperationBody<N>;
     }
     if (op === 'jobs_launch' && options.uploadFiles !== false) {
       body = (await this.withPipelineUploads(body as OperationBody<'jobs_launch'>, options)) as OperationBody<N>;
@@ -463,6 +475,48 @@ export class SkyClient {
     throw new SkyError('SERVER_UNREACHABLE', `lost connection to the API server at ${this.endpoint.url} while streaming the log of managed job ${id}; the job keeps running`, {
       hint: `Re-attach with: ${again}`,
       details: { managedJobId: id },
+    });
+  }
+
+  /** Services by name, each with its replicas (the caller's unless all_users). */
+  async listServices(query: { all_users?: boolean } = {}): Promise<ServiceList> {
+    return this.transport.json<ServiceList>({ path: ROUTE_PATHS.listServices, query: { ...query } });
+  }
+
+  /** One service with its controller log; SERVICE_NOT_FOUND when the caller may see none by that name. */
+  async getService(name: string): Promise<ServiceDetail> {
+    return this.transport.json<ServiceDetail>({ path: fillPath(ROUTE_PATHS.getService, { name }) });
+  }
+
+  /**
+   * Stream one log of a service (a replica's, the controller's or the load balancer's), one line
+   * per call; resolves with the status the stream ended on (the replica's for a replica log, else
+   * the service's). Throws a SkyError when the connection drops before the end.
+   */
+  async streamServiceLogs(name: string, options: ServiceLogsOptions, onLine: (line: ServiceLogLine) => void): Promise<string> {
+    let status: string | undefined;
+    let failure: string | undefined;
+    const which = options.replicaId !== undefined ? ` ${options.replicaId}` : options.controller === true ? ' --controller' : ' --load-balancer';
+    const again = `sky serve logs ${name}${which}`;
+    const query = {
+      follow: options.follow ?? true,
+      replica_id: options.replicaId,
+      controller: options.controller === true ? true : undefined,
+      load_balancer: options.loadBalancer === true ? true : undefined,
+    };
+    const ended = await this.stream(fillPath(ROUTE_PATHS.serviceLogs, { name }), query, options, `the log of service ${name}`, again, (event) => {
+      if (event.event === 'log') {
+        const line = JSON.parse(event.data) as Partial<ServiceLogLine>;
+        onLine({ text: typeof line.text === 'string' ? line.text : '', ...(typeof line.rank === 'number' ? { rank: line.rank } : {}) });
+      } else if (event.event === 'end') status = (JSON.parse(event.data) as { status: string }).status;
+      else if (event.event === 'error') failure = errorMessageOf(event.data);
+      return event.event === 'end' || event.event === 'error';
+    });
+    if (failure !== undefined) throw new SkyError('INTERNAL', `the API server failed while streaming the log of service ${name}: ${failure}`, { hint: `Retry with: ${again}` });
+    if (ended && status !== undefined) return status;
+    throw new SkyError('SERVER_UNREACHABLE', `lost connection to the API server at ${this.endpoint.url} while streaming the log of service ${name}; the service keeps running`, {
+      hint: `Re-attach with: ${again}`,
+      details: { service: name },
     });
   }
 

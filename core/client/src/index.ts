@@ -12,6 +12,7 @@ export type {
   ListManagedJobsQuery,
   ManagedJobLogsOptions,
   ManagedJobLogLine,
+  ServiceLogsOptions,
 } from './client.js';
 export { resolveEndpoint, resolveCa, parseEndpoint, maskSecrets, isLocalHost, ENDPOINT_ENV, CA_ENV } from './endpoint.js';
 export type { Endpoint, ResolveEndpointOptions, CaSetting } from './endpoint.js';

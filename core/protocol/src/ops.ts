@@ -4,6 +4,7 @@ import { TaskUploadsSchema } from './upload-routes.js';
 import type { Lane } from './wire/status.js';
 import { PING_USER_MAX_SLEEP_SECONDS } from './access.js';
 import { JobsCancelBodySchema, JobsCancelResultSchema, JobsLaunchBodySchema, JobsLaunchResultSchema } from './managed-jobs.js';
+import { ServeDownBodySchema, ServeDownResultSchema, ServeUpBodySchema, ServeUpdateBodySchema, ServeUpdateResultSchema, ServeUpResultSchema } from './services.js';
 
 /**
  * Operations a client submits as asynchronous requests. Each has a body schema and a
@@ -302,6 +303,34 @@ export const OPERATIONS = {
     mutating: true,
     access: 'user',
     adminWhen: (body) => (body.all_users === true ? "cancelling every user's managed jobs" : undefined),
+  }),
+  serve_up: op({
+    name: 'serve_up',
+    summary: "Start a service: the daemon launches the task's replicas, probes them, and serves them behind a load balancer; succeeds once the load balancer listens.",
+    body: ServeUpBodySchema,
+    result: ServeUpResultSchema,
+    defaultLane: 'short',
+    mutating: true,
+    access: 'user',
+  }),
+  serve_update: op({
+    name: 'serve_update',
+    summary: 'Give a service a new version of its task: replicas of the new version replace the old ones (rolling, or blue_green), keeping min_replicas READY throughout.',
+    body: ServeUpdateBodySchema,
+    result: ServeUpdateResultSchema,
+    defaultLane: 'short',
+    mutating: true,
+    access: 'user',
+  }),
+  serve_down: op({
+    name: 'serve_down',
+    summary: 'Tear services down: their load balancers stop, their replica clusters are torn down, and they are forgotten.',
+    body: ServeDownBodySchema,
+    result: ServeDownResultSchema,
+    defaultLane: 'long',
+    mutating: true,
+    access: 'user',
+    adminWhen: (body) => (body.all_users === true ? "tearing down every user's services" : undefined),
   }),
 } as const;
 

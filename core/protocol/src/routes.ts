@@ -46,6 +46,7 @@ import { ChunkParamsSchema, ChunkStoredSchema, UploadCreatedSchema, UploadIdPara
 import { SshHostKeySchema } from './ssh-routes.js';
 import { ManagedJobListSchema, ManagedJobLogsQuerySchema, ManagedJobParamsSchema, ManagedJobQuerySchema, ManagedJobDetailSchema } from './managed-jobs.js';
 import { EventStreamQuerySchema } from './event-routes.js';
+import { ServiceDetailSchema, ServiceListSchema, ServiceLogsQuerySchema, ServiceParamsSchema, ServiceQuerySchema } from './services.js';
 import type { Access } from './access.js';
 import { ExportStateQuerySchema } from './state-routes.js';
 
@@ -262,6 +263,34 @@ export const ROUTES = {
     access: 'user',
     params: ManagedJobParamsSchema,
     query: ManagedJobLogsQuerySchema,
+    success: { status: 200, body: 'event-stream' },
+  },
+  listServices: {
+    id: 'listServices',
+    method: 'get',
+    path: ROUTE_PATHS.listServices,
+    summary: "Services (sky serve), by name: the caller's, or every user's with all_users (the -u view), each with its replicas.",
+    access: 'user',
+    query: ServiceQuerySchema,
+    success: { status: 200, body: ServiceListSchema },
+  },
+  getService: {
+    id: 'getService',
+    method: 'get',
+    path: ROUTE_PATHS.getService,
+    summary: 'One service with its controller log (the log for its owner and admins only).',
+    access: 'user',
+    params: ServiceParamsSchema,
+    success: { status: 200, body: ServiceDetailSchema },
+  },
+  serviceLogs: {
+    id: 'serviceLogs',
+    method: 'get',
+    path: ROUTE_PATHS.serviceLogs,
+    summary: "A service's log as server-sent events (log {text, rank?}, then end {status}): a replica's (replica_id), the controller's (controller=true) or the load balancer's (load_balancer=true).",
+    access: 'user',
+    params: ServiceParamsSchema,
+    query: ServiceLogsQuerySchema,
     success: { status: 200, body: 'event-stream' },
   },
   streamEvents: {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TaskUploadsSchema } from './upload-routes.js';
 
 /**
  * Services (`sky serve`): a task run on several replica clusters behind an HTTP load balancer
@@ -142,4 +143,105 @@ export interface ServiceVersionSpec {
   service: ServiceSpec;
   /** Bearer token the load balancer demands (absent: open endpoint). */
   token?: string;
+}
+
+// ---- The API of `sky serve`: operations (async requests) and routes. ----
+
+const boolFlag = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
+const TaskBodySchema = z.unknown().describe('A SkyPilot task as JSON (the structure of the task YAML) with a service section; validated like the YAML.');
+
+export const UPDATE_MODES = ['rolling', 'blue_green'] as const;
+export type UpdateMode = (typeof UPDATE_MODES)[number];
+
+export const ServeUpBodySchema = z
+  .strictObject({
+    task: TaskBodySchema,
+    uploads: TaskUploadsSchema.optional(),
+    service_name: ServiceNameSchema.optional().describe('Name of the new service; generated when absent (sky-service-<4 hex>).'),
+  })
+  .meta({ id: 'ServeUpBody' });
+export type ServeUpBody = z.infer<typeof ServeUpBodySchema>;
+
+export const ServeUpResultSchema = z
+  .object({
+    name: z.string(),
+    endpoint: z.string().optional().describe("The load balancer's http://host:port, once it listens."),
+  })
+  .meta({ id: 'ServeUpResult' });
+export type ServeUpResult = z.infer<typeof ServeUpResultSchema>;
+
+export const ServeUpdateBodySchema = z
+  .strictObject({
+    service_name: ServiceNameSchema,
+    task: TaskBodySchema,
+    uploads: TaskUploadsSchema.optional(),
+    mode: z.enum(UPDATE_MODES).optional().describe('rolling (default): replace replicas a few at a time, old and new serving together; blue_green: switch traffic once the new version has all its replicas READY.'),
+  })
+  .meta({ id: 'ServeUpdateBody' });
+export type ServeUpdateBody = z.infer<typeof ServeUpdateBodySchema>;
+
+export const ServeUpdateResultSchema = z.object({ name: z.string(), version: z.number().int().min(1).describe('The new version.') }).meta({ id: 'ServeUpdateResult' });
+export type ServeUpdateResult = z.infer<typeof ServeUpdateResultSchema>;
+
+export const ServeDownBodySchema = z
+  .strictObject({
+    service_names: z.array(ServiceNameSchema).max(1000).optional(),
+    all: z.boolean().optional().describe("Every service of the caller (every user's with all_users)."),
+    all_users: z.boolean().optional().describe("With all: every user's services (admins)."),
+    purge: z.boolean().optional().describe('Forget the services even when tearing a replica down fails (what is left is named in the request log).'),
+  })
+  .refine((b) => (b.service_names !== undefined && b.service_names.length > 0) !== (b.all === true), {
+    message: 'give exactly one of service_names (non-empty) or all: true',
+  })
+  .meta({ id: 'ServeDownBody' });
+export type ServeDownBody = z.infer<typeof ServeDownBodySchema>;
+
+export const ServeDownResultSchema = z
+  .object({
+    down: z.array(z.string()).describe('Services torn down (replicas and load balancer gone, record removed).'),
+    notFound: z.array(z.string()).describe('Names given that the caller has no service by.'),
+  })
+  .meta({ id: 'ServeDownResult' });
+export type ServeDownResult = z.infer<typeof ServeDownResultSchema>;
+
+export const ServiceQuerySchema = z.strictObject({
+  all_users: boolFlag.optional().describe("Every user's services (the -u view; default the caller's)."),
+});
+
+export const ServiceListSchema = z.object({ items: z.array(ServiceRecordSchema) }).meta({ id: 'ServiceList' });
+export type ServiceList = z.infer<typeof ServiceListSchema>;
+
+export const ServiceParamsSchema = z.strictObject({ name: ServiceNameSchema });
+
+/** One line of a service's controller log: what the daemon decided and did for it, and when. */
+export const ServiceEventSchema = z.object({ at: z.number().int(), text: z.string() });
+export type ServiceEvent = z.infer<typeof ServiceEventSchema>;
+
+/** One service with its controller log (oldest first; empty for callers other than its owner and admins). */
+export const ServiceDetailSchema = z.object({ service: ServiceRecordSchema, events: z.array(ServiceEventSchema) }).meta({ id: 'ServiceDetail' });
+export type ServiceDetail = z.infer<typeof ServiceDetailSchema>;
+
+/**
+ * GET /api/v1/services/:name/logs: server-sent events `log` {text, rank?} then `end` {status}
+ * (`error` with an error body if the server fails). Which log: a replica's job (replica_id), the
+ * controller's (controller=true) or the load balancer's (load_balancer=true); at most one.
+ * `end.status` is the replica's ReplicaStatus for a replica log, else the service's ServiceStatus.
+ */
+export const ServiceLogsQuerySchema = z
+  .strictObject({
+    replica_id: z.coerce.number().int().min(1).optional().describe("A replica's log (its job on its cluster)."),
+    controller: boolFlag.optional().describe("The controller's log: what the daemon decided and did for the service."),
+    load_balancer: boolFlag.optional().describe("The load balancer's log: requests routed and replicas added or removed."),
+    follow: boolFlag.optional().describe('Keep streaming until the replica ends or the service is torn down (default true).'),
+  })
+  .refine((q) => [q.replica_id !== undefined, q.controller === true, q.load_balancer === true].filter(Boolean).length === 1, {
+    message: 'give exactly one of replica_id, controller=true or load_balancer=true',
+  });
+export type ServiceLogsQuery = z.infer<typeof ServiceLogsQuerySchema>;
+
+/** A `log` event of a service log stream. */
+export interface ServiceLogLine {
+  text: string;
+  /** The node of the replica's cluster it came from (replica logs only). */
+  rank?: number;
 }

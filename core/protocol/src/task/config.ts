@@ -4,6 +4,7 @@ import { formatAccelerator } from './accelerators.js';
 import { formatInfra } from './infra.js';
 import { formatPort } from './ports.js';
 import { formatQuantity } from './quantity.js';
+import type { ServiceSpec } from '../services.js';
 import type { ResourceFields, Task } from './types.js';
 
 export interface ResourceFieldsConfig {
@@ -31,6 +32,20 @@ export interface ResourcesConfig extends ResourceFieldsConfig {
   ordered?: ResourceFieldsConfig[];
 }
 
+/** The `service:` section in SkyPilot's shape, every default written out. */
+export interface ServiceConfig {
+  readiness_probe: { path: string; post_data?: unknown; initial_delay_seconds: number; timeout_seconds: number; headers?: Record<string, string> };
+  replica_policy: {
+    min_replicas: number;
+    max_replicas: number;
+    target_qps_per_replica?: number;
+    upscale_delay_seconds: number;
+    downscale_delay_seconds: number;
+  };
+  ports: number;
+  load_balancing_policy: string;
+}
+
 export interface TaskConfig {
   name?: string;
   workdir?: string | { url: string; ref?: string };
@@ -41,6 +56,17 @@ export interface TaskConfig {
   file_mounts?: Record<string, string>;
   setup?: string;
   run?: string;
+  service?: ServiceConfig;
+}
+
+export function serviceToConfig(s: ServiceSpec): ServiceConfig {
+  const probe: ServiceConfig['readiness_probe'] = { path: s.readinessProbe.path, initial_delay_seconds: s.readinessProbe.initialDelaySeconds, timeout_seconds: s.readinessProbe.timeoutSeconds };
+  if (s.readinessProbe.postData !== undefined) probe.post_data = s.readinessProbe.postData;
+  if (Object.keys(s.readinessProbe.headers).length > 0) probe.headers = { ...s.readinessProbe.headers };
+  const p = s.replicaPolicy;
+  const policy: ServiceConfig['replica_policy'] = { min_replicas: p.minReplicas, max_replicas: p.maxReplicas, upscale_delay_seconds: p.upscaleDelaySeconds, downscale_delay_seconds: p.downscaleDelaySeconds };
+  if (p.targetQpsPerReplica !== undefined) policy.target_qps_per_replica = p.targetQpsPerReplica;
+  return { readiness_probe: probe, replica_policy: policy, ports: s.port, load_balancing_policy: s.loadBalancingPolicy };
 }
 
 function fieldsConfig(r: ResourceFields): ResourceFieldsConfig {
@@ -88,5 +114,6 @@ export function taskToConfig(task: Task): TaskConfig {
   if (Object.keys(task.file_mounts).length > 0) out.file_mounts = { ...task.file_mounts };
   if (task.setup !== undefined) out.setup = task.setup;
   if (task.run !== undefined) out.run = task.run;
+  if (task.service !== undefined) out.service = serviceToConfig(task.service);
   return out;
 }

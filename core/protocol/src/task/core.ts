@@ -4,6 +4,6 @@
 export type { Accelerator, GitWorkdir, Infra, PortRange, Quantity, ResourceFields, Resources, Task } from './types.js';
 export { taskFromCommand } from './command.js';
 export { applyOverrides, assertResolved, parseEnvFlags, type TaskOverrides } from './overrides.js';
-export { taskToConfig, type TaskConfig, type ResourcesConfig, type ResourceFieldsConfig } from './config.js';
+export { taskToConfig, type TaskConfig, type ResourcesConfig, type ResourceFieldsConfig, type ServiceConfig } from './config.js';
 export { validateClusterName, clusterNameProblem, CLUSTER_NAME_MAX_LENGTH } from './names.js';
 export { sourceListEntries } from './fields.js';

@@ -12,6 +12,7 @@ import { parseCpus, parseDiskSize, parseMemory } from './quantity.js';
 import { unknownFieldMessage } from './suggest.js';
 import type { GitWorkdir, Resources, ResourceFields, Task } from './types.js';
 import { checkJobRecovery } from './job-recovery.js';
+import { checkService, resolveServicePort } from './service.js';
 import { unsupportedMessage, type UnsupportedFieldName } from './unsupported.js';
 import {
   anyValue,
@@ -214,7 +215,7 @@ const TASK_FIELDS = {
   file_mounts: checked(checkFileMounts),
   setup: checked(script('setup')),
   run: checked(script('run')),
-  service: checked(anyValue),
+  service: checked(checkService),
   pool: checked(anyValue),
   inputs: checked(checkDataEstimate),
   outputs: checked(checkDataEstimate),
@@ -353,6 +354,11 @@ function buildTask(raw: RawTask, problems: TaskProblem[]): Task {
   else if (raw.workdir !== undefined) task.workdirGit = raw.workdir;
   if (raw.setup !== undefined) task.setup = raw.setup;
   if (raw.run !== undefined) task.run = raw.run;
+  if (raw.service !== undefined) {
+    const service = resolveServicePort(raw.service, resources.ports, problems);
+    if (service !== undefined) task.service = service;
+    if (raw.service.warnings.length > 0) task.ignored = [...(task.ignored ?? []), ...raw.service.warnings];
+  }
   return task;
 }
 

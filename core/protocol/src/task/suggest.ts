@@ -28,6 +28,12 @@ const ALIASES: Record<string, string> = {
   working_dir: 'workdir',
   work_dir: 'workdir',
   workdirectory: 'workdir',
+  readiness: 'readiness_probe',
+  probe: 'readiness_probe',
+  health_check: 'readiness_probe',
+  replica_count: 'replicas',
+  autoscaling: 'replica_policy',
+  load_balancer: 'load_balancing_policy',
 };
 
 /** Optimal-string-alignment distance: edits, with a swap of neighbours counting as one. */
@@ -51,6 +57,9 @@ export function suggestField(unknown: string, known: readonly string[]): string 
   const word = unknown.toLowerCase();
   const alias = ALIASES[word];
   if (alias !== undefined && known.includes(alias)) return alias;
+  // A name written without its unit or suffix (initial_delay for initial_delay_seconds).
+  const longer = word.length >= 4 ? known.filter((name) => name.toLowerCase().startsWith(word)) : [];
+  if (longer.length === 1) return longer[0];
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const name of known) {

@@ -1,5 +1,6 @@
 // The normalized task: what sky works with after a SkyPilot task YAML (or its JSON twin) has been
 // validated. Field names follow the YAML so the mapping stays obvious; values are structured.
+import type { ServiceSpec } from '../services.js';
 
 /** A CPU or memory request: `4` is exactly 4, `4+` is at least 4. Memory is in GB (2^30 bytes). */
 export interface Quantity {
@@ -118,6 +119,8 @@ export interface Task {
   run?: string;
   /** Secrets given as a list of names: their values come from the client's environment, as in SkyPilot. */
   secretsFromEnvironment?: string[];
+  /** The `service:` section, normalized: what `sky serve up` runs the task as (sky launch runs the task once without it). */
+  service?: ServiceSpec;
   /** Fields SkyPilot accepts whose meaning does not apply to sky launch, one warning each (`service: ignored by …`). */
   ignored?: string[];
 }

@@ -30,6 +30,10 @@ export const UNSUPPORTED_FIELDS = [
   { field: 'file_mounts.*.type', what: 'bucket and volume file mount types' },
   { field: 'file_mounts.*.mode', what: 'MOUNT and MOUNT_CACHED modes; only COPY is supported' },
   { field: 'file_mounts.*', what: 'bucket URIs such as s3:// or gs:// as file mount sources' },
+  { field: 'service.tls', what: 'TLS on the load balancer; put a TLS-terminating proxy in front of the endpoint' },
+  { field: 'service.pool', what: 'a service section describing a pool of workers; pools are made with sky jobs pool apply' },
+  { field: 'service.replica_policy.num_overprovision', what: 'extra replicas launched beyond the autoscaler target' },
+  { field: 'service.replica_policy.spot_fallback', what: 'spot replicas with on-demand fallback' },
   { field: 'pipelines', what: 'several YAML documents separated by ---; sky launch runs one task, sky jobs launch runs a pipeline' },
 ] as const satisfies readonly UnsupportedField[];
 

@@ -69,6 +69,8 @@ export const ERROR_CATALOGUE = {
   CLUSTER_NOT_UP: { status: 409, summary: 'The cluster is not UP (stopped, or still being provisioned).' },
   JOB_NOT_FOUND: { status: 404, summary: "No job with this id in the cluster's queue." },
   MANAGED_JOB_NOT_FOUND: { status: 404, summary: 'No managed job with this id (or name) among those the caller may see.' },
+  SERVICE_NOT_FOUND: { status: 404, summary: 'No service with this name among those the caller may see.' },
+  SERVICE_EXISTS: { status: 409, summary: 'A service with this name already exists (service names are unique across users).' },
   RESOURCES_UNAVAILABLE: { status: 409, summary: "The task asks for more than the cluster's nodes have." },
   NO_DRIVER: { status: 409, summary: 'No enabled driver can run the task (see the enabled infra).' },
   NODE_RUNTIME_ERROR: { status: 502, summary: 'The node runtime gave an answer sky cannot read.' },

@@ -47,6 +47,9 @@ export const ROUTE_PATHS = {
   getManagedJob: `${API_PREFIX}/managed-jobs/:id`,
   managedJobLogs: `${API_PREFIX}/managed-jobs/:id/logs`,
   streamEvents: `${API_PREFIX}/events`,
+  listServices: `${API_PREFIX}/services`,
+  getService: `${API_PREFIX}/services/:name`,
+  serviceLogs: `${API_PREFIX}/services/:name/logs`,
 } as const;
 
 /**
