@@ -119,7 +119,7 @@ export function ServicePage(props: { name: string }) {
           <h2>Log</h2>
           <div class="filters">
             <span class="field">
-              <label for="service-log">Log</label>
+              <label for="service-log">Show log</label>
               <select id="service-log" value={logChoiceValue(log)} onChange={(e) => chooseLog(parseLogChoice(e.currentTarget.value))}>
                 <option value="controller">Controller</option>
                 <option value="load_balancer">Load balancer</option>
