@@ -8,6 +8,8 @@ import { ClustersPage } from './pages/Clusters.js';
 import { ClusterPage } from './pages/Cluster.js';
 import { ManagedJobsPage } from './pages/ManagedJobs.js';
 import { ManagedJobPage } from './pages/ManagedJob.js';
+import { ServicesPage } from './pages/Services.js';
+import { ServicePage } from './pages/Service.js';
 import { RequestsPage } from './pages/Requests.js';
 import { RequestPage } from './pages/Request.js';
 import { InfraPage } from './pages/Infra.js';
@@ -41,6 +43,8 @@ function section(route: Route): string {
       return 'clusters';
     case 'job':
       return 'jobs';
+    case 'service':
+      return 'services';
     case 'request':
       return 'requests';
     default:
@@ -59,6 +63,10 @@ function PageFor(props: { route: Route }) {
       return <ManagedJobsPage />;
     case 'job':
       return <ManagedJobPage id={r.id} />;
+    case 'services':
+      return <ServicesPage />;
+    case 'service':
+      return <ServicePage name={r.name} />;
     case 'requests':
       return <RequestsPage />;
     case 'request':

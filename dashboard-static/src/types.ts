@@ -101,6 +101,41 @@ export interface ManagedJob {
   version: number;
 }
 
+export interface ServiceReplica {
+  id: number;
+  version: number;
+  status: string;
+  cluster: string;
+  endpoint?: string;
+  jobId?: number;
+  resources?: string;
+  launchedAt: number;
+  readySince?: number;
+  failedProbes: number;
+  reason?: string;
+}
+
+export interface ServiceRecord {
+  name: string;
+  user: string;
+  userName: string;
+  workspace: string;
+  status: string;
+  version: number;
+  activeVersion: number;
+  updateMode: string;
+  endpoint?: string;
+  protected: boolean;
+  replicaPolicy: { minReplicas: number; maxReplicas: number; targetQpsPerReplica?: number; upscaleDelaySeconds: number; downscaleDelaySeconds: number };
+  targetReplicas: number;
+  replicas: ServiceReplica[];
+  createdAt: number;
+  updatedAt: number;
+  reason?: string;
+  requestId: string;
+  revision: number;
+}
+
 export interface ErrorInfo {
   code: string;
   message: string;

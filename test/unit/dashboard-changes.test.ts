@@ -34,12 +34,13 @@ describe('dashboard change feed: parsing', () => {
     const e = parseChange('{"seq":42,"at":1765000000000,"kind":"cluster","key":"my-cluster","record":{"name":"my-cluster"}}');
     assert.deepEqual(e, { seq: 42, at: 1765000000000, kind: 'cluster', key: 'my-cluster', record: { name: 'my-cluster' } });
     assert.equal(parseChange('{"seq":43,"at":1,"kind":"job","key":"c/1","record":null}')?.record, null);
+    assert.equal(parseChange('{"seq":44,"at":1,"kind":"service","key":"web","record":null}')?.kind, 'service');
   });
 
   it('ignores what is not one: bad JSON, unknown kinds, missing fields', () => {
     assert.equal(parseChange('not json'), undefined);
     assert.equal(parseChange('[1,2]'), undefined);
-    assert.equal(parseChange('{"seq":1,"kind":"service","key":"x","record":null}'), undefined);
+    assert.equal(parseChange('{"seq":1,"kind":"volume","key":"x","record":null}'), undefined);
     assert.equal(parseChange('{"kind":"cluster","key":"x","record":null}'), undefined);
     assert.equal(parseChange('{"seq":1,"kind":"cluster","key":"x","record":"text"}'), undefined);
   });

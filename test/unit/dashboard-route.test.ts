@@ -11,8 +11,9 @@ describe('dashboard routes', () => {
     assert.deepEqual(parseRoute('/dashboard/clusters'), { page: 'clusters' });
     assert.deepEqual(parseRoute('/dashboard/clusters/dev-1.a'), { page: 'cluster', name: 'dev-1.a' });
     assert.deepEqual(parseRoute('/dashboard/jobs/12'), { page: 'job', id: '12' });
+    assert.deepEqual(parseRoute('/dashboard/services/web-api'), { page: 'service', name: 'web-api' });
     assert.deepEqual(parseRoute('/dashboard/requests/0mxd3ejyx000d967'), { page: 'request', id: '0mxd3ejyx000d967' });
-    for (const p of ['jobs', 'requests', 'infra', 'users', 'workspaces', 'audit', 'login'] as const) assert.deepEqual(parseRoute(`/dashboard/${p}/`), { page: p });
+    for (const p of ['jobs', 'services', 'requests', 'infra', 'users', 'workspaces', 'audit', 'login'] as const) assert.deepEqual(parseRoute(`/dashboard/${p}/`), { page: p });
   });
 
   it('answers not-found for unknown pages, extra segments and broken escapes', () => {
@@ -26,6 +27,7 @@ describe('dashboard routes', () => {
     assert.equal(href('clusters', 'a b'), '/dashboard/clusters/a%20b');
     assert.deepEqual(parseRoute(href('clusters', 'a/b')), { page: 'cluster', name: 'a/b' });
     assert.deepEqual(parseRoute(href('jobs', 7)), { page: 'job', id: '7' });
+    assert.deepEqual(parseRoute(href('services', 'web')), { page: 'service', name: 'web' });
   });
 });
 

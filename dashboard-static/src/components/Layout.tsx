@@ -6,9 +6,10 @@ import { alerts, clearAlert, outcomes } from '../outcomes.js';
 import { logOut, me } from '../session.js';
 import { useStore } from '../store.js';
 
-const NAV: ReadonlyArray<{ section: 'clusters' | 'jobs' | 'requests' | 'infra' | 'users' | 'workspaces' | 'audit'; label: string; admin?: boolean }> = [
+const NAV: ReadonlyArray<{ section: 'clusters' | 'jobs' | 'services' | 'requests' | 'infra' | 'users' | 'workspaces' | 'audit'; label: string; admin?: boolean }> = [
   { section: 'clusters', label: 'Clusters' },
   { section: 'jobs', label: 'Managed jobs' },
+  { section: 'services', label: 'Services' },
   { section: 'requests', label: 'Requests' },
   { section: 'infra', label: 'Infra' },
   { section: 'users', label: 'Users' },

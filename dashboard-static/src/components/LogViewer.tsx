@@ -18,8 +18,8 @@ const LINES_PER_FRAME = 20_000;
 export interface LogViewerProps {
   /** The event-stream URL of the log (with its query). */
   readonly src: string;
-  /** Where Download points (the whole log as text). */
-  readonly downloadHref: string;
+  /** Where Download points (the whole log as text); no Download button without it. */
+  readonly downloadHref?: string;
   /** Label lines with their rank (a multi-node job). */
   readonly multiNode?: boolean;
   /** What the stream holds, for the heading. */
@@ -167,9 +167,11 @@ export function LogViewer(props: LogViewerProps) {
         <label>
           <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.currentTarget.checked)} /> Follow
         </label>
-        <a class="button" href={props.downloadHref} download>
-          Download
-        </a>
+        {props.downloadHref !== undefined && (
+          <a class="button" href={props.downloadHref} download>
+            Download
+          </a>
+        )}
         <span class="log-state" data-log-state={state.phase}>
           {(total + dropped).toLocaleString()} {total + dropped === 1 ? 'line' : 'lines'}
           {dropped > 0 ? ` (the first ${dropped.toLocaleString()} are no longer shown: Download has them)` : ''}

@@ -20,7 +20,7 @@ export function Page(props: { name: string; title: string; ready: boolean; error
 
 /** A status, coloured by what it means. */
 export function Status(props: { status: string; reason?: string | undefined }) {
-  const tone = /^(UP|RUNNING|SUCCEEDED|loaded|ok|ALLOWED|allowed)$/.test(props.status)
+  const tone = /^(UP|RUNNING|READY|SUCCEEDED|loaded|ok|ALLOWED|allowed)$/.test(props.status)
     ? 'good'
     : /FAIL|CANCEL|skipped|DENIED|denied|error/i.test(props.status)
       ? 'bad'

@@ -4,7 +4,7 @@
  * replace a newer one that a list fetch already brought.
  */
 
-export const CHANGE_KINDS = ['cluster', 'job', 'managedJob', 'request'] as const;
+export const CHANGE_KINDS = ['cluster', 'job', 'managedJob', 'request', 'service'] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 export interface ChangeEvent {

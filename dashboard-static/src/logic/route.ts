@@ -5,6 +5,8 @@ export type Route =
   | { readonly page: 'cluster'; readonly name: string }
   | { readonly page: 'jobs' }
   | { readonly page: 'job'; readonly id: string }
+  | { readonly page: 'services' }
+  | { readonly page: 'service'; readonly name: string }
   | { readonly page: 'requests' }
   | { readonly page: 'request'; readonly id: string }
   | { readonly page: 'infra' }
@@ -39,6 +41,8 @@ export function parseRoute(pathname: string): Route {
       return id === undefined ? { page: 'clusters' } : { page: 'cluster', name: id };
     case 'jobs':
       return id === undefined ? { page: 'jobs' } : { page: 'job', id };
+    case 'services':
+      return id === undefined ? { page: 'services' } : { page: 'service', name: id };
     case 'requests':
       return id === undefined ? { page: 'requests' } : { page: 'request', id };
     case 'infra':
@@ -53,7 +57,7 @@ export function parseRoute(pathname: string): Route {
 }
 
 /** The path of a page: href('clusters', 'dev') = "/dashboard/clusters/dev". */
-export function href(section: 'clusters' | 'jobs' | 'requests' | 'infra' | 'users' | 'workspaces' | 'audit' | 'login', id?: string | number): string {
+export function href(section: 'clusters' | 'jobs' | 'services' | 'requests' | 'infra' | 'users' | 'workspaces' | 'audit' | 'login', id?: string | number): string {
   return id === undefined ? `${BASE}/${section}` : `${BASE}/${section}/${encodeURIComponent(String(id))}`;
 }
 

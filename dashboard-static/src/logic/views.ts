@@ -57,6 +57,7 @@ export function hasShape(record: Record<string, unknown> | null, shape: Shape): 
 const CLUSTER_SHAPE: Shape = { name: 'string', ownerName: 'string', workspace: 'string', infra: 'string', status: 'string', numNodes: 'number', resources: 'string', launchedAt: 'number' };
 export const JOB_SHAPE: Shape = { cluster: 'string', id: 'number', userName: 'string', status: 'string', submittedAt: 'number' };
 export const MANAGED_JOB_SHAPE: Shape = { id: 'number', userName: 'string', status: 'string', submittedAt: 'number', currentTask: 'number', tasks: 'array' };
+export const SERVICE_SHAPE: Shape = { name: 'string', userName: 'string', workspace: 'string', status: 'string', version: 'number', replicas: 'array', createdAt: 'number' };
 export const REQUEST_SHAPE: Shape = { id: 'string', name: 'string', userName: 'string', status: 'string', lane: 'string', createdAt: 'number' };
 
 /** Cluster events merge into summary rows: the record cut down to the summary's fields. */
