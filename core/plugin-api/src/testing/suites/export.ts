@@ -67,7 +67,8 @@ async function populate(store: StateStore): Promise<{ clusters: string[]; manage
   await store.services.update(svc.name, svc.revision, { status: 'READY', version: 2, endpoint: 'http://127.0.0.1:30001', lbPort: 30001 });
   await store.services.create(makeService({ name: 'svc-gone', user: bob.id }), makeServiceVersionSpec());
   assert.equal(await store.services.delete('svc-gone'), true);
-  await store.services.create(makeService({ name: 'svc-a', user: alice.id, workspace: 'secret' }), makeServiceVersionSpec({ token: undefined }));
+  const { token: _open, ...openSpec } = makeServiceVersionSpec();
+  await store.services.create(makeService({ name: 'svc-a', user: alice.id, workspace: 'secret' }), openSpec);
 
   await store.audit.append(makeAudit({ user: alice.id }));
   await store.audit.append(makeAudit({ user: bob.id, result: 'FAILED' }));

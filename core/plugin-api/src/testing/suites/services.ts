@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ServiceRecord, ServiceReplica } from '@sky/protocol';
+import type { ServiceRecord, ServiceReplica, ServiceVersionSpec } from '@sky/protocol';
 import type { ServiceEvent, StateStore, StoreChange, StoredEvent } from '../../store.js';
 import { makeService, makeServiceVersionSpec } from '../fixtures.js';
 import { rejectsWithCode, requireReopen, shuffled, type StoreHarness } from './harness.js';
@@ -10,6 +10,18 @@ const CAP = 1000;
 
 function replica(id: number, overrides: Partial<ServiceReplica> = {}): ServiceReplica {
   return { id, version: 1, status: 'READY', cluster: `svc-${id}`, endpoint: `http://10.0.0.${id}:8080`, jobId: 1, resources: '1x local(cpus=1)', launchedAt: 1_700_000_000_000, readySince: 1_700_000_001_000, failedProbes: 0, ...overrides };
+}
+
+/** A replica not serving yet: no endpoint, never READY. */
+function starting(id: number, overrides: Partial<ServiceReplica> = {}): ServiceReplica {
+  const { endpoint: _e, readySince: _r, ...rest } = replica(id, { status: 'STARTING', ...overrides });
+  return rest;
+}
+
+/** A version spec of an open endpoint (no token). */
+function openSpec(version: number): ServiceVersionSpec {
+  const { token: _t, ...rest } = makeServiceVersionSpec({ version });
+  return rest;
 }
 
 /** A service with every optional field set, replicas and non-ASCII text. */
@@ -29,7 +41,7 @@ function fullService(overrides: Partial<NewService> = {}): NewService {
     protected: true,
     replicaPolicy: { minReplicas: 1, maxReplicas: 4, targetQpsPerReplica: 2.5, upscaleDelaySeconds: 30, downscaleDelaySeconds: 60 },
     targetReplicas: 2,
-    replicas: [replica(1), replica(2, { version: 2, status: 'STARTING', readySince: undefined, endpoint: undefined, failedProbes: 3, reason: 'probe: "connection refused"\nretrying' })],
+    replicas: [replica(1), starting(2, { version: 2, failedProbes: 3, reason: 'probe: "connection refused"\nretrying' })],
     nextReplicaId: 3,
     reason: 'rolling to v2 ✨',
     ...overrides,
@@ -141,11 +153,11 @@ export function describeServices(h: StoreHarness): void {
       if (!requireReopen(h, t)) return;
       const a = await create(h.store, fullService());
       const b = await create(h.store, makeService({ name: 'b' }));
-      await h.store.services.putVersion(a.name, makeServiceVersionSpec({ version: 2, token: undefined }));
+      await h.store.services.putVersion(a.name, openSpec(2));
       await h.store.services.appendEvents(a.name, lines(0, 5));
       const store = await h.reopen();
-      assert.deepEqual(await store.services.list(), [a, b]);
-      assert.deepEqual(await store.services.getVersion(a.name, 2), makeServiceVersionSpec({ version: 2, token: undefined }));
+      assert.deepEqual(await store.services.list(), [b, a]);
+      assert.deepEqual(await store.services.getVersion(a.name, 2), openSpec(2));
       assert.deepEqual(await store.services.events(a.name), lines(0, 5));
       assert.equal(await store.services.update(a.name, 0, { status: 'FAILED' }), undefined);
       const next = await store.services.update(a.name, 1, { status: 'SHUTTING_DOWN' });
@@ -159,7 +171,7 @@ export function describeServices(h: StoreHarness): void {
   describe('services: compare-and-set updates', () => {
     it('applies the patch at the expected revision and moves the revision up by one', async () => {
       const svc = await create(h.store);
-      const replicas = [replica(1, { status: 'PROVISIONING', endpoint: undefined, readySince: undefined })];
+      const replicas = [starting(1, { status: 'PROVISIONING' })];
       const next = await h.store.services.update(svc.name, 1, { status: 'REPLICA_INIT', replicas, nextReplicaId: 2, updatedAt: svc.updatedAt + 1 });
       assert.deepEqual(next, { ...svc, status: 'REPLICA_INIT', replicas, nextReplicaId: 2, updatedAt: svc.updatedAt + 1, revision: 2 });
       assert.deepEqual(await h.store.services.get(svc.name), next);
@@ -262,7 +274,7 @@ export function describeServices(h: StoreHarness): void {
       await h.store.services.putVersion('svc', two);
       assert.deepEqual(await h.store.services.getVersion('svc', 2), two);
       assert.deepEqual(await h.store.services.getVersion('svc', 1), makeServiceVersionSpec());
-      const replaced = makeServiceVersionSpec({ version: 2, token: undefined });
+      const replaced = openSpec(2);
       await h.store.services.putVersion('svc', replaced);
       assert.deepEqual(await h.store.services.getVersion('svc', 2), replaced);
       await rejectsWithCode(h.store.services.putVersion('svc', makeServiceVersionSpec({ version: 0 })), 'VALIDATION_FAILED');
