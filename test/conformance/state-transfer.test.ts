@@ -144,5 +144,13 @@ describe('state files move a state between stores of every kind', () => {
     await refuse([lines[0], ...lines.slice(2, -1), lines[1], lines[lines.length - 1]].join('\n'), /comes after/);
     await refuse([...lines, '{"type":"user"}'].join('\n'), /follows the trailer/);
     await refuse(gzipSync(Buffer.from(good)).subarray(0, 40), /gzip|truncated/);
+    const service = { type: 'service', record: { ...makeService(), revision: 1 }, versions: [makeServiceVersionSpec()], events: [] };
+    // A service item after the user (the store held nothing later in the order).
+    const withService = (item: unknown): string => [...lines.slice(0, -1), JSON.stringify(item), JSON.stringify({ type: 'end', items: lines.length - 1 })].join('\n');
+    assert.equal(await drain((await readStateFile(chunks(Buffer.from(withService(service))))).items), lines.length - 1);
+    await refuse(withService({ ...service, versions: [{ ...makeServiceVersionSpec(), version: 0 }] }), /service: versions/);
+    await refuse(withService({ ...service, versions: undefined }), /service: versions/);
+    await refuse(withService({ ...service, events: 'no' }), /service: events/);
+    await refuse(withService({ ...service, record: { name: 'svc' } }), /service: record\.revision/);
   });
 });
