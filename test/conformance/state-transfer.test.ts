@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import { encodeStateFile, readStateFile, STATE_FILE_VERSION, type StateItem, type StateStore, type StateTransfer } from '@sky/plugin-api';
-import { MemoryStateStore, makeAudit, makeCluster, makeJob, makeManagedJob, makeManagedJobSpec, makeRequest, makeSpec, makeToken, makeUser, makeWorkspace } from '@sky/plugin-api/testing';
+import { MemoryStateStore, makeAudit, makeCluster, makeJob, makeManagedJob, makeManagedJobSpec, makeRequest, makeService, makeServiceVersionSpec, makeSpec, makeToken, makeUser, makeWorkspace } from '@sky/plugin-api/testing';
 import { LevelStateStore } from '@sky/store-level';
 import { pgStoreFixture } from '../integration/store-postgres-fixture.js';
 
@@ -50,6 +50,9 @@ async function view(store: StateStore): Promise<unknown> {
     jobs: await Promise.all(clusters.map((c) => store.jobs.list(c.name))),
     active: await store.jobs.listActive(),
     managed: await store.managedJobs.list(),
+    services: await store.services.list(),
+    serviceVersions: await Promise.all([1, 2, 3].map((v) => store.services.getVersion('svc', v))),
+    serviceEvents: await store.services.events('svc'),
     audit: (await store.audit.list({ limit: 1000 })).items,
     feed: await store.events.read(0, 1000),
     bounds: await store.events.bounds(),
@@ -77,6 +80,10 @@ describe('state files move a state between stores of every kind', () => {
     await memory.jobs.create(makeJob(cluster), makeSpec());
     const managed = await memory.managedJobs.create(makeManagedJob({ user: user.id }), makeManagedJobSpec());
     await memory.managedJobs.appendEvents(managed.id, [{ at: 6, text: 'started' }]);
+    const service = (await memory.services.create(makeService({ user: user.id }), makeServiceVersionSpec())).record;
+    await memory.services.putVersion(service.name, makeServiceVersionSpec({ version: 2, token: 'v2-token' }));
+    await memory.services.appendEvents(service.name, [{ at: 7, text: 'replica 1 READY' }]);
+    await memory.services.update(service.name, service.revision, { status: 'READY', version: 2 });
     await memory.audit.append(makeAudit({ user: user.id }));
     const want = await view(memory);
 
@@ -100,6 +107,8 @@ describe('state files move a state between stores of every kind', () => {
     await importFile(postgres, await fileBytes(level, false));
     assert.deepEqual(await view(postgres), want);
     assert.equal(await postgres.requests.appendLog(request.id, 'more\n', 7), 1);
+    assert.equal((await postgres.services.getVersion('svc', 2))?.token, 'v2-token', 'version specs move as they are, like managed job specs');
+    assert.equal((await postgres.services.update('svc', 2, { targetReplicas: 2 }))?.revision, 3, 'the revision goes on');
 
     const back = new MemoryStateStore({ onListenerError: quiet });
     await back.open();
@@ -135,5 +144,13 @@ describe('state files move a state between stores of every kind', () => {
     await refuse([lines[0], ...lines.slice(2, -1), lines[1], lines[lines.length - 1]].join('\n'), /comes after/);
     await refuse([...lines, '{"type":"user"}'].join('\n'), /follows the trailer/);
     await refuse(gzipSync(Buffer.from(good)).subarray(0, 40), /gzip|truncated/);
+    const service = { type: 'service', record: { ...makeService(), revision: 1 }, versions: [makeServiceVersionSpec()], events: [] };
+    // A service item after the user (the store held nothing later in the order).
+    const withService = (item: unknown): string => [...lines.slice(0, -1), JSON.stringify(item), JSON.stringify({ type: 'end', items: lines.length - 1 })].join('\n');
+    assert.equal(await drain((await readStateFile(chunks(Buffer.from(withService(service))))).items), lines.length - 1);
+    await refuse(withService({ ...service, versions: [{ ...makeServiceVersionSpec(), version: 0 }] }), /service: versions/);
+    await refuse(withService({ ...service, versions: undefined }), /service: versions/);
+    await refuse(withService({ ...service, events: 'no' }), /service: events/);
+    await refuse(withService({ ...service, record: { name: 'svc' } }), /service: record\.revision/);
   });
 });

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SkyError } from '@sky/protocol';
 import type { StoredEvent } from '@sky/plugin-api';
-import { makeCluster, makeJob, makeRequest, makeSpec } from '@sky/plugin-api/testing';
+import { makeCluster, makeJob, makeRequest, makeService, makeServiceVersionSpec, makeSpec } from '@sky/plugin-api/testing';
 import { MIGRATIONS, type PostgresStateStore } from '@sky/store-postgres';
 import { adminQuery, pgStoreFixture, testDatabaseUrl } from './store-postgres-fixture.js';
 
@@ -204,6 +204,29 @@ describe('PostgreSQL store: opening', () => {
       await assert.rejects(old.clusters.list(), /is not open/);
     } finally {
       await old.close();
+      await fixture.cleanup();
+    }
+  });
+
+  it('upgrades a schema of version 3 to the services tables, after which a replica that knows only 3 refuses it', async () => {
+    const fixture = await pgStoreFixture();
+    const v3Ladder = MIGRATIONS.filter((m) => m.version <= 3);
+    const old = fixture.make({ migrations: v3Ladder });
+    const current = fixture.make();
+    const stale = fixture.make({ migrations: v3Ladder });
+    try {
+      await old.open();
+      assert.equal(await old.schemaVersion(), 3);
+      const cluster = (await old.clusters.create(makeCluster({ name: 'kept' }))).record;
+      await old.close();
+      await current.open();
+      assert.equal(await current.schemaVersion(), 4);
+      assert.deepEqual(await current.clusters.get('kept'), cluster);
+      const { record } = await current.services.create(makeService(), makeServiceVersionSpec());
+      assert.deepEqual(await current.services.list(), [record]);
+      await assert.rejects(stale.open(), (err: unknown) => err instanceof SkyError && err.code === 'STATE_TOO_NEW');
+    } finally {
+      await Promise.allSettled([old.close(), current.close(), stale.close()]);
       await fixture.cleanup();
     }
   });

@@ -1,19 +1,23 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryStateStore, makeCluster, makeJob, makeManagedJob, makeRequest, makeWorkspace } from '@sky/plugin-api/testing';
+import { MemoryStateStore, makeCluster, makeJob, makeManagedJob, makeRequest, makeService, makeWorkspace } from '@sky/plugin-api/testing';
 import type { StoredEvent } from '@sky/plugin-api';
-import type { ClusterRecord, JobRecord, ManagedJobRecord, RequestRecord } from '@sky/protocol';
+import type { ClusterRecord, JobRecord, ManagedJobRecord, RequestRecord, ServiceRecord } from '@sky/protocol';
 import { DaemonConfigSchema } from '../../core/daemon/src/config/schema.js';
 import { AccessPolicy } from '../../core/daemon/src/auth/policy.js';
 import type { AuditLog } from '../../core/daemon/src/audit/audit-log.js';
-import { EventView, type ClusterOwner } from '../../core/daemon/src/events/event-view.js';
+import { EventView, type ClusterOwner, type ServiceOwner } from '../../core/daemon/src/events/event-view.js';
 
 const alice = { id: 'u-alice', name: 'alice', role: 'user' as const };
 const bob = { id: 'u-bob', name: 'bob', role: 'user' as const };
 const root = { id: 'u-root', name: 'root', role: 'admin' as const };
 
-async function fixture(): Promise<{ view: (allUsers: boolean, who: typeof alice | typeof root) => Promise<EventView>; owners: Map<string, ClusterOwner> }> {
+async function fixture(): Promise<{
+  view: (allUsers: boolean, who: typeof alice | typeof root) => Promise<EventView>;
+  owners: Map<string, ClusterOwner>;
+  serviceOwners: Map<string, ServiceOwner>;
+}> {
   const store = new MemoryStateStore();
   await store.open();
   await store.workspaces.create(makeWorkspace('default'));
@@ -21,11 +25,13 @@ async function fixture(): Promise<{ view: (allUsers: boolean, who: typeof alice 
   // The listing rules read no audit log: a refusal would, and none happens here.
   const policy = new AccessPolicy(DaemonConfigSchema.parse({ auth: { mode: 'basic' } }), store, {} as AuditLog);
   const owners = new Map<string, ClusterOwner>();
+  const serviceOwners = new Map<string, ServiceOwner>();
   const showRequest = (viewer: { id: string }, record: RequestRecord): RequestRecord => (record.user === viewer.id ? record : { ...record, body: null });
   return {
     owners,
+    serviceOwners,
     view: async (allUsers, who) => {
-      const view = new EventView({ policy, clusterOwner: (name) => owners.get(name), showRequest }, allUsers);
+      const view = new EventView({ policy, clusterOwner: (name) => owners.get(name), serviceOwner: (name) => serviceOwners.get(name), showRequest }, allUsers);
       await view.refresh(who);
       return view;
     },
@@ -95,6 +101,49 @@ describe('what one caller sees of the event stream', () => {
     const admin = await view(true, root);
     assert.equal(admin.show(event({ kind: 'managedJob', id: 7, record: mj }))?.key, '7');
     assert.equal(admin.show(event({ kind: 'cluster', name: 'never-known', record: undefined }))?.record, null, 'an admin hears of a deletion of a cluster nobody knew');
+  });
+});
+
+describe('services in the event stream', () => {
+  const service = (name: string, user: string, workspace: string): ServiceRecord => ({ ...makeService({ name, user, userName: user, workspace, protected: true }), revision: 1 });
+
+  it('shows a service to its owner and admins always, to others only with all_users and outside private workspaces they are not in', async () => {
+    const { view } = await fixture();
+    const open = service('open-svc', alice.id, 'default');
+    const lab = service('lab-svc', alice.id, 'lab');
+    for (const record of [open, lab]) {
+      for (const allUsers of [false, true]) assert.deepEqual((await view(allUsers, alice)).show(event({ kind: 'service', name: record.name, record }))?.record, record, `owner, all_users ${allUsers}`);
+      assert.deepEqual((await view(true, root)).show(event({ kind: 'service', name: record.name, record }))?.record, record, 'admin');
+      assert.equal((await view(false, bob)).show(event({ kind: 'service', name: record.name, record })), undefined, 'another user without all_users');
+    }
+    const seen = (await view(true, bob)).show(event({ kind: 'service', name: 'open-svc', record: open }));
+    assert.equal(seen?.kind, 'service');
+    assert.equal(seen?.key, 'open-svc');
+    assert.equal((await view(true, bob)).show(event({ kind: 'service', name: 'lab-svc', record: lab })), undefined, "a private workspace's service, to a non-member");
+  });
+
+  it('shows a deletion (null) by whose the service was, and one nobody knew only to admins with all_users', async () => {
+    const { view, serviceOwners } = await fixture();
+    serviceOwners.set('gone', { user: alice.id, workspace: 'default' }).set('lab-gone', { user: alice.id, workspace: 'lab' });
+    const gone = event({ kind: 'service', name: 'gone', record: null });
+    assert.equal((await view(false, alice)).show(gone)?.record, null);
+    assert.equal((await view(true, bob)).show(gone)?.record, null);
+    assert.equal((await view(false, bob)).show(gone), undefined);
+    assert.equal((await view(true, bob)).show(event({ kind: 'service', name: 'lab-gone', record: null })), undefined);
+    const unknown = event({ kind: 'service', name: 'never-known', record: null });
+    assert.equal((await view(true, root)).show(unknown)?.record, null);
+    assert.equal((await view(false, root)).show(unknown), undefined);
+    assert.equal((await view(true, bob)).show(unknown), undefined);
+  });
+
+  it('never shows more than the record: no spec or token a store might have put beside it', async () => {
+    const { view } = await fixture();
+    const plain = service('svc', alice.id, 'default');
+    const record = { ...plain, token: 'sky-svc-t0k3n', spec: { secrets: { K: 'v' } } } as ServiceRecord;
+    const shown = (await view(true, root)).show(event({ kind: 'service', name: 'svc', record }));
+    assert.ok(shown !== undefined);
+    assert.ok(!JSON.stringify(shown).includes('t0k3n') && !JSON.stringify(shown).includes('secrets'), JSON.stringify(shown));
+    assert.deepEqual(shown.record, plain);
   });
 });
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../helpers/daemon-process.js';
 import pino from 'pino';
-import { MemoryStateStore } from '@sky/plugin-api/testing';
+import { MemoryStateStore, makeService, makeServiceVersionSpec } from '@sky/plugin-api/testing';
 import { loadSecretsKey, openBodySecrets, sealBodySecrets, SecretBox } from '@sky/daemon';
 import type { RequestRecord } from '@sky/protocol';
 
@@ -148,6 +148,21 @@ describe('loadSecretsKey', () => {
     await assert.rejects(loadSecretsKey(new SecretBox({ keyFile: file }), store, { keyFile: file, allowUnreadable: false, logger: silent }), {
       code: 'SECRETS_KEY_UNAVAILABLE',
       message: /is not the one that sealed the secrets of queued requests/,
+    });
+  });
+
+  it('counts the secrets of every kept service version as in use', async () => {
+    const file = keyFile();
+    const first = new SecretBox({ keyFile: file });
+    const store = new MemoryStateStore();
+    await store.open();
+    const task = (value: string): unknown => sealBodySecrets(first, { run: 'serve', secrets: { T: value } });
+    await store.services.create(makeService({ version: 2 }), makeServiceVersionSpec({ task: task('one') }));
+    await store.services.putVersion('svc', makeServiceVersionSpec({ version: 2, task: task('two') }));
+    rmSync(file);
+    await assert.rejects(loadSecretsKey(new SecretBox({ keyFile: file }), store, { keyFile: file, allowUnreadable: false, logger: silent }), {
+      code: 'SECRETS_KEY_UNAVAILABLE',
+      message: new RegExp(`\\(2 sealed with key ${first.keyId}\\)`),
     });
   });
 

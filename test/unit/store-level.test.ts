@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Level } from 'level';
 import { SkyError } from '@sky/protocol';
-import { makeAudit, makeCluster, makeJob, makeManagedJob, makeManagedJobSpec, makeRequest, makeSpec, makeToken, makeUser, makeWorkspace } from '@sky/plugin-api/testing';
+import { makeAudit, makeCluster, makeJob, makeManagedJob, makeManagedJobSpec, makeRequest, makeService, makeServiceVersionSpec, makeSpec, makeToken, makeUser, makeWorkspace } from '@sky/plugin-api/testing';
 import { LevelStateStore, MIGRATIONS, sublevels, type Migration } from '@sky/store-level';
 import { idempotencyKey, statusKey, userKey } from '../../core/store-level/src/keys.js';
 
@@ -323,6 +323,43 @@ describe('LevelStateStore migrations', () => {
     await again.open();
     assert.deepEqual(await again.managedJobs.list({ requestId: pending.id }), [managed]);
     assert.deepEqual(await again.managedJobs.events(managed.id), [{ at: 1, text: 'submitted' }]);
+  });
+
+  it('upgrades a v5 store to v6 keeping everything, adds services, and a v5 sky refuses it then', async () => {
+    const v5Ladder = MIGRATIONS.filter((m) => m.version <= 5);
+    const v5 = store({ migrations: v5Ladder });
+    await v5.open();
+    assert.equal(await v5.schemaVersion(), 5);
+    const cluster = (await v5.clusters.create(makeCluster({ name: 'v5-cluster' }))).record;
+    const managed = await v5.managedJobs.create(makeManagedJob(), makeManagedJobSpec());
+    await v5.close();
+    const before = await dump(path);
+
+    const s = store({ migrations: MIGRATIONS.filter((m) => m.version <= 6) });
+    await s.open();
+    assert.equal(await s.schemaVersion(), 6);
+    assert.deepEqual(await s.clusters.get('v5-cluster'), cluster);
+    assert.deepEqual(await s.managedJobs.get(managed.id), managed);
+    assert.deepEqual(await s.services.list(), []);
+    const { record } = await s.services.create(makeService(), makeServiceVersionSpec());
+    await s.services.appendEvents(record.name, [{ at: 1, text: 'up' }]);
+    await s.close();
+
+    const after = await dump(path);
+    for (const [key, value] of before) {
+      if (key === SCHEMA_VERSION_KEY) continue;
+      assert.equal(after.get(key), value, `the upgrade changed or removed ${JSON.stringify(key)}`);
+    }
+    assert.equal(after.get(SCHEMA_VERSION_KEY), '6');
+
+    // A sky that knows only v5 would not see the services (nor stop their replicas): it refuses the store.
+    await assert.rejects(store({ migrations: v5Ladder }).open(), isSkyError('STATE_TOO_NEW'));
+    const again = store();
+    await again.open();
+    assert.deepEqual(await again.services.get(record.name), record);
+    assert.deepEqual(await again.services.getVersion(record.name, 1), makeServiceVersionSpec());
+    assert.deepEqual(await again.services.events(record.name), [{ at: 1, text: 'up' }]);
+    await again.close();
   });
 
   it('rejects a ladder with a repeated version', async () => {

@@ -16,6 +16,7 @@ import type {
   ManagedJobRecord,
   RequestRecord,
   RequestStatus,
+  ServiceRecord,
   SessionRecord,
   TokenRecord,
   UserRecord,
@@ -31,6 +32,8 @@ import type {
   RequestFilter,
   RequestPatch,
   FeedChange,
+  ServiceFilter,
+  ServicePatch,
   UserPatch,
   WorkspacePatch,
 } from './store.js';
@@ -70,7 +73,7 @@ export function copyJson<T>(value: T): T {
 
 /** A change-feed event with its own copy of the record (each listener gets one). */
 export function copyChange<C extends FeedChange>(change: C): C {
-  const copy = change.record === undefined ? { ...change } : ({ ...change, record: copyJson(change.record) } as C);
+  const copy = change.record === undefined || change.record === null ? { ...change } : ({ ...change, record: copyJson(change.record) } as C);
   if ('deleted' in copy && copy.deleted !== undefined) copy.deleted = { owner: copy.deleted.owner, workspace: copy.deleted.workspace };
   return copy;
 }
@@ -330,4 +333,61 @@ export function managedJobsNewestFirst(a: { id: number }, b: { id: number }): nu
 export function cappedEvents<T>(current: readonly T[], added: readonly T[]): T[] {
   const all = [...current, ...added];
   return all.length > MANAGED_JOB_EVENT_CAP ? all.slice(all.length - MANAGED_JOB_EVENT_CAP) : all;
+}
+
+/** Fields of a service an update never changes, even when a caller passes them (ServicePatch). */
+export const FIXED_SERVICE_FIELDS: ReadonlySet<string> = new Set<keyof ServiceRecord>(['name', 'user', 'userName', 'workspace', 'createdAt', 'requestId', 'revision']);
+
+/**
+ * Optional fields of a service a patch key present with undefined removes. Written out (a
+ * test checks it against ServiceRecordSchema), like OPTIONAL_CLUSTER_FIELDS.
+ */
+export const OPTIONAL_SERVICE_FIELDS: ReadonlySet<string> = new Set<keyof ServiceRecord>(['endpoint', 'lbPort', 'lbReplica', 'reason']);
+
+/** How many lines of a service's controller log a store keeps (the newest), as for managed jobs. */
+export const SERVICE_EVENT_CAP = MANAGED_JOB_EVENT_CAP;
+
+/** A new service as stored: the caller's fields (copied) at revision 1 (a revision in the input is ignored). */
+export function newService(input: Omit<ServiceRecord, 'revision'>): ServiceRecord {
+  return { ...copyJson(input), revision: 1 } as ServiceRecord;
+}
+
+/**
+ * The service after an update: patch values (copied) replace fields, the fixed ones excepted;
+ * a key present with undefined removes an optional field and is ignored for a required one;
+ * the revision moves up by one.
+ */
+export function applyServicePatch(current: ServiceRecord, patch: ServicePatch): ServiceRecord {
+  const next: Record<string, unknown> = { ...current };
+  for (const [key, value] of Object.entries(patch)) {
+    if (FIXED_SERVICE_FIELDS.has(key)) continue;
+    if (value === undefined) {
+      if (OPTIONAL_SERVICE_FIELDS.has(key)) delete next[key];
+    } else {
+      next[key] = copyJson(value);
+    }
+  }
+  next.revision = current.revision + 1;
+  return next as ServiceRecord;
+}
+
+/** Whether a service passes a ServiceFilter. */
+export function matchesServiceFilter(record: ServiceRecord, filter: ServiceFilter): boolean {
+  return filter.user === undefined || record.user === filter.user;
+}
+
+/** Whether `version` can name a service version at all (1, 2, 3, ...). */
+export function isServiceVersion(version: number): boolean {
+  return Number.isSafeInteger(version) && version >= 1;
+}
+
+/**
+ * Reject a version spec whose version is not a whole number from 1 (it is the spec's key).
+ * The rest of the spec is the caller's: the store keeps it as given.
+ */
+export function checkServiceVersionSpec(spec: { version: number }): void {
+  if (isServiceVersion(spec.version)) return;
+  throw new SkyError('VALIDATION_FAILED', `a service version spec needs a version of 1 or more, got ${String(spec.version)}`, {
+    details: { field: 'version' },
+  });
 }

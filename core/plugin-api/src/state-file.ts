@@ -60,6 +60,7 @@ const RECORD_KEYS: Partial<Record<StateItemType, ReadonlyArray<[string, (v: unkn
   cluster: [['name', isString], ['version', isInt], ['owner', isString]],
   job: [['cluster', isString], ['id', isInt], ['status', isString]],
   managedJob: [['id', isInt], ['version', isInt], ['user', isString], ['status', isString]],
+  service: [['name', isString], ['revision', isInt], ['user', isString], ['workspace', isString]],
   audit: [['id', isString], ['at', isInt]],
 };
 
@@ -90,6 +91,11 @@ export function stateItemProblem(value: unknown): string | undefined {
     case 'managedJob':
       if (value.spec !== undefined && !isObject(value.spec)) return 'managedJob: spec must be an object';
       return Array.isArray(value.events) ? undefined : 'managedJob: events must be an array';
+    case 'service':
+      if (!Array.isArray(value.versions) || !value.versions.every((v) => isObject(v) && isInt(v.version) && (v.version as number) >= 1)) {
+        return 'service: versions must be an array of specs, each with a version of 1 or more';
+      }
+      return Array.isArray(value.events) ? undefined : 'service: events must be an array';
     case 'pluginDocument':
       return isString(value.plugin) && isString(value.name) && isInt(value.revision) && (value.revision as number) > 0 && 'value' in value
         ? undefined

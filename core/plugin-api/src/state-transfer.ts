@@ -8,6 +8,8 @@ import type {
   ManagedJobRecord,
   ManagedJobSpec,
   RequestRecord,
+  ServiceRecord,
+  ServiceVersionSpec,
   SessionRecord,
   TokenRecord,
   UserRecord,
@@ -15,7 +17,7 @@ import type {
 } from '@sky/protocol';
 import { SkyError } from '@sky/protocol';
 import { orderChecker, stateItemProblem } from './state-file.js';
-import type { StoreChange } from './store.js';
+import type { ServiceEvent, StoreChange } from './store.js';
 
 /** A feed entry as it is kept: a request's change names only the request (its body is in the request items). */
 export type StoredChange = StoreChange | { kind: 'request'; id: string };
@@ -28,8 +30,9 @@ export type StoredChange = StoreChange | { kind: 'request'; id: string };
  *
  * The order is fixed, so that an importer may write each item as it comes: `feed` first, then
  * `counter`, users, tokens, sessions, workspaces, requests, request log chunks, clusters, jobs,
- * managed jobs, plugin documents, audit entries, and last the retained feed entries (ascending seq). Within a
- * kind, items come in the order of their key (id, name, or cluster then id).
+ * managed jobs, services, plugin documents, audit entries, and last the retained feed entries
+ * (ascending seq). Within a kind, items come in the order of their key (id, name, or cluster
+ * then id).
  */
 export type StateItem =
   /** The feed's position: the highest seq ever given and the commit time of the latest change. */
@@ -48,6 +51,12 @@ export type StateItem =
   | { type: 'job'; record: JobRecord; spec?: JobSpec }
   /** A managed job with its spec while it has not ended, and its controller log (oldest first). */
   | { type: 'managedJob'; record: ManagedJobRecord; spec?: ManagedJobSpec; events: ManagedJobEvent[] }
+  /**
+   * A service (plugin API 1.9) with the spec of each of its versions (ascending version; they
+   * hold the task's secrets and the bearer token, as stored, like a managed job's spec) and its
+   * controller log (oldest first).
+   */
+  | { type: 'service'; record: ServiceRecord; versions: ServiceVersionSpec[]; events: ServiceEvent[] }
   /** A plugin's document (plugin API 1.8, stores that keep them: see documents.ts). */
   | { type: 'pluginDocument'; plugin: string; name: string; value: unknown; revision: number }
   | { type: 'audit'; record: AuditRecord }
@@ -69,6 +78,7 @@ export const STATE_ITEM_ORDER: readonly StateItemType[] = [
   'cluster',
   'job',
   'managedJob',
+  'service',
   'pluginDocument',
   'audit',
   'event',
@@ -92,7 +102,7 @@ export interface StateTransfer {
   exportState(): AsyncIterable<StateItem>;
   /**
    * Load exported items into this open store, which must hold nothing (no user, request,
-   * cluster, managed job, audit entry, workspace, session, nor any feed entry): otherwise it
+   * cluster, managed job, service, audit entry, workspace, session, nor any feed entry): otherwise it
    * rejects with STATE_NOT_EMPTY, writing nothing. Ids, versions, counters and sequence
    * numbers are kept, so idempotency keys, tokens, sessions and feed positions work as before.
    * Rejects with VALIDATION_FAILED on items out of order or inconsistent (a job of no cluster,

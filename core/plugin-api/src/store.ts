@@ -11,6 +11,8 @@ import type {
   ManagedJobSpec,
   RequestRecord,
   RequestStatus,
+  ServiceRecord,
+  ServiceVersionSpec,
   SessionRecord,
   TokenRecord,
   UserRecord,
@@ -226,6 +228,65 @@ export interface ManagedJobRepository {
   events(id: number): Promise<ManagedJobEvent[]>;
 }
 
+/** An entry of a service's controller log. */
+export interface ServiceEvent {
+  at: number;
+  text: string;
+}
+
+/**
+ * Fields of a service an update may change: all but the identity (name, owner, workspace),
+ * createdAt, the creating request and the revision. A key present with the value undefined
+ * removes an optional field (endpoint, lbPort, lbReplica, reason); for a required field it is
+ * ignored.
+ */
+export type ServicePatch = Partial<Omit<ServiceRecord, 'name' | 'user' | 'userName' | 'workspace' | 'createdAt' | 'requestId' | 'revision'>>;
+
+/** Which services ServiceRepository.list returns (ordered by name). */
+export interface ServiceFilter {
+  /** Only this owner's (a user id). */
+  user?: string;
+}
+
+/**
+ * `sky serve` services by name (unique across the team), each with the spec of every version
+ * it was given (the task as submitted, secrets and the bearer token included: never listed)
+ * and its controller log, the last 1,000 lines, kept apart from the record. Every update is
+ * compare-and-set on `revision` (plugin API 1.9).
+ */
+export interface ServiceRepository {
+  /**
+   * Store a new service at revision 1 (a `revision` in the input is ignored) with the spec of
+   * its first version, atomically. When the name is taken, stores nothing and returns the
+   * existing record with created:false (so of several racing creates exactly one is created).
+   */
+  create(record: Omit<ServiceRecord, 'revision'>, spec: ServiceVersionSpec): Promise<{ record: ServiceRecord; created: boolean }>;
+  get(name: string): Promise<ServiceRecord | undefined>;
+  /** Every service, or one owner's; ordered by name. */
+  list(filter?: ServiceFilter): Promise<ServiceRecord[]>;
+  /**
+   * Apply the patch only if the stored revision equals `expectedRevision`; the revision
+   * becomes expectedRevision + 1. Returns the new record, or undefined when the service is
+   * missing or the revision moved on (so exactly one of several racing updates wins).
+   */
+  update(name: string, expectedRevision: number, patch: ServicePatch): Promise<ServiceRecord | undefined>;
+  /**
+   * Delete the service with its version specs and controller log in one atomic write (only at
+   * `expectedRevision` when given). Returns false, deleting nothing, when it is missing or at
+   * another revision. A service created again under the name starts with none of the old
+   * versions or log lines.
+   */
+  delete(name: string, expectedRevision?: number): Promise<boolean>;
+  /** Store (or replace) the spec of version `spec.version`. No-op for no such service, so no spec outlives its service. */
+  putVersion(name: string, spec: ServiceVersionSpec): Promise<void>;
+  /** The spec of one version; undefined for no such version or service. */
+  getVersion(name: string, version: number): Promise<ServiceVersionSpec | undefined>;
+  /** Append lines to the controller log (oldest lines beyond the last 1,000 are dropped). No-op for no such service. */
+  appendEvents(name: string, events: readonly ServiceEvent[]): Promise<void>;
+  /** The controller log, oldest first; empty for no such service. */
+  events(name: string): Promise<ServiceEvent[]>;
+}
+
 /**
  * Fields of a user an update may change. A key present with the value undefined removes an
  * optional field (passwordHash, disabled); for a required one it is ignored. `updatedAt` is
@@ -359,13 +420,17 @@ export interface DeletedFrom {
 /**
  * One committed change of a cluster or job; `record` is the new record, undefined when it
  * was deleted, and then `deleted` says whose the cluster was. Deleting a cluster yields a
- * delete for each of its jobs (ascending id), then the cluster's delete. Writes that change
- * nothing (a create of a taken name, a lost compare-and-set) yield nothing.
+ * delete for each of its jobs (ascending id), then the cluster's delete. A service's change
+ * (plugin API 1.9) carries the new record, null when the service was deleted (its record is
+ * gone with it: who may hear of the deletion is for the reader to remember). Writes that
+ * change nothing (a create of a taken name, a lost compare-and-set, a version spec or log
+ * line) yield nothing.
  */
 export type StoreChange =
   | { kind: 'cluster'; name: string; record: ClusterRecord | undefined; deleted?: DeletedFrom }
   | { kind: 'job'; cluster: string; id: number; record: JobRecord | undefined; deleted?: DeletedFrom }
-  | { kind: 'managedJob'; id: number; record: ManagedJobRecord };
+  | { kind: 'managedJob'; id: number; record: ManagedJobRecord }
+  | { kind: 'service'; name: string; record: ServiceRecord | null };
 
 /**
  * A request created or transitioned (its `job` set counts too); `record` is the request as
@@ -500,6 +565,8 @@ export interface StateStore {
   readonly clusters: ClusterRepository;
   readonly jobs: JobRepository;
   readonly managedJobs: ManagedJobRepository;
+  /** Plugin API 1.9: `sky serve` services. */
+  readonly services: ServiceRepository;
   readonly users: UserRepository;
   readonly tokens: TokenRepository;
   readonly sessions: SessionRepository;
@@ -507,7 +574,7 @@ export interface StateStore {
   readonly audit: AuditRepository;
   readonly events: EventRepository;
   /**
-   * Subscribe to committed cluster, job and managed-job changes, so views can be kept incrementally
+   * Subscribe to committed cluster, job, managed-job and service changes, so views can be kept incrementally
    * instead of re-reading the store. Changes are delivered synchronously, in commit order,
    * once their write is durable and before the write's promise resolves; reads made from a
    * listener already see the change. A listener that throws is reported (see the store's

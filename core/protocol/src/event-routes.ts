@@ -3,7 +3,7 @@ import { z } from 'zod';
 const boolFlag = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
 
 /** The kinds of things the event stream reports changes of. */
-export const FEED_KINDS = ['cluster', 'job', 'managedJob', 'request'] as const;
+export const FEED_KINDS = ['cluster', 'job', 'managedJob', 'service', 'request'] as const;
 export type FeedKind = (typeof FEED_KINDS)[number];
 
 export const EventStreamQuerySchema = z.strictObject({
@@ -20,7 +20,7 @@ export type EventStreamQuery = z.infer<typeof EventStreamQuerySchema>;
 
 /**
  * `event: change` (its `id:` is the seq). `key` is the cluster name, `CLUSTER/JOBID`, the
- * managed job id, or the request id; `record` is what the matching GET route shows the
+ * managed job id, the service name, or the request id; `record` is what the matching GET route shows the
  * caller, or null when the thing was deleted.
  */
 export const FeedEventSchema = z

@@ -12,6 +12,8 @@ import { idempotencyKey, logKey, logRange, statusKey, userKey } from './keys.js'
 import { getMany, INDEX_MARK, type Sublevels, type WriteOp } from './layout.js';
 import { isManagedJobWrite, ManagedJobGroup, type ManagedJobWriteRequest } from './managed-job-group.js';
 import type { ManagedJobState } from './managed-job-state.js';
+import { isServiceWrite, ServiceGroup, type ServiceWriteRequest } from './service-group.js';
+import type { ServiceState } from './service-state.js';
 import { isSessionWrite, SessionGroup, type SessionWriteRequest } from './session-group.js';
 import type { SessionState } from './session-state.js';
 
@@ -26,10 +28,11 @@ export type WriteRequest =
   | ClusterWriteRequest
   | AuthWriteRequest
   | SessionWriteRequest
-  | ManagedJobWriteRequest;
+  | ManagedJobWriteRequest
+  | ServiceWriteRequest;
 
 export type GroupedRequest = Exclude<WriteRequest, { kind: 'prune' | 'audit-prune' | 'events-prune' }>;
-type RequestWrite = Exclude<GroupedRequest, ClusterWriteRequest | AuthWriteRequest | SessionWriteRequest | ManagedJobWriteRequest>;
+type RequestWrite = Exclude<GroupedRequest, ClusterWriteRequest | AuthWriteRequest | SessionWriteRequest | ManagedJobWriteRequest | ServiceWriteRequest>;
 
 /** The committed state the writer decides against and publishes to. */
 export interface StoreState {
@@ -38,6 +41,7 @@ export interface StoreState {
   auth: AuthState;
   sessions: SessionState;
   managedJobs: ManagedJobState;
+  services: ServiceState;
   events: EventState;
   feed: ChangeFeed;
 }
@@ -110,6 +114,7 @@ export class Group {
   #managedJobs: ManagedJobGroup | undefined;
   #auth: AuthGroup | undefined;
   #sessions: SessionGroup | undefined;
+  #services: ServiceGroup | undefined;
 
   private constructor(
     private readonly subs: Sublevels,
@@ -124,12 +129,14 @@ export class Group {
     const managedJobWrites: ManagedJobWriteRequest[] = [];
     const linked: string[] = [];
     let sessionWrites = false;
+    let serviceWrites = false;
     for (const req of requests) {
       if (req.kind === 'job-create' && req.request !== undefined) linked.push(req.request);
       if (isClusterWrite(req)) clusterWrites.push(req);
       else if (isAuthWrite(req)) authWrites.push(req);
       else if (isSessionWrite(req)) sessionWrites = true;
       else if (isManagedJobWrite(req)) managedJobWrites.push(req);
+      else if (isServiceWrite(req)) serviceWrites = true;
       else requestWrites.push(req);
     }
     const [fetched, clusters, audit, managedJobs] = await Promise.all([
@@ -145,6 +152,7 @@ export class Group {
     }
     if (audit !== undefined) group.#auth = new AuthGroup(subs, state.auth, audit, group.ops, group.#outcomes);
     if (sessionWrites) group.#sessions = new SessionGroup(subs, state.sessions, group.ops, group.#outcomes);
+    if (serviceWrites) group.#services = new ServiceGroup(subs, state.services, group.ops, group.#outcomes, group.#changes);
     for (const req of requests) group.#apply(req);
     // One more key per change, in this same batch: after a crash the feed and the data agree.
     group.#positions = state.events.stamp(group.#changes, subs, group.ops, Date.now());
@@ -174,6 +182,10 @@ export class Group {
     }
     if (isManagedJobWrite(req)) {
       this.#managedJobs?.apply(req);
+      return;
+    }
+    if (isServiceWrite(req)) {
+      this.#services?.apply(req);
       return;
     }
     switch (req.kind) {
@@ -276,6 +288,7 @@ export class Group {
     if (this.#sessions !== undefined) this.state.sessions.apply(this.#sessions.delta);
     if (this.#clusters !== undefined) this.state.clusters.apply(this.#clusters.delta);
     if (this.#managedJobs !== undefined) this.state.managedJobs.apply(this.#managedJobs.delta);
+    if (this.#services !== undefined) this.state.services.apply(this.#services.delta);
     this.state.events.advance(this.#positions);
     this.state.feed.publish(this.#changes, this.#positions);
     for (const outcome of this.#outcomes) outcome();

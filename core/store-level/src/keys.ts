@@ -132,3 +132,22 @@ const FEED_SEQ_WIDTH = 16;
 export function eventKey(seq: number): string {
   return String(seq).padStart(FEED_SEQ_WIDTH, '0');
 }
+
+/** Service version numbers and controller log sequence numbers are fixed width so that they sort numerically. */
+const SERVICE_NUMBER_WIDTH = 16;
+
+/** service-versions: `name NUL version` → the spec of that version. */
+export function serviceVersionKey(name: string, version: number): string {
+  return name + SEP + String(version).padStart(SERVICE_NUMBER_WIDTH, '0');
+}
+
+/** service-events: `name NUL seq` → one line of the service's controller log. */
+export function serviceEventKey(name: string, seq: number): string {
+  return name + SEP + String(seq).padStart(SERVICE_NUMBER_WIDTH, '0');
+}
+
+/** The number at the end of a service-versions or service-events key, and the service it belongs to. */
+export function parseServiceKey(key: string): { name: string; n: number } {
+  const at = key.lastIndexOf(SEP);
+  return { name: key.slice(0, at), n: Number(key.slice(at + 1)) };
+}

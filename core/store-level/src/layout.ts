@@ -9,12 +9,14 @@ import type {
   ManagedJobRecord,
   ManagedJobSpec,
   RequestRecord,
+  ServiceRecord,
+  ServiceVersionSpec,
   SessionRecord,
   TokenRecord,
   UserRecord,
   WorkspaceRecord,
 } from '@sky/protocol';
-import type { StoreChange } from '@sky/plugin-api';
+import type { ServiceEvent, StoreChange } from '@sky/plugin-api';
 
 /**
  * The changes of one committed batch, in the feed: its key is the seq of the first, the others
@@ -78,6 +80,12 @@ export function openLevel(path: string): LevelDb {
  * a request's change holds only its id (the record is read from requests when the feed is
  * read). meta/eventFloor is the highest seq pruned, so seqs are never reused after everything
  * retained was pruned.
+ *
+ * Services (schema v6): services by name; service-versions (`name NUL version`, fixed width)
+ * with the spec of each version; service-events (`name NUL seq`), each service's controller log,
+ * its last 1,000 lines, with service-event-seqs (name → the next sequence number, in the same
+ * batch as the lines; the log holds max(0, next - 1000) to next - 1). A service's delete removes
+ * all of them in one batch.
  */
 export function sublevels(db: LevelDb) {
   return {
@@ -109,6 +117,10 @@ export function sublevels(db: LevelDb) {
     managedJobEvents: db.sublevel<string, ManagedJobEvent>('managed-job-events', { valueEncoding: 'json' }),
     managedJobEventSeqs: db.sublevel<string, number>('managed-job-event-seqs', { valueEncoding: 'json' }),
     events: db.sublevel<string, EventValue>('events', { valueEncoding: 'json' }),
+    services: db.sublevel<string, ServiceRecord>('services', { valueEncoding: 'json' }),
+    serviceVersions: db.sublevel<string, ServiceVersionSpec>('service-versions', { valueEncoding: 'json' }),
+    serviceEvents: db.sublevel<string, ServiceEvent>('service-events', { valueEncoding: 'json' }),
+    serviceEventSeqs: db.sublevel<string, number>('service-event-seqs', { valueEncoding: 'json' }),
   };
 }
 

@@ -27,6 +27,7 @@ import type {
   JobPatch,
   JobRepository,
   ManagedJobRepository,
+  ServiceRepository,
   RequestFilter,
   RequestPageResult,
   RequestPatch,
@@ -59,6 +60,8 @@ import { openLevel, sublevels, type LevelDb, type Sublevels } from './layout.js'
 import { ManagedJobReader } from './managed-job-queries.js';
 import { LevelManagedJobRepository } from './managed-job-repository.js';
 import { ManagedJobState } from './managed-job-state.js';
+import { LevelServiceRepository } from './service-repository.js';
+import { ServiceState } from './service-state.js';
 import { MIGRATIONS, migrate, type Migration } from './migrations.js';
 import { Reader } from './queries.js';
 import { LevelSessionRepository } from './session-repository.js';
@@ -120,6 +123,7 @@ interface OpenState {
   clusterReader: ClusterReader;
   authReader: AuthReader;
   managedJobReader: ManagedJobReader;
+  services: ServiceState;
   sessions: SessionState;
   version: number;
 }
@@ -132,6 +136,7 @@ export class LevelStateStore implements StateStore, StateTransfer {
   readonly clusters: ClusterRepository;
   readonly jobs: JobRepository;
   readonly managedJobs: ManagedJobRepository;
+  readonly services: ServiceRepository;
   readonly users: UserRepository;
   readonly tokens: TokenRepository;
   readonly sessions: SessionRepository;
@@ -164,6 +169,7 @@ export class LevelStateStore implements StateStore, StateTransfer {
     this.clusters = new LevelClusterRepository(open);
     this.jobs = new LevelJobRepository(open);
     this.managedJobs = new LevelManagedJobRepository(open);
+    this.services = new LevelServiceRepository(open);
     this.users = new LevelUserRepository(open);
     this.tokens = new LevelTokenRepository(open);
     this.sessions = new LevelSessionRepository(open);
@@ -258,15 +264,16 @@ export class LevelStateStore implements StateStore, StateTransfer {
       const subs = sublevels(db);
       // Migrations run before anything else reads or writes.
       const version = await migrate(db, subs.meta, this.#migrations, this.path);
-      const [requests, clusters, auth, sessions, managedJobs, events] = await Promise.all([
+      const [requests, clusters, auth, sessions, managedJobs, services, events] = await Promise.all([
         ActiveState.load(subs),
         ClusterState.load(subs),
         AuthState.load(subs),
         SessionState.load(subs),
         ManagedJobState.load(subs),
+        ServiceState.load(subs),
         EventState.load(subs, this.path),
       ]);
-      const writer = new Writer(db, subs, { requests, clusters, auth, sessions, managedJobs, events, feed: this.#feed }, {
+      const writer = new Writer(db, subs, { requests, clusters, auth, sessions, managedJobs, services, events, feed: this.#feed }, {
         path: this.path,
         sync: this.#sync,
         onFailure: (error) => this.#writeFailed(error),
@@ -282,6 +289,7 @@ export class LevelStateStore implements StateStore, StateTransfer {
         clusterReader: new ClusterReader(subs, clusters),
         authReader: new AuthReader(subs, auth),
         managedJobReader: new ManagedJobReader(subs, managedJobs),
+        services,
         sessions,
         version,
       };

@@ -47,6 +47,14 @@ export const MIGRATIONS: readonly Migration[] = [
     // knows only v4 from writing changes the feed would miss (resumed streams would skip them).
     up: async () => {},
   },
+  {
+    version: 6,
+    description: 'services: the services, service-versions, service-events and service-event-seqs sublevels',
+    // Additive like the steps before it. The stamp keeps a sky that knows only v5 from running
+    // without seeing the services, whose replica clusters would then run on with nobody to
+    // probe, scale or stop them.
+    up: async () => {},
+  },
 ];
 
 const VERSION_KEY = 'schemaVersion';

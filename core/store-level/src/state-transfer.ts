@@ -13,6 +13,9 @@ import {
   statusKey,
   userKey,
   logKey,
+  prefixRange,
+  serviceEventKey,
+  serviceVersionKey,
 } from './keys.js';
 import { INDEX_MARK, type LevelDb, type Sublevels } from './layout.js';
 import { COUNTER_KEY } from './managed-job-state.js';
@@ -58,6 +61,11 @@ async function* itemsOf(subs: Sublevels, snapshot: Snapshot): AsyncGenerator<Sta
     const spec = isManagedJobTerminal(record.status) ? undefined : ((await subs.managedJobSpecs.get(key, at)) as ManagedJobSpec | undefined);
     const events = (await subs.managedJobEvents.iterator({ ...at, ...managedJobEventRange(record.id) }).all()).map(([, event]) => event);
     yield spec === undefined ? { type: 'managedJob', record, events } : { type: 'managedJob', record, spec, events };
+  }
+  for await (const [name, record] of subs.services.iterator(at)) {
+    const range = { ...at, ...prefixRange(name) };
+    const [versions, events] = await Promise.all([subs.serviceVersions.values(range).all(), subs.serviceEvents.values(range).all()]);
+    yield { type: 'service', record, versions, events };
   }
   for await (const [, record] of subs.audit.iterator(at)) yield { type: 'audit', record };
   for await (const [key, value] of subs.events.iterator(at)) {
@@ -168,6 +176,14 @@ export async function importLevelState(db: LevelDb, subs: Sublevels, input: Asyn
           }
           item.events.forEach((event, seq) => put(subs.managedJobEvents, managedJobEventKey(m.id, seq), event));
           if (item.events.length > 0) put(subs.managedJobEventSeqs, key, item.events.length);
+          break;
+        }
+        case 'service': {
+          const { name } = item.record;
+          put(subs.services, name, item.record);
+          for (const spec of item.versions) put(subs.serviceVersions, serviceVersionKey(name, spec.version), spec);
+          item.events.forEach((event, seq) => put(subs.serviceEvents, serviceEventKey(name, seq), { at: event.at, text: event.text }));
+          if (item.events.length > 0) put(subs.serviceEventSeqs, name, item.events.length);
           break;
         }
         case 'pluginDocument':

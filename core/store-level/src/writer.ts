@@ -9,6 +9,8 @@ import type {
   ManagedJobSpec,
   RequestRecord,
   RequestStatus,
+  ServiceRecord,
+  ServiceVersionSpec,
   SessionRecord,
   TokenRecord,
   UserRecord,
@@ -21,6 +23,8 @@ import {
   type JobPatch,
   type ManagedJobPatch,
   type RequestPatch,
+  type ServiceEvent,
+  type ServicePatch,
   type UserPatch,
   type WorkspacePatch,
 } from '@sky/plugin-api';
@@ -132,6 +136,28 @@ export class Writer {
 
   appendManagedJobEvents(id: number, events: ManagedJobEvent[]): Promise<void> {
     return this.#submit<void>((settle) => ({ kind: 'managed-job-events', id, events, settle }));
+  }
+
+  // Service writes take private copies of their input (LevelServiceRepository makes them before it waits for the store).
+
+  createService(record: ServiceRecord, spec: ServiceVersionSpec): Promise<{ record: ServiceRecord; created: boolean }> {
+    return this.#submit((settle) => ({ kind: 'service-create', record, spec, settle }));
+  }
+
+  updateService(name: string, expectedRevision: number, patch: ServicePatch): Promise<ServiceRecord | undefined> {
+    return this.#submit((settle) => ({ kind: 'service-update', name, expectedRevision, patch, settle }));
+  }
+
+  deleteService(name: string, expectedRevision: number | undefined): Promise<boolean> {
+    return this.#submit((settle) => ({ kind: 'service-delete', name, expectedRevision, settle }));
+  }
+
+  putServiceVersion(name: string, spec: ServiceVersionSpec): Promise<void> {
+    return this.#submit<void>((settle) => ({ kind: 'service-version', name, spec, settle }));
+  }
+
+  appendServiceEvents(name: string, events: ServiceEvent[]): Promise<void> {
+    return this.#submit<void>((settle) => ({ kind: 'service-events', name, events, settle }));
   }
 
   // User, token, workspace and audit writes copy their input now, like cluster writes.

@@ -8,6 +8,7 @@ import type {
   ManagedJobRepository,
   ImportSummary,
   RequestRepository,
+  ServiceRepository,
   SessionRepository,
   StateItem,
   StateStore,
@@ -33,6 +34,7 @@ import { ChangeFeed, warnListenerError, type ListenerErrorHandler } from '@sky/p
 import { PgManagedJobRepository } from './managed-jobs.js';
 import { MIGRATIONS, runMigrations, type Migration } from './migrations.js';
 import { PgRequestRepository } from './requests.js';
+import { PgServiceRepository } from './services.js';
 import { PgSessionRepository } from './sessions.js';
 import { checkSchemaName, parseDatabaseUrl, redactUrl } from './url.js';
 import { PgTokenRepository, PgUserRepository } from './users.js';
@@ -76,6 +78,7 @@ export class PostgresStateStore implements StateStore, StateTransfer {
   readonly clusters: ClusterRepository;
   readonly jobs: JobRepository;
   readonly managedJobs: ManagedJobRepository;
+  readonly services: ServiceRepository;
   readonly users: UserRepository;
   readonly tokens: TokenRepository;
   readonly sessions: SessionRepository;
@@ -116,6 +119,7 @@ export class PostgresStateStore implements StateStore, StateTransfer {
     this.clusters = new PgClusterRepository(db);
     this.jobs = new PgJobRepository(db);
     this.managedJobs = new PgManagedJobRepository(db);
+    this.services = new PgServiceRepository(db);
     this.users = new PgUserRepository(db);
     this.tokens = new PgTokenRepository(db);
     this.sessions = new PgSessionRepository(db);

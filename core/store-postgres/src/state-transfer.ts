@@ -10,12 +10,14 @@ import type {
   ManagedJobRecord,
   ManagedJobSpec,
   RequestRecord,
+  ServiceRecord,
+  ServiceVersionSpec,
   SessionRecord,
   TokenRecord,
   UserRecord,
   WorkspaceRecord,
 } from '@sky/protocol';
-import { checkedStateItems, importInconsistency, stateNotEmptyError, type ImportSummary, type StateItem, type StoredChange } from '@sky/plugin-api';
+import { checkedStateItems, importInconsistency, stateNotEmptyError, type ImportSummary, type ServiceEvent, type StateItem, type StoredChange } from '@sky/plugin-api';
 import type { Db, Tx } from './db.js';
 import { operationError } from './errors.js';
 
@@ -98,6 +100,10 @@ async function* itemsOf(client: pg.PoolClient): AsyncGenerator<StateItem> {
   for await (const row of table<{ id: number; doc: ManagedJobRecord; spec: ManagedJobSpec | null; log: ManagedJobEvent[] }>(client, 'id, doc, spec, log', 'managed_jobs', ['id'], (r) => [r.id])) {
     yield row.spec === null ? { type: 'managedJob', record: row.doc, events: row.log } : { type: 'managedJob', record: row.doc, spec: row.spec, events: row.log };
   }
+  for await (const row of table<{ name: string; doc: ServiceRecord; log: ServiceEvent[] }>(client, 'name, doc, log', 'services', ['name'], (r) => [r.name])) {
+    const versions = (await client.query<{ spec: ServiceVersionSpec }>('SELECT spec FROM service_versions WHERE name = $1 ORDER BY version', [row.name])).rows.map((r) => r.spec);
+    yield { type: 'service', record: row.doc, versions, events: row.log };
+  }
   for await (const row of table<{ plugin: string; name: string; revision: string; value: unknown }>(client, 'plugin, name, revision, value', 'plugin_documents', ['plugin', 'name'], (r) => [r.plugin, r.name])) {
     yield { type: 'pluginDocument', plugin: row.plugin, name: row.name, value: row.value, revision: Number(row.revision) };
   }
@@ -107,7 +113,7 @@ async function* itemsOf(client: pg.PoolClient): AsyncGenerator<StateItem> {
   }
 }
 
-const TABLES = ['users', 'sessions', 'workspaces', 'requests', 'clusters', 'managed_jobs', 'plugin_documents', 'audit', 'events'] as const;
+const TABLES = ['users', 'sessions', 'workspaces', 'requests', 'clusters', 'managed_jobs', 'services', 'plugin_documents', 'audit', 'events'] as const;
 
 /** What the schema holds already, or undefined when it holds nothing. */
 async function pgHolds(tx: Tx): Promise<string | undefined> {
@@ -129,7 +135,7 @@ async function pgHolds(tx: Tx): Promise<string | undefined> {
  */
 export async function importPgState(db: Db, where: string, input: AsyncIterable<StateItem>): Promise<ImportSummary> {
   return db.tx('import the state', async (tx) => {
-    await tx.rows(`LOCK TABLE feed_state, counters, ${TABLES.join(', ')}, tokens, request_logs, jobs IN EXCLUSIVE MODE`);
+    await tx.rows(`LOCK TABLE feed_state, counters, ${TABLES.join(', ')}, tokens, request_logs, jobs, service_versions IN EXCLUSIVE MODE`);
     const holds = await pgHolds(tx);
     if (holds !== undefined) throw stateNotEmptyError(where, holds);
     const summary: ImportSummary = {};
@@ -223,6 +229,18 @@ export async function importPgState(db: Db, where: string, input: AsyncIterable<
             ended || item.spec === undefined ? null : JSON.stringify(item.spec),
             JSON.stringify(item.events),
           ]);
+          break;
+        }
+        case 'service': {
+          const { record } = item;
+          await tx.rows('INSERT INTO services (name, user_id, revision, doc, log) VALUES ($1, $2, $3, $4, $5)', [
+            record.name,
+            record.user,
+            record.revision,
+            JSON.stringify(record),
+            JSON.stringify(item.events.map((e) => ({ at: e.at, text: e.text }))),
+          ]);
+          for (const spec of item.versions) await tx.rows('INSERT INTO service_versions (name, version, spec) VALUES ($1, $2, $3)', [record.name, spec.version, JSON.stringify(spec)]);
           break;
         }
         case 'pluginDocument':

@@ -4,14 +4,14 @@ import { sharedFeed, type FeedBounds, type StateStore, type StoredEvent } from '
 import { TOKENS, type Clock } from '../tokens.js';
 import type { DaemonConfig } from '../config/schema.js';
 import type { FeedSource } from './feed-merge.js';
-import type { ClusterOwner } from './event-view.js';
+import type { ClusterOwner, ServiceOwner } from './event-view.js';
 
-/** Owners of deleted clusters kept for late readers of their deletion (oldest forgotten first). */
+/** Owners of deleted clusters (and of deleted services) kept for late readers of their deletion (oldest forgotten first). */
 const MAX_GONE = 10_000;
 
 /**
  * The daemon's one subscription to the store's feed: fans live changes out to every open
- * event stream, remembers who owns (or owned) each cluster so deletions are shown to the right
+ * event stream, remembers who owns (or owned) each cluster and service so deletions are shown to the right
  * people, prunes the feed past `events.retention_hours` (startPruning, on the leader), and ends every stream at shutdown.
  */
 @injectable()
@@ -19,6 +19,8 @@ export class EventHub implements FeedSource {
   private readonly listeners = new Set<(event: StoredEvent) => void>();
   private readonly owners = new Map<string, ClusterOwner>();
   private readonly gone = new Map<string, ClusterOwner>();
+  private readonly serviceOwners = new Map<string, ServiceOwner>();
+  private readonly goneServices = new Map<string, ServiceOwner>();
   private readonly closers = new Set<() => void>();
   private unsubscribe: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -31,7 +33,7 @@ export class EventHub implements FeedSource {
   ) {}
 
   /**
-   * Follow the feed (first, so no change is missed), then learn the clusters stored. On a
+   * Follow the feed (first, so no change is missed), then learn the clusters and services stored. On a
    * store shared by several replicas the changes come from the shared feed instead, every
    * replica's once (ReplicaFeed hands them over through accept()).
    */
@@ -41,6 +43,9 @@ export class EventHub implements FeedSource {
     }
     for (const cluster of await this.store.clusters.list()) {
       if (!this.owners.has(cluster.name)) this.owners.set(cluster.name, { owner: cluster.owner, workspace: cluster.workspace });
+    }
+    for (const service of await this.store.services.list()) {
+      if (!this.serviceOwners.has(service.name)) this.serviceOwners.set(service.name, { user: service.user, workspace: service.workspace });
     }
   }
 
@@ -81,6 +86,11 @@ export class EventHub implements FeedSource {
     return this.owners.get(name) ?? this.gone.get(name);
   }
 
+  /** Who owns, or owned, a service (undefined for one this daemon never knew). */
+  serviceOwner(name: string): ServiceOwner | undefined {
+    return this.serviceOwners.get(name) ?? this.goneServices.get(name);
+  }
+
   /** Register a stream's way to be ended at shutdown; returns the function that unregisters it. */
   onStop(close: () => void): () => void {
     this.closers.add(close);
@@ -119,7 +129,16 @@ export class EventHub implements FeedSource {
       } else {
         const owner = this.owners.get(change.name);
         this.owners.delete(change.name);
-        if (owner !== undefined) this.remember(change.name, owner);
+        if (owner !== undefined) remember(this.gone, change.name, owner);
+      }
+    } else if (change.kind === 'service') {
+      if (change.record !== null) {
+        this.serviceOwners.set(change.name, { user: change.record.user, workspace: change.record.workspace });
+        this.goneServices.delete(change.name);
+      } else {
+        const owner = this.serviceOwners.get(change.name);
+        this.serviceOwners.delete(change.name);
+        if (owner !== undefined) remember(this.goneServices, change.name, owner);
       }
     }
     if (this.listeners.size === 0) return;
@@ -131,10 +150,11 @@ export class EventHub implements FeedSource {
       }
     }
   }
+}
 
-  private remember(name: string, owner: ClusterOwner): void {
-    this.gone.delete(name);
-    this.gone.set(name, owner);
-    if (this.gone.size > MAX_GONE) this.gone.delete(this.gone.keys().next().value!);
-  }
+/** Keep the owner of a deleted thing, forgetting the oldest beyond MAX_GONE. */
+function remember<T>(gone: Map<string, T>, name: string, owner: T): void {
+  gone.delete(name);
+  gone.set(name, owner);
+  if (gone.size > MAX_GONE) gone.delete(gone.keys().next().value!);
 }

@@ -60,7 +60,7 @@ export class EventStreams {
    */
   async view(caller: Caller, allUsers: boolean): Promise<EventView> {
     const view = new EventView(
-      { policy: this.policy, clusterOwner: (name) => this.hub.clusterOwner(name), showRequest: (viewer, record) => this.requests.visibleTo(viewer, record) },
+      { policy: this.policy, clusterOwner: (name) => this.hub.clusterOwner(name), serviceOwner: (name) => this.hub.serviceOwner(name), showRequest: (viewer, record) => this.requests.visibleTo(viewer, record) },
       allUsers,
     );
     await view.refresh({ id: caller.id, name: caller.name, role: caller.role });

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '@sky/plugin-api';
-import { jobEventKey, type ClusterRecord, type FeedEvent, type ManagedJobRecord, type RequestRecord } from '@sky/protocol';
+import { jobEventKey, type ClusterRecord, type FeedEvent, type ManagedJobRecord, type RequestRecord, type ServiceRecord } from '@sky/protocol';
 import type { AccessPolicy, Actor, ClusterListing } from '../auth/policy.js';
 import { withoutCommand } from '../http/routes/clusters.js';
 import type { Viewer } from '../services/requests.js';
@@ -7,10 +7,14 @@ import type { Viewer } from '../services/requests.js';
 /** Who owns a cluster, as far as visibility goes (also for one that is gone). */
 export type ClusterOwner = Pick<ClusterRecord, 'owner' | 'workspace'>;
 
-/** What a viewer needs beyond the policy: who owned a cluster (deleted ones included), and how a request is shown. */
+/** Who owns a service, as far as visibility goes (also for one that is gone). */
+export type ServiceOwner = Pick<ServiceRecord, 'user' | 'workspace'>;
+
+/** What a viewer needs beyond the policy: who owned a cluster or service (deleted ones included), and how a request is shown. */
 export interface ViewDeps {
   policy: AccessPolicy;
   clusterOwner(name: string): ClusterOwner | undefined;
+  serviceOwner(name: string): ServiceOwner | undefined;
   showRequest(viewer: Viewer, record: RequestRecord): RequestRecord;
 }
 
@@ -74,6 +78,15 @@ export class EventView {
         if (!scope.managedJobs(job)) return undefined;
         return { ...base, kind: 'managedJob', key: String(change.id), record: job };
       }
+      case 'service': {
+        // Seen as managed jobs are: the owner and admins always; others with all_users, outside private workspaces they are not in.
+        const owner = change.record ?? this.deps.serviceOwner(change.name);
+        // A deletion of a service this daemon never knew: only for those who see every service.
+        if (owner === undefined) return this.allUsers && scope.admin ? { ...base, kind: 'service', key: change.name, record: null } : undefined;
+        if (!this.allUsers && owner.user !== scope.actor.id) return undefined;
+        if (!scope.managedJobs(owner)) return undefined;
+        return { ...base, kind: 'service', key: change.name, record: change.record === null ? null : serviceRecord(change.record) };
+      }
       case 'request': {
         const request = change.record;
         // Pruned since: nothing to show.
@@ -97,4 +110,36 @@ export class EventView {
     const { lastCommand: _command, ...rest } = record;
     return rest;
   }
+}
+
+/**
+ * The record as the service routes show it: its fields and nothing else. The store's record
+ * holds no spec nor token (those stay in the version specs, which never reach an event), and
+ * copying the listed fields keeps it so should a store hand more over.
+ */
+function serviceRecord(record: ServiceRecord): ServiceRecord {
+  const { name, user, userName, workspace, status, version, activeVersion, updateMode, endpoint, lbPort, lbReplica, protected: isProtected, replicaPolicy, targetReplicas, replicas, nextReplicaId, createdAt, updatedAt, reason, requestId, revision } = record;
+  return {
+    name,
+    user,
+    userName,
+    workspace,
+    status,
+    version,
+    activeVersion,
+    updateMode,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(lbPort === undefined ? {} : { lbPort }),
+    ...(lbReplica === undefined ? {} : { lbReplica }),
+    protected: isProtected,
+    replicaPolicy,
+    targetReplicas,
+    replicas,
+    nextReplicaId,
+    createdAt,
+    updatedAt,
+    ...(reason === undefined ? {} : { reason }),
+    requestId,
+    revision,
+  };
 }

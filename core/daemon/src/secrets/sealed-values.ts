@@ -50,7 +50,7 @@ export function openBodySecrets(cipher: SecretCipher, body: unknown): unknown {
 /**
  * The keys that sealed secrets the daemon will still open: those of queued or running
  * requests, of jobs and of managed jobs that have not ended (finished requests are never run again, and a
- * job's spec is dropped when it ends). Key id → how many values.
+ * job's spec is dropped when it ends), and of every service version kept. Key id → how many values.
  */
 export async function keysInUse(cipher: SecretCipher, store: StateStore): Promise<Map<string, number>> {
   const found = new Map<string, number>();
@@ -72,6 +72,13 @@ export async function keysInUse(cipher: SecretCipher, store: StateStore): Promis
   for (const job of await store.managedJobs.list({ active: true })) {
     const spec = await store.managedJobs.getSpec(job.id);
     if (spec) mapSecrets(spec, count);
+  }
+  // A service launches replicas from its version specs (an older one too, on a rollback) for as long as it exists.
+  for (const service of await store.services.list()) {
+    for (let version = 1; version <= service.version; version++) {
+      const spec = await store.services.getVersion(service.name, version);
+      if (spec) mapSecrets(spec, count);
+    }
   }
   return found;
 }

@@ -13,6 +13,7 @@ import { describeJobs } from './suites/jobs.js';
 import { describeListing } from './suites/listing.js';
 import { describeLogs } from './suites/logs.js';
 import { describeManagedJobs } from './suites/managed-jobs.js';
+import { describeServices } from './suites/services.js';
 import { describePrune } from './suites/prune.js';
 import { describeLifecycle, describeRecords } from './suites/records.js';
 import { describeRequestJobs } from './suites/request-jobs.js';
@@ -108,6 +109,7 @@ export function runStateStoreConformance(name: string, factory: StoreFactory): v
     describeChanges(harness);
     describeEvents(harness);
     describeManagedJobs(harness);
+    describeServices(harness);
     describeUsers(harness);
     describeTokens(harness);
     describeSessions(harness);

@@ -5,6 +5,8 @@ import type {
   JobSpec,
   ManagedJobRecord,
   ManagedJobSpec,
+  ServiceRecord,
+  ServiceVersionSpec,
   RequestRecord,
   SessionRecord,
   TokenRecord,
@@ -193,6 +195,46 @@ export function makeManagedJob(overrides: Partial<Omit<ManagedJobRecord, 'id' | 
 export function makeManagedJobSpec(overrides: Partial<ManagedJobSpec> = {}): ManagedJobSpec {
   return {
     tasks: [{ task: { name: 'train', run: 'python train.py', secrets: { HF_TOKEN: 'hf_s3cr3t' } } }],
+    ...overrides,
+  };
+}
+
+/** A service just created by `serve up` (without `revision`, as create takes it); `overrides` replace any field. */
+export function makeService(overrides: Partial<Omit<ServiceRecord, 'revision'>> = {}): Omit<ServiceRecord, 'revision'> {
+  const at = Date.now();
+  return {
+    name: 'svc',
+    user: 'u-alice',
+    userName: 'alice',
+    workspace: 'default',
+    status: 'CONTROLLER_INIT',
+    version: 1,
+    activeVersion: 0,
+    updateMode: 'rolling',
+    protected: false,
+    replicaPolicy: { minReplicas: 1, maxReplicas: 1, upscaleDelaySeconds: 300, downscaleDelaySeconds: 1200 },
+    targetReplicas: 1,
+    replicas: [],
+    nextReplicaId: 1,
+    createdAt: at,
+    updatedAt: at,
+    requestId: nextRequestId(),
+    ...overrides,
+  };
+}
+
+/** The spec of one service version, with a task secret and a bearer token in it, as the daemon keeps it. */
+export function makeServiceVersionSpec(overrides: Partial<ServiceVersionSpec> = {}): ServiceVersionSpec {
+  return {
+    version: 1,
+    task: { name: 'svc', run: 'python -m http.server 8080', secrets: { HF_TOKEN: 'hf_s3cr3t' } },
+    service: {
+      readinessProbe: { path: '/health', initialDelaySeconds: 1200, timeoutSeconds: 15, headers: {} },
+      replicaPolicy: { minReplicas: 1, maxReplicas: 1, upscaleDelaySeconds: 300, downscaleDelaySeconds: 1200 },
+      port: 8080,
+      loadBalancingPolicy: 'round_robin',
+    },
+    token: 'sky-svc-t0k3n',
     ...overrides,
   };
 }

@@ -10,6 +10,7 @@ import type {
   RequestPageResult,
   RequestPatch,
   RequestRepository,
+  ServiceRepository,
   SessionRepository,
   StateStore,
   StoreCapabilities,
@@ -24,6 +25,7 @@ import { applyRequestPatch, byIdAscending, byIdDescending, copyJson, matchesRequ
 import { MemoryClusterData, MemoryClusterRepository, MemoryJobRepository } from './memory-clusters.js';
 import { MemoryFeed, warnListenerError, type ListenerErrorHandler } from './memory-events.js';
 import { MemoryManagedJobRepository } from './memory-managed-jobs.js';
+import { MemoryServiceRepository } from './memory-services.js';
 import { MemorySessionRepository } from './memory-sessions.js';
 import { pageCursor } from '../node/page-cursor.js';
 import { MemoryAuditRepository, MemoryAuthData, MemoryTokenRepository, MemoryUserRepository, MemoryWorkspaceRepository } from './memory-auth.js';
@@ -197,6 +199,7 @@ export class MemoryStateStore implements StateStore, StateTransfer {
   readonly clusters: ClusterRepository;
   readonly jobs: JobRepository;
   readonly managedJobs: ManagedJobRepository;
+  readonly services: ServiceRepository;
   readonly users: UserRepository;
   readonly tokens: TokenRepository;
   readonly sessions: SessionRepository;
@@ -225,6 +228,8 @@ export class MemoryStateStore implements StateStore, StateTransfer {
     this.jobs = new MemoryJobRepository(clusterData, requests);
     const managedJobs = new MemoryManagedJobRepository(assertOpen, (change) => this.#feed.emit(change));
     this.managedJobs = managedJobs;
+    const services = new MemoryServiceRepository(assertOpen, (change) => this.#feed.emit(change));
+    this.services = services;
     const auth = new MemoryAuthData(assertOpen);
     this.users = new MemoryUserRepository(auth);
     this.tokens = new MemoryTokenRepository(auth);
@@ -235,7 +240,7 @@ export class MemoryStateStore implements StateStore, StateTransfer {
     const audit = new MemoryAuditRepository(assertOpen);
     this.audit = audit;
     this.pluginDocuments = new MemoryDocumentRepository(assertOpen);
-    this.#parts = { requests, feed: this.#feed, clusters: clusterData, managedJobs, auth, sessions, workspaces, audit, documents: this.pluginDocuments };
+    this.#parts = { requests, feed: this.#feed, clusters: clusterData, managedJobs, services, auth, sessions, workspaces, audit, documents: this.pluginDocuments };
     this.#assertOpen = assertOpen;
   }
 

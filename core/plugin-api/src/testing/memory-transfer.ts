@@ -5,6 +5,7 @@ import type { MemoryAuditRepository, MemoryAuthData, MemoryWorkspaceRepository }
 import type { MemoryClusterData } from './memory-clusters.js';
 import type { MemoryFeed } from './memory-events.js';
 import type { MemoryManagedJobRepository } from './memory-managed-jobs.js';
+import type { MemoryServiceRepository } from './memory-services.js';
 import type { MemorySessionRepository } from './memory-sessions.js';
 import type { MemoryDocumentRepository } from './memory-documents.js';
 
@@ -21,6 +22,7 @@ export interface MemoryParts {
   feed: MemoryFeed;
   clusters: MemoryClusterData;
   managedJobs: MemoryManagedJobRepository;
+  services: MemoryServiceRepository;
   auth: MemoryAuthData;
   sessions: MemorySessionRepository;
   workspaces: MemoryWorkspaceRepository;
@@ -58,6 +60,7 @@ export function memoryStateItems(parts: MemoryParts): StateItem[] {
     }
   }
   for (const { record, spec, events } of managed.jobs) items.push(spec === undefined ? { type: 'managedJob', record, events } : { type: 'managedJob', record, spec, events });
+  for (const { record, versions, events } of parts.services.raw()) items.push({ type: 'service', record, versions, events });
   for (const doc of parts.documents.raw()) items.push({ type: 'pluginDocument', ...doc });
   for (const record of parts.audit.raw()) items.push({ type: 'audit', record });
   for (const entry of feed.entries) items.push({ type: 'event', seq: entry.seq, at: entry.at, change: entry.change });
@@ -72,6 +75,7 @@ function holds(parts: MemoryParts): string | undefined {
   if (parts.requests.raw().records.length > 0) return 'requests';
   if (parts.clusters.clusters.size > 0) return 'clusters';
   if (parts.managedJobs.raw().lastId > 0) return 'managed jobs';
+  if (parts.services.size > 0) return 'services';
   if (parts.audit.raw().length > 0) return 'audit entries';
   if (parts.documents.size > 0) return 'plugin documents';
   if (parts.feed.used) return 'a change feed';
@@ -136,6 +140,9 @@ export async function importMemoryState(parts: MemoryParts, input: AsyncIterable
       }
       case 'managedJob':
         parts.managedJobs.putRaw(item.record, item.spec, item.events);
+        break;
+      case 'service':
+        parts.services.putRaw(item);
         break;
       case 'pluginDocument':
         parts.documents.putRaw(item.plugin, item.name, item.value, item.revision);

@@ -105,7 +105,9 @@ export function describeChanges(h: StoreHarness): void {
             ? h.store.clusters.get(change.name)
             : change.kind === 'job'
               ? h.store.jobs.get(change.cluster, change.id)
-              : h.store.managedJobs.get(change.id);
+              : change.kind === 'managedJob'
+                ? h.store.managedJobs.get(change.id)
+                : h.store.services.get(change.name).then((got) => got ?? null);
         reads.push(read.then((got) => [change, got]));
       });
       const settle = async (): Promise<void> => {

@@ -28,6 +28,8 @@ function label(change: FeedChange | StoredEvent['change']): string {
       return `job:${change.cluster}/${change.id}:${change.record === undefined ? 'deleted' : change.record.status}`;
     case 'managedJob':
       return `managedJob:${change.id}:${change.record.status}`;
+    case 'service':
+      return `service:${change.name}:${change.record === null ? 'deleted' : change.record.status}`;
     case 'request':
       return `request:${change.id}`;
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { StateStore } from '../../store.js';
 import { supportsStateTransfer, type StateItem, type StateTransfer } from '../../state-transfer.js';
-import { makeAudit, makeCluster, makeJob, makeManagedJob, makeManagedJobSpec, makeRequest, makeSession, makeSpec, makeToken, makeUser, makeWorkspace } from '../fixtures.js';
+import { makeAudit, makeCluster, makeJob, makeManagedJob, makeManagedJobSpec, makeRequest, makeService, makeServiceVersionSpec, makeSession, makeSpec, makeToken, makeUser, makeWorkspace } from '../fixtures.js';
 import { rejectsWithCode, type StoreHarness } from './harness.js';
 
 type Transferable = StateStore & StateTransfer;
@@ -60,6 +60,16 @@ async function populate(store: StateStore): Promise<{ clusters: string[]; manage
   const m2 = await store.managedJobs.create(makeManagedJob({ user: bob.id }), makeManagedJobSpec());
   await store.managedJobs.update(m2.id, m2.version, { status: 'SUCCEEDED', endedAt: Date.now() });
 
+  // Services: one with two versions (their specs hold the task secrets and the token) and a log, one deleted, one plain.
+  const svc = (await store.services.create(makeService({ name: 'svc-b', user: bob.id }), makeServiceVersionSpec())).record;
+  await store.services.putVersion(svc.name, makeServiceVersionSpec({ version: 2, token: 'second-t0k3n' }));
+  await store.services.appendEvents(svc.name, [{ at: Date.now(), text: 'replica 1 READY' }]);
+  await store.services.update(svc.name, svc.revision, { status: 'READY', version: 2, endpoint: 'http://127.0.0.1:30001', lbPort: 30001 });
+  await store.services.create(makeService({ name: 'svc-gone', user: bob.id }), makeServiceVersionSpec());
+  assert.equal(await store.services.delete('svc-gone'), true);
+  const { token: _open, ...openSpec } = makeServiceVersionSpec();
+  await store.services.create(makeService({ name: 'svc-a', user: alice.id, workspace: 'secret' }), openSpec);
+
   await store.audit.append(makeAudit({ user: alice.id }));
   await store.audit.append(makeAudit({ user: bob.id, result: 'FAILED' }));
   return { clusters: [up.name, second.name], managedIds: [m1.id, m2.id], users: [alice.id, bob.id] };
@@ -79,8 +89,15 @@ async function view(store: StateStore, keys: { clusters: string[]; managedIds: n
   const managed = await store.managedJobs.list();
   const managedSpecs = await Promise.all(keys.managedIds.map((id) => store.managedJobs.getSpec(id)));
   const managedEvents = await Promise.all(keys.managedIds.map((id) => store.managedJobs.events(id)));
+  const services = await store.services.list();
+  const serviceVersions = await Promise.all(['svc-a', 'svc-b', 'svc-gone'].flatMap((name) => [1, 2, 3].map((v) => store.services.getVersion(name, v))));
+  const serviceEvents = await Promise.all(['svc-a', 'svc-b', 'svc-gone'].map((name) => store.services.events(name)));
   const feed = await store.events.read(0, 1000);
   return {
+    services,
+    servicesOfUser: await store.services.list({ user: keys.users[1] }),
+    serviceVersions,
+    serviceEvents,
     requests,
     logs,
     pending: await store.requests.listByStatus('PENDING'),
@@ -113,7 +130,16 @@ export function describeExport(h: StoreHarness): void {
       const keys = await populate(source);
       const items = await collect(source.exportState());
       const order = items.map((i) => i.type).filter((type, i, all) => all[i - 1] !== type);
-      assert.deepEqual(order, ['feed', 'counter', 'user', 'token', 'session', 'workspace', 'request', 'requestLog', 'cluster', 'job', 'managedJob', 'audit', 'event']);
+      assert.deepEqual(order, ['feed', 'counter', 'user', 'token', 'session', 'workspace', 'request', 'requestLog', 'cluster', 'job', 'managedJob', 'service', 'audit', 'event']);
+      const services = items.flatMap((i) => (i.type === 'service' ? [i] : []));
+      assert.deepEqual(
+        services.map((i) => [i.record.name, i.versions.map((v) => v.version), i.events.length]),
+        [
+          ['svc-a', [1], 0],
+          ['svc-b', [1, 2], 1],
+        ],
+      );
+      assert.equal(services[1]?.versions[1]?.token, 'second-t0k3n', 'version specs travel as stored, like managed job specs');
       for (const item of items) if (item.type === 'token') assert.match(item.record.hash, /^sha256:/, 'tokens travel as hashes');
 
       const target = await h.fresh();
@@ -152,6 +178,16 @@ export function describeExport(h: StoreHarness): void {
       assert.equal(fresh[0]?.seq, before.last + 1, 'the first new change takes the next seq');
       const updated = await target.clusters.update(up.name, up.version, { lastCommand: 'again' });
       assert.equal(updated?.version, up.version + 1, 'cluster versions are kept');
+      const svc = await target.services.get('svc-b');
+      assert.equal(svc?.revision, 2, 'service revisions are kept');
+      assert.equal((await target.services.update('svc-b', 2, { status: 'SHUTTING_DOWN' }))?.revision, 3);
+      await target.services.appendEvents('svc-b', [{ at: 1, text: 'after' }]);
+      assert.deepEqual(
+        (await target.services.events('svc-b')).map((e) => e.text),
+        ['replica 1 READY', 'after'],
+        'service logs go on',
+      );
+      assert.equal((await target.services.create(makeService({ name: 'svc-a' }), makeServiceVersionSpec())).created, false);
     });
 
     it('refuses an import into a store that holds records, writing nothing', async (t) => {
@@ -164,6 +200,11 @@ export function describeExport(h: StoreHarness): void {
       await target.workspaces.create(makeWorkspace('default'));
       await rejectsWithCode(target.importState(replay(items)), 'STATE_NOT_EMPTY');
       assert.deepEqual(await target.users.list(), []);
+      const other = await h.fresh();
+      assert.ok(supportsStateTransfer(other));
+      await other.services.create(makeService(), makeServiceVersionSpec());
+      await rejectsWithCode(other.importState(replay(items)), 'STATE_NOT_EMPTY');
+      assert.deepEqual(await other.users.list(), [], 'a store holding only a service is not empty');
       assert.deepEqual(await target.clusters.list(), []);
       await rejectsWithCode(source.importState(replay(items)), 'STATE_NOT_EMPTY');
     });
