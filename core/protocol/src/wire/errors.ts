@@ -71,6 +71,7 @@ export const ERROR_CATALOGUE = {
   MANAGED_JOB_NOT_FOUND: { status: 404, summary: 'No managed job with this id (or name) among those the caller may see.' },
   SERVICE_NOT_FOUND: { status: 404, summary: 'No service with this name among those the caller may see.' },
   SERVICE_EXISTS: { status: 409, summary: 'A service with this name already exists (service names are unique across users).' },
+  SERVICE_CLEANUP_FAILED: { status: 500, summary: "Tearing down a service's replica clusters failed; the service is kept (FAILED_CLEANUP) until a down succeeds or --purge forgets it." },
   RESOURCES_UNAVAILABLE: { status: 409, summary: "The task asks for more than the cluster's nodes have." },
   NO_DRIVER: { status: 409, summary: 'No enabled driver can run the task (see the enabled infra).' },
   NODE_RUNTIME_ERROR: { status: 502, summary: 'The node runtime gave an answer sky cannot read.' },
