@@ -161,7 +161,14 @@ export class ProxyExchange {
       return;
     }
     res.writeHead(answer.statusCode ?? 502, answer.statusMessage, forwardedResponseHeaders(answer.rawHeaders));
-    res.flushHeaders();
+    // The headers leave in this turn of the event loop: with the first body bytes when those
+    // came in the same packet (one write instead of two for a small answer), else on their
+    // own, so a stream's client sees its answer start before its first event.
+    let bodyStarted = false;
+    answer.once('data', () => (bodyStarted = true));
+    setImmediate(() => {
+      if (!bodyStarted && !res.destroyed) res.flushHeaders();
+    });
     answer.on('error', (error: NodeJS.ErrnoException) => {
       this.hooks.replicaFailed(replica, error);
       res.destroy();
