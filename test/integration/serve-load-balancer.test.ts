@@ -175,6 +175,30 @@ describe('serve load balancer: streaming', () => {
     assert.deepEqual(received, [1, 2, 3, 4, 5].map((i) => `data: token ${i}\n\n`));
   });
 
+  it('drops the replica side of a stream its client leaves, without blaming the replica', async () => {
+    const upstreamClosed = deferred();
+    const started = deferred();
+    const replica = await backend(23, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: first\n\n');
+      res.on('close', () => upstreamClosed.resolve());
+      started.resolve();
+    });
+    const logged: string[] = [];
+    const lb = await balancer({ log: (line) => logged.push(line) }, [replica]);
+    const client = request({ host: '127.0.0.1', port: lb.port, path: '/events', agent: false });
+    client.on('error', () => undefined);
+    client.end();
+    const [answer] = (await once(client, 'response')) as [IncomingMessage];
+    await once(answer, 'data');
+    await started.promise;
+    client.destroy();
+    await upstreamClosed.promise;
+    while (lb.stats().inFlight > 0) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(logged, []);
+    assert.equal(lb.stats().failed, 0);
+  });
+
   it('streams a chunked request body to the replica as it is sent', async () => {
     const gotChunk = deferred<IncomingMessage>();
     const replica = await backend(22, (req, res) => {

@@ -122,7 +122,7 @@ export class ProxyExchange {
       });
       socket.once('close', () => clearTimeout(timer));
     });
-    upstream.on('response', (answer: IncomingMessage) => this.relay(answer, replica, release));
+    upstream.on('response', (answer: IncomingMessage) => this.relay(answer, upstream, replica, release));
     upstream.on('error', (error: NodeJS.ErrnoException) => {
       release();
       if (upstream !== this.current) return;
@@ -150,7 +150,7 @@ export class ProxyExchange {
     else if (this.req.isPaused() && upstream.writableNeedDrain === false) this.req.resume();
   }
 
-  private relay(answer: IncomingMessage, replica: PoolReplica, release: () => void): void {
+  private relay(answer: IncomingMessage, upstream: ClientRequest, replica: PoolReplica, release: () => void): void {
     const { res } = this;
     this.answered = true;
     this.replay = null;
@@ -170,7 +170,8 @@ export class ProxyExchange {
       if (!bodyStarted && !res.destroyed) res.flushHeaders();
     });
     answer.on('error', (error: NodeJS.ErrnoException) => {
-      this.hooks.replicaFailed(replica, error);
+      // Not the replica's fault when the proxy itself dropped the exchange (the client left).
+      if (upstream === this.current) this.hooks.replicaFailed(replica, error);
       res.destroy();
     });
     answer.once('close', () => {
