@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import { SkyError } from '@sky/protocol';
 import { DaemonConfigSchema } from '../../core/daemon/src/config/schema.js';
 import { PortRange } from '../../core/daemon/src/serve/port-range.js';
-import { RequestRate } from '../../core/daemon/src/serve/request-rate.js';
 
 describe('PortRange', () => {
   it('reads a range or a single port', () => {
@@ -61,22 +60,5 @@ describe('serve config', () => {
     assert.equal(bad.success, false);
     assert.match(bad.error?.issues[0]?.message ?? '', /ends \(9000\) before it starts/);
     assert.equal(DaemonConfigSchema.safeParse({ serve: { port: 9000 } }).success, false);
-  });
-});
-
-describe('RequestRate', () => {
-  it('averages the requests of the window, forgetting older seconds', () => {
-    let now = 1_000_000;
-    const rate = new RequestRate(() => now);
-    assert.equal(rate.perSecond(), 0);
-    for (let i = 0; i < 30; i++) rate.record();
-    now += 10_000;
-    for (let i = 0; i < 30; i++) rate.record();
-    assert.equal(rate.perSecond(60), 1);
-    assert.equal(rate.perSecond(5), 6);
-    now += 55_000;
-    assert.equal(rate.perSecond(60), 0.5, 'the first 30 left the window');
-    now += 700_000;
-    assert.equal(rate.perSecond(600), 0, 'a slot a full ring ago is not counted again');
   });
 });
