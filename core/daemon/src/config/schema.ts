@@ -5,6 +5,7 @@ import { DEFAULT_HOST, DEFAULT_PORT } from '@sky/protocol';
 import { SCHEMA_NAME, parseDatabaseUrl } from '@sky/store-postgres/url';
 import { listenTransportKeys } from './listen-schema.js';
 import { REPLICA_ID } from '../replica.js';
+import { PortRange } from '../serve/port-range.js';
 
 const positiveInt = z.number().int().min(1);
 
@@ -294,6 +295,24 @@ export const DaemonConfigSchema = z.strictObject({
       max_exit_code_restarts: z.number().int().min(0).max(10000).default(100),
     })
     .prefault({}),
+  /** Services (sky serve): each service's load balancer listens in the daemon on a port of this range. */
+  serve: z
+    .strictObject({
+      /** Ports given to services' load balancers, "first-last"; a service keeps its port for its life. */
+      ports: z
+        .string()
+        .default('30001-30100')
+        .superRefine((spec, ctx) => {
+          try {
+            new PortRange(spec);
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+          }
+        }),
+      /** Address the load balancers listen on; absent: listen.host. */
+      host: z.string().min(1).optional(),
+    })
+    .prefault({}),
   node_helper: z
     .strictObject({
       /** sky-node-helper's unix socket; absent: no helper (the local driver then cannot run jobs as other accounts). */
@@ -308,6 +327,7 @@ export const DaemonConfigSchema = z.strictObject({
     .optional(),
 }).transform((config) => ({
   ...config,
+  serve: { ports: config.serve.ports, host: config.serve.host ?? config.listen.host },
   drivers: config.drivers ?? (config.auth.mode === 'none' ? { local: {} } : {}),
 }));
 
