@@ -238,7 +238,7 @@ export class ClusterService {
     };
   }
 
-  async exec(ctx: OperationContext, body: ExecBody): Promise<ExecResult> {
+  async exec(ctx: OperationContext, body: ExecBody, options: Pick<LaunchOptions, 'tagOnly'> = {}): Promise<ExecResult> {
     const task = submittedTask(body.task);
     const checked = await this.owned(ctx, body.cluster);
     // Provisioning takes minutes: fail at once rather than hold a worker. A stopped cluster may
@@ -257,7 +257,7 @@ export class ClusterService {
       if (cluster.clusterId !== checked.clusterId) cluster = await this.owned(ctx, body.cluster);
       assertUp(cluster);
       if (files.workdir !== undefined || files.mounts.length > 0) await this.provisioner.prepare(cluster.nodes, files, progressOf(ctx));
-      const job = await this.jobs.submit(cluster, this.newJob(ctx, task, demand), specOf(task, false), ctx.signal);
+      const job = await this.jobs.submit(cluster, { ...this.newJob(ctx, task, demand), ...(options.tagOnly ? { attachToRequest: false } : {}) }, specOf(task, false), ctx.signal);
       await queuedLog(ctx, `Job ${job.id} submitted to cluster ${body.cluster}.`);
       return { cluster: body.cluster, jobId: job.id };
     }, ctx.signal);

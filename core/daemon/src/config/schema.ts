@@ -311,6 +311,16 @@ export const DaemonConfigSchema = z.strictObject({
         }),
       /** Address the load balancers listen on; absent: listen.host. */
       host: z.string().min(1).optional(),
+      /** Host name given to clients in endpoints; absent: the listen address (this machine's name for a wildcard). */
+      advertise_host: z.string().min(1).optional(),
+      /** How often every replica is probed and the autoscalers look at the load. */
+      probe_interval_seconds: z.number().positive().max(3600).default(5),
+      /** A replica that stopped answering its probe is replaced after this long NOT_READY. */
+      not_ready_grace_seconds: z.number().positive().max(86400).default(60),
+      /** The window the autoscaler's requests-per-second is measured over. */
+      qps_window_seconds: z.number().int().min(1).max(600).default(60),
+      /** Replica clusters provisioned at the same time, over all services. */
+      launch_parallelism: z.number().int().min(1).max(1000).default(16),
     })
     .prefault({}),
   node_helper: z
@@ -327,7 +337,7 @@ export const DaemonConfigSchema = z.strictObject({
     .optional(),
 }).transform((config) => ({
   ...config,
-  serve: { ports: config.serve.ports, host: config.serve.host ?? config.listen.host },
+  serve: { ...config.serve, host: config.serve.host ?? config.listen.host },
   drivers: config.drivers ?? (config.auth.mode === 'none' ? { local: {} } : {}),
 }));
 

@@ -354,7 +354,7 @@ export class ServiceController {
       if (!cluster || !head) throw new Error(`cluster ${replica.cluster} has no head node after its launch`);
       const port = await replicaPort(head.address, spec.service.port);
       const run = replicaTask(raw.task, { service: service.name, replica: replica.id, port });
-      const exec = await this.clusters.exec(ctx, { cluster: replica.cluster, task: run, ...uploads });
+      const exec = await this.clusters.exec(ctx, { cluster: replica.cluster, task: run }, { tagOnly: true });
       const endpoint = `http://${head.address}:${port}`;
       await this.change(
         service.name,

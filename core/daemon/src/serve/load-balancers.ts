@@ -47,7 +47,7 @@ export class LoadBalancers {
   }
 
   private host(): string {
-    return this.config.serve.host ?? this.config.listen.host;
+    return this.config.serve.host;
   }
 
   /** The address clients are told: serve.advertise_host, else the bind host (this machine's name for a wildcard). */
