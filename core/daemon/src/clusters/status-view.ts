@@ -1,6 +1,6 @@
 import { inject, injectable } from 'tsyringe';
 import type { StateStore, StoreChange } from '@sky/plugin-api';
-import { CLUSTER_SUMMARY_FIELDS, type ClusterRecord } from '@sky/protocol';
+import { CLUSTER_SUMMARY_FIELDS, encodeClusterColumns, type ClusterColumn, type ClusterRecord } from '@sky/protocol';
 import { TOKENS } from '../tokens.js';
 
 /** How one caller sees a listing: which records it sees at all, and which whole (with their command line). */
@@ -111,6 +111,24 @@ export class StatusView {
       else parts.push(this.redacted(r, summary));
     }
     return `[${parts.join(',')}]`;
+  }
+
+  /**
+   * The summaries of the same listing as columns (format=columns), under the same viewer rules:
+   * records it may not see are left out, and the command line of those it may not see whole.
+   */
+  listColumns(owner: string | undefined, names?: readonly string[], viewer?: ClusterViewer): { count: number; columns: Record<string, ClusterColumn> } {
+    const rows: ClusterRecord[] = [];
+    const hideCommand: boolean[] = [];
+    for (const r of this.list(owner, names)) {
+      if (viewer !== undefined && !viewer.visible(r)) continue;
+      rows.push(r);
+      hideCommand.push(viewer !== undefined && r.lastCommand !== undefined && !viewer.whole(r));
+    }
+    const columns = encodeClusterColumns(rows, CLUSTER_SUMMARY_FIELDS, (r, field, at) =>
+      field === 'lastCommand' && hideCommand[at] === true ? undefined : r[field as keyof ClusterRecord],
+    );
+    return { count: rows.length, columns };
   }
 
   private redacted(record: ClusterRecord, summary: boolean): string {
