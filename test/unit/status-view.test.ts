@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStateStore } from '@sky/plugin-api/testing';
-import { decodeClusterColumns, type ClusterRecord } from '@sky/protocol';
+import { decodeClusterColumns, type ClusterColumn, type ClusterRecord } from '@sky/protocol';
 import { StatusView, type ClusterViewer } from '../../core/daemon/src/clusters/status-view.js';
 
 function cluster(name: string, owner: string): Omit<ClusterRecord, 'version'> {
@@ -91,6 +91,21 @@ describe('status view as columns (format=columns)', () => {
     assert.equal(again.some((c) => c.name === 'hidden'), false, 'a private workspace stays hidden');
     assert.equal(JSON.stringify(view.listColumns(undefined, undefined, bob)).includes('top secret'), false);
     for (const c of again) assert.equal(c.lastCommand !== undefined, c.owner === 'bob', `${c.name}: only bob's command lines are shown`);
+
+    // The JSON answers kept between changes: per viewer verdicts, dropped at the next change.
+    const asJson = (v?: ClusterViewer) => {
+      const { count, json } = view.listColumnsJson(undefined, undefined, v);
+      return decodeClusterColumns({ count, columns: JSON.parse(json) as Record<string, ClusterColumn> });
+    };
+    assert.deepEqual(asJson(bob), decodeClusterColumns(view.listColumns(undefined, undefined, bob)));
+    assert.deepEqual(asJson(), decodeClusterColumns(view.listColumns(undefined)));
+    assert.equal(asJson(bob).some((c) => c.name === 'hidden'), false, 'a viewer never gets an answer made for another');
+    assert.equal(asJson().some((c) => c.name === 'hidden'), true);
+    const c1 = (await store.clusters.get('c1'))!;
+    await store.clusters.update('c1', c1.version, { status: 'STOPPED' });
+    assert.equal(asJson(bob).find((c) => c.name === 'c1')?.status, 'STOPPED', 'a change is seen at once');
+    await store.clusters.delete('c3');
+    assert.equal(asJson().some((c) => c.name === 'c3'), false);
 
     // One owner, some names.
     assert.deepEqual(decodeClusterColumns(view.listColumns('alice', ['c2', 'c3', 'nope'])).map((c) => c.name), ['c2']);

@@ -33,9 +33,9 @@ export function clusterRoutes(router: Router, deps: ClusterRouteDeps): void {
     const viewer = await policyOf(ctx).clusterListing(callerOf(ctx));
     const owner = query.all_users ? undefined : callerOf(ctx).id;
     if (query.format === 'columns') {
-      const { count, columns } = view.listColumns(owner, query.names, viewer);
+      const { count, json } = view.listColumnsJson(owner, query.names, viewer);
       ctx.type = 'application/json';
-      ctx.body = `{"count":${count},"columns":${JSON.stringify(columns)},"enabledInfra":${JSON.stringify(await deps.enabledInfra())}}`;
+      ctx.body = `{"count":${count},"columns":${json},"enabledInfra":${JSON.stringify(await deps.enabledInfra())}}`;
       return;
     }
     const items = view.listJson(owner, query.names, query.summary === true, viewer);
