@@ -22,11 +22,12 @@
  * Figures are reported, never asserted; the exit code is non-zero only when a request fails, a
  * job is lost or run twice, or the bench breaks.
  *
- *   node bench/postgres.mjs [--json FILE] [--quick] [--rounds N] [--execs N] [--setups level,pg1,pg2] [--mix-only | --status-only]
+ *   node bench/postgres.mjs [--json FILE] [--quick] [--rounds N] [--execs N] [--setups level,pg1,pg2] [--mix-only | --status-only] [--baseline-cli FILE]
  *
  * --mix-only skips the status part (for comparing two builds of the store on the mix alone);
  * --status-only skips the mix. The status part pairs each run with `node -e 0` in the same
- * environment and prints that floor beside the figures.
+ * environment and prints that floor beside the figures; --baseline-cli FILE times another
+ * build's cli/bin/sky.js in the same rounds against the same daemons (before/after).
  *   node scripts/bench.mjs --only postgres [--quick]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +51,7 @@ const option = (name, fallback) => {
   return at >= 0 ? args[at + 1] : fallback;
 };
 const jsonFile = option('--json');
+const baselineCli = option('--baseline-cli') === undefined ? undefined : resolve(option('--baseline-cli'));
 const ROUNDS = Number(option('--rounds', quick ? 1 : 3));
 const EXECS = Number(option('--execs', quick ? 120 : 400));
 const CLIENTS = 8;
@@ -280,8 +282,8 @@ async function mix(setup, round) {
 
 const statusShape = (i) => ({ owner: i % STATUS_USERS === 0 ? 'benchusr' : `u${i % STATUS_USERS}`, ownerName: i % STATUS_USERS === 0 ? 'bench' : `user${i % STATUS_USERS}` });
 
-function statusOnce(sky) {
-  return timeStatus(SKY_BIN, sky.cliEnv(), STATUS_CLUSTERS);
+function statusOnce(sky, bin = SKY_BIN) {
+  return timeStatus(bin, sky.cliEnv(), STATUS_CLUSTERS);
 }
 
 async function status() {
@@ -304,17 +306,21 @@ async function status() {
   try {
     statusOnce(level); // warm the page cache and each daemon
     statusOnce(postgres);
-    const times = { level: [], postgres: [], floor: [] };
+    const times = { level: [], postgres: [], floor: [], baseline_level: [], baseline_postgres: [] };
     for (let i = 0; i < STATUS_RUNS; i++) {
       times.floor.push(nodeFloorOnce(level.cliEnv()));
       times.level.push(statusOnce(level));
       times.postgres.push(statusOnce(postgres));
+      if (baselineCli) {
+        times.baseline_level.push(statusOnce(level, baselineCli));
+        times.baseline_postgres.push(statusOnce(postgres, baselineCli));
+      }
     }
     const summary = (list) => {
       const sorted = [...list].sort((a, b) => a - b);
       return { median: median(sorted), p90: percentile(sorted, 90), runs: sorted.length };
     };
-    return { clusters: STATUS_CLUSTERS, users: STATUS_USERS, level: summary(times.level), postgres: summary(times.postgres), node_floor: { ...summary(times.floor), env: caNote(level.cliEnv()) }, connections: await conns.stop(), rss_mib: { level: rssMib(level.pid), postgres: rssMib(postgres.pid) } };
+    return { clusters: STATUS_CLUSTERS, users: STATUS_USERS, level: summary(times.level), postgres: summary(times.postgres), node_floor: { ...summary(times.floor), env: caNote(level.cliEnv()) }, ...(baselineCli ? { baseline: { cli: baselineCli, level: summary(times.baseline_level), postgres: summary(times.baseline_postgres) } } : {}), connections: await conns.stop(), rss_mib: { level: rssMib(level.pid), postgres: rssMib(postgres.pid) } };
   } finally {
     await conns.stop();
     await stopReplicas([level, postgres]);
@@ -375,6 +381,7 @@ async function main() {
           `target ≤ ${STATUS_TARGET_MS} ms on PostgreSQL: ${st.postgres.median <= STATUS_TARGET_MS ? 'met' : 'NOT met'}; connections max ${st.connections.max_total}`,
       );
       console.log(`status: node -e 0 in the same rounds (${st.node_floor.env}): median ${f(st.node_floor.median, 0)} ms`);
+      if (st.baseline) console.log(`status: baseline ${st.baseline.cli} in the same rounds: PostgreSQL ${f(st.baseline.postgres.median, 0)} ms, LevelDB ${f(st.baseline.level.median, 0)} ms`);
     }
     load.push(loadavg()[0]);
     console.log(`1-minute load average: ${f(load[0], 2)} before, ${f(load[1], 2)} after`);
