@@ -22,12 +22,14 @@
  * Figures are reported, never asserted; the exit code is non-zero only when a request fails, a
  * job is lost or run twice, or the bench breaks.
  *
- *   node bench/postgres.mjs [--json FILE] [--quick] [--rounds N] [--execs N] [--setups level,pg1,pg2] [--mix-only]
+ *   node bench/postgres.mjs [--json FILE] [--quick] [--rounds N] [--execs N] [--setups level,pg1,pg2] [--mix-only | --status-only] [--baseline-cli FILE]
  *
- * --mix-only skips the status part (for comparing two builds of the store on the mix alone).
+ * --mix-only skips the status part (for comparing two builds of the store on the mix alone);
+ * --status-only skips the mix. The status part pairs each run with `node -e 0` in the same
+ * environment and prints that floor beside the figures; --baseline-cli FILE times another
+ * build's cli/bin/sky.js in the same rounds against the same daemons (before/after).
  *   node scripts/bench.mjs --only postgres [--quick]
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -38,15 +40,18 @@ import { fillClusters, fillStore } from './lib/clusters.mjs';
 import { commitLatency, connectAdmin, dropSchema, durabilitySettings, openStore, PG_URL, sampleConnections, schemaName, writesOf } from './lib/postgres.mjs';
 import { median, percentile, rssMib } from './lib/proc.mjs';
 import { jobs, operation, SKY_BIN, startSky } from './lib/sky.mjs';
+import { caNote, nodeFloorOnce, statusOnce as timeStatus } from './lib/status-cli.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const mixOnly = args.includes('--mix-only');
+const statusOnly = args.includes('--status-only');
 const option = (name, fallback) => {
   const at = args.indexOf(name);
   return at >= 0 ? args[at + 1] : fallback;
 };
 const jsonFile = option('--json');
+const baselineCli = option('--baseline-cli') === undefined ? undefined : resolve(option('--baseline-cli'));
 const ROUNDS = Number(option('--rounds', quick ? 1 : 3));
 const EXECS = Number(option('--execs', quick ? 120 : 400));
 const CLIENTS = 8;
@@ -277,14 +282,8 @@ async function mix(setup, round) {
 
 const statusShape = (i) => ({ owner: i % STATUS_USERS === 0 ? 'benchusr' : `u${i % STATUS_USERS}`, ownerName: i % STATUS_USERS === 0 ? 'bench' : `user${i % STATUS_USERS}` });
 
-function statusOnce(sky) {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [SKY_BIN, 'status', '-u'], { env: sky.cliEnv(), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
-  const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`sky status -u exited ${r.status}: ${r.stderr}`);
-  const rows = r.stdout.split('\n').filter((l) => l.startsWith('c-')).length;
-  if (rows !== STATUS_CLUSTERS) throw new Error(`sky status -u listed ${rows} clusters, expected ${STATUS_CLUSTERS}`);
-  return ms;
+function statusOnce(sky, bin = SKY_BIN) {
+  return timeStatus(bin, sky.cliEnv(), STATUS_CLUSTERS);
 }
 
 async function status() {
@@ -307,16 +306,21 @@ async function status() {
   try {
     statusOnce(level); // warm the page cache and each daemon
     statusOnce(postgres);
-    const times = { level: [], postgres: [] };
+    const times = { level: [], postgres: [], floor: [], baseline_level: [], baseline_postgres: [] };
     for (let i = 0; i < STATUS_RUNS; i++) {
+      times.floor.push(nodeFloorOnce(level.cliEnv()));
       times.level.push(statusOnce(level));
       times.postgres.push(statusOnce(postgres));
+      if (baselineCli) {
+        times.baseline_level.push(statusOnce(level, baselineCli));
+        times.baseline_postgres.push(statusOnce(postgres, baselineCli));
+      }
     }
     const summary = (list) => {
       const sorted = [...list].sort((a, b) => a - b);
       return { median: median(sorted), p90: percentile(sorted, 90), runs: sorted.length };
     };
-    return { clusters: STATUS_CLUSTERS, users: STATUS_USERS, level: summary(times.level), postgres: summary(times.postgres), connections: await conns.stop(), rss_mib: { level: rssMib(level.pid), postgres: rssMib(postgres.pid) } };
+    return { clusters: STATUS_CLUSTERS, users: STATUS_USERS, level: summary(times.level), postgres: summary(times.postgres), node_floor: { ...summary(times.floor), env: caNote(level.cliEnv()) }, ...(baselineCli ? { baseline: { cli: baselineCli, level: summary(times.baseline_level), postgres: summary(times.baseline_postgres) } } : {}), connections: await conns.stop(), rss_mib: { level: rssMib(level.pid), postgres: rssMib(postgres.pid) } };
   } finally {
     await conns.stop();
     await stopReplicas([level, postgres]);
@@ -340,9 +344,10 @@ async function main() {
     settings.commit_ms = commit;
     console.log(`one durable commit (single-row INSERT, autocommit) seen from a client: p50 ${f(commit.p50_ms, 2)} ms, p90 ${f(commit.p90_ms, 2)} ms over ${commit.count}`);
     console.log(`LevelDB: store.sync true (fsync per group commit). PostgreSQL daemons: pool_max default (10) per replica.`);
-    console.log(`mix: ${ROUNDS} round(s) of ${SETUPS.map((s) => s.label).join(', ')}; ${CLUSTERS} clusters, ${EXECS} exec requests of \`true\` from ${CLIENTS} clients`);
+    const rounds = statusOnly ? 0 : ROUNDS;
+    if (!statusOnly) console.log(`mix: ${ROUNDS} round(s) of ${SETUPS.map((s) => s.label).join(', ')}; ${CLUSTERS} clusters, ${EXECS} exec requests of \`true\` from ${CLIENTS} clients`);
     const runs = [];
-    for (let round = 1; round <= ROUNDS; round++) {
+    for (let round = 1; round <= rounds; round++) {
       for (const setup of SETUPS) {
         const r = await mix(setup, round);
         runs.push(r);
@@ -354,16 +359,17 @@ async function main() {
         );
       }
     }
+    const mixed = statusOnly ? [] : SETUPS;
     const per = Object.fromEntries(
-      SETUPS.map((s) => {
+      mixed.map((s) => {
         const mine = runs.filter((r) => r.setup === s.id);
         return [s.id, { jobs_per_s: byMedian(mine, (r) => r.jobs_per_s), submit_p50_ms: byMedian(mine, (r) => r.submit_ms.p50), submit_p99_ms: byMedian(mine, (r) => r.submit_ms.p99), failed: mine.reduce((n, r) => n + r.failed + r.jobs_lost + r.jobs_extra, 0), connections_max: Math.max(0, ...mine.map((r) => r.connections?.max_total ?? 0)), rss_mib_max: Math.max(...mine.map((r) => r.rss_mib_max)) }];
       }),
     );
     const ratio = (id) => (per[id] && per.level ? { jobs_per_s: per[id].jobs_per_s / per.level.jobs_per_s, submit_p99: per[id].submit_p99_ms / per.level.submit_p99_ms } : undefined);
     const ratios = { pg1: ratio('pg1'), pg2: ratio('pg2') };
-    console.log('mix, median of the rounds:');
-    for (const s of SETUPS) {
+    if (!statusOnly) console.log('mix, median of the rounds:');
+    for (const s of mixed) {
       const p = per[s.id];
       const r = ratios[s.id];
       console.log(`  ${s.label.padEnd(14)} ${f(p.jobs_per_s)} jobs/s, submit p50 ${f(p.submit_p50_ms)} ms, p99 ${f(p.submit_p99_ms)} ms, failed/lost/extra ${p.failed}${r ? `; vs LevelDB: jobs/s ×${f(r.jobs_per_s, 2)}, p99 ×${f(r.submit_p99, 2)}` : ''}`);
@@ -374,13 +380,15 @@ async function main() {
         `status: sky status -u with ${st.clusters} clusters of ${st.users} users, median of ${st.postgres.runs} interleaved: PostgreSQL ${f(st.postgres.median, 0)} ms (p90 ${f(st.postgres.p90, 0)}), LevelDB ${f(st.level.median, 0)} ms (p90 ${f(st.level.p90, 0)}); ` +
           `target ≤ ${STATUS_TARGET_MS} ms on PostgreSQL: ${st.postgres.median <= STATUS_TARGET_MS ? 'met' : 'NOT met'}; connections max ${st.connections.max_total}`,
       );
+      console.log(`status: node -e 0 in the same rounds (${st.node_floor.env}): median ${f(st.node_floor.median, 0)} ms`);
+      if (st.baseline) console.log(`status: baseline ${st.baseline.cli} in the same rounds: PostgreSQL ${f(st.baseline.postgres.median, 0)} ms, LevelDB ${f(st.baseline.level.median, 0)} ms`);
     }
     load.push(loadavg()[0]);
     console.log(`1-minute load average: ${f(load[0], 2)} before, ${f(load[1], 2)} after`);
     if (jsonFile !== undefined) {
       const metric = (id, label, value, unit, better, target) => ({ id: `postgres.${id}`, label, value, unit, better, ...(target ? { target } : {}) });
       const metrics = [
-        ...SETUPS.flatMap((s) => [
+        ...mixed.flatMap((s) => [
           metric(`mix.${s.id}.jobs_per_s`, `launch/exec mix, ${s.label}: jobs/s`, per[s.id].jobs_per_s, '/s', 'higher'),
           metric(`mix.${s.id}.submit_p99`, `launch/exec mix, ${s.label}: submit p99`, per[s.id].submit_p99_ms, 'ms', 'lower'),
         ]),
@@ -389,6 +397,7 @@ async function main() {
           ? [
               metric('status.cli.median', `sky status -u, ${st.clusters} clusters on PostgreSQL, median`, st.postgres.median, 'ms', 'lower', { op: '<=', value: STATUS_TARGET_MS }),
               metric('status.cli.level.median', `sky status -u, ${st.clusters} clusters on LevelDB (same run), median`, st.level.median, 'ms', 'lower'),
+              metric('status.node_floor.median', `node -e 0 in the same rounds (${st.node_floor.env}), median`, st.node_floor.median, 'ms', 'lower'),
             ]
           : []),
       ];

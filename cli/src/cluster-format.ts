@@ -1,6 +1,6 @@
 // The tables of sky status and sky queue, in SkyPilot's columns.
 import type { Autostop, ClusterSummary, JobRecord } from '@sky/protocol';
-import { age, table } from './format.js';
+import { age, columnTable, table } from './format.js';
 
 /** SkyPilot truncates long commands in `sky status` to this many characters. */
 export const COMMAND_WIDTH = 25;
@@ -42,14 +42,27 @@ export function statusHeaders(showUser: boolean, showInfra = false): string[] {
 export function statusTable(clusters: readonly ClusterSummary[], options: StatusTableOptions): string[] {
   const now = options.now ?? Date.now();
   const sorted = [...clusters].sort((a, b) => b.launchedAt - a.launchedAt || a.name.localeCompare(b.name));
-  const rows = sorted.map((c) => {
-    const status = c.status === 'INIT' && c.statusReason !== undefined ? `INIT (${truncate(c.statusReason, 40)})` : c.status;
-    const cells = [c.name, age(c.launchedAt, now), c.resources, status, autostopText(c.autostop), truncate(c.lastCommand ?? '-', COMMAND_WIDTH)];
-    if (options.showInfra === true) cells.splice(2, 0, c.infra);
-    if (options.showUser) cells.splice(1, 0, c.ownerName);
-    return cells;
-  });
-  return table(statusHeaders(options.showUser, options.showInfra), rows);
+  const count = sorted.length;
+  const column = (): string[] => new Array<string>(count);
+  const [names, users, launched, infra, resources, statuses, autostops, commands] = [column(), column(), column(), column(), column(), column(), column(), column()];
+  // A team's clusters repeat a handful of command lines: each is cut to width once.
+  const cut = new Map<string, string>();
+  for (let r = 0; r < count; r++) {
+    const c = sorted[r]!;
+    names[r] = c.name;
+    users[r] = c.ownerName;
+    launched[r] = age(c.launchedAt, now);
+    infra[r] = c.infra;
+    resources[r] = c.resources;
+    statuses[r] = c.status === 'INIT' && c.statusReason !== undefined ? `INIT (${truncate(c.statusReason, 40)})` : c.status;
+    autostops[r] = autostopText(c.autostop);
+    const command = c.lastCommand ?? '-';
+    let shown = cut.get(command);
+    if (shown === undefined) cut.set(command, (shown = truncate(command, COMMAND_WIDTH)));
+    commands[r] = shown;
+  }
+  const columns = [names, ...(options.showUser ? [users] : []), launched, ...(options.showInfra === true ? [infra] : []), resources, statuses, autostops, commands];
+  return columnTable(statusHeaders(options.showUser, options.showInfra), columns);
 }
 
 /** How long something ran, compactly: `5s`, `1m 5s`, `2h 3m`, `3d 4h`. */

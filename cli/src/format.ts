@@ -9,6 +9,35 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly s
   return [line(headers), ...rows.map(line)];
 }
 
+/**
+ * The same layout as table() from one array of cells per column (every column as long as the
+ * first), for listings of thousands of rows (sky status -u): no array per row, widths measured
+ * in one pass, padding taken from one string of spaces.
+ */
+export function columnTable(headers: readonly string[], columns: ReadonlyArray<readonly string[]>): string[] {
+  const last = headers.length - 1;
+  const count = columns[0]?.length ?? 0;
+  const widths = headers.map((header, i) => {
+    let width = header.length;
+    for (const cell of columns[i]!) if (cell.length > width) width = cell.length;
+    return width;
+  });
+  const spaces = ' '.repeat(Math.max(0, ...widths) + 2);
+  const lines = new Array<string>(count + 1);
+  for (let r = -1; r < count; r++) {
+    let text = '';
+    for (let i = 0; i < last; i++) {
+      const value = r < 0 ? headers[i]! : columns[i]![r]!;
+      text += value + spaces.slice(0, widths[i]! - value.length + 2);
+    }
+    const end = r < 0 ? headers[last]! : columns[last]![r]!;
+    text += end;
+    // Only a line whose last cell is empty or ends in white space has anything to trim.
+    lines[r + 1] = end.length > 0 && !/\s/.test(end[end.length - 1]!) ? text : text.trimEnd();
+  }
+  return lines;
+}
+
 /** How long ago a time was, the way `sky status` shows it: "12s ago", "5m ago", "3h ago", "2d ago". */
 export function age(then: number, now: number = Date.now()): string {
   const seconds = Math.floor((now - then) / 1000);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { adminReason, OPERATIONS, ROUTE_LIST, type OperationSpec, type RouteSpec } from '@sky/protocol';
+import { adminReason, decodeClusterColumns, OPERATIONS, ROUTE_LIST, type ClusterColumns, type OperationSpec, type RouteSpec } from '@sky/protocol';
 import type { HttpAnswer } from './daemon-process.js';
 import { codeOf, route, TeamClient, type Account, type CallInput, type OpOutcome } from './authz-client.js';
 
@@ -292,6 +292,25 @@ function probes(f: Fixture, api: TeamClient): Probe[] {
   });
   add({ route: r('listClusters'), kind: 'removed', input: listed, expect: 'ok', check: (a) => (has(clusters(a), (c) => c.name === f.priv) ? 'a removed member sees the private workspace' : has(clusters(a), (c) => c.name === f.removedCluster) ? undefined : 'a removed member does not see their own cluster') });
   add({ route: r('listClusters'), kind: 'admin', input: listed, expect: 'ok', check: (a) => (has(clusters(a), (c) => c.name === f.priv) && clusters(a).find((c) => c.name === f.pub)?.lastCommand !== undefined ? undefined : 'an admin does not see every cluster whole') });
+  // The columnar form (sky status -u) under the same rules.
+  const columns = (a: HttpAnswer): Cl[] => decodeClusterColumns(a.json() as ClusterColumns) as Cl[];
+  const listedColumns = { query: 'all_users=true&format=columns' };
+  add({ route: r('listClusters'), kind: 'user', input: listedColumns, expect: 'ok', check: (a) => (columns(a).find((c) => c.name === f.pub)?.lastCommand === f.secretCommand && has(columns(a), (c) => c.name === f.priv) ? undefined : 'columns: the owner does not see their clusters whole') });
+  add({
+    route: r('listClusters'),
+    kind: 'other',
+    input: listedColumns,
+    expect: 'ok',
+    check: (a) => {
+      const got = columns(a);
+      if (has(got, (c) => c.name === f.priv || c.name === f.removedCluster)) return 'columns: clusters of a private workspace are listed to a non-member';
+      const pub = got.find((c) => c.name === f.pub);
+      if (!pub) return "columns: another user's cluster is missing from status -u";
+      return pub.lastCommand === undefined && !a.text.includes(f.secretCommand) ? undefined : "columns: another user's command line is shown";
+    },
+  });
+  add({ route: r('listClusters'), kind: 'removed', input: listedColumns, expect: 'ok', check: (a) => (has(columns(a), (c) => c.name === f.priv) ? 'columns: a removed member sees the private workspace' : has(columns(a), (c) => c.name === f.removedCluster) ? undefined : 'columns: a removed member does not see their own cluster') });
+  add({ route: r('listClusters'), kind: 'admin', input: listedColumns, expect: 'ok', check: (a) => (has(columns(a), (c) => c.name === f.priv) && columns(a).find((c) => c.name === f.pub)?.lastCommand !== undefined ? undefined : 'columns: an admin does not see every cluster whole') });
 
   // The event stream, its backlog from the start: each caller sees exactly the clusters status -u shows them.
   const feedKeys = (a: HttpAnswer): Set<string> =>

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { age, duration, table } from '../../cli/src/format.js';
+import { age, columnTable, duration, table } from '../../cli/src/format.js';
 
 describe('table', () => {
   it('aligns columns two spaces apart without trailing blanks', () => {
@@ -11,6 +11,24 @@ describe('table', () => {
       ]),
       ['ID   USER             STATUS', 'abc  alice            RUNNING', 'a    bob-the-builder  PENDING'],
     );
+  });
+});
+
+describe('columnTable', () => {
+  it('lays out columns exactly as table() lays out the same rows', () => {
+    const rows = [
+      ['c-1', 'alice', 'python train.py'],
+      ['c-22', 'bob-the-builder', ''],
+      ['c-3', '', 'ends in a space '],
+      ['ü', 'ｂｏｂ', 'tab\t'],
+      ['x', 'y', '\u3000'],
+      ['', '', ''],
+    ];
+    const headers = ['NAME', 'USER', 'COMMAND'];
+    const columns = headers.map((_, i) => rows.map((r) => r[i]!));
+    assert.deepEqual(columnTable(headers, columns), table(headers, rows));
+    assert.deepEqual(columnTable(headers, [[], [], []]), table(headers, []));
+    assert.deepEqual(columnTable(['ONLY'], [['a ', 'b']]), table(['ONLY'], [['a '], ['b']]));
   });
 });
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SkyClient, parseEndpoint } from '@sky/client';
-import { API_VERSION, SkyError, type ClusterRecord, type JobLogLine, type JobRecord } from '@sky/protocol';
+import { API_VERSION, SkyError, encodeClusterColumns, type ClusterRecord, type JobLogLine, type JobRecord } from '@sky/protocol';
 
 /*
  * The SDK's cluster and job calls against a fake API server: which URL each call asks for,
@@ -82,6 +82,29 @@ describe('clusters and jobs', () => {
     await client.listClusters({ all_users: true, names: ['a', 'b.c'] });
     await client.listClusters({ names: [] });
     assert.deepEqual(urls, ['/api/v1/clusters', '/api/v1/clusters?all_users=true&names=a%2Cb.c', '/api/v1/clusters']);
+  });
+
+  it('listClusterSummaries asks for columns and gives back summaries; a daemon without them is asked for rows', async () => {
+    urls.length = 0;
+    const summaries = [
+      { name: 'a', ownerName: 'tester', status: 'UP', launchedAt: 5, lastCommand: 'python train.py' },
+      { name: 'b', ownerName: 'tester', status: 'INIT', statusReason: 'waiting', launchedAt: 6 },
+    ];
+    const columns = encodeClusterColumns(summaries, ['name', 'ownerName', 'status', 'statusReason', 'launchedAt', 'lastCommand'], (row, field) => row[field as keyof (typeof summaries)[number]]);
+    handler = (_req, res) => json(res, 200, { count: 2, columns, enabledInfra: ['local'] });
+    assert.deepEqual(await client.listClusterSummaries({ all_users: true, names: ['a', 'b'] }), { items: summaries, enabledInfra: ['local'] });
+    assert.deepEqual(urls, ['/api/v1/clusters?all_users=true&names=a%2Cb&format=columns']);
+
+    urls.length = 0;
+    handler = (req, res) =>
+      req.url?.includes('format=columns') === true
+        ? json(res, 400, { error: { code: 'VALIDATION_FAILED', message: 'invalid query: format: unrecognized key' } })
+        : json(res, 200, { items: summaries, enabledInfra: ['local'] });
+    assert.deepEqual(await client.listClusterSummaries(), { items: summaries, enabledInfra: ['local'] });
+    assert.deepEqual(urls, ['/api/v1/clusters?format=columns', '/api/v1/clusters?summary=true']);
+
+    handler = (_req, res) => json(res, 403, { error: { code: 'FORBIDDEN', message: 'no' } });
+    await assert.rejects(client.listClusterSummaries(), (err: unknown) => err instanceof SkyError && err.code === 'FORBIDDEN');
   });
 
   it('getCluster encodes the name into the path; a missing cluster is a SkyError with its code and hint', async () => {

@@ -24,7 +24,9 @@ export async function run({ args, options }: Invocation): Promise<number> {
     const whole = options.output === 'json' || single !== undefined;
     // A pattern is matched here against every cluster the caller may see; plain names are asked for.
     const names = patterns.length > 0 ? [] : args;
-    const list = await withServer(client, () => client.listClusters({ all_users: options.allUsers, names, summary: !whole }));
+    const query = { all_users: options.allUsers, names };
+    // The table needs only the summaries, fetched in the compact columnar form.
+    const list: ClusterList = await withServer(client, () => (whole ? client.listClusters(query) : client.listClusterSummaries(query)));
     const { names: wanted, unmatched } = expandNames(args, list.items.map((c) => c.name));
     if (unmatched.length > 0) {
       const quoted = unmatched.map((p) => `'${p}'`).join(', ');

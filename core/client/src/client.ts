@@ -2,8 +2,10 @@ import type {
   AuditPage,
   CancelBody,
   CancelResult,
+  ClusterColumns,
   ClusterList,
   ClusterRecord,
+  ClusterSummary,
   Health,
   Identity,
   JobList,
@@ -49,7 +51,7 @@ import { followEvents, type EventFeedHandlers, type FollowEventsOptions } from '
 import { Transport } from './transport.js';
 import { prepareUpload, sendUpload, type UploadOptions, type UploadResult } from './uploads.js';
 import { uploadTaskFiles, type TaskBody, type TaskUploadProgress } from './task-uploads.js';
-import { IDEMPOTENCY_KEY_HEADER, PREFER_HEADER, WORKSPACE_HEADER, ROUTE_PATHS, SSH_TUNNEL_PATH, SSH_TUNNEL_PROTOCOL, SkyError, fillPath, isTerminal, operationPath } from '@sky/protocol/wire';
+import { IDEMPOTENCY_KEY_HEADER, PREFER_HEADER, decodeClusterColumns, WORKSPACE_HEADER, ROUTE_PATHS, SSH_TUNNEL_PATH, SSH_TUNNEL_PROTOCOL, SkyError, fillPath, isTerminal, operationPath } from '@sky/protocol/wire';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 
@@ -380,6 +382,24 @@ export class SkyClient {
   async listClusters(query: ListClustersQuery = {}): Promise<ClusterList> {
     const names = query.names === undefined || query.names.length === 0 ? undefined : query.names.join(',');
     return this.transport.json<ClusterList>({ path: ROUTE_PATHS.listClusters, query: { all_users: query.all_users, names, summary: query.summary } });
+  }
+
+  /**
+   * The same clusters as summaries, fetched in the compact columnar form (format=columns): for
+   * thousands of clusters a quarter of the bytes and no object per cluster to parse. A daemon
+   * that predates that form refuses the query; then the summaries are asked for as rows.
+   */
+  async listClusterSummaries(query: Omit<ListClustersQuery, 'summary'> = {}): Promise<{ items: ClusterSummary[]; enabledInfra: string[] }> {
+    const names = query.names === undefined || query.names.length === 0 ? undefined : query.names.join(',');
+    let answer: ClusterColumns;
+    try {
+      answer = await this.transport.json<ClusterColumns>({ path: ROUTE_PATHS.listClusters, query: { all_users: query.all_users, names, format: 'columns' } });
+    } catch (err) {
+      if (!(err instanceof SkyError) || err.code !== 'VALIDATION_FAILED') throw err;
+      const rows = await this.listClusters({ ...query, summary: true });
+      return { items: rows.items as ClusterSummary[], enabledInfra: rows.enabledInfra };
+    }
+    return { items: decodeClusterColumns(answer), enabledInfra: answer.enabledInfra };
   }
 
   /** One cluster; CLUSTER_NOT_FOUND when there is none by that name. */

@@ -29,6 +29,10 @@ export const ClusterQuerySchema = z.strictObject({
   all_users: boolFlag.optional().describe("Every user's clusters (the -u view)."),
   summary: boolFlag.optional().describe('Only the fields a status table shows (smaller and faster for large teams).'),
   names: names.optional().describe('Comma-separated cluster names.'),
+  format: z
+    .enum(['rows', 'columns'])
+    .optional()
+    .describe('rows (default): a ClusterList; columns: the summaries as one array per field (a ClusterColumns, summary implied), the compact form of large listings.'),
 });
 
 export const ClusterListSchema = z
@@ -38,6 +42,37 @@ export const ClusterListSchema = z
   })
   .meta({ id: 'ClusterList' });
 export type ClusterList = z.infer<typeof ClusterListSchema>;
+
+/** A column of format=columns (see ClusterColumn in wire/cluster-columns.ts): values in order, or distinct values and an index. */
+function column(value: z.ZodType) {
+  return z.object({
+    values: z.array(value.nullable()).describe("Each cluster's value in order (null: none), or with index the distinct values."),
+    index: z.array(z.number().int().min(-1)).optional().describe("Each cluster's position in values (-1: none)."),
+  });
+}
+const summary = ClusterSummarySchema.shape;
+
+export const ClusterColumnsSchema = z
+  .object({
+    count: z.number().int().min(0).describe('How many clusters the columns hold.'),
+    columns: z.object({
+      name: column(summary.name),
+      owner: column(summary.owner),
+      ownerName: column(summary.ownerName),
+      workspace: column(summary.workspace),
+      infra: column(summary.infra),
+      status: column(summary.status),
+      statusReason: column(summary.statusReason.unwrap()),
+      numNodes: column(summary.numNodes),
+      resources: column(summary.resources),
+      launchedAt: column(summary.launchedAt),
+      lastActiveAt: column(summary.lastActiveAt),
+      lastCommand: column(summary.lastCommand.unwrap()),
+      autostop: column(summary.autostop.unwrap()),
+    }),
+    enabledInfra: z.array(z.string()).describe('Infra the daemon can launch on, e.g. ["local"].'),
+  })
+  .meta({ id: 'ClusterColumns' });
 
 export const ClusterNameParamsSchema = z.strictObject({ name: ClusterNameSchema });
 

@@ -13,7 +13,7 @@ import {
 } from './requests.js';
 import { HealthSchema, ReadinessSchema, PluginListSchema, ServerLogsQuerySchema, InstallPluginsBodySchema, InstallPluginsResultSchema } from './health.js';
 import { OPERATIONS, OPERATION_NAMES, type OperationName, type OperationSpec } from './ops.js';
-import { ClusterListSchema, ClusterNameParamsSchema, ClusterQuerySchema, JobListSchema, JobLogParamsSchema, JobLogsQuerySchema, JobQuerySchema } from './cluster-routes.js';
+import { ClusterColumnsSchema, ClusterListSchema, ClusterNameParamsSchema, ClusterQuerySchema, JobListSchema, JobLogParamsSchema, JobLogsQuerySchema, JobQuerySchema } from './cluster-routes.js';
 import { ClusterRecordSchema } from './clusters.js';
 import {
   AuthMethodsSchema,
@@ -206,7 +206,7 @@ export const ROUTES = {
     summary: "Clusters from the daemon's status view (the caller's, or everyone's with all_users) and the enabled infra.",
     access: 'user',
     query: ClusterQuerySchema,
-    success: { status: 200, body: ClusterListSchema },
+    success: { status: 200, body: z.union([ClusterListSchema, ClusterColumnsSchema]) },
   },
   getCluster: {
     id: 'getCluster',

@@ -1,6 +1,6 @@
 import { inject, injectable } from 'tsyringe';
 import type { StateStore, StoreChange } from '@sky/plugin-api';
-import { CLUSTER_SUMMARY_FIELDS, type ClusterRecord } from '@sky/protocol';
+import { CLUSTER_SUMMARY_FIELDS, encodeClusterColumns, type ClusterColumn, type ClusterRecord } from '@sky/protocol';
 import { TOKENS } from '../tokens.js';
 
 /** How one caller sees a listing: which records it sees at all, and which whole (with their command line). */
@@ -8,6 +8,9 @@ export interface ClusterViewer {
   visible(record: ClusterRecord): boolean;
   whole(record: ClusterRecord): boolean;
 }
+
+/** How many columnar answers are kept (each ~0.5 MB for 10,000 clusters). */
+const COLUMNS_CACHED = 4;
 
 /**
  * The clusters view behind `sky status` (a hot path): loaded once from the store, then kept
@@ -23,6 +26,8 @@ export class StatusView {
   /** The same without the command line, for callers who may not see it (made when first asked for). */
   private readonly redactedJson = new Map<string, string>();
   private readonly redactedSummaryJson = new Map<string, string>();
+  /** Recent columnar answers (listColumnsJson), dropped at every change. */
+  private readonly columnsJson = new Map<string, { count: number; json: string }>();
   private unsubscribe: (() => void) | undefined;
   private unfollow: (() => void) | undefined;
   /**
@@ -66,6 +71,7 @@ export class StatusView {
   }
 
   private put(record: ClusterRecord): void {
+    this.columnsJson.clear();
     const previous = this.byName.get(record.name);
     if (previous && previous.owner !== record.owner) this.byOwner.get(previous.owner)?.delete(record.name);
     this.byName.set(record.name, record);
@@ -81,6 +87,7 @@ export class StatusView {
   private remove(name: string): void {
     const previous = this.byName.get(name);
     if (!previous) return;
+    this.columnsJson.clear();
     this.byName.delete(name);
     this.json.delete(name);
     this.summaryJson.delete(name);
@@ -111,6 +118,57 @@ export class StatusView {
       else parts.push(this.redacted(r, summary));
     }
     return `[${parts.join(',')}]`;
+  }
+
+  /**
+   * The summaries of the same listing as columns (format=columns), under the same viewer rules:
+   * records it may not see are left out, and the command line of those it may not see whole.
+   */
+  listColumns(owner: string | undefined, names?: readonly string[], viewer?: ClusterViewer): { count: number; columns: Record<string, ClusterColumn> } {
+    return this.encodeColumns(this.select(owner, names, viewer));
+  }
+
+  /**
+   * The same as JSON. Encoding 10,000 clusters costs more than joining their cached rows, so the
+   * last few answers are kept until the next change, keyed by what was asked and by the viewer's
+   * verdict on each record (so two callers share an answer only when they see the same).
+   */
+  listColumnsJson(owner: string | undefined, names?: readonly string[], viewer?: ClusterViewer): { count: number; json: string } {
+    const selection = this.select(owner, names, viewer);
+    const key = `${owner ?? ''}\n${names?.join(',') ?? ''}\n${selection.verdicts}`;
+    let answer = this.columnsJson.get(key);
+    if (answer === undefined) {
+      const { count, columns } = this.encodeColumns(selection);
+      answer = { count, json: JSON.stringify(columns) };
+      if (this.columnsJson.size >= COLUMNS_CACHED) this.columnsJson.delete(this.columnsJson.keys().next().value!);
+      this.columnsJson.set(key, answer);
+    }
+    return answer;
+  }
+
+  /** The records a viewer sees, whether each is seen whole, and those verdicts as one string (v: visible whole, c: without its command line, -: hidden). */
+  private select(owner: string | undefined, names: readonly string[] | undefined, viewer: ClusterViewer | undefined): { rows: ClusterRecord[]; hideCommand: boolean[]; verdicts: string } {
+    const rows: ClusterRecord[] = [];
+    const hideCommand: boolean[] = [];
+    const verdicts: string[] = [];
+    for (const r of this.list(owner, names)) {
+      if (viewer !== undefined && !viewer.visible(r)) {
+        verdicts.push('-');
+        continue;
+      }
+      const hide = viewer !== undefined && r.lastCommand !== undefined && !viewer.whole(r);
+      rows.push(r);
+      hideCommand.push(hide);
+      verdicts.push(hide ? 'c' : 'v');
+    }
+    return { rows, hideCommand, verdicts: verdicts.join('') };
+  }
+
+  private encodeColumns({ rows, hideCommand }: { rows: ClusterRecord[]; hideCommand: boolean[] }): { count: number; columns: Record<string, ClusterColumn> } {
+    const columns = encodeClusterColumns(rows, CLUSTER_SUMMARY_FIELDS, (r, field, at) =>
+      field === 'lastCommand' && hideCommand[at] === true ? undefined : r[field as keyof ClusterRecord],
+    );
+    return { count: rows.length, columns };
   }
 
   private redacted(record: ClusterRecord, summary: boolean): string {

@@ -7,3 +7,4 @@ export * from './paths.js';
 export * from './daemon-info.js';
 export * from './format-path.js';
 export * from './manifest.js';
+export * from './cluster-columns.js';

@@ -31,7 +31,14 @@ export function clusterRoutes(router: Router, deps: ClusterRouteDeps): void {
   bindRoute(router, ROUTES.listClusters, maxBodyBytes, async (ctx, { query }) => {
     // Same shape as ClusterList, assembled from the view's cached record JSON (the hot path of sky status -u).
     const viewer = await policyOf(ctx).clusterListing(callerOf(ctx));
-    const items = view.listJson(query.all_users ? undefined : callerOf(ctx).id, query.names, query.summary === true, viewer);
+    const owner = query.all_users ? undefined : callerOf(ctx).id;
+    if (query.format === 'columns') {
+      const { count, json } = view.listColumnsJson(owner, query.names, viewer);
+      ctx.type = 'application/json';
+      ctx.body = `{"count":${count},"columns":${json},"enabledInfra":${JSON.stringify(await deps.enabledInfra())}}`;
+      return;
+    }
+    const items = view.listJson(owner, query.names, query.summary === true, viewer);
     ctx.type = 'application/json';
     ctx.body = `{"items":${items},"enabledInfra":${JSON.stringify(await deps.enabledInfra())}}`;
   });
