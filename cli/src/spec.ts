@@ -70,6 +70,7 @@ export const OPTIONS = {
   purge: { flags: '--purge', help: 'Forget the service even when tearing a replica down fails' },
   loadBalancer: { flags: '--load-balancer', help: "Stream the load balancer's log" },
   serviceEndpoint: { flags: '--endpoint', help: "Print only the endpoint of the one service named" },
+  off: { flags: '--off', help: 'Open the endpoint again: no token needed' },
   // The team server: login, users and tokens.
   endpoint: { flags: '-e, --endpoint <url>', help: 'API server URL, e.g. http://user:password@host:46580 (asked for when missing)' },
   token: { flags: '--token <token>', help: 'Log in with this bearer token instead of a password' },
@@ -504,6 +505,15 @@ export const SERVE: NounSpec = {
         follow: 'Keep streaming until the replica ends or the service is torn down (default); --no-follow prints what is there and returns',
       },
       examples: ['sky serve logs llm 1', 'sky serve logs llm --controller', 'sky serve logs llm --load-balancer --no-follow'],
+    },
+    {
+      name: 'token',
+      args: 'NAME',
+      minArgs: 1,
+      maxArgs: 1,
+      summary: "Protect a service's endpoint with a new bearer token (printed once; any earlier one stops working), or --off to open it again",
+      options: ['off'],
+      examples: ['sky serve token llm', 'curl -H "Authorization: Bearer $TOKEN" $(sky serve status --endpoint llm)/v1/models', 'sky serve token llm --off'],
     },
   ],
 };

@@ -58,6 +58,7 @@ export interface CliOptions {
   purge?: boolean;
   loadBalancer?: boolean;
   serviceEndpoint?: boolean;
+  off?: boolean;
   endpoint?: string;
   token?: string;
   password?: string;
@@ -191,6 +192,7 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   purge: bool,
   loadBalancer: bool,
   serviceEndpoint: bool,
+  off: bool,
   endpoint: text(4096),
   token: text(4096),
   password: text(1024),

@@ -53,16 +53,17 @@ export function teamDriverConfig(home: string, helper: NodeHelperHandle, size = 
  * from the environment, and the given users created by that admin. Jobs run as OS accounts made
  * for each user by a sky-node-helper started for this daemon; stop() also stops the helper and
  * removes those accounts. `authExtra`: more lines under `auth:` (indented two spaces);
- * `driversExtra`: more drivers under `drivers:` (indented two spaces).
+ * `driversExtra`: more drivers under `drivers:` (indented two spaces); `configExtra`: more
+ * top-level blocks.
  */
-export async function startTeamDaemon(users: readonly string[], authExtra = '', driversExtra = ''): Promise<TeamDaemonHandle> {
+export async function startTeamDaemon(users: readonly string[], authExtra = '', driversExtra = '', configExtra = ''): Promise<TeamDaemonHandle> {
   const home = tempHome();
   const helper = await startNodeHelper();
   let d: DaemonHandle;
   try {
     d = await startDaemon({
       home,
-      config: `auth:\n  mode: basic\n${authExtra}${teamDriverConfig(home, helper)}${driversExtra}`,
+      config: `auth:\n  mode: basic\n${authExtra}${teamDriverConfig(home, helper)}${driversExtra}${configExtra}`,
       env: { SKY_ADMIN_USERNAME: TEAM_ADMIN.name, SKY_ADMIN_PASSWORD: TEAM_ADMIN.password },
     });
   } catch (err) {

@@ -7,7 +7,7 @@ import { checkServiceNames, downSelection, endpointQuery, logTarget } from '../s
 import { serveStatusLines } from '../serve-format.js';
 import { UsageError, type CliOptions, type Invocation } from '../usage.js';
 
-/** `sky serve <action>`: up, update, status, down, logs. */
+/** `sky serve <action>`: up, update, status, down, logs, token. */
 export async function run(invocation: Invocation): Promise<number> {
   switch (invocation.action.name) {
     case 'up':
@@ -20,6 +20,8 @@ export async function run(invocation: Invocation): Promise<number> {
       return down(invocation.args, invocation.options);
     case 'logs':
       return logs(invocation.args, invocation.options);
+    case 'token':
+      return token(invocation.args, invocation.options);
     default:
       throw new UsageError(`unknown action '${invocation.action.name}' for sky serve`, 'sky serve --help');
   }
@@ -103,6 +105,25 @@ async function logs(args: readonly string[], options: CliOptions): Promise<numbe
     return 130;
   } finally {
     process.off('SIGINT', detach);
+    client.close();
+  }
+}
+
+/** `sky serve token NAME [--off]`: a new bearer token for the endpoint (printed once, on standard output), or an open endpoint again. */
+async function token(args: readonly string[], options: CliOptions): Promise<number> {
+  const [name] = args;
+  checkServiceNames([name!], 'sky serve token --help');
+  const client = await connect();
+  try {
+    const result = await withServer(client, () => client.setServiceToken(name!, options.off !== true));
+    if (result.token === undefined) {
+      print(`Service ${result.name}: the endpoint is open (no token needed).`);
+      return 0;
+    }
+    note(`Service ${result.name}: requests to its endpoint now need "Authorization: Bearer <token>"; any earlier token stopped working. The token is shown only now:`);
+    print(result.token);
+    return 0;
+  } finally {
     client.close();
   }
 }

@@ -39,6 +39,7 @@ import type {
   ServiceDetail,
   ServiceList,
   ServiceLogLine,
+  ServiceTokenResult,
   PluginList,
   InstallPluginsResult,
 } from '@sky/protocol';
@@ -501,6 +502,11 @@ export class SkyClient {
   /** Services by name, each with its replicas (the caller's unless all_users). */
   async listServices(query: { all_users?: boolean } = {}): Promise<ServiceList> {
     return this.transport.json<ServiceList>({ path: ROUTE_PATHS.listServices, query: { ...query } });
+  }
+
+  /** A new bearer token for the service's endpoint (in the answer only), or enable false: an open endpoint again. */
+  async setServiceToken(name: string, enable: boolean): Promise<ServiceTokenResult> {
+    return this.transport.json<ServiceTokenResult>({ method: 'POST', path: fillPath(ROUTE_PATHS.serviceToken, { name }), body: { enable } });
   }
 
   /** One service with its controller log; SERVICE_NOT_FOUND when the caller may see none by that name. */

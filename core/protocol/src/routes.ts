@@ -46,7 +46,7 @@ import { ChunkParamsSchema, ChunkStoredSchema, UploadCreatedSchema, UploadIdPara
 import { SshHostKeySchema } from './ssh-routes.js';
 import { ManagedJobListSchema, ManagedJobLogsQuerySchema, ManagedJobParamsSchema, ManagedJobQuerySchema, ManagedJobDetailSchema } from './managed-jobs.js';
 import { EventStreamQuerySchema } from './event-routes.js';
-import { ServiceDetailSchema, ServiceListSchema, ServiceLogsQuerySchema, ServiceParamsSchema, ServiceQuerySchema } from './services.js';
+import { ServiceDetailSchema, ServiceListSchema, ServiceLogsQuerySchema, ServiceParamsSchema, ServiceQuerySchema, ServiceTokenBodySchema, ServiceTokenResultSchema } from './services.js';
 import type { Access } from './access.js';
 import { ExportStateQuerySchema } from './state-routes.js';
 
@@ -292,6 +292,16 @@ export const ROUTES = {
     params: ServiceParamsSchema,
     query: ServiceLogsQuerySchema,
     success: { status: 200, body: 'event-stream' },
+  },
+  setServiceToken: {
+    id: 'setServiceToken',
+    method: 'post',
+    path: ROUTE_PATHS.serviceToken,
+    summary: "Protect a service's endpoint with a new bearer token (returned once; any earlier token stops working), or open it again (its owner or an admin; audited).",
+    access: 'user',
+    params: ServiceParamsSchema,
+    body: ServiceTokenBodySchema,
+    success: { status: 200, body: ServiceTokenResultSchema },
   },
   streamEvents: {
     id: 'streamEvents',

@@ -141,7 +141,10 @@ export interface ServiceVersionSpec {
   task: unknown;
   uploads?: unknown;
   service: ServiceSpec;
-  /** Bearer token the load balancer demands (absent: open endpoint). */
+  /**
+   * SHA-256 (hex) of the bearer token the load balancer demands (absent: open endpoint). The token
+   * itself is shown once, to whoever set it, and never stored.
+   */
   token?: string;
 }
 
@@ -245,3 +248,19 @@ export interface ServiceLogLine {
   /** The node of the replica's cluster it came from (replica logs only). */
   rank?: number;
 }
+
+export const ServiceTokenBodySchema = z
+  .strictObject({
+    enable: z.boolean().describe('true: a new bearer token replaces any earlier one (returned once); false: the endpoint is open again.'),
+  })
+  .meta({ id: 'ServiceTokenBody' });
+export type ServiceTokenBody = z.infer<typeof ServiceTokenBodySchema>;
+
+export const ServiceTokenResultSchema = z
+  .object({
+    name: z.string(),
+    protected: z.boolean(),
+    token: z.string().optional().describe('The new token: send it as Authorization: Bearer <token>. Shown only in this answer.'),
+  })
+  .meta({ id: 'ServiceTokenResult' });
+export type ServiceTokenResult = z.infer<typeof ServiceTokenResultSchema>;

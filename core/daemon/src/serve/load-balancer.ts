@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SkyError, type LoadBalancingPolicy } from '@sky/protocol';
 import { ProxyExchange, type ExchangeHooks } from './proxy-exchange.js';
@@ -114,6 +114,13 @@ export class ServiceLoadBalancer {
 
   setToken(token: string | undefined): void {
     this.tokenDigest = token === undefined || token === '' ? undefined : digest(token);
+  }
+
+  /** The same, from the SHA-256 (hex) of the token: what a service keeps, never the token itself. */
+  setTokenDigest(hex: string | undefined): void {
+    if (hex === undefined) this.tokenDigest = undefined;
+    // A digest not of this form fails closed: no token matches it.
+    else this.tokenDigest = /^[0-9a-f]{64}$/.test(hex) ? Buffer.from(hex, 'hex') : randomBytes(32);
   }
 
   /** Requests per second over the last `windowSeconds` (default 60, at most 600). */

@@ -6,17 +6,11 @@ import type { StateStore } from '@sky/plugin-api';
 import { type ServiceRecord, type ServiceReplica, type ServiceVersionSpec } from '@sky/protocol';
 import { TOKENS } from '../tokens.js';
 import type { DaemonConfig } from '../config/schema.js';
-import type { SecretCipher } from '../secrets/secret-box.js';
 import { ServiceLoadBalancer } from './load-balancer.js';
 import { PortRange } from './port-range.js';
 
 /** Controller-log lines of the load balancer start so (sky serve logs --load-balancer shows them). */
 export const LOAD_BALANCER_PREFIX = 'load balancer: ';
-
-/** The sealing context of a service's bearer token (a sealed token moved to another service does not open). */
-export function tokenContext(service: string): string {
-  return `service-token:${service}`;
-}
 
 /** Where a service's load balancer listens, as recorded in the service. */
 export interface RunningBalancer {
@@ -40,7 +34,6 @@ export class LoadBalancers {
     @inject(TOKENS.Store) private readonly store: StateStore,
     @inject(TOKENS.Config) private readonly config: DaemonConfig,
     @inject(TOKENS.Logger) private readonly logger: Logger,
-    @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
     @inject(TOKENS.ReplicaId) private readonly replicaId: string,
   ) {
     this.range = new PortRange(config.serve.ports);
@@ -59,12 +52,12 @@ export class LoadBalancers {
 
   /** Start the service's load balancer if it is not running here, with the policy and token of its current version. */
   async ensure(service: ServiceRecord, spec: ServiceVersionSpec | undefined): Promise<RunningBalancer> {
-    const token = spec?.token !== undefined ? this.secrets.open(spec.token, tokenContext(service.name)) : undefined;
+    const tokenDigest = spec?.token;
     const policy = spec?.service.loadBalancingPolicy ?? 'round_robin';
     const existing = this.running.get(service.name);
     if (existing) {
       existing.lb.setPolicy(policy);
-      existing.lb.setToken(token);
+      existing.lb.setTokenDigest(tokenDigest);
       return { port: existing.lb.port, endpoint: existing.endpoint, replica: this.replicaId };
     }
     let port = service.lbPort;
@@ -78,9 +71,9 @@ export class LoadBalancers {
       host: this.host(),
       port,
       policy,
-      ...(token !== undefined ? { token } : {}),
       log: (line) => this.lbLog(service.name, line),
     });
+    lb.setTokenDigest(tokenDigest);
     await lb.start();
     const endpoint = `http://${this.advertised()}:${lb.port}`;
     this.running.set(service.name, { lb, endpoint });

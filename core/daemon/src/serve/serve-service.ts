@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { inject, injectable } from 'tsyringe';
 import type { StateStore } from '@sky/plugin-api';
 import {
@@ -12,6 +12,7 @@ import {
   type ServiceDetail,
   type ServiceRecord,
   type ServiceSpec,
+  type ServiceTokenResult,
   type Task,
 } from '@sky/protocol';
 import { TOKENS, type Clock } from '../tokens.js';
@@ -21,6 +22,7 @@ import type { OperationContext, SubmitCaller } from '../ops/registry.js';
 import { AccessPolicy, type Actor } from '../auth/policy.js';
 import { submittedTask, submittedUploads } from '../clusters/submitted-task.js';
 import { TaskFilesResolver } from '../uploads/task-files.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { ServiceController } from './controller.js';
 
 export function serviceNotFound(name: string): SkyError {
@@ -52,6 +54,7 @@ export class ServeService {
     @inject(AccessPolicy) private readonly policy: AccessPolicy,
     @inject(TaskFilesResolver) private readonly taskFiles: TaskFilesResolver,
     @inject(ServiceController) private readonly controller: ServiceController,
+    @inject(AuditLog) private readonly audit: AuditLog,
   ) {}
 
   /** A task without a service section, a bad one, or foreign uploads are a 400 at submit, never a service that fails later. */
@@ -68,7 +71,8 @@ export class ServeService {
     const existing = await this.store.services.get(name);
     // Run again after a restart: the service this request made is found, never made twice.
     if (existing && existing.requestId !== ctx.request.id) {
-      throw new SkyError('SERVICE_EXISTS', `service ${name} already exists (${existing.userName}'s, ${existing.status})`, { hint: `Update it with: sky serve update ${name} TASK.yaml, or pick another name with -n.` });
+      // Whose it is stays unsaid: it may be in a private workspace the caller is not in.
+      throw new SkyError('SERVICE_EXISTS', `a service named ${name} already exists`, { hint: `Service names are unique on this API server: if it is yours, update it with sky serve update ${name} TASK.yaml; otherwise pick another name with -n.` });
     }
     ctx.signal.throwIfAborted();
     if (!existing) {
@@ -138,7 +142,15 @@ export class ServeService {
     const task = submittedTask(body.task);
     const spec = serviceOf(task, 'body.task');
     const version = service.version + 1;
-    await this.store.services.putVersion(service.name, { version, task: sealBodySecrets(this.secrets, body.task), ...(body.uploads !== undefined ? { uploads: body.uploads } : {}), service: spec });
+    // The endpoint's bearer token (its digest) stays with the service across versions.
+    const token = (await this.store.services.getVersion(service.name, service.version))?.token;
+    await this.store.services.putVersion(service.name, {
+      version,
+      task: sealBodySecrets(this.secrets, body.task),
+      ...(body.uploads !== undefined ? { uploads: body.uploads } : {}),
+      service: spec,
+      ...(token !== undefined ? { token } : {}),
+    });
     const mode = body.mode ?? 'rolling';
     const updated = await this.controller.change(
       service.name,
@@ -211,6 +223,26 @@ export class ServeService {
       this.controller.notices.off(name, watch);
       ctx.signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * Protect the endpoint with a new bearer token (only its SHA-256 is kept; the token is in this
+   * answer alone), or open it again: the service's owner or an admin, audited either way.
+   */
+  async setToken(actor: Actor, name: string, enable: boolean): Promise<ServiceTokenResult> {
+    const where = { action: 'serve.token' };
+    const service = await this.visible(actor, name, where.action);
+    await this.policy.assertChangeServices(actor, [service], where);
+    const token = enable ? `sky_svc_${randomBytes(24).toString('base64url')}` : undefined;
+    const digest = token === undefined ? undefined : createHash('sha256').update(token).digest('hex');
+    const spec = await this.store.services.getVersion(name, service.version);
+    if (!spec) throw serviceNotFound(name);
+    const { token: _old, ...rest } = spec;
+    await this.store.services.putVersion(name, digest === undefined ? rest : { ...rest, token: digest });
+    await this.controller.change(name, () => ({ protected: enable }), enable ? `endpoint protected with a new bearer token by ${actor.name}` : `endpoint opened by ${actor.name}`);
+    this.controller.kick(name);
+    await this.audit.record({ user: actor.id, userName: actor.name, action: where.action, result: 'SUCCEEDED', target: name, detail: enable ? 'a new bearer token' : 'open endpoint' });
+    return { name, protected: enable, ...(token !== undefined ? { token } : {}) };
   }
 
   /** The caller's services (every user's they may see with all_users), by name. */

@@ -50,6 +50,7 @@ export const ROUTE_PATHS = {
   listServices: `${API_PREFIX}/services`,
   getService: `${API_PREFIX}/services/:name`,
   serviceLogs: `${API_PREFIX}/services/:name/logs`,
+  serviceToken: `${API_PREFIX}/services/:name/token`,
 } as const;
 
 /**

@@ -22,6 +22,9 @@ export function serviceRoutes(router: Router, deps: ServiceRouteDeps): void {
   bindRoute(router, ROUTES.getService, maxBodyBytes, async (ctx, { params }) => {
     ctx.body = await service.detail(callerOf(ctx), params.name);
   });
+  bindRoute(router, ROUTES.setServiceToken, maxBodyBytes, async (ctx, { params, body }) => {
+    ctx.body = await service.setToken(callerOf(ctx), params.name, body.enable);
+  });
   bindRoute(router, ROUTES.serviceLogs, maxBodyBytes, async (ctx, { params, query }) => {
     const caller = callerOf(ctx);
     const record = await service.visible(caller, params.name, 'serve.logs');
