@@ -187,7 +187,7 @@ describe('sky serve through the entry point: bad invocations exit 2 with one lin
   }
 
   const cases: Array<[string[], string]> = [
-    [['serve'], "sky: missing action: sky serve <action>, one of up, update, status, down, logs. Run 'sky serve --help'."],
+    [['serve'], "sky: missing action: sky serve <action>, one of up, update, status, down, logs, token. Run 'sky serve --help'."],
     [['serve', 'up'], "sky: sky serve up needs TASK.yaml: sky serve up TASK.yaml. Run 'sky serve up --help'."],
     [['serve', 'up', 'a.yaml', 'b.yaml'], "sky: sky serve up takes at most 1 argument, got 'a.yaml b.yaml'. Run 'sky serve up --help'."],
     [['serve', 'up', '-n', 'My_Service', 'x.yaml'], "sky: -n: invalid service name 'My_Service': a lowercase letter first, then lowercase letters, digits and \"-\" (not at the end). Run 'sky serve up --help'."],

@@ -50,9 +50,10 @@ describe('PortRange', () => {
 
 describe('serve config', () => {
   it('defaults the range and the host to the daemon listen host', () => {
-    assert.deepEqual(DaemonConfigSchema.parse({}).serve, { ports: '30001-30100', host: '127.0.0.1' });
+    const defaults = { probe_interval_seconds: 5, not_ready_grace_seconds: 60, qps_window_seconds: 60, launch_parallelism: 16 };
+    assert.deepEqual(DaemonConfigSchema.parse({}).serve, { ports: '30001-30100', host: '127.0.0.1', ...defaults });
     assert.deepEqual(DaemonConfigSchema.parse({ listen: { host: '0.0.0.0' } }).serve.host, '0.0.0.0');
-    assert.deepEqual(DaemonConfigSchema.parse({ listen: { host: '0.0.0.0' }, serve: { host: '10.1.2.3', ports: '9000-9009' } }).serve, { ports: '9000-9009', host: '10.1.2.3' });
+    assert.deepEqual(DaemonConfigSchema.parse({ listen: { host: '0.0.0.0' }, serve: { host: '10.1.2.3', ports: '9000-9009' } }).serve, { ports: '9000-9009', host: '10.1.2.3', ...defaults });
   });
 
   it('refuses a bad range and unknown keys', () => {
