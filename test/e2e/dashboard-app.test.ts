@@ -86,10 +86,12 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     keyDir = mkdtempSync(join(tmpdir(), 'sky-dash-key-'));
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'id'), '-C', 'sky-dashboard-test']);
     const closedPort = await freePort();
+    const lbPort = await freePort();
     d = await startTeamDaemon(
       [],
       '',
       `  ssh:\n    pools:\n      lab:\n        user: sky\n        identity_file: ${join(keyDir, 'id')}\n        hosts:\n          - ip: 127.0.0.1\n            port: ${closedPort}\n`,
+      `serve:\n  ports: "${lbPort}-${lbPort + 3}"\n  probe_interval_seconds: 1\n`,
     );
     api = new TeamClient(d.url, TEAM_ADMIN);
     alice = await api.createUser('dash-alice');
@@ -428,6 +430,47 @@ describe('dashboard in Chromium (team daemon, basic auth)', { skip }, () => {
     await page.keyboard.press('Escape');
     await page.locator('dialog[open]').waitFor({ state: 'detached', timeout: 5_000 });
     assert.equal(await clusterStatus(alice, 'dash-a1'), 'UP', 'Escape must not confirm');
+  });
+
+  it("Services: the list (-u), a service's replicas and logs, and Down for its owner only", { timeout: 180_000 }, async () => {
+    const task = (marker: string): unknown => ({
+      run: `exec python3 -m http.server "$SKY_SERVE_PORT" --bind 127.0.0.1 # ${marker}`,
+      service: { readiness_probe: { path: '/', initial_delay_seconds: 120 }, replicas: 1, ports: 8080 },
+    });
+    await api.must(alice, 'serve_up', { task: task('dash-a'), service_name: 'dash-svc' });
+    await api.must(bob, 'serve_up', { task: task('dash-b'), service_name: 'dash-bob-svc' });
+    const page = await logIn(alice);
+    await page.locator('nav[aria-label="Main"]').getByRole('link', { name: 'Services', exact: true }).click();
+    await page.waitForSelector('main[data-page="services"][data-ready="true"]');
+    // READY arrives through the change feed, without a reload.
+    await page.waitForSelector('table[aria-label="Services"] tr[data-key="dash-svc"] [data-status="READY"]', { timeout: 60_000 });
+    assert.equal(await page.locator('table[aria-label="Services"] tr[data-key="dash-bob-svc"]').count(), 0, "bob's service only with All users");
+    await allUsers(page);
+    await page.waitForSelector('table[aria-label="Services"] tr[data-key="dash-bob-svc"]');
+    await screenshot(page, 'services');
+    await openPage(page, '/dashboard/services/dash-svc', 'service');
+    await page.waitForSelector('table[aria-label="Replicas"] tr[data-key="1"] [data-status="READY"]', { timeout: 30_000 });
+    assert.equal(await page.locator('table[aria-label="Replicas"] tr[data-key="1"] a[href="/dashboard/clusters/dash-svc-1"]').count(), 1);
+    await page.waitForSelector('[role="log"][aria-label="Log"]:has-text("replica 1: READY")', { timeout: 30_000 });
+    await page.locator('table[aria-label="Replicas"] tr[data-key="1"] button:text-is("Log")').click();
+    await page.waitForURL(/log=replica-1/);
+    await page.waitForSelector('[role="log"][aria-label="Log"]:has-text("GET / HTTP/1.1")', { timeout: 30_000 });
+    await screenshot(page, 'service');
+
+    const bobs = await logIn(bob);
+    await openPage(bobs, '/dashboard/services/dash-svc', 'service');
+    assert.ok(await bobs.locator('[role="group"][aria-label="Service actions"] button:text-is("Down")').isDisabled(), "Down is not bob's to press");
+
+    await page.locator('[role="group"][aria-label="Service actions"] button:text-is("Down")').click();
+    const dialog = page.locator('dialog[open]');
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await page.waitForSelector('[role="status"]:has-text("SUCCEEDED")', { timeout: 90_000 });
+    assert.equal((await api.json(alice, '/api/v1/services/dash-svc')).status, 404);
+    await openPage(page, '/dashboard/services', 'services');
+    await page.waitForSelector('table[aria-label="Services"] tr[data-key="dash-bob-svc"]');
+    assert.equal(await page.locator('table[aria-label="Services"] tr[data-key="dash-svc"]').count(), 0);
+    await api.must(bob, 'serve_down', { service_names: ['dash-bob-svc'] });
   });
 
   it('a 375 px wide window shows the clusters table', { timeout: 120_000 }, async () => {

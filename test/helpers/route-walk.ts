@@ -26,6 +26,8 @@ export const ADMIN_ONLY_BODIES: Readonly<Record<string, unknown>> = {
   refresh: { all_users: true },
   // A name no job has: the admin's call is allowed but cancels nothing the walk still uses.
   jobs_cancel: { name: 'walk-no-such-job', all_users: true },
+  // A name no service has: the admin's call is allowed and tears nothing down.
+  serve_down: { service_names: ['walk-no-such-service'], all_users: true },
 };
 
 export interface WalkOptions {
@@ -92,6 +94,10 @@ interface Fixture {
   mjPub: string;
   mjPriv: string;
   mjRemoved: string;
+  /** Services (names): the user's in default and in the private workspace, the removed member's there. */
+  svcPub: string;
+  svcPriv: string;
+  svcRemoved: string;
 }
 
 function has<T>(items: readonly T[], pred: (x: T) => boolean): boolean {
@@ -139,6 +145,14 @@ async function setup(api: TeamClient, prefix: string): Promise<Fixture> {
   const mjPub = await managed(user);
   const mjPriv = await managed(user, ws);
   const mjRemoved = await managed(removed, ws);
+  // Services that keep no replica until they have traffic: nothing is provisioned for them.
+  const service = async (who: Account, name: string, workspace?: string): Promise<string> => {
+    await api.must(who, 'serve_up', { task: walkServiceTask(secretCommand), service_name: name }, workspace);
+    return name;
+  };
+  const svcPub = await service(user, `${prefix}-svc-pub`);
+  const svcPriv = await service(user, `${prefix}-svc-priv`, ws);
+  const svcRemoved = await service(removed, `${prefix}-svc-rem`, ws);
   const reqPub = (await api.must(user, 'ping', {})).id;
   const reqPriv = (await api.must(user, 'ping', {}, ws)).id;
   const running = await api.call(user, route('ping'), { body: { sleep: 5 } });
@@ -175,7 +189,15 @@ async function setup(api: TeamClient, prefix: string): Promise<Fixture> {
     mjPub,
     mjPriv,
     mjRemoved,
+    svcPub,
+    svcPriv,
+    svcRemoved,
   };
+}
+
+/** A service task that scales from zero: no replica (no cluster) until requests come. */
+function walkServiceTask(command: string): unknown {
+  return { run: command, service: { readiness_probe: '/', replica_policy: { min_replicas: 0, max_replicas: 1, target_qps_per_replica: 1 }, ports: 8080 } };
 }
 
 const CHUNK = Buffer.from('walked\n');
@@ -397,6 +419,58 @@ function probes(f: Fixture, api: TeamClient): Probe[] {
   add({ route: r('jobs_cancel'), kind: 'removed', input: cancelMj(f.mjRemoved), expect: 'denied' });
   add({ route: r('jobs_cancel'), kind: 'user', input: cancelMj(f.mjPub), expect: 'ok' });
   add({ route: r('jobs_cancel'), kind: 'admin', input: cancelMj(f.mjRemoved), expect: 'ok' });
+
+  // Services: like managed jobs. Others see them in -u listings, not their logs, and change
+  // nothing; a private workspace's are answered as if they did not exist (audited).
+  const svcNames = (a: HttpAnswer): string[] => items<{ name: string }>(a).map((x) => x.name);
+  const svcList = (want: string[], not: string[]) => (a: HttpAnswer) => {
+    const got = svcNames(a);
+    const missing = want.filter((n) => !got.includes(n));
+    const extra = not.filter((n) => got.includes(n));
+    return missing.length > 0 ? `services ${missing.join(', ')} are missing from serve status -u` : extra.length > 0 ? `services ${extra.join(', ')} of a private workspace are listed` : undefined;
+  };
+  add({ route: r('listServices'), kind: 'user', input: listed, expect: 'ok', check: svcList([f.svcPub, f.svcPriv], []) });
+  add({ route: r('listServices'), kind: 'other', input: listed, expect: 'ok', check: svcList([f.svcPub], [f.svcPriv, f.svcRemoved]) });
+  add({ route: r('listServices'), kind: 'removed', input: listed, expect: 'ok', check: svcList([f.svcPub, f.svcRemoved], [f.svcPriv]) });
+  add({ route: r('listServices'), kind: 'admin', input: listed, expect: 'ok', check: svcList([f.svcPub, f.svcPriv, f.svcRemoved], []) });
+  const svc = (name: string, query?: string): CallInput => ({ params: { name }, ...(query !== undefined ? { query } : {}) });
+  const hiddenSvc = { hidden: 'SERVICE_NOT_FOUND' } as const;
+  add({ route: r('getService'), kind: 'user', input: svc(f.svcPriv), expect: 'ok' });
+  add({ route: r('getService'), kind: 'other', input: svc(f.svcPub), expect: 'ok', check: noEvents });
+  add({ route: r('getService'), kind: 'other', input: svc(f.svcPriv), expect: hiddenSvc });
+  add({ route: r('getService'), kind: 'removed', input: svc(f.svcPriv), expect: hiddenSvc });
+  add({ route: r('getService'), kind: 'removed', input: svc(f.svcRemoved), expect: 'ok' });
+  add({ route: r('getService'), kind: 'admin', input: svc(f.svcPriv), expect: 'ok' });
+  add({ route: r('serviceLogs'), kind: 'user', input: svc(f.svcPub, 'controller=true&follow=false'), expect: 'ok' });
+  add({ route: r('serviceLogs'), kind: 'other', input: svc(f.svcPub, 'controller=true&follow=false'), expect: 'denied' });
+  add({ route: r('serviceLogs'), kind: 'other', input: svc(f.svcPriv, 'controller=true&follow=false'), expect: hiddenSvc });
+  add({ route: r('serviceLogs'), kind: 'removed', input: svc(f.svcPriv, 'load_balancer=true&follow=false'), expect: hiddenSvc });
+  add({ route: r('serviceLogs'), kind: 'admin', input: svc(f.svcPriv, 'controller=true&follow=false'), expect: 'ok' });
+  const token = (name: string): CallInput => ({ params: { name }, body: { enable: false } });
+  add({ route: r('setServiceToken'), kind: 'user', input: token(f.svcPub), expect: 'ok' });
+  add({ route: r('setServiceToken'), kind: 'other', input: token(f.svcPub), expect: 'denied' });
+  add({ route: r('setServiceToken'), kind: 'other', input: token(f.svcPriv), expect: hiddenSvc });
+  add({ route: r('setServiceToken'), kind: 'removed', input: token(f.svcRemoved), expect: 'denied' });
+  add({ route: r('setServiceToken'), kind: 'admin', input: token(f.svcRemoved), expect: 'ok' });
+  const up = (name: string): unknown => ({ task: walkServiceTask('true'), service_name: name });
+  add({ route: r('serve_up'), kind: 'user', input: { body: up(`${f.user.name}-s1`) }, expect: 'ok' });
+  add({ route: r('serve_up'), kind: 'other', input: { body: up(`${f.other.name}-s1`), workspace: f.ws }, expect: 'denied' });
+  add({ route: r('serve_up'), kind: 'removed', input: { body: up(`${f.removed.name}-s1`), workspace: f.ws }, expect: 'denied' });
+  add({ route: r('serve_up'), kind: 'admin', input: { body: up(`${f.admin.name}-s1`), workspace: f.ws }, expect: 'ok' });
+  const update = (name: string): CallInput => ({ body: { service_name: name, task: walkServiceTask('true') } });
+  add({ route: r('serve_update'), kind: 'other', input: update(f.svcPub), expect: 'denied' });
+  add({ route: r('serve_update'), kind: 'other', input: update(f.svcPriv), expect: { failed: 'SERVICE_NOT_FOUND' } });
+  add({ route: r('serve_update'), kind: 'removed', input: update(f.svcRemoved), expect: 'denied' });
+  add({ route: r('serve_update'), kind: 'user', input: update(f.svcPub), expect: 'ok' });
+  add({ route: r('serve_update'), kind: 'admin', input: update(f.svcRemoved), expect: 'ok' });
+  const down = (name: string): CallInput => ({ body: { service_names: [name] } });
+  const notFound = (name: string) => (_a: HttpAnswer, o?: OpOutcome): string | undefined =>
+    JSON.stringify(o?.record?.result) === JSON.stringify({ down: [], notFound: [name] }) ? undefined : `serve down of a hidden service did not answer "not found": ${JSON.stringify(o?.record)}`;
+  add({ route: r('serve_down'), kind: 'other', input: down(f.svcPub), expect: 'denied' });
+  add({ route: r('serve_down'), kind: 'other', input: down(f.svcPriv), expect: 'ok', check: notFound(f.svcPriv) });
+  add({ route: r('serve_down'), kind: 'removed', input: down(f.svcRemoved), expect: 'denied' });
+  add({ route: r('serve_down'), kind: 'user', input: down(`${f.user.name}-s1`), expect: 'ok' });
+  add({ route: r('serve_down'), kind: 'admin', input: down(f.svcRemoved), expect: 'ok' });
 
   // Users and tokens.
   add({ route: r('createUser'), kind: 'admin', input: { body: { name: `${f.spare.name}-2`, password: 'spare-password-2' } }, expect: 'ok' });

@@ -700,8 +700,8 @@ function check(c: FuzzCase, a: WireAnswer, seenIds: Set<string>): string[] {
     }
     // Valid by the schema yet refused for what it names: a request, cluster or job that does not
     // exist, or a task (typed as any JSON in the schema) that the task validator rejects.
-    const notFoundOk = ['REQUEST_NOT_FOUND', 'CLUSTER_NOT_FOUND', 'JOB_NOT_FOUND', 'IDEMPOTENCY_CONFLICT', 'FORBIDDEN', 'USER_NOT_FOUND', 'USER_EXISTS', 'TOKEN_NOT_FOUND', 'WORKSPACE_NOT_FOUND', 'WORKSPACE_EXISTS', 'WORKSPACE_IN_USE', 'UPLOAD_NOT_FOUND', 'UPLOAD_INCOMPLETE', 'MANAGED_JOB_NOT_FOUND'].includes(code);
-    const taskOk = (op.id === 'submit.launch' || op.id === 'submit.exec' || op.id === 'submit.jobs_launch') && ['TASK_INVALID', 'TASK_UNSUPPORTED', 'SERVER_PATH_REFUSED'].includes(code);
+    const notFoundOk = ['REQUEST_NOT_FOUND', 'CLUSTER_NOT_FOUND', 'JOB_NOT_FOUND', 'IDEMPOTENCY_CONFLICT', 'FORBIDDEN', 'USER_NOT_FOUND', 'USER_EXISTS', 'TOKEN_NOT_FOUND', 'WORKSPACE_NOT_FOUND', 'WORKSPACE_EXISTS', 'WORKSPACE_IN_USE', 'UPLOAD_NOT_FOUND', 'UPLOAD_INCOMPLETE', 'MANAGED_JOB_NOT_FOUND', 'SERVICE_NOT_FOUND', 'SERVICE_EXISTS'].includes(code);
+    const taskOk = ['submit.launch', 'submit.exec', 'submit.jobs_launch', 'submit.serve_up', 'submit.serve_update'].includes(op.id) && ['TASK_INVALID', 'TASK_UNSUPPORTED', 'SERVER_PATH_REFUSED'].includes(code);
     // A chunk's bytes must have its sha256, and storing may meet the user's quota; a user who owns
     // clusters is deleted only with transfer_to or down.
     const otherOk =

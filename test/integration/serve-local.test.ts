@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, Agent } from 'node:http';
+import { createServer, type Server } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,9 @@ let d: DaemonHandle;
 let home: string;
 let scratch: string;
 let server: string;
+/** Another process's server on the first port of serve.ports: the load balancer must pass it over. */
+let squatter: Server;
+let lbPort = 0;
 
 const op = (name: string, body: unknown): Promise<Rec> => runOperation<Rec>(d.url, name, body, HEADERS);
 
@@ -115,7 +119,9 @@ before(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'sky-serve-'));
   server = join(scratch, 'replica.cjs');
   writeFileSync(server, REPLICA);
-  const lbPort = await freePort();
+  lbPort = await freePort();
+  squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen(lbPort, '127.0.0.1', resolve));
   const config =
     `drivers:\n  local:\n    root: ${join(home, 'nodes')}\n    cpus: 64\n    memory_gb: 256\n` +
     `jobs:\n  reconcile_seconds: 1\n` +
@@ -126,6 +132,7 @@ before(async () => {
 after(async () => {
   await op('serve_down', { all: true, purge: true }).catch(() => undefined);
   agent.destroy();
+  squatter.close();
   await d.stop();
   await killAllDaemons();
   removeHome(home);
@@ -140,7 +147,7 @@ describe('sky serve on the local driver', () => {
     assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
     assert.equal(rec.result?.name, 'web');
     endpoint = rec.result!.endpoint!;
-    assert.match(endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(endpoint, `http://127.0.0.1:${lbPort + 1}`, 'the first port of the range is taken by another server: the next one');
     const service = await until('web', (s) => readyCount(s) === 2);
     assert.equal(service.status, 'READY');
     assert.deepEqual(service.replicas.map((r) => r.cluster).sort(), ['web-1', 'web-2']);

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { StateStore } from '@sky/plugin-api';
-import { type ServiceRecord, type ServiceReplica, type ServiceVersionSpec } from '@sky/protocol';
+import { SkyError, type LoadBalancingPolicy, type ServiceRecord, type ServiceReplica, type ServiceVersionSpec } from '@sky/protocol';
 import { TOKENS } from '../tokens.js';
 import type { DaemonConfig } from '../config/schema.js';
 import { ServiceLoadBalancer } from './load-balancer.js';
@@ -60,24 +60,41 @@ export class LoadBalancers {
       existing.lb.setTokenDigest(tokenDigest);
       return { port: existing.lb.port, endpoint: existing.endpoint, replica: this.replicaId };
     }
-    let port = service.lbPort;
-    if (port === undefined || !this.range.has(port)) {
-      const taken = new Set<number>();
-      for (const other of await this.store.services.list()) if (other.lbPort !== undefined && other.name !== service.name) taken.add(other.lbPort);
-      for (const { lb } of this.running.values()) taken.add(lb.port);
-      port = this.range.pick(taken);
-    }
-    const lb = new ServiceLoadBalancer({
-      host: this.host(),
-      port,
-      policy,
-      log: (line) => this.lbLog(service.name, line),
-    });
-    lb.setTokenDigest(tokenDigest);
-    await lb.start();
+    const lb = await this.listen(service, policy, tokenDigest);
     const endpoint = `http://${this.advertised()}:${lb.port}`;
     this.running.set(service.name, { lb, endpoint });
     return { port: lb.port, endpoint, replica: this.replicaId };
+  }
+
+  /**
+   * A new load balancer on the service's recorded port (it keeps its address across restarts), or
+   * for a new service on the lowest port of the range no service holds, passing over ports some
+   * other process has taken meanwhile.
+   */
+  private async listen(service: ServiceRecord, policy: LoadBalancingPolicy, tokenDigest: string | undefined): Promise<ServiceLoadBalancer> {
+    const make = (port: number): ServiceLoadBalancer => {
+      const lb = new ServiceLoadBalancer({ host: this.host(), port, policy, log: (line) => this.lbLog(service.name, line) });
+      lb.setTokenDigest(tokenDigest);
+      return lb;
+    };
+    if (service.lbPort !== undefined && this.range.has(service.lbPort)) {
+      const lb = make(service.lbPort);
+      await lb.start();
+      return lb;
+    }
+    const taken = new Set<number>();
+    for (const other of await this.store.services.list()) if (other.lbPort !== undefined && other.name !== service.name) taken.add(other.lbPort);
+    for (const { lb } of this.running.values()) taken.add(lb.port);
+    for (;;) {
+      const lb = make(this.range.pick(taken));
+      try {
+        await lb.start();
+        return lb;
+      } catch (err) {
+        if (!(err instanceof SkyError) || err.code !== 'PORT_IN_USE') throw err;
+        taken.add(lb.port);
+      }
+    }
   }
 
   private lbLog(name: string, line: string): void {

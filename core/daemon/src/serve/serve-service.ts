@@ -32,7 +32,7 @@ export function serviceNotFound(name: string): SkyError {
 /** The service section of a submitted task, or a 400 saying how to add one. */
 function serviceOf(task: Task, field: string): ServiceSpec {
   if (task.service === undefined) {
-    throw new SkyError('VALIDATION_FAILED', `${field} has no service section: sky serve runs tasks that say how their replicas are probed and counted`, {
+    throw new SkyError('TASK_INVALID', `${field} has no service section: sky serve runs tasks that say how their replicas are probed and counted`, {
       hint: 'Add for example:\nservice:\n  readiness_probe: /\n  replicas: 2\n  ports: 8080',
     });
   }
