@@ -241,6 +241,31 @@ describe('sky serve on the local driver', () => {
     assert.equal(service.version, 2);
   });
 
+  it('blue-green: the old version answers every request until all new replicas are READY, then the new one alone', async () => {
+    const versions: string[] = [];
+    let failures = 0;
+    let running = true;
+    const load = (async () => {
+      while (running) {
+        const res = await call(endpoint).catch((err: Error) => ({ status: 0, body: err.message }));
+        if (res.status !== 200) failures += 1;
+        else versions.push((JSON.parse(res.body) as { version: string }).version);
+        await sleep(20);
+      }
+    })();
+    const rec = await op('serve_update', { service_name: 'web', task: task('bg'), mode: 'blue_green' });
+    assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
+    await until('web', (s) => readyCount(s, rec.result!.version) === 2 && s.replicas.filter((r) => r.version !== rec.result!.version && !GONE.includes(r.status)).length === 0);
+    await sleep(500);
+    running = false;
+    await load;
+    assert.equal(failures, 0);
+    const switched = versions.indexOf('bg');
+    assert.ok(switched > 0, `the old version answered first, then the new: ${versions.join(',')}`);
+    assert.ok(versions.slice(switched).every((v) => v === 'bg'), 'once switched, never back to the old version');
+    assert.ok(versions.slice(0, switched).every((v) => v === '2'), 'before the switch, only the old version');
+  });
+
   it('scales up under load and back down when it stops', async () => {
     const rec = await op('serve_update', {
       service_name: 'web',
@@ -248,7 +273,7 @@ describe('sky serve on the local driver', () => {
     });
     assert.equal(rec.status, 'SUCCEEDED', JSON.stringify(rec.error));
     // The load of the update before may hold it up at first: it settles at the minimum once that load is out of the window.
-    await until('web', (s) => s.version === 3 && s.targetReplicas === 1 && readyCount(s) === 1 && readyCount(s, 3) === 1);
+    await until('web', (s) => s.version === rec.result!.version && s.targetReplicas === 1 && readyCount(s) === 1 && readyCount(s, rec.result!.version) === 1);
     let running = true;
     const load = (async () => {
       while (running) {
