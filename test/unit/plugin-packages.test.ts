@@ -22,15 +22,27 @@ describe('the publishable packages: one version story', () => {
     assert.equal((api['dependencies'] as Record<string, string>)['@sky/protocol'], protocol['version']);
   });
 
-  it('both are publishable: not private, no file:/workspace: dependencies, types and exports for the API and /testing', () => {
-    for (const dir of ['core/plugin-api', 'core/protocol']) {
+  it('@sky/client is versioned with them: it depends on exactly that @sky/protocol, and the CLI on exactly its version', () => {
+    const version = manifest('core/plugin-api')['version'];
+    const client = manifest('core/client');
+    assert.equal(client['version'], version);
+    assert.equal((client['dependencies'] as Record<string, string>)['@sky/protocol'], version);
+    assert.equal((manifest('cli')['dependencies'] as Record<string, string>)['@sky/client'], version);
+  });
+
+  it('all three are publishable: not private, no file:/workspace: dependencies, types and exports for the API and /testing', () => {
+    for (const dir of ['core/plugin-api', 'core/protocol', 'core/client']) {
       const m = manifest(dir);
       assert.notEqual(m['private'], true, `${dir} is private`);
       for (const [dep, spec] of Object.entries((m['dependencies'] ?? {}) as Record<string, string>)) {
         assert.doesNotMatch(spec, /^(file|link|workspace|portal):/, `${dir}: ${dep} ${spec}`);
       }
       assert.ok(typeof m['types'] === 'string');
+      assert.deepEqual(m['files'], ['dist', '!dist/**/*.tsbuildinfo', 'README.md'], `${dir}: what the tarball carries`);
     }
+    const client = manifest('core/client')['exports'] as Record<string, Record<string, string>>;
+    assert.equal(client['.']?.['types'], './dist/index.d.ts');
+    assert.equal(client['.']?.['default'], './dist/index.js');
     const exports = manifest('core/plugin-api')['exports'] as Record<string, Record<string, string>>;
     assert.equal(exports['.']?.['types'], './dist/index.d.ts');
     assert.equal(exports['./testing']?.['default'], './dist/testing/index.js');
@@ -48,6 +60,16 @@ describe('the publishable packages: one version story', () => {
     const deps = manifest('examples/sky-driver-example')['dependencies'] as Record<string, string>;
     assert.deepEqual(Object.keys(deps), ['@sky/plugin-api']);
     assert.match(deps['@sky/plugin-api']!, /^\^\d+\.\d+\.\d+$/);
+  });
+
+  it('the Temporal example depends on @sky/client alone, by a caret range that includes this version', () => {
+    const deps = manifest('examples/temporal')['dependencies'] as Record<string, string>;
+    assert.deepEqual(Object.keys(deps), ['@sky/client']);
+    const [major, minor] = String(manifest('core/client')['version']).split('.').map(Number);
+    const m = /^\^(\d+)\.(\d+)\.\d+$/.exec(deps['@sky/client']!);
+    assert.ok(m, deps['@sky/client']);
+    assert.equal(Number(m[1]), major);
+    assert.ok(Number(m[2]) <= minor!, `${deps['@sky/client']} does not include ${major}.${minor}`);
   });
 });
 

@@ -15,6 +15,7 @@ import type {
   LogChunk,
   OperationBody,
   OperationName,
+  OperationResult,
   RequestPage,
   RequestRecord,
   RequestStatus,
@@ -46,6 +47,7 @@ import type {
 import type { ManagedJobStatus } from '@sky/protocol/wire';
 import { resolveEndpoint, type Endpoint, type ResolveEndpointOptions } from './endpoint.js';
 import { loadIdentity } from './identity.js';
+import { requestResult } from './outcome.js';
 import { readLocalToken } from './local-token.js';
 import { readEvents, type SseEvent } from './sse.js';
 import { followEvents, type EventFeedHandlers, type FollowEventsOptions } from './event-feed.js';
@@ -161,6 +163,13 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** Length of each long-poll (≤ 300 s). */
   pollSeconds?: number;
+  /** Called after each long-poll with the request as it then is (e.g. to heartbeat a workflow engine). */
+  onPoll?: (record: RequestRecord) => void;
+}
+
+export interface RunOptions extends SubmitOptions, Omit<WaitOptions, 'signal'> {
+  /** When `signal` aborts while the request runs, cancel it on the API server (default true). */
+  cancelOnAbort?: boolean;
 }
 
 const STREAM_IDLE_TIMEOUT_MS = 45_000;
@@ -364,8 +373,28 @@ export class SkyClient {
     const poll = Math.min(Math.max(options.pollSeconds ?? 30, 1), 300);
     for (;;) {
       const record = await this.wait(id, poll, options.signal);
+      options.onPoll?.(record);
       if (isTerminal(record.status)) return record;
     }
+  }
+
+  /**
+   * Submit an operation and wait for its end: resolves with its typed result, rejects with a
+   * SkyError carrying the request's own error code when it FAILED, or CANCELLED when it was
+   * cancelled. When `signal` aborts after the submit, the request is cancelled on the API
+   * server (unless cancelOnAbort is false) before the signal's reason is thrown, so a caller
+   * that gives up leaves nothing running behind it.
+   */
+  async run<N extends OperationName>(op: N, body: OperationBody<N>, options: RunOptions = {}): Promise<OperationResult<N>> {
+    const { requestId } = await this.submit(op, body, options);
+    let record: RequestRecord;
+    try {
+      record = await this.waitUntilDone(requestId, options);
+    } catch (err) {
+      if (options.signal?.aborted === true && options.cancelOnAbort !== false) await this.cancel({ ids: [requestId] });
+      throw err;
+    }
+    return requestResult(op, record);
   }
 
   /** One page of requests, newest first (only the caller's unless all_users). */

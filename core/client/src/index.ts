@@ -6,6 +6,7 @@ export type {
   StreamOptions,
   ServerLogsOptions,
   WaitOptions,
+  RunOptions,
   JobLogsOptions,
   ListClustersQuery,
   ListJobsQuery,
@@ -29,6 +30,7 @@ export { isPidAlive, waitForExit } from './process.js';
 export { skyPaths } from './paths.js';
 export type { SkyPaths } from './paths.js';
 export { isSkyError, isAbortError } from './errors.js';
+export { requestResult } from './outcome.js';
 export { isConnectionRefused } from './transport.js';
 export { SseParser } from './sse.js';
 export { followEvents, type EventFeedHandlers, type FollowEventsOptions, type OpenEventStream } from './event-feed.js';
@@ -43,3 +45,26 @@ export type { PreparedUpload, UploadOptions, UploadProgress, UploadResult } from
 export { uploadTaskFiles } from './task-uploads.js';
 export type { TaskBody, TaskUploadHooks, TaskUploadProgress } from './task-uploads.js';
 export { liveSupervisor, readStartRecord, readSupervisorRecord, recordRefusal, writeStartRecord, type StartRecord, type SupervisorRecord } from './supervisor.js';
+// The protocol's statuses, error codes and bodies, so an SDK user needs no second import.
+export { isJobTerminal, isManagedJobTerminal, ERROR_CATALOGUE, toSkyError } from '@sky/protocol/wire';
+export type { ErrorCode, ErrorBody, ErrorInfo, JobStatus, ManagedJobStatus, RequestStatus } from '@sky/protocol/wire';
+export type {
+  OperationName,
+  OperationBody,
+  OperationResult,
+  RequestRecord,
+  SubmitResponse,
+  CancelResult,
+  ClusterRecord,
+  JobRecord,
+  JobList,
+  ManagedJobRecord,
+  ManagedJobDetail,
+  LaunchResult,
+  ExecResult,
+  ClusterResult,
+  CancelJobsResult,
+  JobsLaunchBody,
+  JobsLaunchResult,
+  JobsCancelResult,
+} from '@sky/protocol';
