@@ -336,7 +336,8 @@ export class ServiceController {
       if (!started?.replicas.some((r) => r.id === replica.id && r.status === 'PROVISIONING')) return;
       const existing = await this.store.clusters.get(replica.cluster);
       if (existing && existing.owner !== service.user) {
-        await this.replicaFailed(service.name, replica.id, 'FAILED', `cluster name ${replica.cluster} is held by ${existing.ownerName}'s cluster (torn down)`);
+        // Not the service's failure (someone holds the name): it does not count toward FAILED, and the next id is tried.
+        await this.replicaFailed(service.name, replica.id, 'FAILED', `cluster name ${replica.cluster} is held by another user's cluster (torn down)`, false);
         return;
       }
       // Replica ids are never reused: a cluster of this name is what an interrupted launch of this replica left.
@@ -373,9 +374,9 @@ export class ServiceController {
     }
   }
 
-  private async replicaFailed(name: string, id: number, status: 'FAILED' | 'FAILED_PROBING' | 'PREEMPTED', reason: string): Promise<void> {
+  private async replicaFailed(name: string, id: number, status: 'FAILED' | 'FAILED_PROBING' | 'PREEMPTED', reason: string, counts = true): Promise<void> {
     await this.change(name, (s) => (s.replicas.some((r) => r.id === id && !isGone(r)) ? { replicas: withReplica(s, id, { status, reason }) } : undefined), `replica ${id}: ${status} (${reason})`);
-    await this.noteFailure(name, status, reason);
+    if (counts) await this.noteFailure(name, status, reason);
   }
 
   /**
