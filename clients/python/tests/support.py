@@ -17,7 +17,13 @@ TEAM_URL = os.environ.get("SKY_TEST_TEAM_URL", "")
 TEAM_USER = os.environ.get("SKY_TEST_TEAM_USER", "")
 TEAM_PASSWORD = os.environ.get("SKY_TEST_TEAM_PASSWORD", "")
 
+#: A basic-auth team daemon serving HTTPS with a certificate of a throwaway CA (and a CA that did not sign it).
+TLS_URL = os.environ.get("SKY_TEST_TLS_URL", "")
+TLS_CA = os.environ.get("SKY_TEST_TLS_CA", "")
+TLS_OTHER_CA = os.environ.get("SKY_TEST_TLS_OTHER_CA", "")
+
 needs_local = unittest.skipUnless(LOCAL_URL, "no personal daemon (run through test/integration/python-client.test.ts)")
+needs_tls = unittest.skipUnless(TLS_URL, "no HTTPS daemon (run through test/integration/python-client.test.ts; it needs openssl)")
 needs_team = unittest.skipUnless(TEAM_URL, "no team daemon (run through test/integration/python-client.test.ts)")
 
 

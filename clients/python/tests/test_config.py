@@ -151,5 +151,29 @@ class ConfigFileAgainstTeamDaemon(ConfigHome):
         self.assertNotIn("wrong-password", str(caught.exception))
 
 
+@support.needs_tls
+class CaFileAgainstHttpsDaemon(ConfigHome):
+    """api_server.ca_file verifies an https endpoint; a certificate no trusted CA signed is refused."""
+
+    def test_ca_file_from_config(self) -> None:
+        url = support.with_credentials(support.TLS_URL, support.TEAM_USER, support.TEAM_PASSWORD)
+        shutil.copy(support.TLS_CA, os.path.join(self.home, ".sky", "team-ca.pem"))
+        self.write("api_server:\n  endpoint: {}\n  ca_file: team-ca.pem\n".format(url))
+        client = Client(env=support.clean_env(HOME=self.home), home=self.home)
+        self.assertEqual(client.endpoint.ca_file, os.path.join(self.home, ".sky", "team-ca.pem"))
+        self.assertEqual(client.whoami()["name"], support.TEAM_USER)
+
+    def test_untrusted_certificate_is_refused(self) -> None:
+        url = support.with_credentials(support.TLS_URL, support.TEAM_USER, support.TEAM_PASSWORD)
+        for ca in (None, support.TLS_OTHER_CA):
+            env = support.clean_env(HOME=self.home, SKYPILOT_API_SERVER_ENDPOINT=url)
+            if ca is not None:
+                env["SKYPILOT_API_SERVER_CA"] = ca
+            with self.assertRaises(SkyError) as caught:
+                Client(env=env, home=self.home).whoami()
+            self.assertEqual(caught.exception.code, "SERVER_CERT_INVALID")
+            self.assertNotIn(support.TEAM_PASSWORD, str(caught.exception))
+
+
 if __name__ == "__main__":
     unittest.main()
