@@ -31,9 +31,17 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+# The Python client (clients/python) is tested on Debian's python3: its venv module (ensurepip
+# with pip and setuptools) and the wheel package's wheel, which setuptools needs to build a wheel
+# in a venv offline (pip install --no-build-isolation --no-index).
+[ -x /usr/bin/python3 ] || missing+=(python3)
+[ -f /usr/lib/python3/dist-packages/setuptools/__init__.py ] || missing+=(python3-setuptools)
+[ -x /usr/bin/pip3 ] || missing+=(python3-pip)
+ls /usr/lib/python3.*/ensurepip/__init__.py >/dev/null 2>&1 || missing+=(python3-venv)
+ls /usr/share/python-wheels/wheel-*.whl >/dev/null 2>&1 || missing+=(python3-wheel-whl)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "ci-setup: openssh-server, iproute2, dash, busybox, openssl, rsync, script, git, chromium, nginx, systemd-analyze and kubectl are present"
+  echo "ci-setup: openssh-server, iproute2, dash, busybox, openssl, rsync, script, git, chromium, nginx, systemd-analyze, kubectl and python3 with venv, pip, setuptools and wheel are present"
   exit 0
 fi
 
