@@ -49,7 +49,9 @@ export class ServiceController {
   readonly notices = new EventEmitter();
   private readonly chains = new Map<string, Promise<void>>();
   private readonly queued = new Set<string>();
-  private readonly busy = new Map<string, AbortController>();
+  private readonly busy = new Map<string, { abort: AbortController; run: Promise<void> }>();
+  /** Replica actions that failed, by key: not tried again before the time given (backoff). */
+  private readonly cooldown = new Map<string, { until: number; failures: number }>();
   private readonly background = new Set<Promise<void>>();
   private readonly autoscalers = new Map<string, Autoscaler>();
   private readonly stepErrors = new Map<string, number>();
@@ -102,8 +104,9 @@ export class ServiceController {
     this.stopping.abort();
     if (this.tick) clearInterval(this.tick);
     this.tick = undefined;
-    for (const abort of this.busy.values()) abort.abort();
+    for (const { abort } of this.busy.values()) abort.abort();
     await Promise.allSettled([...this.chains.values(), ...this.background]);
+    this.cooldown.clear();
     await this.balancers.stopAll();
     this.autoscalers.clear();
     this.stepErrors.clear();
@@ -285,20 +288,34 @@ export class ServiceController {
   }
 
   private inBackground(key: string, work: (signal: AbortSignal) => Promise<void>): void {
+    const wait = this.cooldown.get(key);
+    if (wait !== undefined && wait.until > Date.now()) return;
     const abort = new AbortController();
     const stop = (): void => abort.abort();
     this.stopping.signal.addEventListener('abort', stop, { once: true });
-    this.busy.set(key, abort);
+    const service = key.slice(0, key.lastIndexOf('/'));
     const run = work(abort.signal)
-      .catch((err: unknown) => {
-        if (!abort.signal.aborted) this.logger.warn({ replica: key, err }, 'services: a replica action failed');
-      })
+      .then(
+        () => {
+          this.cooldown.delete(key);
+        },
+        (err: unknown) => {
+          if (abort.signal.aborted) return;
+          // Tried again after 2, 4, … 60 s (a teardown of an unreachable node, a store away), not in a tight loop.
+          const failures = (this.cooldown.get(key)?.failures ?? 0) + 1;
+          const delay = Math.min(60_000, 1000 * 2 ** failures);
+          this.cooldown.set(key, { until: Date.now() + delay, failures });
+          setTimeout(() => this.kick(service), delay).unref();
+          this.logger.warn({ replica: key, err, retryInMs: delay }, 'services: a replica action failed');
+        },
+      )
       .finally(() => {
         this.stopping.signal.removeEventListener('abort', stop);
         this.busy.delete(key);
         this.background.delete(run);
-        this.kick(key.slice(0, key.lastIndexOf('/')));
+        this.kick(service);
       });
+    this.busy.set(key, { abort, run });
     this.background.add(run);
   }
 
@@ -418,7 +435,10 @@ export class ServiceController {
   private async shutDown(service: ServiceRecord): Promise<void> {
     await this.balancers.stop(service.name);
     const signal = this.stopping.signal;
-    for (const abort of [...this.busy].filter(([k]) => k.startsWith(`${service.name}/`)).map(([, a]) => a)) abort.abort();
+    // Launches under way stop first, so a cluster one was making is there to be torn down below.
+    const mine = [...this.busy].filter(([k]) => k.startsWith(`${service.name}/`)).map(([, b]) => b);
+    for (const { abort } of mine) abort.abort();
+    await Promise.allSettled(mine.map((b) => b.run));
     const failures: string[] = [];
     await Promise.all(
       service.replicas.map(async (replica) => {
