@@ -176,10 +176,15 @@ export class WebhookAllowList {
     const url = new URL(raw);
     const host = urlHost(url);
     const plain = plainAddress(address);
-    const named = this.entries.some((entry) => (entry.kind === 'range' ? inRange(entry.list, plain.address) : entry.kind === 'host' && isIP(entry.host) !== 0 && plainAddress(entry.host).address === plain.address));
+    const port = urlPort(url);
+    const named = this.entries.some((entry) =>
+      entry.kind === 'range'
+        ? inRange(entry.list, plain.address)
+        : entry.kind === 'host' && isIP(entry.host) !== 0 && plainAddress(entry.host).address === plain.address && (entry.port === undefined || entry.port === port),
+    );
     if (named) return true;
     // Reached through a range entry only: every address must be in a range.
-    const byName = this.entries.some((entry) => (entry.kind === 'prefix' && prefixMatches(entry.prefix, url)) || (entry.kind === 'host' && entry.host === host));
+    const byName = this.entries.some((entry) => (entry.kind === 'prefix' && prefixMatches(entry.prefix, url)) || (entry.kind === 'host' && entry.host === host && (entry.port === undefined || entry.port === port)));
     return byName && !isSpecialAddress(plain.address);
   }
 }
