@@ -6,12 +6,11 @@ import { TOKENS, type Clock } from '../tokens.js';
 import type { DaemonConfig } from '../config/schema.js';
 import type { SecretCipher } from '../secrets/secret-box.js';
 import { EventHub } from '../events/event-hub.js';
-import { RequestService } from '../services/requests.js';
 import { WebhookAllowList } from './allow-list.js';
 import { backoffDelay, retryable, type BackoffPolicy } from './backoff.js';
 import { sendOnce, type AttemptResult, type Resolver } from './sender.js';
 import { signBody } from './signing.js';
-import { wants, workspaceEvent, type WebhookViewDeps } from './webhook-view.js';
+import { ownerlessRequest, wants, workspaceEvent, type WebhookViewDeps } from './webhook-view.js';
 
 /** How webhook hosts are resolved (the system resolver; tests may play DNS). */
 export const WEBHOOK_RESOLVER: InjectionToken<Resolver> = Symbol('WebhookResolver');
@@ -58,7 +57,6 @@ export class WebhookDelivery {
     @inject(TOKENS.Logger) private readonly logger: Logger,
     @inject(TOKENS.Secrets) private readonly secrets: SecretCipher,
     @inject(EventHub) private readonly hub: EventHub,
-    @inject(RequestService) private readonly requests: RequestService,
     @inject(WEBHOOK_RESOLVER) private readonly resolve: Resolver,
   ) {
     this.allow = new WebhookAllowList(config.webhooks.allow);
@@ -163,7 +161,7 @@ export class WebhookDelivery {
     const deps: WebhookViewDeps = {
       clusterOwner: (name) => this.hub.clusterOwner(name),
       serviceOwner: (name) => this.hub.serviceOwner(name),
-      showRequest: (record) => this.requests.visibleTo({ id: '', name: 'webhook', role: 'user' }, record),
+      showRequest: ownerlessRequest,
     };
     let dirty = false;
     while (!signal.aborted) {

@@ -49,6 +49,16 @@ export function workspaceEvent(deps: WebhookViewDeps, workspace: string, event: 
   }
 }
 
+/**
+ * A request as nobody in particular sees it: no body (task secrets, commands), no result, no
+ * job, no idempotency digest. Decided here rather than by the access policy, which on a
+ * personal server (auth none) lets everyone read everything.
+ */
+export function ownerlessRequest(record: RequestRecord): RequestRecord {
+  const { idempotencyHash: _hash, result: _result, job: _job, ...rest } = record;
+  return { ...rest, body: null };
+}
+
 /** The status an event is filtered by: its record's status, or DELETED. */
 export function eventStatus(event: FeedEvent): string {
   if (event.record === null) return DELETED_STATUS;
