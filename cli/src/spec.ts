@@ -198,6 +198,19 @@ export const API: NounSpec = {
       options: ['gzip'],
       examples: ['sky api export backup.jsonl.gz', 'sky api export > backup.jsonl'],
     },
+    {
+      name: 'events',
+      args: '',
+      maxArgs: 0,
+      summary: 'Follow changes of clusters, jobs, managed jobs, services and requests as they happen (one line each: time, #seq, kind, key, status) until Ctrl-C',
+      options: ['allUsers', 'since', 'output'],
+      optionHelp: {
+        allUsers: "Every user's changes you may list with -u (default: your own)",
+        since: 'Resume after this feed position: the #SEQ of a change printed earlier (the feed has no index by time)',
+        output: 'Output format: text (default) or json (one JSON object per line: seq, at, kind, key, status, record)',
+      },
+      examples: ['sky api events', 'sky api events -u -o json', 'sky api events --since 1234'],
+    },
   ],
 };
 

@@ -200,6 +200,9 @@ function walkServiceTask(command: string): unknown {
   return { run: command, service: { readiness_probe: '/', replica_policy: { min_replicas: 0, max_replicas: 1, target_qps_per_replica: 1 }, ports: 8080 } };
 }
 
+/** A webhook id no webhook has (the walk's server allows no webhook address, so none is ever made). */
+const WALK_WEBHOOK = 'wh-00000000';
+
 const CHUNK = Buffer.from('walked\n');
 const CHUNK_SHA = createHash('sha256').update(CHUNK).digest('hex');
 
@@ -544,6 +547,11 @@ function probes(f: Fixture, api: TeamClient): Probe[] {
   add({ route: r('createWorkspace'), kind: 'admin', input: { body: { name: tmpWs } }, expect: 'ok' });
   add({ route: r('updateWorkspace'), kind: 'admin', input: { params: { name: tmpWs }, body: { private: true } }, expect: 'ok' });
   add({ route: r('deleteWorkspace'), kind: 'admin', input: { params: { name: tmpWs } }, expect: 'ok' });
+  // Webhooks (admins only; others are refused by the metadata probes). This server allows no webhook address.
+  add({ route: r('listWebhooks'), kind: 'admin', input: { params: { name: f.ws } }, expect: 'ok', check: (a) => (items(a).length === 0 ? undefined : 'a workspace without webhooks lists some') });
+  add({ route: r('createWebhook'), kind: 'admin', input: { params: { name: f.ws }, body: { url: 'http://127.0.0.1:9/hook' } }, expect: 'allowed' });
+  add({ route: r('deleteWebhook'), kind: 'admin', input: { params: { name: f.ws, id: WALK_WEBHOOK } }, expect: 'allowed' });
+  add({ route: r('webhookDeliveries'), kind: 'admin', input: { params: { name: f.ws, id: WALK_WEBHOOK } }, expect: 'allowed' });
 
   // Operations on clusters: the other user is refused; the removed member even on their own cluster.
   const task = { task: { run: 'true' } };
@@ -612,7 +620,7 @@ function metadataProbes(f: Fixture): { probes: Probe[]; problems: string[] } {
 /** Parameters that name real things, so an admin route is refused for who calls it, not for a bad id. */
 function adminRouteInput(spec: RouteSpec, f: Fixture): CallInput {
   const params: Record<string, string> = {};
-  for (const name of [...spec.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1]!)) params[name] = name === 'name' ? (spec.path.includes('/workspaces/') ? f.ws : f.user.name) : f.reqPub;
+  for (const name of [...spec.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1]!)) params[name] = name === 'name' ? (spec.path.includes('/workspaces/') ? f.ws : f.user.name) : spec.path.includes('/webhooks/') ? WALK_WEBHOOK : f.reqPub;
   return { params, body: {} };
 }
 

@@ -32,6 +32,9 @@ import { ClusterOwners } from './replicas/cluster-owners.js';
 import { ReplicaLease } from './replicas/replica-lease.js';
 import { Leadership } from './replicas/leadership.js';
 import { EventStreams } from './events/event-streams.js';
+import { WebhookDelivery, WEBHOOK_RESOLVER } from './webhooks/webhook-delivery.js';
+import { WebhookService } from './webhooks/webhook-service.js';
+import { systemResolver } from './webhooks/sender.js';
 import { InfraService } from './clusters/infra-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { UserService } from './auth/user-service.js';
@@ -195,6 +198,9 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.register(PluginGuard, { useValue: options.pluginGuard ?? new PluginGuard(options.logger.child({ component: 'plugins' })) });
   if (options.plugins) c.register(TOKENS.Plugins, { useValue: options.plugins });
   else c.registerSingleton(TOKENS.Plugins, PluginHost);
+  c.register(WEBHOOK_RESOLVER, { useValue: systemResolver });
+  c.registerSingleton(WebhookDelivery);
+  c.registerSingleton(WebhookService);
   c.registerSingleton(Daemon);
   return c;
 }

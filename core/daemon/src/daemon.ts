@@ -77,6 +77,9 @@ import { Readiness } from './readiness.js';
 import { readinessGateMiddleware } from './http/readiness-gate.js';
 import { storeLocation } from './store-location.js';
 import { openBackoffMs, retryableOpenFailure, storeRefusal } from './store-open.js';
+import { WebhookDelivery } from './webhooks/webhook-delivery.js';
+import { WebhookService } from './webhooks/webhook-service.js';
+import { webhookRoutes } from './http/routes/webhooks.js';
 
 /** The built dashboard (npm run build writes it); SKY_DASHBOARD_DIR serves another build, e.g. while developing it. */
 const DASHBOARD_ROOT = process.env.SKY_DASHBOARD_DIR || fileURLToPath(new URL('../../../dashboard-static/dist', import.meta.url));
@@ -153,6 +156,8 @@ export class Daemon {
     @inject(EventStreams) private readonly eventStreams: EventStreams,
     @inject(Readiness) private readonly readiness: Readiness,
     @inject(TOKENS.ReplicaId) private readonly replicaId: string,
+    @inject(WebhookDelivery) private readonly webhookDelivery: WebhookDelivery,
+    @inject(WebhookService) private readonly webhooks: WebhookService,
   ) {
     this.startedAt = clock.now();
   }
@@ -306,6 +311,7 @@ export class Daemon {
     this.leadership.register({ name: 'managed jobs', start: () => this.managedJobs.start(), stop: () => this.managedJobs.stop() });
     this.leadership.register({ name: 'services', start: () => this.services.start(), stop: () => this.services.stop() });
     this.leadership.register({ name: 'autostop', start: () => this.autostop.start(), stop: () => this.autostop.stop() });
+    this.leadership.register({ name: 'webhooks', start: () => this.webhookDelivery.start(), stop: () => this.webhookDelivery.stop() });
   }
 
   /** The state directory (and the store, log and key file wherever they are) readable by the daemon's account only. */
@@ -365,6 +371,7 @@ export class Daemon {
         managedJobRoutes(router, { service: this.managedJobService, logs: this.managedJobLogs, maxBodyBytes: max });
         serviceRoutes(router, { service: this.serveService, logs: this.serviceLogs, maxBodyBytes: max });
         eventRoutes(router, this.eventStreams, max);
+        webhookRoutes(router, this.webhooks, max, this.audit);
         sshRoutes(router, { gateway: this.sshGateway, store: this.store, transports: this.transports, auth: this.auth, clientAddress: (ctx) => this.listener?.guard.clientOf(ctx.req) ?? normalizeAddress(ctx.req.socket.remoteAddress), maxBodyBytes: max });
       },
     });

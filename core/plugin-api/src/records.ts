@@ -228,10 +228,10 @@ export function applyUserPatch(current: UserRecord, patch: UserPatch): UserRecor
   return applyPatch(current, patch, USER_PATCH_FIELDS, OPTIONAL_USER_FIELDS);
 }
 
-const WORKSPACE_PATCH_FIELDS: ReadonlySet<string> = new Set<keyof WorkspaceRecord>(['private', 'allowedUsers', 'allowedInfra', 'updatedAt']);
-const OPTIONAL_WORKSPACE_FIELDS: ReadonlySet<string> = new Set<keyof WorkspaceRecord>(['allowedInfra']);
+const WORKSPACE_PATCH_FIELDS: ReadonlySet<string> = new Set<keyof WorkspaceRecord>(['private', 'allowedUsers', 'allowedInfra', 'updatedAt', 'webhooks', 'webhookState']);
+const OPTIONAL_WORKSPACE_FIELDS: ReadonlySet<string> = new Set<keyof WorkspaceRecord>(['allowedInfra', 'webhooks', 'webhookState']);
 
-/** The workspace after an update: only private, allowedUsers, allowedInfra and updatedAt change. */
+/** The workspace after an update: only private, allowedUsers, allowedInfra, updatedAt, webhooks and webhookState change. */
 export function applyWorkspacePatch(current: WorkspaceRecord, patch: WorkspacePatch): WorkspaceRecord {
   return applyPatch(current, patch, WORKSPACE_PATCH_FIELDS, OPTIONAL_WORKSPACE_FIELDS);
 }

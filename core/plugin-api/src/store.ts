@@ -368,7 +368,7 @@ export interface SessionRepository {
  * Fields of a workspace an update may change; allowedInfra present with undefined removes
  * the restriction. `updatedAt` is set from the patch or left.
  */
-export type WorkspacePatch = Partial<Pick<WorkspaceRecord, 'private' | 'allowedUsers' | 'allowedInfra' | 'updatedAt'>>;
+export type WorkspacePatch = Partial<Pick<WorkspaceRecord, 'private' | 'allowedUsers' | 'allowedInfra' | 'updatedAt' | 'webhooks' | 'webhookState'>>;
 
 /** Workspaces by name. The store seeds none (the daemon creates `default`). */
 export interface WorkspaceRepository {

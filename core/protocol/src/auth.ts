@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WebhookRecordSchema, WebhookStateSchema } from './webhooks.js';
 
 /** Roles of the team server; new users are `user`. */
 export const ROLES = ['admin', 'user'] as const;
@@ -58,6 +59,10 @@ export const WorkspaceRecordSchema = z.object({
   allowedInfra: z.array(z.string()).optional(),
   createdAt: z.number().int(),
   updatedAt: z.number().int(),
+  /** Webhooks events of the workspace are POSTed to (admins manage them); none when absent. */
+  webhooks: z.array(WebhookRecordSchema).optional(),
+  /** Per webhook id: the delivering replica's cursor and delivery log (only it writes this field). */
+  webhookState: z.record(z.string(), WebhookStateSchema).optional(),
 });
 export type WorkspaceRecord = z.infer<typeof WorkspaceRecordSchema>;
 

@@ -49,6 +49,7 @@ import { EventStreamQuerySchema } from './event-routes.js';
 import { ServiceDetailSchema, ServiceListSchema, ServiceLogsQuerySchema, ServiceParamsSchema, ServiceQuerySchema, ServiceTokenBodySchema, ServiceTokenResultSchema } from './services.js';
 import type { Access } from './access.js';
 import { ExportStateQuerySchema } from './state-routes.js';
+import { CreateWebhookBodySchema, NewWebhookSchema, WebhookDeliveryListSchema, WebhookListSchema, WebhookParamsSchema, WebhookViewSchema, WebhookWorkspaceParamsSchema } from './webhooks.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 
@@ -398,6 +399,46 @@ export const ROUTES = {
     access: 'user',
     summary: "The API server's SSH host key: `ssh CLUSTER` reaches nodes through an SSH session with the API server, whose key the generated SSH config pins.",
     success: { status: 200, body: SshHostKeySchema },
+  },
+  // Webhooks are admin-only: one keeps sending every change of its workspace (all users' things) to an outside
+  // address with no caller rechecked per delivery, so a member who leaves, or is disabled, would otherwise keep receiving them.
+  listWebhooks: {
+    id: 'listWebhooks',
+    method: 'get',
+    path: ROUTE_PATHS.listWebhooks,
+    access: 'admin',
+    summary: "A workspace's webhooks, without their secrets (admins).",
+    params: WebhookWorkspaceParamsSchema,
+    success: { status: 200, body: WebhookListSchema },
+  },
+  createWebhook: {
+    id: 'createWebhook',
+    method: 'post',
+    path: ROUTE_PATHS.createWebhook,
+    access: 'admin',
+    summary:
+      'Add a webhook to a workspace (admins; audited): changes of its clusters, jobs, managed jobs, services and requests are POSTed to the URL, signed with the secret (shown in this answer only). The URL must be allowed by the config key webhooks.allow.',
+    params: WebhookWorkspaceParamsSchema,
+    body: CreateWebhookBodySchema,
+    success: { status: 201, body: NewWebhookSchema },
+  },
+  deleteWebhook: {
+    id: 'deleteWebhook',
+    method: 'delete',
+    path: ROUTE_PATHS.deleteWebhook,
+    access: 'admin',
+    summary: 'Remove a webhook from a workspace (admins; audited); deliveries to it stop.',
+    params: WebhookParamsSchema,
+    success: { status: 200, body: WebhookViewSchema },
+  },
+  webhookDeliveries: {
+    id: 'webhookDeliveries',
+    method: 'get',
+    path: ROUTE_PATHS.webhookDeliveries,
+    access: 'admin',
+    summary: "A webhook's last deliveries, newest first: event seq, URL, the receiver's status, attempts, error (admins).",
+    params: WebhookParamsSchema,
+    success: { status: 200, body: WebhookDeliveryListSchema },
   },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -6,6 +6,7 @@ import { SCHEMA_NAME, parseDatabaseUrl } from '@sky/store-postgres/url';
 import { listenTransportKeys } from './listen-schema.js';
 import { REPLICA_ID } from '../replica.js';
 import { PortRange } from '../serve/port-range.js';
+import { parseAllowEntry } from '../webhooks/allow-list.js';
 
 const positiveInt = z.number().int().min(1);
 
@@ -329,6 +330,39 @@ export const DaemonConfigSchema = z.strictObject({
       socket: z.string().min(1).optional(),
       /** How long a call to the helper may take before it is given up. */
       call_timeout_seconds: z.number().positive().max(3600).default(120),
+    })
+    .prefault({}),
+  /** Webhooks: workspaces' changes POSTed to outside addresses, only to those this list admits. */
+  webhooks: z
+    .strictObject({
+      /**
+       * Where webhooks may point: URL prefixes (https://hooks.example.com/sky/), hosts with an optional port
+       * (hooks.example.com, hooks.example.com:8443), addresses or CIDR ranges (10.0.0.0/8). Empty: webhooks are off.
+       * Loopback, private and link-local addresses (cloud metadata) are reached only when an address or range entry names them.
+       */
+      allow: z.array(z.string().min(1).max(2000)).max(1000).default([]).superRefine((entries, ctx) => {
+        for (const entry of entries) {
+          try {
+            parseAllowEntry(entry);
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+          }
+        }
+      }),
+      /** Attempts per event (the first included) on no answer, a 5xx, 408 or 429; then the event is given up and logged. */
+      max_attempts: z.number().int().min(1).max(100).default(6),
+      /** The wait after the first failed attempt, doubling after each further one. */
+      backoff_ms: z.number().int().min(1).max(3_600_000).default(1000),
+      /** No wait between attempts is longer. */
+      max_backoff_ms: z.number().int().min(1).max(86_400_000).default(300_000),
+      /** One attempt's limit (connect, send, first bytes of the answer). */
+      timeout_seconds: z.number().positive().max(300).default(10),
+      /** Deliveries kept per webhook in its delivery log. */
+      log_size: z.number().int().min(1).max(1000).default(50),
+      /** How often the delivering replica looks for webhooks added or removed on other replicas (and for changes it was not told of). */
+      poll_seconds: z.number().positive().max(3600).default(5),
+      /** Webhooks one workspace may have. */
+      max_per_workspace: z.number().int().min(1).max(1000).default(20),
     })
     .prefault({}),
   /** Absent: the local driver on a personal server (auth none), none on a team server (it must be configured, with accounts). */

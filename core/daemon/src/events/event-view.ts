@@ -117,7 +117,7 @@ export class EventView {
  * holds no spec nor token (those stay in the version specs, which never reach an event), and
  * copying the listed fields keeps it so should a store hand more over.
  */
-function serviceRecord(record: ServiceRecord): ServiceRecord {
+export function serviceRecord(record: ServiceRecord): ServiceRecord {
   const { name, user, userName, workspace, status, version, activeVersion, updateMode, endpoint, lbPort, lbReplica, protected: isProtected, replicaPolicy, targetReplicas, replicas, nextReplicaId, createdAt, updatedAt, reason, requestId, revision } = record;
   return {
     name,

@@ -50,7 +50,7 @@ export function openBodySecrets(cipher: SecretCipher, body: unknown): unknown {
 /**
  * The keys that sealed secrets the daemon will still open: those of queued or running
  * requests, of jobs and of managed jobs that have not ended (finished requests are never run again, and a
- * job's spec is dropped when it ends), and of every service version kept. Key id → how many values.
+ * job's spec is dropped when it ends), of every service version kept, and of webhooks' secrets. Key id → how many values.
  */
 export async function keysInUse(cipher: SecretCipher, store: StateStore): Promise<Map<string, number>> {
   const found = new Map<string, number>();
@@ -79,6 +79,10 @@ export async function keysInUse(cipher: SecretCipher, store: StateStore): Promis
       const spec = await store.services.getVersion(service.name, version);
       if (spec) mapSecrets(spec, count);
     }
+  }
+  // A webhook signs every delivery with its secret for as long as it exists.
+  for (const workspace of await store.workspaces.list()) {
+    for (const hook of workspace.webhooks ?? []) count({ [hook.id]: hook.secret });
   }
   return found;
 }

@@ -87,6 +87,9 @@ export const ERROR_CATALOGUE = {
   CHUNK_HASH_MISMATCH: { status: 400, summary: 'The bytes sent for a chunk do not have the sha256 its URL names.' },
   SERVER_PATH_REFUSED: { status: 400, summary: "A task names a path on the API server's host; upload it instead (the CLI and SDK do)." },
   INTERNAL: { status: 500, summary: 'An unexpected error inside sky.' },
+  WEBHOOKS_DISABLED: { status: 400, summary: 'Webhooks are off on this API server: its config allows no address (webhooks.allow).' },
+  WEBHOOK_URL_NOT_ALLOWED: { status: 400, summary: "A webhook's URL (or an address its host resolves to) is not in the API server's webhooks.allow." },
+  WEBHOOK_NOT_FOUND: { status: 404, summary: 'No webhook with this id in the workspace.' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

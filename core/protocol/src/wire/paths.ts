@@ -51,6 +51,10 @@ export const ROUTE_PATHS = {
   getService: `${API_PREFIX}/services/:name`,
   serviceLogs: `${API_PREFIX}/services/:name/logs`,
   serviceToken: `${API_PREFIX}/services/:name/token`,
+  listWebhooks: `${API_PREFIX}/workspaces/:name/webhooks`,
+  createWebhook: `${API_PREFIX}/workspaces/:name/webhooks`,
+  deleteWebhook: `${API_PREFIX}/workspaces/:name/webhooks/:id`,
+  webhookDeliveries: `${API_PREFIX}/workspaces/:name/webhooks/:id/deliveries`,
 } as const;
 
 /**

@@ -372,6 +372,28 @@ export function describeWorkspaces(h: StoreHarness): void {
       const store = await h.reopen();
       assert.deepEqual(await store.workspaces.list(), [{ ...team, allowedInfra: ['local'] }]);
     });
+
+    it('keeps webhooks and their delivery state, replaced and removed by patches (also across a restart)', async (t) => {
+      const hook = { id: 'wh-0123abcd', url: 'https://hooks.example.com/sky', kinds: ['job' as const], secret: 'sky-sealed:v1:k:abc', from: 4, createdAt: 5, createdBy: 'usr-1', createdByName: 'alice' };
+      const delivery = { id: 'wh-0123abcd-7', seq: 7, kind: 'job' as const, key: 'c/1', url: hook.url, at: 9, attempts: 2, ok: true, status: 200 };
+      const team = makeWorkspace('team', { webhooks: [hook] });
+      await h.store.workspaces.create(team);
+      assert.deepEqual(await h.store.workspaces.get('team'), team);
+      const state = { [hook.id]: { cursor: 7, log: [delivery] } };
+      assert.deepEqual(await h.store.workspaces.update('team', { webhookState: state }), { ...team, webhookState: state });
+      const second = { ...hook, id: 'wh-4567cdef', statuses: ['FAILED', 'DELETED'] };
+      await h.store.workspaces.update('team', { webhooks: [hook, second] });
+      assert.deepEqual(await h.store.workspaces.get('team'), { ...team, webhooks: [hook, second], webhookState: state });
+      const other = makeWorkspace('other', { webhooks: [hook], webhookState: state });
+      await h.store.workspaces.create(other);
+      const { webhooks: _hooks, webhookState: _state, ...bare } = other;
+      assert.deepEqual(await h.store.workspaces.update('other', { webhooks: undefined, webhookState: undefined }), bare);
+      // Not durable: nothing to reopen (the memory store), and the rest held.
+      if (!h.store.capabilities.durable || !requireReopen(h, t)) return;
+      const store = await h.reopen();
+      assert.deepEqual(await store.workspaces.get('team'), { ...team, webhooks: [hook, second], webhookState: state });
+      assert.deepEqual(await store.workspaces.get('other'), bare);
+    });
   });
 }
 

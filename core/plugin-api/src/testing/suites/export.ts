@@ -35,6 +35,13 @@ async function populate(store: StateStore): Promise<{ clusters: string[]; manage
   await store.sessions.create(makeSession(alice.id));
   await store.workspaces.create(makeWorkspace('default'));
   await store.workspaces.create(makeWorkspace('secret', { private: true, allowedUsers: [alice.id] }));
+  // Webhooks (with a sealed secret) and their delivery state travel inside the workspace record.
+  await store.workspaces.create(
+    makeWorkspace('hooked', {
+      webhooks: [{ id: 'wh-00aa11bb', url: 'https://hooks.example.com/x', kinds: ['job', 'service'], secret: 'sky-sealed:v1:key:c2VhbGVk', from: 0, createdAt: 1, createdBy: alice.id, createdByName: alice.name }],
+      webhookState: { 'wh-00aa11bb': { cursor: 3, log: [{ id: 'wh-00aa11bb-3', seq: 3, kind: 'job', key: 'c/1', url: 'https://hooks.example.com/x', at: 2, attempts: 3, ok: false, status: 500, error: 'HTTP 500', excerpt: 'boom' }] } },
+    }),
+  );
 
   const done = await store.requests.create(makeRequest({ user: alice.id, idempotencyKey: 'launch-1' }));
   await store.requests.appendLog(done.record.id, 'one\n', Date.now());
