@@ -77,6 +77,8 @@ import { Readiness } from './readiness.js';
 import { readinessGateMiddleware } from './http/readiness-gate.js';
 import { storeLocation } from './store-location.js';
 import { openBackoffMs, retryableOpenFailure, storeRefusal } from './store-open.js';
+import { DaemonMetrics } from './metrics/daemon-metrics.js';
+import { metricsRoutes, metricsScraperMiddleware } from './http/routes/metrics.js';
 
 /** The built dashboard (npm run build writes it); SKY_DASHBOARD_DIR serves another build, e.g. while developing it. */
 const DASHBOARD_ROOT = process.env.SKY_DASHBOARD_DIR || fileURLToPath(new URL('../../../dashboard-static/dist', import.meta.url));
@@ -153,6 +155,7 @@ export class Daemon {
     @inject(EventStreams) private readonly eventStreams: EventStreams,
     @inject(Readiness) private readonly readiness: Readiness,
     @inject(TOKENS.ReplicaId) private readonly replicaId: string,
+    @inject(DaemonMetrics) private readonly metrics: DaemonMetrics,
   ) {
     this.startedAt = clock.now();
   }
@@ -270,6 +273,7 @@ export class Daemon {
     this.jobQueue.start();
     this.registerLeaderDuties();
     await this.leadership.start();
+    this.metrics.start();
   }
 
   /** The managed-jobs and services controllers hear every replica's changes on a shared store (the feed every replica writes), this process's otherwise. */
@@ -335,6 +339,7 @@ export class Daemon {
       dashboardRoot: DASHBOARD_ROOT,
       gate: readinessGateMiddleware({ readiness: this.readiness, auth: this.auth, clientAddress, storeLocation: location }),
       replica: this.replicaId,
+      scraper: metricsScraperMiddleware(this.metrics),
       register: (router) => {
         healthRoutes(router, {
           build: this.build,
@@ -366,6 +371,7 @@ export class Daemon {
         serviceRoutes(router, { service: this.serveService, logs: this.serviceLogs, maxBodyBytes: max });
         eventRoutes(router, this.eventStreams, max);
         sshRoutes(router, { gateway: this.sshGateway, store: this.store, transports: this.transports, auth: this.auth, clientAddress: (ctx) => this.listener?.guard.clientOf(ctx.req) ?? normalizeAddress(ctx.req.socket.remoteAddress), maxBodyBytes: max });
+        metricsRoutes(router, this.metrics, max);
       },
     });
     this.listener = new HttpListener({ listen: this.config.listen, logger: this.logger, handler: app.callback(), ...(this.tls === undefined ? {} : { tls: this.tls }) });
@@ -411,6 +417,7 @@ export class Daemon {
   }
 
   private async closeResources(): Promise<void> {
+    this.metrics.stop();
     await this.leadership.stop();
     await this.replicas.stop();
     this.pruner.stop();

@@ -53,7 +53,7 @@ import { ExportStateQuerySchema } from './state-routes.js';
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 
 /** What a route answers: a JSON schema per status, a stream, or a redirect (a browser navigation). */
-export type RouteResponse = z.ZodType | 'event-stream' | 'openapi' | 'redirect' | 'state-file';
+export type RouteResponse = z.ZodType | 'event-stream' | 'openapi' | 'redirect' | 'state-file' | 'metrics-text';
 
 export interface RouteSpec {
   readonly id: string;
@@ -398,6 +398,14 @@ export const ROUTES = {
     access: 'user',
     summary: "The API server's SSH host key: `ssh CLUSTER` reaches nodes through an SSH session with the API server, whose key the generated SSH config pins.",
     success: { status: 200, body: SshHostKeySchema },
+  },
+  metrics: {
+    id: 'metrics',
+    method: 'get',
+    path: ROUTE_PATHS.metrics,
+    access: 'admin',
+    summary: "This replica's Prometheus metrics in the text exposition format (admins, or a scraper with the bearer token of the daemon config's metrics.token). Every series carries a replica label.",
+    success: { status: 200, body: 'metrics-text' },
   },
 } as const satisfies Record<string, RouteSpec>;
 

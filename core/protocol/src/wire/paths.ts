@@ -51,6 +51,8 @@ export const ROUTE_PATHS = {
   getService: `${API_PREFIX}/services/:name`,
   serviceLogs: `${API_PREFIX}/services/:name/logs`,
   serviceToken: `${API_PREFIX}/services/:name/token`,
+  /** Prometheus' conventional path, outside the versioned API: scrapers are configured with it. */
+  metrics: '/metrics',
 } as const;
 
 /**
