@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Driver } from '@sky/plugin-api';
-import { makeCluster, makeJob, makeRequest, makeSpec, MemoryStateStore } from '@sky/plugin-api/testing';
+import { makeCluster, makeJob, makeManagedJob, makeManagedJobSpec, makeRequest, makeSpec, MemoryStateStore } from '@sky/plugin-api/testing';
 import { SkyError, type ManagedJobStatus } from '@sky/protocol';
 import { createMetricsRegistry, ensureProcessMetrics } from '../../core/daemon/src/metrics/registry.js';
 import { RequestMetrics, type LaneLoad } from '../../core/daemon/src/metrics/request-metrics.js';
@@ -17,6 +17,7 @@ import { registerConnectionGauges } from '../../core/daemon/src/metrics/connecti
 import { JobMetrics } from '../../core/daemon/src/metrics/job-metrics.js';
 import { ScrapeToken } from '../../core/daemon/src/metrics/scrape-token.js';
 import { callDriver } from '../../core/daemon/src/clusters/driver-calls.js';
+import { ManagedJobView } from '../../core/daemon/src/managed-jobs/managed-job-view.js';
 
 // The daemon's Prometheus metrics, part by part, read back from the registry they are kept in.
 
@@ -170,6 +171,20 @@ describe('daemon metrics', () => {
     managed = new Map();
     assert.equal(await value(registry, 'sky_clusters', { driver: 'ssh', status: 'STOPPED' }), undefined, 'gone with its last cluster');
     assert.equal(await value(registry, 'sky_managed_jobs', { status: 'RUNNING' }), 0);
+  });
+
+  it('counts managed jobs by status from the view the daemon keeps, following their changes', async () => {
+    const store = new MemoryStateStore();
+    await store.open();
+    const a = await store.managedJobs.create(makeManagedJob(), makeManagedJobSpec());
+    await store.managedJobs.create(makeManagedJob(), makeManagedJobSpec());
+    const view = new ManagedJobView(store);
+    await view.load();
+    assert.deepEqual([...view.countByStatus()], [['PENDING', 2]]);
+    await store.managedJobs.update(a.id, a.version, { status: 'SUCCEEDED', endedAt: Date.now() });
+    assert.deepEqual(new Map(view.countByStatus()), new Map([['PENDING', 1], ['SUCCEEDED', 1]]));
+    view.close();
+    await store.close();
   });
 
   it('reads open SSH connections and tunnels at the scrape', async () => {
