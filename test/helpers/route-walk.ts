@@ -297,6 +297,7 @@ function probes(f: Fixture, api: TeamClient): Probe[] {
   // Allowed for the admin (the spec is refused as input, so nothing is installed).
   add({ route: r('installPlugins'), kind: 'admin', input: { body: { packages: ['../not-a-package'] } }, expect: 'allowed' });
   add({ route: r('exportState'), kind: 'admin', input: { query: 'gzip=false' }, expect: 'ok', check: (a) => (a.text.startsWith('{"format":"sky-state"') && a.text.trimEnd().endsWith('}') ? undefined : 'the export is not a whole sky-state file') });
+  add({ route: r('metrics'), kind: 'admin', expect: 'ok', check: (a) => (/^sky_clusters\{.*replica="/m.test(a.text) ? undefined : 'the metrics do not count clusters by replica') });
 
   // Clusters and jobs.
   const clusters = (a: HttpAnswer): Cl[] => items<Cl>(a);

@@ -665,6 +665,10 @@ function check(c: FuzzCase, a: WireAnswer, seenIds: Set<string>): string[] {
       // A log route asked for format=text answers the whole log as a plain-text download instead.
       const want = query.format === 'text' ? 'text/plain' : 'text/event-stream';
       if (!String(a.headers['content-type']).startsWith(want)) problems.push(`stream answered with content-type ${String(a.headers['content-type'])}`);
+    } else if (success === 'metrics-text') {
+      // Prometheus' text exposition format, every series labelled with the replica.
+      if (!String(a.headers['content-type']).startsWith('text/plain')) problems.push(`metrics answered with content-type ${String(a.headers['content-type'])}`);
+      if (!/^sky_requests_total\{.*replica="/m.test(a.text) && !/^# TYPE sky_requests_total counter$/m.test(a.text)) problems.push('the metrics do not expose sky_requests_total');
     } else if (success === 'state-file') {
       // The state export: a sky-state file (JSON lines, or gzip with gzip=true).
       const want = query.gzip === 'true' || query.gzip === '1' ? 'application/gzip' : 'application/x-ndjson';

@@ -73,6 +73,9 @@ import { AccessPolicy } from './auth/policy.js';
 import { Offboarding } from './auth/offboarding.js';
 import { followStoreHealth, Readiness } from './readiness.js';
 import { resolveReplicaId } from './replica.js';
+import { createMetricsRegistry } from './metrics/registry.js';
+import { storeWriteHistogram, timeStoreWrites } from './metrics/store-writes.js';
+import { DaemonMetrics } from './metrics/daemon-metrics.js';
 
 export interface ComposeOptions {
   config: DaemonConfig;
@@ -114,7 +117,10 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.register(Readiness, { useValue: readiness });
   c.register(TOKENS.ReplicaId, { useValue: options.replicaId ?? resolveReplicaId(options.config.replica_id) });
   const store = options.store ?? createStore(options.config, options.paths, options.logger, followStoreHealth(readiness));
-  c.register(TOKENS.Store, { useValue: store });
+  // One Prometheus registry per daemon; every store write the daemon makes is timed into it.
+  const metricsRegistry = createMetricsRegistry(c.resolve(TOKENS.ReplicaId));
+  c.register(TOKENS.MetricsRegistry, { useValue: metricsRegistry });
+  c.register(TOKENS.Store, { useValue: timeStoreWrites(store, storeWriteHistogram(metricsRegistry)) });
   const secrets = new SecretBox({ keyFile: secretsKeyFile(options.config, options.paths) });
   c.register(TOKENS.Secrets, { useValue: secrets });
   c.register(LogBus, { useValue: new LogBus() });
@@ -201,6 +207,7 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.register(WEBHOOK_RESOLVER, { useValue: systemResolver });
   c.registerSingleton(WebhookDelivery);
   c.registerSingleton(WebhookService);
+  c.registerSingleton(DaemonMetrics);
   c.registerSingleton(Daemon);
   return c;
 }

@@ -80,6 +80,8 @@ import { openBackoffMs, retryableOpenFailure, storeRefusal } from './store-open.
 import { WebhookDelivery } from './webhooks/webhook-delivery.js';
 import { WebhookService } from './webhooks/webhook-service.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
+import { DaemonMetrics } from './metrics/daemon-metrics.js';
+import { metricsRoutes, metricsScraperMiddleware } from './http/routes/metrics.js';
 
 /** The built dashboard (npm run build writes it); SKY_DASHBOARD_DIR serves another build, e.g. while developing it. */
 const DASHBOARD_ROOT = process.env.SKY_DASHBOARD_DIR || fileURLToPath(new URL('../../../dashboard-static/dist', import.meta.url));
@@ -158,6 +160,7 @@ export class Daemon {
     @inject(TOKENS.ReplicaId) private readonly replicaId: string,
     @inject(WebhookDelivery) private readonly webhookDelivery: WebhookDelivery,
     @inject(WebhookService) private readonly webhooks: WebhookService,
+    @inject(DaemonMetrics) private readonly metrics: DaemonMetrics,
   ) {
     this.startedAt = clock.now();
   }
@@ -275,6 +278,7 @@ export class Daemon {
     this.jobQueue.start();
     this.registerLeaderDuties();
     await this.leadership.start();
+    this.metrics.start();
   }
 
   /** The managed-jobs and services controllers hear every replica's changes on a shared store (the feed every replica writes), this process's otherwise. */
@@ -341,6 +345,7 @@ export class Daemon {
       dashboardRoot: DASHBOARD_ROOT,
       gate: readinessGateMiddleware({ readiness: this.readiness, auth: this.auth, clientAddress, storeLocation: location }),
       replica: this.replicaId,
+      scraper: metricsScraperMiddleware(this.metrics),
       register: (router) => {
         healthRoutes(router, {
           build: this.build,
@@ -373,6 +378,7 @@ export class Daemon {
         eventRoutes(router, this.eventStreams, max);
         webhookRoutes(router, this.webhooks, max, this.audit);
         sshRoutes(router, { gateway: this.sshGateway, store: this.store, transports: this.transports, auth: this.auth, clientAddress: (ctx) => this.listener?.guard.clientOf(ctx.req) ?? normalizeAddress(ctx.req.socket.remoteAddress), maxBodyBytes: max });
+        metricsRoutes(router, this.metrics, max);
       },
     });
     this.listener = new HttpListener({ listen: this.config.listen, logger: this.logger, handler: app.callback(), ...(this.tls === undefined ? {} : { tls: this.tls }) });
@@ -418,6 +424,7 @@ export class Daemon {
   }
 
   private async closeResources(): Promise<void> {
+    this.metrics.stop();
     await this.leadership.stop();
     await this.replicas.stop();
     this.pruner.stop();

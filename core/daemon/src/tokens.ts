@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { DaemonConfig, DaemonPaths } from './config/schema.js';
 import type { UploadStore } from './uploads/upload-store.js';
 import type { SecretCipher } from './secrets/secret-box.js';
+import type { Registry } from 'prom-client';
 
 /** Wall clock, injectable so tests and benches control time. */
 export interface Clock {
@@ -58,4 +59,6 @@ export const TOKENS = {
   RequestCanceller: Symbol('RequestCanceller') as InjectionToken<RequestCanceller>,
   /** This daemon process's replica id (config replica_id, else <hostname>-<random>), stable for the process's life. */
   ReplicaId: Symbol('ReplicaId') as InjectionToken<string>,
+  /** This daemon's Prometheus registry (never prom-client's global one: several daemons may share a process). */
+  MetricsRegistry: Symbol('MetricsRegistry') as InjectionToken<Registry>,
 } as const;

@@ -76,6 +76,8 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Ope
         description: 'A sky-state file: a header line, one JSON line per record, a trailer line (gzip-compressed with gzip=true)',
         content: { 'application/x-ndjson': { schema: { type: 'string' } }, 'application/gzip': { schema: { type: 'string', format: 'binary' } } },
       };
+    } else if (body === 'metrics-text') {
+      responses[status] = { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } };
     } else if (body === 'openapi') {
       responses[status] = { description: 'OpenAPI document', content: { 'application/json': { schema: { type: 'object' } } } };
     } else {

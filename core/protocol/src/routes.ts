@@ -54,7 +54,7 @@ import { CreateWebhookBodySchema, NewWebhookSchema, WebhookDeliveryListSchema, W
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 
 /** What a route answers: a JSON schema per status, a stream, or a redirect (a browser navigation). */
-export type RouteResponse = z.ZodType | 'event-stream' | 'openapi' | 'redirect' | 'state-file';
+export type RouteResponse = z.ZodType | 'event-stream' | 'openapi' | 'redirect' | 'state-file' | 'metrics-text';
 
 export interface RouteSpec {
   readonly id: string;
@@ -439,6 +439,14 @@ export const ROUTES = {
     summary: "A webhook's last deliveries, newest first: event seq, URL, the receiver's status, attempts, error (admins).",
     params: WebhookParamsSchema,
     success: { status: 200, body: WebhookDeliveryListSchema },
+  },
+  metrics: {
+    id: 'metrics',
+    method: 'get',
+    path: ROUTE_PATHS.metrics,
+    access: 'admin',
+    summary: "This replica's Prometheus metrics in the text exposition format (admins, or a scraper with the bearer token of the daemon config's metrics.token). Every series carries a replica label.",
+    success: { status: 200, body: 'metrics-text' },
   },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import { SkyError, toSkyError, type ErrorCode } from '@sky/protocol';
 import type { Driver, DriverCallOptions, DriverOperation } from '@sky/plugin-api';
 
@@ -15,6 +16,27 @@ export const DRIVER_DEADLINES_MS: Record<DriverCall, number> = {
   terminate: 10 * 60_000,
 };
 
+/** What callDriver reports of every call it ends (published on DRIVER_CALLS; the daemon's metrics listen). */
+export interface DriverCallEnded {
+  driverId: string;
+  /** The driver instance called: a daemon counts the calls of its own drivers only (several may share a process). */
+  driver: Driver;
+  op: DriverCall;
+  seconds: number;
+  /** The SkyError code the call failed with; absent when it succeeded. */
+  error?: ErrorCode;
+}
+
+/**
+ * Where callDriver reports its calls: a diagnostics channel, so the many places that call
+ * drivers need no metrics object passed in, and publishing costs nothing while nobody listens.
+ */
+export const DRIVER_CALLS = channel('sky:driver-call');
+
+function report(ended: DriverCallEnded): void {
+  if (DRIVER_CALLS.hasSubscribers) DRIVER_CALLS.publish(ended);
+}
+
 /** Codes a driver's error keeps (they say what to do); anything else becomes DRIVER_FAILED. */
 const KEEP_CODES: readonly ErrorCode[] = ['NO_CAPACITY', 'CANCELLED', 'NODE_UNREACHABLE', 'NOT_SUPPORTED', 'CONFIG_INVALID', 'VALIDATION_FAILED', 'FORBIDDEN', 'NODE_HELPER_REFUSED'];
 
@@ -23,6 +45,26 @@ const KEEP_CODES: readonly ErrorCode[] = ['NO_CAPACITY', 'CANCELLED', 'NODE_UNRE
  * comes back as a SkyError tagged with the driver id and the operation.
  */
 export async function callDriver<T>(
+  driverId: string,
+  driver: Driver,
+  op: DriverCall,
+  options: { signal: AbortSignal; log: (line: string) => void },
+  call: (driver: Driver, opts: DriverCallOptions) => Promise<T>,
+): Promise<T> {
+  const started = performance.now();
+  const seconds = (): number => (performance.now() - started) / 1000;
+  try {
+    const result = await attemptDriverCall(driverId, driver, op, options, call);
+    report({ driverId, driver, op, seconds: seconds() });
+    return result;
+  } catch (err) {
+    report({ driverId, driver, op, seconds: seconds(), error: err instanceof SkyError ? err.code : 'DRIVER_FAILED' });
+    throw err;
+  }
+}
+
+/** The call under its deadline and the caller's signal, a failure made a SkyError tagged with the driver and operation. */
+async function attemptDriverCall<T>(
   driverId: string,
   driver: Driver,
   op: DriverCall,

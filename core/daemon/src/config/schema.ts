@@ -369,6 +369,14 @@ export const DaemonConfigSchema = z.strictObject({
   drivers: z
     .record(z.string().regex(/^[@a-z0-9][a-z0-9._/-]*$/i, 'a driver id is a plugin name like "ssh" or "@acme/sky-driver-x"'), z.record(z.string(), z.unknown()))
     .optional(),
+  /** GET /metrics (Prometheus): admins may always read it; a scraper may with this bearer token (token, or token_file holding it). */
+  metrics: z
+    .strictObject({
+      token: z.string().min(16).optional(),
+      token_file: z.string().min(1).optional(),
+    })
+    .refine((m) => m.token === undefined || m.token_file === undefined, 'set metrics.token or metrics.token_file, not both')
+    .prefault({}),
 }).transform((config) => ({
   ...config,
   serve: { ...config.serve, host: config.serve.host ?? config.listen.host },

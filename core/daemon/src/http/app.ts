@@ -30,6 +30,8 @@ export interface AppParts {
   replica?: string;
   /** Registers every route of the protocol's table. */
   register: (router: Router) => void;
+  /** Answers a Prometheus scraper that holds the metrics token, before the caller is identified. */
+  scraper?: Middleware;
 }
 
 function compilePaths(): Array<{ re: RegExp; method: string }> {
@@ -58,6 +60,7 @@ export function buildApp(parts: AppParts): Koa {
   app.use(dashboardMiddleware(parts.dashboardRoot));
   app.use(versionMiddleware);
   if (parts.gate !== undefined) app.use(parts.gate);
+  if (parts.scraper !== undefined) app.use(parts.scraper);
   app.use(identityMiddleware(parts.auth, parts.clientAddress));
   app.use(sameOriginMiddleware(parts.refusals, parts.clientAddress));
   app.use(policyMiddleware(parts.policy));

@@ -1,12 +1,13 @@
 import { inject, injectable } from 'tsyringe';
 import type { StateStore, StoreChange } from '@sky/plugin-api';
-import { isManagedJobTerminal, type ManagedJobRecord } from '@sky/protocol';
+import { isManagedJobTerminal, type ManagedJobRecord, type ManagedJobStatus } from '@sky/protocol';
 import { TOKENS } from '../tokens.js';
 
 interface Entry {
   user: string;
   workspace: string;
   active: boolean;
+  status: ManagedJobStatus;
   version: number;
   /** The record as the API serves it, serialised once per change. */
   json: string;
@@ -62,7 +63,7 @@ export class ManagedJobView {
       if (last === undefined || last < job.id) this.ids.push(job.id);
       else this.ids.splice(this.insertAt(job.id), 0, job.id);
     }
-    this.entries.set(job.id, { user: job.user, workspace: job.workspace, active: !isManagedJobTerminal(job.status), version: job.version, json: JSON.stringify(job) });
+    this.entries.set(job.id, { user: job.user, workspace: job.workspace, active: !isManagedJobTerminal(job.status), status: job.status, version: job.version, json: JSON.stringify(job) });
   }
 
   private insertAt(id: number): number {
@@ -88,5 +89,12 @@ export class ManagedJobView {
       if (filter.limit !== undefined && parts.length >= filter.limit) break;
     }
     return `{"items":[${parts.join(',')}]}`;
+  }
+
+  /** How many managed jobs are in each status (the metrics' gauge, at every scrape: a walk of the view, no store read). */
+  countByStatus(): Map<ManagedJobStatus, number> {
+    const counts = new Map<ManagedJobStatus, number>();
+    for (const entry of this.entries.values()) counts.set(entry.status, (counts.get(entry.status) ?? 0) + 1);
+    return counts;
   }
 }

@@ -55,6 +55,8 @@ export const ROUTE_PATHS = {
   createWebhook: `${API_PREFIX}/workspaces/:name/webhooks`,
   deleteWebhook: `${API_PREFIX}/workspaces/:name/webhooks/:id`,
   webhookDeliveries: `${API_PREFIX}/workspaces/:name/webhooks/:id/deliveries`,
+  /** Prometheus' conventional path, outside the versioned API: scrapers are configured with it. */
+  metrics: '/metrics',
 } as const;
 
 /**
