@@ -226,8 +226,9 @@ async function readFeed(after: number, last: number): Promise<{ seq: number; wor
       if (e.data.seq > last) break;
       const record = e.data.record as { workspace?: string; cluster?: string } | null;
       let workspace = record?.workspace;
-      if (e.data.kind === 'cluster' && workspace !== undefined) clusters.set(e.data.key, workspace);
-      if (e.data.kind === 'job') workspace = clusters.get(e.data.key.split('/')[0]!) ?? (e.data.key.startsWith('wh-b/') ? 'other' : 'default');
+      const key = e.data.key ?? '';
+      if (e.data.kind === 'cluster' && workspace !== undefined) clusters.set(key, workspace);
+      if (e.data.kind === 'job') workspace = clusters.get(key.split('/')[0]!) ?? (key.startsWith('wh-b/') ? 'other' : 'default');
       // A request pruned since shows no record: nothing a webhook could be sent.
       if (e.data.kind === 'request' && record === null) continue;
       out.push({ seq: e.data.seq, workspace: workspace ?? 'default', what: `${e.data.kind} ${e.data.key} ${(e.data.record as { status?: string } | null)?.status ?? 'null'}` });
