@@ -148,20 +148,21 @@ describe("a workspace's owner-less view of the feed", () => {
     serviceOwner: () => undefined,
     showRequest: ownerlessRequest,
   };
-  const event = (change: StoredEvent['change'], seq = 1): StoredEvent => ({ seq, at: 1000, change });
+  // Fixture records stand in for stored ones (the view reads only the fields they have).
+  const event = (change: unknown, seq = 1): StoredEvent => ({ seq, at: 1000, change: change as StoredEvent['change'] });
 
   it('shows only the workspace\'s things, without command lines or request bodies', () => {
-    const cluster = makeCluster({ name: 'c-team', workspace: 'team', owner: 'u-a', lastCommand: 'echo SECRET' });
+    const cluster = { ...makeCluster({ name: 'c-team', workspace: 'team', owner: 'u-a', lastCommand: 'echo SECRET' }), version: 1 };
     const shown = workspaceEvent(deps, 'team', event({ kind: 'cluster', name: 'c-team', record: cluster }));
     assert.equal(shown?.key, 'c-team');
     assert.equal((shown?.record as { lastCommand?: string }).lastCommand, undefined);
     assert.equal(workspaceEvent(deps, 'other', event({ kind: 'cluster', name: 'c-team', record: cluster })), undefined);
 
-    const job = makeJob({ cluster: 'c-team', id: 3, command: 'echo SECRET', status: 'RUNNING' });
+    const job = { ...makeJob({ name: 'c-team', clusterId: 'id-team' }, { command: 'echo SECRET', status: 'RUNNING' }), id: 3 };
     const jobShown = workspaceEvent(deps, 'team', event({ kind: 'job', cluster: 'c-team', id: 3, record: job }));
     assert.equal(jobShown?.key, 'c-team/3');
     assert.doesNotMatch(JSON.stringify(jobShown), /SECRET/);
-    assert.equal(workspaceEvent(deps, 'team', event({ kind: 'job', cluster: 'c-other', id: 1, record: makeJob({ cluster: 'c-other', id: 1 }) })), undefined);
+    assert.equal(workspaceEvent(deps, 'team', event({ kind: 'job', cluster: 'c-other', id: 1, record: { ...makeJob({ name: 'c-other', clusterId: 'id-other' }), id: 1 } })), undefined);
 
     const request = makeRequest({ workspace: 'team', body: { secret: 'SECRET' } });
     const reqShown = workspaceEvent(deps, 'team', event({ kind: 'request', id: request.id, record: request }));
