@@ -22,3 +22,4 @@ export * from './upload-routes.js';
 export * from './ssh-routes.js';
 export * from './helper.js';
 export * from './helper-frames.js';
+export * from './usage.js';

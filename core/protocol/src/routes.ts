@@ -49,6 +49,7 @@ import { EventStreamQuerySchema } from './event-routes.js';
 import { ServiceDetailSchema, ServiceListSchema, ServiceLogsQuerySchema, ServiceParamsSchema, ServiceQuerySchema, ServiceTokenBodySchema, ServiceTokenResultSchema } from './services.js';
 import type { Access } from './access.js';
 import { ExportStateQuerySchema } from './state-routes.js';
+import { UsageQuerySchema, UsageReportSchema } from './usage.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 
@@ -398,6 +399,15 @@ export const ROUTES = {
     access: 'user',
     summary: "The API server's SSH host key: `ssh CLUSTER` reaches nodes through an SSH session with the API server, whose key the generated SSH config pins.",
     success: { status: 200, body: SshHostKeySchema },
+  },
+  getUsage: {
+    id: 'getUsage',
+    method: 'get',
+    path: ROUTE_PATHS.getUsage,
+    summary: "Node-, CPU- and GPU-hours of clusters and jobs over a window, by user and workspace, from the usage ledger (kept after sky down): the caller's own, or every user's with all_users (admins only; a refusal is audited).",
+    access: 'user',
+    query: UsageQuerySchema,
+    success: { status: 200, body: UsageReportSchema },
   },
 } as const satisfies Record<string, RouteSpec>;
 

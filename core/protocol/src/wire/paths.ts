@@ -51,6 +51,7 @@ export const ROUTE_PATHS = {
   getService: `${API_PREFIX}/services/:name`,
   serviceLogs: `${API_PREFIX}/services/:name/logs`,
   serviceToken: `${API_PREFIX}/services/:name/token`,
+  getUsage: `${API_PREFIX}/usage`,
 } as const;
 
 /**
