@@ -70,6 +70,8 @@ import { AccessPolicy } from './auth/policy.js';
 import { Offboarding } from './auth/offboarding.js';
 import { followStoreHealth, Readiness } from './readiness.js';
 import { resolveReplicaId } from './replica.js';
+import { UsageRecorder } from './usage/usage-recorder.js';
+import { UsageService } from './usage/usage-service.js';
 
 export interface ComposeOptions {
   config: DaemonConfig;
@@ -195,6 +197,9 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.register(PluginGuard, { useValue: options.pluginGuard ?? new PluginGuard(options.logger.child({ component: 'plugins' })) });
   if (options.plugins) c.register(TOKENS.Plugins, { useValue: options.plugins });
   else c.registerSingleton(TOKENS.Plugins, PluginHost);
+  // One recorder per process: it follows the store's changes once.
+  c.registerSingleton(UsageRecorder);
+  c.registerSingleton(UsageService);
   c.registerSingleton(Daemon);
   return c;
 }

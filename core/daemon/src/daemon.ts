@@ -77,6 +77,9 @@ import { Readiness } from './readiness.js';
 import { readinessGateMiddleware } from './http/readiness-gate.js';
 import { storeLocation } from './store-location.js';
 import { openBackoffMs, retryableOpenFailure, storeRefusal } from './store-open.js';
+import { UsageRecorder } from './usage/usage-recorder.js';
+import { UsageService } from './usage/usage-service.js';
+import { usageRoutes } from './http/routes/usage.js';
 
 /** The built dashboard (npm run build writes it); SKY_DASHBOARD_DIR serves another build, e.g. while developing it. */
 const DASHBOARD_ROOT = process.env.SKY_DASHBOARD_DIR || fileURLToPath(new URL('../../../dashboard-static/dist', import.meta.url));
@@ -153,6 +156,8 @@ export class Daemon {
     @inject(EventStreams) private readonly eventStreams: EventStreams,
     @inject(Readiness) private readonly readiness: Readiness,
     @inject(TOKENS.ReplicaId) private readonly replicaId: string,
+    @inject(UsageRecorder) private readonly usageRecorder: UsageRecorder,
+    @inject(UsageService) private readonly usage: UsageService,
   ) {
     this.startedAt = clock.now();
   }
@@ -247,6 +252,7 @@ export class Daemon {
     const feedFrom = shared ? (await this.store.events.bounds()).last : undefined;
     await this.view.load();
     await this.managedJobView.load();
+    await this.usageRecorder.start();
     await this.eventHub.start();
     this.audit.start();
     this.followManagedJobChanges();
@@ -365,6 +371,7 @@ export class Daemon {
         managedJobRoutes(router, { service: this.managedJobService, logs: this.managedJobLogs, maxBodyBytes: max });
         serviceRoutes(router, { service: this.serveService, logs: this.serviceLogs, maxBodyBytes: max });
         eventRoutes(router, this.eventStreams, max);
+        usageRoutes(router, this.usage, max);
         sshRoutes(router, { gateway: this.sshGateway, store: this.store, transports: this.transports, auth: this.auth, clientAddress: (ctx) => this.listener?.guard.clientOf(ctx.req) ?? normalizeAddress(ctx.req.socket.remoteAddress), maxBodyBytes: max });
       },
     });
@@ -419,6 +426,7 @@ export class Daemon {
     await this.managedJobs.close();
     await this.services.close();
     this.jobQueue.stop();
+    await this.usageRecorder.stop();
     this.autostop.stop();
     this.view.close();
     this.managedJobView.close();
