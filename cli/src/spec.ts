@@ -90,6 +90,7 @@ export const OPTIONS = {
   importFile: { flags: '--import <file>', help: 'First load this state file (sky api export) into the configured store, which must be empty; then serve' },
   gzip: { flags: '--gzip', help: 'Compress the state file with gzip (the default when FILE ends in .gz)' },
   since: { flags: '--since <time>', help: 'Only entries at or after this time: an ISO date or time, or relative like 30m, 1h, 2d, 1w' },
+  until: { flags: '--until <time>', help: 'Up to this time (not included): an ISO date or time, or relative like 1d (default: now)' },
 } as const;
 
 export type OptionKey = keyof typeof OPTIONS;
@@ -197,6 +198,15 @@ export const API: NounSpec = {
       summary: "Write the whole state of the API server's store, from one point in time, to FILE or standard output (admins); load it into an empty store with sky daemon start --import FILE",
       options: ['gzip'],
       examples: ['sky api export backup.jsonl.gz', 'sky api export > backup.jsonl'],
+    },
+    {
+      name: 'usage',
+      args: '',
+      maxArgs: 0,
+      summary: 'Show node-, CPU- and GPU-hours of clusters and jobs over a period, by user and workspace (your own; -u: every user\'s, admins)',
+      options: ['since', 'until', 'allUsers', 'output'],
+      optionHelp: { since: 'Start of the period (required): an ISO date or time, or relative like 7d, 24h', allUsers: "Every user's usage (admins)" },
+      examples: ['sky api usage --since 7d', 'sky api usage --since 2026-01-01 --until 2026-02-01 -u -o json'],
     },
   ],
 };

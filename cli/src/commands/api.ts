@@ -34,6 +34,8 @@ export async function run({ action, args, options }: Invocation): Promise<number
         return await audit(client, options);
       case 'export':
         return await (await import('./api-export.js')).exportState(client, args, options);
+      case 'usage':
+        return await (await import('./api-usage.js')).usage(client, options);
       default:
         throw new UsageError(`unknown action '${action.name}' for sky api`, 'sky api --help');
     }
