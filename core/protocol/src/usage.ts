@@ -65,7 +65,7 @@ export type UsageQuery = z.infer<typeof UsageQuerySchema>;
 /** GPU-hours of one accelerator type. */
 export const UsageGpuHoursSchema = z.object({ type: z.string(), hours: z.number() });
 
-/** The figures of one group (a user in a workspace, or a total). Hours are rounded to 1/1000. */
+/** The figures of one group (a user in a workspace, or a total). Hours are rounded to a millionth. */
 export const UsageFiguresSchema = z.object({
   nodeHours: z.number(),
   cpuHours: z.number(),

@@ -2,9 +2,9 @@ import type { UsageFigures, UsageRecord, UsageReport, UsageRow } from '@sky/prot
 
 const HOUR_MS = 3_600_000;
 
-/** Hours rounded to 1/1000 (3.6 s): finer than any report needs, stable to compare. */
+/** Hours rounded to a millionth (3.6 ms): short test clusters still show, and sums stay stable to compare. */
 function round(hours: number): number {
-  return Math.round(hours * 1000) / 1000;
+  return Math.round(hours * 1e6) / 1e6;
 }
 
 /** Raw sums (milliseconds × amount) of one group before they are turned into hours. */
