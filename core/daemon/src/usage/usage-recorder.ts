@@ -84,7 +84,10 @@ export class UsageRecorder {
       }
       this.#clusters.set(record.clusterId, record);
       if (record.status === 'UP') {
-        if (this.#open.has(record.clusterId)) return;
+        // On a shared store another replica may have closed it meanwhile (a stop it ran): ask
+        // the store every time (its open is a no-op when one is open); alone, this process
+        // saw every close.
+        if (!this.store.capabilities.multiReplica && this.#open.has(record.clusterId)) return;
         this.#open.add(record.clusterId);
         const entry = clusterInterval(record, at);
         void this.#enqueue(async () => void (await usage.open(entry)));
