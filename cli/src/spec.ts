@@ -90,6 +90,7 @@ export const OPTIONS = {
   importFile: { flags: '--import <file>', help: 'First load this state file (sky api export) into the configured store, which must be empty; then serve' },
   gzip: { flags: '--gzip', help: 'Compress the state file with gzip (the default when FILE ends in .gz)' },
   since: { flags: '--since <time>', help: 'Only entries at or after this time: an ISO date or time, or relative like 30m, 1h, 2d, 1w' },
+  until: { flags: '--until <time>', help: 'Up to this time (not included): an ISO date or time, or relative like 1d (default: now)' },
 } as const;
 
 export type OptionKey = keyof typeof OPTIONS;
@@ -210,6 +211,15 @@ export const API: NounSpec = {
         output: 'Output format: text (default) or json (one JSON object per line: seq, at, kind, key, status, record)',
       },
       examples: ['sky api events', 'sky api events -u -o json', 'sky api events --since 1234'],
+    },
+    {
+      name: 'usage',
+      args: '',
+      maxArgs: 0,
+      summary: 'Show node-, CPU- and GPU-hours of clusters and jobs over a period, by user and workspace (your own; -u: every user\'s, admins)',
+      options: ['since', 'until', 'allUsers', 'output'],
+      optionHelp: { since: 'Start of the period (required): an ISO date or time, or relative like 7d, 24h', allUsers: "Every user's usage (admins)" },
+      examples: ['sky api usage --since 7d', 'sky api usage --since 2026-01-01 --until 2026-02-01 -u -o json'],
     },
   ],
 };

@@ -90,6 +90,7 @@ export interface CliOptions {
   endpoints?: boolean;
   verbose?: boolean;
   syncDown?: boolean;
+  until?: string;
 }
 
 type Converter<K extends OptionKey> = (value: unknown, flag: string) => CliOptions[K];
@@ -224,6 +225,7 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   endpoints: bool,
   verbose: bool,
   syncDown: bool,
+  until: text(64),
 };
 
 const ALL_KEYS = Object.keys(OPTIONS) as OptionKey[];

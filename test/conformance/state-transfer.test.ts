@@ -54,6 +54,8 @@ async function view(store: StateStore): Promise<unknown> {
     serviceVersions: await Promise.all([1, 2, 3].map((v) => store.services.getVersion('svc', v))),
     serviceEvents: await store.services.events('svc'),
     audit: (await store.audit.list({ limit: 1000 })).items,
+    usage: await store.usage?.list({ since: 0, until: Number.MAX_SAFE_INTEGER }),
+    usageOpen: await store.usage?.listOpen(),
     feed: await store.events.read(0, 1000),
     bounds: await store.events.bounds(),
   };
@@ -85,7 +87,13 @@ describe('state files move a state between stores of every kind', () => {
     await memory.services.appendEvents(service.name, [{ at: 7, text: 'replica 1 READY' }]);
     await memory.services.update(service.name, service.revision, { status: 'READY', version: 2 });
     await memory.audit.append(makeAudit({ user: user.id }));
+    const usageEntry = { kind: 'cluster' as const, clusterId: cluster.clusterId, cluster: cluster.name, user: user.id, userName: user.name, workspace: 'default', driver: 'local', infra: 'local', nodes: 1, cpus: 2, memoryGb: 4, gpus: 1, gpuType: 'A100', start: 10 };
+    await memory.usage.open(usageEntry);
+    await memory.usage.open({ ...usageEntry, clusterId: 'gone', cluster: 'gone', start: 5 });
+    await memory.usage.close('gone', 8);
+    await memory.usage.recordJob({ ...usageEntry, kind: 'job', jobId: 1, start: 11, end: 20 });
     const want = await view(memory);
+    assert.equal((want as { usage: unknown[] }).usage.length, 3);
 
     const dir = await mkdtemp(join(tmpdir(), 'sky-transfer-'));
     dirs.push(dir);

@@ -476,6 +476,16 @@ function probes(f: Fixture, api: TeamClient): Probe[] {
   add({ route: r('serve_down'), kind: 'user', input: down(`${f.user.name}-s1`), expect: 'ok' });
   add({ route: r('serve_down'), kind: 'admin', input: down(f.svcRemoved), expect: 'ok' });
 
+  // Usage: everyone sees their own; every user's is for admins (refused and audited otherwise).
+  const usageOf = (a: HttpAnswer): Array<{ userName: string; nodeHours: number }> => (a.json() as { rows: Array<{ userName: string; nodeHours: number }> }).rows;
+  const onlyOwn = (name: string) => (a: HttpAnswer): string | undefined => (usageOf(a).every((row) => row.userName === name) ? undefined : `another user's usage is in ${name}'s report`);
+  const window = { query: 'since=0' };
+  add({ route: r('getUsage'), kind: 'user', input: window, expect: 'ok', check: (a) => onlyOwn(f.user.name)(a) ?? (usageOf(a).some((row) => row.nodeHours > 0) ? undefined : 'the owner of UP clusters has no node-hours') });
+  add({ route: r('getUsage'), kind: 'other', input: window, expect: 'ok', check: onlyOwn(f.other.name) });
+  add({ route: r('getUsage'), kind: 'other', input: { query: 'since=0&all_users=true' }, expect: 'denied' });
+  add({ route: r('getUsage'), kind: 'removed', input: { query: 'since=0&all_users=true' }, expect: 'denied' });
+  add({ route: r('getUsage'), kind: 'admin', input: { query: 'since=0&all_users=true' }, expect: 'ok', check: (a) => (usageOf(a).some((row) => row.userName === f.user.name) ? undefined : "the admin does not see every user's usage") });
+
   // Users and tokens.
   add({ route: r('createUser'), kind: 'admin', input: { body: { name: `${f.spare.name}-2`, password: 'spare-password-2' } }, expect: 'ok' });
   add({ route: r('importUsers'), kind: 'admin', input: { body: { users: [{ name: `${f.spare.name}-3`, password: 'spare-password-3' }] } }, expect: 'ok' });

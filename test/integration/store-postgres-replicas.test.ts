@@ -220,7 +220,7 @@ describe('PostgreSQL store: opening', () => {
       const cluster = (await old.clusters.create(makeCluster({ name: 'kept' }))).record;
       await old.close();
       await current.open();
-      assert.equal(await current.schemaVersion(), 4);
+      assert.equal(await current.schemaVersion(), MIGRATIONS.length);
       assert.deepEqual(await current.clusters.get('kept'), cluster);
       const { record } = await current.services.create(makeService(), makeServiceVersionSpec());
       assert.deepEqual(await current.services.list(), [record]);

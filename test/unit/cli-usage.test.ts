@@ -34,7 +34,7 @@ describe('validate', () => {
   });
 
   it('rejects missing and unknown actions, listing the real ones', () => {
-    assert.match(usageError(() => validate(API, undefined, [], {})).message, /^missing action: .*info, status, logs, cancel, ping, start, stop, login, logout, audit, export, events$/);
+    assert.match(usageError(() => validate(API, undefined, [], {})).message, /^missing action: .*info, status, logs, cancel, ping, start, stop, login, logout, audit, export, events, usage$/);
     const unknown = usageError(() => validate(DAEMON, 'restart', [], {}));
     assert.match(unknown.message, /unknown action 'restart' for sky daemon; one of start, stop, status/);
     assert.equal(unknown.helpCommand, 'sky daemon --help');

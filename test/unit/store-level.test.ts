@@ -362,6 +362,36 @@ describe('LevelStateStore migrations', () => {
     await again.close();
   });
 
+  it('upgrades a v6 store to v7 keeping everything, adds the usage ledger, and a v6 sky refuses it then', async () => {
+    const v6Ladder = MIGRATIONS.filter((m) => m.version <= 6);
+    const v6 = store({ migrations: v6Ladder });
+    await v6.open();
+    const cluster = (await v6.clusters.create(makeCluster({ name: 'v6-cluster' }))).record;
+    await v6.close();
+    const before = await dump(path);
+
+    const s = store({ migrations: MIGRATIONS.filter((m) => m.version <= 7) });
+    await s.open();
+    assert.equal(await s.schemaVersion(), 7);
+    assert.deepEqual(await s.clusters.get('v6-cluster'), cluster);
+    assert.deepEqual(await s.usage.listOpen(), []);
+    const entry = { kind: 'cluster' as const, clusterId: cluster.clusterId, cluster: cluster.name, user: cluster.owner, userName: cluster.ownerName, workspace: cluster.workspace, driver: 'local', infra: 'local', nodes: 1, cpus: 2, memoryGb: 4, gpus: 0, start: 1000 };
+    assert.equal(await s.usage.open(entry), true);
+    await s.close();
+
+    const after = await dump(path);
+    for (const [key, value] of before) {
+      if (key === SCHEMA_VERSION_KEY) continue;
+      assert.equal(after.get(key), value, `the upgrade changed or removed ${JSON.stringify(key)}`);
+    }
+    assert.equal(after.get(SCHEMA_VERSION_KEY), '7');
+    await assert.rejects(store({ migrations: v6Ladder }).open(), isSkyError('STATE_TOO_NEW'));
+    const again = store();
+    await again.open();
+    assert.deepEqual(await again.usage.listOpen(), [entry]);
+    await again.close();
+  });
+
   it('rejects a ladder with a repeated version', async () => {
     await assert.rejects(store({ migrations: [recorder([], 1), recorder([], 1)] }).open(), isSkyError('INTERNAL'));
   });

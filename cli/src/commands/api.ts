@@ -36,6 +36,8 @@ export async function run({ action, args, options }: Invocation): Promise<number
         return await (await import('./api-export.js')).exportState(client, args, options);
       case 'events':
         return await (await import('./api-events.js')).events(client, options);
+      case 'usage':
+        return await (await import('./api-usage.js')).usage(client, options);
       default:
         throw new UsageError(`unknown action '${action.name}' for sky api`, 'sky api --help');
     }

@@ -43,6 +43,7 @@ import type {
   ServiceTokenResult,
   PluginList,
   InstallPluginsResult,
+  UsageReport,
 } from '@sky/protocol';
 import type { ManagedJobStatus } from '@sky/protocol/wire';
 import { resolveEndpoint, type Endpoint, type ResolveEndpointOptions } from './endpoint.js';
@@ -663,5 +664,11 @@ export class SkyClient {
       });
     }
     return outcome === 'stopped';
+  }
+
+  /** Node-, CPU- and GPU-hours over [since, until) (unix ms; until defaults to now): the caller's, or every user's with allUsers (admins). */
+  async usage(query: { since: number; until?: number; allUsers?: boolean }): Promise<UsageReport> {
+    const q: Record<string, string | number | boolean | undefined> = { since: query.since, until: query.until, all_users: query.allUsers === true ? true : undefined };
+    return this.transport.json<UsageReport>({ path: ROUTE_PATHS.getUsage, query: q });
   }
 }

@@ -76,6 +76,8 @@ import { resolveReplicaId } from './replica.js';
 import { createMetricsRegistry } from './metrics/registry.js';
 import { storeWriteHistogram, timeStoreWrites } from './metrics/store-writes.js';
 import { DaemonMetrics } from './metrics/daemon-metrics.js';
+import { UsageRecorder } from './usage/usage-recorder.js';
+import { UsageService } from './usage/usage-service.js';
 
 export interface ComposeOptions {
   config: DaemonConfig;
@@ -208,6 +210,9 @@ export function compose(options: ComposeOptions): DependencyContainer {
   c.registerSingleton(WebhookDelivery);
   c.registerSingleton(WebhookService);
   c.registerSingleton(DaemonMetrics);
+  // One recorder per process: it follows the store's changes once.
+  c.registerSingleton(UsageRecorder);
+  c.registerSingleton(UsageService);
   c.registerSingleton(Daemon);
   return c;
 }

@@ -82,6 +82,9 @@ import { WebhookService } from './webhooks/webhook-service.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
 import { DaemonMetrics } from './metrics/daemon-metrics.js';
 import { metricsRoutes, metricsScraperMiddleware } from './http/routes/metrics.js';
+import { UsageRecorder } from './usage/usage-recorder.js';
+import { UsageService } from './usage/usage-service.js';
+import { usageRoutes } from './http/routes/usage.js';
 
 /** The built dashboard (npm run build writes it); SKY_DASHBOARD_DIR serves another build, e.g. while developing it. */
 const DASHBOARD_ROOT = process.env.SKY_DASHBOARD_DIR || fileURLToPath(new URL('../../../dashboard-static/dist', import.meta.url));
@@ -161,6 +164,8 @@ export class Daemon {
     @inject(WebhookDelivery) private readonly webhookDelivery: WebhookDelivery,
     @inject(WebhookService) private readonly webhooks: WebhookService,
     @inject(DaemonMetrics) private readonly metrics: DaemonMetrics,
+    @inject(UsageRecorder) private readonly usageRecorder: UsageRecorder,
+    @inject(UsageService) private readonly usage: UsageService,
   ) {
     this.startedAt = clock.now();
   }
@@ -255,6 +260,7 @@ export class Daemon {
     const feedFrom = shared ? (await this.store.events.bounds()).last : undefined;
     await this.view.load();
     await this.managedJobView.load();
+    await this.usageRecorder.start();
     await this.eventHub.start();
     this.audit.start();
     this.followManagedJobChanges();
@@ -377,6 +383,7 @@ export class Daemon {
         serviceRoutes(router, { service: this.serveService, logs: this.serviceLogs, maxBodyBytes: max });
         eventRoutes(router, this.eventStreams, max);
         webhookRoutes(router, this.webhooks, max, this.audit);
+        usageRoutes(router, this.usage, max);
         sshRoutes(router, { gateway: this.sshGateway, store: this.store, transports: this.transports, auth: this.auth, clientAddress: (ctx) => this.listener?.guard.clientOf(ctx.req) ?? normalizeAddress(ctx.req.socket.remoteAddress), maxBodyBytes: max });
         metricsRoutes(router, this.metrics, max);
       },
@@ -433,6 +440,7 @@ export class Daemon {
     await this.managedJobs.close();
     await this.services.close();
     this.jobQueue.stop();
+    await this.usageRecorder.stop();
     this.autostop.stop();
     this.view.close();
     this.managedJobView.close();

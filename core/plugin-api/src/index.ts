@@ -18,3 +18,4 @@ export * from './node/helper-client.js';
 // The error model plugins throw and the daemon reads (codes from the protocol's catalogue), so a
 // plugin needs no dependency besides this package.
 export { SkyError, toSkyError, isErrorCode, type ErrorCode, type SkyErrorOptions } from '@sky/protocol/wire';
+export * from './usage-ledger.js';

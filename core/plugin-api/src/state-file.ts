@@ -62,6 +62,7 @@ const RECORD_KEYS: Partial<Record<StateItemType, ReadonlyArray<[string, (v: unkn
   managedJob: [['id', isInt], ['version', isInt], ['user', isString], ['status', isString]],
   service: [['name', isString], ['revision', isInt], ['user', isString], ['workspace', isString]],
   audit: [['id', isString], ['at', isInt]],
+  usage: [['kind', isString], ['clusterId', isString], ['user', isString], ['start', isInt]],
 };
 
 /** Why `value` is not a StateItem, or undefined when it is one. */

@@ -12,6 +12,7 @@ import type {
   ServiceVersionSpec,
   SessionRecord,
   TokenRecord,
+  UsageRecord,
   UserRecord,
   WorkspaceRecord,
 } from '@sky/protocol';
@@ -30,7 +31,7 @@ export type StoredChange = StoreChange | { kind: 'request'; id: string };
  *
  * The order is fixed, so that an importer may write each item as it comes: `feed` first, then
  * `counter`, users, tokens, sessions, workspaces, requests, request log chunks, clusters, jobs,
- * managed jobs, services, plugin documents, audit entries, and last the retained feed entries
+ * managed jobs, services, plugin documents, audit entries, usage entries, and last the retained feed entries
  * (ascending seq). Within a kind, items come in the order of their key (id, name, or cluster
  * then id).
  */
@@ -60,6 +61,8 @@ export type StateItem =
   /** A plugin's document (plugin API 1.8, stores that keep them: see documents.ts). */
   | { type: 'pluginDocument'; plugin: string; name: string; value: unknown; revision: number }
   | { type: 'audit'; record: AuditRecord }
+  /** A usage ledger entry (plugin API 1.10), in key order (see usageKey). */
+  | { type: 'usage'; record: UsageRecord }
   /** One retained entry of the persisted change feed. */
   | { type: 'event'; seq: number; at: number; change: StoredChange };
 
@@ -81,6 +84,7 @@ export const STATE_ITEM_ORDER: readonly StateItemType[] = [
   'service',
   'pluginDocument',
   'audit',
+  'usage',
   'event',
 ];
 
@@ -102,7 +106,7 @@ export interface StateTransfer {
   exportState(): AsyncIterable<StateItem>;
   /**
    * Load exported items into this open store, which must hold nothing (no user, request,
-   * cluster, managed job, service, audit entry, workspace, session, nor any feed entry): otherwise it
+   * cluster, managed job, service, audit entry, usage entry, workspace, session, nor any feed entry): otherwise it
    * rejects with STATE_NOT_EMPTY, writing nothing. Ids, versions, counters and sequence
    * numbers are kept, so idempotency keys, tokens, sessions and feed positions work as before.
    * Rejects with VALIDATION_FAILED on items out of order or inconsistent (a job of no cluster,

@@ -15,6 +15,7 @@ import type {
   ServiceVersionSpec,
   SessionRecord,
   TokenRecord,
+  UsageRecord,
   UserRecord,
   WorkspaceRecord,
 } from '@sky/protocol';
@@ -411,6 +412,48 @@ export interface AuditRepository {
   prune(before: number): Promise<number>;
 }
 
+/** Which usage entries UsageRepository.list returns: those overlapping [since, until). */
+export interface UsageFilter {
+  since: number;
+  until: number;
+  /** Only this user's entries (a user id). */
+  user?: string;
+}
+
+/**
+ * The usage ledger (plugin API 1.10): append-only history of what clusters held and what jobs
+ * ran, kept after the clusters and jobs themselves are deleted. An entry is never changed but
+ * to close an open cluster interval, and never deleted (but by an import's empty start). At
+ * most one interval of a cluster incarnation (clusterId) is open at a time.
+ */
+export interface UsageRepository {
+  /**
+   * Open an interval (kind 'cluster', no `end`). Returns false, storing nothing, when the
+   * incarnation has an open interval already, or one that starts at the same time (so a
+   * transition recorded twice counts once). Rejects with VALIDATION_FAILED for a job entry or
+   * one with an end.
+   */
+  open(record: UsageRecord): Promise<boolean>;
+  /**
+   * Close the incarnation's open interval at `end` (not before its start: an earlier end is
+   * taken as the start). Returns the closed entry, or undefined when none is open.
+   */
+  close(clusterId: string, end: number): Promise<UsageRecord | undefined>;
+  /** The open intervals, ordered by clusterId (the daemon checks them against its clusters at start-up). */
+  listOpen(): Promise<UsageRecord[]>;
+  /**
+   * Record a finished job (kind 'job', with jobId and end). Returns false, storing nothing, when
+   * that job (clusterId, jobId) was recorded already. Rejects with VALIDATION_FAILED otherwise malformed.
+   */
+  recordJob(record: UsageRecord): Promise<boolean>;
+  /**
+   * Entries overlapping the filter's window: start < until and (no end, or end > since); for a
+   * job that ended at its start, start >= since counts too. Ordered by start, then kind,
+   * clusterId and jobId. Entries are returned as stored (open ones without an end).
+   */
+  list(filter: UsageFilter): Promise<UsageRecord[]>;
+}
+
 /** Whose a deleted cluster was (also on the deletes of its jobs): who may hear of the deletion. */
 export interface DeletedFrom {
   owner: string;
@@ -599,6 +642,8 @@ export interface StateStore {
   readonly leases?: Leases;
   /** Plugin API 1.8, optional, for stores shared by several replicas: plugins' documents (see documents.ts). */
   readonly pluginDocuments?: PluginDocumentRepository;
+  /** Plugin API 1.10: the usage ledger. Optional, so a store plugin built against an earlier 1.x still loads (the daemon then keeps no usage). */
+  readonly usage?: UsageRepository;
 }
 
 /** The store's shared feed when it has one (a store shared by several replicas), else undefined. */

@@ -23,3 +23,4 @@ export * from './ssh-routes.js';
 export * from './helper.js';
 export * from './helper-frames.js';
 export * from './webhooks.js';
+export * from './usage.js';

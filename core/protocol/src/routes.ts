@@ -50,6 +50,7 @@ import { ServiceDetailSchema, ServiceListSchema, ServiceLogsQuerySchema, Service
 import type { Access } from './access.js';
 import { ExportStateQuerySchema } from './state-routes.js';
 import { CreateWebhookBodySchema, NewWebhookSchema, WebhookDeliveryListSchema, WebhookListSchema, WebhookParamsSchema, WebhookViewSchema, WebhookWorkspaceParamsSchema } from './webhooks.js';
+import { UsageQuerySchema, UsageReportSchema } from './usage.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 
@@ -447,6 +448,15 @@ export const ROUTES = {
     access: 'admin',
     summary: "This replica's Prometheus metrics in the text exposition format (admins, or a scraper with the bearer token of the daemon config's metrics.token). Every series carries a replica label.",
     success: { status: 200, body: 'metrics-text' },
+  },
+  getUsage: {
+    id: 'getUsage',
+    method: 'get',
+    path: ROUTE_PATHS.getUsage,
+    summary: "Node-, CPU- and GPU-hours of clusters and jobs over a window, by user and workspace, from the usage ledger (kept after sky down): the caller's own, or every user's with all_users (admins only; a refusal is audited).",
+    access: 'user',
+    query: UsageQuerySchema,
+    success: { status: 200, body: UsageReportSchema },
   },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -13,6 +13,7 @@ import type {
   ServiceVersionSpec,
   SessionRecord,
   TokenRecord,
+  UsageRecord,
   UserRecord,
   WorkspaceRecord,
 } from '@sky/protocol';
@@ -86,6 +87,10 @@ export function openLevel(path: string): LevelDb {
  * its last 1,000 lines, with service-event-seqs (name → the next sequence number, in the same
  * batch as the lines; the log holds max(0, next - 1000) to next - 1). A service's delete removes
  * all of them in one batch.
+ *
+ * The usage ledger (schema v7): usage by usageKey (@sky/plugin-api), the intervals clusters
+ * held their nodes and the finished jobs, never deleted; usage-open (clusterId → the key of its
+ * open interval), removed in the batch that closes it.
  */
 export function sublevels(db: LevelDb) {
   return {
@@ -121,6 +126,8 @@ export function sublevels(db: LevelDb) {
     serviceVersions: db.sublevel<string, ServiceVersionSpec>('service-versions', { valueEncoding: 'json' }),
     serviceEvents: db.sublevel<string, ServiceEvent>('service-events', { valueEncoding: 'json' }),
     serviceEventSeqs: db.sublevel<string, number>('service-event-seqs', { valueEncoding: 'json' }),
+    usage: db.sublevel<string, UsageRecord>('usage', { valueEncoding: 'json' }),
+    usageOpen: db.sublevel<string, string>('usage-open', { valueEncoding: 'utf8' }),
   };
 }
 

@@ -61,6 +61,7 @@ import { ManagedJobReader } from './managed-job-queries.js';
 import { LevelManagedJobRepository } from './managed-job-repository.js';
 import { ManagedJobState } from './managed-job-state.js';
 import { LevelServiceRepository } from './service-repository.js';
+import { LevelUsageRepository } from './usage-repository.js';
 import { ServiceState } from './service-state.js';
 import { MIGRATIONS, migrate, type Migration } from './migrations.js';
 import { Reader } from './queries.js';
@@ -143,6 +144,8 @@ export class LevelStateStore implements StateStore, StateTransfer {
   readonly workspaces: WorkspaceRepository;
   readonly audit: AuditRepository;
   readonly events: EventRepository;
+  /** Plugin API 1.10: the usage ledger. */
+  readonly usage: LevelUsageRepository;
   readonly path: string;
   readonly #sync: boolean;
   readonly #migrations: readonly Migration[];
@@ -176,6 +179,7 @@ export class LevelStateStore implements StateStore, StateTransfer {
     this.workspaces = new LevelWorkspaceRepository(open);
     this.audit = new LevelAuditRepository(open);
     this.events = new LevelEventRepository(open, this.#feed);
+    this.usage = new LevelUsageRepository(open, this.path);
   }
 
   subscribe(listener: StoreChangeListener): () => void {
@@ -196,6 +200,8 @@ export class LevelStateStore implements StateStore, StateTransfer {
     await this.#reopening?.catch(() => {});
     const open = this.#open;
     if (open === undefined) return;
+    // Ledger writes queued before the close still find the store open.
+    await this.usage.idle();
     this.#open = undefined;
     try {
       await open.writer.close();
@@ -347,6 +353,7 @@ export class LevelStateStore implements StateStore, StateTransfer {
   }
 
   async #reopen(): Promise<void> {
+    // Not waiting for the ledger's queue here: its next write waits for this reopen.
     const old = this.#open;
     this.#open = undefined;
     if (old !== undefined) {

@@ -55,6 +55,13 @@ export const MIGRATIONS: readonly Migration[] = [
     // probe, scale or stop them.
     up: async () => {},
   },
+  {
+    version: 7,
+    description: 'the usage ledger: the usage and usage-open sublevels',
+    // Additive. The stamp keeps a sky that knows only v6 from running on without recording
+    // usage, which would leave holes in the ledger that no later sky could fill.
+    up: async () => {},
+  },
 ];
 
 const VERSION_KEY = 'schemaVersion';

@@ -1,6 +1,6 @@
 import { isJobTerminal, isManagedJobTerminal, SkyError } from '@sky/protocol';
 import type { JobSpec, ManagedJobSpec } from '@sky/protocol';
-import { checkedStateItems, importInconsistency, type ImportSummary, type StateItem } from '@sky/plugin-api';
+import { checkedStateItems, importInconsistency, usageKey, type ImportSummary, type StateItem } from '@sky/plugin-api';
 import { EVENT_FLOOR_KEY, lastSeqOf } from './event-state.js';
 import {
   eventKey,
@@ -68,6 +68,7 @@ async function* itemsOf(subs: Sublevels, snapshot: Snapshot): AsyncGenerator<Sta
     yield { type: 'service', record, versions, events };
   }
   for await (const [, record] of subs.audit.iterator(at)) yield { type: 'audit', record };
+  for await (const [, record] of subs.usage.iterator(at)) yield { type: 'usage', record };
   for await (const [key, value] of subs.events.iterator(at)) {
     const first = Number(key);
     for (const [i, change] of value.changes.entries()) yield { type: 'event', seq: first + i, at: value.at, change };
@@ -195,6 +196,12 @@ export async function importLevelState(db: LevelDb, subs: Sublevels, input: Asyn
           put(subs.audit, item.record.id, item.record);
           if (item.record.user !== undefined) put(subs.auditByUser, userKey(item.record.user, item.record.id), INDEX_MARK);
           break;
+        case 'usage': {
+          const key = usageKey(item.record);
+          put(subs.usage, key, item.record);
+          if (item.record.kind === 'cluster' && item.record.end === undefined) put(subs.usageOpen, item.record.clusterId, key);
+          break;
+        }
         case 'event':
           if (item.seq <= lastEvent || item.seq > feedLast) throw importInconsistency(`feed entry ${item.seq} is out of order or beyond the feed's last seq ${feedLast}`);
           firstEvent ??= item.seq;

@@ -4,6 +4,7 @@ import { SCHEMA_V1 } from './schema-v1.js';
 import { SCHEMA_V2 } from './schema-v2.js';
 import { SCHEMA_V3 } from './schema-v3.js';
 import { SCHEMA_V4 } from './schema-v4.js';
+import { SCHEMA_V5 } from './schema-v5.js';
 
 /** One step of the schema ladder: the statements that take the schema from version - 1 to version. */
 export interface Migration {
@@ -18,6 +19,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'blobs and manifests', statements: SCHEMA_V2 },
   { version: 3, name: 'plugin documents', statements: SCHEMA_V3 },
   { version: 4, name: 'services', statements: SCHEMA_V4 },
+  { version: 5, name: 'usage ledger', statements: SCHEMA_V5 },
 ];
 
 /** What open() must do: the migrations to apply, in order, or that the schema is newer than the ladder. */

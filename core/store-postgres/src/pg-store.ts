@@ -35,6 +35,7 @@ import { PgManagedJobRepository } from './managed-jobs.js';
 import { MIGRATIONS, runMigrations, type Migration } from './migrations.js';
 import { PgRequestRepository } from './requests.js';
 import { PgServiceRepository } from './services.js';
+import { PgUsageRepository } from './usage.js';
 import { PgSessionRepository } from './sessions.js';
 import { checkSchemaName, parseDatabaseUrl, redactUrl } from './url.js';
 import { PgTokenRepository, PgUserRepository } from './users.js';
@@ -87,6 +88,8 @@ export class PostgresStateStore implements StateStore, StateTransfer {
   readonly events: EventRepository;
   readonly leases: Leases;
   readonly pluginDocuments: PgDocumentRepository;
+  /** Plugin API 1.10: the usage ledger. */
+  readonly usage: PgUsageRepository;
   /** Blobs and manifests every replica reaches (the daemon's uploads). */
   readonly blobs: PgBlobStore;
   readonly schema: string;
@@ -128,6 +131,7 @@ export class PostgresStateStore implements StateStore, StateTransfer {
     this.events = new PgEventRepository(db, this.#listeners);
     this.leases = new PgLeases(db);
     this.pluginDocuments = new PgDocumentRepository(db);
+    this.usage = new PgUsageRepository(db);
     this.blobs = new PgBlobStore(db);
   }
 

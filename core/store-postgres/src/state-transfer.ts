@@ -14,6 +14,7 @@ import type {
   ServiceVersionSpec,
   SessionRecord,
   TokenRecord,
+  UsageRecord,
   UserRecord,
   WorkspaceRecord,
 } from '@sky/protocol';
@@ -108,12 +109,15 @@ async function* itemsOf(client: pg.PoolClient): AsyncGenerator<StateItem> {
     yield { type: 'pluginDocument', plugin: row.plugin, name: row.name, value: row.value, revision: Number(row.revision) };
   }
   for await (const row of table<{ id: string; doc: AuditRecord }>(client, 'id, doc', 'audit', ['id'], (r) => [r.id])) yield { type: 'audit', record: row.doc };
+  for await (const row of table<{ kind: string; cluster_id: string; seq: string; doc: UsageRecord }>(client, 'kind, cluster_id, seq, doc', 'usage', ['kind', 'cluster_id', 'seq'], (r) => [r.kind, r.cluster_id, r.seq])) {
+    yield { type: 'usage', record: row.doc };
+  }
   for await (const row of table<{ seq: number; at: number; change: StoredChange }>(client, 'seq, at, change', 'events', ['seq'], (r) => [r.seq])) {
     yield { type: 'event', seq: row.seq, at: row.at, change: row.change };
   }
 }
 
-const TABLES = ['users', 'sessions', 'workspaces', 'requests', 'clusters', 'managed_jobs', 'services', 'plugin_documents', 'audit', 'events'] as const;
+const TABLES = ['users', 'sessions', 'workspaces', 'requests', 'clusters', 'managed_jobs', 'services', 'plugin_documents', 'audit', 'usage', 'events'] as const;
 
 /** What the schema holds already, or undefined when it holds nothing. */
 async function pgHolds(tx: Tx): Promise<string | undefined> {
@@ -249,6 +253,19 @@ export async function importPgState(db: Db, where: string, input: AsyncIterable<
         case 'audit':
           await tx.rows('INSERT INTO audit (id, user_id, at, doc) VALUES ($1, $2, $3, $4)', [item.record.id, item.record.user ?? null, item.record.at, JSON.stringify(item.record)]);
           break;
+        case 'usage': {
+          const r = item.record;
+          await tx.rows('INSERT INTO usage (kind, cluster_id, seq, user_id, start_at, end_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+            r.kind,
+            r.clusterId,
+            r.kind === 'job' ? (r.jobId ?? 0) : r.start,
+            r.user,
+            r.start,
+            r.end ?? null,
+            JSON.stringify(r),
+          ]);
+          break;
+        }
         case 'event':
           if (item.seq <= lastEvent || item.seq > feedLast) throw importInconsistency(`feed entry ${item.seq} is out of order or beyond the feed's last seq ${feedLast}`);
           lastEvent = item.seq;

@@ -18,6 +18,7 @@ import { describePrune } from './suites/prune.js';
 import { describeLifecycle, describeRecords } from './suites/records.js';
 import { describeRequestJobs } from './suites/request-jobs.js';
 import { describeTransitions } from './suites/transitions.js';
+import { describeUsage } from './suites/usage.js';
 
 /** One fresh, empty store for one test. */
 export interface StoreFixture {
@@ -117,5 +118,6 @@ export function runStateStoreConformance(name: string, factory: StoreFactory): v
     describeAudit(harness);
     describeExport(harness);
     describeDocuments(harness);
+    describeUsage(harness);
   });
 }

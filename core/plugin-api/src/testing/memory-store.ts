@@ -26,6 +26,7 @@ import { MemoryClusterData, MemoryClusterRepository, MemoryJobRepository } from 
 import { MemoryFeed, warnListenerError, type ListenerErrorHandler } from './memory-events.js';
 import { MemoryManagedJobRepository } from './memory-managed-jobs.js';
 import { MemoryServiceRepository } from './memory-services.js';
+import { MemoryUsageRepository } from './memory-usage.js';
 import { MemorySessionRepository } from './memory-sessions.js';
 import { pageCursor } from '../node/page-cursor.js';
 import { MemoryAuditRepository, MemoryAuthData, MemoryTokenRepository, MemoryUserRepository, MemoryWorkspaceRepository } from './memory-auth.js';
@@ -207,6 +208,8 @@ export class MemoryStateStore implements StateStore, StateTransfer {
   readonly audit: AuditRepository;
   readonly events: EventRepository;
   readonly pluginDocuments: MemoryDocumentRepository;
+  /** Plugin API 1.10: the usage ledger. */
+  readonly usage: MemoryUsageRepository;
   readonly #feed: MemoryFeed;
   readonly #parts: MemoryParts;
   #open = false;
@@ -240,7 +243,8 @@ export class MemoryStateStore implements StateStore, StateTransfer {
     const audit = new MemoryAuditRepository(assertOpen);
     this.audit = audit;
     this.pluginDocuments = new MemoryDocumentRepository(assertOpen);
-    this.#parts = { requests, feed: this.#feed, clusters: clusterData, managedJobs, services, auth, sessions, workspaces, audit, documents: this.pluginDocuments };
+    this.usage = new MemoryUsageRepository(assertOpen);
+    this.#parts = { requests, feed: this.#feed, clusters: clusterData, managedJobs, services, auth, sessions, workspaces, audit, documents: this.pluginDocuments, usage: this.usage };
     this.#assertOpen = assertOpen;
   }
 

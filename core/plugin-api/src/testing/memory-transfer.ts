@@ -8,6 +8,7 @@ import type { MemoryManagedJobRepository } from './memory-managed-jobs.js';
 import type { MemoryServiceRepository } from './memory-services.js';
 import type { MemorySessionRepository } from './memory-sessions.js';
 import type { MemoryDocumentRepository } from './memory-documents.js';
+import type { MemoryUsageRepository } from './memory-usage.js';
 
 /** The request repository's raw access (it lives in memory-store.ts). */
 export interface MemoryRequestRaw {
@@ -28,6 +29,7 @@ export interface MemoryParts {
   workspaces: MemoryWorkspaceRepository;
   audit: MemoryAuditRepository;
   documents: MemoryDocumentRepository;
+  usage: MemoryUsageRepository;
 }
 
 /**
@@ -63,6 +65,7 @@ export function memoryStateItems(parts: MemoryParts): StateItem[] {
   for (const { record, versions, events } of parts.services.raw()) items.push({ type: 'service', record, versions, events });
   for (const doc of parts.documents.raw()) items.push({ type: 'pluginDocument', ...doc });
   for (const record of parts.audit.raw()) items.push({ type: 'audit', record });
+  for (const record of parts.usage.raw()) items.push({ type: 'usage', record });
   for (const entry of feed.entries) items.push({ type: 'event', seq: entry.seq, at: entry.at, change: entry.change });
   return items;
 }
@@ -78,6 +81,7 @@ function holds(parts: MemoryParts): string | undefined {
   if (parts.services.size > 0) return 'services';
   if (parts.audit.raw().length > 0) return 'audit entries';
   if (parts.documents.size > 0) return 'plugin documents';
+  if (parts.usage.size > 0) return 'usage entries';
   if (parts.feed.used) return 'a change feed';
   return undefined;
 }
@@ -149,6 +153,9 @@ export async function importMemoryState(parts: MemoryParts, input: AsyncIterable
         break;
       case 'audit':
         parts.audit.putRaw(item.record);
+        break;
+      case 'usage':
+        parts.usage.putRaw(item.record);
         break;
       case 'event':
         parts.feed.putRaw(item.seq, item.at, item.change);

@@ -57,6 +57,7 @@ export const ROUTE_PATHS = {
   webhookDeliveries: `${API_PREFIX}/workspaces/:name/webhooks/:id/deliveries`,
   /** Prometheus' conventional path, outside the versioned API: scrapers are configured with it. */
   metrics: '/metrics',
+  getUsage: `${API_PREFIX}/usage`,
 } as const;
 
 /**
