@@ -30,6 +30,7 @@ import { AttemptLogs } from './attempt-logs.js';
 import { attemptTag, managedClusterName, managedJobOfCluster } from './cluster-names.js';
 import { decideEnd, type TaskEnd } from './recovery.js';
 import { LaunchSlots } from './launch-slots.js';
+import { KeyedSteps } from '../steps/keyed-steps.js';
 
 /** Provisioning errors that say "not now, not here" (retried, then FAILED_NO_RESOURCE), not "never". */
 const CAPACITY_CODES = new Set(['NO_CAPACITY', 'RESOURCES_UNAVAILABLE', 'NO_DRIVER', 'DRIVER_FAILED', 'NODE_UNREACHABLE', 'CLUSTER_NOT_UP']);
@@ -68,8 +69,7 @@ export class ManagedJobController {
   /** Emits the job id (as a string) whenever its record or controller log changed. */
   readonly notices = new EventEmitter();
   readonly attemptLogs: AttemptLogs;
-  private readonly chains = new Map<number, Promise<void>>();
-  private readonly queued = new Set<number>();
+  private readonly steps = new KeyedSteps<number>();
   private readonly inflight = new Map<number, AbortController>();
   private readonly clusterJobs = new Map<string, number>();
   private readonly timers = new Map<number, NodeJS.Timeout>();
@@ -137,7 +137,7 @@ export class ManagedJobController {
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     for (const abort of this.inflight.values()) abort.abort();
-    await Promise.allSettled([...this.chains.values()]);
+    await this.steps.settled();
     this.clusterJobs.clear();
     this.waitingForCapacity.clear();
     this.stepErrors.clear();
@@ -155,12 +155,9 @@ export class ManagedJobController {
 
   /** Run a step for the job soon: steps of one job never overlap, and kicks waiting for their turn merge. */
   kick(id: number): void {
-    if (this.stopping.signal.aborted || this.queued.has(id)) return;
+    if (this.stopping.signal.aborted) return;
     this.known.add(id);
-    this.queued.add(id);
-    const previous = this.chains.get(id) ?? Promise.resolve();
-    const next = previous.then(async () => {
-      this.queued.delete(id);
+    this.steps.kick(id, async () => {
       if (this.stopping.signal.aborted) return;
       try {
         await this.step(id);
@@ -168,10 +165,6 @@ export class ManagedJobController {
       } catch (err) {
         await this.stepFailed(id, err);
       }
-    });
-    this.chains.set(id, next);
-    void next.finally(() => {
-      if (this.chains.get(id) === next) this.chains.delete(id);
     });
   }
 

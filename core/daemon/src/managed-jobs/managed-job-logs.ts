@@ -2,6 +2,7 @@ import { inject, injectable } from 'tsyringe';
 import type { StateStore } from '@sky/plugin-api';
 import { isManagedJobTerminal, type JobLogLine, type ManagedJobRecord, type ManagedJobStatus } from '@sky/protocol';
 import { TOKENS } from '../tokens.js';
+import { nextNotice } from '../steps/notices.js';
 import { JobLogs } from '../clusters/job-logs.js';
 import { attemptName } from './attempt-logs.js';
 import { ManagedJobController } from './controller.js';
@@ -24,15 +25,7 @@ export class ManagedJobLogs {
 
   /** Resolves at the next change of the job (record or controller log), or when the signal aborts. */
   private changed(id: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.controller.notices.off(String(id), done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.controller.notices.on(String(id), done);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return nextNotice(this.controller.notices, String(id), signal);
   }
 
   async *task(id: number, follow: boolean, signal: AbortSignal): AsyncGenerator<ManagedLogEvent> {

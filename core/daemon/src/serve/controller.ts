@@ -11,6 +11,7 @@ import type { OperationContext } from '../ops/registry.js';
 import { ClusterService } from '../clusters/cluster-service.js';
 import type { Progress } from '../clusters/provisioner.js';
 import { LaunchSlots } from '../managed-jobs/launch-slots.js';
+import { KeyedSteps } from '../steps/keyed-steps.js';
 import { Autoscaler } from './autoscaler.js';
 import { LoadBalancers } from './load-balancers.js';
 import { probeReplica } from './probe.js';
@@ -47,8 +48,7 @@ function withReplica(service: ServiceRecord, id: number, patch: Partial<ServiceR
 export class ServiceController {
   /** Emits the service name whenever its record or controller log changed. */
   readonly notices = new EventEmitter();
-  private readonly chains = new Map<string, Promise<void>>();
-  private readonly queued = new Set<string>();
+  private readonly steps = new KeyedSteps<string>();
   private readonly busy = new Map<string, { abort: AbortController; run: Promise<void> }>();
   /** Replica actions that failed, by key: not tried again before the time given (backoff). */
   private readonly cooldown = new Map<string, { until: number; failures: number }>();
@@ -105,7 +105,7 @@ export class ServiceController {
     if (this.tick) clearInterval(this.tick);
     this.tick = undefined;
     for (const { abort } of this.busy.values()) abort.abort();
-    await Promise.allSettled([...this.chains.values(), ...this.background]);
+    await Promise.allSettled([this.steps.settled(), ...this.background]);
     this.cooldown.clear();
     await this.balancers.stopAll();
     this.autoscalers.clear();
@@ -120,11 +120,8 @@ export class ServiceController {
 
   /** Run a step for the service soon: steps of one service never overlap, and kicks waiting for their turn merge. */
   kick(name: string): void {
-    if (!this.driving || this.queued.has(name)) return;
-    this.queued.add(name);
-    const previous = this.chains.get(name) ?? Promise.resolve();
-    const next = previous.then(async () => {
-      this.queued.delete(name);
+    if (!this.driving) return;
+    this.steps.kick(name, async () => {
       if (!this.driving) return;
       try {
         await this.step(name);
@@ -132,10 +129,6 @@ export class ServiceController {
       } catch (err) {
         await this.stepFailed(name, err);
       }
-    });
-    this.chains.set(name, next);
-    void next.finally(() => {
-      if (this.chains.get(name) === next) this.chains.delete(name);
     });
   }
 

@@ -2,6 +2,7 @@ import { inject, injectable } from 'tsyringe';
 import type { StateStore } from '@sky/plugin-api';
 import type { JobLogLine, ReplicaStatus, ServiceStatus } from '@sky/protocol';
 import { TOKENS } from '../tokens.js';
+import { nextNotice } from '../steps/notices.js';
 import { JobLogs } from '../clusters/job-logs.js';
 import { ServiceController } from './controller.js';
 import { LOAD_BALANCER_PREFIX } from './load-balancers.js';
@@ -21,16 +22,9 @@ export class ServiceLogs {
     @inject(ServiceController) private readonly controller: ServiceController,
   ) {}
 
+  /** Resolves at the next change of the service (record or controller log), or when the signal aborts. */
   private changed(name: string, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.controller.notices.off(name, done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.controller.notices.on(name, done);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return nextNotice(this.controller.notices, name, signal);
   }
 
   /** The replica's job log; the stream ends with the replica's status once its job ends (or now, without follow). */
