@@ -86,6 +86,9 @@ export const OPTIONS = {
   private: { flags: '--private', help: 'Only its allowed users (and admins) may use the workspace' },
   public: { flags: '--public', help: 'Anyone may use the workspace' },
   allow: { flags: '--allow <user>', help: 'A user allowed in the private workspace (repeatable; replaces the list)' },
+  eventKind: { flags: '--kind <kind>', help: 'A kind of change to deliver: cluster, job, managedJob, service or request (repeatable; default all)' },
+  onStatus: { flags: '--on-status <status>', help: 'A status to deliver, e.g. SUCCEEDED, FAILED, UP, DELETED (repeatable; default all)' },
+  signingSecret: { flags: '--signing-secret <secret>', help: 'The HMAC key (at least 16 characters); default: one is generated and shown once' },
   workspaceInfra: { flags: '--infra <infra>', help: 'Infra the workspace may use: a driver (ssh) or driver/pool (repeatable; default: any)' },
   importFile: { flags: '--import <file>', help: 'First load this state file (sky api export) into the configured store, which must be empty; then serve' },
   gzip: { flags: '--gzip', help: 'Compress the state file with gzip (the default when FILE ends in .gz)' },
@@ -350,6 +353,18 @@ export const WORKSPACE: NounSpec = {
       examples: ['sky workspace update research --allow alice --allow carol', 'sky workspace update gpu --infra any'],
     },
     { name: 'delete', args: 'NAME', minArgs: 1, maxArgs: 1, summary: 'Delete a workspace that has no clusters (admins; never default)', options: ['yes'] },
+    { name: 'webhooks', args: 'NAME', minArgs: 1, maxArgs: 1, summary: "List a workspace's webhooks (admins)", options: ['output'] },
+    {
+      name: 'webhook-add',
+      args: 'NAME URL',
+      minArgs: 2,
+      maxArgs: 2,
+      summary: "Send the workspace's changes to URL, signed (admins; the URL must be allowed by the daemon's webhooks.allow); prints the signing secret once",
+      options: ['eventKind', 'onStatus', 'signingSecret', 'output'],
+      examples: ['sky workspace webhook-add research https://ci.example.com/sky --kind job --on-status SUCCEEDED --on-status FAILED'],
+    },
+    { name: 'webhook-rm', args: 'NAME ID', minArgs: 2, maxArgs: 2, summary: 'Remove a webhook (admins); deliveries to it stop', options: [] },
+    { name: 'webhook-log', args: 'NAME ID', minArgs: 2, maxArgs: 2, summary: "A webhook's last deliveries, newest first (admins)", options: ['output'] },
   ],
 };
 

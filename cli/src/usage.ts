@@ -72,6 +72,9 @@ export interface CliOptions {
   private?: boolean;
   public?: boolean;
   allow?: string[];
+  eventKind?: string[];
+  onStatus?: string[];
+  signingSecret?: string;
   workspaceInfra?: string[];
   since?: string;
   gzip?: boolean;
@@ -207,6 +210,9 @@ const CONVERT: { [K in OptionKey]: Converter<K> } = {
   private: bool,
   public: bool,
   allow: list(64),
+  eventKind: list(10),
+  onStatus: list(50),
+  signingSecret: text(200),
   workspaceInfra: list(200),
   since: text(64),
   gzip: bool,

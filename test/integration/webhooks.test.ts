@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
 import { errorOf, runOperation } from '../helpers/team.js';
 import { verifySignature } from '../../core/daemon/src/webhooks/signing.js';
+import { runSky, showRun, type CliResult } from '../helpers/sky-cli.js';
 
 // Webhooks against a real daemon: a receiver on 127.0.0.1 (a dynamic port, allowed by address in the config).
 
@@ -185,6 +186,29 @@ describe('webhooks', () => {
     assert.deepEqual(entry && { attempts: entry.attempts, status: entry.status, ok: entry.ok, url: entry.url }, { attempts: 3, status: 200, ok: true, url: receiver.url('/flaky') });
     const del = await http(`${d.url}/api/v1/workspaces/default/webhooks/${flaky.id}`, { method: 'DELETE', headers: HEADERS });
     assert.equal(del.status, 200, del.text);
+  });
+
+  it('the CLI adds, lists, shows the deliveries of and removes a webhook', async () => {
+    const sky = (args: string[]): Promise<CliResult> => runSky(args, { home, endpoint: d.url });
+    const added = await sky(['workspace', 'webhook-add', 'default', receiver.url('/cli'), '--kind', 'request', '--on-status', 'succeeded']);
+    assert.equal(added.code, 0, showRun(['webhook-add'], added));
+    const secret = added.stdout.trim();
+    assert.match(secret, /\S{16,}/, 'the secret alone on standard output');
+    const id = /Webhook (wh-[0-9a-f]+)/.exec(added.stderr)?.[1] ?? assert.fail(added.stderr);
+    const listed = await sky(['workspace', 'webhooks', 'default']);
+    assert.equal(listed.code, 0, showRun(['webhooks'], listed));
+    assert.match(listed.stdout, new RegExp(`${id}\\s+${receiver.url('/cli').replace(/[.]/g, '\\.')}\\s+request\\s+SUCCEEDED`));
+    const ping = await runOperation<Rec>(d.url, 'ping', {}, HEADERS);
+    const got = await receiver.waitFor('/cli', (r) => r.payload.key === ping.id, 'the ping, through the webhook the CLI made');
+    assert.ok(verifySignature(secret, got.body, String(got.headers['x-sky-signature'])), 'signed with the secret the CLI printed');
+    const log = await sky(['workspace', 'webhook-log', 'default', id]);
+    assert.equal(log.code, 0, showRun(['webhook-log'], log));
+    assert.match(log.stdout, new RegExp(`#${got.payload.seq}\\s+request\\s+${ping.id}\\s+OK 200`));
+    const removed = await sky(['workspace', 'webhook-rm', 'default', id]);
+    assert.equal(removed.code, 0, showRun(['webhook-rm'], removed));
+    assert.doesNotMatch((await sky(['workspace', 'webhooks', 'default'])).stdout, new RegExp(id));
+    const bad = await sky(['workspace', 'webhook-add', 'default', receiver.url('/cli'), '--kind', 'jobs']);
+    assert.equal(bad.code, 2, showRun(['webhook-add --kind jobs'], bad));
   });
 
   it('resumes after a restart of the daemon: every change once, no gap, no repeat', async () => {

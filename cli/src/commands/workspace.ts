@@ -5,7 +5,7 @@ import { print, printJson } from '../output.js';
 import { UsageError, type CliOptions, type Invocation } from '../usage.js';
 import { createBody, updateBody, workspaceTable } from '../workspace-format.js';
 
-/** `sky workspace list|create|update|delete`: never starts a server (workspaces live on a team server). */
+/** `sky workspace list|create|update|delete|webhooks|webhook-add|webhook-rm|webhook-log`: never starts a server (workspaces live on a team server). */
 export async function run({ action, args, options }: Invocation): Promise<number> {
   const client = await connect();
   try {
@@ -24,6 +24,11 @@ export async function run({ action, args, options }: Invocation): Promise<number
       }
       case 'delete':
         return await remove(client, args[0]!, options);
+      case 'webhooks':
+      case 'webhook-add':
+      case 'webhook-rm':
+      case 'webhook-log':
+        return await (await import('./workspace-webhooks.js')).webhooks(client, action.name, args, options);
       default:
         throw new UsageError(`unknown action '${action.name}' for sky workspace`, 'sky workspace --help');
     }

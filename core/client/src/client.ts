@@ -41,6 +41,11 @@ import type {
   ServiceList,
   ServiceLogLine,
   ServiceTokenResult,
+  CreateWebhookBody,
+  NewWebhook,
+  WebhookDeliveryList,
+  WebhookList,
+  WebhookView,
   PluginList,
   InstallPluginsResult,
   UsageReport,
@@ -302,6 +307,25 @@ export class SkyClient {
 
   async updateWorkspace(name: string, body: UpdateWorkspaceBody): Promise<WorkspaceView> {
     return this.transport.json<WorkspaceView>({ method: 'POST', path: fillPath(ROUTE_PATHS.updateWorkspace, { name }), body });
+  }
+
+  /** A workspace's webhooks, without their secrets (admins). */
+  async listWebhooks(workspace: string): Promise<WebhookList> {
+    return this.transport.json<WebhookList>({ path: fillPath(ROUTE_PATHS.listWebhooks, { name: workspace }) });
+  }
+
+  /** Add a webhook to a workspace (admins): the answer holds its signing secret, shown this once. */
+  async createWebhook(workspace: string, body: CreateWebhookBody): Promise<NewWebhook> {
+    return this.transport.json<NewWebhook>({ method: 'POST', path: fillPath(ROUTE_PATHS.createWebhook, { name: workspace }), body });
+  }
+
+  async deleteWebhook(workspace: string, id: string): Promise<WebhookView> {
+    return this.transport.json<WebhookView>({ method: 'DELETE', path: fillPath(ROUTE_PATHS.deleteWebhook, { name: workspace, id }) });
+  }
+
+  /** A webhook's last deliveries, newest first. */
+  async webhookDeliveries(workspace: string, id: string): Promise<WebhookDeliveryList> {
+    return this.transport.json<WebhookDeliveryList>({ path: fillPath(ROUTE_PATHS.webhookDeliveries, { name: workspace, id }) });
   }
 
   async deleteWorkspace(name: string): Promise<WorkspaceView> {
