@@ -15,9 +15,9 @@ function ws(over: Partial<WorkspaceView>): WorkspaceView {
 }
 
 describe('sky workspace', () => {
-  it('is a noun with list, create, update and delete', () => {
+  it('is a noun with list, create, update, delete and the webhook actions', () => {
     assert.ok(NOUNS.includes(WORKSPACE));
-    assert.deepEqual(WORKSPACE.actions.map((a) => a.name), ['list', 'create', 'update', 'delete']);
+    assert.deepEqual(WORKSPACE.actions.map((a) => a.name), ['list', 'create', 'update', 'delete', 'webhooks', 'webhook-add', 'webhook-rm', 'webhook-log']);
   });
 
   it('lists workspaces as NAME PRIVATE USERS INFRA', () => {

@@ -1,10 +1,9 @@
 import type { SkyClient } from '@sky/client';
-import { FEED_KINDS, type CreateWebhookBody } from '@sky/protocol';
+import type { CreateWebhookBody } from '@sky/protocol';
+import { FEED_KINDS, type FeedKind } from '@sky/protocol/wire';
 import { note, print, printJson } from '../output.js';
 import { UsageError, type CliOptions } from '../usage.js';
 import { deliveryTable, webhookTable } from '../webhook-format.js';
-
-type FeedKind = (typeof FEED_KINDS)[number];
 
 /** The body of webhook-add from its arguments; kinds are checked here so a typo is a usage error, not a 400. */
 export function webhookBody(url: string, options: Pick<CliOptions, 'eventKind' | 'onStatus' | 'signingSecret'>): CreateWebhookBody {

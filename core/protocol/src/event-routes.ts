@@ -1,10 +1,8 @@
 import { z } from 'zod';
+import { FEED_KINDS } from './wire/feed-kinds.js';
 
 const boolFlag = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
 
-/** The kinds of things the event stream reports changes of. */
-export const FEED_KINDS = ['cluster', 'job', 'managedJob', 'service', 'request'] as const;
-export type FeedKind = (typeof FEED_KINDS)[number];
 
 export const EventStreamQuerySchema = z.strictObject({
   after: z.coerce

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FEED_KINDS } from './event-routes.js';
+import { FEED_KINDS } from './wire/feed-kinds.js';
 import { WorkspaceNameSchema } from './workspace-routes.js';
 
 /** A webhook's id: `wh-` and lowercase hex (it travels in paths and in X-Sky-Delivery). */

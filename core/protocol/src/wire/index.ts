@@ -8,3 +8,4 @@ export * from './daemon-info.js';
 export * from './format-path.js';
 export * from './manifest.js';
 export * from './cluster-columns.js';
+export * from './feed-kinds.js';
