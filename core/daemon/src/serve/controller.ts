@@ -154,21 +154,33 @@ export class ServiceController {
     throw new Error(`service ${name} kept changing while it was being updated`);
   }
 
-  /** Resolves once the service is gone from the store (a down finished) or the signal aborts. */
-  async waitGone(name: string, signal: AbortSignal): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      const check = (): void => {
-        void this.store.services.get(name).then((s) => {
-          if (s === undefined) finish();
-        }, finish);
-      };
-      const finish = (err?: unknown): void => {
+  /**
+   * Resolves with what `test` returns once it returns something other than undefined for the
+   * stored service (undefined when it is gone), read again at each notice of it; rejects when
+   * `test` throws or the signal aborts.
+   */
+  waitUntil<T>(name: string, test: (service: ServiceRecord | undefined) => T | undefined, signal: AbortSignal): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const finish = (err: unknown, value?: T): void => {
+        if (settled) return;
+        settled = true;
         this.notices.off(name, check);
         signal.removeEventListener('abort', onAbort);
         if (err !== undefined) reject(err);
-        else resolve();
+        else resolve(value as T);
+      };
+      const check = (): void => {
+        void this.store.services.get(name).then((s) => {
+          const value = test(s);
+          if (value !== undefined) finish(undefined, value);
+        }).catch((err: unknown) => finish(err));
       };
       const onAbort = (): void => finish(signal.reason);
+      if (signal.aborted) {
+        onAbort();
+        return;
+      }
       signal.addEventListener('abort', onAbort, { once: true });
       this.notices.on(name, check);
       check();

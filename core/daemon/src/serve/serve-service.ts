@@ -110,25 +110,15 @@ export class ServeService {
   }
 
   /** Until the service's load balancer listens (its record has an endpoint), it failed, or the request is cancelled. */
-  private async waitForEndpoint(name: string, signal: AbortSignal): Promise<ServiceRecord> {
-    return new Promise<ServiceRecord>((resolve, reject) => {
-      const check = (): void => {
-        void this.store.services.get(name).then((s) => {
-          if (!s) finish(serviceNotFound(name));
-          else if (s.endpoint !== undefined || s.status === 'FAILED' || s.status === 'SHUTTING_DOWN') finish(undefined, s);
-        }, finish);
-      };
-      const finish = (err?: unknown, service?: ServiceRecord): void => {
-        this.controller.notices.off(name, check);
-        signal.removeEventListener('abort', onAbort);
-        if (service) resolve(service);
-        else reject(err);
-      };
-      const onAbort = (): void => finish(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.controller.notices.on(name, check);
-      check();
-    });
+  private waitForEndpoint(name: string, signal: AbortSignal): Promise<ServiceRecord> {
+    return this.controller.waitUntil(
+      name,
+      (s) => {
+        if (!s) throw serviceNotFound(name);
+        return s.endpoint !== undefined || s.status === 'FAILED' || s.status === 'SHUTTING_DOWN' ? s : undefined;
+      },
+      signal,
+    );
   }
 
   async update(ctx: OperationContext, body: ServeUpdateBody): Promise<ServeUpdateResult> {
@@ -204,25 +194,14 @@ export class ServeService {
 
   /** Until the service is gone; one whose teardown failed is an error, or with purge forgotten anyway. */
   private async waitDown(name: string, purge: boolean, ctx: OperationContext): Promise<void> {
-    const failed = new AbortController();
-    const onAbort = (): void => failed.abort(ctx.signal.reason);
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    const watch = (): void => {
-      void this.store.services.get(name).then((s) => {
-        if (s?.status === 'FAILED_CLEANUP') failed.abort(new SkyError('SERVICE_CLEANUP_FAILED', `service ${name}: ${s.reason ?? 'tearing a replica down failed'}`, { hint: `Look at sky serve logs ${name} --controller; sky serve down ${name} --purge forgets it anyway.` }));
-      });
-    };
-    this.controller.notices.on(name, watch);
-    try {
-      await this.controller.waitGone(name, failed.signal);
-    } catch (err) {
-      if (!purge || ctx.signal.aborted) throw err;
-      await ctx.log(`Service ${name}: ${err instanceof Error ? err.message : String(err)}; forgotten anyway (--purge): its replica clusters are left to sky down.`);
-      await this.store.services.delete(name);
-    } finally {
-      this.controller.notices.off(name, watch);
-      ctx.signal.removeEventListener('abort', onAbort);
-    }
+    const left = await this.controller.waitUntil(name, (s) => (s === undefined ? 'gone' : s.status === 'FAILED_CLEANUP' ? s : undefined), ctx.signal);
+    if (left === 'gone') return;
+    const failure = new SkyError('SERVICE_CLEANUP_FAILED', `service ${name}: ${left.reason ?? 'tearing a replica down failed'}`, {
+      hint: `Look at sky serve logs ${name} --controller; sky serve down ${name} --purge forgets it anyway.`,
+    });
+    if (!purge) throw failure;
+    await ctx.log(`Service ${name}: ${failure.message}; forgotten anyway (--purge): its replica clusters are left to sky down.`);
+    await this.store.services.delete(name);
   }
 
   /**
