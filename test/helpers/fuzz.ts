@@ -155,7 +155,7 @@ export interface SendOptions {
   streamPeekMs?: number;
 }
 
-/** One HTTP exchange with a hard deadline; event streams are read briefly and then cut. */
+/** One HTTP exchange with a hard deadline; event streams and log downloads are read briefly and then cut. */
 export function send(baseUrl: string, req: WireRequest, options: SendOptions): Promise<WireAnswer> {
   const url = new URL(baseUrl);
   const started = Date.now();
@@ -178,7 +178,9 @@ export function send(baseUrl: string, req: WireRequest, options: SendOptions): P
       },
       (res) => {
         const chunks: Buffer[] = [];
-        const isStream = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
+        // Event streams, and log downloads (a followed log is as open-ended as its stream).
+        const type = String(res.headers['content-type'] ?? '');
+        const isStream = type.startsWith('text/event-stream') || (type.startsWith('text/plain') && String(res.headers['content-disposition'] ?? '').startsWith('attachment'));
         let peek: NodeJS.Timeout | undefined;
         const finish = (streamCut: boolean): void => {
           if (settled) return;
