@@ -5,17 +5,18 @@
  * each) submitted with POST /api/v1/exec from 4 keep-alive clients; what is timed is the jobs,
  * from the first submit until every job has ended (the list of active jobs read every 250 ms meanwhile,
  * as a user would). Reports jobs/s, jobs not SUCCEEDED, and CPU per job of the daemon and of
- * what it started: its reaped children plus every process the reaper it runs under adopted
+ * what it started: its children (live ones such as a node's launcher, with what they reaped) plus every process the reaper it runs under adopted
  * (the detached runners and the jobs' own shells; see bench/lib/reaper.py). Figures are
  * reported, never asserted; the daemon is stopped by its pid at the end (bench/lib/sky.mjs).
  *
  *   node bench/job-completion.mjs [--json FILE] [--quick]
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cpuMsOf, treeCpuMs } from './lib/proc.mjs';
 import { jobs, operation, startSky, submit } from './lib/sky.mjs';
 
 const args = process.argv.slice(2);
@@ -28,18 +29,15 @@ const CLIENTS = 4;
 const PHASE_LIMIT_MS = 600_000;
 const ACTIVE = ['PENDING', 'SETTING_UP', 'RUNNING'];
 
-/** utime + stime (own: fields 14, 15) or cutime + cstime (reaped children: 16, 17) of a process, ms. */
-function cpuMsOf(pid, children = false) {
-  const ticks = 100;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const at = children ? 13 : 11;
-  return ((Number(fields[at]) + Number(fields[at + 1])) * 1000) / ticks;
-}
-
 async function completion(sky) {
   const cluster = 'jobs';
   await operation(sky, 'launch', { cluster, task: { resources: { cpus: 2 } } });
-  const started = () => ({ daemon: cpuMsOf(sky.pid), shells: cpuMsOf(sky.pid, true) + cpuMsOf(sky.reaperPid, true) });
+  // The daemon's own CPU, and the rest of the tree under the reaper: what the daemon reaped, live
+  // children such as a node's launcher with what they reaped, and the orphaned runners and shells.
+  const started = () => {
+    const daemon = cpuMsOf(sky.pid, false);
+    return { daemon, shells: treeCpuMs(sky.reaperPid) - daemon };
+  };
   const before = started();
   const t0 = performance.now();
   let next = 0;

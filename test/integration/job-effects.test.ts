@@ -15,7 +15,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, http, killAllDaemons, removeHome, startDaemon, tempHome, type DaemonHandle } from '../helpers/daemon-process.js';
@@ -274,7 +274,7 @@ describe('job effects on the local driver', () => {
     assert.deepEqual(job.exitCodes, [0, 0, 0]);
   });
 
-  it('a local rank is started with no shell in between: the daemon starts the runner, a session leader, which starts the job with the umask the daemon was started with', async () => {
+  it("a local rank is started by the node's launcher, not by a fork of the daemon: the runner leads a session of its own and starts the job with the umask the daemon was started with", async () => {
     await api.launch('direct', {});
     const go = tempDir('sky-go-');
     const run = ['echo "runner=$PPID"', 'echo "mask=$(umask)"', 'echo "pid=$$"', 'while [ ! -e "$GO/0" ]; do sleep 0.05; done'].join('\n');
@@ -286,8 +286,16 @@ describe('job effects on the local driver', () => {
     assert.ok(cmdline.some((a) => a.endsWith('/sky-node.sh')) && cmdline.includes('run'), `the job's parent is the runner: ${cmdline.join(' ')}`);
     const stat = readFileSync(`/proc/${runner}/stat`, 'utf8');
     const [, ppid, , sid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-    assert.equal(ppid, api.d.pid, 'the daemon started the runner itself');
+    assert.notEqual(ppid, api.d.pid, 'the runner is not a fork of the daemon');
     assert.equal(sid, runner, 'the runner leads a session of its own (it outlives the daemon)');
+    const children = readdirSync(`/proc/${api.d.pid}/task`).flatMap((task) => readFileSync(`/proc/${api.d.pid}/task/${task}/children`, 'utf8').trim().split(' ').filter(Boolean));
+    // The node root: where the runner's script is installed.
+    const root = cmdline.find((a) => a.endsWith('/sky-node.sh'))!.replace(/\/\.sky\/runtime\/\d+\/sky-node\.sh$/, '');
+    const launchers = children.filter((pid) => {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return argv.includes('sky-node.sh') && argv.includes('launcher') && readlinkSync(`/proc/${pid}/cwd`) === root;
+    });
+    assert.equal(launchers.length, 1, `one launcher runs for the node, a child of the daemon (children: ${children.join(' ')})`);
     assert.equal(printed!.mask, process.umask().toString(8).padStart(4, '0'), "the job has the daemon's starting umask, not the daemon's own 077");
     writeFileSync(join(go, '0'), '');
     assert.equal((await api.ended('direct', id)).status, 'SUCCEEDED');

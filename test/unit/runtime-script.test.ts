@@ -16,8 +16,11 @@ import {
   jobDir,
   jobFiles,
   journalPath,
+  launcherCommand,
+  launcherRequest,
   NODE_SCRIPT_PATH,
   parseEvent,
+  parseLauncherAnswer,
   parseStartOutput,
   parseStatus,
   parseStatusOutput,
@@ -244,6 +247,40 @@ for (const sh of SHELLS) {
       await start(sh, root, dir);
       assert.deepEqual(await waitFinal(sh, root, dir), { status: 'FAILED', exitCode: 127 });
       assert.match(await read(dir, 'log'), /sky-no-such-command-xyz.*not found/);
+    });
+
+    it('launcher: starts the ranks read from stdin in order, answers each, survives a bad request, exits when stdin closes while its ranks run on', async () => {
+      const root = await makeNode();
+      const long = await writeJob(root, jobSpec(root, { run: 'echo long started\nsleep 300' }));
+      const short = await writeJob(root, jobSpec(root, { run: 'echo short ran' }));
+      await exec(`chmod 700 '${long}' '${short}'`, root);
+      const launcher = spawn('/bin/sh', ['-c', launcherCommand(opts(sh))], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+      let answers = '';
+      launcher.stdout.setEncoding('utf8').on('data', (d: string) => (answers += d));
+      const exited = new Promise<number | null>((resolve) => launcher.on('close', (code) => resolve(code)));
+      launcher.stdin.write(launcherRequest(root, long, JOURNAL));
+      launcher.stdin.write(launcherRequest(root, join(root, '.sky/jobs/no-such-rank'), JOURNAL));
+      launcher.stdin.write(launcherRequest(root, short, JOURNAL));
+      launcher.stdin.write(launcherRequest(root, long, JOURNAL)); // started already: the same pid, not a second runner
+      await waitUntil('four answers', async () => answers.split('\n').length > 4);
+      launcher.stdin.end();
+      assert.equal(await exited, 0, 'the launcher exits 0 when its stdin closes');
+      const lines = answers.trim().split('\n');
+      assert.equal(lines.length, 4, answers);
+      const longPid = parseLauncherAnswer(lines[0]!);
+      assert.throws(() => parseLauncherAnswer(lines[1]!), /no job directory .*no-such-rank/);
+      const shortPid = parseLauncherAnswer(lines[2]!);
+      assert.equal(parseLauncherAnswer(lines[3]!), longPid);
+      assert.equal(Number((await read(long, 'pid')).trim()), longPid);
+      assert.equal(Number((await read(short, 'pid')).trim()), shortPid);
+      assert.deepEqual(await waitFinal(sh, root, short), { status: 'SUCCEEDED', exitCode: 0 });
+      assert.equal(await read(short, 'log'), 'short ran\n');
+      await waitUntil('the long rank RUNNING', async () => (await status(sh, root, long)).status === 'RUNNING');
+      assert.ok(await processAlive(longPid), 'the rank runs on after its launcher exited');
+      const stat = await readFile(`/proc/${longPid}/stat`, 'utf8');
+      assert.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]), longPid, 'the runner leads a session of its own');
+      assert.equal((await exec(cancelCommand(long, opts(sh)), root)).code, 0);
+      assert.equal((await waitFinal(sh, root, long)).status, 'CANCELLED');
     });
 
     it('cancels mid-run: CANCELLED, and the job and every child it started are gone', async () => {

@@ -15,12 +15,14 @@ import {
   jobDir,
   jobEnv,
   jobFiles,
+  launcherCommand,
+  launcherRequest,
   NODE_JOB_STATUSES,
   NODE_SCRIPT_PATH,
+  parseLauncherAnswer,
   parseStartOutput,
   parseStatus,
   parseStatusOutput,
-  runnerArgv,
   RUNTIME_VERSION,
   runtimeScript,
   runtimeScriptPath,
@@ -172,24 +174,18 @@ describe('runtime: command lines', () => {
     assert.throws(() => gcCommand('/n', -1), code('VALIDATION_FAILED'));
   });
 
-  it('gives the runner as a program and its arguments, every path absolute under the node root, no shell words to quote', () => {
-    assert.deepEqual(runnerArgv('/n/', '.sky/jobs/j-r0', '.sky/events/local.log'), [
-      'sh',
-      `/n/${NODE_SCRIPT_PATH}`,
-      'run',
-      '/n/.sky/jobs/j-r0',
-      '/n/.sky/events/local.log',
-    ]);
-    assert.deepEqual(runnerArgv("/it's here", 'j', '/abs/e.log', { script: '/opt/sky-node.sh', shell: 'busybox sh' }), [
-      'busybox',
-      'sh',
-      '/opt/sky-node.sh',
-      'run',
-      "/it's here/j",
-      '/abs/e.log',
-    ]);
-    assert.throws(() => runnerArgv('relative', 'j', 'e'), code('VALIDATION_FAILED'));
-    assert.throws(() => runnerArgv('/n', 'j', 'e', { shell: 'sh; rm -rf /' }), code('VALIDATION_FAILED'));
+  it('asks the launcher for a rank in two lines of absolute paths under the node root, and reads its answers', () => {
+    assert.equal(launcherCommand(), `sh '${NODE_SCRIPT_PATH}' launcher`);
+    assert.equal(launcherCommand({ shell: 'dash', script: 's.sh' }), `env SKY_NODE_SH='dash' dash 's.sh' launcher`);
+    assert.equal(launcherRequest('/n/', '.sky/jobs/j-r0', '.sky/events/local.log'), '/n/.sky/jobs/j-r0\n/n/.sky/events/local.log\n');
+    assert.equal(launcherRequest("/it's here", 'j', '/abs/e.log'), "/it's here/j\n/abs/e.log\n");
+    assert.throws(() => launcherRequest('relative', 'j', 'e'), code('VALIDATION_FAILED'));
+    assert.throws(() => launcherRequest('/n', 'a\nb', 'e'), code('VALIDATION_FAILED'));
+    assert.throws(() => launcherRequest('/n', 'j', 'e\r'), code('VALIDATION_FAILED'));
+    assert.equal(parseLauncherAnswer('4242'), 4242);
+    assert.throws(() => parseLauncherAnswer('! sky-node: no job directory /n/j'), (err: unknown) => err instanceof SkyError && err.code === 'NODE_RUNTIME_ERROR' && err.message.includes('no job directory /n/j'));
+    assert.throws(() => parseLauncherAnswer('hello'), code('NODE_RUNTIME_ERROR'));
+    assert.throws(() => parseLauncherAnswer('1'), code('NODE_RUNTIME_ERROR'));
   });
 
   it('parses status lines, and refuses what it cannot read', () => {
@@ -231,6 +227,7 @@ describe('runtime: command lines', () => {
     // never reach them. Record the new version's digest here together with the bump.
     const digests: Record<number, string> = {
       3: '141580b9a76e0ad9fced52e791ffb603f4bf88bf9856de131dd41a8d6f1e85d5',
+      4: '2fa314402323ac2f7381f94dc9d786bdca1f6a5737d66879c1754d04d15d83f7',
     };
     const digest = createHash('sha256').update(await runtimeScript()).digest('hex');
     assert.equal(digests[RUNTIME_VERSION], digest, `sky-node.sh differs from what version ${RUNTIME_VERSION} shipped: bump RUNTIME_VERSION and SKY_RUNTIME_VERSION, and record the digest`);

@@ -1,13 +1,15 @@
 #!/bin/sh
-# sky-node.sh: the sky node runtime, version 2. Runs one rank of a job on this node, detached from
-# whoever started it, so the job keeps running (and its log and exit code are kept here) when the
-# daemon or its connection goes away. Needs a POSIX shell and coreutils; uses setsid when present.
+# sky-node.sh: the sky node runtime (version: SKY_RUNTIME_VERSION below). Runs one rank of a job
+# on this node, detached from whoever started it, so the job keeps running (and its log and exit
+# code are kept here) when the daemon or its connection goes away. Needs a POSIX shell and coreutils; uses setsid when present.
 #
 #   sh sky-node.sh start  JOBDIR JOURNAL    start the rank; prints the runner's pid (its process group)
 #   sh sky-node.sh status JOBDIR...         one line per rank: "STATUS EXIT_CODE" (EXIT_CODE "-" until known)
 #   sh sky-node.sh cancel JOBDIR...         end the rank's whole process group; status CANCELLED
 #   sh sky-node.sh follow JOURNAL OFFSET    print JOURNAL from byte OFFSET on, then follow it (tail -f)
 #   sh sky-node.sh gc NODEROOT [DAYS]       remove finished ranks whose status is older than DAYS (30)
+#   sh sky-node.sh launcher                 start ranks read from stdin, two lines each (JOBDIR, JOURNAL),
+#                                           answering one line each: the pid, or "! " and why not
 #   sh sky-node.sh version                  the runtime protocol version
 #
 # JOBDIR is NODEROOT/.sky/jobs/NAME, one per rank (NAME ends in -r<rank>), and holds: env
@@ -32,7 +34,7 @@
 # runner uses shell builtins wherever it can: per rank it forks only the job's own shell, one
 # chmod and the command substitution that waits for the runner to detach.
 set -u
-SKY_RUNTIME_VERSION=3
+SKY_RUNTIME_VERSION=4
 
 die() {
   printf 'sky-node: %s\n' "$*" >&2
@@ -157,7 +159,8 @@ cmd_start() {
     printf '%s\n' "$_line"
     return 0
   fi
-  chmod 700 "$jd"
+  # The launcher's caller made the directory private already (one process fewer per rank).
+  [ -n "${_private:-}" ] || chmod 700 "$jd"
   [ -d "${journal%/*}" ] || mkdir -p "${journal%/*}" || die "cannot create the journal directory ${journal%/*}"
   if [ ! -f "$jd/status" ]; then printf 'PENDING\n' > "$jd/status"; fi
   : >> "$jd/log"
@@ -177,6 +180,21 @@ cmd_start() {
   [ -n "$_pid" ] || die "the runner for $jd did not start; see $jd/log"
   printf '%s\n' "$_pid" > "$jd/pid"
   printf '%s\n' "$_pid"
+}
+
+# launcher: start ranks as start does, one after another, for as long as stdin stays open. Each
+# request is two lines, JOBDIR then JOURNAL (absolute paths; the caller made JOBDIR private);
+# each answer is one line, in order: the runner's pid, or "! " and why the rank did not start.
+cmd_launcher() {
+  [ $# -eq 0 ] || die "usage: sky-node.sh launcher"
+  _private=1
+  while IFS= read -r _ljd && IFS= read -r _ljn; do
+    if _lout=$(cmd_start "$_ljd" "$_ljn" 2>&1); then
+      printf '%s\n' "$_lout"
+    else
+      printf '! %s\n' "$(printf '%s' "$_lout" | tr '\n' ' ')"
+    fi
+  done
 }
 
 # event STATUS CODE: one line to the node's journal.
@@ -349,7 +367,7 @@ cmd_gc() {
   echo "removed $_removed"
 }
 
-[ $# -ge 1 ] || die "usage: sky-node.sh start|status|cancel|follow|gc|version ..."
+[ $# -ge 1 ] || die "usage: sky-node.sh start|status|cancel|follow|gc|launcher|version ..."
 _cmd=$1
 shift
 case "$_cmd" in
@@ -362,6 +380,7 @@ case "$_cmd" in
   cancel) cmd_cancel "$@" ;;
   follow) cmd_follow "$@" ;;
   gc) cmd_gc "$@" ;;
+  launcher) cmd_launcher "$@" ;;
   version) echo "$SKY_RUNTIME_VERSION" ;;
-  *) die "unknown command $_cmd; expected start, status, cancel, follow, gc or version" ;;
+  *) die "unknown command $_cmd; expected start, status, cancel, follow, gc, launcher or version" ;;
 esac

@@ -34,27 +34,41 @@ export function startCommand(jobDir: string, journal: string, opts: CommandOptio
   return `${invocation(opts)} start ${shellQuote(jobDir)} ${shellQuote(journal)}`;
 }
 
-/**
- * What `start` runs, detached, for a rank whose files are written: the runner itself, as a
- * program and its arguments (no shell command line), for a caller that can start a process on
- * the node directly and does what `start` does around it (the job directory made private, the
- * log opened for appending as the runner's stdout and stderr, a session of its own, the pid
- * written to the job directory's `pid`). `root` is the node root's absolute path; `jobDir`,
- * `journal` and `opts.script` are relative to it (the runner needs absolute paths).
- */
-export function runnerArgv(root: string, jobDir: string, journal: string, opts: CommandOptions = {}): string[] {
-  const shell = opts.shell ?? 'sh';
-  if (!SHELL_WORDS.test(shell)) throw new SkyError('VALIDATION_FAILED', `node runtime: ${JSON.stringify(shell)} is not a shell command`);
-  if (!root.startsWith('/')) throw new SkyError('VALIDATION_FAILED', `node runtime: the node root ${JSON.stringify(root)} is not an absolute path`);
-  const base = root.replace(/\/+$/, '');
-  const under = (p: string): string => (p.startsWith('/') ? p : `${base}/${p}`);
-  return [...shell.split(' '), under(opts.script ?? NODE_SCRIPT_PATH), 'run', under(jobDir), under(journal)];
-}
-
 /** Print the journal from byte `offset` on and keep following it (parse lines with parseEvent). */
 export function followCommand(journal: string, offset: number, opts: CommandOptions = {}): string {
   if (!Number.isSafeInteger(offset) || offset < 0) throw new SkyError('VALIDATION_FAILED', `node runtime: journal offset must be a whole number, got ${offset}`);
   return `${invocation(opts)} follow ${shellQuote(journal)} ${offset}`;
+}
+
+/**
+ * A long-lived starter of ranks (`sky-node.sh launcher`): fed launcherRequest lines on stdin, it
+ * starts each rank as `start` does and answers one line per rank (parse with parseLauncherAnswer).
+ * For a caller on the node's machine that keeps it running between starts.
+ */
+export function launcherCommand(opts: CommandOptions = {}): string {
+  return `${invocation(opts)} launcher`;
+}
+
+/**
+ * One request to the launcher: the rank's job directory and the journal, absolute (`root` is the
+ * node root's absolute path; relative paths are under it), one line each. The caller has made the
+ * job directory private (mode 700).
+ */
+export function launcherRequest(root: string, jobDir: string, journal: string): string {
+  if (!root.startsWith('/')) throw new SkyError('VALIDATION_FAILED', `node runtime: the node root ${JSON.stringify(root)} is not an absolute path`);
+  const base = root.replace(/\/+$/, '');
+  const under = (p: string): string => (p.startsWith('/') ? p : `${base}/${p}`);
+  const lines = [under(jobDir), under(journal)];
+  for (const line of lines) {
+    if (/[\n\r\0]/.test(line)) throw new SkyError('VALIDATION_FAILED', `node runtime: the path ${JSON.stringify(line)} holds a line break or NUL, which the launcher cannot read`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The runner's pid from one answer line of the launcher; NODE_RUNTIME_ERROR with its reason when the rank did not start. */
+export function parseLauncherAnswer(line: string): number {
+  if (line.startsWith('! ')) throw new SkyError('NODE_RUNTIME_ERROR', `starting a rank failed: ${line.slice(2).trim()}`);
+  return parseStartOutput(line);
 }
 
 /** One `STATUS EXIT_CODE` line per job directory, in order (parse with parseStatus). */

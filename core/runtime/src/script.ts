@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 /** The runtime protocol version `sky-node.sh version` prints; bumped when commands or layout change. */
-export const RUNTIME_VERSION = 3;
+export const RUNTIME_VERSION = 4;
 
 /**
  * Where a version of the script lives on a node, relative to the node root (an SSH node's login

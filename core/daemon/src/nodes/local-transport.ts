@@ -5,8 +5,9 @@ import { chmod, lstat, mkdir, open, rename, rm, utimes, writeFile } from 'node:f
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { SkyError } from '@sky/protocol';
-import { streamScript } from '@sky/runtime';
-import type { CommandResult, DetachedProgram, NodeTransport, StreamOptions, SyncFile } from './transport.js';
+import { launcherCommand, streamScript } from '@sky/runtime';
+import type { CommandResult, NodeTransport, StreamOptions, SyncFile } from './transport.js';
+import { LocalLauncher } from './local-launcher.js';
 import { pullChunks, Tail } from './chunk-queue.js';
 import { parallel } from './parallel.js';
 import { assertSyncPath } from './sync-paths.js';
@@ -28,16 +29,15 @@ export class LocalTransport implements NodeTransport {
   private readonly prefix: string;
   /** The umask commands start with (undefined: the daemon's own). */
   readonly umask: number | undefined;
-  /** The same umask as an octal word for `umask`. */
-  private readonly umaskWord: string | undefined;
+  /** What starts this node's ranks, once one was started. */
+  private launcher: LocalLauncher | undefined;
 
   constructor(
     readonly root: string,
     options: LocalOptions = {},
   ) {
     this.umask = options.umask;
-    this.umaskWord = options.umask === undefined ? undefined : options.umask.toString(8).padStart(4, '0');
-    this.prefix = this.umaskWord === undefined ? '' : `umask ${this.umaskWord}; `;
+    this.prefix = options.umask === undefined ? '' : `umask ${options.umask.toString(8).padStart(4, '0')}; `;
   }
 
   private path(p: string): string {
@@ -111,28 +111,21 @@ export class LocalTransport implements NodeTransport {
     });
   }
 
-  async spawnDetached(program: DetachedProgram): Promise<number> {
-    await chmod(this.path(program.privateDir), 0o700);
-    const log = await open(this.path(program.log), 'a');
-    try {
-      const argv = program.argv(this.root);
-      // The daemon's own umask is stricter than the jobs': one exec of sh sets theirs (node cannot
-      // give a child another umask without changing the whole daemon's for a moment).
-      const [file, ...args] = this.umaskWord === undefined ? argv : ['/bin/sh', '-c', `umask ${this.umaskWord}; exec "$0" "$@"`, ...argv];
-      if (file === undefined) throw new SkyError('INTERNAL', 'spawnDetached: no program given');
-      return await new Promise<number>((resolve, reject) => {
-        const child = spawn(file, args, { cwd: this.root, detached: true, stdio: ['ignore', log.fd, log.fd] });
-        child.once('error', (err) =>
-          reject(new SkyError('NODE_UNREACHABLE', `cannot start ${file} on local node ${this.root}: ${err.message}`, { cause: err })),
-        );
-        child.once('spawn', () => {
-          child.unref();
-          resolve(child.pid!);
-        });
-      });
-    } finally {
-      await log.close();
-    }
+  /**
+   * Start a rank of the node runtime whose files are written (`dir` and `journal` as the runtime
+   * names them, `script` the runtime on this node): the directory is made private and the node's
+   * launcher (see LocalLauncher) starts the runner; resolves with the runner's pid.
+   */
+  async startRank(dir: string, journal: string, script: string): Promise<number> {
+    await chmod(this.path(dir), 0o700);
+    this.launcher ??= new LocalLauncher(this.root, ['-c', `${this.prefix}exec ${launcherCommand({ script })}`]);
+    return this.launcher.start(dir, journal);
+  }
+
+  /** Close the node's launcher, if one runs (the ranks it started keep running). */
+  closeLauncher(): void {
+    this.launcher?.close();
+    this.launcher = undefined;
   }
 
   async writeFiles(dir: string, files: Record<string, string>, privateFiles: readonly string[] = []): Promise<void> {

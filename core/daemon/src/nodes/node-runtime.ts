@@ -10,7 +10,6 @@ import {
   PRIVATE_JOB_FILES,
   rankDirName,
   RUNTIME_VERSION,
-  runnerArgv,
   runtimeScript,
   startCommand,
   statusCommand,
@@ -116,8 +115,7 @@ export class NodeRuntime {
   async start(transport: NodeTransport, node: string, spec: RankSpec, journal: string): Promise<number> {
     await this.ensureInstalled(transport, node);
     const dir = this.dirOf({ job: spec.jobId, rank: spec.rank, version: RUNTIME_VERSION });
-    const spawnDetached = transport.spawnDetached?.bind(transport);
-    if (spawnDetached !== undefined) return this.startDirectly(transport, spawnDetached, dir, spec, journal);
+    if (transport instanceof LocalTransport) return this.startLocally(transport, dir, spec, journal);
     await transport.writeFiles(dir, jobFiles(spec), PRIVATE_JOB_FILES);
     const out = await transport.run(startCommand(dir, journal, { script: nodeScriptPath() }));
     if (out.code !== 0) throw failed(`starting job ${spec.jobId} rank ${spec.rank}`, node, out);
@@ -125,27 +123,13 @@ export class NodeRuntime {
   }
 
   /**
-   * `start` without its shells, where the transport can start the runner itself (a local node):
-   * the daemon does start's bookkeeping and the runner is the one process started. Like start,
-   * a rank that has a pid already is not started again.
+   * `start` on a local node, without a shell per rank: the files are written by the daemon and
+   * the node's launcher starts the runner (as `start` does, a rank with a pid already is not
+   * started again).
    */
-  private async startDirectly(
-    transport: NodeTransport,
-    spawnDetached: NonNullable<NodeTransport['spawnDetached']>,
-    dir: string,
-    spec: RankSpec,
-    journal: string,
-  ): Promise<number> {
-    const known = await transport.readFrom(`${dir}/pid`, 0, 64);
-    if (known.size > 0) return parseStartOutput(known.data.toString('utf8'));
+  private async startLocally(transport: LocalTransport, dir: string, spec: RankSpec, journal: string): Promise<number> {
     await transport.writeFiles(dir, { ...jobFiles(spec), status: 'PENDING\n' }, PRIVATE_JOB_FILES);
-    const pid = await spawnDetached({
-      argv: (root) => runnerArgv(root, dir, journal, { script: nodeScriptPath() }),
-      log: `${dir}/log`,
-      privateDir: dir,
-    });
-    await transport.writeFiles(dir, { pid: `${pid}\n` });
-    return pid;
+    return transport.startRank(dir, journal, nodeScriptPath());
   }
 
   /** Status reads of local nodes made in one turn of the event loop, answered by one command. */

@@ -22,16 +22,6 @@ export interface StreamOptions {
   signal: AbortSignal;
 }
 
-/** A program to start detached from the daemon (see NodeTransport.spawnDetached). */
-export interface DetachedProgram {
-  /** The program and its arguments (no shell; the program is looked up in PATH), given the node root's absolute path. */
-  argv: (root: string) => string[];
-  /** Where its stdout and stderr are appended (relative to the node root unless absolute); created if missing. */
-  log: string;
-  /** A directory made private (mode 0700) before it starts. */
-  privateDir: string;
-}
-
 /**
  * How the daemon talks to one node: run shell commands, follow a long-running command's output,
  * write files, read files from an offset. Paths are relative to the node root unless absolute.
@@ -47,13 +37,6 @@ export interface NodeTransport {
    * the command's output (bounded buffering), it is never dropped.
    */
   stream(command: string, options: StreamOptions): AsyncIterable<Buffer>;
-  /**
-   * Start a program with no shell and no process in between: in a session of its own (it
-   * survives the daemon), stdin /dev/null, stdout and stderr appended to its log, the node root
-   * as cwd, the umask jobs get; resolves with its pid once it runs. Only a transport that can
-   * start a process on the node directly has it (a local node of the daemon's own account).
-   */
-  spawnDetached?(program: DetachedProgram): Promise<number>;
   /** Write files under `dir` (created as needed); `privateFiles` get mode 0600. */
   writeFiles(dir: string, files: Record<string, string>, privateFiles?: readonly string[]): Promise<void>;
   /** Bytes of `path` from `offset` (at most `max`), and the file's size; size -1 when it does not exist. */

@@ -142,11 +142,12 @@ export class TransportPool {
   }
 
   /**
-   * Close every SSH connection (jobs on the nodes keep running: they are detached). Called once
+   * Close every SSH connection and local launcher (jobs on the nodes keep running: they are detached). Called once
    * when the daemon stops; later SSH use is refused.
    */
   async closeAll(): Promise<void> {
     this.closed = true;
+    for (const t of this.byNode.values()) if (t instanceof LocalTransport) t.closeLauncher();
     const transports = [...this.byNode.values()].filter((t): t is SshTransport => t instanceof SshTransport);
     await Promise.all(transports.map((t) => t.close(true)));
     // Jump connections last: the hosts behind them are closed by now.
