@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { jobDir, jobFiles, journalPath, launcherCommand, NODE_SCRIPT_PATH, runtimeScriptPath } from '@sky/runtime';
 import { SkyError } from '@sky/protocol';
 import { LocalLauncher } from '../../core/daemon/src/nodes/local-launcher.js';
+import { alive, waitFor } from '../helpers/processes.js';
 
 let root: string;
 const JOURNAL = journalPath('', 'local');
@@ -33,23 +34,6 @@ async function rank(run: string): Promise<string> {
   return rel;
 }
 
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('local launcher', () => {
   it('answers many starts at once in order, each with the pid its rank recorded', async () => {
     const launcher = new LocalLauncher(root, ['-c', `exec ${launcherCommand()}`]);
@@ -58,7 +42,7 @@ describe('local launcher', () => {
       const pids = await Promise.all(dirs.map((dir) => launcher.start(dir, JOURNAL)));
       assert.equal(new Set(pids).size, 12);
       for (const [i, dir] of dirs.entries()) assert.equal(Number((await readFile(join(root, dir, 'pid'), 'utf8')).trim()), pids[i]);
-      await until('every rank to end', async () => (await readFile(join(root, JOURNAL), 'utf8')).split('SUCCEEDED').length > 12);
+      await waitFor(async () => (await readFile(join(root, JOURNAL), 'utf8')).split('SUCCEEDED').length > 12, 10_000, 'every rank to end');
       await assert.rejects(launcher.start(jobDir('', 'no-such-r0'), JOURNAL), (err: unknown) => err instanceof SkyError && err.code === 'NODE_RUNTIME_ERROR' && /no job directory/.test(err.message));
       assert.ok((await launcher.start(await rank('true'), JOURNAL)) > 1, 'a refused request does not stop the launcher');
     } finally {
@@ -82,7 +66,7 @@ describe('local launcher', () => {
     const second = await launcher.start(await rank('true'), JOURNAL);
     assert.ok(second > 1);
     await writeFile(go, '');
-    await until('the first rank to end', () => !alive(first));
+    await waitFor(() => !alive(first), 10_000, 'the first rank to end');
     launcher.close();
   });
 });
